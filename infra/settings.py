@@ -1,0 +1,104 @@
+"""One settings object for every command and service, read from ``EMINING_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GATEWAY_MAX_BODY_BYTES = 80 * 1024
+"""Event data up to the bus limit (``schemas.envelope.MAX_VALUE_BYTES``, 64 KiB) plus room for the
+envelope attributes around it. A literal, so reading settings stays light."""
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "emining"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``EMINING_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="EMINING_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="host:port of an existing Kafka cluster; unset means the project's local broker",
+    )
+    state_dir: Path = Field(
+        default=Path(".emining"),
+        description="where the local broker keeps its data, logs and pid file (survives restarts)",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="where the Kafka jars fetched from Maven Central are cached, keyed by version",
+    )
+    kafka_heap: str = Field(
+        default="-Xms256m -Xmx512m", description="JVM heap flags for the broker"
+    )
+    kafka_start_timeout_s: float = Field(
+        default=90.0, gt=0, description="bound on the local broker becoming ready after start"
+    )
+    kafka_fetch_timeout_s: float = Field(
+        default=600.0, gt=0, description="bound on fetching the broker jars from Maven Central"
+    )
+    client_timeout_s: float = Field(
+        default=15.0, gt=0, description="bound on any single broker operation before a clear error"
+    )
+    topic_partitions: int = Field(default=6, ge=1, description="partitions of the shared topics")
+    topic_replication: int = Field(default=1, ge=1)
+    operator_key_file: Path | None = Field(
+        default=None,
+        description="the platform operator's signing key; default <state_dir>/keys/operator.key",
+    )
+    trust_anchor: str | None = Field(
+        default=None,
+        description="comma-separated base64 Ed25519 public keys whose signatures make the "
+        "registry; default: the public half of the operator key file",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: readable on a TTY, JSON lines otherwise"
+    )
+    gateway_max_body_bytes: int = Field(
+        default=GATEWAY_MAX_BODY_BYTES,
+        ge=1024,
+        description="largest HTTP body the ingestion gateway reads (event data: 64 KiB at most)",
+    )
+    custody_dir: Path | None = Field(
+        default=None,
+        description="organisation keys the gateway signs with custodially; "
+        "default <state_dir>/custody",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="hashed gateway API keys, one per organisation; "
+        "default <state_dir>/gateway/api_keys.json",
+    )
+    registry_refresh_s: float = Field(
+        default=30.0, gt=0, description="how often the gateway re-reads the registry from the log"
+    )
+
+    @property
+    def operator_key_path(self) -> Path:
+        return self.operator_key_file or self.state_dir / "keys" / "operator.key"
+
+    @property
+    def chain_dir(self) -> Path:
+        """Per-source chain state and outboxes of the publishers run from this machine."""
+        return self.state_dir / "chains"
+
+    @property
+    def custody_path(self) -> Path:
+        """Where custodial keys live: one key file per organisation, mode 0600."""
+        return self.custody_dir or self.state_dir / "custody"
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.api_keys_file or self.state_dir / "gateway" / "api_keys.json"
+
+    @property
+    def gateway_dir(self) -> Path:
+        """The gateway's own state: its receipts of accepted event ids."""
+        return self.state_dir / "gateway"

@@ -1,0 +1,63 @@
+"""Whether an event lies within its emitter's authority, and if not, exactly why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.base import EventData
+from schemas.common import Role
+from schemas.registry import Grant, Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+    grant_id: str | None = None
+
+
+def _grant_refusal(grant: Grant, data: EventData, party_ids: frozenset[str]) -> str | None:
+    """Why ``grant`` does not cover ``data`` (None when it does)."""
+    scope = data.scope()
+    if grant.provinces:
+        if scope.province is None:
+            return f"{grant.grant_id} is limited to provinces but the event names none"
+        if scope.province not in grant.provinces:
+            return f"{grant.grant_id} does not cover {scope.province}"
+    if grant.title_types:
+        if scope.title_type is None:
+            return f"{grant.grant_id} is limited to title types but the event names none"
+        if scope.title_type not in grant.title_types:
+            return f"{grant.grant_id} does not cover title type {scope.title_type}"
+    if grant.own_only and not (party_ids & scope.parties):
+        return f"{grant.grant_id} covers own subjects only and the event names another party"
+    return None
+
+
+def decide(registry: Registry, org_id: str, data: EventData, at: datetime) -> Decision:
+    """Is ``org_id`` entitled to emit ``data`` at ``at``? Pure: reads the registry only."""
+    org = registry.orgs.get(org_id)
+    if org is None:
+        return Decision(allowed=False, reason=f"{org_id} is not a registered organisation")
+    if not org.active_at(at):
+        return Decision(allowed=False, reason=f"{org_id} was not an active participant at {at}")
+    if org.role is Role.AUDITOR:
+        return Decision(allowed=False, reason=f"{org_id} is an auditor: auditors emit nothing")
+    type_name = data.TYPE
+    candidates = [g for g in org.grants if g.valid_at(at) and g.covers_type(type_name)]
+    if not candidates:
+        return Decision(
+            allowed=False, reason=f"{org_id} holds no authority for {type_name} at {at}"
+        )
+    refusals = []
+    for grant in candidates:
+        refusal = _grant_refusal(grant, data, org.party_ids)
+        if refusal is None:
+            return Decision(
+                allowed=True, reason=f"within grant {grant.grant_id}", grant_id=grant.grant_id
+            )
+        refusals.append(refusal)
+    return Decision(
+        allowed=False, reason=f"{org_id} may not emit {type_name} here: {'; '.join(refusals)}"
+    )

@@ -1,0 +1,41 @@
+"""RFC 8785 (JCS) canonical JSON, with a fast path that is provably identical for our data."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """True when ``json.dumps(sort_keys=True)`` gives exactly the JCS bytes for ``value``.
+
+    That holds for str/bool/None, integers within IEEE-754's exact range, and objects whose
+    keys are ASCII (JCS sorts by UTF-16 code units, Python by code points: equal on ASCII).
+    Floats are the one real difference (JCS uses ECMAScript number formatting), so any float
+    sends the whole value to ``rfc8785``. Lone surrogates fall back too, via the encoder.
+    """
+    if isinstance(value, str | bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, dict):
+        return all(k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical UTF-8 bytes of a JSON value (RFC 8785)."""
+    if _plain(value):
+        try:
+            return json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+    return rfc8785.dumps(value)

@@ -1,0 +1,270 @@
+"""CloudEvents 1.0 in Kafka binary mode: our events to records and back, strictly checked."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from schemas.base import EventData
+from schemas.catalogue import resolve_type
+from schemas.errors import RecordError
+from schemas.signing import Signer, event_hash, signing_input
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+MAX_VALUE_BYTES = 64 * 1024
+"""Largest event data accepted anywhere on the bus (gateway, SDK, consumers)."""
+
+ATTRIBUTES = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "dataschema",
+    "datacontenttype",
+    "sequence",
+    "prevhash",
+    "keyid",
+    "signature",
+)
+"""Every attribute our events carry, in header order. All are required."""
+
+_HEADER = {a: "content-type" if a == "datacontenttype" else f"ce_{a}" for a in ATTRIBUTES}
+_ATTRIBUTE_OF_HEADER = {h: a for a, h in _HEADER.items()}
+_SOURCE = re.compile(r"^urn:emining:[a-z]{2}:[a-z]+:[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_KEYID = re.compile(r"^[0-9a-f]{16}$")
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+def dataschema_for(ce_type: str) -> str:
+    return f"urn:emining:schema:{ce_type}"
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` and microseconds: one spelling per instant."""
+    if moment.tzinfo is None:
+        raise ValueError("event time must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def org_of(source: str) -> str:
+    """The organisation a source (``<org urn>/<instance>``) publishes for."""
+    return source.split("/", 1)[0]
+
+
+class KafkaRecord(NamedTuple):
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One signed event: its CloudEvents attributes (as on the wire) and its typed data."""
+
+    attributes: dict[str, str]
+    data: EventData
+    data_json: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.attributes["id"]
+
+    @property
+    def source(self) -> str:
+        return self.attributes["source"]
+
+    @property
+    def org(self) -> str:
+        return org_of(self.attributes["source"])
+
+    @property
+    def type(self) -> str:
+        return self.attributes["type"]
+
+    @property
+    def subject(self) -> str:
+        return self.attributes["subject"]
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromisoformat(self.attributes["time"])
+
+    @property
+    def sequence(self) -> int:
+        return int(self.attributes["sequence"])
+
+    @property
+    def prevhash(self) -> str:
+        return self.attributes["prevhash"]
+
+    @property
+    def keyid(self) -> str:
+        return self.attributes["keyid"]
+
+    @property
+    def signature(self) -> str:
+        return self.attributes["signature"]
+
+    @property
+    def topic(self) -> str:
+        return self.data.TOPIC
+
+    def signing_input(self) -> bytes:
+        return signing_input(self.attributes, self.data_json)
+
+    def hash(self) -> str:
+        return event_hash(self.attributes, self.data_json)
+
+
+def seal(
+    data: EventData,
+    *,
+    source: str,
+    signer: Signer,
+    sequence: int,
+    prevhash: str,
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    """Build and sign an envelope for ``data`` as the next link of ``source``'s chain."""
+    data_json = data.model_dump(mode="json", exclude_none=True)
+    ce_type = data.ce_type()
+    attributes = {
+        "specversion": SPECVERSION,
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": ce_type,
+        "subject": data.subject,
+        "time": format_time(time or datetime.now(UTC)),
+        "dataschema": dataschema_for(ce_type),
+        "datacontenttype": CONTENT_TYPE,
+        "sequence": str(sequence),
+        "prevhash": prevhash,
+        "keyid": signer.keyid,
+    }
+    attributes["signature"] = signer.sign(signing_input(attributes, data_json))
+    return Envelope(attributes=attributes, data=data, data_json=data_json)
+
+
+def encode_value(data_json: dict[str, Any]) -> bytes:
+    """The record value: compact JSON with sorted keys (already canonical for our data)."""
+    return json.dumps(data_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def to_record(envelope: Envelope) -> KafkaRecord:
+    headers = [(_HEADER[a], envelope.attributes[a].encode()) for a in ATTRIBUTES]
+    return KafkaRecord(
+        topic=envelope.topic,
+        key=envelope.subject.encode(),
+        value=encode_value(envelope.data_json),
+        headers=headers,
+    )
+
+
+def _read_headers(
+    headers: list[tuple[str, bytes | None]] | tuple[tuple[str, bytes | None], ...],
+) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    for name, raw in headers:
+        attribute = _ATTRIBUTE_OF_HEADER.get(name.lower())
+        if attribute is None:
+            continue
+        if raw is None:
+            raise RecordError("bad_header", f"header {name} has no value")
+        if attribute in attributes:
+            raise RecordError("bad_header", f"header {name} appears twice")
+        try:
+            attributes[attribute] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError("bad_header", f"header {name} is not UTF-8") from exc
+    missing = [_HEADER[a] for a in ATTRIBUTES if a not in attributes]
+    if missing:
+        raise RecordError("missing_header", f"missing header(s) {', '.join(missing)}")
+    return attributes
+
+
+def _check_attributes(a: dict[str, str]) -> None:
+    checks = (
+        ("specversion", a["specversion"] == SPECVERSION, f"must be {SPECVERSION}"),
+        (
+            "datacontenttype",
+            a["datacontenttype"].split(";")[0].strip() == CONTENT_TYPE,
+            f"content-type must be {CONTENT_TYPE}",
+        ),
+        ("id", 0 < len(a["id"]) <= 128, "must be 1-128 characters"),  # noqa: PLR2004
+        (
+            "source",
+            bool(_SOURCE.match(a["source"])),
+            "must be urn:emining:<side>:<class>:<org>[/<instance>]",
+        ),
+        ("time", bool(_TIME.match(a["time"])), "must be RFC 3339 UTC ending in Z"),
+        (
+            "sequence",
+            a["sequence"].isdigit()
+            and int(a["sequence"]) >= 1
+            and a["sequence"] == str(int(a["sequence"])),
+            "must be a positive integer",
+        ),
+        ("prevhash", bool(_HEX64.match(a["prevhash"])), "must be 64 lowercase hex digits"),
+        ("keyid", bool(_KEYID.match(a["keyid"])), "must be 16 lowercase hex digits"),
+        ("dataschema", a["dataschema"] == dataschema_for(a["type"]), "does not match the type"),
+    )
+    for name, ok, why in checks:
+        if not ok:
+            raise RecordError("bad_header", f"{_HEADER[name]} {why} (got {a[name][:80]!r})")
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "data"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def from_record(
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes | None]] | tuple[tuple[str, bytes | None], ...],
+) -> Envelope:
+    """Read one Kafka record as an envelope, or raise ``RecordError`` naming what is wrong.
+
+    Checks the envelope and the data's schema only; signature, authority and chain are the
+    verification stage's job, since they need the registry and per-source state.
+    """
+    attributes = _read_headers(headers)
+    _check_attributes(attributes)
+    if value is None:
+        raise RecordError("bad_json", "record has no value")
+    if len(value) > MAX_VALUE_BYTES:
+        raise RecordError("oversized", f"value is {len(value)} bytes, limit {MAX_VALUE_BYTES}")
+    try:
+        data_json = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError("bad_json", f"value is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data_json, dict):
+        raise RecordError("bad_json", "value must be a JSON object")
+    model, current_json = resolve_type(attributes["type"], data_json)
+    try:
+        data = model.model_validate(current_json)
+    except ValidationError as exc:
+        raise RecordError("schema", f"{attributes['type']}: {_validation_detail(exc)}") from exc
+    if data.subject != attributes["subject"]:
+        raise RecordError(
+            "subject_mismatch",
+            f"ce_subject {attributes['subject']!r} but data.{data.SUBJECT_FIELD} is {data.subject!r}",
+        )
+    if key is not None and key != attributes["subject"].encode():
+        raise RecordError("key_mismatch", "record key differs from ce_subject")
+    return Envelope(attributes=attributes, data=data, data_json=data_json)

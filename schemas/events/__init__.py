@@ -1,0 +1,128 @@
+"""The event families of the shared topics: projects, approvals and shipments, and corrections.
+
+Import event classes from here; ``schemas.events.registry`` lists them by type and topic.
+"""
+
+from schemas.events.approvals_applications import (
+    ApplicationAcknowledged,
+    ApplicationResubmitted,
+    ApplicationWithdrawn,
+    DeficiencyNotified,
+    LicenceApplicationReceived,
+    LicenceGranted,
+    LicenceRefused,
+    TitleEvent,
+)
+from schemas.events.approvals_licences import (
+    LicenceAmended,
+    LicenceAssigned,
+    LicenceCancelled,
+    LicenceConverted,
+    LicenceExpired,
+    LicenceRenewed,
+    LicenceRestored,
+    LicenceSurrendered,
+    LicenceSuspended,
+    RenewalApplied,
+    RenewalRefused,
+    ShowCauseIssued,
+)
+from schemas.events.approvals_other import (
+    EnvironmentalApprovalDecided,
+    EnvironmentalApprovalFiled,
+    EnvironmentalEvent,
+    ExportApprovalDecided,
+    RoyaltyAssessed,
+    RoyaltyPaid,
+)
+from schemas.events.corrections import (
+    ApprovalCorrected,
+    Correction,
+    CorrectionReason,
+    ProjectCorrected,
+    ShipmentCorrected,
+)
+from schemas.events.projects import (
+    MilestoneReached,
+    OwnershipChanged,
+    ProjectEvent,
+    ProjectRegistered,
+    ProjectStageChanged,
+)
+from schemas.events.projects_reports import (
+    HSEIncidentReported,
+    InvestmentDisbursed,
+    ProductionReported,
+    WorkforceReported,
+)
+from schemas.events.shipments import (
+    FinalInvoiced,
+    LotAssayed,
+    LotLoaded,
+    ShipmentArrived,
+    ShipmentDeparted,
+    ShipmentEvent,
+    ShipmentPlanned,
+)
+from schemas.events.shipments_border import (
+    BorderCrossed,
+    CustomsCleared,
+    CustomsDeclarationFiled,
+    CustomsHeld,
+    VesselLoaded,
+)
+
+__all__ = [
+    "ApplicationAcknowledged",
+    "ApplicationResubmitted",
+    "ApplicationWithdrawn",
+    "ApprovalCorrected",
+    "BorderCrossed",
+    "Correction",
+    "CorrectionReason",
+    "CustomsCleared",
+    "CustomsDeclarationFiled",
+    "CustomsHeld",
+    "DeficiencyNotified",
+    "EnvironmentalApprovalDecided",
+    "EnvironmentalApprovalFiled",
+    "EnvironmentalEvent",
+    "ExportApprovalDecided",
+    "FinalInvoiced",
+    "HSEIncidentReported",
+    "InvestmentDisbursed",
+    "LicenceAmended",
+    "LicenceApplicationReceived",
+    "LicenceAssigned",
+    "LicenceCancelled",
+    "LicenceConverted",
+    "LicenceExpired",
+    "LicenceGranted",
+    "LicenceRefused",
+    "LicenceRenewed",
+    "LicenceRestored",
+    "LicenceSurrendered",
+    "LicenceSuspended",
+    "LotAssayed",
+    "LotLoaded",
+    "MilestoneReached",
+    "OwnershipChanged",
+    "ProductionReported",
+    "ProjectCorrected",
+    "ProjectEvent",
+    "ProjectRegistered",
+    "ProjectStageChanged",
+    "RenewalApplied",
+    "RenewalRefused",
+    "RoyaltyAssessed",
+    "RoyaltyPaid",
+    "ShipmentArrived",
+    "ShipmentCorrected",
+    "ShipmentDeparted",
+    "ShipmentEvent",
+    "ShipmentPlanned",
+    "ShowCauseIssued",
+    "TitleEvent",
+    "VesselLoaded",
+    "WorkforceReported",
+]

@@ -1,0 +1,134 @@
+"""Project reports: what a running project produces, spends, employs and suffers, month by month."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import model_validator
+
+from schemas.codes import fail
+from schemas.common import Frozen, UtcDatetime
+from schemas.events.examples import OPERATOR, PROJECT
+from schemas.events.projects import ProjectEvent
+from schemas.identifiers import Month, Reference
+from schemas.measures import Count, Grades, Items, Point, PositiveMoney, Product, Text, Tonnes
+
+
+class Output(Frozen):
+    product: Product
+    dmt: Tonnes
+
+
+class ProductionReported(ProjectEvent):
+    """A month's production (EITI 3.2): ore mined and milled, head grades, what was produced."""
+
+    TYPE: ClassVar[str] = "pk.emining.project.production.reported"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "project_id": PROJECT, "operator_uscc": OPERATOR, "period": "2028-03",
+        "ore_mined_t": "412500.000", "ore_milled_t": "398200.000",
+        "head_grades": [{"element": "Cu", "value": "0.52", "unit": "percent"},
+                        {"element": "Au", "value": "0.21", "unit": "g/t"}],
+        "outputs": [{"product": "copper_concentrate", "dmt": "7430.500"}],
+    }
+
+    period: Month
+    ore_mined_t: Tonnes
+    ore_milled_t: Tonnes
+    head_grades: Grades
+    outputs: Annotated[tuple[Output, ...], Items(0, 12)] = ()
+
+    @model_validator(mode="after")
+    def _one_line_per_product(self) -> Self:
+        products = [o.product for o in self.outputs]
+        if len(set(products)) != len(products):
+            fail("duplicate_item", "a product is reported twice in outputs")
+        return self
+
+
+class InvestmentCategory(StrEnum):
+    EXPLORATION = "exploration"
+    CAPEX = "capex"
+    OPEX = "opex"
+    COMMUNITY = "community"
+    ENVIRONMENT = "environment"
+
+
+class FundingSource(StrEnum):
+    EQUITY = "equity"
+    SHAREHOLDER_LOAN = "shareholder_loan"
+    PROJECT_FINANCE = "project_finance"
+    GRANT = "grant"
+
+
+class InvestmentDisbursed(ProjectEvent):
+    TYPE: ClassVar[str] = "pk.emining.project.investment.disbursed"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "project_id": PROJECT, "operator_uscc": OPERATOR, "disbursed_on": "2026-08-01",
+        "amount": {"amount": "12500000.00", "currency": "USD"}, "category": "capex",
+        "source": "equity", "reference": "INV-2026-014",
+    }
+
+    disbursed_on: date
+    amount: PositiveMoney
+    category: InvestmentCategory
+    source: FundingSource
+    reference: Reference | None = None
+
+
+class WorkforceReported(ProjectEvent):
+    """Headcount at month end; local hires are the Pakistani staff from the project's district."""
+
+    TYPE: ClassVar[str] = "pk.emining.project.workforce.reported"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "project_id": PROJECT, "operator_uscc": OPERATOR, "period": "2026-09",
+        "pakistani": 1240, "chinese": 310, "local_hires": 860,
+    }
+
+    period: Month
+    pakistani: Count
+    chinese: Count
+    local_hires: Count
+
+    @model_validator(mode="after")
+    def _local_within_pakistani(self) -> Self:
+        if self.local_hires > self.pakistani:
+            fail("workforce_local", "local hires ({local}) are Pakistani staff, so cannot exceed "
+                 "the Pakistani headcount ({pakistani})", local=self.local_hires,
+                 pakistani=self.pakistani)
+        return self
+
+
+class IncidentCategory(StrEnum):
+    FATALITY = "fatality"
+    LOST_TIME_INJURY = "lost_time_injury"
+    MEDICAL_TREATMENT = "medical_treatment"
+    NEAR_MISS = "near_miss"
+    ENVIRONMENTAL_RELEASE = "environmental_release"
+    SECURITY = "security"
+
+
+class HSEIncidentReported(ProjectEvent):
+    TYPE: ClassVar[str] = "pk.emining.project.hse.incident.reported"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "project_id": PROJECT, "operator_uscc": OPERATOR, "incident_ref": "HSE-2026-031",
+        "occurred_at": "2026-10-04T06:40:00Z", "category": "lost_time_injury", "fatalities": 0,
+        "injuries": 1, "description": "Haul truck operator injured his hand during tyre change",
+        "location": {"lat": "29.0412000", "lon": "61.8870000"},
+    }
+
+    incident_ref: Reference
+    occurred_at: UtcDatetime
+    category: IncidentCategory
+    fatalities: Count
+    injuries: Count
+    description: Text
+    location: Point | None = None
+
+    @model_validator(mode="after")
+    def _fatalities_match_category(self) -> Self:
+        if (self.category is IncidentCategory.FATALITY) != (self.fatalities > 0):
+            fail("incident_fatalities", "category fatality and a fatality count above 0 go "
+                 "together")
+        return self

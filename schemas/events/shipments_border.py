@@ -1,0 +1,140 @@
+"""Leaving Pakistan: the customs declaration and its outcome, then the border or the ship."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import model_validator
+
+from schemas.codes import fail
+from schemas.common import UtcDatetime
+from schemas.events.examples import LOCAL_NTN, LPCO, OPERATOR, SHIPMENT
+from schemas.events.shipments import SEAPORTS, ExitPoint, ShipmentEvent
+from schemas.identifiers import NTN, HSCode, IMONumber, LpcoNumber, Reference
+from schemas.measures import Items, Label, PositiveMoney, Quantity, Text
+
+PAKISTAN_TIME = timezone(timedelta(hours=5), "PKT")
+
+
+class CustomsDeclarationFiled(ShipmentEvent):
+    """A goods declaration was filed with Pakistan Customs, citing the LPCOs it relies on.
+
+    ``export_approvals`` may be empty: the bus records what was filed, and an alert rule (not the
+    schema) tells customs that a declaration lacks a valid export approval.
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.shipment.customs.declaration.filed"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": SHIPMENT, "exporter_uscc": OPERATOR,
+        "declaration_number": "KPQE-SB-0012345-14042026", "filed_at": "2026-04-13T08:05:00Z",
+        "customs_station": "port_qasim", "hs_code": "26030000",
+        "declared_value": {"amount": "11990000.00", "currency": "USD"},
+        "quantity": {"wmt": "5400.000", "moisture_pct": "8.5", "dmt": "4941.000"},
+        "export_approvals": [LPCO], "declarant_ntn": LOCAL_NTN,
+    }
+
+    declaration_number: Reference
+    filed_at: UtcDatetime
+    customs_station: ExitPoint
+    hs_code: HSCode
+    declared_value: PositiveMoney
+    quantity: Quantity
+    export_approvals: Annotated[tuple[LpcoNumber, ...], Items(0, 20, unique=True)]
+    declarant_ntn: NTN | None = None
+
+
+class CustomsCleared(ShipmentEvent):
+    TYPE: ClassVar[str] = "pk.emining.shipment.customs.cleared"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": SHIPMENT, "exporter_uscc": OPERATOR,
+        "declaration_number": "KPQE-SB-0012345-14042026", "cleared_at": "2026-04-15T12:40:00Z",
+        "examined": True,
+    }
+
+    declaration_number: Reference
+    cleared_at: UtcDatetime
+    examined: bool
+    """Whether the goods were physically examined before release."""
+
+
+class HoldReason(StrEnum):
+    DOCUMENT_DISCREPANCY = "document_discrepancy"
+    MISSING_EXPORT_APPROVAL = "missing_export_approval"
+    VALUATION = "valuation"
+    CLASSIFICATION = "classification"
+    PHYSICAL_EXAMINATION = "physical_examination"
+    SAMPLING = "sampling"
+    SECURITY = "security"
+    OTHER = "other"
+
+
+class CustomsHeld(ShipmentEvent):
+    TYPE: ClassVar[str] = "pk.emining.shipment.customs.held"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": SHIPMENT, "exporter_uscc": OPERATOR,
+        "declaration_number": "KPQE-SB-0012345-14042026", "held_at": "2026-04-14T06:30:00Z",
+        "reason": "sampling", "detail": "Samples drawn for Cu/Au verification at the port lab",
+    }
+
+    declaration_number: Reference
+    held_at: UtcDatetime
+    reason: HoldReason
+    detail: Text
+
+
+class BorderCrossing(StrEnum):
+    KHUNJERAB = "khunjerab"
+    """Sost dry port (Pakistan) ⇄ Khunjerab port 红其拉甫口岸 (China)."""
+
+
+class BorderCrossed(ShipmentEvent):
+    """The cargo crossed into China by road.
+
+    By protocol Khunjerab is open from 1 April to 30 November. That is recorded, not enforced:
+    a crossing outside the season is a fact to report (``within_protocol_season``), not an
+    invalid event.
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.shipment.border.crossed"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": "SHP-2026-000124", "exporter_uscc": OPERATOR, "crossing": "khunjerab",
+        "crossed_at": "2026-06-02T07:45:00Z", "vehicles": ["XJ-Q-58213", "XJ-Q-58214"],
+    }
+
+    crossing: BorderCrossing
+    crossed_at: UtcDatetime
+    vehicles: Annotated[tuple[Reference, ...], Items(1, 500, unique=True)]
+
+    @property
+    def within_protocol_season(self) -> bool:
+        """Whether the crossing fell within 1 April - 30 November, Pakistan time."""
+        local = self.crossed_at.astimezone(PAKISTAN_TIME).date()
+        return date(local.year, 4, 1) <= local <= date(local.year, 11, 30)
+
+
+class VesselLoaded(ShipmentEvent):
+    TYPE: ClassVar[str] = "pk.emining.shipment.vessel.loaded"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": SHIPMENT, "exporter_uscc": OPERATOR, "port": "port_qasim",
+        "vessel_name": "MV Example Star", "imo_number": "9074729",
+        "bill_of_lading": "PQBL-2026-04-0091", "loaded_at": "2026-04-17T22:10:00Z",
+        "quantity": {"wmt": "5400.000", "moisture_pct": "8.5", "dmt": "4941.000"},
+        "discharge_port": "Lianyungang",
+    }
+
+    port: ExitPoint
+    vessel_name: Label
+    imo_number: IMONumber
+    bill_of_lading: Reference
+    loaded_at: UtcDatetime
+    quantity: Quantity
+    discharge_port: Label
+
+    @model_validator(mode="after")
+    def _at_a_seaport(self) -> Self:
+        if self.port not in SEAPORTS:
+            fail("vessel_port", "a vessel loads at Karachi Port, Port Qasim or Gwadar")
+        return self
+

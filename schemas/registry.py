@@ -1,0 +1,221 @@
+"""The registry as state: fold participant events in log order, then ask who held what when."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from schemas.base import EventData
+from schemas.common import Language, Province, Role, Side, TitleType
+from schemas.errors import ContractError, SignatureError
+from schemas.participants import (
+    AuthorityGranted,
+    AuthorityWithdrawn,
+    KeyAdded,
+    KeyRevoked,
+    KeyRotated,
+    OrganisationOffboarded,
+    OrganisationOnboarded,
+    RegistrySeed,
+)
+from schemas.signing import Verifier, b64, unb64
+
+
+class RegistryError(ContractError):
+    """A registry event that cannot apply to the registry as it stands (unknown org, reused key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    keyid: str
+    public_key: bytes
+    valid_from: datetime
+    valid_until: datetime | None = None
+    revoked: bool = False
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    grant_id: str
+    event_types: tuple[str, ...]
+    provinces: frozenset[Province]
+    title_types: frozenset[TitleType]
+    own_only: bool
+    valid_from: datetime
+    valid_until: datetime | None = None
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+    def covers_type(self, type_name: str) -> bool:
+        return any(fnmatch.fnmatchcase(type_name, pattern) for pattern in self.event_types)
+
+    def describe(self) -> str:
+        where = ",".join(sorted(self.provinces)) or "any province"
+        what = ",".join(sorted(self.title_types)) or "any title"
+        own = ", own subjects only" if self.own_only else ""
+        return f"{self.grant_id}: {' '.join(self.event_types)} in {where}, {what}{own}"
+
+
+@dataclass(slots=True)
+class OrgRecord:
+    id: str
+    names: dict[str, str]
+    side: Side
+    role: Role
+    language: Language
+    uscc: str | None
+    onboarded_at: datetime
+    offboarded_at: datetime | None = None
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    grants: list[Grant] = field(default_factory=list)
+
+    @property
+    def party_ids(self) -> frozenset[str]:
+        """Identifiers an event may name this organisation by."""
+        return frozenset(x for x in (self.id, self.uscc) if x)
+
+    def active_at(self, moment: datetime) -> bool:
+        return self.onboarded_at <= moment and (
+            self.offboarded_at is None or moment < self.offboarded_at
+        )
+
+
+class Registry:
+    """Organisations, keys and grants, built only by ``apply`` in log order."""
+
+    def __init__(self) -> None:
+        self.orgs: dict[str, OrgRecord] = {}
+        self._key_owner: dict[str, str] = {}
+
+    def org(self, org_id: str) -> OrgRecord:
+        record = self.orgs.get(org_id)
+        if record is None:
+            raise RegistryError(f"organisation {org_id} is not registered")
+        return record
+
+    def apply(self, data: EventData, at: datetime) -> None:
+        """Fold one registry event; ``at`` is its event time (used where the data has none)."""
+        if isinstance(data, OrganisationOnboarded):
+            if data.org_id in self.orgs:
+                raise RegistryError(f"organisation {data.org_id} is already registered")
+            self.orgs[data.org_id] = OrgRecord(
+                id=data.org_id,
+                names=data.names.model_dump(exclude_none=True),
+                side=data.side,
+                role=data.role,
+                language=data.language,
+                uscc=data.uscc,
+                onboarded_at=at,
+            )
+            return
+        org = self.org(getattr(data, "org_id", ""))
+        if isinstance(data, OrganisationOffboarded):
+            org.offboarded_at = data.effective_at
+        elif isinstance(data, KeyAdded):
+            self._add_key(org, data.keyid, data.public_key, data.valid_from)
+        elif isinstance(data, KeyRevoked):
+            key = self._own_key(org, data.keyid)
+            org.keys[key.keyid] = replace(key, valid_until=data.revoked_at, revoked=True)
+        elif isinstance(data, KeyRotated):
+            old = self._own_key(org, data.old_keyid)
+            org.keys[old.keyid] = replace(old, valid_until=data.effective_at)
+            self._add_key(org, data.new_keyid, data.new_public_key, data.effective_at)
+        elif isinstance(data, AuthorityGranted):
+            org.grants.append(
+                Grant(
+                    grant_id=data.grant_id,
+                    event_types=data.event_types,
+                    provinces=frozenset(data.provinces),
+                    title_types=frozenset(data.title_types),
+                    own_only=data.own_only,
+                    valid_from=data.valid_from,
+                )
+            )
+        elif isinstance(data, AuthorityWithdrawn):
+            live = [g for g in org.grants if g.grant_id == data.grant_id and g.valid_until is None]
+            if not live:
+                raise RegistryError(f"{org.id} holds no grant {data.grant_id} to withdraw")
+            org.grants = [
+                replace(g, valid_until=data.effective_at) if g in live else g for g in org.grants
+            ]
+        else:
+            raise RegistryError(f"{data.ce_type()} is not a registry event")
+
+    def _add_key(self, org: OrgRecord, keyid: str, public_key: str, valid_from: datetime) -> None:
+        raw = unb64(public_key, what="public_key")
+        if Verifier(raw).keyid != keyid:
+            raise RegistryError(f"keyid {keyid} does not match the public key")
+        if keyid in self._key_owner:
+            raise RegistryError(f"key {keyid} is already registered to {self._key_owner[keyid]}")
+        self._key_owner[keyid] = org.id
+        org.keys[keyid] = KeyRecord(keyid=keyid, public_key=raw, valid_from=valid_from)
+
+    @staticmethod
+    def _own_key(org: OrgRecord, keyid: str) -> KeyRecord:
+        key = org.keys.get(keyid)
+        if key is None:
+            raise RegistryError(f"{org.id} has no key {keyid}")
+        return key
+
+    def key_for(self, org_id: str, keyid: str, moment: datetime) -> KeyRecord:
+        """The key ``keyid`` of ``org_id`` if it was valid at ``moment``; else why not."""
+        org = self.orgs.get(org_id)
+        if org is None:
+            raise SignatureError(f"signer {org_id} is not a registered organisation")
+        key = org.keys.get(keyid)
+        if key is None:
+            owner = self._key_owner.get(keyid)
+            extra = f" (it belongs to {owner})" if owner else ""
+            raise SignatureError(f"key {keyid} is not a key of {org_id}{extra}")
+        if moment < key.valid_from:
+            raise SignatureError(f"key {keyid} of {org_id} is not valid before {key.valid_from}")
+        if key.valid_until is not None and moment >= key.valid_until:
+            state = "revoked" if key.revoked else "rotated out"
+            raise SignatureError(f"key {keyid} of {org_id} was {state} at {key.valid_until}")
+        return key
+
+
+def seed_events(
+    seed: RegistrySeed, public_keys: dict[str, bytes], valid_from: datetime
+) -> list[EventData]:
+    """Registry events that onboard every organisation of a seed file with its key and grants."""
+    events: list[EventData] = []
+    for org in seed.organisations:
+        events.append(
+            OrganisationOnboarded(
+                org_id=org.id,
+                names=org.names,
+                side=org.side,
+                role=org.role,
+                language=org.language,
+                uscc=org.uscc,
+            )
+        )
+        if org.id in public_keys:
+            raw = public_keys[org.id]
+            events.append(
+                KeyAdded(
+                    org_id=org.id,
+                    keyid=Verifier(raw).keyid,
+                    public_key=b64(raw),
+                    valid_from=valid_from,
+                )
+            )
+        events.extend(
+            AuthorityGranted(
+                org_id=org.id,
+                grant_id=spec.id,
+                event_types=spec.event_types,
+                provinces=spec.provinces,
+                title_types=spec.title_types,
+                own_only=spec.own_only,
+                valid_from=valid_from,
+            )
+            for spec in org.authorities
+        )
+    return events
