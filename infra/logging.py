@@ -1,4 +1,8 @@
-"""structlog set-up: JSON lines for services and pipes, readable output on a terminal."""
+"""structlog set-up: JSON lines for services and pipes, readable output on a terminal.
+
+Standard-library loggers (aiokafka, uvicorn) go through the same renderer, so a service writes
+one format; their INFO chatter is held back to WARNING unless EMINING_LOG_LEVEL=debug.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,53 @@ from typing import Literal
 
 import structlog
 
+_CHATTY = ("aiokafka", "kafka", "uvicorn.access", "faststream")
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at write time (test runners swap and close it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
 
 def configure_logging(
     level: str = "info", fmt: Literal["auto", "json", "console"] = "auto"
 ) -> None:
-    """Configure structlog once per process; logs go to stderr so stdout stays scriptable."""
+    """Configure structlog and stdlib logging once per process; logs go to stderr."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    processors: list[structlog.typing.Processor] = [
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    if use_json:
-        processors += [
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(sort_keys=True),
-        ]
-    else:
-        processors.append(structlog.dev.ConsoleRenderer())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(sort_keys=True)
+        if use_json
+        else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        processors=[*shared, structlog.processors.format_exc_info, renderer]
+        if use_json
+        else [*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,12 @@ envelope attributes around it. A literal, so reading settings stays light."""
 
 
 def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "emining"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emining"
+
+
+def _default_state_dir() -> Path:
+    """Per user, not per working directory: every shell talks to the same local broker."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "emining"
 
 
 class Settings(BaseSettings):
@@ -24,11 +30,11 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str | None = Field(
         default=None,
-        description="host:port of an existing Kafka cluster; unset means the project's local broker",
+        description="host:port of an existing Kafka cluster; unset: the project's local broker",
     )
     state_dir: Path = Field(
-        default=Path(".emining"),
-        description="where the local broker keeps its data, logs and pid file (survives restarts)",
+        default_factory=_default_state_dir,
+        description="broker data and logs, keys, chain state (survives restarts)",
     )
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,
@@ -57,7 +63,9 @@ class Settings(BaseSettings):
         description="comma-separated base64 Ed25519 public keys whose signatures make the "
         "registry; default: the public half of the operator key file",
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] | None = Field(
+        default=None, description="default: warning for CLI commands, info for services"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: readable on a TTY, JSON lines otherwise"
     )

@@ -263,7 +263,8 @@ def from_record(
     if data.subject != attributes["subject"]:
         raise RecordError(
             "subject_mismatch",
-            f"ce_subject {attributes['subject']!r} but data.{data.SUBJECT_FIELD} is {data.subject!r}",
+            f"ce_subject {attributes['subject']!r} but "
+            f"data.{data.SUBJECT_FIELD} is {data.subject!r}",
         )
     if key is not None and key != attributes["subject"].encode():
         raise RecordError("key_mismatch", "record key differs from ce_subject")

@@ -51,6 +51,8 @@ class OrganisationOnboarded(_RegistryEvent):
     language: Language = Language.EN
     uscc: USCC | None = None
     """A firm's Unified Social Credit Code: what "own subjects" grants are matched against."""
+    effective_from: datetime | None = None
+    """When its membership starts (default: the event's time); earlier records can be loaded."""
 
 
 class OrganisationOffboarded(_RegistryEvent):
@@ -187,6 +189,8 @@ class RegistrySeed(Frozen):
 
     platform: OrgId
     organisations: tuple[Organisation, ...]
+    definitions: dict[str, Any] | None = None
+    """Free-form YAML anchors reused by the entries (lists of event types); not registry data."""
 
 
 Organisation.model_rebuild()

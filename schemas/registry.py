@@ -110,7 +110,7 @@ class Registry:
                 role=data.role,
                 language=data.language,
                 uscc=data.uscc,
-                onboarded_at=at,
+                onboarded_at=data.effective_from or at,
             )
             return
         org = self.org(getattr(data, "org_id", ""))
@@ -194,6 +194,7 @@ def seed_events(
                 role=org.role,
                 language=org.language,
                 uscc=org.uscc,
+                effective_from=valid_from,
             )
         )
         if org.id in public_keys:

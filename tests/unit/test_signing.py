@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -41,7 +42,6 @@ def test_key_file_round_trips_and_keyid_is_sha256_prefix():
     again = PrivateKey.from_json(key.to_json())
     assert again.seed == key.seed
     assert again.org == "urn:emining:pk:gov:ba-mmdd"
-    import hashlib
 
     assert key.keyid == hashlib.sha256(key.public_key).hexdigest()[:16] == key_id(key.public_key)
 

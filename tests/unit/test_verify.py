@@ -50,8 +50,8 @@ def test_a_signed_event_within_authority_passes(verifier):
 
 def test_a_forged_signature_is_refused(verifier):
     env = _grant()
-    forged = Envelope({**env.attributes, "signature": _grant(title_number="BA-EL-2025-0999").signature},
-                      env.data, env.data_json)
+    other = _grant(title_number="BA-EL-2025-0999")
+    forged = Envelope({**env.attributes, "signature": other.signature}, env.data, env.data_json)
     with pytest.raises(SignatureError, match=f"does not verify with key {AGENCY.keyid}"):
         verifier.check(forged)
 

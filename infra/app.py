@@ -1,0 +1,63 @@
+"""Composition of the HTTP service: settings in, a FastAPI app with the gateway mounted out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from infra import wiring
+from infra.kafka_client import bootstrap_servers
+from infra.settings import Settings
+from producers.gateway import create_gateway
+from producers.gateway_auth import ApiKeyStore
+from producers.gateway_state import GatewayState
+from producers.sender import RecordSender
+from schemas.registry import Registry
+
+
+def gateway_state(settings: Settings) -> GatewayState:
+    """The gateway's state from settings. Reads the trust anchor; connects to nothing yet."""
+    bootstrap = bootstrap_servers(settings)
+
+    async def load_registry() -> Registry:
+        return await wiring.load_registry(settings)
+
+    return GatewayState(
+        sender=RecordSender(bootstrap, timeout_s=settings.client_timeout_s),
+        load_registry=load_registry,
+        trust_anchor=wiring.trust_anchor(settings),
+        api_keys=ApiKeyStore(settings.api_keys_path),
+        custody_dir=settings.custody_path,
+        chain_dir=settings.chain_dir,
+        receipts_dir=settings.gateway_dir,
+        max_body_bytes=settings.gateway_max_body_bytes,
+        registry_refresh_s=settings.registry_refresh_s,
+        health_timeout_s=min(settings.client_timeout_s, 3.0),
+    )
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    """The ``emining serve`` app. Startup connects to the broker (bounded; if it is down the
+    gateway still starts, answers 503 and keeps retrying) and reads the registry from the log.
+    """
+    settings = settings or Settings()
+    gateway = gateway_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with gateway.running():
+            # Read side (views, alert stream) starts here once it exists.
+            yield
+
+    app = FastAPI(
+        title="E-Mining Bus",
+        summary="Signed project, approval and shipment events between Pakistan and China.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.include_router(create_gateway(gateway))
+    # Read API: app.include_router(create_views(...), prefix="/v1") mounts here.
+    return app

@@ -1,0 +1,42 @@
+"""The ``emining`` command: one Typer app that mounts each room's sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from infra.cli_demo import demo
+from infra.cli_kafka import kafka_app, topics_app
+from infra.cli_participants import participants_app
+from infra.cli_publish import import_file, keys_app, publish
+from infra.cli_schemas import schemas_app
+from infra.cli_serve import apikeys_app, custody_app, serve
+from infra.logging import configure_logging
+from infra.settings import Settings
+
+app = typer.Typer(
+    name="emining",
+    help="Pak-China E-Mining Bus: signed project, approval and shipment events on Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+app.add_typer(keys_app, name="keys")
+app.add_typer(participants_app, name="participants")
+app.add_typer(schemas_app, name="schemas")
+app.command("publish")(publish)
+app.command("import")(import_file)
+app.command("serve")(serve)
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(custody_app, name="custody")
+app.command("demo")(demo)
+
+
+@app.callback()
+def _setup() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level or "warning", settings.log_format)
+
+
+def main() -> None:
+    app()

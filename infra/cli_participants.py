@@ -1,0 +1,276 @@
+"""CLI for the platform operator: onboard organisations, grant and withdraw authority, keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.table import Table
+
+from infra import wiring
+from infra.cli_common import console, fail, print_json, run
+from infra.settings import Settings
+from producers.keys import load_key
+from schemas.base import EventData
+from schemas.common import Language, Names, Province, Role, Side, TitleType
+from schemas.errors import EminingError
+from schemas.participants import (
+    AuthorityGranted,
+    AuthorityWithdrawn,
+    KeyAdded,
+    KeyRevoked,
+    KeyRotated,
+    OrganisationOnboarded,
+    RegistrySeed,
+)
+from schemas.registry import OrgRecord, Registry, seed_events
+from schemas.signing import Verifier, b64, unb64
+
+participants_app = typer.Typer(
+    help="The participants registry (operator only).", no_args_is_help=True
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _publish_registry(settings: Settings, events: list[EventData]) -> None:
+    key = wiring.operator_key(settings)
+    async with wiring.publisher(settings, key, "registry", registry=None) as pub:
+        from producers.publisher import Draft  # noqa: PLC0415 - keep CLI start-up light
+
+        await pub.publish_many([Draft(e) for e in events])
+
+
+def _emit(events: list[EventData], as_json: bool) -> None:
+    run(_publish_registry(Settings(), events))
+    if as_json:
+        print_json(
+            [
+                {"type": e.ce_type(), "data": e.model_dump(mode="json", exclude_none=True)}
+                for e in events
+            ]
+        )
+        return
+    for event in events:
+        console.print(f"published {event.ce_type()} for {event.subject}", highlight=False)
+
+
+def _validated(build: Any) -> list[EventData]:
+    try:
+        events: list[EventData] = build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    return events
+
+
+def _public_key(public_key: str | None, key_file: Path | None) -> bytes:
+    if key_file is not None:
+        try:
+            return load_key(key_file).public_key
+        except EminingError as exc:
+            fail(str(exc))
+    if public_key is None:
+        fail("give --public-key or --key-file")
+    try:
+        raw = unb64(public_key, what="--public-key")
+        Verifier(raw)
+    except EminingError as exc:
+        fail(str(exc))
+    return raw
+
+
+@participants_app.command("init")
+def init() -> None:
+    """Create the operator key if missing and print the trust anchor to configure elsewhere."""
+    settings = Settings()
+    key = wiring.operator_key(settings, create=True)
+    console.print(
+        f"operator key {settings.operator_key_path}\nEMINING_TRUST_ANCHOR={b64(key.public_key)}",
+        highlight=False,
+    )
+
+
+@participants_app.command("add")
+def add(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    name_en: Annotated[str, typer.Option(help="name in English")],
+    side: Annotated[Side, typer.Option(help="PK or CN")],
+    role: Annotated[Role, typer.Option(help="agency, firm, auditor or platform")],
+    name_zh: Annotated[str | None, typer.Option(help="name in Chinese")] = None,
+    name_ur: Annotated[str | None, typer.Option(help="name in Urdu")] = None,
+    language: Annotated[Language, typer.Option(help="preferred language")] = Language.EN,
+    uscc: Annotated[str | None, typer.Option(help="a firm's Unified Social Credit Code")] = None,
+    public_key: Annotated[str | None, typer.Option(help="base64 Ed25519 public key")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="or the org's key file")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Onboard an organisation with its first public key."""
+    raw = _public_key(public_key, key_file)
+    now = _now()
+    events = _validated(
+        lambda: [
+            OrganisationOnboarded(
+                org_id=org,
+                names=Names(en=name_en, zh=name_zh, ur=name_ur),
+                side=side,
+                role=role,
+                language=language,
+                uscc=uscc,
+            ),
+            KeyAdded(org_id=org, keyid=Verifier(raw).keyid, public_key=b64(raw), valid_from=now),
+        ]
+    )
+    _emit(events, as_json)
+
+
+@participants_app.command("grant")
+def grant(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    grant_id: Annotated[str, typer.Option(help="a name for this grant, e.g. ba-licensing")],
+    types: Annotated[
+        list[str],
+        typer.Option(
+            "--type", help="event type pattern (repeatable), e.g. 'pk.emining.approval.licence.*'"
+        ),
+    ],
+    province: Annotated[list[Province] | None, typer.Option(help="limit to provinces")] = None,
+    title_type: Annotated[list[TitleType] | None, typer.Option(help="limit to title types")] = None,
+    own_only: Annotated[bool, typer.Option(help="only subjects naming this org")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Grant an authority: which event types, in which provinces, for which titles."""
+    events = _validated(
+        lambda: [
+            AuthorityGranted(
+                org_id=org,
+                grant_id=grant_id,
+                event_types=tuple(types),
+                provinces=tuple(province or ()),
+                title_types=tuple(title_type or ()),
+                own_only=own_only,
+                valid_from=_now(),
+            )
+        ]
+    )
+    _emit(events, as_json)
+
+
+@participants_app.command("revoke")
+def revoke(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    grant_id: Annotated[str | None, typer.Option(help="withdraw this authority")] = None,
+    keyid: Annotated[str | None, typer.Option(help="revoke this key")] = None,
+    reason: Annotated[str, typer.Option(help="why (kept on the log)")] = "revoked by operator",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Withdraw an authority (--grant-id) or revoke a key (--keyid), effective now."""
+    if (grant_id is None) == (keyid is None):
+        fail("give exactly one of --grant-id or --keyid")
+    now = _now()
+    if grant_id is not None:
+        events = _validated(
+            lambda: [AuthorityWithdrawn(org_id=org, grant_id=grant_id, effective_at=now)]
+        )
+    else:
+        events = _validated(
+            lambda: [KeyRevoked(org_id=org, keyid=keyid, revoked_at=now, reason=reason)]
+        )
+    _emit(events, as_json)
+
+
+@participants_app.command("rotate-key")
+def rotate_key(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    old_keyid: Annotated[str, typer.Option(help="the key being replaced")],
+    public_key: Annotated[str | None, typer.Option(help="new base64 public key")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="or the new key file")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Replace a key: the old one is valid until now, the new one from now."""
+    raw = _public_key(public_key, key_file)
+    events = _validated(
+        lambda: [
+            KeyRotated(
+                org_id=org,
+                old_keyid=old_keyid,
+                new_keyid=Verifier(raw).keyid,
+                new_public_key=b64(raw),
+                effective_at=_now(),
+            )
+        ]
+    )
+    _emit(events, as_json)
+
+
+@participants_app.command("seed")
+def seed(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="registry YAML")],
+    keys_dir: Annotated[
+        Path,
+        typer.Option(
+            help="directory of the organisations' key files "
+            "(<org-slug>.key); orgs without one get no key"
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Onboard every organisation of a seed file, with its key and authorities."""
+    from producers.keys import key_file_name  # noqa: PLC0415
+
+    try:
+        doc = RegistrySeed.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{file}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    keys: dict[str, bytes] = {}
+    for org in doc.organisations:
+        path = keys_dir / key_file_name(org.id)
+        if path.exists():
+            keys[org.id] = load_key(path).public_key
+    _emit(seed_events(doc, keys, _now()), as_json)
+
+
+def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:
+    keys = [
+        {"keyid": k.keyid, "public_key": b64(k.public_key), "valid_from": k.valid_from,
+         "valid_until": k.valid_until, "revoked": k.revoked}
+        for k in org.keys.values()
+    ]
+    grants = [
+        {"grant_id": g.grant_id, "event_types": list(g.event_types),
+         "provinces": sorted(g.provinces), "title_types": sorted(g.title_types),
+         "own_only": g.own_only, "valid_from": g.valid_from, "valid_until": g.valid_until}
+        for g in org.grants
+    ]
+    return {"id": org.id, "names": org.names, "side": org.side.value, "role": org.role.value,
+            "language": org.language.value, "uscc": org.uscc, "active": org.active_at(at),
+            "keys": keys, "authorities": grants}
+
+
+def _registry_rows(registry: Registry, at: datetime) -> list[dict[str, Any]]:
+    return [_org_row(org, at) for org in sorted(registry.orgs.values(), key=lambda o: o.id)]
+
+
+@participants_app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The registry as the log defines it now."""
+    settings = Settings()
+    registry = run(wiring.load_registry(settings))
+    now = _now()
+    rows = _registry_rows(registry, now)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("organisation", "side", "role", "name", "valid keys", "authorities")
+    for org, row in zip(sorted(registry.orgs.values(), key=lambda o: o.id), rows, strict=True):
+        keys = ", ".join(k.keyid for k in org.keys.values() if k.valid_at(now)) or "-"
+        grants = "\n".join(g.describe() for g in org.grants if g.valid_at(now)) or "-"
+        table.add_row(row["id"], row["side"], row["role"], org.names.get("en", ""), keys, grants)
+    console.print(table)

@@ -1,0 +1,1 @@
+"""The demo: the platform end to end on synthetic organisations (``emining demo``)."""

@@ -1,0 +1,69 @@
+"""Bring a deployment to life: broker, topics, operator key, demo keys and the seeded registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from infra import local_kafka, wiring
+from infra.settings import Settings
+from infra.topics import apply_topics
+from producers.keys import key_file_name, load_key, write_key
+from producers.publisher import Draft
+from schemas.participants import RegistrySeed
+from schemas.registry import Registry, seed_events
+from schemas.signing import PrivateKey
+from schemas.topics import catalogue
+
+SEED_FILE = Path(__file__).with_name("registry.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    bootstrap: str
+    seed: RegistrySeed
+    keys: dict[str, PrivateKey]
+    registry: Registry
+    onboarded: int
+
+
+def demo_keys(settings: Settings, seed: RegistrySeed) -> dict[str, PrivateKey]:
+    """One key per organisation of the seed, made once and kept under the state dir."""
+    directory = settings.state_dir / "demo" / "keys"
+    keys = {}
+    for org in seed.organisations:
+        path = directory / key_file_name(org.id)
+        if not path.exists():
+            write_key(PrivateKey.generate(org.id), path)
+        keys[org.id] = load_key(path)
+    return keys
+
+
+def load_seed(path: Path = SEED_FILE) -> RegistrySeed:
+    return RegistrySeed.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deployment:
+    """Idempotent: start what is missing, onboard only organisations not yet on the log."""
+    status = local_kafka.up(settings)
+    bootstrap = status.bootstrap or ""
+    await apply_topics(bootstrap, catalogue(settings.topic_partitions),
+                       replication=settings.topic_replication, timeout_s=settings.client_timeout_s)
+    operator = wiring.operator_key(settings, create=True)
+    seed = load_seed(seed_file)
+    keys = demo_keys(settings, seed)
+    registry = await wiring.load_registry(settings)
+    missing = RegistrySeed(
+        platform=seed.platform,
+        organisations=tuple(o for o in seed.organisations if o.id not in registry.orgs),
+    )
+    events = seed_events(missing, {o: k.public_key for o, k in keys.items()},
+                         datetime(2025, 1, 1, tzinfo=UTC))
+    if events:
+        async with wiring.publisher(settings, operator, "registry", registry=None) as pub:
+            await pub.publish_many([Draft(e) for e in events])
+        registry = await wiring.load_registry(settings)
+    return Deployment(bootstrap, seed, keys, registry, len(missing.organisations))

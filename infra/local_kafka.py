@@ -1,0 +1,840 @@
+"""Runs a real single-node Apache Kafka (KRaft) from Maven Central jars, without Docker."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from schemas.errors import EminingError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+log = structlog.get_logger()
+
+KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
+POM = KAFKA_DIR / "pom.xml"
+LOG4J2_CONFIG = KAFKA_DIR / "log4j2.properties"
+HOST = "127.0.0.1"
+NODE_ID = 1
+LOG_TAIL_LINES = 30
+
+Phase = Callable[[str], None]
+"""Progress callback: receives a short human description of what ``up`` is doing now."""
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class BrokerError(EminingError):
+    """Something about running or reaching the Kafka broker went wrong."""
+
+
+class JavaNotFoundError(BrokerError):
+    """No ``java`` on PATH: the local broker is a JVM process."""
+
+
+class MavenNotFoundError(BrokerError):
+    """No ``mvn`` on PATH: the broker jars are fetched from Maven Central with Maven."""
+
+
+class JarFetchError(BrokerError):
+    """``mvn dependency:copy-dependencies`` failed (often: Maven Central unreachable)."""
+
+
+class PortInUseError(BrokerError):
+    """A port persisted for the local broker is now held by another process."""
+
+
+class StorageFormatError(BrokerError):
+    """``kafka.tools.StorageTool format`` failed."""
+
+
+class BrokerStartError(BrokerError):
+    """The broker process exited before it became ready."""
+
+
+class BrokerStartTimeoutError(BrokerError):
+    """The broker did not answer a metadata request within ``kafka_start_timeout_s``."""
+
+
+class BrokerUnreachableError(BrokerError):
+    """No Kafka broker answers at the configured bootstrap address."""
+
+
+class ExternalBrokerError(BrokerError):
+    """The operation only makes sense for the local broker, but an external one is configured."""
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """What ``status``/``up``/``down`` report about the broker the project uses."""
+
+    running: bool
+    bootstrap: str | None
+    pid: int | None
+    version: str | None  # the pinned Kafka version of the local broker; None when external
+    state_dir: Path | None
+    log_file: Path | None
+    external: bool = False
+    ready: bool = False
+    rss_bytes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("state_dir", "log_file"):
+            value = data[key]
+            data[key] = None if value is None else str(value)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    broker: int
+    controller: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.broker}"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the local broker keeps everything, under ``<settings.state_dir>/kafka``."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> Layout:
+        return cls(settings.state_dir.resolve() / "kafka")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs_dir / "server.log"
+
+    @property
+    def stdout_file(self) -> Path:
+        return self.root / "kafka.out"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "kafka.pid"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / "ports.json"
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.root / "cluster.id"
+
+    @property
+    def server_properties(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+
+@contextlib.contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Serialise ``up``/``down``/jar fetches across processes (two test sessions, two shells)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def kafka_version(pom: Path = POM) -> str:
+    """The Kafka version pinned in ``infra/kafka/pom.xml`` (the one source of that number)."""
+    match = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", pom.read_text("utf-8"))
+    if match is None:
+        raise JarFetchError(f"{pom} has no <kafka.version> property")
+    return match.group(1)
+
+
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding, never starting with ``-``."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def render_server_properties(*, ports: Ports, data_dir: Path, node_id: int = NODE_ID) -> str:
+    """``server.properties`` for one combined broker+controller node on loopback."""
+    props: dict[str, str | int] = {
+        "process.roles": "broker,controller",
+        "node.id": node_id,
+        "controller.quorum.voters": f"{node_id}@{HOST}:{ports.controller}",
+        "listeners": f"PLAINTEXT://{HOST}:{ports.broker},CONTROLLER://{HOST}:{ports.controller}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{ports.broker}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(data_dir),
+        # Topics come from the catalogue (``emining topics apply``), never from a typo.
+        "auto.create.topics.enable": "false",
+        "num.partitions": 1,
+        "default.replication.factor": 1,
+        "min.insync.replicas": 1,
+        "offsets.topic.replication.factor": 1,
+        "offsets.topic.num.partitions": 1,
+        "transaction.state.log.replication.factor": 1,
+        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.num.partitions": 1,
+        "share.coordinator.state.topic.replication.factor": 1,
+        "share.coordinator.state.topic.min.isr": 1,
+        "group.initial.rebalance.delay.ms": 0,
+        # The 128 MiB default dedupe buffer is allocated on the heap at start.
+        "log.cleaner.dedupe.buffer.size": 2 * 1024 * 1024,
+        "num.network.threads": 2,
+        "num.io.threads": 2,
+        "background.threads": 2,
+        "num.recovery.threads.per.data.dir": 1,
+    }
+    lines = ["# Written by infra/local_kafka.py at every start; edits here are overwritten."]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def java_command(
+    *,
+    java: str,
+    libs: Path,
+    heap: str,
+    main_class: str,
+    args: list[str],
+    logs_dir: Path | None = None,
+) -> list[str]:
+    """The JVM command line for a Kafka main class run from the cached jars."""
+    cmd = [java, *shlex.split(heap), "-Djava.awt.headless=true", "-XX:+ExitOnOutOfMemoryError"]
+    if logs_dir is not None:
+        cmd += [f"-Dkafka.logs.dir={logs_dir}", f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}"]
+    cmd += ["-cp", f"{libs}/*", main_class, *args]
+    return cmd
+
+
+def tail(path: Path, lines: int) -> list[str]:
+    """The last ``lines`` lines of a text file ([] if it does not exist)."""
+    if lines <= 0 or not path.exists():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        end = handle.tell()
+        block = 8192
+        data = b""
+        while end > 0 and data.count(b"\n") <= lines:
+            start = max(0, end - block)
+            handle.seek(start)
+            data = handle.read(end - start) + data
+            end = start
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
+
+
+# --------------------------------------------------------------------------- tools and jars
+
+
+def require_tool(name: str) -> str:
+    """Absolute path of ``java`` or ``mvn``, or the error that says how to get it."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    if name == "java":
+        raise JavaNotFoundError(
+            "no `java` on PATH: install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)"
+            " or set EMINING_KAFKA_BOOTSTRAP to an existing Kafka cluster"
+        )
+    if name == "mvn":
+        raise MavenNotFoundError(
+            "no `mvn` on PATH: install Maven 3.8+ (Debian: apt-get install maven) to fetch the"
+            " Kafka jars, or set EMINING_KAFKA_BOOTSTRAP to an existing Kafka cluster"
+        )
+    raise BrokerError(f"no `{name}` on PATH")
+
+
+def _pom_digest() -> str:
+    return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+
+_UNREACHABLE = re.compile(
+    r"Could not transfer|UnknownHost|Unknown host|Connection refused|Connect to .* failed"
+    r"|Network is unreachable|timed out|Could not resolve",
+    re.IGNORECASE,
+)
+
+
+def ensure_jars(settings: Settings, on_phase: Phase | None = None) -> Path:
+    """The ``libs`` folder for the pinned Kafka version, fetched from Maven Central once."""
+    version = kafka_version()
+    home = settings.cache_dir.expanduser().resolve() / f"kafka-{version}"
+    libs = home / "libs"
+    marker = home / "complete.json"
+    digest = _pom_digest()
+
+    def cached() -> bool:
+        try:
+            data = json.loads(marker.read_text("utf-8"))
+        except (OSError, ValueError):
+            return False
+        return bool(data.get("pom_sha256") == digest and libs.is_dir())
+
+    if cached():
+        return libs
+    with _locked(home / ".lock"):
+        if cached():  # another process fetched them while we waited for the lock
+            return libs
+        require_tool("java")
+        mvn = require_tool("mvn")
+        if on_phase is not None:
+            on_phase(f"fetching Kafka {version} jars from Maven Central")
+        staging = home / f"libs.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        cmd = [
+            mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+        ]
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                cmd, capture_output=True, text=True, check=False,
+                timeout=settings.kafka_fetch_timeout_s,
+            )
+        except subprocess.TimeoutExpired as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise JarFetchError(
+                f"mvn did not finish within {settings.kafka_fetch_timeout_s:.0f}s fetching Kafka"
+                f" {version}: is Maven Central (repo.maven.apache.org) reachable?"
+            ) from exc
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            output = (proc.stdout + proc.stderr).strip().splitlines()
+            last = "\n".join(output[-15:])
+            what = (
+                "Maven Central unreachable"
+                if _UNREACHABLE.search(proc.stdout + proc.stderr)
+                else f"mvn exited {proc.returncode}"
+            )
+            raise JarFetchError(f"could not fetch Kafka {version} jars ({what}); mvn said:\n{last}")
+        jars = {jar.name: jar.stat().st_size for jar in staging.glob("*.jar")}
+        shutil.rmtree(libs, ignore_errors=True)
+        staging.replace(libs)
+        _write_atomic(
+            marker,
+            json.dumps(
+                {
+                    "kafka_version": version,
+                    "pom_sha256": digest,
+                    "jars": len(jars),
+                    "bytes": sum(jars.values()),
+                },
+                indent=2,
+            ),
+        )
+        log.info(
+            "kafka_jars_fetched", version=version, jars=len(jars), bytes=sum(jars.values()),
+            libs=str(libs),
+            seconds=round(time.monotonic() - started, 1),
+        )
+    return libs
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _parse_bootstrap(bootstrap: str) -> tuple[str, int]:
+    first = bootstrap.split(",", maxsplit=1)[0].strip()
+    host, sep, port = first.rpartition(":")
+    if not sep or not port.isdigit():
+        raise BrokerUnreachableError(f"bootstrap {bootstrap!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed by the broker")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+_METADATA_KEY, _METADATA_VERSION = 3, 9  # v9: first flexible version; Kafka 2.4 through 4.x
+
+
+def metadata_broker_count(bootstrap: str, timeout_s: float) -> int:
+    """Send one Metadata request (no topics) and return how many live brokers it lists.
+
+    A broker only lists itself once it has caught up with the metadata log and been
+    unfenced, so ``>= 1`` means ready for clients. Raw protocol on purpose: synchronous,
+    no client library state, works before and after any event loop exists.
+    """
+    host, port = _parse_bootstrap(bootstrap)
+    correlation_id = secrets.randbelow(2**31)
+    client_id = b"emining-probe"
+    header = struct.pack(">hhih", _METADATA_KEY, _METADATA_VERSION, correlation_id, len(client_id))
+    header += client_id + b"\x00"  # request header v2: tagged fields
+    # topics=[] (compact array, length+1), allow_auto_topic_creation, include_cluster_authorized
+    # _operations, include_topic_authorized_operations, tagged fields
+    body = b"\x01" + b"\x00\x00\x00" + b"\x00"
+    payload = header + body
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.settimeout(timeout_s)
+        sock.sendall(struct.pack(">i", len(payload)) + payload)
+        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+        response = _recv_exact(sock, size)
+    (got_correlation,) = struct.unpack_from(">i", response, 0)
+    if got_correlation != correlation_id:
+        raise ConnectionError("metadata response does not match the request")
+    _, pos = _read_uvarint(response, 4)  # response header v1: tagged fields
+    pos += 4  # throttle_time_ms
+    brokers_plus_one, _ = _read_uvarint(response, pos)
+    return max(0, brokers_plus_one - 1)
+
+
+def is_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request listing a live broker."""
+    try:
+        return metadata_broker_count(bootstrap, timeout_s) >= 1
+    except (OSError, ValueError, IndexError, struct.error):
+        return False
+
+
+# --------------------------------------------------------------------------- process
+
+
+def _read_pid(layout: Layout) -> int | None:
+    try:
+        return int(layout.pid_file.read_text("utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _proc_field(pid: int, name: str) -> str | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text("utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key == name:
+                return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _is_our_broker(pid: int, layout: Layout) -> bool:
+    """Alive, not a zombie, and really the Kafka of this state dir (pids get reused)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    state = _proc_field(pid, "State")
+    if state is not None and state.startswith("Z"):
+        return False
+    cmdline_path = Path(f"/proc/{pid}/cmdline")
+    if cmdline_path.exists():
+        try:
+            args = cmdline_path.read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"kafka.Kafka" in args and str(layout.server_properties).encode() in args
+    # No /proc (macOS): ask ps.
+    proc = subprocess.run(  # noqa: S603 - fixed argv
+        ["ps", "-o", "command=", "-p", str(pid)],  # noqa: S607 - ps is a POSIX base utility
+        capture_output=True, text=True, check=False,
+    )
+    return "kafka.Kafka" in proc.stdout and str(layout.server_properties) in proc.stdout
+
+
+def _live_pid(layout: Layout) -> int | None:
+    pid = _read_pid(layout)
+    if pid is not None and _is_our_broker(pid, layout):
+        return pid
+    return None
+
+
+def _rss_bytes(pid: int) -> int | None:
+    value = _proc_field(pid, "VmRSS")  # "123456 kB"
+    if value is None:
+        return None
+    number, _, unit = value.partition(" ")
+    return int(number) * 1024 if unit.strip().lower() == "kb" else int(number)
+
+
+_LAUNCHER = """
+"$@" >"$0" 2>&1 </dev/null &
+pid=$!
+echo "$pid"
+if [ -n "${EMINING_OWNER_PID:-}" ]; then
+  (
+    while kill -0 "$EMINING_OWNER_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+    kill -0 "$EMINING_OWNER_PID" 2>/dev/null || kill "$pid" 2>/dev/null
+  ) >/dev/null 2>&1 </dev/null &
+fi
+"""
+
+
+def _spawn_detached(
+    cmd: list[str], *, cwd: Path, output: Path, owner_pid: int | None = None
+) -> int:
+    """Start ``cmd`` as a daemon (new session, reparented to init) and return its pid.
+
+    A tiny ``sh`` starts the JVM in the background and exits at once, so the broker is never
+    this Python process's child: no zombie, no ``Popen`` left to warn when it is collected.
+    With ``owner_pid``, a watchdog stops the broker (SIGTERM) once that process is gone, so a
+    killed test run leaves no broker behind.
+    """
+    env = dict(os.environ)
+    env.pop("EMINING_OWNER_PID", None)
+    if owner_pid is not None:
+        env["EMINING_OWNER_PID"] = str(owner_pid)
+    proc = subprocess.run(  # noqa: S603 - fixed argv, the command is passed as "$@"
+        ["/bin/sh", "-c", _LAUNCHER, str(output), *cmd],
+        cwd=cwd, env=env, check=True, start_new_session=True, capture_output=True, text=True,
+    )
+    return int(proc.stdout.strip())
+
+
+def _log_tail_text(layout: Layout, lines: int = LOG_TAIL_LINES) -> str:
+    parts: list[str] = []
+    out = tail(layout.stdout_file, lines)
+    if out:
+        parts.append(f"--- {layout.stdout_file} (last {len(out)} lines)\n" + "\n".join(out))
+    server = tail(layout.log_file, lines)
+    if server:
+        parts.append(f"--- {layout.log_file} (last {len(server)} lines)\n" + "\n".join(server))
+    return "\n".join(parts) if parts else "(the broker wrote no log lines)"
+
+
+def _pick_free_port(taken: set[int]) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+
+
+def port_is_free(port: int) -> bool:
+    """True if a server could bind ``127.0.0.1:port`` now (SO_REUSEADDR, like the JVM)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def load_ports(layout: Layout) -> Ports | None:
+    """The ports persisted for this state dir, if any."""
+    try:
+        data = json.loads(layout.ports_file.read_text("utf-8"))
+        return Ports(broker=int(data["broker"]), controller=int(data["controller"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def ensure_ports(layout: Layout) -> Ports:
+    """Reuse the persisted ports (error if one is now taken) or pick and persist free ones."""
+    ports = load_ports(layout)
+    if ports is None:
+        broker = _pick_free_port(set())
+        ports = Ports(broker=broker, controller=_pick_free_port({broker}))
+        layout.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(layout.ports_file, json.dumps(asdict(ports), indent=2) + "\n")
+        log.info("broker_ports_picked", broker=ports.broker, controller=ports.controller)
+        return ports
+    for role, port in (("client", ports.broker), ("controller", ports.controller)):
+        if not port_is_free(port):
+            raise PortInUseError(
+                f"port {port} (the local broker's {role} listener, persisted in"
+                f" {layout.ports_file}) is in use by another process: stop that process, or"
+                f" delete {layout.ports_file} to pick new ports"
+            )
+    return ports
+
+
+def ensure_cluster_id(layout: Layout) -> str:
+    """The cluster id of this state dir, created once and kept."""
+    try:
+        existing = layout.cluster_id_file.read_text("utf-8").strip()
+    except OSError:
+        existing = ""
+    if existing:
+        return existing
+    cluster_id = new_cluster_id()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _write_atomic(layout.cluster_id_file, cluster_id + "\n")
+    return cluster_id
+
+
+def _format_storage(settings: Settings, layout: Layout, *, java: str, libs: Path) -> None:
+    if (layout.data_dir / "meta.properties").exists():
+        return
+    cluster_id = ensure_cluster_id(layout)
+    cmd = java_command(
+        java=java, libs=libs, heap="-Xmx256m", main_class="kafka.tools.StorageTool",
+        args=["format", "-t", cluster_id, "-c", str(layout.server_properties),
+              "--ignore-formatted"],
+    )
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            cmd, capture_output=True, text=True, check=False, cwd=layout.root,
+            timeout=settings.kafka_start_timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise StorageFormatError("kafka StorageTool format did not finish in time") from exc
+    if proc.returncode != 0:
+        last = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-LOG_TAIL_LINES:])
+        raise StorageFormatError(f"kafka StorageTool format exited {proc.returncode}:\n{last}")
+    log.info("broker_storage_formatted", cluster_id=cluster_id, data_dir=str(layout.data_dir))
+
+
+def _wait_ready(settings: Settings, layout: Layout, *, pid: int, bootstrap: str) -> None:
+    deadline = time.monotonic() + settings.kafka_start_timeout_s
+    while True:
+        if is_ready(bootstrap, timeout_s=2.0):
+            return
+        if not _is_our_broker(pid, layout):
+            layout.pid_file.unlink(missing_ok=True)
+            raise BrokerStartError(
+                f"the Kafka broker (pid {pid}) exited before it was ready:\n"
+                + _log_tail_text(layout)
+            )
+        if time.monotonic() >= deadline:
+            _terminate(pid, layout, timeout_s=10.0)
+            layout.pid_file.unlink(missing_ok=True)
+            raise BrokerStartTimeoutError(
+                f"the Kafka broker (pid {pid}) did not answer on {bootstrap} within"
+                f" {settings.kafka_start_timeout_s:.0f}s (EMINING_KAFKA_START_TIMEOUT_S); it was"
+                " stopped:\n" + _log_tail_text(layout)
+            )
+        time.sleep(0.2)
+
+
+def _terminate(pid: int, layout: Layout, *, timeout_s: float) -> bool:
+    """SIGTERM, wait up to ``timeout_s``, then SIGKILL. True if it stopped cleanly."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _is_our_broker(pid, layout):
+            return True
+        time.sleep(0.1)
+    log.warning("broker_killed", pid=pid, after_s=timeout_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and _is_our_broker(pid, layout):
+        time.sleep(0.1)
+    return False
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _external_status(settings: Settings, bootstrap: str) -> BrokerStatus:
+    ready = is_ready(bootstrap, timeout_s=min(settings.client_timeout_s, 5.0))
+    return BrokerStatus(
+        running=ready, ready=ready, bootstrap=bootstrap, pid=None, version=None,
+        state_dir=None, log_file=None, external=True,
+    )
+
+
+def status(settings: Settings) -> BrokerStatus:
+    """Is the project's broker running, where, as which process, using how much memory."""
+    if settings.kafka_bootstrap:
+        return _external_status(settings, settings.kafka_bootstrap)
+    layout = Layout.of(settings)
+    pid = _live_pid(layout)
+    ports = load_ports(layout) if pid is not None else None
+    bootstrap = ports.bootstrap if ports is not None else None
+    return BrokerStatus(
+        running=pid is not None,
+        ready=bootstrap is not None and is_ready(bootstrap, timeout_s=2.0),
+        bootstrap=bootstrap,
+        pid=pid,
+        version=kafka_version(),
+        state_dir=layout.root,
+        log_file=layout.log_file,
+        rss_bytes=_rss_bytes(pid) if pid is not None else None,
+    )
+
+
+def up(
+    settings: Settings, on_phase: Phase | None = None, *, owner_pid: int | None = None
+) -> BrokerStatus:
+    """Make sure a broker is ready and return where; idempotent.
+
+    With ``EMINING_KAFKA_BOOTSTRAP`` set nothing is started: the external cluster must answer.
+    ``owner_pid`` ties a newly started broker's life to that process (tests use their own pid).
+    """
+    if settings.kafka_bootstrap:
+        if on_phase is not None:
+            on_phase(f"checking the external Kafka cluster at {settings.kafka_bootstrap}")
+        found = _external_status(settings, settings.kafka_bootstrap)
+        if not found.ready:
+            raise BrokerUnreachableError(
+                f"no Kafka broker answers at {settings.kafka_bootstrap}"
+                " (EMINING_KAFKA_BOOTSTRAP): is it running and reachable from here?"
+            )
+        return found
+
+    layout = Layout.of(settings)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with _locked(layout.lock_file):
+        pid = _live_pid(layout)
+        ports = load_ports(layout)
+        if pid is not None and ports is not None:
+            if on_phase is not None:
+                on_phase(f"waiting for the running broker (pid {pid})")
+            _wait_ready(settings, layout, pid=pid, bootstrap=ports.bootstrap)
+            return status(settings)
+        layout.pid_file.unlink(missing_ok=True)
+
+        libs = ensure_jars(settings, on_phase)
+        java = require_tool("java")
+        ports = ensure_ports(layout)
+        layout.data_dir.mkdir(parents=True, exist_ok=True)
+        layout.logs_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(
+            layout.server_properties,
+            render_server_properties(ports=ports, data_dir=layout.data_dir),
+        )
+        if on_phase is not None and not (layout.data_dir / "meta.properties").exists():
+            on_phase("formatting KRaft storage")
+        _format_storage(settings, layout, java=java, libs=libs)
+
+        if on_phase is not None:
+            on_phase(f"starting Kafka {kafka_version()} on {ports.bootstrap}")
+        cmd = java_command(
+            java=java, libs=libs, heap=settings.kafka_heap, main_class="kafka.Kafka",
+            args=[str(layout.server_properties)], logs_dir=layout.logs_dir,
+        )
+        started = time.monotonic()
+        pid = _spawn_detached(
+            cmd, cwd=layout.root, output=layout.stdout_file, owner_pid=owner_pid
+        )
+        _write_atomic(layout.pid_file, f"{pid}\n")
+        _wait_ready(settings, layout, pid=pid, bootstrap=ports.bootstrap)
+        log.info(
+            "broker_started", pid=pid, bootstrap=ports.bootstrap, state_dir=str(layout.root),
+            seconds=round(time.monotonic() - started, 2),
+        )
+        return status(settings)
+
+
+def down(settings: Settings, timeout_s: float = 30.0) -> BrokerStatus:
+    """Stop the local broker (SIGTERM, then SIGKILL after ``timeout_s``); its data is kept."""
+    if settings.kafka_bootstrap:
+        log.info("broker_external_left_running", bootstrap=settings.kafka_bootstrap)
+        return _external_status(settings, settings.kafka_bootstrap)
+    layout = Layout.of(settings)
+    if not layout.root.exists():  # never started here: nothing to stop, nothing to create
+        return status(settings)
+    with _locked(layout.lock_file):
+        pid = _live_pid(layout)
+        if pid is not None:
+            started = time.monotonic()
+            clean = _terminate(pid, layout, timeout_s=timeout_s)
+            log.info(
+                "broker_stopped", pid=pid, clean=clean,
+                seconds=round(time.monotonic() - started, 2),
+            )
+        layout.pid_file.unlink(missing_ok=True)
+    return status(settings)
+
+
+def logs(settings: Settings, lines: int = 100) -> str:
+    """The last ``lines`` lines of the local broker's log."""
+    if settings.kafka_bootstrap:
+        raise ExternalBrokerError(
+            f"EMINING_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is an external cluster:"
+            " its logs are not kept by this project"
+        )
+    layout = Layout.of(settings)
+    for path in (layout.log_file, layout.stdout_file):
+        if path.exists():
+            return "\n".join(tail(path, lines))
+    return ""
+
+
+def follow(settings: Settings, lines: int = 10, poll_s: float = 0.5) -> Iterator[str]:
+    """Yield the last ``lines`` log lines, then every new line as it is written (``tail -f``)."""
+    text = logs(settings, lines)
+    yield from text.splitlines()
+    path = Layout.of(settings).log_file
+    position = path.stat().st_size if path.exists() else 0
+    pending = b""
+    while True:
+        size = path.stat().st_size if path.exists() else 0
+        if size < position:  # rotated
+            position = 0
+        if size > position:
+            with path.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read(size - position)
+            position = size
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line.decode("utf-8", errors="replace")
+        else:
+            time.sleep(poll_s)

@@ -1,0 +1,282 @@
+"""Makes a Kafka cluster's topics match the catalogue, idempotently, and reports what changed."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from schemas.errors import EminingError
+
+from .local_kafka import BrokerUnreachableError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Sequence
+
+    from schemas.topics import TopicSpec
+
+log = structlog.get_logger()
+
+_TOPIC_ALREADY_EXISTS = 36
+_UNKNOWN_TOPIC = 3
+_DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+
+Action = Literal["created", "updated", "unchanged"]
+
+
+class TopicApplyError(EminingError):
+    """The broker refused to create or change a topic; the message carries its reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic as the cluster has it: partition count, replication, explicit config overrides."""
+
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChange:
+    """What ``apply_topics`` did to one catalogue topic."""
+
+    topic: str
+    action: Action
+    partitions: int
+    partitions_before: int | None = None
+    config_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "action": self.action,
+            "partitions": self.partitions,
+            "partitions_before": self.partitions_before,
+            "config_changes": {k: list(v) for k, v in self.config_changes.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+@asynccontextmanager
+async def admin_client(bootstrap: str, timeout_s: float) -> AsyncIterator[Any]:
+    """A started ``AIOKafkaAdminClient``; an unreachable broker becomes one clear error."""
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="emining-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.start()
+        except (KafkaConnectionError, TimeoutError, OSError) as exc:
+            raise BrokerUnreachableError(
+                f"no Kafka broker answers at {bootstrap} (waited up to {timeout_s:.0f}s): run"
+                " `emining kafka up`, or check EMINING_KAFKA_BOOTSTRAP"
+            ) from exc
+        yield client
+    finally:
+        await client.close()
+
+
+def _explicit_overrides(resource: dict[str, Any]) -> dict[str, str]:
+    """The config entries set on the topic itself (not broker or built-in defaults)."""
+    overrides: dict[str, str] = {}
+    for entry in resource["config_entries"]:
+        if "config_source" in entry:
+            explicit = entry["config_source"] == _DYNAMIC_TOPIC_CONFIG
+        else:  # DescribeConfigs v0 (very old brokers)
+            explicit = not entry.get("is_default", True)
+        if explicit and entry["config_value"] is not None:
+            overrides[entry["config_names"]] = entry["config_value"]
+    return overrides
+
+
+async def _describe(client: Any, names: Sequence[str] | None) -> dict[str, TopicInfo]:
+    metadata = await client.describe_topics(list(names) if names is not None else None)
+    found: dict[str, tuple[int, int]] = {}
+    for topic in metadata:
+        if topic["error_code"] == _UNKNOWN_TOPIC:
+            continue
+        if topic["error_code"]:
+            raise TopicApplyError(
+                f"cannot describe topic {topic['topic']}: Kafka error {topic['error_code']}"
+            )
+        if topic["is_internal"] or topic["topic"].startswith("__"):
+            continue
+        replication = max((len(p["replicas"]) for p in topic["partitions"]), default=0)
+        found[topic["topic"]] = (len(topic["partitions"]), replication)
+    if not found:
+        return {}
+    responses = await client.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in sorted(found)]
+    )
+    configs: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"]:
+                raise TopicApplyError(
+                    f"cannot read the config of topic {resource['resource_name']}:"
+                    f" {resource['error_message'] or resource['error_code']}"
+                )
+            configs[resource["resource_name"]] = _explicit_overrides(resource)
+    return {
+        name: TopicInfo(name, partitions, replication, configs.get(name, {}))
+        for name, (partitions, replication) in sorted(found.items())
+    }
+
+
+async def describe_topics(
+    bootstrap: str, names: Sequence[str] | None = None, *, timeout_s: float = 15.0
+) -> dict[str, TopicInfo]:
+    """Topics that exist (all non-internal ones if ``names`` is None), by name."""
+    async with admin_client(bootstrap, timeout_s) as client:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await _describe(client, names)
+        except (KafkaConnectionError, TimeoutError) as exc:
+            raise BrokerUnreachableError(
+                f"the Kafka broker at {bootstrap} did not describe topics within {timeout_s:.0f}s"
+            ) from exc
+
+
+def _raise_for_topic_errors(response: Any, what: str) -> list[str]:
+    """Raise on any error but "already exists"; return the topics that already existed."""
+    existed: list[str] = []
+    for error in response.to_object()["topic_errors"]:
+        code = error["error_code"]
+        if code == _TOPIC_ALREADY_EXISTS:
+            existed.append(error["topic"])
+        elif code:
+            raise TopicApplyError(
+                f"cannot {what} topic {error['topic']}: {error['error_message'] or code}"
+            )
+    return existed
+
+
+def plan_existing(spec: TopicSpec, info: TopicInfo, replication: int) -> TopicChange:
+    """What aligning an existing topic with its spec would change (pure: no broker calls)."""
+    warnings: list[str] = []
+    partitions = info.partitions
+    if spec.partitions < info.partitions:
+        warnings.append(
+            f"catalogue asks for {spec.partitions} partitions, topic has {info.partitions}:"
+            " partitions are never decreased"
+        )
+    elif spec.partitions > info.partitions:
+        partitions = spec.partitions
+    if info.replication != replication:
+        warnings.append(
+            f"replication factor is {info.replication}, settings ask for {replication}:"
+            " change it with a partition reassignment, not here"
+        )
+    changes = {
+        key: (info.config.get(key), value)
+        for key, value in spec.config.items()
+        if info.config.get(key) != value
+    }
+    action: Action = "updated" if changes or partitions != info.partitions else "unchanged"
+    return TopicChange(
+        topic=spec.name, action=action, partitions=partitions,
+        partitions_before=info.partitions, config_changes=changes, warnings=tuple(warnings),
+    )
+
+
+async def _align(
+    client: Any, spec: TopicSpec, info: TopicInfo, replication: int, timeout_s: float
+) -> TopicChange:
+    change = plan_existing(spec, info, replication)
+    if change.config_changes:
+        # AlterConfigs replaces the topic's whole override set: keep the ones we do not manage.
+        merged = {**info.config, **spec.config}
+        for response in await client.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name, merged)]
+        ):
+            for resource in response.to_object()["resources"]:
+                if resource["error_code"]:
+                    raise TopicApplyError(
+                        f"cannot change the config of topic {spec.name}:"
+                        f" {resource['error_message'] or resource['error_code']}"
+                    )
+    if change.partitions > info.partitions:
+        await client.create_partitions(
+            {spec.name: NewPartitions(change.partitions)}, timeout_ms=int(timeout_s * 1000)
+        )
+    for warning in change.warnings:
+        log.warning("topic_not_aligned", topic=spec.name, reason=warning)
+    return change
+
+
+async def _apply(
+    client: Any, wanted: list[TopicSpec], replication: int, timeout_s: float
+) -> list[TopicChange]:
+    existing = await _describe(client, [spec.name for spec in wanted])
+    missing = [spec for spec in wanted if spec.name not in existing]
+    created: set[str] = set()
+    if missing:
+        response = await client.create_topics(
+            [
+                NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
+                for spec in missing
+            ],
+            timeout_ms=int(timeout_s * 1000),
+        )
+        raced = set(_raise_for_topic_errors(response, "create"))
+        created = {spec.name for spec in missing} - raced
+        if raced:  # created by someone else between describe and create: align those
+            existing |= await _describe(client, sorted(raced))
+    changes: list[TopicChange] = []
+    for spec in wanted:
+        if spec.name in created:
+            changes.append(
+                TopicChange(
+                    spec.name, "created", spec.partitions, None,
+                    {key: (None, value) for key, value in spec.config.items()},
+                )
+            )
+        else:
+            changes.append(await _align(client, spec, existing[spec.name], replication, timeout_s))
+    return changes
+
+
+async def apply_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    *,
+    replication: int = 1,
+    timeout_s: float = 15.0,
+) -> list[TopicChange]:
+    """Create missing topics, align configs, add partitions; never delete or shrink anything.
+
+    Config overrides on a topic that the catalogue does not mention are kept.
+    """
+    wanted = list(specs)
+    async with admin_client(bootstrap, timeout_s) as client:
+        try:
+            async with asyncio.timeout(timeout_s * 4):
+                changes = await _apply(client, wanted, replication, timeout_s)
+        except (KafkaConnectionError, TimeoutError) as exc:
+            raise BrokerUnreachableError(
+                f"the Kafka broker at {bootstrap} stopped answering while topics were applied"
+                f" ({type(exc).__name__})"
+            ) from exc
+        except KafkaError as exc:
+            raise TopicApplyError(f"Kafka refused a topic change: {exc}") from exc
+    events = {"created": "topic_created", "updated": "topic_updated"}
+    for change in changes:
+        if change.action in events:
+            log.info(
+                events[change.action], topic=change.topic, partitions=change.partitions,
+                partitions_before=change.partitions_before,
+                config_changes=sorted(change.config_changes),
+            )
+    return changes

@@ -1,0 +1,160 @@
+"""Bulk import: JSON Lines and CSV rows to drafts, each bad row named by its line and field."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from producers.publisher import Draft
+from schemas.base import EventData
+from schemas.catalogue import model_for
+from schemas.errors import ContractError
+
+
+class RowError(ContractError):
+    """One input row that cannot become an event; ``line`` is 1-based, ``field`` may be None."""
+
+    def __init__(self, line: int, field: str | None, message: str) -> None:
+        where = f"line {line}" + (f", field {field}" if field else "")
+        super().__init__(f"{where}: {message}")
+        self.line = line
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    draft: Draft
+
+
+def build(
+    type_name: str,
+    data: dict[str, Any],
+    *,
+    line: int,
+    subject: str | None = None,
+    event_id: str | None = None,
+    time: str | None = None,
+) -> Row:
+    """Validate one row's data as ``type_name``; the subject, if given, must match the data."""
+    try:
+        model = model_for(type_name)
+    except ContractError as exc:
+        raise RowError(line, "type", str(exc)) from exc
+    if subject is not None:
+        given = data.setdefault(model.SUBJECT_FIELD, subject)
+        if given != subject:
+            raise RowError(
+                line, model.SUBJECT_FIELD, f"is {given!r} but the subject is {subject!r}"
+            )
+    try:
+        event: EventData = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise RowError(line, field, first["msg"]) from exc
+    moment = None
+    if time is not None:
+        try:
+            moment = datetime.fromisoformat(time)
+        except ValueError as exc:
+            raise RowError(line, "time", f"not an ISO 8601 time: {time!r}") from exc
+        if moment.tzinfo is None:
+            raise RowError(line, "time", "must carry a UTC offset")
+    return Row(line, Draft(event, event_id=event_id, time=moment))
+
+
+def read_jsonl(path: Path) -> Iterator[Row | RowError]:
+    """Rows ``{"type": ..., "data": {...}, "subject"?, "id"?, "time"?}``, one per line."""
+    with path.open(encoding="utf-8") as handle:
+        for line_no, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                doc = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield RowError(line_no, None, f"not JSON: {exc.msg}")
+                continue
+            if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+                yield RowError(line_no, "data", "each line must be an object with a data object")
+                continue
+            if not isinstance(doc.get("type"), str):
+                yield RowError(line_no, "type", "missing or not a string")
+                continue
+            try:
+                yield build(
+                    doc["type"],
+                    doc["data"],
+                    line=line_no,
+                    subject=doc.get("subject"),
+                    event_id=doc.get("id"),
+                    time=doc.get("time"),
+                )
+            except RowError as exc:
+                yield exc
+
+
+def _cell(value: str) -> Any:
+    text = value.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def _nest(flat: dict[str, str]) -> dict[str, Any]:
+    """``{"names.en": "x"}`` to ``{"names": {"en": "x"}}``; empty cells are left out."""
+    out: dict[str, Any] = {}
+    for column, value in flat.items():
+        if value is None or not value.strip():
+            continue
+        node = out
+        *parents, leaf = column.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = _cell(value)
+    return out
+
+
+def read_csv(path: Path, type_name: str | None) -> Iterator[Row | RowError]:
+    """A header row of data fields (dotted for nesting, JSON for lists); one event per row.
+
+    The type comes from ``type_name`` or a ``type`` column; ``id``, ``time`` and ``subject``
+    columns, if present, set those attributes.
+    """
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            line_no = reader.line_num
+            meta = {k: (row.pop(k, None) or None) for k in ("type", "id", "time", "subject")}
+            kind = type_name or meta["type"]
+            if not kind:
+                yield RowError(line_no, "type", "no type column and no --type given")
+                continue
+            try:
+                yield build(
+                    kind,
+                    _nest(row),
+                    line=line_no,
+                    subject=meta["subject"],
+                    event_id=meta["id"],
+                    time=meta["time"],
+                )
+            except RowError as exc:
+                yield exc
+
+
+def read_rows(path: Path, type_name: str | None = None) -> Iterator[Row | RowError]:
+    if path.suffix.lower() == ".csv":
+        return read_csv(path, type_name)
+    return read_jsonl(path)

@@ -1,0 +1,238 @@
+"""The async publisher SDK: validate, check authority, chain, sign and send, many in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from producers.chainstore import ChainStore, Pending
+from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
+from producers.sender import Ack, PublishError, RecordSender
+from schemas.authority import decide
+from schemas.base import EventData
+from schemas.chain import Link
+from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal, to_record
+from schemas.errors import AuthorityError, ContractError
+from schemas.registry import Registry
+from schemas.signing import PrivateKey
+from schemas.topics import PARTICIPANTS
+
+log = structlog.get_logger("producers.publisher")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event to publish; ``event_id`` and ``time`` default to a new UUID and now."""
+
+    data: EventData
+    event_id: str | None = None
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    id: str
+    source: str
+    sequence: int
+    topic: str
+    partition: int
+    offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "sequence": self.sequence,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+        }
+
+
+class Publisher:
+    """Publishes as one source (``<org urn>/<instance>``) with that organisation's key.
+
+    ``registry`` (the participants registry as read from the log) enables the fail-fast authority
+    check; without it, consumers still reject what the source was not entitled to emit. Pass a
+    shared ``sender`` to publish as several sources over one producer (the gateway does).
+    """
+
+    def __init__(
+        self,
+        *,
+        key: PrivateKey,
+        source: str,
+        state_dir: Path,
+        bootstrap: str | None = None,
+        sender: RecordSender | None = None,
+        registry: Registry | None = None,
+        timeout_s: float = 15.0,
+        producer_options: dict[str, Any] | None = None,
+    ) -> None:
+        if org_of(source) != key.org:
+            raise ContractError(f"source {source} does not belong to the key's org {key.org}")
+        if (bootstrap is None) == (sender is None):
+            raise ContractError("give exactly one of bootstrap or sender")
+        self.source = source
+        self.org = key.org
+        self.registry = registry
+        self._signer = key.signer()
+        self._state_dir = state_dir
+        self._owns_sender = sender is None
+        self._sender = sender or RecordSender(
+            bootstrap or "", timeout_s=timeout_s, producer_options=producer_options
+        )
+        self._store: ChainStore | None = None
+        self._lock = asyncio.Lock()
+        self._log = log.bind(source=source, org=self.org)
+
+    async def __aenter__(self) -> Publisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect (bounded), take the source's lock, and re-send anything left pending."""
+        if self._owns_sender:
+            await self._sender.start()
+        try:
+            self._store = ChainStore(self._state_dir, self.source)
+            await self._resend_pending()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if self._owns_sender:
+            await self._sender.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _require(self) -> ChainStore:
+        if self._store is None or not self._sender.started:
+            raise PublishError("publisher is not started (use `async with Publisher(...)`)")
+        return self._store
+
+    def chain_head(self) -> Link:
+        """Where this source's chain stands (sequence 0: nothing published yet)."""
+        return self._require().head()
+
+    def check(self, drafts: Sequence[Draft]) -> None:
+        """Fail fast, before the broker: size and authority of every draft."""
+        for draft in drafts:
+            if draft.data.TOPIC == PARTICIPANTS or self.registry is None:
+                continue  # registry events: the trust anchor's signature is their authority
+            at = draft.time or datetime.now(UTC)
+            decision = decide(self.registry, self.org, draft.data, at)
+            if not decision.allowed:
+                REJECTED.labels(reason="authority").inc()
+                raise AuthorityError(decision.reason)
+
+    async def publish(
+        self, data: EventData, *, event_id: str | None = None, time: datetime | None = None
+    ) -> PublishResult:
+        return (await self.publish_many([Draft(data, event_id, time)]))[0]
+
+    async def publish_many(self, drafts: Iterable[Draft]) -> list[PublishResult]:
+        """Sign and send ``drafts`` as consecutive links of this source's chain, all in flight.
+
+        Returns once the broker acknowledged every one. On failure raises ``PublishError``; the
+        unacknowledged events stay in the outbox and are re-sent before anything new.
+        """
+        batch = list(drafts)
+        self.check(batch)
+        async with self._lock:
+            store = self._require()
+            await self._resend_pending()
+            link = store.head()
+            signed: list[tuple[str, KafkaRecord, int, str]] = []
+            for draft in batch:
+                sequence, prevhash = link.next()
+                env = seal(
+                    draft.data,
+                    source=self.source,
+                    signer=self._signer,
+                    sequence=sequence,
+                    prevhash=prevhash,
+                    event_id=draft.event_id,
+                    time=draft.time,
+                )
+                record = to_record(env)
+                if len(record.value) > MAX_VALUE_BYTES:
+                    REJECTED.labels(reason="oversized").inc()
+                    raise ContractError(
+                        f"event {env.id} data is {len(record.value)} bytes, limit {MAX_VALUE_BYTES}"
+                    )
+                link = Link(sequence=sequence, hash=env.hash())
+                signed.append((env.id, record, sequence, link.hash))
+            store.reserve(signed)
+            return await self._send(store, [Pending(s, e, r) for e, r, s, _ in signed])
+
+    async def _resend_pending(self) -> None:
+        store = self._require()
+        pending = store.pending()
+        if pending:
+            self._log.warning("pending_events_resent", count=len(pending))
+            await self._send(store, pending)
+
+    async def _send(self, store: ChainStore, pending: Sequence[Pending]) -> list[PublishResult]:
+        started = time.perf_counter()
+        acks = await self._sender.send([p.record for p in pending])
+        results: list[PublishResult] = []
+        failures: list[str] = []
+        for item, ack in zip(pending, acks, strict=True):
+            if isinstance(ack, Ack):
+                results.append(
+                    PublishResult(
+                        item.event_id,
+                        self.source,
+                        item.sequence,
+                        ack.topic,
+                        ack.partition,
+                        ack.offset,
+                    )
+                )
+            else:
+                failures.append(f"{item.event_id} (seq {item.sequence}): {ack}")
+        store.acknowledge([r.sequence for r in results])
+        elapsed = time.perf_counter() - started
+        PUBLISH_LATENCY.observe(elapsed)
+        PUBLISHED.labels(outcome="acknowledged").inc(len(results))
+        if failures:
+            PUBLISHED.labels(outcome="pending").inc(len(failures))
+            self._log.error("events_not_acknowledged", count=len(failures), first=failures[0])
+            raise PublishError(
+                f"{len(failures)} of {len(pending)} events not acknowledged by the broker; they "
+                f"stay pending in {store.path} and are re-sent first next time: {failures[0]}"
+            )
+        for result in results:
+            self._log.debug(
+                "event_published",
+                event_id=result.id,
+                topic=result.topic,
+                partition=result.partition,
+                offset=result.offset,
+                sequence=result.sequence,
+            )
+        if results:
+            self._log.info(
+                "events_published", count=len(results), first_event_id=results[0].id,
+                last_sequence=results[-1].sequence, seconds=round(elapsed, 4),
+            )
+        return results

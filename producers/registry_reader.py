@@ -1,0 +1,72 @@
+"""Read the participants registry from its topic, trusting only the trust anchor's signatures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from producers.kafka_meta import partitions_of
+from schemas.envelope import from_record
+from schemas.errors import ContractError
+from schemas.registry import Registry
+from schemas.topics import PARTICIPANTS
+from schemas.verify import EnvelopeVerifier
+
+log = structlog.get_logger("producers.registry_reader")
+
+
+async def read_registry(
+    bootstrap: str,
+    trust_anchor: Iterable[bytes],
+    *,
+    timeout_s: float = 15.0,
+    topic: str = PARTICIPANTS,
+) -> Registry:
+    """Fold ``topic`` from offset 0 to its current end into a ``Registry``.
+
+    A record that is malformed or not signed by a trust-anchor key is skipped and logged: the
+    registry is what the operator signed, nothing else. (The audit lists such records.)
+    """
+    registry = Registry()
+    verifier = EnvelopeVerifier(registry, trust_anchor)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        await asyncio.wait_for(consumer.start(), timeout_s)
+        partitions = await partitions_of(bootstrap, topic, timeout_s=timeout_s)
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batches = await asyncio.wait_for(consumer.getmany(timeout_ms=500), timeout_s)
+            for tp, records in batches.items():
+                for rec in records:
+                    try:
+                        env = from_record(rec.key, rec.value, rec.headers)
+                        verifier.check_signature(env)
+                        registry.apply(env.data, env.time)
+                    except ContractError as exc:
+                        log.warning(
+                            "registry_record_skipped",
+                            partition=tp.partition,
+                            offset=rec.offset,
+                            reason=str(exc),
+                        )
+                    if rec.offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise ContractError(f"cannot read the registry from {bootstrap}: {exc!r}") from exc
+    finally:
+        await consumer.stop()
+    return registry

@@ -1,0 +1,232 @@
+"""The local broker's pure pieces: config rendering, ids, ports, jar cache, missing tools."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import stat
+from typing import TYPE_CHECKING
+
+import pytest
+
+from infra import local_kafka
+from infra.kafka_client import NoBrokerError, bootstrap_servers
+from infra.settings import Settings
+from infra.topics import TopicInfo, plan_existing
+from schemas.errors import EminingError
+from schemas.topics import TopicSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    pairs = [
+        line.partition("=")[::2] for line in text.splitlines() if line and not line.startswith("#")
+    ]
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), "no key twice"
+    return dict(pairs)
+
+
+def test_server_properties_single_node_kraft(tmp_path: Path) -> None:
+    ports = local_kafka.Ports(broker=19092, controller=19093)
+    props = parse_properties(
+        local_kafka.render_server_properties(ports=ports, data_dir=tmp_path / "data")
+    )
+    assert props["process.roles"] == "broker,controller"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+    assert int(props["log.cleaner.dedupe.buffer.size"]) <= 4 * 1024 * 1024
+    assert props["num.network.threads"] == props["num.io.threads"] == "2"
+    assert "controller.quorum.bootstrap.servers" not in props  # static voters: no format flag
+
+
+def test_cluster_id_is_16_urlsafe_bytes_never_starting_with_a_dash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for _ in range(500):
+        cluster_id = local_kafka.new_cluster_id()
+        assert len(cluster_id) == 22
+        assert "=" not in cluster_id
+        assert not cluster_id.startswith("-")
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+    draws = iter([b"\xf8" + bytes(15), bytes(16)])  # 0xf8... encodes to "-..."
+    monkeypatch.setattr("infra.local_kafka.secrets.token_bytes", lambda n: next(draws))
+    assert local_kafka.new_cluster_id() == "A" * 22
+
+
+def test_cluster_id_is_created_once_per_state_dir(tmp_path: Path) -> None:
+    layout = local_kafka.Layout(tmp_path / "kafka")
+    first = local_kafka.ensure_cluster_id(layout)
+    assert local_kafka.ensure_cluster_id(layout) == first
+
+
+def test_ports_are_picked_once_and_reused(tmp_path: Path) -> None:
+    layout = local_kafka.Layout(tmp_path / "kafka")
+    ports = local_kafka.ensure_ports(layout)
+    assert ports.broker != ports.controller
+    assert json.loads(layout.ports_file.read_text()) == {
+        "broker": ports.broker, "controller": ports.controller,
+    }
+    assert local_kafka.ensure_ports(layout) == ports
+    assert ports.bootstrap == f"127.0.0.1:{ports.broker}"
+
+
+def test_a_persisted_port_taken_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    layout = local_kafka.Layout(tmp_path / "kafka")
+    ports = local_kafka.ensure_ports(layout)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports.controller))
+        squatter.listen()
+        with pytest.raises(local_kafka.PortInUseError, match=f"port {ports.controller} "):
+            local_kafka.ensure_ports(layout)
+
+
+def settings_in(tmp_path: Path, **extra: object) -> Settings:
+    return Settings(kafka_bootstrap=None, state_dir=tmp_path / "state",
+                    cache_dir=tmp_path / "cache", **extra)  # type: ignore[arg-type]
+
+
+def fake_tool(bin_dir: Path, name: str, script: str = "exit 0") -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_no_java_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(local_kafka.JavaNotFoundError, match="no `java` on PATH"):
+        local_kafka.ensure_jars(settings_in(tmp_path))
+    with pytest.raises(local_kafka.JavaNotFoundError):
+        local_kafka.up(settings_in(tmp_path))
+
+
+def test_no_maven_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_tool(tmp_path / "bin", "java")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(local_kafka.MavenNotFoundError, match="no `mvn` on PATH"):
+        local_kafka.ensure_jars(settings_in(tmp_path))
+
+
+def test_missing_tools_seen_through_shutil_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("infra.local_kafka.shutil.which", lambda name: None)
+    with pytest.raises(local_kafka.JavaNotFoundError):
+        local_kafka.require_tool("java")
+    with pytest.raises(local_kafka.MavenNotFoundError):
+        local_kafka.require_tool("mvn")
+    assert issubclass(local_kafka.JavaNotFoundError, EminingError)
+
+
+def test_maven_central_unreachable_shows_mvns_last_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_tool(tmp_path / "bin", "java")
+    fake_tool(tmp_path / "bin", "mvn", (
+        "echo '[ERROR] Failed to execute goal on project emining-kafka-broker: Could not"
+        " transfer artifact org.apache.kafka:kafka_2.13:pom:4.1.1 from/to central"
+        " (https://repo.maven.apache.org/maven2): Unknown host repo.maven.apache.org'\nexit 1"
+    ))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(local_kafka.JarFetchError) as caught:
+        local_kafka.ensure_jars(settings_in(tmp_path))
+    message = str(caught.value)
+    assert "Maven Central unreachable" in message
+    assert "Unknown host repo.maven.apache.org" in message
+    assert not list((tmp_path / "cache").glob("kafka-*/libs*")), "no half-filled cache left"
+
+
+def test_fetched_jars_are_cached_and_a_second_run_needs_no_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_tool(tmp_path / "bin", "java")
+    fake_tool(tmp_path / "bin", "mvn", (
+        'for arg; do case "$arg" in -DoutputDirectory=*) out="${arg#-DoutputDirectory=}";; esac;'
+        ' done\n/bin/mkdir -p "$out" && echo jar > "$out/kafka_2.13-4.1.1.jar"'
+    ))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    libs = local_kafka.ensure_jars(settings_in(tmp_path))
+    assert [p.name for p in libs.iterdir()] == ["kafka_2.13-4.1.1.jar"]
+    assert libs.parent.name == f"kafka-{local_kafka.kafka_version()}"
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # offline and tool-less now
+    assert local_kafka.ensure_jars(settings_in(tmp_path)) == libs
+
+
+def test_kafka_version_comes_from_the_pom() -> None:
+    assert local_kafka.kafka_version() == "4.1.1"
+
+
+def test_java_command_uses_the_cached_jars_and_the_log_config(tmp_path: Path) -> None:
+    cmd = local_kafka.java_command(
+        java="/usr/bin/java", libs=tmp_path / "libs", heap="-Xms256m -Xmx512m",
+        main_class="kafka.Kafka", args=["server.properties"], logs_dir=tmp_path / "logs",
+    )
+    assert cmd[:3] == ["/usr/bin/java", "-Xms256m", "-Xmx512m"]
+    assert f"-Dlog4j2.configurationFile={local_kafka.LOG4J2_CONFIG}" in cmd
+    assert local_kafka.LOG4J2_CONFIG.is_absolute()
+    assert local_kafka.LOG4J2_CONFIG.exists()
+    assert cmd[-4:] == ["-cp", f"{tmp_path / 'libs'}/*", "kafka.Kafka", "server.properties"]
+
+
+def test_status_of_a_never_started_broker(tmp_path: Path) -> None:
+    found = local_kafka.status(settings_in(tmp_path))
+    assert not found.running
+    assert found.bootstrap is None
+    assert found.to_json()["bootstrap"] is None
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_external_bootstrap_is_never_started_only_checked(tmp_path: Path) -> None:
+    bootstrap = f"127.0.0.1:{unused_port()}"
+    settings = settings_in(tmp_path).model_copy(update={"kafka_bootstrap": bootstrap})
+    with pytest.raises(local_kafka.BrokerUnreachableError, match=bootstrap):
+        local_kafka.up(settings)
+    assert not (tmp_path / "state").exists(), "nothing local was prepared"
+    with pytest.raises(local_kafka.ExternalBrokerError):
+        local_kafka.logs(settings)
+    assert bootstrap_servers(settings) == bootstrap
+
+
+def test_no_broker_anywhere_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NoBrokerError, match="no broker: run `emining kafka up` or set"):
+        bootstrap_servers(settings_in(tmp_path))
+
+
+def test_tail_reads_only_the_end(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("".join(f"line {i}\n" for i in range(10_000)))
+    assert local_kafka.tail(log, 3) == ["line 9997", "line 9998", "line 9999"]
+    assert local_kafka.tail(tmp_path / "missing.log", 3) == []
+
+
+def test_topic_partitions_are_never_decreased_and_the_plan_says_so() -> None:
+    spec = TopicSpec("t", 3, {"retention.ms": "-1"})
+    info = TopicInfo("t", 6, 1, {"retention.ms": "1000", "segment.bytes": "1048576"})
+    change = plan_existing(spec, info, replication=1)
+    assert change.action == "updated"
+    assert change.partitions == 6
+    assert change.config_changes == {"retention.ms": ("1000", "-1")}
+    assert any("never decreased" in warning for warning in change.warnings)
+
+    grown = plan_existing(TopicSpec("t", 8, {}), info, replication=1)
+    assert (grown.action, grown.partitions, grown.partitions_before) == ("updated", 8, 6)
+    same = plan_existing(TopicSpec("t", 6, {"segment.bytes": "1048576"}), info, replication=1)
+    assert same.action == "unchanged"
