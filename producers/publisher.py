@@ -134,11 +134,12 @@ class Publisher:
         return self._require().head()
 
     def check(self, drafts: Sequence[Draft]) -> None:
-        """Fail fast, before the broker: size and authority of every draft."""
+        """Fail fast, before the broker: our key's validity and our authority for each draft."""
         for draft in drafts:
             if draft.data.TOPIC == PARTICIPANTS or self.registry is None:
                 continue  # registry events: the trust anchor's signature is their authority
             at = draft.time or datetime.now(UTC)
+            self.registry.key_for(self.org, self._signer.keyid, at)  # raises SignatureError
             decision = decide(self.registry, self.org, draft.data, at)
             if not decision.allowed:
                 REJECTED.labels(reason="authority").inc()
