@@ -102,7 +102,7 @@ def list_(
 def export(
     directory: Annotated[Path, typer.Argument(file_okay=False, help="created if missing")],
 ) -> None:
-    """Write one JSON Schema 2020-12 per type (``<ce_type>.json``) and the AsyncAPI document."""
+    """Write one JSON Schema 2020-12 per type (<ce_type>.json) and the AsyncAPI document."""
     types = event_types()
     directory.mkdir(parents=True, exist_ok=True)
     for ce_type, cls in types.items():
