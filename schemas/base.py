@@ -47,6 +47,11 @@ class EventData(Frozen):
         value = getattr(self, self.SUBJECT_FIELD)
         return str(value)
 
+    def destination_topic(self) -> str:
+        """The topic this event is published to: ``TOPIC``, unless a family routes per recipient
+        (alerts go to ``emining.alerts.<org>``; their ``TOPIC`` is the catalogue prefix)."""
+        return self.TOPIC
+
     def scope(self) -> Scope:
         """Authority-relevant facts; families override to expose province, title type, parties."""
         return Scope()

@@ -118,7 +118,7 @@ class Envelope:
 
     @property
     def topic(self) -> str:
-        return self.data.TOPIC
+        return self.data.destination_topic()
 
     def signing_input(self) -> bytes:
         return signing_input(self.attributes, self.data_json)
