@@ -52,7 +52,7 @@ def serve(
         host=host,
         port=port,
         access_log=False,  # the gateway logs every request itself, with org and event id
-        log_level=Settings().log_level,
+        log_level=Settings().log_level or "info",
     )
 
 

@@ -87,10 +87,28 @@ class Settings(BaseSettings):
     registry_refresh_s: float = Field(
         default=30.0, gt=0, description="how often the gateway re-reads the registry from the log"
     )
+    views_url: str | None = Field(
+        default=None,
+        description="the views store: sqlite:///path or postgresql://user@host/db; "
+        "default a SQLite file <state_dir>/views.sqlite",
+    )
+    views_group: str = Field(default="emining-views", description="the view consumers' group")
+    views_instance: str | None = Field(
+        default=None,
+        description="static group membership id of this view consumer (one per process): a "
+        "restart gets its partitions back without a rebalance",
+    )
+    views_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="records per view transaction"
+    )
 
     @property
     def operator_key_path(self) -> Path:
         return self.operator_key_file or self.state_dir / "keys" / "operator.key"
+
+    @property
+    def views_store_url(self) -> str:
+        return self.views_url or f"sqlite:///{(self.state_dir / 'views.sqlite').resolve()}"
 
     @property
     def chain_dir(self) -> Path:

@@ -133,7 +133,9 @@ def _guarded_route(state: GatewayState) -> type[APIRoute]:
                 with structlog.contextvars.bound_contextvars(request_id=request_id, org=None):
                     try:
                         response = await handler(await _within_limit(request, limit))
-                    except (RefusedError, RequestValidationError, HTTPException, EminingError) as exc:
+                    except (
+                        RefusedError, RequestValidationError, HTTPException, EminingError
+                    ) as exc:
                         refusal = _refusal(exc)
                         log.warning(
                             "event_rejected",

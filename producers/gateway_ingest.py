@@ -12,15 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from producers.chainstore import SourceInUseError
+from producers.gateway_custody import CustodyError, EventQueuedError, Origin, acceptance
 from producers.gateway_models import SignedCloudEvent, UnsignedEvent
 from producers.gateway_receipts import Receipt, ReceiptState
-from producers.gateway_state import (
-    CustodyError,
-    EventQueuedError,
-    GatewayState,
-    Origin,
-    acceptance,
-)
+from producers.gateway_state import GatewayState
 from producers.publisher import Publisher
 from producers.sender import Ack, PublishError
 from schemas.authority import decide
@@ -33,6 +28,7 @@ from schemas.envelope import (
     KafkaRecord,
     encode_value,
     from_record,
+    header_name,
 )
 from schemas.errors import AuthorityError, ContractError, EminingError, RecordError
 from schemas.registry import Registry
@@ -120,13 +116,13 @@ async def _repeated(state: GatewayState, org: str, event_id: str, prior: Receipt
     if prior.state is ReceiptState.PENDING:
         raise RefusedError(409, "in_progress", f"event {event_id} is being accepted right now")
     # Queued: signed before, not acknowledged then. Deliver it now instead of signing it again.
-    key = state.custody_key(org)
+    key = state.custody.key(org)
     if key is None:
         raise RefusedError(503, "custody_key_missing",
                            f"event {event_id} waits in the outbox, but no custodial key of {org} "
                            "is installed to re-open it")
     try:
-        await state.flush(await state.publisher(org, key))
+        await state.custody.flush(await state.custody.publisher(key))
     except PublishError as exc:
         raise RefusedError(503, "broker_unavailable",
                            f"event {event_id} is still queued (signed, not yet acknowledged): "
@@ -140,16 +136,11 @@ async def _repeated(state: GatewayState, org: str, event_id: str, prior: Receipt
 # -- pre-signed ------------------------------------------------------------------------------
 
 
-def _header(attribute: str) -> str:
-    # The envelope's header naming (schemas.envelope.to_record); from_record checks we agree.
-    return "content-type" if attribute == "datacontenttype" else f"ce_{attribute}"
-
-
 async def _verified(
     state: GatewayState, org: str, event: SignedCloudEvent
 ) -> tuple[Envelope, KafkaRecord]:
     attributes = event.attributes()
-    headers = [(_header(a), _utf8(attributes[a], ("body", a))) for a in ATTRIBUTES]
+    headers = [(header_name(a), _utf8(attributes[a], ("body", a))) for a in ATTRIBUTES]
     key = _utf8(event.subject, ("body", "subject"))
     value = _value(event.data)
     try:
@@ -186,7 +177,7 @@ def _record_refusal(exc: RecordError, event: SignedCloudEvent) -> RefusedError:
     elif exc.reason == "subject_mismatch":
         where.append("subject")
     else:
-        where.extend(a for a in ATTRIBUTES if exc.detail.startswith(_header(a) + " "))
+        where.extend(a for a in ATTRIBUTES if exc.detail.startswith(header_name(a) + " "))
     return invalid(where, exc.detail, exc.reason)
 
 
@@ -236,9 +227,9 @@ def _model(event: UnsignedEvent) -> tuple[type[EventData], dict[str, Any]]:
 
 
 def _custody_allowed(
-    registry: Registry, org: str, key: PrivateKey, data: EventData, at: datetime
+    registry: Registry, org: str, keyid: str, data: EventData, at: datetime
 ) -> None:
-    registry.key_for(org, key.keyid, at)
+    registry.key_for(org, keyid, at)
     decision = decide(registry, org, data, at)
     if not decision.allowed:
         raise AuthorityError(decision.reason)
@@ -252,17 +243,19 @@ async def _custodial(
         raise RefusedError(403, "registry_event",
                            "registry events are signed by the platform operator's trust-anchor "
                            "key, never custodially: send them pre-signed")
-    _value(current)
+    near_limit = len(_value(current)) > MAX_VALUE_BYTES // 2
     try:
         data = model.model_validate(current)
     except ValidationError as exc:
         raise RefusedError(422, "invalid", field_problems(exc.errors(), ("body", "data"))) from exc
+    if near_limit:  # the signed value is the model's dump: check that exact size, once needed
+        _value(data.model_dump(mode="json", exclude_none=True))
     if event.subject is not None and event.subject != data.subject:
         raise invalid(("body", "subject"),
                       f"subject {event.subject!r} differs from data.{model.SUBJECT_FIELD} "
                       f"({data.subject!r})")
     try:
-        key = state.custody_key(org)
+        key = state.custody.key(org)
     except CustodyError as exc:
         raise RefusedError(503, "custody_key_unusable", str(exc)) from exc
     if key is None:
@@ -272,7 +265,8 @@ async def _custodial(
     at = event.time or datetime.now(UTC)
     _require_broker(state)
     try:
-        await state.recheck(lambda: _custody_allowed(state.registry, org, key, data, at))
+        keyid = state.custody.keyid(org)
+        await state.recheck(lambda: _custody_allowed(state.registry, org, keyid, data, at))
     except AuthorityError as exc:
         raise RefusedError(403, "authority", str(exc)) from exc
     except ContractError as exc:
@@ -288,8 +282,8 @@ async def _send_custodial(
     org = key.org
     _claim(state, org, event_id)
     try:
-        publisher: Publisher = await state.publisher(org, key)
-        result = await state.publish_custodial(publisher, data, event_id, at)
+        publisher: Publisher = await state.custody.publisher(key)
+        answer = await state.custody.publish(publisher, data, event_id, at)
     except EventQueuedError as exc:
         state.receipts.settle(org, event_id, ReceiptState.QUEUED, exc.answer)
         raise RefusedError(503, "queued",
@@ -303,8 +297,5 @@ async def _send_custodial(
     except ContractError as exc:  # the publisher's own size check
         state.receipts.release(org, event_id)
         raise RefusedError(413, "too_large", str(exc)) from exc
-    origin = Origin(result.topic, result.source, result.sequence)
-    ack = Ack(result.topic, result.partition, result.offset)
-    answer = acceptance(event_id, origin, ack, custody=True)
     state.receipts.settle(org, event_id, ReceiptState.ACCEPTED, answer)
     return Answer(202, answer)

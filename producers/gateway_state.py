@@ -1,13 +1,11 @@
-"""The gateway's long-lived state: the shared sender, a fresh registry, custodial publishers."""
+"""The gateway's long-lived state: the shared sender, a fresh registry, receipts, custody."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +14,23 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from producers.gateway_auth import ApiKeyStore
-from producers.gateway_receipts import Receipts, ReceiptState
-from producers.keys import key_file_name, load_key
+from producers.gateway_custody import Custody, EventKey
+from producers.gateway_receipts import Receipts
 from producers.metrics import GATEWAY_REGISTRY_REFRESHES
-from producers.publisher import Publisher, PublishResult
-from producers.sender import Ack, BrokerUnavailableError, PublishError, RecordSender
-from schemas.base import EventData
-from schemas.envelope import KafkaRecord, org_of
+from producers.sender import BrokerUnavailableError, RecordSender
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
-from schemas.signing import PrivateKey
 from schemas.verify import EnvelopeVerifier
 
 log = structlog.get_logger("producers.gateway")
-
-CUSTODIAL_INSTANCE = "custodial-gateway"
-"""Instance name of every custodial source (``<org>/custodial-gateway``): marks custody."""
 
 RegistrySource = Callable[[], Awaitable[Registry]]
 BrokerProbe = Callable[[], Awaitable[None]]
 """Returns when a broker answered a metadata request; raises otherwise."""
 
-EventKey = tuple[str, str]
-"""``(organisation, event id)``: the scope of an id's uniqueness at the gateway."""
-
-
-class CustodyError(EminingError):
-    """A custodial key is present but unusable (wrong organisation, readable by others...)."""
-
 
 class RegistryUnavailableError(EminingError):
     """The registry was never read (broker down since start-up): no decision can be made."""
-
-
-class EventQueuedError(PublishError):
-    """Signed custodially but not acknowledged: the event waits in its source's outbox."""
-
-    def __init__(self, message: str, answer: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.answer = answer
 
 
 class KafkaProbe:
@@ -113,54 +89,6 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-class _ObservedSender(RecordSender):
-    """The shared sender as custodial publishers see it: tells the state what reached it."""
-
-    def __init__(self, shared: RecordSender, state: GatewayState) -> None:
-        super().__init__(shared.bootstrap, timeout_s=shared.timeout_s)
-        self._shared = shared
-        self._state = state
-
-    @property
-    def started(self) -> bool:
-        return self._shared.started
-
-    async def send(self, records: Sequence[KafkaRecord]) -> list[Ack | str]:
-        self._state._saw_signed(records)  # noqa: SLF001 - the two classes are one unit
-        results = await self._shared.send(records)
-        self._state._saw_results(records, results)  # noqa: SLF001
-        return results
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a signed event belongs: its topic and its place in its source's chain."""
-
-    topic: str
-    source: str
-    sequence: int
-
-
-def _identity(record: KafkaRecord) -> tuple[EventKey, Origin]:
-    headers = dict(record.headers)
-    source = headers["ce_source"].decode()
-    key = (org_of(source), headers["ce_id"].decode())
-    return key, Origin(record.topic, source, int(headers["ce_sequence"]))
-
-
-def acceptance(event_id: str, origin: Origin, ack: Ack | None, *, custody: bool) -> dict[str, Any]:
-    """The 202 body: what the client keeps as its receipt."""
-    return {
-        "id": event_id,
-        "topic": ack.topic if ack else origin.topic,
-        "partition": ack.partition if ack else None,
-        "offset": ack.offset if ack else None,
-        "source": origin.source,
-        "sequence": origin.sequence,
-        "custody": custody,
-    }
-
-
 class GatewayState:
     """Everything the gateway's requests share; ``start``/``stop`` bracket its life."""
 
@@ -182,8 +110,7 @@ class GatewayState:
     ) -> None:
         self.sender = sender
         self.api_keys = api_keys
-        self.custody_dir = custody_dir
-        self.chain_dir = chain_dir
+        self.custody = Custody(sender=sender, custody_dir=custody_dir, chain_dir=chain_dir)
         self.receipts_dir = receipts_dir
         self.max_body_bytes = max_body_bytes
         self.id_locks = _KeyedLocks()
@@ -196,17 +123,10 @@ class GatewayState:
         if probe is None:
             probe = self._kafka_probe = KafkaProbe(sender.bootstrap, health_timeout_s)
         self._probe = probe
-        self._observed = _ObservedSender(sender, self)
         self._install(Registry())
         self._loaded_at: float | None = None
         self._attempted_at: float | None = None
         self._refresh_lock = asyncio.Lock()
-        self._custody: dict[str, PrivateKey] = {}
-        self._publishers: dict[str, Publisher] = {}
-        self._publishers_lock = asyncio.Lock()
-        self._watching: set[EventKey] = set()
-        self._signed: dict[EventKey, Origin] = {}
-        self._queued: set[EventKey] = set()
         self._receipts: Receipts | None = None
         self._maintenance: asyncio.Task[None] | None = None
 
@@ -218,7 +138,7 @@ class GatewayState:
         stale = self._receipts.drop_stale_pending()
         if stale:
             log.warning("stale_claims_dropped", count=stale)
-        self._queued = set(self._receipts.queued())
+        self.custody.open(self._receipts)
         await self._connect()
         await self.refresh_registry()
         self._maintenance = asyncio.create_task(self._maintain(), name="gateway-maintenance")
@@ -228,9 +148,7 @@ class GatewayState:
             self._maintenance.cancel()
             with suppress(asyncio.CancelledError):
                 await self._maintenance
-        for publisher in self._publishers.values():
-            await publisher.stop()
-        self._publishers.clear()
+        await self.custody.close()
         if self._kafka_probe is not None:
             await self._kafka_probe.close()
         await self.sender.stop()
@@ -327,82 +245,3 @@ class GatewayState:
                 "be checked or published: try again later"
             )
         check()
-
-    # -- custody -------------------------------------------------------------------------------
-
-    def custody_key(self, org: str) -> PrivateKey | None:
-        """The key the gateway holds for ``org``, or None if it signs nothing for it."""
-        cached = self._custody.get(org)
-        if cached is not None:
-            return cached
-        path = self.custody_dir / key_file_name(org)
-        if not path.exists():
-            return None
-        try:
-            key = load_key(path)
-        except EminingError as exc:
-            raise CustodyError(f"custodial key of {org} is unusable: {exc}") from exc
-        if key.org != org:
-            raise CustodyError(f"custodial key file {path} belongs to {key.org}, not {org}")
-        self._custody[org] = key
-        return key
-
-    async def publisher(self, org: str, key: PrivateKey) -> Publisher:
-        """The custodial publisher of ``org`` (started on first use, kept until ``stop``)."""
-        publisher = self._publishers.get(org)
-        if publisher is not None:
-            return publisher
-        async with self._publishers_lock:
-            if org not in self._publishers:
-                publisher = Publisher(
-                    key=key,
-                    source=f"{org}/{CUSTODIAL_INSTANCE}",
-                    state_dir=self.chain_dir,
-                    sender=self._observed,
-                )
-                await publisher.start()
-                self._publishers[org] = publisher
-            return self._publishers[org]
-
-    async def publish_custodial(
-        self, publisher: Publisher, data: EventData, event_id: str, at: datetime
-    ) -> PublishResult:
-        """Sign and send; ``EventQueuedError`` if it was signed but not acknowledged."""
-        key = (publisher.org, event_id)
-        self._watching.add(key)
-        try:
-            return await publisher.publish(data, event_id=event_id, time=at)
-        except PublishError as exc:
-            signed = self._signed.get(key)
-            if signed is None:
-                raise
-            self._queued.add(key)
-            answer = acceptance(event_id, signed, None, custody=True)
-            raise EventQueuedError(str(exc), answer) from exc
-        finally:
-            self._watching.discard(key)
-            self._signed.pop(key, None)
-
-    async def flush(self, publisher: Publisher) -> None:
-        """Re-send what waits in ``publisher``'s outbox; raises ``PublishError`` if still down."""
-        await publisher.publish_many([])
-
-    def _saw_signed(self, records: Sequence[KafkaRecord]) -> None:
-        if not self._watching:
-            return
-        for record in records:
-            key, signed = _identity(record)
-            if key in self._watching:
-                self._signed[key] = signed
-
-    def _saw_results(self, records: Sequence[KafkaRecord], results: Sequence[Ack | str]) -> None:
-        if not self._queued:
-            return
-        for record, result in zip(records, results, strict=True):
-            key, signed = _identity(record)
-            if key in self._queued and isinstance(result, Ack):
-                self._queued.discard(key)
-                answer = acceptance(key[1], signed, result, custody=True)
-                self.receipts.settle(*key, ReceiptState.ACCEPTED, answer)
-                log.info("queued_event_acknowledged", org=key[0], event_id=key[1],
-                         topic=result.topic, partition=result.partition, offset=result.offset)

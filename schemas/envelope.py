@@ -162,6 +162,11 @@ def encode_value(data_json: dict[str, Any]) -> bytes:
     return json.dumps(data_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def header_name(attribute: str) -> str:
+    """The Kafka header carrying a CloudEvents attribute (binary mode)."""
+    return _HEADER[attribute]
+
+
 def to_record(envelope: Envelope) -> KafkaRecord:
     headers = [(_HEADER[a], envelope.attributes[a].encode()) for a in ATTRIBUTES]
     return KafkaRecord(

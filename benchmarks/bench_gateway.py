@@ -1,0 +1,190 @@
+"""Requests per second and latency of the HTTP gateway's custodial path, against a real broker.
+
+    .venv/bin/python -m benchmarks.bench_gateway [--requests 3000] [--concurrency 32] [--json]
+        [--bootstrap HOST:PORT]
+
+Starts ``emining serve``'s app (uvicorn, one worker) in a subprocess on a free loopback port and
+drives it with ``httpx.AsyncClient`` from this process: each request is an unsigned event that
+the gateway validates, checks against the registry, signs, sends with acks=all and records.
+The broker is ``--bootstrap``, else EMINING_KAFKA_BOOTSTRAP, else the local one
+(``emining kafka up``). It writes to that broker: a throwaway operator key onboards a
+``bench-*`` firm on the participants topic, and the events land on emining.projects.v1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from infra.kafka_client import bootstrap_servers
+from infra.logging import configure_logging
+from infra.settings import Settings
+from infra.topics import apply_topics
+from infra.wiring import PLATFORM_ORG
+from producers.gateway_auth import ApiKeyStore
+from producers.keys import key_file_name, write_key
+from producers.publisher import Draft, Publisher
+from schemas.events.examples import OPERATOR
+from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
+from schemas.registry import seed_events
+from schemas.signing import PrivateKey, b64
+from schemas.topics import catalogue
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _onboard(bootstrap: str, root: Path) -> tuple[PrivateKey, PrivateKey]:
+    """A fresh operator and one firm allowed project events in PK-BA, on the log."""
+    await apply_topics(bootstrap, catalogue())
+    operator = PrivateKey.generate(PLATFORM_ORG)
+    firm = PrivateKey.generate(f"urn:emining:cn:ent:bench-{uuid.uuid4().hex[:8]}")
+    org = Organisation.model_validate({
+        "id": firm.org, "names": {"en": "Benchmark Mining"}, "side": "CN", "role": "firm",
+        "uscc": OPERATOR,
+        "authorities": [AuthorityGrantSpec.model_validate({
+            "id": "bench", "event_types": ["pk.emining.project.*"], "provinces": ["PK-BA"],
+            "own_only": True})],
+    })
+    events = seed_events(RegistrySeed(platform=PLATFORM_ORG, organisations=(org,)),
+                         {firm.org: firm.public_key}, datetime.now(UTC) - timedelta(minutes=1))
+    async with Publisher(bootstrap=bootstrap, key=operator, source=f"{PLATFORM_ORG}/bench",
+                         state_dir=root / "operator") as pub:
+        await pub.publish_many([Draft(e) for e in events])
+    return operator, firm
+
+
+def _event(i: int) -> dict[str, Any]:
+    project = f"PRJ-BA-CHG-{i % 9000 + 1:04d}"
+    return {"type": "pk.emining.project.milestone.reached", "subject": project,
+            "data": {"project_id": project, "operator_uscc": OPERATOR,
+                     "milestone": "financial_close", "reached_on": "2026-06-15"}}
+
+
+async def _drive(
+    url: str, token: str | None, requests: int, concurrency: int, expect: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    failures: dict[int, int] = {}
+    counter = iter(range(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0,
+                                 headers=auth) as client:
+
+        async def worker() -> None:
+            for i in counter:
+                start = time.perf_counter()
+                response = await client.post("/v1/events", json=_event(i))
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != expect:
+                    failures[response.status_code] = failures.get(response.status_code, 0) + 1
+
+        for i in range(min(200, requests)):
+            await client.post("/v1/events", json=_event(i))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": requests, "concurrency": concurrency, "seconds": round(elapsed, 3),
+        "requests_per_s": round(requests / elapsed, 1),
+        "p50_ms": round(cuts[49] * 1000, 2), "p90_ms": round(cuts[89] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2), "max_ms": round(max(latencies) * 1000, 2),
+        "unexpected": failures,
+    }
+
+
+async def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise SystemExit(f"the gateway exited with {server.returncode}")
+            try:
+                if (await client.get("/v1/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the gateway did not become healthy within 30 s")
+
+
+async def run(bootstrap: str, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        root = Path(tmp)
+        operator, firm = await _onboard(bootstrap, root)
+        settings = Settings(kafka_bootstrap=bootstrap, state_dir=root / "state")
+        write_key(firm, settings.custody_path / key_file_name(firm.org))
+        token = ApiKeyStore(settings.api_keys_path).issue(firm.org)
+        port = _free_port()
+        env = os.environ | {
+            "EMINING_KAFKA_BOOTSTRAP": bootstrap,
+            "EMINING_STATE_DIR": str(settings.state_dir),
+            "EMINING_TRUST_ANCHOR": b64(operator.public_key),
+            "EMINING_LOG_LEVEL": "warning",
+        }
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
+            [sys.executable, "-m", "uvicorn", "infra.app:build_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             "--log-level", "warning"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await _wait_ready(url, server)
+            return {
+                "custodial": await _drive(url, token, requests, concurrency, 202),
+                # The same requests without a key: HTTP + FastAPI + auth, no event work. On a
+                # small machine this ceiling, set by client and server sharing the cores,
+                # is what the custodial path is to be compared with.
+                "refused_401": await _drive(url, None, requests, concurrency, 401),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    configure_logging("warning")  # to stderr: stdout is the result
+    bootstrap = args.bootstrap or bootstrap_servers(Settings())
+    result = asyncio.run(run(bootstrap, args.requests, args.concurrency))
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    table = Table("path", "requests", "clients", "req/s", "p50 ms", "p90 ms", "p99 ms",
+                  "max ms", "unexpected", title="HTTP gateway (custodial: validate, check, "
+                  "sign, acks=all, receipt)")
+    for path, row in result.items():
+        table.add_row(path, *(str(row[k]) for k in (
+            "requests", "concurrency", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
+            "max_ms", "unexpected")))
+    Console(width=120).print(table)
+
+
+if __name__ == "__main__":
+    main()
