@@ -104,16 +104,15 @@ class RecordSender:
         deadline = loop.time() + self.timeout_s
         futures: list[asyncio.Future[Any]] = []
         enqueue_error = "not sent"
-        for rec in records:
-            try:
-                fut = await asyncio.wait_for(
-                    self._producer.send(rec.topic, rec.value, key=rec.key, headers=rec.headers),
-                    max(deadline - loop.time(), 0.001),
-                )
-            except (KafkaError, TimeoutError) as exc:
-                enqueue_error = f"not sent ({type(exc).__name__}: {exc})"
-                break
-            futures.append(fut)
+        send = self._producer.send
+        try:
+            # One deadline for the whole loop: a timer per send would cost ~30 µs each.
+            async with asyncio.timeout_at(deadline):
+                for rec in records:
+                    fut = await send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+                    futures.append(fut)
+        except (KafkaError, TimeoutError) as exc:
+            enqueue_error = f"not sent ({type(exc).__name__}: {exc})"
         done: set[asyncio.Future[Any]] = set()
         if futures:
             done, not_done = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))

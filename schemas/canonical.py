@@ -10,7 +10,7 @@ import rfc8785
 _SAFE_INT = 2**53
 
 
-def _plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:
     """True when ``json.dumps(sort_keys=True)`` gives exactly the JCS bytes for ``value``.
 
     That holds for str/bool/None, integers within IEEE-754's exact range, and objects whose
@@ -23,15 +23,18 @@ def _plain(value: Any) -> bool:
     if isinstance(value, int):
         return -_SAFE_INT < value < _SAFE_INT
     if isinstance(value, dict):
-        return all(k.isascii() and _plain(v) for k, v in value.items())
+        return all(k.isascii() and is_plain(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_plain(v) for v in value)
+        return all(is_plain(v) for v in value)
     return False
 
 
-def canonical_json(value: Any) -> bytes:
-    """Canonical UTF-8 bytes of a JSON value (RFC 8785)."""
-    if _plain(value):
+def canonical_json(value: Any, *, plain: bool | None = None) -> bytes:
+    """Canonical UTF-8 bytes of a JSON value (RFC 8785).
+
+    ``plain``: the caller already knows ``is_plain(value)`` (saves walking the value twice).
+    """
+    if plain if plain is not None else is_plain(value):
         try:
             return json.dumps(
                 value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from schemas.base import EventData
+from schemas.canonical import is_plain
 from schemas.catalogue import resolve_type
 from schemas.errors import RecordError
 from schemas.signing import Signer, event_hash, signing_input
@@ -75,6 +76,8 @@ class Envelope:
     attributes: dict[str, str]
     data: EventData
     data_json: dict[str, Any]
+    plain: bool | None = field(default=None, compare=False)
+    """``is_plain(data_json)`` when known (sealing computes it once for signature and hash)."""
 
     @property
     def id(self) -> str:
@@ -121,10 +124,10 @@ class Envelope:
         return self.data.destination_topic()
 
     def signing_input(self) -> bytes:
-        return signing_input(self.attributes, self.data_json)
+        return signing_input(self.attributes, self.data_json, plain=self.plain)
 
     def hash(self) -> str:
-        return event_hash(self.attributes, self.data_json)
+        return event_hash(self.attributes, self.data_json, plain=self.plain)
 
 
 def seal(
@@ -153,8 +156,9 @@ def seal(
         "prevhash": prevhash,
         "keyid": signer.keyid,
     }
-    attributes["signature"] = signer.sign(signing_input(attributes, data_json))
-    return Envelope(attributes=attributes, data=data, data_json=data_json)
+    plain = is_plain(data_json)
+    attributes["signature"] = signer.sign(signing_input(attributes, data_json, plain=plain))
+    return Envelope(attributes=attributes, data=data, data_json=data_json, plain=plain)
 
 
 def encode_value(data_json: dict[str, Any]) -> bytes:

@@ -118,14 +118,18 @@ class Verifier:
             raise SignatureError(f"signature does not verify with key {self.keyid}") from exc
 
 
-def signing_input(attributes: dict[str, str], data: Any) -> bytes:
-    """The signed bytes: JCS of every attribute except ``signature``, plus ``data``."""
+def signing_input(attributes: dict[str, str], data: Any, *, plain: bool | None = None) -> bytes:
+    """The signed bytes: JCS of every attribute except ``signature``, plus ``data``.
+
+    ``plain``: ``is_plain(data)`` if the caller knows it (attribute values are strings, so the
+    whole document is plain exactly when the data is).
+    """
     doc: dict[str, Any] = {k: v for k, v in attributes.items() if k != "signature"}
     doc["data"] = data
-    return canonical_json(doc)
+    return canonical_json(doc, plain=plain)
 
 
-def event_hash(attributes: dict[str, str], data: Any) -> str:
+def event_hash(attributes: dict[str, str], data: Any, *, plain: bool | None = None) -> str:
     """SHA-256 (hex) of JCS of all attributes *including* the signature, plus ``data``.
 
     The next event of the same source carries it as ``prevhash``: rewriting any earlier event,
@@ -133,4 +137,4 @@ def event_hash(attributes: dict[str, str], data: Any) -> str:
     """
     doc: dict[str, Any] = dict(attributes)
     doc["data"] = data
-    return hashlib.sha256(canonical_json(doc)).hexdigest()
+    return hashlib.sha256(canonical_json(doc, plain=plain)).hexdigest()
