@@ -35,10 +35,10 @@ lint: $(VENV)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(CODE)
 
-# EMINING_REQUIRE_KAFKA=1: a missing broker fails the run, it never silently skips.
+# EMINING_REQUIRE_KAFKA=1 / _POSTGRES=1: a missing broker or database fails the run, never skips.
 # pytest exits 5 when it collected nothing: that is a broken run, not a green one.
 test: lint
-	@status=0; EMINING_REQUIRE_KAFKA=1 $(BIN)/pytest || status=$$?; \
+	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 $(BIN)/pytest || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
 	exit "$$status"
 

@@ -7,8 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from consumers.api import create_views_router
+from consumers.config import ViewTopics
+from consumers.freshness import Freshness
+from consumers.store import ViewStore
 from infra import wiring
 from infra.kafka_client import bootstrap_servers
+from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.gateway import create_gateway
 from producers.gateway_auth import ApiKeyStore
@@ -43,13 +48,23 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     gateway still starts, answers 503 and keeps retrying) and reads the registry from the log.
     """
     settings = settings or Settings()
+    # Here, not only in the CLI: `uvicorn infra.app:build_app --factory` gets the same logs.
+    configure_logging(settings.log_level or "info", settings.log_format)
     gateway = gateway_state(settings)
+    views = ViewStore(settings.views_store_url)
+    freshness = Freshness(bootstrap_servers(settings), ViewTopics().consumed())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with gateway.running():
-            # Read side (views, alert stream) starts here once it exists.
-            yield
+            # Read side: the views store, created empty if missing. A views schema left behind
+            # by an upgrade must not keep the gateway down: `emining views run` reports it.
+            await views.open(check_version=False)
+            try:
+                yield
+            finally:
+                await freshness.close()
+                await views.close()
 
     app = FastAPI(
         title="E-Mining Bus",
@@ -59,5 +74,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.include_router(create_gateway(gateway))
-    # Read API: app.include_router(create_views(...), prefix="/v1") mounts here.
+    app.include_router(create_views_router(views, freshness), prefix="/v1")
     return app

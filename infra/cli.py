@@ -10,6 +10,7 @@ from infra.cli_participants import participants_app
 from infra.cli_publish import import_file, keys_app, publish
 from infra.cli_schemas import schemas_app
 from infra.cli_serve import apikeys_app, custody_app, serve
+from infra.cli_views import views_app
 from infra.logging import configure_logging
 from infra.settings import Settings
 
@@ -29,6 +30,7 @@ app.command("import")(import_file)
 app.command("serve")(serve)
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(custody_app, name="custody")
+app.add_typer(views_app, name="views")
 app.command("demo")(demo)
 
 

@@ -101,6 +101,23 @@ class Settings(BaseSettings):
     views_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="records per view transaction"
     )
+    views_metrics_port: int | None = Field(
+        default=None, description="serve the view consumer's Prometheus metrics on this port"
+    )
+    alerts_config_file: Path | None = Field(
+        default=None,
+        description="YAML overriding the alert rules' defaults (service standards, reminders, "
+        "roles): see consumers/alerts/config.py",
+    )
+    alerts_instance: str = Field(
+        default="alerts",
+        description="source instance the alerts are signed as (urn:emining:xx:platform:operator/"
+        "<instance>); one per process that delivers alerts",
+    )
+    alerts_clock_offset_s: float = Field(
+        default=0.0,
+        description="shift the alert rules' clock (drills and tests of deadlines); 0 in production",
+    )
 
     @property
     def operator_key_path(self) -> Path:

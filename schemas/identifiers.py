@@ -9,6 +9,7 @@ participants registry, so two spellings of one thing would split its history. Ch
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -78,6 +79,7 @@ __all__ = [
 ``schemas.subjects``, trade and document codes in ``schemas.codes``."""
 
 
+@lru_cache(maxsize=4096)  # a few hundred firms recur in every event; stdnum costs ~60 µs a call
 def _check_uscc(value: str) -> str:
     if uscc.compact(value) != value:
         fail("uscc_format", "write the USCC in upper case without spaces or dashes")

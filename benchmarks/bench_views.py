@@ -1,0 +1,201 @@
+"""View-sync events/s on SQLite and PostgreSQL against raw aiokafka consuming the same topics.
+
+    .venv/bin/python -m benchmarks.bench_views [--events 50000] [--batch 500] [--json]
+
+Publishes a realistic history once (the views tests' scenario, signed through the SDK) to fresh
+topics, then, each in its own process so that the memory figures are its own:
+- raw: aiokafka reading every record and ``json.loads``-ing its value, nothing else;
+- views on SQLite and on PostgreSQL: ``consumers.runner.run_views`` (``emining views run``):
+  verification, fold, dead letters and the store transaction with offsets.
+Rates are timed from the first record applied to the last. Uses ``EMINING_KAFKA_BOOTSTRAP`` or
+starts a throwaway broker; PostgreSQL comes from ``EMINING_TEST_POSTGRES_URL`` or a throwaway
+cluster (fsync on, ``synchronous_commit=on``: every batch commit is durable; SQLite runs WAL
+with ``synchronous=NORMAL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from consumers.config import ViewTopics
+from consumers.store import ViewStore
+from consumers.store_read import offsets
+from infra import local_kafka
+from infra.local_postgres import LocalPostgres
+from infra.settings import Settings
+from producers.kafka_meta import partitions_of
+from tests.integration.views import scenario
+from tests.integration.views.bus import Bus
+from tests.integration.views.conftest import config_for, fresh_database
+from tests.integration.views.consumer_main import encode
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 6
+
+
+def _rss_kib(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in {"VmRSS", "VmHWM"}:
+            fields[name] = int(value.split()[0])
+    return fields
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    given = os.environ.get("EMINING_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    settings = Settings(kafka_bootstrap=None, state_dir=Path(tempfile.mkdtemp()) / "state")
+    found = local_kafka.up(settings, owner_pid=os.getpid())
+    try:
+        assert found.bootstrap is not None
+        yield found.bootstrap
+    finally:
+        local_kafka.down(settings)
+
+
+async def publish(bootstrap: str, events: int) -> tuple[ViewTopics, int]:
+    tag = uuid.uuid4().hex[:10]
+    topics = ViewTopics(**{n: f"bench.views.{tag}.{n}" for n in (
+        "projects", "approvals", "shipments", "participants", "dlq")})
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([
+        NewTopic(t, 1 if t == topics.participants else PARTITIONS, 1)
+        for t in (topics.projects, topics.approvals, topics.shipments, topics.participants,
+                  topics.dlq)])
+    await admin.close()
+    history = scenario.build(scenario.stories_for(events))
+    async with Bus(bootstrap, topics, Path(tempfile.mkdtemp()) / "chains") as bus:
+        await bus.registry()
+        await bus.rounds(history.rounds())
+    return topics, history.events
+
+
+async def raw_consume(bootstrap: str, topics: list[str], batch: int) -> dict[str, Any]:
+    """The baseline, run in its own process: read every record and decode its JSON value."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        total, first = 0, None
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=batch)).values():
+                first = first or time.perf_counter()
+                for record in records:
+                    json.loads(record.value)
+                total += len(records)
+        seconds = time.perf_counter() - (first or time.perf_counter())
+    finally:
+        await consumer.stop()
+    return {"events": total, "seconds": seconds, **_rss_kib(os.getpid())}
+
+
+def run_raw(bootstrap: str, topics: ViewTopics, batch: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_views", "--raw-consumer", bootstrap,
+         "--batch", str(batch), *topics.consumed()],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+async def run_views(bootstrap: str, topics: ViewTopics, url: str, total: int,
+                    batch: int) -> dict[str, Any]:
+    """``emining views run``'s consumer in its own process, timed by the store's offsets."""
+    config = config_for(bootstrap, topics, url, batch_size=batch)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.integration.views.consumer_main", encode(config),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = ViewStore(url)
+    try:
+        await store.open()
+        start_at, start_count, done = None, 0, 0
+        while done < total:
+            done = sum((await offsets(store)).values())
+            if start_at is None and done:
+                start_at, start_count = time.perf_counter(), done
+            await asyncio.sleep(0.05)
+        assert start_at is not None
+        seconds = time.perf_counter() - start_at
+        memory = _rss_kib(process.pid)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 60)
+        await store.close()
+    return {"events": done - start_count, "seconds": seconds, **memory}
+
+
+def _rate(result: dict[str, Any]) -> float:
+    return float(result["events"] / result["seconds"])
+
+
+async def bench(events: int, batch: int) -> dict[str, Any]:
+    with broker() as bootstrap:
+        started = time.perf_counter()
+        topics, total = await publish(bootstrap, events)
+        published = time.perf_counter() - started
+        raw = run_raw(bootstrap, topics, batch)
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = await run_views(bootstrap, topics, f"sqlite:///{tmp}/views.db", total, batch)
+        given = os.environ.get("EMINING_TEST_POSTGRES_URL")
+        with contextlib.ExitStack() as stack:
+            server = given or stack.enter_context(LocalPostgres(durable=True))
+            postgres = await run_views(bootstrap, topics, await fresh_database(server), total,
+                                       batch)
+    results = {"raw_aiokafka_json": raw, "views_sqlite": sqlite, "views_postgresql": postgres}
+    return {
+        "events": total, "batch": batch, "publish_seconds": round(published, 2),
+        **{name: {"events_per_s": round(_rate(r)), "rss_mib": round(r["VmRSS"] / 1024, 1),
+                  "peak_rss_mib": round(r["VmHWM"] / 1024, 1)} for name, r in results.items()},
+        "ratio_sqlite_to_raw": round(_rate(sqlite) / _rate(raw), 4),
+        "ratio_postgresql_to_raw": round(_rate(postgres) / _rate(raw), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--raw-consumer", metavar="BOOTSTRAP", help=argparse.SUPPRESS)
+    parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.raw_consumer:
+        print(json.dumps(asyncio.run(raw_consume(args.raw_consumer, args.topics, args.batch))))
+        return
+    report = asyncio.run(bench(args.events, args.batch))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['events']} events, batches of {report['batch']}")
+    for name in ("raw_aiokafka_json", "views_sqlite", "views_postgresql"):
+        r = report[name]
+        print(f"  {name:18} {r['events_per_s']:>8} events/s   RSS {r['rss_mib']} MiB "
+              f"(peak {r['peak_rss_mib']} MiB)")
+    print(f"  views/raw: SQLite {report['ratio_sqlite_to_raw']:.1%}, "
+          f"PostgreSQL {report['ratio_postgresql_to_raw']:.1%}")
+
+
+if __name__ == "__main__":
+    main()

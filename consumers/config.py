@@ -1,0 +1,37 @@
+"""What a view consumer is configured with: broker, store, trust anchor, group and topic names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.topics import APPROVALS, DLQ, PARTICIPANTS, PROJECTS, SHIPMENTS
+
+
+@dataclass(frozen=True, slots=True)
+class ViewTopics:
+    """Topic names (the catalogue's by default; tests use their own)."""
+
+    projects: str = PROJECTS
+    approvals: str = APPROVALS
+    shipments: str = SHIPMENTS
+    participants: str = PARTICIPANTS
+    dlq: str = DLQ
+
+    def consumed(self) -> dict[str, str]:
+        """Consumed topic → the catalogue topic whose events it carries."""
+        return {self.projects: PROJECTS, self.approvals: APPROVALS, self.shipments: SHIPMENTS}
+
+
+@dataclass(frozen=True, slots=True)
+class ViewsConfig:
+    bootstrap: str
+    store_url: str
+    trust_anchor: tuple[bytes, ...]
+    group_id: str = "emining-views"
+    instance_id: str | None = None
+    """Static group membership: a restarted process gets its partitions back at once."""
+    topics: ViewTopics = field(default_factory=ViewTopics)
+    batch_size: int = 500
+    consumer_name: str = "views"
+    timeout_s: float = 15.0
+    session_timeout_ms: int = 10_000

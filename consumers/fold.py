@@ -1,0 +1,198 @@
+"""A batch of verified events folded into the views, in memory: pure, so tests need no Kafka or SQL.
+
+The store loads what the batch touches (its subjects' views, their last timeline positions, the
+timelines of subjects being corrected, and the history of its sources), the fold applies each
+event in log order or refuses it, and the store writes the resulting changes in the same
+transaction as the consumed offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from consumers.history import History, PositionKey
+from consumers.verification import Accepted, Reason, Rejected
+from consumers.views.facts import Fact, speaker
+from consumers.views.families import Family
+from consumers.views.models import TimelineEntry, ViewDoc
+from consumers.views.timeline import entry
+from schemas.catalogue import resolve_type
+from schemas.envelope import Envelope, encode_value, org_of
+from schemas.events.corrections import SPEAKER_FIELDS, Correction, CorrectionReason
+
+log = structlog.get_logger("consumers.fold")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a record sits in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def dlq_id(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(slots=True)
+class Subject:
+    """One subject as the batch found it, then as the batch leaves it."""
+
+    family: Family
+    view: ViewDoc | None
+    last_position: int = 0
+    timeline: list[TimelineEntry] | None = None
+    """Loaded only when the batch corrects this subject (a correction re-folds its history)."""
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class Changes:
+    views: list[tuple[Family, str, ViewDoc | None]]
+    """``(family, subject, view)``; ``None`` when a correction left the subject without events."""
+    new_entries: list[TimelineEntry]
+    updated_entries: list[TimelineEntry]
+    positions: dict[PositionKey, int]
+
+
+@dataclass(slots=True)
+class Fold:
+    subjects: dict[str, Subject]
+    history: History
+    _new: dict[tuple[str, int], TimelineEntry] = field(default_factory=dict)
+    _updated: dict[tuple[str, int], TimelineEntry] = field(default_factory=dict)
+
+    def apply(self, accepted: Accepted, at: Position) -> Rejected | None:
+        """Apply one verified event, or say why it may not touch the views."""
+        env = accepted.envelope
+        refusal = self.history.check(env, at.topic, at.partition)
+        subject = self.subjects[env.subject]
+        if refusal is None:
+            refusal = (self._correct(subject, env, at) if isinstance(env.data, Correction)
+                       else self._party_refusal(subject, accepted))
+        if refusal is not None:
+            return refusal
+        if not isinstance(env.data, Correction):
+            fact = Fact(env.id, env.source, env.type, env.time, env.data)
+            try:
+                view = subject.family.apply(subject.view, fact)
+            except Exception as exc:  # noqa: BLE001 - refused, not retried forever
+                return _unappliable(env, exc)
+            subject.view = view
+            self._append(subject, fact, env, at)
+        self.history.record(env, at.topic, at.partition)
+        return None
+
+    def changes(self) -> Changes:
+        views = [(s.family, k, s.view) for k, s in self.subjects.items() if s.dirty]
+        return Changes(views, list(self._new.values()), list(self._updated.values()),
+                       dict(self.history.changed))
+
+    def _party_refusal(self, subject: Subject, accepted: Accepted) -> Rejected | None:
+        env = accepted.envelope
+        ids = {"event_id": env.id, "source": env.source}
+        family, data = subject.family, env.data
+        if subject.view is None:
+            if accepted.own_only and not isinstance(data, family.starts):
+                return Rejected(Reason.OWN_SUBJECT, f"{env.subject} is not registered: a firm "
+                                "speaks only about its own registered subjects", **ids)
+            return None
+        if isinstance(data, family.opens):
+            return Rejected(Reason.SUBJECT_EXISTS, f"{env.subject} already exists", **ids)
+        registered = family.party(subject.view)
+        if accepted.own_only and registered not in accepted.emitter_ids:
+            return Rejected(Reason.OWN_SUBJECT, f"{env.subject} is registered to {registered}, "
+                            f"not to {env.org}", **ids)
+        if speaker(data) != registered:
+            return Rejected(Reason.PARTY_MISMATCH, f"the event names {speaker(data)} but "
+                            f"{env.subject} is registered to {registered}", **ids)
+        return None
+
+    def _append(self, subject: Subject, fact: Fact, env: Envelope, at: Position) -> None:
+        subject.last_position += 1
+        new = entry(fact, family=subject.family.name, position=subject.last_position,
+                    data_json=env.data_json, partition=at.partition, offset=at.offset)
+        self._new[(new.subject, new.position)] = new
+        if subject.timeline is not None:
+            subject.timeline.append(new)
+        subject.dirty = True
+
+    def _correct(self, subject: Subject, env: Envelope, at: Position) -> Rejected | None:
+        data = env.data
+        assert isinstance(data, Correction)
+        assert subject.timeline is not None, "the store loads the timeline of corrected subjects"
+        ids = {"event_id": env.id, "source": env.source}
+        target = next((e for e in subject.timeline
+                       if e.event_id == data.corrects_event_id and e.corrects is None), None)
+        why = _refusal(target, data, env)
+        if why is not None:
+            return Rejected(Reason.BAD_CORRECTION, why, **ids)
+        assert target is not None
+        assert target.effective is not None
+        effective: str | None = None
+        if data.reason is CorrectionReason.INCORRECT_DATA:
+            merged = {**json.loads(target.effective), **(data.replacement or {})}
+            try:
+                _parse(target.type, merged)
+            except ValidationError as exc:
+                return Rejected(Reason.BAD_CORRECTION, f"the corrected {target.type} would be "
+                                f"invalid: {exc.errors()[0]['msg']}", **ids)
+            effective = encode_value(merged).decode()
+        updated = target.model_copy(update={"effective": effective, "superseded_by": env.id})
+        timeline = [updated if e is target else e for e in subject.timeline]
+        try:
+            view = refold(subject.family, timeline)
+        except Exception as exc:  # noqa: BLE001 - refused, not retried forever
+            return _unappliable(env, exc)
+        subject.timeline[:] = timeline
+        key = (updated.subject, updated.position)
+        (self._new if key in self._new else self._updated)[key] = updated
+        self._append(subject, Fact(env.id, env.source, env.type, env.time, data), env, at)
+        subject.view = view
+        return None
+
+
+def _unappliable(env: Envelope, exc: Exception) -> Rejected:
+    """A verified event the views cannot apply (a bug, or data no projection expected): refused
+    like any bad record, the same way on every replay, so the consumer never loops on it."""
+    log.error("event_not_applicable", event_id=env.id, org=env.org, error=repr(exc)[:300])
+    return Rejected(Reason.MALFORMED, f"the views cannot apply it: {exc!r}"[:500],
+                    event_id=env.id, source=env.source)
+
+
+def _refusal(target: TimelineEntry | None, data: Correction, env: Envelope) -> str | None:
+    if target is None:
+        return f"{data.subject} has no event {data.corrects_event_id} to correct"
+    if target.type != data.corrected_type:
+        return f"event {target.event_id} is a {target.type}, not a {data.corrected_type}"
+    if org_of(target.source) != env.org:
+        return f"only {org_of(target.source)} corrects its event {target.event_id}"
+    if target.effective is None:
+        return f"event {target.event_id} was already corrected as not having occurred"
+    signed = json.loads(target.data)
+    named = next(signed[f] for f in sorted(SPEAKER_FIELDS) if f in signed)
+    if speaker(data) != named:
+        return f"the correction names {speaker(data)}, the corrected event {named}"
+    return None
+
+
+def _parse(ce_type: str, data: dict[str, Any]) -> Any:
+    cls, current = resolve_type(ce_type, data)
+    return cls.model_validate(current)
+
+
+def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
+    """The view recomputed from a subject's history as it now counts (corrections applied)."""
+    view: ViewDoc | None = None
+    for item in sorted(timeline, key=lambda e: e.position):
+        if item.corrects is None and item.effective is not None:
+            data = _parse(item.type, json.loads(item.effective))
+            view = family.apply(view, Fact(item.event_id, item.source, item.type, item.time, data))
+    return view

@@ -1,0 +1,116 @@
+"""How fresh the views are: per partition, the last offset applied, the log's end, and the lag."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+
+from consumers.metrics import VIEW_LAG
+from producers.kafka_meta import partitions_of
+
+log = structlog.get_logger("consumers.freshness")
+
+TopicPartitionKey = tuple[str, int]
+PARTITIONS_TTL_S = 60.0
+"""Partition counts change rarely (only by ``emining topics apply``): looked up once a minute."""
+
+
+class PartitionFreshness(BaseModel):
+    applied_offset: int | None
+    """Offset of the last record applied (or judged and dead-lettered); ``None``: none yet."""
+    end_offset: int | None
+    """The partition's log end offset; ``None`` when the broker could not be asked."""
+    lag: int | None
+    """Records in the log not yet applied."""
+
+
+FreshnessReport = dict[str, dict[str, PartitionFreshness]]
+"""``{topic: {partition: {applied_offset, end_offset, lag}}}``."""
+
+
+class Freshness:
+    """Asks the broker for end offsets (cached ``ttl_s``) and sets them beside the stored ones.
+
+    Covers ``topics`` and every topic the store holds offsets for.
+    """
+
+    def __init__(
+        self, bootstrap: str | None, topics: Iterable[str], *, timeout_s: float = 3.0,
+        ttl_s: float = 1.0,
+    ) -> None:
+        self._bootstrap, self._topics = bootstrap, tuple(topics)
+        self._timeout_s, self._ttl_s = timeout_s, ttl_s
+        self._consumer: Any = None
+        self._partitions: dict[str, tuple[float, list[int]]] = {}
+        self._cache: tuple[float, frozenset[str], dict[TopicPartitionKey, int]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def end_offsets(self, extra: Iterable[str] = ()) -> dict[TopicPartitionKey, int] | None:
+        topics = frozenset(self._topics) | frozenset(extra)
+        async with self._lock:
+            if (self._cache and self._cache[1] == topics
+                    and time.monotonic() - self._cache[0] < self._ttl_s):
+                return self._cache[2]
+            try:
+                ends = await asyncio.wait_for(self._fetch(topics), self._timeout_s)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("end_offsets_unavailable", error=repr(exc)[:200])
+                await self.close()
+                return None
+            self._cache = (time.monotonic(), topics, ends)
+            return ends
+
+    async def _partitions_of(self, topic: str) -> list[int]:
+        now = time.monotonic()
+        known = self._partitions.get(topic)
+        if known is None or now - known[0] > PARTITIONS_TTL_S:
+            assert self._bootstrap is not None
+            known = (now, await partitions_of(self._bootstrap, topic, timeout_s=self._timeout_s))
+            self._partitions[topic] = known
+        return known[1]
+
+    async def _fetch(self, topics: frozenset[str]) -> dict[TopicPartitionKey, int]:
+        if self._bootstrap is None:
+            raise OSError("no broker configured")
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap,
+                                        enable_auto_commit=False,
+                                        request_timeout_ms=int(self._timeout_s * 1000))
+            await consumer.start()
+            self._consumer = consumer
+        tps = [TopicPartition(t, p) for t in sorted(topics) for p in await self._partitions_of(t)]
+        ends = await self._consumer.end_offsets(tps) if tps else {}
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def report(self, stored: dict[TopicPartitionKey, int]) -> FreshnessReport:
+        """Freshness of every known partition, given the store's next offsets."""
+        ends = await self.end_offsets({topic for topic, _ in stored})
+        return report(stored, ends)
+
+
+def report(
+    stored: dict[TopicPartitionKey, int], ends: dict[TopicPartitionKey, int] | None
+) -> FreshnessReport:
+    result: FreshnessReport = {}
+    for key in sorted(set(stored) | set(ends or {})):
+        next_offset = stored.get(key, 0)
+        end = ends.get(key) if ends is not None else None
+        lag = None if end is None else max(end - next_offset, 0)
+        if lag is not None:
+            VIEW_LAG.labels(topic=key[0], partition=str(key[1])).set(lag)
+        result.setdefault(key[0], {})[str(key[1])] = PartitionFreshness(
+            applied_offset=next_offset - 1 if next_offset > 0 else None, end_offset=end, lag=lag,
+        )
+    return result

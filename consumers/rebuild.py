@@ -1,0 +1,133 @@
+"""Rebuild: replay the shared topics from offset zero into a fresh generation, then swap it in.
+
+The live views keep serving (and a running consumer keeps applying) while the rebuild replays
+into the store's other generation with the same verification and fold. The swap is one
+transaction; a running consumer then continues from the rebuilt generation's offsets, which the
+offset check of ``consumers.sync`` makes safe whichever of the two is ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from consumers.config import ViewsConfig
+from consumers.digest import Digest, digest
+from consumers.dlq import DeadLetterQueue
+from consumers.registry_follower import RegistryFollower
+from consumers.store import ViewStore
+from consumers.store_schema import other
+from consumers.sync import ViewSync
+from consumers.verification import VerificationStage
+from producers.kafka_meta import partitions_of
+from producers.sender import RecordSender
+from schemas.errors import EminingError
+
+log = structlog.get_logger("consumers.rebuild")
+
+Progress = Callable[[int, int], None]
+"""``progress(records_done, records_total)``."""
+MAX_ATTEMPTS = 5
+
+
+class RebuildError(EminingError):
+    """The rebuild could not finish; the live views were left as they were."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    generation: str
+    records: int
+    applied: int
+    rejected: int
+    seconds: float
+    digest: Digest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"generation": self.generation, "records": self.records, "applied": self.applied,
+                "rejected": self.rejected, "seconds": round(self.seconds, 3),
+                "digest": self.digest.as_dict()}
+
+
+async def rebuild(
+    config: ViewsConfig, *, publish_dlq: bool = False, progress: Progress | None = None,
+) -> RebuildResult:
+    """Replay every record up to the current end offsets into a fresh generation and swap it in.
+
+    Dead letters are logged and counted; with ``publish_dlq`` they also go to the DLQ (the live
+    consumer has normally sent them already: their ``dlq_id`` shows the repeats).
+    """
+    started = time.perf_counter()
+    store = ViewStore(config.store_url)
+    try:
+        target = other(await store.open(check_version=False))
+        await store.reset_generation(target)
+        async with RegistryFollower(config.bootstrap, config.trust_anchor,
+                                    topic=config.topics.participants,
+                                    timeout_s=config.timeout_s) as follower:
+            sender = RecordSender(config.bootstrap, timeout_s=config.timeout_s)
+            if publish_dlq:
+                await sender.start()
+            try:
+                stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
+                dlq = DeadLetterQueue(sender if publish_dlq else None, config.topics.dlq,
+                                      f"{config.consumer_name}-rebuild")
+                sync = ViewSync(store, stage, dlq, registry=follower, generation=target)
+                counts = await _replay(config, sync, progress)
+            finally:
+                await sender.stop()
+        await store.swap(target)
+        result = RebuildResult(target, *counts, time.perf_counter() - started, await digest(store))
+    finally:
+        await store.close()
+    log.info("views_rebuilt", **result.as_dict())
+    return result
+
+
+async def _replay(
+    config: ViewsConfig, sync: ViewSync, progress: Progress | None,
+) -> tuple[int, int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed",
+                                request_timeout_ms=int(config.timeout_s * 1000))
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for topic in config.topics.consumed()
+               for p in await partitions_of(config.bootstrap, topic, timeout_s=config.timeout_s)]
+        if not tps:
+            raise RebuildError("none of the shared topics exists: run `emining topics apply`")
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            sync.positioned(tp.topic, tp.partition, 0)
+        end = await consumer.end_offsets(tps)
+        total = sum(end.values())
+        done = applied = rejected = failures = 0
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=config.batch_size)
+            records = [r for batch in fetched.values() for r in batch]
+            if not records:
+                continue
+            try:
+                outcome = await sync.apply(records, consumer)
+            except Exception as exc:
+                failures += 1
+                log.warning("rebuild_batch_failed", error=repr(exc)[:300], attempt=failures)
+                if failures >= MAX_ATTEMPTS:
+                    raise RebuildError(f"a batch failed {failures} times: {exc!r}") from exc
+                await asyncio.sleep(min(failures, 5))
+                continue
+            failures = 0
+            done += outcome.applied + outcome.rejected
+            applied, rejected = applied + outcome.applied, rejected + outcome.rejected
+            if progress is not None:
+                progress(done, total)
+        return done, applied, rejected
+    finally:
+        await consumer.stop()

@@ -1,0 +1,130 @@
+"""The participants registry kept in step with its topic: read to the end at start, then followed.
+
+A consumer must see a key revocation or a withdrawn authority soon after it is published, and a
+key added a moment ago before it judges an event signed with it: ``refresh`` reads whatever was
+appended since, costs one offsets request when nothing was, and the view consumer calls it
+before each batch (at most every ``min_interval_s``) and whenever a key is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from producers.kafka_meta import partitions_of
+from schemas.envelope import from_record
+from schemas.errors import ContractError, EminingError
+from schemas.registry import Registry
+from schemas.topics import PARTICIPANTS
+from schemas.verify import EnvelopeVerifier
+
+log = structlog.get_logger("consumers.registry")
+
+
+class RegistryUnavailableError(EminingError):
+    """The participants topic cannot be read."""
+
+
+class RegistryFollower:
+    """Owns one group-less consumer of the participants topic and the ``Registry`` it folds."""
+
+    def __init__(
+        self, bootstrap: str, trust_anchor: Iterable[bytes], *, topic: str = PARTICIPANTS,
+        timeout_s: float = 15.0, min_interval_s: float = 1.0,
+    ) -> None:
+        self.registry = Registry()
+        self._verifier = EnvelopeVerifier(self.registry, trust_anchor)
+        self._bootstrap, self._topic, self._timeout_s = bootstrap, topic, timeout_s
+        self._min_interval_s = min_interval_s
+        self._consumer: Any = None
+        self._tps: list[TopicPartition] = []
+        self._last = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> RegistryFollower:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+                                    request_timeout_ms=int(self._timeout_s * 1000))
+        try:
+            parts = await partitions_of(self._bootstrap, self._topic, timeout_s=self._timeout_s)
+            self._tps = [TopicPartition(self._topic, p) for p in parts]
+            await asyncio.wait_for(consumer.start(), self._timeout_s)
+            if self._tps:
+                consumer.assign(self._tps)
+                consumer.pause(*self._tps)
+                await consumer.seek_to_beginning(*self._tps)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await consumer.stop()
+            raise RegistryUnavailableError(f"cannot read {self._topic}: {exc!r}") from exc
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        if not self._tps:
+            await self.stop()
+            raise RegistryUnavailableError(
+                f"topic {self._topic} does not exist: run `emining topics apply`")
+        await self.refresh(force=True)
+        log.info("registry_loaded", organisations=len(self.registry.orgs))
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def refresh(self, *, force: bool = True) -> bool:
+        """Fold what was appended since the last call; True if anything was."""
+        async with self._lock:
+            if not force and time.monotonic() - self._last < self._min_interval_s:
+                return False
+            self._last = time.monotonic()
+            try:
+                return await asyncio.wait_for(self._catch_up(), self._timeout_s)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                raise RegistryUnavailableError(f"cannot read {self._topic}: {exc!r}") from exc
+
+    async def _catch_up(self) -> bool:
+        """Read up to the current end. Between calls the partitions stay paused: an idle fetch
+        would long-poll the broker and hold up the next offsets request behind it."""
+        consumer = self._consumer
+        assert consumer is not None, "start() first"
+        end = await consumer.end_offsets(self._tps)
+        behind = [tp for tp in self._tps if await consumer.position(tp) < end[tp]]
+        if not behind:
+            return False
+        folded = False
+        consumer.resume(*behind)
+        try:
+            while [tp for tp in behind if await consumer.position(tp) < end[tp]]:
+                for records in (await consumer.getmany(*behind, timeout_ms=200)).values():
+                    for record in records:
+                        folded = self._fold(record) or folded
+        finally:
+            consumer.pause(*self._tps)
+        return folded
+
+    def _fold(self, record: Any) -> bool:
+        try:
+            env = from_record(record.key, record.value, record.headers)
+            self._verifier.check_signature(env)
+            self.registry.apply(env.data, env.time)
+        except ContractError as exc:
+            log.warning("registry_record_skipped", offset=record.offset, reason=str(exc))
+            return False
+        return True

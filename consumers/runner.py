@@ -1,0 +1,126 @@
+"""The view consumer: a FastStream batch subscriber feeding ``ViewSync``, positioned by the store.
+
+Built on FastStream as the rest of the bus, configured against its at-most-once defaults:
+``batch=True`` (one store transaction per poll), ``ack_policy=MANUAL`` and no commit ever (the
+offsets live in the views store), ``auto_offset_reset="earliest"``, no topic auto-creation, and a
+pass-through ``parser``/``decoder`` so records whose headers are not UTF-8 or are ``None`` reach
+the verification stage instead of crashing FastStream's parser. The ``listener`` seeks every
+assigned partition to the store's next offset. Kafka commits are never relied on: what keeps the
+views exact is the offset check inside each batch transaction (``consumers.sync``), so a
+rebalance in the middle of a batch, or two processes briefly holding one partition, cannot
+double or lose an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER
+from faststream.kafka.message import KafkaMessage as RawKafkaMessage
+
+from consumers.config import ViewsConfig
+from consumers.dlq import DeadLetterQueue, RejectionHook
+from consumers.registry_follower import RegistryFollower
+from consumers.store import ViewStore
+from consumers.store_batch import lock_offsets
+from consumers.sync import ViewSync
+from consumers.verification import VerificationStage
+from producers.sender import RecordSender
+
+log = structlog.get_logger("consumers.runner")
+
+RETRY_PAUSE_S = 1.0
+
+
+class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, move each partition to the store's next offset for it."""
+
+    def __init__(self, store: ViewStore, sync: ViewSync) -> None:
+        self._store, self._sync = store, sync
+        self.subscriber: Any = None
+        """Set once the subscriber exists; FastStream creates its consumer when it starts."""
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("partitions_revoked", partitions=sorted(f"{t.topic}[{t.partition}]"
+                                                         for t in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if not assigned:
+            return
+        async with self._store.writing() as (conn, tables):
+            stored = await lock_offsets(conn, tables, [(t.topic, t.partition) for t in assigned])
+        for tp in assigned:
+            offset = stored[(tp.topic, tp.partition)]
+            self.subscriber.consumer.seek(tp, offset)
+            self._sync.positioned(tp.topic, tp.partition, offset)
+        log.info("partitions_assigned", partitions={f"{k[0]}[{k[1]}]": v
+                                                    for k, v in sorted(stored.items())})
+
+
+async def _raw_batch(records: tuple[Any, ...]) -> RawKafkaMessage:
+    """Hand the records over untouched: FastStream's parser decodes headers and would crash."""
+    return RawKafkaMessage(body=b"", raw_message=records, consumer=FAKE_CONSUMER)
+
+
+async def _no_body(_: Any) -> None:
+    return None
+
+
+def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> KafkaBroker:
+    """The FastStream broker with the views' batch subscriber (not started)."""
+    broker = KafkaBroker(config.bootstrap, allow_auto_create_topics=False, logger=None,
+                         graceful_timeout=30.0, request_timeout_ms=int(config.timeout_s * 1000))
+    listener = SeekToStored(store, sync)
+    subscriber = broker.subscriber(
+        *config.topics.consumed(), group_id=config.group_id,
+        group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
+        auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL, listener=listener,
+        parser=_raw_batch, decoder=_no_body, isolation_level="read_committed",
+        session_timeout_ms=config.session_timeout_ms,
+        heartbeat_interval_ms=max(config.session_timeout_ms // 10, 100),
+        title="views", description="Keeps the synchronized views in step with the shared topics",
+    )
+
+    @subscriber
+    async def apply_batch(msg: KafkaMessage) -> None:
+        consumer = subscriber.consumer
+        try:
+            await sync.apply(msg.raw_message, consumer)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("batch_failed", records=len(msg.raw_message))
+            await asyncio.sleep(RETRY_PAUSE_S)
+
+    listener.subscriber = subscriber
+    return broker
+
+
+async def run_views(
+    config: ViewsConfig, stop: asyncio.Event, hooks: Sequence[RejectionHook] = (),
+) -> None:
+    """Keep the views in step until ``stop`` is set."""
+    store = ViewStore(config.store_url)
+    await store.open()
+    try:
+        async with (
+            RegistryFollower(config.bootstrap, config.trust_anchor,
+                             topic=config.topics.participants,
+                             timeout_s=config.timeout_s) as follower,
+            RecordSender(config.bootstrap, timeout_s=config.timeout_s) as sender,
+        ):
+            stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
+            dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name, hooks)
+            sync = ViewSync(store, stage, dlq, registry=follower)
+            broker = build_broker(config, store, sync)
+            async with broker:
+                await broker.start()
+                log.info("views_started", store=store.display_url, group=config.group_id,
+                         topics=list(config.topics.consumed()))
+                await stop.wait()
+    finally:
+        await store.close()

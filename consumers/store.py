@@ -1,0 +1,172 @@
+"""The views' store: a SQLite file by default, PostgreSQL by URL, one code path (SQLAlchemy Core).
+
+SQLite runs in WAL mode and every write transaction starts with ``BEGIN IMMEDIATE``, so several
+consumer processes (and a rebuild) can share one file: writers queue on the lock instead of
+failing when a read upgrades to a write. Readers use a second engine with plain ``BEGIN`` and
+read a consistent snapshot while writers work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, meta_metadata
+from consumers.store_schema import views_meta as meta
+from schemas.errors import EminingError
+
+_OPEN_ATTEMPTS = 3
+_FIRST_ANALYZE_ROWS = 2000
+
+
+class StoreError(EminingError):
+    """The views store cannot be used as configured."""
+
+
+class SchemaMismatchError(StoreError):
+    """The store was built by another version of the views: rebuild it."""
+
+
+def normalize_url(url: str) -> str:
+    """``sqlite:///x`` and ``postgresql://...`` become their asyncio-driver forms."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+              "postgres": "postgresql+asyncpg"}.get(parsed.drivername, parsed.drivername)
+    if driver not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        raise StoreError(f"unsupported views store {parsed.drivername!r}: use sqlite:///path or "
+                         "postgresql://user@host/db")
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=60000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class ViewStore:
+    """Engines, the live generation, and transactions to read or write the views."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self._writer = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
+            self._reader = _sqlite_engine(self.url, begin="BEGIN")
+        else:
+            self._writer = self._reader = create_async_engine(self.url, pool_size=4)
+        self._inserted = 0
+        self._analyze_at = _FIRST_ANALYZE_ROWS
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def open(self, *, check_version: bool = True) -> str:
+        """Create what is missing; returns the live generation. Safe to race other processes."""
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return await self._open(check_version)
+            except DBAPIError:  # two processes creating the same tables at once
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _open(self, check_version: bool) -> str:
+        async with self._writer.begin() as conn:
+            await conn.run_sync(meta_metadata.create_all)
+            rows = {r.key: r.value for r in await conn.execute(select(meta.c.key, meta.c.value))}
+            if "live" not in rows:
+                rows = {"live": GENERATIONS[0], "schema_version": str(SCHEMA_VERSION)}
+                await conn.execute(meta.insert(), [{"key": k, "value": v} for k, v in rows.items()])
+            if check_version and rows["schema_version"] != str(SCHEMA_VERSION):
+                raise SchemaMismatchError(
+                    f"views store {self.display_url} has schema {rows['schema_version']}, this "
+                    f"version writes {SCHEMA_VERSION}: run `emining views rebuild`")
+            await conn.run_sync(TABLES[rows["live"]].metadata.create_all)
+            return str(rows["live"])
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+    @staticmethod
+    async def _live(conn: AsyncConnection, *, lock: bool) -> Tables:
+        query = select(meta.c.value).where(meta.c.key == "live")
+        if lock:  # a swap updates this row: it waits for writers of the old generation
+            query = query.with_for_update(read=True)
+        generation = (await conn.execute(query)).scalar_one()
+        return TABLES[generation]
+
+    @asynccontextmanager
+    async def writing(
+        self, generation: str | None = None
+    ) -> AsyncIterator[tuple[AsyncConnection, Tables]]:
+        """One write transaction on the live generation (or on ``generation``, for a rebuild)."""
+        async with self._writer.begin() as conn:
+            tables = TABLES[generation] if generation else await self._live(conn, lock=True)
+            yield conn, tables
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[tuple[AsyncConnection, Tables]]:
+        """One read transaction on the live generation: a consistent snapshot on SQLite."""
+        async with self._reader.connect() as conn, conn.begin():
+            yield conn, await self._live(conn, lock=False)
+
+    async def grew(self, tables: Tables, rows: int) -> None:
+        """Note ``rows`` new timeline rows; refresh the planner's statistics when the timeline
+        has doubled since they were last taken. A table filled from empty (a rebuild, a new
+        deployment) otherwise has none, and PostgreSQL then scans it whole for each batch's
+        duplicate check instead of using its index."""
+        self._inserted += rows
+        if self._inserted < self._analyze_at:
+            return
+        self._analyze_at = 2 * self._inserted
+        async with self._writer.begin() as conn:
+            await conn.execute(text(f"ANALYZE {tables.timeline.name}"))
+
+    async def live_generation(self) -> str:
+        async with self.reading() as (_, tables):
+            return tables.generation
+
+    async def reset_generation(self, generation: str) -> None:
+        """Drop and recreate ``generation``'s tables (the one a rebuild fills)."""
+        async with self._writer.begin() as conn:
+            live = (await self._live(conn, lock=True)).generation
+            if live == generation:
+                raise StoreError(f"generation {generation} is live; rebuild into the other one")
+            await conn.run_sync(TABLES[generation].metadata.drop_all)
+            await conn.run_sync(TABLES[generation].metadata.create_all)
+
+    async def swap(self, generation: str) -> None:
+        """Make ``generation`` live and drop the old one, in one transaction."""
+        async with self._writer.begin() as conn:
+            old = (await self._live(conn, lock=True)).generation
+            await conn.execute(update(meta).where(meta.c.key == "live").values(value=generation))
+            await conn.execute(update(meta).where(meta.c.key == "schema_version")
+                               .values(value=str(SCHEMA_VERSION)))
+            if old != generation:
+                await conn.run_sync(TABLES[old].metadata.drop_all)

@@ -1,0 +1,206 @@
+"""One batch inside the store's transaction: lock the offsets, load what the fold needs, write it.
+
+The consumed offsets live in the same transaction as the view changes, locked first, so that
+whatever Kafka delivers (a redelivery after a crash, a batch a rebalance moved elsewhere), a
+record is applied exactly when its offset is the partition's stored next offset.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.fold import Changes, Fold, Position, Subject
+from consumers.history import History
+from consumers.store_schema import Tables
+from consumers.verification import Accepted
+from consumers.views.families import FAMILIES, Family
+from consumers.views.lifecycle import next_due
+from consumers.views.models import ApprovalView, ProjectView, ShipmentView, TimelineEntry, ViewDoc
+from schemas.envelope import format_time
+from schemas.events.corrections import Correction
+
+TopicPartition = tuple[str, int]
+DOC_CACHE_SIZE = 5_000
+
+
+class DocCache:
+    """Parsed view documents by the exact JSON text stored for them.
+
+    Parsing a document re-runs the contract's validators (USCC checksums and all), the largest
+    cost of loading a batch. A document is immutable, and the cache answers only for the very
+    text the database holds now, so it can never hand out a stale view: not after another
+    process wrote the subject, a rebuild swapped generations, or a transaction rolled back.
+    """
+
+    def __init__(self, size: int = DOC_CACHE_SIZE) -> None:
+        self._size = size
+        self._docs: OrderedDict[tuple[str, str], tuple[str, ViewDoc]] = OrderedDict()
+
+    def parse(self, table: str, subject: str, text: str, family: Family) -> ViewDoc:
+        key = (table, subject)
+        found = self._docs.get(key)
+        if found is not None and found[0] == text:
+            self._docs.move_to_end(key)
+            return found[1]
+        view = family.view_type.model_validate_json(text)
+        self.keep(table, subject, text, view)
+        return view
+
+    def keep(self, table: str, subject: str, text: str, view: ViewDoc) -> None:
+        self._docs[(table, subject)] = (text, view)
+        self._docs.move_to_end((table, subject))
+        if len(self._docs) > self._size:
+            self._docs.popitem(last=False)
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    """The dialect's INSERT, for ON CONFLICT clauses (same API on SQLite and PostgreSQL)."""
+    return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+
+
+async def lock_offsets(
+    conn: AsyncConnection, t: Tables, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The stored next offset of each partition, locked until the transaction ends."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return {}
+    rows = [{"topic": tp[0], "log_partition": tp[1], "next_offset": 0} for tp in wanted]
+    await conn.execute(_insert(conn, t.offsets).values(rows).on_conflict_do_nothing())
+    oc = t.offsets.c
+    query = (select(oc.topic, oc.log_partition, oc.next_offset)
+             .where(tuple_(oc.topic, oc.log_partition).in_(wanted))
+             .order_by(oc.topic, oc.log_partition).with_for_update())
+    stored = {(r.topic, r.log_partition): r.next_offset for r in await conn.execute(query)}
+    return {tp: stored[tp] for tp in wanted}
+
+
+async def stored_offsets(conn: AsyncConnection, t: Tables) -> dict[TopicPartition, int]:
+    rows = await conn.execute(select(t.offsets.c.topic, t.offsets.c.log_partition,
+                                     t.offsets.c.next_offset))
+    return {(r.topic, r.log_partition): r.next_offset for r in rows}
+
+
+def entry_of(row: object) -> TimelineEntry:
+    m = dict(row._mapping)  # type: ignore[attr-defined]  # noqa: SLF001 - SQLAlchemy's public Row API
+    m["partition"], m["offset"] = m.pop("log_partition"), m.pop("log_offset")
+    return TimelineEntry.model_validate(m)
+
+
+async def load(
+    conn: AsyncConnection, t: Tables, batch: Sequence[tuple[Accepted, Position]],
+    docs: DocCache,
+) -> Fold:
+    """Everything the fold of ``batch`` reads: its subjects, their histories, its sources."""
+    families: dict[str, Family] = {a.envelope.subject: FAMILIES[a.family] for a, _ in batch}
+    subjects = {s: Subject(family=f, view=None) for s, f in families.items()}
+    for family in {f.name: f for f in families.values()}.values():
+        table = t.view(family.name)
+        names = [s for s, f in families.items() if f is family]
+        for row in await conn.execute(select(table.c.subject, table.c.doc)
+                                      .where(table.c.subject.in_(names))):
+            subjects[row.subject].view = docs.parse(table.name, row.subject, row.doc, family)
+    tl = t.timeline
+    for row in await conn.execute(select(tl.c.subject, func.max(tl.c.position))
+                                  .where(tl.c.subject.in_(list(subjects))).group_by(tl.c.subject)):
+        subjects[row[0]].last_position = row[1]
+    corrected = {a.envelope.subject for a, _ in batch if isinstance(a.envelope.data, Correction)}
+    if corrected:
+        for subject in corrected:
+            subjects[subject].timeline = []
+        for row in await conn.execute(select(tl).where(tl.c.subject.in_(corrected))
+                                      .order_by(tl.c.subject, tl.c.position)):
+            timeline = subjects[row.subject].timeline
+            assert timeline is not None
+            timeline.append(entry_of(row))
+    return Fold(subjects, await _history(conn, t, batch))
+
+
+async def _history(
+    conn: AsyncConnection, t: Tables, batch: Sequence[tuple[Accepted, Position]]
+) -> History:
+    pairs = {(a.envelope.source, a.envelope.id) for a, _ in batch}
+    tl, pos = t.timeline, t.positions
+    rows = await conn.execute(select(tl.c.source, tl.c.event_id)
+                              .where(tl.c.event_id.in_({p[1] for p in pairs})))
+    seen = {(r.source, r.event_id) for r in rows} & pairs
+    keys = {(p.topic, p.partition, a.envelope.source) for a, p in batch}
+    rows = await conn.execute(select(pos).where(pos.c.source.in_({k[2] for k in keys}),
+                                                pos.c.topic.in_({k[0] for k in keys})))
+    last = {(r.topic, r.log_partition, r.source): r.last_sequence for r in rows}
+    return History(seen=seen, last_sequence={k: v for k, v in last.items() if k in keys})
+
+
+def _time(moment: datetime) -> str:
+    return format_time(moment)
+
+
+def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
+    """The row of a view document: the document and the columns queries filter on."""
+    row: dict[str, object] = {"subject": subject, "party": family.party(view),
+                              "updated_at": _time(view.updated_at),  # type: ignore[attr-defined]
+                              "doc": view.model_dump_json()}
+    if isinstance(view, ProjectView):
+        row.update(status=view.stage, province=view.province)
+    elif isinstance(view, ApprovalView):
+        due = next_due(view)
+        row.update(status=view.status, province=view.province, kind=view.kind,
+                   authority=view.authority, project_id=view.project_id,
+                   next_due_on=due.isoformat() if due else None)
+    elif isinstance(view, ShipmentView):
+        row.update(status=view.status, province=view.origin_province, on_hold=view.on_hold)
+    return row
+
+
+def entry_row(item: TimelineEntry) -> dict[str, object]:
+    row = item.model_dump(exclude={"partition", "offset", "time"})
+    row.update(time=_time(item.time), log_partition=item.partition, log_offset=item.offset)
+    return row
+
+
+async def write(
+    conn: AsyncConnection, t: Tables, changes: Changes, offsets: dict[TopicPartition, int],
+    applied_at: datetime, docs: DocCache,
+) -> None:
+    """Write a batch's changes and its partitions' new next offsets (same transaction)."""
+    for family in {f.name: f for f, _, _ in changes.views}.values():
+        table = t.view(family.name)
+        mine = [(s, v) for f, s, v in changes.views if f is family]
+        await conn.execute(table.delete().where(table.c.subject.in_([s for s, _ in mine])))
+        rows = [view_row(family, s, v) for s, v in mine if v is not None]
+        for row, (subject, view) in zip(rows, [(s, v) for s, v in mine if v is not None],
+                                        strict=True):
+            docs.keep(table.name, subject, str(row["doc"]), view)
+        if rows:
+            await conn.execute(table.insert(), rows)
+    if changes.new_entries:
+        await conn.execute(t.timeline.insert(), [entry_row(e) for e in changes.new_entries])
+    if changes.updated_entries:
+        tl = t.timeline
+        await conn.execute(
+            update(tl).where(tl.c.subject == bindparam("s"), tl.c.position == bindparam("p"))
+            .values(effective=bindparam("e"), superseded_by=bindparam("by")),
+            [{"s": e.subject, "p": e.position, "e": e.effective, "by": e.superseded_by}
+             for e in changes.updated_entries])
+    if changes.positions:
+        stmt = _insert(conn, t.positions)
+        await conn.execute(
+            stmt.on_conflict_do_update(index_elements=["topic", "log_partition", "source"],
+                                       set_={"last_sequence": stmt.excluded.last_sequence}),
+            [{"topic": k[0], "log_partition": k[1], "source": k[2], "last_sequence": v}
+             for k, v in changes.positions.items()])
+    if offsets:
+        oc = t.offsets.c
+        await conn.execute(
+            update(t.offsets).where(oc.topic == bindparam("t"), oc.log_partition == bindparam("p"))
+            .values(next_offset=bindparam("n"), applied_at=bindparam("at")),
+            [{"t": tp[0], "p": tp[1], "n": n, "at": _time(applied_at)}
+             for tp, n in offsets.items()])

@@ -1,0 +1,114 @@
+"""The views' tables, in two generations: one live, the other where a rebuild replays into.
+
+Every table of a generation carries its letter (``views_a_projects``, ``views_b_projects``); the
+``views_meta`` row ``live`` says which generation readers and the consumer use. A rebuild fills
+the other generation and flips that row in one transaction, so no table is ever renamed and a
+running consumer simply finds the new generation (and its offsets) at its next batch.
+Views are disposable: a schema change bumps ``SCHEMA_VERSION`` and is applied by a rebuild.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 1
+GENERATIONS = ("a", "b")
+
+meta_metadata = MetaData()
+views_meta = Table(
+    "views_meta", meta_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def other(generation: str) -> str:
+    return GENERATIONS[1 - GENERATIONS.index(generation)]
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """One generation's tables."""
+
+    generation: str
+    metadata: MetaData
+    projects: Table
+    approvals: Table
+    shipments: Table
+    timeline: Table
+    positions: Table
+    offsets: Table
+
+    def view(self, family: str) -> Table:
+        return {"projects": self.projects, "approvals": self.approvals,
+                "shipments": self.shipments}[family]
+
+
+def _view_table(md: MetaData, name: str, *extra: Column[object]) -> Table:
+    """A view table: one JSON document per subject, plus the columns queries filter on."""
+    table = Table(
+        name, md,
+        Column("subject", String(64), primary_key=True),
+        Column("party", String(32), nullable=False),
+        Column("status", String(32)),
+        Column("province", String(8)),
+        *extra,
+        Column("updated_at", String(40), nullable=False),
+        Column("doc", Text, nullable=False),
+    )
+    for column in ("party", "status", "province"):
+        Index(f"{name}_{column}", table.c[column])
+    return table
+
+
+def _build(generation: str) -> Tables:
+    md = MetaData()
+    p = f"views_{generation}_"
+    approvals = _view_table(
+        md, p + "approvals",
+        Column("kind", String(16), nullable=False),
+        Column("authority", String(120)),
+        Column("project_id", String(32)),
+        Column("next_due_on", String(10)),
+    )
+    Index(f"{p}approvals_authority", approvals.c.authority)
+    shipments = _view_table(md, p + "shipments", Column("on_hold", Boolean, nullable=False))
+    timeline = Table(
+        p + "timeline", md,
+        Column("subject", String(64), primary_key=True),
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("family", String(16), nullable=False),
+        Column("event_id", String(128), nullable=False),
+        Column("source", String(200), nullable=False),
+        Column("type", String(200), nullable=False),
+        Column("time", String(40), nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("effective", Text),
+        Column("superseded_by", String(128)),
+        Column("corrects", String(128)),
+        Column("log_partition", Integer, nullable=False),
+        Column("log_offset", BigInteger, nullable=False),
+    )
+    Index(f"{p}timeline_event", timeline.c.event_id, timeline.c.source, unique=True)
+    positions = Table(
+        p + "source_positions", md,
+        Column("topic", String(249), primary_key=True),
+        Column("log_partition", Integer, primary_key=True, autoincrement=False),
+        Column("source", String(200), primary_key=True),
+        Column("last_sequence", BigInteger, nullable=False),
+    )
+    offsets = Table(
+        p + "consumer_offsets", md,
+        Column("topic", String(249), primary_key=True),
+        Column("log_partition", Integer, primary_key=True, autoincrement=False),
+        Column("next_offset", BigInteger, nullable=False),
+        Column("applied_at", String(40)),
+    )
+    return Tables(generation, md, _view_table(md, p + "projects"), approvals, shipments,
+                  timeline, positions, offsets)
+
+
+TABLES = {g: _build(g) for g in GENERATIONS}

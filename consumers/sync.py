@@ -1,0 +1,178 @@
+"""One polled batch applied to the views exactly once: verify, fold, dead-letter, commit offsets.
+
+The store's offsets decide, not Kafka's delivery. Inside the batch transaction each partition's
+stored next offset is locked; records below it were applied already and are skipped; a batch
+that starts above it (a batch lost to a failed handler, a fetch that raced a rebalance) is
+dropped and the partition re-read from the stored offset. A hole the log itself has (control
+records of a transactional producer) is accepted only right after this consumer sought to the
+stored offset, when the first record it then gets lies beyond. So a crash at any point, a
+redelivery, or two processes briefly reading the
+same partition during a rebalance can neither double nor lose an update.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from aiokafka import TopicPartition
+
+from consumers.dlq import DeadLetter, DeadLetterQueue
+from consumers.fold import Position
+from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
+from consumers.store import ViewStore
+from consumers.store_batch import DocCache, load, lock_offsets, write
+from consumers.verification import (
+    Accepted,
+    RawRecord,
+    RegistrySource,
+    Rejected,
+    Verdict,
+    VerificationStage,
+)
+from consumers.views.families import FAMILIES
+
+log = structlog.get_logger("consumers.sync")
+
+
+class PartitionControl(Protocol):
+    """The consumer's side of partition ownership: what it owns, and moving its position."""
+
+    def assignment(self) -> Any: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    applied: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    """Records below the stored offset (applied before) or of partitions not owned any more."""
+    reseek: dict[tuple[str, int], int] = field(default_factory=dict)
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    """The next offsets this batch stored, per partition."""
+
+
+class ViewSync:
+    """Applies batches to the live views (or to ``generation``, for a rebuild)."""
+
+    def __init__(
+        self, store: ViewStore, stage: VerificationStage, dlq: DeadLetterQueue, *,
+        registry: RegistrySource | None = None, generation: str | None = None,
+    ) -> None:
+        self.store, self.stage, self.dlq = store, stage, dlq
+        self._registry = registry
+        self._generation = generation
+        self._docs = DocCache()
+        self._sought: dict[tuple[str, int], int] = {}
+        """Partitions this consumer just sought, and to where (until their next batch)."""
+
+    def positioned(self, topic: str, partition: int, offset: int) -> None:
+        """The consumer was moved to ``offset`` (on assignment, or by a re-seek)."""
+        self._sought[(topic, partition)] = offset
+
+    async def apply(self, records: Sequence[RawRecord], control: PartitionControl) -> BatchOutcome:
+        owned = {(tp.topic, tp.partition) for tp in control.assignment()}
+        by_tp: dict[tuple[str, int], list[RawRecord]] = {}
+        for record in records:
+            by_tp.setdefault((record.topic, record.partition), []).append(record)
+        fetch_start = {tp: self._sought.pop(tp, None) for tp in by_tp}
+        mine = {tp: items for tp, items in by_tp.items() if tp in owned}
+        started = time.perf_counter()
+        try:
+            outcome = await self._apply(mine, fetch_start)
+        except BaseException:
+            VIEW_BATCHES.labels(outcome="retried").inc()
+            for tp, items in mine.items():  # read them again; the stored offsets sort it out
+                self._seek(control, tp, items[0].offset)
+            raise
+        for tp, offset in outcome.reseek.items():
+            self._seek(control, tp, offset)
+        for tp, offset in outcome.committed.items():
+            end = control.highwater(TopicPartition(*tp))
+            if end is not None:
+                VIEW_LAG.labels(topic=tp[0], partition=str(tp[1])).set(max(end - offset, 0))
+        VIEW_BATCHES.labels(outcome="applied").inc()
+        VIEW_BATCH_SECONDS.observe(time.perf_counter() - started)
+        skipped = outcome.skipped + sum(len(v) for k, v in by_tp.items() if k not in owned)
+        log.info("batch_applied", records=len(records), applied=outcome.applied,
+                 rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek))
+        return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
+                            outcome.committed)
+
+    def _seek(self, control: PartitionControl, tp: tuple[str, int], offset: int) -> None:
+        partition = TopicPartition(*tp)
+        if partition in control.assignment():
+            control.seek(partition, offset)
+            self.positioned(*tp, offset)
+
+    async def _apply(
+        self, by_tp: dict[tuple[str, int], list[RawRecord]],
+        fetch_start: dict[tuple[str, int], int | None],
+    ) -> BatchOutcome:
+        if self._registry is not None:
+            await self._registry.refresh(force=False)
+        flat = [r for items in by_tp.values() for r in items]
+        verdicts = dict(zip((id(r) for r in flat), await self.stage.check_batch(flat), strict=True))
+        async with self.store.writing(self._generation) as (conn, tables):
+            stored = await lock_offsets(conn, tables, by_tp)
+            todo, reseek, skipped = _select(by_tp, stored, fetch_start)
+            items = [(r, verdicts[id(r)]) for r in todo]
+            fold = await load(conn, tables, [(v, _pos(r)) for r, v in items
+                                             if isinstance(v, Accepted)], self._docs)
+            letters: list[DeadLetter] = []
+            for record, verdict in items:
+                refusal = (verdict if isinstance(verdict, Rejected)
+                           else fold.apply(verdict, _pos(record)))
+                if refusal is not None:
+                    letters.append(self.dlq.letter(record, refusal))
+                else:
+                    _applied(verdict)
+            await self.dlq.send(letters)
+            offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
+            changes = fold.changes()
+            await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
+        await self.store.grew(tables, len(changes.new_entries))
+        return BatchOutcome(len(todo) - len(letters), len(letters), skipped, reseek, offsets)
+
+
+def _pos(record: RawRecord) -> Position:
+    return Position(record.topic, record.partition, record.offset)
+
+
+def _applied(verdict: Verdict) -> None:
+    assert isinstance(verdict, Accepted)
+    env = verdict.envelope
+    VIEW_EVENTS.labels(family=FAMILIES[verdict.family].name).inc()
+    log.debug("view_updated", event_id=env.id, org=env.org, type=env.type, subject=env.subject)
+
+
+def _select(
+    by_tp: dict[tuple[str, int], list[RawRecord]], stored: dict[tuple[str, int], int],
+    fetch_start: dict[tuple[str, int], int | None],
+) -> tuple[list[RawRecord], dict[tuple[str, int], int], int]:
+    """Records to apply now; partitions to re-read from their stored offset; how many skipped."""
+    todo: list[RawRecord] = []
+    reseek: dict[tuple[str, int], int] = {}
+    skipped = 0
+    for tp, items in by_tp.items():
+        start = stored[tp]
+        fresh = [r for r in items if r.offset >= start]
+        skipped += len(items) - len(fresh)
+        if not fresh:
+            if items[-1].offset + 1 < start:
+                reseek[tp] = start  # far behind the store: jump ahead instead of reading on
+            continue
+        if fresh[0].offset != start and fetch_start[tp] != start:
+            reseek[tp] = start  # records between the stored offset and this batch are missing
+            skipped += len(fresh)
+            continue
+        todo += fresh
+    return todo, reseek, skipped

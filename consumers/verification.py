@@ -1,0 +1,171 @@
+"""The verification stage every consumer runs first: what a record and the registry alone decide.
+
+Parse, envelope and schema, topic, signature (the key from the registry, valid at the event's
+time) and authority. Whatever the bytes, it answers ``Accepted`` or ``Rejected`` and never raises:
+garbage, non-UTF-8 or ``None`` header values and missing headers are reasons, not crashes. The
+checks that need history (duplicates, per-partition order, the subject's registered party,
+corrections) run next, against the store, in ``consumers.history`` and ``consumers.fold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import structlog
+
+from schemas.authority import decide
+from schemas.envelope import Envelope, from_record
+from schemas.errors import RecordError, SignatureError
+from schemas.events.corrections import Correction
+from schemas.events.registry import check_correction
+from schemas.registry import Registry
+from schemas.verify import EnvelopeVerifier
+
+log = structlog.get_logger("consumers.verification")
+
+
+class Reason(StrEnum):
+    """Why a record was rejected: the ``dlq_reason`` header."""
+
+    MALFORMED = "malformed"
+    MISSING_HEADER = "missing_header"
+    BAD_HEADER = "bad_header"
+    BAD_JSON = "bad_json"
+    OVERSIZED = "oversized"
+    UNKNOWN_TYPE = "unknown_type"
+    SCHEMA = "schema"
+    SUBJECT_MISMATCH = "subject_mismatch"
+    KEY_MISMATCH = "key_mismatch"
+    WRONG_TOPIC = "wrong_topic"
+    UNKNOWN_KEY = "unknown_key"
+    SIGNATURE = "signature"
+    AUTHORITY = "authority"
+    DUPLICATE = "duplicate"
+    REPLAY = "replay"
+    REORDER = "reorder"
+    OWN_SUBJECT = "own_subject"
+    PARTY_MISMATCH = "party_mismatch"
+    SUBJECT_EXISTS = "subject_exists"
+    BAD_CORRECTION = "bad_correction"
+
+
+class RawRecord(Protocol):
+    """A consumed record as aiokafka gives it (``ConsumerRecord`` fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Passed every check a record and the registry can decide."""
+
+    envelope: Envelope
+    family: str
+    """The catalogue topic the record's type belongs on (``emining.projects.v1`` ...)."""
+    own_only: bool
+    """The grant that allowed it covers own subjects: the subject's party must be the emitter."""
+    emitter_ids: frozenset[str]
+    """The emitting organisation's identifiers (URN and USCC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: Reason
+    detail: str
+    event_id: str | None = None
+    source: str | None = None
+
+
+Verdict = Accepted | Rejected
+
+
+class RegistrySource(Protocol):
+    """The participants registry as read from the log, and a way to catch up with it."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    async def refresh(self, *, force: bool = True) -> bool:
+        """Read what was appended since (``force=False``: unless read very recently); True when
+        something new was folded in."""
+        ...
+
+
+def _reason(code: str) -> Reason:
+    try:
+        return Reason(code)
+    except ValueError:
+        return Reason.MALFORMED
+
+
+class VerificationStage:
+    """Stateless checks of raw records; ``topics`` maps consumed topics to catalogue names."""
+
+    def __init__(
+        self, registry: RegistrySource, trust_anchor: Iterable[bytes], topics: Mapping[str, str]
+    ) -> None:
+        self._source = registry
+        self._verifier = EnvelopeVerifier(registry.registry, trust_anchor)
+        self._topics = dict(topics)
+
+    def check(self, record: RawRecord) -> Verdict:
+        try:
+            return self._check(record)
+        except RecordError as exc:
+            return Rejected(_reason(exc.reason), exc.detail)
+        except Exception as exc:  # noqa: BLE001 - garbage must become a reason, never a crash
+            log.warning("record_unparseable", topic=record.topic, partition=record.partition,
+                        offset=record.offset, error=repr(exc)[:300])
+            return Rejected(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:500])
+
+    async def check_batch(self, records: Sequence[RawRecord]) -> list[Verdict]:
+        """Check a batch; an unknown organisation or key triggers one registry refresh first."""
+        verdicts = [self.check(r) for r in records]
+        unknown = [i for i, v in enumerate(verdicts)
+                   if isinstance(v, Rejected) and v.reason is Reason.UNKNOWN_KEY]
+        if unknown and await self._source.refresh():
+            for i in unknown:
+                verdicts[i] = self.check(records[i])
+        return verdicts
+
+    def _check(self, record: RawRecord) -> Verdict:
+        env = from_record(record.key, record.value, tuple(record.headers))
+        ids = {"event_id": env.id, "source": env.source}
+        family = self._topics.get(record.topic)
+        if family is None or family != env.data.TOPIC:
+            return Rejected(Reason.WRONG_TOPIC, f"{env.type} belongs on {env.data.TOPIC}, "
+                            f"not {record.topic}", **ids)
+        registry = self._source.registry
+        org = registry.orgs.get(env.org)
+        if org is None or env.keyid not in org.keys:
+            what = "organisation" if org is None else f"key {env.keyid} of"
+            return Rejected(Reason.UNKNOWN_KEY, f"{what} {env.org} is not in the registry", **ids)
+        try:
+            self._verifier.check_signature(env)
+        except SignatureError as exc:
+            return Rejected(Reason.SIGNATURE, str(exc), **ids)
+        decision = decide(registry, env.org, env.data, env.time)
+        if not decision.allowed:
+            return Rejected(Reason.AUTHORITY, decision.reason, **ids)
+        if isinstance(env.data, Correction):
+            try:
+                check_correction(env.data)
+            except RecordError as exc:
+                return Rejected(_reason(exc.reason), exc.detail, **ids)
+        grant = next(g for g in org.grants
+                     if g.grant_id == decision.grant_id and g.valid_at(env.time))
+        return Accepted(env, family, grant.own_only, org.party_ids)

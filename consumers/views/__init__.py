@@ -1,0 +1,1 @@
+"""The synchronized views: pure projections from accepted events to view documents."""

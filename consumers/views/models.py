@@ -1,0 +1,273 @@
+"""What each synchronized view holds: typed documents, stored as JSON and served by the API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.common import Currency, Mineral, Money, Names, Province, TitleType
+from schemas.events.approvals_applications import Condition
+from schemas.events.projects import ProjectStage, Shareholder
+from schemas.events.projects_reports import Output
+from schemas.events.shipments import Buyer, Destination, ExitPoint, Incoterm
+from schemas.measures import Grade, Product, Quantity
+
+
+class ViewDoc(BaseModel):
+    """Base of the view documents: immutable values, every field on the wire, nothing unknown."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProductionSummary(ViewDoc):
+    period: str
+    ore_mined_t: Decimal
+    ore_milled_t: Decimal
+    head_grades: tuple[Grade, ...]
+    outputs: tuple[Output, ...] = ()
+    event_id: str
+
+
+class WorkforceSummary(ViewDoc):
+    period: str
+    pakistani: int
+    chinese: int
+    local_hires: int
+
+
+class SafetySummary(ViewDoc):
+    incidents: int = 0
+    fatalities: int = 0
+    injuries: int = 0
+    last_incident_at: datetime | None = None
+
+
+class ProjectView(ViewDoc):
+    """A mining project as its operator reported it: stage, operator, titles, latest production."""
+
+    project_id: str
+    operator_uscc: str
+    """The registered operator: only this firm may report for the project."""
+    province: Province
+    names: Names | None = None
+    district: str | None = None
+    minerals: tuple[Mineral, ...] = ()
+    stage: ProjectStage | None = None
+    stage_since: date | None = None
+    operator_name: Names | None = None
+    joint_venture: tuple[Shareholder, ...] = ()
+    titles: tuple[str, ...] = ()
+    cpec: bool | None = None
+    milestones: dict[str, date] = {}
+    latest_production: ProductionSummary | None = None
+    latest_workforce: WorkforceSummary | None = None
+    investment: dict[Currency, Decimal] = {}
+    """Total disbursed, per currency."""
+    safety: SafetySummary = SafetySummary()
+    registered_at: datetime | None = None
+    updated_at: datetime
+    events: int = 0
+
+
+class ApprovalKind(StrEnum):
+    TITLE = "title"
+    ENVIRONMENTAL = "environmental"
+    EXPORT = "export"
+
+
+class ApprovalStatus(StrEnum):
+    """Every status an approval can be in; which apply depends on its kind."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    DEFICIENT = "deficient"
+    RESUBMITTED = "resubmitted"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    RENEWAL_APPLIED = "renewal_applied"
+    RENEWAL_REFUSED = "renewal_refused"
+    SHOW_CAUSE = "show_cause"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    SURRENDERED = "surrendered"
+    EXPIRED = "expired"
+    CONVERTED = "converted"
+    FILED = "filed"
+    APPROVED = "approved"
+    APPROVED_WITH_CONDITIONS = "approved_with_conditions"
+    REJECTED = "rejected"
+    DEEMED_APPROVED = "deemed_approved"
+    SUBMITTED = "submitted"
+    DOCUMENTS_CALLED = "documents_called"
+    INSPECTION_CALLED = "inspection_called"
+    AMENDED = "amended"
+
+
+PENDING = frozenset({
+    ApprovalStatus.RECEIVED, ApprovalStatus.ACKNOWLEDGED, ApprovalStatus.DEFICIENT,
+    ApprovalStatus.RESUBMITTED, ApprovalStatus.RENEWAL_APPLIED, ApprovalStatus.FILED,
+    ApprovalStatus.SUBMITTED, ApprovalStatus.DOCUMENTS_CALLED, ApprovalStatus.INSPECTION_CALLED,
+})
+"""Statuses in which a file awaits a decision by its authority (``?status=pending``)."""
+
+
+class Royalty(ViewDoc):
+    """One royalty assessment; a payment seen before its assessment has only the payment side."""
+
+    amount: Money
+    period: str | None = None
+    mineral: Mineral | None = None
+    due_on: date | None = None
+    paid_on: date | None = None
+    challan_number: str | None = None
+
+
+class ApprovalView(ViewDoc):
+    """A licence, environmental approval or export LPCO: where it stands and what is due when."""
+
+    ref: str
+    kind: ApprovalKind
+    holder_uscc: str
+    """The holder, proponent or exporter; only this firm may speak for the file."""
+    status: ApprovalStatus | None = None
+    """``None`` when the history began before the bus (no status-setting event yet)."""
+    authority: str | None = None
+    province: Province | None = None
+    title_type: TitleType | None = None
+    assessment: str | None = None
+    lpco_type: str | None = None
+    project_id: str | None = None
+    shipment_id: str | None = None
+    minerals: tuple[Mineral, ...] = ()
+    area_km2: Decimal | None = None
+    hs_code: str | None = None
+    quantity_t: Decimal | None = None
+    received_at: datetime | None = None
+    decided_at: datetime | None = None
+    granted_on: date | None = None
+    expires_on: date | None = None
+    due: dict[str, date] = {}
+    """Open deadlines by name: respond_by, decision_due_on, work_commencement_due,
+    deemed_approval_on, reply_by, appealable_until, expires_on, suspended_until."""
+    conditions: tuple[Condition, ...] = ()
+    reasons: tuple[str, ...] = ()
+    """Reasons of the latest refusal, rejection, suspension or cancellation."""
+    deficiency_items: tuple[str, ...] = ()
+    converted_to: str | None = None
+    previous_holders: tuple[str, ...] = ()
+    royalties: dict[str, Royalty] = {}
+    state_since: datetime | None = None
+    time_in_state: dict[str, int] = {}
+    """Seconds spent in each status already left (the current one runs from ``state_since``)."""
+    updated_at: datetime
+    events: int = 0
+
+
+class LegStage(StrEnum):
+    AT_ORIGIN = "at_origin"
+    TO_EXIT = "to_exit"
+    AT_EXIT = "at_exit"
+    ABROAD = "abroad"
+    DELIVERED = "delivered"
+
+
+class Leg(ViewDoc):
+    stage: LegStage
+    origin: str
+    destination: str
+
+
+class Hold(ViewDoc):
+    declaration_number: str
+    held_at: datetime
+    reason: str
+    detail: str
+    released_at: datetime | None = None
+
+
+class Declaration(ViewDoc):
+    number: str
+    filed_at: datetime
+    customs_station: ExitPoint
+    declared_value: Money
+    export_approvals: tuple[str, ...]
+
+
+class ShipmentStatus(StrEnum):
+    PLANNED = "planned"
+    LOADED = "loaded"
+    DEPARTED = "departed"
+    DECLARED = "declared"
+    HELD = "held"
+    CLEARED = "cleared"
+    CROSSED_BORDER = "crossed_border"
+    AT_SEA = "at_sea"
+    ARRIVED = "arrived"
+    INVOICED = "invoiced"
+
+
+class ShipmentView(ViewDoc):
+    """A shipment from plan to invoice: where it is, what holds it, which approvals it relies on."""
+
+    shipment_id: str
+    exporter_uscc: str
+    status: ShipmentStatus | None = None
+    leg: Leg | None = None
+    contract_ref: str | None = None
+    buyer: Buyer | None = None
+    product: Product | None = None
+    hs_code: str | None = None
+    quantity: Quantity | None = None
+    incoterm: Incoterm | None = None
+    origin_province: Province | None = None
+    project_id: str | None = None
+    title_number: str | None = None
+    exit_point: ExitPoint | None = None
+    destination: Destination | None = None
+    planned_departure_on: date | None = None
+    assays: dict[str, tuple[Grade, ...]] = {}
+    """Latest grades per lot."""
+    loaded_units: int = 0
+    departed_at: datetime | None = None
+    declaration: Declaration | None = None
+    approvals: tuple[str, ...] = ()
+    """The export approvals (LPCO numbers) the customs declaration relies on."""
+    holds: tuple[Hold, ...] = ()
+    on_hold: bool = False
+    cleared_at: datetime | None = None
+    departed_country_at: datetime | None = None
+    vessel: str | None = None
+    bill_of_lading: str | None = None
+    arrived_at: datetime | None = None
+    outturn: Quantity | None = None
+    invoice_number: str | None = None
+    invoiced_amount: Money | None = None
+    exceptions: tuple[str, ...] = ()
+    """Facts worth a look: a declaration without export approval, a crossing out of season."""
+    updated_at: datetime
+    events: int = 0
+
+
+class TimelineEntry(ViewDoc):
+    """One accepted event in a subject's history; corrections supersede, never erase."""
+
+    subject: str
+    position: int
+    family: str
+    event_id: str
+    source: str
+    type: str
+    time: datetime
+    summary: str
+    data: str
+    """The event data as signed (canonical JSON)."""
+    effective: str | None
+    """The data as it now counts (corrections applied), or ``None`` if it did not occur."""
+    superseded_by: str | None = None
+    corrects: str | None = None
+    partition: int
+    offset: int

@@ -1,0 +1,249 @@
+"""CLI of the synchronized views: run the consumer, query the views, rebuild them from the log."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from infra import wiring
+from infra.cli_common import console, fail, print_json, run
+from infra.kafka_client import bootstrap_servers
+from infra.logging import configure_logging
+from infra.settings import Settings
+from schemas.errors import EminingError
+
+views_app = typer.Typer(
+    help="Synchronized views: projects, licences and approvals, shipments, timelines.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+Limit = Annotated[int, typer.Option(help="items per page (at most 500)")]
+Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
+
+
+def views_config(settings: Settings) -> Any:
+    """The view consumer's configuration from settings (needs the broker and the trust anchor)."""
+    from consumers.config import ViewsConfig  # noqa: PLC0415 - keep CLI start-up light
+
+    return ViewsConfig(
+        bootstrap=bootstrap_servers(settings), store_url=settings.views_store_url,
+        trust_anchor=tuple(wiring.trust_anchor(settings)), group_id=settings.views_group,
+        instance_id=settings.views_instance, batch_size=settings.views_batch_size,
+        timeout_s=settings.client_timeout_s,
+    )
+
+
+async def _with_store(work: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """Run ``work(store, freshness)``; freshness answers without a broker (end offsets null)."""
+    from consumers.config import ViewTopics  # noqa: PLC0415
+    from consumers.freshness import Freshness  # noqa: PLC0415
+    from consumers.store import ViewStore  # noqa: PLC0415
+
+    settings = Settings()
+    try:
+        bootstrap: str | None = bootstrap_servers(settings)
+    except EminingError:
+        bootstrap = None
+    store = ViewStore(settings.views_store_url)
+    freshness = Freshness(bootstrap, ViewTopics().consumed(), timeout_s=3.0)
+    try:
+        await store.open()
+        return await work(store, freshness)
+    finally:
+        await freshness.close()
+        await store.close()
+
+
+async def _page(family: str, filters: dict[str, Any], limit: int, cursor: str | None) -> Any:
+    from consumers.store_read import list_views, offsets  # noqa: PLC0415
+
+    async def work(store: Any, freshness: Any) -> Any:
+        page = await list_views(store, family, filters, limit=limit, cursor=cursor)
+        fresh = await freshness.report(await offsets(store))
+        return {"items": page.items, "next_cursor": page.next_cursor,
+                "freshness": {t: {p: f.model_dump() for p, f in ps.items()}
+                              for t, ps in fresh.items()}}
+
+    return await _with_store(work)
+
+
+def _freshness_line(freshness: dict[str, dict[str, dict[str, Any]]]) -> str:
+    parts = [f for ps in freshness.values() for f in ps.values()]
+    if not parts:
+        return "views: nothing applied yet"
+    lags = [f["lag"] for f in parts if f["lag"] is not None]
+    applied = sum(f["applied_offset"] + 1 for f in parts if f["applied_offset"] is not None)
+    lag = f"lag {sum(lags)} record(s)" if len(lags) == len(parts) else "lag unknown (no broker)"
+    return f"views: {applied} record(s) applied over {len(parts)} partition(s), {lag}"
+
+
+def _show(answer: dict[str, Any], columns: dict[str, Callable[[dict[str, Any]], Any]],
+          as_json: bool) -> None:
+    if as_json:
+        print_json(answer)
+        return
+    table = Table(*columns)
+    for item in answer["items"]:
+        table.add_row(*(str(fn(item) if fn(item) is not None else "-") for fn in columns.values()))
+    console.print(table)
+    if answer["next_cursor"]:
+        console.print(f"more: --cursor {answer['next_cursor']}", highlight=False)
+    console.print(_freshness_line(answer["freshness"]), style="dim", highlight=False)
+
+
+@views_app.command("projects")
+def projects(
+    province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
+    stage: Annotated[str | None, typer.Option(help="e.g. production")] = None,
+    operator: Annotated[str | None, typer.Option(help="operator's USCC")] = None,
+    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+) -> None:
+    """Projects: stage, operator, titles, latest production."""
+    filters = {"province": province, "status": stage, "party": operator}
+    answer = run(_page("projects", filters, limit, cursor))
+    _show(answer, {
+        "project": lambda i: i["project_id"], "stage": lambda i: i["stage"],
+        "operator": lambda i: i["operator_uscc"], "province": lambda i: i["province"],
+        "titles": lambda i: ", ".join(i["titles"]),
+        "latest production": lambda i: (i["latest_production"] or {}).get("period"),
+    }, as_json)
+
+
+@views_app.command("approvals")
+def approvals(
+    status: Annotated[list[str] | None, typer.Option(help="status; `pending` = undecided")] = None,
+    authority: Annotated[str | None, typer.Option(help="deciding agency's URN")] = None,
+    province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
+    holder: Annotated[str | None, typer.Option(help="holder's USCC")] = None,
+    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+) -> None:
+    """Licences, environmental approvals and export LPCOs: status, authority, dues."""
+    from consumers.store_read import statuses  # noqa: PLC0415
+
+    filters = {"status": statuses(status or []), "authority": authority, "province": province,
+               "party": holder}
+    answer = run(_page("approvals", filters, limit, cursor))
+    _show(answer, {
+        "ref": lambda i: i["ref"], "kind": lambda i: i["kind"], "status": lambda i: i["status"],
+        "holder": lambda i: i["holder_uscc"], "authority": lambda i: i["authority"],
+        "received": lambda i: (i["received_at"] or "")[:10] or None,
+        "decided": lambda i: (i["decided_at"] or "")[:10] or None,
+        "due": lambda i: ", ".join(f"{k} {v}" for k, v in sorted(i["due"].items())) or None,
+    }, as_json)
+
+
+@views_app.command("shipments")
+def shipments(
+    status: Annotated[list[str] | None, typer.Option(help="e.g. held")] = None,
+    exporter: Annotated[str | None, typer.Option(help="exporter's USCC")] = None,
+    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+) -> None:
+    """Shipments: status, current leg, holds, approvals relied on."""
+    answer = run(_page("shipments", {"status": status or [], "party": exporter}, limit, cursor))
+    _show(answer, {
+        "shipment": lambda i: i["shipment_id"], "status": lambda i: i["status"],
+        "leg": lambda i: i["leg"] and f"{i['leg']['origin']} → {i['leg']['destination']}",
+        "on hold": lambda i: "yes" if i["on_hold"] else "no",
+        "approvals": lambda i: ", ".join(i["approvals"]) or None,
+        "exceptions": lambda i: ", ".join(i["exceptions"]) or None,
+    }, as_json)
+
+
+@views_app.command("project")
+def project(project_id: str, as_json: JsonOption = False) -> None:
+    """One project and its timeline."""
+    from consumers.store_read import get_view, offsets, timeline  # noqa: PLC0415
+
+    async def work(store: Any, freshness: Any) -> Any:
+        doc = await get_view(store, "projects", project_id)
+        history = await timeline(store, project_id, limit=500)
+        fresh = await freshness.report(await offsets(store))
+        return {"item": doc, "timeline": history.items,
+                "freshness": {t: {p: f.model_dump() for p, f in ps.items()}
+                              for t, ps in fresh.items()}}
+
+    answer = run(_with_store(work))
+    if answer["item"] is None:
+        fail(f"no project {project_id} in the views")
+    if as_json:
+        print_json(answer)
+        return
+    item = answer["item"]
+    console.print(f"[bold]{item['project_id']}[/] {(item['names'] or {}).get('en', '')} — "
+                  f"{item['stage']}, operator {item['operator_uscc']}", highlight=False)
+    table = Table("#", "time", "event", "by", "note")
+    for e in answer["timeline"]:
+        note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""
+        table.add_row(str(e["position"]), e["time"][:19], e["summary"], e["source"], note)
+    console.print(table)
+    console.print(_freshness_line(answer["freshness"]), style="dim", highlight=False)
+
+
+@views_app.command("rebuild")
+def rebuild(
+    dlq: Annotated[bool, typer.Option(help="also send rejections to the DLQ again")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the log from offset zero into a fresh generation, swap it in, print the digest."""
+    from consumers.rebuild import rebuild as replay  # noqa: PLC0415
+
+    config = _config_or_fail()
+    with console.status("replaying the shared topics from offset 0…"):
+        result = run(replay(config, publish_dlq=dlq))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(f"rebuilt generation {result.generation}: {result.applied} applied, "
+                  f"{result.rejected} rejected in {result.seconds:.1f}s\n"
+                  f"digest {result.digest.sha256}", highlight=False)
+
+
+@views_app.command("digest")
+def digest(as_json: JsonOption = False) -> None:
+    """The digest of the live views' content (the same log always gives the same digest)."""
+    from consumers.digest import digest as compute  # noqa: PLC0415
+
+    async def work(store: Any, _: Any) -> Any:
+        return await compute(store)
+
+    found = run(_with_store(work))
+    if as_json:
+        print_json(found.as_dict())
+        return
+    console.print(found.sha256, highlight=False)
+
+
+@views_app.command("run")
+def run_consumer() -> None:
+    """Keep the views in step with the shared topics until interrupted (SIGINT or SIGTERM)."""
+    from consumers.runner import run_views  # noqa: PLC0415
+
+    settings = Settings()
+    configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
+    config = _config_or_fail()
+    if settings.views_metrics_port is not None:
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        start_http_server(settings.views_metrics_port, addr="127.0.0.1")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_views(config, stop)
+
+    run(main())
+
+
+def _config_or_fail() -> Any:
+    try:
+        return views_config(Settings())
+    except EminingError as exc:
+        fail(str(exc))

@@ -1,0 +1,46 @@
+"""One view consumer process for the crash and group tests.
+
+    python -m tests.integration.views.consumer_main '<config as JSON>'
+
+Runs ``consumers.runner.run_views`` (what ``emining views run`` runs) with the test's topics and
+store, until SIGTERM; the tests also SIGKILL it at random moments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from consumers.config import ViewsConfig, ViewTopics
+from consumers.runner import run_views
+from infra.logging import configure_logging
+
+
+def encode(config: ViewsConfig) -> str:
+    doc: dict[str, Any] = asdict(config)
+    doc["trust_anchor"] = [base64.b64encode(k).decode() for k in config.trust_anchor]
+    return json.dumps(doc)
+
+
+def decode(text: str) -> ViewsConfig:
+    doc = json.loads(text)
+    doc["trust_anchor"] = tuple(base64.b64decode(k) for k in doc["trust_anchor"])
+    doc["topics"] = ViewTopics(**doc["topics"])
+    return ViewsConfig(**doc)
+
+
+async def _main(config: ViewsConfig) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await run_views(config, stop)
+
+
+if __name__ == "__main__":
+    configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
+    asyncio.run(_main(decode(sys.argv[1])))
