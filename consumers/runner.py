@@ -24,6 +24,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER
 from faststream.kafka.message import KafkaMessage as RawKafkaMessage
 
+from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig
 from consumers.dlq import DeadLetterQueue, RejectionHook
 from consumers.registry_follower import RegistryFollower
@@ -51,6 +52,7 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
                                                          for t in revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._sync.control = self.subscriber.consumer  # ownership known before any batch
         if not assigned:
             return
         async with self._store.writing() as (conn, tables):
@@ -102,10 +104,13 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
 
 async def run_views(
     config: ViewsConfig, stop: asyncio.Event, hooks: Sequence[RejectionHook] = (),
+    alerts: AlertsPlugin | None = None,
 ) -> None:
-    """Keep the views in step until ``stop`` is set."""
+    """Keep the views in step until ``stop`` is set (raising alerts too, when given)."""
     store = ViewStore(config.store_url)
     await store.open()
+    if alerts is not None:
+        await alerts.prepare(store)
     try:
         async with (
             RegistryFollower(config.bootstrap, config.trust_anchor,
@@ -114,13 +119,18 @@ async def run_views(
             RecordSender(config.bootstrap, timeout_s=config.timeout_s) as sender,
         ):
             stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
-            dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name, hooks)
-            sync = ViewSync(store, stage, dlq, registry=follower)
+            alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
+            dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name,
+                                  (*hooks, *alert_hooks))
+            sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook)
             broker = build_broker(config, store, sync)
             async with broker:
                 await broker.start()
                 log.info("views_started", store=store.display_url, group=config.group_id,
                          topics=list(config.topics.consumed()))
-                await stop.wait()
+                if alerts is None:
+                    await stop.wait()
+                else:
+                    await alerts.run(store, sync.owned, stop)
     finally:
         await store.close()

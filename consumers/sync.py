@@ -20,12 +20,14 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import TopicPartition
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
-from consumers.fold import Position
+from consumers.fold import Changes, Position
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.store import ViewStore
 from consumers.store_batch import DocCache, load, lock_offsets, write
+from consumers.store_schema import Tables
 from consumers.verification import (
     Accepted,
     RawRecord,
@@ -49,6 +51,16 @@ class PartitionControl(Protocol):
     def highwater(self, partition: TopicPartition) -> int | None: ...
 
 
+class BatchHook(Protocol):
+    """Work that must commit with the batch (the alerts): called inside its transaction."""
+
+    async def on_batch(self, conn: AsyncConnection, tables: Tables,
+                       applied: Sequence[tuple[Accepted, Position]],
+                       changes: Changes) -> list[str]: ...
+
+    def committed(self, new: Sequence[str]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     applied: int = 0
@@ -66,19 +78,30 @@ class ViewSync:
     def __init__(
         self, store: ViewStore, stage: VerificationStage, dlq: DeadLetterQueue, *,
         registry: RegistrySource | None = None, generation: str | None = None,
+        alerts: BatchHook | None = None,
     ) -> None:
         self.store, self.stage, self.dlq = store, stage, dlq
         self._registry = registry
         self._generation = generation
+        self._alerts = alerts
+        self.control: PartitionControl | None = None
+        """The consumer of the last batch: who owns which partitions (the alert timer asks)."""
         self._docs = DocCache()
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
+
+    def owned(self) -> set[tuple[str, int]]:
+        """The partitions this consumer owns now (none before its first batch)."""
+        if self.control is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in self.control.assignment()}
 
     def positioned(self, topic: str, partition: int, offset: int) -> None:
         """The consumer was moved to ``offset`` (on assignment, or by a re-seek)."""
         self._sought[(topic, partition)] = offset
 
     async def apply(self, records: Sequence[RawRecord], control: PartitionControl) -> BatchOutcome:
+        self.control = control
         owned = {(tp.topic, tp.partition) for tp in control.assignment()}
         by_tp: dict[tuple[str, int], list[RawRecord]] = {}
         for record in records:
@@ -128,17 +151,24 @@ class ViewSync:
             fold = await load(conn, tables, [(v, _pos(r)) for r, v in items
                                              if isinstance(v, Accepted)], self._docs)
             letters: list[DeadLetter] = []
+            applied: list[tuple[Accepted, Position]] = []
             for record, verdict in items:
                 refusal = (verdict if isinstance(verdict, Rejected)
                            else fold.apply(verdict, _pos(record)))
                 if refusal is not None:
                     letters.append(self.dlq.letter(record, refusal))
                 else:
+                    assert isinstance(verdict, Accepted)
                     _applied(verdict)
+                    applied.append((verdict, _pos(record)))
             await self.dlq.send(letters)
             offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
             changes = fold.changes()
             await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
+            raised = (await self._alerts.on_batch(conn, tables, applied, changes)
+                      if self._alerts is not None else [])
+        if self._alerts is not None:
+            self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
         return BatchOutcome(len(todo) - len(letters), len(letters), skipped, reseek, offsets)
 

@@ -7,11 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from consumers.alerts.directory import Directory
+from consumers.alerts.http import create_alerts_router
+from consumers.alerts.service import AlertsService
+from consumers.alerts.sse import create_stream_router
+from consumers.alerts.store import AlertStore
 from consumers.api import create_views_router
 from consumers.config import ViewTopics
 from consumers.freshness import Freshness
 from consumers.store import ViewStore
-from infra import wiring
+from infra import alerts_wiring, wiring
 from infra.kafka_client import bootstrap_servers
 from infra.logging import configure_logging
 from infra.settings import Settings
@@ -53,6 +58,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     gateway = gateway_state(settings)
     views = ViewStore(settings.views_store_url)
     freshness = Freshness(bootstrap_servers(settings), ViewTopics().consumed())
+    alert_config = alerts_wiring.alert_config(settings)
+    alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
+                           alerts_wiring.alert_clock(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +68,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             # Read side: the views store, created empty if missing. A views schema left behind
             # by an upgrade must not keep the gateway down: `emining views run` reports it.
             await views.open(check_version=False)
+            await alerts.store.create_tables()
             try:
                 yield
             finally:
@@ -75,4 +84,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(create_gateway(gateway))
     app.include_router(create_views_router(views, freshness), prefix="/v1")
+    app.include_router(create_alerts_router(alerts, gateway.api_keys), prefix="/v1")
+    app.include_router(create_stream_router(gateway.api_keys, bootstrap_servers(settings),
+                                            alerts_wiring.alert_verifier(settings)), prefix="/v1")
     return app

@@ -163,7 +163,12 @@ def _changes_table(changes: list[TopicChange]) -> Table:
 def apply_catalogue(
     as_json: Annotated[bool, typer.Option("--json", help="print the changes as JSON")] = False,
 ) -> None:
-    """Create missing catalogue topics and align partitions and configs (idempotent)."""
+    """Create missing catalogue topics and align partitions and configs (idempotent).
+
+    Then one ``emining.alerts.<org>`` per organisation in the registry (read from the log) and
+    the platform's own; run it again after onboarding (the alert workers also create a missing
+    alerts topic on first use).
+    """
     settings = Settings()
     bootstrap = bootstrap_servers(settings)
     changes = asyncio.run(
@@ -172,12 +177,28 @@ def apply_catalogue(
             replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
         )
     )
+    changes += asyncio.run(_alerts_topics(settings))
     if as_json:
         print_json([change.to_json() for change in changes])
         return
     out.print(_changes_table(changes))
     changed = sum(change.action != "unchanged" for change in changes)
     err.print(f"{changed} topic(s) changed on {bootstrap}" if changed else "no changes")
+
+
+async def _alerts_topics(settings: Settings) -> list[TopicChange]:
+    from schemas.registry import Registry  # noqa: PLC0415 - keep CLI start-up light
+
+    from . import alerts_wiring, wiring  # noqa: PLC0415
+
+    try:
+        registry = await wiring.load_registry(settings)
+    except EminingError:  # no trust anchor yet, or an empty log: only the platform's topic
+        registry = Registry()
+    return await apply_topics(
+        bootstrap_servers(settings), alerts_wiring.alert_topic_specs(registry),
+        replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
+    )
 
 
 def _topics_table(topics: dict[str, TopicInfo]) -> Table:

@@ -221,7 +221,7 @@ def digest(as_json: JsonOption = False) -> None:
 
 @views_app.command("run")
 def run_consumer() -> None:
-    """Keep the views in step with the shared topics until interrupted (SIGINT or SIGTERM)."""
+    """Keep the views in step and raise and deliver the alerts, until SIGINT or SIGTERM."""
     from consumers.runner import run_views  # noqa: PLC0415
 
     settings = Settings()
@@ -233,11 +233,13 @@ def run_consumer() -> None:
         start_http_server(settings.views_metrics_port, addr="127.0.0.1")
 
     async def main() -> None:
+        from infra.alerts_runtime import plugin  # noqa: PLC0415 - keep CLI start-up light
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_views(config, stop)
+        await run_views(config, stop, alerts=plugin(settings))
 
     run(main())
 

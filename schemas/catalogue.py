@@ -25,11 +25,12 @@ _VERSIONED = re.compile(r"^(?P<name>[a-z0-9.]+)\.v(?P<version>[1-9][0-9]*)$")
 @cache
 def event_types() -> dict[str, type[EventData]]:
     """Current version of every event type, keyed by its CloudEvents type."""
-    from schemas.events.registry import ALL_EVENTS  # noqa: PLC0415 - keeps import order acyclic
+    from schemas.alerts import ALERT_EVENTS  # noqa: PLC0415 - keeps import order acyclic
+    from schemas.events.registry import ALL_EVENTS  # noqa: PLC0415
     from schemas.participants import REGISTRY_EVENTS  # noqa: PLC0415
 
     table: dict[str, type[EventData]] = {}
-    for cls in (*ALL_EVENTS, *REGISTRY_EVENTS):
+    for cls in (*ALL_EVENTS, *REGISTRY_EVENTS, *ALERT_EVENTS):
         if cls.ce_type() in table:
             raise RuntimeError(f"event type {cls.ce_type()} is defined twice")
         table[cls.ce_type()] = cls

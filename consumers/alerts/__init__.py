@@ -1,0 +1,1 @@
+"""Alerts between the two sides: rules, deadlines, rendering, and delivery (issue 6)."""

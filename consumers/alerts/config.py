@@ -1,0 +1,65 @@
+"""What the alert rules are tuned by: service standards, reminder offsets, who plays which role.
+
+Every default is in this module, in one place; README "Alerts" reproduces the table. A
+deployment overrides any of them with a YAML file (``EMINING_ALERTS_CONFIG_FILE``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import Field
+
+from schemas.alerts import PLATFORM_ORG
+from schemas.common import Frozen, TitleType
+from schemas.identifiers import OrgId
+
+SERVICE_STANDARD_DAYS: dict[TitleType, int] = {
+    TitleType.RECONNAISSANCE_LICENCE: 30,
+    TitleType.EXPLORATION_LICENCE: 60,
+    TitleType.PROSPECTING_LICENCE: 60,
+    TitleType.MINERAL_DEPOSIT_RETENTION_LICENCE: 90,
+    TitleType.MINING_LEASE: 90,
+    TitleType.SMALL_SCALE_MINING_LEASE: 60,
+    TitleType.MINOR_MINERALS: 30,
+}
+"""Default service standards, calendar days from receipt to decision, per title type.
+
+*Illustrative*: the provincial rules set no single published figure; each authority configures
+its own. Days the application waited on the applicant (from a deficiency notice to the
+resubmission) do not count.
+"""
+
+
+class AlertConfig(Frozen):
+    """Tuning of the rules. Every field has a documented default."""
+
+    service_standard_days: dict[TitleType, Annotated[int, Field(ge=1, le=3650)]] = Field(
+        default_factory=lambda: dict(SERVICE_STANDARD_DAYS))
+    """Per title type; a type missing here has no service-standard alert."""
+    expiry_reminder_days: tuple[Annotated[int, Field(ge=1, le=3650)], ...] = (90, 30, 7)
+    """A title in force is reminded this many days before it expires."""
+    deficiency_reminder_days: Annotated[int, Field(ge=1, le=365)] = 3
+    """An unanswered deficiency notice is reminded this many days before its respond-by date."""
+    border_crossing_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
+    """A shipment cleared at Sost is overdue when it has not crossed Khunjerab within this."""
+    max_event_age_days: Annotated[int, Field(ge=1)] | None = 14
+    """Events older than this when consumed (a backfill, a rebuild) raise no event alerts;
+    deadlines they schedule still fire. ``None``: no limit."""
+    customs: tuple[OrgId, ...] = ("urn:emining:pk:gov:customs",)
+    """Told when a declaration lacks a valid export approval."""
+    facilitation: tuple[OrgId, ...] = ("urn:emining:pk:gov:sifc", "urn:emining:pk:gov:boi")
+    """Told (with the authority) when an application passes its service standard."""
+    border: tuple[OrgId, ...] = ("urn:emining:pk:gov:nlc-sost",)
+    """Told (with the exporter) when a Khunjerab crossing is overdue."""
+    platform: OrgId = PLATFORM_ORG
+    """Told of every security rejection."""
+
+
+def load_config(path: Path | None) -> AlertConfig:
+    """The config from a YAML file (any subset of the fields), or the defaults."""
+    if path is None:
+        return AlertConfig()
+    return AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})

@@ -1,0 +1,115 @@
+"""HTTP routes of the alerts: subscriptions and webhooks of the authenticated organisation."""
+
+# No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from consumers.alerts.filters import Subscription
+from consumers.alerts.service import AlertsService
+from producers.gateway_auth import ApiKeyStore
+from schemas.common import Mineral, Province
+from schemas.errors import EminingError
+from schemas.events.projects import ProjectStage
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="emining"'}
+
+
+def organisation_of(api_keys: ApiKeyStore) -> Callable[..., Awaitable[str]]:
+    """A dependency: the organisation whose gateway API key the request carries, else 401."""
+    bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+    header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key")
+
+    async def organisation(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+        api_key: Annotated[str | None, Security(header_key)],
+    ) -> str:
+        token = credentials.credentials if credentials else api_key
+        org = api_keys.authenticate(token) if token else None
+        if org is None:
+            raise HTTPException(401, "send a valid API key as Authorization: Bearer <key> or "
+                                "X-API-Key", headers=_CHALLENGE)
+        return org
+
+    return organisation
+
+
+class SubscriptionIn(BaseModel):
+    minerals: list[Mineral] = Field(default_factory=list, description="any of; empty: any")
+    provinces: list[Province] = Field(default_factory=list, description="any of; empty: any")
+    stages: list[ProjectStage] = Field(default_factory=list, description="any of; empty: any")
+    include_existing: bool = Field(default=False, description="also alert about projects "
+                                   "already registered that match")
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    org: str
+    minerals: list[str]
+    provinces: list[str]
+    stages: list[str]
+    created_at: str | None
+    alerts_raised: int | None = None
+
+    @classmethod
+    def of(cls, sub: Subscription, raised: int | None = None) -> "SubscriptionOut":
+        return cls.model_validate({**sub.as_dict(), "alerts_raised": raised})
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    secret: str | None = Field(default=None, description="shown once, when created")
+
+
+def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRouter:
+    """``/subscriptions`` and ``/webhooks`` (mounted under ``/v1``)."""
+    router = APIRouter(tags=["alerts"])
+    Org = Annotated[str, Depends(organisation_of(api_keys))]  # noqa: N806 - a type alias
+
+    @router.post("/subscriptions", status_code=201)
+    async def subscribe(body: SubscriptionIn, org: Org) -> SubscriptionOut:
+        """Hear about new projects matching a filter (mineral, province, stage)."""
+        sub, raised = await service.subscribe(
+            org, minerals=body.minerals, provinces=body.provinces, stages=body.stages,
+            include_existing=body.include_existing)
+        return SubscriptionOut.of(sub, len(raised) if body.include_existing else None)
+
+    @router.get("/subscriptions")
+    async def subscriptions(org: Org) -> list[SubscriptionOut]:
+        return [SubscriptionOut.of(s) for s in await service.subscriptions(org)]
+
+    @router.delete("/subscriptions/{sub_id}", status_code=204, response_class=Response)
+    async def unsubscribe(sub_id: str, org: Org) -> Response:
+        if not await service.unsubscribe(org, sub_id):
+            raise HTTPException(404, f"you have no subscription {sub_id}")
+        return Response(status_code=204)
+
+    @router.post("/webhooks", status_code=201)
+    async def add_webhook(body: WebhookIn, org: Org) -> WebhookOut:
+        """Register a URL for your alerts; keep the secret to check X-Emining-Signature."""
+        try:
+            hook = await service.add_webhook(org, body.url)
+        except EminingError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return WebhookOut(id=hook.id, url=hook.url, secret=hook.secret)
+
+    @router.get("/webhooks")
+    async def webhooks(org: Org) -> list[WebhookOut]:
+        return [WebhookOut(id=h.id, url=h.url) for h in await service.webhooks(org)]
+
+    @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
+    async def remove_webhook(webhook_id: str, org: Org) -> Response:
+        if not await service.remove_webhook(org, webhook_id):
+            raise HTTPException(404, f"you have no webhook {webhook_id}")
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,155 @@
+"""Reading alerts topics: verify the platform's signature, find ids a crash may have sent, follow.
+
+Readers trust an alert only if it parses, names the topic's organisation as recipient, and is
+signed by a trust-anchor key (the platform operator's, configured out of band like the
+registry's). Duplicates (same id: a crash between send and record) are dropped by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from producers.kafka_meta import partitions_of
+from schemas.alerts import AlertRaised
+from schemas.envelope import Envelope, from_record
+from schemas.errors import ContractError, SignatureError
+from schemas.signing import Verifier
+from schemas.topics import alerts_topic
+
+_REMEMBERED = 100_000
+"""Alert ids a follower remembers to drop repeats (a repeat comes right after its original)."""
+
+Position = dict[int, int]
+"""Partition → next offset to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    alert: AlertRaised
+    envelope: Envelope
+    partition: int
+    offset: int
+
+
+class AlertVerifier:
+    """Checks an alert record: envelope, type, recipient and the platform's signature."""
+
+    def __init__(self, trust_anchor: Iterable[bytes], platform: str) -> None:
+        self._keys = {v.keyid: v for v in (Verifier(raw) for raw in trust_anchor)}
+        self.platform = platform
+
+    def check(self, key: bytes | None, value: bytes | None,
+              headers: Iterable[tuple[str, bytes | None]], org: str) -> Envelope:
+        env = from_record(key, value, tuple(headers))
+        if not isinstance(env.data, AlertRaised):
+            raise ContractError(f"{env.type} is not an alert")
+        if env.org != self.platform:
+            raise SignatureError(f"alert from {env.org}, not from the platform")
+        if env.data.recipient != org or alerts_topic(org) != env.topic:
+            raise ContractError(f"alert for {env.data.recipient} on {alerts_topic(org)}")
+        verifier = self._keys.get(env.keyid)
+        if verifier is None:
+            raise SignatureError(f"alert signed with {env.keyid}, not a trust-anchor key")
+        verifier.verify(env.signing_input(), env.signature)
+        return env
+
+
+async def _consumer(bootstrap: str, timeout_s: float) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(consumer.start(), timeout_s)
+    return consumer
+
+
+async def find_ids(bootstrap: str, wanted: Mapping[str, set[str]], since: datetime, *,
+                   timeout_s: float = 15.0) -> dict[str, tuple[str, int, int]]:
+    """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
+    (record timestamps): id → (topic, partition, offset)."""
+    found: dict[str, tuple[str, int, int]] = {}
+    consumer = await _consumer(bootstrap, timeout_s)
+    try:
+        for topic, ids in wanted.items():
+            tps = [TopicPartition(topic, p)
+                   for p in await partitions_of(bootstrap, topic, timeout_s=timeout_s)]
+            if not tps:
+                continue
+            consumer.assign(tps)
+            end = await consumer.end_offsets(tps)
+            starts = await consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in tps})
+            remaining = set()
+            for tp in tps:
+                at = starts.get(tp)
+                if at is not None and at.offset < end[tp]:
+                    consumer.seek(tp, at.offset)
+                    remaining.add(tp)
+            while remaining:
+                batches = await asyncio.wait_for(consumer.getmany(*remaining, timeout_ms=500),
+                                                 timeout_s)
+                for tp, records in batches.items():
+                    for rec in records:
+                        event_id = dict(rec.headers).get("ce_id", b"").decode("utf-8", "replace")
+                        if event_id in ids:
+                            found.setdefault(event_id, (topic, tp.partition, rec.offset))
+                    if records and records[-1].offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Position | None,
+                from_beginning: bool) -> None:
+    consumer.assign(tps)
+    ends = await consumer.end_offsets(tps)
+    for tp in tps:
+        if start is not None and tp.partition in start:
+            consumer.seek(tp, start[tp.partition])
+        else:
+            consumer.seek(tp, 0 if from_beginning else ends[tp])
+
+
+async def follow(bootstrap: str, org: str, verifier: AlertVerifier, *,
+                 start: Position | None = None, from_beginning: bool = False,
+                 timeout_s: float = 15.0, stop: asyncio.Event | None = None,
+                 ) -> AsyncGenerator[Received | Exception, None]:
+    """Every alert on ``org``'s topic from ``start`` (or the beginning, or now), until ``stop``.
+
+    Yields a ``Received`` per valid alert and the error for each record that fails a check
+    (the caller reports it); a repeated alert id is skipped.
+    """
+    topic = alerts_topic(org)
+    parts = await partitions_of(bootstrap, topic, timeout_s=timeout_s)
+    if not parts:
+        raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
+    consumer = await _consumer(bootstrap, timeout_s)
+    seen: set[str] = set()
+    order: deque[str] = deque()
+    try:
+        await _seek(consumer, [TopicPartition(topic, p) for p in parts], start, from_beginning)
+        while stop is None or not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=250)
+            for tp, records in batches.items():
+                for rec in records:
+                    try:
+                        env = verifier.check(rec.key, rec.value, rec.headers, org)
+                    except ContractError as exc:
+                        yield exc
+                        continue
+                    assert isinstance(env.data, AlertRaised)
+                    if env.data.alert_id in seen:
+                        continue
+                    seen.add(env.data.alert_id)
+                    order.append(env.data.alert_id)
+                    if len(order) > _REMEMBERED:
+                        seen.discard(order.popleft())
+                    yield Received(env.data, env, tp.partition, rec.offset)
+    finally:
+        await consumer.stop()
+

@@ -1,0 +1,163 @@
+"""``GET /v1/alerts/stream``: the authenticated organisation's alerts as server-sent events.
+
+The stream reads only ``emining.alerts.<org>`` of the organisation whose API key the request
+carries, and passes on only alerts signed by the platform and addressed to that organisation.
+Each event's ``id`` is the stream position (``partition:next offset`` per partition, comma
+separated); send it back as ``Last-Event-ID`` to resume where a dropped connection stopped.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from consumers.alerts.http import organisation_of
+from consumers.alerts.reader import AlertVerifier, Position, Received, follow
+from producers.gateway_auth import ApiKeyStore
+from schemas.common import Language
+
+log = structlog.get_logger("consumers.alerts.sse")
+
+KEEPALIVE_S = 15.0
+_END = object()
+
+
+def parse_position(text: str | None) -> Position | None:
+    """``"0:16,1:4"`` → ``{0: 16, 1: 4}``; None when absent or malformed."""
+    if not text:
+        return None
+    try:
+        return {int(p): int(o) for p, o in (part.split(":") for part in text.split(","))}
+    except ValueError:
+        return None
+
+
+def format_position(position: Position) -> str:
+    return ",".join(f"{p}:{o}" for p, o in sorted(position.items()))
+
+
+def sse_event(item: Received, position: Position, language: Language | None) -> str:
+    alert = item.alert
+    lang = language or alert.language
+    payload = {
+        "alert_id": alert.alert_id, "rule": alert.rule.value, "severity": alert.severity.value,
+        "about": alert.about, "due_on": alert.due_on.isoformat() if alert.due_on else None,
+        "language": lang.value, "text": alert.texts.in_language(lang),
+        "alert": alert.model_dump(mode="json", exclude_none=True),
+    }
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {format_position(position)}\nevent: alert\ndata: {body}\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where streams read from, and how often an idle one says it is alive."""
+
+    bootstrap: str
+    verifier: AlertVerifier
+    keepalive_s: float = KEEPALIVE_S
+
+
+class Stream:
+    """One connection: a task pumping the topic into a queue, and the SSE text it yields.
+
+    Starlette does not close a streaming body when the client goes away, so the pump is
+    stopped by the response's background task (and by the generator, whichever runs first).
+    """
+
+    def __init__(self, source: Source, org: str, start: Position | None, from_beginning: bool,
+                 language: Language | None) -> None:
+        self.source, self.org, self.start, self.language = source, org, start, language
+        self.from_beginning = from_beginning
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1000)
+        self.task: asyncio.Task[None] | None = None
+        self.stop = asyncio.Event()
+        self.log = log.bind(org=org)
+
+    async def pump(self) -> None:
+        try:
+            async for item in follow(self.source.bootstrap, self.org, self.source.verifier,
+                                     start=self.start, from_beginning=self.from_beginning,
+                                     stop=self.stop):
+                if self.queue.full():  # a client that stopped reading: let it go
+                    break
+                self.queue.put_nowait(item)
+        finally:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(_END)
+
+    async def close(self) -> None:
+        if self.task is None:
+            return
+        task, self.task = self.task, None
+        self.stop.set()  # the pump's consumer stops between two polls, without a cancel
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(task), 5.0)  # it stops within one poll
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("alert_stream_failed", error=repr(task.exception())[:300])
+        self.log.info("alert_stream_closed")
+
+    async def events(self) -> AsyncIterator[str]:
+        position: Position = dict(self.start or {})
+        self.task = asyncio.create_task(self.pump())
+        self.log.info("alert_stream_opened")
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), self.source.keepalive_s)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    self.log.warning("alert_record_refused", reason=str(item)[:300])
+                    continue
+                assert isinstance(item, Received)
+                position[item.partition] = item.offset + 1
+                self.log.debug("alert_streamed", alert_id=item.alert.alert_id)
+                yield sse_event(item, position, self.language)
+        finally:
+            # no await here: a disconnect cancels this scope again at every await, so the
+            # pump is only told to stop; the response's background task waits for it
+            self.stop.set()
+
+
+def create_stream_router(api_keys: ApiKeyStore, bootstrap: str, verifier: AlertVerifier,
+                         *, keepalive_s: float = KEEPALIVE_S) -> APIRouter:
+    router = APIRouter(tags=["alerts"])
+    Org = Annotated[str, Depends(organisation_of(api_keys))]  # noqa: N806 - a type alias
+    source = Source(bootstrap, verifier, keepalive_s)
+
+    @router.get("/alerts/stream", response_class=StreamingResponse,
+                responses={200: {"content": {"text/event-stream": {}},
+                                 "description": "Server-sent events, one per alert"}})
+    async def stream(
+        org: Org,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        lang: Annotated[Language | None, Query(description="text language; default: the "
+                                                "organisation's preferred one")] = None,
+        from_beginning: Annotated[bool, Query(description="replay the alerts topic")] = False,
+    ) -> StreamingResponse:
+        """Your organisation's alerts as they are raised (``event: alert``, JSON data)."""
+        stream = Stream(source, org, parse_position(last_event_id), from_beginning, lang)
+        return StreamingResponse(
+            stream.events(), media_type="text/event-stream",
+            background=BackgroundTask(stream.close),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return router

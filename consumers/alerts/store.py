@@ -1,0 +1,248 @@
+"""Alert outbox, deadlines and deliveries: SQL over the views' database, transaction by caller.
+
+Every function takes the caller's connection, so the consumer writes alerts and deadlines in the
+very transaction that writes its views and consumed offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.alerts import tables as t
+from consumers.alerts.model import Deadline
+from consumers.store import ViewStore
+from schemas.alerts import AlertRaised, AlertRule
+from schemas.envelope import format_time
+
+
+def insert(conn: AsyncConnection, table: Any) -> Any:
+    """The dialect's INSERT, for ON CONFLICT clauses."""
+    return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+
+
+class AlertStore:
+    """The alert tables in the database of a ``ViewStore``."""
+
+    def __init__(self, views: ViewStore) -> None:
+        self.views = views
+
+    async def open(self) -> None:
+        await self.views.open()
+        await self.create_tables()
+
+    async def create_tables(self) -> None:
+        """Create the alert tables if missing (the views store must be open)."""
+        async with self.views.writing() as (conn, _):
+            await conn.run_sync(t.metadata.create_all)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        async with self.views.writing() as (conn, _):
+            yield conn
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self.views.reading() as (conn, _):
+            yield conn
+
+
+async def record_alerts(conn: AsyncConnection, raised: Sequence[AlertRaised]) -> list[str]:
+    """Add alerts to the outbox; an id already in the ledger is skipped. Returns the new ids."""
+    if not raised:
+        return []
+    rows = [{"alert_id": a.alert_id, "recipient": a.recipient, "rule": a.rule.value,
+             "about": a.about, "topic": a.destination_topic(),
+             "raised_at": format_time(a.raised_at), "doc": a.model_dump_json(), "attempts": 0}
+            for a in {a.alert_id: a for a in raised}.values()]
+    stmt = insert(conn, t.alerts).values(rows).on_conflict_do_nothing(
+        index_elements=["alert_id"]).returning(t.alerts.c.alert_id)
+    return list((await conn.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A deadline and where its subject's events live (the partition that owns it)."""
+
+    deadline: Deadline
+    topic: str
+    partition: int
+
+
+def _deadline_row(placed: Placed) -> dict[str, object]:
+    d = placed.deadline
+    return {"key": d.key, "rule": d.rule.value, "subject": d.subject, "topic": placed.topic,
+            "log_partition": placed.partition, "fires_at": format_time(d.fires_at),
+            "due_on": d.due_on.isoformat() if d.due_on else None,
+            "params": json.dumps(dict(d.params), sort_keys=True)}
+
+
+async def replace_deadlines(
+    conn: AsyncConnection, subject: str, wanted: Sequence[Placed]
+) -> None:
+    """Make ``subject``'s pending deadlines exactly ``wanted``; fired ones are never touched."""
+    dt = t.deadlines
+    keys = [p.deadline.key for p in wanted]
+    await conn.execute(dt.delete().where(dt.c.subject == subject, dt.c.fired_at.is_(None),
+                                         dt.c.key.not_in(keys)))
+    if not wanted:
+        return
+    stmt = insert(conn, dt).values([_deadline_row(p) for p in wanted])
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=["key"], where=dt.c.fired_at.is_(None),
+        set_={"topic": stmt.excluded.topic, "log_partition": stmt.excluded.log_partition}))
+
+
+def _placed(row: Any) -> Placed:
+    deadline = Deadline(AlertRule(row.rule), row.subject, datetime.fromisoformat(row.fires_at),
+                        date.fromisoformat(row.due_on) if row.due_on else None, row.key,
+                        json.loads(row.params))
+    return Placed(deadline, row.topic, row.log_partition)
+
+
+async def due_deadlines(
+    conn: AsyncConnection, now: datetime, owned: Iterable[tuple[str, int]], limit: int = 500
+) -> list[Placed]:
+    """Unfired deadlines due by ``now`` whose subject lives in a partition of ``owned``."""
+    owned = sorted(set(owned))
+    if not owned:
+        return []
+    dt = t.deadlines
+    mine = or_(*(and_(dt.c.topic == topic, dt.c.log_partition == p) for topic, p in owned))
+    query = (select(dt).where(dt.c.fired_at.is_(None), dt.c.fires_at <= format_time(now), mine)
+             .order_by(dt.c.fires_at, dt.c.key).limit(limit))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    return [_placed(row) for row in await conn.execute(query)]
+
+
+async def next_due(conn: AsyncConnection, owned: Iterable[tuple[str, int]]) -> datetime | None:
+    """When the earliest unfired deadline of ``owned`` partitions falls (a cheap read)."""
+    owned = sorted(set(owned))
+    if not owned:
+        return None
+    dt = t.deadlines
+    mine = or_(*(and_(dt.c.topic == topic, dt.c.log_partition == p) for topic, p in owned))
+    first = (await conn.execute(select(dt.c.fires_at).where(dt.c.fired_at.is_(None), mine)
+                                .order_by(dt.c.fires_at).limit(1))).scalar_one_or_none()
+    return datetime.fromisoformat(first) if first else None
+
+
+async def pending_alerts(conn: AsyncConnection) -> bool:
+    """Whether any alert waits for delivery (a cheap read before a claiming write)."""
+    a = t.alerts
+    query = select(a.c.seq).where(a.c.delivered_at.is_(None)).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def subject_deadlines(conn: AsyncConnection, subject: str) -> list[Placed]:
+    dt = t.deadlines
+    rows = await conn.execute(select(dt).where(dt.c.subject == subject).order_by(dt.c.fires_at))
+    return [_placed(row) for row in rows]
+
+
+async def mark_fired(conn: AsyncConnection, keys: Sequence[str], now: datetime) -> None:
+    if keys:
+        dt = t.deadlines
+        await conn.execute(update(dt).where(dt.c.key.in_(keys), dt.c.fired_at.is_(None))
+                           .values(fired_at=format_time(now)))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An alert claimed for delivery to Kafka."""
+
+    alert_id: str
+    topic: str
+    doc: str
+    attempts: int
+    """Delivery attempts including this one: above 1, a crash may already have sent it."""
+    previous_claim: datetime | None
+    """When the previous attempt began (wall clock): a sent copy is on the topic after it."""
+
+
+async def claim(conn: AsyncConnection, worker: str, now: datetime, lease: timedelta,
+                limit: int = 500) -> list[Outgoing]:
+    """Undelivered alerts nobody else holds a live claim on, claimed for ``worker``.
+
+    ``now`` is the wall clock (claims are operations, not rule time): it dates the attempt so
+    that a later one knows from where on the topic to look for a copy this one may have sent.
+    """
+    a = t.alerts
+    stamp = format_time(now)
+    free = or_(a.c.claimed_until.is_(None), a.c.claimed_until < stamp, a.c.claimed_by == worker)
+    query = (select(a.c.alert_id, a.c.topic, a.c.doc, a.c.attempts, a.c.claimed_at)
+             .where(a.c.delivered_at.is_(None), free).order_by(a.c.seq).limit(limit))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(await conn.execute(query))
+    if not rows:
+        return []
+    await conn.execute(update(a).where(a.c.alert_id.in_([r.alert_id for r in rows]))
+                       .values(claimed_by=worker, claimed_at=stamp,
+                               claimed_until=format_time(now + lease),
+                               attempts=a.c.attempts + 1))
+    return [Outgoing(r.alert_id, r.topic, r.doc, r.attempts + 1,
+                     datetime.fromisoformat(r.claimed_at) if r.claimed_at else None)
+            for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    alert_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+async def mark_delivered(conn: AsyncConnection, done: Sequence[Delivered], now: datetime) -> None:
+    """Record Kafka deliveries and queue their webhook deliveries."""
+    if not done:
+        return
+    a, stamp = t.alerts, format_time(now)
+    await conn.execute(
+        update(a).where(a.c.alert_id == bindparam("id"))
+        .values(delivered_at=stamp, log_partition=bindparam("p"), log_offset=bindparam("o"),
+                claimed_by=None, claimed_until=None),
+        [{"id": d.alert_id, "p": d.partition, "o": d.offset} for d in done])
+    await queue_webhooks(conn, [d.alert_id for d in done], stamp)
+
+
+async def queue_webhooks(conn: AsyncConnection, alert_ids: Sequence[str], stamp: str) -> None:
+    """One pending delivery per alert and active webhook of its recipient."""
+    a, w = t.alerts, t.webhooks
+    pairs = await conn.execute(
+        select(a.c.alert_id, w.c.id).join(w, and_(w.c.org == a.c.recipient, w.c.active == true()))
+        .where(a.c.alert_id.in_(alert_ids)))
+    rows = [{"alert_id": r[0], "webhook_id": r[1], "status": "pending", "attempts": 0,
+             "updated_at": stamp} for r in pairs]
+    if rows:
+        await conn.execute(insert(conn, t.deliveries).values(rows).on_conflict_do_nothing())
+
+
+async def release(conn: AsyncConnection, alert_ids: Sequence[str]) -> None:
+    """Give claimed alerts back (their delivery failed; any worker may try again)."""
+    if alert_ids:
+        a = t.alerts
+        await conn.execute(update(a).where(a.c.alert_id.in_(alert_ids), a.c.delivered_at.is_(None))
+                           .values(claimed_by=None, claimed_until=None))
+
+
+async def alert_docs(conn: AsyncConnection, recipient: str | None = None,
+                     limit: int = 1000) -> list[AlertRaised]:
+    """Recorded alerts (newest last), for tests and the operator."""
+    a = t.alerts
+    query = select(a.c.doc).order_by(a.c.seq).limit(limit)
+    if recipient is not None:
+        query = query.where(a.c.recipient == recipient)
+    return [AlertRaised.model_validate_json(doc) for doc in (await conn.execute(query)).scalars()]
+

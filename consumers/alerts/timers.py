@@ -1,0 +1,85 @@
+"""Deadlines fired on the clock, with or without new events, by the subject partition's owner.
+
+Each tick, in one transaction: lock the consumed offsets of the partitions this consumer owns
+(so a batch of the same partition cannot interleave), take their unfired deadlines due by the
+clock's now, re-judge each against the subject's current view, record the alerts and mark the
+deadlines fired. A crash before the commit leaves them unfired (they fire at the next tick, here
+or at the partition's next owner); after it, they are fired and never fire again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from consumers.alerts.clock import Clock
+from consumers.alerts.config import AlertConfig
+from consumers.alerts.context import Context, ViewSnapshot
+from consumers.alerts.deadlines import fire
+from consumers.alerts.directory import Directory
+from consumers.alerts.render import alert_of
+from consumers.alerts.stage import load_views
+from consumers.alerts.store import due_deadlines, mark_fired, next_due, record_alerts
+from consumers.store import ViewStore
+from consumers.store_batch import lock_offsets
+from consumers.views.models import ApprovalView, ProjectView, ShipmentView
+from schemas.alerts import AlertRule
+
+log = structlog.get_logger("consumers.alerts.timers")
+
+Owned = Callable[[], Iterable[tuple[str, int]]]
+"""The (topic, partition) pairs this consumer owns right now."""
+
+
+class DeadlineTimer:
+    def __init__(self, store: ViewStore, directory: Directory, config: AlertConfig, clock: Clock,
+                 owned: Owned, on_new: Callable[[], None] | None = None, batch: int = 200) -> None:
+        self.store, self.directory, self.config, self.clock = store, directory, config, clock
+        self._owned, self._on_new, self._batch = owned, on_new, batch
+
+    async def tick(self) -> tuple[int, list[str]]:
+        """Fire what is due now; returns (deadlines fired, ids of new alerts)."""
+        owned = sorted(set(self._owned()))
+        if not owned:
+            return 0, []
+        now = self.clock.now()
+        async with self.store.reading() as (conn, _):  # no write lock unless something is due
+            first = await next_due(conn, owned)
+        if first is None or first > now:
+            return 0, []
+        async with self.store.writing() as (conn, tables):
+            await lock_offsets(conn, tables, owned)
+            due = await due_deadlines(conn, now, owned, self._batch)
+            if not due:
+                return 0, []
+            border = {p.deadline.subject for p in due
+                      if p.deadline.rule is AlertRule.BORDER_OVERDUE}
+            approvals = await load_views(conn, tables.approvals, ApprovalView,
+                                         {p.deadline.subject for p in due} - border)
+            shipments = await load_views(conn, tables.shipments, ShipmentView, border)
+            projects = await load_views(conn, tables.projects, ProjectView,
+                                        {v.project_id for v in approvals.values() if v.project_id})
+            ctx = Context(now, self.config, self.directory,
+                          ViewSnapshot(approvals, shipments, projects))
+            notices = [n for p in due for n in fire(p.deadline, ctx)]
+            new = await record_alerts(conn, [alert_of(n, self.directory, now) for n in notices])
+            await mark_fired(conn, [p.deadline.key for p in due], now)
+        for notice in notices:
+            log.info("deadline_alert_raised", alert_id=notice.alert_id, org=notice.recipient,
+                     rule=notice.rule.value, key=notice.cause.key)
+        if new and self._on_new is not None:
+            self._on_new()
+        return len(due), new
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 30.0) -> None:
+        """Tick until ``stop``: at once again after a full batch, else after ``interval_s``."""
+        while not stop.is_set():
+            try:
+                fired, _ = await self.tick()
+            except Exception:
+                log.exception("deadline_tick_failed")
+                fired = 0
+            if fired < self._batch:
+                await self.clock.sleep(interval_s)

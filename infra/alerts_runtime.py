@@ -1,0 +1,53 @@
+"""Running the alert workers: Kafka delivery and webhooks, alone or beside the view consumer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from consumers.alerts.clock import Clock
+from consumers.alerts.plugin import AlertsPlugin
+from consumers.alerts.store import AlertStore
+from consumers.store import ViewStore
+from infra import alerts_wiring
+from infra.kafka_client import bootstrap_servers
+from infra.settings import Settings
+from producers.sender import RecordSender
+
+
+async def run_workers(settings: Settings, store: AlertStore, clock: Clock, stop: asyncio.Event,
+                      wake: asyncio.Event | None = None) -> None:
+    """Deliver the outbox to Kafka and to webhooks until ``stop``."""
+    delivery = alerts_wiring.delivery(settings, store, wake)
+    async with (
+        httpx.AsyncClient() as client,
+        RecordSender(bootstrap_servers(settings), timeout_s=settings.client_timeout_s) as sender,
+    ):
+        await delivery.start()
+        hooks = alerts_wiring.webhook_worker(settings, store, clock, client, sender)
+        try:
+            await asyncio.gather(delivery.run(stop), hooks.run(stop))
+        finally:
+            await delivery.stop()
+
+
+async def deliver_forever(settings: Settings, stop: asyncio.Event) -> None:
+    """``emining alerts deliver``: the workers over the configured store."""
+    store = AlertStore(ViewStore(settings.views_store_url))
+    await store.open()
+    try:
+        await run_workers(settings, store, alerts_wiring.alert_clock(settings), stop)
+    finally:
+        await store.views.close()
+
+
+def plugin(settings: Settings, *, timer_interval_s: float = 30.0) -> AlertsPlugin:
+    """The alerts as ``emining views run`` hosts them: rules, timer and both workers."""
+    clock = alerts_wiring.alert_clock(settings)
+
+    async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        await run_workers(settings, store, clock, stop, wake)
+
+    return AlertsPlugin(alerts_wiring.alert_config(settings), clock, workers,
+                        timer_interval_s=timer_interval_s)

@@ -1,0 +1,69 @@
+"""Composition of the alerts: config, clock, verifier, topics, delivery and webhook workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+
+import httpx
+
+from consumers.alerts.clock import Clock, SystemClock
+from consumers.alerts.config import AlertConfig, load_config
+from consumers.alerts.delivery import AlertDelivery
+from consumers.alerts.reader import AlertVerifier
+from consumers.alerts.store import AlertStore
+from consumers.alerts.webhook_worker import KafkaDeadLetters, WebhookWorker
+from consumers.alerts.webhooks import WebhookSender
+from infra import wiring
+from infra.kafka_client import bootstrap_servers
+from infra.settings import Settings
+from infra.topics import TopicChange, apply_topics
+from producers.sender import RecordSender
+from schemas.alerts import PLATFORM_ORG, alerts_topic_spec
+from schemas.registry import Registry
+from schemas.topics import TopicSpec
+
+
+def alert_config(settings: Settings) -> AlertConfig:
+    return load_config(settings.alerts_config_file)
+
+
+def alert_clock(settings: Settings) -> Clock:
+    return SystemClock(timedelta(seconds=settings.alerts_clock_offset_s))
+
+
+def alert_verifier(settings: Settings) -> AlertVerifier:
+    """Checks alerts against the trust anchor: the platform operator's key signs them."""
+    return AlertVerifier(wiring.trust_anchor(settings), PLATFORM_ORG)
+
+
+def alert_topic_specs(registry: Registry) -> list[TopicSpec]:
+    """One alerts topic per registered organisation, and the platform's own."""
+    return [alerts_topic_spec(org) for org in sorted({PLATFORM_ORG, *registry.orgs})]
+
+
+async def ensure_alert_topics(settings: Settings, org_ids: Sequence[str]) -> list[TopicChange]:
+    """Create the alerts topics of ``org_ids`` if missing (idempotent)."""
+    return await apply_topics(
+        bootstrap_servers(settings), [alerts_topic_spec(o) for o in org_ids],
+        replication=settings.topic_replication, timeout_s=settings.client_timeout_s)
+
+
+def delivery(settings: Settings, store: AlertStore,
+             wake: asyncio.Event | None = None) -> AlertDelivery:
+    """The worker publishing the outbox, signed by the operator key as ``…/<alerts_instance>``."""
+
+    async def ensure(org_ids: Sequence[str]) -> None:
+        await ensure_alert_topics(settings, org_ids)
+
+    return AlertDelivery(store, key=wiring.operator_key(settings),
+                         bootstrap=bootstrap_servers(settings), state_dir=settings.chain_dir,
+                         instance=settings.alerts_instance, ensure_topics=ensure,
+                         timeout_s=settings.client_timeout_s, wake=wake)
+
+
+def webhook_worker(settings: Settings, store: AlertStore, clock: Clock, client: httpx.AsyncClient,
+                   sender: RecordSender) -> WebhookWorker:
+    return WebhookWorker(store, WebhookSender(client), KafkaDeadLetters(sender),
+                         source=f"{PLATFORM_ORG}/{settings.alerts_instance}", clock=clock)

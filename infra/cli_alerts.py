@@ -1,0 +1,190 @@
+"""``emining alerts …``: follow an organisation's alerts, manage subscriptions and webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+
+from infra.cli_common import console, err_console, fail, print_json, run
+from infra.logging import configure_logging
+from infra.settings import Settings
+from schemas.common import Language, Mineral, Province
+from schemas.events.projects import ProjectStage
+
+alerts_app = typer.Typer(help="Alerts between the two sides: tail, subscriptions, webhooks.",
+                         no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhooks that receive an organisation's alerts.",
+                           no_args_is_help=True)
+alerts_app.add_typer(webhooks_app, name="webhooks")
+
+OrgOption = Annotated[str, typer.Option("--org", help="organisation id (urn:emining:…)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+async def _with_service(work: Callable[[Any], Awaitable[Any]], *, registry: bool = False) -> Any:
+    """Run ``work(service)`` over the views store (reading the registry only if asked)."""
+    from consumers.alerts.directory import Directory  # noqa: PLC0415 - keep start-up light
+    from consumers.alerts.service import AlertsService  # noqa: PLC0415
+    from consumers.alerts.store import AlertStore  # noqa: PLC0415
+    from consumers.store import ViewStore  # noqa: PLC0415
+    from infra import alerts_wiring, wiring  # noqa: PLC0415
+    from schemas.registry import Registry  # noqa: PLC0415
+
+    settings = Settings()
+    found = await wiring.load_registry(settings) if registry else Registry()
+    directory = Directory(found, alerts_wiring.alert_config(settings))
+    store = AlertStore(ViewStore(settings.views_store_url))
+    try:
+        await store.open()
+        service = AlertsService(store, lambda: directory, alerts_wiring.alert_clock(settings))
+        return await work(service)
+    finally:
+        await store.views.close()
+
+
+def _line(alert: Any, language: Language | None) -> str:
+    lang = language or alert.language
+    due = f" (due {alert.due_on})" if alert.due_on else ""
+    return (f"[{alert.severity.value}] {alert.raised_at:%Y-%m-%d %H:%M}Z {alert.rule.value} "
+            f"{alert.about}{due}: {alert.texts.in_language(lang)}")
+
+
+@alerts_app.command("tail")
+def tail(
+    org: OrgOption,
+    lang: Annotated[Language | None, typer.Option("--lang", help="en, zh or ur; default: the "
+                                                  "organisation's preferred language")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="start at the topic's first alert")] = False,
+    count: Annotated[int | None, typer.Option(help="stop after this many alerts")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow an organisation's alerts topic; each alert's platform signature is verified."""
+    from consumers.alerts.reader import Received, follow  # noqa: PLC0415
+    from infra import alerts_wiring  # noqa: PLC0415
+    from infra.kafka_client import bootstrap_servers  # noqa: PLC0415
+
+    settings = Settings()
+
+    async def main() -> None:
+        seen = 0
+        verifier = alerts_wiring.alert_verifier(settings)
+        stream = follow(bootstrap_servers(settings), org, verifier,
+                        from_beginning=from_beginning, timeout_s=settings.client_timeout_s)
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                if not isinstance(item, Received):
+                    err_console.print(f"[yellow]refused a record:[/] {item}", highlight=False)
+                    continue
+                if as_json:
+                    sys.stdout.write(item.alert.model_dump_json() + "\n")
+                else:
+                    sys.stdout.write(_line(item.alert, lang) + "\n")
+                sys.stdout.flush()
+                seen += 1
+                if count is not None and seen >= count:
+                    return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(main())
+
+
+@alerts_app.command("subscribe")
+def subscribe(
+    org: OrgOption,
+    mineral: Annotated[list[Mineral] | None, typer.Option(help="repeatable; any of")] = None,
+    province: Annotated[list[Province] | None, typer.Option(help="repeatable; any of")] = None,
+    stage: Annotated[list[ProjectStage] | None, typer.Option(help="repeatable; any of")] = None,
+    existing: Annotated[bool, typer.Option(help="also alert on matching projects already "
+                                           "registered")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Hear about new projects matching a mineral, province or stage filter."""
+
+    async def work(service: Any) -> Any:
+        return await service.subscribe(org, minerals=mineral or (), provinces=province or (),
+                                       stages=stage or (), include_existing=existing)
+
+    sub, raised = run(_with_service(work, registry=existing))
+    if as_json:
+        print_json({**sub.as_dict(), "alerts_raised": len(raised)})
+        return
+    console.print(f"subscription {sub.id} for {org}"
+                  + (f"; {len(raised)} alert(s) on existing projects" if existing else ""),
+                  highlight=False)
+
+
+@alerts_app.command("subscriptions")
+def subscriptions(org: OrgOption, as_json: JsonOption = False) -> None:
+    """An organisation's subscriptions."""
+    found = run(_with_service(lambda service: service.subscriptions(org)))
+    if as_json:
+        print_json([s.as_dict() for s in found])
+        return
+    for sub in found:
+        doc = sub.as_dict()
+        console.print(f"{sub.id}  minerals={','.join(doc['minerals']) or 'any'}  "
+                      f"provinces={','.join(doc['provinces']) or 'any'}  "
+                      f"stages={','.join(doc['stages']) or 'any'}", highlight=False)
+
+
+@alerts_app.command("unsubscribe")
+def unsubscribe(org: OrgOption, subscription_id: str) -> None:
+    """Delete one of an organisation's subscriptions."""
+    if not run(_with_service(lambda service: service.unsubscribe(org, subscription_id))):
+        fail(f"{org} has no subscription {subscription_id}")
+    console.print(f"deleted subscription {subscription_id}", highlight=False)
+
+
+@webhooks_app.command("add")
+def webhook_add(org: OrgOption, url: str, as_json: JsonOption = False) -> None:
+    """Register a URL; the secret (to check X-Emining-Signature) is printed only now."""
+    hook = run(_with_service(lambda service: service.add_webhook(org, url)))
+    if as_json:
+        print_json({"id": hook.id, "url": hook.url, "secret": hook.secret})
+        return
+    console.print(f"webhook {hook.id} → {hook.url}\nsecret (shown once): {hook.secret}",
+                  highlight=False)
+
+
+@webhooks_app.command("list")
+def webhook_list(org: OrgOption, as_json: JsonOption = False) -> None:
+    hooks = run(_with_service(lambda service: service.webhooks(org)))
+    if as_json:
+        print_json([{"id": h.id, "url": h.url} for h in hooks])
+        return
+    for hook in hooks:
+        console.print(f"{hook.id}  {hook.url}", highlight=False)
+
+
+@webhooks_app.command("remove")
+def webhook_remove(org: OrgOption, webhook_id: str) -> None:
+    if not run(_with_service(lambda service: service.remove_webhook(org, webhook_id))):
+        fail(f"{org} has no webhook {webhook_id}")
+    console.print(f"removed webhook {webhook_id}", highlight=False)
+
+
+@alerts_app.command("deliver")
+def deliver() -> None:
+    """Publish the alert outbox to the alerts topics and webhooks until interrupted.
+
+    ``emining views run`` already delivers the alerts it raises; run this for a separate worker.
+    """
+    settings = Settings()
+    configure_logging(settings.log_level or "info", settings.log_format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        from infra.alerts_runtime import deliver_forever  # noqa: PLC0415
+
+        await deliver_forever(settings, stop)
+
+    run(main())

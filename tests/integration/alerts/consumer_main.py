@@ -1,0 +1,33 @@
+"""One view consumer process with the alerts plugin, for the kill -9 test.
+
+    python -m tests.integration.alerts.consumer_main '<views config as JSON>' <chain state dir>
+
+Runs ``run_views`` with the alerts (wall clock, delivery signed by the scenario's platform key)
+until SIGTERM; the test SIGKILLs it at random moments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from consumers.alerts.clock import SystemClock
+from consumers.runner import run_views
+from infra.logging import configure_logging
+from tests.integration.alerts.pipeline import plugin
+from tests.integration.views.consumer_main import decode
+
+
+async def _main(config_json: str, state: Path) -> None:
+    config = decode(config_json)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await run_views(config, stop, alerts=plugin(config.bootstrap, SystemClock(), state))
+
+
+if __name__ == "__main__":
+    configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
+    asyncio.run(_main(sys.argv[1], Path(sys.argv[2])))

@@ -1,0 +1,144 @@
+"""The view consumer with the alerts plugin, on a test's topics: run it, publish, collect alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import func, select
+
+from consumers.alerts import tables
+from consumers.alerts.clock import Clock
+from consumers.alerts.config import AlertConfig
+from consumers.alerts.delivery import AlertDelivery
+from consumers.alerts.plugin import AlertsPlugin
+from consumers.alerts.reader import AlertVerifier
+from consumers.alerts.store import AlertStore
+from consumers.config import ViewsConfig, ViewTopics
+from consumers.runner import run_views
+from consumers.store import ViewStore
+from producers.kafka_meta import partitions_of
+from producers.publisher import Draft
+from schemas.alerts import AlertRaised
+from schemas.base import EventData
+from schemas.topics import alerts_topic
+from tests.integration.alerts.conftest import ensure
+from tests.integration.views import scenario
+from tests.integration.views.bus import Bus
+from tests.integration.views.conftest import config_for
+
+CONFIG = AlertConfig(customs=(scenario.CUSTOMS,), facilitation=(), border=())
+PLATFORM_KEY = scenario.key_of(scenario.PLATFORM)
+VERIFIER = AlertVerifier([PLATFORM_KEY.public_key], scenario.PLATFORM)
+FIRM = next(iter(scenario.FIRMS))
+"""The scenario's first firm (USCC 91650100MA7XK3P2LA, the events' examples); prefers Chinese."""
+
+
+def plugin(bootstrap: str, clock: Clock, state: Path) -> AlertsPlugin:
+    async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        async def ensure_topics(orgs: Sequence[str]) -> None:
+            await ensure(bootstrap, orgs)
+
+        delivery = AlertDelivery(store, key=PLATFORM_KEY, bootstrap=bootstrap, state_dir=state,
+                                 ensure_topics=ensure_topics, wake=wake)
+        await delivery.start()
+        try:
+            await delivery.run(stop, idle_s=0.2)
+        finally:
+            await delivery.stop()
+
+    return AlertsPlugin(CONFIG, clock, workers, timer_interval_s=0.2)
+
+
+def views_config(bootstrap: str, topics: ViewTopics, store_url: str) -> ViewsConfig:
+    return config_for(bootstrap, topics, store_url, batch_size=100)
+
+
+@contextlib.asynccontextmanager
+async def consuming(config: ViewsConfig, alerts: AlertsPlugin) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_views(config, stop, alerts=alerts))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def publish(bus: Bus, org: str, data: EventData, at: datetime, event_id: str) -> None:
+    await (await bus.publisher(org)).publish_many([Draft(data, event_id=event_id, time=at)])
+
+
+async def ledger(store_url: str) -> tuple[int, int]:
+    """(alerts raised, alerts delivered to Kafka) in the store."""
+    store = ViewStore(store_url)
+    try:
+        async with store.reading() as (conn, _):
+            a = tables.alerts
+            raised = (await conn.execute(select(func.count()).select_from(a))).scalar_one()
+            done = (await conn.execute(select(func.count()).select_from(a)
+                                       .where(a.c.delivered_at.is_not(None)))).scalar_one()
+        return int(raised), int(done)
+    finally:
+        await store.close()
+
+
+async def settled(store_url: str, raised: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``raised`` alerts exist and every one was delivered."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        with contextlib.suppress(Exception):  # the tables appear with the consumer
+            if await ledger(store_url) == (raised, raised):
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"alerts not settled: {await ledger(store_url)}, want {raised}")
+        await asyncio.sleep(0.2)
+
+
+async def ends(bootstrap: str, orgs: Sequence[str]) -> dict[str, dict[int, int]]:
+    """End offsets of the orgs' alerts topics (created if missing): where this test starts."""
+    await ensure(bootstrap, orgs)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        found: dict[str, dict[int, int]] = {}
+        for org in orgs:
+            topic = alerts_topic(org)
+            tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+            found[org] = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def alerts_since(bootstrap: str, org: str, start: dict[int, int]) -> list[AlertRaised]:
+    """The verified alerts on ``org``'s topic after ``start`` (every copy, in log order)."""
+    topic = alerts_topic(org)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in start]
+        consumer.assign(tps)
+        end = await consumer.end_offsets(tps)
+        found: list[Any] = []
+        for tp in tps:
+            consumer.seek(tp, start[tp.partition])
+        remaining = {tp for tp in tps if end[tp] > start[tp.partition]}
+        while remaining:
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                found += records
+                if records and records[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+        alerts = []
+        for record in sorted(found, key=lambda r: (r.partition, r.offset)):
+            env = VERIFIER.check(record.key, record.value, record.headers, org)
+            assert isinstance(env.data, AlertRaised)
+            alerts.append(env.data)
+        return alerts
+    finally:
+        await consumer.stop()

@@ -1,0 +1,104 @@
+"""Every template and glossary word exists in every language; formats follow each locale."""
+
+
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from consumers.alerts.glossary import TABLES
+from consumers.alerts.i18n import (
+    FSI,
+    PDI,
+    RLM,
+    Day,
+    Ident,
+    Message,
+    Moment,
+    Name,
+    Number,
+    Terms,
+    format_param,
+    render,
+)
+from consumers.alerts.security import SECURITY_REASONS
+from consumers.alerts.templates import TEMPLATES
+from consumers.verification import Reason
+from consumers.views.models import ApprovalKind
+from schemas.alerts import AlertRule
+from schemas.common import Language, Mineral, Province, TitleType
+from schemas.events.approvals_other import LpcoType
+from schemas.events.projects import ProjectStage
+from schemas.events.shipments_border import HoldReason
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_template_has_every_language_and_the_same_fields(key: str) -> None:
+    template = TEMPLATES[key]
+    assert set(template) == set(Language), f"{key} lacks {set(Language) - set(template)}"
+    assert all(template[lang].strip() for lang in Language)
+    assert _fields(template[Language.ZH]) == _fields(template[Language.EN])
+    assert _fields(template[Language.UR]) == _fields(template[Language.EN])
+
+
+def test_every_rule_has_a_template() -> None:
+    assert {r.value for r in AlertRule} <= set(TEMPLATES)
+
+
+@pytest.mark.parametrize("glossary", sorted(TABLES))
+def test_glossary_words_exist_in_three_languages(glossary: str) -> None:
+    for code, words in TABLES[glossary].items():
+        assert len(words) == 3, code
+        assert all(w.strip() for w in words), code
+
+
+@pytest.mark.parametrize(("glossary", "codes"), [
+    ("mineral", {m.value for m in Mineral}),
+    ("province", {p.value for p in Province}),
+    ("title_type", {t.value for t in TitleType}),
+    ("stage", {s.value for s in ProjectStage}),
+    ("hold_reason", {h.value for h in HoldReason}),
+    ("rejection", {r.value for r in SECURITY_REASONS}),
+    ("approval_kind", {"IEE", "EIA", *(t.value for t in LpcoType), ApprovalKind.TITLE.value}),
+])
+def test_glossary_covers_its_enumeration(glossary: str, codes: set[str]) -> None:
+    assert codes <= set(TABLES[glossary])
+    assert Reason.SIGNATURE.value in TABLES["rejection"]
+
+
+def test_dates_and_numbers_follow_each_locale() -> None:
+    day = Day(date(2026, 2, 1))
+    assert [format_param(day, lang) for lang in Language] == [
+        "1 February 2026", "2026年2月1日", "1 فروری، 2026"]
+    number = Number(Decimal("12345.5"))
+    assert [format_param(number, lang) for lang in Language] == ["12,345.5"] * 3
+    moment = Moment(datetime(2026, 4, 14, 6, 30, tzinfo=UTC))
+    assert format_param(moment, Language.EN) == "14 April 2026, 11:30 PKT"
+    minerals = Terms("mineral", ("copper", "gold", "zinc"))
+    assert [format_param(minerals, lang) for lang in Language] == [
+        "copper, gold and zinc", "铜、金和锌", "تانبا، سونا، اور جست"]
+
+
+def test_urdu_is_right_to_left_with_isolated_values() -> None:
+    message = Message("licence_expiring", {
+        "what": Ident("EL"), "ref": Ident("BA-EL-2025-0153"), "expires": Day(date(2029, 1, 31)),
+        "days": Number(30)})
+    text = render(message, Language.UR)
+    assert text.startswith(RLM)
+    assert f"{FSI}BA-EL-2025-0153{PDI}" in text
+    assert text.count(FSI) == text.count(PDI) == 4
+    assert RLM not in render(message, Language.EN) + render(message, Language.ZH)
+
+
+def test_names_fall_back_to_english() -> None:
+    name = Name("Example Mining", zh="示例矿业")
+    assert [format_param(name, lang) for lang in Language] == [
+        "Example Mining", "示例矿业", "Example Mining"]

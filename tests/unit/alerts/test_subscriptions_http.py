@@ -1,0 +1,116 @@
+"""Subscriptions and webhooks over HTTP: per organisation, and matching existing projects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from consumers.alerts.clock import ManualClock
+from consumers.alerts.directory import Directory
+from consumers.alerts.http import create_alerts_router
+from consumers.alerts.service import AlertsService
+from consumers.alerts.store import AlertStore, alert_docs
+from consumers.store import ViewStore
+from consumers.store_batch import view_row
+from consumers.views.families import FAMILIES
+from consumers.views.models import ProjectView
+from producers.gateway_auth import ApiKeyStore
+from schemas.alerts import AlertRule, CauseKind
+from schemas.events import ProjectRegistered
+from schemas.topics import PROJECTS
+from tests.unit.alerts.world import HUAYE, MCC, NOW, REGISTRY, context
+from tests.unit.helpers import example
+
+
+def project_view() -> ProjectView:
+    data = example(ProjectRegistered)
+    assert isinstance(data, ProjectRegistered)
+    return ProjectView(project_id=data.project_id, operator_uscc=data.operator_uscc,
+                       province=data.province, names=data.names, minerals=data.minerals,
+                       stage=data.stage, operator_name=data.operator_name, updated_at=NOW)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ApiKeyStore, AlertStore]]:
+    store = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
+    await store.open()
+    async with store.views.writing() as (conn, tables):
+        await conn.execute(tables.projects.insert(),
+                           [view_row(FAMILIES[PROJECTS], "PRJ-BA-CHG-0007", project_view())])
+    keys = ApiKeyStore(tmp_path / "api_keys.json")
+    config = context().config
+    service = AlertsService(store, lambda: Directory(REGISTRY, config), ManualClock(NOW))
+    app = FastAPI()
+    app.include_router(create_alerts_router(service, keys), prefix="/v1")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        yield client, keys, store
+    await store.views.close()
+
+
+async def test_subscription_with_existing_projects_alerts_the_subscriber_once(api: tuple) -> None:
+    client, keys, store = api
+    huaye = {"Authorization": f"Bearer {keys.issue(HUAYE)}"}
+    body = {"minerals": ["gold"], "provinces": ["PK-BA"], "include_existing": True}
+    created = await client.post("/v1/subscriptions", json=body, headers=huaye)
+    assert created.status_code == 201
+    doc = created.json()
+    assert (doc["org"], doc["minerals"], doc["provinces"], doc["stages"], doc["alerts_raised"]) == (
+        HUAYE, ["gold"], ["PK-BA"], [], 1)
+    async with store.reading() as conn:
+        [alert] = await alert_docs(conn, HUAYE)
+    assert (alert.rule, alert.about, alert.cause.kind) == (
+        AlertRule.PROJECT_MATCHED, "PRJ-BA-CHG-0007", CauseKind.SUBSCRIPTION)
+    assert alert.texts.en == ("Project Chagai North Copper-Gold Project (PRJ-BA-CHG-0007) in "
+                              "Balochistan matches your subscription: copper and gold, "
+                              "feasibility stage, operated by Xinjiang Example Mining Co., Ltd.")
+    listed = await client.get("/v1/subscriptions", headers=huaye)
+    assert [s["id"] for s in listed.json()] == [doc["id"]]
+
+
+async def test_the_operator_is_not_told_of_its_own_project_and_cannot_delete_others(
+    api: tuple,
+) -> None:
+    client, keys, _ = api
+    huaye = {"X-API-Key": keys.issue(HUAYE)}
+    mcc = {"X-API-Key": keys.issue(MCC)}
+    own = await client.post("/v1/subscriptions", json={"include_existing": True}, headers=mcc)
+    assert own.json()["alerts_raised"] == 0
+    theirs = (await client.post("/v1/subscriptions", json={}, headers=huaye)).json()
+    assert theirs["alerts_raised"] is None
+    assert (await client.get("/v1/subscriptions", headers=mcc)).json()[0]["id"] == own.json()["id"]
+    assert (await client.delete(f"/v1/subscriptions/{theirs['id']}", headers=mcc)).status_code \
+        == 404
+    assert (await client.delete(f"/v1/subscriptions/{theirs['id']}", headers=huaye)).status_code \
+        == 204
+    assert (await client.get("/v1/subscriptions", headers=huaye)).json() == []
+
+
+async def test_bad_filters_and_missing_keys_are_refused(api: tuple) -> None:
+    client, keys, _ = api
+    assert (await client.post("/v1/subscriptions", json={})).status_code == 401
+    bad = await client.post("/v1/subscriptions", json={"minerals": ["unobtainium"]},
+                            headers={"X-API-Key": keys.issue(HUAYE)})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "minerals", 0]
+
+
+async def test_webhooks_are_registered_listed_and_removed_per_organisation(api: tuple) -> None:
+    client, keys, _ = api
+    huaye = {"X-API-Key": keys.issue(HUAYE)}
+    created = await client.post("/v1/webhooks", json={"url": "https://huaye.example/alerts"},
+                                headers=huaye)
+    assert created.status_code == 201
+    hook = created.json()
+    assert hook["secret"].startswith("whsec_")
+    listed = (await client.get("/v1/webhooks", headers=huaye)).json()
+    assert listed == [{"id": hook["id"], "url": "https://huaye.example/alerts", "secret": None}]
+    other = {"X-API-Key": keys.issue(MCC)}
+    assert (await client.delete(f"/v1/webhooks/{hook['id']}", headers=other)).status_code == 404
+    assert (await client.delete(f"/v1/webhooks/{hook['id']}", headers=huaye)).status_code == 204
+    assert (await client.post("/v1/webhooks", json={"url": "ftp://x"},
+                              headers=huaye)).status_code == 422

@@ -1,0 +1,168 @@
+"""Webhooks against a real local HTTP receiver: signature, idempotency id, backoff, then DLQ."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from consumers.alerts.clock import ManualClock
+from consumers.alerts.render import alert_of
+from consumers.alerts.rules_events import event_notices
+from consumers.alerts.store import AlertStore, Delivered, mark_delivered, record_alerts
+from consumers.alerts.webhook_worker import (
+    WebhookWorker,
+    add_webhook,
+    delivery_status,
+    list_webhooks,
+    remove_webhook,
+)
+from consumers.alerts.webhooks import (
+    ALERT_ID_HEADER,
+    SIGNATURE_HEADER,
+    RetryPolicy,
+    Webhook,
+    WebhookSender,
+    signature_valid,
+)
+from consumers.store import ViewStore
+from schemas.alerts import AlertRaised
+from schemas.events import LicenceGranted
+from tests.unit.alerts.receiver import receiver
+from tests.unit.alerts.world import HUAYE, MCC, NOW, context, fact
+from tests.unit.helpers import example
+
+SOURCE = "urn:emining:xx:platform:operator/alerts"
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[tuple[str, str, bytes, str]] = []
+
+    async def dead(self, webhook: Webhook, alert_id: str, body: bytes, reason: str) -> None:
+        self.letters.append((webhook.id, alert_id, body, reason))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AlertStore:
+    alerts = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
+    await alerts.open()
+    yield alerts
+    await alerts.views.close()
+
+
+def granted_alert() -> AlertRaised:
+    [notice] = event_notices(fact(example(LicenceGranted)), context())
+    return alert_of(notice, context().directory, NOW)
+
+
+async def queue(store: AlertStore, alert: AlertRaised) -> None:
+    async with store.writing() as conn:
+        assert await record_alerts(conn, [alert]) == [alert.alert_id]
+        await mark_delivered(conn, [Delivered(alert.alert_id, alert.destination_topic(), 0, 7)],
+                             NOW)
+
+
+async def worker(store: AlertStore, client: httpx.AsyncClient, sleeps: Sleeps,
+                 dead: DeadLetters, attempts: int = 4) -> WebhookWorker:
+    sender = WebhookSender(client, RetryPolicy(attempts=attempts, base_s=0.5, factor=2.0),
+                           sleep=sleeps)
+    return WebhookWorker(store, sender, dead, source=SOURCE, clock=ManualClock(NOW))
+
+
+async def test_webhook_gets_signed_alert_with_its_id_after_retries(store: AlertStore) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver(503, 500) as hook_server:
+        async with store.writing() as conn:
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW)
+            await add_webhook(conn, HUAYE, hook_server.url + "/other", NOW)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            settled = await (await worker(store, client, sleeps, dead)).run_once()
+    assert settled == 1  # only MCC's webhook: HUAYE's is not the recipient
+    assert sleeps.delays == [0.5, 1.0]
+    assert len(hook_server.requests) == 3
+    last = hook_server.requests[-1]
+    assert last.path == "/hooks/alerts"
+    assert last.headers[ALERT_ID_HEADER] == alert.alert_id
+    assert signature_valid(hook.secret, last.body, last.headers[SIGNATURE_HEADER])
+    assert not signature_valid("whsec_wrong", last.body, last.headers[SIGNATURE_HEADER])
+    event = json.loads(last.body)
+    assert (event["id"], event["source"], event["type"], event["subject"]) == (
+        alert.alert_id, SOURCE, "pk.emining.alert.raised.v1", "BA-EL-2025-0153")
+    assert AlertRaised.model_validate(event["data"]) == alert
+    assert dead.letters == []
+    async with store.reading() as conn:
+        assert await delivery_status(conn, alert.alert_id) == {hook.id: ("delivered", 3)}
+
+
+async def test_webhook_that_keeps_failing_goes_to_the_dlq_with_its_reason(
+    store: AlertStore,
+) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver(500, 502, 503, 504, 500) as hook_server:
+        async with store.writing() as conn:
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            run = await worker(store, client, sleeps, dead)
+            assert await run.run_once() == 1
+            assert await run.run_once() == 0  # settled: never sent again
+    assert sleeps.delays == [0.5, 1.0, 2.0]
+    assert len(hook_server.requests) == 4
+    [(webhook_id, alert_id, body, reason)] = dead.letters
+    assert (webhook_id, alert_id) == (hook.id, alert.alert_id)
+    assert json.loads(body)["id"] == alert.alert_id
+    assert reason == "4 attempt(s), last: HTTP 504"
+    async with store.reading() as conn:
+        assert await delivery_status(conn, alert.alert_id) == {hook.id: ("dead", 4)}
+
+
+async def test_a_permanent_refusal_is_not_retried(store: AlertStore) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver(410) as hook_server:
+        async with store.writing() as conn:
+            await add_webhook(conn, MCC, hook_server.url, NOW)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            await (await worker(store, client, sleeps, dead)).run_once()
+    assert (len(hook_server.requests), sleeps.delays) == (1, [])
+    assert dead.letters[0][3] == "1 attempt(s), last: HTTP 410"
+
+
+async def test_an_unreachable_receiver_is_retried_then_dead_lettered(store: AlertStore) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver() as hook_server:
+        closed = hook_server.url
+    async with store.writing() as conn:
+        await add_webhook(conn, MCC, closed, NOW)
+    await queue(store, alert)
+    async with httpx.AsyncClient() as client:
+        await (await worker(store, client, sleeps, dead, attempts=2)).run_once()
+    assert sleeps.delays == [0.5]
+    assert dead.letters[0][3].startswith("2 attempt(s), last: ConnectError")
+
+
+async def test_webhooks_are_listed_and_removed_per_organisation(store: AlertStore) -> None:
+    async with store.writing() as conn:
+        hook = await add_webhook(conn, MCC, "https://firm.example/alerts", NOW)
+        assert hook.secret.startswith("whsec_")
+        assert not await remove_webhook(conn, HUAYE, hook.id)  # not HUAYE's to remove
+        assert [h.id for h in await list_webhooks(conn, MCC)] == [hook.id]
+        assert await remove_webhook(conn, MCC, hook.id)
+        assert await list_webhooks(conn, MCC) == []
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    policy = RetryPolicy(base_s=1, factor=2, max_s=10)
+    assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 8, 10]
