@@ -1,0 +1,175 @@
+"""The sequential pass over the whole log: duplicates, replays, gaps, links, reorders, rewrites.
+
+A source's events spread over topics and partitions, so each source's chain is rebuilt by
+``sequence`` across everything read; only the order *within* one partition says anything about
+reordering. Records that are not the source's own (bad signature, invalid key) never enter a
+chain: they are judged against it instead (a rewrite claims a place an authentic event holds).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from consumers.audit.findings import Finding, Kind
+from consumers.audit.inspect import Inspected, Standing
+from schemas.chain import ChainFault, Link, check_link
+
+_STANDING_KIND = {
+    Standing.MALFORMED: Kind.MALFORMED,
+    Standing.WRONG_TOPIC: Kind.WRONG_TOPIC,
+    Standing.UNAUTHORISED: Kind.UNAUTHORISED,
+    Standing.BAD_SIGNATURE: Kind.BAD_SIGNATURE,
+    Standing.INVALID_KEY: Kind.INVALID_KEY,
+}
+
+
+def where(item: Inspected) -> str:
+    return f"{item.topic}[{item.partition}]@{item.offset}"
+
+
+def _log_order(item: Inspected) -> tuple[int, str, int, int]:
+    return (item.timestamp_ms, item.topic, item.partition, item.offset)
+
+
+def _finding(item: Inspected, kind: Kind, reason: str) -> Finding:
+    return Finding(item.topic, item.partition, item.offset, item.event_id or None,
+                   item.source or None, kind, reason)
+
+
+@dataclass(slots=True)
+class ChainJudge:
+    """Collects findings while walking the inspected records of one snapshot."""
+
+    findings: list[Finding] = field(default_factory=list)
+    first_by_id: dict[tuple[str, str], Inspected] = field(default_factory=dict)
+    chains: dict[str, dict[int, Inspected]] = field(default_factory=dict)
+    """Per source, sequence → the authentic event holding that place."""
+
+    def judge(self, items: Iterable[Inspected]) -> list[Finding]:
+        own: list[Inspected] = []
+        foreign: list[Inspected] = []
+        for item in items:
+            if item.standing is not Standing.AUTHENTIC:
+                kind = _STANDING_KIND[item.standing]
+                if item.standing in {Standing.BAD_SIGNATURE, Standing.INVALID_KEY}:
+                    foreign.append(item)
+                    continue
+                self.findings.append(_finding(item, kind, item.reason))
+            if item.standing.attributable:
+                own.append(item)
+        unique = self._deduplicate(own)
+        linked = self._pick_links(unique)
+        self._check_links()
+        self._check_partition_order(linked)
+        self._judge_foreign(foreign)
+        self.findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
+        return self.findings
+
+    def _deduplicate(self, own: list[Inspected]) -> list[Inspected]:
+        """The first of each (source, id) in log order; later copies are findings."""
+        groups: dict[tuple[str, str], list[Inspected]] = defaultdict(list)
+        for item in own:
+            groups[(item.source, item.event_id)].append(item)
+        unique: list[Inspected] = []
+        for key, copies in groups.items():
+            first, *later = sorted(copies, key=_log_order) if len(copies) > 1 else copies
+            self.first_by_id[key] = first
+            unique.append(first)
+            for item in later:
+                if first.hash == item.hash:
+                    self.findings.append(_finding(item, Kind.REDELIVERY, (
+                        f"identical copy of event {item.event_id} first seen at {where(first)}: "
+                        "a re-send of an unacknowledged publish; readers ignore it")))
+                else:
+                    self.findings.append(_finding(item, Kind.DUPLICATE, (
+                        f"event id {item.event_id} of {item.source} was already used at "
+                        f"{where(first)} with different content: one of them rewrites the "
+                        "other")))
+        return unique
+
+    def _pick_links(self, unique: list[Inspected]) -> list[Inspected]:
+        """One event per (source, sequence): the one the next link points to, else the first."""
+        places: dict[str, dict[int, list[Inspected]]] = defaultdict(lambda: defaultdict(list))
+        for item in unique:
+            places[item.source][item.sequence].append(item)
+        linked: list[Inspected] = []
+        for source, by_sequence in places.items():
+            chain: dict[int, Inspected] = {}
+            pointed_to: str | None = None
+            for sequence in sorted(by_sequence, reverse=True):
+                candidates = by_sequence[sequence]
+                if sequence + 1 not in chain:
+                    pointed_to = None
+                pick = next((c for c in candidates if c.hash == pointed_to), None)
+                pick = pick or min(candidates, key=_log_order)
+                chain[sequence] = pick
+                pointed_to = pick.prevhash
+                for other in candidates:
+                    if other is not pick:
+                        self.findings.append(_finding(other, Kind.REPLAY, (
+                            f"sequence {sequence} of {source} is already held by event "
+                            f"{pick.event_id} at {where(pick)}: an old place replayed "
+                            f"under the new id {other.event_id}")))
+            self.chains[source] = dict(sorted(chain.items()))
+            linked.extend(chain.values())
+        return linked
+
+    def _check_links(self) -> None:
+        for source, chain in self.chains.items():
+            last: Link | None = None
+            last_item: Inspected | None = None
+            for sequence, item in chain.items():
+                fault = check_link(last, sequence, item.prevhash)
+                if fault is not None:
+                    self.findings.append(_finding(item, Kind(fault.value), _link_reason(
+                        fault, source, item, last_item)))
+                last, last_item = Link(sequence, item.hash), item
+
+    def _check_partition_order(self, linked: list[Inspected]) -> None:
+        by_partition: dict[tuple[str, int], list[Inspected]] = defaultdict(list)
+        for item in linked:
+            by_partition[(item.topic, item.partition)].append(item)
+        for items in by_partition.values():
+            highest: dict[str, Inspected] = {}
+            for item in sorted(items, key=lambda i: i.offset):
+                top = highest.get(item.source)
+                if top is not None and item.sequence < top.sequence:
+                    self.findings.append(_finding(item, Kind.REORDER, (
+                        f"sequence {item.sequence} of {item.source} comes after its sequence "
+                        f"{top.sequence} at offset {top.offset} of the same partition")))
+                elif top is None or item.sequence > top.sequence:
+                    highest[item.source] = item
+
+    def _judge_foreign(self, foreign: list[Inspected]) -> None:
+        for item in foreign:
+            held = self.chains.get(item.source, {}).get(item.sequence)
+            held = held or self.first_by_id.get((item.source, item.event_id))
+            kind = _STANDING_KIND[item.standing]
+            reason = item.reason
+            if held is not None:
+                claim = (f"it claims sequence {item.sequence} of {item.source}, held by "
+                         f"authentic event {held.event_id} at {where(held)}")
+                if item.standing is Standing.INVALID_KEY:
+                    kind = Kind.REWRITE
+                    reason = f"history rewritten with another key: {claim}; {reason}"
+                else:
+                    reason = f"{reason}; {claim}"
+            self.findings.append(_finding(item, kind, reason))
+
+
+def _link_reason(
+    fault: ChainFault, source: str, item: Inspected, last: Inspected | None
+) -> str:
+    if last is None:
+        if fault is ChainFault.GAP:
+            return (f"the first event of {source} on the log has sequence {item.sequence}: "
+                    f"sequences 1-{item.sequence - 1} are missing")
+        return f"sequence 1 of {source} must carry the all-zero prevhash"
+    if fault is ChainFault.GAP:
+        missing = item.sequence - last.sequence - 1
+        return (f"{source} jumps from sequence {last.sequence} (at {where(last)}) to "
+                f"{item.sequence}: {missing} event(s) missing")
+    return (f"prevhash {item.prevhash[:16]}… is not the hash {last.hash[:16]}… of sequence "
+            f"{last.sequence} (event {last.event_id} at {where(last)}): history was rewritten")

@@ -1,0 +1,52 @@
+"""What a replayed store holds, for people: counts by status, or one subject's view and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from consumers.store import ViewStore
+from consumers.store_read import get_view, timeline
+
+FAMILIES = ("projects", "approvals", "shipments")
+
+
+async def summary(store: ViewStore) -> dict[str, dict[str, int]]:
+    """Per view, how many subjects are in each status (stage, approval status, shipment status).
+
+    Approvals are split by kind (``title:granted``, ``environmental:approved``...).
+    """
+    out: dict[str, dict[str, int]] = {}
+    async with store.reading() as (conn, tables):
+        for family in FAMILIES:
+            table = tables.view(family)
+            columns = [table.c.kind, table.c.status] if family == "approvals" else [table.c.status]
+            rows = await conn.execute(
+                select(*columns, func.count()).group_by(*columns).order_by(*columns)
+            )
+            out[family] = {
+                ":".join(str(v) if v is not None else "unknown" for v in row[:-1]): int(row[-1])
+                for row in rows
+            }
+    return out
+
+
+async def subject_state(store: ViewStore, subject: str) -> dict[str, Any]:
+    """The subject's view (whichever family holds it) and its whole timeline."""
+    view: dict[str, Any] | None = None
+    family_of: str | None = None
+    for family in FAMILIES:
+        view = await get_view(store, family, subject)
+        if view is not None:
+            family_of = family
+            break
+    entries: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await timeline(store, subject, limit=500, cursor=cursor)
+        entries.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return {"subject": subject, "family": family_of, "view": view, "timeline": entries}

@@ -1,0 +1,171 @@
+"""``audit verify``: every record of a log snapshot checked, every violation pinned to its offset.
+
+The registry is folded first, from the whole participants topic in log order, and each shared
+event is then judged by the registry *at the event's time*. That is correct because every
+registry fact carries its own validity (a key's ``valid_from``/``valid_until``, a grant's
+``valid_from``/withdrawal, an organisation's on/offboarding): ``Registry.key_for(org, keyid, at)``
+and ``decide(..., at)`` answer for that moment, whatever was appended later. A revocation
+published after the fact (a key found stolen) therefore also condemns what the key signed after
+``revoked_at``, which a live consumer could not have known when it accepted those events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from consumers.audit.chains import ChainJudge
+from consumers.audit.findings import Finding, Kind, VerifyReport
+from consumers.audit.inspect import Inspected, Inspector, Standing
+from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
+from consumers.audit.records import AuditTopics, RawRecord
+from consumers.audit.snapshot import LogReader, Snapshot
+from schemas.errors import ContractError
+from schemas.registry import Registry
+
+log = structlog.get_logger("consumers.audit.verify")
+
+Progress = Callable[[int, int], None]
+"""``(records done so far, records in the snapshot)``."""
+
+PARALLEL_FROM = 5000
+"""Below this many records, starting worker processes costs more than it saves."""
+
+
+def fold_registry(
+    records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics
+) -> tuple[Registry, list[Inspected], list[Finding]]:
+    """Fold the participants topic in log order, keeping only what the trust anchor signed."""
+    registry = Registry()
+    inspector = Inspector(Registry(), trust_anchor, topics)
+    seen: list[Inspected] = []
+    conflicts: list[Finding] = []
+    for record in records:
+        item, env = inspector.judge(record)
+        seen.append(item)
+        if item.standing is not Standing.AUTHENTIC or env is None:
+            continue
+        try:
+            registry.apply(env.data, env.time)
+        except ContractError as exc:
+            conflicts.append(Finding(record.topic, record.partition, record.offset, env.id,
+                                     env.source, Kind.REGISTRY_CONFLICT, str(exc)))
+    return registry, seen, conflicts
+
+
+def truncation(snapshot: Snapshot) -> list[Finding]:
+    """A partition whose log no longer starts at 0 lost history no audit can check."""
+    return [
+        Finding(topic, partition, start, None, None, Kind.LOG_TRUNCATED,
+                f"offsets 0-{start - 1} were deleted (retention or compaction): the chains "
+                "through them cannot be verified")
+        for (topic, partition), start in sorted(snapshot.start.items())
+        if start > 0
+    ]
+
+
+async def verify_log(
+    bootstrap: str,
+    trust_anchor: Iterable[bytes],
+    *,
+    topics: AuditTopics | None = None,
+    workers: int | None = None,
+    timeout_s: float = 15.0,
+    on_progress: Progress | None = None,
+) -> VerifyReport:
+    """Verify the participants and shared topics from offset 0 to their current ends."""
+    topics = topics or AuditTopics()
+    anchors = list(trust_anchor)
+    progress = on_progress or (lambda _done, _total: None)
+    started, cpu = time.perf_counter(), time.process_time()
+    worker_cpu = 0.0
+    warming = asyncio.create_task(asyncio.to_thread(warm_up)) if workers != 0 else None
+    async with LogReader(bootstrap, timeout_s=timeout_s) as reader:
+        snapshot = await reader.snapshot(topics.all)
+        total = snapshot.total()
+        progress(0, total)
+        registry_records: list[RawRecord] = []
+        async for batch in reader.read(snapshot, [topics.participants]):
+            registry_records.extend(batch)
+        registry, inspected, findings = fold_registry(registry_records, anchors, topics)
+        done = len(registry_records)
+        progress(done, total)
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            progress(done, total)
+
+        chosen = default_workers() if workers is None else workers
+        if workers is None and snapshot.total(topics.shared) < PARALLEL_FROM:
+            chosen = 0
+        if warming is not None:
+            await warming
+        if chosen > 0:
+            found, worker_cpu = await inspect_slices(
+                bootstrap,
+                plan(snapshot, topics.shared, chosen),
+                (registry, anchors, topics),
+                workers=chosen,
+                timeout_s=timeout_s,
+                on_done=advance,
+            )
+            inspected += found
+        else:
+            inspector = Inspector(registry, anchors, topics)
+            async for batch in reader.read(snapshot, topics.shared):
+                inspected += inspector.inspect_many(batch)
+                advance(len(batch))
+    report = conclude(registry, inspected, truncation(snapshot) + findings, started,
+                      snapshot.by_topic(), chosen)
+    report.cpu_seconds = time.process_time() - cpu + worker_cpu
+    return report
+
+
+def verify_records(
+    records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics | None = None
+) -> VerifyReport:
+    """The same audit over records already in memory, in this process (tests, small logs)."""
+    topics = topics or AuditTopics()
+    anchors = list(trust_anchor)
+    started = time.perf_counter()
+    rows = list(records)
+    registry, inspected, findings = fold_registry(
+        (r for r in rows if r.topic == topics.participants), anchors, topics
+    )
+    inspector = Inspector(registry, anchors, topics)
+    inspected += inspector.inspect_many(r for r in rows if r.topic != topics.participants)
+    ends: dict[str, dict[int, int]] = {}
+    for r in rows:
+        parts = ends.setdefault(r.topic, {})
+        parts[r.partition] = max(parts.get(r.partition, 0), r.offset + 1)
+    return conclude(registry, inspected, findings, started, ends, 0)
+
+
+def conclude(
+    registry: Registry,
+    inspected: list[Inspected],
+    findings: list[Finding],
+    started: float,
+    end_offsets: dict[str, dict[int, int]],
+    workers: int,
+) -> VerifyReport:
+    """Run the chain pass over everything inspected and assemble the report."""
+    judge = ChainJudge()
+    findings = findings + judge.judge(inspected)
+    findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
+    report = VerifyReport(
+        records=len(inspected),
+        events=sum(len(chain) for chain in judge.chains.values()),
+        sources=len(judge.chains),
+        seconds=time.perf_counter() - started,
+        end_offsets=end_offsets,
+        findings=findings,
+        registry=registry,
+    )
+    log.info("audit_verified", records=report.records, violations=len(report.violations),
+             warnings=len(report.warnings), seconds=round(report.seconds, 2), workers=workers)
+    return report

@@ -1,0 +1,291 @@
+"""``emining audit …``: what an auditor runs, from the log alone: verify, replay, report."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from infra import wiring
+from infra.cli_common import console, err_console, fail, print_json, run
+from infra.kafka_client import bootstrap_servers
+from infra.settings import Settings
+from schemas.errors import EminingError
+
+if TYPE_CHECKING:
+    from consumers.audit import AuditTopics, VerifyReport
+
+audit_app = typer.Typer(
+    help="Auditors: verify every signature and chain, replay history, write a report.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
+TopicOption = Annotated[
+    list[str] | None,
+    typer.Option("--topic", metavar="ROLE=NAME",
+                 help="read another topic in a role (projects, approvals, shipments, "
+                      "participants), e.g. --topic projects=staging.projects.v1"),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="worker processes (default: every core; 0: this process)")
+]
+SHOWN = 40
+"""Violations listed on the terminal; ``--json`` lists them all."""
+
+
+def audit_topics(overrides: list[str] | None) -> AuditTopics:
+    """The catalogue's topics, with any ``ROLE=NAME`` overrides."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from consumers.audit import AuditTopics  # noqa: PLC0415 - keep CLI start-up light
+
+    topics = AuditTopics()
+    for item in overrides or ():
+        role, _, name = item.partition("=")
+        if role not in {"projects", "approvals", "shipments", "participants"} or not name:
+            fail(f"--topic {item!r}: give ROLE=NAME with ROLE one of projects, approvals, "
+                 "shipments, participants")
+        topics = replace(topics, **{role: name})
+    return topics
+
+
+def connection(settings: Settings) -> tuple[str, list[bytes]]:
+    """Where the broker is and which keys sign the registry, or one clear error."""
+    try:
+        return bootstrap_servers(settings), wiring.trust_anchor(settings)
+    except EminingError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def progress_bar(what: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr (stdout stays for results); a no-op when disabled."""
+    if not enabled:
+        yield lambda _done, _total: None
+        return
+    columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(what, total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f} records/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        yield update
+
+
+@audit_app.command("verify")
+def verify(
+    as_json: JsonOption = False,
+    workers: WorkersOption = None,
+    topic: TopicOption = None,
+) -> None:
+    """Check every record of the shared topics: signature, key validity at the event's time,
+    authority, sequence gaps, duplicates, replays, reorders and hash chains.
+
+    Exits 1 when anything is wrong (warnings alone, such as an identical re-send, exit 0).
+    """
+    from consumers.audit import verify_log  # noqa: PLC0415
+
+    topics = audit_topics(topic)
+    settings = Settings()
+    bootstrap, anchors = connection(settings)
+    with progress_bar("verifying", enabled=not as_json) as on_progress:
+        report = run(verify_log(bootstrap, anchors, topics=topics, workers=workers,
+                                timeout_s=settings.client_timeout_s, on_progress=on_progress))
+    if as_json:
+        print_json(report.to_json())
+    else:
+        print_verify(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def print_verify(report: VerifyReport) -> None:
+    if report.records and (report.registry is None or not report.registry.orgs):
+        err_console.print("[yellow]note:[/] no registry event is signed by the configured trust "
+                          "anchor, so no organisation is known: check EMINING_TRUST_ANCHOR",
+                          highlight=False, soft_wrap=True)
+    findings = report.violations + report.warnings
+    if findings:
+        table = Table("topic", "part.", "offset", "kind", "source", "reason", show_lines=False)
+        for f in findings[:SHOWN]:
+            style = "yellow" if f.is_warning else "red"
+            table.add_row(f.topic, str(f.partition), str(f.offset), f"[{style}]{f.kind}[/]",
+                          f.source or "-", f.reason)
+        console.print(table)
+        if len(findings) > SHOWN:
+            console.print(f"… and {len(findings) - SHOWN} more (use --json for all)",
+                          style="dim")
+    summary = ", ".join(f"{n} {kind}" for kind, n in report.counts().items())
+    head = (f"checked {report.records:,} records ({report.events:,} events signed by "
+            f"{report.sources} sources) in {report.seconds:.1f}s, {report.rate:,.0f}/s")
+    if report.ok:
+        tail = f" [yellow]({summary})[/]" if summary else ""
+        console.print(f"{head}: [bold green]OK[/]{tail}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{head}: [bold red]{len(report.violations)} violation(s)[/] ({summary})",
+                      highlight=False, soft_wrap=True)
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 date or time; a bare date is its midnight, a time without offset is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--as-of {text!r} is not an ISO 8601 date or time (e.g. 2026-03-01T00:00:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def scratch_store(store: str | None, folder: str) -> str:
+    """The replay's store: ``store`` (must not exist yet) or a file in a temporary folder."""
+    if store is None:
+        return f"sqlite:///{Path(folder) / 'replay.sqlite'}"
+    if "://" not in store:
+        path = Path(store)
+        if path.exists():
+            fail(f"{path} exists: a replay needs a new, empty store")
+        return f"sqlite:///{path.resolve()}"
+    return store
+
+
+@audit_app.command("replay")
+def replay(
+    as_of: Annotated[str | None, typer.Option(
+        help="the platform as it stood then: records appended by then, dated by then")] = None,
+    subject: Annotated[str | None, typer.Option(
+        help="one project, title/file/LPCO number or shipment id only")] = None,
+    include_late: Annotated[bool, typer.Option(
+        help="with --as-of: also count events appended later but dated before it")] = False,
+    store: Annotated[str | None, typer.Option(
+        help="keep the rebuilt views here (a new SQLite path, or an empty database URL)")] = None,
+    as_json: JsonOption = False,
+    topic: TopicOption = None,
+) -> None:
+    """Rebuild the views from offset zero into a scratch store and print the state and digest.
+
+    The same log always gives the same digest, equal to the live views' digest at the same
+    offsets (``emining views digest``).
+    """
+    from consumers.audit.replay import replay as rebuild  # noqa: PLC0415
+    from consumers.audit.state import subject_state, summary  # noqa: PLC0415
+    from consumers.store import ViewStore  # noqa: PLC0415
+
+    topics = audit_topics(topic)
+    moment = parse_moment(as_of) if as_of else None
+    settings = Settings()
+    bootstrap, anchors = connection(settings)
+
+    async def work(url: str) -> tuple[Any, dict[str, Any]]:
+        result = await rebuild(bootstrap, anchors, url, topics=topics, as_of=moment,
+                               subject=subject, include_late=include_late,
+                               timeout_s=settings.client_timeout_s, on_progress=on_progress)
+        views = ViewStore(url)
+        try:
+            await views.open()
+            state = await (subject_state(views, subject) if subject else summary(views))
+        finally:
+            await views.close()
+        return result, state
+
+    with tempfile.TemporaryDirectory(prefix="emining-replay-") as folder, \
+            progress_bar("replaying", enabled=not as_json) as on_progress:
+        result, state = run(work(scratch_store(store, folder)))
+    if as_json:
+        print_json({**result.to_json(), "state": state})
+        return
+    print_replay(result, state)
+
+
+def print_replay(result: Any, state: dict[str, Any]) -> None:
+    if "timeline" in state:
+        console.print_json(data=state["view"])
+        table = Table("#", "time", "event", "by")
+        for e in state["timeline"]:
+            table.add_row(str(e["position"]), e["time"][:19], e["summary"], e["source"])
+        console.print(table)
+    else:
+        for family, counts in state.items():
+            line = ", ".join(f"{n} {status}" for status, n in counts.items()) or "none"
+            console.print(f"[bold]{family}[/]: {line}", highlight=False, soft_wrap=True)
+    when = f" as of {result.as_of.isoformat()}" if result.as_of else ""
+    console.print(f"replayed {result.records:,} records{when}: {result.applied:,} applied, "
+                  f"{result.rejected:,} rejected, {result.skipped:,} left out, {result.later:,} "
+                  f"appended later; {result.seconds:.1f}s", highlight=False, soft_wrap=True)
+    console.print(f"digest {result.digest.sha256}", highlight=False)
+
+
+def parse_standards(items: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items or ():
+        category, _, days = item.partition("=")
+        if not category or not days.isdigit():
+            fail(f"--standard {item!r}: give CATEGORY=DAYS, e.g. EL=60 or EIA=120")
+        out[category] = int(days)
+    return out
+
+
+@audit_app.command("report")
+def report(
+    out: Annotated[Path, typer.Option(help="the HTML page to write")],
+    csv_dir: Annotated[Path | None, typer.Option(
+        help="also write one CSV per table here (licence_register.csv: EITI 2.3)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write all data as JSON")
+                        ] = None,
+    as_of: Annotated[str | None, typer.Option(help="report on the platform as it stood then")
+                     ] = None,
+    standard: Annotated[list[str] | None, typer.Option(
+        metavar="CATEGORY=DAYS", help="override a decision standard, e.g. --standard EL=60")
+    ] = None,
+    projects: Annotated[int, typer.Option(help="project timelines shown in the page")] = 50,
+    workers: WorkersOption = None,
+    topic: TopicOption = None,
+) -> None:
+    """Write one self-contained HTML page: lead times per agency and title type against the
+    standards, deadline breaches, project timelines, shipments by mineral, HS heading and exit
+    point, the licence register and the verify findings, with charts."""
+    from consumers.audit.exports import write_csv, write_json  # noqa: PLC0415
+    from consumers.audit.html import render  # noqa: PLC0415
+    from consumers.audit.report import audit_report  # noqa: PLC0415
+    from consumers.audit.standards import Standards  # noqa: PLC0415
+
+    topics = audit_topics(topic)
+    standards = Standards().with_overrides(parse_standards(standard))
+    moment = parse_moment(as_of) if as_of else None
+    settings = Settings()
+    bootstrap, anchors = connection(settings)
+    with progress_bar("auditing") as on_progress:
+        built, _ = run(audit_report(
+            bootstrap, anchors, topics=topics, as_of=moment, standards=standards,
+            projects_limit=projects, workers=workers, timeout_s=settings.client_timeout_s,
+            on_progress=lambda _phase, done, total: on_progress(done, total)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(built), encoding="utf-8")
+    written = [out]
+    if csv_dir is not None:
+        written += write_csv(built, csv_dir)
+    if json_out is not None:
+        written.append(write_json(built, json_out))
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    verdict = "OK" if built.verify is None or built.verify.ok else (
+        f"{len(built.verify.violations)} violation(s)")
+    console.print(f"{len(built.lead_times)} lead-time rows, {len(built.breaches)} deadline "
+                  f"breaches, {len(built.register)} licences; verify: {verdict}",
+                  highlight=False, soft_wrap=True)

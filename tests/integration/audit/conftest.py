@@ -1,0 +1,71 @@
+"""Audit fixtures: a unique topic set per test, the scenario published through the real SDK."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from consumers.audit.records import AuditTopics
+from schemas.envelope import Envelope, to_record
+from tests.integration.audit.bus import Bus, moved, on_topic
+from tests.unit.audit.parties import Parties
+
+__all__ = ["Bus", "inject", "moved", "on_topic"]
+
+SHARED_PARTITIONS = 3
+
+
+@pytest.fixture
+async def audit_topics(kafka_bootstrap: str) -> AsyncIterator[AuditTopics]:
+    """Four fresh topics playing projects, approvals, shipments and participants."""
+    tag = uuid.uuid4().hex[:10]
+    topics = AuditTopics(projects=f"test.audit.{tag}.projects",
+                         approvals=f"test.audit.{tag}.approvals",
+                         shipments=f"test.audit.{tag}.shipments",
+                         participants=f"test.audit.{tag}.participants")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(t, SHARED_PARTITIONS, 1) for t in topics.shared]
+            + [NewTopic(topics.participants, 1, 1)]
+        )
+        yield topics
+        await admin.delete_topics(list(topics.all))
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def parties() -> Parties:
+    return Parties.generate()
+
+
+@pytest.fixture
+async def bus(kafka_bootstrap: str, audit_topics: AuditTopics, parties: Parties,
+              tmp_path: Path) -> AsyncIterator[Bus]:
+    async with Bus(kafka_bootstrap, audit_topics, parties, tmp_path) as the_bus:
+        await the_bus.registry()
+        yield the_bus
+
+
+@pytest.fixture
+async def raw(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer for records the SDK would never write (forgeries, replays)."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def inject(producer: AIOKafkaProducer, topic: str, env: Envelope,
+                 partition: int | None = None) -> tuple[str, int, int]:
+    rec = to_record(env)
+    meta = await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers,
+                                        partition=partition)
+    return meta.topic, meta.partition, meta.offset
