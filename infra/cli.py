@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from infra.cli_alerts import alerts_app
+from infra.cli_audit import audit_app
 from infra.cli_demo import demo
 from infra.cli_kafka import kafka_app, topics_app
 from infra.cli_participants import participants_app
@@ -31,6 +33,8 @@ app.command("serve")(serve)
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(custody_app, name="custody")
 app.add_typer(views_app, name="views")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
 
 

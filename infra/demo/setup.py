@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +45,19 @@ def demo_keys(settings: Settings, seed: RegistrySeed) -> dict[str, PrivateKey]:
     return keys
 
 
+@contextmanager
+def _quiet_fresh_topics() -> Iterator[None]:
+    """Right after topics are created, aiokafka logs (as errors) the leader elections it then
+    retries through; on a fresh broker that is expected, so it is not shown."""
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    level = fetcher.level
+    fetcher.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        fetcher.setLevel(level)
+
+
 def load_seed(path: Path = SEED_FILE) -> RegistrySeed:
     return RegistrySeed.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
@@ -55,7 +71,8 @@ async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deploym
     operator = wiring.operator_key(settings, create=True)
     seed = load_seed(seed_file)
     keys = demo_keys(settings, seed)
-    registry = await wiring.load_registry(settings)
+    with _quiet_fresh_topics():
+        registry = await wiring.load_registry(settings)
     missing = RegistrySeed(
         platform=seed.platform,
         organisations=tuple(o for o in seed.organisations if o.id not in registry.orgs),
