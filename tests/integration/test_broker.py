@@ -16,7 +16,8 @@ from infra import local_kafka
 from infra.kafka_client import make_consumer, make_producer, started
 from infra.logging import configure_logging
 from infra.topics import apply_topics, describe_topics
-from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, catalogue
+from infra.wiring import PLATFORM_ORG
+from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, alerts_topic, catalogue
 from tests.conftest import local_broker_settings, no_kafka
 
 if TYPE_CHECKING:
@@ -182,7 +183,9 @@ async def test_topics_apply_creates_the_catalogue_and_is_idempotent(
     assert first.exit_code == 0, first.stderr
     changes = {c["topic"]: c for c in json.loads(first.stdout)}
     wanted = catalogue(4)
-    assert set(changes) == {spec.name for spec in wanted}
+    # plus one alerts topic per registered organisation: on a fresh log, only the platform's
+    platform_alerts = alerts_topic(PLATFORM_ORG)
+    assert set(changes) == {spec.name for spec in wanted} | {platform_alerts}
     assert {c["action"] for c in changes.values()} == {"created"}
 
     bootstrap = client_settings(private_broker).kafka_bootstrap
@@ -198,7 +201,7 @@ async def test_topics_apply_creates_the_catalogue_and_is_idempotent(
     second = await asyncio.to_thread(invoke, ["topics", "apply", "--json"], env)
     assert second.exit_code == 0, second.stderr
     again = json.loads(second.stdout)
-    assert [c["action"] for c in again] == ["unchanged"] * len(wanted)
+    assert [c["action"] for c in again] == ["unchanged"] * (len(wanted) + 1)
     assert all(not c["config_changes"] and not c["warnings"] for c in again)
 
     human = await asyncio.to_thread(invoke, ["topics", "apply"], env)
