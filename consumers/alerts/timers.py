@@ -82,4 +82,14 @@ class DeadlineTimer:
                 log.exception("deadline_tick_failed")
                 fired = 0
             if fired < self._batch:
-                await self.clock.sleep(interval_s)
+                await self._pause(stop, interval_s)
+
+    async def _pause(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Sleep on the clock, but wake at once when ``stop`` is set (a prompt SIGTERM)."""
+        sleeper = asyncio.ensure_future(self.clock.sleep(interval_s))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
