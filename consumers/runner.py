@@ -108,10 +108,10 @@ async def run_views(
 ) -> None:
     """Keep the views in step until ``stop`` is set (raising alerts too, when given)."""
     store = ViewStore(config.store_url)
-    await store.open()
-    if alerts is not None:
-        await alerts.prepare(store)
     try:
+        await store.open()
+        if alerts is not None:
+            await alerts.prepare(store)
         async with (
             RegistryFollower(config.bootstrap, config.trust_anchor,
                              topic=config.topics.participants,

@@ -52,6 +52,10 @@ class Reason(StrEnum):
     BAD_CORRECTION = "bad_correction"
 
 
+_REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY})
+"""Rejections a registry event still on its way could lift: refresh once, then judge again."""
+
+
 class RawRecord(Protocol):
     """A consumed record as aiokafka gives it (``ConsumerRecord`` fits)."""
 
@@ -133,10 +137,15 @@ class VerificationStage:
             return Rejected(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:500])
 
     async def check_batch(self, records: Sequence[RawRecord]) -> list[Verdict]:
-        """Check a batch; an unknown organisation or key triggers one registry refresh first."""
+        """Check a batch; an unknown key or a missing authority triggers one registry refresh.
+
+        A key added or an authority granted a moment ago may still be on its way from the
+        participants topic: refusing for good before reading it would make the live views differ
+        from a rebuild (which sees the registry event first).
+        """
         verdicts = [self.check(r) for r in records]
         unknown = [i for i, v in enumerate(verdicts)
-                   if isinstance(v, Rejected) and v.reason is Reason.UNKNOWN_KEY]
+                   if isinstance(v, Rejected) and v.reason in _REGISTRY_DEPENDENT]
         if unknown and await self._source.refresh():
             for i in unknown:
                 verdicts[i] = self.check(records[i])

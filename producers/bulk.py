@@ -35,6 +35,14 @@ class Row:
     draft: Draft
 
 
+def _check_attributes(line: int, event_id: object, time: object, subject: object) -> None:
+    for name, value in (("id", event_id), ("time", time), ("subject", subject)):
+        if value is not None and not isinstance(value, str):
+            raise RowError(line, name, f"must be a string, got {type(value).__name__}")
+    if isinstance(event_id, str) and not 0 < len(event_id) <= 128:  # noqa: PLR2004 - ce_id
+        raise RowError(line, "id", "must be 1-128 characters")
+
+
 def build(
     type_name: str,
     data: dict[str, Any],
@@ -45,6 +53,7 @@ def build(
     time: str | None = None,
 ) -> Row:
     """Validate one row's data as ``type_name``; the subject, if given, must match the data."""
+    _check_attributes(line, event_id, time, subject)
     try:
         model = model_for(type_name)
     except ContractError as exc:
@@ -116,12 +125,17 @@ def _nest(flat: dict[str, str]) -> dict[str, Any]:
     """``{"names.en": "x"}`` to ``{"names": {"en": "x"}}``; empty cells are left out."""
     out: dict[str, Any] = {}
     for column, value in flat.items():
+        if column is None:
+            raise ValueError("the row has more cells than the header has columns")
         if value is None or not value.strip():
             continue
         node = out
         *parents, leaf = column.split(".")
         for part in parents:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(  # noqa: TRY004 - a data error in the file, reported per row
+                    f"column {column} nests under a column that holds a value")
         node[leaf] = _cell(value)
     return out
 
@@ -142,9 +156,14 @@ def read_csv(path: Path, type_name: str | None) -> Iterator[Row | RowError]:
                 yield RowError(line_no, "type", "no type column and no --type given")
                 continue
             try:
+                data = _nest(row)
+            except ValueError as exc:
+                yield RowError(line_no, None, str(exc))
+                continue
+            try:
                 yield build(
                     kind,
-                    _nest(row),
+                    data,
                     line=line_no,
                     subject=meta["subject"],
                     event_id=meta["id"],
@@ -155,6 +174,14 @@ def read_csv(path: Path, type_name: str | None) -> Iterator[Row | RowError]:
 
 
 def read_rows(path: Path, type_name: str | None = None) -> Iterator[Row | RowError]:
-    if path.suffix.lower() == ".csv":
-        return read_csv(path, type_name)
-    return read_jsonl(path)
+    """Rows of a ``.csv`` or JSON Lines file; an event id used twice is an error on its row."""
+    rows = read_csv(path, type_name) if path.suffix.lower() == ".csv" else read_jsonl(path)
+    seen: dict[str, int] = {}
+    for item in rows:
+        event_id = item.draft.event_id if isinstance(item, Row) else None
+        if event_id is not None and event_id in seen:
+            yield RowError(item.line, "id", f"{event_id} was already used on line {seen[event_id]}")
+            continue
+        if event_id is not None and isinstance(item, Row):
+            seen[event_id] = item.line
+        yield item

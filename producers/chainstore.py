@@ -11,6 +11,7 @@ two publishers of one organisation use two sources (``<org>/<instance>``) and ne
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -44,8 +45,10 @@ class Pending:
     record: KafkaRecord
 
 
-def _slug(source: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", source).strip("_")
+def _file_stem(source: str) -> str:
+    """Readable and one-to-one: a slug for people, a hash so two sources never share a file."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", source).strip("_")[:80]
+    return f"{slug}.{hashlib.sha256(source.encode()).hexdigest()[:16]}"
 
 
 class ChainStore:
@@ -54,8 +57,9 @@ class ChainStore:
     def __init__(self, state_dir: Path, source: str) -> None:
         self.source = source
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / f"{_slug(source)}.sqlite"
-        self._lock_fd = os.open(state_dir / f"{_slug(source)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        stem = _file_stem(source)
+        self.path = state_dir / f"{stem}.sqlite"
+        self._lock_fd = os.open(state_dir / f"{stem}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -64,10 +68,15 @@ class ChainStore:
                 f"source {source} is in use by another publisher (lock {self.path}); "
                 "run each publishing instance as its own source"
             ) from exc
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except BaseException:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # never keep a lock we cannot use
+            os.close(self._lock_fd)
+            raise
 
     def close(self) -> None:
         self._db.close()

@@ -23,6 +23,7 @@ def write_key(key: PrivateKey, path: Path, *, overwrite: bool = False) -> Path:
         fd = os.open(path, flags, 0o600)
     except FileExistsError as exc:
         raise SignatureError(f"{path} exists; refusing to overwrite a private key") from exc
+    os.fchmod(fd, 0o600)  # before the secret is written: O_TRUNC keeps an old file's mode
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key.to_json() + "\n")
     path.chmod(0o600)

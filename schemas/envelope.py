@@ -43,6 +43,7 @@ _ATTRIBUTE_OF_HEADER = {h: a for a, h in _HEADER.items()}
 _SOURCE = re.compile(r"^urn:emining:[a-z]{2}:[a-z]+:[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KEYID = re.compile(r"^[0-9a-f]{16}$")
+_SEQUENCE = re.compile(r"^[1-9][0-9]{0,18}$")  # ASCII digits only: str.isdigit accepts "²"
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
@@ -156,6 +157,7 @@ def seal(
         "prevhash": prevhash,
         "keyid": signer.keyid,
     }
+    _check_attributes(attributes)  # never sign what every reader would refuse
     plain = is_plain(data_json)
     attributes["signature"] = signer.sign(signing_input(attributes, data_json, plain=plain))
     return Envelope(attributes=attributes, data=data, data_json=data_json, plain=plain)
@@ -218,13 +220,7 @@ def _check_attributes(a: dict[str, str]) -> None:
             "must be urn:emining:<side>:<class>:<org>[/<instance>]",
         ),
         ("time", bool(_TIME.match(a["time"])), "must be RFC 3339 UTC ending in Z"),
-        (
-            "sequence",
-            a["sequence"].isdigit()
-            and int(a["sequence"]) >= 1
-            and a["sequence"] == str(int(a["sequence"])),
-            "must be a positive integer",
-        ),
+        ("sequence", bool(_SEQUENCE.match(a["sequence"])), "must be a positive integer"),
         ("prevhash", bool(_HEX64.match(a["prevhash"])), "must be 64 lowercase hex digits"),
         ("keyid", bool(_KEYID.match(a["keyid"])), "must be 16 lowercase hex digits"),
         ("dataschema", a["dataschema"] == dataschema_for(a["type"]), "does not match the type"),
@@ -232,6 +228,11 @@ def _check_attributes(a: dict[str, str]) -> None:
     for name, ok, why in checks:
         if not ok:
             raise RecordError("bad_header", f"{_HEADER[name]} {why} (got {a[name][:80]!r})")
+    try:
+        datetime.fromisoformat(a["time"])
+    except ValueError as exc:
+        raise RecordError("bad_header", f"ce_time is not a real moment ({exc}): {a['time']!r}") \
+            from exc
 
 
 def _validation_detail(exc: ValidationError) -> str:

@@ -29,10 +29,6 @@ def where(item: Inspected) -> str:
     return f"{item.topic}[{item.partition}]@{item.offset}"
 
 
-def _log_order(item: Inspected) -> tuple[int, str, int, int]:
-    return (item.timestamp_ms, item.topic, item.partition, item.offset)
-
-
 def _finding(item: Inspected, kind: Kind, reason: str) -> Finding:
     return Finding(item.topic, item.partition, item.offset, item.event_id or None,
                    item.source or None, kind, reason)
@@ -46,6 +42,25 @@ class ChainJudge:
     first_by_id: dict[tuple[str, str], Inspected] = field(default_factory=dict)
     chains: dict[str, dict[int, Inspected]] = field(default_factory=dict)
     """Per source, sequence → the authentic event holding that place."""
+    order: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
+    """Log order of each record (by ``id``): see ``_index_log_order``."""
+
+    def _index_log_order(self, items: Iterable[Inspected]) -> None:
+        """Order by offset within a partition, by timestamp across partitions.
+
+        Record timestamps are the producer's CreateTime and may go backwards within a partition;
+        a backdated copy must not count as the original. So each record's time is the largest
+        timestamp seen up to it in its partition.
+        """
+        latest: dict[tuple[str, int], int] = {}
+        for item in sorted(items, key=lambda i: (i.topic, i.partition, i.offset)):
+            place = (item.topic, item.partition)
+            moment = max(item.timestamp_ms, latest.get(place, item.timestamp_ms))
+            latest[place] = moment
+            self.order[id(item)] = (moment, item.topic, item.partition, item.offset)
+
+    def _log_order(self, item: Inspected) -> tuple[int, str, int, int]:
+        return self.order[id(item)]
 
     def judge(self, items: Iterable[Inspected]) -> list[Finding]:
         own: list[Inspected] = []
@@ -59,6 +74,7 @@ class ChainJudge:
                 self.findings.append(_finding(item, kind, item.reason))
             if item.standing.attributable:
                 own.append(item)
+        self._index_log_order(own)
         unique = self._deduplicate(own)
         linked = self._pick_links(unique)
         self._check_links()
@@ -74,7 +90,7 @@ class ChainJudge:
             groups[(item.source, item.event_id)].append(item)
         unique: list[Inspected] = []
         for key, copies in groups.items():
-            first, *later = sorted(copies, key=_log_order) if len(copies) > 1 else copies
+            first, *later = sorted(copies, key=self._log_order) if len(copies) > 1 else copies
             self.first_by_id[key] = first
             unique.append(first)
             for item in later:
@@ -103,7 +119,7 @@ class ChainJudge:
                 if sequence + 1 not in chain:
                     pointed_to = None
                 pick = next((c for c in candidates if c.hash == pointed_to), None)
-                pick = pick or min(candidates, key=_log_order)
+                pick = pick or min(candidates, key=self._log_order)
                 chain[sequence] = pick
                 pointed_to = pick.prevhash
                 for other in candidates:

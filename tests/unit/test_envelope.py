@@ -126,6 +126,18 @@ def _without(headers, name):
             "ce_sequence",
         ),
         (
+            lambda r: (r.value, [(k, "²".encode() if k == "ce_sequence" else v)
+                                 for k, v in r.headers]),
+            "bad_header",
+            "ce_sequence",
+        ),
+        (
+            lambda r: (r.value, [(k, b"2026-13-45T10:00:00Z" if k == "ce_time" else v)
+                                 for k, v in r.headers]),
+            "bad_header",
+            "not a real moment",
+        ),
+        (
             lambda r: (
                 r.value,
                 [(k, b"text/plain" if k == "content-type" else v) for k, v in r.headers],
@@ -197,3 +209,11 @@ def test_stock_cloudevents_sdk_reads_our_record():
     assert event["signature"] == env.signature
     assert event["keyid"] == KEY.keyid
     assert event.get_data() == env.data_json
+
+
+def test_sealing_refuses_attributes_no_reader_would_accept():
+    data = example(TYPES[0])
+    with pytest.raises(RecordError, match="ce_source"):
+        sealed(data, KEY, source=f"{KEY.org}/Bad_Instance")
+    with pytest.raises(RecordError, match="ce_id must be 1-128 characters"):
+        sealed(data, KEY, event_id="x" * 129)
