@@ -61,7 +61,7 @@ class DocCache:
             self._docs.popitem(last=False)
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     """The dialect's INSERT, for ON CONFLICT clauses (same API on SQLite and PostgreSQL)."""
     return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
 
@@ -74,7 +74,7 @@ async def lock_offsets(
     if not wanted:
         return {}
     rows = [{"topic": tp[0], "log_partition": tp[1], "next_offset": 0} for tp in wanted]
-    await conn.execute(_insert(conn, t.offsets).values(rows).on_conflict_do_nothing())
+    await conn.execute(dialect_insert(conn, t.offsets).values(rows).on_conflict_do_nothing())
     oc = t.offsets.c
     query = (select(oc.topic, oc.log_partition, oc.next_offset)
              .where(tuple_(oc.topic, oc.log_partition).in_(wanted))
@@ -139,14 +139,10 @@ async def _history(
     return History(seen=seen, last_sequence={k: v for k, v in last.items() if k in keys})
 
 
-def _time(moment: datetime) -> str:
-    return format_time(moment)
-
-
 def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
     """The row of a view document: the document and the columns queries filter on."""
     row: dict[str, object] = {"subject": subject, "party": family.party(view),
-                              "updated_at": _time(view.updated_at),  # type: ignore[attr-defined]
+                              "updated_at": format_time(view.updated_at),  # type: ignore[attr-defined]
                               "doc": view.model_dump_json()}
     if isinstance(view, ProjectView):
         row.update(status=view.stage, province=view.province)
@@ -162,7 +158,7 @@ def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
 
 def entry_row(item: TimelineEntry) -> dict[str, object]:
     row = item.model_dump(exclude={"partition", "offset", "time"})
-    row.update(time=_time(item.time), log_partition=item.partition, log_offset=item.offset)
+    row.update(time=format_time(item.time), log_partition=item.partition, log_offset=item.offset)
     return row
 
 
@@ -191,7 +187,7 @@ async def write(
             [{"s": e.subject, "p": e.position, "e": e.effective, "by": e.superseded_by}
              for e in changes.updated_entries])
     if changes.positions:
-        stmt = _insert(conn, t.positions)
+        stmt = dialect_insert(conn, t.positions)
         await conn.execute(
             stmt.on_conflict_do_update(index_elements=["topic", "log_partition", "source"],
                                        set_={"last_sequence": stmt.excluded.last_sequence}),
@@ -202,5 +198,5 @@ async def write(
         await conn.execute(
             update(t.offsets).where(oc.topic == bindparam("t"), oc.log_partition == bindparam("p"))
             .values(next_offset=bindparam("n"), applied_at=bindparam("at")),
-            [{"t": tp[0], "p": tp[1], "n": n, "at": _time(applied_at)}
+            [{"t": tp[0], "p": tp[1], "n": n, "at": format_time(applied_at)}
              for tp, n in offsets.items()])

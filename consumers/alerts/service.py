@@ -11,6 +11,7 @@ from consumers.alerts.clock import Clock
 from consumers.alerts.directory import Directory
 from consumers.alerts.filters import Subscription
 from consumers.alerts.render import alert_of
+from consumers.alerts.stage import nothing
 from consumers.alerts.store import AlertStore, record_alerts
 from consumers.alerts.subscriptions import (
     create_subscription,
@@ -27,10 +28,6 @@ from schemas.events.projects import ProjectStage
 log = structlog.get_logger("consumers.alerts.service")
 
 
-def _nothing() -> None:
-    return None
-
-
 @dataclass
 class AlertsService:
     """Subscriptions and webhooks of organisations, over the alerts' store."""
@@ -38,7 +35,7 @@ class AlertsService:
     store: AlertStore
     directory: Callable[[], Directory]
     clock: Clock
-    on_new: Callable[[], None] = field(default=_nothing)
+    on_new: Callable[[], None] = field(default=nothing)
     """Called after alerts were added to the outbox (wakes an in-process delivery worker)."""
 
     async def subscribe(

@@ -39,8 +39,8 @@ V = TypeVar("V", bound=ViewDoc)
 SCHEDULED_FAMILIES = frozenset({"approvals", "shipments"})
 
 
-def _nothing() -> None:
-    return None
+def nothing() -> None:
+    """The default ``on_new`` callback: no one to wake."""
 
 
 async def load_views(conn: AsyncConnection, table: Table, model: type[V],
@@ -63,7 +63,7 @@ class AlertStage:
     """Raises a batch's event alerts and keeps its subjects' deadlines."""
 
     def __init__(self, directory: Directory, config: AlertConfig, clock: Clock,
-                 on_new: Callable[[], None] = _nothing) -> None:
+                 on_new: Callable[[], None] = nothing) -> None:
         self.directory, self.config, self.clock = directory, config, clock
         self._on_new = on_new
 

@@ -14,20 +14,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import tables as t
 from consumers.alerts.model import Deadline
 from consumers.store import ViewStore
+from consumers.store_batch import dialect_insert
 from schemas.alerts import AlertRaised, AlertRule
 from schemas.envelope import format_time
-
-
-def insert(conn: AsyncConnection, table: Any) -> Any:
-    """The dialect's INSERT, for ON CONFLICT clauses."""
-    return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
 
 
 class AlertStore:
@@ -64,7 +58,7 @@ async def record_alerts(conn: AsyncConnection, raised: Sequence[AlertRaised]) ->
              "about": a.about, "topic": a.destination_topic(),
              "raised_at": format_time(a.raised_at), "doc": a.model_dump_json(), "attempts": 0}
             for a in {a.alert_id: a for a in raised}.values()]
-    stmt = insert(conn, t.alerts).values(rows).on_conflict_do_nothing(
+    stmt = dialect_insert(conn, t.alerts).values(rows).on_conflict_do_nothing(
         index_elements=["alert_id"]).returning(t.alerts.c.alert_id)
     return list((await conn.execute(stmt)).scalars())
 
@@ -96,7 +90,7 @@ async def replace_deadlines(
                                          dt.c.key.not_in(keys)))
     if not wanted:
         return
-    stmt = insert(conn, dt).values([_deadline_row(p) for p in wanted])
+    stmt = dialect_insert(conn, dt).values([_deadline_row(p) for p in wanted])
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=["key"], where=dt.c.fired_at.is_(None),
         set_={"topic": stmt.excluded.topic, "log_partition": stmt.excluded.log_partition}))
@@ -226,7 +220,7 @@ async def queue_webhooks(conn: AsyncConnection, alert_ids: Sequence[str], stamp:
     rows = [{"alert_id": r[0], "webhook_id": r[1], "status": "pending", "attempts": 0,
              "updated_at": stamp} for r in pairs]
     if rows:
-        await conn.execute(insert(conn, t.deliveries).values(rows).on_conflict_do_nothing())
+        await conn.execute(dialect_insert(conn, t.deliveries).values(rows).on_conflict_do_nothing())
 
 
 async def release(conn: AsyncConnection, alert_ids: Sequence[str]) -> None:

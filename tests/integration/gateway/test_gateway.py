@@ -236,8 +236,12 @@ async def test_a_revoked_key_is_refused_at_once(world):
     store = ApiKeyStore(world.settings.api_keys_path)
     org = unique_org("cn", "ent", "revoked")
     token = store.issue(org)
-    store.revoke(org)
     before = await world.topics.end_offsets()
+    # While valid, the key authenticates: the gateway judges the (unregistered) org, not the key.
+    accepted_key = await world.client.post("/v1/events", json=milestone(),
+                                           headers=world.auth(token))
+    assert accepted_key.status_code == 403, accepted_key.text
+    store.revoke(org)
     await refused(world, before, await world.client.post(
         "/v1/events", json=milestone(), headers=world.auth(token)), 401)
 
