@@ -32,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from benchmarks.bench_views import broker
 from consumers.config import ViewTopics
 from infra.logging import configure_logging
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from producers.publisher import Draft
 from schemas.topics import alerts_topic
@@ -45,11 +46,11 @@ from tests.integration.views.consumer_main import encode
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def topics(bootstrap: str) -> ViewTopics:
+async def topics(kafka: KafkaAccess) -> ViewTopics:
     tag = uuid.uuid4().hex[:10]
     names = ViewTopics(**{n: f"bench.alerts.{tag}.{n}" for n in (
         "projects", "approvals", "shipments", "participants", "dlq")})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, 1 if n == names.participants else 6, 1) for n in (
@@ -62,19 +63,19 @@ async def topics(bootstrap: str) -> ViewTopics:
 class Reader:
     """Reads the exporter's alerts topic from its current end; records when each cause shows."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess) -> None:
+        self.kafka = kafka
         self.seen: dict[str, float] = {}
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self._consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
                                           fetch_max_wait_ms=5)
 
     async def start(self) -> None:
-        await ensure(self.bootstrap, [FIRM])
+        await ensure(self.kafka, [FIRM])
         await self._consumer.start()
         topic = alerts_topic(FIRM)
         parts: list[int] = []
         while not parts:  # a topic just created takes a moment to show in the metadata
-            parts = await partitions_of(self.bootstrap, topic)
+            parts = await partitions_of(self.kafka, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
@@ -122,12 +123,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 async def bench(rate: int, seconds: float) -> dict[str, Any]:
-    with broker() as bootstrap, tempfile.TemporaryDirectory() as tmp:
-        names = await topics(bootstrap)
-        config = config_for(bootstrap, names, f"sqlite:///{tmp}/views.sqlite", batch_size=500)
-        reader = Reader(bootstrap)
+    with broker() as kafka, tempfile.TemporaryDirectory() as tmp:
+        names = await topics(kafka)
+        config = config_for(kafka, names, f"sqlite:///{tmp}/views.sqlite", batch_size=500)
+        reader = Reader(kafka)
         await reader.start()
-        async with Bus(bootstrap, names, Path(tmp) / "chains") as bus:
+        async with Bus(kafka, names, Path(tmp) / "chains") as bus:
             await bus.registry()
             process = await asyncio.create_subprocess_exec(
                 sys.executable, *os.environ.get("EMINING_BENCH_PROFILE", "").split(), "-m",

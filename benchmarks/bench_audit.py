@@ -29,7 +29,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from consumers.audit.records import AuditTopics
 from consumers.audit.replay import replay
 from consumers.audit.verify import verify_log
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
+from infra.settings import Settings
+from producers.connection import KafkaAccess
 from schemas.signing import PrivateKey, b64, unb64
 from tests.integration.audit.bus import Bus
 from tests.unit.audit.parties import Parties
@@ -46,8 +49,8 @@ def _topics(tag: str) -> AuditTopics:
                        participants=f"bench.audit.{tag}.participants")
 
 
-async def _create(bootstrap: str, topics: AuditTopics) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+async def _create(kafka: KafkaAccess, topics: AuditTopics) -> None:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), request_timeout_ms=30_000)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, 6, 1) for t in topics.shared]
@@ -56,14 +59,14 @@ async def _create(bootstrap: str, topics: AuditTopics) -> None:
         await admin.close()
 
 
-async def publish(bootstrap: str, events: int, state: Path) -> tuple[AuditTopics, Parties, int]:
+async def publish(kafka: KafkaAccess, events: int, state: Path) -> tuple[AuditTopics, Parties, int]:
     tag = uuid.uuid4().hex[:8]
     topics = _topics(tag)
     parties = Parties.generate()
-    await _create(bootstrap, topics)
+    await _create(kafka, topics)
     steps = story(round(events / EVENTS_PER_PROJECT))
     started = time.perf_counter()
-    async with Bus(bootstrap, topics, parties, state / tag) as bus:
+    async with Bus(kafka, topics, parties, state / tag) as bus:
         await bus.registry()
         results = await bus.steps(steps, window=20_000)
     seconds = time.perf_counter() - started
@@ -81,13 +84,14 @@ def _reused(state: Path) -> tuple[AuditTopics, Parties, int]:
 
 
 async def run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
+    kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap))  # credential: EMINING_KAFKA_*
     if args.reuse and (state / "bench.json").exists():
         topics, parties, events = _reused(state)
     else:
-        topics, parties, events = await publish(args.bootstrap, args.events, state)
+        topics, parties, events = await publish(kafka, args.events, state)
     result: dict[str, Any] = {"events": events, "cpus": os.cpu_count(),
                               "topics": list(topics.all)}
-    report = await verify_log(args.bootstrap, parties.trust_anchor, topics=topics,
+    report = await verify_log(kafka, parties.trust_anchor, topics=topics,
                               workers=args.workers, timeout_s=30.0)
     result["verify"] = {
         "records": report.records, "seconds": round(report.seconds, 2),
@@ -98,7 +102,7 @@ async def run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
     if not args.skip_replay:
         with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder:
             cpu = time.process_time()
-            replayed = await replay(args.bootstrap, parties.trust_anchor,
+            replayed = await replay(kafka, parties.trust_anchor,
                                     f"sqlite:///{Path(folder) / 'views.sqlite'}",
                                     topics=topics, timeout_s=30.0)
             cpu = time.process_time() - cpu

@@ -7,7 +7,8 @@ Starts ``emining serve``'s app (uvicorn, one worker) in a subprocess on a free l
 drives it with ``httpx.AsyncClient`` from this process: each request is an unsigned event that
 the gateway validates, checks against the registry, signs, sends with acks=all and records.
 The broker is ``--bootstrap``, else EMINING_KAFKA_BOOTSTRAP, else the local one
-(``emining kafka up``). It writes to that broker: a throwaway operator key onboards a
+(``emining kafka up``); the credential is EMINING_KAFKA_USERNAME/PASSWORD (the local broker's
+admin when unset). It writes to that broker: a throwaway operator key onboards a
 ``bench-*`` firm on the participants topic, and the events land on emining.projects.v1.
 """
 
@@ -32,11 +33,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.topics import apply_topics
 from infra.wiring import PLATFORM_ORG
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
@@ -45,6 +47,7 @@ from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import seed_events
 from schemas.signing import PrivateKey, b64
 from schemas.topics import catalogue
+from tests.kafka_support import access_env, settings_for
 
 
 def _free_port() -> int:
@@ -53,9 +56,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _onboard(bootstrap: str, root: Path) -> tuple[PrivateKey, PrivateKey]:
+async def _onboard(kafka: KafkaAccess, root: Path) -> tuple[PrivateKey, PrivateKey]:
     """A fresh operator and one firm allowed project events in PK-BA, on the log."""
-    await apply_topics(bootstrap, catalogue())
+    await apply_topics(kafka, catalogue())
     operator = PrivateKey.generate(PLATFORM_ORG)
     firm = PrivateKey.generate(f"urn:emining:cn:ent:bench-{uuid.uuid4().hex[:8]}")
     org = Organisation.model_validate({
@@ -67,7 +70,7 @@ async def _onboard(bootstrap: str, root: Path) -> tuple[PrivateKey, PrivateKey]:
     })
     events = seed_events(RegistrySeed(platform=PLATFORM_ORG, organisations=(org,)),
                          {firm.org: firm.public_key}, datetime.now(UTC) - timedelta(minutes=1))
-    async with Publisher(bootstrap=bootstrap, key=operator, source=f"{PLATFORM_ORG}/bench",
+    async with Publisher(kafka=kafka, key=operator, source=f"{PLATFORM_ORG}/bench",
                          state_dir=root / "operator") as pub:
         await pub.publish_many([Draft(e) for e in events])
     return operator, firm
@@ -128,16 +131,15 @@ async def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the gateway did not become healthy within 30 s")
 
 
-async def run(bootstrap: str, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
+async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         root = Path(tmp)
-        operator, firm = await _onboard(bootstrap, root)
-        settings = Settings(kafka_bootstrap=bootstrap, state_dir=root / "state")
+        operator, firm = await _onboard(kafka, root)
+        settings = settings_for(kafka, state_dir=root / "state")
         write_key(firm, settings.custody_path / key_file_name(firm.org))
         token = ApiKeyStore(settings.api_keys_path).issue(firm.org)
         port = _free_port()
-        env = os.environ | {
-            "EMINING_KAFKA_BOOTSTRAP": bootstrap,
+        env = os.environ | access_env(kafka) | {
             "EMINING_STATE_DIR": str(settings.state_dir),
             "EMINING_TRUST_ANCHOR": b64(operator.public_key),
             "EMINING_LOG_LEVEL": "warning",
@@ -171,8 +173,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging("warning")  # to stderr: stdout is the result
-    bootstrap = args.bootstrap or bootstrap_servers(Settings())
-    result = asyncio.run(run(bootstrap, args.requests, args.concurrency))
+    kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap) if args.bootstrap else Settings())
+    result = asyncio.run(run(kafka, args.requests, args.concurrency))
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return

@@ -27,9 +27,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
+from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
 from producers.sender import producer_config
 from schemas.base import EventData
@@ -54,9 +55,9 @@ def _drafts(topic: str, n: int) -> list[Draft]:
     ]
 
 
-async def _topic(bootstrap: str) -> str:
+async def _topic(kafka: KafkaAccess) -> str:
     name = f"bench.publish.{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, 6, 1)])
@@ -65,10 +66,12 @@ async def _topic(bootstrap: str) -> str:
     return name
 
 
-async def _sdk(bootstrap: str, drafts: list[Draft], state: Path) -> tuple[float, list[KafkaRecord]]:
+async def _sdk(
+    kafka: KafkaAccess, drafts: list[Draft], state: Path
+) -> tuple[float, list[KafkaRecord]]:
     key = PrivateKey.generate(ORG)
     sent: list[KafkaRecord] = []
-    async with Publisher(bootstrap=bootstrap, key=key, source=f"{ORG}/bench", state_dir=state,
+    async with Publisher(kafka=kafka, key=key, source=f"{ORG}/bench", state_dir=state,
                          timeout_s=60) as pub:
         real_send = pub._sender.send  # noqa: SLF001 - capture the exact records for the raw run
 
@@ -84,8 +87,8 @@ async def _sdk(bootstrap: str, drafts: list[Draft], state: Path) -> tuple[float,
     return elapsed, sent
 
 
-async def _raw(bootstrap: str, records: list[KafkaRecord], topic: str) -> float:
-    producer = AIOKafkaProducer(**producer_config(bootstrap, 60))
+async def _raw(kafka: KafkaAccess, records: list[KafkaRecord], topic: str) -> float:
+    producer = AIOKafkaProducer(**producer_config(kafka, 60))
     await producer.start()
     try:
         start = time.perf_counter()
@@ -98,12 +101,12 @@ async def _raw(bootstrap: str, records: list[KafkaRecord], topic: str) -> float:
         await producer.stop()
 
 
-async def run(bootstrap: str, n: int) -> dict[str, Any]:
-    sdk_topic, raw_topic = await _topic(bootstrap), await _topic(bootstrap)
+async def run(kafka: KafkaAccess, n: int) -> dict[str, Any]:
+    sdk_topic, raw_topic = await _topic(kafka), await _topic(kafka)
     drafts = _drafts(sdk_topic, n)
     with tempfile.TemporaryDirectory() as state:
-        sdk_s, records = await _sdk(bootstrap, drafts, Path(state))
-    raw_s = await _raw(bootstrap, records, raw_topic)
+        sdk_s, records = await _sdk(kafka, drafts, Path(state))
+    raw_s = await _raw(kafka, records, raw_topic)
     value_bytes = sum(len(r.value) + sum(len(v) for _, v in r.headers) for r in records) / n
     return {
         "events": n, "mean_record_bytes": round(value_bytes),
@@ -120,12 +123,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging("warning", "json")
-    bootstrap = args.bootstrap or bootstrap_servers(Settings())
-    result = asyncio.run(run(bootstrap, args.events))
+    kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap) if args.bootstrap else Settings())
+    result = asyncio.run(run(kafka, args.events))
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    table = Table("measure", "value", title=f"publish {args.events:,} events, broker {bootstrap}")
+    table = Table("measure", "value", title=f"publish {args.events:,} events, {kafka.describe()}")
     for k, v in result.items():
         table.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
     Console().print(table)

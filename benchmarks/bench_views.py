@@ -36,13 +36,16 @@ from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra import local_kafka
+from infra.kafka_client import kafka_access
 from infra.local_postgres import LocalPostgres
 from infra.settings import Settings
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
+from tests.kafka_support import access_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6
@@ -58,25 +61,26 @@ def _rss_kib(pid: int) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def broker() -> Iterator[str]:
-    given = os.environ.get("EMINING_KAFKA_BOOTSTRAP")
-    if given:
-        yield given
+def broker() -> Iterator[KafkaAccess]:
+    """``EMINING_KAFKA_*``'s broker and credential, else a throwaway local broker as its admin."""
+    if os.environ.get("EMINING_KAFKA_BOOTSTRAP"):
+        yield kafka_access(Settings())
         return
-    settings = Settings(kafka_bootstrap=None, state_dir=Path(tempfile.mkdtemp()) / "state")
-    found = local_kafka.up(settings, owner_pid=os.getpid())
+    settings = Settings(kafka_bootstrap=None, state_dir=Path(tempfile.mkdtemp()) / "state",
+                        kafka_username=None, kafka_password=None, kafka_password_file=None,
+                        kafka_ca_file=None)
+    local_kafka.up(settings, owner_pid=os.getpid())
     try:
-        assert found.bootstrap is not None
-        yield found.bootstrap
+        yield kafka_access(settings)
     finally:
         local_kafka.down(settings)
 
 
-async def publish(bootstrap: str, events: int) -> tuple[ViewTopics, int]:
+async def publish(kafka: KafkaAccess, events: int) -> tuple[ViewTopics, int]:
     tag = uuid.uuid4().hex[:10]
     topics = ViewTopics(**{n: f"bench.views.{tag}.{n}" for n in (
         "projects", "approvals", "shipments", "participants", "dlq")})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
     await admin.create_topics([
         NewTopic(t, 1 if t == topics.participants else PARTITIONS, 1)
@@ -84,18 +88,18 @@ async def publish(bootstrap: str, events: int) -> tuple[ViewTopics, int]:
                   topics.dlq)])
     await admin.close()
     history = scenario.build(scenario.stories_for(events))
-    async with Bus(bootstrap, topics, Path(tempfile.mkdtemp()) / "chains") as bus:
+    async with Bus(kafka, topics, Path(tempfile.mkdtemp()) / "chains") as bus:
         await bus.registry()
         await bus.rounds(history.rounds())
     return topics, history.events
 
 
-async def raw_consume(bootstrap: str, topics: list[str], batch: int) -> dict[str, Any]:
+async def raw_consume(kafka: KafkaAccess, topics: list[str], batch: int) -> dict[str, Any]:
     """The baseline, run in its own process: read every record and decode its JSON value."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(kafka, t)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
@@ -112,18 +116,20 @@ async def raw_consume(bootstrap: str, topics: list[str], batch: int) -> dict[str
     return {"events": total, "seconds": seconds, **_rss_kib(os.getpid())}
 
 
-def run_raw(bootstrap: str, topics: ViewTopics, batch: int) -> dict[str, Any]:
+def run_raw(kafka: KafkaAccess, topics: ViewTopics, batch: int) -> dict[str, Any]:
+    """``raw_consume`` in a child process; the broker and credential go by environment."""
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_views", "--raw-consumer", bootstrap,
+        [sys.executable, "-m", "benchmarks.bench_views", "--raw-consumer",
          "--batch", str(batch), *topics.consumed()],
-        cwd=ROOT, capture_output=True, text=True, check=True)
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, **access_env(kafka)})
     return dict(json.loads(out.stdout))
 
 
-async def run_views(bootstrap: str, topics: ViewTopics, url: str, total: int,
+async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int,
                     batch: int) -> dict[str, Any]:
     """``emining views run``'s consumer in its own process, timed by the store's offsets."""
-    config = config_for(bootstrap, topics, url, batch_size=batch)
+    config = config_for(kafka, topics, url, batch_size=batch)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.integration.views.consumer_main", encode(config),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,17 +157,17 @@ def _rate(result: dict[str, Any]) -> float:
 
 
 async def bench(events: int, batch: int) -> dict[str, Any]:
-    with broker() as bootstrap:
+    with broker() as kafka:
         started = time.perf_counter()
-        topics, total = await publish(bootstrap, events)
+        topics, total = await publish(kafka, events)
         published = time.perf_counter() - started
-        raw = run_raw(bootstrap, topics, batch)
+        raw = run_raw(kafka, topics, batch)
         with tempfile.TemporaryDirectory() as tmp:
-            sqlite = await run_views(bootstrap, topics, f"sqlite:///{tmp}/views.db", total, batch)
+            sqlite = await run_views(kafka, topics, f"sqlite:///{tmp}/views.db", total, batch)
         given = os.environ.get("EMINING_TEST_POSTGRES_URL")
         with contextlib.ExitStack() as stack:
             server = given or stack.enter_context(LocalPostgres(durable=True))
-            postgres = await run_views(bootstrap, topics, await fresh_database(server), total,
+            postgres = await run_views(kafka, topics, await fresh_database(server), total,
                                        batch)
     results = {"raw_aiokafka_json": raw, "views_sqlite": sqlite, "views_postgresql": postgres}
     return {
@@ -178,11 +184,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--raw-consumer", metavar="BOOTSTRAP", help=argparse.SUPPRESS)
+    parser.add_argument("--raw-consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_consumer:
-        print(json.dumps(asyncio.run(raw_consume(args.raw_consumer, args.topics, args.batch))))
+        kafka = kafka_access(Settings())
+        print(json.dumps(asyncio.run(raw_consume(kafka, args.topics, args.batch))))
         return
     report = asyncio.run(bench(args.events, args.batch))
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from producers.connection import KafkaAccess
 from schemas.topics import APPROVALS, DLQ, PARTICIPANTS, PROJECTS, SHIPMENTS
 
 
@@ -24,7 +25,7 @@ class ViewTopics:
 
 @dataclass(frozen=True, slots=True)
 class ViewsConfig:
-    bootstrap: str
+    kafka: KafkaAccess
     store_url: str
     trust_anchor: tuple[bytes, ...]
     group_id: str = "emining-views"

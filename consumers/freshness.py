@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from consumers.metrics import VIEW_LAG
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 
 log = structlog.get_logger("consumers.freshness")
@@ -42,10 +43,10 @@ class Freshness:
     """
 
     def __init__(
-        self, bootstrap: str | None, topics: Iterable[str], *, timeout_s: float = 3.0,
+        self, kafka: KafkaAccess | None, topics: Iterable[str], *, timeout_s: float = 3.0,
         ttl_s: float = 1.0,
     ) -> None:
-        self._bootstrap, self._topics = bootstrap, tuple(topics)
+        self._kafka, self._topics = kafka, tuple(topics)
         self._timeout_s, self._ttl_s = timeout_s, ttl_s
         self._consumer: Any = None
         self._partitions: dict[str, tuple[float, list[int]]] = {}
@@ -76,16 +77,16 @@ class Freshness:
         now = time.monotonic()
         known = self._partitions.get(topic)
         if known is None or now - known[0] > PARTITIONS_TTL_S:
-            assert self._bootstrap is not None
-            known = (now, await partitions_of(self._bootstrap, topic, timeout_s=self._timeout_s))
+            assert self._kafka is not None
+            known = (now, await partitions_of(self._kafka, topic, timeout_s=self._timeout_s))
             self._partitions[topic] = known
         return known[1]
 
     async def _fetch(self, topics: frozenset[str]) -> dict[TopicPartitionKey, int]:
-        if self._bootstrap is None:
+        if self._kafka is None:
             raise OSError("no broker configured")
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap,
+            consumer = AIOKafkaConsumer(**self._kafka.aiokafka(),
                                         enable_auto_commit=False,
                                         request_timeout_ms=int(self._timeout_s * 1000))
             await consumer.start()

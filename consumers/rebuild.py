@@ -68,10 +68,10 @@ async def rebuild(
     try:
         target = other(await store.open(check_version=False))
         await store.reset_generation(target)
-        async with RegistryFollower(config.bootstrap, config.trust_anchor,
+        async with RegistryFollower(config.kafka, config.trust_anchor,
                                     topic=config.topics.participants,
                                     timeout_s=config.timeout_s) as follower:
-            sender = RecordSender(config.bootstrap, timeout_s=config.timeout_s)
+            sender = RecordSender(config.kafka, timeout_s=config.timeout_s)
             if publish_dlq:
                 await sender.start()
             try:
@@ -93,13 +93,13 @@ async def rebuild(
 async def _replay(
     config: ViewsConfig, sync: ViewSync, progress: Progress | None,
 ) -> tuple[int, int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**config.kafka.aiokafka(), enable_auto_commit=False,
                                 isolation_level="read_committed",
                                 request_timeout_ms=int(config.timeout_s * 1000))
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for topic in config.topics.consumed()
-               for p in await partitions_of(config.bootstrap, topic, timeout_s=config.timeout_s)]
+               for p in await partitions_of(config.kafka, topic, timeout_s=config.timeout_s)]
         if not tps:
             raise RebuildError("none of the shared topics exists: run `emining topics apply`")
         consumer.assign(tps)

@@ -16,9 +16,10 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.kafka_meta import partitions_of
+from producers.connection import KafkaAccess, refusal
+from producers.kafka_meta import connection_problem, partitions_of
 from schemas.envelope import from_record
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
@@ -36,12 +37,12 @@ class RegistryFollower:
     """Owns one group-less consumer of the participants topic and the ``Registry`` it folds."""
 
     def __init__(
-        self, bootstrap: str, trust_anchor: Iterable[bytes], *, topic: str = PARTICIPANTS,
+        self, kafka: KafkaAccess, trust_anchor: Iterable[bytes], *, topic: str = PARTICIPANTS,
         timeout_s: float = 15.0, min_interval_s: float = 1.0,
     ) -> None:
         self.registry = Registry()
         self._verifier = EnvelopeVerifier(self.registry, trust_anchor)
-        self._bootstrap, self._topic, self._timeout_s = bootstrap, topic, timeout_s
+        self._kafka, self._topic, self._timeout_s = kafka, topic, timeout_s
         self._min_interval_s = min_interval_s
         self._consumer: Any = None
         self._tps: list[TopicPartition] = []
@@ -59,10 +60,10 @@ class RegistryFollower:
         await self.stop()
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**self._kafka.aiokafka(), enable_auto_commit=False,
                                     request_timeout_ms=int(self._timeout_s * 1000))
         try:
-            parts = await partitions_of(self._bootstrap, self._topic, timeout_s=self._timeout_s)
+            parts = await partitions_of(self._kafka, self._topic, timeout_s=self._timeout_s)
             self._tps = [TopicPartition(self._topic, p) for p in parts]
             await asyncio.wait_for(consumer.start(), self._timeout_s)
             if self._tps:
@@ -71,7 +72,11 @@ class RegistryFollower:
                 await consumer.seek_to_beginning(*self._tps)
         except (KafkaError, OSError, TimeoutError) as exc:
             await consumer.stop()
-            raise RegistryUnavailableError(f"cannot read {self._topic}: {exc!r}") from exc
+            reason = self._refused(exc)
+            if reason is None and isinstance(exc, KafkaConnectionError):
+                reason = await connection_problem(self._kafka, self._timeout_s)
+            raise RegistryUnavailableError(
+                f"cannot read {self._topic}: {reason or repr(exc)}") from exc
         except BaseException:
             await consumer.stop()
             raise
@@ -97,7 +102,11 @@ class RegistryFollower:
             try:
                 return await asyncio.wait_for(self._catch_up(), self._timeout_s)
             except (KafkaError, OSError, TimeoutError) as exc:
-                raise RegistryUnavailableError(f"cannot read {self._topic}: {exc!r}") from exc
+                raise RegistryUnavailableError(
+                    f"cannot read {self._topic}: {self._refused(exc) or repr(exc)}") from exc
+
+    def _refused(self, exc: BaseException) -> str | None:
+        return refusal(exc, self._kafka, f"READ of {self._topic}")
 
     async def _catch_up(self) -> bool:
         """Read up to the current end. Between calls the partitions stay paused: an idle fetch

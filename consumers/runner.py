@@ -14,11 +14,12 @@ double or lose an update.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER
@@ -32,11 +33,40 @@ from consumers.store import ViewStore
 from consumers.store_batch import lock_offsets
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
+from producers.connection import KafkaAccess, refusal
+from producers.kafka_meta import connection_problem
 from producers.sender import RecordSender
+from schemas.errors import EminingError
 
 log = structlog.get_logger("consumers.runner")
 
 RETRY_PAUSE_S = 1.0
+
+
+class ViewsUnavailableError(EminingError):
+    """The view consumer could not connect to the broker as its principal."""
+
+
+class RefusalLog:
+    """FastStream's logger for the views' broker: quiet, except for the broker's refusals.
+
+    FastStream catches every Kafka error of its poll loop and retries every few seconds; with
+    no logger a consumer whose group or topics the ACLs do not allow would wait in silence.
+    Each distinct refusal is logged once, as a sentence naming the principal and the operation.
+    """
+
+    def __init__(self, kafka: KafkaAccess, operation: str) -> None:
+        self._kafka, self._operation = kafka, operation
+        self._said: set[str] = set()
+
+    def log(self, _level: int, _msg: Any, /, *, exc_info: Any = None,
+            extra: Mapping[str, Any] | None = None) -> None:  # noqa: ARG002 - FastStream's API
+        if not isinstance(exc_info, BaseException):
+            return
+        reason = refusal(exc_info, self._kafka, self._operation)
+        if reason is not None and reason not in self._said:
+            self._said.add(reason)
+            log.error("kafka_refused", reason=reason)
 
 
 class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -76,8 +106,11 @@ async def _no_body(_: Any) -> None:
 
 def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> KafkaBroker:
     """The FastStream broker with the views' batch subscriber (not started)."""
-    broker = KafkaBroker(config.bootstrap, allow_auto_create_topics=False, logger=None,
-                         graceful_timeout=30.0, request_timeout_ms=int(config.timeout_s * 1000))
+    consumed = ", ".join(config.topics.consumed())
+    refusals = RefusalLog(config.kafka, f"READ of {consumed} in group {config.group_id}")
+    broker = KafkaBroker(config.kafka.bootstrap, security=config.kafka.faststream_security(),
+                         allow_auto_create_topics=False, logger=refusals, graceful_timeout=30.0,
+                         request_timeout_ms=int(config.timeout_s * 1000))
     listener = SeekToStored(store, sync)
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
@@ -102,6 +135,17 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
     return broker
 
 
+async def _start(broker: KafkaBroker, config: ViewsConfig) -> None:
+    """Start the subscriber; a connection failure whose cause is the credential says so."""
+    try:
+        await broker.start()
+    except KafkaConnectionError as exc:
+        reason = await connection_problem(config.kafka, config.timeout_s)
+        if reason is None:
+            raise
+        raise ViewsUnavailableError(f"the view consumer cannot start: {reason}") from exc
+
+
 async def run_views(
     config: ViewsConfig, stop: asyncio.Event, hooks: Sequence[RejectionHook] = (),
     alerts: AlertsPlugin | None = None,
@@ -113,10 +157,10 @@ async def run_views(
         if alerts is not None:
             await alerts.prepare(store)
         async with (
-            RegistryFollower(config.bootstrap, config.trust_anchor,
+            RegistryFollower(config.kafka, config.trust_anchor,
                              topic=config.topics.participants,
                              timeout_s=config.timeout_s) as follower,
-            RecordSender(config.bootstrap, timeout_s=config.timeout_s) as sender,
+            RecordSender(config.kafka, timeout_s=config.timeout_s) as sender,
         ):
             stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
             alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
@@ -125,7 +169,7 @@ async def run_views(
             sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook)
             broker = build_broker(config, store, sync)
             async with broker:
-                await broker.start()
+                await _start(broker, config)
                 log.info("views_started", store=store.display_url, group=config.group_id,
                          topics=list(config.topics.consumed()))
                 if alerts is None:

@@ -11,7 +11,7 @@ from consumers.alerts.plugin import AlertsPlugin
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
 from infra import alerts_wiring
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.sender import RecordSender
 
@@ -22,7 +22,7 @@ async def run_workers(settings: Settings, store: AlertStore, clock: Clock, stop:
     delivery = alerts_wiring.delivery(settings, store, wake)
     async with (
         httpx.AsyncClient() as client,
-        RecordSender(bootstrap_servers(settings), timeout_s=settings.client_timeout_s) as sender,
+        RecordSender(kafka_access(settings), timeout_s=settings.client_timeout_s) as sender,
     ):
         await delivery.start()
         hooks = alerts_wiring.webhook_worker(settings, store, clock, client, sender)

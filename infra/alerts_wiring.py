@@ -16,7 +16,7 @@ from consumers.alerts.store import AlertStore
 from consumers.alerts.webhook_worker import KafkaDeadLetters, WebhookWorker
 from consumers.alerts.webhooks import WebhookSender
 from infra import wiring
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from infra.topics import TopicChange, apply_topics
 from producers.sender import RecordSender
@@ -46,7 +46,7 @@ def alert_topic_specs(registry: Registry) -> list[TopicSpec]:
 async def ensure_alert_topics(settings: Settings, org_ids: Sequence[str]) -> list[TopicChange]:
     """Create the alerts topics of ``org_ids`` if missing (idempotent)."""
     return await apply_topics(
-        bootstrap_servers(settings), [alerts_topic_spec(o) for o in org_ids],
+        kafka_access(settings), [alerts_topic_spec(o) for o in org_ids],
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s)
 
 
@@ -58,7 +58,7 @@ def delivery(settings: Settings, store: AlertStore,
         await ensure_alert_topics(settings, org_ids)
 
     return AlertDelivery(store, key=wiring.operator_key(settings),
-                         bootstrap=bootstrap_servers(settings), state_dir=settings.chain_dir,
+                         kafka=kafka_access(settings), state_dir=settings.chain_dir,
                          instance=settings.alerts_instance, ensure_topics=ensure,
                          timeout_s=settings.client_timeout_s, wake=wake)
 

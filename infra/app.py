@@ -17,7 +17,7 @@ from consumers.config import ViewTopics
 from consumers.freshness import Freshness
 from consumers.store import ViewStore
 from infra import alerts_wiring, wiring
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.gateway import create_gateway
@@ -29,13 +29,13 @@ from schemas.registry import Registry
 
 def gateway_state(settings: Settings) -> GatewayState:
     """The gateway's state from settings. Reads the trust anchor; connects to nothing yet."""
-    bootstrap = bootstrap_servers(settings)
+    kafka = kafka_access(settings)
 
     async def load_registry() -> Registry:
         return await wiring.load_registry(settings)
 
     return GatewayState(
-        sender=RecordSender(bootstrap, timeout_s=settings.client_timeout_s),
+        sender=RecordSender(kafka, timeout_s=settings.client_timeout_s),
         load_registry=load_registry,
         trust_anchor=wiring.trust_anchor(settings),
         api_keys=ApiKeyStore(settings.api_keys_path),
@@ -57,7 +57,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level or "info", settings.log_format)
     gateway = gateway_state(settings)
     views = ViewStore(settings.views_store_url)
-    freshness = Freshness(bootstrap_servers(settings), ViewTopics().consumed())
+    freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed())
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
                            alerts_wiring.alert_clock(settings))
@@ -85,6 +85,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_gateway(gateway))
     app.include_router(create_views_router(views, freshness), prefix="/v1")
     app.include_router(create_alerts_router(alerts, gateway.api_keys), prefix="/v1")
-    app.include_router(create_stream_router(gateway.api_keys, bootstrap_servers(settings),
+    app.include_router(create_stream_router(gateway.api_keys, gateway.sender.kafka,
                                             alerts_wiring.alert_verifier(settings)), prefix="/v1")
     return app

@@ -7,7 +7,7 @@ import typer
 from infra.cli_alerts import alerts_app
 from infra.cli_audit import audit_app
 from infra.cli_demo import demo
-from infra.cli_kafka import kafka_app, topics_app
+from infra.cli_kafka import acls_app, kafka_app, services_app, topics_app
 from infra.cli_participants import participants_app
 from infra.cli_publish import import_file, keys_app, publish
 from infra.cli_schemas import schemas_app
@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
+app.add_typer(acls_app, name="acls")
+app.add_typer(services_app, name="services")
 app.add_typer(keys_app, name="keys")
 app.add_typer(participants_app, name="participants")
 app.add_typer(schemas_app, name="schemas")

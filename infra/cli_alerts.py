@@ -67,14 +67,14 @@ def tail(
     """Follow an organisation's alerts topic; each alert's platform signature is verified."""
     from consumers.alerts.reader import Received, follow  # noqa: PLC0415
     from infra import alerts_wiring  # noqa: PLC0415
-    from infra.kafka_client import bootstrap_servers  # noqa: PLC0415
+    from infra.kafka_client import kafka_access  # noqa: PLC0415
 
     settings = Settings()
 
     async def main() -> None:
         seen = 0
         verifier = alerts_wiring.alert_verifier(settings)
-        stream = follow(bootstrap_servers(settings), org, verifier,
+        stream = follow(kafka_access(settings), org, verifier,
                         from_beginning=from_beginning, timeout_s=settings.client_timeout_s)
         async with contextlib.aclosing(stream):
             async for item in stream:

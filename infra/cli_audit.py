@@ -22,12 +22,13 @@ from rich.table import Table
 
 from infra import wiring
 from infra.cli_common import console, err_console, fail, print_json, run
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from consumers.audit import AuditTopics, VerifyReport
+    from producers.connection import KafkaAccess
 
 audit_app = typer.Typer(
     help="Auditors: verify every signature and chain, replay history, write a report.",
@@ -64,10 +65,10 @@ def audit_topics(overrides: list[str] | None) -> AuditTopics:
     return topics
 
 
-def connection(settings: Settings) -> tuple[str, list[bytes]]:
-    """Where the broker is and which keys sign the registry, or one clear error."""
+def connection(settings: Settings) -> tuple[KafkaAccess, list[bytes]]:
+    """The broker and our credential, and which keys sign the registry, or one clear error."""
     try:
-        return bootstrap_servers(settings), wiring.trust_anchor(settings)
+        return kafka_access(settings), wiring.trust_anchor(settings)
     except EminingError as exc:
         fail(str(exc))
 
@@ -106,9 +107,9 @@ def verify(
 
     topics = audit_topics(topic)
     settings = Settings()
-    bootstrap, anchors = connection(settings)
+    kafka, anchors = connection(settings)
     with progress_bar("verifying", enabled=not as_json) as on_progress:
-        report = run(verify_log(bootstrap, anchors, topics=topics, workers=workers,
+        report = run(verify_log(kafka, anchors, topics=topics, workers=workers,
                                 timeout_s=settings.client_timeout_s, on_progress=on_progress))
     if as_json:
         print_json(report.to_json())
@@ -190,10 +191,10 @@ def replay(
     topics = audit_topics(topic)
     moment = parse_moment(as_of) if as_of else None
     settings = Settings()
-    bootstrap, anchors = connection(settings)
+    kafka, anchors = connection(settings)
 
     async def work(url: str) -> tuple[Any, dict[str, Any]]:
-        result = await rebuild(bootstrap, anchors, url, topics=topics, as_of=moment,
+        result = await rebuild(kafka, anchors, url, topics=topics, as_of=moment,
                                subject=subject, include_late=include_late,
                                timeout_s=settings.client_timeout_s, on_progress=on_progress)
         views = ViewStore(url)
@@ -269,10 +270,10 @@ def report(
     standards = Standards().with_overrides(parse_standards(standard))
     moment = parse_moment(as_of) if as_of else None
     settings = Settings()
-    bootstrap, anchors = connection(settings)
+    kafka, anchors = connection(settings)
     with progress_bar("auditing") as on_progress:
         built, _ = run(audit_report(
-            bootstrap, anchors, topics=topics, as_of=moment, standards=standards,
+            kafka, anchors, topics=topics, as_of=moment, standards=standards,
             projects_limit=projects, workers=workers, timeout_s=settings.client_timeout_s,
             on_progress=lambda _phase, done, total: on_progress(done, total)))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,16 @@
-"""``emining kafka …`` and ``emining topics …``: the broker lifecycle and the topic catalogue."""
+"""``emining kafka …``, ``topics …``, ``acls …`` and ``services …``: the broker, its topics, who
+may do what on it (ACLs derived from the registry) and the platform services' credentials."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.table import Table
@@ -13,16 +19,22 @@ from schemas.errors import EminingError
 from schemas.topics import catalogue
 
 from . import local_kafka
+from .broker_acls import SERVICE_PRINCIPALS, SERVICES, desired_acls, managed, service_acls
 from .cli_common import console as out
 from .cli_common import err_console as err
-from .cli_common import print_json
-from .kafka_client import bootstrap_servers
+from .cli_common import fail, print_json
+from .kafka_client import kafka_access
 from .settings import Settings
 from .topics import apply_topics, describe_topics
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from producers.connection import KafkaAccess
+    from schemas.registry import Registry
+
+    from .broker_acls import Acl
+    from .broker_admin import AclChanges
     from .topics import TopicChange, TopicInfo
 
 P = ParamSpec("P")
@@ -33,6 +45,14 @@ kafka_app = typer.Typer(
     no_args_is_help=True,
 )
 topics_app = typer.Typer(help="Create and align the topics in the catalogue.", no_args_is_help=True)
+acls_app = typer.Typer(
+    help="The broker's ACLs, derived from the participants registry (never set by hand).",
+    no_args_is_help=True,
+)
+services_app = typer.Typer(
+    help="Credentials of the platform's own services (views, alerts, audit, gateway).",
+    no_args_is_help=True,
+)
 
 def _expected_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Print an expected failure as one red line (details below it), exit 1, no traceback."""
@@ -137,6 +157,30 @@ def logs(
         return
 
 
+@kafka_app.command()
+@_expected_errors
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="really delete the broker's data")] = False,
+) -> None:
+    """Stop the local broker and delete its data and credentials (next ``up`` starts empty).
+
+    For a broker whose data predates authentication, or to start over. Every topic, event,
+    credential and ACL on it is lost; the jars and ports are kept.
+    """
+    settings = Settings()
+    if settings.kafka_bootstrap:
+        raise local_kafka.ExternalBrokerError(
+            f"EMINING_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is an external cluster:"
+            " `kafka reset` only deletes the project's local broker"
+        )
+    if not yes:
+        fail("this deletes every topic, event, credential and ACL of the local broker in"
+             f" {local_kafka.Layout.of(settings).root}: run again with --yes")
+    with err.status("stopping Kafka and deleting its data", spinner="dots"):
+        root = local_kafka.reset(settings)
+    err.print(f"[green]local broker reset[/] ({root}): run `emining kafka up` to start empty")
+
+
 def _changes_table(changes: list[TopicChange]) -> Table:
     table = Table(title="catalogue topics")
     table.add_column("topic")
@@ -166,39 +210,249 @@ def apply_catalogue(
     """Create missing catalogue topics and align partitions and configs (idempotent).
 
     Then one ``emining.alerts.<org>`` per organisation in the registry (read from the log) and
-    the platform's own; run it again after onboarding (the alert workers also create a missing
-    alerts topic on first use).
+    the platform's own, then the ACLs derived from the registry (``emining acls apply``); run
+    it again after onboarding (the alert workers also create a missing alerts topic on first
+    use). ``--json`` prints the topic changes; the ACL summary goes to stderr.
     """
     settings = Settings()
-    bootstrap = bootstrap_servers(settings)
-    changes = asyncio.run(
-        apply_topics(
-            bootstrap, catalogue(settings.topic_partitions),
-            replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
-        )
-    )
-    changes += asyncio.run(_alerts_topics(settings))
+    kafka = kafka_access(settings)
+    changes, outcome = asyncio.run(_apply_all(settings, kafka))
     if as_json:
         print_json([change.to_json() for change in changes])
-        return
-    out.print(_changes_table(changes))
-    changed = sum(change.action != "unchanged" for change in changes)
-    err.print(f"{changed} topic(s) changed on {bootstrap}" if changed else "no changes")
+    else:
+        out.print(_changes_table(changes))
+        changed = sum(change.action != "unchanged" for change in changes)
+        err.print(f"{changed} topic(s) changed on {kafka.bootstrap}" if changed else "no changes")
+    outcome.report()
 
 
-async def _alerts_topics(settings: Settings) -> list[TopicChange]:
-    from schemas.registry import Registry  # noqa: PLC0415 - keep CLI start-up light
+async def _apply_all(
+    settings: Settings, kafka: KafkaAccess
+) -> tuple[list[TopicChange], AclOutcome]:
+    from . import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
 
-    from . import alerts_wiring, wiring  # noqa: PLC0415
-
-    try:
-        registry = await wiring.load_registry(settings)
-    except EminingError:  # no trust anchor yet, or an empty log: only the platform's topic
-        registry = Registry()
-    return await apply_topics(
-        bootstrap_servers(settings), alerts_wiring.alert_topic_specs(registry),
+    changes = await apply_topics(
+        kafka, catalogue(settings.topic_partitions),
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
     )
+    registry, why = await load_registry_for_acls(settings)
+    changes += await apply_topics(
+        kafka, alerts_wiring.alert_topic_specs(registry or _empty_registry()),
+        replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
+    )
+    return changes, await apply_policy(settings, kafka, registry, why)
+
+
+def _empty_registry() -> Registry:
+    from schemas.registry import Registry  # noqa: PLC0415 - keep CLI start-up light
+
+    return Registry()
+
+
+async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:
+    """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...)."""
+    from . import wiring  # noqa: PLC0415 - keep CLI start-up light
+
+    try:
+        return await wiring.load_registry(settings), None
+    except EminingError as exc:
+        return None, str(exc).partition("\n")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class AclOutcome:
+    """What applying the policy did, or why it was skipped; ``partial``: services only."""
+
+    changes: AclChanges | None
+    skipped: str | None = None
+    partial: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = (self.changes.to_json() if self.changes is not None else
+                                {"created": [], "deleted": [], "deleted_other": []})
+        return {**body, "skipped": self.skipped, "organisations_skipped": self.partial}
+
+    def report(self) -> None:
+        """One or two lines on stderr (stdout stays for the command's own output)."""
+        if self.skipped is not None:
+            err.print(f"[yellow]ACLs skipped:[/] {self.skipped}", highlight=False, soft_wrap=True)
+            return
+        assert self.changes is not None
+        if self.partial is not None:
+            err.print(f"[yellow]organisations' ACLs left as they are:[/] {self.partial}",
+                      highlight=False, soft_wrap=True)
+        made, gone = len(self.changes.created), len(self.changes.deleted)
+        gone += len(self.changes.deleted_other)
+        err.print(f"ACLs: {made} created, {gone} deleted" if made or gone else "ACLs: no changes",
+                  highlight=False)
+
+
+SECURITY_OFF = ("broker security is off (EMINING_KAFKA_SECURITY=none): no authentication,"
+                " no ACLs")
+
+
+async def apply_policy(
+    settings: Settings, kafka: KafkaAccess, registry: Registry | None, why: str | None,
+    *, only: frozenset[str] | None = None,
+) -> AclOutcome:
+    """Apply the registry-derived ACLs; skipped when the broker runs without security.
+
+    Without a readable registry, or with one naming no organisation at all (what a wrong
+    trust anchor reads: every record skipped), only the services' ACLs are applied and the
+    organisations' are left as they are: a misconfigured operator must never wipe them.
+    """
+    from .broker_admin import SecurityDisabledError, apply_acls  # noqa: PLC0415 - start-up
+
+    if settings.kafka_security == "none":
+        return AclOutcome(None, skipped=SECURITY_OFF)
+    partial = None
+    if registry is None:
+        partial = f"the registry cannot be read ({why})"
+    elif not registry.orgs:
+        partial = ("the registry on the log names no organisation (is EMINING_TRUST_ANCHOR the"
+                   " operator's key?)")
+    if registry is None or partial is not None:
+        desired = frozenset().union(*(service_acls(name) for name in SERVICES))
+        only = SERVICE_PRINCIPALS if only is None else only & SERVICE_PRINCIPALS
+    else:
+        desired = desired_acls(registry, datetime.now(UTC))
+    try:
+        changes = await apply_acls(kafka, desired, only=only)
+    except SecurityDisabledError as exc:
+        return AclOutcome(None, skipped=str(exc))
+    return AclOutcome(changes, partial=partial)
+
+
+def _acls_table(acls: list[Acl], title: str, marks: dict[Acl, str] | None = None) -> Table:
+    table = Table(title=title)
+    for column in ("principal", "operation", "resource", "name", "pattern"):
+        table.add_column(column, overflow="fold")
+    if marks is not None:
+        table.add_column("change")
+    for acl in acls:
+        row = [acl.principal, acl.operation, acl.resource, acl.name, acl.pattern]
+        if marks is not None:
+            row.append(marks[acl])
+        table.add_row(*row)
+    return table
+
+
+@acls_app.command("apply")
+@_expected_errors
+def apply_acl_policy(
+    as_json: Annotated[bool, typer.Option("--json", help="print created/deleted as JSON")] = False,
+) -> None:
+    """Make the broker's ACLs match the registry (idempotent; ``topics apply`` also does it).
+
+    Creates what the registry grants, deletes every other ACL of an organisation or platform
+    service principal; other principals' ACLs are never touched.
+    """
+    settings = Settings()
+    kafka = kafka_access(settings)
+
+    async def go() -> AclOutcome:
+        registry, why = await load_registry_for_acls(settings)
+        return await apply_policy(settings, kafka, registry, why)
+
+    outcome = asyncio.run(go())
+    if as_json:
+        print_json(outcome.to_json())
+        return
+    if outcome.changes is not None and outcome.changes.changed:
+        marks = dict.fromkeys(outcome.changes.created, "[green]created[/]")
+        marks |= dict.fromkeys(outcome.changes.deleted, "[red]deleted[/]")
+        out.print(_acls_table(sorted(marks), "ACL changes", marks))
+        for other in outcome.changes.deleted_other:
+            out.print(f"[red]deleted[/] {other}", highlight=False)
+    outcome.report()
+
+
+@acls_app.command("list")
+@_expected_errors
+def list_acls(
+    as_json: Annotated[bool, typer.Option("--json", help="print the ACLs as JSON")] = False,
+) -> None:
+    """Every ACL on the broker; ``managed``: owned by the registry-derived policy."""
+    settings = Settings()
+    if settings.kafka_security == "none":
+        fail(f"no ACLs to list: {SECURITY_OFF}")
+    from .broker_admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
+
+    acls = sorted(asyncio.run(current_acls(kafka_access(settings))),
+                  key=lambda a: (a.principal, a.resource, a.name, a.operation))
+    if as_json:
+        print_json([{**acl.to_json(), "managed": managed(acl.principal)} for acl in acls])
+        return
+    out.print(_acls_table(acls, "ACLs"))
+    err.print(f"{len(acls)} ACL(s), {sum(managed(a.principal) for a in acls)} managed")
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 from the first byte (replacing any file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    tmp.replace(path)
+
+
+class Service(StrEnum):
+    """The platform services with their own principal (``broker_acls.SERVICES``)."""
+
+    VIEWS = "views"
+    ALERTS = "alerts"
+    AUDIT = "audit"
+    GATEWAY = "gateway"
+
+
+assert {s.value for s in Service} == set(SERVICES)
+
+
+@services_app.command("credential")
+@_expected_errors
+def service_credential(
+    service: Annotated[Service, typer.Argument(help="which service")],
+    password_file: Annotated[Path | None, typer.Option(
+        help="write the password to this file (mode 0600) instead of printing it")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Issue or rotate a platform service's SCRAM credential and apply its ACLs.
+
+    The password is shown once (or only written to --password-file); the old one stops
+    working. Run the service with EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD(_FILE).
+    """
+    from .broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
+
+    settings = Settings()
+    if settings.kafka_security == "none":
+        fail(f"no credential issued: {SECURITY_OFF}")
+    kafka = kafka_access(settings)
+    username = SERVICES[service.value]
+
+    async def go() -> tuple[str, AclChanges]:
+        password = await upsert_credential(kafka, username)
+        principal = f"User:{username}"
+        return password, await apply_acls(kafka, service_acls(service.value), only={principal})
+
+    password, changes = asyncio.run(go())
+    if password_file is not None:
+        write_secret(password_file, password + "\n")
+    shown = None if password_file is not None else password
+    if as_json:
+        print_json({"service": service.value, "username": username, "password": shown,
+                    "password_file": str(password_file) if password_file else None,
+                    "acls": changes.to_json()})
+        return
+    err.print(f"[green]credential issued[/] for {service.value} (principal User:{username});"
+              f" ACLs: {len(changes.created)} created, {len(changes.deleted)} deleted",
+              highlight=False)
+    typer.echo(f"EMINING_KAFKA_USERNAME={username}")
+    if password_file is not None:
+        typer.echo(f"EMINING_KAFKA_PASSWORD_FILE={password_file}")
+    else:
+        typer.echo(f"EMINING_KAFKA_PASSWORD={password}")
+        err.print("[yellow]shown once:[/] store it now; rotate with the same command")
 
 
 def _topics_table(topics: dict[str, TopicInfo]) -> Table:
@@ -221,7 +475,7 @@ def list_topics(
     """Every non-internal topic on the broker, with partitions and config overrides."""
     settings = Settings()
     topics = asyncio.run(
-        describe_topics(bootstrap_servers(settings), timeout_s=settings.client_timeout_s)
+        describe_topics(kafka_access(settings), timeout_s=settings.client_timeout_s)
     )
     if as_json:
         print_json(

@@ -1,10 +1,14 @@
-"""CLI for the platform operator: onboard organisations, grant and withdraw authority, keys."""
+"""CLI for the platform operator: onboard organisations, grant and withdraw authority, keys.
+
+Onboarding also gives the organisation its own Kafka principal (``User:<org URN>``, a
+SCRAM-SHA-512 credential printed once) and its ACLs; offboarding deletes both at once.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -12,7 +16,10 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from infra import wiring
-from infra.cli_common import console, fail, print_json, run
+from infra.broker_acls import desired_acls, org_acls, org_principal
+from infra.cli_common import console, err_console, fail, print_json, run
+from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.keys import load_key
 from schemas.base import EventData
@@ -24,11 +31,16 @@ from schemas.participants import (
     KeyAdded,
     KeyRevoked,
     KeyRotated,
+    OrganisationOffboarded,
     OrganisationOnboarded,
     RegistrySeed,
 )
 from schemas.registry import OrgRecord, Registry, seed_events
 from schemas.signing import Verifier, b64, unb64
+
+if TYPE_CHECKING:
+    from infra.broker_admin import AclChanges
+    from producers.connection import KafkaAccess
 
 participants_app = typer.Typer(
     help="The participants registry (operator only).", no_args_is_help=True
@@ -47,18 +59,70 @@ async def _publish_registry(settings: Settings, events: list[EventData]) -> None
         await pub.publish_many([Draft(e) for e in events])
 
 
+def _events_json(events: list[EventData]) -> list[dict[str, Any]]:
+    return [
+        {"type": e.ce_type(), "data": e.model_dump(mode="json", exclude_none=True)}
+        for e in events
+    ]
+
+
+def _print_published(events: list[EventData]) -> None:
+    for event in events:
+        console.print(f"published {event.ce_type()} for {event.subject}", highlight=False)
+
+
 def _emit(events: list[EventData], as_json: bool) -> None:
     run(_publish_registry(Settings(), events))
     if as_json:
-        print_json(
-            [
-                {"type": e.ce_type(), "data": e.model_dump(mode="json", exclude_none=True)}
-                for e in events
-            ]
-        )
+        print_json(_events_json(events))
         return
-    for event in events:
-        console.print(f"published {event.ce_type()} for {event.subject}", highlight=False)
+    _print_published(events)
+
+
+# --------------------------------------------------------------------------- broker principals
+
+
+class CredentialIncompleteError(EminingError):
+    """The registry changed but the organisation's credential or ACLs could not follow."""
+
+
+def _security_on(settings: Settings) -> bool:
+    return settings.kafka_security != "none"
+
+
+async def _issue(settings: Settings, org: str, role: Role) -> tuple[str, AclChanges]:
+    """A new credential for ``org`` (the old one stops working) and exactly its ACLs."""
+    from infra.broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
+
+    kafka = kafka_access(settings)
+    try:
+        password = await upsert_credential(kafka, org)
+        changes = await apply_acls(kafka, org_acls(org, role), only={org_principal(org)})
+    except EminingError as exc:
+        raise CredentialIncompleteError(
+            f"{exc}\n{org} is on the registry but may lack its credential or ACLs: retry with"
+            f" `emining participants credential --org {org}`"
+        ) from exc
+    return password, changes
+
+
+def _print_credential(org: str, password: str) -> None:
+    """The credential, once: shell-ready lines on stdout, the warning on stderr."""
+    console.print(f"EMINING_KAFKA_USERNAME={org}\nEMINING_KAFKA_PASSWORD={password}",
+                  highlight=False, markup=False, soft_wrap=True)
+    err_console.print(f"[yellow]shown once:[/] the Kafka credential of {org}; give it to the"
+                      " organisation now (rotate: `emining participants credential`)",
+                      highlight=False, soft_wrap=True)
+
+
+async def _registry_org(settings: Settings, org: str, *, active: bool = True) -> OrgRecord:
+    registry = await wiring.load_registry(settings)
+    record = registry.orgs.get(org)
+    if record is None:
+        fail(f"{org} is not on the registry")
+    if active and not record.active_at(_now()):
+        fail(f"{org} is not an active organisation (offboarded or not yet onboarded)")
+    return record
 
 
 def _validated(build: Any) -> list[EventData]:
@@ -111,7 +175,11 @@ def add(
     key_file: Annotated[Path | None, typer.Option(help="or the org's key file")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Onboard an organisation with its first public key."""
+    """Onboard an organisation with its first public key, its Kafka credential and ACLs.
+
+    The credential (username = the org URN, a random password) is printed once; with --json
+    as ``credential.username`` / ``credential.password``.
+    """
     raw = _public_key(public_key, key_file)
     now = _now()
     events = _validated(
@@ -127,7 +195,97 @@ def add(
             KeyAdded(org_id=org, keyid=Verifier(raw).keyid, public_key=b64(raw), valid_from=now),
         ]
     )
-    _emit(events, as_json)
+    settings = Settings()
+
+    async def onboard() -> tuple[str, AclChanges] | None:
+        await _publish_registry(settings, events)
+        return await _issue(settings, org, role) if _security_on(settings) else None
+
+    issued = run(onboard())
+    password, changes = issued if issued is not None else (None, None)
+    outcome = AclOutcome(changes, skipped=None if issued else SECURITY_OFF)
+    if as_json:
+        print_json({"events": _events_json(events),
+                    "credential": {"username": org, "password": password} if password else None,
+                    "acls": outcome.to_json()})
+        return
+    _print_published(events)
+    if password is not None:
+        _print_credential(org, password)
+    outcome.report()
+
+
+@participants_app.command("offboard")
+def offboard(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    reason: Annotated[str, typer.Option(help="why (kept on the log)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """End an organisation's membership now: deletes its Kafka credential and ACLs at once.
+
+    Its past events stay valid (signed while it was a member); from now on the broker refuses
+    its requests and consumers refuse what it signs. Run again for an organisation already
+    offboarded, it only removes what the broker still holds for it.
+    """
+    now = _now()
+    events = _validated(
+        lambda: [OrganisationOffboarded(org_id=org, effective_at=now, reason=reason)]
+    )
+    settings = Settings()
+
+    async def go() -> tuple[bool, AclChanges] | None:
+        from infra.broker_admin import apply_acls, delete_credential  # noqa: PLC0415
+
+        record = await _registry_org(settings, org, active=False)
+        if record.active_at(now):
+            await _publish_registry(settings, events)
+        else:  # offboarded before: only make sure the broker forgot it too
+            events.clear()
+        if not _security_on(settings):
+            return None
+        kafka = kafka_access(settings)
+        deleted = await delete_credential(kafka, org)
+        return deleted, await apply_acls(kafka, frozenset(), only={org_principal(org)})
+
+    done = run(go())
+    deleted, changes = done if done is not None else (False, None)
+    outcome = AclOutcome(changes, skipped=None if done else SECURITY_OFF)
+    if as_json:
+        print_json({"events": _events_json(events), "credential_deleted": deleted,
+                    "acls": outcome.to_json()})
+        return
+    _print_published(events)
+    if done is not None:
+        err_console.print(f"Kafka credential of {org} "
+                          + ("deleted" if deleted else "was already absent"), highlight=False)
+    outcome.report()
+
+
+@participants_app.command("credential")
+def credential(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Issue or rotate an active organisation's Kafka credential (printed once) and its ACLs.
+
+    The old password stops working for new connections at once, for established ones at their
+    next re-authentication.
+    """
+    settings = Settings()
+    if not _security_on(settings):
+        fail(f"no credential issued: {SECURITY_OFF}")
+
+    async def go() -> tuple[str, AclChanges]:
+        record = await _registry_org(settings, org)
+        return await _issue(settings, org, record.role)
+
+    password, changes = run(go())
+    if as_json:
+        print_json({"credential": {"username": org, "password": password},
+                    "acls": AclOutcome(changes).to_json()})
+        return
+    _print_credential(org, password)
+    AclOutcome(changes).report()
 
 
 @participants_app.command("grant")
@@ -209,6 +367,27 @@ def rotate_key(
     _emit(events, as_json)
 
 
+def password_file_name(org: str) -> str:
+    """``cn-ent-acme.password``: named like the org's key file (``producers.keys``)."""
+    from producers.keys import key_file_name  # noqa: PLC0415
+
+    return key_file_name(org).removesuffix(".key") + ".password"
+
+
+async def _write_credentials(
+    kafka: KafkaAccess, orgs: list[str], folder: Path
+) -> list[dict[str, str]]:
+    """A new credential per organisation, each in its own 0600 file; nothing printed."""
+    from infra.broker_admin import upsert_credential  # noqa: PLC0415 - keep start-up light
+
+    written = []
+    for org in orgs:
+        target = folder / password_file_name(org)
+        write_secret(target, await upsert_credential(kafka, org) + "\n")
+        written.append({"org": org, "username": org, "file": str(target)})
+    return written
+
+
 @participants_app.command("seed")
 def seed(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="registry YAML")],
@@ -219,9 +398,14 @@ def seed(
             "(<org-slug>.key); orgs without one get no key"
         ),
     ],
+    credentials_dir: Annotated[
+        Path | None,
+        typer.Option(help="issue each organisation a Kafka credential, written to "
+                     "<dir>/<org-slug>.password (mode 0600); never printed"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Onboard every organisation of a seed file, with its key and authorities."""
+    """Onboard every organisation of a seed file, with its key, authorities and ACLs."""
     from producers.keys import key_file_name  # noqa: PLC0415
 
     try:
@@ -229,12 +413,42 @@ def seed(
     except ValidationError as exc:
         first = exc.errors()[0]
         fail(f"{file}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
-    keys: dict[str, bytes] = {}
-    for org in doc.organisations:
-        path = keys_dir / key_file_name(org.id)
-        if path.exists():
-            keys[org.id] = load_key(path).public_key
-    _emit(seed_events(doc, keys, _now()), as_json)
+    keys = {org.id: load_key(keys_dir / key_file_name(org.id)).public_key
+            for org in doc.organisations if (keys_dir / key_file_name(org.id)).exists()}
+    now = _now()
+    events = seed_events(doc, keys, now)
+    settings = Settings()
+    if credentials_dir is not None and not _security_on(settings):
+        fail(f"--credentials-dir: {SECURITY_OFF}")
+    seeded = Registry()  # what the log will say about these organisations, folded here
+    for event in events:
+        seeded.apply(event, now)
+    active = sorted(o.id for o in seeded.orgs.values() if o.active_at(now))
+    written: list[dict[str, str]] = []
+
+    async def go() -> AclChanges | None:
+        from infra.broker_admin import apply_acls  # noqa: PLC0415 - keep start-up light
+
+        await _publish_registry(settings, events)
+        if not _security_on(settings):
+            return None
+        kafka = kafka_access(settings)
+        if credentials_dir is not None:
+            written.extend(await _write_credentials(kafka, active, credentials_dir))
+        principals = {org_principal(o) for o in seeded.orgs}
+        return await apply_acls(kafka, desired_acls(seeded, now), only=principals)
+
+    changes = run(go())
+    outcome = AclOutcome(changes, skipped=None if changes is not None else SECURITY_OFF)
+    if as_json:
+        print_json({"events": _events_json(events), "credentials": written,
+                    "acls": outcome.to_json()})
+        return
+    _print_published(events)
+    if written:
+        err_console.print(f"{len(written)} Kafka credential(s) written to {credentials_dir}"
+                          " (mode 0600, one <org-slug>.password each)", highlight=False)
+    outcome.report()
 
 
 def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from rich.table import Table
 
 from infra import wiring
 from infra.cli_common import console, fail, print_json, run
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
+from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 
 views_app = typer.Typer(
@@ -32,7 +33,7 @@ def views_config(settings: Settings) -> Any:
     from consumers.config import ViewsConfig  # noqa: PLC0415 - keep CLI start-up light
 
     return ViewsConfig(
-        bootstrap=bootstrap_servers(settings), store_url=settings.views_store_url,
+        kafka=kafka_access(settings), store_url=settings.views_store_url,
         trust_anchor=tuple(wiring.trust_anchor(settings)), group_id=settings.views_group,
         instance_id=settings.views_instance, batch_size=settings.views_batch_size,
         timeout_s=settings.client_timeout_s,
@@ -47,11 +48,11 @@ async def _with_store(work: Callable[[Any, Any], Awaitable[Any]]) -> Any:
 
     settings = Settings()
     try:
-        bootstrap: str | None = bootstrap_servers(settings)
+        kafka: KafkaAccess | None = kafka_access(settings)
     except EminingError:
-        bootstrap = None
+        kafka = None
     store = ViewStore(settings.views_store_url)
-    freshness = Freshness(bootstrap, ViewTopics().consumed(), timeout_s=3.0)
+    freshness = Freshness(kafka, ViewTopics().consumed(), timeout_s=3.0)
     try:
         await store.open()
         return await work(store, freshness)

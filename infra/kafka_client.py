@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
+from producers.connection import KafkaAccess, Protocol
+
 from . import local_kafka
 from .local_kafka import BrokerError, BrokerUnreachableError
 
@@ -19,10 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BrokerUnreachableError",
+    "MissingCredentialError",
     "NoBrokerError",
     "PublishError",
     "PublishTimeoutError",
     "bootstrap_servers",
+    "kafka_access",
     "make_consumer",
     "make_producer",
     "publish",
@@ -32,6 +36,10 @@ __all__ = [
 
 class NoBrokerError(BrokerError):
     """Neither ``EMINING_KAFKA_BOOTSTRAP`` nor a running local broker says where Kafka is."""
+
+
+class MissingCredentialError(BrokerError):
+    """The broker needs a credential (SCRAM) and the settings give none."""
 
 
 class PublishError(BrokerError):
@@ -55,18 +63,63 @@ def bootstrap_servers(settings: Settings) -> str:
     )
 
 
+PROTOCOLS: dict[str, Protocol] = {
+    "none": "PLAINTEXT", "scram": "SASL_PLAINTEXT", "scram-tls": "SASL_SSL",
+}
+
+
+def _password(settings: Settings) -> str | None:
+    if settings.kafka_password is not None:
+        return settings.kafka_password.get_secret_value()
+    if settings.kafka_password_file is not None:
+        try:
+            text = settings.kafka_password_file.read_text("utf-8")
+        except OSError as exc:
+            raise MissingCredentialError(
+                f"cannot read EMINING_KAFKA_PASSWORD_FILE={settings.kafka_password_file}: {exc}"
+            ) from exc
+        return text.splitlines()[0].strip() if text.strip() else ""
+    return None
+
+
+def kafka_access(settings: Settings) -> KafkaAccess:
+    """The broker and the principal this process acts as, from ``EMINING_KAFKA_*``.
+
+    Against the project's local broker, no username means its admin (the operator on their
+    own machine); against an external cluster a credential must be given.
+    """
+    bootstrap = bootstrap_servers(settings)
+    protocol = PROTOCOLS[settings.kafka_security]
+    if protocol == "PLAINTEXT":
+        return KafkaAccess(bootstrap, protocol)
+    local = not settings.kafka_bootstrap
+    ca_file = settings.kafka_ca_file
+    if ca_file is None and local and protocol == "SASL_SSL":
+        ca_file = local_kafka.Layout.of(settings).tls_dir / "ca.pem"
+    username, password = settings.kafka_username, _password(settings)
+    if username is None and local:
+        username, password = local_kafka.ADMIN, local_kafka.admin_password(settings)
+    if not username or password is None:
+        raise MissingCredentialError(
+            f"the broker at {bootstrap} requires SCRAM authentication"
+            f" ({protocol}): set EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD (or"
+            " EMINING_KAFKA_PASSWORD_FILE) to the credential the operator issued"
+        )
+    return KafkaAccess(bootstrap, protocol, username, password, ca_file)
+
+
 def _timeout_ms(settings: Settings) -> int:
     return int(settings.client_timeout_s * 1000)
 
 
-def make_producer(settings: Settings, bootstrap: str | None = None, **overrides: Any) -> Any:
+def make_producer(settings: Settings, access: KafkaAccess | None = None, **overrides: Any) -> Any:
     """An idempotent, ``acks=all`` producer whose sends fail within ``client_timeout_s``.
 
     Not started: use ``async with started(producer)``. aiokafka has no separate delivery
     timeout; ``request_timeout_ms`` also expires batches that wait for a missing leader.
     """
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap or bootstrap_servers(settings),
+        **(access or kafka_access(settings)).aiokafka(),
         "client_id": "emining-producer",
         "enable_idempotence": True,
         "acks": "all",
@@ -81,7 +134,7 @@ def make_consumer(
     settings: Settings,
     *topics: str,
     group_id: str | None,
-    bootstrap: str | None = None,
+    access: KafkaAccess | None = None,
     **overrides: Any,
 ) -> Any:
     """A consumer that reads from the beginning and commits only when told to.
@@ -89,7 +142,7 @@ def make_consumer(
     Not started: use ``async with started(consumer)``.
     """
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap or bootstrap_servers(settings),
+        **(access or kafka_access(settings)).aiokafka(),
         "client_id": "emining-consumer",
         "group_id": group_id,
         "enable_auto_commit": False,
@@ -102,13 +155,35 @@ def make_consumer(
 
 
 @asynccontextmanager
-async def started(client: Any, timeout_s: float = 15.0) -> AsyncIterator[Any]:
-    """Start an aiokafka producer or consumer, stop it on exit; unreachable is one clear error."""
+async def started(
+    client: Any, timeout_s: float = 15.0, *, access: KafkaAccess | None = None
+) -> AsyncIterator[Any]:
+    """Start an aiokafka producer or consumer, stop it on exit; unreachable is one clear error.
+
+    A failed login or TLS handshake, which aiokafka reports as "Unable to bootstrap", is named
+    as such (``access``: the client's; else read back from a SASL_PLAINTEXT client).
+    """
+    from producers.kafka_meta import connection_problem  # noqa: PLC0415 - failure path only
+
     try:
         async with asyncio.timeout(timeout_s):
             await client.start()
     except (KafkaConnectionError, TimeoutError, OSError) as exc:
         await client.stop()
+        if access is None:
+            inner = getattr(client, "client", None) or getattr(client, "_client", None)
+            user = getattr(inner, "_sasl_plain_username", None)
+            secret = getattr(inner, "_sasl_plain_password", None)
+            if (getattr(inner, "_security_protocol", None) == "SASL_PLAINTEXT"
+                    and isinstance(user, str) and isinstance(secret, str)):
+                access = KafkaAccess(
+                    str(getattr(inner, "_bootstrap_servers", "")), "SASL_PLAINTEXT", user,
+                    secret, mechanism=str(getattr(inner, "_sasl_mechanism", "SCRAM-SHA-512")),
+                )
+        if isinstance(exc, KafkaConnectionError) and access is not None and (
+            reason := await connection_problem(access, timeout_s)
+        ):
+            raise BrokerUnreachableError(reason) from exc
         raise BrokerUnreachableError(
             f"no Kafka broker answered (waited up to {timeout_s:.0f}s;"
             f" {exc or type(exc).__name__}): run `emining kafka up`, or check"

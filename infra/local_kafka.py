@@ -14,7 +14,6 @@ import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,8 @@ import structlog
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
+    from producers.connection import KafkaAccess
+
     from .settings import Settings
 
 log = structlog.get_logger()
@@ -36,6 +37,11 @@ POM = KAFKA_DIR / "pom.xml"
 LOG4J2_CONFIG = KAFKA_DIR / "log4j2.properties"
 HOST = "127.0.0.1"
 NODE_ID = 1
+ADMIN = "admin"
+"""The local broker's super user: the operator's own tools (topics, ACLs, credentials)."""
+CONTROLLER_USER = "controller"
+"""The broker's own principal on the loopback controller listener (SASL/PLAIN, KAFKA-15513)."""
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 LOG_TAIL_LINES = 30
 
 Phase = Callable[[str], None]
@@ -79,6 +85,10 @@ class BrokerStartTimeoutError(BrokerError):
 
 class BrokerUnreachableError(BrokerError):
     """No Kafka broker answers at the configured bootstrap address."""
+
+
+class LegacyStorageError(BrokerError):
+    """The local broker's data was formatted before it had credentials: it must be reset."""
 
 
 class ExternalBrokerError(BrokerError):
@@ -166,6 +176,16 @@ class Layout:
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
+    @property
+    def credentials_file(self) -> Path:
+        """The admin's and the controller's passwords, made at format time (mode 0600)."""
+        return self.root / "credentials.json"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and the broker certificate (``infra/tls/make-certs.sh``)."""
+        return self.root / "tls"
+
 
 @contextlib.contextmanager
 def _locked(lock_file: Path) -> Iterator[None]:
@@ -179,10 +199,54 @@ def _locked(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, *, private: bool = False) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    if private:  # created 0600: secrets are never readable by others, not even for a moment
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Secrets of the local broker itself; organisations' credentials live in the cluster."""
+
+    admin: str
+    controller: str
+
+
+def load_credentials(layout: Layout) -> Credentials | None:
+    try:
+        data = json.loads(layout.credentials_file.read_text("utf-8"))
+        return Credentials(admin=str(data[ADMIN]), controller=str(data[CONTROLLER_USER]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _ensure_credentials(layout: Layout) -> Credentials:
+    found = load_credentials(layout)
+    if found is not None:
+        return found
+    made = Credentials(admin=secrets.token_urlsafe(24), controller=secrets.token_urlsafe(24))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _write_atomic(layout.credentials_file,
+                  json.dumps({ADMIN: made.admin, CONTROLLER_USER: made.controller}) + "\n",
+                  private=True)
+    return made
+
+
+def admin_password(settings: Settings) -> str:
+    """The local broker's admin password (the operator's credential on this machine)."""
+    found = load_credentials(Layout.of(settings))
+    if found is None:
+        raise BrokerError(
+            f"the local broker has no credentials yet ({Layout.of(settings).credentials_file}):"
+            " run `emining kafka up`"
+        )
+    return found.admin
 
 
 # --------------------------------------------------------------------------- pure pieces
@@ -204,17 +268,76 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def render_server_properties(*, ports: Ports, data_dir: Path, node_id: int = NODE_ID) -> str:
+def _jaas(module: str, **options: str) -> str:
+    fields = " ".join(f'{key}="{value}"' for key, value in options.items())
+    return f"org.apache.kafka.common.security.{module} required {fields};"
+
+
+def security_properties(
+    security: str, credentials: Credentials, tls_dir: Path
+) -> dict[str, str | int]:
+    """Listener, SASL, TLS and authorizer settings for ``EMINING_KAFKA_SECURITY``.
+
+    ``scram``/``scram-tls``: the client listener takes SASL/SCRAM-SHA-512 (over TLS for
+    ``scram-tls``) and is also the inter-broker listener, as ``admin``; the controller listener
+    takes SASL/PLAIN with one static user (SCRAM cannot authenticate there in KRaft,
+    KAFKA-15513) and is bound to loopback. ``StandardAuthorizer`` denies whatever no ACL allows.
+    ``none``: plaintext, no authorizer (a developer's own broker, never shared).
+    """
+    if security == "none":
+        return {
+            "listener.security.protocol.map": "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        }
+    client = "SASL_SSL" if security == "scram-tls" else "SASL_PLAINTEXT"
+    props: dict[str, str | int] = {
+        "listener.security.protocol.map": f"CLIENT:{client},CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.client.scram-sha-512.sasl.jaas.config": _jaas(
+            "scram.ScramLoginModule", username=ADMIN, password=credentials.admin
+        ),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas(
+            "plain.PlainLoginModule", username=CONTROLLER_USER, password=credentials.controller,
+            **{f"user_{CONTROLLER_USER}": credentials.controller},
+        ),
+        "authorizer.class.name": AUTHORIZER,
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN};User:{CONTROLLER_USER}",
+        # No connections.max.reauth.ms: aiokafka cannot re-authenticate (KIP-368), the broker
+        # would drop its connections. An offboarded organisation loses its ACLs at once
+        # (checked on every request) and its credential for every new connection.
+    }
+    if client == "SASL_SSL":
+        props |= {
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(tls_dir / "broker.pem"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(tls_dir / "ca.pem"),
+            "ssl.endpoint.identification.algorithm": "https",
+        }
+    return props
+
+
+def render_server_properties(
+    *,
+    ports: Ports,
+    data_dir: Path,
+    node_id: int = NODE_ID,
+    security: dict[str, str | int] | None = None,
+) -> str:
     """``server.properties`` for one combined broker+controller node on loopback."""
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": node_id,
         "controller.quorum.voters": f"{node_id}@{HOST}:{ports.controller}",
-        "listeners": f"PLAINTEXT://{HOST}:{ports.broker},CONTROLLER://{HOST}:{ports.controller}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{ports.broker}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listeners": f"CLIENT://{HOST}:{ports.broker},CONTROLLER://{HOST}:{ports.controller}",
+        "advertised.listeners": f"CLIENT://{HOST}:{ports.broker}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "inter.broker.listener.name": "CLIENT",
+        **(security or {"listener.security.protocol.map": "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"}),
         "log.dirs": str(data_dir),
         # Topics come from the catalogue (``emining topics apply``), never from a typo.
         "auto.create.topics.enable": "false",
@@ -393,66 +516,46 @@ def _parse_bootstrap(bootstrap: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        chunks += chunk
-    return bytes(chunks)
+def broker_count(access: KafkaAccess, timeout_s: float) -> int:
+    """How many live brokers a metadata request, made as ``access``'s principal, lists.
 
-
-def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-_METADATA_KEY, _METADATA_VERSION = 3, 9  # v9: first flexible version; Kafka 2.4 through 4.x
-
-
-def metadata_broker_count(bootstrap: str, timeout_s: float) -> int:
-    """Send one Metadata request (no topics) and return how many live brokers it lists.
-
-    A broker only lists itself once it has caught up with the metadata log and been
-    unfenced, so ``>= 1`` means ready for clients. Raw protocol on purpose: synchronous,
-    no client library state, works before and after any event loop exists.
+    A broker only lists itself once it has caught up with the metadata log and been unfenced,
+    so ``>= 1`` means ready for clients. librdkafka (confluent-kafka) is synchronous, speaks
+    SASL/SCRAM and TLS, and keeps no state between calls: right for a probe.
     """
-    host, port = _parse_bootstrap(bootstrap)
-    correlation_id = secrets.randbelow(2**31)
-    client_id = b"emining-probe"
-    header = struct.pack(">hhih", _METADATA_KEY, _METADATA_VERSION, correlation_id, len(client_id))
-    header += client_id + b"\x00"  # request header v2: tagged fields
-    # topics=[] (compact array, length+1), allow_auto_topic_creation, include_cluster_authorized
-    # _operations, include_topic_authorized_operations, tagged fields
-    body = b"\x01" + b"\x00\x00\x00" + b"\x00"
-    payload = header + body
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.settimeout(timeout_s)
-        sock.sendall(struct.pack(">i", len(payload)) + payload)
-        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-        response = _recv_exact(sock, size)
-    (got_correlation,) = struct.unpack_from(">i", response, 0)
-    if got_correlation != correlation_id:
-        raise ConnectionError("metadata response does not match the request")
-    _, pos = _read_uvarint(response, 4)  # response header v1: tagged fields
-    pos += 4  # throttle_time_ms
-    brokers_plus_one, _ = _read_uvarint(response, pos)
-    return max(0, brokers_plus_one - 1)
+    from confluent_kafka import KafkaException  # noqa: PLC0415 - keep CLI start-up light
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
-
-def is_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` answers a metadata request listing a live broker."""
+    config: dict[str, str | int | float | bool] = {
+        **access.librdkafka(), "log_level": 0,
+        "socket.connection.setup.timeout.ms": 1000 + int(timeout_s * 1000),
+    }
     try:
-        return metadata_broker_count(bootstrap, timeout_s) >= 1
-    except (OSError, ValueError, IndexError, struct.error):
+        metadata = AdminClient(config).list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise ConnectionError(str(exc.args[0] if exc.args else exc)) from exc
+    return len(metadata.brokers)
+
+
+def is_ready(access: KafkaAccess, timeout_s: float = 2.0) -> bool:
+    """True when the broker at ``access`` answers a metadata request listing a live broker."""
+    try:
+        return broker_count(access, timeout_s) >= 1
+    except (OSError, ValueError, RuntimeError):
         return False
+
+
+def local_access(settings: Settings, ports: Ports, credentials: Credentials) -> KafkaAccess:
+    """The local broker as its admin: what the operator's own commands use."""
+    from producers.connection import KafkaAccess  # noqa: PLC0415
+
+    if settings.kafka_security == "none":
+        return KafkaAccess(ports.bootstrap)
+    tls = settings.kafka_security == "scram-tls"
+    return KafkaAccess(
+        ports.bootstrap, "SASL_SSL" if tls else "SASL_PLAINTEXT", ADMIN, credentials.admin,
+        Layout.of(settings).tls_dir / "ca.pem" if tls else None,
+    )
 
 
 # --------------------------------------------------------------------------- process
@@ -625,14 +728,18 @@ def ensure_cluster_id(layout: Layout) -> str:
     return cluster_id
 
 
-def _format_storage(settings: Settings, layout: Layout, *, java: str, libs: Path) -> None:
+def _format_storage(
+    settings: Settings, layout: Layout, *, java: str, libs: Path, credentials: Credentials
+) -> None:
+    """Format KRaft storage once, with the admin's SCRAM credential in the first metadata."""
     if (layout.data_dir / "meta.properties").exists():
         return
     cluster_id = ensure_cluster_id(layout)
     cmd = java_command(
         java=java, libs=libs, heap="-Xmx256m", main_class="kafka.tools.StorageTool",
         args=["format", "-t", cluster_id, "-c", str(layout.server_properties),
-              "--ignore-formatted"],
+              "--ignore-formatted",
+              "--add-scram", f"SCRAM-SHA-512=[name={ADMIN},password={credentials.admin}]"],
     )
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -647,10 +754,29 @@ def _format_storage(settings: Settings, layout: Layout, *, java: str, libs: Path
     log.info("broker_storage_formatted", cluster_id=cluster_id, data_dir=str(layout.data_dir))
 
 
-def _wait_ready(settings: Settings, layout: Layout, *, pid: int, bootstrap: str) -> None:
+MAKE_CERTS = Path(__file__).resolve().parent / "tls" / "make-certs.sh"
+
+
+def ensure_tls(layout: Layout) -> None:
+    """A local CA and a broker certificate for 127.0.0.1/localhost, made once (openssl)."""
+    if (layout.tls_dir / "broker.pem").exists() and (layout.tls_dir / "ca.pem").exists():
+        return
+    openssl = require_tool("openssl")
+    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [require_tool("bash"), str(MAKE_CERTS), str(layout.tls_dir)], capture_output=True,
+        text=True,
+        check=False, env={**os.environ, "OPENSSL": openssl},
+    )
+    if proc.returncode != 0:
+        raise BrokerError(f"{MAKE_CERTS} failed:\n{(proc.stdout + proc.stderr).strip()}")
+    log.info("broker_tls_made", tls_dir=str(layout.tls_dir))
+
+
+def _wait_ready(settings: Settings, layout: Layout, *, pid: int, access: KafkaAccess) -> None:
+    bootstrap = access.bootstrap
     deadline = time.monotonic() + settings.kafka_start_timeout_s
     while True:
-        if is_ready(bootstrap, timeout_s=2.0):
+        if is_ready(access, timeout_s=2.0):
             return
         if not _is_our_broker(pid, layout):
             layout.pid_file.unlink(missing_ok=True)
@@ -691,7 +817,9 @@ def _terminate(pid: int, layout: Layout, *, timeout_s: float) -> bool:
 
 
 def _external_status(settings: Settings, bootstrap: str) -> BrokerStatus:
-    ready = is_ready(bootstrap, timeout_s=min(settings.client_timeout_s, 5.0))
+    from .kafka_client import kafka_access  # noqa: PLC0415 - that module builds on this one
+
+    ready = is_ready(kafka_access(settings), timeout_s=min(settings.client_timeout_s, 5.0))
     return BrokerStatus(
         running=ready, ready=ready, bootstrap=bootstrap, pid=None, version=None,
         state_dir=None, log_file=None, external=True,
@@ -705,10 +833,12 @@ def status(settings: Settings) -> BrokerStatus:
     layout = Layout.of(settings)
     pid = _live_pid(layout)
     ports = load_ports(layout) if pid is not None else None
+    credentials = load_credentials(layout)
     bootstrap = ports.bootstrap if ports is not None else None
     return BrokerStatus(
         running=pid is not None,
-        ready=bootstrap is not None and is_ready(bootstrap, timeout_s=2.0),
+        ready=ports is not None and credentials is not None
+        and is_ready(local_access(settings, ports, credentials), timeout_s=2.0),
         bootstrap=bootstrap,
         pid=pid,
         version=kafka_version(),
@@ -742,12 +872,22 @@ def up(
     with _locked(layout.lock_file):
         pid = _live_pid(layout)
         ports = load_ports(layout)
-        if pid is not None and ports is not None:
+        credentials = load_credentials(layout)
+        if pid is not None and ports is not None and credentials is not None:
             if on_phase is not None:
                 on_phase(f"waiting for the running broker (pid {pid})")
-            _wait_ready(settings, layout, pid=pid, bootstrap=ports.bootstrap)
+            _wait_ready(settings, layout, pid=pid,
+                        access=local_access(settings, ports, credentials))
             return status(settings)
         layout.pid_file.unlink(missing_ok=True)
+        if credentials is None and (layout.data_dir / "meta.properties").exists():
+            raise LegacyStorageError(
+                f"the local broker's data in {layout.data_dir} was made before the broker had"
+                " credentials (no admin SCRAM user): run `emining kafka reset` to start empty"
+            )
+        credentials = _ensure_credentials(layout)
+        if settings.kafka_security == "scram-tls":
+            ensure_tls(layout)
 
         libs = ensure_jars(settings, on_phase)
         java = require_tool("java")
@@ -756,11 +896,16 @@ def up(
         layout.logs_dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(
             layout.server_properties,
-            render_server_properties(ports=ports, data_dir=layout.data_dir),
+            render_server_properties(
+                ports=ports, data_dir=layout.data_dir,
+                security=security_properties(settings.kafka_security, credentials,
+                                             layout.tls_dir),
+            ),
+            private=True,  # it holds the admin's and the controller's passwords
         )
         if on_phase is not None and not (layout.data_dir / "meta.properties").exists():
             on_phase("formatting KRaft storage")
-        _format_storage(settings, layout, java=java, libs=libs)
+        _format_storage(settings, layout, java=java, libs=libs, credentials=credentials)
 
         if on_phase is not None:
             on_phase(f"starting Kafka {kafka_version()} on {ports.bootstrap}")
@@ -773,7 +918,8 @@ def up(
             cmd, cwd=layout.root, output=layout.stdout_file, owner_pid=owner_pid
         )
         _write_atomic(layout.pid_file, f"{pid}\n")
-        _wait_ready(settings, layout, pid=pid, bootstrap=ports.bootstrap)
+        _wait_ready(settings, layout, pid=pid,
+                    access=local_access(settings, ports, credentials))
         log.info(
             "broker_started", pid=pid, bootstrap=ports.bootstrap, state_dir=str(layout.root),
             seconds=round(time.monotonic() - started, 2),
@@ -800,6 +946,24 @@ def down(settings: Settings, timeout_s: float = 30.0) -> BrokerStatus:
             )
         layout.pid_file.unlink(missing_ok=True)
     return status(settings)
+
+
+def reset(settings: Settings) -> Path:
+    """Stop the local broker and delete its data and credentials (ports and jars are kept)."""
+    if settings.kafka_bootstrap:
+        raise ExternalBrokerError(
+            f"EMINING_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is an external cluster:"
+            " this project never deletes its data"
+        )
+    down(settings)
+    layout = Layout.of(settings)
+    with _locked(layout.lock_file):
+        shutil.rmtree(layout.data_dir, ignore_errors=True)
+        shutil.rmtree(layout.tls_dir, ignore_errors=True)
+        for path in (layout.credentials_file, layout.cluster_id_file):
+            path.unlink(missing_ok=True)
+    log.info("broker_reset", state_dir=str(layout.root))
+    return layout.root
 
 
 def logs(settings: Settings, lines: int = 100) -> str:

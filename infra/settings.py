@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GATEWAY_MAX_BODY_BYTES = 80 * 1024
@@ -31,6 +31,28 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None,
         description="host:port of an existing Kafka cluster; unset: the project's local broker",
+    )
+    kafka_security: Literal["scram", "scram-tls", "none"] = Field(
+        default="scram",
+        description="scram: SASL/SCRAM-SHA-512, every client its own principal, ACLs deny by "
+        "default; scram-tls: the same over TLS; none: no authentication and no ACLs (a "
+        "developer's local broker only, never shared)",
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="the Kafka principal this process acts as (an organisation URN or a platform "
+        "service); unset with the local broker: its admin",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None, description="that principal's SCRAM password (printed once when issued)"
+    )
+    kafka_password_file: Path | None = Field(
+        default=None, description="or a file holding the password (first line)"
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle that signed the broker's TLS certificate (scram-tls); "
+        "default for the local broker: <state_dir>/kafka/tls/ca.pem",
     )
     state_dir: Path = Field(
         default_factory=_default_state_dir,
@@ -118,6 +140,12 @@ class Settings(BaseSettings):
         default=0.0,
         description="shift the alert rules' clock (drills and tests of deadlines); 0 in production",
     )
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Settings:
+        if self.kafka_password is not None and self.kafka_password_file is not None:
+            raise ValueError("set EMINING_KAFKA_PASSWORD or EMINING_KAFKA_PASSWORD_FILE, not both")
+        return self
 
     @property
     def operator_key_path(self) -> Path:

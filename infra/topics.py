@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
 
+from producers.kafka_meta import connection_problem
 from schemas.errors import EminingError
 
 from .local_kafka import BrokerUnreachableError
@@ -19,6 +20,7 @@ from .local_kafka import BrokerUnreachableError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
+    from producers.connection import KafkaAccess
     from schemas.topics import TopicSpec
 
 log = structlog.get_logger()
@@ -67,10 +69,14 @@ class TopicChange:
 
 
 @asynccontextmanager
-async def admin_client(bootstrap: str, timeout_s: float) -> AsyncIterator[Any]:
-    """A started ``AIOKafkaAdminClient``; an unreachable broker becomes one clear error."""
+async def admin_client(kafka: KafkaAccess, timeout_s: float) -> AsyncIterator[Any]:
+    """A started ``AIOKafkaAdminClient``; an unreachable broker becomes one clear error.
+
+    aiokafka reports a refused SASL login as a plain connection failure: the failure path asks
+    ``connection_problem`` why, so a wrong credential is named as such.
+    """
     client = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **kafka.aiokafka(),
         client_id="emining-admin",
         request_timeout_ms=int(timeout_s * 1000),
     )
@@ -79,13 +85,20 @@ async def admin_client(bootstrap: str, timeout_s: float) -> AsyncIterator[Any]:
             async with asyncio.timeout(timeout_s):
                 await client.start()
         except (KafkaConnectionError, TimeoutError, OSError) as exc:
+            problem = await connection_problem(kafka)
             raise BrokerUnreachableError(
-                f"no Kafka broker answers at {bootstrap} (waited up to {timeout_s:.0f}s): run"
-                " `emining kafka up`, or check EMINING_KAFKA_BOOTSTRAP"
+                problem
+                or f"no Kafka broker answers at {kafka.bootstrap} (waited up to"
+                f" {timeout_s:.0f}s): run `emining kafka up`, or check EMINING_KAFKA_BOOTSTRAP"
             ) from exc
         yield client
     finally:
         await client.close()
+
+
+def _error_name(code: int) -> str:
+    """``TopicAuthorizationFailedError (29)`` rather than a bare number."""
+    return f"{for_code(code).__name__} ({code})"
 
 
 def _explicit_overrides(resource: dict[str, Any]) -> dict[str, str]:
@@ -109,7 +122,7 @@ async def _describe(client: Any, names: Sequence[str] | None) -> dict[str, Topic
             continue
         if topic["error_code"]:
             raise TopicApplyError(
-                f"cannot describe topic {topic['topic']}: Kafka error {topic['error_code']}"
+                f"cannot describe topic {topic['topic']}: {_error_name(topic['error_code'])}"
             )
         if topic["is_internal"] or topic["topic"].startswith("__"):
             continue
@@ -126,7 +139,7 @@ async def _describe(client: Any, names: Sequence[str] | None) -> dict[str, Topic
             if resource["error_code"]:
                 raise TopicApplyError(
                     f"cannot read the config of topic {resource['resource_name']}:"
-                    f" {resource['error_message'] or resource['error_code']}"
+                    f" {resource['error_message'] or _error_name(resource['error_code'])}"
                 )
             configs[resource["resource_name"]] = _explicit_overrides(resource)
     return {
@@ -136,16 +149,17 @@ async def _describe(client: Any, names: Sequence[str] | None) -> dict[str, Topic
 
 
 async def describe_topics(
-    bootstrap: str, names: Sequence[str] | None = None, *, timeout_s: float = 15.0
+    kafka: KafkaAccess, names: Sequence[str] | None = None, *, timeout_s: float = 15.0
 ) -> dict[str, TopicInfo]:
     """Topics that exist (all non-internal ones if ``names`` is None), by name."""
-    async with admin_client(bootstrap, timeout_s) as client:
+    async with admin_client(kafka, timeout_s) as client:
         try:
             async with asyncio.timeout(timeout_s):
                 return await _describe(client, names)
         except (KafkaConnectionError, TimeoutError) as exc:
             raise BrokerUnreachableError(
-                f"the Kafka broker at {bootstrap} did not describe topics within {timeout_s:.0f}s"
+                f"the Kafka broker at {kafka.bootstrap} did not describe topics within"
+                f" {timeout_s:.0f}s"
             ) from exc
 
 
@@ -157,9 +171,8 @@ def _raise_for_topic_errors(response: Any, what: str) -> list[str]:
         if code == _TOPIC_ALREADY_EXISTS:
             existed.append(error["topic"])
         elif code:
-            raise TopicApplyError(
-                f"cannot {what} topic {error['topic']}: {error['error_message'] or code}"
-            )
+            reason = error["error_message"] or _error_name(code)
+            raise TopicApplyError(f"cannot {what} topic {error['topic']}: {reason}")
     return existed
 
 
@@ -205,7 +218,7 @@ async def _align(
                 if resource["error_code"]:
                     raise TopicApplyError(
                         f"cannot change the config of topic {spec.name}:"
-                        f" {resource['error_message'] or resource['error_code']}"
+                        f" {resource['error_message'] or _error_name(resource['error_code'])}"
                     )
     if change.partitions > info.partitions:
         await client.create_partitions(
@@ -249,7 +262,7 @@ async def _apply(
 
 
 async def apply_topics(
-    bootstrap: str,
+    kafka: KafkaAccess,
     specs: Iterable[TopicSpec],
     *,
     replication: int = 1,
@@ -260,13 +273,13 @@ async def apply_topics(
     Config overrides on a topic that the catalogue does not mention are kept.
     """
     wanted = list(specs)
-    async with admin_client(bootstrap, timeout_s) as client:
+    async with admin_client(kafka, timeout_s) as client:
         try:
             async with asyncio.timeout(timeout_s * 4):
                 changes = await _apply(client, wanted, replication, timeout_s)
         except (KafkaConnectionError, TimeoutError) as exc:
             raise BrokerUnreachableError(
-                f"the Kafka broker at {bootstrap} stopped answering while topics were applied"
+                f"the Kafka broker at {kafka.bootstrap} stopped answering while topics were applied"
                 f" ({type(exc).__name__})"
             ) from exc
         except KafkaError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.kafka_client import bootstrap_servers
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.keys import load_key, write_key
 from producers.publisher import Publisher
@@ -43,7 +43,7 @@ def trust_anchor(settings: Settings) -> list[bytes]:
 
 async def load_registry(settings: Settings) -> Registry:
     return await read_registry(
-        bootstrap_servers(settings), trust_anchor(settings), timeout_s=settings.client_timeout_s
+        kafka_access(settings), trust_anchor(settings), timeout_s=settings.client_timeout_s
     )
 
 
@@ -52,7 +52,7 @@ def publisher(
 ) -> Publisher:
     """A publisher for source ``<org>/<instance>``, chain state under the state dir."""
     return Publisher(
-        bootstrap=bootstrap_servers(settings),
+        kafka=kafka_access(settings),
         key=key,
         source=f"{key.org}/{instance}",
         state_dir=settings.chain_dir,

@@ -80,7 +80,7 @@ class _ObservedSender(RecordSender):
     """The shared sender as custodial publishers see it: tells custody what reached it."""
 
     def __init__(self, shared: RecordSender, custody: Custody) -> None:
-        super().__init__(shared.bootstrap, timeout_s=shared.timeout_s)
+        super().__init__(shared.kafka, timeout_s=shared.timeout_s)
         self._shared = shared
         self._custody = custody
 

@@ -204,8 +204,8 @@ async def _send_signed(
 def _require_broker(state: GatewayState) -> None:
     if not state.sender.started:
         raise RefusedError(503, "broker_unavailable",
-                           f"the broker at {state.sender.bootstrap} is unreachable; nothing was "
-                           "signed or sent: try again later")
+                           f"the broker at {state.sender.kafka.bootstrap} is unreachable; nothing "
+                           "was signed or sent: try again later")
 
 
 def _claim(state: GatewayState, org: str, event_id: str) -> None:

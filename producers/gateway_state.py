@@ -13,6 +13,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_custody import Custody, EventKey
 from producers.gateway_receipts import Receipts
@@ -36,8 +37,8 @@ class RegistryUnavailableError(EminingError):
 class KafkaProbe:
     """A bounded metadata request on a consumer kept open between health checks."""
 
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, timeout_s: float) -> None:
+        self._kafka = kafka
         self._timeout_ms = int(timeout_s * 1000)
         self._consumer: Any = None
         self._lock = asyncio.Lock()
@@ -46,7 +47,7 @@ class KafkaProbe:
         async with self._lock:
             if self._consumer is None:
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self._bootstrap,
+                    **self._kafka.aiokafka(),
                     client_id="emining-gateway-health",
                     request_timeout_ms=self._timeout_ms,
                 )
@@ -57,7 +58,13 @@ class KafkaProbe:
                     raise
                 self._consumer = consumer
             try:
-                await self._consumer.topics()
+                try:
+                    await self._consumer.topics()
+                except KafkaError:
+                    # aiokafka does not re-authenticate: the broker closes a connection whose
+                    # SCRAM session expired (connections.max.reauth.ms) on its next request.
+                    # Once more, on a fresh connection, before calling the broker unreachable.
+                    await self._consumer.topics()
             except BaseException:
                 await self.close()
                 raise
@@ -121,7 +128,7 @@ class GatewayState:
         self._health_timeout_s = health_timeout_s
         self._kafka_probe: KafkaProbe | None = None
         if probe is None:
-            probe = self._kafka_probe = KafkaProbe(sender.bootstrap, health_timeout_s)
+            probe = self._kafka_probe = KafkaProbe(sender.kafka, health_timeout_s)
         self._probe = probe
         self._install(Registry())
         self._loaded_at: float | None = None
@@ -177,7 +184,7 @@ class GatewayState:
         except BrokerUnavailableError as exc:
             log.warning("broker_unreachable", error=str(exc))
         else:
-            log.info("broker_connected", bootstrap=self.sender.bootstrap)
+            log.info("broker_connected", kafka=self.sender.kafka.describe())
 
     async def _maintain(self) -> None:
         tick = min(self._refresh_s, 5.0)

@@ -6,13 +6,29 @@ import asyncio
 
 from aiokafka.client import AIOKafkaClient
 
+from producers.connection import KafkaAccess, diagnose
 
-async def partitions_of(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> list[int]:
+DIAGNOSE_S = 5.0
+"""Longest a failed connection is probed for its real cause (authentication, TLS)."""
+
+
+async def partitions_of(kafka: KafkaAccess, topic: str, *, timeout_s: float = 15.0) -> list[int]:
     """The partition numbers of ``topic`` (empty when it does not exist)."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    client = AIOKafkaClient(**kafka.aiokafka(), request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout_s)
         cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
         return sorted(cluster.partitions_for_topic(topic) or ())
     finally:
         await client.close()
+
+
+async def connection_problem(kafka: KafkaAccess, timeout_s: float = DIAGNOSE_S) -> str | None:
+    """Why ``kafka`` could not connect, when the cause is authentication or TLS; else ``None``.
+
+    aiokafka only says "Unable to bootstrap": ``diagnose`` asks librdkafka, in a thread (it
+    blocks). Without SASL or TLS there is nothing it could find, so it is not asked.
+    """
+    if not (kafka.sasl or kafka.tls):
+        return None
+    return await asyncio.to_thread(diagnose, kafka, min(timeout_s, DIAGNOSE_S))

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from producers.chainstore import ChainStore, Pending
+from producers.connection import KafkaAccess
 from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
 from producers.sender import Ack, PublishError, RecordSender
 from schemas.authority import decide
@@ -71,7 +72,7 @@ class Publisher:
         key: PrivateKey,
         source: str,
         state_dir: Path,
-        bootstrap: str | None = None,
+        kafka: KafkaAccess | None = None,
         sender: RecordSender | None = None,
         registry: Registry | None = None,
         timeout_s: float = 15.0,
@@ -79,17 +80,18 @@ class Publisher:
     ) -> None:
         if org_of(source) != key.org:
             raise ContractError(f"source {source} does not belong to the key's org {key.org}")
-        if (bootstrap is None) == (sender is None):
-            raise ContractError("give exactly one of bootstrap or sender")
+        if (kafka is None) == (sender is None):
+            raise ContractError("give exactly one of kafka or sender")
         self.source = source
         self.org = key.org
         self.registry = registry
         self._signer = key.signer()
         self._state_dir = state_dir
         self._owns_sender = sender is None
-        self._sender = sender or RecordSender(
-            bootstrap or "", timeout_s=timeout_s, producer_options=producer_options
-        )
+        if sender is None:
+            assert kafka is not None  # checked above
+            sender = RecordSender(kafka, timeout_s=timeout_s, producer_options=producer_options)
+        self._sender = sender
         self._store: ChainStore | None = None
         self._lock = asyncio.Lock()
         self._log = log.bind(source=source, org=self.org)

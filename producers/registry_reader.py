@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.kafka_meta import partitions_of
+from producers.connection import KafkaAccess, refusal
+from producers.kafka_meta import connection_problem, partitions_of
 from schemas.envelope import from_record
 from schemas.errors import ContractError
 from schemas.registry import Registry
@@ -19,8 +20,20 @@ from schemas.verify import EnvelopeVerifier
 log = structlog.get_logger("producers.registry_reader")
 
 
+async def _unreadable(
+    exc: BaseException, kafka: KafkaAccess, topic: str, timeout_s: float
+) -> ContractError:
+    """Why the registry could not be read: the broker's refusal or a failed login, if either."""
+    reason = refusal(exc, kafka, f"READ of {topic}")
+    if reason is None and isinstance(exc, KafkaConnectionError):
+        reason = await connection_problem(kafka, timeout_s)
+    if reason is not None:
+        return ContractError(f"cannot read the registry: {reason}")
+    return ContractError(f"cannot read the registry from {kafka.bootstrap}: {exc!r}")
+
+
 async def read_registry(
-    bootstrap: str,
+    kafka: KafkaAccess,
     trust_anchor: Iterable[bytes],
     *,
     timeout_s: float = 15.0,
@@ -35,13 +48,13 @@ async def read_registry(
     skipped = 0
     verifier = EnvelopeVerifier(registry, trust_anchor)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka.aiokafka(),
         enable_auto_commit=False,
         request_timeout_ms=int(timeout_s * 1000),
     )
     try:
         await asyncio.wait_for(consumer.start(), timeout_s)
-        partitions = await partitions_of(bootstrap, topic, timeout_s=timeout_s)
+        partitions = await partitions_of(kafka, topic, timeout_s=timeout_s)
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
@@ -64,7 +77,7 @@ async def read_registry(
                     if rec.offset + 1 >= end[tp]:
                         remaining.discard(tp)
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise ContractError(f"cannot read the registry from {bootstrap}: {exc!r}") from exc
+        raise await _unreadable(exc, kafka, topic, timeout_s) from exc
     finally:
         await consumer.stop()
     if skipped:

@@ -9,8 +9,10 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from producers.connection import KafkaAccess, refusal
+from producers.kafka_meta import connection_problem
 from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord
 from schemas.errors import EminingError
 
@@ -30,10 +32,10 @@ class Ack:
     offset: int
 
 
-def producer_config(bootstrap: str, timeout_s: float, **extra: Any) -> dict[str, Any]:
+def producer_config(kafka: KafkaAccess, timeout_s: float, **extra: Any) -> dict[str, Any]:
     """Settings every producer of the bus uses: idempotent, acks=all, bounded waits."""
     return {
-        "bootstrap_servers": bootstrap,
+        **kafka.aiokafka(),
         "enable_idempotence": True,  # implies acks="all"
         "acks": "all",
         "request_timeout_ms": int(timeout_s * 1000),
@@ -49,14 +51,14 @@ class RecordSender:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaAccess,
         *,
         timeout_s: float = 15.0,
         producer_options: dict[str, Any] | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.timeout_s = timeout_s
-        self._config = producer_config(bootstrap, timeout_s, **(producer_options or {}))
+        self._config = producer_config(kafka, timeout_s, **(producer_options or {}))
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> RecordSender:
@@ -81,8 +83,12 @@ class RecordSender:
             await asyncio.wait_for(producer.start(), self.timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
             await producer.stop()
+            if isinstance(exc, KafkaConnectionError) and (
+                reason := await connection_problem(self.kafka, self.timeout_s)
+            ):
+                raise BrokerUnavailableError(f"{reason}; nothing was published") from exc
             raise BrokerUnavailableError(
-                f"broker {self.bootstrap} unreachable within {self.timeout_s:g}s "
+                f"broker {self.kafka.bootstrap} unreachable within {self.timeout_s:g}s "
                 f"({type(exc).__name__}: {exc}); nothing was published"
             ) from exc
         self._producer = producer
@@ -112,7 +118,8 @@ class RecordSender:
                     fut = await send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
                     futures.append(fut)
         except (KafkaError, TimeoutError) as exc:
-            enqueue_error = f"not sent ({type(exc).__name__}: {exc})"
+            refused = refusal(exc, self.kafka, f"WRITE to {records[len(futures)].topic}")
+            enqueue_error = f"not sent ({refused or f'{type(exc).__name__}: {exc}'})"
         done: set[asyncio.Future[Any]] = set()
         if futures:
             done, not_done = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))
@@ -126,8 +133,9 @@ class RecordSender:
             fut = futures[index]
             if fut not in done:
                 results.append(f"no acknowledgement within {self.timeout_s:g}s")
-            elif fut.exception() is not None:
-                results.append(repr(fut.exception()))
+            elif (error := fut.exception()) is not None:
+                topic = records[index].topic
+                results.append(refusal(error, self.kafka, f"WRITE to {topic}") or repr(error))
             else:
                 meta = fut.result()
                 results.append(Ack(meta.topic, meta.partition, meta.offset))

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from infra import local_kafka
+from infra.kafka_client import kafka_access as settings_access
 from infra.settings import Settings
+from producers.connection import KafkaAccess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,8 +35,13 @@ def no_kafka(reasons: list[str]) -> NoReturn:
 
 
 def local_broker_settings(state_dir: Path) -> Settings:
-    """Settings for a project-managed broker living in ``state_dir`` (shared jar cache)."""
-    return Settings(kafka_bootstrap=None, state_dir=state_dir)
+    """Settings for a project-managed broker living in ``state_dir`` (shared jar cache).
+
+    Security comes from ``EMINING_KAFKA_SECURITY`` (default ``scram``: the suite runs against
+    an authenticating, deny-by-default broker, as every deployment does).
+    """
+    return Settings(kafka_bootstrap=None, state_dir=state_dir, kafka_username=None,
+                    kafka_password=None, kafka_password_file=None, kafka_ca_file=None)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -87,29 +94,31 @@ def _kafka_container() -> tuple[Any, str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``host:port`` of a real broker for this test session.
+def kafka_access(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaAccess]:
+    """A real broker for this test session, reached as its admin (a super user).
 
-    In order: ``EMINING_KAFKA_BOOTSTRAP``; the project's own JVM broker in a session tmp dir
-    (stopped at the end); the official image through testcontainers if Docker answers.
+    In order: ``EMINING_KAFKA_BOOTSTRAP`` with the ``EMINING_KAFKA_*`` credential; the project's
+    own JVM broker in a session tmp dir (stopped at the end); the official image through
+    testcontainers if Docker answers (plaintext: the security tests then fail, never skip).
+    Tests that act as an organisation derive their access with ``as_user``.
     """
     external = os.environ.get("EMINING_KAFKA_BOOTSTRAP")
     if external:
-        if not local_kafka.is_ready(external, timeout_s=10.0):
-            no_kafka([f"EMINING_KAFKA_BOOTSTRAP={external} does not answer"])
-        yield external
+        access = settings_access(Settings())
+        if not local_kafka.is_ready(access, timeout_s=10.0):
+            no_kafka([f"EMINING_KAFKA_BOOTSTRAP={external} does not answer {access.describe()}"])
+        yield access
         return
 
     reasons: list[str] = []
     settings = local_broker_settings(tmp_path_factory.mktemp("kafka-session"))
     try:
-        found = local_kafka.up(settings, owner_pid=os.getpid())  # dies with this session
+        local_kafka.up(settings, owner_pid=os.getpid())  # dies with this session
     except local_kafka.BrokerError as exc:
         reasons.append(f"local JVM broker: {_first_line(exc)}")
     else:
-        assert found.bootstrap is not None
         try:
-            yield found.bootstrap
+            yield settings_access(settings)
         finally:
             local_kafka.down(settings)
         return
@@ -118,8 +127,14 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         container, bootstrap = _kafka_container()
         container.start()
         try:
-            yield bootstrap
+            yield KafkaAccess(bootstrap)
         finally:
             container.stop()
         return
     no_kafka(reasons)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_access: KafkaAccess) -> str:
+    """``host:port`` of the session broker (clients also need ``kafka_access``'s credential)."""
+    return kafka_access.bootstrap

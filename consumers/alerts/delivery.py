@@ -29,6 +29,7 @@ from consumers.alerts.store import (
     release,
 )
 from producers.chainstore import ChainStore
+from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
 from producers.sender import PublishError
 from schemas.alerts import AlertRaised
@@ -52,17 +53,17 @@ def _wall() -> datetime:
 class AlertDelivery:
     """Claims undelivered alerts, settles the doubtful ones, publishes the rest, records them."""
 
-    def __init__(self, store: AlertStore, *, key: PrivateKey, bootstrap: str, state_dir: Path,
+    def __init__(self, store: AlertStore, *, key: PrivateKey, kafka: KafkaAccess, state_dir: Path,
                  instance: str = "alerts", ensure_topics: EnsureTopics | None = None,
                  lease: timedelta = timedelta(minutes=2), batch: int = 500,
                  timeout_s: float = 15.0, wake: asyncio.Event | None = None) -> None:
         self.source = f"{key.org}/{instance}"
         self._store, self._lease, self._batch = store, lease, batch
-        self._bootstrap, self._state_dir, self._timeout_s = bootstrap, state_dir, timeout_s
+        self._kafka, self._state_dir, self._timeout_s = kafka, state_dir, timeout_s
         self._ensure = ensure_topics
         self._known_orgs: set[str] = set()
         self._publisher = Publisher(key=key, source=self.source, state_dir=state_dir,
-                                    bootstrap=bootstrap, timeout_s=timeout_s)
+                                    kafka=kafka, timeout_s=timeout_s)
         self.wake = wake or asyncio.Event()
         """Set by whoever commits new alerts, so they go out without waiting for a poll."""
         self._log = log.bind(source=self.source)
@@ -86,7 +87,7 @@ class AlertDelivery:
             if wanted:
                 signed = min(datetime.fromisoformat(dict(p.record.headers)["ce_time"].decode())
                              for p in pending)
-                found = await find_ids(self._bootstrap, wanted, signed - CLOCK_SKEW,
+                found = await find_ids(self._kafka, wanted, signed - CLOCK_SKEW,
                                        timeout_s=self._timeout_s)
             chain.acknowledge([p.sequence for p in pending if p.event_id in found])
         finally:
@@ -100,7 +101,7 @@ class AlertDelivery:
         for job in doubtful:
             wanted.setdefault(job.topic, set()).add(job.alert_id)
         since = min(j.previous_claim or _EPOCH for j in doubtful)
-        found = await find_ids(self._bootstrap, wanted, since - CLOCK_SKEW,
+        found = await find_ids(self._kafka, wanted, since - CLOCK_SKEW,
                                timeout_s=self._timeout_s)
         if found:
             self._log.warning("alerts_found_already_sent", count=len(found), stage="outbox")

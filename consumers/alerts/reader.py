@@ -15,6 +15,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from schemas.alerts import AlertRaised
 from schemas.envelope import Envelope, from_record
@@ -60,23 +61,23 @@ class AlertVerifier:
         return env
 
 
-async def _consumer(bootstrap: str, timeout_s: float) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+async def _consumer(kafka: KafkaAccess, timeout_s: float) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
                                 request_timeout_ms=int(timeout_s * 1000))
     await asyncio.wait_for(consumer.start(), timeout_s)
     return consumer
 
 
-async def find_ids(bootstrap: str, wanted: Mapping[str, set[str]], since: datetime, *,
+async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: datetime, *,
                    timeout_s: float = 15.0) -> dict[str, tuple[str, int, int]]:
     """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
     (record timestamps): id → (topic, partition, offset)."""
     found: dict[str, tuple[str, int, int]] = {}
-    consumer = await _consumer(bootstrap, timeout_s)
+    consumer = await _consumer(kafka, timeout_s)
     try:
         for topic, ids in wanted.items():
             tps = [TopicPartition(topic, p)
-                   for p in await partitions_of(bootstrap, topic, timeout_s=timeout_s)]
+                   for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
             if not tps:
                 continue
             consumer.assign(tps)
@@ -115,7 +116,7 @@ async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Po
             consumer.seek(tp, 0 if from_beginning else ends[tp])
 
 
-async def follow(bootstrap: str, org: str, verifier: AlertVerifier, *,
+async def follow(kafka: KafkaAccess, org: str, verifier: AlertVerifier, *,
                  start: Position | None = None, from_beginning: bool = False,
                  timeout_s: float = 15.0, stop: asyncio.Event | None = None,
                  ) -> AsyncGenerator[Received | Exception, None]:
@@ -125,10 +126,10 @@ async def follow(bootstrap: str, org: str, verifier: AlertVerifier, *,
     (the caller reports it); a repeated alert id is skipped.
     """
     topic = alerts_topic(org)
-    parts = await partitions_of(bootstrap, topic, timeout_s=timeout_s)
+    parts = await partitions_of(kafka, topic, timeout_s=timeout_s)
     if not parts:
         raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
-    consumer = await _consumer(bootstrap, timeout_s)
+    consumer = await _consumer(kafka, timeout_s)
     seen: set[str] = set()
     order: deque[str] = deque()
     try:

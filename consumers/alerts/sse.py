@@ -22,6 +22,7 @@ from starlette.background import BackgroundTask
 
 from consumers.alerts.http import organisation_of
 from consumers.alerts.reader import AlertVerifier, Position, Received, follow
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from schemas.common import Language
 
@@ -62,7 +63,7 @@ def sse_event(item: Received, position: Position, language: Language | None) -> 
 class Source:
     """Where streams read from, and how often an idle one says it is alive."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     verifier: AlertVerifier
     keepalive_s: float = KEEPALIVE_S
 
@@ -85,7 +86,7 @@ class Stream:
 
     async def pump(self) -> None:
         try:
-            async for item in follow(self.source.bootstrap, self.org, self.source.verifier,
+            async for item in follow(self.source.kafka, self.org, self.source.verifier,
                                      start=self.start, from_beginning=self.from_beginning,
                                      stop=self.stop):
                 if self.queue.full():  # a client that stopped reading: let it go
@@ -137,11 +138,11 @@ class Stream:
             self.stop.set()
 
 
-def create_stream_router(api_keys: ApiKeyStore, bootstrap: str, verifier: AlertVerifier,
+def create_stream_router(api_keys: ApiKeyStore, kafka: KafkaAccess, verifier: AlertVerifier,
                          *, keepalive_s: float = KEEPALIVE_S) -> APIRouter:
     router = APIRouter(tags=["alerts"])
     Org = Annotated[str, Depends(organisation_of(api_keys))]  # noqa: N806 - a type alias
-    source = Source(bootstrap, verifier, keepalive_s)
+    source = Source(kafka, verifier, keepalive_s)
 
     @router.get("/alerts/stream", response_class=StreamingResponse,
                 responses={200: {"content": {"text/event-stream": {}},

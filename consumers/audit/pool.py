@@ -21,6 +21,7 @@ from typing import NamedTuple
 from consumers.audit.inspect import Inspected, Inspector
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
+from producers.connection import KafkaAccess
 from schemas.registry import Registry
 
 SLICE = 2000
@@ -60,17 +61,17 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _init_worker(bootstrap: str, timeout_s: float, registry: Registry,
+def _init_worker(kafka: KafkaAccess, timeout_s: float, registry: Registry,
                  trust_anchor: list[bytes], topics: AuditTopics) -> None:
-    _STATE.update(bootstrap=bootstrap, timeout_s=timeout_s,
+    _STATE.update(kafka=kafka, timeout_s=timeout_s,
                   inspector=Inspector(registry, trust_anchor, topics))
 
 
-async def read_slice(bootstrap: str, piece: Slice, timeout_s: float) -> list[RawRecord]:
+async def read_slice(kafka: KafkaAccess, piece: Slice, timeout_s: float) -> list[RawRecord]:
     tp = (piece.topic, piece.partition)
     only = Snapshot(start={tp: piece.start}, end={tp: piece.stop})
     records: list[RawRecord] = []
-    async with LogReader(bootstrap, timeout_s=timeout_s) as reader:
+    async with LogReader(kafka, timeout_s=timeout_s) as reader:
         async for batch in reader.read(only, [piece.topic]):
             records.extend(batch)
     return records
@@ -83,7 +84,9 @@ def _inspect_slice(piece: Slice) -> tuple[list[Inspected], float]:
     assert isinstance(inspector, Inspector), "worker not initialised"
     timeout_s = _STATE["timeout_s"]
     assert isinstance(timeout_s, float)
-    records = asyncio.run(read_slice(str(_STATE["bootstrap"]), piece, timeout_s))
+    kafka = _STATE["kafka"]
+    assert isinstance(kafka, KafkaAccess), "worker not initialised"
+    records = asyncio.run(read_slice(kafka, piece, timeout_s))
     return inspector.inspect_many(records), time.process_time() - cpu
 
 
@@ -104,7 +107,7 @@ def warm_up() -> None:
 
 
 async def inspect_slices(
-    bootstrap: str,
+    kafka: KafkaAccess,
     slices: list[Slice],
     inspector_args: tuple[Registry, list[bytes], AuditTopics],
     *,
@@ -121,7 +124,7 @@ async def inspect_slices(
         max_workers=workers,
         mp_context=_context(),
         initializer=_init_worker,
-        initargs=(bootstrap, float(timeout_s), *inspector_args),
+        initargs=(kafka, float(timeout_s), *inspector_args),
     ) as pool:
         pending = {loop.run_in_executor(pool, _inspect_slice, piece): piece for piece in slices}
         for finished in asyncio.as_completed(pending):

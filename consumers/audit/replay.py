@@ -31,6 +31,7 @@ from consumers.dlq import DeadLetterQueue
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Rejected, VerificationStage
+from producers.connection import KafkaAccess
 from schemas.registry import Registry
 
 log = structlog.get_logger("consumers.audit.replay")
@@ -168,7 +169,7 @@ async def _cut(reader: LogReader, snapshot: Snapshot, as_of: datetime | None,
 
 
 async def replay(
-    bootstrap: str,
+    kafka: KafkaAccess,
     trust_anchor: Iterable[bytes],
     store_url: str,
     *,
@@ -188,7 +189,7 @@ async def replay(
     store = ViewStore(store_url)
     try:
         await store.open()
-        async with LogReader(bootstrap, timeout_s=timeout_s) as reader:
+        async with LogReader(kafka, timeout_s=timeout_s) as reader:
             snapshot = await reader.snapshot(topics.all)
             cut = await _cut(reader, snapshot, as_of, include_late)
             registry_records: list[RawRecord] = []

@@ -29,6 +29,7 @@ from consumers.audit.replay import ReplayResult, replay
 from consumers.audit.standards import Standards
 from consumers.audit.verify import verify_log
 from consumers.store import ViewStore
+from producers.connection import KafkaAccess
 
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``."""
@@ -138,7 +139,7 @@ def build_report(
 
 
 async def audit_report(
-    bootstrap: str, trust_anchor: Iterable[bytes], *, topics: AuditTopics | None = None,
+    kafka: KafkaAccess, trust_anchor: Iterable[bytes], *, topics: AuditTopics | None = None,
     as_of: datetime | None = None, standards: Standards | None = None,
     projects_limit: int | None = 50, workers: int | None = None, timeout_s: float = 15.0,
     on_progress: Progress | None = None,
@@ -146,12 +147,12 @@ async def audit_report(
     """Verify the log, replay it into a scratch store, and build the report from that."""
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _phase, _done, _total: None)
-    verified = await verify_log(bootstrap, anchors, topics=topics, workers=workers,
+    verified = await verify_log(kafka, anchors, topics=topics, workers=workers,
                                 timeout_s=timeout_s,
                                 on_progress=lambda d, t: progress("verifying", d, t))
     with tempfile.TemporaryDirectory(prefix="emining-report-") as folder:
         url = f"sqlite:///{Path(folder) / 'views.sqlite'}"
-        replayed = await replay(bootstrap, anchors, url, topics=topics, as_of=as_of,
+        replayed = await replay(kafka, anchors, url, topics=topics, as_of=as_of,
                                 timeout_s=timeout_s,
                                 on_progress=lambda d, t: progress("replaying", d, t))
         store = ViewStore(url)

@@ -15,10 +15,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.audit.records import AuditError, RawRecord
-from producers.kafka_meta import partitions_of
+from producers.connection import KafkaAccess, refusal
+from producers.kafka_meta import connection_problem, partitions_of
 
 log = structlog.get_logger("consumers.audit.snapshot")
 
@@ -48,11 +49,11 @@ class Snapshot:
 class LogReader:
     """A group-less consumer that snapshots topics and streams their records in batches."""
 
-    def __init__(self, bootstrap: str, *, timeout_s: float = 15.0) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, *, timeout_s: float = 15.0) -> None:
+        self.kafka = kafka
         self.timeout_s = timeout_s
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka.aiokafka(),
             group_id=None,
             enable_auto_commit=False,
             request_timeout_ms=int(max(timeout_s, 1.0) * 1000),
@@ -66,7 +67,11 @@ class LogReader:
             await asyncio.wait_for(self._consumer.start(), self.timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
             await self._consumer.stop()
-            raise AuditError(f"cannot reach Kafka at {self.bootstrap}: {exc!r}") from exc
+            reason = None
+            if isinstance(exc, KafkaConnectionError):
+                reason = await connection_problem(self.kafka, self.timeout_s)
+            raise AuditError(reason or f"cannot reach Kafka at {self.kafka.bootstrap}: {exc!r}"
+                             ) from exc
         return self
 
     async def __aexit__(
@@ -80,24 +85,29 @@ class LogReader:
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("audit_reader_stop_failed", error=repr(error))
 
-    async def _call(self, what: str, awaitable: Any) -> Any:
+    async def _call(self, what: str, awaitable: Any, topics: Iterable[str] = ()) -> Any:
         try:
             return await asyncio.wait_for(awaitable, self.timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
-            raise AuditError(f"{what} failed on {self.bootstrap}: {exc!r}") from exc
+            refused = refusal(exc, self.kafka, f"READ of {', '.join(topics) or 'the topics'}")
+            raise AuditError(
+                f"{what} failed on {self.kafka.bootstrap}: {refused or repr(exc)}") from exc
 
     async def snapshot(self, topics: Iterable[str]) -> Snapshot:
         """Every partition of ``topics`` with its start and current end offset."""
         tps: list[TopicPartition] = []
         for topic in topics:
             parts = await self._call(
-                "reading metadata", partitions_of(self.bootstrap, topic, timeout_s=self.timeout_s)
+                "reading metadata", partitions_of(self.kafka, topic, timeout_s=self.timeout_s),
+                [topic],
             )
             if not parts:
                 raise AuditError(f"topic {topic} does not exist: run `emining topics apply`")
             tps.extend(TopicPartition(topic, p) for p in parts)
-        start = await self._call("reading start offsets", self._consumer.beginning_offsets(tps))
-        end = await self._call("reading end offsets", self._consumer.end_offsets(tps))
+        names = sorted({tp.topic for tp in tps})
+        start = await self._call("reading start offsets", self._consumer.beginning_offsets(tps),
+                                 names)
+        end = await self._call("reading end offsets", self._consumer.end_offsets(tps), names)
         return Snapshot(
             start={(tp.topic, tp.partition): start[tp] for tp in tps},
             end={(tp.topic, tp.partition): end[tp] for tp in tps},
@@ -136,7 +146,8 @@ class LogReader:
         loop = asyncio.get_running_loop()
         progressed = loop.time()
         while todo:
-            batches = await self._call("fetching records", self._consumer.getmany(timeout_ms=200))
+            batches = await self._call("fetching records", self._consumer.getmany(timeout_ms=200),
+                                       sorted(wanted))
             out: list[RawRecord] = []
             for tp, records in batches.items():
                 end = limit.get((tp.topic, tp.partition), 0)

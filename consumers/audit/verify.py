@@ -23,6 +23,7 @@ from consumers.audit.inspect import Inspected, Inspector, Standing
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
+from producers.connection import KafkaAccess
 from schemas.errors import ContractError
 from schemas.registry import Registry
 
@@ -68,7 +69,7 @@ def truncation(snapshot: Snapshot) -> list[Finding]:
 
 
 async def verify_log(
-    bootstrap: str,
+    kafka: KafkaAccess,
     trust_anchor: Iterable[bytes],
     *,
     topics: AuditTopics | None = None,
@@ -83,7 +84,7 @@ async def verify_log(
     started, cpu = time.perf_counter(), time.process_time()
     worker_cpu = 0.0
     warming = asyncio.create_task(asyncio.to_thread(warm_up)) if workers != 0 else None
-    async with LogReader(bootstrap, timeout_s=timeout_s) as reader:
+    async with LogReader(kafka, timeout_s=timeout_s) as reader:
         snapshot = await reader.snapshot(topics.all)
         total = snapshot.total()
         progress(0, total)
@@ -106,7 +107,7 @@ async def verify_log(
             await warming
         if chosen > 0:
             found, worker_cpu = await inspect_slices(
-                bootstrap,
+                kafka,
                 plan(snapshot, topics.shared, chosen),
                 (registry, anchors, topics),
                 workers=chosen,

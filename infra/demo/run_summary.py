@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.demo.run import communicate, emining_command
 from infra.demo.scenario import Scenario
+from producers.connection import KafkaAccess
 from schemas.common import Language
 from schemas.registry import Registry
 from schemas.topics import SHARED_TOPICS, alerts_topic
@@ -140,7 +141,7 @@ def shipments_summary(views: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
-async def read_alerts(bootstrap: str, registry: Registry, anchors: Sequence[bytes],
+async def read_alerts(kafka: KafkaAccess, registry: Registry, anchors: Sequence[bytes],
                       timeout_s: float) -> dict[str, Any]:
     """Each organisation's alerts, verified, from its ``emining.alerts.<org>`` topic, in its
     preferred language; ``available: false`` when the alerts code is not there (yet)."""
@@ -150,7 +151,7 @@ async def read_alerts(bootstrap: str, registry: Registry, anchors: Sequence[byte
     except ImportError as exc:
         return {"available": False, "reason": f"alerts code not importable: {exc}"}
     verifier = AlertVerifier(anchors, PLATFORM_ORG)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
                                 request_timeout_ms=int(timeout_s * 1000))
     await consumer.start()
     per_org: dict[str, list[dict[str, Any]]] = {}
@@ -194,14 +195,14 @@ async def read_alerts(bootstrap: str, registry: Registry, anchors: Sequence[byte
             "refused": refused, "by_side": sides}
 
 
-async def settled_alerts(bootstrap: str, registry: Registry, anchors: Sequence[bytes],
+async def settled_alerts(kafka: KafkaAccess, registry: Registry, anchors: Sequence[bytes],
                          timeout_s: float, settle_s: float = 20.0) -> dict[str, Any]:
     """The alerts once their delivery has settled (the outbox drains just after the views)."""
     started = time.monotonic()
-    last = await read_alerts(bootstrap, registry, anchors, timeout_s)
+    last = await read_alerts(kafka, registry, anchors, timeout_s)
     while last.get("available") and time.monotonic() - started < settle_s:
         await asyncio.sleep(1.5)
-        again = await read_alerts(bootstrap, registry, anchors, timeout_s)
+        again = await read_alerts(kafka, registry, anchors, timeout_s)
         if again.get("total") == last.get("total") and (
                 again.get("total") or time.monotonic() - started > 4.0):  # noqa: PLR2004
             return again

@@ -12,8 +12,10 @@ from pathlib import Path
 import yaml
 
 from infra import local_kafka, wiring
+from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from infra.topics import apply_topics
+from producers.connection import KafkaAccess
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft
 from schemas.participants import RegistrySeed
@@ -26,7 +28,7 @@ SEED_FILE = Path(__file__).with_name("registry.yaml")
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    bootstrap: str
+    kafka: KafkaAccess
     seed: RegistrySeed
     keys: dict[str, PrivateKey]
     registry: Registry
@@ -64,9 +66,9 @@ def load_seed(path: Path = SEED_FILE) -> RegistrySeed:
 
 async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deployment:
     """Idempotent: start what is missing, onboard only organisations not yet on the log."""
-    status = local_kafka.up(settings)
-    bootstrap = status.bootstrap or ""
-    await apply_topics(bootstrap, catalogue(settings.topic_partitions),
+    local_kafka.up(settings)
+    kafka = kafka_access(settings)
+    await apply_topics(kafka, catalogue(settings.topic_partitions),
                        replication=settings.topic_replication, timeout_s=settings.client_timeout_s)
     operator = wiring.operator_key(settings, create=True)
     seed = load_seed(seed_file)
@@ -83,4 +85,4 @@ async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deploym
         async with wiring.publisher(settings, operator, "registry", registry=None) as pub:
             await pub.publish_many([Draft(e) for e in events])
         registry = await wiring.load_registry(settings)
-    return Deployment(bootstrap, seed, keys, registry, len(missing.organisations))
+    return Deployment(kafka, seed, keys, registry, len(missing.organisations))

@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra.settings import Settings
 from infra.topics import apply_topics
 from schemas.topics import TopicSpec, catalogue
+from tests.kafka_support import settings_for
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from infra.settings import Settings
     from infra.topics import TopicChange
+    from producers.connection import KafkaAccess
 
 CATALOGUE_PARTITIONS = 6
 
@@ -47,17 +49,17 @@ def group_id(unique_name: Callable[[str], str]) -> str:
 
 
 @pytest.fixture
-def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    """Settings pointing every client at the test broker (and state into a tmp dir)."""
-    return Settings(kafka_bootstrap=kafka_bootstrap, state_dir=tmp_path / "state")
+def kafka_settings(kafka_access: KafkaAccess, tmp_path: Path) -> Settings:
+    """Settings pointing every client at the test broker as its admin (state in a tmp dir)."""
+    return settings_for(kafka_access, state_dir=tmp_path / "state")
 
 
 @pytest.fixture
 async def create_topic(
-    kafka_bootstrap: str, unique_name: Callable[[str], str]
+    kafka_access: KafkaAccess, unique_name: Callable[[str], str]
 ) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """``await create_topic(partitions=3)`` → the name of a fresh topic, deleted afterwards."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**kafka_access.aiokafka(), request_timeout_ms=15_000)
     await admin.start()
     created: list[str] = []
 
@@ -85,7 +87,7 @@ def catalogue_specs() -> tuple[TopicSpec, ...]:
 
 @pytest.fixture(scope="session")
 async def catalogue_applied(
-    kafka_bootstrap: str, catalogue_specs: tuple[TopicSpec, ...]
+    kafka_access: KafkaAccess, catalogue_specs: tuple[TopicSpec, ...]
 ) -> list[TopicChange]:
     """The five catalogue topics exist on the session broker (applied once per session)."""
-    return await apply_topics(kafka_bootstrap, catalogue_specs, timeout_s=15.0)
+    return await apply_topics(kafka_access, catalogue_specs, timeout_s=15.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections import defaultdict
@@ -13,18 +14,22 @@ from aiokafka import TopicPartition
 from typer.testing import CliRunner
 
 from infra import local_kafka
+from infra.kafka_client import kafka_access as access_of
 from infra.kafka_client import make_consumer, make_producer, started
 from infra.logging import configure_logging
 from infra.topics import apply_topics, describe_topics
 from infra.wiring import PLATFORM_ORG
+from producers.connection import diagnose
 from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, alerts_topic, catalogue
 from tests.conftest import local_broker_settings, no_kafka
+from tests.kafka_support import access_env, settings_for
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
     from pathlib import Path
 
     from infra.settings import Settings
+    from producers.connection import KafkaAccess
 
 pytestmark = pytest.mark.integration
 
@@ -129,9 +134,8 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
 
 def client_settings(broker: Settings) -> Settings:
-    found = local_kafka.status(broker)
-    assert found.bootstrap is not None
-    return broker.model_copy(update={"kafka_bootstrap": found.bootstrap})
+    """Settings of a client of ``broker`` (as its admin), pointed at its address explicitly."""
+    return settings_for(access_of(broker))
 
 
 async def test_down_then_up_keeps_the_data(private_broker: Settings) -> None:
@@ -140,14 +144,15 @@ async def test_down_then_up_keeps_the_data(private_broker: Settings) -> None:
     assert before.ready
     topic = "test.durable.records"
     assert before.bootstrap is not None
-    await apply_topics(before.bootstrap, [TopicSpec(topic, 2)])
+    access = access_of(private_broker)
+    await apply_topics(access, [TopicSpec(topic, 2)])
     records = [(f"k{i % 4}", f"durable-{i}") for i in range(50)]
     await produce(client_settings(private_broker), topic, records)
 
     stopped = await asyncio.to_thread(local_kafka.down, private_broker)
     assert not stopped.running
     assert stopped.bootstrap is None
-    assert not local_kafka.is_ready(before.bootstrap, timeout_s=1.0)
+    assert not local_kafka.is_ready(access, timeout_s=1.0)
 
     again = await asyncio.to_thread(local_kafka.up, private_broker, owner_pid=os.getpid())
     assert again.running
@@ -188,9 +193,7 @@ async def test_topics_apply_creates_the_catalogue_and_is_idempotent(
     assert set(changes) == {spec.name for spec in wanted} | {platform_alerts}
     assert {c["action"] for c in changes.values()} == {"created"}
 
-    bootstrap = client_settings(private_broker).kafka_bootstrap
-    assert bootstrap is not None
-    topics = await describe_topics(bootstrap, [spec.name for spec in wanted])
+    topics = await describe_topics(access_of(private_broker), [spec.name for spec in wanted])
     assert {name: info.partitions for name, info in topics.items()} == {
         **dict.fromkeys(SHARED_TOPICS, 4), PARTICIPANTS: 1, DLQ: 3,
     }
@@ -211,7 +214,7 @@ async def test_topics_apply_creates_the_catalogue_and_is_idempotent(
 
 
 async def test_kafka_status_json(
-    private_broker: Settings, kafka_bootstrap: str, tmp_path: Path
+    private_broker: Settings, kafka_access: KafkaAccess, tmp_path: Path
 ) -> None:
     running = await asyncio.to_thread(invoke, ["kafka", "status", "--json"],
                                       private_env(private_broker))
@@ -230,11 +233,11 @@ async def test_kafka_status_json(
     assert json.loads(never_started.stdout)["bootstrap"] is None
 
     external = await asyncio.to_thread(
-        invoke, ["kafka", "status", "--json"], {"EMINING_KAFKA_BOOTSTRAP": kafka_bootstrap}
+        invoke, ["kafka", "status", "--json"], {**access_env(kafka_access)}
     )
     assert external.exit_code == 0, external.stderr
     assert json.loads(external.stdout)["running"] is True
-    assert json.loads(external.stdout)["bootstrap"] == kafka_bootstrap
+    assert json.loads(external.stdout)["bootstrap"] == kafka_access.bootstrap
     assert json.loads(external.stdout)["external"] is True
 
 
@@ -246,3 +249,49 @@ def test_topics_apply_without_a_broker_is_one_clear_error(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "no broker: run `emining kafka up` or set EMINING_KAFKA_BOOTSTRAP" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A project broker with ``EMINING_KAFKA_SECURITY=scram-tls`` (certificates made at start)."""
+    settings = local_broker_settings(tmp_path_factory.mktemp("kafka-tls")).model_copy(
+        update={"kafka_security": "scram-tls"})
+    try:
+        local_kafka.up(settings, owner_pid=os.getpid())
+    except local_kafka.BrokerError as exc:
+        no_kafka([f"cannot start a TLS local broker: {str(exc).splitlines()[0]}"])
+    try:
+        yield settings
+    finally:
+        local_kafka.down(settings)
+
+
+async def test_tls_mode_carries_records_over_sasl_ssl_verified_by_the_local_ca(
+    tls_broker: Settings, tmp_path: Path
+) -> None:
+    access = access_of(tls_broker)
+    assert access.protocol == "SASL_SSL"
+    assert access.ca_file == local_kafka.Layout.of(tls_broker).tls_dir / "ca.pem"
+    topic = "test.tls.records"
+    await apply_topics(access, [TopicSpec(topic, 1)])
+    sent = await produce(client_settings(tls_broker), topic, [("k", "over tls")])
+    assert len(sent) == 1
+    consumer = make_consumer(client_settings(tls_broker), topic, group_id=None)
+    async with started(consumer):
+        read = await consume(consumer, 1, settle_s=0.2)
+    assert [r.value for r in read] == [b"over tls"]
+
+    # A client trusting another CA refuses the broker's certificate: TLS is really verified.
+    other = tmp_path / "other-ca"
+    proc = await asyncio.create_subprocess_exec(
+        "bash", str(local_kafka.MAKE_CERTS), str(other), stdout=asyncio.subprocess.DEVNULL)
+    assert await proc.wait() == 0
+    stranger = dataclasses.replace(access, ca_file=other / "ca.pem")
+    reason = await asyncio.to_thread(diagnose, stranger, 5.0)
+    assert reason is not None
+    assert "TLS" in reason
+    assert "certificate verify failed" in reason
+
+    # and plaintext SASL to the TLS listener does not get through
+    assert not await asyncio.to_thread(
+        local_kafka.is_ready, dataclasses.replace(access, protocol="SASL_PLAINTEXT"), 2.0)

@@ -9,9 +9,11 @@ import stat
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
+from pydantic import SecretStr
 
 from infra import local_kafka
-from infra.kafka_client import NoBrokerError, bootstrap_servers
+from infra.kafka_client import MissingCredentialError, NoBrokerError, bootstrap_servers
 from infra.settings import Settings
 from infra.topics import TopicInfo, plan_existing
 from schemas.errors import EminingError
@@ -37,8 +39,11 @@ def test_server_properties_single_node_kraft(tmp_path: Path) -> None:
     )
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["listeners"] == "CLIENT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:19092"
+    # without a security section: the developer's insecure mode, plaintext everywhere
+    assert props["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert "authorizer.class.name" not in props
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["auto.create.topics.enable"] == "false"
     assert props["offsets.topic.replication.factor"] == "1"
@@ -48,6 +53,77 @@ def test_server_properties_single_node_kraft(tmp_path: Path) -> None:
     assert int(props["log.cleaner.dedupe.buffer.size"]) <= 4 * 1024 * 1024
     assert props["num.network.threads"] == props["num.io.threads"] == "2"
     assert "controller.quorum.bootstrap.servers" not in props  # static voters: no format flag
+
+
+CREDENTIALS = local_kafka.Credentials(admin="admin-secret", controller="controller-secret")
+
+
+def secure_properties(security: str, tmp_path: Path) -> dict[str, str]:
+    ports = local_kafka.Ports(broker=19092, controller=19093)
+    return parse_properties(local_kafka.render_server_properties(
+        ports=ports, data_dir=tmp_path / "data",
+        security=local_kafka.security_properties(security, CREDENTIALS, tmp_path / "tls"),
+    ))
+
+
+def test_default_broker_authenticates_with_scram_and_denies_without_an_acl(
+    tmp_path: Path,
+) -> None:
+    props = secure_properties("scram", tmp_path)
+    assert props["listener.security.protocol.map"] == (
+        "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT")
+    assert props["listener.name.client.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["inter.broker.listener.name"] == "CLIENT"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin;User:controller"
+    # the controller listener: loopback only, PLAIN with one static user (no SCRAM in KRaft)
+    assert props["listeners"].endswith("CONTROLLER://127.0.0.1:19093")
+    assert props["sasl.mechanism.controller.protocol"] == "PLAIN"
+    assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    assert 'user_controller="controller-secret"' in (
+        props["listener.name.controller.plain.sasl.jaas.config"])
+    assert 'username="admin" password="admin-secret"' in (
+        props["listener.name.client.scram-sha-512.sasl.jaas.config"])
+    assert not any(key.startswith("ssl.") for key in props)
+
+
+def test_tls_mode_serves_sasl_over_tls_with_the_local_ca(tmp_path: Path) -> None:
+    props = secure_properties("scram-tls", tmp_path)
+    assert props["listener.security.protocol.map"] == "CLIENT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert props["ssl.keystore.location"] == str(tmp_path / "tls" / "broker.pem")
+    assert props["ssl.truststore.location"] == str(tmp_path / "tls" / "ca.pem")
+
+
+def test_insecure_mode_has_no_authorizer(tmp_path: Path) -> None:
+    props = secure_properties("none", tmp_path)
+    assert props["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert "authorizer.class.name" not in props
+    assert "super.users" not in props
+
+
+def test_data_formatted_before_credentials_existed_asks_for_a_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_in(tmp_path)
+    layout = local_kafka.Layout.of(settings)
+    layout.data_dir.mkdir(parents=True)
+    (layout.data_dir / "meta.properties").write_text("version=1\n")
+    monkeypatch.setattr(local_kafka, "ensure_jars", lambda *_a, **_k: tmp_path)
+    with pytest.raises(local_kafka.LegacyStorageError, match="emining kafka reset"):
+        local_kafka.up(settings)
+
+
+def test_credentials_file_is_private(tmp_path: Path) -> None:
+    layout = local_kafka.Layout.of(settings_in(tmp_path))
+    made = local_kafka._ensure_credentials(layout)
+    assert layout.credentials_file.stat().st_mode & 0o777 == 0o600
+    assert local_kafka.load_credentials(layout) == made
+    assert local_kafka._ensure_credentials(layout) == made, "made once, then kept"
+    assert made.admin != made.controller
+    assert len(made.admin) >= 32
 
 
 def test_cluster_id_is_16_urlsafe_bytes_never_starting_with_a_dash(
@@ -196,7 +272,11 @@ def unused_port() -> int:
 
 def test_external_bootstrap_is_never_started_only_checked(tmp_path: Path) -> None:
     bootstrap = f"127.0.0.1:{unused_port()}"
-    settings = settings_in(tmp_path).model_copy(update={"kafka_bootstrap": bootstrap})
+    anonymous = settings_in(tmp_path).model_copy(update={"kafka_bootstrap": bootstrap})
+    with pytest.raises(MissingCredentialError, match="EMINING_KAFKA_USERNAME"):
+        local_kafka.up(anonymous)
+    settings = anonymous.model_copy(update={"kafka_username": "urn:emining:cn:ent:acme",
+                                            "kafka_password": SecretStr("pw")})
     with pytest.raises(local_kafka.BrokerUnreachableError, match=bootstrap):
         local_kafka.up(settings)
     assert not (tmp_path / "state").exists(), "nothing local was prepared"
@@ -230,3 +310,16 @@ def test_topic_partitions_are_never_decreased_and_the_plan_says_so() -> None:
     assert (grown.action, grown.partitions, grown.partitions_before) == ("updated", 8, 6)
     same = plan_existing(TopicSpec("t", 6, {"segment.bytes": "1048576"}), info, replication=1)
     assert same.action == "unchanged"
+
+
+def test_compose_file_has_the_same_security_as_the_jvm_broker(tmp_path: Path) -> None:
+    """infra/compose.yaml spells its server.properties out: it must not drift from ours."""
+    compose = yaml.safe_load((local_kafka.KAFKA_DIR.parent / "compose.yaml").read_text("utf-8"))
+    script = compose["services"]["kafka"]["command"][0]
+    heredoc = script.split("<<PROPS\n", 1)[1].split("\nPROPS\n", 1)[0]
+    theirs = parse_properties(heredoc.replace("$$", "$"))
+    ours = local_kafka.security_properties(
+        "scram", local_kafka.Credentials(admin="$ADMIN_PASSWORD",
+                                         controller="$CONTROLLER_PASSWORD"), tmp_path)
+    assert {key: theirs.get(key) for key in ours} == {key: str(v) for key, v in ours.items()}
+    assert "--add-scram" in script

@@ -21,6 +21,7 @@ from consumers.alerts.render import alert_of
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
 from infra.topics import apply_topics
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from schemas.alerts import (
     PLATFORM_ORG,
@@ -75,17 +76,17 @@ async def alert_store(tmp_path: Path) -> AsyncIterator[AlertStore]:
     await store.views.close()
 
 
-async def ensure(bootstrap: str, orgs: Sequence[str]) -> None:
-    await apply_topics(bootstrap, [alerts_topic_spec(o) for o in orgs], timeout_s=15.0)
+async def ensure(kafka: KafkaAccess, orgs: Sequence[str]) -> None:
+    await apply_topics(kafka, [alerts_topic_spec(o) for o in orgs], timeout_s=15.0)
 
 
-async def topic_records(bootstrap: str, org: str) -> list[Any]:
+async def topic_records(kafka: KafkaAccess, org: str) -> list[Any]:
     """Every record on ``org``'s alerts topic, oldest first."""
     topic = alerts_topic(org)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
         if not tps:
             return []
         consumer.assign(tps)

@@ -25,7 +25,7 @@ async def _main(config_json: str, state: Path) -> None:
     config = decode(config_json)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await run_views(config, stop, alerts=plugin(config.bootstrap, SystemClock(), state))
+    await run_views(config, stop, alerts=plugin(config.kafka, SystemClock(), state))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from consumers.alerts.store import AlertStore
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from producers.publisher import Draft
 from schemas.alerts import AlertRaised
@@ -39,12 +40,12 @@ FIRM = next(iter(scenario.FIRMS))
 """The scenario's first firm (USCC 91650100MA7XK3P2LA, the events' examples); prefers Chinese."""
 
 
-def plugin(bootstrap: str, clock: Clock, state: Path) -> AlertsPlugin:
+def plugin(kafka: KafkaAccess, clock: Clock, state: Path) -> AlertsPlugin:
     async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
         async def ensure_topics(orgs: Sequence[str]) -> None:
-            await ensure(bootstrap, orgs)
+            await ensure(kafka, orgs)
 
-        delivery = AlertDelivery(store, key=PLATFORM_KEY, bootstrap=bootstrap, state_dir=state,
+        delivery = AlertDelivery(store, key=PLATFORM_KEY, kafka=kafka, state_dir=state,
                                  ensure_topics=ensure_topics, wake=wake)
         await delivery.start()
         try:
@@ -55,8 +56,8 @@ def plugin(bootstrap: str, clock: Clock, state: Path) -> AlertsPlugin:
     return AlertsPlugin(CONFIG, clock, workers, timer_interval_s=0.2)
 
 
-def views_config(bootstrap: str, topics: ViewTopics, store_url: str) -> ViewsConfig:
-    return config_for(bootstrap, topics, store_url, batch_size=100)
+def views_config(kafka: KafkaAccess, topics: ViewTopics, store_url: str) -> ViewsConfig:
+    return config_for(kafka, topics, store_url, batch_size=100)
 
 
 @contextlib.asynccontextmanager
@@ -100,26 +101,26 @@ async def settled(store_url: str, raised: int, timeout_s: float = 60.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def ends(bootstrap: str, orgs: Sequence[str]) -> dict[str, dict[int, int]]:
+async def ends(kafka: KafkaAccess, orgs: Sequence[str]) -> dict[str, dict[int, int]]:
     """End offsets of the orgs' alerts topics (created if missing): where this test starts."""
-    await ensure(bootstrap, orgs)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await ensure(kafka, orgs)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka())
     await consumer.start()
     try:
         found: dict[str, dict[int, int]] = {}
         for org in orgs:
             topic = alerts_topic(org)
-            tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+            tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
             found[org] = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
         return found
     finally:
         await consumer.stop()
 
 
-async def alerts_since(bootstrap: str, org: str, start: dict[int, int]) -> list[AlertRaised]:
+async def alerts_since(kafka: KafkaAccess, org: str, start: dict[int, int]) -> list[AlertRaised]:
     """The verified alerts on ``org``'s topic after ``start`` (every copy, in log order)."""
     topic = alerts_topic(org)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in start]

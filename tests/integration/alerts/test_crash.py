@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from consumers.config import ViewsConfig, ViewTopics
+from producers.connection import KafkaAccess
 from producers.publisher import Draft
 from tests.integration.alerts.pipeline import FIRM, alerts_since, ends, ledger, settled
 from tests.integration.views import scenario
@@ -49,9 +50,9 @@ def spawn(config: ViewsConfig, state: Path, log: Path) -> subprocess.Popen[bytes
 
 
 async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
-    kafka_bootstrap: str, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
 ) -> None:
-    start = await ends(kafka_bootstrap, [FIRM, scenario.CUSTOMS])
+    start = await ends(kafka_access, [FIRM, scenario.CUSTOMS])
     now = datetime.now(UTC)
     holds = [Draft(scenario.event("pk.emining.shipment.customs.held",
                                   shipment_id=f"SHP-2026-{700000 + i:06d}"),
@@ -60,7 +61,7 @@ async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
     for chunk in range(0, HOLDS, 50):
         await customs.publish_many(holds[chunk:chunk + 50])
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
-    config = config_for(kafka_bootstrap, view_topics, store_url, batch_size=20)
+    config = config_for(kafka_access, view_topics, store_url, batch_size=20)
     state, log, rng = tmp_path / "alert-chains", tmp_path / "consumer.log", random.Random(6)
     raised_when_killed: list[tuple[int, int]] = []
     for _ in range(KILLS):
@@ -80,8 +81,8 @@ async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
-    on_firm = await alerts_since(kafka_bootstrap, FIRM, start[FIRM])
-    on_customs = await alerts_since(kafka_bootstrap, scenario.CUSTOMS, start[scenario.CUSTOMS])
+    on_firm = await alerts_since(kafka_access, FIRM, start[FIRM])
+    on_customs = await alerts_since(kafka_access, scenario.CUSTOMS, start[scenario.CUSTOMS])
     copies = Counter(a.alert_id for a in on_firm + on_customs)
     assert len(copies) == 2 * HOLDS, "an alert is missing"
     assert set(copies.values()) == {1}, f"sent twice: {[i for i, n in copies.items() if n > 1]}"

@@ -13,6 +13,7 @@ from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore, alert_docs, record_alerts
 from producers.chainstore import ChainStore
+from producers.connection import KafkaAccess
 from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey
@@ -26,17 +27,17 @@ from tests.integration.alerts.conftest import (
 pytestmark = pytest.mark.integration
 
 
-def worker(bootstrap: str, store: AlertStore, operator: PrivateKey, state: Path,
+def worker(kafka: KafkaAccess, store: AlertStore, operator: PrivateKey, state: Path,
            _: ManualClock) -> AlertDelivery:
     async def ensure_topics(orgs: list[str]) -> None:
-        await ensure(bootstrap, orgs)
+        await ensure(kafka, orgs)
 
-    return AlertDelivery(store, key=operator, bootstrap=bootstrap, state_dir=state,
+    return AlertDelivery(store, key=operator, kafka=kafka, state_dir=state,
                          ensure_topics=ensure_topics)
 
 
 async def test_alerts_reach_each_recipient_topic_signed_by_the_platform(
-    kafka_bootstrap: str, alert_store: AlertStore, operator: PrivateKey,
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey,
     verifier: AlertVerifier, clock: ManualClock, tmp_path: Path,
 ) -> None:
     firm_a, firm_b = unique_firm(), unique_firm()
@@ -45,15 +46,15 @@ async def test_alerts_reach_each_recipient_topic_signed_by_the_platform(
     async with alert_store.writing() as conn:
         assert len(await record_alerts(conn, alerts)) == 4
         assert await record_alerts(conn, alerts) == []  # the ledger refuses repeats
-    delivery = worker(kafka_bootstrap, alert_store, operator, tmp_path / "chains", clock)
+    delivery = worker(kafka_access, alert_store, operator, tmp_path / "chains", clock)
     await delivery.start()
     try:
         assert await delivery.run_once() == 4
         assert await delivery.run_once() == 0
     finally:
         await delivery.stop()
-    on_a = await topic_records(kafka_bootstrap, firm_a)
-    on_b = await topic_records(kafka_bootstrap, firm_b)
+    on_a = await topic_records(kafka_access, firm_a)
+    on_b = await topic_records(kafka_access, firm_b)
     assert [dict(r.headers)["ce_id"].decode() for r in on_a] == [a.alert_id for a in alerts[:3]]
     assert [dict(r.headers)["ce_source"].decode() for r in on_b] == [f"{PLATFORM_ORG}/alerts"]
     for record in on_a:
@@ -64,14 +65,14 @@ async def test_alerts_reach_each_recipient_topic_signed_by_the_platform(
 
 
 async def test_an_alert_sent_before_a_crash_is_found_not_sent_again(
-    kafka_bootstrap: str, alert_store: AlertStore, operator: PrivateKey, clock: ManualClock,
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey, clock: ManualClock,
     tmp_path: Path,
 ) -> None:
     firm = unique_firm()
     alert = customs_hold_alert(firm, "SHP-2026-000300")
     async with alert_store.writing() as conn:
         await record_alerts(conn, [alert])
-    first = worker(kafka_bootstrap, alert_store, operator, tmp_path / "chains", clock)
+    first = worker(kafka_access, alert_store, operator, tmp_path / "chains", clock)
     await first.start()
     assert await first.run_once() == 1
     await first.stop()
@@ -80,20 +81,20 @@ async def test_an_alert_sent_before_a_crash_is_found_not_sent_again(
         a = tables.alerts
         await conn.execute(update(a).values(delivered_at=None, claimed_by="gone",
                                             claimed_until="2000-01-01T00:00:00.000000Z"))
-    second = worker(kafka_bootstrap, alert_store, operator, tmp_path / "chains", clock)
+    second = worker(kafka_access, alert_store, operator, tmp_path / "chains", clock)
     await second.start()
     try:
         assert await second.run_once() == 1
     finally:
         await second.stop()
-    records = await topic_records(kafka_bootstrap, firm)
+    records = await topic_records(kafka_access, firm)
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [alert.alert_id]
     async with alert_store.reading() as conn:
         assert [a.alert_id for a in await alert_docs(conn, firm)] == [alert.alert_id]
 
 
 async def test_an_alert_signed_and_sent_but_unacknowledged_is_not_resent(
-    kafka_bootstrap: str, alert_store: AlertStore, operator: PrivateKey, clock: ManualClock,
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey, clock: ManualClock,
     tmp_path: Path,
 ) -> None:
     firm = unique_firm()
@@ -101,11 +102,11 @@ async def test_an_alert_signed_and_sent_but_unacknowledged_is_not_resent(
     async with alert_store.writing() as conn:
         await record_alerts(conn, [alert])
     chains = tmp_path / "chains"
-    first = worker(kafka_bootstrap, alert_store, operator, chains, clock)
+    first = worker(kafka_access, alert_store, operator, chains, clock)
     await first.start()
     await first.run_once()
     await first.stop()
-    [sent] = await topic_records(kafka_bootstrap, firm)
+    [sent] = await topic_records(kafka_access, firm)
     # the crash: the SDK's outbox still holds the record (its ack was never recorded)
     chain = ChainStore(chains, f"{PLATFORM_ORG}/alerts")
     head = chain.head()
@@ -113,10 +114,10 @@ async def test_an_alert_signed_and_sent_but_unacknowledged_is_not_resent(
     chain.reserve([(alert.alert_id, record, head.sequence, head.hash)])
     assert [p.event_id for p in chain.pending()] == [alert.alert_id]
     chain.close()
-    second = worker(kafka_bootstrap, alert_store, operator, chains, clock)
+    second = worker(kafka_access, alert_store, operator, chains, clock)
     await second.start()  # would re-send the pending record, had the topic not had it
     await second.stop()
-    assert len(await topic_records(kafka_bootstrap, firm)) == 1
+    assert len(await topic_records(kafka_access, firm)) == 1
     chain = ChainStore(chains, f"{PLATFORM_ORG}/alerts")
     assert chain.pending() == []
     chain.close()

@@ -13,6 +13,7 @@ import pytest
 
 from consumers.alerts.clock import ManualClock
 from consumers.config import ViewTopics
+from producers.connection import KafkaAccess
 from producers.publisher import Publisher
 from schemas.alerts import AlertRule, Severity
 from schemas.events.examples import OPERATOR
@@ -39,9 +40,9 @@ CUSTOMS = scenario.CUSTOMS
 
 
 async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
-    kafka_bootstrap: str, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
 ) -> None:
-    start = await ends(kafka_bootstrap, [FIRM, MMDD, CUSTOMS])
+    start = await ends(kafka_access, [FIRM, MMDD, CUSTOMS])
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
     clock = ManualClock(NOW)
     received = NOW - timedelta(days=10)
@@ -60,12 +61,12 @@ async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
                   NOW - timedelta(hours=1), "evt-declared")
     await publish(bus, CUSTOMS, scenario.event("pk.emining.shipment.customs.held"),
                   NOW - timedelta(minutes=5), "evt-held")
-    async with consuming(views_config(kafka_bootstrap, view_topics, store_url),
-                         plugin(kafka_bootstrap, clock, tmp_path / "chains")):
+    async with consuming(views_config(kafka_access, view_topics, store_url),
+                         plugin(kafka_access, clock, tmp_path / "chains")):
         await settled(store_url, 5)
-    firm = await alerts_since(kafka_bootstrap, FIRM, start[FIRM])
-    customs = await alerts_since(kafka_bootstrap, CUSTOMS, start[CUSTOMS])
-    assert await alerts_since(kafka_bootstrap, MMDD, start[MMDD]) == []
+    firm = await alerts_since(kafka_access, FIRM, start[FIRM])
+    customs = await alerts_since(kafka_access, CUSTOMS, start[CUSTOMS])
+    assert await alerts_since(kafka_access, MMDD, start[MMDD]) == []
     # subjects on different partitions: the order across them is not defined
     firm.sort(key=lambda a: a.rule.value)
     customs.sort(key=lambda a: a.rule.value)
@@ -89,11 +90,11 @@ async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
 
 
 async def test_deadlines_fire_on_the_clock_across_a_restart_exactly_once(
-    kafka_bootstrap: str, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
 ) -> None:
-    start = await ends(kafka_bootstrap, [FIRM, MMDD])
+    start = await ends(kafka_access, [FIRM, MMDD])
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
-    config = views_config(kafka_bootstrap, view_topics, store_url)
+    config = views_config(kafka_access, view_topics, store_url)
     granted = NOW.date() - timedelta(days=2)
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.application.received",
@@ -103,16 +104,16 @@ async def test_deadlines_fire_on_the_clock_across_a_restart_exactly_once(
         expires_on=date(granted.year + 3, granted.month, granted.day).isoformat(),
         conditions=[]), NOW - timedelta(days=2), "evt-granted")
     clock = ManualClock(NOW)
-    async with consuming(config, plugin(kafka_bootstrap, clock, tmp_path / "chains")):
+    async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
         await settled(store_url, 1)  # the grant itself, to the holder
     # the consumer is down while time passes; no event will arrive
     clock.set(NOW + timedelta(days=200))
-    async with consuming(config, plugin(kafka_bootstrap, clock, tmp_path / "chains")):
+    async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
         await settled(store_url, 3)  # work not commenced: holder and authority
-    async with consuming(config, plugin(kafka_bootstrap, clock, tmp_path / "chains")):
+    async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
         await settled(store_url, 3)  # a third start fires nothing again
-    firm = await alerts_since(kafka_bootstrap, FIRM, start[FIRM])
-    authority = await alerts_since(kafka_bootstrap, MMDD, start[MMDD])
+    firm = await alerts_since(kafka_access, FIRM, start[FIRM])
+    authority = await alerts_since(kafka_access, MMDD, start[MMDD])
     assert [a.rule for a in firm] == [AlertRule.APPROVAL_DECIDED, AlertRule.WORK_NOT_COMMENCED]
     assert [a.rule for a in authority] == [AlertRule.WORK_NOT_COMMENCED]
     work = authority[0]
@@ -124,25 +125,25 @@ async def test_deadlines_fire_on_the_clock_across_a_restart_exactly_once(
 
 
 async def test_a_forged_event_raises_security_alerts_to_the_platform_and_the_victim(
-    kafka_bootstrap: str, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
 ) -> None:
-    start = await ends(kafka_bootstrap, [scenario.PLATFORM, MMDD, FIRM])
+    start = await ends(kafka_access, [scenario.PLATFORM, MMDD, FIRM])
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
     forger = PrivateKey.generate(MMDD)  # claims to be the licensing authority
     async with (
-        RenamingSender(kafka_bootstrap, renames(view_topics)) as sender,
+        RenamingSender(kafka_access, renames(view_topics)) as sender,
         Publisher(key=forger, source=f"{MMDD}/gateway", state_dir=tmp_path / "forger",
                   sender=sender) as publisher,
     ):
         await publisher.publish(scenario.event("pk.emining.approval.licence.granted"),
                                 event_id="evt-forged", time=NOW)
-    async with consuming(views_config(kafka_bootstrap, view_topics, store_url),
-                         plugin(kafka_bootstrap, ManualClock(NOW), tmp_path / "chains")):
+    async with consuming(views_config(kafka_access, view_topics, store_url),
+                         plugin(kafka_access, ManualClock(NOW), tmp_path / "chains")):
         await settled(store_url, 2)
-    [to_platform] = await alerts_since(kafka_bootstrap, scenario.PLATFORM,
+    [to_platform] = await alerts_since(kafka_access, scenario.PLATFORM,
                                        start[scenario.PLATFORM])
-    [to_victim] = await alerts_since(kafka_bootstrap, MMDD, start[MMDD])
-    assert await alerts_since(kafka_bootstrap, FIRM, start[FIRM]) == []  # no grant alert
+    [to_victim] = await alerts_since(kafka_access, MMDD, start[MMDD])
+    assert await alerts_since(kafka_access, FIRM, start[FIRM]) == []  # no grant alert
     assert to_platform.rule is to_victim.rule is AlertRule.SECURITY_REJECTION
     assert to_victim.cause.key == to_platform.cause.key
     assert to_victim.cause.key.startswith(f"{view_topics.approvals}:")  # topic:partition:offset

@@ -18,6 +18,7 @@ from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.sse import create_stream_router
 from consumers.alerts.store import AlertStore, record_alerts
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import write_key
 from producers.publisher import Publisher
@@ -33,19 +34,20 @@ from tests.integration.alerts.conftest import (
     unique_firm,
 )
 from tests.integration.alerts.http_server import serving
+from tests.kafka_support import access_env
 
 pytestmark = pytest.mark.integration
 
 
-async def deliver(bootstrap: str, store: AlertStore, operator: PrivateKey, state: Path,
+async def deliver(kafka: KafkaAccess, store: AlertStore, operator: PrivateKey, state: Path,
                   alerts: list[Any]) -> None:
     async with store.writing() as conn:
         await record_alerts(conn, alerts)
 
     async def ensure_topics(orgs: list[str]) -> None:
-        await ensure(bootstrap, orgs)
+        await ensure(kafka, orgs)
 
-    delivery = AlertDelivery(store, key=operator, bootstrap=bootstrap, state_dir=state,
+    delivery = AlertDelivery(store, key=operator, kafka=kafka, state_dir=state,
                              ensure_topics=ensure_topics)
     await delivery.start()
     try:
@@ -83,26 +85,26 @@ async def read_events(base: str, token: str, count: int, *, headers: dict[str, s
 
 
 async def test_each_organisation_streams_only_its_own_verified_alerts(
-    kafka_bootstrap: str, alert_store: AlertStore, operator: PrivateKey,
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey,
     verifier: AlertVerifier, tmp_path: Path,
 ) -> None:
     firm_a, firm_b = unique_firm(), unique_firm()
     mine = [customs_hold_alert(firm_a, f"SHP-2026-00050{i}") for i in range(2)]
     theirs = [customs_hold_alert(firm_b, "SHP-2026-000600")]
-    await deliver(kafka_bootstrap, alert_store, operator, tmp_path / "chains", mine + theirs)
+    await deliver(kafka_access, alert_store, operator, tmp_path / "chains", mine + theirs)
     # noise on A's topic: B's genuine alert copied there, and an alert signed by an impostor
-    [b_record] = await topic_records(kafka_bootstrap, firm_b)
+    [b_record] = await topic_records(kafka_access, firm_b)
     impostor = PrivateKey.generate(PLATFORM_ORG)
-    async with RecordSender(kafka_bootstrap) as sender:
+    async with RecordSender(kafka_access) as sender:
         await sender.send([KafkaRecord(alerts_topic(firm_a), b_record.key, b_record.value,
                                        list(b_record.headers))])
-    async with Publisher(key=impostor, source=f"{PLATFORM_ORG}/alerts", bootstrap=kafka_bootstrap,
+    async with Publisher(key=impostor, source=f"{PLATFORM_ORG}/alerts", kafka=kafka_access,
                          state_dir=tmp_path / "impostor") as forger:
         await forger.publish(customs_hold_alert(firm_a, "SHP-2026-000999"))
     api_keys = ApiKeyStore(tmp_path / "api_keys.json")
     token_a, token_b = api_keys.issue(firm_a), api_keys.issue(firm_b)
     app = FastAPI()
-    app.include_router(create_stream_router(api_keys, kafka_bootstrap, verifier), prefix="/v1")
+    app.include_router(create_stream_router(api_keys, kafka_access, verifier), prefix="/v1")
     async with serving(app) as base:
         got_a = await read_events(base, token_a, 100, params={"from_beginning": "true"})
         got_b = await read_events(base, token_b, 1, params={"from_beginning": "true",
@@ -129,13 +131,13 @@ async def _cli(args: list[str], env: dict[str, str]) -> str:
 
 
 async def test_tail_prints_the_organisations_alerts_in_the_asked_language(
-    kafka_bootstrap: str, alert_store: AlertStore, operator: PrivateKey, tmp_path: Path,
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey, tmp_path: Path,
 ) -> None:
     firm = unique_firm()
     alerts = [customs_hold_alert(firm, "SHP-2026-000700")]
-    await deliver(kafka_bootstrap, alert_store, operator, tmp_path / "chains", alerts)
+    await deliver(kafka_access, alert_store, operator, tmp_path / "chains", alerts)
     key_file = write_key(operator, tmp_path / "operator.key")
-    env = {**os.environ, "EMINING_KAFKA_BOOTSTRAP": kafka_bootstrap,
+    env = {**os.environ, **access_env(kafka_access),
            "EMINING_STATE_DIR": str(tmp_path / "state"), "EMINING_OPERATOR_KEY_FILE": str(key_file),
            "EMINING_TRUST_ANCHOR": b64(operator.public_key)}
     base = [str(Path(sys.executable).with_name("emining")), "alerts", "tail", "--org", firm,

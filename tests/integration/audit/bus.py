@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from consumers.audit.records import AuditTopics
+from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher, PublishResult
 from producers.sender import RecordSender
 from schemas.base import EventData
@@ -29,9 +30,9 @@ def moved(data: EventData, topics: AuditTopics) -> EventData:
 class Bus:
     """One sender, one publisher per organisation (source ``<org>/app``) on a topic set."""
 
-    def __init__(self, bootstrap: str, topics: AuditTopics, parties: Parties, state: Path):
-        self.bootstrap, self.topics, self.parties, self.state = bootstrap, topics, parties, state
-        self.sender = RecordSender(bootstrap)
+    def __init__(self, kafka: KafkaAccess, topics: AuditTopics, parties: Parties, state: Path):
+        self.kafka, self.topics, self.parties, self.state = kafka, topics, parties, state
+        self.sender = RecordSender(kafka)
         self.publishers: dict[str, Publisher] = {}
 
     async def __aenter__(self) -> Bus:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from consumers.audit.records import AuditTopics
+from producers.connection import KafkaAccess
 from schemas.envelope import Envelope, to_record
 from tests.integration.audit.bus import Bus, moved, on_topic
+from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.unit.audit.parties import Parties
 
 __all__ = ["Bus", "inject", "moved", "on_topic"]
@@ -21,24 +23,17 @@ SHARED_PARTITIONS = 3
 
 
 @pytest.fixture
-async def audit_topics(kafka_bootstrap: str) -> AsyncIterator[AuditTopics]:
+async def audit_topics(kafka_access: KafkaAccess) -> AsyncIterator[AuditTopics]:
     """Four fresh topics playing projects, approvals, shipments and participants."""
     tag = uuid.uuid4().hex[:10]
     topics = AuditTopics(projects=f"test.audit.{tag}.projects",
                          approvals=f"test.audit.{tag}.approvals",
                          shipments=f"test.audit.{tag}.shipments",
                          participants=f"test.audit.{tag}.participants")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(t, SHARED_PARTITIONS, 1) for t in topics.shared]
-            + [NewTopic(topics.participants, 1, 1)]
-        )
-        yield topics
-        await admin.delete_topics(list(topics.all))
-    finally:
-        await admin.close()
+    await create_topics(kafka_access, [NewTopic(t, SHARED_PARTITIONS, 1) for t in topics.shared]
+                        + [NewTopic(topics.participants, 1, 1)])
+    yield topics
+    await delete_topics(kafka_access, list(topics.all))
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +42,17 @@ def parties() -> Parties:
 
 
 @pytest.fixture
-async def bus(kafka_bootstrap: str, audit_topics: AuditTopics, parties: Parties,
+async def bus(kafka_access: KafkaAccess, audit_topics: AuditTopics, parties: Parties,
               tmp_path: Path) -> AsyncIterator[Bus]:
-    async with Bus(kafka_bootstrap, audit_topics, parties, tmp_path) as the_bus:
+    async with Bus(kafka_access, audit_topics, parties, tmp_path) as the_bus:
         await the_bus.registry()
         yield the_bus
 
 
 @pytest.fixture
-async def raw(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+async def raw(kafka_access: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer for records the SDK would never write (forgeries, replays)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_access.aiokafka(), acks="all")
     await producer.start()
     yield producer
     await producer.stop()

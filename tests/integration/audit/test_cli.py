@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from infra.cli import app
 from schemas.signing import b64
 from tests.integration.audit.conftest import moved
+from tests.kafka_support import access_env
 from tests.unit.audit import parties as pa
 from tests.unit.audit.scenario import event, story
 
@@ -29,18 +30,18 @@ async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]):
     return await asyncio.to_thread(runner.invoke, app, args, env=env)
 
 
-def _env(kafka_bootstrap, parties, tmp_path) -> dict[str, str]:
-    return {"EMINING_KAFKA_BOOTSTRAP": kafka_bootstrap,
+def _env(kafka_access, parties, tmp_path) -> dict[str, str]:
+    return {**access_env(kafka_access),
             "EMINING_TRUST_ANCHOR": b64(parties.operator.public_key),
             "EMINING_STATE_DIR": str(tmp_path / "cli-state")}
 
 
 async def test_verify_json_passes_a_clean_log_and_flags_an_unauthorised_grant(
-    kafka_bootstrap, bus, parties, tmp_path
+    kafka_access, bus, parties, tmp_path
 ):
     await bus.steps(story(5))
     runner = CliRunner()
-    env = _env(kafka_bootstrap, parties, tmp_path)
+    env = _env(kafka_access, parties, tmp_path)
     clean = await _invoke(runner, ["audit", "verify", "--json", *_args(bus)], env)
     assert clean.exit_code == 0, clean.output
     doc = json.loads(clean.stdout)
@@ -65,7 +66,7 @@ async def test_verify_json_passes_a_clean_log_and_flags_an_unauthorised_grant(
 
 
 async def test_verify_for_people_prints_the_violation_and_a_summary(
-    kafka_bootstrap, bus, parties, tmp_path
+    kafka_access, bus, parties, tmp_path
 ):
     await bus.steps(story(2))
     sindh = await bus.publisher(pa.SD_MMD)
@@ -73,7 +74,7 @@ async def test_verify_for_people_prints_the_violation_and_a_summary(
                                     title_number="BA-EL-2025-0556"), bus.topics),
                         time=datetime(2025, 5, 1, tzinfo=UTC))
     result = await _invoke(CliRunner(), ["audit", "verify", *_args(bus)],
-                           _env(kafka_bootstrap, parties, tmp_path))
+                           _env(kafka_access, parties, tmp_path))
     assert result.exit_code == 1
     assert "unauthorised" in result.stdout
     assert "1 violation(s)" in result.stdout
@@ -85,11 +86,11 @@ def test_a_bad_topic_override_is_one_clear_error():
     assert "ROLE=NAME" in result.output
 
 
-async def test_replay_json_prints_the_same_digest_every_time(kafka_bootstrap, bus, parties,
+async def test_replay_json_prints_the_same_digest_every_time(kafka_access, bus, parties,
                                                              tmp_path):
     steps = story(3)
     await bus.steps(steps)
-    env = _env(kafka_bootstrap, parties, tmp_path)
+    env = _env(kafka_access, parties, tmp_path)
     runner = CliRunner()
     first = await _invoke(runner, ["audit", "replay", "--json", *_args(bus)], env)
     second = await _invoke(runner, ["audit", "replay", "--json", *_args(bus)], env)

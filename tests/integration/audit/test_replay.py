@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from consumers.audit.replay import replay
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.digest import digest
 from consumers.store import ViewStore
+from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.integration.views.conftest import caught_up, running
 from tests.unit.audit.scenario import Story
 
@@ -23,19 +24,16 @@ T1 = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def views_config(kafka_bootstrap, audit_topics, parties, tmp_path):
+async def views_config(kafka_access, audit_topics, parties, tmp_path):
     dlq = audit_topics.projects.replace(".projects", ".dlq")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(dlq, 1, 1)])
+    await create_topics(kafka_access, [NewTopic(dlq, 1, 1)])
     topics = ViewTopics(projects=audit_topics.projects, approvals=audit_topics.approvals,
                         shipments=audit_topics.shipments,
                         participants=audit_topics.participants, dlq=dlq)
-    yield ViewsConfig(bootstrap=kafka_bootstrap, store_url=f"sqlite:///{tmp_path / 'live.db'}",
+    yield ViewsConfig(kafka=kafka_access, store_url=f"sqlite:///{tmp_path / 'live.db'}",
                       trust_anchor=tuple(parties.trust_anchor), topics=topics,
                       group_id=f"test.audit.{uuid.uuid4().hex[:8]}")
-    await admin.delete_topics([dlq])
-    await admin.close()
+    await delete_topics(kafka_access, [dlq])
 
 
 async def _live_digest(config: ViewsConfig) -> str:
@@ -50,7 +48,7 @@ async def _live_digest(config: ViewsConfig) -> str:
 
 async def _replay(bus, parties, tmp_path, **options):
     url = f"sqlite:///{tmp_path / f'replay-{uuid.uuid4().hex[:6]}.db'}"
-    return await replay(bus.bootstrap, parties.trust_anchor, url, topics=bus.topics, **options)
+    return await replay(bus.kafka, parties.trust_anchor, url, topics=bus.topics, **options)
 
 
 async def test_as_of_replays_equal_the_live_view_as_it_was(bus, parties, views_config, tmp_path):

@@ -50,11 +50,11 @@ def _expected(steps):
 
 
 async def test_the_report_renders_the_scenarios_lead_times_and_breaches(
-    kafka_bootstrap, bus, parties
+    kafka_access, bus, parties
 ):
     steps = story(24)
     await bus.steps(steps)
-    report, replayed = await audit_report(kafka_bootstrap, parties.trust_anchor,
+    report, replayed = await audit_report(kafka_access, parties.trust_anchor,
                                           topics=bus.topics, workers=0)
     assert replayed.rejected == 0
     assert report.verify is not None
@@ -82,7 +82,7 @@ async def test_the_report_renders_the_scenarios_lead_times_and_breaches(
     assert register[first.title_number].coordinates_wkt.startswith("POLYGON((61.8")
 
 
-async def test_report_cli_writes_the_page_and_the_exports(kafka_bootstrap, bus, parties,
+async def test_report_cli_writes_the_page_and_the_exports(kafka_access, bus, parties,
                                                           tmp_path):
     await bus.steps(story(4))
     out, csv_dir, json_out = tmp_path / "r.html", tmp_path / "csv", tmp_path / "r.json"
@@ -90,7 +90,7 @@ async def test_report_cli_writes_the_page_and_the_exports(kafka_bootstrap, bus, 
         CliRunner().invoke, app,
         ["audit", "report", "--out", str(out), "--csv-dir", str(csv_dir), "--json",
          str(json_out), "--standard", "EL=30", "--workers", "0", *_args(bus)],
-        env=_env(kafka_bootstrap, parties, tmp_path))
+        env=_env(kafka_access, parties, tmp_path))
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")

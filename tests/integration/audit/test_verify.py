@@ -26,8 +26,8 @@ def _project(n: int, firm: str = pa.FIRM_A):
                  operator_uscc=pa.USCC[firm])
 
 
-async def _record_at(bootstrap, topic, partition, offset):
-    async with LogReader(bootstrap) as reader:
+async def _record_at(kafka, topic, partition, offset):
+    async with LogReader(kafka) as reader:
         snap = await reader.snapshot([topic])
         async for batch in reader.read(snap, [topic]):
             for rec in batch:
@@ -36,9 +36,9 @@ async def _record_at(bootstrap, topic, partition, offset):
     raise AssertionError("record not found")
 
 
-async def test_clean_scenario_verifies_with_both_workers(kafka_bootstrap, bus, parties):
+async def test_clean_scenario_verifies_with_both_workers(kafka_access, bus, parties):
     results = await bus.steps(story(15))
-    report = await verify_log(kafka_bootstrap, parties.trust_anchor, topics=bus.topics,
+    report = await verify_log(kafka_access, parties.trust_anchor, topics=bus.topics,
                               workers=2)
     assert report.ok, report.violations
     assert report.findings == []
@@ -48,7 +48,7 @@ async def test_clean_scenario_verifies_with_both_workers(kafka_bootstrap, bus, p
 
 
 async def test_each_tampering_is_caught_at_its_offset_with_its_kind(
-    kafka_bootstrap, bus, parties, raw
+    kafka_access, bus, parties, raw
 ):
     topics = bus.topics
     await bus.steps(story(6))
@@ -72,7 +72,7 @@ async def test_each_tampering_is_caught_at_its_offset_with_its_kind(
     expected.add((*await inject(raw, topics.projects, skipped), Kind.SEQUENCE_GAP))
 
     # 3. an old record replayed byte for byte (a warning), and under a new id (a replay)
-    old = await _record_at(kafka_bootstrap, first.topic, first.partition, first.offset)
+    old = await _record_at(kafka_access, first.topic, first.partition, first.offset)
     meta = await raw.send_and_wait(old.topic, old.value, key=old.key, headers=list(old.headers),
                                    partition=old.partition)
     copy_at = (meta.topic, meta.partition, meta.offset, Kind.REDELIVERY)
@@ -98,7 +98,7 @@ async def test_each_tampering_is_caught_at_its_offset_with_its_kind(
                    signer=stranger.signer(), sequence=1, prevhash="0" * 64, time=T)
     expected.add((*await inject(raw, topics.projects, unknown), Kind.BAD_SIGNATURE))
 
-    report = await verify_log(kafka_bootstrap, parties.trust_anchor, topics=topics, workers=2)
+    report = await verify_log(kafka_access, parties.trust_anchor, topics=topics, workers=2)
     found = {(f.topic, f.partition, f.offset, f.kind) for f in report.violations}
     assert found == expected
     assert {(f.topic, f.partition, f.offset, f.kind) for f in report.warnings} == {copy_at}

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from infra.app import build_app
 from infra.settings import Settings
 from infra.wiring import PLATFORM_ORG
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
 from producers.kafka_meta import partitions_of
@@ -31,20 +32,21 @@ from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import seed_events
 from schemas.signing import GENESIS_HASH, PrivateKey, b64
 from schemas.topics import SHARED_TOPICS
+from tests.kafka_support import settings_for
 
 
 class Topics:
     """End offsets and single records of the shared topics, through one long-lived consumer."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    def __init__(self, kafka: KafkaAccess) -> None:
+        self._kafka = kafka
+        self._consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
         self._tps: list[TopicPartition] = []
 
     async def start(self) -> None:
         await self._consumer.start()
         for topic in SHARED_TOPICS:
-            parts = await partitions_of(self._bootstrap, topic)
+            parts = await partitions_of(self._kafka, topic)
             assert parts, f"{topic} has no partitions"
             self._tps += [TopicPartition(topic, p) for p in parts]
 
@@ -84,7 +86,7 @@ class Topics:
 
 @dataclass
 class World:
-    bootstrap: str
+    kafka: KafkaAccess
     settings: Settings
     app: FastAPI
     state: GatewayState
@@ -140,13 +142,13 @@ def closed_port() -> int:
 
 
 async def publish_registry(
-    bootstrap: str, operator: PrivateKey, state_dir: Path, orgs: list[Organisation],
+    kafka: KafkaAccess, operator: PrivateKey, state_dir: Path, orgs: list[Organisation],
     keys: dict[str, bytes],
 ) -> None:
     """Onboard ``orgs`` on the log as the operator: the path every real deployment takes."""
     seed = RegistrySeed(platform=PLATFORM_ORG, organisations=tuple(orgs))
     events = seed_events(seed, keys, datetime.now(UTC) - timedelta(minutes=5))
-    async with Publisher(bootstrap=bootstrap, key=operator, source=f"{PLATFORM_ORG}/registry",
+    async with Publisher(kafka=kafka, key=operator, source=f"{PLATFORM_ORG}/registry",
                          state_dir=state_dir) as pub:
         await pub.publish_many([Draft(e) for e in events])
 
@@ -184,19 +186,19 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="module")
 async def world(
-    kafka_bootstrap: str, catalogue_applied: object, tmp_path_factory: pytest.TempPathFactory
+    kafka_access: KafkaAccess, catalogue_applied: object, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     root = tmp_path_factory.mktemp("gateway")
     operator = PrivateKey.generate(PLATFORM_ORG)
     firm = PrivateKey.generate(unique_org("cn", "ent", "gw-firm"))
     agency = PrivateKey.generate(unique_org("pk", "gov", "gw-agency"))
     await publish_registry(
-        kafka_bootstrap, operator, root / "operator-chains",
+        kafka_access, operator, root / "operator-chains",
         [firm_org(firm.org), agency_org(agency.org)],
         {firm.org: firm.public_key, agency.org: agency.public_key},
     )
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
+    settings = settings_for(
+        kafka_access,
         state_dir=root / "state",
         trust_anchor=b64(operator.public_key),
         client_timeout_s=5.0,
@@ -205,12 +207,12 @@ async def world(
     store = ApiKeyStore(settings.api_keys_path)
     firm_token, agency_token = store.issue(firm.org), store.issue(agency.org)
     app = build_app(settings)
-    topics = Topics(kafka_bootstrap)
+    topics = Topics(kafka_access)
     await topics.start()
     try:
         async with running(app) as client:
             yield World(
-                bootstrap=kafka_bootstrap, settings=settings, app=app,
+                kafka=kafka_access, settings=settings, app=app,
                 state=app.state.gateway, client=client, topics=topics, operator=operator,
                 firm=firm, agency=agency, firm_token=firm_token, agency_token=agency_token,
                 operator_chains=root / "operator-chains",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,6 @@ import uvicorn
 from prometheus_client import REGISTRY
 
 from infra.app import build_app
-from infra.settings import Settings
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
 from producers.gateway_state import GatewayState
@@ -30,6 +30,7 @@ from tests.integration.gateway.conftest import (
     running,
     unique_org,
 )
+from tests.kafka_support import settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -327,7 +328,7 @@ async def test_an_organisation_onboarded_after_start_is_served_without_a_restart
     # Refreshes on a failed check are rate-limited; earlier tests may have just used one.
     await asyncio.sleep(world.state.min_refresh_gap_s)
     newcomer = PrivateKey.generate(unique_org("cn", "ent", "gw-newcomer"))
-    await publish_registry(world.bootstrap, world.operator, world.operator_chains,
+    await publish_registry(world.kafka, world.operator, world.operator_chains,
                            [firm_org(newcomer.org)], {newcomer.org: newcomer.public_key})
     write_key(newcomer, world.settings.custody_path / key_file_name(newcomer.org))
     token = ApiKeyStore(world.settings.api_keys_path).issue(newcomer.org)
@@ -353,7 +354,7 @@ class _DropFirstSender(RecordSender):
 
 
 async def test_an_unacknowledged_custodial_event_is_queued_then_delivered_once(world, tmp_path):
-    flaky = _DropFirstSender(world.bootstrap, timeout_s=5.0)
+    flaky = _DropFirstSender(world.kafka, timeout_s=5.0)
     state = GatewayState(
         sender=flaky, load_registry=world.state._load_registry,
         trust_anchor=[world.operator.public_key], api_keys=world.state.api_keys,
@@ -392,8 +393,9 @@ async def test_an_unacknowledged_custodial_event_is_queued_then_delivered_once(w
 
 async def test_with_the_broker_down_health_and_posts_are_503_and_nothing_is_recorded(world,
                                                                                      tmp_path):
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{closed_port()}", state_dir=tmp_path / "state",
+    nowhere = dataclasses.replace(world.kafka, bootstrap=f"127.0.0.1:{closed_port()}")
+    settings = settings_for(
+        nowhere, state_dir=tmp_path / "state",
         trust_anchor=b64(world.operator.public_key), client_timeout_s=1.0,
     )
     write_key(world.firm, settings.custody_path / key_file_name(world.firm.org))

@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from schemas.base import EventData
 from schemas.catalogue import event_types
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import Registry, seed_events
 from schemas.signing import PrivateKey
+from tests.integration.kafka_admin import create_topics
 
 MakeTopic = Callable[[int], Awaitable[str]]
 
 
 @pytest.fixture
-async def make_topic(kafka_bootstrap: str) -> AsyncIterator[MakeTopic]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-
+def make_topic(kafka_access: KafkaAccess) -> MakeTopic:
     async def create(partitions: int = 3) -> str:
         name = f"test.pub.{uuid.uuid4().hex[:12]}"
-        await admin.create_topics([NewTopic(name, partitions, 1)])
+        await create_topics(kafka_access, [NewTopic(name, partitions, 1)])
         return name
 
-    yield create
-    await admin.close()
+    return create
 
 
 def on_topic(cls: type[EventData], topic: str) -> type[EventData]:
@@ -39,12 +37,12 @@ def on_topic(cls: type[EventData], topic: str) -> type[EventData]:
     return type(f"{cls.__name__}OnTestTopic", (cls,), {"TOPIC": topic})
 
 
-async def read_all(bootstrap: str, topic: str) -> list:
+async def read_all(kafka: KafkaAccess, topic: str) -> list:
     """Every record of ``topic`` from offset 0 to its current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = await partitions_of(bootstrap, topic)
+        parts = await partitions_of(kafka, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -61,11 +59,11 @@ async def read_all(bootstrap: str, topic: str) -> list:
         await consumer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def end_offsets(kafka: KafkaAccess, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka())
     await consumer.start()
     try:
-        parts = await partitions_of(bootstrap, topic)
+        parts = await partitions_of(kafka, topic)
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
         return {tp.partition: off for tp, off in ends.items()}
     finally:

@@ -12,11 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
+from producers.connection import KafkaAccess
 from schemas.catalogue import model_for
 from schemas.envelope import from_record
 from schemas.signing import PrivateKey, Verifier
 from schemas.topics import APPROVALS, PROJECTS
 from tests.integration.publishing.conftest import end_offsets, read_all
+from tests.kafka_support import access_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("catalogue_applied")]
 
@@ -30,12 +32,13 @@ GRANTED = "pk.emining.approval.licence.granted"
 class Cli:
     """Runs ``emining`` in-process with the test broker and a private state dir."""
 
-    def __init__(self, bootstrap: str, state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("EMINING_KAFKA_BOOTSTRAP", bootstrap)
+    def __init__(self, kafka: KafkaAccess, state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name, value in access_env(kafka).items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("EMINING_STATE_DIR", str(state))
         monkeypatch.delenv("EMINING_TRUST_ANCHOR", raising=False)
         self.runner = CliRunner()
-        self.bootstrap = bootstrap
+        self.kafka = kafka
 
     def __call__(self, *args: str, ok: bool = True, stdin: str | None = None):
         result = self.runner.invoke(app, list(args), input=stdin)
@@ -49,12 +52,12 @@ class Cli:
         return json.loads(self(*args, "--json").stdout)
 
     def ends(self, topic: str) -> dict[int, int]:
-        return asyncio.run(end_offsets(self.bootstrap, topic))
+        return asyncio.run(end_offsets(self.kafka, topic))
 
 
 @pytest.fixture
-def cli(kafka_bootstrap, tmp_path, monkeypatch):
-    return Cli(kafka_bootstrap, tmp_path / "state", monkeypatch)
+def cli(kafka_access, tmp_path, monkeypatch):
+    return Cli(kafka_access, tmp_path / "state", monkeypatch)
 
 
 @pytest.fixture
@@ -111,7 +114,7 @@ def test_publish_puts_one_signed_event_where_it_says(cli, onboarded, tmp_path):
     out = cli.json("publish", GRANTED, "--as", BA, "--key", str(onboarded[BA]),
                    "--subject", "BA-EL-2025-0153", "--data", str(data))
     assert out["topic"] == APPROVALS
-    records = asyncio.run(read_all(cli.bootstrap, APPROVALS))
+    records = asyncio.run(read_all(cli.kafka, APPROVALS))
     [record] = [r for r in records if r.partition == out["partition"]
                 and r.offset == out["offset"]]
     env = from_record(record.key, record.value, record.headers)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from producers.chainstore import SourceInUseError
+from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
 from producers.sender import BrokerUnavailableError, PublishError
 from schemas.chain import Link, check_link
 from schemas.envelope import from_record
 from schemas.errors import AuthorityError
 from schemas.signing import PrivateKey, Verifier
+from tests.integration.kafka_admin import create_topics
 from tests.integration.publishing.conftest import (
     end_offsets,
     example_of,
@@ -39,18 +41,18 @@ def _drafts(topic: str, n: int) -> list[Draft]:
     return drafts
 
 
-async def test_published_events_are_signed_keyed_and_chained(kafka_bootstrap, make_topic,
+async def test_published_events_are_signed_keyed_and_chained(kafka_access, make_topic,
                                                              tmp_path):
     topic = await make_topic(3)
     key = PrivateKey.generate(ORG)
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path) as pub:
         results = await pub.publish_many(_drafts(topic, 40))
     assert [r.sequence for r in results] == list(range(1, 41))
     assert {r.topic for r in results} == {topic}
     assert len({r.partition for r in results}) > 1, "keys should spread over partitions"
 
-    records = await read_all(kafka_bootstrap, topic)
+    records = await read_all(kafka_access, topic)
     assert len(records) == 40
     by_offset = {(r.partition, r.offset): r for r in records}
     verifier = Verifier(key.public_key)
@@ -68,32 +70,32 @@ async def test_published_events_are_signed_keyed_and_chained(kafka_bootstrap, ma
         last = Link(env.sequence, env.hash())
 
 
-async def test_a_restart_continues_the_chain(kafka_bootstrap, make_topic, tmp_path):
+async def test_a_restart_continues_the_chain(kafka_access, make_topic, tmp_path):
     topic = await make_topic(1)
     key = PrivateKey.generate(ORG)
     drafts = _drafts(topic, 4)
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path) as pub:
         await pub.publish_many(drafts[:3])
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path) as pub:
         fourth = await pub.publish_many(drafts[3:])
     assert fourth[0].sequence == 4
-    envs = [from_record(r.key, r.value, r.headers) for r in await read_all(kafka_bootstrap, topic)]
+    envs = [from_record(r.key, r.value, r.headers) for r in await read_all(kafka_access, topic)]
     assert [e.sequence for e in envs] == [1, 2, 3, 4]
     assert envs[3].prevhash == envs[2].hash()
 
 
-async def test_a_second_writer_of_the_same_source_is_refused(kafka_bootstrap, tmp_path):
+async def test_a_second_writer_of_the_same_source_is_refused(kafka_access, tmp_path):
     key = PrivateKey.generate(ORG)
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path):
-        second = Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+        second = Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                            state_dir=tmp_path)
         with pytest.raises(SourceInUseError, match="in use by another publisher"):
             await second.start()
         # another instance of the same organisation is its own source: allowed
-        async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk-2",
+        async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk-2",
                              state_dir=tmp_path):
             pass
 
@@ -101,48 +103,45 @@ async def test_a_second_writer_of_the_same_source_is_refused(kafka_bootstrap, tm
 async def test_unreachable_broker_fails_clearly_within_the_bound(tmp_path):
     key = PrivateKey.generate(ORG)
     started = time.monotonic()
-    pub = Publisher(bootstrap="127.0.0.1:1", key=key, source=f"{ORG}/sdk", state_dir=tmp_path,
-                    timeout_s=2.0)
+    pub = Publisher(kafka=KafkaAccess("127.0.0.1:1"), key=key, source=f"{ORG}/sdk",
+                    state_dir=tmp_path, timeout_s=2.0)
     with pytest.raises(BrokerUnavailableError, match=r"127\.0\.0\.1:1 unreachable within 2s"):
         await pub.start()
     assert time.monotonic() - started < 6
     assert not list(tmp_path.glob("*.sqlite")), "nothing may be recorded in the chain state"
 
 
-async def test_events_outside_authority_fail_before_the_broker(kafka_bootstrap, make_topic,
+async def test_events_outside_authority_fail_before_the_broker(kafka_access, make_topic,
                                                               tmp_path):
     topic = await make_topic(1)
     key = PrivateKey.generate(ORG)
     registry = registry_with(key, event_types=["pk.emining.project.*"], provinces=["PK-SD"])
-    before = await end_offsets(kafka_bootstrap, topic)
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    before = await end_offsets(kafka_access, topic)
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path, registry=registry) as pub:
         with pytest.raises(AuthorityError, match="does not cover PK-BA"):
             await pub.publish_many(_drafts(topic, 2))
-    assert await end_offsets(kafka_bootstrap, topic) == before
+    assert await end_offsets(kafka_access, topic) == before
 
 
-async def test_unacknowledged_events_stay_pending_and_go_first(kafka_bootstrap, make_topic,
+async def test_unacknowledged_events_stay_pending_and_go_first(kafka_access, make_topic,
                                                               tmp_path):
     key = PrivateKey.generate(ORG)
     missing = f"test.pub.missing-{time.time_ns()}"  # not created yet: the broker cannot take it
     drafts = _drafts(missing, 3)
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path, timeout_s=3.0) as pub:
         with pytest.raises(PublishError, match="3 of 3 events not acknowledged"):
             await pub.publish_many(drafts[:3])
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(missing, 1, 1)])
-    await admin.close()
+    await create_topics(kafka_access, [NewTopic(missing, 1, 1)])
 
-    async with Publisher(bootstrap=kafka_bootstrap, key=key, source=f"{ORG}/sdk",
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
                          state_dir=tmp_path) as pub:
         [fourth] = await pub.publish_many(_drafts(missing, 1))
     assert fourth.sequence == 4
     envs = [from_record(r.key, r.value, r.headers)
-            for r in await read_all(kafka_bootstrap, missing)]
+            for r in await read_all(kafka_access, missing)]
     assert [e.sequence for e in envs] == [1, 2, 3, 4]
     last = None
     for env in envs:

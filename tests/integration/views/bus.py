@@ -9,6 +9,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from consumers.config import ViewTopics
+from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
 from producers.sender import Ack, RecordSender
 from schemas.envelope import KafkaRecord
@@ -24,8 +25,8 @@ def renames(topics: ViewTopics) -> dict[str, str]:
 class RenamingSender(RecordSender):
     """Sends the catalogue's records to a test's own topics, leaving the events untouched."""
 
-    def __init__(self, bootstrap: str, names: dict[str, str]) -> None:
-        super().__init__(bootstrap, timeout_s=30.0)
+    def __init__(self, kafka: KafkaAccess, names: dict[str, str]) -> None:
+        super().__init__(kafka, timeout_s=30.0)
         self._names = names
 
     async def send(self, records: Sequence[KafkaRecord]) -> list[Ack | str]:
@@ -35,9 +36,9 @@ class RenamingSender(RecordSender):
 class Bus:
     """Publishes as the scenario's organisations, through the SDK, to a test's topics."""
 
-    def __init__(self, bootstrap: str, topics: ViewTopics, state_dir: Path) -> None:
-        self.bootstrap, self.topics, self._state_dir = bootstrap, topics, state_dir
-        self._sender = RenamingSender(bootstrap, renames(topics))
+    def __init__(self, kafka: KafkaAccess, topics: ViewTopics, state_dir: Path) -> None:
+        self.kafka, self.topics, self._state_dir = kafka, topics, state_dir
+        self._sender = RenamingSender(kafka, renames(topics))
         self._publishers: dict[str, Publisher] = {}
 
     async def __aenter__(self) -> Bus:
@@ -77,7 +78,7 @@ class Bus:
     async def raw(self, topic: str, value: bytes | None, *, key: bytes | None = None,
                   headers: list[tuple[str, bytes | None]] | None = None) -> tuple[int, int]:
         """Send bytes as they are (bad records); returns (partition, offset)."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        producer = AIOKafkaProducer(**self.kafka.aiokafka())
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, value, key=key, headers=headers or [])

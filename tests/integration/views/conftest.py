@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra.local_postgres import LocalPostgres, PostgresUnavailableError
+from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
+from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus, renames
 
@@ -76,32 +78,31 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def view_topics(kafka_bootstrap: str) -> AsyncIterator[ViewTopics]:
+async def view_topics(kafka_access: KafkaAccess) -> AsyncIterator[ViewTopics]:
     """Fresh topics for one test: the three shared ones, participants and a DLQ."""
     tag = uuid.uuid4().hex[:10]
     topics = ViewTopics(**{name: f"test.views.{tag}.{name}" for name in (
         "projects", "approvals", "shipments", "participants", "dlq")})
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15_000)
-    await admin.start()
     names = [topics.projects, topics.approvals, topics.shipments, topics.participants, topics.dlq]
-    await admin.create_topics([NewTopic(n, 1 if n == topics.participants else PARTITIONS, 1)
-                               for n in names])
+    await create_topics(kafka_access, [NewTopic(n, 1 if n == topics.participants else PARTITIONS,
+                                                1) for n in names])
     try:
         yield topics
     finally:
-        await admin.delete_topics(names)
-        await admin.close()
+        await delete_topics(kafka_access, names)
 
 
 @pytest.fixture
-async def bus(kafka_bootstrap: str, view_topics: ViewTopics, tmp_path: Path) -> AsyncIterator[Bus]:
-    async with Bus(kafka_bootstrap, view_topics, tmp_path / "chains") as connected:
+async def bus(
+    kafka_access: KafkaAccess, view_topics: ViewTopics, tmp_path: Path
+) -> AsyncIterator[Bus]:
+    async with Bus(kafka_access, view_topics, tmp_path / "chains") as connected:
         await connected.registry()
         yield connected
 
 
-def config_for(bootstrap: str, topics: ViewTopics, store_url: str, **extra: Any) -> ViewsConfig:
-    return ViewsConfig(bootstrap=bootstrap, store_url=store_url,
+def config_for(kafka: KafkaAccess, topics: ViewTopics, store_url: str, **extra: Any) -> ViewsConfig:
+    return ViewsConfig(kafka=kafka, store_url=store_url,
                        trust_anchor=(scenario.key_of(scenario.PLATFORM).public_key,),
                        group_id=f"test.views.{uuid.uuid4().hex[:10]}", topics=topics, **extra)
 
@@ -118,11 +119,11 @@ async def running(config: ViewsConfig) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 60)
 
 
-async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def end_offsets(kafka: KafkaAccess, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka())
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(kafka, t)]
         return {(tp.topic, tp.partition): o for tp, o in (await consumer.end_offsets(tps)).items()}
     finally:
         await consumer.stop()
@@ -131,7 +132,7 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, 
 async def caught_up(store_url: str, config: ViewsConfig, *, timeout_s: float = 90.0,
                     check: Callable[[], Any] | None = None) -> dict[tuple[str, int], int]:
     """Wait until the store has applied every record of the consumed topics."""
-    ends = {k: v for k, v in (await end_offsets(config.bootstrap,
+    ends = {k: v for k, v in (await end_offsets(config.kafka,
                                                 list(config.topics.consumed()))).items() if v}
     store = ViewStore(store_url)
     try:
@@ -148,12 +149,12 @@ async def caught_up(store_url: str, config: ViewsConfig, *, timeout_s: float = 9
         await store.close()
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+async def read_topic(kafka: KafkaAccess, topic: str) -> list[Any]:
     """Every record of ``topic`` from offset 0 to its current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -15,16 +15,20 @@ import os
 import signal
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from infra.logging import configure_logging
+from producers.connection import KafkaAccess
 
 
 def encode(config: ViewsConfig) -> str:
     doc: dict[str, Any] = asdict(config)
     doc["trust_anchor"] = [base64.b64encode(k).decode() for k in config.trust_anchor]
+    ca_file = config.kafka.ca_file
+    doc["kafka"]["ca_file"] = None if ca_file is None else str(ca_file)
     return json.dumps(doc)
 
 
@@ -32,6 +36,8 @@ def decode(text: str) -> ViewsConfig:
     doc = json.loads(text)
     doc["trust_anchor"] = tuple(base64.b64decode(k) for k in doc["trust_anchor"])
     doc["topics"] = ViewTopics(**doc["topics"])
+    ca_file = doc["kafka"]["ca_file"]
+    doc["kafka"] = KafkaAccess(**doc["kafka"] | {"ca_file": ca_file and Path(ca_file)})
     return ViewsConfig(**doc)
 
 

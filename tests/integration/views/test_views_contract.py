@@ -19,6 +19,7 @@ from consumers.freshness import Freshness
 from consumers.rebuild import rebuild
 from consumers.store import ViewStore
 from consumers.store_read import get_view, list_views, statuses
+from producers.connection import KafkaAccess
 from schemas.envelope import seal, to_record
 from tests.integration.views import scenario
 from tests.integration.views.conftest import (
@@ -30,6 +31,7 @@ from tests.integration.views.conftest import (
     renames,
     running,
 )
+from tests.kafka_support import access_env
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +85,7 @@ async def publish_bad_records(bus: Bus) -> dict[str, str]:
                           headers=[("ce_id", b"\xff\xfe\xfd"), ("ce_type", None)])
     expect((*where, topic), "bad_header")
     registered = scenario.story(1).ids["registered"]
-    original = next(r for r in await read_topic(bus.bootstrap, topic)
+    original = next(r for r in await read_topic(bus.kafka, topic)
                     if dict(r.headers).get("ce_id") == registered.encode())
     where = await bus.raw(topic, original.value, key=original.key, headers=list(original.headers))
     expect((*where, topic), "duplicate")
@@ -91,12 +93,12 @@ async def publish_bad_records(bus: Bus) -> dict[str, str]:
 
 
 @pytest.fixture
-async def synced(bus: Bus, store_url: str, kafka_bootstrap: str):
+async def synced(bus: Bus, store_url: str, kafka_access: KafkaAccess):
     """The scenario and the bad records published, and the views caught up with them."""
     history = scenario.build(STORIES)
     await bus.rounds(history.rounds())
     bad = await publish_bad_records(bus)
-    config = config_for(kafka_bootstrap, bus.topics, store_url)
+    config = config_for(kafka_access, bus.topics, store_url)
     async with running(config):
         await caught_up(store_url, config)
     store = ViewStore(store_url)
@@ -150,7 +152,7 @@ async def test_every_pending_file_of_a_province_is_listed(synced):
 
 async def test_bad_records_land_in_the_dlq_with_their_reason_and_change_no_view(synced):
     store, config, history, bad = synced
-    dlq = await read_topic(config.bootstrap, config.topics.dlq)
+    dlq = await read_topic(config.kafka, config.topics.dlq)
     reasons = {dict(r.headers)["dlq_id"].decode(): dict(r.headers)["dlq_reason"].decode()
                for r in dlq}
     assert reasons == bad
@@ -194,7 +196,7 @@ async def test_the_consumer_continues_after_a_rebuild_swapped_the_views(synced, 
 async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
     store, config, _, _ = synced
     app = FastAPI()
-    freshness = Freshness(config.bootstrap, config.topics.consumed())
+    freshness = Freshness(config.kafka, config.topics.consumed())
     app.include_router(create_views_router(store, freshness), prefix="/v1")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://views") as client:
@@ -227,12 +229,12 @@ async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
     await freshness.close()
 
 
-async def test_sqlite_and_postgresql_hold_byte_identical_views(bus, kafka_bootstrap, tmp_path,
+async def test_sqlite_and_postgresql_hold_byte_identical_views(bus, kafka_access, tmp_path,
                                                                postgres_url):
     await bus.rounds(scenario.build(12).rounds())
-    on_sqlite = await rebuild(config_for(kafka_bootstrap, bus.topics,
+    on_sqlite = await rebuild(config_for(kafka_access, bus.topics,
                                          f"sqlite:///{tmp_path / 'views.db'}"))
-    on_postgres = await rebuild(config_for(kafka_bootstrap, bus.topics,
+    on_postgres = await rebuild(config_for(kafka_access, bus.topics,
                                            await fresh_database(postgres_url)))
     assert on_sqlite.digest == on_postgres.digest
     assert on_sqlite.digest.rows["projects"] == 12
@@ -245,7 +247,8 @@ def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch
 
     store, config, _, _ = synced
     monkeypatch.setenv("EMINING_VIEWS_URL", store.url)
-    monkeypatch.setenv("EMINING_KAFKA_BOOTSTRAP", config.bootstrap)
+    for name, value in access_env(config.kafka).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("EMINING_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "220")
     runner = CliRunner()

@@ -26,6 +26,7 @@ from consumers.digest import digest
 from consumers.rebuild import rebuild
 from consumers.store import ViewStore
 from consumers.store_read import offsets
+from producers.connection import KafkaAccess
 from tests.integration.views import scenario
 from tests.integration.views.conftest import Bus, caught_up, config_for, fresh_database, read_topic
 from tests.integration.views.consumer_main import encode
@@ -99,7 +100,8 @@ async def _crash_run(
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_kill_9_at_random_moments_neither_loses_nor_doubles_an_update(
-    backend: str, bus: Bus, kafka_bootstrap: str, tmp_path: Path, request: pytest.FixtureRequest,
+    backend: str, bus: Bus, kafka_access: KafkaAccess, tmp_path: Path,
+    request: pytest.FixtureRequest,
 ):
     history = scenario.build(scenario.stories_for(CRASH_EVENTS))
     assert await bus.rounds(history.rounds()) == history.events >= CRASH_EVENTS * 0.99
@@ -108,7 +110,7 @@ async def test_kill_9_at_random_moments_neither_loses_nor_doubles_an_update(
     else:
         server = request.getfixturevalue("postgres_url")
         live_url, clean_url = await fresh_database(server), await fresh_database(server)
-    config = config_for(kafka_bootstrap, bus.topics, live_url, instance_id="views-0",
+    config = config_for(kafka_access, bus.topics, live_url, instance_id="views-0",
                         batch_size=200, session_timeout_ms=6000)
     seed = random.randrange(2**32)
     log = tmp_path / "consumer.log"
@@ -116,7 +118,7 @@ async def test_kill_9_at_random_moments_neither_loses_nor_doubles_an_update(
     assert kills >= KILLS
     assert mid_run >= KILLS // 2, f"too few kills landed mid-run ({mid_run}), seed {seed}"
 
-    clean = await rebuild(config_for(kafka_bootstrap, bus.topics, clean_url))
+    clean = await rebuild(config_for(kafka_access, bus.topics, clean_url))
     store = ViewStore(live_url)
     await store.open()
     try:
@@ -127,7 +129,7 @@ async def test_kill_9_at_random_moments_neither_loses_nor_doubles_an_update(
     assert live == clean.digest, f"live views differ from a clean rebuild (seed {seed})"
     assert counts == expected_counts(history), f"an update was lost or doubled (seed {seed})"
     assert clean.rejected == 0
-    assert await read_topic(kafka_bootstrap, bus.topics.dlq) == [], (
+    assert await read_topic(kafka_access, bus.topics.dlq) == [], (
         "a re-applied record would show as a duplicate dead letter")
 
 
@@ -152,13 +154,13 @@ async def _until_assigned(log: Path, times: int, timeout_s: float = 60.0) -> Non
 
 
 async def test_two_processes_in_one_group_give_the_same_views_as_one(
-    bus: Bus, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    bus: Bus, kafka_access: KafkaAccess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ):
     history = scenario.build(400)
     rounds = history.rounds()
     await bus.rounds(rounds[:8])
     shared = f"sqlite:///{tmp_path / 'shared.db'}"
-    config = config_for(kafka_bootstrap, bus.topics, shared, batch_size=100,
+    config = config_for(kafka_access, bus.topics, shared, batch_size=100,
                         session_timeout_ms=6000)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     monkeypatch.setenv("EMINING_TEST_CONSUMER_LOG", "info")
@@ -180,7 +182,7 @@ async def test_two_processes_in_one_group_give_the_same_views_as_one(
     assert not set(final[0]) & set(final[1]), "a partition owned by both processes"
     assert len(final[0]) + len(final[1]) == 9
 
-    single = await rebuild(config_for(kafka_bootstrap, bus.topics,
+    single = await rebuild(config_for(kafka_access, bus.topics,
                                       f"sqlite:///{tmp_path / 'single.db'}"))
     store = ViewStore(shared)
     await store.open()

@@ -1,0 +1,38 @@
+"""One admin client per operation, for fixtures that create topics and delete them afterwards.
+
+aiokafka does not re-authenticate (KIP-368): the broker closes a connection whose SCRAM session
+is older than ``connections.max.reauth.ms`` on its next request, and the admin client does not
+retry. A client kept from a fixture's set-up to its tear-down would fail there.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from producers.connection import KafkaAccess
+
+
+@asynccontextmanager
+async def kafka_admin(kafka: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def create_topics(kafka: KafkaAccess, topics: Sequence[NewTopic]) -> None:
+    async with kafka_admin(kafka) as admin:
+        await admin.create_topics(list(topics))
+
+
+async def delete_topics(kafka: KafkaAccess, names: Sequence[str]) -> None:
+    async with kafka_admin(kafka) as admin:
+        await admin.delete_topics(list(names))
