@@ -15,7 +15,7 @@ from rich.table import Table
 
 from infra import wiring
 from infra.cli_common import console, err_console, print_json, run
-from infra.demo import run_summary
+from infra.demo import run_summary, security
 from infra.demo.run import (
     ScenarioPublisher,
     Services,
@@ -23,6 +23,7 @@ from infra.demo.run import (
     demo_dir,
     free_port,
     gateway_credentials,
+    kafka_env,
 )
 from infra.demo.scenario import generate
 from infra.demo.setup import prepare
@@ -48,18 +49,27 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     task = bar.add_task("starting Kafka, applying topics, seeding the registry", total=None)
     dep = await prepare(settings)
     scenario = generate(seed, scale=scale)
-    env = child_env(settings, dep.bootstrap)
+    env = child_env(settings, dep.kafka)
+    firm, _, auditor = security.refusal_parties(dep)
+    bar.update(task, description="applying the registry's ACLs, issuing credentials")
+    principals = await security.secure(dep, demo_dir(settings) / "credentials",
+                                       [*scenario.organisations("import"), firm, auditor])
     tokens = gateway_credentials(settings, dep, scenario.organisations("http"))
     timings["broker_and_registry_s"] = time.monotonic() - clock
     bar.update(task, description="starting the gateway and the views consumer")
-    services.start(env)
+    if principals is None:
+        services.start(env)
+    else:  # each service as its own principal, with only the rights its code needs
+        services.start(env, {"serve": kafka_env(principals.services["gateway"]),
+                             "views": kafka_env(principals.services["alerts"])})
     health = await services.wait_healthy()
     timings["services_s"] = time.monotonic() - clock - sum(timings.values())
 
     def on_publish(what: str, done: int, total: int) -> None:
         bar.update(task, description=what, completed=done, total=total)
 
-    publisher = ScenarioPublisher(settings, dep, scenario, env, services.url, tokens)
+    publisher = ScenarioPublisher(settings, dep, scenario, env, services.url, tokens,
+                                  org_access=principals.orgs if principals else {})
     tally = await publisher.publish(on_publish)
     timings["publish_s"] = time.monotonic() - clock - sum(timings.values())
 
@@ -73,16 +83,18 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
                completed=0, total=None)
     views = await run_summary.read_views(services.url)
     check = run_summary.compare(views, scenario)
-    alerts = await run_summary.settled_alerts(dep.bootstrap, dep.registry,
+    alerts = await run_summary.settled_alerts(dep.kafka, dep.registry,
                                               wiring.trust_anchor(settings),
                                               settings.client_timeout_s)
-    audit = await run_summary.audit(scenario, env)
-    report = await run_summary.write_report(demo_dir(settings) / "report.html", env)
+    auditing = env if principals is None else env | kafka_env(principals.services["audit"])
+    audit = await run_summary.audit(scenario, auditing)
+    report = await run_summary.write_report(demo_dir(settings) / "report.html", auditing)
+    refusals = [] if principals is None else await security.refusals(dep, principals)
     timings["summary_and_audit_s"] = time.monotonic() - clock - sum(timings.values())
     timings["total_s"] = time.monotonic() - clock
     url = services.url
     return {
-        "seed": seed, "scale": scale, "bootstrap": dep.bootstrap,
+        "seed": seed, "scale": scale, "bootstrap": dep.kafka.bootstrap,
         "state_dir": str(settings.state_dir),
         "organisations": len(dep.registry.orgs), "onboarded_now": dep.onboarded,
         "gateway_health": health,
@@ -105,6 +117,14 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
                   "expected_held": list(scenario.expected.held())},
         "alerts": alerts,
         "audit": audit,
+        "broker_security": {
+            "mode": settings.kafka_security,
+            "principals": {} if principals is None else {
+                "services": {name: a.principal for name, a in principals.services.items()},
+                "organisations": len(principals.orgs)},
+            "refusals": refusals,
+            "all_refused": all(r["refused"] for r in refusals),
+        },
         "report": report,
         "urls": {"docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
@@ -162,6 +182,7 @@ def show(r: dict[str, Any]) -> None:
     _show_views(r["views"])
     _show_alerts(r["alerts"])
     _show_audit(r["audit"])
+    _show_security(r["broker_security"])
     _show_footer(r)
 
 
@@ -244,6 +265,24 @@ def _show_audit(audit: dict[str, Any]) -> None:
     if audit["other_findings"]:
         console.print(f"  (+{audit['other_findings']} findings on records that are not the "
                       "demo's: other tenants of this broker)", highlight=False)
+
+
+def _show_security(sec: dict[str, Any]) -> None:
+    if not sec["refusals"]:
+        console.print(f"[bold]broker security[/]: [yellow]{sec['mode']}[/] (no authentication,"
+                      " no ACLs: EMINING_KAFKA_SECURITY=none)", highlight=False)
+        return
+    services = ", ".join(f"{k} as {v}" for k, v in sec["principals"]["services"].items())
+    console.print(f"[bold]broker security[/]: SCRAM-SHA-512 ({sec['mode']}), ACLs from the "
+                  f"registry; {services}; {sec['principals']['organisations']} organisations "
+                  "with their own credential", highlight=False)
+    table = Table("as", "tried", "the broker said", title="the broker refuses")
+    for r in sec["refusals"]:
+        said = r["got"].removesuffix("Error")
+        table.add_row(_short(r["principal"].removeprefix("User:")), r["tried"].replace(
+            "emining.", "").replace("urn:emining:", ""),
+            f"[green]{said}[/]" if r["refused"] else f"[red]{said} (expected {r['expected']})[/]")
+    console.print(table)
 
 
 def _show_footer(r: dict[str, Any]) -> None:

@@ -23,7 +23,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from infra import wiring
 from infra.demo.scenario import Attack, Scenario, Step, forge
 from infra.demo.setup import Deployment
+from infra.kafka_client import PROTOCOLS
 from infra.settings import Settings
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
@@ -46,14 +48,34 @@ def demo_dir(settings: Settings) -> Path:
     return settings.state_dir / "demo"
 
 
-def child_env(settings: Settings, bootstrap: str) -> dict[str, str]:
-    """The children's environment: this one, pinned to our state dir, broker and views group."""
+SECURITY = {protocol: name for name, protocol in PROTOCOLS.items()}
+"""``EMINING_KAFKA_SECURITY`` for each security protocol."""
+
+
+def kafka_env(kafka: KafkaAccess) -> dict[str, str]:
+    """``EMINING_KAFKA_*`` for a child acting as ``kafka``'s principal on its broker."""
+    env = {"EMINING_KAFKA_BOOTSTRAP": kafka.bootstrap,
+           "EMINING_KAFKA_SECURITY": SECURITY[kafka.protocol]}
+    if kafka.sasl and kafka.username is not None and kafka.password is not None:
+        env |= {"EMINING_KAFKA_USERNAME": kafka.username, "EMINING_KAFKA_PASSWORD": kafka.password}
+    if kafka.ca_file is not None:
+        env["EMINING_KAFKA_CA_FILE"] = str(kafka.ca_file.resolve())
+    return env
+
+
+def child_env(settings: Settings, kafka: KafkaAccess) -> dict[str, str]:
+    """The children's environment: this one, pinned to our state dir, broker, credential and
+    views group."""
     env = dict(os.environ)
     env["EMINING_STATE_DIR"] = str(settings.state_dir.resolve())
-    env["EMINING_KAFKA_BOOTSTRAP"] = bootstrap
+    for name in ("EMINING_KAFKA_USERNAME", "EMINING_KAFKA_PASSWORD",
+                 "EMINING_KAFKA_PASSWORD_FILE", "EMINING_KAFKA_CA_FILE"):
+        env.pop(name, None)  # replaced by the credential this process resolved
+    env |= kafka_env(kafka)
     # One views group per state dir: another deployment on the same broker keeps its own.
     tag = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()[:10]
-    env.setdefault("EMINING_VIEWS_GROUP", f"emining-demo-views-{tag}")
+    # Under emining-views*: the group prefix the view consumer's principals may use.
+    env.setdefault("EMINING_VIEWS_GROUP", f"emining-views-demo-{tag}")
     env.setdefault("EMINING_LOG_FORMAT", "json")
     return env
 
@@ -76,7 +98,9 @@ class Services:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self, env: dict[str, str],
+              principals: dict[str, dict[str, str]] | None = None) -> None:
+        """Start both children with ``env``, each overlaid with its own credential, if any."""
         self.logs.mkdir(parents=True, exist_ok=True)
         commands = {
             "serve": [*emining_command(), "serve", "--host", "127.0.0.1", "--port",
@@ -87,8 +111,8 @@ class Services:
             log = (self.logs / f"{name}.log").open("ab")
             # A session of their own: a Ctrl-C in the terminal reaches only us; we stop them.
             self.children[name] = subprocess.Popen(  # noqa: S603 - our own CLI
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                command, env=env | (principals or {}).get(name, {}), stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
 
     def check_alive(self) -> None:
@@ -179,8 +203,11 @@ class ScenarioPublisher:
     """Publishes a scenario batch by batch along its real paths, resumable via a marker file."""
 
     def __init__(self, settings: Settings, dep: Deployment, scenario: Scenario, env: dict[str, str],
-                 gateway_url: str, tokens: dict[str, str]) -> None:
+                 gateway_url: str, tokens: dict[str, str],
+                 org_access: dict[str, KafkaAccess] | None = None) -> None:
         self.settings, self.dep, self.scenario, self.env = settings, dep, scenario, env
+        self.org_access = org_access or {}
+        """Each importing organisation's own credential (``emining import`` runs as it)."""
         self.gateway_url, self.tokens = gateway_url, tokens
         self.files = demo_dir(settings) / "import"
         self.keys_dir = demo_dir(settings) / "keys"
@@ -285,7 +312,9 @@ class ScenarioPublisher:
             process = await asyncio.create_subprocess_exec(
                 *emining_command(), "import", str(path), "--as", org,
                 "--key", str(self.keys_dir / key_file_name(org)), "--json",
-                env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                env=self.env | (kafka_env(self.org_access[org]) if org in self.org_access
+                                else {}),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await communicate(process)
             if process.returncode != 0:
                 detail = err.decode()[-2000:] or out.decode()
@@ -326,8 +355,8 @@ async def communicate(process: asyncio.subprocess.Process) -> tuple[bytes, bytes
 async def inject_attacks(dep: Deployment, attacks: Sequence[Attack], timeout_s: float) -> int:
     """Send each attack raw to its topic: forged envelopes, or a replay's original bytes."""
     wanted = {a.replays for a in attacks if a.replays}
-    originals = await find_records(dep.bootstrap, wanted, timeout_s) if wanted else {}
-    producer = AIOKafkaProducer(bootstrap_servers=dep.bootstrap, acks="all",
+    originals = await find_records(dep.kafka, wanted, timeout_s) if wanted else {}
+    producer = AIOKafkaProducer(**dep.kafka.aiokafka(), acks="all",
                                 request_timeout_ms=int(timeout_s * 1000))
     await producer.start()
     try:
@@ -350,10 +379,10 @@ async def inject_attacks(dep: Deployment, attacks: Sequence[Attack], timeout_s: 
 RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
-async def find_records(bootstrap: str, event_ids: set[str], timeout_s: float
+async def find_records(kafka: KafkaAccess, event_ids: set[str], timeout_s: float
                        ) -> dict[str, RawRecord]:
     """The records (first occurrence) carrying these ``ce_id``s, searched on the shared topics."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
                                 request_timeout_ms=int(timeout_s * 1000))
     await consumer.start()
     found: dict[str, RawRecord] = {}
@@ -385,10 +414,10 @@ async def _parts(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return set(consumer.partitions_for_topic(topic) or ())
 
 
-async def end_offsets(bootstrap: str, topics: Sequence[str], timeout_s: float
+async def end_offsets(kafka: KafkaAccess, topics: Sequence[str], timeout_s: float
                       ) -> dict[str, dict[int, int]]:
     """``{topic: {partition: end offset}}`` of ``topics``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
                                 request_timeout_ms=int(timeout_s * 1000))
     await consumer.start()
     try:

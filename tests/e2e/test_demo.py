@@ -16,7 +16,9 @@ import pytest
 
 from infra.demo.run import end_offsets
 from infra.demo.scenario import Scenario, generate
+from producers.connection import KafkaAccess
 from schemas.topics import SHARED_TOPICS
+from tests.kafka_support import access_env
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +33,8 @@ def _emining() -> list[str]:
     return [sys.executable, "-c", "from infra.cli import main; main()"]
 
 
-def _run_demo(state_dir: Path, bootstrap: str, seed: int) -> tuple[dict[str, Any], float]:
-    env = {**os.environ, "EMINING_STATE_DIR": str(state_dir), "EMINING_KAFKA_BOOTSTRAP": bootstrap}
+def _run_demo(state_dir: Path, kafka: KafkaAccess, seed: int) -> tuple[dict[str, Any], float]:
+    env = {**os.environ, "EMINING_STATE_DIR": str(state_dir), **access_env(kafka)}
     env.pop("EMINING_VIEWS_GROUP", None)
     started = time.monotonic()
     done = subprocess.run(
@@ -47,8 +49,8 @@ def _run_demo(state_dir: Path, bootstrap: str, seed: int) -> tuple[dict[str, Any
     return json.loads(done.stdout), took
 
 
-def _shared_ends(bootstrap: str) -> dict[str, dict[int, int]]:
-    return asyncio.run(end_offsets(bootstrap, SHARED_TOPICS, 10.0))
+def _shared_ends(kafka: KafkaAccess) -> dict[str, dict[int, int]]:
+    return asyncio.run(end_offsets(kafka, SHARED_TOPICS, 10.0))
 
 
 def _check_numbers(summary: dict[str, Any], scenario: Scenario) -> None:
@@ -83,18 +85,40 @@ def _check_audit(summary: dict[str, Any], scenario: Scenario) -> None:
         assert found["offset"] >= 0
 
 
-def test_demo_json_then_rerun_is_idempotent(kafka_bootstrap: str, tmp_path: Path) -> None:
+def _check_security(summary: dict[str, Any]) -> None:
+    """The services ran as their own principals and the broker refused what the ACLs forbid."""
+    sec = summary["broker_security"]
+    assert sec["mode"] == "scram"
+    assert sec["principals"]["services"] == {
+        "gateway": "User:emining-gateway", "alerts": "User:emining-alerts",
+        "audit": "User:emining-audit"}
+    got = [(r["tried"].split(" ", 2)[:2], r["got"]) for r in sec["refusals"]]
+    assert got == [
+        (["write", "emining.participants.v1"], "TopicAuthorizationFailedError"),
+        (["read", got[1][0][1]], "TopicAuthorizationFailedError"),
+        (["read", "emining.projects.v1"], "GroupAuthorizationFailedError"),
+        (["write", "emining.projects.v1"], "TopicAuthorizationFailedError"),
+        (["log", "in"], "SaslAuthenticationFailed"),
+    ]
+    assert got[1][0][1].startswith("emining.alerts.")
+    assert sec["all_refused"]
+    # the importing organisations ran `emining import` as themselves: their events arrived
+    assert sec["principals"]["organisations"] >= 3
+
+
+def test_demo_json_then_rerun_is_idempotent(kafka_access: KafkaAccess, tmp_path: Path) -> None:
     # A seed of its own: the session broker is shared, and ids are a function of the seed.
     seed = 100_000 + os.getpid() % 100_000
     scenario = generate(seed, scale=SCALE)
 
-    first, took_first = _run_demo(tmp_path / "state", kafka_bootstrap, seed)
+    first, took_first = _run_demo(tmp_path / "state", kafka_access, seed)
     published = first["published"]
     assert not published["skipped_already_on_log"]
     assert published["by_path"] == scenario.counts_by_path()
     assert published["attacks"] == len(scenario.attacks)
     _check_numbers(first, scenario)
     _check_audit(first, scenario)
+    _check_security(first)
     assert first["report"]["available"] is False or Path(first["report"]["path"]).exists()
     alerts = first["alerts"]
     if alerts.get("available") and alerts.get("total"):
@@ -103,13 +127,13 @@ def test_demo_json_then_rerun_is_idempotent(kafka_bootstrap: str, tmp_path: Path
                             for info in side.values())
         assert languages, alerts
 
-    ends = _shared_ends(kafka_bootstrap)
-    second, took_second = _run_demo(tmp_path / "state", kafka_bootstrap, seed)
+    ends = _shared_ends(kafka_access)
+    second, took_second = _run_demo(tmp_path / "state", kafka_access, seed)
     assert second["published"]["skipped_already_on_log"]
     assert second["published"]["attacks"] == 0
     _check_numbers(second, scenario)
     _check_audit(second, scenario)
     # Nothing new on the shared record (tests run one at a time), the same forged records found.
-    assert _shared_ends(kafka_bootstrap) == ends
+    assert _shared_ends(kafka_access) == ends
     assert second["audit"]["attacks"] == first["audit"]["attacks"]
     print(f"demo: first run {took_first:.0f}s, second {took_second:.0f}s")  # noqa: T201
