@@ -145,9 +145,9 @@ async def upsert_credential(kafka: KafkaAccess, user: str) -> str:
 
     The password exists only in the return value (the broker keeps a salted hash): print it
     once. Returns once the broker accepts it (it applies the change from its metadata log a
-    moment after the controller commits it). Replacing it ends the old one: new connections
-    with it fail at once, established ones at their next re-authentication
-    (``connections.max.reauth.ms``).
+    moment after the controller commits it). Replacing it ends the old one for every new
+    connection; established sessions are not re-authenticated (aiokafka cannot, KIP-368), which
+    is why offboarding also removes the ACLs: the broker checks those on every request.
     """
     password = secrets.token_urlsafe(24)
 

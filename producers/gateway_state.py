@@ -61,9 +61,9 @@ class KafkaProbe:
                 try:
                     await self._consumer.topics()
                 except KafkaError:
-                    # aiokafka does not re-authenticate: the broker closes a connection whose
-                    # SCRAM session expired (connections.max.reauth.ms) on its next request.
-                    # Once more, on a fresh connection, before calling the broker unreachable.
+                    # The broker may have closed an idle connection (connections.max.idle.ms)
+                    # or restarted: once more, on a fresh connection, before calling it
+                    # unreachable.
                     await self._consumer.topics()
             except BaseException:
                 await self.close()

@@ -1,8 +1,8 @@
 """One admin client per operation, for fixtures that create topics and delete them afterwards.
 
-aiokafka does not re-authenticate (KIP-368): the broker closes a connection whose SCRAM session
-is older than ``connections.max.reauth.ms`` on its next request, and the admin client does not
-retry. A client kept from a fixture's set-up to its tear-down would fail there.
+A fixture's set-up and tear-down may be minutes apart; aiokafka's admin client does not retry a
+request on a connection the broker closed meanwhile (idle connections, a restarted broker), so
+each operation opens its own client (SCRAM makes that a few milliseconds more).
 """
 
 from __future__ import annotations
