@@ -198,8 +198,17 @@ def add(
     settings = Settings()
 
     async def onboard() -> tuple[str, AclChanges] | None:
+        known = (await wiring.load_registry(settings)).orgs.get(org)
+        if known is not None:  # readers would skip a second onboarding; the broker must too
+            fail(f"{org} is already on the registry (as {known.role.value}"
+                 f"{'' if known.active_at(_now()) else ', offboarded'}): a new key is"
+                 " `participants rotate-key`, a new Kafka credential `participants credential`")
         await _publish_registry(settings, events)
-        return await _issue(settings, org, role) if _security_on(settings) else None
+        if not _security_on(settings):
+            return None
+        # Rights follow the registry as readers fold it, not the command line.
+        record = await _registry_org(settings, org)
+        return await _issue(settings, org, record.role)
 
     issued = run(onboard())
     password, changes = issued if issued is not None else (None, None)
@@ -244,8 +253,10 @@ def offboard(
         if not _security_on(settings):
             return None
         kafka = kafka_access(settings)
-        deleted = await delete_credential(kafka, org)
-        return deleted, await apply_acls(kafka, frozenset(), only={org_principal(org)})
+        # ACLs first: the broker checks them on every request, so open sessions lose their
+        # rights at once even if deleting the credential (new logins) fails afterwards.
+        changes = await apply_acls(kafka, frozenset(), only={org_principal(org)})
+        return await delete_credential(kafka, org), changes
 
     done = run(go())
     deleted, changes = done if done is not None else (False, None)
@@ -268,8 +279,9 @@ def credential(
 ) -> None:
     """Issue or rotate an active organisation's Kafka credential (printed once) and its ACLs.
 
-    The old password stops working for new connections at once, for established ones at their
-    next re-authentication.
+    The old password stops working for new connections at once; a session opened with it
+    before lasts until its next re-authentication (the broker asks every hour). If the old
+    password leaked, offboarding cuts every session at once.
     """
     settings = Settings()
     if not _security_on(settings):
@@ -388,6 +400,14 @@ async def _write_credentials(
     return written
 
 
+def _outcome(settings: Settings, changes: AclChanges | None) -> AclOutcome:
+    if not _security_on(settings):
+        return AclOutcome(None, skipped=SECURITY_OFF)
+    from infra.broker_admin import AclChanges  # noqa: PLC0415 - keep start-up light
+
+    return AclOutcome(changes or AclChanges())
+
+
 @participants_app.command("seed")
 def seed(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="registry YAML")],
@@ -420,30 +440,41 @@ def seed(
     settings = Settings()
     if credentials_dir is not None and not _security_on(settings):
         fail(f"--credentials-dir: {SECURITY_OFF}")
-    seeded = Registry()  # what the log will say about these organisations, folded here
-    for event in events:
-        seeded.apply(event, now)
-    active = sorted(o.id for o in seeded.orgs.values() if o.active_at(now))
     written: list[dict[str, str]] = []
+    already: list[str] = []
 
     async def go() -> AclChanges | None:
         from infra.broker_admin import apply_acls  # noqa: PLC0415 - keep start-up light
 
-        await _publish_registry(settings, events)
-        if not _security_on(settings):
+        # Organisations already on the log are left alone: readers would skip their second
+        # onboarding, so no new credential or rights either.
+        before = await wiring.load_registry(settings)
+        already.extend(o.id for o in doc.organisations if o.id in before.orgs)
+        fresh = doc.model_copy(update={"organisations": tuple(
+            o for o in doc.organisations if o.id not in before.orgs)})
+        events[:] = seed_events(fresh, keys, now)
+        if events:
+            await _publish_registry(settings, events)
+        if not _security_on(settings) or not fresh.organisations:
             return None
         kafka = kafka_access(settings)
+        registry = await wiring.load_registry(settings)  # rights as readers fold the log
+        seeded = {o.id for o in fresh.organisations}
+        active = sorted(o for o in seeded if o in registry.orgs and registry.orgs[o].active_at(now))
         if credentials_dir is not None:
             written.extend(await _write_credentials(kafka, active, credentials_dir))
-        principals = {org_principal(o) for o in seeded.orgs}
-        return await apply_acls(kafka, desired_acls(seeded, now), only=principals)
+        return await apply_acls(kafka, desired_acls(registry, now),
+                                only={org_principal(o) for o in seeded})
 
     changes = run(go())
-    outcome = AclOutcome(changes, skipped=None if changes is not None else SECURITY_OFF)
+    outcome = _outcome(settings, changes)
     if as_json:
         print_json({"events": _events_json(events), "credentials": written,
-                    "acls": outcome.to_json()})
+                    "already_registered": already, "acls": outcome.to_json()})
         return
+    if already:
+        err_console.print(f"{len(already)} organisation(s) already on the registry, left as"
+                          f" they are: {', '.join(already)}", highlight=False, soft_wrap=True)
     _print_published(events)
     if written:
         err_console.print(f"{len(written)} Kafka credential(s) written to {credentials_dir}"

@@ -6,6 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
@@ -32,6 +33,9 @@ __all__ = [
     "publish",
     "started",
 ]
+
+
+log = structlog.get_logger("infra.kafka")
 
 
 class NoBrokerError(BrokerError):
@@ -78,8 +82,25 @@ def _password(settings: Settings) -> str | None:
             raise MissingCredentialError(
                 f"cannot read EMINING_KAFKA_PASSWORD_FILE={settings.kafka_password_file}: {exc}"
             ) from exc
-        return text.splitlines()[0].strip() if text.strip() else ""
+        password = text.splitlines()[0].strip() if text.strip() else ""
+        if not password:
+            raise MissingCredentialError(
+                f"EMINING_KAFKA_PASSWORD_FILE={settings.kafka_password_file} is empty")
+        return password
     return None
+
+
+_LOOPBACK = ("127.", "localhost:", "[::1]:")
+_warned: set[str] = set()
+
+
+def _warn_cleartext(bootstrap: str) -> None:
+    """SASL without TLS sends every record in the clear: fine on loopback, not across a network."""
+    remote = [h for h in bootstrap.split(",") if not h.strip().startswith(_LOOPBACK)]
+    if remote and bootstrap not in _warned:
+        _warned.add(bootstrap)
+        log.warning("kafka_traffic_not_encrypted", bootstrap=bootstrap,
+                    hint="EMINING_KAFKA_SECURITY=scram-tls for a broker on another machine")
 
 
 def kafka_access(settings: Settings) -> KafkaAccess:
@@ -105,6 +126,8 @@ def kafka_access(settings: Settings) -> KafkaAccess:
             f" ({protocol}): set EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD (or"
             " EMINING_KAFKA_PASSWORD_FILE) to the credential the operator issued"
         )
+    if protocol == "SASL_PLAINTEXT":
+        _warn_cleartext(bootstrap)
     return KafkaAccess(bootstrap, protocol, username, password, ca_file)
 
 

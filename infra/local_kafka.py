@@ -42,6 +42,7 @@ ADMIN = "admin"
 CONTROLLER_USER = "controller"
 """The broker's own principal on the loopback controller listener (SASL/PLAIN, KAFKA-15513)."""
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+REAUTH_MS = 3_600_000
 LOG_TAIL_LINES = 30
 
 Phase = Callable[[str], None]
@@ -89,6 +90,10 @@ class BrokerUnreachableError(BrokerError):
 
 class LegacyStorageError(BrokerError):
     """The local broker's data was formatted before it had credentials: it must be reset."""
+
+
+class SecurityModeError(BrokerError):
+    """The running local broker was started with another ``EMINING_KAFKA_SECURITY``."""
 
 
 class ExternalBrokerError(BrokerError):
@@ -226,6 +231,31 @@ def load_credentials(layout: Layout) -> Credentials | None:
         return None
 
 
+_MODES = {
+    "CLIENT:PLAINTEXT": "none", "CLIENT:SASL_PLAINTEXT": "scram", "CLIENT:SASL_SSL": "scram-tls",
+}
+
+
+def running_security(layout: Layout) -> str | None:
+    """The ``EMINING_KAFKA_SECURITY`` the broker's current ``server.properties`` was written for."""
+    try:
+        text = layout.server_properties.read_text("utf-8")
+    except OSError:
+        return None
+    match = re.search(r"^listener\.security\.protocol\.map=(CLIENT:[A-Z_]+)", text, re.MULTILINE)
+    return _MODES.get(match.group(1)) if match else None
+
+
+def _same_security(settings: Settings, layout: Layout, pid: int) -> None:
+    running = running_security(layout)
+    if running is not None and running != settings.kafka_security:
+        raise SecurityModeError(
+            f"the local broker (pid {pid}) runs with EMINING_KAFKA_SECURITY={running}, this"
+            f" command asks for {settings.kafka_security}: run `emining kafka down` and"
+            " `emining kafka up` again to switch"
+        )
+
+
 def _ensure_credentials(layout: Layout) -> Credentials:
     found = load_credentials(layout)
     if found is not None:
@@ -306,9 +336,11 @@ def security_properties(
         "authorizer.class.name": AUTHORIZER,
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN};User:{CONTROLLER_USER}",
-        # No connections.max.reauth.ms: aiokafka cannot re-authenticate (KIP-368), the broker
-        # would drop its connections. An offboarded organisation loses its ACLs at once
-        # (checked on every request) and its credential for every new connection.
+        # Sessions re-authenticate hourly: a rotated (leaked) password cannot outlive that.
+        # aiokafka cannot re-authenticate (KIP-368): the broker closes the connection and the
+        # client logs in again with what it has. Offboarding does not wait for this: ACLs are
+        # checked on every request.
+        "connections.max.reauth.ms": REAUTH_MS,
     }
     if client == "SASL_SSL":
         props |= {
@@ -741,17 +773,28 @@ def _format_storage(
               "--ignore-formatted",
               "--add-scram", f"SCRAM-SHA-512=[name={ADMIN},password={credentials.admin}]"],
     )
+    # The password must not show in /proc/<pid>/cmdline: the JVM reads its arguments from a
+    # 0600 file instead (the java launcher's @argfile), removed right after.
+    argfile = layout.root / ".format.args"
+    _write_atomic(argfile, "\n".join(_argfile_quote(a) for a in cmd[1:]) + "\n", private=True)
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            cmd, capture_output=True, text=True, check=False, cwd=layout.root,
-            timeout=settings.kafka_start_timeout_s,
+            [cmd[0], f"@{argfile}"], capture_output=True, text=True, check=False,
+            cwd=layout.root, timeout=settings.kafka_start_timeout_s,
         )
     except subprocess.TimeoutExpired as exc:
         raise StorageFormatError("kafka StorageTool format did not finish in time") from exc
+    finally:
+        argfile.unlink(missing_ok=True)
     if proc.returncode != 0:
         last = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-LOG_TAIL_LINES:])
         raise StorageFormatError(f"kafka StorageTool format exited {proc.returncode}:\n{last}")
     log.info("broker_storage_formatted", cluster_id=cluster_id, data_dir=str(layout.data_dir))
+
+
+def _argfile_quote(arg: str) -> str:
+    """One argument of a java @argfile: quoted, with backslashes and quotes escaped."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 MAKE_CERTS = Path(__file__).resolve().parent / "tls" / "make-certs.sh"
@@ -873,18 +916,20 @@ def up(
         pid = _live_pid(layout)
         ports = load_ports(layout)
         credentials = load_credentials(layout)
+        if credentials is None and (layout.data_dir / "meta.properties").exists():
+            # Before the pid file is touched: `kafka reset` must still find a running broker.
+            raise LegacyStorageError(
+                f"the local broker's data in {layout.data_dir} was made before the broker had"
+                " credentials (no admin SCRAM user): run `emining kafka reset` to start empty"
+            )
         if pid is not None and ports is not None and credentials is not None:
+            _same_security(settings, layout, pid)
             if on_phase is not None:
                 on_phase(f"waiting for the running broker (pid {pid})")
             _wait_ready(settings, layout, pid=pid,
                         access=local_access(settings, ports, credentials))
             return status(settings)
         layout.pid_file.unlink(missing_ok=True)
-        if credentials is None and (layout.data_dir / "meta.properties").exists():
-            raise LegacyStorageError(
-                f"the local broker's data in {layout.data_dir} was made before the broker had"
-                " credentials (no admin SCRAM user): run `emining kafka reset` to start empty"
-            )
         credentials = _ensure_credentials(layout)
         if settings.kafka_security == "scram-tls":
             ensure_tls(layout)

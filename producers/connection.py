@@ -154,12 +154,13 @@ def refusal(exc: BaseException, access: KafkaAccess, operation: str) -> str | No
     return None
 
 
-def diagnose(access: KafkaAccess, timeout_s: float = 5.0) -> str | None:
-    """Why a client could not connect, when aiokafka only says "Unable to bootstrap".
+def login_error(access: KafkaAccess, timeout_s: float = 5.0) -> Any | None:
+    """The error librdkafka gets when it logs in as ``access``; ``None`` if it got in.
 
-    aiokafka logs a SASL failure and then raises a bare connection error; librdkafka reports
-    it as ``_AUTHENTICATION`` through its error callback. ``None``: no authentication problem
-    seen (the broker may simply be down).
+    A ``confluent_kafka.KafkaError``: ``.name()`` is Kafka's client error code, e.g.
+    ``_AUTHENTICATION`` (SASL refused), ``_SSL`` (TLS failed), ``_TRANSPORT`` (no broker).
+    aiokafka only raises a bare "Unable to bootstrap" for all three, so this is how the bus
+    tells them apart.
     """
     from confluent_kafka import KafkaError, KafkaException  # noqa: PLC0415 - failure path only
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
@@ -167,21 +168,33 @@ def diagnose(access: KafkaAccess, timeout_s: float = 5.0) -> str | None:
     seen: list[KafkaError] = []
     config: dict[str, Any] = {**access.librdkafka(), "log_level": 0, "error_cb": seen.append}
     admin = AdminClient(config)
+    telling = {KafkaError._AUTHENTICATION, KafkaError._SSL}  # noqa: SLF001 - public codes
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(KafkaException):  # the callback says why
             admin.list_topics(timeout=min(0.5, max(0.01, deadline - time.monotonic())))
-            return None  # it connected: nothing wrong with the credential
+            return None
         admin.poll(0.05)  # error callbacks only run from poll()
-        if any(e.code() in {KafkaError._AUTHENTICATION, KafkaError._SSL}  # noqa: SLF001
-               for e in seen):
-            break
-    for error in seen:
-        if error.code() == KafkaError._AUTHENTICATION:  # noqa: SLF001 - librdkafka's public code
-            return (f"the broker refused to authenticate {access.principal} at"
-                    f" {access.bootstrap}: {error.str()} (wrong, missing or revoked credential:"
-                    " EMINING_KAFKA_USERNAME / EMINING_KAFKA_PASSWORD)")
-        if error.code() == KafkaError._SSL:  # noqa: SLF001
-            return (f"TLS to {access.bootstrap} failed: {error.str()} (is EMINING_KAFKA_CA_FILE"
-                    " the CA that signed the broker's certificate?)")
+        for error in seen:
+            if error.code() in telling:
+                return error
+    return seen[-1] if seen else None
+
+
+def diagnose(access: KafkaAccess, timeout_s: float = 5.0) -> str | None:
+    """Why a client could not connect, when aiokafka only says "Unable to bootstrap".
+
+    A sentence when the cause is a refused SASL login or a failed TLS handshake; ``None``
+    otherwise (the broker may simply be down).
+    """
+    error = login_error(access, timeout_s)
+    if error is None:
+        return None
+    if error.name() == "_AUTHENTICATION":
+        return (f"the broker refused to authenticate {access.principal} at"
+                f" {access.bootstrap}: {error.str()} (wrong, missing or revoked credential:"
+                " EMINING_KAFKA_USERNAME / EMINING_KAFKA_PASSWORD)")
+    if error.name() == "_SSL":
+        return (f"TLS to {access.bootstrap} failed: {error.str()} (is EMINING_KAFKA_CA_FILE"
+                " the CA that signed the broker's certificate?)")
     return None

@@ -87,6 +87,9 @@ class RecordSender:
                 reason := await connection_problem(self.kafka, self.timeout_s)
             ):
                 raise BrokerUnavailableError(f"{reason}; nothing was published") from exc
+            if (reason := refusal(exc, self.kafka, "WRITE (an idempotent producer needs WRITE"
+                                  " on at least one topic)")) is not None:
+                raise BrokerUnavailableError(f"{reason}; nothing was published") from exc
             raise BrokerUnavailableError(
                 f"broker {self.kafka.bootstrap} unreachable within {self.timeout_s:g}s "
                 f"({type(exc).__name__}: {exc}); nothing was published"

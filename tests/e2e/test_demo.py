@@ -98,7 +98,7 @@ def _check_security(summary: dict[str, Any]) -> None:
         (["read", got[1][0][1]], "TopicAuthorizationFailedError"),
         (["read", "emining.projects.v1"], "GroupAuthorizationFailedError"),
         (["write", "emining.projects.v1"], "TopicAuthorizationFailedError"),
-        (["log", "in"], "SaslAuthenticationFailed"),
+        (["log", "in"], "_AUTHENTICATION"),
     ]
     assert got[1][0][1].startswith("emining.alerts.")
     assert sec["all_refused"]

@@ -19,7 +19,7 @@ from infra.kafka_client import make_consumer, make_producer, started
 from infra.logging import configure_logging
 from infra.topics import apply_topics, describe_topics
 from infra.wiring import PLATFORM_ORG
-from producers.connection import diagnose
+from producers.connection import diagnose, login_error
 from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, alerts_topic, catalogue
 from tests.conftest import local_broker_settings, no_kafka
 from tests.kafka_support import access_env, settings_for
@@ -287,6 +287,9 @@ async def test_tls_mode_carries_records_over_sasl_ssl_verified_by_the_local_ca(
         "bash", str(local_kafka.MAKE_CERTS), str(other), stdout=asyncio.subprocess.DEVNULL)
     assert await proc.wait() == 0
     stranger = dataclasses.replace(access, ca_file=other / "ca.pem")
+    error = await asyncio.to_thread(login_error, stranger, 5.0)
+    assert error is not None
+    assert error.name() == "_SSL"
     reason = await asyncio.to_thread(diagnose, stranger, 5.0)
     assert reason is not None
     assert "TLS" in reason

@@ -9,11 +9,18 @@ import stat
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
+import structlog.testing
 import yaml
 from pydantic import SecretStr
 
 from infra import local_kafka
-from infra.kafka_client import MissingCredentialError, NoBrokerError, bootstrap_servers
+from infra.kafka_client import (
+    MissingCredentialError,
+    NoBrokerError,
+    bootstrap_servers,
+    kafka_access,
+)
 from infra.settings import Settings
 from infra.topics import TopicInfo, plan_existing
 from schemas.errors import EminingError
@@ -323,3 +330,49 @@ def test_compose_file_has_the_same_security_as_the_jvm_broker(tmp_path: Path) ->
                                          controller="$CONTROLLER_PASSWORD"), tmp_path)
     assert {key: theirs.get(key) for key in ours} == {key: str(v) for key, v in ours.items()}
     assert "--add-scram" in script
+
+
+@pytest.mark.parametrize("security", ["scram", "scram-tls", "none"])
+def test_the_running_brokers_security_mode_is_read_back_from_its_properties(
+    tmp_path: Path, security: str
+) -> None:
+    settings = settings_in(tmp_path)
+    layout = local_kafka.Layout.of(settings)
+    layout.root.mkdir(parents=True)
+    layout.server_properties.write_text(local_kafka.render_server_properties(
+        ports=local_kafka.Ports(1, 2), data_dir=tmp_path,
+        security=local_kafka.security_properties(security, CREDENTIALS, tmp_path)))
+    assert local_kafka.running_security(layout) == security
+    other = "none" if security != "none" else "scram"
+    with pytest.raises(local_kafka.SecurityModeError, match=f"runs with EMINING_KAFKA_SECURITY="
+                       f"{security}, this command asks for {other}"):
+        local_kafka._same_security(settings.model_copy(update={"kafka_security": other}),
+                                   layout, 4242)
+    local_kafka._same_security(settings.model_copy(update={"kafka_security": security}),
+                               layout, 4242)
+
+
+def test_an_empty_password_file_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "password"
+    empty.write_text("\n")
+    settings = settings_in(tmp_path).model_copy(update={
+        "kafka_bootstrap": "127.0.0.1:9", "kafka_username": "urn:emining:cn:ent:acme",
+        "kafka_password_file": empty})
+    with pytest.raises(MissingCredentialError, match="is empty"):
+        kafka_access(settings)
+    empty.write_text("s3cret\nignored\n")
+    access = kafka_access(settings)
+    assert (access.username, access.password, access.protocol) == (
+        "urn:emining:cn:ent:acme", "s3cret", "SASL_PLAINTEXT")
+    assert "s3cret" not in repr(access)
+
+
+def test_sasl_without_tls_to_another_machine_is_warned_about(tmp_path: Path) -> None:
+    remote = settings_in(tmp_path).model_copy(update={
+        "kafka_bootstrap": "kafka.example.pk:9092", "kafka_username": "u",
+        "kafka_password": SecretStr("p")})
+    with structlog.testing.capture_logs() as logs:
+        kafka_access(remote)
+        kafka_access(remote.model_copy(update={"kafka_bootstrap": "127.0.0.1:9092"}))
+    warned = [e for e in logs if e["event"] == "kafka_traffic_not_encrypted"]
+    assert [e["bootstrap"] for e in warned] == ["kafka.example.pk:9092"]

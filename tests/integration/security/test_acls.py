@@ -38,7 +38,7 @@ from infra.broker_admin import (
     upsert_credential,
 )
 from infra.topics import apply_topics
-from producers.connection import diagnose
+from producers.connection import diagnose, login_error
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role
 from schemas.topics import DLQ, PARTICIPANTS, PROJECTS, SHARED_TOPICS, alerts_topic
@@ -83,8 +83,14 @@ async def _join(member) -> None:
 
 
 async def _authentication_refused(access: KafkaAccess) -> None:
-    """A new connection as ``access`` fails, and the diagnosis names the SASL refusal."""
+    """A new connection as ``access`` fails, with Kafka's client error code for a refused SASL
+    login (aiokafka only raises a bare KafkaConnectionError, so librdkafka names the code), and
+    the diagnosis says so."""
     await _refused_start(producer(access, idempotent=False), KafkaConnectionError)
+    error = await asyncio.to_thread(login_error, access)
+    assert error is not None
+    assert error.name() == "_AUTHENTICATION"
+    assert "invalid credentials" in error.str()
     why = await asyncio.to_thread(diagnose, access)
     assert why is not None
     assert f"refused to authenticate {access.principal}" in why
@@ -123,11 +129,16 @@ async def test_a_firm_reads_only_its_own_alerts_topic(principals: Principals) ->
     org, firm = await principals.onboard("firm")
     other, _ = await principals.onboard("other")
     await _refused_start(consumer(firm, alerts_topic(other)), TopicAuthorizationFailedError)
-    own = consumer(firm, alerts_topic(org))
+    # READ, not only metadata: the platform writes the firm an alert, the firm fetches it.
+    await apply_topics(principals.admin, [alerts_topic_spec(org)])
+    sender = producer(principals.admin)
     try:
-        await own.start()  # authorised: the same call that was refused above
+        await sender.start()
+        meta = await sender.send_and_wait(alerts_topic(org), b"an alert for the firm", key=b"a")
     finally:
-        await own.stop()
+        await sender.stop()
+    record = await _read_one(firm, alerts_topic(org), meta.partition, meta.offset)
+    assert record.value == b"an alert for the firm"
 
 
 async def test_a_firm_cannot_join_another_organisations_consumer_group(

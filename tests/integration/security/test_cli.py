@@ -96,6 +96,14 @@ async def test_participants_add_prints_a_credential_that_works_until_offboarding
     first = kafka_access.as_user(org, added["credential"]["password"])
     await _can_publish(first)
 
+    # Onboarding it again (even claiming another role) is refused: readers would skip the
+    # second onboarding, so the broker must not hand out a credential or rights for it.
+    dup = await cli("participants", "add", "--org", org, "--name-en", "Test Mining", "--side",
+                    "CN", "--role", "auditor", "--key-file", key["file"], ok=False)
+    assert "is already on the registry (as firm)" in dup.stderr
+    assert "EMINING_KAFKA_PASSWORD" not in dup.stdout
+    await _can_publish(first)  # nothing was reissued
+
     rotated = await cli.json("participants", "credential", "--org", org)
     second = kafka_access.as_user(org, rotated["credential"]["password"])
     assert rotated["acls"]["created"] == rotated["acls"]["deleted"] == []
@@ -169,6 +177,15 @@ async def test_seed_writes_one_private_password_file_per_organisation(
             assert password not in json.dumps(out)  # never printed
             await _can_publish(kafka_access.as_user(org, password))
         assert set(orgs) <= await credential_users(kafka_access)
+
+        # Seeding again changes nothing for organisations already on the log.
+        again = await cli.json("participants", "seed", str(seed), "--keys-dir",
+                               str(tmp_path / "no-keys"), "--credentials-dir", str(folder))
+        assert again["events"] == []
+        assert again["credentials"] == []
+        assert sorted(again["already_registered"]) == sorted(orgs)
+        for org, path in files.items():  # the first passwords still work
+            await _can_publish(kafka_access.as_user(org, path.read_text().strip()))
     finally:
         for org in orgs:
             await delete_credential(kafka_access, org)
