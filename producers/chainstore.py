@@ -4,8 +4,11 @@ One SQLite file per source. Signing an event and reserving its sequence number h
 transaction that also stores the signed record in the outbox; the record leaves the outbox only
 when the broker has acknowledged it. So the chain never skips a number: whatever was signed is
 either acknowledged or still pending, and pending records are re-sent (same id, same bytes)
-before anything new. An exclusive file lock makes one process at a time the writer of a source:
-two publishers of one organisation use two sources (``<org>/<instance>``) and never fork a chain.
+before anything new. The transaction that takes a record out of the outbox notes where the
+broker put it, so ``lookup`` tells whether an id was signed and whether it reached the log (the
+gateway asks after a crash). An exclusive file lock makes one process at a time the writer of a
+source: two publishers of one organisation use two sources (``<org>/<instance>``) and never
+fork a chain.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from schemas.chain import Link
 from schemas.envelope import KafkaRecord
@@ -31,7 +35,14 @@ CREATE TABLE IF NOT EXISTS head (source TEXT PRIMARY KEY, sequence INTEGER NOT N
 CREATE TABLE IF NOT EXISTS outbox (
     sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, topic TEXT NOT NULL,
     key BLOB NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acknowledged (
+    sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, topic TEXT NOT NULL,
+    partition INTEGER, "offset" INTEGER);
 """
+
+ACKNOWLEDGED_KEPT = 100_000
+"""Acknowledgements remembered per source (the latest by sequence): far more than one batch in
+flight, which is all a crash can leave unsettled, at about 100 bytes each."""
 
 
 class SourceInUseError(EminingError):
@@ -45,10 +56,37 @@ class Pending:
     record: KafkaRecord
 
 
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A record the broker acknowledged; ``partition``/``offset`` None if it was not said where."""
+
+    sequence: int
+    event_id: str
+    topic: str
+    partition: int | None
+    offset: int | None
+
+
+class Delivery(Protocol):
+    """Where the broker put a record of this source (a ``PublishResult`` is one)."""
+
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
 def _file_stem(source: str) -> str:
     """Readable and one-to-one: a slug for people, a hash so two sources never share a file."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", source).strip("_")[:80]
     return f"{slug}.{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+
+
+def chain_path(state_dir: Path, source: str) -> Path:
+    """The SQLite file of ``source`` under ``state_dir`` (it exists once the source was opened)."""
+    return state_dir / f"{_file_stem(source)}.sqlite"
 
 
 class ChainStore:
@@ -58,7 +96,7 @@ class ChainStore:
         self.source = source
         state_dir.mkdir(parents=True, exist_ok=True)
         stem = _file_stem(source)
-        self.path = state_dir / f"{stem}.sqlite"
+        self.path = chain_path(state_dir, source)
         self._lock_fd = os.open(state_dir / f"{stem}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -130,26 +168,66 @@ class ChainStore:
                 (self.source, last_seq, last_hash),
             )
 
-    def acknowledge(self, sequences: Sequence[int]) -> None:
-        """Drop acknowledged records from the outbox."""
-        if sequences:
-            with self._transaction() as db:
-                db.executemany("DELETE FROM outbox WHERE sequence = ?", [(s,) for s in sequences])
+    def acknowledge(self, acks: Sequence[Delivery | int]) -> None:
+        """Move acknowledged records from the outbox to the acknowledgements, in one transaction.
+
+        Each is where the broker put it, or only its sequence when that is not known (it was
+        found on the log some other way). A sequence no longer in the outbox is skipped.
+        """
+        if not acks:
+            return
+        rows = [
+            (a, None, None) if isinstance(a, int) else (a.sequence, a.partition, a.offset)
+            for a in acks
+        ]
+        with self._transaction() as db:
+            db.executemany(
+                'INSERT OR REPLACE INTO acknowledged (sequence, event_id, topic, partition, '
+                '"offset") SELECT sequence, event_id, topic, ?, ? FROM outbox WHERE sequence = ?',
+                [(partition, offset, seq) for seq, partition, offset in rows],
+            )
+            db.executemany("DELETE FROM outbox WHERE sequence = ?", [(r[0],) for r in rows])
+            db.execute(
+                "DELETE FROM acknowledged WHERE sequence <= "
+                "(SELECT MAX(sequence) FROM acknowledged) - ?",
+                (ACKNOWLEDGED_KEPT,),
+            )
 
     def pending(self) -> list[Pending]:
         rows = self._db.execute(
             "SELECT sequence, event_id, topic, key, value, headers FROM outbox ORDER BY sequence"
         ).fetchall()
-        return [
-            Pending(
-                sequence=seq,
-                event_id=eid,
-                record=KafkaRecord(
-                    topic, key, value, [(k, v.encode()) for k, v in json.loads(headers)]
-                ),
-            )
-            for seq, eid, topic, key, value, headers in rows
-        ]
+        return [_pending(row) for row in rows]
 
     def find(self, event_id: str) -> Pending | None:
-        return next((p for p in self.pending() if p.event_id == event_id), None)
+        """The outbox entry of ``event_id``: signed, not yet acknowledged."""
+        row = self._db.execute(
+            "SELECT sequence, event_id, topic, key, value, headers FROM outbox WHERE event_id = ?",
+            (event_id,),
+        ).fetchone()
+        return None if row is None else _pending(row)
+
+    def lookup(self, event_id: str) -> Pending | Acknowledged | None:
+        """What became of ``event_id`` in this source: pending, acknowledged, or None.
+
+        None means never signed here, or acknowledged longer ago than the last
+        ``ACKNOWLEDGED_KEPT`` sequences (or before this file kept acknowledgements).
+        """
+        pending = self.find(event_id)
+        if pending is not None:
+            return pending
+        row = self._db.execute(
+            'SELECT sequence, event_id, topic, partition, "offset" FROM acknowledged '
+            "WHERE event_id = ?",
+            (event_id,),
+        ).fetchone()
+        return None if row is None else Acknowledged(*row)
+
+
+def _pending(row: tuple[int, str, str, bytes, bytes, str]) -> Pending:
+    seq, eid, topic, key, value, headers = row
+    return Pending(
+        sequence=seq,
+        event_id=eid,
+        record=KafkaRecord(topic, key, value, [(k, v.encode()) for k, v in json.loads(headers)]),
+    )

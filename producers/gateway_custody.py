@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from producers.chainstore import Acknowledged, ChainStore, Pending, chain_path
 from producers.gateway_receipts import Receipts, ReceiptState
 from producers.keys import key_file_name, load_key
 from producers.publisher import Draft, Publisher
@@ -70,6 +71,33 @@ def _identity(record: KafkaRecord) -> tuple[EventKey, Origin]:
     return key, Origin(record.topic, source, int(headers["ce_sequence"]))
 
 
+def _settle_stale(
+    receipts: Receipts,
+    org: str,
+    event_id: str,
+    source: str,
+    found: Pending | Acknowledged | None,
+) -> None:
+    bound = log.bind(org=org, event_id=event_id)
+    if isinstance(found, Acknowledged):
+        origin = Origin(found.topic, source, found.sequence)
+        ack = None
+        if found.partition is not None and found.offset is not None:
+            ack = Ack(found.topic, found.partition, found.offset)
+        receipts.settle(org, event_id, ReceiptState.ACCEPTED,
+                        acceptance(event_id, origin, ack, custody=True))
+        bound.warning("stale_claim_recovered", outcome="accepted", topic=found.topic,
+                      partition=found.partition, offset=found.offset, sequence=found.sequence)
+    elif isinstance(found, Pending):
+        _, origin = _identity(found.record)
+        receipts.settle(org, event_id, ReceiptState.QUEUED,
+                        acceptance(event_id, origin, None, custody=True))
+        bound.warning("stale_claim_recovered", outcome="queued", sequence=found.sequence)
+    else:
+        receipts.release(org, event_id)
+        bound.warning("stale_claim_recovered", outcome="dropped")
+
+
 MAX_BATCH = 256
 """Most events of one organisation signed and sent as one batch."""
 
@@ -101,7 +129,8 @@ class Custody:
     Whether an unacknowledged event was signed is seen at the sender: a record that reached it
     was signed and reserved in its source's outbox, so re-sending its id must flush that outbox,
     never sign the id again. When such a queued event is acknowledged later (a retry, the
-    organisation's next event, a restart), its receipt is settled with where it landed.
+    organisation's next event, a restart), its receipt is settled with where it landed. A claim
+    a crash left pending is settled at start-up from the chain store (``recover``).
     """
 
     def __init__(self, *, sender: RecordSender, custody_dir: Path, chain_dir: Path) -> None:
@@ -123,6 +152,31 @@ class Custody:
     def open(self, receipts: Receipts) -> None:
         self._receipts = receipts
         self._queued = set(receipts.queued())
+
+    def recover(self, receipts: Receipts) -> None:
+        """Settle the claims a crashed process left pending, from what its chain stores hold.
+
+        Call at start-up, before ``open`` and before any custodial publisher holds a chain
+        store's lock. An event the broker acknowledged is accepted with the answer its request
+        would have had (a retry gets it with 409); one still in the outbox is queued (a retry
+        delivers it); one never signed custodially is forgotten, as is any pre-signed event (the
+        gateway keeps nothing of those: a retry sends the same bytes again).
+        """
+        stale: dict[str, list[str]] = {}
+        for org, event_id in receipts.stale_pending():
+            stale.setdefault(org, []).append(event_id)
+        for org, event_ids in stale.items():
+            source = f"{org}/{CUSTODIAL_INSTANCE}"
+            store = None
+            if chain_path(self.chain_dir, source).exists():  # never create a store to look
+                store = ChainStore(self.chain_dir, source)
+            try:
+                for event_id in event_ids:
+                    found = store.lookup(event_id) if store is not None else None
+                    _settle_stale(receipts, org, event_id, source, found)
+            finally:
+                if store is not None:
+                    store.close()
 
     async def close(self) -> None:
         for publisher in self._publishers.values():

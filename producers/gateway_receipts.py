@@ -3,7 +3,9 @@
 A request claims its id with a ``pending`` row before anything is signed or sent, and turns it
 into ``accepted`` with the answer once the broker acknowledged. A custodial event the broker did
 not acknowledge is signed and waits in its source's outbox: its row becomes ``queued``, so a retry
-flushes that outbox instead of signing the id a second time.
+flushes that outbox instead of signing the id a second time. A ``pending`` row found at start-up
+was left by a process that died mid-request: the source's chain store says what became of its
+event (see ``Custody.recover``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS receipts (
 
 class ReceiptState(StrEnum):
     PENDING = "pending"
-    """Claimed by a request in flight (or by one that crashed: see ``drop_stale_pending``)."""
+    """Claimed by a request in flight (or by one that crashed: see ``stale_pending``)."""
     QUEUED = "queued"
     """Signed custodially, not yet acknowledged: waits in the source's outbox."""
     ACCEPTED = "accepted"
@@ -93,12 +95,13 @@ class Receipts:
         ).fetchall()
         return [(org, event_id) for org, event_id in rows]
 
-    def drop_stale_pending(self) -> int:
-        """At start-up: claims left by a process that died mid-request. Returns how many."""
-        cursor = self._db.execute(
-            "DELETE FROM receipts WHERE state = ?", (ReceiptState.PENDING,)
-        )
-        return cursor.rowcount
+    def stale_pending(self) -> list[tuple[str, str]]:
+        """At start-up: ``(org, event_id)`` of claims left by a process that died mid-request."""
+        rows = self._db.execute(
+            "SELECT org, event_id FROM receipts WHERE state = ? ORDER BY org, updated_at",
+            (ReceiptState.PENDING,),
+        ).fetchall()
+        return [(org, event_id) for org, event_id in rows]
 
 
 def _now() -> str:

@@ -140,11 +140,15 @@ class GatewayState:
     # -- life --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the receipts, connect (one bounded try), read the registry, keep both fresh."""
+        """Open the receipts (settle what a crash left), connect once, read the registry, and
+        keep both fresh."""
         self._receipts = Receipts(self.receipts_dir)
-        stale = self._receipts.drop_stale_pending()
-        if stale:
-            log.warning("stale_claims_dropped", count=stale)
+        try:
+            self.custody.recover(self._receipts)  # before any custodial publisher locks a chain
+        except BaseException:
+            self._receipts.close()
+            self._receipts = None
+            raise
         self.custody.open(self._receipts)
         await self._connect()
         await self.refresh_registry()

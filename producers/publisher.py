@@ -213,7 +213,7 @@ class Publisher:
                 )
             else:
                 failures.append(f"{item.event_id} (seq {item.sequence}): {ack}")
-        store.acknowledge([r.sequence for r in results])
+        store.acknowledge(results)
         elapsed = time.perf_counter() - started
         PUBLISH_LATENCY.observe(elapsed)
         PUBLISHED.labels(outcome="acknowledged").inc(len(results))

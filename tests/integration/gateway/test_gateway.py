@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from infra.app import build_app
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
+from producers.gateway_receipts import Receipts, ReceiptState
 from producers.gateway_state import GatewayState
 from producers.keys import key_file_name, write_key
 from producers.sender import RecordSender
@@ -389,6 +390,121 @@ async def test_an_unacknowledged_custodial_event_is_queued_then_delivered_once(w
         assert again.status_code == 409
         assert again.json() == receipt
     assert len(await world.topics.records_with_id(PROJECTS, event["id"])) == 1
+
+
+# -- a crash between signing and the receipt ------------------------------------------------------
+
+
+class _Crash(Exception):  # noqa: N818 - stands for the process dying, not an error it reports
+    """The process dies here: nothing after it runs (the test stops the state as a restart)."""
+
+
+def _crash_at_next_settle(monkeypatch) -> list[tuple[ReceiptState, dict]]:
+    """The next receipt settlement dies before it is written; returns what it was to write."""
+    original = Receipts.settle
+    lost: list[tuple[ReceiptState, dict]] = []
+
+    def settle(self, org, event_id, state, answer):
+        monkeypatch.setattr(Receipts, "settle", original)
+        lost.append((state, answer))
+        raise _Crash(f"died before settling {event_id} as {state}")
+
+    monkeypatch.setattr(Receipts, "settle", settle)
+    return lost
+
+
+def _gateway_on(world, root: Path, sender: RecordSender):
+    """A gateway (state and app) on its own chains and receipts under ``root``."""
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    from producers.gateway import create_gateway  # noqa: PLC0415
+
+    state = GatewayState(
+        sender=sender, load_registry=world.state._load_registry,
+        trust_anchor=[world.operator.public_key], api_keys=world.state.api_keys,
+        custody_dir=world.state.custody.custody_dir, chain_dir=root / "chains",
+        receipts_dir=root / "gateway", max_body_bytes=world.state.max_body_bytes,
+    )
+    app = FastAPI()
+    app.include_router(create_gateway(state))
+    return state, app
+
+
+def _receipt(root: Path, org: str, event_id: str):
+    receipts = Receipts(root / "gateway")
+    try:
+        return receipts.get(org, event_id)
+    finally:
+        receipts.close()
+
+
+async def test_a_crash_after_the_acknowledgement_answers_the_retry_from_the_chain_store(
+    world, tmp_path, monkeypatch
+):
+    event = milestone() | {"id": str(uuid.uuid4())}
+    headers = world.auth(world.firm_token)
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    lost = _crash_at_next_settle(monkeypatch)
+    async with state.running(), running(app) as client:
+        with pytest.raises(_Crash):
+            await client.post("/v1/events", headers=headers, json=event)
+    [(settling, first)] = lost
+    assert settling is ReceiptState.ACCEPTED
+    assert first["partition"] is not None, "the broker acknowledged it before the crash"
+    assert _receipt(tmp_path, world.firm.org, event["id"]).state is ReceiptState.PENDING
+    landed = await world.topics.end_offsets()
+
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    async with state.running(), running(app) as client:
+        retry = await client.post("/v1/events", headers=headers, json=event)
+        assert retry.status_code == 409, retry.text
+        assert retry.json() == first, "the answer the first request would have had"
+        again = await client.post("/v1/events", headers=headers, json=event)
+        assert (again.status_code, again.json()) == (409, first)
+    assert await world.topics.end_offsets() == landed, "nothing signed or sent again"
+    [record] = await world.topics.records_with_id(PROJECTS, event["id"])
+    assert (record.partition, record.offset) == (first["partition"], first["offset"])
+
+
+async def test_a_crash_before_the_acknowledgement_delivers_the_signed_event_once(
+    world, tmp_path, monkeypatch
+):
+    event = milestone() | {"id": str(uuid.uuid4())}
+    unsigned_id = str(uuid.uuid4())
+    headers = world.auth(world.firm_token)
+    flaky = _DropFirstSender(world.kafka, timeout_s=5.0)
+    state, app = _gateway_on(world, tmp_path, flaky)
+    before = await world.topics.end_offsets()
+    lost = _crash_at_next_settle(monkeypatch)
+    async with state.running(), running(app) as client:
+        flaky.drop_next = True
+        with pytest.raises(_Crash):
+            await client.post("/v1/events", headers=headers, json=event)
+    [(settling, queued)] = lost
+    assert (settling, queued["partition"]) == (ReceiptState.QUEUED, None)
+    assert await world.topics.end_offsets() == before
+    receipts = Receipts(tmp_path / "gateway")  # and one claim whose request died before signing
+    assert receipts.claim(world.firm.org, unsigned_id) is None
+    receipts.close()
+
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    async with state.running(), running(app) as client:
+        assert _receipt(tmp_path, world.firm.org, event["id"]).state is ReceiptState.QUEUED
+        assert _receipt(tmp_path, world.firm.org, unsigned_id) is None
+        retry = await client.post("/v1/events", headers=headers, json=event)
+        assert retry.status_code == 202, retry.text
+        receipt = retry.json()
+        assert receipt == queued | {"partition": receipt["partition"], "offset": receipt["offset"]}
+        assert receipt["partition"] is not None
+        again = await client.post("/v1/events", headers=headers, json=event)
+        assert (again.status_code, again.json()) == (409, receipt)
+        fresh = await client.post("/v1/events", headers=headers,
+                                  json=milestone() | {"id": unsigned_id})
+        assert fresh.status_code == 202, fresh.text
+    after = await world.topics.end_offsets()
+    assert sum(after.values()) == sum(before.values()) + 2
+    [record] = await world.topics.records_with_id(PROJECTS, event["id"])
+    assert (record.partition, record.offset) == (receipt["partition"], receipt["offset"])
 
 
 async def test_with_the_broker_down_health_and_posts_are_503_and_nothing_is_recorded(world,
