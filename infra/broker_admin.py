@@ -200,14 +200,7 @@ async def delete_credential(kafka: KafkaAccess, user: str) -> bool:
         future = admin.alter_user_scram_credentials(
             [UserScramCredentialDeletion(user, MECHANISM)], request_timeout=TIMEOUT_S
         )[user]
-        try:
-            future.result(timeout=TIMEOUT_S + 5)
-        except KafkaException as exc:
-            error = _kafka_error(exc)
-            if error is not None and error.code() == KafkaError.RESOURCE_NOT_FOUND:
-                return False
-            raise
-        return True
+        return _found(future)
 
     deleted = await _call(f"delete the SCRAM credential of {user}", kafka, work)
     if deleted:
@@ -222,8 +215,13 @@ def _has_credential(kafka: KafkaAccess, user: str) -> bool:
     admin = _client(kafka)  # kept referenced: its futures fail once the client is collected
     futures = admin.describe_user_scram_credentials([user], request_timeout=TIMEOUT_S)
     assert isinstance(futures, dict)  # users given: one future per user
+    return _found(futures[user])
+
+
+def _found(future: Any) -> bool:
+    """Wait for a credential call; ``False`` when the broker says the user has none."""
     try:
-        futures[user].result(timeout=TIMEOUT_S + 5)
+        future.result(timeout=TIMEOUT_S + 5)
     except KafkaException as exc:
         error = _kafka_error(exc)
         if error is not None and error.code() == KafkaError.RESOURCE_NOT_FOUND:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import warnings
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -42,6 +43,23 @@ def local_broker_settings(state_dir: Path) -> Settings:
     """
     return Settings(kafka_bootstrap=None, state_dir=state_dir, kafka_username=None,
                     kafka_password=None, kafka_password_file=None, kafka_ca_file=None)
+
+
+@contextmanager
+def own_broker(
+    state_dir: Path, security: str = "scram", what: str = "private"
+) -> Iterator[Settings]:
+    """A project broker of a test module's own (stopped at the end), for tests that restart it
+    or need another ``EMINING_KAFKA_SECURITY`` than the session's."""
+    settings = local_broker_settings(state_dir).model_copy(update={"kafka_security": security})
+    try:
+        local_kafka.up(settings, owner_pid=os.getpid())
+    except local_kafka.BrokerError as exc:
+        no_kafka([f"cannot start a {what} local broker: {_first_line(exc)}"])
+    try:
+        yield settings
+    finally:
+        local_kafka.down(settings)
 
 
 def _first_line(exc: BaseException) -> str:

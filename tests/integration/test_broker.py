@@ -21,7 +21,7 @@ from infra.topics import apply_topics, describe_topics
 from infra.wiring import PLATFORM_ORG
 from producers.connection import diagnose, login_error
 from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, alerts_topic, catalogue
-from tests.conftest import local_broker_settings, no_kafka
+from tests.conftest import own_broker
 from tests.kafka_support import access_env, settings_for
 
 if TYPE_CHECKING:
@@ -122,15 +122,8 @@ async def test_committed_offsets_survive_a_consumer_restart(
 @pytest.fixture(scope="module")
 def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A second project broker in its own state dir, for tests that stop and restart it."""
-    settings = local_broker_settings(tmp_path_factory.mktemp("kafka-private"))
-    try:
-        local_kafka.up(settings, owner_pid=os.getpid())
-    except local_kafka.BrokerError as exc:
-        no_kafka([f"cannot start a private local broker: {str(exc).splitlines()[0]}"])
-    try:
+    with own_broker(tmp_path_factory.mktemp("kafka-private")) as settings:
         yield settings
-    finally:
-        local_kafka.down(settings)
 
 
 def client_settings(broker: Settings) -> Settings:
@@ -254,16 +247,8 @@ def test_topics_apply_without_a_broker_is_one_clear_error(tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A project broker with ``EMINING_KAFKA_SECURITY=scram-tls`` (certificates made at start)."""
-    settings = local_broker_settings(tmp_path_factory.mktemp("kafka-tls")).model_copy(
-        update={"kafka_security": "scram-tls"})
-    try:
-        local_kafka.up(settings, owner_pid=os.getpid())
-    except local_kafka.BrokerError as exc:
-        no_kafka([f"cannot start a TLS local broker: {str(exc).splitlines()[0]}"])
-    try:
+    with own_broker(tmp_path_factory.mktemp("kafka-tls"), "scram-tls", "TLS") as settings:
         yield settings
-    finally:
-        local_kafka.down(settings)
 
 
 async def test_tls_mode_carries_records_over_sasl_ssl_verified_by_the_local_ca(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,7 +19,7 @@ from infra.cli import app
 from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.connection import KafkaAccess
-from tests.conftest import local_broker_settings, no_kafka
+from tests.conftest import own_broker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,16 +30,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def insecure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A private local broker started with security off (plaintext, no authorizer)."""
-    settings = local_broker_settings(tmp_path_factory.mktemp("kafka-insecure")).model_copy(
-        update={"kafka_security": "none"})
-    try:
-        local_kafka.up(settings, owner_pid=os.getpid())
-    except local_kafka.BrokerError as exc:
-        no_kafka([f"cannot start an insecure local broker: {str(exc).splitlines()[0]}"])
-    try:
+    with own_broker(tmp_path_factory.mktemp("kafka-insecure"), "none", "insecure") as settings:
         yield settings
-    finally:
-        local_kafka.down(settings)
 
 
 def _invoke(args: list[str], env: dict[str, str | None]) -> Any:
