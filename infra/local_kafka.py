@@ -304,7 +304,7 @@ def _jaas(module: str, **options: str) -> str:
 
 
 def security_properties(
-    security: str, credentials: Credentials, tls_dir: Path
+    security: str, credentials: Credentials, tls_dir: Path, *, reauth_ms: int = REAUTH_MS
 ) -> dict[str, str | int]:
     """Listener, SASL, TLS and authorizer settings for ``EMINING_KAFKA_SECURITY``.
 
@@ -340,7 +340,7 @@ def security_properties(
         # aiokafka cannot re-authenticate (KIP-368): the broker closes the connection and the
         # client logs in again with what it has. Offboarding does not wait for this: ACLs are
         # checked on every request.
-        "connections.max.reauth.ms": REAUTH_MS,
+        "connections.max.reauth.ms": reauth_ms,
     }
     if client == "SASL_SSL":
         props |= {
@@ -944,7 +944,8 @@ def up(
             render_server_properties(
                 ports=ports, data_dir=layout.data_dir,
                 security=security_properties(settings.kafka_security, credentials,
-                                             layout.tls_dir),
+                                             layout.tls_dir,
+                                             reauth_ms=int(settings.kafka_reauth_s * 1000)),
             ),
             private=True,  # it holds the admin's and the controller's passwords
         )

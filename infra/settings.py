@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="PEM CA bundle that signed the broker's TLS certificate (scram-tls); "
         "default for the local broker: <state_dir>/kafka/tls/ca.pem",
     )
+    kafka_reauth_s: float = Field(
+        default=3600.0, gt=0,
+        description="the local broker's connections.max.reauth.ms, in seconds: how long a "
+        "session opened with a since rotated password lasts at most",
+    )
     state_dir: Path = Field(
         default_factory=_default_state_dir,
         description="broker data and logs, keys, chain state (survives restarts)",

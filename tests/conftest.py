@@ -47,11 +47,12 @@ def local_broker_settings(state_dir: Path) -> Settings:
 
 @contextmanager
 def own_broker(
-    state_dir: Path, security: str = "scram", what: str = "private"
+    state_dir: Path, security: str = "scram", what: str = "private", **overrides: Any
 ) -> Iterator[Settings]:
     """A project broker of a test module's own (stopped at the end), for tests that restart it
-    or need another ``EMINING_KAFKA_SECURITY`` than the session's."""
-    settings = local_broker_settings(state_dir).model_copy(update={"kafka_security": security})
+    or need other broker settings than the session's (``EMINING_KAFKA_SECURITY``, ...)."""
+    settings = local_broker_settings(state_dir).model_copy(
+        update={"kafka_security": security, **overrides})
     try:
         local_kafka.up(settings, owner_pid=os.getpid())
     except local_kafka.BrokerError as exc:
