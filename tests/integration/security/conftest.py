@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from infra.broker_acls import desired_acls, org_principal
 from infra.broker_admin import AclChanges, apply_acls, delete_credential, upsert_credential
@@ -29,7 +30,7 @@ from schemas.participants import OrganisationOffboarded, OrganisationOnboarded
 from schemas.registry import Registry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from producers.connection import KafkaAccess
 
@@ -40,6 +41,22 @@ def producer(access: KafkaAccess, *, idempotent: bool = True) -> AIOKafkaProduce
     """Not started. ``idempotent=False`` needs no cluster-level right at start-up."""
     return AIOKafkaProducer(**access.aiokafka(), enable_idempotence=idempotent, acks="all",
                             request_timeout_ms=CLIENT_TIMEOUT_MS)
+
+
+async def assert_writes(access: KafkaAccess, *, allowed: Sequence[str] = (),
+                        refused: Sequence[str] = (), idempotent: bool = True) -> None:
+    """As ``access``: each ``allowed`` topic takes a record, each ``refused`` one is refused with
+    exactly TopicAuthorizationFailedError."""
+    sender = producer(access, idempotent=idempotent)
+    try:
+        await sender.start()
+        for topic in allowed:
+            await sender.send_and_wait(topic, b"allowed to write here", key=b"k")
+        for topic in refused:
+            with pytest.raises(TopicAuthorizationFailedError):
+                await sender.send_and_wait(topic, b"never written", key=b"k")
+    finally:
+        await sender.stop()
 
 
 def consumer(access: KafkaAccess, *topics: str, group_id: str | None = None,

@@ -42,7 +42,7 @@ from producers.connection import diagnose, login_error
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role
 from schemas.topics import DLQ, PARTICIPANTS, PROJECTS, SHARED_TOPICS, alerts_topic
-from tests.integration.security.conftest import consumer, producer
+from tests.integration.security.conftest import assert_writes, consumer, producer
 
 if TYPE_CHECKING:
     from producers.connection import KafkaAccess
@@ -99,15 +99,7 @@ async def _authentication_refused(access: KafkaAccess) -> None:
 
 async def test_a_firm_cannot_write_the_registry(principals: Principals) -> None:
     _, firm = await principals.onboard("firm")
-    sender = producer(firm)
-    try:
-        await sender.start()
-        with pytest.raises(TopicAuthorizationFailedError):
-            await sender.send_and_wait(PARTICIPANTS, b"forged registry event", key=b"x")
-        with pytest.raises(TopicAuthorizationFailedError):
-            await sender.send_and_wait(DLQ, b"not the platform", key=b"x")
-    finally:
-        await sender.stop()
+    await assert_writes(firm, refused=(PARTICIPANTS, DLQ))
 
 
 async def test_a_firm_writes_and_reads_a_shared_topic_in_its_own_group(
@@ -178,14 +170,7 @@ async def test_an_auditor_reads_every_shared_topic_and_writes_none(
         record = await _read_one(auditor, topic, meta.partition, meta.offset)
         assert record.value == marker, topic
 
-    writer = producer(auditor, idempotent=False)
-    try:
-        await writer.start()
-        for topic in (*SHARED_TOPICS, PARTICIPANTS, DLQ):
-            with pytest.raises(TopicAuthorizationFailedError):
-                await writer.send_and_wait(topic, b"an auditor never writes", key=b"x")
-    finally:
-        await writer.stop()
+    await assert_writes(auditor, refused=(*SHARED_TOPICS, PARTICIPANTS, DLQ), idempotent=False)
     # an idempotent producer is refused even earlier: it may write no topic at all
     await _refused_start(producer(auditor), ClusterAuthorizationFailedError)
 
@@ -294,16 +279,6 @@ async def test_the_alerts_service_creates_alerts_topics_and_writes_nothing_share
         assert created.action == "created"
         [again] = await apply_topics(alerts, [spec])  # DescribeConfigs on its own topic
         assert again.action == "unchanged"
-        sender = producer(alerts)
-        try:
-            await sender.start()
-            await sender.send_and_wait(spec.name, b"an alert", key=b"a")
-            await sender.send_and_wait(DLQ, b"a webhook that failed", key=b"a")
-            with pytest.raises(TopicAuthorizationFailedError):
-                await sender.send_and_wait(PROJECTS, b"not the platform's to write", key=b"x")
-            with pytest.raises(TopicAuthorizationFailedError):
-                await sender.send_and_wait(PARTICIPANTS, b"nor this", key=b"x")
-        finally:
-            await sender.stop()
+        await assert_writes(alerts, allowed=(spec.name, DLQ), refused=(PROJECTS, PARTICIPANTS))
     finally:
         await delete_credential(kafka_access, user)
