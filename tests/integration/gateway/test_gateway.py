@@ -356,18 +356,7 @@ class _DropFirstSender(RecordSender):
 
 async def test_an_unacknowledged_custodial_event_is_queued_then_delivered_once(world, tmp_path):
     flaky = _DropFirstSender(world.kafka, timeout_s=5.0)
-    state = GatewayState(
-        sender=flaky, load_registry=world.state._load_registry,
-        trust_anchor=[world.operator.public_key], api_keys=world.state.api_keys,
-        custody_dir=world.state.custody.custody_dir, chain_dir=tmp_path / "chains",
-        receipts_dir=tmp_path / "gateway", max_body_bytes=world.state.max_body_bytes,
-    )
-    from fastapi import FastAPI  # noqa: PLC0415
-
-    from producers.gateway import create_gateway  # noqa: PLC0415
-
-    app = FastAPI()
-    app.include_router(create_gateway(state))
+    state, app = _gateway_on(world, tmp_path, flaky)
     event = milestone() | {"id": str(uuid.uuid4())}
     headers = world.auth(world.firm_token)
     async with state.running(), running(app) as client:
