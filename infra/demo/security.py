@@ -87,23 +87,28 @@ def refusal_parties(dep: Deployment) -> tuple[str, str, str]:
     return firm, agency, auditor
 
 
-async def _write(access: KafkaAccess, topic: str) -> str:
-    # Not idempotent: an idempotent producer is refused earlier (InitProducerId) for a
-    # principal with no WRITE anywhere; this shows the refusal of the write itself.
-    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, acks="all",
-                                request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
+async def _attempt(client: Any, action: Callable[[], Awaitable[Any]]) -> str:
+    """Start ``client`` and run ``action``: ``allowed``, or the Kafka error that refused it."""
     try:
         async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
-            await producer.start()
-            # An empty value: were it ever accepted, every reader would reject it as malformed.
-            await producer.send_and_wait(topic, b"")
+            await client.start()
+            await action()
     except KafkaError as exc:
         return type(exc).__name__
     except TimeoutError:
         return "no answer"
     finally:
-        await producer.stop()
+        await client.stop()
     return "allowed"
+
+
+async def _write(access: KafkaAccess, topic: str) -> str:
+    # Not idempotent: an idempotent producer is refused earlier (InitProducerId) for a
+    # principal with no WRITE anywhere; this shows the refusal of the write itself.
+    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, acks="all",
+                                request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
+    # An empty value: were it ever accepted, every reader would reject it as malformed.
+    return await _attempt(producer, lambda: producer.send_and_wait(topic, b""))
 
 
 async def _read(access: KafkaAccess, topic: str, group: str | None = None) -> str:
@@ -112,17 +117,7 @@ async def _read(access: KafkaAccess, topic: str, group: str | None = None) -> st
     consumer = AIOKafkaConsumer(topic, **access.aiokafka(), group_id=group,
                                 enable_auto_commit=False,
                                 request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
-    try:
-        async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
-            await consumer.start()
-            await consumer.getmany(timeout_ms=2000)
-    except KafkaError as exc:
-        return type(exc).__name__
-    except TimeoutError:
-        return "no answer"
-    finally:
-        await consumer.stop()
-    return "allowed"
+    return await _attempt(consumer, lambda: consumer.getmany(timeout_ms=2000))
 
 
 async def _login(access: KafkaAccess) -> str:
