@@ -54,3 +54,50 @@ class Principal:
 
 ANONYMOUS = Principal(org=None, roles=frozenset(), subject="anonymous",
                       method=AuthMethod.ANONYMOUS)
+
+
+class FieldClass(StrEnum):
+    """Who may see a field of an event or a view (see the README's classification table)."""
+
+    SHARED = "shared"
+    """Every participant: projects, licences, decisions, shipment movements."""
+    PERSONAL = "personal"
+    """Personal data (a representative's CNIC, a local applicant's NTN): the parties only."""
+    COMMERCIAL = "commercial"
+    """Commercial terms (buyer, contract, declared value, invoice): the parties only."""
+
+
+RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]] = {
+    "pk.emining.approval.licence.application.received": {
+        "applicant.ntn": FieldClass.PERSONAL,
+        "applicant.representative_cnic": FieldClass.PERSONAL,
+    },
+    "pk.emining.shipment.planned": {
+        "buyer": FieldClass.COMMERCIAL,
+        "contract_ref": FieldClass.COMMERCIAL,
+    },
+    "pk.emining.shipment.customs.declaration.filed": {
+        "declared_value": FieldClass.COMMERCIAL,
+        "declarant_ntn": FieldClass.PERSONAL,
+    },
+    "pk.emining.shipment.final.invoiced": {
+        "invoice_number": FieldClass.COMMERCIAL,
+        "amount": FieldClass.COMMERCIAL,
+    },
+}
+"""Per event type (without its ``.vN``), the dotted paths of its data that are not shared.
+
+Everything else an event carries is shared by all participants. The parties who see a restricted
+field: the subject's own party (holder, proponent, exporter), the organisations competent for
+the subject (agencies holding a grant over its family in its province), auditors and the
+platform. This table is the one source: the HTTP policy, the views and the Kafka encryption of
+restricted fields read it.
+"""
+
+
+def restricted_fields(ce_type: str) -> dict[str, FieldClass]:
+    """The restricted paths of a ``ce_type`` with or without its version suffix."""
+    base, _, version = ce_type.rpartition(".")
+    if base and version.startswith("v") and version[1:].isdigit():
+        ce_type = base
+    return RESTRICTED_FIELDS.get(ce_type, {})
