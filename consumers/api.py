@@ -5,14 +5,18 @@ Mounted under ``/v1`` by ``infra.app``. Lists are keyset-paginated: pass the ans
 partition the last offset applied to the views, the log's end offset and the lag between them.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run
+# time and they name the ``Caller`` dependency local to ``create_views_router``.
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 
+from consumers.access_http import Access
 from consumers.freshness import Freshness, FreshnessReport
+from consumers.policy import Row, row_of
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, Page, get_view, list_views, offsets, statuses, timeline
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
@@ -23,15 +27,22 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Cursor = Annotated[str | None, Query(description="``next_cursor`` of the previous page")]
 
 
+_WITHHELD = ("restricted fields left out of this answer (personal data, commercial terms: "
+             "only the subject's parties, competent agencies and auditors see them)")
+
+
 class ListAnswer(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
     freshness: FreshnessReport
+    withheld: dict[str, list[str]] = Field(default_factory=dict, description="subject → "
+                                           + _WITHHELD)
 
 
 class ItemAnswer(BaseModel, Generic[T]):
     item: T
     freshness: FreshnessReport
+    withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
 class TimelineItem(BaseModel):
@@ -53,46 +64,69 @@ class TimelineItem(BaseModel):
     offset: int
 
 
+class TimelineAnswer(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None
+    freshness: FreshnessReport
+    withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
+
+
 def create_views_router(  # noqa: C901 - one small nested handler per route
-    store: ViewStore, freshness: Freshness
+    store: ViewStore, freshness: Freshness, access: Callable[..., Awaitable[Access]],
 ) -> APIRouter:
-    """Routes reading ``store``; ``freshness`` asks the broker how far the log has gone."""
+    """Routes reading ``store``; ``freshness`` asks the broker how far the log has gone;
+    ``access`` admits the caller (``consumers.access_http``) and says what it may see."""
     router = APIRouter(tags=["views"])
+    Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
 
     async def fresh() -> FreshnessReport:
         return await freshness.report(await offsets(store))
 
-    async def page(family: str, filters: dict[str, Any], limit: int, cursor: str | None) -> Any:
+    async def page(caller: Access, family: str, filters: dict[str, Any], limit: int,
+                   cursor: str | None) -> Any:
         found: Page = await list_views(store, family, filters, limit=limit, cursor=cursor)
-        return {"items": found.items, "next_cursor": found.next_cursor, "freshness": await fresh()}
+        items, withheld = await caller.views(family, found.items)
+        return {"items": items, "next_cursor": found.next_cursor, "freshness": await fresh(),
+                "withheld": withheld}
 
-    async def one(family: str, subject: str) -> Any:
+    async def one(caller: Access, family: str, subject: str) -> Any:
         doc = await get_view(store, family, subject)
         if doc is None:
             raise HTTPException(404, f"no {family[:-1]} {subject} in the views")
-        return {"item": doc, "freshness": await fresh()}
+        [item], withheld = await caller.views(family, [doc])
+        return {"item": item, "freshness": await fresh(), "withheld": withheld.get(subject, [])}
+
+    async def history(caller: Access, subject: str, limit: int, cursor: str | None) -> Any:
+        found = await timeline(store, subject, limit=limit, cursor=cursor)
+        row = await subject_row(store, subject, found.items)
+        items, withheld = await caller.entries(subject, row, found.items)
+        return {"items": items, "next_cursor": found.next_cursor, "freshness": await fresh(),
+                "withheld": withheld}
 
     @router.get("/projects", response_model=ListAnswer[ProjectView])
-    async def projects(limit: Limit = 50, cursor: Cursor = None, province: str | None = None,
-                       stage: str | None = None, operator: str | None = None) -> Any:
+    async def projects(caller: Caller, limit: Limit = 50, cursor: Cursor = None,
+                       province: str | None = None, stage: str | None = None,
+                       operator: str | None = None) -> Any:
         """Projects: stage, operator, joint venture, titles, latest production."""
-        return await page("projects", {"province": province, "status": stage, "party": operator},
+        return await page(caller, "projects",
+                          {"province": province, "status": stage, "party": operator},
                           limit, cursor)
 
     @router.get("/projects/{project_id}", response_model=ItemAnswer[ProjectView])
-    async def project(project_id: str) -> Any:
-        return await one("projects", project_id)
+    async def project(caller: Caller, project_id: str) -> Any:
+        return await one(caller, "projects", project_id)
 
-    @router.get("/projects/{project_id}/timeline", response_model=ListAnswer[TimelineItem])
-    async def project_timeline(project_id: str, limit: Limit = 100, cursor: Cursor = None) -> Any:
+    @router.get("/projects/{project_id}/timeline", response_model=TimelineAnswer)
+    async def project_timeline(caller: Caller, project_id: str, limit: Limit = 100,
+                               cursor: Cursor = None) -> Any:
         """Every accepted event of the project in order, corrections and superseded ones too."""
         if await get_view(store, "projects", project_id) is None:
             raise HTTPException(404, f"no project {project_id} in the views")
-        found = await timeline(store, project_id, limit=limit, cursor=cursor)
-        return {"items": found.items, "next_cursor": found.next_cursor, "freshness": await fresh()}
+        return await history(caller, project_id, limit, cursor)
 
     @router.get("/approvals", response_model=ListAnswer[ApprovalView])
     async def approvals(
+        caller: Caller,
         limit: Limit = 50, cursor: Cursor = None,
         status: Annotated[list[str] | None, Query(description="status(es); `pending` = "
                                                   "awaiting a decision")] = None,
@@ -103,33 +137,41 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         """Licences, environmental approvals and export LPCOs: status, dues, time in state."""
         filters = {"status": statuses(status or []), "authority": authority,
                    "province": province, "party": holder, "kind": kind, "project_id": project}
-        return await page("approvals", filters, limit, cursor)
+        return await page(caller, "approvals", filters, limit, cursor)
 
     @router.get("/approvals/{ref}", response_model=ItemAnswer[ApprovalView])
-    async def approval(ref: str) -> Any:
-        return await one("approvals", ref)
+    async def approval(caller: Caller, ref: str) -> Any:
+        return await one(caller, "approvals", ref)
 
     @router.get("/shipments", response_model=ListAnswer[ShipmentView])
     async def shipments(
+        caller: Caller,
         limit: Limit = 50, cursor: Cursor = None,
         status: Annotated[list[str] | None, Query()] = None,
         exporter: str | None = None, on_hold: bool | None = None,
     ) -> Any:
         """Shipments: status, current leg, holds, the export approvals relied on."""
         filters = {"status": statuses(status or []), "party": exporter, "on_hold": on_hold}
-        return await page("shipments", filters, limit, cursor)
+        return await page(caller, "shipments", filters, limit, cursor)
 
     @router.get("/shipments/{shipment_id}", response_model=ItemAnswer[ShipmentView])
-    async def shipment(shipment_id: str) -> Any:
-        return await one("shipments", shipment_id)
+    async def shipment(caller: Caller, shipment_id: str) -> Any:
+        return await one(caller, "shipments", shipment_id)
 
-    @router.get("/timeline/{subject}", response_model=ListAnswer[TimelineItem])
-    async def subject_timeline(subject: str, limit: Limit = 100, cursor: Cursor = None) -> Any:
+    @router.get("/timeline/{subject}", response_model=TimelineAnswer)
+    async def subject_timeline(caller: Caller, subject: str, limit: Limit = 100,
+                               cursor: Cursor = None) -> Any:
         """Any subject's history: a project, title, environmental file, LPCO or shipment."""
-        found = await timeline(store, subject, limit=limit, cursor=cursor)
-        return {"items": found.items, "next_cursor": found.next_cursor, "freshness": await fresh()}
+        return await history(caller, subject, limit, cursor)
 
     return router
 
 
-
+async def subject_row(store: ViewStore, subject: str, items: list[dict[str, Any]]) -> Row | None:
+    """The policy's row for a timeline's subject: from its view (party, province, kind)."""
+    family = str(items[0]["family"]) if items else None
+    for name in (family,) if family else ("projects", "approvals", "shipments"):
+        doc = await get_view(store, name, subject)
+        if doc is not None:
+            return row_of(name, doc)
+    return None

@@ -42,6 +42,8 @@ _OUTCOMES = {
     503: "unavailable",
 }
 _CHALLENGE = 'Bearer realm="emining"'
+_POLICY_REASONS = {401: "unauthenticated", 403: "forbidden", 503: "registry_unavailable"}
+"""Refusals of the access policy (``consumers.access_http``), as the gateway names them."""
 
 POST_EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": Acceptance, "description": "The broker acknowledged the event."},
@@ -87,6 +89,9 @@ def _refusal(exc: Exception) -> RefusedError:
             if problem["loc"][1:2] in (["signed"], ["unsigned"]):
                 del problem["loc"][1]
         return RefusedError(422, "invalid", problems)
+    if isinstance(exc, HTTPException) and exc.status_code in _POLICY_REASONS:  # the policy
+        return RefusedError(exc.status_code, _POLICY_REASONS[exc.status_code], str(exc.detail),
+                            dict(exc.headers or {}))
     if isinstance(exc, HTTPException):  # FastAPI's "error parsing the body" (e.g. not UTF-8)
         return invalid(["body"], f"the body is not UTF-8 JSON ({exc.detail})", "json_invalid")
     return RefusedError(503, "gateway_unavailable", str(exc))

@@ -193,7 +193,8 @@ class Declaration(ViewDoc):
     number: str
     filed_at: datetime
     customs_station: ExitPoint
-    declared_value: Money
+    declared_value: Money | None
+    """Always set in the views; ``None`` in an answer to a caller who may not see it."""
     export_approvals: tuple[str, ...]
 
 

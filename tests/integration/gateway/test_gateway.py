@@ -20,6 +20,7 @@ from producers.gateway_receipts import Receipts, ReceiptState
 from producers.gateway_state import GatewayState
 from producers.keys import key_file_name, write_key
 from producers.sender import RecordSender
+from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import format_time, from_record
 from schemas.events.examples import OPERATOR
 from schemas.signing import PrivateKey, Verifier, b64
@@ -540,7 +541,12 @@ async def test_metrics_count_requests_by_outcome(world):
                                        json=milestone())
     assert response.status_code == 202
     assert accepted() == start + 1
-    text = (await world.client.get("/metrics")).text
+    # Metrics are the platform operator's: not the public's, not a firm's.
+    assert (await world.client.get("/metrics")).status_code == 401
+    assert (await world.client.get("/metrics", headers=world.auth(world.firm_token))
+            ).status_code == 403
+    operator = ApiKeyStore(world.settings.api_keys_path).issue(PLATFORM_ORG, replace=True)
+    text = (await world.client.get("/metrics", headers=world.auth(operator))).text
     assert 'emining_gateway_requests_total{outcome="accepted"}' in text
     assert "emining_gateway_request_seconds_bucket" in text
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 
+from consumers.access_http import Access, access_dependency
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore
@@ -21,11 +22,24 @@ from consumers.store_read import offsets
 from infra.local_postgres import LocalPostgres, PostgresUnavailableError
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
+from schemas.access import AuthMethod, Principal, UserRole
 from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus, renames
 
-__all__ = ["Bus", "renames"]
+__all__ = ["Bus", "as_platform", "renames"]
+
+
+def as_platform() -> Callable[..., Awaitable[Access]]:
+    """An access dependency that admits every request as a platform operator (sees all)."""
+    registry = scenario.registry()
+    operator = Principal(org=scenario.PLATFORM, roles=frozenset({UserRole.OPERATOR}),
+                         subject="test-operator", method=AuthMethod.SESSION)
+
+    async def principal_of() -> Principal:
+        return operator
+
+    return access_dependency(principal_of, lambda: registry, None)
 
 PARTITIONS = 3
 

@@ -24,6 +24,7 @@ from schemas.envelope import seal, to_record
 from tests.integration.views import scenario
 from tests.integration.views.conftest import (
     Bus,
+    as_platform,
     caught_up,
     config_for,
     fresh_database,
@@ -197,7 +198,7 @@ async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
     store, config, _, _ = synced
     app = FastAPI()
     freshness = Freshness(config.kafka, config.topics.consumed())
-    app.include_router(create_views_router(store, freshness), prefix="/v1")
+    app.include_router(create_views_router(store, freshness, as_platform()), prefix="/v1")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://views") as client:
         seen, cursor = [], None

@@ -1,0 +1,123 @@
+"""What the public sees without signing in: the licence register and agency lead times.
+
+EITI requirement 2.3 asks for a public register of licences (holder, coordinates, application and
+award dates, duration, commodity); the platform's promise of streamlined approvals is measured by
+each agency's lead times against the service standards. Both come from the views, and each row
+links to the signed events behind it (``/v1/public/timeline/{ref}``, restricted fields removed).
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+
+from consumers.access_http import Access
+from consumers.audit.dataset import load_dataset
+from consumers.audit.leadtimes import decisions, lead_times
+from consumers.audit.register import licence_register
+from consumers.audit.standards import Standards
+from consumers.store import ViewStore
+from consumers.store_read import MAX_LIMIT, get_view, timeline
+from schemas.registry import Registry
+
+
+class Licence(BaseModel):
+    title_number: str
+    title_type: str
+    status: str
+    holder_uscc: str
+    holder_name: str
+    province: str
+    district: str
+    coordinates_wkt: str
+    area_km2: str
+    application_date: str
+    award_date: str
+    duration_years: str
+    expiry_date: str
+    commodity: str
+    licensing_authority: str
+    authority_name: str
+    events: str
+    """Where the signed events behind this row are."""
+
+
+class LeadTimeRow(BaseModel):
+    kind: str
+    authority: str
+    authority_name: str
+    category: str
+    decided: int
+    pending: int
+    median_days: float | None
+    p90_days: float | None
+    standard_days: int | None
+    within_standard: int
+    files: list[str]
+    """The files counted, each readable at ``/v1/public/timeline/{ref}``."""
+
+
+class Register(BaseModel):
+    as_of: str
+    licences: list[Licence]
+
+
+class LeadTimes(BaseModel):
+    as_of: str
+    rows: list[LeadTimeRow]
+
+
+def create_public_router(
+    store: ViewStore, registry: Callable[[], Registry],
+    access: Callable[..., Awaitable[Access]],
+) -> APIRouter:
+    """``/public/...`` (mounted under ``/v1``): no sign-in, shared data only."""
+    router = APIRouter(tags=["public"])
+    Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
+
+    @router.get("/public/licences", response_model=Register)
+    async def licences(_: Caller) -> Any:
+        """The licence register (EITI 2.3): every title, its holder, area, dates and commodity."""
+        data = await load_dataset(store, registry())
+        rows = [{**asdict(r), "events": f"/v1/public/timeline/{r.title_number}"}
+                for r in licence_register(data)]
+        return {"as_of": _now(), "licences": rows}
+
+    @router.get("/public/lead-times", response_model=LeadTimes)
+    async def agency_lead_times(_: Caller) -> Any:
+        """Each agency's decisions per kind of file: median and p90 days against the standard."""
+        data = await load_dataset(store, registry())
+        standards = Standards()
+        found = decisions(data, standards)
+        rows = []
+        for row in lead_times(found, standards):
+            files = sorted(d.ref for d in found if (d.kind, d.authority, d.category)
+                           == (row.kind, row.authority, row.category))
+            rows.append({**asdict(row), "authority_name": data.name(row.authority),
+                         "files": files})
+        return {"as_of": _now(), "rows": rows}
+
+    @router.get("/public/timeline/{ref}")
+    async def public_timeline(
+        caller: Caller, ref: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        cursor: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> Any:
+        """The signed events of one licence, environmental approval or LPCO; restricted fields
+        (personal data, commercial terms) are removed for everyone here."""
+        if await get_view(store, "approvals", ref) is None:
+            raise HTTPException(404, f"no licence or approval {ref} on the public record")
+        found = await timeline(store, ref, limit=limit, cursor=cursor)
+        items, withheld = await caller.entries(ref, None, found.items)
+        return {"items": items, "next_cursor": found.next_cursor, "withheld": withheld}
+
+    return router
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,275 @@
+"""The one authorisation policy: for every route and stream, who may call it and what they see.
+
+As data: ``ROUTES`` says, per method and path, the audience (public, any participant, the
+caller's own organisation, auditors, the platform's operators) and the user roles allowed; the
+classification of fields (``schemas.access.RESTRICTED_FIELDS`` for event data, ``VIEW_FIELDS`` for
+the views) says which parts of a row only its parties see. ``entitled`` and ``redact_*`` apply it.
+A route without an entry is refused (and ``tests/integration/test_policy.py`` fails on it).
+Pure: the registry is passed in.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from schemas.access import FieldClass, Principal, UserRole, restricted_fields
+from schemas.alerts import PLATFORM_ORG
+from schemas.common import Language, Role, Side
+from schemas.events.registry import BY_TOPIC
+from schemas.registry import OrgRecord, Registry
+from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
+
+
+class Audience(StrEnum):
+    PUBLIC = "public"
+    """Anyone, without signing in."""
+    PARTICIPANT = "participant"
+    """A signed-in member of an active organisation: shared rows, restricted fields per row."""
+    OWN_ORG = "own_org"
+    """A signed-in member, about its own organisation's things only (alerts, webhooks, events)."""
+    AUDIT = "audit"
+    """Auditor organisations and the platform's operators."""
+    OPERATOR = "operator"
+    """The platform's operators only."""
+
+
+_ALL = frozenset(UserRole)
+READERS = _ALL
+ACTORS = frozenset({UserRole.OFFICER, UserRole.MANAGER, UserRole.MACHINE})
+MANAGERS = frozenset({UserRole.MANAGER, UserRole.MACHINE})
+AUDITORS = frozenset({UserRole.AUDITOR, UserRole.OPERATOR, UserRole.MACHINE})
+OPERATORS = frozenset({UserRole.OPERATOR, UserRole.MACHINE})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    audience: Audience
+    roles: frozenset[UserRole] = _ALL
+    family: str | None = None
+    """The view family whose restricted fields this route can reveal (redacted per row)."""
+    acts: bool = False
+    """The route changes something on the organisation's behalf: agencies and firms only
+    (auditors read, the platform's operator works through its own tools)."""
+
+
+_VIEW = Rule(Audience.PARTICIPANT, READERS)
+ROUTES: dict[tuple[str, str], Rule] = {
+    # The shared record: every participant; restricted fields only to the row's parties.
+    ("GET", "/v1/projects"): Rule(Audience.PARTICIPANT, READERS, "projects"),
+    ("GET", "/v1/projects/{project_id}"): Rule(Audience.PARTICIPANT, READERS, "projects"),
+    ("GET", "/v1/projects/{project_id}/timeline"): Rule(Audience.PARTICIPANT, READERS, "timeline"),
+    ("GET", "/v1/approvals"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
+    ("GET", "/v1/approvals/{ref}"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
+    ("GET", "/v1/shipments"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
+    ("GET", "/v1/shipments/{shipment_id}"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
+    ("GET", "/v1/timeline/{subject}"): Rule(Audience.PARTICIPANT, READERS, "timeline"),
+    # Acting: the caller's own organisation, people who act for it.
+    ("POST", "/v1/events"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
+    # Private to one organisation.
+    ("POST", "/v1/subscriptions"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
+    ("GET", "/v1/subscriptions"): Rule(Audience.OWN_ORG, READERS),
+    ("DELETE", "/v1/subscriptions/{sub_id}"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
+    ("POST", "/v1/webhooks"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("GET", "/v1/webhooks"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("GET", "/v1/alerts/stream"): Rule(Audience.OWN_ORG, READERS),
+    # Accountability: who read restricted data.
+    ("GET", "/v1/audit/reads"): Rule(Audience.AUDIT, AUDITORS),
+    # Operations.
+    ("GET", "/metrics"): Rule(Audience.OPERATOR, OPERATORS),
+    ("GET", "/v1/health"): Rule(Audience.PUBLIC),
+    # The public: an EITI-style licence register and agency lead times, no sign-in.
+    ("GET", "/v1/public/licences"): Rule(Audience.PUBLIC),
+    ("GET", "/v1/public/lead-times"): Rule(Audience.PUBLIC),
+    ("GET", "/v1/public/timeline/{ref}"): Rule(Audience.PUBLIC, _ALL, "timeline"),
+    # Signing in, and the documentation.
+    ("POST", "/v1/auth/login"): Rule(Audience.PUBLIC),
+    ("POST", "/v1/auth/logout"): Rule(Audience.PUBLIC),
+    ("GET", "/v1/auth/me"): Rule(Audience.PUBLIC),
+    ("GET", "/"): Rule(Audience.PUBLIC),
+    ("GET", "/openapi.json"): Rule(Audience.PUBLIC),
+    ("GET", "/docs"): Rule(Audience.PUBLIC),
+    ("GET", "/docs/oauth2-redirect"): Rule(Audience.PUBLIC),
+    ("GET", "/redoc"): Rule(Audience.PUBLIC),
+}
+"""(method, path template) → rule. ``HEAD`` follows ``GET``."""
+
+VIEW_FIELDS: dict[str, dict[str, FieldClass]] = {
+    "shipments": {
+        "contract_ref": FieldClass.COMMERCIAL,
+        "buyer": FieldClass.COMMERCIAL,
+        "declaration.declared_value": FieldClass.COMMERCIAL,
+        "invoice_number": FieldClass.COMMERCIAL,
+        "invoiced_amount": FieldClass.COMMERCIAL,
+    },
+    "approvals": {},
+    "projects": {},
+}
+"""Per view family, the dotted paths of a view document that only the row's parties see."""
+
+
+class Refusal(Exception):  # noqa: N818 - a verdict carried to the HTTP layer, not a failure
+    """The policy refuses the call: 401 (sign in) or 403 (not for you), with the reason."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    return ROUTES.get(("GET" if method == "HEAD" else method, path))
+
+
+def admit(rule: Rule | None, principal: Principal, registry: Registry, method: str,
+          path: str) -> OrgRecord | None:
+    """May ``principal`` call the route? Returns its organisation's record (None if anonymous).
+
+    Raises ``Refusal``: a route without a rule is refused for everyone but the docs' own.
+    """
+    if rule is None:
+        raise Refusal(403, f"{method} {path} has no access rule: refused for everyone")
+    if rule.audience is Audience.PUBLIC:
+        return _org_of(principal, registry)
+    if principal.anonymous:
+        raise Refusal(401, "sign in, or send your organisation's API key or token")
+    org = _org_of(principal, registry)
+    if org is None or not org.active_at(datetime.now(UTC)):
+        raise Refusal(403, f"{principal.org} is not an active participant of the platform")
+    if not principal.roles & rule.roles:
+        wanted = ", ".join(sorted(r.value for r in rule.roles))
+        raise Refusal(403, f"{method} {path} needs one of the roles: {wanted}")
+    if rule.audience is Audience.AUDIT and org.role not in (Role.AUDITOR, Role.PLATFORM):
+        raise Refusal(403, f"{method} {path} is for auditors and the platform's operators")
+    if rule.audience is Audience.OPERATOR and org.role is not Role.PLATFORM:
+        raise Refusal(403, f"{method} {path} is for the platform's operators")
+    if rule.acts and org.role not in (Role.AGENCY, Role.FIRM):
+        raise Refusal(403, f"{method} {path} acts for an agency or a firm; a {org.role.value} "
+                      "organisation reads")
+    return org
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _org_of(principal: Principal, registry: Registry) -> OrgRecord | None:
+    if not principal.org:
+        return None
+    found = registry.orgs.get(principal.org)
+    if found is None and principal.org == PLATFORM_ORG:
+        # The operator runs the registry rather than sitting in it (it signs every registry
+        # event with the trust anchor): it is the platform whether or not it onboarded itself.
+        return OrgRecord(id=PLATFORM_ORG, names={"en": "Platform operator"}, side=Side.PK,
+                         role=Role.PLATFORM, language=Language.EN, uscc=None,
+                         onboarded_at=_EPOCH)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What the policy needs to know of one view row or timeline subject."""
+
+    family: str
+    party: str | None
+    """The subject's registered party (a USCC or URN)."""
+    province: str | None
+    kind: str | None = None
+    """An approval's kind (title, environmental, export): narrows the competent agencies."""
+
+
+_KIND_PREFIX = {"title": "pk.emining.approval.licence.",
+                "environmental": "pk.emining.approval.environmental.",
+                "export": "pk.emining.approval.export."}
+_FAMILY_TOPIC = {"projects": PROJECTS, "approvals": APPROVALS, "shipments": SHIPMENTS}
+
+
+def entitled(org: OrgRecord | None, row: Row, registry: Registry) -> bool:
+    """May ``org`` see ``row``'s restricted fields? Its party, a competent agency, an auditor or
+    the platform may; every other participant and the public may not."""
+    del registry  # kept in the signature: entitlements may come to depend on other orgs
+    if org is None:
+        return False
+    if org.role in (Role.AUDITOR, Role.PLATFORM):
+        return True
+    if row.party is not None and row.party in org.party_ids:
+        return True
+    return org.role is Role.AGENCY and _competent(org, row)
+
+
+def _competent(org: OrgRecord, row: Row) -> bool:
+    topic = _FAMILY_TOPIC.get(row.family)
+    if topic is None:
+        return False
+    prefix = _KIND_PREFIX.get(row.kind or "", "")
+    types = [cls.TYPE for cls in BY_TOPIC.get(topic, ()) if cls.TYPE.startswith(prefix)]
+    now = datetime.now(UTC)
+    for grant in org.grants:
+        if grant.own_only or not grant.valid_at(now):
+            continue
+        if grant.provinces and (row.province is None or row.province not in grant.provinces):
+            continue
+        if any(fnmatch.fnmatchcase(t, p) for t in types for p in grant.event_types):
+            return True
+    return False
+
+
+def _drop(doc: dict[str, Any], path: str) -> bool:
+    """Remove ``path`` (dotted) from ``doc``; True if something was there."""
+    head, _, rest = path.partition(".")
+    if head not in doc or doc[head] is None:
+        return False
+    if not rest:
+        doc[head] = None
+        return True
+    inner = doc[head]
+    return isinstance(inner, dict) and _drop(inner, rest)
+
+
+def redact_view(family: str, doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A copy of a view document without its restricted fields, and the paths withheld."""
+    out = copy.deepcopy(dict(doc))
+    withheld = [p for p in VIEW_FIELDS.get(family, {}) if _drop(out, p)]
+    return out, withheld
+
+
+def _strip_event_data(ce_type: str, data: Any) -> tuple[Any, list[str]]:
+    if not isinstance(data, dict):
+        return data, []
+    out = copy.deepcopy(data)
+    withheld: list[str] = []
+    for path in restricted_fields(ce_type):
+        head, _, rest = path.partition(".")
+        if rest and isinstance(out.get(head), dict) and rest in out[head]:
+            del out[head][rest]
+            withheld.append(path)
+        elif not rest and head in out:
+            del out[head]
+            withheld.append(path)
+    return out, withheld
+
+
+def redact_entry(item: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A timeline item (``data`` as signed, ``effective``) without restricted event fields."""
+    out = dict(item)
+    out["data"], withheld = _strip_event_data(str(item["type"]), item.get("data"))
+    out["effective"], more = _strip_event_data(str(item["type"]), item.get("effective"))
+    return out, sorted(set(withheld) | set(more))
+
+
+def row_of(family: str, doc: Mapping[str, Any]) -> Row:
+    """The policy's view of a view document."""
+    party = {"projects": "operator_uscc", "approvals": "holder_uscc",
+             "shipments": "exporter_uscc"}.get(family)
+    province = doc.get("province") or doc.get("origin_province")
+    return Row(family, doc.get(party) if party else None, province, doc.get("kind"))
+
+
+def subject_of(family: str, doc: Mapping[str, Any]) -> str:
+    key = {"projects": "project_id", "approvals": "ref", "shipments": "shipment_id"}[family]
+    return str(doc.get(key, ""))

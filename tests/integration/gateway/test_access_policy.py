@@ -1,0 +1,122 @@
+"""Every route of the served app, called by every kind of caller, answers as the policy says.
+
+The expectations are written here by hand, independently of ``consumers.policy.ROUTES``: a route
+added to the app without a line in ``EXPECTED`` fails ``test_every_route_has_an_expectation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from producers.gateway_auth import ApiKeyStore
+from schemas.alerts import PLATFORM_ORG
+from schemas.participants import Organisation
+from schemas.signing import PrivateKey
+from tests.integration.gateway.conftest import publish_registry, unique_org
+
+pytestmark = pytest.mark.integration
+
+CALLERS = ("anonymous", "firm", "agency", "auditor", "platform")
+OK, NO_SIGN_IN, FORBIDDEN = "ok", 401, 403
+PUBLIC = dict.fromkeys(CALLERS, OK)
+PARTICIPANTS = {"anonymous": NO_SIGN_IN, "firm": OK, "agency": OK, "auditor": OK, "platform": OK}
+ACTORS = {"anonymous": NO_SIGN_IN, "firm": OK, "agency": OK, "auditor": FORBIDDEN,
+          "platform": FORBIDDEN}
+AUDIT = {"anonymous": NO_SIGN_IN, "firm": FORBIDDEN, "agency": FORBIDDEN, "auditor": OK,
+         "platform": OK}
+OPERATOR = {"anonymous": NO_SIGN_IN, "firm": FORBIDDEN, "agency": FORBIDDEN,
+            "auditor": FORBIDDEN, "platform": OK}
+
+EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/v1/projects"): PARTICIPANTS,
+    ("GET", "/v1/projects/{project_id}"): PARTICIPANTS,
+    ("GET", "/v1/projects/{project_id}/timeline"): PARTICIPANTS,
+    ("GET", "/v1/approvals"): PARTICIPANTS,
+    ("GET", "/v1/approvals/{ref}"): PARTICIPANTS,
+    ("GET", "/v1/shipments"): PARTICIPANTS,
+    ("GET", "/v1/shipments/{shipment_id}"): PARTICIPANTS,
+    ("GET", "/v1/timeline/{subject}"): PARTICIPANTS,
+    ("POST", "/v1/events"): ACTORS,
+    ("POST", "/v1/subscriptions"): ACTORS,
+    ("GET", "/v1/subscriptions"): PARTICIPANTS,
+    ("DELETE", "/v1/subscriptions/{sub_id}"): ACTORS,
+    ("POST", "/v1/webhooks"): PARTICIPANTS,
+    ("GET", "/v1/webhooks"): PARTICIPANTS,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): PARTICIPANTS,
+    ("GET", "/v1/alerts/stream"): PARTICIPANTS,
+    ("GET", "/v1/audit/reads"): AUDIT,
+    ("GET", "/metrics"): OPERATOR,
+    ("GET", "/v1/health"): PUBLIC,
+    ("GET", "/v1/public/licences"): PUBLIC,
+    ("GET", "/v1/public/lead-times"): PUBLIC,
+    ("GET", "/v1/public/timeline/{ref}"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+}
+
+
+@pytest.fixture(scope="module")
+async def callers(world) -> dict[str, dict[str, str]]:
+    auditor = PrivateKey.generate(unique_org("xx", "aud", "policy-auditor"))
+    await publish_registry(world.kafka, world.operator, world.operator_chains, [
+        Organisation.model_validate({"id": auditor.org, "names": {"en": "Auditor (test)"},
+                                     "side": "PK", "role": "auditor"})],
+        {auditor.org: auditor.public_key})
+    keys = ApiKeyStore(world.settings.api_keys_path)
+    tokens = {"firm": world.firm_token, "agency": world.agency_token,
+              "auditor": keys.issue(auditor.org, replace=True),
+              "platform": keys.issue(PLATFORM_ORG, replace=True)}
+    await world.state.refresh_registry()
+    return {"anonymous": {}, **{k: world.auth(v) for k, v in tokens.items()}}
+
+
+def _operations(world) -> list[tuple[str, str]]:
+    paths = world.app.openapi()["paths"]
+    documented = [(m.upper(), p) for p, ops in paths.items() for m in ops]
+    plain = [("GET", r.path) for r in world.app.routes if getattr(r, "include_in_schema", 1) is
+             False]
+    return sorted(set(documented) | set(plain))
+
+
+def test_every_route_has_an_expectation(world):
+    missing = [op for op in _operations(world) if op not in EXPECTED]
+    assert missing == [], f"routes without an expectation in this test: {missing}"
+
+
+async def _call(client: httpx.AsyncClient, method: str, path: str,
+                headers: dict[str, str]) -> int:
+    url = re.sub(r"\{[^}]+\}", "PK-TEST-0001", path)
+    body = {"json": {}} if method == "POST" else {}
+    if path.endswith("/stream"):  # a live stream: the status line is the answer
+        async with asyncio.timeout(10), client.stream(method, url, headers=headers) as answer:
+            return answer.status_code
+    return (await client.request(method, url, headers=headers, **body)).status_code
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_each_caller_is_admitted_or_refused_as_the_policy_says(world, callers, caller):
+    wrong = {}
+    for method, path in _operations(world):
+        expected = EXPECTED.get((method, path), {}).get(caller)
+        status = await _call(world.client, method, path, callers[caller])
+        got = status if status in {NO_SIGN_IN, FORBIDDEN} else OK
+        if got != expected:
+            wrong[f"{method} {path}"] = status
+    assert wrong == {}, f"{caller}: answers against the policy: {wrong}"
+
+
+def test_the_openapi_document_states_each_operation_s_audience(world):
+    paths = world.app.openapi()["paths"]
+    assert paths["/v1/public/licences"]["get"]["x-emining-access"]["audience"] == "public"
+    assert paths["/v1/public/licences"]["get"]["security"][0] == {}
+    shipments = paths["/v1/shipments"]["get"]
+    assert shipments["x-emining-access"]["audience"] == "participant"
+    assert {"401", "403"} <= set(shipments["responses"])
+    assert paths["/metrics"]["get"]["x-emining-access"]["audience"] == "operator"
