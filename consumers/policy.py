@@ -273,3 +273,9 @@ def row_of(family: str, doc: Mapping[str, Any]) -> Row:
 def subject_of(family: str, doc: Mapping[str, Any]) -> str:
     key = {"projects": "project_id", "approvals": "ref", "shipments": "shipment_id"}[family]
     return str(doc.get(key, ""))
+
+
+def restricted_shown(family: str, docs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per subject, the restricted paths ``docs`` carry (what a reader of them is shown)."""
+    shown = {subject_of(family, d): redact_view(family, d)[1] for d in docs}
+    return {k: v for k, v in shown.items() if v}

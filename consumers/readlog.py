@@ -8,16 +8,19 @@ keeps it. Auditors read it with ``GET /v1/audit/reads`` or ``emining audit reads
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, select
 
 from consumers.store import ViewStore
-from schemas.access import Principal
+from schemas.access import AuthMethod, Principal, UserRole
+from schemas.alerts import PLATFORM_ORG
 
 log = structlog.get_logger("consumers.readlog")
 
@@ -72,6 +75,16 @@ class ReadLog:
         log.info("restricted_data_read", org=principal.org, principal=who, route=route,
                  subjects=len(set(subjects)), fields=sorted(set(fields)))
 
+    async def record_local(self, family: str, docs: list[dict[str, Any]], route: str) -> None:
+        """A read of ``docs`` by the operator's shell (``emining views …``), if it showed any
+        restricted field: the CLI reads the store directly, so it reads as the operator."""
+        from consumers.policy import restricted_shown  # noqa: PLC0415 - policy imports this room
+
+        shown = restricted_shown(family, docs)
+        if shown:
+            await self.record(local_operator(), route, list(shown),
+                              sorted({p for v in shown.values() for p in v}))
+
     async def entries(self, *, org: str | None = None, after: int = 0,
                    limit: int = 100) -> list[Read]:
         async with self.views.reading() as (conn, _):
@@ -81,3 +94,9 @@ class ReadLog:
             rows = await conn.execute(query.order_by(reads.c.seq).limit(limit))
             return [Read(r.seq, r.at, r.principal, r.org, r.via, r.route,
                          json.loads(r.subjects), json.loads(r.fields)) for r in rows]
+
+
+def local_operator() -> Principal:
+    """Whoever runs the CLI on the server: the platform's operator, named by the OS user."""
+    return Principal(org=PLATFORM_ORG, roles=frozenset({UserRole.OPERATOR}),
+                     subject=f"cli:{getpass.getuser()}", method=AuthMethod.LOCAL)

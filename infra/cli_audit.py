@@ -290,3 +290,40 @@ def report(
     console.print(f"{len(built.lead_times)} lead-time rows, {len(built.breaches)} deadline "
                   f"breaches, {len(built.register)} licences; verify: {verdict}",
                   highlight=False, soft_wrap=True)
+
+
+@audit_app.command("reads")
+def reads(
+    org: Annotated[str | None, typer.Option(help="only reads by this organisation")] = None,
+    after: Annotated[int, typer.Option(help="only entries after this sequence number")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Who read restricted data (personal data, commercial terms) over the API, and when: the
+    read log kept beside the views (also ``GET /v1/audit/reads``)."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from consumers.readlog import ReadLog  # noqa: PLC0415
+    from consumers.store import ViewStore  # noqa: PLC0415
+
+    async def work() -> list[Any]:
+        store = ViewStore(Settings().views_store_url)
+        try:
+            await store.open(check_version=False)
+            log = ReadLog(store)
+            await log.create_table()
+            return await log.entries(org=org, after=after, limit=limit)
+        finally:
+            await store.close()
+
+    entries = run(work())
+    if as_json:
+        print_json([asdict(e) for e in entries])
+        return
+    table = Table("#", "when", "who", "organisation", "route", "subjects", "fields")
+    for e in entries:
+        table.add_row(str(e.seq), e.at, f"{e.principal} ({e.via})", e.org, e.route,
+                      ", ".join(e.subjects[:3]) + (" …" if len(e.subjects) > 3 else ""),  # noqa: PLR2004
+                      ", ".join(e.fields))
+    console.print(table)
+    console.print(f"{len(entries)} read(s) of restricted data", highlight=False)

@@ -66,12 +66,22 @@ async def _page(family: str, filters: dict[str, Any], limit: int, cursor: str | 
 
     async def work(store: Any, freshness: Any) -> Any:
         page = await list_views(store, family, filters, limit=limit, cursor=cursor)
+        await _logged(store, family, page.items)
         fresh = await freshness.report(await offsets(store))
         return {"items": page.items, "next_cursor": page.next_cursor,
                 "freshness": {t: {p: f.model_dump() for p, f in ps.items()}
                               for t, ps in fresh.items()}}
 
     return await _with_store(work)
+
+
+async def _logged(store: Any, family: str, docs: list[dict[str, Any]]) -> None:
+    """Restricted fields shown on the operator's terminal go in the read log too."""
+    from consumers.readlog import ReadLog  # noqa: PLC0415
+
+    log = ReadLog(store)
+    await log.create_table()
+    await log.record_local(family, docs, f"emining views {family}")
 
 
 def _freshness_line(freshness: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -163,6 +173,7 @@ def project(project_id: str, as_json: JsonOption = False) -> None:
 
     async def work(store: Any, freshness: Any) -> Any:
         doc = await get_view(store, "projects", project_id)
+        await _logged(store, "projects", [doc] if doc else [])
         history = await timeline(store, project_id, limit=500)
         fresh = await freshness.report(await offsets(store))
         return {"item": doc, "timeline": history.items,

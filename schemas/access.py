@@ -31,6 +31,8 @@ class AuthMethod(StrEnum):
     API_KEY = "api_key"
     SESSION = "session"
     OIDC = "oidc"
+    LOCAL = "local"
+    """The operator's shell on the server: ``emining views …`` reads the store directly."""
 
 
 @dataclass(frozen=True, slots=True)

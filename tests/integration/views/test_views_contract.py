@@ -283,3 +283,12 @@ def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch
     missing = runner.invoke(app, ["views", "project", "PRJ-BA-CHG-9999"])
     assert missing.exit_code == 1
     assert "no project PRJ-BA-CHG-9999" in missing.stderr
+    # The held shipments' buyers were shown on the terminal: that read is on the read log.
+    reads = runner.invoke(app, ["audit", "reads", "--json"])
+    assert reads.exit_code == 0, reads.output
+    [shown] = json.loads(reads.stdout)
+    assert shown["principal"].startswith("cli:")
+    assert shown["via"] == "local"
+    assert shown["route"] == "emining views shipments"
+    assert set(shown["subjects"]) == {s["shipment_id"] for s in held["items"]}
+    assert "buyer" in shown["fields"]
