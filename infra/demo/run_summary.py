@@ -27,11 +27,13 @@ Tick = Callable[[int, int], None]
 
 
 async def wait_caught_up(base_url: str, timeout_s: float, on_lag: Tick,
-                         check_alive: Callable[[], None]) -> dict[str, Any]:
-    """Poll the views' freshness until every shared-topic partition has lag 0; the report."""
+                         check_alive: Callable[[], None], headers: dict[str, str]
+                         ) -> dict[str, Any]:
+    """Poll the views' freshness until every shared-topic partition has lag 0; the report.
+    ``headers`` carry a credential: the read API serves no one anonymously."""
     deadline = time.monotonic() + timeout_s
     first: int | None = None
-    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0, headers=headers) as client:
         while True:
             check_alive()
             answer = await client.get("/v1/projects", params={"limit": 1})
@@ -51,10 +53,10 @@ async def wait_caught_up(base_url: str, timeout_s: float, on_lag: Tick,
             await asyncio.sleep(0.5)
 
 
-async def read_views(base_url: str) -> dict[str, list[dict[str, Any]]]:
+async def read_views(base_url: str, headers: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     """Every project, approval and shipment, page by page through the HTTP API."""
     out: dict[str, list[dict[str, Any]]] = {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, headers=headers) as client:
         for family in ("projects", "approvals", "shipments"):
             items: list[dict[str, Any]] = []
             cursor: str | None = None
