@@ -9,6 +9,7 @@ partition the last offset applied to the views, the log's end offset and the lag
 # time and they name the ``Caller`` dependency local to ``create_views_router``.
 
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -19,9 +20,22 @@ from consumers.freshness import Freshness, FreshnessReport
 from consumers.policy import Row, row_of
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, Page, get_view, list_views, offsets, statuses, timeline
-from consumers.views.models import ApprovalView, ProjectView, ShipmentView
+from consumers.views.models import (
+    ApprovalKind,
+    ApprovalStatus,
+    ApprovalView,
+    ProjectView,
+    ShipmentStatus,
+    ShipmentView,
+)
+from schemas.common import Province
+from schemas.events.projects import ProjectStage
 
 T = TypeVar("T")
+
+ApprovalFilter = StrEnum(  # type: ignore[misc]  # built from the statuses: no second list
+    "ApprovalFilter", [("PENDING", "pending"), *((s.name, s.value) for s in ApprovalStatus)])
+"""An approval status to filter on, or ``pending``: every status awaiting a decision."""
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Cursor = Annotated[str | None, Query(description="``next_cursor`` of the previous page")]
@@ -105,7 +119,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
 
     @router.get("/projects", response_model=ListAnswer[ProjectView])
     async def projects(caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-                       province: str | None = None, stage: str | None = None,
+                       province: Province | None = None, stage: ProjectStage | None = None,
                        operator: str | None = None) -> Any:
         """Projects: stage, operator, joint venture, titles, latest production."""
         return await page(caller, "projects",
@@ -128,11 +142,12 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
     async def approvals(
         caller: Caller,
         limit: Limit = 50, cursor: Cursor = None,
-        status: Annotated[list[str] | None, Query(description="status(es); `pending` = "
+        status: Annotated[list[ApprovalFilter] | None, Query(description="status(es); "
+                                                             "`pending` = "
                                                   "awaiting a decision")] = None,
-        authority: str | None = None, province: str | None = None,
+        authority: str | None = None, province: Province | None = None,
         holder: Annotated[str | None, Query(description="holder's USCC")] = None,
-        kind: str | None = None, project: str | None = None,
+        kind: ApprovalKind | None = None, project: str | None = None,
     ) -> Any:
         """Licences, environmental approvals and export LPCOs: status, dues, time in state."""
         filters = {"status": statuses(status or []), "authority": authority,
@@ -147,7 +162,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
     async def shipments(
         caller: Caller,
         limit: Limit = 50, cursor: Cursor = None,
-        status: Annotated[list[str] | None, Query()] = None,
+        status: Annotated[list[ShipmentStatus] | None, Query()] = None,
         exporter: str | None = None, on_hold: bool | None = None,
     ) -> Any:
         """Shipments: status, current leg, holds, the export approvals relied on."""

@@ -114,7 +114,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_policy(plain_openapi())
+            app.openapi_schema = document_common_answers(document_policy(plain_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
@@ -146,3 +146,17 @@ def api_key_principal(api_keys: ApiKeyStore) -> Callable[..., Awaitable[Principa
                          subject=f"api-key:{hash_token(token)[:12]}", method=AuthMethod.API_KEY)
 
     return principal
+
+
+def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
+    """Answers every operation of a kind can give, documented once: 404 where the path names
+    something (a subject, a webhook), 400 where a body is read (one that is not JSON)."""
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "{" in path:
+                responses.setdefault("404", {"description": "Nothing of that id here (or not "
+                                                            "your organisation's)."})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body could not be parsed."})
+    return schema

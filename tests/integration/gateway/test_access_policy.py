@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from producers.gateway_auth import ApiKeyStore
 from schemas.alerts import PLATFORM_ORG
@@ -20,6 +23,11 @@ from schemas.signing import PrivateKey
 from tests.integration.gateway.conftest import publish_registry, unique_org
 
 pytestmark = pytest.mark.integration
+
+READS_EXCLUDED = "positive_data_acceptance,allow_header_conformance"
+"""``positive_data_acceptance``: a body can match the schema and still be refused (see
+test_gateway.py). ``allow_header_conformance``: Starlette answers a wrong method with 405 and the
+``Allow`` of the one route it matched, not of every route on that path; nothing to secure."""
 
 CALLERS = ("anonymous", "firm", "agency", "auditor", "platform")
 OK, NO_SIGN_IN, FORBIDDEN = "ok", 401, 403
@@ -120,3 +128,35 @@ def test_the_openapi_document_states_each_operation_s_audience(world):
     assert shipments["x-emining-access"]["audience"] == "participant"
     assert {"401", "403"} <= set(shipments["responses"])
     assert paths["/metrics"]["get"]["x-emining-access"]["audience"] == "operator"
+
+
+async def test_schemathesis_over_every_read_route_finds_no_server_error(world, callers, tmp_path):
+    """Every operation but the event intake (its own run in test_gateway.py) and the live
+    stream, as a signed-in auditor (who may call the most routes): no 5xx, no undocumented
+    status, answers matching their schemas."""
+    config = uvicorn.Config(world.app, host="127.0.0.1", port=0, lifespan="off",
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "schemathesis"), "run",
+            f"http://127.0.0.1:{port}/openapi.json",
+            "--header", f"Authorization: {callers['auditor']['Authorization']}",
+            "--checks", "all", "--exclude-checks", READS_EXCLUDED,
+            "--exclude-path-regex", "^/v1/(events|alerts/stream)$",
+            "--max-examples", "25", "--seed", "20261205", "--workers", "1",
+            "--phases", "examples,coverage,fuzzing",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 240)
+    finally:
+        server.should_exit = True
+        await serving
+    report = output.decode(errors="replace")
+    assert process.returncode == 0, report[-8000:]
+    assert "GET /v1/shipments" in report
+    assert "GET /v1/public/licences" in report
