@@ -23,11 +23,12 @@ from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.keys import load_key
 from schemas.base import EventData
-from schemas.common import Language, Names, Province, Role, Side, TitleType
+from schemas.common import Function, Language, Names, Province, Role, Side, TitleType
 from schemas.errors import EminingError
 from schemas.participants import (
     AuthorityGranted,
     AuthorityWithdrawn,
+    FunctionsAssigned,
     KeyAdded,
     KeyRevoked,
     KeyRotated,
@@ -173,6 +174,8 @@ def add(
     uscc: Annotated[str | None, typer.Option(help="a firm's Unified Social Credit Code")] = None,
     public_key: Annotated[str | None, typer.Option(help="base64 Ed25519 public key")] = None,
     key_file: Annotated[Path | None, typer.Option(help="or the org's key file")] = None,
+    function: Annotated[list[Function] | None, typer.Option(
+        "--function", help="what it does for the platform (repeat): how alerts find it")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Onboard an organisation with its first public key, its Kafka credential and ACLs.
@@ -191,6 +194,7 @@ def add(
                 role=role,
                 language=language,
                 uscc=uscc,
+                functions=tuple(dict.fromkeys(function or ())),
             ),
             KeyAdded(org_id=org, keyid=Verifier(raw).keyid, public_key=b64(raw), valid_from=now),
         ]
@@ -329,6 +333,20 @@ def grant(
             )
         ]
     )
+    _emit(events, as_json)
+
+
+@participants_app.command("functions")
+def functions(
+    org: Annotated[str, typer.Option(help="organisation URN")],
+    function: Annotated[list[Function] | None, typer.Option(
+        "--function", help="a function it has from now on (repeat); none: clears them")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Set what an organisation does for the platform (customs, investment facilitation, a port,
+    a border post...): alerts meant for that function reach it from now on."""
+    chosen = tuple(dict.fromkeys(function or ()))
+    events = _validated(lambda: [FunctionsAssigned(org_id=org, functions=chosen)])
     _emit(events, as_json)
 
 
@@ -496,7 +514,8 @@ def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:
     ]
     return {"id": org.id, "names": org.names, "side": org.side.value, "role": org.role.value,
             "language": org.language.value, "uscc": org.uscc, "active": org.active_at(at),
-            "keys": keys, "authorities": grants}
+            "functions": sorted(f.value for f in org.functions), "keys": keys,
+            "authorities": grants}
 
 
 def _registry_rows(registry: Registry, at: datetime) -> list[dict[str, Any]]:
@@ -513,9 +532,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("organisation", "side", "role", "name", "valid keys", "authorities")
+    table = Table("organisation", "side", "role", "functions", "name", "valid keys",
+                  "authorities")
     for org, row in zip(sorted(registry.orgs.values(), key=lambda o: o.id), rows, strict=True):
         keys = ", ".join(k.keyid for k in org.keys.values() if k.valid_at(now)) or "-"
         grants = "\n".join(g.describe() for g in org.grants if g.valid_at(now)) or "-"
-        table.add_row(row["id"], row["side"], row["role"], org.names.get("en", ""), keys, grants)
+        table.add_row(row["id"], row["side"], row["role"], ", ".join(row["functions"]) or "-",
+                      org.names.get("en", ""), keys, grants)
     console.print(table)

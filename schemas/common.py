@@ -29,6 +29,26 @@ class Role(StrEnum):
     PLATFORM = "platform"
 
 
+class Function(StrEnum):
+    """What an organisation does for the platform, beyond its role: alerts find their
+    recipients by function in the registry, never by a fixed organisation id."""
+
+    LICENSING = "licensing"
+    """A provincial mines and minerals department: grants and decides mineral titles."""
+    ENVIRONMENT = "environment"
+    """An environmental protection agency: decides IEEs and EIAs."""
+    CUSTOMS = "customs"
+    """Clears or holds export declarations."""
+    INVESTMENT_FACILITATION = "investment_facilitation"
+    """Follows applications past their service standard (SIFC, the Board of Investment)."""
+    TRADE_WINDOW = "trade_window"
+    """Issues export approvals (LPCOs): the single window."""
+    PORT = "port"
+    """Loads vessels: a port authority."""
+    BORDER_POST = "border_post"
+    """Sees cargo across a land border (the dry port at Sost before Khunjerab)."""
+
+
 class Province(StrEnum):
     """ISO 3166-2:PK subdivisions."""
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, field_validator
 
 from schemas.base import EventData
-from schemas.common import Frozen, Language, Names, Province, Role, Side, TitleType
+from schemas.common import Frozen, Function, Language, Names, Province, Role, Side, TitleType
 from schemas.identifiers import USCC, OrgId
 from schemas.topics import PARTICIPANTS
 
@@ -53,6 +53,15 @@ class OrganisationOnboarded(_RegistryEvent):
     """A firm's Unified Social Credit Code: what "own subjects" grants are matched against."""
     effective_from: datetime | None = None
     """When its membership starts (default: the event's time); earlier records can be loaded."""
+    functions: tuple[Function, ...] = ()
+    """What it does for the platform (customs, a port...): how alerts find it."""
+
+    @field_validator("functions")
+    @classmethod
+    def _functions_once(cls, value: tuple[Function, ...]) -> tuple[Function, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists each function once")
+        return value
 
 
 class OrganisationOffboarded(_RegistryEvent):
@@ -142,6 +151,24 @@ class AuthorityGranted(_RegistryEvent):
         return value
 
 
+class FunctionsAssigned(_RegistryEvent):
+    """The organisation's functions from now on (the whole set: an empty one clears them)."""
+
+    TYPE: ClassVar[str] = "pk.emining.participant.functions.assigned"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "org_id": "urn:emining:pk:gov:customs",
+        "functions": ["customs"],
+    }
+    functions: tuple[Function, ...]
+
+    @field_validator("functions")
+    @classmethod
+    def _once(cls, value: tuple[Function, ...]) -> tuple[Function, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists each function once")
+        return value
+
+
 class AuthorityWithdrawn(_RegistryEvent):
     TYPE: ClassVar[str] = "pk.emining.participant.authority.withdrawn"
     EXAMPLE: ClassVar[dict[str, Any]] = {
@@ -161,6 +188,7 @@ REGISTRY_EVENTS: tuple[type[EventData], ...] = (
     KeyRotated,
     AuthorityGranted,
     AuthorityWithdrawn,
+    FunctionsAssigned,
 )
 
 
@@ -173,6 +201,7 @@ class Organisation(Frozen):
     role: Role
     language: Language = Language.EN
     uscc: USCC | None = None
+    functions: tuple[Function, ...] = ()
     authorities: tuple[AuthorityGrantSpec, ...] = ()
 
 

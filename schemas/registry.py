@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from schemas.base import EventData
-from schemas.common import Language, Province, Role, Side, TitleType
+from schemas.common import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import ContractError, SignatureError
 from schemas.participants import (
     AuthorityGranted,
     AuthorityWithdrawn,
+    FunctionsAssigned,
     KeyAdded,
     KeyRevoked,
     KeyRotated,
@@ -71,6 +72,7 @@ class OrgRecord:
     uscc: str | None
     onboarded_at: datetime
     offboarded_at: datetime | None = None
+    functions: frozenset[Function] = frozenset()
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
 
@@ -92,6 +94,12 @@ class Registry:
         self.orgs: dict[str, OrgRecord] = {}
         self._key_owner: dict[str, str] = {}
 
+    def with_function(self, function: Function, at: datetime | None = None) -> list[str]:
+        """The organisations (active at ``at``, default now) that have ``function``, by id."""
+        moment = at or datetime.now(UTC)
+        return sorted(o.id for o in self.orgs.values()
+                      if function in o.functions and o.active_at(moment))
+
     def org(self, org_id: str) -> OrgRecord:
         record = self.orgs.get(org_id)
         if record is None:
@@ -111,21 +119,35 @@ class Registry:
                 language=data.language,
                 uscc=data.uscc,
                 onboarded_at=data.effective_from or at,
+                functions=frozenset(data.functions),
             )
             return
         org = self.org(getattr(data, "org_id", ""))
         if isinstance(data, OrganisationOffboarded):
             org.offboarded_at = data.effective_at
-        elif isinstance(data, KeyAdded):
+        elif isinstance(data, KeyAdded | KeyRevoked | KeyRotated):
+            self._apply_key(org, data)
+        elif isinstance(data, AuthorityGranted | AuthorityWithdrawn):
+            self._apply_grant(org, data)
+        elif isinstance(data, FunctionsAssigned):
+            org.functions = frozenset(data.functions)
+        else:
+            raise RegistryError(f"{data.ce_type()} is not a registry event")
+
+    def _apply_key(self, org: OrgRecord, data: KeyAdded | KeyRevoked | KeyRotated) -> None:
+        if isinstance(data, KeyAdded):
             self._add_key(org, data.keyid, data.public_key, data.valid_from)
         elif isinstance(data, KeyRevoked):
             key = self._own_key(org, data.keyid)
             org.keys[key.keyid] = replace(key, valid_until=data.revoked_at, revoked=True)
-        elif isinstance(data, KeyRotated):
+        else:
             old = self._own_key(org, data.old_keyid)
             org.keys[old.keyid] = replace(old, valid_until=data.effective_at)
             self._add_key(org, data.new_keyid, data.new_public_key, data.effective_at)
-        elif isinstance(data, AuthorityGranted):
+
+    @staticmethod
+    def _apply_grant(org: OrgRecord, data: AuthorityGranted | AuthorityWithdrawn) -> None:
+        if isinstance(data, AuthorityGranted):
             org.grants.append(
                 Grant(
                     grant_id=data.grant_id,
@@ -136,15 +158,13 @@ class Registry:
                     valid_from=data.valid_from,
                 )
             )
-        elif isinstance(data, AuthorityWithdrawn):
-            live = [g for g in org.grants if g.grant_id == data.grant_id and g.valid_until is None]
-            if not live:
-                raise RegistryError(f"{org.id} holds no grant {data.grant_id} to withdraw")
-            org.grants = [
-                replace(g, valid_until=data.effective_at) if g in live else g for g in org.grants
-            ]
-        else:
-            raise RegistryError(f"{data.ce_type()} is not a registry event")
+            return
+        live = [g for g in org.grants if g.grant_id == data.grant_id and g.valid_until is None]
+        if not live:
+            raise RegistryError(f"{org.id} holds no grant {data.grant_id} to withdraw")
+        org.grants = [
+            replace(g, valid_until=data.effective_at) if g in live else g for g in org.grants
+        ]
 
     def _add_key(self, org: OrgRecord, keyid: str, public_key: str, valid_from: datetime) -> None:
         raw = unb64(public_key, what="public_key")
@@ -195,6 +215,7 @@ def seed_events(
                 language=org.language,
                 uscc=org.uscc,
                 effective_from=valid_from,
+                functions=org.functions,
             )
         )
         if org.id in public_keys:

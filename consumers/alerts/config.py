@@ -48,12 +48,15 @@ class AlertConfig(Frozen):
     max_event_age_days: Annotated[int, Field(ge=1)] | None = 14
     """Events older than this when consumed (a backfill, a rebuild) raise no event alerts;
     deadlines they schedule still fire. ``None``: no limit."""
-    customs: tuple[OrgId, ...] = ("urn:emining:pk:gov:customs",)
-    """Told when a declaration lacks a valid export approval."""
-    facilitation: tuple[OrgId, ...] = ("urn:emining:pk:gov:sifc", "urn:emining:pk:gov:boi")
-    """Told (with the authority) when an application passes its service standard."""
-    border: tuple[OrgId, ...] = ("urn:emining:pk:gov:nlc-sost",)
-    """Told (with the exporter) when a Khunjerab crossing is overdue."""
+    customs: tuple[OrgId, ...] = ()
+    """Also told when a declaration lacks a valid export approval, besides every organisation
+    the registry gives the ``customs`` function."""
+    facilitation: tuple[OrgId, ...] = ()
+    """Also told (with the authority) when an application passes its service standard, besides
+    the registry's ``investment_facilitation`` organisations."""
+    border: tuple[OrgId, ...] = ()
+    """Also told (with the exporter) when a Khunjerab crossing is overdue, besides the
+    registry's ``border_post`` organisations."""
     platform: OrgId = PLATFORM_ORG
     """Told of every security rejection."""
 

@@ -12,6 +12,7 @@ from consumers.alerts.model import Builder, Deadline, Notice, fan_out
 from consumers.views.facts import day_start
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
 from schemas.alerts import AlertCause, AlertRule, CauseKind, Severity
+from schemas.common import Function
 from schemas.events.approvals_other import DEEMED_APPROVAL_MONTHS
 from schemas.events.projects import ProjectStage
 from schemas.events.shipments_border import PAKISTAN_TIME
@@ -49,7 +50,8 @@ def application_overdue(deadline: Deadline, view: Any, ctx: Context) -> list[Not
     })
     build = Builder(deadline.rule, view.ref, _cause(deadline), Severity.WARNING, message,
                     due_on, {"standard_days": deadline.params["standard"]})
-    return fan_out(ctx.directory.registered(view.authority, *ctx.config.facilitation), build)
+    return fan_out(ctx.directory.registered(
+        view.authority, *ctx.directory.serving(Function.INVESTMENT_FACILITATION)), build)
 
 
 def deficiency_due_soon(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
@@ -129,7 +131,7 @@ def border_overdue(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
     build = Builder(deadline.rule, view.shipment_id, _cause(deadline), Severity.WARNING,
                     message, None, {"cleared_at": view.cleared_at.isoformat()})
     return fan_out(ctx.directory.registered(_firm(ctx, view.exporter_uscc),
-                                            *ctx.config.border), build)
+                                            *ctx.directory.serving(Function.BORDER_POST)), build)
 
 
 NOTICES: Mapping[AlertRule, Callable[[Deadline, Any, Context], list[Notice]]] = {

@@ -1,7 +1,8 @@
 """Who an alert goes to: organisations by id or USCC, their names and preferred language.
 
-Read from the participants registry as the consumer holds it (it refreshes from the log), plus
-the roles the alert config names (customs, facilitation bodies, border post, the platform).
+Read from the participants registry as the consumer holds it (it refreshes from the log):
+customs, facilitation bodies and border posts are found by the function the registry gives them
+(``schemas.common.Function``), never by a fixed id; the alert config may add ids.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from consumers.alerts.config import AlertConfig
 from consumers.alerts.i18n import Name
-from schemas.common import Language
+from schemas.common import Function, Language
 from schemas.registry import Registry
 
 
@@ -20,6 +21,9 @@ class Party:
     name: Name
     language: Language
 
+
+RULE_FUNCTIONS = (Function.CUSTOMS, Function.INVESTMENT_FACILITATION, Function.BORDER_POST)
+"""The functions whose holders the alert rules tell (declarations, service standards, border)."""
 
 _PLATFORM_NAME = Name("E-Mining Platform", "电子矿业平台", "ای مائننگ پلیٹ فارم")
 
@@ -63,6 +67,19 @@ class Directory:
     def registered(self, *org_ids: str | None) -> list[str]:
         """Those of ``org_ids`` that can receive alerts, in order, without repeats."""
         return [o for o in dict.fromkeys(org_ids) if o is not None and self.org(o) is not None]
+
+    def serving(self, function: Function) -> list[str]:
+        """Who is told in ``function``'s name: the active organisations the registry gives that
+        function, then any the alert config adds by id."""
+        extra = {Function.CUSTOMS: self.config.customs,
+                 Function.INVESTMENT_FACILITATION: self.config.facilitation,
+                 Function.BORDER_POST: self.config.border}.get(function, ())
+        return list(dict.fromkeys([*self.registry.with_function(function), *extra]))
+
+    def unserved(self) -> list[Function]:
+        """Functions an alert rule tells that no organisation has: those alerts would reach
+        only their other recipients (checked, and logged, when the alert rules start)."""
+        return [f for f in RULE_FUNCTIONS if not self.serving(f)]
 
     def language(self, org_id: str) -> Language:
         party = self.org(org_id)

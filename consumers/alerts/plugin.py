@@ -93,6 +93,11 @@ class AlertsPlugin:
                   stop: asyncio.Event) -> None:
         """The deadline timer (on the partitions ``owned`` names) and the workers, until stop."""
         assert self._directory is not None, "attach before run"
+        for function in self._directory.unserved():
+            log.warning("alert_recipient_missing", function=function.value,
+                        detail=f"no organisation in the registry has the {function.value} "
+                        "function: its alerts reach their other recipients only (give one with "
+                        "`emining participants functions`)")
         timer = DeadlineTimer(store, self._directory, self.config, self.clock, owned,
                               on_new=self.wake.set)
         jobs: list[Awaitable[None]] = [timer.run(stop, self._interval)]

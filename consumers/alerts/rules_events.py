@@ -12,6 +12,7 @@ from consumers.alerts.model import Builder, Notice, fan_out
 from consumers.views.facts import Fact
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from schemas.alerts import AlertRule, Severity
+from schemas.common import Function
 from schemas.envelope import org_of
 from schemas.events.approvals_applications import DeficiencyNotified
 from schemas.events.projects import ProjectRegistered
@@ -94,7 +95,8 @@ def export_without_approval(fact: Fact, ctx: Context) -> list[Notice]:
                     Severity.CRITICAL, message, None,
                     {"problem": problem, "declaration": data.declaration_number})
     firm = ctx.directory.firm(data.exporter_uscc)
-    return fan_out(ctx.directory.registered(*ctx.config.customs, firm.org if firm else None),
+    return fan_out(ctx.directory.registered(*ctx.directory.serving(Function.CUSTOMS),
+                                            firm.org if firm else None),
                    build)
 
 

@@ -205,3 +205,28 @@ async def test_acls_apply_with_no_organisation_on_the_registry_touches_only_the_
         await assert_writes(views, allowed=(DLQ,), refused=(PROJECTS,))
     finally:
         await delete_credential(kafka_access, out["username"])
+
+
+async def test_functions_given_at_onboarding_and_changed_later_are_what_the_registry_says(
+    cli: Cli, tmp_path: Path, slug: str,
+) -> None:
+    org = f"urn:emining:pk:gov:{slug}-customs"
+    await cli("participants", "init")
+    key = await cli.json("keys", "new", "--org", org, "--out", str(tmp_path / "keys"))
+    await cli("participants", "add", "--org", org, "--name-en", "Customs (test)", "--name-zh",
+              "海关测试", "--name-ur", "کسٹمز", "--side", "PK", "--role", "agency",
+              "--function", "customs", "--key-file", key["file"], "--json")
+
+    def listed(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return next(r for r in rows if r["id"] == org)
+
+    row = listed(await cli.json("participants", "list"))
+    assert row["functions"] == ["customs"]
+    assert row["names"] == {"en": "Customs (test)", "zh": "海关测试", "ur": "کسٹمز"}
+    changed = await cli.json("participants", "functions", "--org", org, "--function", "port",
+                             "--function", "border_post")
+    assert [e["type"] for e in changed] == [
+        "pk.emining.participant.functions.assigned.v1"]
+    assert listed(await cli.json("participants", "list"))["functions"] == ["border_post", "port"]
+    bad = await cli("participants", "functions", "--org", org, "--function", "customz", ok=False)
+    assert "customz" in bad.output

@@ -155,7 +155,7 @@ def test_service_standard_excludes_days_waiting_on_the_applicant() -> None:
 
 def test_overdue_application_tells_authority_and_facilitation_bodies() -> None:
     notices = fired(application(), pkt(2026, 2, 1, 11), rule=AlertRule.APPLICATION_OVERDUE)
-    assert [n.recipient for n in notices] == [BA_MMDD, SIFC, BOI]
+    assert [n.recipient for n in notices] == [BA_MMDD, BOI, SIFC]  # functions, by id
     assert notices[0].due_on == date(2026, 1, 27)
     texts = render_all(notices[0].message)
     assert texts.en == (f"Application {REF} (exploration licence) by {MCC_EN}, received on "

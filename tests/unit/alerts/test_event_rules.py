@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from consumers.alerts.context import ViewSnapshot
+from consumers.alerts.config import AlertConfig
+from consumers.alerts.context import Context, ViewSnapshot
+from consumers.alerts.directory import Directory
 from consumers.alerts.filters import Subscription
 from consumers.alerts.i18n import render_all
 from consumers.alerts.rules_events import event_notices
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from schemas.alerts import AlertRule, CauseKind, Severity
-from schemas.common import Mineral, Province
+from schemas.common import Function, Mineral, Names, Province, Role, Side
 from schemas.events import (
     CustomsDeclarationFiled,
     CustomsHeld,
@@ -25,6 +27,8 @@ from schemas.events import (
     ProjectRegistered,
     ShipmentDeparted,
 )
+from schemas.participants import FunctionsAssigned, OrganisationOnboarded
+from tests.unit.alerts import world
 from tests.unit.alerts.world import (
     BA_EPA,
     BA_MMDD,
@@ -142,6 +146,23 @@ def test_declaration_without_approval_tells_customs_and_the_shipper() -> None:
     assert texts.ur == urdu(f"{iso(MCC_EN)} کی کھیپ {iso('SHP-2026-000123')} کے کسٹمز "
                             f"ڈیکلریشن {iso('KPQE-SB-0012345-14042026')} کے ساتھ کوئی درست "
                             f"برآمدی منظوری نہیں: {iso('کوئی برآمدی منظوری درج نہیں')}۔")
+
+
+def test_customs_is_found_by_its_function_not_by_a_fixed_id() -> None:
+    """An organisation onboarded as customs under any id is told; one that lost the function
+    no longer is; the alert config may still add an id."""
+    registry = world.registry()
+    newcomer = "urn:emining:pk:gov:fbr-customs-khi"
+    registry.apply(OrganisationOnboarded(org_id=newcomer, names=Names(en="Customs, Karachi"),
+                                         side=Side.PK, role=Role.AGENCY,
+                                         functions=(Function.CUSTOMS,)), world.NOW)
+    registry.apply(FunctionsAssigned(org_id=CUSTOMS, functions=()), world.NOW)
+    config = AlertConfig(customs=(world.SIFC,))
+    ctx = Context(now=world.NOW, config=config, directory=Directory(registry, config),
+                  views=ViewSnapshot(), subscriptions=())
+    data = example(CustomsDeclarationFiled, export_approvals=[])
+    notices = event_notices(fact(data, source=f"{MCC}/gw"), ctx)
+    assert [n.recipient for n in notices] == [newcomer, world.SIFC, MCC]
 
 
 def test_declaration_citing_an_expired_or_foreign_approval_is_flagged() -> None:
