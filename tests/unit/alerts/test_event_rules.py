@@ -238,3 +238,12 @@ def test_unregistered_holder_and_plain_events_are_silent() -> None:
     assert stranger.holder_uscc not in {o.uscc for o in context().directory.registry.orgs.values()}
     assert event_notices(fact(stranger), context()) == []
     assert event_notices(fact(example(ShipmentDeparted), source=f"{MCC}/gw"), context()) == []
+
+
+def test_a_function_nobody_has_is_reported_when_the_rules_start() -> None:
+    registry = world.registry()
+    assert Directory(registry, AlertConfig()).unserved() == []
+    for org in (world.SOST,):
+        registry.apply(FunctionsAssigned(org_id=org, functions=()), world.NOW)
+    assert Directory(registry, AlertConfig()).unserved() == [Function.BORDER_POST]
+    assert Directory(registry, AlertConfig(border=(world.SOST,))).unserved() == []
