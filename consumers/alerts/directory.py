@@ -8,10 +8,12 @@ customs, facilitation bodies and border posts are found by the function the regi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from consumers.alerts.config import AlertConfig
-from consumers.alerts.i18n import Name
-from schemas.common import Function, Language
+from consumers.alerts.i18n import CHINA_TIME, Name
+from schemas.common import Function, Language, Side
+from schemas.events.shipments_border import PAKISTAN_TIME
 from schemas.registry import Registry
 
 
@@ -80,6 +82,12 @@ class Directory:
         """Functions an alert rule tells that no organisation has: those alerts would reach
         only their other recipients (checked, and logged, when the alert rules start)."""
         return [f for f in RULE_FUNCTIONS if not self.serving(f)]
+
+    def zone(self, org_id: str) -> tzinfo:
+        """Where the recipient reads its times: Beijing time for the Chinese side, Pakistan
+        time for everyone else (the platform included)."""
+        record = self.registry.orgs.get(org_id)
+        return CHINA_TIME if record is not None and record.side is Side.CN else PAKISTAN_TIME
 
     def language(self, org_id: str) -> Language:
         party = self.org(org_id)

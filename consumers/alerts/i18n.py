@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 from babel import Locale
@@ -37,8 +37,15 @@ LOCALES: Mapping[Language, Locale] = {
     Language.UR: Locale.parse("ur_PK"),
 }
 _ORDER = (Language.EN, Language.ZH, Language.UR)
-_PAKISTAN_TIME_LABEL = {Language.EN: " PKT", Language.ZH: "（巴基斯坦时间）",  # noqa: RUF001
-                        Language.UR: " (پاکستانی وقت)"}
+CHINA_TIME = timezone(timedelta(hours=8), "CST")
+"""Beijing time (no daylight saving)."""
+_ZONE_LABELS: dict[tzinfo, dict[Language, str]] = {
+    PAKISTAN_TIME: {Language.EN: " PKT", Language.ZH: "（巴基斯坦时间）",  # noqa: RUF001
+                     Language.UR: " (پاکستانی وقت)"},
+    CHINA_TIME: {Language.EN: " CST (Beijing)", Language.ZH: "（北京时间）",  # noqa: RUF001
+                      Language.UR: " (چینی وقت)"},
+}
+"""How a time zone is named after a time, per language (the zones recipients live in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,7 @@ class Day:
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """An instant, shown as a date and time in Pakistan (where the deadlines run)."""
+    """An instant, shown as a date and time in the recipient's time zone, named."""
 
     value: datetime
 
@@ -111,18 +118,21 @@ def word(glossary: str, code: str, language: Language) -> str:
     return TABLES[glossary][code][_ORDER.index(language)]
 
 
-def format_param(param: Param, language: Language) -> str:  # noqa: PLR0911 - one per kind
-    """One value as the reader of ``language`` expects it."""
+def format_param(param: Param, language: Language,  # noqa: PLR0911 - one per kind
+                 zone: tzinfo = PAKISTAN_TIME) -> str:
+    """One value as the reader of ``language`` in ``zone`` expects it. Days are the domain's
+    own dates (in Pakistan, where the deadlines run) and are never shifted."""
     locale = LOCALES[language]
     match param:
         case Day(value):
             return format_date(value, format="long", locale=locale)
         case Moment(value):
-            local = value.astimezone(PAKISTAN_TIME)
+            local = value.astimezone(zone)
             day = format_date(local.date(), format="long", locale=locale)
             clock = format_time(local.time(), "HH:mm", locale=locale)
             joined = str(locale.datetime_formats["medium"]).format(clock, day)
-            return joined + _PAKISTAN_TIME_LABEL[language]
+            label = _ZONE_LABELS.get(zone, {}).get(language, f" ({local.tzname()})")
+            return joined + label
         case Number(value):
             return format_decimal(value, locale=locale)
         case Ident(value):
@@ -136,9 +146,9 @@ def format_param(param: Param, language: Language) -> str:  # noqa: PLR0911 - on
     raise TypeError(f"not an alert parameter: {param!r}")
 
 
-def render(message: Message, language: Language) -> str:
-    """The message in ``language``; Urdu with its direction marks."""
-    values = {name: format_param(p, language) for name, p in message.params.items()}
+def render(message: Message, language: Language, zone: tzinfo = PAKISTAN_TIME) -> str:
+    """The message in ``language``, times in ``zone``; Urdu with its direction marks."""
+    values = {name: format_param(p, language, zone) for name, p in message.params.items()}
     if language is Language.UR:
         values = {name: f"{FSI}{value}{PDI}" for name, value in values.items()}
         return RLM + TEMPLATES[message.key][language].format(**values)
@@ -148,5 +158,7 @@ def render(message: Message, language: Language) -> str:
     return text[:1].upper() + text[1:]  # a sentence may open with a glossary word
 
 
-def render_all(message: Message) -> AlertTexts:
-    return AlertTexts(**{language.value: render(message, language) for language in _ORDER})
+def render_all(message: Message, zone: tzinfo = PAKISTAN_TIME) -> AlertTexts:
+    """The message in every language, its times in the recipient's ``zone``."""
+    return AlertTexts(**{language.value: render(message, language, zone)
+                         for language in _ORDER})

@@ -16,6 +16,7 @@ def alert_of(notice: Notice, directory: Directory, raised_at: datetime) -> Alert
         alert_id=notice.alert_id, rule=notice.rule, recipient=notice.recipient,
         about=notice.about, cause=notice.cause, severity=notice.severity,
         due_on=notice.due_on, raised_at=raised_at,
-        language=directory.language(notice.recipient), texts=render_all(notice.message),
+        language=directory.language(notice.recipient),
+        texts=render_all(notice.message, directory.zone(notice.recipient)),
         details=dict(notice.details),
     )

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from consumers.alerts.config import AlertConfig
 from consumers.alerts.context import ViewSnapshot
 from consumers.alerts.deadlines import fire, schedule
+from consumers.alerts.directory import Directory
 from consumers.alerts.i18n import render_all
 from consumers.alerts.model import Deadline, Notice
+from consumers.alerts.render import alert_of
 from consumers.views.models import (
     ApprovalKind,
     ApprovalStatus,
@@ -30,6 +33,7 @@ from tests.unit.alerts.world import (
     MCC_EN,
     MCC_ZH,
     NOW,
+    REGISTRY,
     SIFC,
     SOST,
     context,
@@ -238,6 +242,12 @@ def test_border_crossing_overdue_tells_exporter_and_border_post() -> None:
     assert texts.ur == urdu(f"{iso(MCC_EN)} کی کھیپ {iso('SHP-2026-000124')} کو "
                             f"{iso('1 جون، 2026 09:00 (پاکستانی وقت)')} کو سست میں کسٹمز "
                             f"کلیئرنس ملی مگر {iso('48')} گھنٹوں میں درہ خنجراب عبور نہیں ہوا۔")
+    # Each recipient reads the time where it is: the Chinese exporter in Beijing time.
+    directory = Directory(REGISTRY, AlertConfig())
+    to_firm, to_post = (alert_of(n, directory, NOW) for n in notices)
+    assert "1 June 2026, 12:00 CST (Beijing)" in to_firm.texts.en
+    assert "2026年6月1日 12:00（北京时间）" in to_firm.texts.zh
+    assert "1 June 2026, 09:00 PKT" in to_post.texts.en
     crossed = shipment(status=ShipmentStatus.CROSSED_BORDER)
     assert fired(crossed, datetime(2026, 6, 4, tzinfo=UTC), rule=rule) == []
     by_sea = shipment(exit_point=ExitPoint.PORT_QASIM)
