@@ -20,10 +20,10 @@ from consumers.access_http import Access
 from consumers.audit.dataset import load_dataset
 from consumers.audit.leadtimes import decisions, lead_times
 from consumers.audit.register import licence_register
-from consumers.audit.standards import Standards
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, get_view, timeline
 from schemas.registry import Registry
+from schemas.standards import Standards
 
 
 class Licence(BaseModel):

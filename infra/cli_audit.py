@@ -264,7 +264,7 @@ def report(
     from consumers.audit.exports import write_csv, write_json  # noqa: PLC0415
     from consumers.audit.html import render  # noqa: PLC0415
     from consumers.audit.report import audit_report  # noqa: PLC0415
-    from consumers.audit.standards import Standards  # noqa: PLC0415
+    from schemas.standards import Standards  # noqa: PLC0415
 
     topics = audit_topics(topic)
     standards = Standards().with_overrides(parse_standards(standard))

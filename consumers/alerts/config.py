@@ -15,22 +15,12 @@ from pydantic import Field
 from schemas.alerts import PLATFORM_ORG
 from schemas.common import Frozen, TitleType
 from schemas.identifiers import OrgId
+from schemas.standards import TITLE_DECISION_DAYS
 
 SERVICE_STANDARD_DAYS: dict[TitleType, int] = {
-    TitleType.RECONNAISSANCE_LICENCE: 30,
-    TitleType.EXPLORATION_LICENCE: 60,
-    TitleType.PROSPECTING_LICENCE: 60,
-    TitleType.MINERAL_DEPOSIT_RETENTION_LICENCE: 90,
-    TitleType.MINING_LEASE: 90,
-    TitleType.SMALL_SCALE_MINING_LEASE: 60,
-    TitleType.MINOR_MINERALS: 30,
-}
-"""Default service standards, calendar days from receipt to decision, per title type.
-
-*Illustrative*: the provincial rules set no single published figure; each authority configures
-its own. Days the application waited on the applicant (from a deficiency notice to the
-resubmission) do not count.
-"""
+    TitleType(k): v for k, v in TITLE_DECISION_DAYS.items()}
+"""Default service standards, calendar days from receipt to decision, per title type: the one
+table in ``schemas.standards`` that the views and the audit read too (illustrative figures)."""
 
 
 class AlertConfig(Frozen):

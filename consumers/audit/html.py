@@ -195,7 +195,7 @@ def render(r: Report) -> str:
         "or first LPCO step states, to the decision it states; p90: nine in ten files were "
         "decided within it. A file's deadline is the date its agency gave when acknowledging "
         "it, else receipt plus the standard period (illustrative standards, see "
-        "consumers/audit/standards.py); an environmental approval is deemed granted four "
+        "schemas/standards.py); an environmental approval is deemed granted four "
         'months after a complete filing. "Met deadline" counts decisions on or before the '
         "file's deadline. "
         "Reproduce with <code>emining audit verify</code> and <code>emining audit replay"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from consumers.audit.dataset import Dataset
-from consumers.audit.standards import Standards
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from schemas.events.shipments_border import PAKISTAN_TIME
+from schemas.standards import Standards
 
 CLOSED = frozenset({ApprovalStatus.WITHDRAWN.value})
 """Closed without a decision: no lead time, no deadline to miss."""

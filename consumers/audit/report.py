@@ -26,10 +26,10 @@ from consumers.audit.leadtimes import (
 from consumers.audit.records import AuditTopics
 from consumers.audit.register import Licence, ShipmentGroup, licence_register, shipment_groups
 from consumers.audit.replay import ReplayResult, replay
-from consumers.audit.standards import Standards
 from consumers.audit.verify import verify_log
 from consumers.store import ViewStore
 from producers.connection import KafkaAccess
+from schemas.standards import Standards
 
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``."""

@@ -14,11 +14,11 @@ from consumers.audit.exports import LICENCE_REGISTER, tables, to_json, write_csv
 from consumers.audit.html import render
 from consumers.audit.leadtimes import percentile
 from consumers.audit.report import build_report
-from consumers.audit.standards import Standards
 from consumers.views.facts import day_start
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView, ShipmentView
 from schemas.common import Province, TitleType
 from schemas.measures import Quantity
+from schemas.standards import Standards
 
 BA = "urn:emining:pk:gov:ba-mmdd"
 USCC = "91650100MA7XK3P2LA"
@@ -79,7 +79,7 @@ def test_lead_times_per_agency_and_title_type(data):
     assert (row.authority, row.category, row.decided, row.pending) == (BA, "EL", 4, 1)
     assert row.median_days == pytest.approx(25.0)
     assert row.p90_days == pytest.approx(37.0)
-    assert row.standard_days == 90
+    assert row.standard_days == 60  # schemas.standards: EL
     assert row.within_standard == 3  # file 4 was due 2025-02-05, the agency's own date
 
 
@@ -91,8 +91,8 @@ def test_breaches_name_the_late_and_the_overdue(data):
     assert by_ref["BA-EL-2025-0004"].days_late == 10  # decided 2025-02-15, due 2025-02-05
     assert by_ref["BA-EL-2025-0004"].what == "decided late"
     overdue = by_ref["BA-EL-2025-0005"]
-    assert overdue.due_on == date(2025, 4, 6)  # received (PKT) + 90 days
-    assert overdue.days_late == (NOW.date() - date(2025, 4, 6)).days
+    assert overdue.due_on == date(2025, 3, 7)  # received (PKT) + 60 days
+    assert overdue.days_late == (NOW.date() - date(2025, 3, 7)).days
     assert overdue.what == "overdue, still undecided"
 
 
@@ -135,7 +135,7 @@ def test_the_page_shows_the_numbers_and_is_self_contained(data):
     cells.feed(page)
     row = cells.rows[(("data-kind", "title"), ("data-authority", BA), ("data-category", "EL"))]
     assert row == {"decided": "4", "pending": "1", "median_days": "25.0", "p90_days": "37.0",
-                   "standard_days": "90", "within_standard": "3 (75%)"}
+                   "standard_days": "60", "within_standard": "3 (75%)"}
     assert cells.ids["breach-count"] == "2"
     assert cells.ids["digest"] == "d" * 64
     shipped = cells.rows[(("data-mineral", "copper"), ("data-heading", "2603"),

@@ -1,4 +1,4 @@
-"""The time each kind of approval should take: the yardsticks of the report, defined in one place.
+"""The time each kind of file should take: one table for the alert rules, the views and the audit.
 
 Sourced: an environmental approval (IEE/EIA) with no decision four months after a complete
 filing is deemed granted (``schemas.events.approvals_other.DEEMED_APPROVAL_MONTHS``).
@@ -19,15 +19,17 @@ from schemas.common import TitleType
 from schemas.events.approvals_other import DEEMED_APPROVAL_MONTHS, add_months
 
 TITLE_DECISION_DAYS: dict[str, int] = {
-    TitleType.RECONNAISSANCE_LICENCE: 60,
-    TitleType.EXPLORATION_LICENCE: 90,
-    TitleType.PROSPECTING_LICENCE: 90,
+    TitleType.RECONNAISSANCE_LICENCE: 30,
+    TitleType.EXPLORATION_LICENCE: 60,
+    TitleType.PROSPECTING_LICENCE: 60,
     TitleType.MINERAL_DEPOSIT_RETENTION_LICENCE: 90,
-    TitleType.MINING_LEASE: 120,
+    TitleType.MINING_LEASE: 90,
     TitleType.SMALL_SCALE_MINING_LEASE: 60,
     TitleType.MINOR_MINERALS: 30,
 }
-"""Days from a licence application's receipt to its decision, per title type (illustrative)."""
+"""Days from a licence application's receipt to its decision, per title type (illustrative).
+The alert rules use them too (an application past its standard), days spent waiting on the
+applicant (a deficiency notice until the resubmission) not counted."""
 
 EXPORT_DECISION_DAYS = 7
 """Days from an export LPCO's first step to its decision (illustrative)."""
