@@ -13,6 +13,7 @@ from consumers.alerts.config import AlertConfig, load_config
 from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore
+from consumers.alerts.webhook_targets import TargetPolicy
 from consumers.alerts.webhook_worker import KafkaDeadLetters, WebhookWorker
 from consumers.alerts.webhooks import WebhookSender
 from infra import wiring
@@ -65,5 +66,11 @@ def delivery(settings: Settings, store: AlertStore,
 
 def webhook_worker(settings: Settings, store: AlertStore, clock: Clock, client: httpx.AsyncClient,
                    sender: RecordSender) -> WebhookWorker:
-    return WebhookWorker(store, WebhookSender(client), KafkaDeadLetters(sender),
+    return WebhookWorker(store, WebhookSender(client, targets=webhook_targets(settings)),
+                         KafkaDeadLetters(sender),
                          source=f"{PLATFORM_ORG}/{settings.alerts_instance}", clock=clock)
+
+
+def webhook_targets(settings: Settings) -> TargetPolicy:
+    """Where webhooks may point: public addresses, plus the hosts the operator allows."""
+    return TargetPolicy.allowing(settings.webhook_allow_hosts.split(","))

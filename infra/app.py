@@ -69,7 +69,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed())
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
-                           alerts_wiring.alert_clock(settings))
+                           alerts_wiring.alert_clock(settings),
+                           targets=alerts_wiring.webhook_targets(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -42,7 +42,8 @@ async def _with_service(work: Callable[[Any], Awaitable[Any]], *, registry: bool
     store = AlertStore(ViewStore(settings.views_store_url))
     try:
         await store.open()
-        service = AlertsService(store, lambda: directory, alerts_wiring.alert_clock(settings))
+        service = AlertsService(store, lambda: directory, alerts_wiring.alert_clock(settings),
+                                targets=alerts_wiring.webhook_targets(settings))
         return await work(service)
     finally:
         await store.views.close()
@@ -143,7 +144,7 @@ def unsubscribe(org: OrgOption, subscription_id: str) -> None:
 
 @webhooks_app.command("add")
 def webhook_add(org: OrgOption, url: str, as_json: JsonOption = False) -> None:
-    """Register a URL; the secret (to check X-Emining-Signature) is printed only now."""
+    """Register a URL; the secret (to check the webhook-signature) is printed only now."""
     hook = run(_with_service(lambda service: service.add_webhook(org, url)))
     if as_json:
         print_json({"id": hook.id, "url": hook.url, "secret": hook.secret})
@@ -156,10 +157,14 @@ def webhook_add(org: OrgOption, url: str, as_json: JsonOption = False) -> None:
 def webhook_list(org: OrgOption, as_json: JsonOption = False) -> None:
     hooks = run(_with_service(lambda service: service.webhooks(org)))
     if as_json:
-        print_json([{"id": h.id, "url": h.url} for h in hooks])
+        print_json([{"id": h.id, "url": h.url, "delivered": s.delivered,
+                     "dead_lettered": s.dead, "pending": s.pending, "last_error": s.last_error}
+                    for h, s in hooks])
         return
-    for hook in hooks:
-        console.print(f"{hook.id}  {hook.url}", highlight=False)
+    for hook, health in hooks:
+        failed = f", last failure: {health.last_error}" if health.last_error else ""
+        console.print(f"{hook.id}  {hook.url}  delivered {health.delivered}, dead-lettered "
+                      f"{health.dead}, pending {health.pending}{failed}", highlight=False)
 
 
 @webhooks_app.command("remove")

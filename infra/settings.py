@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         description="source instance the alerts are signed as (urn:emining:xx:platform:operator/"
         "<instance>); one per process that delivers alerts",
     )
+    webhook_allow_hosts: str = Field(
+        default="",
+        description="comma-separated hosts (names or IP addresses) webhooks may point to even "
+        "though they are internal (loopback, private, link-local); by default only public "
+        "addresses are accepted",
+    )
     alerts_clock_offset_s: float = Field(
         default=0.0,
         description="shift the alert rules' clock (drills and tests of deadlines); 0 in production",

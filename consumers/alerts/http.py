@@ -61,13 +61,19 @@ class SubscriptionOut(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(pattern=r"^https?://", max_length=2000)
+    url: str = Field(max_length=2000, description="https:// (or http://) to a public address; "
+                     "checked strictly (see README, Webhooks)")
 
 
 class WebhookOut(BaseModel):
     id: str
     url: str
     secret: str | None = Field(default=None, description="shown once, when created")
+    delivered: int = 0
+    dead_lettered: int = Field(default=0, description="deliveries given up on (refused "
+                               "target, permanent refusal, or every retry failed)")
+    pending: int = 0
+    last_error: str | None = Field(default=None, description="why the last one was given up")
 
 
 def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRouter:
@@ -104,7 +110,9 @@ def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRo
 
     @router.get("/webhooks")
     async def webhooks(org: Org) -> list[WebhookOut]:
-        return [WebhookOut(id=h.id, url=h.url) for h in await service.webhooks(org)]
+        return [WebhookOut(id=h.id, url=h.url, delivered=s.delivered, dead_lettered=s.dead,
+                           pending=s.pending, last_error=s.last_error)
+                for h, s in await service.webhooks(org)]
 
     @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
     async def remove_webhook(webhook_id: str, org: Org) -> Response:

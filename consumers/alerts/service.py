@@ -20,7 +20,14 @@ from consumers.alerts.subscriptions import (
     list_subscriptions,
     matching_projects,
 )
-from consumers.alerts.webhook_worker import add_webhook, list_webhooks, remove_webhook
+from consumers.alerts.webhook_targets import TargetPolicy
+from consumers.alerts.webhook_worker import (
+    WebhookHealth,
+    add_webhook,
+    list_webhooks,
+    remove_webhook,
+    webhook_health,
+)
 from consumers.alerts.webhooks import Webhook
 from schemas.common import Mineral, Province
 from schemas.events.projects import ProjectStage
@@ -37,6 +44,8 @@ class AlertsService:
     clock: Clock
     on_new: Callable[[], None] = field(default=nothing)
     """Called after alerts were added to the outbox (wakes an in-process delivery worker)."""
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
+    """Where webhooks may point (public addresses, plus the hosts the operator allows)."""
 
     async def subscribe(
         self, org: str, *, minerals: Iterable[Mineral] = (), provinces: Iterable[Province] = (),
@@ -71,14 +80,20 @@ class AlertsService:
 
     async def add_webhook(self, org: str, url: str) -> Webhook:
         async with self.store.writing() as conn:
-            hook = await add_webhook(conn, org, url, self.clock.now())
+            hook = await add_webhook(conn, org, url, self.clock.now(), self.targets)
         log.info("webhook_added", org=org, webhook_id=hook.id)
         return hook
 
-    async def webhooks(self, org: str) -> list[Webhook]:
+    async def webhooks(self, org: str) -> list[tuple[Webhook, WebhookHealth]]:
+        """``org``'s webhooks, each with how its deliveries went (failures are reported to
+        their owner here, and on the DLQ with ``dlq_org``)."""
         async with self.store.reading() as conn:
-            return await list_webhooks(conn, org)
+            hooks = await list_webhooks(conn, org)
+            health = await webhook_health(conn, org)
+        return [(h, health.get(h.id, WebhookHealth())) for h in hooks]
 
     async def remove_webhook(self, org: str, webhook_id: str) -> bool:
         async with self.store.writing() as conn:
-            return await remove_webhook(conn, org, webhook_id)
+            removed = await remove_webhook(conn, org, webhook_id, self.clock.now())
+        log.info("webhook_removed", org=org, webhook_id=webhook_id, found=removed)
+        return removed

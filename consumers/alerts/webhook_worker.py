@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.alerts import tables as t
 from consumers.alerts.clock import Clock
 from consumers.alerts.store import AlertStore
+from consumers.alerts.webhook_targets import TargetPolicy
 from consumers.alerts.webhooks import (
     DeadLetterSink,
     Webhook,
@@ -31,10 +32,11 @@ from schemas.topics import DLQ
 log = structlog.get_logger("consumers.alerts.webhooks")
 
 
-async def add_webhook(conn: AsyncConnection, org: str, url: str, now: datetime) -> Webhook:
-    """Register ``url`` for ``org``'s alerts; the returned secret is shown to the caller once."""
-    if not url.startswith(("https://", "http://")):
-        raise EminingError(f"webhook url must be http(s): {url!r}")
+async def add_webhook(conn: AsyncConnection, org: str, url: str, now: datetime,
+                      targets: TargetPolicy) -> Webhook:
+    """Register ``url`` for ``org``'s alerts; the returned secret is shown to the caller once.
+    A URL the target policy refuses (malformed, internal) raises ``WebhookTargetError``."""
+    await targets.check(url)
     hook = Webhook(uuid.uuid4().hex, org, url, new_secret())
     await conn.execute(t.webhooks.insert().values(id=hook.id, org=org, url=url,
                                                   secret=hook.secret, active=True,
@@ -49,11 +51,55 @@ async def list_webhooks(conn: AsyncConnection, org: str) -> list[Webhook]:
     return [Webhook(r.id, r.org, r.url, r.secret) for r in rows]
 
 
-async def remove_webhook(conn: AsyncConnection, org: str, webhook_id: str) -> bool:
-    w = t.webhooks
+async def remove_webhook(conn: AsyncConnection, org: str, webhook_id: str, now: datetime
+                         ) -> bool:
+    """Disable ``org``'s webhook; deliveries still queued for it are cancelled with it."""
+    w, d = t.webhooks, t.deliveries
     result = await conn.execute(update(w).where(w.c.id == webhook_id, w.c.org == org,
                                                 w.c.active.is_(True)).values(active=False))
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await conn.execute(update(d).where(d.c.webhook_id == webhook_id,
+                                       d.c.status.in_(("pending", "sending")))
+                       .values(status="cancelled", updated_at=format_time(now),
+                               claimed_until=None, last_error="webhook removed"))
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookHealth:
+    """How a webhook's deliveries went: what its owner sees when it lists its webhooks."""
+
+    delivered: int = 0
+    dead: int = 0
+    pending: int = 0
+    last_error: str | None = None
+
+
+async def webhook_health(conn: AsyncConnection, org: str) -> dict[str, WebhookHealth]:
+    """Per active webhook of ``org``: deliveries made, dead-lettered and waiting; last failure."""
+    d, w = t.deliveries, t.webhooks
+    rows = list(await conn.execute(
+        select(d.c.webhook_id, d.c.status, d.c.last_error, d.c.updated_at)
+        .join(w, w.c.id == d.c.webhook_id).where(w.c.org == org, w.c.active.is_(True))
+        .order_by(d.c.updated_at)))
+    counts: dict[str, dict[str, int]] = {}
+    errors: dict[str, str] = {}
+    for row in rows:
+        bucket = counts.setdefault(row.webhook_id, {})
+        bucket[row.status] = bucket.get(row.status, 0) + 1
+        if row.status == "dead" and row.last_error:
+            errors[row.webhook_id] = row.last_error
+    return {hook: WebhookHealth(c.get("delivered", 0), c.get("dead", 0),
+                                c.get("pending", 0) + c.get("sending", 0), errors.get(hook))
+            for hook, c in counts.items()}
+
+
+async def still_active(conn: AsyncConnection, webhook_ids: Sequence[str]) -> set[str]:
+    w = t.webhooks
+    rows = await conn.execute(select(w.c.id).where(w.c.id.in_(list(webhook_ids)),
+                                                   w.c.active.is_(True)))
+    return {r.id for r in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +147,7 @@ class WebhookWorker:
             rows = list(await conn.execute(
                 select(d.c.alert_id, d.c.webhook_id, w.c.org, w.c.url, w.c.secret, a.c.doc)
                 .join(w, w.c.id == d.c.webhook_id).join(a, a.c.alert_id == d.c.alert_id)
-                .where(free).order_by(a.c.seq).limit(self._batch)))
+                .where(free, w.c.active.is_(True)).order_by(a.c.seq).limit(self._batch)))
             for row in rows:
                 await conn.execute(update(d).where(d.c.alert_id == row.alert_id,
                                                    d.c.webhook_id == row.webhook_id)
@@ -112,8 +158,20 @@ class WebhookWorker:
                     AlertRaised.model_validate_json(r.doc)) for r in rows]
 
     async def _one(self, job: Job) -> tuple[Job, str, int, str | None]:
+        """Send one delivery; whatever happens is its outcome, never an exception."""
+        try:
+            return await self._send(job)
+        except Exception as exc:  # one target's failure must not stop the worker
+            log.exception("webhook_delivery_failed", alert_id=job.alert.alert_id,
+                          org=job.webhook.org, webhook_id=job.webhook.id)
+            return job, "dead", 0, f"{type(exc).__name__}: {exc}"[:500]
+
+    async def _send(self, job: Job) -> tuple[Job, str, int, str | None]:
         body = webhook_body(job.alert, self.source)
         async with self._limit:
+            async with self._store.reading() as conn:  # removed since it was claimed?
+                if job.webhook.id not in await still_active(conn, [job.webhook.id]):
+                    return job, "cancelled", 0, "webhook removed"
             outcome = await self._sender.deliver(job.webhook, job.alert.alert_id, body)
         if outcome.delivered:
             return job, "delivered", outcome.attempts, None
@@ -137,13 +195,19 @@ class WebhookWorker:
         async with self._store.writing() as conn:
             for job, status, attempts, error in results:
                 await conn.execute(update(d).where(d.c.alert_id == job.alert.alert_id,
-                                                   d.c.webhook_id == job.webhook.id)
+                                                   d.c.webhook_id == job.webhook.id,
+                                                   d.c.status != "cancelled")
                                    .values(status=status, attempts=d.c.attempts + attempts,
                                            last_error=error, updated_at=now, claimed_until=None))
 
     async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         while not stop.is_set():
-            if await self.run_once() == 0:
+            try:
+                settled = await self.run_once()
+            except Exception:  # a store hiccup: log, wait, go on
+                log.exception("webhook_worker_failed")
+                settled = 0
+            if settled == 0:
                 await self._clock.sleep(idle_s)
 
 

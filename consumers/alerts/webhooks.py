@@ -1,47 +1,68 @@
-"""Webhooks: alerts POSTed to an organisation's URL, HMAC-signed, retried with backoff, then DLQ.
+"""Webhooks: alerts POSTed to an organisation's URL, signed, retried with backoff, then DLQ.
 
-The body is the alert as a CloudEvent in structured JSON. ``X-Emining-Signature: sha256=<hex>``
-is HMAC-SHA256 of the raw body with the webhook's secret; ``X-Emining-Alert-Id`` is the alert's
-deterministic id, so a receiver drops a redelivery (webhooks are at least once: a crash between
-the receiver's 2xx and our record of it sends the alert again, with the same id).
+The body is the alert as a CloudEvent in structured JSON, signed by the Standard Webhooks
+conventions (the maintained ``standardwebhooks`` library): ``webhook-id`` (the alert's
+deterministic id), ``webhook-timestamp`` (seconds) and ``webhook-signature: v1,<base64
+HMAC-SHA256 of "{id}.{timestamp}.{body}">`` with the ``whsec_`` secret. A receiver checks the
+signature and refuses a timestamp outside its tolerance (the library's is 5 minutes), so a
+captured call cannot be replayed later; it drops a repeated id (webhooks are at least once).
+``X-Emining-Alert-Id`` repeats the id for receivers written before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
+import base64
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 import structlog
+from standardwebhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
+from consumers.alerts.webhook_targets import TargetPolicy, WebhookTargetError
 from schemas.alerts import AlertRaised
 from schemas.envelope import CONTENT_TYPE, SPECVERSION, encode_value, format_time
 
 log = structlog.get_logger("consumers.alerts.webhooks")
 
-SIGNATURE_HEADER = "X-Emining-Signature"
+SIGNATURE_HEADER = "webhook-signature"
+TIMESTAMP_HEADER = "webhook-timestamp"
+ID_HEADER = "webhook-id"
 ALERT_ID_HEADER = "X-Emining-Alert-Id"
 _PERMANENT = frozenset(range(400, 500)) - {408, 425, 429}
 """Client errors other than timeouts and throttling: retrying cannot help."""
 
 
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _signer(secret: str) -> StandardWebhook:
+    try:
+        return StandardWebhook(secret)
+    except (ValueError, RuntimeError):  # a secret issued before the Standard Webhooks format
+        return StandardWebhook(secret.encode())
 
 
-def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """What a receiver checks (constant-time)."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+def signed_headers(secret: str, alert_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body`` sent at ``at``."""
+    return {ID_HEADER: alert_id, TIMESTAMP_HEADER: str(int(at.timestamp())),
+            SIGNATURE_HEADER: _signer(secret).sign(alert_id, at, body)}
+
+
+def signature_valid(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """What a receiver checks: the signature, and a timestamp within five minutes of now."""
+    try:
+        _signer(secret).verify(body, headers, json_parse=False)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 def webhook_body(alert: AlertRaised, source: str) -> bytes:
@@ -92,23 +113,39 @@ class DeadLetterSink(Protocol):
 Sleep = Callable[[float], Awaitable[None]]
 
 
+REFUSED_TARGET = -1
+"""The outcome status of a target the policy refuses: permanent, never retried."""
+
+
 class WebhookSender:
-    """POSTs one alert to one webhook until it answers 2xx, a permanent error, or tries run out."""
+    """POSTs one alert to one webhook until it answers 2xx, a permanent error, or tries run out.
+
+    Whatever the target does (a URL no client accepts, an internal address, a hung or odd
+    server), the outcome is a value: nothing it does raises into the worker."""
 
     def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy | None = None,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, targets: TargetPolicy | None = None) -> None:
         self._client = client
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self.targets = targets or TargetPolicy()
 
     async def _post(self, webhook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str]:
-        headers = {"Content-Type": "application/cloudevents+json; charset=utf-8",
-                   SIGNATURE_HEADER: sign(webhook.secret, body), ALERT_ID_HEADER: alert_id,
-                   "User-Agent": "emining-alerts/1"}
         try:
-            response = await self._client.post(webhook.url, content=body, headers=headers,
-                                               timeout=self.policy.timeout_s)
-        except httpx.HTTPError as exc:
+            target = await self.targets.check(webhook.url)
+        except WebhookTargetError as exc:
+            return REFUSED_TARGET, f"refused target: {exc}"[:500]
+        headers = {"Content-Type": "application/cloudevents+json; charset=utf-8",
+                   **signed_headers(webhook.secret, alert_id, body, datetime.now(UTC)),
+                   ALERT_ID_HEADER: alert_id, "User-Agent": "emining-alerts/1",
+                   "Host": target.host if target.port in {80, 443} else
+                   f"{target.host}:{target.port}"}
+        extensions = {"sni_hostname": target.host} if target.pinned else {}
+        try:
+            response = await self._client.post(
+                target.request_url(), content=body, headers=headers,
+                timeout=self.policy.timeout_s, extensions=extensions, follow_redirects=False)
+        except Exception as exc:  # noqa: BLE001 - any failure of a target is that target's outcome
             return None, f"{type(exc).__name__}: {exc}"[:500]
         return response.status_code, f"HTTP {response.status_code}"
 
@@ -123,6 +160,6 @@ class WebhookSender:
                 bound.info("webhook_delivered", attempts=attempt, status=status)
                 return Outcome(delivered=True, attempts=attempt, status=status)
             bound.warning("webhook_attempt_failed", attempt=attempt, error=error)
-            if status in _PERMANENT:
+            if status in _PERMANENT or status == REFUSED_TARGET:
                 return Outcome(delivered=False, attempts=attempt, error=error, status=status)
         return Outcome(delivered=False, attempts=self.policy.attempts, error=error, status=status)

@@ -14,6 +14,7 @@ from consumers.alerts.directory import Directory
 from consumers.alerts.http import create_alerts_router
 from consumers.alerts.service import AlertsService
 from consumers.alerts.store import AlertStore, alert_docs
+from consumers.alerts.webhook_targets import TargetPolicy
 from consumers.store import ViewStore
 from consumers.store_batch import view_row
 from consumers.views.families import FAMILIES
@@ -34,6 +35,10 @@ def project_view() -> ProjectView:
                        stage=data.stage, operator_name=data.operator_name, updated_at=NOW)
 
 
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ApiKeyStore, AlertStore]]:
     store = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
@@ -43,7 +48,8 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ApiKeySt
                            [view_row(FAMILIES[PROJECTS], "PRJ-BA-CHG-0007", project_view())])
     keys = ApiKeyStore(tmp_path / "api_keys.json")
     config = context().config
-    service = AlertsService(store, lambda: Directory(REGISTRY, config), ManualClock(NOW))
+    service = AlertsService(store, lambda: Directory(REGISTRY, config), ManualClock(NOW),
+                            targets=TargetPolicy(resolver=_public))
     app = FastAPI()
     app.include_router(create_alerts_router(service, keys), prefix="/v1")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
@@ -108,9 +114,15 @@ async def test_webhooks_are_registered_listed_and_removed_per_organisation(api: 
     hook = created.json()
     assert hook["secret"].startswith("whsec_")
     listed = (await client.get("/v1/webhooks", headers=huaye)).json()
-    assert listed == [{"id": hook["id"], "url": "https://huaye.example/alerts", "secret": None}]
+    assert listed == [{"id": hook["id"], "url": "https://huaye.example/alerts", "secret": None,
+                       "delivered": 0, "dead_lettered": 0, "pending": 0, "last_error": None}]
     other = {"X-API-Key": keys.issue(MCC)}
     assert (await client.delete(f"/v1/webhooks/{hook['id']}", headers=other)).status_code == 404
     assert (await client.delete(f"/v1/webhooks/{hook['id']}", headers=huaye)).status_code == 204
     assert (await client.post("/v1/webhooks", json={"url": "ftp://x"},
                               headers=huaye)).status_code == 422
+    for internal in ("https://\u000bx", "http://127.0.0.1:9/", "http://169.254.169.254/"):
+        refused = await client.post("/v1/webhooks", json={"url": internal}, headers=huaye)
+        assert refused.status_code == 422, internal
+        assert "webhook" in refused.json()["detail"] or "U+000B" in refused.json()["detail"]
+    assert (await client.get("/v1/webhooks", headers=huaye)).json() == []  # none was kept

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from consumers.alerts import tables as t
 from consumers.alerts.clock import ManualClock
 from consumers.alerts.render import alert_of
 from consumers.alerts.rules_events import event_notices
 from consumers.alerts.store import AlertStore, Delivered, mark_delivered, record_alerts
+from consumers.alerts.webhook_targets import TargetPolicy
 from consumers.alerts.webhook_worker import (
     WebhookWorker,
     add_webhook,
     delivery_status,
     list_webhooks,
     remove_webhook,
+    webhook_health,
 )
 from consumers.alerts.webhooks import (
     ALERT_ID_HEADER,
+    ID_HEADER,
     SIGNATURE_HEADER,
     RetryPolicy,
     Webhook,
     WebhookSender,
+    new_secret,
     signature_valid,
+    signed_headers,
 )
 from consumers.store import ViewStore
 from schemas.alerts import AlertRaised
@@ -35,6 +42,16 @@ from tests.unit.alerts.world import HUAYE, MCC, NOW, context, fact
 from tests.unit.helpers import example
 
 SOURCE = "urn:emining:xx:platform:operator/alerts"
+LOCAL = TargetPolicy.allowing(["127.0.0.1"])
+"""The test receivers listen on loopback: allowed by name, as an operator would."""
+
+
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
+PUBLIC = TargetPolicy(resolver=_public)
+"""Names resolve to a public address (no DNS in the tests)."""
 
 
 class Sleeps:
@@ -76,7 +93,7 @@ async def queue(store: AlertStore, alert: AlertRaised) -> None:
 async def worker(store: AlertStore, client: httpx.AsyncClient, sleeps: Sleeps,
                  dead: DeadLetters, attempts: int = 4) -> WebhookWorker:
     sender = WebhookSender(client, RetryPolicy(attempts=attempts, base_s=0.5, factor=2.0),
-                           sleep=sleeps)
+                           sleep=sleeps, targets=LOCAL)
     return WebhookWorker(store, sender, dead, source=SOURCE, clock=ManualClock(NOW))
 
 
@@ -84,8 +101,8 @@ async def test_webhook_gets_signed_alert_with_its_id_after_retries(store: AlertS
     alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
     with receiver(503, 500) as hook_server:
         async with store.writing() as conn:
-            hook = await add_webhook(conn, MCC, hook_server.url, NOW)
-            await add_webhook(conn, HUAYE, hook_server.url + "/other", NOW)
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
+            await add_webhook(conn, HUAYE, hook_server.url + "/other", NOW, LOCAL)
         await queue(store, alert)
         async with httpx.AsyncClient() as client:
             settled = await (await worker(store, client, sleeps, dead)).run_once()
@@ -95,8 +112,11 @@ async def test_webhook_gets_signed_alert_with_its_id_after_retries(store: AlertS
     last = hook_server.requests[-1]
     assert last.path == "/hooks/alerts"
     assert last.headers[ALERT_ID_HEADER] == alert.alert_id
-    assert signature_valid(hook.secret, last.body, last.headers[SIGNATURE_HEADER])
-    assert not signature_valid("whsec_wrong", last.body, last.headers[SIGNATURE_HEADER])
+    assert last.headers[ID_HEADER] == alert.alert_id
+    assert last.headers[SIGNATURE_HEADER].startswith("v1,")
+    assert signature_valid(hook.secret, last.body, last.headers)
+    assert not signature_valid(new_secret(), last.body, last.headers)
+    assert not signature_valid(hook.secret, last.body + b" ", last.headers)
     event = json.loads(last.body)
     assert (event["id"], event["source"], event["type"], event["subject"]) == (
         alert.alert_id, SOURCE, "pk.emining.alert.raised.v1", "BA-EL-2025-0153")
@@ -112,7 +132,7 @@ async def test_webhook_that_keeps_failing_goes_to_the_dlq_with_its_reason(
     alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
     with receiver(500, 502, 503, 504, 500) as hook_server:
         async with store.writing() as conn:
-            hook = await add_webhook(conn, MCC, hook_server.url, NOW)
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
         await queue(store, alert)
         async with httpx.AsyncClient() as client:
             run = await worker(store, client, sleeps, dead)
@@ -132,7 +152,7 @@ async def test_a_permanent_refusal_is_not_retried(store: AlertStore) -> None:
     alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
     with receiver(410) as hook_server:
         async with store.writing() as conn:
-            await add_webhook(conn, MCC, hook_server.url, NOW)
+            await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
         await queue(store, alert)
         async with httpx.AsyncClient() as client:
             await (await worker(store, client, sleeps, dead)).run_once()
@@ -145,7 +165,7 @@ async def test_an_unreachable_receiver_is_retried_then_dead_lettered(store: Aler
     with receiver() as hook_server:
         closed = hook_server.url
     async with store.writing() as conn:
-        await add_webhook(conn, MCC, closed, NOW)
+        await add_webhook(conn, MCC, closed, NOW, LOCAL)
     await queue(store, alert)
     async with httpx.AsyncClient() as client:
         await (await worker(store, client, sleeps, dead, attempts=2)).run_once()
@@ -155,14 +175,103 @@ async def test_an_unreachable_receiver_is_retried_then_dead_lettered(store: Aler
 
 async def test_webhooks_are_listed_and_removed_per_organisation(store: AlertStore) -> None:
     async with store.writing() as conn:
-        hook = await add_webhook(conn, MCC, "https://firm.example/alerts", NOW)
+        hook = await add_webhook(conn, MCC, "https://firm.example/alerts", NOW, PUBLIC)
         assert hook.secret.startswith("whsec_")
-        assert not await remove_webhook(conn, HUAYE, hook.id)  # not HUAYE's to remove
+        assert not await remove_webhook(conn, HUAYE, hook.id, NOW)  # not HUAYE's to remove
         assert [h.id for h in await list_webhooks(conn, MCC)] == [hook.id]
-        assert await remove_webhook(conn, MCC, hook.id)
+        assert await remove_webhook(conn, MCC, hook.id, NOW)
         assert await list_webhooks(conn, MCC) == []
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
     policy = RetryPolicy(base_s=1, factor=2, max_s=10)
     assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 8, 10]
+
+
+async def _hook_in_store(store: AlertStore, org: str, url: str) -> str:
+    """A webhook written straight to the table, as one registered before URLs were checked."""
+    hook_id = f"legacy-{len(url)}"
+    async with store.writing() as conn:
+        await conn.execute(t.webhooks.insert().values(
+            id=hook_id, org=org, url=url, secret=new_secret(), active=True,
+            created_at="2026-01-01T00:00:00Z"))
+    return hook_id
+
+
+async def test_a_hostile_webhook_cannot_stop_the_worker_nor_reach_an_internal_address(
+    store: AlertStore,
+) -> None:
+    """The URL that killed `views run` (a control character) and one to the metadata service,
+    both already in the store: each is dead-lettered as refused, the worker goes on, and the
+    well-behaved webhook beside them gets its alert."""
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    bad = await _hook_in_store(store, MCC, "https://\x0bx")
+    metadata = await _hook_in_store(store, MCC, "http://169.254.169.254/latest/meta-data/")
+    with receiver() as good_server:
+        async with store.writing() as conn:
+            good = await add_webhook(conn, MCC, good_server.url, NOW, LOCAL)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            run = await worker(store, client, sleeps, dead)
+            assert await run.run_once() == 3
+            assert await run.run_once() == 0
+    assert len(good_server.requests) == 1
+    reasons = {letter[0]: letter[3] for letter in dead.letters}
+    assert set(reasons) == {bad, metadata}
+    assert "U+000B" in reasons[bad]
+    assert "link-local" in reasons[metadata]
+    assert sleeps.delays == []  # a refused target is not retried
+    async with store.reading() as conn:
+        assert await delivery_status(conn, alert.alert_id) == {
+            good.id: ("delivered", 1), bad: ("dead", 1), metadata: ("dead", 1)}
+        health = await webhook_health(conn, MCC)  # what its owner sees when listing webhooks
+    assert (health[bad].dead, health[good.id].delivered) == (1, 1)
+    assert "U+000B" in (health[bad].last_error or "")
+
+
+async def test_a_removed_webhook_gets_nothing_more_not_even_what_was_queued(
+    store: AlertStore,
+) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver() as hook_server:
+        async with store.writing() as conn:
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
+        await queue(store, alert)  # queued for the webhook
+        async with store.writing() as conn:
+            assert await remove_webhook(conn, MCC, hook.id, NOW)
+        async with httpx.AsyncClient() as client:
+            assert await (await worker(store, client, sleeps, dead)).run_once() == 0
+    assert hook_server.requests == []
+    async with store.reading() as conn:
+        assert await delivery_status(conn, alert.alert_id) == {hook.id: ("cancelled", 0)}
+
+
+async def test_a_webhook_removed_after_its_delivery_was_claimed_is_not_called(
+    store: AlertStore,
+) -> None:
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver() as hook_server:
+        async with store.writing() as conn:
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            run = await worker(store, client, sleeps, dead)
+            jobs = await run._claim()
+            async with store.writing() as conn:
+                await remove_webhook(conn, MCC, hook.id, NOW)
+            outcomes = [await run._one(job) for job in jobs]
+            await run._record(outcomes)
+    assert hook_server.requests == []
+    assert [status for _, status, _, _ in outcomes] == ["cancelled"]
+    async with store.reading() as conn:
+        assert (await delivery_status(conn, alert.alert_id))[hook.id][0] == "cancelled"
+
+
+def test_a_captured_call_replayed_later_fails_verification() -> None:
+    secret, body = new_secret(), b'{"id":"a1"}'
+    fresh = signed_headers(secret, "a1", body, datetime.now(UTC))
+    assert signature_valid(secret, body, fresh)
+    old = signed_headers(secret, "a1", body, datetime.now(UTC) - timedelta(minutes=10))
+    assert not signature_valid(secret, body, old)
+    forged = {**fresh, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()) + 1)}
+    assert not signature_valid(secret, body, forged)  # the timestamp is signed too
