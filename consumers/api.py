@@ -38,7 +38,12 @@ ApprovalFilter = StrEnum(  # type: ignore[misc]  # built from the statuses: no s
 """An approval status to filter on, or ``pending``: every status awaiting a decision."""
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
-Cursor = Annotated[str | None, Query(description="``next_cursor`` of the previous page")]
+Cursor = Annotated[str | None, Query(
+    min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$",
+    description="``next_cursor`` of the previous page")]
+Position = Annotated[str | None, Query(
+    pattern=r"^[0-9]{1,18}$", description="``next_cursor`` of the previous page")]
+"""A timeline's cursor: a position, digits only and small enough for any database."""
 
 
 _WITHHELD = ("restricted fields left out of this answer (personal data, commercial terms: "
@@ -132,7 +137,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
 
     @router.get("/projects/{project_id}/timeline", response_model=TimelineAnswer)
     async def project_timeline(caller: Caller, project_id: str, limit: Limit = 100,
-                               cursor: Cursor = None) -> Any:
+                               cursor: Position = None) -> Any:
         """Every accepted event of the project in order, corrections and superseded ones too."""
         if await get_view(store, "projects", project_id) is None:
             raise HTTPException(404, f"no project {project_id} in the views")
@@ -175,7 +180,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
 
     @router.get("/timeline/{subject}", response_model=TimelineAnswer)
     async def subject_timeline(caller: Caller, subject: str, limit: Limit = 100,
-                               cursor: Cursor = None) -> Any:
+                               cursor: Position = None) -> Any:
         """Any subject's history: a project, title, environmental file, LPCO or shipment."""
         return await history(caller, subject, limit, cursor)
 

@@ -106,7 +106,7 @@ def create_public_router(
     async def public_timeline(
         caller: Caller, ref: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
+        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     ) -> Any:
         """The signed events of one licence, environmental approval or LPCO; restricted fields
         (personal data, commercial terms) are removed for everyone here."""

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.responses import RedirectResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 
 from consumers.access_http import access_dependency, document_policy, unruled
 from consumers.alerts.directory import Directory
@@ -94,13 +96,20 @@ def build_app(settings: Settings | None = None) -> FastAPI:
                                reads, refresh, lambda: gateway.registry_age_s is not None)
     guarded = [Depends(access)]
 
-    app = FastAPI(
+    # The documentation pages with their assets served from the package, never from a CDN:
+    # /docs and /redoc work on a network without the internet.
+    app = FastAPIOffline(
         title="E-Mining Bus",
         summary="Signed project, approval and shipment events between Pakistan and China.",
         version="1",
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     app.include_router(create_gateway(gateway), dependencies=guarded)
     app.include_router(create_views_router(views, freshness, access), prefix="/v1")
     app.include_router(create_public_router(views, lambda: gateway.registry, access),

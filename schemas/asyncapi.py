@@ -203,13 +203,26 @@ def document(types: Mapping[str, type[EventData]], version: str = "0.1.0") -> di
             "local": {
                 "host": "localhost:9092",
                 "protocol": "kafka",
-                "description": "`emining kafka up`; elsewhere EMINING_KAFKA_BOOTSTRAP",
-            }
+                "description": "`emining kafka up`; elsewhere EMINING_KAFKA_BOOTSTRAP. "
+                "SASL/SCRAM-SHA-512 as the organisation's principal (User:<org URN>); the "
+                "broker's ACLs, derived from the registry, say what each may read and write.",
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
+            },
+            "tls": {
+                "host": "localhost:9092",
+                "protocol": "kafka-secure",
+                "description": "EMINING_KAFKA_SECURITY=scram-tls: the same login over TLS.",
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
+            },
         },
         "channels": channels,
         "operations": operations,
         "components": {
             "schemas": {HEADERS: cloudevent_headers(), **top.get("$defs", {})},
             "messages": messages,
+            "securitySchemes": {
+                "scram": {"type": "scramSha512", "description": "username = the organisation's "
+                          "URN; the password the operator issued (`emining participants add`)"},
+            },
         },
     }

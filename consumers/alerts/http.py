@@ -104,8 +104,9 @@ def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRo
         """Register a URL for your alerts; keep the secret to check X-Emining-Signature."""
         try:
             hook = await service.add_webhook(org, body.url)
-        except EminingError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        except EminingError as exc:  # shaped like FastAPI's own 422: the field and why
+            raise HTTPException(422, [{"type": "webhook_target", "loc": ["body", "url"],
+                                       "msg": str(exc), "input": body.url}]) from exc
         return WebhookOut(id=hook.id, url=hook.url, secret=hook.secret)
 
     @router.get("/webhooks")

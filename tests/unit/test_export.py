@@ -88,6 +88,11 @@ def test_asyncapi_has_a_channel_per_topic_and_a_message_per_type():
     ]
     assert sorted(m for m in channel_messages if m.startswith("pk.")) == sorted(event_types())
     assert {o["action"] for o in doc["operations"].values()} == {"send", "receive"}
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["scram"]["type"] == "scramSha512"
+    for server in doc["servers"].values():  # no server is described as open
+        refs = [s["$ref"].rsplit("/", 1)[1] for s in server["security"]]
+        assert refs == ["scram"]
     assert doc["channels"]["alerts"]["parameters"]["org"]["description"]
 
 

@@ -63,6 +63,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/public/licences"): PUBLIC,
     ("GET", "/v1/public/lead-times"): PUBLIC,
     ("GET", "/v1/public/timeline/{ref}"): PUBLIC,
+    ("GET", "/"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
@@ -163,3 +164,19 @@ async def test_schemathesis_over_every_read_route_finds_no_server_error(world, c
     assert selected, report[-3000:]
     assert tested, report[-3000:]
     assert int(tested.group(1)) == int(selected.group(1)) >= len(EXPECTED) - 8
+
+
+async def test_the_documentation_works_without_the_internet(world):
+    """/docs and /redoc load their scripts and styles from this server, none from a CDN."""
+    assert (await world.client.get("/")).headers["location"] == "/docs"
+    for page in ("/docs", "/redoc"):
+        html = (await world.client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets, page
+        assert all(a.startswith("/") for a in assets), (page, assets)
+        for asset in assets:
+            answer = await world.client.get(asset)
+            assert answer.status_code == 200, asset
+            assert len(answer.content) > 1000, asset
+    bundle = await world.client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert "javascript" in bundle.headers["content-type"]

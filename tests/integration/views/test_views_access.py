@@ -146,3 +146,23 @@ async def test_an_anonymous_caller_gets_the_public_register_and_nothing_else(api
     wrong = await get("/v1/projects", token="emk_not-a-key")
     assert wrong.status_code == 401
     assert "not valid" in wrong.json()["detail"]
+
+
+async def test_odd_cursors_and_limits_are_a_clear_4xx_never_a_server_error(api):
+    get, _ = api
+    title = scenario.ids_of(0)["title"]
+    for path, params in ((f"/v1/timeline/{title}", {"cursor": "9223372036854775808"}),
+                         (f"/v1/timeline/{title}", {"cursor": "-1"}),
+                         ("/v1/projects", {"cursor": "x" * 500}),
+                         ("/v1/projects", {"cursor": "a\u0000b"}),
+                         ("/v1/shipments", {"limit": "100000"}),
+                         ("/v1/approvals", {"status": "pendng"}),
+                         ("/v1/projects", {"province": "Balochistan"}),
+                         (f"/v1/public/timeline/{title}", {"cursor": "1e9"})):
+        answer = await get(path, AUDITOR, **params)
+        assert answer.status_code == 422, (path, params, answer.text)
+        [problem] = answer.json()["detail"]
+        assert problem["loc"][0] == "query"
+    page = (await get(f"/v1/timeline/{title}", AUDITOR, limit=2)).json()
+    rest = (await get(f"/v1/timeline/{title}", AUDITOR, cursor=page["next_cursor"])).json()
+    assert rest["items"][0]["position"] == 3
