@@ -4,10 +4,14 @@ Pure policy, no I/O (``infra.broker_admin`` applies it). The broker denies whate
 allows (``allow.everyone.if.no.acl.found=false``), so this module is the complete list of rights:
 
 - every organisation active at the moment (principal ``User:<org URN>``) except auditors may
-  WRITE the shared topics (payload authority is still checked by every consumer), READ them and
-  the participants registry (clients load it to check authority), READ its own
-  ``emining.alerts.<org>`` topic only, and use consumer groups named ``<org URN>.<anything>``
-  (org URNs contain no dot, so the prefix never covers another organisation's groups);
+  WRITE the shared topics (payload authority is still checked by every consumer) but not READ
+  them: the shared record carries fields only a subject's parties may see (personal data,
+  commercial terms, ``schemas.access``), and the broker cannot tell rows apart, so
+  participants read through the API, where ``consumers.policy`` decides per row and field
+  (no reading around the API). They READ the participants registry (clients load it to check
+  authority) and their own ``emining.alerts.<org>`` topic only, and use consumer groups named
+  ``<org URN>.<anything>`` (org URNs contain no dot, so the prefix never covers another
+  organisation's groups);
 - auditors READ every ``emining.`` topic and their own groups, and write nothing;
 - the platform's services (``SERVICES``) get exactly what their code uses;
 - nobody here writes ``emining.participants.v1`` or creates topics outside the alerts prefix:
@@ -129,7 +133,7 @@ def org_acls(org_id: str, role: Role) -> frozenset[Acl]:
         return frozenset(_prefixed("topic", TOPIC_PREFIX, who, "READ") | groups)
     return frozenset(
         _topics(who, "WRITE", SHARED_TOPICS)
-        | _topics(who, "READ", (*SHARED_TOPICS, PARTICIPANTS, alerts_topic(org_id)))
+        | _topics(who, "READ", (PARTICIPANTS, alerts_topic(org_id)))
         | groups
     )
 

@@ -97,6 +97,7 @@ def _check_security(summary: dict[str, Any]) -> None:
         (["write", "emining.participants.v1"], "TopicAuthorizationFailedError"),
         (["read", got[1][0][1]], "TopicAuthorizationFailedError"),
         (["read", "emining.projects.v1"], "GroupAuthorizationFailedError"),
+        (["read", "emining.projects.v1"], "TopicAuthorizationFailedError"),
         (["write", "emining.projects.v1"], "TopicAuthorizationFailedError"),
         (["log", "in"], "_AUTHENTICATION"),
     ]

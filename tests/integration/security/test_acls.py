@@ -102,9 +102,11 @@ async def test_a_firm_cannot_write_the_registry(principals: Principals) -> None:
     await assert_writes(firm, refused=(PARTICIPANTS, DLQ))
 
 
-async def test_a_firm_writes_and_reads_a_shared_topic_in_its_own_group(
+async def test_a_firm_writes_a_shared_topic_but_reads_it_only_through_the_api(
     principals: Principals,
 ) -> None:
+    """The shared record holds other parties' restricted fields (buyers, CNICs): the broker
+    cannot tell rows apart, so only the platform's services and auditors read it raw."""
     org, firm = await principals.onboard("firm")
     sender = producer(firm)
     try:
@@ -112,8 +114,10 @@ async def test_a_firm_writes_and_reads_a_shared_topic_in_its_own_group(
         meta = await sender.send_and_wait(PROJECTS, b"our own project event", key=b"PRJ-1")
     finally:
         await sender.stop()
-    record = await _read_one(firm, PROJECTS, meta.partition, meta.offset,
-                             group_id=f"{org}.follower")
+    with pytest.raises(TopicAuthorizationFailedError):  # WRITE lets it see the topic, not read
+        await _read_one(firm, PROJECTS, meta.partition, meta.offset, group_id=f"{org}.follower")
+    _, auditor = await principals.onboard("auditor", Role.AUDITOR)
+    record = await _read_one(auditor, PROJECTS, meta.partition, meta.offset)
     assert record.value == b"our own project event"
 
 

@@ -19,8 +19,9 @@ from infra.broker_admin import apply_acls, upsert_credential
 from infra.kafka_client import kafka_access
 from infra.topics import apply_topics
 from producers.connection import login_error
+from schemas.alerts import alerts_topic_spec
 from schemas.common import Role
-from schemas.topics import PROJECTS, catalogue
+from schemas.topics import PROJECTS, alerts_topic, catalogue
 from tests.conftest import own_broker
 
 if TYPE_CHECKING:
@@ -45,21 +46,26 @@ async def test_sessions_outlive_reauthentication_only_with_a_current_password(
     short_reauth_broker: Settings,
 ) -> None:
     admin = kafka_access(short_reauth_broker)
-    await apply_topics(admin, catalogue(1))
+    await apply_topics(admin, [*catalogue(1), alerts_topic_spec(ORG)])
     first = admin.as_user(ORG, await upsert_credential(admin, ORG))
     await apply_acls(admin, org_acls(ORG, Role.FIRM), only={org_principal(ORG)})
 
-    # 1. aiokafka, which cannot re-authenticate, rides through the broker closing its sessions.
+    # 1. aiokafka, which cannot re-authenticate, rides through the broker closing its sessions:
+    # the firm publishes to a shared topic and follows its own alerts topic (what it may read).
     producer = AIOKafkaProducer(**first.aiokafka(), enable_idempotence=True,
                                 request_timeout_ms=5000)
-    consumer = AIOKafkaConsumer(PROJECTS, **first.aiokafka(), group_id=f"{ORG}.reauth",
+    consumer = AIOKafkaConsumer(alerts_topic(ORG), **first.aiokafka(), group_id=f"{ORG}.reauth",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
+    platform = AIOKafkaProducer(**admin.aiokafka())
     await producer.start()
     await consumer.start()
+    await platform.start()
     try:
-        await producer.send_and_wait(PROJECTS, b"before", key=b"k")
+        await producer.send_and_wait(PROJECTS, b"published before", key=b"k")
+        await platform.send_and_wait(alerts_topic(ORG), b"before", key=b"k")
         await asyncio.sleep(REAUTH_S + 2)  # past the deadline: the broker closed both sessions
-        await producer.send_and_wait(PROJECTS, b"after", key=b"k")  # logged in again
+        await producer.send_and_wait(PROJECTS, b"published after", key=b"k")  # logged in again
+        await platform.send_and_wait(alerts_topic(ORG), b"after", key=b"k")
         read: list[bytes] = []
         async with asyncio.timeout(15):
             while len(read) < 2:
@@ -70,6 +76,7 @@ async def test_sessions_outlive_reauthentication_only_with_a_current_password(
     finally:
         await producer.stop()
         await consumer.stop()
+        await platform.stop()
 
     # 2. A session opened before a rotation works until its next re-authentication, then
     # the broker refuses it. librdkafka re-authenticates in place (KIP-368), so the open
