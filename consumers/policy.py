@@ -91,7 +91,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # Signing in, and the documentation.
     ("POST", "/v1/auth/login"): Rule(Audience.PUBLIC),
     ("POST", "/v1/auth/logout"): Rule(Audience.PUBLIC),
-    ("GET", "/v1/auth/me"): Rule(Audience.PUBLIC),
+    ("GET", "/v1/auth/me"): Rule(Audience.PARTICIPANT, READERS),
     ("GET", "/"): Rule(Audience.PUBLIC),
     ("GET", "/openapi.json"): Rule(Audience.PUBLIC),
     ("GET", "/docs"): Rule(Audience.PUBLIC),

@@ -3,13 +3,12 @@
 # No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations at
 # run time, and they name callables local to the functions that build them.
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 
 from consumers.access_http import access_dependency, document_policy, unruled
@@ -29,11 +28,14 @@ from infra import alerts_wiring, wiring
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
+from producers.accounts import AccountStore
+from producers.auth_routes import create_auth_router
+from producers.authn import Authenticator
 from producers.gateway import create_gateway
-from producers.gateway_auth import ApiKeyStore, hash_token
+from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
+from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
-from schemas.access import ANONYMOUS, AuthMethod, Principal, UserRole
 from schemas.errors import EminingError
 from schemas.registry import Registry
 
@@ -82,17 +84,23 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             await views.open(check_version=False)
             await alerts.store.create_tables()
             await reads.create_table()
+            await accounts.open()
             try:
                 yield
             finally:
                 await freshness.close()
                 await views.close()
+                await accounts.close()
+                await oidc.client.aclose()
 
     reads = ReadLog(views)
     async def refresh() -> None:
         await gateway.refresh_registry(min_gap_s=gateway.min_refresh_gap_s)
 
-    access = access_dependency(api_key_principal(gateway.api_keys), lambda: gateway.registry,
+    accounts = AccountStore(settings.accounts_store_url)
+    oidc = OidcVerifier(load_issuers(settings.oidc_config_file))
+    authenticator = Authenticator(gateway.api_keys, accounts, oidc if oidc.issuers else None)
+    access = access_dependency(authenticator, lambda: gateway.registry,
                                reads, refresh, lambda: gateway.registry_age_s is not None)
     guarded = [Depends(access)]
 
@@ -105,6 +113,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.authenticator = authenticator
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
@@ -115,6 +124,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_public_router(views, lambda: gateway.registry, access),
                        prefix="/v1")
     app.include_router(create_audit_router(reads, access), prefix="/v1")
+    app.include_router(create_auth_router(accounts, authenticator,
+                                          secure_cookie=settings.session_cookie_secure),
+                       prefix="/v1", dependencies=guarded)
     app.include_router(create_alerts_router(alerts, gateway.api_keys), prefix="/v1",
                        dependencies=guarded)
     app.include_router(create_stream_router(gateway.api_keys, gateway.sender.kafka,
@@ -134,30 +146,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def api_key_principal(api_keys: ApiKeyStore) -> Callable[..., Awaitable[Principal]]:
-    """The caller as its organisation's API key says (anonymous without one; 401 if wrong)."""
-    bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
-    header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key")
-
-    async def principal(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-        api_key: Annotated[str | None, Security(header_key)],
-    ) -> Principal:
-        token = credentials.credentials if credentials else api_key
-        if not token:
-            return ANONYMOUS
-        org = api_keys.authenticate(token)
-        if org is None:
-            raise HTTPException(401, "this API key is not valid (revoked or mistyped)",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        del request
-        return Principal(org=org, roles=frozenset({UserRole.MACHINE}),
-                         subject=f"api-key:{hash_token(token)[:12]}", method=AuthMethod.API_KEY)
-
-    return principal
-
-
 def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
     """Answers every operation of a kind can give, documented once: 404 where the path names
     something (a subject, a webhook), 400 where a body is read (one that is not JSON)."""
@@ -167,6 +155,8 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
             if "{" in path:
                 responses.setdefault("404", {"description": "Nothing of that id here (or not "
                                                             "your organisation's)."})
-            if "requestBody" in operation:
+            # The event intake answers an unparsable body with its own 422 (it documents every
+            # answer it gives); FastAPI's other routes answer it with 400.
+            if "requestBody" in operation and "events" not in operation.get("tags", ()):
                 responses.setdefault("400", {"description": "The body could not be parsed."})
     return schema

@@ -12,6 +12,7 @@ from infra.cli_participants import participants_app
 from infra.cli_publish import import_file, keys_app, publish
 from infra.cli_schemas import schemas_app
 from infra.cli_serve import apikeys_app, custody_app, serve
+from infra.cli_users import users_app
 from infra.cli_views import views_app
 from infra.logging import configure_logging
 from infra.settings import Settings
@@ -34,6 +35,7 @@ app.command("import")(import_file)
 app.command("serve")(serve)
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(custody_app, name="custody")
+app.add_typer(users_app, name="users")
 app.add_typer(views_app, name="views")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")

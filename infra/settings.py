@@ -141,6 +141,21 @@ class Settings(BaseSettings):
         description="source instance the alerts are signed as (urn:emining:xx:platform:operator/"
         "<instance>); one per process that delivers alerts",
     )
+    accounts_url: str | None = Field(
+        default=None,
+        description="database of people's accounts and sessions (SQLAlchemy URL); default "
+        "sqlite in the state dir",
+    )
+    session_cookie_secure: bool = Field(
+        default=True,
+        description="mark the session cookie Secure (browsers send it over HTTPS and to "
+        "localhost only); turn off only for plain-HTTP access from another host in a lab",
+    )
+    oidc_config_file: Path | None = Field(
+        default=None,
+        description="YAML list of identity providers trusted for one organisation each "
+        "(issuer, org, audience, roles_claim, algorithms, jwks_uri): see producers/oidc.py",
+    )
     webhook_allow_hosts: str = Field(
         default="",
         description="comma-separated hosts (names or IP addresses) webhooks may point to even "
@@ -165,6 +180,11 @@ class Settings(BaseSettings):
     @property
     def views_store_url(self) -> str:
         return self.views_url or f"sqlite:///{(self.state_dir / 'views.sqlite').resolve()}"
+
+    @property
+    def accounts_store_url(self) -> str:
+        return self.accounts_url or (
+            f"sqlite+aiosqlite:///{(self.state_dir / 'accounts.sqlite').resolve()}")
 
     @property
     def chain_dir(self) -> Path:

@@ -14,7 +14,7 @@ from consumers.api_audit import create_audit_router
 from consumers.api_public import create_public_router
 from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
-from infra.app import api_key_principal
+from producers.authn import Authenticator
 from producers.gateway_auth import ApiKeyStore
 from schemas.common import Names, Role, Side
 from schemas.participants import OrganisationOnboarded
@@ -41,7 +41,7 @@ async def api(synced, tmp_path):  # noqa: F811 - the fixture imported above
     reads = ReadLog(store)
     await reads.create_table()
     registry = _with_auditor()
-    access = access_dependency(api_key_principal(keys), lambda: registry, reads)
+    access = access_dependency(Authenticator(keys), lambda: registry, reads)
     freshness = Freshness(config.kafka, config.topics.consumed())
     app = FastAPI()
     app.include_router(create_views_router(store, freshness, access), prefix="/v1")
