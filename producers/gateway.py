@@ -172,6 +172,12 @@ def create_gateway(state: GatewayState) -> APIRouter:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
         api_key: Annotated[str | None, Security(header_key)],
     ) -> str:
+        signed_in = getattr(request.state, "principal", None)
+        if signed_in is not None and signed_in.org:  # admitted by the access policy already
+            request.state.org = signed_in.org
+            structlog.contextvars.bind_contextvars(org=signed_in.org,
+                                                   principal=signed_in.subject)
+            return str(signed_in.org)
         token = credentials.credentials if credentials else api_key
         if not token:
             raise RefusedError(401, "missing_api_key",
