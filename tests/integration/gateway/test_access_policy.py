@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,10 @@ import httpx
 import pytest
 import uvicorn
 
+from producers.accounts import AccountStore
+from producers.authn import CSRF_HEADER, SESSION_COOKIE
 from producers.gateway_auth import ApiKeyStore
+from schemas.access import UserRole
 from schemas.alerts import PLATFORM_ORG
 from schemas.participants import Organisation
 from schemas.signing import PrivateKey
@@ -29,16 +33,28 @@ READS_EXCLUDED = "positive_data_acceptance,allow_header_conformance"
 test_gateway.py). ``allow_header_conformance``: Starlette answers a wrong method with 405 and the
 ``Allow`` of the one route it matched, not of every route on that path; nothing to secure."""
 
-CALLERS = ("anonymous", "firm", "agency", "auditor", "platform")
+CALLERS = ("anonymous",
+           # machine clients: each organisation's API key
+           "firm", "agency", "auditor", "platform",
+           # people signed in with a session, one per role and side
+           "firm_officer", "firm_manager", "firm_auditor", "agency_officer", "agency_manager",
+           "audit_user", "operator")
 OK, NO_SIGN_IN, FORBIDDEN = "ok", 401, 403
+SIGNED_IN = CALLERS[1:]
+
+
+def _only(allowed: set[str]) -> dict[str, Any]:
+    """Anonymous callers sign in first; signed-in callers outside ``allowed`` are refused."""
+    return {"anonymous": NO_SIGN_IN} | {c: OK if c in allowed else FORBIDDEN for c in SIGNED_IN}
+
+
 PUBLIC = dict.fromkeys(CALLERS, OK)
-PARTICIPANTS = {"anonymous": NO_SIGN_IN, "firm": OK, "agency": OK, "auditor": OK, "platform": OK}
-ACTORS = {"anonymous": NO_SIGN_IN, "firm": OK, "agency": OK, "auditor": FORBIDDEN,
-          "platform": FORBIDDEN}
-AUDIT = {"anonymous": NO_SIGN_IN, "firm": FORBIDDEN, "agency": FORBIDDEN, "auditor": OK,
-         "platform": OK}
-OPERATOR = {"anonymous": NO_SIGN_IN, "firm": FORBIDDEN, "agency": FORBIDDEN,
-            "auditor": FORBIDDEN, "platform": OK}
+PARTICIPANTS = _only(set(SIGNED_IN))
+ACTORS = _only({"firm", "agency", "firm_officer", "firm_manager", "agency_officer",
+                "agency_manager"})
+MANAGERS = _only({"firm", "agency", "auditor", "platform", "firm_manager", "agency_manager"})
+AUDIT = _only({"auditor", "platform", "audit_user", "operator"})
+OPERATOR = _only({"platform", "operator"})
 
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/projects"): PARTICIPANTS,
@@ -53,9 +69,9 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/subscriptions"): ACTORS,
     ("GET", "/v1/subscriptions"): PARTICIPANTS,
     ("DELETE", "/v1/subscriptions/{sub_id}"): ACTORS,
-    ("POST", "/v1/webhooks"): PARTICIPANTS,
-    ("GET", "/v1/webhooks"): PARTICIPANTS,
-    ("DELETE", "/v1/webhooks/{webhook_id}"): PARTICIPANTS,
+    ("POST", "/v1/webhooks"): MANAGERS,
+    ("GET", "/v1/webhooks"): MANAGERS,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): MANAGERS,
     ("GET", "/v1/alerts/stream"): PARTICIPANTS,
     ("GET", "/v1/audit/reads"): AUDIT,
     ("GET", "/metrics"): OPERATOR,
@@ -74,6 +90,15 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+PASSWORD = "a long enough passphrase"
+PEOPLE = {  # caller → (organisation key, role)
+    "firm_officer": ("firm", UserRole.OFFICER), "firm_manager": ("firm", UserRole.MANAGER),
+    "firm_auditor": ("firm", UserRole.AUDITOR), "agency_officer": ("agency", UserRole.OFFICER),
+    "agency_manager": ("agency", UserRole.MANAGER), "audit_user": ("auditor", UserRole.AUDITOR),
+    "operator": ("platform", UserRole.OPERATOR),
+}
+
+
 @pytest.fixture(scope="module")
 async def callers(world) -> dict[str, dict[str, str]]:
     auditor = PrivateKey.generate(unique_org("xx", "aud", "policy-auditor"))
@@ -81,12 +106,27 @@ async def callers(world) -> dict[str, dict[str, str]]:
         Organisation.model_validate({"id": auditor.org, "names": {"en": "Auditor (test)"},
                                      "side": "PK", "role": "auditor"})],
         {auditor.org: auditor.public_key})
+    orgs = {"firm": world.firm.org, "agency": world.agency.org, "auditor": auditor.org,
+            "platform": PLATFORM_ORG}
     keys = ApiKeyStore(world.settings.api_keys_path)
     tokens = {"firm": world.firm_token, "agency": world.agency_token,
               "auditor": keys.issue(auditor.org, replace=True),
               "platform": keys.issue(PLATFORM_ORG, replace=True)}
     await world.state.refresh_registry()
-    return {"anonymous": {}, **{k: world.auth(v) for k, v in tokens.items()}}
+    headers = {"anonymous": {}, **{k: world.auth(v) for k, v in tokens.items()}}
+    accounts = AccountStore(world.settings.accounts_store_url)
+    await accounts.open()
+    try:
+        for caller, (org, role) in PEOPLE.items():
+            username = f"{caller.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
+            await accounts.add(username, orgs[org], frozenset({role}), PASSWORD)
+            session = await accounts.sign_in(username, PASSWORD, f"policy-{caller}")
+            assert session is not None
+            headers[caller] = {"Cookie": f"{SESSION_COOKIE}={session.token}",
+                               CSRF_HEADER: session.csrf}
+    finally:
+        await accounts.close()
+    return headers
 
 
 def _operations(world) -> list[tuple[str, str]]:
@@ -94,7 +134,8 @@ def _operations(world) -> list[tuple[str, str]]:
     documented = [(m.upper(), p) for p, ops in paths.items() for m in ops]
     plain = [("GET", r.path) for r in world.app.routes if getattr(r, "include_in_schema", 1) is
              False]
-    return sorted(set(documented) | set(plain))
+    # Signing out last: it ends the session the other calls are made with.
+    return sorted(set(documented) | set(plain), key=lambda op: (op[1] == "/v1/auth/logout", op))
 
 
 def test_every_route_has_an_expectation(world):
