@@ -25,7 +25,7 @@ from consumers.store import ViewStore
 from consumers.store_schema import other
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
-from producers.kafka_meta import partitions_of
+from producers.kafka_meta import partition_counts, partitions_of
 from producers.sender import RecordSender
 from schemas.errors import EminingError
 
@@ -75,7 +75,10 @@ async def rebuild(
             if publish_dlq:
                 await sender.start()
             try:
-                stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
+                partitions = await partition_counts(
+                    config.kafka, list(config.topics.consumed()), timeout_s=config.timeout_s)
+                stage = VerificationStage(follower, config.trust_anchor,
+                                          config.topics.consumed(), partitions)
                 dlq = DeadLetterQueue(sender if publish_dlq else None, config.topics.dlq,
                                       f"{config.consumer_name}-rebuild")
                 sync = ViewSync(store, stage, dlq, registry=follower, generation=target)

@@ -34,7 +34,7 @@ from consumers.store_batch import lock_offsets
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
 from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem
+from producers.kafka_meta import connection_problem, partition_counts
 from producers.sender import RecordSender
 from schemas.errors import EminingError
 
@@ -162,7 +162,10 @@ async def run_views(
                              timeout_s=config.timeout_s) as follower,
             RecordSender(config.kafka, timeout_s=config.timeout_s) as sender,
         ):
-            stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed())
+            counts = await partition_counts(config.kafka, list(config.topics.consumed()),
+                                            timeout_s=config.timeout_s)
+            stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed(),
+                                      counts)
             alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
             dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name,
                                   (*hooks, *alert_hooks))

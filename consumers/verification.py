@@ -16,6 +16,7 @@ from typing import Protocol
 
 import structlog
 
+from producers.kafka_meta import key_partition
 from schemas.authority import decide
 from schemas.envelope import Envelope, from_record
 from schemas.errors import RecordError, SignatureError
@@ -50,6 +51,7 @@ class Reason(StrEnum):
     PARTY_MISMATCH = "party_mismatch"
     SUBJECT_EXISTS = "subject_exists"
     BAD_CORRECTION = "bad_correction"
+    WRONG_PARTITION = "wrong_partition"
 
 
 _REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY})
@@ -120,11 +122,14 @@ class VerificationStage:
     """Stateless checks of raw records; ``topics`` maps consumed topics to catalogue names."""
 
     def __init__(
-        self, registry: RegistrySource, trust_anchor: Iterable[bytes], topics: Mapping[str, str]
+        self, registry: RegistrySource, trust_anchor: Iterable[bytes], topics: Mapping[str, str],
+        partitions: Mapping[str, int] | None = None,
     ) -> None:
         self._source = registry
         self._verifier = EnvelopeVerifier(registry.registry, trust_anchor)
         self._topics = dict(topics)
+        self._partitions = dict(partitions or {})
+        """Partitions per consumed topic: a keyed record must be where its key hashes to."""
 
     def check(self, record: RawRecord) -> Verdict:
         try:
@@ -151,13 +156,31 @@ class VerificationStage:
                 verdicts[i] = self.check(records[i])
         return verdicts
 
-    def _check(self, record: RawRecord) -> Verdict:
-        env = from_record(record.key, record.value, tuple(record.headers))
+    def _misplaced(self, record: RawRecord, env: Envelope) -> Rejected | None:
+        """Why ``record`` is not where it belongs: its family's topic, its key's partition."""
         ids = {"event_id": env.id, "source": env.source}
         family = self._topics.get(record.topic)
         if family is None or family != env.data.TOPIC:
             return Rejected(Reason.WRONG_TOPIC, f"{env.type} belongs on {env.data.TOPIC}, "
                             f"not {record.topic}", **ids)
+        count = self._partitions.get(record.topic)
+        if not count or record.key is None:
+            return None
+        home = key_partition(record.key, count)
+        if home == record.partition:
+            return None
+        return Rejected(Reason.WRONG_PARTITION, f"key {env.subject} belongs in partition {home} "
+                        f"of {record.topic} (murmur2, as Kafka's Java client), not "
+                        f"{record.partition}: a subject's events must share one partition to "
+                        "keep their order", **ids)
+
+    def _check(self, record: RawRecord) -> Verdict:
+        env = from_record(record.key, record.value, tuple(record.headers))
+        ids = {"event_id": env.id, "source": env.source}
+        misplaced = self._misplaced(record, env)
+        if misplaced is not None:
+            return misplaced
+        family = env.data.TOPIC
         registry = self._source.registry
         org = registry.orgs.get(env.org)
         if org is None or env.keyid not in org.keys:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka.client import AIOKafkaClient
+from aiokafka.partitioner import murmur2
 
 from producers.connection import KafkaAccess, diagnose
 
@@ -32,3 +33,18 @@ async def connection_problem(kafka: KafkaAccess, timeout_s: float = DIAGNOSE_S) 
     if not (kafka.sasl or kafka.tls):
         return None
     return await asyncio.to_thread(diagnose, kafka, min(timeout_s, DIAGNOSE_S))
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition a keyed record belongs in: murmur2, as Kafka's Java client and aiokafka
+    place it (the SDK's producer). A record of another partition was put there by hand or by a
+    client with another partitioner (librdkafka's default is CRC32), and read order across
+    partitions would then decide what its subject looks like."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def partition_counts(kafka: KafkaAccess, topics: list[str], *,
+                           timeout_s: float = 15.0) -> dict[str, int]:
+    """How many partitions each of ``topics`` has (topics that do not exist are left out)."""
+    counts = {t: len(await partitions_of(kafka, t, timeout_s=timeout_s)) for t in topics}
+    return {t: n for t, n in counts.items() if n}

@@ -19,6 +19,7 @@ from schemas.chain import ChainFault, Link, check_link
 _STANDING_KIND = {
     Standing.MALFORMED: Kind.MALFORMED,
     Standing.WRONG_TOPIC: Kind.WRONG_TOPIC,
+    Standing.WRONG_PARTITION: Kind.WRONG_PARTITION,
     Standing.UNAUTHORISED: Kind.UNAUTHORISED,
     Standing.BAD_SIGNATURE: Kind.BAD_SIGNATURE,
     Standing.INVALID_KEY: Kind.INVALID_KEY,

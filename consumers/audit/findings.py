@@ -18,6 +18,9 @@ class Kind(StrEnum):
     """Not one of our events: a header, the JSON or the schema is wrong."""
     WRONG_TOPIC = "wrong_topic"
     """A valid event on a topic its family does not belong to."""
+    WRONG_PARTITION = "wrong_partition"
+    """A valid event outside the partition its key hashes to (murmur2): its subject's events
+    are then ordered by read order, not by the log."""
     BAD_SIGNATURE = "bad_signature"
     """The signature does not verify with the key ``ce_keyid`` names: forged or altered."""
     INVALID_KEY = "invalid_key"

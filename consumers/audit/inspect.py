@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import NamedTuple
 
 from consumers.audit.findings import Kind
 from consumers.audit.records import AuditTopics, RawRecord
+from producers.kafka_meta import key_partition
 from schemas.authority import decide
 from schemas.envelope import Envelope, from_record
 from schemas.errors import RecordError, SignatureError
@@ -31,13 +32,15 @@ class Standing(StrEnum):
     UNAUTHORISED = Kind.UNAUTHORISED.value
     MALFORMED = Kind.MALFORMED.value
     WRONG_TOPIC = Kind.WRONG_TOPIC.value
+    WRONG_PARTITION = Kind.WRONG_PARTITION.value
     BAD_SIGNATURE = Kind.BAD_SIGNATURE.value
     INVALID_KEY = Kind.INVALID_KEY.value
 
     @property
     def attributable(self) -> bool:
         """Signed by a key the source's organisation held at the event's time: a chain link."""
-        return self in {Standing.AUTHENTIC, Standing.UNAUTHORISED, Standing.WRONG_TOPIC}
+        return self in {Standing.AUTHENTIC, Standing.UNAUTHORISED, Standing.WRONG_TOPIC,
+                        Standing.WRONG_PARTITION}
 
 
 class Inspected(NamedTuple):
@@ -75,10 +78,13 @@ class Inspector:
     """Judges records against a registry folded from the whole participants topic."""
 
     def __init__(
-        self, registry: Registry, trust_anchor: Iterable[bytes], topics: AuditTopics
+        self, registry: Registry, trust_anchor: Iterable[bytes], topics: AuditTopics,
+        partitions: Mapping[str, int] | None = None,
     ) -> None:
         self.registry = registry
         self.topics = topics
+        self.partitions = dict(partitions or {})
+        """Partitions per topic: a keyed record must be where its key hashes to."""
         self._anchors = {v.keyid: v for v in (Verifier(raw) for raw in trust_anchor)}
         self._keys: dict[str, tuple[str, KeyRecord]] = {
             keyid: (org.id, key)
@@ -144,6 +150,13 @@ class Inspector:
         if standing is Standing.AUTHENTIC and env.topic != expected:
             standing = Standing.WRONG_TOPIC
             reason = f"{env.type} belongs on {self.topics.actual(env.topic)}, not {t}"
+        count = self.partitions.get(t)
+        if standing is Standing.AUTHENTIC and count and record.key is not None:
+            home = key_partition(record.key, count)
+            if home != p:
+                standing = Standing.WRONG_PARTITION
+                reason = (f"key {env.subject} belongs in partition {home} of {t} (murmur2), "
+                          f"not {p}")
         if standing is Standing.AUTHENTIC and env.topic != PARTICIPANTS:
             decision = decide(self.registry, env.org, env.data, env.time)
             if not decision.allowed:

@@ -62,9 +62,10 @@ def default_workers() -> int:
 
 
 def _init_worker(kafka: KafkaAccess, timeout_s: float, registry: Registry,
-                 trust_anchor: list[bytes], topics: AuditTopics) -> None:
+                 trust_anchor: list[bytes], topics: AuditTopics,
+                 partitions: dict[str, int]) -> None:
     _STATE.update(kafka=kafka, timeout_s=timeout_s,
-                  inspector=Inspector(registry, trust_anchor, topics))
+                  inspector=Inspector(registry, trust_anchor, topics, partitions))
 
 
 async def read_slice(kafka: KafkaAccess, piece: Slice, timeout_s: float) -> list[RawRecord]:
@@ -109,7 +110,7 @@ def warm_up() -> None:
 async def inspect_slices(
     kafka: KafkaAccess,
     slices: list[Slice],
-    inspector_args: tuple[Registry, list[bytes], AuditTopics],
+    inspector_args: tuple[Registry, list[bytes], AuditTopics, dict[str, int]],
     *,
     workers: int,
     timeout_s: float,

@@ -197,7 +197,8 @@ async def replay(
                 registry_records.extend(batch)
             registry, _, _ = fold_registry(registry_records, anchors, topics)
             mapping = {topics.actual(c): c for c in map(topics.canonical, topics.shared) if c}
-            stage = VerificationStage(FixedRegistry(registry), anchors, mapping)
+            stage = VerificationStage(FixedRegistry(registry), anchors, mapping,
+                                      snapshot.partition_counts())
             dead = RecordedRejections()
             sync = ViewSync(store, stage, dead)
             control = WholeLog(snapshot)

@@ -39,6 +39,10 @@ class Snapshot:
             self.end[tp] - self.start[tp] for tp in self.end if wanted is None or tp[0] in wanted
         )
 
+    def partition_counts(self) -> dict[str, int]:
+        """How many partitions each snapshotted topic has."""
+        return {topic: len(parts) for topic, parts in self.by_topic().items()}
+
     def by_topic(self) -> dict[str, dict[int, int]]:
         out: dict[str, dict[int, int]] = {}
         for (topic, partition), offset in sorted(self.end.items()):

@@ -109,14 +109,14 @@ async def verify_log(
             found, worker_cpu = await inspect_slices(
                 kafka,
                 plan(snapshot, topics.shared, chosen),
-                (registry, anchors, topics),
+                (registry, anchors, topics, snapshot.partition_counts()),
                 workers=chosen,
                 timeout_s=timeout_s,
                 on_done=advance,
             )
             inspected += found
         else:
-            inspector = Inspector(registry, anchors, topics)
+            inspector = Inspector(registry, anchors, topics, snapshot.partition_counts())
             async for batch in reader.read(snapshot, topics.shared):
                 inspected += inspector.inspect_many(batch)
                 advance(len(batch))

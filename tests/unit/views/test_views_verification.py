@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from consumers.verification import Accepted, Reason, Rejected, VerificationStage
+from producers.kafka_meta import key_partition
 from producers.publisher import Draft
 from schemas.envelope import seal
 from schemas.participants import KeyRevoked
@@ -139,3 +141,22 @@ def test_a_schema_violation_names_the_field():
     verdict = _check(replace(record, value=record.value.replace(b'"cpec":true', b'"cpec":"x"')))
     assert verdict.reason is Reason.SCHEMA
     assert "cpec" in verdict.detail
+
+
+async def test_a_record_outside_its_keys_partition_is_refused_as_any_stock_client_could_put_it():
+    """librdkafka's default partitioner (CRC32) or a producer naming a partition puts a keyed
+    record where the SDK (murmur2) would not: read order would then decide its subject."""
+    log = Log()
+    record = _registration(log)
+    home = key_partition(record.key, 6)
+    placed = dataclasses.replace(record, partition=home)
+    elsewhere = dataclasses.replace(record, partition=(home + 1) % 6)
+    stage = VerificationStage(StaticRegistry(scenario.registry()),
+                              [scenario.key_of(scenario.PLATFORM).public_key],
+                              {PROJECTS: PROJECTS}, {PROJECTS: 6})
+    ok, wrong = await stage.check_batch([placed, elsewhere])
+    assert isinstance(ok, Accepted)
+    assert wrong.reason is Reason.WRONG_PARTITION
+    assert f"belongs in partition {home} of {PROJECTS}" in wrong.detail
+    assert f"not {(home + 1) % 6}" in wrong.detail
+    assert key_partition(b"PRJ-BA-CHG-0007", 6) == key_partition(b"PRJ-BA-CHG-0007", 6)
