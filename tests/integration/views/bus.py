@@ -76,12 +76,15 @@ class Bus:
         return count
 
     async def raw(self, topic: str, value: bytes | None, *, key: bytes | None = None,
-                  headers: list[tuple[str, bytes | None]] | None = None) -> tuple[int, int]:
-        """Send bytes as they are (bad records); returns (partition, offset)."""
+                  headers: list[tuple[str, bytes | None]] | None = None,
+                  partition: int | None = None) -> tuple[int, int]:
+        """Send bytes as they are (bad records), to ``partition`` if given (as any client
+        may); returns (partition, offset)."""
         producer = AIOKafkaProducer(**self.kafka.aiokafka())
         await producer.start()
         try:
-            meta = await producer.send_and_wait(topic, value, key=key, headers=headers or [])
+            meta = await producer.send_and_wait(topic, value, key=key, headers=headers or [],
+                                                partition=partition)
         finally:
             await producer.stop()
         return meta.partition, meta.offset

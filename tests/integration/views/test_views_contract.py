@@ -20,9 +20,11 @@ from consumers.rebuild import rebuild
 from consumers.store import ViewStore
 from consumers.store_read import get_view, list_views, statuses
 from producers.connection import KafkaAccess
+from producers.kafka_meta import key_partition
 from schemas.envelope import seal, to_record
 from tests.integration.views import scenario
 from tests.integration.views.conftest import (
+    PARTITIONS,
     Bus,
     as_platform,
     caught_up,
@@ -43,15 +45,18 @@ AT = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
 async def _signed(bus: Bus, org: str, data: object, *, source: str, sequence: int = 1,
-                  tamper: tuple[bytes, bytes] | None = None) -> tuple[int, int, str]:
-    """Publish one signed record as ``source`` (outside the SDK); returns its DLQ id parts."""
+                  tamper: tuple[bytes, bytes] | None = None,
+                  misplace: bool = False) -> tuple[int, int, str]:
+    """Publish one signed record as ``source`` (outside the SDK; with ``misplace``, to a
+    partition its key does not hash to); returns its DLQ id parts."""
     env = seal(data, source=source, signer=scenario.key_of(org).signer(),  # type: ignore[arg-type]
                sequence=sequence, prevhash="0" * 64, time=AT)
     record = to_record(env)
     value = record.value.replace(*tamper) if tamper else record.value
     topic = renames(bus.topics)[record.topic]
+    wrong = (key_partition(record.key, PARTITIONS) + 1) % PARTITIONS if misplace else None
     partition, offset = await bus.raw(topic, value, key=record.key,
-                                      headers=list(record.headers))
+                                      headers=list(record.headers), partition=wrong)
     return partition, offset, topic
 
 
@@ -79,6 +84,12 @@ async def publish_bad_records(bus: Bus) -> dict[str, str]:
     late = scenario.event("pk.emining.project.production.reported", project_id="PRJ-BA-CHG-0001",
                           period="2026-11", operator_uscc=scenario.FIRMS[XINJIANG])
     expect(await _signed(bus, XINJIANG, late, source=f"{XINJIANG}/views-test"), "reorder")
+    second = scenario.story(1)
+    misplaced = scenario.event("pk.emining.project.production.reported",
+                               project_id="PRJ-BA-CHG-0002", period="2026-12",
+                               operator_uscc=second.uscc)
+    expect(await _signed(bus, second.firm, misplaced, source=f"{second.firm}/misplaced",
+                         misplace=True), "wrong_partition")
     topic = bus.topics.projects
     where = await bus.raw(topic, b"\x00\xffnot an event", key=b"PRJ-BA-CHG-0003")
     expect((*where, topic), "missing_header")
