@@ -127,9 +127,11 @@ async def verify_log(
 
 
 def verify_records(
-    records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics | None = None
+    records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics | None = None,
+    partitions: dict[str, int] | None = None,
 ) -> VerifyReport:
-    """The same audit over records already in memory, in this process (tests, small logs)."""
+    """The same audit over records already in memory, in this process (tests, small logs);
+    ``partitions`` (per topic) checks that keyed records are where their keys hash to."""
     topics = topics or AuditTopics()
     anchors = list(trust_anchor)
     started = time.perf_counter()
@@ -137,7 +139,7 @@ def verify_records(
     registry, inspected, findings = fold_registry(
         (r for r in rows if r.topic == topics.participants), anchors, topics
     )
-    inspector = Inspector(registry, anchors, topics)
+    inspector = Inspector(registry, anchors, topics, partitions)
     inspected += inspector.inspect_many(r for r in rows if r.topic != topics.participants)
     ends: dict[str, dict[int, int]] = {}
     for r in rows:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from consumers.audit.records import AuditTopics, RawRecord
+from producers.kafka_meta import key_partition
 from schemas.base import EventData
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
@@ -31,7 +31,7 @@ class LogBuilder:
                headers: list[tuple[str, bytes]], partition: int | None = None) -> RawRecord:
         if partition is None:
             count = 1 if topic == self.topics.participants else self.partitions
-            partition = zlib.crc32(key) % count
+            partition = key_partition(key, count)
         offset = self._next.get((topic, partition), 0)
         self._next[(topic, partition)] = offset + 1
         self.clock_ms += 1

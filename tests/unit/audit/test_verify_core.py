@@ -10,6 +10,7 @@ import pytest
 from consumers.audit.findings import Finding, Kind
 from consumers.audit.inspect import event_hash_from
 from consumers.audit.verify import verify_records
+from producers.kafka_meta import key_partition
 from schemas.catalogue import event_types
 from schemas.envelope import seal
 from schemas.participants import KeyRevoked, KeyRotated
@@ -191,3 +192,16 @@ def _record_parts(env):
 
     rec = to_record(env)
     return rec.key, rec.value, rec.headers
+
+
+def test_a_record_outside_its_keys_partition_is_named_at_its_offset(log):
+    counts = dict.fromkeys(log.topics.shared, log.partitions)
+    assert verify_records(log.records, log.parties.trust_anchor, log.topics, counts).ok
+    env = log.seal(pa.FIRM_A, _project(903), T)
+    home = key_partition(env.subject.encode(), log.partitions)
+    rec = log.append_envelope(env, partition=(home + 1) % log.partitions)
+    report = verify_records(log.records, log.parties.trust_anchor, log.topics, counts)
+    found = _only(report.findings)
+    assert (found.topic, found.partition, found.offset) == (rec.topic, rec.partition, rec.offset)
+    assert found.kind is Kind.WRONG_PARTITION
+    assert f"belongs in partition {home}" in found.reason

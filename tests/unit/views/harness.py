@@ -8,7 +8,6 @@ the consumer runs them, without Kafka or SQL.
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ from consumers.history import History
 from consumers.verification import Accepted, Rejected, VerificationStage
 from consumers.views.families import FAMILIES
 from consumers.views.models import TimelineEntry, ViewDoc
+from producers.kafka_meta import key_partition
 from producers.publisher import Draft
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
@@ -72,7 +72,7 @@ class Log:
     def record(self, env: Envelope, **changes: Any) -> Record:
         kafka = to_record(env)
         topic = changes.pop("topic", kafka.topic)
-        partition = zlib.crc32(kafka.key) % PARTITIONS
+        partition = key_partition(kafka.key, PARTITIONS)
         offset = self.ends.get((topic, partition), 0)
         self.ends[(topic, partition)] = offset + 1
         fields = {"key": kafka.key, "value": kafka.value, "headers": tuple(kafka.headers)}
