@@ -23,7 +23,9 @@ from consumers.views.models import TimelineEntry, ViewDoc
 from consumers.views.timeline import entry
 from schemas.catalogue import resolve_type
 from schemas.envelope import Envelope, encode_value, org_of
+from schemas.events.approvals_other import ExportApprovalDecided
 from schemas.events.corrections import SPEAKER_FIELDS, Correction, CorrectionReason
+from schemas.lifecycles import refusal as lifecycle_refusal
 
 log = structlog.get_logger("consumers.fold")
 
@@ -80,6 +82,10 @@ class Fold:
         if refusal is not None:
             return refusal
         if not isinstance(env.data, Correction):
+            impossible = lifecycle_refusal(env.type, _status(subject.view), _outcome(env.data))
+            if impossible is not None:
+                return Rejected(Reason.INVALID_TRANSITION, impossible, event_id=env.id,
+                                source=env.source)
             fact = Fact(env.id, env.source, env.type, env.time, env.data)
             try:
                 view = subject.family.apply(subject.view, fact)
@@ -149,6 +155,9 @@ class Fold:
         timeline = [updated if e is target else e for e in subject.timeline]
         try:
             view = refold(subject.family, timeline)
+        except ImpossibleHistoryError as exc:
+            return Rejected(Reason.INVALID_TRANSITION, f"the corrected history would be "
+                            f"impossible: {exc}", **ids)
         except Exception as exc:  # noqa: BLE001 - refused, not retried forever
             return _unappliable(env, exc)
         subject.timeline[:] = timeline
@@ -188,11 +197,30 @@ def _parse(ce_type: str, data: dict[str, Any]) -> Any:
     return cls.model_validate(current)
 
 
+class ImpossibleHistoryError(ValueError):
+    """A history (as corrections make it count) with a step its lifecycle does not allow."""
+
+
+def _status(view: ViewDoc | None) -> str | None:
+    status = getattr(view, "status", None)
+    return None if status is None else str(status)
+
+
+def _outcome(data: object) -> str | None:
+    """The status an event itself names (an LPCO's), for the lifecycle's finer rules."""
+    status = getattr(data, "status", None) if isinstance(data, ExportApprovalDecided) else None
+    return None if status is None else str(status)
+
+
 def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
-    """The view recomputed from a subject's history as it now counts (corrections applied)."""
+    """The view recomputed from a subject's history as it now counts (corrections applied).
+    ``ImpossibleHistoryError`` when that history breaks its lifecycle."""
     view: ViewDoc | None = None
     for item in sorted(timeline, key=lambda e: e.position):
         if item.corrects is None and item.effective is not None:
             data = _parse(item.type, json.loads(item.effective))
+            impossible = lifecycle_refusal(item.type, _status(view), _outcome(data))
+            if impossible is not None:
+                raise ImpossibleHistoryError(impossible)
             view = family.apply(view, Fact(item.event_id, item.source, item.type, item.time, data))
     return view

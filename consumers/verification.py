@@ -52,6 +52,7 @@ class Reason(StrEnum):
     SUBJECT_EXISTS = "subject_exists"
     BAD_CORRECTION = "bad_correction"
     WRONG_PARTITION = "wrong_partition"
+    INVALID_TRANSITION = "invalid_transition"
 
 
 _REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY})

@@ -61,3 +61,15 @@ def decide(registry: Registry, org_id: str, data: EventData, at: datetime) -> De
     return Decision(
         allowed=False, reason=f"{org_id} may not emit {type_name} here: {'; '.join(refusals)}"
     )
+
+
+def competent(registry: Registry, data: EventData, at: datetime) -> list[str]:
+    """The agencies that may emit ``data`` at ``at``: whom an impostor's attempt wrongs."""
+    found = []
+    for org in registry.orgs.values():
+        if org.role is not Role.AGENCY or not org.active_at(at):
+            continue
+        if any(g.valid_at(at) and g.covers_type(data.TYPE) and not g.own_only
+               and _grant_refusal(g, data, org.party_ids) is None for g in org.grants):
+            found.append(org.id)
+    return sorted(found)

@@ -115,6 +115,10 @@ REJECTIONS: Final = MappingProxyType({
     "reorder": ("event out of order", "事件顺序错乱", "ترتیب سے ہٹا ہوا واقعہ"),
     "own_subject": ("another party's subject", "他方的事项", "کسی دوسرے فریق کا معاملہ"),
     "party_mismatch": ("party does not match", "当事方不符", "فریق مطابقت نہیں رکھتا"),
+    "invalid_transition": ("a step its lifecycle does not allow", "其生命周期不允许的步骤",
+                           "ایسا قدم جس کی مراحل میں اجازت نہیں"),
+    "wrong_partition": ("record in the wrong partition", "记录位于错误的分区",
+                        "غلط پارٹیشن میں ریکارڈ"),
 })
 
 TABLES: Final = MappingProxyType({

@@ -14,17 +14,22 @@ from consumers.alerts.model import Builder, Notice, fan_out
 from consumers.dlq import DeadLetter
 from consumers.verification import Reason
 from schemas.alerts import AlertCause, AlertRule, CauseKind, Severity
-from schemas.envelope import org_of
+from schemas.authority import competent
+from schemas.envelope import from_record, org_of
+from schemas.errors import RecordError
 
 SECURITY_REASONS = frozenset({
     Reason.SIGNATURE, Reason.UNKNOWN_KEY, Reason.AUTHORITY, Reason.REPLAY, Reason.REORDER,
-    Reason.OWN_SUBJECT, Reason.PARTY_MISMATCH,
+    Reason.OWN_SUBJECT, Reason.PARTY_MISMATCH, Reason.INVALID_TRANSITION,
+    Reason.WRONG_PARTITION,
 })
 """Rejections that say something about trust; malformed records and duplicates do not."""
 
 IMPERSONATION = frozenset({Reason.SIGNATURE, Reason.UNKNOWN_KEY, Reason.REPLAY, Reason.REORDER})
 """The record used an organisation's name without its valid signature, or replayed its events:
 that organisation is told too. (Authority refusals come from a verified emitter.)"""
+EMITTER_TOLD = frozenset({Reason.INVALID_TRANSITION, Reason.WRONG_PARTITION})
+"""Its own signed record was refused: the emitter is told, to correct what it sent."""
 
 
 def _header(letter: DeadLetter, name: str) -> str | None:
@@ -53,5 +58,20 @@ def security_notices(letter: DeadLetter, ctx: Context) -> list[Notice]:
     build = Builder(AlertRule.SECURITY_REJECTION, subject or letter.dlq_id, cause,
                     Severity.CRITICAL, message, None,
                     {"reason": why.reason.value, "detail": why.detail[:200] or "-"})
-    victim = org_of(source) if source and why.reason in IMPERSONATION else None
-    return fan_out(ctx.directory.registered(ctx.config.platform, victim), build)
+    told = org_of(source) if source and why.reason in IMPERSONATION | EMITTER_TOLD else None
+    wronged = _wronged(letter, ctx) if why.reason is Reason.AUTHORITY else []
+    return fan_out(ctx.directory.registered(ctx.config.platform, told, *wronged), build)
+
+
+def _wronged(letter: DeadLetter, ctx: Context) -> list[str]:
+    """Whom an out-of-authority event wrongs: the agencies that hold that authority (their
+    power was usurped) and the subject's own parties (the holder, the exporter)."""
+    try:
+        env = from_record(letter.record.key, letter.record.value, tuple(letter.record.headers))
+    except RecordError:
+        return []
+    scope = env.data.scope()
+    parties = [party.org for uscc in sorted(scope.parties)
+               if (party := ctx.directory.firm(uscc)) is not None]
+    holders = competent(ctx.directory.registry, env.data, env.time)
+    return [org for org in (*holders, *parties) if org != env.org]

@@ -19,7 +19,9 @@ from schemas.alerts import AlertRaised, AlertRule, Severity, alert_id
 from schemas.base import Scope
 from schemas.catalogue import event_types
 from schemas.common import Language
+from schemas.envelope import seal, to_record
 from schemas.events import CustomsHeld, LicenceGranted
+from schemas.signing import GENESIS_HASH, PrivateKey
 from tests.unit.alerts.world import (
     BA_MMDD,
     CUSTOMS,
@@ -73,9 +75,30 @@ def test_forged_signature_tells_the_platform_and_the_impersonated_agency() -> No
                             f"{iso('emining.approvals.v1:2:41')} کے طور پر محفوظ ہے۔")
 
 
-def test_authority_refusal_tells_only_the_platform() -> None:
-    assert [n.recipient for n in security_notices(letter(Reason.AUTHORITY), context())] == [
-        PLATFORM]
+def test_an_impostor_granting_itself_a_licence_tells_the_authority_it_usurped() -> None:
+    """A firm signs, validly, a grant of its own licence: the platform is told, and so is the
+    licensing authority whose power it usurped, in that authority's language."""
+    impostor = PrivateKey.generate(MCC)
+    grant = example(LicenceGranted)  # BA-EL-2025-0153 in Balochistan, held by MCC
+    env = seal(grant, source=f"{MCC}/laptop", signer=impostor.signer(), sequence=1,
+               prevhash=GENESIS_HASH, time=NOW)
+    kafka = to_record(env)
+    record = Record(key=kafka.key, value=kafka.value, headers=list(kafka.headers))
+    dead = DeadLetter(record, Rejected(Reason.AUTHORITY, f"{MCC} holds no authority",
+                                       event_id=env.id, source=env.source), "views")
+    ctx = context()
+    notices = security_notices(dead, ctx)
+    assert [n.recipient for n in notices] == [PLATFORM, BA_MMDD]
+    told = alert_of(notices[1], ctx.directory, NOW)
+    assert told.language is ctx.directory.language(BA_MMDD)
+    assert "outside its authority" in told.texts.en
+    assert [n.recipient for n in security_notices(letter(Reason.AUTHORITY), ctx)] == [PLATFORM]
+
+
+def test_an_impossible_step_tells_its_emitter_and_the_platform() -> None:
+    notices = security_notices(letter(Reason.INVALID_TRANSITION), context())
+    assert [n.recipient for n in notices] == [PLATFORM, BA_MMDD]
+    assert "a step its lifecycle does not allow" in render_all(notices[1].message).en
 
 
 def test_unregistered_claimed_source_tells_only_the_platform() -> None:
