@@ -24,6 +24,7 @@ from consumers.config import ViewTopics
 from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
+from consumers.store_read import get_view
 from infra import alerts_wiring, wiring
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
@@ -40,9 +41,18 @@ from schemas.errors import EminingError
 from schemas.registry import Registry
 
 
-def gateway_state(settings: Settings) -> GatewayState:
-    """The gateway's state from settings. Reads the trust anchor; connects to nothing yet."""
+def gateway_state(settings: Settings, views: ViewStore | None = None) -> GatewayState:
+    """The gateway's state from settings. Reads the trust anchor; connects to nothing yet.
+    With ``views``, a step its file's lifecycle does not allow is refused before publishing."""
     kafka = kafka_access(settings)
+
+    async def status_of(subject: str) -> str | None:
+        assert views is not None
+        for family in ("approvals", "shipments", "projects"):
+            doc = await get_view(views, family, subject)
+            if doc is not None:
+                return None if doc.get("status") is None else str(doc["status"])
+        return None
 
     async def load_registry() -> Registry:
         return await wiring.load_registry(settings)
@@ -58,6 +68,7 @@ def gateway_state(settings: Settings) -> GatewayState:
         max_body_bytes=settings.gateway_max_body_bytes,
         registry_refresh_s=settings.registry_refresh_s,
         health_timeout_s=min(settings.client_timeout_s, 3.0),
+        status_of=status_of if views is not None else None,
     )
 
 
@@ -68,8 +79,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     # Here, not only in the CLI: `uvicorn infra.app:build_app --factory` gets the same logs.
     configure_logging(settings.log_level or "info", settings.log_format)
-    gateway = gateway_state(settings)
     views = ViewStore(settings.views_store_url)
+    gateway = gateway_state(settings, views)
     freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed())
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),

@@ -58,7 +58,8 @@ POST_EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {
         "model": Acceptance | Problem,
         "description": "This organisation already sent this event id: the body is the first "
-        "answer, unchanged. No second record is made.",
+        "answer, unchanged. No second record is made. Or (reason invalid_transition) the "
+        "file's lifecycle does not allow this step: nothing is published.",
     },
     413: {"model": Problem, "description": "Body or event data over the size limit."},
     422: {

@@ -31,6 +31,7 @@ from schemas.envelope import (
     header_name,
 )
 from schemas.errors import AuthorityError, ContractError, EminingError, RecordError
+from schemas.lifecycles import machine_of, refusal
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.topics import PARTICIPANTS
@@ -105,9 +106,23 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
             return await _repeated(state, org, event_id, prior)
         if isinstance(event, SignedCloudEvent):
             envelope, record = await _verified(state, org, event)
+            await _possible(state, envelope.data)
             return await _send_signed(state, org, envelope, record)
         key, data, at = await _custodial(state, org, event)
+        await _possible(state, data)
         return await _send_custodial(state, key, data, event_id, at)
+
+
+async def _possible(state: GatewayState, data: EventData) -> None:
+    """Refuse, before anything is signed or sent, a step its file's lifecycle does not allow
+    (the consumers would dead-letter it; here the sender learns at once)."""
+    if state.status_of is None or machine_of(data.ce_type()) is None:
+        return
+    current = await state.status_of(data.subject)
+    outcome = getattr(data, "status", None)
+    why = refusal(data.ce_type(), current, None if outcome is None else str(outcome))
+    if why is not None:
+        raise RefusedError(409, "invalid_transition", why)
 
 
 async def _repeated(state: GatewayState, org: str, event_id: str, prior: Receipt) -> Answer:

@@ -96,6 +96,10 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+StatusLookup = Callable[[str], Awaitable[str | None]]
+"""Subject → its status in the views (``None`` when the file is not there)."""
+
+
 class GatewayState:
     """Everything the gateway's requests share; ``start``/``stop`` bracket its life."""
 
@@ -114,8 +118,12 @@ class GatewayState:
         min_refresh_gap_s: float = 1.0,
         probe: BrokerProbe | None = None,
         health_timeout_s: float = 3.0,
+        status_of: StatusLookup | None = None,
     ) -> None:
         self.sender = sender
+        self.status_of = status_of
+        """The current status of a file by subject, as the views hold it (the lifecycle check
+        before publishing); ``None``: not checked here, the consumers still refuse."""
         self.api_keys = api_keys
         self.custody = Custody(sender=sender, custody_dir=custody_dir, chain_dir=chain_dir)
         self.receipts_dir = receipts_dir

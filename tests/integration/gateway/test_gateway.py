@@ -13,6 +13,10 @@ import pytest
 import uvicorn
 from prometheus_client import REGISTRY
 
+from consumers.store import ViewStore
+from consumers.store_batch import view_row
+from consumers.views.families import FAMILIES
+from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from infra.app import build_app
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
@@ -619,3 +623,25 @@ async def test_concurrent_custodial_events_of_one_org_form_one_gap_free_chain(wo
         record = await world.topics.record(PROJECTS, body["partition"], body["offset"])
         assert dict(record.headers)["ce_id"] == body["id"].encode()
         assert dict(record.headers)["ce_sequence"] == str(body["sequence"]).encode()
+
+
+async def test_a_step_the_files_lifecycle_forbids_is_refused_before_anything_is_sent(world):
+    """The views say the application was withdrawn: the agency's grant is refused at the door
+    (409 invalid_transition, naming from what), nothing is published."""
+    title = "BA-EL-2025-0991"
+    withdrawn = ApprovalView(ref=title, kind=ApprovalKind.TITLE, holder_uscc=OPERATOR,
+                             status=ApprovalStatus.WITHDRAWN, updated_at=datetime.now(UTC))
+    views = ViewStore(world.settings.views_store_url)
+    await views.open(check_version=False)
+    try:
+        async with views.writing() as (conn, tables):
+            await conn.execute(tables.view("approvals").insert().values(
+                **view_row(FAMILIES[APPROVALS], title, withdrawn)))
+    finally:
+        await views.close()
+    before = await world.topics.end_offsets()
+    event = world.presigned(GRANTED, changes={"title_number": title})
+    answer = await world.client.post("/v1/events", headers={"X-API-Key": world.agency_token},
+                                     json=event)
+    body = await refused(world, before, answer, 409)
+    assert "approval.licence.granted cannot follow status withdrawn" in body["detail"]
