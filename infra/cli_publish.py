@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +14,20 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from infra import wiring
-from infra.cli_common import console, fail, print_json, run
+from infra.cli_common import console, err_console, fail, print_json, run
 from infra.settings import Settings
-from producers.bulk import Row, RowError, build, read_rows
+from producers.bulk import Row, RowError, build, read_rows, read_text
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft, PublishResult
+from producers.sender import PublishError
 from schemas.errors import EminingError
 from schemas.signing import PrivateKey, b64
 
 keys_app = typer.Typer(help="Organisation signing keys (Ed25519).", no_args_is_help=True)
 
 IMPORT_BATCH = 500
+IMPORT_NAMESPACE = uuid.UUID("5b0c6c1e-2f0a-4c55-9a35-6f3f1f4b8e21")
+"""UUIDv5 namespace of the ids of imported rows that carry none."""
 
 
 @keys_app.command("new")
@@ -48,11 +54,16 @@ def keys_new(
 
 
 def _load_data(data: str) -> dict[str, object]:
-    text = sys.stdin.read() if data == "-" else Path(data).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if data == "-" else read_text(Path(data))
+    except EminingError as exc:
+        fail(f"--data: {exc}")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        fail("--data is JSON nested too deep to be an event")
     if not isinstance(doc, dict):
         fail("--data must be a JSON object")
     return doc
@@ -101,6 +112,17 @@ def publish(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    published: int
+    skipped: int
+    """Rows whose event this source had already signed (a re-run): not published again."""
+
+
+class ImportStoppedError(EminingError):
+    """The broker stopped acknowledging mid-import; the message says which rows made it."""
+
+
 async def _import(
     settings: Settings,
     key: PrivateKey,
@@ -110,9 +132,14 @@ async def _import(
     *,
     skip_invalid: bool,
     progress: Progress,
-) -> int:
-    """Check every row's authority first, then publish in batches: all or (with skip) the good."""
+) -> ImportOutcome:
+    """Check every row's authority first, then publish in batches: all or (with skip) the good.
+
+    Each batch is bounded by twice the client timeout. Rows whose event id this source already
+    signed (acknowledged, or waiting in its outbox) are not signed again.
+    """
     registry = await wiring.load_registry(settings)
+    bound = 2 * settings.client_timeout_s
     async with wiring.publisher(settings, key, instance, registry) as pub:
         allowed: list[Row] = []
         for row in rows:
@@ -125,12 +152,71 @@ async def _import(
                 bad.append(error)
                 continue
             allowed.append(row)
-        task = progress.add_task("publishing", total=len(allowed))
-        for start in range(0, len(allowed), IMPORT_BATCH):
-            chunk = allowed[start : start + IMPORT_BATCH]
-            await pub.publish_many([r.draft for r in chunk])
+        fresh = [r for r in allowed if pub.known(r.draft.event_id or "") is None]
+        task = progress.add_task("publishing", total=len(fresh))
+        done: list[int] = []
+        for start in range(0, max(len(fresh), 1), IMPORT_BATCH):
+            chunk = fresh[start : start + IMPORT_BATCH]
+            try:  # an empty first batch still sends what a stopped run left in the outbox
+                await asyncio.wait_for(pub.publish_many([r.draft for r in chunk]), bound)
+            except (PublishError, TimeoutError) as exc:
+                why = str(exc) or f"no acknowledgement within {bound:.0f} s"
+                raise ImportStoppedError(
+                    f"stopped: {why}. Acknowledged: {len(done)} row(s) (lines "
+                    f"{_lines(done) or 'none'}); not acknowledged from line {chunk[0].line}. "
+                    "Run the same file again: what is on the log is not published twice"
+                ) from None
+            done += [r.line for r in chunk]
             progress.update(task, advance=len(chunk))
-    return len(allowed)
+    return ImportOutcome(len(fresh), len(allowed) - len(fresh))
+
+
+def _lines(numbers: list[int]) -> str:
+    """``1-3, 7`` for lines 1, 2, 3 and 7."""
+    spans: list[list[int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
+def _with_id(org: str, row: Row) -> Row:
+    """The row with an event id: its own, else one derived from what it says, so a re-run of
+    the same file names the same events (two identical rows are then one event)."""
+    if row.draft.event_id:
+        return row
+    canonical = json.dumps([org, row.draft.data.ce_type(), row.draft.data.model_dump(
+        mode="json"), None if row.draft.time is None else row.draft.time.isoformat()],
+        sort_keys=True, separators=(",", ":"))
+    event_id = str(uuid.uuid5(IMPORT_NAMESPACE, canonical))
+    return replace(row, draft=replace(row.draft, event_id=event_id))
+
+
+def _rows(file: Path, type_name: str | None, *, skip_invalid: bool) -> tuple[
+        list[Row], list[RowError]]:
+    good: list[Row] = []
+    bad: list[RowError] = []
+    for item in read_rows(file, type_name):
+        if isinstance(item, RowError):
+            if not skip_invalid:
+                fail(f"{file}: {item}; nothing was published (use --skip-invalid to publish "
+                     "the valid rows)")
+            bad.append(item)
+        else:
+            good.append(item)
+    return good, bad
+
+
+def _write_rejects(path: Path, bad: list[RowError]) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as handle:
+            for row_error in sorted(bad, key=lambda e: e.line):
+                handle.write(json.dumps({"line": row_error.line, "field": row_error.field,
+                                         "reason": row_error.message}) + "\n")
+    except OSError as exc:
+        fail(f"cannot write the rejects to {path}: {exc.strerror or exc}; nothing was published")
 
 
 def import_file(
@@ -159,47 +245,31 @@ def import_file(
         fail(str(exc))
     if private.org != as_org:
         fail(f"key file {key} belongs to {private.org}, not {as_org}")
-    good: list[Row] = []
-    bad: list[RowError] = []
-    for item in read_rows(file, type_name):
-        if isinstance(item, RowError):
-            if not skip_invalid:
-                fail(
-                    f"{file}: {item}; nothing was published (use --skip-invalid to publish "
-                    "the valid rows)"
-                )
-            bad.append(item)
-        else:
-            good.append(item)
+    try:
+        good, bad = _rows(file, type_name, skip_invalid=skip_invalid)
+    except EminingError as exc:
+        fail(str(exc))
     reject_path = rejects or file.with_suffix(".rejects.jsonl")
+    if skip_invalid:  # before anything is published: a rejects file we cannot write loses them
+        _write_rejects(reject_path, bad)
+    # The same row in a re-run of the file is the same event, never a second one.
+    good = [_with_id(as_org, row) for row in good]
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, disable=as_json, transient=False) as progress:
-        sent = run(
-            _import(
-                settings, private, instance, good, bad, skip_invalid=skip_invalid, progress=progress
-            )
-        )
-    if bad:
-        with reject_path.open("w", encoding="utf-8") as handle:
-            for row_error in sorted(bad, key=lambda e: e.line):
-                handle.write(
-                    json.dumps(
-                        {
-                            "line": row_error.line,
-                            "field": row_error.field,
-                            "reason": row_error.message,
-                        }
-                    )
-                    + "\n"
-                )
+    with Progress(*columns, console=err_console, disable=as_json, transient=False) as progress:
+        outcome = run(_import(settings, private, instance, good, bad,
+                              skip_invalid=skip_invalid, progress=progress))
+    if skip_invalid and bad:
+        _write_rejects(reject_path, bad)  # authority refusals found while checking
+    sent = outcome.published
     summary = {
         "file": str(file),
         "published": sent,
+        "already_published": outcome.skipped,
         "rejected": len(bad),
         "rejects_file": str(reject_path) if bad else None,
     }
@@ -207,7 +277,7 @@ def import_file(
         print_json(summary)
         return
     console.print(
-        f"published {sent} events from {file}; rejected {len(bad)}"
-        + (f" (reasons in {reject_path})" if bad else ""),
+        f"published {sent} events from {file}; {outcome.skipped} were already on the log; "
+        f"rejected {len(bad)}" + (f" (reasons in {reject_path})" if bad else ""),
         highlight=False,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,34 +83,65 @@ def build(
     return Row(line, Draft(event, event_id=event_id, time=moment))
 
 
+class ImportFileError(ContractError):
+    """A file that cannot be read as rows at all (binary, not UTF-8, unreadable)."""
+
+
+def read_text(path: Path) -> str:
+    """The file as text: UTF-8 (a byte-order mark says UTF-16 or UTF-8 with BOM); else one
+    clear error naming the file and what it seems to be."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(f"{path} starts like {codec} but is not: {exc.reason} "
+                                      f"at byte {exc.start}") from None
+    if b"\x00" in raw[:4096]:
+        raise ImportFileError(f"{path} is a binary file, not JSON Lines or CSV text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ImportFileError(f"{path} is not UTF-8 text (line {line}, byte {exc.start}): "
+                              "save it as UTF-8") from None
+
+
 def read_jsonl(path: Path) -> Iterator[Row | RowError]:
     """Rows ``{"type": ..., "data": {...}, "subject"?, "id"?, "time"?}``, one per line."""
-    with path.open(encoding="utf-8") as handle:
-        for line_no, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                doc = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RowError(line_no, None, f"not JSON: {exc.msg}")
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
-                yield RowError(line_no, "data", "each line must be an object with a data object")
-                continue
-            if not isinstance(doc.get("type"), str):
-                yield RowError(line_no, "type", "missing or not a string")
-                continue
-            try:
-                yield build(
-                    doc["type"],
-                    doc["data"],
-                    line=line_no,
-                    subject=doc.get("subject"),
-                    event_id=doc.get("id"),
-                    time=doc.get("time"),
-                )
-            except RowError as exc:
-                yield exc
+    for line_no, text in enumerate(read_text(path).splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield RowError(line_no, None, f"not JSON: {exc.msg}")
+            continue
+        except RecursionError:
+            yield RowError(line_no, None, "JSON nested too deep to be an event")
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+            yield RowError(line_no, "data", "each line must be an object with a data object")
+            continue
+        if not isinstance(doc.get("type"), str):
+            yield RowError(line_no, "type", "missing or not a string")
+            continue
+        try:
+            yield build(
+                doc["type"],
+                doc["data"],
+                line=line_no,
+                subject=doc.get("subject"),
+                event_id=doc.get("id"),
+                time=doc.get("time"),
+            )
+        except RowError as exc:
+            yield exc
 
 
 def _cell(value: str) -> Any:
@@ -146,31 +179,37 @@ def read_csv(path: Path, type_name: str | None) -> Iterator[Row | RowError]:
     The type comes from ``type_name`` or a ``type`` column; ``id``, ``time`` and ``subject``
     columns, if present, set those attributes.
     """
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            line_no = reader.line_num
-            meta = {k: (row.pop(k, None) or None) for k in ("type", "id", "time", "subject")}
-            kind = type_name or meta["type"]
-            if not kind:
-                yield RowError(line_no, "type", "no type column and no --type given")
-                continue
-            try:
-                data = _nest(row)
-            except ValueError as exc:
-                yield RowError(line_no, None, str(exc))
-                continue
-            try:
-                yield build(
-                    kind,
-                    data,
-                    line=line_no,
-                    subject=meta["subject"],
-                    event_id=meta["id"],
-                    time=meta["time"],
-                )
-            except RowError as exc:
-                yield exc
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    try:
+        yield from _csv_rows(reader, type_name)
+    except csv.Error as exc:
+        raise ImportFileError(f"{path} line {reader.line_num}: not CSV: {exc}") from None
+
+
+def _csv_rows(reader: csv.DictReader[str], type_name: str | None) -> Iterator[Row | RowError]:
+    for row in reader:
+        line_no = reader.line_num
+        meta = {k: (row.pop(k, None) or None) for k in ("type", "id", "time", "subject")}
+        kind = type_name or meta["type"]
+        if not kind:
+            yield RowError(line_no, "type", "no type column and no --type given")
+            continue
+        try:
+            data = _nest(row)
+        except ValueError as exc:
+            yield RowError(line_no, None, str(exc))
+            continue
+        try:
+            yield build(
+                kind,
+                data,
+                line=line_no,
+                subject=meta["subject"],
+                event_id=meta["id"],
+                time=meta["time"],
+            )
+        except RowError as exc:
+            yield exc
 
 
 def read_rows(path: Path, type_name: str | None = None) -> Iterator[Row | RowError]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from producers.chainstore import ChainStore, Pending
+from producers.chainstore import Acknowledged, ChainStore, Pending
 from producers.connection import KafkaAccess
 from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
 from producers.sender import Ack, PublishError, RecordSender
@@ -134,6 +134,11 @@ class Publisher:
     def chain_head(self) -> Link:
         """Where this source's chain stands (sequence 0: nothing published yet)."""
         return self._require().head()
+
+    def known(self, event_id: str) -> Pending | Acknowledged | None:
+        """What this source did with ``event_id``: signed and waiting, acknowledged, or nothing
+        (within the last acknowledgements the chain store keeps)."""
+        return self._require().lookup(event_id)
 
     def check(self, drafts: Sequence[Draft]) -> None:
         """Fail fast, before the broker: our key's validity and our authority for each draft."""

@@ -197,5 +197,69 @@ def test_import_csv_with_nested_columns(cli, onboarded, tmp_path):
     before = sum(cli.ends(PROJECTS).values())
     summary = cli.json("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]),
                        "--type", "pk.emining.project.workforce.reported")
-    assert summary == {"file": str(path), "published": 1, "rejected": 0, "rejects_file": None}
+    assert summary == {"file": str(path), "published": 1, "already_published": 0, "rejected": 0,
+                       "rejects_file": None}
     assert sum(cli.ends(PROJECTS).values()) == before + 1
+
+
+def test_running_the_same_import_again_publishes_nothing_twice(cli, onboarded, tmp_path):
+    """Rows without ids get ids derived from what they say: the second run finds them all
+    signed already and sends nothing; a third with one new row sends only that row."""
+    rows = [{k: v for k, v in r.items() if k != "id"} for r in _project_rows(3)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    before = sum(cli.ends(PROJECTS).values())
+    args = ("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]))
+    assert cli.json(*args)["published"] == 3
+    again = cli.json(*args)
+    assert (again["published"], again["already_published"]) == (0, 3)
+    assert sum(cli.ends(PROJECTS).values()) == before + 3
+    path.write_text("\n".join(json.dumps(r) for r in [*rows, *[
+        {k: v for k, v in r.items() if k != "id"} for r in _project_rows(4)[3:]]]))
+    third = cli.json(*args)
+    assert (third["published"], third["already_published"]) == (1, 3)
+    assert sum(cli.ends(PROJECTS).values()) == before + 4
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"\x00\x01\x02binary\x00", "is a binary file"),
+    (b'{"type": "x", "data": {}}\n\xff\xfe broken', "is not UTF-8 text (line 2"),
+])
+def test_a_file_that_is_not_text_is_one_clear_line(cli, onboarded, tmp_path, content, says):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(content)
+    out = cli("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]), ok=False)
+    assert says in out.output
+    assert "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_utf16_and_deep_json_and_a_missing_data_file(cli, onboarded, tmp_path):
+    rows = _project_rows(1)
+    path = tmp_path / "utf16.jsonl"
+    path.write_bytes(json.dumps(rows[0]).encode("utf-16"))  # with its byte-order mark
+    assert cli.json("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]))[
+        "published"] == 1
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    out = cli("import", str(deep), "--as", FIRM, "--key", str(onboarded[FIRM]), ok=False)
+    assert "line 1" in out.output
+    assert "Traceback" not in out.output
+    missing = cli("publish", GRANTED, "--as", BA, "--key", str(onboarded[BA]), "--subject",
+                  "BA-EL-2025-0153", "--data", str(tmp_path / "nope.json"), ok=False)
+    assert "--data: cannot read" in missing.output
+    assert "Traceback" not in missing.output
+
+
+def test_rejects_that_cannot_be_written_stop_the_import_before_it_publishes(
+        cli, onboarded, tmp_path):
+    rows = _project_rows(2)
+    rows[1]["data"]["operator_uscc"] = "91650100MA7XK3P2LB"
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    before = cli.ends(PROJECTS)
+    out = cli("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]),
+              "--skip-invalid", "--rejects", str(tmp_path / "no-such-dir" / "r.jsonl"), ok=False)
+    assert "cannot write the rejects" in out.output
+    assert "nothing was published" in out.output
+    assert cli.ends(PROJECTS) == before
