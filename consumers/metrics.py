@@ -25,3 +25,11 @@ VIEW_BATCH_SECONDS = Histogram(
 VIEW_LAG = Gauge(
     "emining_view_lag_records", "Records not yet applied to the views", ["topic", "partition"]
 )
+
+VIEW_BROKER_UP = Gauge(
+    "emining_views_broker_connected",
+    "1 while the view consumer is connected to the broker, 0 while it reconnects",
+)
+VIEW_RECONNECTS = Counter(
+    "emining_views_reconnects_total", "Times the view consumer lost the broker and started again",
+)

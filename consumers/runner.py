@@ -14,7 +14,8 @@ double or lose an update.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -24,12 +25,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER
 from faststream.kafka.message import KafkaMessage as RawKafkaMessage
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig
 from consumers.dlq import DeadLetterQueue, RejectionHook
+from consumers.metrics import VIEW_BROKER_UP, VIEW_RECONNECTS
 from consumers.registry_follower import RegistryFollower
-from consumers.store import ViewStore
+from consumers.store import SchemaMismatchError, ViewStore
 from consumers.store_batch import lock_offsets
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
@@ -181,3 +184,45 @@ async def run_views(
                     await alerts.run(store, sync.owned, stop)
     finally:
         await store.close()
+
+
+RECONNECT_MAX_S = 30.0
+_PERMANENT = (ViewsUnavailableError, SchemaMismatchError)
+"""A credential the broker refuses, a views store of another version: an operator's fix."""
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, Exception) and not isinstance(exc, _PERMANENT)
+
+
+async def run_views_forever(
+    config: ViewsConfig, stop: asyncio.Event,
+    alerts: Callable[[], AlertsPlugin | None] = lambda: None,
+) -> None:
+    """``run_views`` until ``stop``, starting again with backoff (1 s doubling to 30 s, with
+    jitter) whenever the broker is lost or cannot be reached, for as long as it takes. Exactly
+    once is unaffected: each start seeks to the offsets stored with the views. A broker that
+    refuses the consumer's credential is not retried: that is an operator's fix."""
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    def lost(state: RetryCallState) -> None:
+        VIEW_BROKER_UP.set(0)
+        VIEW_RECONNECTS.inc()
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("views_reconnecting", attempt=state.attempt_number,
+                    in_s=round(state.upcoming_sleep, 1), error=repr(error)[:300])
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_worth_retrying),
+        wait=wait_exponential_jitter(initial=1.0, max=RECONNECT_MAX_S),
+        sleep=pause, before_sleep=lost, reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            if stop.is_set():
+                return
+            VIEW_BROKER_UP.set(1)
+            await run_views(config, stop, alerts=alerts())

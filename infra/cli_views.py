@@ -234,7 +234,7 @@ def digest(as_json: JsonOption = False) -> None:
 @views_app.command("run")
 def run_consumer() -> None:
     """Keep the views in step and raise and deliver the alerts, until SIGINT or SIGTERM."""
-    from consumers.runner import run_views  # noqa: PLC0415
+    from consumers.runner import run_views_forever  # noqa: PLC0415
 
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
@@ -251,7 +251,7 @@ def run_consumer() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_views(config, stop, alerts=plugin(settings))
+        await run_views_forever(config, stop, alerts=lambda: plugin(settings))
 
     run(main())
 
