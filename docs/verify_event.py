@@ -11,9 +11,17 @@ import base64
 import hashlib
 import json
 import sys
+from datetime import UTC, datetime
 
 import rfc8785
 from nacl.signing import VerifyKey
+
+
+def canonical_time(text: str) -> str:
+    """The signed form of ce_time: UTC with six fractional digits and Z (a relay may have
+    written 2026-02-01T11:00:00Z for 2026-02-01T11:00:00.000000Z)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: FURB162 - before 3.11
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def signed_bytes(headers: dict, value: str) -> bytes:
@@ -24,6 +32,7 @@ def signed_bytes(headers: dict, value: str) -> bytes:
         elif name.lower() == "content-type":
             attributes["datacontenttype"] = text
     attributes.pop("signature")
+    attributes["time"] = canonical_time(attributes["time"])
     attributes["data"] = json.loads(value)
     return rfc8785.dumps(attributes)
 
@@ -32,6 +41,7 @@ def event_hash(headers: dict, value: str) -> str:
     """What the source's next event carries as ce_prevhash."""
     attributes = {n[3:]: t for n, t in headers.items() if n.startswith("ce_")}
     attributes["datacontenttype"] = headers["content-type"]
+    attributes["time"] = canonical_time(attributes["time"])
     attributes["data"] = json.loads(value)
     return hashlib.sha256(rfc8785.dumps(attributes)).hexdigest()
 

@@ -55,7 +55,9 @@ def cloudevent_headers() -> dict[str, Any]:
             r"^\s*application/json\s*(;.*)?$",
             examples=[CONTENT_TYPE],
         ),
-        "ce_sequence": _string("position in the source's chain, gap-free from 1", r"^[1-9][0-9]*$"),
+        "ce_sequence": _string("position in the source's chain, gap-free from 1; written "
+                               "zero-padded to 20 digits so it sorts as text (older records: "
+                               "unpadded)", r"^(?=0*[1-9])[0-9]{1,20}$"),
         "ce_prevhash": _string(
             "SHA-256 of the source's previous event (zeros for the first)", r"^[0-9a-f]{64}$"
         ),

@@ -43,7 +43,12 @@ _ATTRIBUTE_OF_HEADER = {h: a for a, h in _HEADER.items()}
 _SOURCE = re.compile(r"^urn:emining:[a-z]{2}:[a-z]+:[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KEYID = re.compile(r"^[0-9a-f]{16}$")
-_SEQUENCE = re.compile(r"^[1-9][0-9]{0,18}$")  # ASCII digits only: str.isdigit accepts "²"
+_SEQUENCE = re.compile(r"^(?=0*[1-9])[0-9]{1,20}$")  # ASCII only: str.isdigit accepts "²"
+SEQUENCE_WIDTH = 20
+"""Sequences are written zero-padded to 20 digits (every 64-bit count fits), so they sort as
+text, as the CloudEvents sequence extension requires. Records written before (``1``, ``2``,
+...) keep verifying: a reader takes the number either way, and signatures cover the string as
+it was written."""
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
@@ -56,6 +61,12 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_time(text: str) -> str:
+    """The one form of an event time that is signed: UTC, six fractional digits, ``Z``
+    (``2026-02-01T11:00:00Z`` → ``2026-02-01T11:00:00.000000Z``)."""
+    return format_time(datetime.fromisoformat(text))
 
 
 def org_of(source: str) -> str:
@@ -153,7 +164,7 @@ def seal(
         "time": format_time(time or datetime.now(UTC)),
         "dataschema": dataschema_for(ce_type),
         "datacontenttype": CONTENT_TYPE,
-        "sequence": str(sequence),
+        "sequence": str(sequence).zfill(SEQUENCE_WIDTH),
         "prevhash": prevhash,
         "keyid": signer.keyid,
     }
@@ -255,6 +266,9 @@ def from_record(
     """
     attributes = _read_headers(headers)
     _check_attributes(attributes)
+    # Signed in one form: a relay may write the same moment otherwise (a stock CloudEvents SDK
+    # drops zero microseconds), so the signature and the chain cover the canonical form.
+    attributes["time"] = canonical_time(attributes["time"])
     if value is None:
         raise RecordError("bad_json", "record has no value")
     if len(value) > MAX_VALUE_BYTES:

@@ -205,7 +205,7 @@ def test_stock_cloudevents_sdk_reads_our_record():
     assert event["source"] == env.source
     assert event["type"] == env.type
     assert event["subject"] == env.subject
-    assert event["sequence"] == str(env.sequence)
+    assert event["sequence"] == str(env.sequence).zfill(20)
     assert event["signature"] == env.signature
     assert event["keyid"] == KEY.keyid
     assert event.get_data() == env.data_json

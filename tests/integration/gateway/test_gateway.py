@@ -622,7 +622,7 @@ async def test_concurrent_custodial_events_of_one_org_form_one_gap_free_chain(wo
         body = answer.json()
         record = await world.topics.record(PROJECTS, body["partition"], body["offset"])
         assert dict(record.headers)["ce_id"] == body["id"].encode()
-        assert dict(record.headers)["ce_sequence"] == str(body["sequence"]).encode()
+        assert int(dict(record.headers)["ce_sequence"]) == body["sequence"]
 
 
 async def test_a_step_the_files_lifecycle_forbids_is_refused_before_anything_is_sent(world):
