@@ -16,6 +16,7 @@ from rich.table import Table
 from infra import wiring
 from infra.cli_common import console, err_console, print_json, run
 from infra.demo import run_summary, security
+from infra.demo.people import sign_ins
 from infra.demo.run import (
     ScenarioPublisher,
     Services,
@@ -57,6 +58,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     principals = await security.secure(dep, demo_dir(settings) / "credentials",
                                        [*scenario.organisations("import"), firm, auditor])
     tokens = gateway_credentials(settings, dep, scenario.organisations("http"))
+    people = await sign_ins(settings)
     # The demo checks the views as the platform's operator: the one reader who sees every field.
     operator = {"Authorization": "Bearer " + ApiKeyStore(settings.api_keys_path).issue(
         PLATFORM_ORG, replace=True)}
@@ -135,6 +137,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
         "urls": {"docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
                  "health": f"{url}/v1/health", "metrics": f"{url}/metrics"},
+        "sign_ins": people,
         "logs": str(services.logs),
         "timings": {k: round(v, 1) for k, v in timings.items()},
     }
@@ -305,6 +308,9 @@ def _show_footer(r: dict[str, Any]) -> None:
              else f"report     not available ({report.get('reason')})"]
     lines += [f"{name:10} {url}" for name, url in r["urls"].items()]
     lines.append(f"{'logs':10} {r['logs']}")
+    lines += ["", "sign in (POST /v1/auth/login, or send an API key):"]
+    lines += [f"  {p['username']:18} {p['password']}  {p['role']} of {p['org']}"
+              for p in r["sign_ins"]]
     console.print(Panel("\n".join(lines), title="open", expand=False), highlight=False)
     t = r["timings"]
     console.print(f"took {t['total_s']}s: " + ", ".join(

@@ -16,6 +16,7 @@ import pytest
 
 from infra.demo.run import end_offsets
 from infra.demo.scenario import Scenario, generate
+from producers.accounts import AccountStore
 from producers.connection import KafkaAccess
 from schemas.topics import SHARED_TOPICS
 from tests.kafka_support import access_env
@@ -85,6 +86,25 @@ def _check_audit(summary: dict[str, Any], scenario: Scenario) -> None:
         assert found["offset"] >= 0
 
 
+def _check_sign_ins(summary: dict[str, Any], state_dir: Path) -> None:
+    """The printed sign-ins work: one per kind of person the console serves."""
+    people = summary["sign_ins"]
+    assert {p["role"] for p in people} == {"officer", "manager", "auditor", "operator"}
+
+    async def check() -> None:
+        store = AccountStore.at(state_dir / "accounts.sqlite")
+        await store.open()
+        try:
+            for person in people:
+                session = await store.sign_in(person["username"], person["password"], "e2e")
+                assert session is not None, person["username"]
+                assert session.user.org == person["org"]
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
 def _check_security(summary: dict[str, Any]) -> None:
     """The services ran as their own principals and the broker refused what the ACLs forbid."""
     sec = summary["broker_security"]
@@ -128,8 +148,12 @@ def test_demo_json_then_rerun_is_idempotent(kafka_access: KafkaAccess, tmp_path:
                             for info in side.values())
         assert languages, alerts
 
+    _check_sign_ins(first, tmp_path / "state")
     ends = _shared_ends(kafka_access)
     second, took_second = _run_demo(tmp_path / "state", kafka_access, seed)
+    _check_sign_ins(second, tmp_path / "state")  # a new password each run, the old one ends
+    assert {p["password"] for p in second["sign_ins"]}.isdisjoint(
+        p["password"] for p in first["sign_ins"])
     assert second["published"]["skipped_already_on_log"]
     assert second["published"]["attacks"] == 0
     _check_numbers(second, scenario)
