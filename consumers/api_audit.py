@@ -3,29 +3,17 @@
 # No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from consumers.access_http import Access
-from consumers.readlog import ReadLog
-
-
-class ReadOut(BaseModel):
-    seq: int
-    at: str
-    principal: str
-    org: str
-    via: str
-    route: str
-    subjects: list[str]
-    fields: list[str]
+from consumers.readlog import Read, ReadLog
 
 
 class ReadsAnswer(BaseModel):
-    items: list[ReadOut]
+    items: list[Read]
     next_cursor: str | None
 
 
@@ -46,7 +34,7 @@ def create_audit_router(reads: ReadLog, access: Callable[..., Awaitable[Access]]
         items = await reads.entries(org=org, after=cursor, limit=limit + 1)
         more = len(items) > limit
         items = items[:limit]
-        return {"items": [asdict(i) for i in items],
+        return {"items": items,
                 "next_cursor": str(items[-1].seq) if more else None}
 
     return router

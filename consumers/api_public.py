@@ -9,7 +9,6 @@ links to the signed events behind it (``/v1/public/timeline/{ref}``, restricted 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,58 +17,35 @@ from pydantic import BaseModel
 
 from consumers.access_http import Access
 from consumers.audit.dataset import load_dataset
-from consumers.audit.leadtimes import decisions, lead_times
-from consumers.audit.register import licence_register
+from consumers.audit.leadtimes import LeadTime, decisions, lead_times
+from consumers.audit.register import Licence, licence_register
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, get_view, timeline
 from schemas.registry import Registry
 from schemas.standards import Standards
 
 
-class Licence(BaseModel):
-    title_number: str
-    title_type: str
-    status: str
-    holder_uscc: str
-    holder_name: str
-    province: str
-    district: str
-    coordinates_wkt: str
-    area_km2: str
-    application_date: str
-    award_date: str
-    duration_years: str
-    expiry_date: str
-    commodity: str
-    licensing_authority: str
-    authority_name: str
+class PublicLicence(BaseModel):
+    licence: Licence
     events: str
     """Where the signed events behind this row are."""
 
 
-class LeadTimeRow(BaseModel):
-    kind: str
-    authority: str
+class PublicLeadTime(BaseModel):
+    lead_time: LeadTime
     authority_name: str
-    category: str
-    decided: int
-    pending: int
-    median_days: float | None
-    p90_days: float | None
-    standard_days: int | None
-    within_standard: int
     files: list[str]
     """The files counted, each readable at ``/v1/public/timeline/{ref}``."""
 
 
 class Register(BaseModel):
     as_of: str
-    licences: list[Licence]
+    licences: list[PublicLicence]
 
 
 class LeadTimes(BaseModel):
     as_of: str
-    rows: list[LeadTimeRow]
+    rows: list[PublicLeadTime]
 
 
 def create_public_router(
@@ -84,7 +60,7 @@ def create_public_router(
     async def licences(_: Caller) -> Any:
         """The licence register (EITI 2.3): every title, its holder, area, dates and commodity."""
         data = await load_dataset(store, registry())
-        rows = [{**asdict(r), "events": f"/v1/public/timeline/{r.title_number}"}
+        rows = [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
                 for r in licence_register(data)]
         return {"as_of": _now(), "licences": rows}
 
@@ -98,8 +74,8 @@ def create_public_router(
         for row in lead_times(found, standards):
             files = sorted(d.ref for d in found if (d.kind, d.authority, d.category)
                            == (row.kind, row.authority, row.category))
-            rows.append({**asdict(row), "authority_name": data.name(row.authority),
-                         "files": files})
+            rows.append(PublicLeadTime(lead_time=row, authority_name=data.name(row.authority),
+                                       files=files))
         return {"as_of": _now(), "rows": rows}
 
     @router.get("/public/timeline/{ref}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
@@ -219,3 +222,26 @@ async def world(
             )
     finally:
         await topics.stop()
+
+
+async def schemathesis(app: FastAPI, *args: str, timeout_s: float = 240) -> tuple[int, str]:
+    """Serve ``app`` on a free loopback port and run schemathesis against its OpenAPI document
+    with ``args``; its exit code and report."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "schemathesis"), "run",
+            f"http://127.0.0.1:{port}/openapi.json", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout_s)
+    finally:
+        server.should_exit = True
+        await serving
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")

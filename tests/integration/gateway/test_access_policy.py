@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from producers.accounts import AccountStore
 from producers.authn import CSRF_HEADER, SESSION_COOKIE
@@ -24,7 +21,7 @@ from schemas.access import UserRole
 from schemas.alerts import PLATFORM_ORG
 from schemas.participants import Organisation
 from schemas.signing import PrivateKey
-from tests.integration.gateway.conftest import publish_registry, unique_org
+from tests.integration.gateway.conftest import publish_registry, schemathesis, unique_org
 
 pytestmark = pytest.mark.integration
 
@@ -182,30 +179,14 @@ async def test_schemathesis_over_every_read_route_finds_no_server_error(world, c
     """Every operation but the event intake (its own run in test_gateway.py) and the live
     stream, as a signed-in auditor (who may call the most routes): no 5xx, no undocumented
     status, answers matching their schemas."""
-    config = uvicorn.Config(world.app, host="127.0.0.1", port=0, lifespan="off",
-                            log_level="warning")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        process = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "schemathesis"), "run",
-            f"http://127.0.0.1:{port}/openapi.json",
-            "--header", f"Authorization: {callers['auditor']['Authorization']}",
-            "--checks", "all", "--exclude-checks", READS_EXCLUDED,
-            "--exclude-path-regex", "^/v1/(events|alerts/stream)$",
-            "--max-examples", "25", "--seed", "20261205", "--workers", "1",
-            "--phases", "examples,coverage,fuzzing",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(process.communicate(), 240)
-    finally:
-        server.should_exit = True
-        await serving
-    report = output.decode(errors="replace")
-    assert process.returncode == 0, report[-8000:]
+    returncode, report = await schemathesis(
+        world.app,
+        "--header", f"Authorization: {callers['auditor']['Authorization']}",
+        "--checks", "all", "--exclude-checks", READS_EXCLUDED,
+        "--exclude-path-regex", "^/v1/(events|alerts/stream)$",
+        "--max-examples", "25", "--seed", "20261205", "--workers", "1",
+        "--phases", "examples,coverage,fuzzing")
+    assert returncode == 0, report[-8000:]
     selected = re.search(r"Selected: (\d+)/(\d+)", report)
     tested = re.search(r"Tested: (\d+)", report)
     assert selected, report[-3000:]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 
 from consumers.store import ViewStore
@@ -34,6 +32,7 @@ from tests.integration.gateway.conftest import (
     firm_org,
     publish_registry,
     running,
+    schemathesis,
     unique_org,
 )
 from tests.kafka_support import settings_for
@@ -568,32 +567,16 @@ async def test_the_openapi_document_describes_both_forms_and_every_answer(world)
 
 
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(world, tmp_path):
-    config = uvicorn.Config(world.app, host="127.0.0.1", port=0, lifespan="off",
-                            log_level="warning")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        before = await world.topics.end_offsets()
-        process = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "schemathesis"), "run",
-            f"http://127.0.0.1:{port}/openapi.json",
-            "--header", f"Authorization: Bearer {world.firm_token}",
-            "--checks", "all", "--exclude-checks", SCHEMATHESIS_EXCLUDED,
-            "--include-path-regex", "^/(v1/events|v1/health|metrics)$",  # the gateway's own
-            "--max-examples", "40", "--seed", "20260301", "--workers", "1",
-            "--phases", "examples,coverage,fuzzing",
-            "--report", "junit", "--report-dir", str(tmp_path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(process.communicate(), 90)
-    finally:
-        server.should_exit = True
-        await serving
-    report = output.decode(errors="replace")
-    assert process.returncode == 0, report[-6000:]
+    before = await world.topics.end_offsets()
+    returncode, report = await schemathesis(
+        world.app,
+        "--header", f"Authorization: Bearer {world.firm_token}",
+        "--checks", "all", "--exclude-checks", SCHEMATHESIS_EXCLUDED,
+        "--include-path-regex", "^/(v1/events|v1/health|metrics)$",  # the gateway's own
+        "--max-examples", "40", "--seed", "20260301", "--workers", "1",
+        "--phases", "examples,coverage,fuzzing",
+        "--report", "junit", "--report-dir", str(tmp_path), timeout_s=90)
+    assert returncode == 0, report[-6000:]
     assert "POST /v1/events" in report
     # Only the schema's own example is a valid event: whatever reached the log is that one.
     after = await world.topics.end_offsets()

@@ -129,19 +129,21 @@ async def test_an_anonymous_caller_gets_the_public_register_and_nothing_else(api
         assert answer.status_code == 401, path
         assert "sign in" in answer.json()["detail"]
     register = (await get("/v1/public/licences")).json()["licences"]
-    titles = {r["title_number"] for r in register}
+    titles = {r["licence"]["title_number"] for r in register}
     assert scenario.ids_of(0)["title"] in titles
-    row = next(r for r in register if r["title_number"] == scenario.ids_of(0)["title"])
+    entry = next(r for r in register if r["licence"]["title_number"] == scenario.ids_of(0)["title"])
+    row = entry["licence"]
     assert row["authority_name"] == "Mines & Minerals Development Dept, Balochistan"
     assert row["coordinates_wkt"].startswith("POLYGON((")
-    events = (await get(row["events"])).json()
+    events = (await get(entry["events"])).json()
     application = next(i for i in events["items"] if ".application.received." in i["type"])
     assert "representative_cnic" not in application["data"]["applicant"]
     assert "ntn" not in application["data"]["applicant"]
     lead = (await get("/v1/public/lead-times")).json()["rows"]
-    ba = next(r for r in lead if r["authority"] == scenario.BA_MMDD)
-    assert ba["decided"] + ba["pending"] == len(ba["files"])
-    assert ba["decided"] > 0
+    ba = next(r for r in lead if r["lead_time"]["authority"] == scenario.BA_MMDD)
+    assert ba["lead_time"]["decided"] + ba["lead_time"]["pending"] == len(ba["files"])
+    assert ba["lead_time"]["decided"] > 0
+    assert ba["authority_name"] == "Mines & Minerals Development Dept, Balochistan"
     assert (await get("/v1/public/timeline/SHP-2026-000001")).status_code == 404
     wrong = await get("/v1/projects", token="emk_not-a-key")
     assert wrong.status_code == 401
