@@ -24,7 +24,7 @@ from consumers.config import ViewTopics
 from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
-from consumers.store_read import get_view
+from consumers.store_read import get_view, offsets
 from infra import alerts_wiring, wiring
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
@@ -34,25 +34,17 @@ from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
 from producers.gateway import create_gateway
 from producers.gateway_auth import ApiKeyStore
-from producers.gateway_state import GatewayState
+from producers.gateway_state import GatewayState, StatusLookup
+from producers.kafka_meta import key_partition
 from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
 from schemas.errors import EminingError
 from schemas.registry import Registry
 
 
-def gateway_state(settings: Settings, views: ViewStore | None = None) -> GatewayState:
-    """The gateway's state from settings. Reads the trust anchor; connects to nothing yet.
-    With ``views``, a step its file's lifecycle does not allow is refused before publishing."""
+def gateway_state(settings: Settings) -> GatewayState:
+    """The gateway's state from settings. Reads the trust anchor; connects to nothing yet."""
     kafka = kafka_access(settings)
-
-    async def status_of(subject: str) -> str | None:
-        assert views is not None
-        for family in ("approvals", "shipments", "projects"):
-            doc = await get_view(views, family, subject)
-            if doc is not None:
-                return None if doc.get("status") is None else str(doc["status"])
-        return None
 
     async def load_registry() -> Registry:
         return await wiring.load_registry(settings)
@@ -68,7 +60,6 @@ def gateway_state(settings: Settings, views: ViewStore | None = None) -> Gateway
         max_body_bytes=settings.gateway_max_body_bytes,
         registry_refresh_s=settings.registry_refresh_s,
         health_timeout_s=min(settings.client_timeout_s, 3.0),
-        status_of=status_of if views is not None else None,
     )
 
 
@@ -80,8 +71,12 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     # Here, not only in the CLI: `uvicorn infra.app:build_app --factory` gets the same logs.
     configure_logging(settings.log_level or "info", settings.log_format)
     views = ViewStore(settings.views_store_url)
-    gateway = gateway_state(settings, views)
+    gateway = gateway_state(settings)
     freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed())
+    # Its own, uncached: a second-old end offset could call the views caught up while a record
+    # that makes the step possible is on its way.
+    lookup_freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed(), ttl_s=0.0)
+    gateway.status_of = lifecycle_lookup(views, lookup_freshness)
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
                            alerts_wiring.alert_clock(settings),
@@ -100,6 +95,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 await freshness.close()
+                await lookup_freshness.close()
                 await views.close()
                 await accounts.close()
                 await oidc.client.aclose()
@@ -143,6 +139,15 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_stream_router(gateway.api_keys, gateway.sender.kafka,
                                             alerts_wiring.alert_verifier(settings)), prefix="/v1",
                        dependencies=guarded)
+    _document(app)
+    missing = unruled(app.routes)
+    if missing:  # every route needs a rule in consumers.policy.ROUTES: none is open by accident
+        raise EminingError(f"routes without an access rule: {', '.join(missing)}")
+    return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document with the access policy and the common answers in it."""
     plain_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -151,10 +156,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
-    missing = unruled(app.routes)
-    if missing:  # every route needs a rule in consumers.policy.ROUTES: none is open by accident
-        raise EminingError(f"routes without an access rule: {', '.join(missing)}")
-    return app
 
 
 def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
@@ -171,3 +172,23 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation and "events" not in operation.get("tags", ()):
                 responses.setdefault("400", {"description": "The body could not be parsed."})
     return schema
+
+
+def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:
+    """The gateway's view of a file's status: caught up only when the views have applied
+    everything on the subject's partition (else the consumers judge the step alone)."""
+
+    async def status_of(subject: str, topic: str) -> tuple[bool, str | None]:
+        parts = (await freshness.report(await offsets(views))).get(topic, {})
+        if not parts:
+            return False, None
+        mine = parts.get(str(key_partition(subject.encode(), len(parts))))
+        if mine is None or mine.lag != 0:
+            return False, None
+        for family in ("approvals", "shipments", "projects"):
+            doc = await get_view(views, family, subject)
+            if doc is not None:
+                return True, None if doc.get("status") is None else str(doc["status"])
+        return True, None
+
+    return status_of

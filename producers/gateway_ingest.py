@@ -115,10 +115,14 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
 
 async def _possible(state: GatewayState, data: EventData) -> None:
     """Refuse, before anything is signed or sent, a step its file's lifecycle does not allow
-    (the consumers would dead-letter it; here the sender learns at once)."""
+    (the consumers would dead-letter it; here the sender learns at once). Only when the views
+    have caught up with the file's partition: a status that is behind would refuse a step
+    that a record already on its way makes possible; then the consumers alone decide."""
     if state.status_of is None or machine_of(data.ce_type()) is None:
         return
-    current = await state.status_of(data.subject)
+    caught_up, current = await state.status_of(data.subject, data.TOPIC)
+    if not caught_up:
+        return
     outcome = getattr(data, "status", None)
     why = refusal(data.ce_type(), current, None if outcome is None else str(outcome))
     if why is not None:

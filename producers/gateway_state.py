@@ -96,8 +96,9 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-StatusLookup = Callable[[str], Awaitable[str | None]]
-"""Subject → its status in the views (``None`` when the file is not there)."""
+StatusLookup = Callable[[str, str], Awaitable[tuple[bool, str | None]]]
+"""(subject, topic) → whether the views are caught up with the subject's partition, and the
+subject's status there (``None`` when the file is not there)."""
 
 
 class GatewayState:
@@ -122,8 +123,8 @@ class GatewayState:
     ) -> None:
         self.sender = sender
         self.status_of = status_of
-        """The current status of a file by subject, as the views hold it (the lifecycle check
-        before publishing); ``None``: not checked here, the consumers still refuse."""
+        """The current status of a file, as the views hold it, for the lifecycle check before
+        publishing; ``None``: not checked here (the consumers still refuse)."""
         self.api_keys = api_keys
         self.custody = Custody(sender=sender, custody_dir=custody_dir, chain_dir=chain_dir)
         self.receipts_dir = receipts_dir

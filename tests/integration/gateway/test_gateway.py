@@ -20,6 +20,7 @@ from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
 from producers.gateway_receipts import Receipts, ReceiptState
 from producers.gateway_state import GatewayState
+from producers.kafka_meta import key_partition
 from producers.keys import key_file_name, write_key
 from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG
@@ -610,21 +611,45 @@ async def test_concurrent_custodial_events_of_one_org_form_one_gap_free_chain(wo
 
 async def test_a_step_the_files_lifecycle_forbids_is_refused_before_anything_is_sent(world):
     """The views say the application was withdrawn: the agency's grant is refused at the door
-    (409 invalid_transition, naming from what), nothing is published."""
+    (409 invalid_transition, naming from what), nothing is published. While the views are
+    behind the subject's partition the gateway does not judge: the consumers do."""
     title = "BA-EL-2025-0991"
+    counts = len([tp for tp in await world.topics.end_offsets() if tp[0] == APPROVALS])
+    home = key_partition(title.encode(), counts)
+    neighbour = next(t for t in (f"BA-EL-2025-{n:04d}" for n in range(900, 990))
+                     if key_partition(t.encode(), counts) == home)
+    first = await world.client.post(  # a record on the title's partition, for the lag below
+        "/v1/events", headers={"X-API-Key": world.agency_token},
+        json=world.presigned(GRANTED, changes={"title_number": neighbour}))
+    assert first.status_code == 202, first.text
+    ends = await world.topics.end_offsets()
     withdrawn = ApprovalView(ref=title, kind=ApprovalKind.TITLE, holder_uscc=OPERATOR,
                              status=ApprovalStatus.WITHDRAWN, updated_at=datetime.now(UTC))
     views = ViewStore(world.settings.views_store_url)
     await views.open(check_version=False)
+
+    async def applied_up_to(lag: int) -> None:
+        async with views.writing() as (conn, tables):
+            await conn.execute(tables.offsets.delete())
+            await conn.execute(tables.offsets.insert(), [
+                {"topic": t, "log_partition": p, "next_offset": max(end - lag, 0)}
+                for (t, p), end in ends.items() if t == APPROVALS])
+
     try:
         async with views.writing() as (conn, tables):
             await conn.execute(tables.view("approvals").insert().values(
                 **view_row(FAMILIES[APPROVALS], title, withdrawn)))
+        await applied_up_to(0)
+        before = await world.topics.end_offsets()
+        event = world.presigned(GRANTED, changes={"title_number": title})
+        answer = await world.client.post("/v1/events",
+                                         headers={"X-API-Key": world.agency_token}, json=event)
+        body = await refused(world, before, answer, 409)
+        assert "approval.licence.granted cannot follow status withdrawn" in body["detail"]
+        await applied_up_to(1)  # the views one record behind: it may make the grant possible
+        again = world.presigned(GRANTED, changes={"title_number": title})
+        late = await world.client.post("/v1/events",
+                                       headers={"X-API-Key": world.agency_token}, json=again)
+        assert late.status_code == 202, late.text
     finally:
         await views.close()
-    before = await world.topics.end_offsets()
-    event = world.presigned(GRANTED, changes={"title_number": title})
-    answer = await world.client.post("/v1/events", headers={"X-API-Key": world.agency_token},
-                                     json=event)
-    body = await refused(world, before, answer, 409)
-    assert "approval.licence.granted cannot follow status withdrawn" in body["detail"]
