@@ -45,6 +45,13 @@ def key_partition(key: bytes, partitions: int) -> int:
 
 async def partition_counts(kafka: KafkaAccess, topics: list[str], *,
                            timeout_s: float = 15.0) -> dict[str, int]:
-    """How many partitions each of ``topics`` has (topics that do not exist are left out)."""
-    counts = {t: len(await partitions_of(kafka, t, timeout_s=timeout_s)) for t in topics}
+    """How many partitions each of ``topics`` has (topics that do not exist are left out):
+    one connection, one metadata request."""
+    client = AIOKafkaClient(**kafka.aiokafka(), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+        cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
+        counts = {t: len(cluster.partitions_for_topic(t) or ()) for t in topics}
+    finally:
+        await client.close()
     return {t: n for t, n in counts.items() if n}
