@@ -53,7 +53,7 @@ class Access:
     reads: ReadLog | None
 
     def sees(self, row: Row) -> bool:
-        return entitled(self.org, row, self.registry)
+        return entitled(self.org, row)
 
     async def views(self, family: str, docs: list[dict[str, Any]]) -> tuple[
             list[dict[str, Any]], dict[str, list[str]]]:

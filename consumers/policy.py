@@ -189,10 +189,9 @@ _KIND_PREFIX = {"title": "pk.emining.approval.licence.",
 _FAMILY_TOPIC = {"projects": PROJECTS, "approvals": APPROVALS, "shipments": SHIPMENTS}
 
 
-def entitled(org: OrgRecord | None, row: Row, registry: Registry) -> bool:
+def entitled(org: OrgRecord | None, row: Row) -> bool:
     """May ``org`` see ``row``'s restricted fields? Its party, a competent agency, an auditor or
     the platform may; every other participant and the public may not."""
-    del registry  # kept in the signature: entitlements may come to depend on other orgs
     if org is None:
         return False
     if org.role in (Role.AUDITOR, Role.PLATFORM):

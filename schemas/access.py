@@ -92,8 +92,8 @@ RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]] = {
 Everything else an event carries is shared by all participants. The parties who see a restricted
 field: the subject's own party (holder, proponent, exporter), the organisations competent for
 the subject (agencies holding a grant over its family in its province), auditors and the
-platform. This table is the one source: the HTTP policy, the views and the Kafka encryption of
-restricted fields read it.
+platform. This table is the one source the access policy (``consumers.policy``) redacts event
+data by; on Kafka the shared topics are read only by those who may see every field.
 """
 
 
