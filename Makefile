@@ -11,6 +11,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 CODE := schemas producers consumers infra
+OIDC := tests/oidc_provider
 
 .PHONY: help lint test demo kafka-up kafka-down
 
@@ -35,10 +36,16 @@ lint: $(VENV)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(CODE)
 
-# EMINING_REQUIRE_KAFKA=1 / _POSTGRES=1: a missing broker or database fails the run, never skips.
-# pytest exits 5 when it collected nothing: that is a broken run, not a green one.
-test: lint
-	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 $(BIN)/pytest || status=$$?; \
+# The OIDC tests run a real OpenID provider (node-oidc-provider), locked in its package-lock.
+$(OIDC)/node_modules: $(OIDC)/package.json $(OIDC)/package-lock.json
+	npm ci --prefix $(OIDC) --no-audit --no-fund --silent
+	@touch $@
+
+# EMINING_REQUIRE_KAFKA/_POSTGRES/_OIDC=1: a missing broker, database or identity provider fails
+# the run, never skips. pytest exits 5 when it collected nothing: a broken run, not a green one.
+test: lint $(OIDC)/node_modules
+	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 EMINING_REQUIRE_OIDC=1 \
+	$(BIN)/pytest || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
 	exit "$$status"
 
