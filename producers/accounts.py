@@ -4,8 +4,8 @@ A user belongs to one organisation and has roles (``schemas.access.UserRole``). 
 hashed with Argon2id (``argon2-cffi``) and rehashed at sign-in when the parameters change.
 Sessions are random tokens kept only as SHA-256 hashes, with an idle and an absolute expiry and
 their own CSRF token; disabling a user or resetting a password ends its sessions. Sign-in
-failures are counted per username and per client address: past a threshold the next attempts
-are refused for a while (``LockedError``), whatever the password.
+failures are counted per username and client address, and per address: past a threshold the
+next attempts from there are refused for a while (``LockedError``), whatever the password.
 """
 
 from __future__ import annotations
@@ -204,7 +204,9 @@ class AccountStore:
     async def sign_in(self, username: str, password: str, address: str) -> Session | None:
         """A new session, or None for a wrong username or password (the same answer for both,
         in about the same time). ``LockedError`` while either is braked."""
-        keys = (f"user:{username.lower()}", f"address:{address}")
+        # Per username *from this address*, and per address: a stranger guessing someone's
+        # password from elsewhere cannot lock that person out of their own sign-in.
+        keys = (f"user:{username.lower()}@{address}", f"address:{address}")
         await self._braked(keys)
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.username == username))).first()
