@@ -16,11 +16,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from consumers.access_http import Access
-from consumers.audit.dataset import load_dataset
+from consumers.audit.dataset import Dataset, load_dataset
 from consumers.audit.leadtimes import LeadTime, decisions, lead_times
 from consumers.audit.register import Licence, licence_register
 from consumers.store import ViewStore
-from consumers.store_read import MAX_LIMIT, get_view, timeline
+from consumers.store_read import MAX_LIMIT, get_view, offsets, timeline
 from schemas.registry import Registry
 from schemas.standards import Standards
 
@@ -55,11 +55,21 @@ def create_public_router(
     """``/public/...`` (mounted under ``/v1``): no sign-in, shared data only."""
     router = APIRouter(tags=["public"])
     Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
+    cached: list[tuple[object, Dataset]] = []
+
+    async def dataset() -> Dataset:
+        """The views as the public tables need them, read again only when the views moved (an
+        anonymous caller asking repeatedly costs one offsets query, not a full read)."""
+        known = registry()
+        key = (tuple(sorted((await offsets(store)).items())), len(known.orgs))
+        if not cached or cached[0][0] != key:
+            cached[:] = [(key, await load_dataset(store, known))]
+        return cached[0][1]
 
     @router.get("/public/licences", response_model=Register)
     async def licences(_: Caller) -> Any:
         """The licence register (EITI 2.3): every title, its holder, area, dates and commodity."""
-        data = await load_dataset(store, registry())
+        data = await dataset()
         rows = [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
                 for r in licence_register(data)]
         return {"as_of": _now(), "licences": rows}
@@ -67,7 +77,7 @@ def create_public_router(
     @router.get("/public/lead-times", response_model=LeadTimes)
     async def agency_lead_times(_: Caller) -> Any:
         """Each agency's decisions per kind of file: median and p90 days against the standard."""
-        data = await load_dataset(store, registry())
+        data = await dataset()
         standards = Standards()
         found = decisions(data, standards)
         rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,10 +15,14 @@ from consumers.api_audit import create_audit_router
 from consumers.api_public import create_public_router
 from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
+from consumers.store_batch import view_row
+from consumers.views.families import FAMILIES
+from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from producers.authn import Authenticator
 from producers.gateway_auth import ApiKeyStore
 from schemas.common import Names, Role, Side
 from schemas.participants import OrganisationOnboarded
+from schemas.topics import APPROVALS
 from tests.integration.views import scenario
 from tests.integration.views.test_views_contract import synced  # noqa: F401 - the fixture
 
@@ -168,3 +173,26 @@ async def test_odd_cursors_and_limits_are_a_clear_4xx_never_a_server_error(api):
     page = (await get(f"/v1/timeline/{title}", AUDITOR, limit=2)).json()
     rest = (await get(f"/v1/timeline/{title}", AUDITOR, cursor=page["next_cursor"])).json()
     assert rest["items"][0]["position"] == 3
+
+
+async def test_the_public_register_is_read_again_when_the_views_move(api, synced):  # noqa: F811
+    get, _ = api
+    store = synced[0]
+    first = {r["licence"]["title_number"] for r in
+             (await get("/v1/public/licences")).json()["licences"]}
+    title = "BA-EL-2026-0999"
+    assert title not in first
+    async with store.writing() as (conn, tables):
+        await conn.execute(tables.view("approvals").insert().values(**view_row(
+            FAMILIES[APPROVALS], title, ApprovalView(
+                ref=title, kind=ApprovalKind.TITLE, holder_uscc=scenario.FIRMS[
+                    "urn:emining:cn:ent:xinjiang-example"], status=ApprovalStatus.GRANTED,
+                updated_at=datetime.now(UTC)))))
+    assert title not in {r["licence"]["title_number"] for r in  # the views did not move yet
+                         (await get("/v1/public/licences")).json()["licences"]}
+    async with store.writing() as (conn, tables):
+        await conn.execute(tables.offsets.insert().values(topic="moved", log_partition=0,
+                                                          next_offset=1))
+    again = {r["licence"]["title_number"] for r in
+             (await get("/v1/public/licences")).json()["licences"]}
+    assert again == first | {title}
