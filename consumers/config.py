@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from producers.connection import KafkaAccess
+from schemas.timing import TimeBounds
 from schemas.topics import APPROVALS, DLQ, PARTICIPANTS, PROJECTS, SHIPMENTS
 
 
@@ -36,3 +37,5 @@ class ViewsConfig:
     consumer_name: str = "views"
     timeout_s: float = 15.0
     session_timeout_ms: int = 10_000
+    time_bounds: TimeBounds = field(default_factory=TimeBounds)
+    """How far an event's time may lie from the broker's append time (same for every reader)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -37,6 +38,8 @@ class Position:
     topic: str
     partition: int
     offset: int
+    appended_at: datetime | None = None
+    """When the broker appended it (``LogAppendTime`` topics): when its recipients learned of it."""
 
     @property
     def dlq_id(self) -> str:

@@ -78,7 +78,8 @@ async def rebuild(
                 partitions = await partition_counts(
                     config.kafka, list(config.topics.consumed()), timeout_s=config.timeout_s)
                 stage = VerificationStage(follower, config.trust_anchor,
-                                          config.topics.consumed(), partitions)
+                                          config.topics.consumed(), partitions,
+                                          config.time_bounds)
                 dlq = DeadLetterQueue(sender if publish_dlq else None, config.topics.dlq,
                                       f"{config.consumer_name}-rebuild")
                 sync = ViewSync(store, stage, dlq, registry=follower, generation=target)

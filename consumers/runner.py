@@ -168,7 +168,7 @@ async def run_views(
             counts = await partition_counts(config.kafka, list(config.topics.consumed()),
                                             timeout_s=config.timeout_s)
             stage = VerificationStage(follower, config.trust_anchor, config.topics.consumed(),
-                                      counts)
+                                      counts, config.time_bounds)
             alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
             dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name,
                                   (*hooks, *alert_hooks))

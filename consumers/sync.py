@@ -37,6 +37,7 @@ from consumers.verification import (
     VerificationStage,
 )
 from consumers.views.families import FAMILIES
+from schemas.timing import appended_at
 
 log = structlog.get_logger("consumers.sync")
 
@@ -174,7 +175,9 @@ class ViewSync:
 
 
 def _pos(record: RawRecord) -> Position:
-    return Position(record.topic, record.partition, record.offset)
+    return Position(record.topic, record.partition, record.offset,
+                    appended_at(getattr(record, "timestamp", None),
+                                getattr(record, "timestamp_type", None)))
 
 
 def _applied(verdict: Verdict) -> None:

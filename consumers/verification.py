@@ -22,7 +22,8 @@ from schemas.envelope import Envelope, from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.events.corrections import Correction
 from schemas.events.registry import check_correction
-from schemas.registry import Registry
+from schemas.registry import OrgRecord, Registry
+from schemas.timing import TimeBounds, appended_at, time_refusal
 from schemas.verify import EnvelopeVerifier
 
 log = structlog.get_logger("consumers.verification")
@@ -53,9 +54,10 @@ class Reason(StrEnum):
     BAD_CORRECTION = "bad_correction"
     WRONG_PARTITION = "wrong_partition"
     INVALID_TRANSITION = "invalid_transition"
+    TIME_SKEW = "time_skew"
 
 
-_REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY})
+_REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY, Reason.TIME_SKEW})
 """Rejections a registry event still on its way could lift: refresh once, then judge again."""
 
 
@@ -124,13 +126,15 @@ class VerificationStage:
 
     def __init__(
         self, registry: RegistrySource, trust_anchor: Iterable[bytes], topics: Mapping[str, str],
-        partitions: Mapping[str, int] | None = None,
+        partitions: Mapping[str, int] | None = None, bounds: TimeBounds | None = None,
     ) -> None:
         self._source = registry
         self._verifier = EnvelopeVerifier(registry.registry, trust_anchor)
         self._topics = dict(topics)
         self._partitions = dict(partitions or {})
         """Partitions per consumed topic: a keyed record must be where its key hashes to."""
+        self._bounds = bounds or TimeBounds()
+        """How far ``time`` may lie from the broker's append time (``LogAppendTime`` topics)."""
 
     def check(self, record: RawRecord) -> Verdict:
         try:
@@ -181,7 +185,6 @@ class VerificationStage:
         misplaced = self._misplaced(record, env)
         if misplaced is not None:
             return misplaced
-        family = env.data.TOPIC
         registry = self._source.registry
         org = registry.orgs.get(env.org)
         if org is None or env.keyid not in org.keys:
@@ -191,6 +194,18 @@ class VerificationStage:
             self._verifier.check_signature(env)
         except SignatureError as exc:
             return Rejected(Reason.SIGNATURE, str(exc), **ids)
+        return self._judge(record, env, org)
+
+    def _judge(self, record: RawRecord, env: Envelope, org: OrgRecord) -> Verdict:
+        """An authentic event: is it dated honestly, and was its organisation entitled?"""
+        ids = {"event_id": env.id, "source": env.source}
+        registry = self._source.registry
+        stamped = appended_at(getattr(record, "timestamp", None),
+                              getattr(record, "timestamp_type", None))
+        if stamped is not None:
+            skew = time_refusal(registry, env.org, env.time, stamped, self._bounds)
+            if skew is not None:
+                return Rejected(Reason.TIME_SKEW, skew, **ids)
         decision = decide(registry, env.org, env.data, env.time)
         if not decision.allowed:
             return Rejected(Reason.AUTHORITY, decision.reason, **ids)
@@ -201,4 +216,4 @@ class VerificationStage:
                 return Rejected(_reason(exc.reason), exc.detail, **ids)
         grant = next(g for g in org.grants
                      if g.grant_id == decision.grant_id and g.valid_at(env.time))
-        return Accepted(env, family, grant.own_only, org.party_ids)
+        return Accepted(env, env.data.TOPIC, grant.own_only, org.party_ids)

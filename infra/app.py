@@ -28,7 +28,7 @@ from consumers.store_read import get_view, offsets
 from infra import alerts_wiring, wiring
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
-from infra.settings import Settings
+from infra.settings import Settings, time_bounds
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
@@ -60,6 +60,7 @@ def gateway_state(settings: Settings) -> GatewayState:
         max_body_bytes=settings.gateway_max_body_bytes,
         registry_refresh_s=settings.registry_refresh_s,
         health_timeout_s=min(settings.client_timeout_s, 3.0),
+        time_bounds=time_bounds(settings),
     )
 
 

@@ -23,7 +23,7 @@ from rich.table import Table
 from infra import wiring
 from infra.cli_common import console, err_console, fail, print_json, run
 from infra.kafka_client import kafka_access
-from infra.settings import Settings
+from infra.settings import Settings, time_bounds
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
@@ -110,7 +110,8 @@ def verify(
     kafka, anchors = connection(settings)
     with progress_bar("verifying", enabled=not as_json) as on_progress:
         report = run(verify_log(kafka, anchors, topics=topics, workers=workers,
-                                timeout_s=settings.client_timeout_s, on_progress=on_progress))
+                                timeout_s=settings.client_timeout_s, on_progress=on_progress,
+                                time_bounds=time_bounds(settings)))
     if as_json:
         print_json(report.to_json())
     else:
@@ -196,7 +197,8 @@ def replay(
     async def work(url: str) -> tuple[Any, dict[str, Any]]:
         result = await rebuild(kafka, anchors, url, topics=topics, as_of=moment,
                                subject=subject, include_late=include_late,
-                               timeout_s=settings.client_timeout_s, on_progress=on_progress)
+                               timeout_s=settings.client_timeout_s, on_progress=on_progress,
+                               time_bounds=time_bounds(settings))
         views = ViewStore(url)
         try:
             await views.open()
@@ -275,6 +277,7 @@ def report(
         built, _ = run(audit_report(
             kafka, anchors, topics=topics, as_of=moment, standards=standards,
             projects_limit=projects, workers=workers, timeout_s=settings.client_timeout_s,
+            time_bounds=time_bounds(settings),
             on_progress=lambda _phase, done, total: on_progress(done, total)))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(built), encoding="utf-8")

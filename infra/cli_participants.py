@@ -6,7 +6,7 @@ SCRAM-SHA-512 credential printed once) and its ACLs; offboarding deletes both at
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +28,8 @@ from schemas.errors import EminingError
 from schemas.participants import (
     AuthorityGranted,
     AuthorityWithdrawn,
+    BackfillWindowClosed,
+    BackfillWindowOpened,
     FunctionsAssigned,
     KeyAdded,
     KeyRevoked,
@@ -126,6 +128,22 @@ async def _registry_org(settings: Settings, org: str, *, active: bool = True) ->
     return record
 
 
+def _moment(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time from the command line (a bare date is its midnight UTC)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2025-01-01T00:00:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+ValidFrom = Annotated[str | None, typer.Option(
+    "--valid-from", help="ISO date or time from which it holds (default: now); an earlier date "
+    "lets records of that history verify (they also need a backfill window)")]
+
+
 def _validated(build: Any) -> list[EventData]:
     try:
         events: list[EventData] = build()
@@ -176,6 +194,7 @@ def add(
     key_file: Annotated[Path | None, typer.Option(help="or the org's key file")] = None,
     function: Annotated[list[Function] | None, typer.Option(
         "--function", help="what it does for the platform (repeat): how alerts find it")] = None,
+    valid_from: ValidFrom = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Onboard an organisation with its first public key, its Kafka credential and ACLs.
@@ -184,10 +203,11 @@ def add(
     as ``credential.username`` / ``credential.password``.
     """
     raw = _public_key(public_key, key_file)
-    now = _now()
+    now = _moment(valid_from, "--valid-from") or _now()
     events = _validated(
         lambda: [
             OrganisationOnboarded(
+                effective_from=now,
                 org_id=org,
                 names=Names(en=name_en, zh=name_zh, ur=name_ur),
                 side=side,
@@ -317,9 +337,11 @@ def grant(
     province: Annotated[list[Province] | None, typer.Option(help="limit to provinces")] = None,
     title_type: Annotated[list[TitleType] | None, typer.Option(help="limit to title types")] = None,
     own_only: Annotated[bool, typer.Option(help="only subjects naming this org")] = False,
+    valid_from: ValidFrom = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grant an authority: which event types, in which provinces, for which titles."""
+    since = _moment(valid_from, "--valid-from") or _now()
     events = _validated(
         lambda: [
             AuthorityGranted(
@@ -329,10 +351,58 @@ def grant(
                 provinces=tuple(province or ()),
                 title_types=tuple(title_type or ()),
                 own_only=own_only,
-                valid_from=_now(),
+                valid_from=since,
             )
         ]
     )
+    _emit(events, as_json)
+
+
+@participants_app.command("backfill")
+def backfill(
+    org: Annotated[str, typer.Option(help="organisation URN that will load its history")],
+    events_from: Annotated[str | None, typer.Option(
+        "--from", help="earliest event time admitted (ISO date or time)")] = None,
+    events_until: Annotated[str | None, typer.Option(
+        "--until", help="event times before this are admitted (ISO date or time)")] = None,
+    reason: Annotated[str, typer.Option(help="why (kept on the log, read by auditors)")] = "",
+    hours: Annotated[float, typer.Option(help="how long the window stays open for loading")] = 24,
+    window_id: Annotated[str | None, typer.Option(help="a name (default: backfill-<now>)")] = None,
+    close: Annotated[bool, typer.Option(help="close --window-id now instead")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Open a backfill window: for the next --hours, the organisation's records dated between
+    --from and --until are accepted although they are older than the skew allows.
+
+    Outside a window a record dated more than EMINING_TIME_PAST_SKEW_S (3 days) before the
+    broker appends it is refused (time_skew): history is loaded on purpose, visibly, never by
+    backdating a decision.
+    """
+    now = _now()
+    name = window_id or f"backfill-{now:%Y%m%d%H%M%S}"
+    if close:
+        if window_id is None:
+            fail("--close needs --window-id")
+        events = _validated(lambda: [BackfillWindowClosed(org_id=org, window_id=name,
+                                                          effective_at=now)])
+    else:
+        if events_from is None or events_until is None or not reason:
+            fail("opening a backfill window needs --from, --until and --reason")
+        start, end = _moment(events_from, "--from"), _moment(events_until, "--until")
+        events = _validated(lambda: [BackfillWindowOpened(
+            org_id=org, window_id=name, events_from=start, events_until=end, open_from=now,
+            open_until=now + timedelta(hours=hours), reason=reason)])
+
+    async def check() -> None:
+        record = await _registry_org(Settings(), org)
+        known = {w.window_id for w in record.backfills}
+        if close and name not in known:
+            fail(f"{org} has no backfill window {name} (it has: "
+                 f"{', '.join(sorted(known)) or 'none'})")
+        if not close and name in known:
+            fail(f"{org} already has a backfill window {name}")
+
+    run(check())
     _emit(events, as_json)
 
 
@@ -515,7 +585,11 @@ def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:
     return {"id": org.id, "names": org.names, "side": org.side.value, "role": org.role.value,
             "language": org.language.value, "uscc": org.uscc, "active": org.active_at(at),
             "functions": sorted(f.value for f in org.functions), "keys": keys,
-            "authorities": grants}
+            "authorities": grants,
+            "backfill_windows": [
+                {"window_id": w.window_id, "events_from": w.events_from,
+                 "events_until": w.events_until, "open_from": w.open_from,
+                 "open_until": w.open_until, "reason": w.reason} for w in org.backfills]}
 
 
 def _registry_rows(registry: Registry, at: datetime) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from infra import wiring
 from infra.cli_common import console, fail, print_json, run
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
-from infra.settings import Settings
+from infra.settings import Settings, time_bounds
 from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 
@@ -37,6 +37,7 @@ def views_config(settings: Settings) -> Any:
         trust_anchor=tuple(wiring.trust_anchor(settings)), group_id=settings.views_group,
         instance_id=settings.views_instance, batch_size=settings.views_batch_size,
         timeout_s=settings.client_timeout_s,
+        time_bounds=time_bounds(settings),
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from schemas.timing import TimeBounds
 
 GATEWAY_MAX_BODY_BYTES = 80 * 1024
 """Event data up to the bus limit (``schemas.envelope.MAX_VALUE_BYTES``, 64 KiB) plus room for the
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
     client_timeout_s: float = Field(
         default=15.0, gt=0, description="bound on any single broker operation before a clear error"
     )
+    time_future_skew_s: float = Field(
+        default=300.0, ge=0, description="an event's time may be at most this far ahead of the "
+        "broker's append time (or the gateway's clock); beyond it the record is refused")
+    time_past_skew_s: float = Field(
+        default=3 * 86400.0, ge=0, description="an event's time may be at most this far behind "
+        "its append time, unless a backfill window admits it (emining participants backfill). "
+        "Every reader of one log must use the same value, or live views and rebuilds differ")
     topic_partitions: int = Field(default=6, ge=1, description="partitions of the shared topics")
     topic_replication: int = Field(default=1, ge=1)
     operator_key_file: Path | None = Field(
@@ -204,3 +214,10 @@ class Settings(BaseSettings):
     def gateway_dir(self) -> Path:
         """The gateway's own state: its receipts of accepted event ids."""
         return self.state_dir / "gateway"
+
+
+def time_bounds(settings: Settings) -> TimeBounds:
+    """How far an event's time may lie from its append time, as configured (every reader)."""
+    from schemas.timing import TimeBounds  # noqa: PLC0415 - reading settings stays light
+
+    return TimeBounds.of_seconds(settings.time_future_skew_s, settings.time_past_skew_s)

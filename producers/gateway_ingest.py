@@ -34,6 +34,7 @@ from schemas.errors import AuthorityError, ContractError, EminingError, RecordEr
 from schemas.lifecycles import machine_of, refusal
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
+from schemas.timing import TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
 
 _VERSIONED = re.compile(r"\.v[1-9][0-9]*$")
@@ -177,6 +178,7 @@ async def _verified(
         raise RefusedError(403, "authority", str(exc)) from exc
     except ContractError as exc:
         raise RefusedError(403, "signature", f"the signature is not accepted: {exc}") from exc
+    await _timely(state, org, envelope.time)
     return envelope, KafkaRecord(envelope.topic, key, value, headers)
 
 
@@ -245,6 +247,17 @@ def _model(event: UnsignedEvent) -> tuple[type[EventData], dict[str, Any]]:
         raise invalid(("body", "type"), exc.detail, exc.reason) from exc
 
 
+async def _timely(state: GatewayState, org: str, moment: datetime) -> None:
+    """Refuse a time the consumers would refuse (the gateway's clock standing in for the
+    broker's append time): nothing is published that the views would dead-letter as skewed."""
+    try:
+        await state.recheck(lambda: check_time(state.registry, org, moment, datetime.now(UTC),
+                                               state.time_bounds,
+                                               taken_by="the gateway received it"))
+    except TimeSkewError as exc:
+        raise RefusedError(422, "time_skew", str(exc)) from exc
+
+
 def _custody_allowed(
     registry: Registry, org: str, keyid: str, data: EventData, at: datetime
 ) -> None:
@@ -283,6 +296,7 @@ async def _custodial(
                            "the operator to install a custodial key (emining custody add)")
     at = event.time or datetime.now(UTC)
     _require_broker(state)
+    await _timely(state, org, at)
     try:
         keyid = state.custody.keyid(org)
         await state.recheck(lambda: _custody_allowed(state.registry, org, keyid, data, at))

@@ -21,6 +21,7 @@ from producers.metrics import GATEWAY_REGISTRY_REFRESHES
 from producers.sender import BrokerUnavailableError, RecordSender
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
+from schemas.timing import TimeBounds
 from schemas.verify import EnvelopeVerifier
 
 log = structlog.get_logger("producers.gateway")
@@ -120,8 +121,12 @@ class GatewayState:
         probe: BrokerProbe | None = None,
         health_timeout_s: float = 3.0,
         status_of: StatusLookup | None = None,
+        time_bounds: TimeBounds | None = None,
     ) -> None:
         self.sender = sender
+        self.time_bounds = time_bounds or TimeBounds()
+        """How far an event's time may lie from now when the gateway takes it (as the
+        consumers judge it against the broker's append time)."""
         self.status_of = status_of
         """The current status of a file, as the views hold it, for the lifecycle check before
         publishing; ``None``: not checked here (the consumers still refuse)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.base import EventData
 from schemas.common import Frozen, Function, Language, Names, Province, Role, Side, TitleType
@@ -180,6 +180,60 @@ class AuthorityWithdrawn(_RegistryEvent):
     effective_at: datetime
 
 
+WindowId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+class BackfillWindowOpened(_RegistryEvent):
+    """The organisation may load history: records dated ``events_from``..``events_until`` are
+    accepted although the broker appends them long after, while the window is open.
+
+    Outside a window a record whose ``time`` is further from the broker's append time than the
+    configured skew is refused (``time_skew``): a backdated decision cannot pass as history.
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.participant.backfill.opened"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "org_id": "urn:emining:pk:gov:ba-mmdd",
+        "window_id": "ba-2025-archive",
+        "events_from": "2025-01-01T00:00:00Z",
+        "events_until": "2026-01-01T00:00:00Z",
+        "open_from": "2026-12-01T00:00:00Z",
+        "open_until": "2026-12-08T00:00:00Z",
+        "reason": "loading the 2025 licence register from the department's archive",
+    }
+    window_id: WindowId
+    events_from: datetime
+    """The earliest event time the window admits."""
+    events_until: datetime
+    """Event times before this are admitted (exclusive)."""
+    open_from: datetime
+    """The window admits records the broker appends from this moment..."""
+    open_until: datetime
+    """...until this one (exclusive): loading history is a bounded job, not a standing licence."""
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackfillWindowOpened:
+        if self.events_until <= self.events_from:
+            raise ValueError("events_until must be after events_from")
+        if self.open_until <= self.open_from:
+            raise ValueError("open_until must be after open_from")
+        return self
+
+
+class BackfillWindowClosed(_RegistryEvent):
+    """A backfill window closes early (at ``effective_at``)."""
+
+    TYPE: ClassVar[str] = "pk.emining.participant.backfill.closed"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "org_id": "urn:emining:pk:gov:ba-mmdd",
+        "window_id": "ba-2025-archive",
+        "effective_at": "2026-12-03T00:00:00Z",
+    }
+    window_id: WindowId
+    effective_at: datetime
+
+
 REGISTRY_EVENTS: tuple[type[EventData], ...] = (
     OrganisationOnboarded,
     OrganisationOffboarded,
@@ -189,6 +243,8 @@ REGISTRY_EVENTS: tuple[type[EventData], ...] = (
     AuthorityGranted,
     AuthorityWithdrawn,
     FunctionsAssigned,
+    BackfillWindowOpened,
+    BackfillWindowClosed,
 )
 
 

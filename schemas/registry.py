@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -12,6 +13,8 @@ from schemas.errors import ContractError, SignatureError
 from schemas.participants import (
     AuthorityGranted,
     AuthorityWithdrawn,
+    BackfillWindowClosed,
+    BackfillWindowOpened,
     FunctionsAssigned,
     KeyAdded,
     KeyRevoked,
@@ -62,6 +65,28 @@ class Grant:
         return f"{self.grant_id}: {' '.join(self.event_types)} in {where}, {what}{own}"
 
 
+@dataclass(frozen=True, slots=True)
+class BackfillWindow:
+    """History an organisation may load: event times ``events_from``..``events_until`` while
+    the broker appends between ``open_from`` and ``open_until``."""
+
+    window_id: str
+    events_from: datetime
+    events_until: datetime
+    open_from: datetime
+    open_until: datetime
+    reason: str
+
+    def admits(self, event_time: datetime, appended_at: datetime) -> bool:
+        return (self.events_from <= event_time < self.events_until
+                and self.open_from <= appended_at < self.open_until)
+
+    def describe(self) -> str:
+        return (f"{self.window_id}: events {self.events_from:%Y-%m-%d %H:%M} to "
+                f"{self.events_until:%Y-%m-%d %H:%M}, appended {self.open_from:%Y-%m-%d %H:%M} "
+                f"to {self.open_until:%Y-%m-%d %H:%M} UTC")
+
+
 @dataclass(slots=True)
 class OrgRecord:
     id: str
@@ -75,6 +100,11 @@ class OrgRecord:
     functions: frozenset[Function] = frozenset()
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
+    backfills: list[BackfillWindow] = field(default_factory=list)
+
+    def backfill_for(self, event_time: datetime, appended_at: datetime) -> BackfillWindow | None:
+        """The window that lets a record dated ``event_time`` be appended at ``appended_at``."""
+        return next((w for w in self.backfills if w.admits(event_time, appended_at)), None)
 
     @property
     def party_ids(self) -> frozenset[str]:
@@ -131,6 +161,8 @@ class Registry:
             self._apply_grant(org, data)
         elif isinstance(data, FunctionsAssigned):
             org.functions = frozenset(data.functions)
+        elif isinstance(data, BackfillWindowOpened | BackfillWindowClosed):
+            self._apply_backfill(org, data)
         else:
             raise RegistryError(f"{data.ce_type()} is not a registry event")
 
@@ -166,6 +198,23 @@ class Registry:
             replace(g, valid_until=data.effective_at) if g in live else g for g in org.grants
         ]
 
+    @staticmethod
+    def _apply_backfill(org: OrgRecord,
+                        data: BackfillWindowOpened | BackfillWindowClosed) -> None:
+        known = next((w for w in org.backfills if w.window_id == data.window_id), None)
+        if isinstance(data, BackfillWindowOpened):
+            if known is not None:
+                raise RegistryError(f"{org.id} already has a backfill window {data.window_id}")
+            org.backfills.append(BackfillWindow(
+                data.window_id, data.events_from, data.events_until, data.open_from,
+                data.open_until, data.reason))
+            return
+        if known is None:
+            raise RegistryError(f"{org.id} has no backfill window {data.window_id} to close")
+        closed = replace(known, open_until=min(known.open_until,
+                                               max(data.effective_at, known.open_from)))
+        org.backfills = [closed if w is known else w for w in org.backfills]
+
     def _add_key(self, org: OrgRecord, keyid: str, public_key: str, valid_from: datetime) -> None:
         raw = unb64(public_key, what="public_key")
         if Verifier(raw).keyid != keyid:
@@ -198,6 +247,16 @@ class Registry:
             state = "revoked" if key.revoked else "rotated out"
             raise SignatureError(f"key {keyid} of {org_id} was {state} at {key.valid_until}")
         return key
+
+
+def backfill_events(org_ids: Iterable[str], window_id: str, events: tuple[datetime, datetime],
+                    open_window: tuple[datetime, datetime], reason: str) -> list[EventData]:
+    """One backfill window per organisation: history dated within ``events`` may be appended
+    while ``open_window`` lasts (a demo's or a migration's loading job)."""
+    return [BackfillWindowOpened(org_id=org, window_id=window_id, events_from=events[0],
+                                 events_until=events[1], open_from=open_window[0],
+                                 open_until=open_window[1], reason=reason)
+            for org in org_ids]
 
 
 def seed_events(

@@ -16,6 +16,9 @@ SHARED_TOPICS = (PROJECTS, APPROVALS, SHIPMENTS)
 """The shared record: what agencies and firms publish, kept forever as the audit trail."""
 
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+_STAMPED = {**_FOREVER, "message.timestamp.type": "LogAppendTime"}
+"""The shared record: kept forever, each record stamped with the broker's clock on append (what
+an event's signed ``time`` is checked against, see ``schemas.timing``)."""
 _ORG_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -30,14 +33,14 @@ class TopicSpec:
 def catalogue(partitions: int = 6) -> tuple[TopicSpec, ...]:
     """Topics every deployment has. ``partitions`` applies to the keyed, shared topics."""
     return (
-        TopicSpec(PROJECTS, partitions, dict(_FOREVER), "project events, keyed by project id"),
+        TopicSpec(PROJECTS, partitions, dict(_STAMPED), "project events, keyed by project id"),
         TopicSpec(
             APPROVALS,
             partitions,
-            dict(_FOREVER),
+            dict(_STAMPED),
             "licence and approval events, keyed by title or application number",
         ),
-        TopicSpec(SHIPMENTS, partitions, dict(_FOREVER), "shipment events, keyed by shipment id"),
+        TopicSpec(SHIPMENTS, partitions, dict(_STAMPED), "shipment events, keyed by shipment id"),
         # One partition: the registry is small and its order is global (a key rotation must be
         # seen before the events signed with the new key, whatever organisation they concern).
         TopicSpec(PARTICIPANTS, 1, dict(_FOREVER), "registry of organisations, keys, authorities"),

@@ -119,6 +119,9 @@ REJECTIONS: Final = MappingProxyType({
                            "ایسا قدم جس کی مراحل میں اجازت نہیں"),
     "wrong_partition": ("record in the wrong partition", "记录位于错误的分区",
                         "غلط پارٹیشن میں ریکارڈ"),
+    "time_skew": ("dated too far from when it was recorded, outside any backfill window",
+                  "记录时间与写入时间相差过大且不在任何补录窗口内",
+                  "ریکارڈ ہونے کے وقت سے بہت مختلف تاریخ، کسی بیک فل ونڈو کے بغیر"),
 })
 
 TABLES: Final = MappingProxyType({

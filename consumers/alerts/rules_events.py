@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from consumers.alerts.context import Context, event_cause
 from consumers.alerts.decisions import decision_of
@@ -151,10 +151,13 @@ EVENT_RULES: tuple[tuple[type | tuple[type, ...], Rule], ...] = (
 """Event type(s) → rule; ``approval_decided`` looks at every event (``decisions`` filters)."""
 
 
-def event_notices(fact: Fact, ctx: Context) -> list[Notice]:
-    """Every notice ``fact`` raises. Silent for events older than the config's horizon."""
+def event_notices(fact: Fact, ctx: Context, arrived: datetime | None = None) -> list[Notice]:
+    """Every notice ``fact`` raises. Silent when it reached the log longer ago than the config's
+    horizon (a rebuild replaying history), judged by ``arrived`` (the broker's append time) when
+    known: a decision dated long ago but appended now (a backfill, or a late entry the skew
+    allowed) still reaches its recipients."""
     horizon = ctx.config.max_event_age_days
-    if horizon is not None and ctx.now - fact.time > timedelta(days=horizon):
+    if horizon is not None and ctx.now - (arrived or fact.time) > timedelta(days=horizon):
         return []
     notices = approval_decided(fact, ctx)
     for types, rule in EVENT_RULES:

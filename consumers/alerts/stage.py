@@ -72,7 +72,9 @@ class AlertStage:
                        changes: Changes) -> list[str]:
         """Record the batch's alerts and deadlines; returns the ids of alerts new to the outbox."""
         now = self.clock.now()
-        facts = [fact_of(a) for a, _ in applied if not isinstance(a.envelope.data, Correction)]
+        arrivals = [(fact_of(a), p.appended_at) for a, p in applied
+                     if not isinstance(a.envelope.data, Correction)]
+        facts = [f for f, _ in arrivals]
         wanted = [needs(f) for f in facts]
         after = {(f.name, s): v for f, s, v in changes.views if v is not None}
         refs = {r for n in wanted for r in n.approvals}
@@ -83,7 +85,7 @@ class AlertStage:
         subs = await list_subscriptions(conn) if any(n.subscriptions for n in wanted) else []
         ctx = Context(now, self.config, self.directory, ViewSnapshot(approvals=approvals),
                       tuple(subs))
-        notices = [n for fact in facts for n in event_notices(fact, ctx)]
+        notices = [n for fact, arrived in arrivals for n in event_notices(fact, ctx, arrived)]
         await self._schedule(conn, applied, changes)
         new = await record_alerts(conn, [alert_of(n, self.directory, now) for n in notices])
         fresh = set(new)

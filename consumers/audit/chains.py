@@ -23,6 +23,7 @@ _STANDING_KIND = {
     Standing.UNAUTHORISED: Kind.UNAUTHORISED,
     Standing.BAD_SIGNATURE: Kind.BAD_SIGNATURE,
     Standing.INVALID_KEY: Kind.INVALID_KEY,
+    Standing.TIME_SKEW: Kind.TIME_SKEW,
 }
 
 

@@ -31,6 +31,9 @@ class Kind(StrEnum):
     (sequence or id) that an authentic event of the same source already holds."""
     UNAUTHORISED = "unauthorised"
     """Authentic, but outside the authority the registry gave the organisation at that time."""
+    TIME_SKEW = "time_skew"
+    """Authentic, but dated further from the broker's append time than the skew allows and in no
+    backfill window: a backdated or future-dated decision."""
     REGISTRY_CONFLICT = "registry_conflict"
     """A trust-anchor-signed registry event that cannot apply (e.g. an organisation twice)."""
     SEQUENCE_GAP = ChainFault.GAP.value

@@ -20,6 +20,7 @@ from schemas.envelope import Envelope, from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.registry import KeyRecord, Registry
 from schemas.signing import Verifier, event_hash
+from schemas.timing import TimeBounds, appended_at, time_refusal
 from schemas.topics import PARTICIPANTS
 
 _SOURCE_KEY = b',"source":"'
@@ -35,12 +36,13 @@ class Standing(StrEnum):
     WRONG_PARTITION = Kind.WRONG_PARTITION.value
     BAD_SIGNATURE = Kind.BAD_SIGNATURE.value
     INVALID_KEY = Kind.INVALID_KEY.value
+    TIME_SKEW = Kind.TIME_SKEW.value
 
     @property
     def attributable(self) -> bool:
         """Signed by a key the source's organisation held at the event's time: a chain link."""
         return self in {Standing.AUTHENTIC, Standing.UNAUTHORISED, Standing.WRONG_TOPIC,
-                        Standing.WRONG_PARTITION}
+                        Standing.WRONG_PARTITION, Standing.TIME_SKEW}
 
 
 class Inspected(NamedTuple):
@@ -79,9 +81,10 @@ class Inspector:
 
     def __init__(
         self, registry: Registry, trust_anchor: Iterable[bytes], topics: AuditTopics,
-        partitions: Mapping[str, int] | None = None,
+        partitions: Mapping[str, int] | None = None, bounds: TimeBounds | None = None,
     ) -> None:
         self.registry = registry
+        self.bounds = bounds or TimeBounds()
         self.topics = topics
         self.partitions = dict(partitions or {})
         """Partitions per topic: a keyed record must be where its key hashes to."""
@@ -157,6 +160,11 @@ class Inspector:
                 standing = Standing.WRONG_PARTITION
                 reason = (f"key {env.subject} belongs in partition {home} of {t} (murmur2), "
                           f"not {p}")
+        stamped = appended_at(ts, record.timestamp_type)
+        if standing is Standing.AUTHENTIC and env.topic != PARTICIPANTS and stamped is not None:
+            skew = time_refusal(self.registry, env.org, env.time, stamped, self.bounds)
+            if skew is not None:
+                standing, reason = Standing.TIME_SKEW, skew
         if standing is Standing.AUTHENTIC and env.topic != PARTICIPANTS:
             decision = decide(self.registry, env.org, env.data, env.time)
             if not decision.allowed:

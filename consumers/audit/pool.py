@@ -23,6 +23,7 @@ from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from producers.connection import KafkaAccess
 from schemas.registry import Registry
+from schemas.timing import TimeBounds
 
 SLICE = 2000
 """The smallest task: below it, a fetch session costs more than the records it brings."""
@@ -63,9 +64,9 @@ def default_workers() -> int:
 
 def _init_worker(kafka: KafkaAccess, timeout_s: float, registry: Registry,
                  trust_anchor: list[bytes], topics: AuditTopics,
-                 partitions: dict[str, int]) -> None:
+                 partitions: dict[str, int], bounds: TimeBounds) -> None:
     _STATE.update(kafka=kafka, timeout_s=timeout_s,
-                  inspector=Inspector(registry, trust_anchor, topics, partitions))
+                  inspector=Inspector(registry, trust_anchor, topics, partitions, bounds))
 
 
 async def read_slice(kafka: KafkaAccess, piece: Slice, timeout_s: float) -> list[RawRecord]:
@@ -110,7 +111,7 @@ def warm_up() -> None:
 async def inspect_slices(
     kafka: KafkaAccess,
     slices: list[Slice],
-    inspector_args: tuple[Registry, list[bytes], AuditTopics, dict[str, int]],
+    inspector_args: tuple[Registry, list[bytes], AuditTopics, dict[str, int], TimeBounds],
     *,
     workers: int,
     timeout_s: float,

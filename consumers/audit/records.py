@@ -21,6 +21,13 @@ class RawRecord(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: Headers
+    timestamp_type: int = -1
+    """1: stamped by the broker on append (``LogAppendTime``); 0: the producer's CreateTime."""
+
+    @property
+    def timestamp(self) -> int:
+        """The record timestamp, under the name aiokafka's records use."""
+        return self.timestamp_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from consumers.sync import ViewSync
 from consumers.verification import Rejected, VerificationStage
 from producers.connection import KafkaAccess
 from schemas.registry import Registry
+from schemas.timing import TimeBounds
 
 log = structlog.get_logger("consumers.audit.replay")
 
@@ -179,6 +180,7 @@ async def replay(
     include_late: bool = False,
     timeout_s: float = 15.0,
     on_progress: Callable[[int, int], None] | None = None,
+    time_bounds: TimeBounds | None = None,
 ) -> ReplayResult:
     """Rebuild the views into the (empty) store at ``store_url`` and digest them."""
     topics = topics or AuditTopics()
@@ -198,7 +200,7 @@ async def replay(
             registry, _, _ = fold_registry(registry_records, anchors, topics)
             mapping = {topics.actual(c): c for c in map(topics.canonical, topics.shared) if c}
             stage = VerificationStage(FixedRegistry(registry), anchors, mapping,
-                                      snapshot.partition_counts())
+                                      snapshot.partition_counts(), time_bounds)
             dead = RecordedRejections()
             sync = ViewSync(store, stage, dead)
             control = WholeLog(snapshot)

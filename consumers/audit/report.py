@@ -30,6 +30,7 @@ from consumers.audit.verify import verify_log
 from consumers.store import ViewStore
 from producers.connection import KafkaAccess
 from schemas.standards import Standards
+from schemas.timing import TimeBounds
 
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``."""
@@ -142,18 +143,18 @@ async def audit_report(
     kafka: KafkaAccess, trust_anchor: Iterable[bytes], *, topics: AuditTopics | None = None,
     as_of: datetime | None = None, standards: Standards | None = None,
     projects_limit: int | None = 50, workers: int | None = None, timeout_s: float = 15.0,
-    on_progress: Progress | None = None,
+    on_progress: Progress | None = None, time_bounds: TimeBounds | None = None,
 ) -> tuple[Report, ReplayResult]:
     """Verify the log, replay it into a scratch store, and build the report from that."""
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _phase, _done, _total: None)
     verified = await verify_log(kafka, anchors, topics=topics, workers=workers,
-                                timeout_s=timeout_s,
+                                timeout_s=timeout_s, time_bounds=time_bounds,
                                 on_progress=lambda d, t: progress("verifying", d, t))
     with tempfile.TemporaryDirectory(prefix="emining-report-") as folder:
         url = f"sqlite:///{Path(folder) / 'views.sqlite'}"
         replayed = await replay(kafka, anchors, url, topics=topics, as_of=as_of,
-                                timeout_s=timeout_s,
+                                timeout_s=timeout_s, time_bounds=time_bounds,
                                 on_progress=lambda d, t: progress("replaying", d, t))
         store = ViewStore(url)
         try:

@@ -157,7 +157,7 @@ class LogReader:
                 end = limit.get((tp.topic, tp.partition), 0)
                 out.extend(
                     RawRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
-                              tuple(r.headers))
+                              tuple(r.headers), r.timestamp_type)
                     for r in records
                     if r.offset < end
                 )

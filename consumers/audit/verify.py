@@ -26,6 +26,7 @@ from consumers.audit.snapshot import LogReader, Snapshot
 from producers.connection import KafkaAccess
 from schemas.errors import ContractError
 from schemas.registry import Registry
+from schemas.timing import TimeBounds
 
 log = structlog.get_logger("consumers.audit.verify")
 
@@ -76,8 +77,10 @@ async def verify_log(
     workers: int | None = None,
     timeout_s: float = 15.0,
     on_progress: Progress | None = None,
+    time_bounds: TimeBounds | None = None,
 ) -> VerifyReport:
     """Verify the participants and shared topics from offset 0 to their current ends."""
+    bounds = time_bounds or TimeBounds()
     topics = topics or AuditTopics()
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _done, _total: None)
@@ -109,14 +112,14 @@ async def verify_log(
             found, worker_cpu = await inspect_slices(
                 kafka,
                 plan(snapshot, topics.shared, chosen),
-                (registry, anchors, topics, snapshot.partition_counts()),
+                (registry, anchors, topics, snapshot.partition_counts(), bounds),
                 workers=chosen,
                 timeout_s=timeout_s,
                 on_done=advance,
             )
             inspected += found
         else:
-            inspector = Inspector(registry, anchors, topics, snapshot.partition_counts())
+            inspector = Inspector(registry, anchors, topics, snapshot.partition_counts(), bounds)
             async for batch in reader.read(snapshot, topics.shared):
                 inspected += inspector.inspect_many(batch)
                 advance(len(batch))
@@ -128,7 +131,7 @@ async def verify_log(
 
 def verify_records(
     records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics | None = None,
-    partitions: dict[str, int] | None = None,
+    partitions: dict[str, int] | None = None, time_bounds: TimeBounds | None = None,
 ) -> VerifyReport:
     """The same audit over records already in memory, in this process (tests, small logs);
     ``partitions`` (per topic) checks that keyed records are where their keys hash to."""
@@ -139,7 +142,7 @@ def verify_records(
     registry, inspected, findings = fold_registry(
         (r for r in rows if r.topic == topics.participants), anchors, topics
     )
-    inspector = Inspector(registry, anchors, topics, partitions)
+    inspector = Inspector(registry, anchors, topics, partitions, time_bounds)
     inspected += inspector.inspect_many(r for r in rows if r.topic != topics.participants)
     ends: dict[str, dict[int, int]] = {}
     for r in rows:

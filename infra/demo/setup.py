@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -19,9 +19,14 @@ from producers.connection import KafkaAccess
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft
 from schemas.participants import RegistrySeed
-from schemas.registry import Registry, seed_events
+from schemas.registry import Registry, backfill_events, seed_events
 from schemas.signing import PrivateKey
 from schemas.topics import catalogue
+
+HISTORY_FROM = datetime(2025, 1, 1, tzinfo=UTC)
+"""The demo's organisations hold keys and authorities from here: its year of history verifies."""
+BACKFILL_OPEN = timedelta(hours=6)
+"""How long each run's backfill window stays open for loading that history."""
 
 SEED_FILE = Path(__file__).with_name("registry.yaml")
 
@@ -79,10 +84,14 @@ async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deploym
         platform=seed.platform,
         organisations=tuple(o for o in seed.organisations if o.id not in registry.orgs),
     )
-    events = seed_events(missing, {o: k.public_key for o, k in keys.items()},
-                         datetime(2025, 1, 1, tzinfo=UTC))
-    if events:
-        async with wiring.publisher(settings, operator, "registry", registry=None) as pub:
-            await pub.publish_many([Draft(e) for e in events])
-        registry = await wiring.load_registry(settings)
+    events = seed_events(missing, {o: k.public_key for o, k in keys.items()}, HISTORY_FROM)
+    # The demo loads a year of history: the operator opens a backfill window for this run, or
+    # every record dated more than the skew before its append time would be refused.
+    now = datetime.now(UTC).replace(microsecond=0)
+    events += backfill_events((o.id for o in seed.organisations), f"demo-{now:%Y%m%d%H%M%S}",
+                              (HISTORY_FROM, now), (now, now + BACKFILL_OPEN),
+                              "the demo loads its year of history")
+    async with wiring.publisher(settings, operator, "registry", registry=None) as pub:
+        await pub.publish_many([Draft(e) for e in events])
+    registry = await wiring.load_registry(settings)
     return Deployment(kafka, seed, keys, registry, len(missing.organisations))

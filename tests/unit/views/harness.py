@@ -39,6 +39,9 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int = -1
+    timestamp_type: int = -1
+    """1 when the broker stamped the record (LogAppendTime), as aiokafka reports it."""
 
 
 class StaticRegistry:
