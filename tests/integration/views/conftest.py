@@ -98,8 +98,11 @@ async def view_topics(kafka_access: KafkaAccess) -> AsyncIterator[ViewTopics]:
     topics = ViewTopics(**{name: f"test.views.{tag}.{name}" for name in (
         "projects", "approvals", "shipments", "participants", "dlq")})
     names = [topics.projects, topics.approvals, topics.shipments, topics.participants, topics.dlq]
+    stamped = {"message.timestamp.type": "LogAppendTime"}  # as the catalogue's shared topics
+    shared = {topics.projects, topics.approvals, topics.shipments}
     await create_topics(kafka_access, [NewTopic(n, 1 if n == topics.participants else PARTITIONS,
-                                                1) for n in names])
+                                                1, topic_configs=stamped if n in shared else {})
+                                       for n in names])
     try:
         yield topics
     finally:

@@ -22,6 +22,7 @@ from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from infra.logging import configure_logging
 from producers.connection import KafkaAccess
+from schemas.timing import TimeBounds
 
 
 def encode(config: ViewsConfig) -> str:
@@ -29,6 +30,8 @@ def encode(config: ViewsConfig) -> str:
     doc["trust_anchor"] = [base64.b64encode(k).decode() for k in config.trust_anchor]
     ca_file = config.kafka.ca_file
     doc["kafka"]["ca_file"] = None if ca_file is None else str(ca_file)
+    bounds = config.time_bounds
+    doc["time_bounds"] = [bounds.future.total_seconds(), bounds.past.total_seconds()]
     return json.dumps(doc)
 
 
@@ -36,6 +39,7 @@ def decode(text: str) -> ViewsConfig:
     doc = json.loads(text)
     doc["trust_anchor"] = tuple(base64.b64decode(k) for k in doc["trust_anchor"])
     doc["topics"] = ViewTopics(**doc["topics"])
+    doc["time_bounds"] = TimeBounds.of_seconds(*doc["time_bounds"])
     ca_file = doc["kafka"]["ca_file"]
     doc["kafka"] = KafkaAccess(**doc["kafka"] | {"ca_file": ca_file and Path(ca_file)})
     return ViewsConfig(**doc)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from schemas.base import EventData
 from schemas.events.examples import BUYER, OPERATOR, PARTNER, SMELTER
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
-from schemas.registry import Registry, seed_events
+from schemas.registry import Registry, backfill_events, seed_events
 from schemas.signing import PrivateKey
 
 PLATFORM = "urn:emining:xx:platform:operator"
@@ -77,9 +77,18 @@ def registry_seed() -> RegistrySeed:
     return RegistrySeed(platform=PLATFORM, organisations=tuple(orgs))
 
 
+HISTORY = (REGISTRY_FROM, datetime(2026, 11, 1, tzinfo=UTC))
+"""The scenario's history: every organisation may load events dated in it (a backfill window
+open from ``REGISTRY_FROM`` for a century, so that the same registry events sign the same bytes
+in every run). Later dates are judged by the skew: a test can still be refused as time_skew."""
+
+
 def registry_events() -> list[EventData]:
     keys = {org.id: key_of(org.id).public_key for org in registry_seed().organisations}
-    return seed_events(registry_seed(), keys, REGISTRY_FROM)
+    return [*seed_events(registry_seed(), keys, REGISTRY_FROM),
+            *backfill_events(keys, "scenario-history", HISTORY,
+                             (REGISTRY_FROM, datetime(2120, 1, 1, tzinfo=UTC)),
+                             "the test scenario's history")]
 
 
 def registry() -> Registry:
