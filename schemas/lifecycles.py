@@ -2,12 +2,17 @@
 
 A mineral title goes from application to decision to a life in force (amended, renewed,
 suspended, restored, cancelled, surrendered, expired); an IEE/EIA is filed then decided; an
-export approval (LPCO) is worked on until approved or rejected, then only amended or cancelled.
-For each event type the machine names the statuses it may follow (``None``: the file does not
-exist yet) and the status it leads to. Everything that consumes events asks this module: the
-views refuse an impossible step (``invalid_transition``, dead-lettered and alerted), the gateway
-refuses it before publishing, the audit's replay finds it, and ``docs/lifecycles.md`` is
-generated from it. Pure: statuses are the views' own words, as strings.
+export approval (LPCO) is worked on until approved or rejected, then only amended or cancelled;
+a shipment goes from plan to loading, departure, customs (held until cleared), out of Pakistan,
+arrival and final invoice; a project moves forward through its stages (care and maintenance may
+restart it) to closure. For each event type the machine names the statuses it may follow
+(``None``: the file does not exist yet) and the status it leads to, or, where the event names
+its own outcome (an LPCO's status, a decision, a stage), what each outcome may follow. Everything
+that consumes events asks this module: the views refuse an impossible step
+(``invalid_transition``, naming from → to, dead-lettered and alerted), the gateway refuses it
+before publishing, the audit's replay refuses it and ``audit verify`` lists it, and
+``docs/lifecycles.md`` is generated from it. Pure: statuses are the views' own words, as
+strings.
 """
 
 from __future__ import annotations
