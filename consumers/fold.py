@@ -24,9 +24,8 @@ from consumers.views.models import TimelineEntry, ViewDoc
 from consumers.views.timeline import entry
 from schemas.catalogue import resolve_type
 from schemas.envelope import Envelope, encode_value, org_of
-from schemas.events.approvals_other import ExportApprovalDecided
 from schemas.events.corrections import SPEAKER_FIELDS, Correction, CorrectionReason
-from schemas.lifecycles import refusal as lifecycle_refusal
+from schemas.lifecycles import machine_of, refusal_of
 
 log = structlog.get_logger("consumers.fold")
 
@@ -85,7 +84,7 @@ class Fold:
         if refusal is not None:
             return refusal
         if not isinstance(env.data, Correction):
-            impossible = lifecycle_refusal(env.type, _status(subject.view), _outcome(env.data))
+            impossible = refusal_of(env.type, _status(subject.view, env.type), env.data)
             if impossible is not None:
                 return Rejected(Reason.INVALID_TRANSITION, impossible, event_id=env.id,
                                 source=env.source)
@@ -204,14 +203,10 @@ class ImpossibleHistoryError(ValueError):
     """A history (as corrections make it count) with a step its lifecycle does not allow."""
 
 
-def _status(view: ViewDoc | None) -> str | None:
-    status = getattr(view, "status", None)
-    return None if status is None else str(status)
-
-
-def _outcome(data: object) -> str | None:
-    """The status an event itself names (an LPCO's), for the lifecycle's finer rules."""
-    status = getattr(data, "status", None) if isinstance(data, ExportApprovalDecided) else None
+def _status(view: ViewDoc | None, ce_type: str) -> str | None:
+    """The status of ``view`` in the field its lifecycle keeps it (a project's ``stage``)."""
+    machine = machine_of(ce_type)
+    status = getattr(view, machine.field if machine else "status", None)
     return None if status is None else str(status)
 
 
@@ -222,7 +217,7 @@ def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
     for item in sorted(timeline, key=lambda e: e.position):
         if item.corrects is None and item.effective is not None:
             data = _parse(item.type, json.loads(item.effective))
-            impossible = lifecycle_refusal(item.type, _status(view), _outcome(data))
+            impossible = refusal_of(item.type, _status(view, item.type), data)
             if impossible is not None:
                 raise ImpossibleHistoryError(impossible)
             view = family.apply(view, Fact(item.event_id, item.source, item.type, item.time, data))

@@ -39,6 +39,7 @@ from producers.kafka_meta import key_partition
 from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
 from schemas.errors import EminingError
+from schemas.lifecycles import status_in
 from schemas.registry import Registry
 
 
@@ -189,7 +190,7 @@ def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:
         for family in ("approvals", "shipments", "projects"):
             doc = await get_view(views, family, subject)
             if doc is not None:
-                return True, None if doc.get("status") is None else str(doc["status"])
+                return True, status_in(doc)
         return True, None
 
     return status_of

@@ -31,7 +31,7 @@ from schemas.envelope import (
     header_name,
 )
 from schemas.errors import AuthorityError, ContractError, EminingError, RecordError
-from schemas.lifecycles import machine_of, refusal
+from schemas.lifecycles import machine_of, refusal_of
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.timing import TimeSkewError, check_time
@@ -124,8 +124,7 @@ async def _possible(state: GatewayState, data: EventData) -> None:
     caught_up, current = await state.status_of(data.subject, data.TOPIC)
     if not caught_up:
         return
-    outcome = getattr(data, "status", None)
-    why = refusal(data.ce_type(), current, None if outcome is None else str(outcome))
+    why = refusal_of(data.ce_type(), current, data)
     if why is not None:
         raise RefusedError(409, "invalid_transition", why)
 

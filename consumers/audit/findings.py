@@ -47,6 +47,10 @@ class Kind(StrEnum):
     """The same (source, id) twice, byte-for-byte identical: a re-send (warning only)."""
     LOG_TRUNCATED = "log_truncated"
     """A partition no longer starts at offset 0: earlier records were deleted."""
+    INVALID_TRANSITION = "invalid_transition"
+    """Authentic, but a step its subject's lifecycle does not allow at that point (named from →
+    to, see ``schemas.lifecycles``), or a correction that would make the history impossible:
+    the views refused it."""
 
 
 WARNING_KINDS = frozenset({Kind.REDELIVERY})

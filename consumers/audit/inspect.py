@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from consumers.audit.findings import Kind
+from consumers.audit.lifecycle import Life, life_of
 from consumers.audit.records import AuditTopics, RawRecord
 from producers.kafka_meta import key_partition
 from schemas.authority import decide
@@ -60,6 +61,8 @@ class Inspected(NamedTuple):
     time: str
     standing: Standing
     reason: str
+    life: Life | None = None
+    """What the event says about its subject's lifecycle, for the lifecycle pass."""
 
 
 def event_hash_from(signing_input: bytes, signature: str, envelope: Envelope) -> str:
@@ -169,8 +172,10 @@ class Inspector:
             decision = decide(self.registry, env.org, env.data, env.time)
             if not decision.allowed:
                 standing, reason = Standing.UNAUTHORISED, decision.reason
+        life = life_of(env) if standing is Standing.AUTHENTIC and env.topic != PARTICIPANTS \
+            else None
         seen = Inspected(t, p, o, ts, env.id, env.source, env.sequence, env.prevhash, digest,
-                         env.attributes["time"], standing, reason)
+                         env.attributes["time"], standing, reason, life)
         return seen, env
 
     def inspect_many(self, records: Iterable[RawRecord]) -> list[Inspected]:

@@ -20,6 +20,7 @@ import structlog
 from consumers.audit.chains import ChainJudge
 from consumers.audit.findings import Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
+from consumers.audit.lifecycle import LifecycleJudge, Place
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
@@ -161,7 +162,9 @@ def conclude(
 ) -> VerifyReport:
     """Run the chain pass over everything inspected and assemble the report."""
     judge = ChainJudge()
-    findings = findings + judge.judge(inspected)
+    findings = findings + judge.judge(inspected) + LifecycleJudge().judge(
+        (Place(i.topic, i.partition, i.offset, i.event_id, i.source, i.sequence), i.life)
+        for i in inspected if i.standing is Standing.AUTHENTIC)
     findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
     report = VerifyReport(
         records=len(inspected),

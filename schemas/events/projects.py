@@ -24,6 +24,7 @@ from schemas.identifiers import (
     province_of_project,
     province_of_title,
 )
+from schemas.lifecycles import stage_move_allowed
 from schemas.measures import Items, Label, Minerals, Text
 from schemas.topics import PROJECTS
 
@@ -39,15 +40,10 @@ class ProjectStage(StrEnum):
     CLOSURE = "closure"
 
 
-_ORDER = tuple(ProjectStage)
-_RESTARTS = {ProjectStage.PRODUCTION, ProjectStage.CONSTRUCTION}
-
-
 def stage_change_allowed(from_stage: ProjectStage, to_stage: ProjectStage) -> bool:
-    """Forward by any number of stages, or a restart out of care and maintenance."""
-    if from_stage is ProjectStage.CARE_AND_MAINTENANCE and to_stage in _RESTARTS:
-        return True
-    return _ORDER.index(to_stage) > _ORDER.index(from_stage)
+    """Forward by any number of stages, or a restart out of care and maintenance: the project
+    lifecycle's rule (``schemas.lifecycles``), which also holds the view's stage to it."""
+    return stage_move_allowed(from_stage.value, to_stage.value)
 
 
 class ProjectEvent(EventData):

@@ -99,7 +99,7 @@ async def test_replay_json_prints_the_same_digest_every_time(kafka_access, bus, 
     assert one["digest"] == two["digest"]
     assert len(one["digest"]) == 64
     assert one["applied"] == len(steps)
-    assert one["state"]["projects"] == {"exploration": 3}
+    assert one["state"]["projects"] == {"construction": 2, "exploration": 1}  # one refused
 
     project = steps[0].data.subject
     only = await _invoke(runner, ["audit", "replay", "--json", "--subject", project,

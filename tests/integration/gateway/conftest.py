@@ -19,6 +19,10 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
+from consumers.store import ViewStore
+from consumers.store_batch import view_row
+from consumers.views.families import FAMILIES
+from consumers.views.models import ProjectView
 from infra.app import build_app
 from infra.settings import Settings
 from infra.wiring import PLATFORM_ORG
@@ -29,12 +33,14 @@ from producers.kafka_meta import partitions_of
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
 from schemas.catalogue import model_for
+from schemas.common import Province
 from schemas.envelope import ATTRIBUTES, seal
 from schemas.events.examples import OPERATOR
+from schemas.events.projects import ProjectStage
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import seed_events
 from schemas.signing import GENESIS_HASH, PrivateKey, b64
-from schemas.topics import SHARED_TOPICS
+from schemas.topics import PROJECTS, SHARED_TOPICS
 from tests.kafka_support import settings_for
 
 
@@ -187,6 +193,28 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+REGISTERED_PROJECTS = ("PRJ-BA-CHG-0007", *(f"PRJ-BA-CHG-{i:04d}" for i in range(1, 41)))
+"""Projects the tests' milestones are about: registered (in production) in the views, as a
+project must be before anything else is said of it, so the gateway's lifecycle check, which
+judges whenever the views are caught up with the partition, lets the milestones through."""
+
+
+async def register_projects(settings: Settings, project_ids: tuple[str, ...]) -> None:
+    """The projects' views as the views consumer would have left them after registration."""
+    views = ViewStore(settings.views_store_url)
+    await views.open(check_version=False)
+    now = datetime.now(UTC)
+    try:
+        async with views.writing() as (conn, tables):
+            await conn.execute(tables.view("projects").insert(), [
+                view_row(FAMILIES[PROJECTS], project, ProjectView(
+                    project_id=project, operator_uscc=OPERATOR, province=Province.BALOCHISTAN,
+                    stage=ProjectStage.PRODUCTION, updated_at=now))
+                for project in dict.fromkeys(project_ids)])
+    finally:
+        await views.close()
+
+
 @pytest.fixture(scope="module")
 async def world(
     kafka_access: KafkaAccess, catalogue_applied: object, tmp_path_factory: pytest.TempPathFactory
@@ -209,6 +237,7 @@ async def world(
     write_key(firm, settings.custody_path / key_file_name(firm.org))
     store = ApiKeyStore(settings.api_keys_path)
     firm_token, agency_token = store.issue(firm.org), store.issue(agency.org)
+    await register_projects(settings, REGISTERED_PROJECTS)
     app = build_app(settings)
     topics = Topics(kafka_access)
     await topics.start()

@@ -2,7 +2,8 @@
 
 Each project: registered → licence applied, acknowledged (maybe a deficiency and resubmission)
 → granted or refused after a lead time drawn per licensing authority → for granted titles an
-EIA filed and decided, production and workforce reports, and shipments from plan to invoice.
+EIA filed and decided, construction begun, production and workforce reports, and shipments from
+plan to invoice.
 Used by the audit's tests (small) and by ``benchmarks/bench_audit.py`` (200k events).
 """
 
@@ -120,6 +121,9 @@ class Story:
                  decided_on=decided.date().isoformat(), conditions=[], reasons=[],
                  valid_until=(decided.date() + timedelta(days=1095)).isoformat())
         own = {"operator_uscc": uscc, "project_id": project}
+        building = decided + timedelta(days=1)  # lease and environmental approval in hand
+        self.add(firm, building, "project.stage.changed", **own, from_stage="exploration",
+                 to_stage="construction", effective_on=building.date().isoformat())
         month = decided + timedelta(days=40)
         self.add(firm, month, "project.production.reported", **own,
                  period=f"{month.year}-{month.month:02d}")

@@ -205,3 +205,72 @@ def test_a_record_outside_its_keys_partition_is_named_at_its_offset(log):
     assert (found.topic, found.partition, found.offset) == (rec.topic, rec.partition, rec.offset)
     assert found.kind is Kind.WRONG_PARTITION
     assert f"belongs in partition {home}" in found.reason
+
+
+def _title(type_name: str, number: str = "BA-EL-2025-0991", **fields: object):
+    return event(f"pk.emining.approval.licence.{type_name}", title_number=number,
+                 holder_uscc=pa.USCC[pa.FIRM_A], **fields)
+
+
+def test_an_impossible_step_is_an_invalid_transition_at_its_offset(log):
+    """A validly signed grant after a refusal: the views refused it, the audit names it; the
+    status stays refused, so the next step is judged from there too."""
+    log.publish(pa.FIRM_A, _title("application.received", licensing_authority=pa.BA_MMDD), T)
+    log.publish(pa.BA_MMDD, _title("refused"), T + timedelta(days=1))
+    grant = log.publish(pa.BA_MMDD, _title("granted"), T + timedelta(days=2))
+    again = log.publish(pa.BA_MMDD, _title("application.acknowledged"), T + timedelta(days=3))
+    first, second = _audit(log)
+    assert (first.kind, first.topic, first.partition, first.offset) == (
+        Kind.INVALID_TRANSITION, grant.topic, grant.partition, grant.offset)
+    assert first.reason == ("approval.licence.granted: refused → granted is not a step of a "
+                            "mineral title (granted follows: (new), received, acknowledged, "
+                            "resubmitted)")
+    assert first.source == f"{pa.BA_MMDD}/app"
+    assert (second.offset, second.reason.split(" is not")[0]) == (
+        again.offset, "approval.licence.application.acknowledged: refused → acknowledged")
+    report = verify_records(log.records, log.parties.trust_anchor, log.topics)
+    assert not report.ok
+    assert report.counts() == {"invalid_transition": 2}
+
+
+def test_a_correction_that_would_make_the_history_impossible_is_a_finding(log):
+    received = _title("application.received", licensing_authority=pa.BA_MMDD)
+    log.publish(pa.FIRM_A, received, T)
+    notice = log.seal(pa.BA_MMDD, _title("deficiency.notified"), T + timedelta(days=1))
+    log.append_envelope(notice)
+    log.publish(pa.FIRM_A, _title("application.resubmitted"), T + timedelta(days=2))
+    log.publish(pa.BA_MMDD, _title("granted"), T + timedelta(days=3))
+    assert _audit(log) == []
+    fix = log.publish(pa.BA_MMDD, event(
+        "pk.emining.approval.corrected", approval_ref="BA-EL-2025-0991",
+        holder_uscc=pa.USCC[pa.FIRM_A], corrects_event_id=notice.id,
+        corrected_type="pk.emining.approval.licence.deficiency.notified.v1",
+        reason="did_not_occur", replacement=None), T + timedelta(days=4))
+    found = _only(_audit(log))
+    assert (found.kind, found.offset) == (Kind.INVALID_TRANSITION, fix.offset)
+    assert found.reason == (
+        "the corrected history would be impossible: approval.licence.application.resubmitted: "
+        "received → resubmitted is not a step of a mineral title (resubmitted follows: "
+        "deficient)")
+
+
+def test_a_correction_keeping_the_history_possible_moves_the_status_it_leads_to(log):
+    """A stage change corrected to lead to closure: the next stage change is then impossible."""
+    project = _project(907)
+    log.publish(pa.FIRM_A, project, T)
+    own = {"project_id": project.project_id, "operator_uscc": project.operator_uscc}
+    change = log.seal(pa.FIRM_A, event("pk.emining.project.stage.changed", **own,
+                                       from_stage=project.stage.value,
+                                       to_stage="construction"), T + timedelta(days=1))
+    log.append_envelope(change)
+    log.publish(pa.FIRM_A, event("pk.emining.project.corrected", **own,
+                                 corrects_event_id=change.id,
+                                 corrected_type="pk.emining.project.stage.changed.v1",
+                                 reason="incorrect_data", replacement={"to_stage": "closure"}),
+                T + timedelta(days=2))
+    later = log.publish(pa.FIRM_A, event("pk.emining.project.stage.changed", **own,
+                                         from_stage="construction", to_stage="production"),
+                        T + timedelta(days=3))
+    found = _only(_audit(log))
+    assert (found.kind, found.offset) == (Kind.INVALID_TRANSITION, later.offset)
+    assert found.reason.startswith("project.stage.changed: closure → production is not a step")
