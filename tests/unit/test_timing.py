@@ -16,10 +16,11 @@ from consumers.audit.records import RawRecord as AuditRecord
 from consumers.verification import Accepted, Reason, Rejected
 from producers.publisher import Draft
 from schemas.participants import BackfillWindowClosed, BackfillWindowOpened
-from schemas.registry import Registry, RegistryError, backfill_events
+from schemas.registry import Registry, RegistryError, backfill_events, seed_events
 from schemas.timing import LOG_APPEND_TIME, TimeBounds, appended_at, time_refusal
 from schemas.topics import PROJECTS
 from tests.integration.views import scenario
+from tests.integration.views.parties import registry_seed
 from tests.unit.views.harness import Log, Record, stage_for
 
 XINJIANG = "urn:emining:cn:ent:xinjiang-example"
@@ -32,7 +33,12 @@ def _ms(moment: datetime) -> int:
 
 
 def _registry(*extra: object) -> Registry:
-    registry = scenario.registry()
+    """The scenario's organisations, keys and grants, without its backfill window."""
+    registry = Registry()
+    seed = registry_seed()
+    keys = {org.id: scenario.key_of(org.id).public_key for org in seed.organisations}
+    for event in seed_events(seed, keys, scenario.REGISTRY_FROM):
+        registry.apply(event, scenario.REGISTRY_FROM)
     for event in extra:
         registry.apply(event, NOW)  # type: ignore[arg-type]
     return registry
