@@ -179,11 +179,12 @@ SHIPMENT = Machine("shipment", "Shipment (GS1 EPCIS-style: plan to final invoice
     "shipment.customs.declaration.filed": _step(
         {"departed", "held"}, "declared",
         "at the exit point; after a hold, a fresh declaration replaces the held one"),
-    "shipment.customs.held": _step({"declared", "held"}, "held",
+    "shipment.customs.held": _step({None, "declared", "held"}, "held",
                                    "only a declared shipment is held, possibly for a second "
-                                   "reason"),
-    "shipment.customs.cleared": _step({"declared", "held"}, "cleared",
-                                      "releases every hold"),
+                                   "reason; on a new file, customs acts on a declaration "
+                                   "filed in WeBOC before the shipment was on the bus"),
+    "shipment.customs.cleared": _step({None, "declared", "held"}, "cleared",
+                                      "releases every hold; on a new file, as for a hold"),
     "shipment.border.crossed": _step({"cleared"}, "crossed_border",
                                      "only once customs cleared it: never while held"),
     "shipment.vessel.loaded": _step({"cleared"}, "at_sea",

@@ -124,7 +124,7 @@ async def test_nothing_but_the_invoice_follows_arrival_and_nothing_follows_it(wo
     await world.applied(FIRM, ship("arrived"))
     assert await world.refused(scenario.CUSTOMS, ship("customs.held")) == (
         "shipment.customs.held: arrived → held is not a step of a shipment "
-        "(held follows: declared, held)")
+        "(held follows: (new), declared, held)")
     assert (await world.refused(FIRM, ship("lot.loaded"))).startswith(
         "shipment.lot.loaded: arrived → loaded is not a step of a shipment")
     await world.applied(FIRM, ship("final.invoiced"))
