@@ -254,7 +254,7 @@ async def _timely(state: GatewayState, org: str, moment: datetime) -> None:
                                                state.time_bounds,
                                                taken_by="the gateway received it"))
     except TimeSkewError as exc:
-        raise RefusedError(422, "time_skew", str(exc)) from exc
+        raise invalid(("body", "time"), str(exc), "time_skew") from exc
 
 
 def _custody_allowed(

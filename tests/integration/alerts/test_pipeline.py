@@ -48,7 +48,7 @@ async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
     received = NOW - timedelta(days=10)
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.application.received", received_at=received.isoformat()),
-        received, "evt-received")
+        NOW - timedelta(days=2), "evt-received")  # entered within the skew, received earlier
     notified = (NOW - timedelta(days=1)).date()
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.deficiency.notified", notified_on=notified.isoformat(),
@@ -56,6 +56,10 @@ async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
         "evt-deficiency")
     await publish(bus, FIRM, scenario.event("pk.emining.shipment.planned"),
                   NOW - timedelta(hours=2), "evt-planned")
+    await publish(bus, FIRM, scenario.event("pk.emining.shipment.lot.loaded"),
+                  NOW - timedelta(hours=1, minutes=50), "evt-loaded")
+    await publish(bus, FIRM, scenario.event("pk.emining.shipment.departed"),
+                  NOW - timedelta(hours=1, minutes=40), "evt-departed")
     await publish(bus, FIRM, scenario.event("pk.emining.shipment.customs.declaration.filed",
                                             export_approvals=[]),
                   NOW - timedelta(hours=1), "evt-declared")
@@ -98,7 +102,8 @@ async def test_deadlines_fire_on_the_clock_across_a_restart_exactly_once(
     granted = NOW.date() - timedelta(days=2)
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.application.received",
-        received_at=(NOW - timedelta(days=40)).isoformat()), NOW - timedelta(days=40), "evt-rcv")
+        received_at=(NOW - timedelta(days=40)).isoformat()), NOW - timedelta(days=2, hours=12),
+        "evt-rcv")
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.granted", granted_on=granted.isoformat(), term_years=3,
         expires_on=date(granted.year + 3, granted.month, granted.day).isoformat(),
