@@ -159,7 +159,8 @@ async def _verified(
     state: GatewayState, org: str, event: SignedCloudEvent
 ) -> tuple[Envelope, KafkaRecord]:
     attributes = event.attributes()
-    headers = [(header_name(a), _utf8(attributes[a], ("body", a))) for a in ATTRIBUTES]
+    headers = [(header_name(a), _utf8(attributes[a], ("body", a)))
+               for a in ATTRIBUTES if a in attributes]
     key = _utf8(event.subject, ("body", "subject"))
     value = _value(event.data)
     try:

@@ -69,6 +69,9 @@ class SignedCloudEvent(BaseModel):
     model_config = _STRICT
 
     specversion: StrictStr
+    envelopeversion: StrictStr | None = Field(
+        default=None, description='the envelope version it was signed under: "2" (absent: 1)'
+    )
     id: StrictStr
     source: StrictStr
     type: StrictStr
@@ -84,7 +87,7 @@ class SignedCloudEvent(BaseModel):
 
     def attributes(self) -> dict[str, str]:
         """Every attribute as it travels in a ``ce_*`` header."""
-        values = self.model_dump(exclude={"data"})
+        values = self.model_dump(exclude={"data"}, exclude_none=True)
         values["sequence"] = str(values["sequence"])
         return values
 

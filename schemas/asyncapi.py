@@ -9,7 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.base import EventData
 from schemas.doc import summary
-from schemas.envelope import CONTENT_TYPE, SPECVERSION, dataschema_for
+from schemas.envelope import CONTENT_TYPE, ENVELOPE_VERSION, SPECVERSION, dataschema_for
 from schemas.topics import ALERTS_PREFIX, DLQ, TopicSpec, catalogue
 from schemas.versions import wire_example
 
@@ -34,6 +34,11 @@ def cloudevent_headers() -> dict[str, Any]:
     """Kafka headers of a CloudEvents 1.0 binary-mode record as the bus writes and requires them."""
     properties = {
         "ce_specversion": {"const": SPECVERSION, "description": "CloudEvents version"},
+        "ce_envelopeversion": {
+            "const": str(ENVELOPE_VERSION),
+            "description": "E-Mining envelope version (signed); written by every writer, absent "
+            "on records of envelope version 1, which readers still accept",
+        },
         "ce_id": _string(
             "unique per source; source + id identifies a duplicate", minLength=1, maxLength=128
         ),
@@ -55,9 +60,9 @@ def cloudevent_headers() -> dict[str, Any]:
             r"^\s*application/json\s*(;.*)?$",
             examples=[CONTENT_TYPE],
         ),
-        "ce_sequence": _string("position in the source's chain, gap-free from 1; written "
-                               "zero-padded to 20 digits so it sorts as text (older records: "
-                               "unpadded)", r"^(?=0*[1-9])[0-9]{1,20}$"),
+        "ce_sequence": _string("position in the source's chain, gap-free from 1; 20 digits, "
+                               "zero-padded, so it sorts as text (envelope version 1: 1-20 "
+                               "digits, e.g. unpadded)", r"^(?=0*[1-9])[0-9]{1,20}$"),
         "ce_prevhash": _string(
             "SHA-256 of the source's previous event (zeros for the first)", r"^[0-9a-f]{64}$"
         ),
@@ -69,7 +74,7 @@ def cloudevent_headers() -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "required": list(properties),
+        "required": [name for name in properties if name != "ce_envelopeversion"],
         "properties": properties,
         "description": "CloudEvents attributes in Kafka binary mode (values as UTF-8).",
     }

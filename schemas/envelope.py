@@ -1,10 +1,16 @@
-"""CloudEvents 1.0 in Kafka binary mode: our events to records and back, strictly checked."""
+"""CloudEvents 1.0 in Kafka binary mode: our events to records and back, strictly checked.
+
+The envelope has versions of its own (``ce_envelopeversion``), as event data has (``.v<N>`` in
+the type): a record says which rules it was written under, readers know every version so far
+and upcast older ones, and a version a reader does not know is refused by name.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -24,6 +30,7 @@ MAX_VALUE_BYTES = 64 * 1024
 
 ATTRIBUTES = (
     "specversion",
+    "envelopeversion",
     "id",
     "source",
     "type",
@@ -36,7 +43,22 @@ ATTRIBUTES = (
     "keyid",
     "signature",
 )
-"""Every attribute our events carry, in header order. All are required."""
+"""Every attribute our events carry, in header order; writers write them all. Readers require
+all of them except ``envelopeversion``, whose absence means envelope version 1."""
+
+ENVELOPE_VERSION = 2
+"""The envelope version writers write, in ``ce_envelopeversion``.
+
+1. No ``ce_envelopeversion`` header (every record written before it existed): ``ce_sequence``
+   is a decimal of 1-20 digits, padded or not (``7``, ``00000000000000000007``).
+2. ``ce_envelopeversion: 2``: ``ce_sequence`` is exactly 20 digits, zero-padded, so sequences
+   sort as text in numeric order, as the CloudEvents sequence extension asks.
+
+``ce_envelopeversion`` is signed like every attribute: it cannot be stripped to pass a record
+off as another version. Readers upcast (``Envelope.current``) while the signature and the chain
+hash keep covering the record as written (``Envelope.attributes``). Upgrade readers before
+writers: a reader from before version 2 refuses version 2 records."""
+OPTIONAL = frozenset({"envelopeversion"})
 
 _HEADER = {a: "content-type" if a == "datacontenttype" else f"ce_{a}" for a in ATTRIBUTES}
 _ATTRIBUTE_OF_HEADER = {h: a for a, h in _HEADER.items()}
@@ -45,10 +67,9 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KEYID = re.compile(r"^[0-9a-f]{16}$")
 _SEQUENCE = re.compile(r"^(?=0*[1-9])[0-9]{1,20}$")  # ASCII only: str.isdigit accepts "²"
 SEQUENCE_WIDTH = 20
-"""Sequences are written zero-padded to 20 digits (every 64-bit count fits), so they sort as
-text, as the CloudEvents sequence extension requires. Records written before (``1``, ``2``,
-...) keep verifying: a reader takes the number either way, and signatures cover the string as
-it was written."""
+"""Envelope version 2 writes sequences zero-padded to 20 digits (every 64-bit count fits)."""
+_FIXED_SEQUENCE = re.compile(r"^(?=0*[1-9])[0-9]{20}$")
+_FIXED_SEQUENCE_SINCE = 2
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
@@ -67,6 +88,39 @@ def canonical_time(text: str) -> str:
     """The one form of an event time that is signed: UTC, six fractional digits, ``Z``
     (``2026-02-01T11:00:00Z`` → ``2026-02-01T11:00:00.000000Z``)."""
     return format_time(datetime.fromisoformat(text))
+
+
+def _v1_to_v2(attributes: dict[str, str]) -> dict[str, str]:
+    """Version 1 to 2: the sequence zero-padded to 20 digits, the version named."""
+    return attributes | {"envelopeversion": "2",
+                         "sequence": attributes["sequence"].zfill(SEQUENCE_WIDTH)}
+
+
+ENVELOPE_UPCASTERS: dict[int, Callable[[dict[str, str]], dict[str, str]]] = {1: _v1_to_v2}
+"""``ENVELOPE_UPCASTERS[n]`` brings attributes of envelope version ``n`` to ``n + 1``."""
+
+
+def envelope_version(attributes: dict[str, str]) -> int:
+    """The envelope version the attributes were written under (no ``envelopeversion``: 1)."""
+    text = attributes.get("envelopeversion")
+    if text is None:
+        return 1
+    if text.isascii() and text.isdigit() and 1 < int(text) <= ENVELOPE_VERSION \
+            and text == str(int(text)):
+        return int(text)
+    raise RecordError(
+        "bad_header",
+        f"ce_envelopeversion {text[:20]!r} is not an envelope version this reader knows "
+        f"(2-{ENVELOPE_VERSION}, or none for 1): upgrade the reader",
+    )
+
+
+def upcast_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """The attributes as the current envelope version writes them (a copy)."""
+    current = dict(attributes)
+    for version in range(envelope_version(attributes), ENVELOPE_VERSION):
+        current = ENVELOPE_UPCASTERS[version](current)
+    return current
 
 
 def org_of(source: str) -> str:
@@ -90,6 +144,17 @@ class Envelope:
     data_json: dict[str, Any]
     plain: bool | None = field(default=None, compare=False)
     """``is_plain(data_json)`` when known (sealing computes it once for signature and hash)."""
+
+    @property
+    def version(self) -> int:
+        """The envelope version the event was written under."""
+        return envelope_version(self.attributes)
+
+    @property
+    def current(self) -> dict[str, str]:
+        """The attributes upcast to the current envelope version (``sequence`` 20 digits), for
+        showing, sorting and storing; the signature and the hash cover ``attributes``."""
+        return upcast_attributes(self.attributes)
 
     @property
     def id(self) -> str:
@@ -157,6 +222,7 @@ def seal(
     ce_type = data.ce_type()
     attributes = {
         "specversion": SPECVERSION,
+        "envelopeversion": str(ENVELOPE_VERSION),
         "id": event_id or str(uuid.uuid4()),
         "source": source,
         "type": ce_type,
@@ -185,7 +251,9 @@ def header_name(attribute: str) -> str:
 
 
 def to_record(envelope: Envelope) -> KafkaRecord:
-    headers = [(_HEADER[a], envelope.attributes[a].encode()) for a in ATTRIBUTES]
+    """The record as written: an older envelope version stays that version (it is signed so)."""
+    headers = [(_HEADER[a], envelope.attributes[a].encode()) for a in ATTRIBUTES
+               if a in envelope.attributes]
     return KafkaRecord(
         topic=envelope.topic,
         key=envelope.subject.encode(),
@@ -210,13 +278,15 @@ def _read_headers(
             attributes[attribute] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RecordError("bad_header", f"header {name} is not UTF-8") from exc
-    missing = [_HEADER[a] for a in ATTRIBUTES if a not in attributes]
+    missing = [_HEADER[a] for a in ATTRIBUTES if a not in attributes and a not in OPTIONAL]
     if missing:
         raise RecordError("missing_header", f"missing header(s) {', '.join(missing)}")
     return attributes
 
 
 def _check_attributes(a: dict[str, str]) -> None:
+    version = envelope_version(a)
+    fixed = version >= _FIXED_SEQUENCE_SINCE
     checks = (
         ("specversion", a["specversion"] == SPECVERSION, f"must be {SPECVERSION}"),
         (
@@ -231,7 +301,12 @@ def _check_attributes(a: dict[str, str]) -> None:
             "must be urn:emining:<side>:<class>:<org>[/<instance>]",
         ),
         ("time", bool(_TIME.match(a["time"])), "must be RFC 3339 UTC ending in Z"),
-        ("sequence", bool(_SEQUENCE.match(a["sequence"])), "must be a positive integer"),
+        (
+            "sequence",
+            bool((_FIXED_SEQUENCE if fixed else _SEQUENCE).match(a["sequence"])),
+            ("must be a positive integer" + (" of 20 digits, zero-padded" if fixed else "")
+             + f" (envelope version {version})"),
+        ),
         ("prevhash", bool(_HEX64.match(a["prevhash"])), "must be 64 lowercase hex digits"),
         ("keyid", bool(_KEYID.match(a["keyid"])), "must be 16 lowercase hex digits"),
         ("dataschema", a["dataschema"] == dataschema_for(a["type"]), "does not match the type"),

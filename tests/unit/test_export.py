@@ -117,6 +117,13 @@ def test_asyncapi_headers_describe_a_real_sealed_record():
     assert list(Draft202012Validator(root).iter_errors(headers)) == []
     wrong = headers | {"ce_type": "pk.emining.participant.offboarded.v1"}
     assert [e.json_path for e in Draft202012Validator(root).iter_errors(wrong)] != []
+    assert headers["ce_envelopeversion"] == "2"
+    version_1 = {k: v for k, v in headers.items() if k != "ce_envelopeversion"} | {
+        "ce_sequence": "7"}
+    assert list(Draft202012Validator(root).iter_errors(version_1)) == []
+    unknown = headers | {"ce_envelopeversion": "3"}
+    assert [e.json_path for e in Draft202012Validator(root).iter_errors(unknown)] == [
+        "$.ce_envelopeversion"]
 
 
 def test_cli_list_json_gives_every_type_with_a_valid_example():

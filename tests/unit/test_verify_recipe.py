@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from schemas import envelope
 from schemas.catalogue import model_for
 from schemas.envelope import from_record, to_record
 from schemas.signing import PrivateKey, Verifier, b64
@@ -66,18 +65,3 @@ def test_an_event_relayed_with_its_time_rewritten_still_verifies_with_the_same_h
     later = [(k, b"2026-03-01T09:30:00.000001Z" if k == "ce_time" else v)
              for k, v in record.headers]  # another moment is another event: refused
     assert _run(_dump(tmp_path, later, record.value)).returncode != 0
-
-
-def test_sequences_sort_as_text_and_unpadded_ones_still_read(monkeypatch):
-    model = model_for("pk.emining.approval.licence.granted")
-    data = model.model_validate(model.EXAMPLE)
-    written = [sealed(data, KEY, sequence=n).attributes["sequence"] for n in (9, 10, 11, 100)]
-    assert written == sorted(written)
-    assert [int(s) for s in written] == [9, 10, 11, 100]
-    monkeypatch.setattr(envelope, "SEQUENCE_WIDTH", 1)  # as records were written before
-    old = sealed(data, KEY, sequence=7)
-    record = to_record(old)
-    assert dict(record.headers)["ce_sequence"] == b"7"
-    read = from_record(record.key, record.value, record.headers)
-    assert read.sequence == 7
-    Verifier(KEY.public_key).verify(read.signing_input(), read.signature)
