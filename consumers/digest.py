@@ -21,7 +21,7 @@ from consumers.store_schema import Tables
 
 CONTENT = ("projects", "approvals", "shipments", "timeline")
 """The tables a digest covers, in order."""
-_EXCLUDED = frozenset({"log_partition", "log_offset"})
+_EXCLUDED = frozenset({"log_partition", "log_offset", "sequence", "record"})
 _JSON = frozenset({"doc", "data", "effective"})
 
 

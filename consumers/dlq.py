@@ -98,6 +98,10 @@ class DeadLetterQueue:
                 raise DeadLetterError(f"{len(failed)} of {len(letters)} dead letters not "
                                       f"acknowledged by {self.topic}: {failed[0]}")
             DLQ_RECORDS.labels(consumer=self.consumer).inc(len(letters))
+        await self.notify(letters)
+
+    async def notify(self, letters: Sequence[DeadLetter]) -> None:
+        """Run the hooks only: for records held, not refused (their alerts, nothing sent)."""
         for letter in letters:
             for hook in self._hooks:
                 await hook(letter)

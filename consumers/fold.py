@@ -64,6 +64,10 @@ class Changes:
     new_entries: list[TimelineEntry]
     updated_entries: list[TimelineEntry]
     positions: dict[PositionKey, int]
+    provenance: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
+    """``(subject, position)`` of a new entry → its source sequence and stored record."""
+    reset: set[str] = field(default_factory=set)
+    """Subjects whose history was folded again from the start: their stored timeline goes."""
 
 
 @dataclass(slots=True)
@@ -72,14 +76,23 @@ class Fold:
     history: History
     _new: dict[tuple[str, int], TimelineEntry] = field(default_factory=dict)
     _updated: dict[tuple[str, int], TimelineEntry] = field(default_factory=dict)
+    _provenance: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
+    _reset: set[str] = field(default_factory=set)
 
-    def apply(self, accepted: Accepted, at: Position) -> Rejected | None:
-        """Apply one verified event, or say why it may not touch the views."""
+    def apply(self, accepted: Accepted, at: Position, *, record: str = "{}",
+              ordered: bool = True) -> Rejected | None:
+        """Apply one verified event, or say why it may not touch the views.
+
+        ``ordered``: judge its order within its partition here too (the live consumer's
+        ``consumers.holding.Gate`` judges it when the record is read, not when it is applied).
+        ``record``: the stored form of the record, kept beside its timeline entry.
+        """
         env = accepted.envelope
-        refusal = self.history.check(env, at.topic, at.partition)
+        refusal = (self.history.check(env, at.topic, at.partition) if ordered
+                   else self.history.check_duplicate(env))
         subject = self.subjects[env.subject]
         if refusal is None:
-            refusal = (self._correct(subject, env, at) if isinstance(env.data, Correction)
+            refusal = (self._correct(subject, env, at, record) if isinstance(env.data, Correction)
                        else self._party_refusal(subject, accepted))
         if refusal is not None:
             return refusal
@@ -94,14 +107,38 @@ class Fold:
             except Exception as exc:  # noqa: BLE001 - refused, not retried forever
                 return _unappliable(env, exc)
             subject.view = view
-            self._append(subject, fact, env, at)
-        self.history.record(env, at.topic, at.partition)
+            self._append(subject, fact, env, at, record)
+        if ordered:
+            self.history.record(env, at.topic, at.partition)
+        else:
+            self.history.seen.add((env.source, env.id))
         return None
 
     def changes(self) -> Changes:
         views = [(s.family, k, s.view) for k, s in self.subjects.items() if s.dirty]
         return Changes(views, list(self._new.values()), list(self._updated.values()),
-                       dict(self.history.changed))
+                       dict(self.history.changed), dict(self._provenance), set(self._reset))
+
+    def unwritten(self, subject: str) -> tuple[list[TimelineEntry], dict[int, TimelineEntry]]:
+        """This batch's new entries of ``subject`` and its updates of stored ones (by position)."""
+        new = [e for (s, _), e in self._new.items() if s == subject]
+        return new, {p: e for (s, p), e in self._updated.items() if s == subject}
+
+    def provenance(self, subject: str, position: int) -> tuple[int, str] | None:
+        return self._provenance.get((subject, position))
+
+    def reset(self, name: str, events: list[tuple[str, str]]) -> None:
+        """Forget ``name``'s history (its ``(source, event id)`` pairs too) to fold it again."""
+        subject = self.subjects[name]
+        subject.view, subject.last_position, subject.timeline = None, 0, []
+        subject.dirty = True
+        for key in [k for k in self._new if k[0] == name]:
+            del self._new[key]
+            self._provenance.pop(key, None)
+        for key in [k for k in self._updated if k[0] == name]:
+            del self._updated[key]
+        self.history.seen.difference_update(events)
+        self._reset.add(name)
 
     def _party_refusal(self, subject: Subject, accepted: Accepted) -> Rejected | None:
         env = accepted.envelope
@@ -123,16 +160,19 @@ class Fold:
                             f"{env.subject} is registered to {registered}", **ids)
         return None
 
-    def _append(self, subject: Subject, fact: Fact, env: Envelope, at: Position) -> None:
+    def _append(self, subject: Subject, fact: Fact, env: Envelope, at: Position,
+                record: str) -> None:
         subject.last_position += 1
         new = entry(fact, family=subject.family.name, position=subject.last_position,
                     data_json=env.data_json, partition=at.partition, offset=at.offset)
         self._new[(new.subject, new.position)] = new
+        self._provenance[(new.subject, new.position)] = (env.sequence, record)
         if subject.timeline is not None:
             subject.timeline.append(new)
         subject.dirty = True
 
-    def _correct(self, subject: Subject, env: Envelope, at: Position) -> Rejected | None:
+    def _correct(self, subject: Subject, env: Envelope, at: Position,
+                 record: str) -> Rejected | None:
         data = env.data
         assert isinstance(data, Correction)
         assert subject.timeline is not None, "the store loads the timeline of corrected subjects"
@@ -165,7 +205,8 @@ class Fold:
         subject.timeline[:] = timeline
         key = (updated.subject, updated.position)
         (self._new if key in self._new else self._updated)[key] = updated
-        self._append(subject, Fact(env.id, env.source, env.type, env.time, data), env, at)
+        self._append(subject, Fact(env.id, env.source, env.type, env.time, data), env, at,
+                     record)
         subject.view = view
         return None
 

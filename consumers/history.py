@@ -29,10 +29,16 @@ class History:
     """Positions advanced by this batch: what the store must write back."""
 
     def check(self, envelope: Envelope, topic: str, partition: int) -> Rejected | None:
-        ids = {"event_id": envelope.id, "source": envelope.source}
+        return self.check_duplicate(envelope) or self.check_order(envelope, topic, partition)
+
+    def check_duplicate(self, envelope: Envelope) -> Rejected | None:
         if (envelope.source, envelope.id) in self.seen:
             return Rejected(Reason.DUPLICATE, f"event {envelope.id} of {envelope.source} was "
-                            "already accepted", **ids)
+                            "already accepted", event_id=envelope.id, source=envelope.source)
+        return None
+
+    def check_order(self, envelope: Envelope, topic: str, partition: int) -> Rejected | None:
+        ids = {"event_id": envelope.id, "source": envelope.source}
         last = self.last_sequence.get((topic, partition, envelope.source))
         fault = check_partition_order(last, envelope.sequence)
         if fault is not None:
@@ -42,5 +48,8 @@ class History:
 
     def record(self, envelope: Envelope, topic: str, partition: int) -> None:
         self.seen.add((envelope.source, envelope.id))
+        self.record_order(envelope, topic, partition)
+
+    def record_order(self, envelope: Envelope, topic: str, partition: int) -> None:
         key = (topic, partition, envelope.source)
         self.last_sequence[key] = self.changed[key] = envelope.sequence

@@ -92,6 +92,8 @@ async def stored_offsets(conn: AsyncConnection, t: Tables) -> dict[TopicPartitio
 def entry_of(row: object) -> TimelineEntry:
     m = dict(row._mapping)  # type: ignore[attr-defined]  # noqa: SLF001 - SQLAlchemy's public Row API
     m["partition"], m["offset"] = m.pop("log_partition"), m.pop("log_offset")
+    m.pop("sequence", None)
+    m.pop("record", None)
     return TimelineEntry.model_validate(m)
 
 
@@ -100,7 +102,20 @@ async def load(
     docs: DocCache,
 ) -> Fold:
     """Everything the fold of ``batch`` reads: its subjects, their histories, its sources."""
-    families: dict[str, Family] = {a.envelope.subject: FAMILIES[a.family] for a, _ in batch}
+    fold = Fold({}, History())
+    await load_more(conn, t, fold, batch, docs)
+    return fold
+
+
+async def load_more(
+    conn: AsyncConnection, t: Tables, fold: Fold, batch: Sequence[tuple[Accepted, Position]],
+    docs: DocCache,
+) -> None:
+    """Load into ``fold`` what ``batch`` needs and it does not have yet (released records)."""
+    if not batch:
+        return
+    fresh = [(a, p) for a, p in batch if a.envelope.subject not in fold.subjects]
+    families: dict[str, Family] = {a.envelope.subject: FAMILIES[a.family] for a, _ in fresh}
     subjects = {s: Subject(family=f, view=None) for s, f in families.items()}
     for family in {f.name: f for f in families.values()}.values():
         table = t.view(family.name)
@@ -109,19 +124,27 @@ async def load(
                                       .where(table.c.subject.in_(names))):
             subjects[row.subject].view = docs.parse(table.name, row.subject, row.doc, family)
     tl = t.timeline
-    for row in await conn.execute(select(tl.c.subject, func.max(tl.c.position))
-                                  .where(tl.c.subject.in_(list(subjects))).group_by(tl.c.subject)):
-        subjects[row[0]].last_position = row[1]
-    corrected = {a.envelope.subject for a, _ in batch if isinstance(a.envelope.data, Correction)}
-    if corrected:
-        for subject in corrected:
-            subjects[subject].timeline = []
+    if subjects:
+        for row in await conn.execute(select(tl.c.subject, func.max(tl.c.position))
+                                      .where(tl.c.subject.in_(list(subjects)))
+                                      .group_by(tl.c.subject)):
+            subjects[row[0]].last_position = row[1]
+    fold.subjects.update(subjects)
+    corrected = {a.envelope.subject for a, _ in batch if isinstance(a.envelope.data, Correction)
+                 and fold.subjects[a.envelope.subject].timeline is None}
+    if corrected:  # a correction re-folds its subject's history: stored, then this batch's
+        stored: dict[str, list[TimelineEntry]] = {subject: [] for subject in corrected}
         for row in await conn.execute(select(tl).where(tl.c.subject.in_(corrected))
                                       .order_by(tl.c.subject, tl.c.position)):
-            timeline = subjects[row.subject].timeline
-            assert timeline is not None
-            timeline.append(entry_of(row))
-    return Fold(subjects, await _history(conn, t, batch))
+            stored[row.subject].append(entry_of(row))
+        for subject, entries in stored.items():
+            new, updated = fold.unwritten(subject)
+            fold.subjects[subject].timeline = [updated.get(e.position, e) for e in entries] + \
+                sorted(new, key=lambda e: e.position)
+    history = await _history(conn, t, batch)
+    fold.history.seen |= history.seen
+    for key, value in history.last_sequence.items():
+        fold.history.last_sequence.setdefault(key, value)
 
 
 async def _history(
@@ -177,8 +200,14 @@ async def write(
             docs.keep(table.name, subject, str(row["doc"]), view)
         if rows:
             await conn.execute(table.insert(), rows)
+    if changes.reset:
+        await conn.execute(t.timeline.delete().where(t.timeline.c.subject.in_(changes.reset)))
     if changes.new_entries:
-        await conn.execute(t.timeline.insert(), [entry_row(e) for e in changes.new_entries])
+        rows = []
+        for e in changes.new_entries:
+            sequence, record = changes.provenance.get((e.subject, e.position), (0, "{}"))
+            rows.append(entry_row(e) | {"sequence": sequence, "record": record})
+        await conn.execute(t.timeline.insert(), rows)
     if changes.updated_entries:
         tl = t.timeline
         await conn.execute(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: timeline provenance (``sequence``, ``record``), source chains and held records."""
 GENERATIONS = ("a", "b")
 
 meta_metadata = MetaData()
@@ -40,6 +41,8 @@ class Tables:
     timeline: Table
     positions: Table
     offsets: Table
+    chains: Table
+    held: Table
 
     def view(self, family: str) -> Table:
         return {"projects": self.projects, "approvals": self.approvals,
@@ -91,6 +94,10 @@ def _build(generation: str) -> Tables:
         Column("corrects", String(128)),
         Column("log_partition", Integer, nullable=False),
         Column("log_offset", BigInteger, nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        # The record's headers and append time (``consumers.holding.StoredRecord``): what it
+        # takes to apply the event again when a fork found later undoes what followed it.
+        Column("record", Text, nullable=False),
     )
     Index(f"{p}timeline_event", timeline.c.event_id, timeline.c.source, unique=True)
     positions = Table(
@@ -107,8 +114,31 @@ def _build(generation: str) -> Tables:
         Column("next_offset", BigInteger, nullable=False),
         Column("applied_at", String(40)),
     )
+    chains = Table(
+        p + "source_chains", md,
+        Column("source", String(200), primary_key=True),
+        Column("head", BigInteger, nullable=False),
+        Column("head_hash", String(64), nullable=False),
+        Column("forked_at", BigInteger),
+    )
+    held = Table(
+        p + "held", md,
+        Column("topic", String(249), primary_key=True),
+        Column("log_partition", Integer, primary_key=True, autoincrement=False),
+        Column("log_offset", BigInteger, primary_key=True, autoincrement=False),
+        Column("source", String(200), nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        Column("subject", String(64), nullable=False),
+        Column("event_id", String(128), nullable=False),
+        Column("reason", String(16), nullable=False),
+        Column("record", Text, nullable=False),
+        Column("alerted", Boolean, nullable=False),
+        Column("held_at", String(40), nullable=False),
+    )
+    Index(f"{p}held_source", held.c.source, held.c.sequence)
+    Index(f"{p}held_subject", held.c.subject)
     return Tables(generation, md, _view_table(md, p + "projects"), approvals, shipments,
-                  timeline, positions, offsets)
+                  timeline, positions, offsets, chains, held)
 
 
 TABLES = {g: _build(g) for g in GENERATIONS}

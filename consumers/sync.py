@@ -24,13 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
+from consumers.holding import Gate, Held
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.store import ViewStore
-from consumers.store_batch import DocCache, load, lock_offsets, write
+from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
 from consumers.store_schema import Tables
 from consumers.verification import (
     Accepted,
     RawRecord,
+    Reason,
+    RefusedEvent,
     RegistrySource,
     Rejected,
     Verdict,
@@ -71,6 +74,8 @@ class BatchOutcome:
     reseek: dict[tuple[str, int], int] = field(default_factory=dict)
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     """The next offsets this batch stored, per partition."""
+    held: int = 0
+    """Records the batch left held (``consumers.holding``), its own and earlier ones it saw."""
 
 
 class ViewSync:
@@ -79,9 +84,12 @@ class ViewSync:
     def __init__(
         self, store: ViewStore, stage: VerificationStage, dlq: DeadLetterQueue, *,
         registry: RegistrySource | None = None, generation: str | None = None,
-        alerts: BatchHook | None = None,
+        alerts: BatchHook | None = None, chains: bool = True,
     ) -> None:
         self.store, self.stage, self.dlq = store, stage, dlq
+        self._chains = chains
+        """Hold records until their source's chain is complete (``consumers.holding``); off
+        only for a replay that leaves records out on purpose (one subject, up to a moment)."""
         self._registry = registry
         self._generation = generation
         self._alerts = alerts
@@ -111,7 +119,7 @@ class ViewSync:
         mine = {tp: items for tp, items in by_tp.items() if tp in owned}
         started = time.perf_counter()
         try:
-            outcome = await self._apply(mine, fetch_start)
+            outcome = await self._apply(mine, fetch_start, control)
         except BaseException:
             VIEW_BATCHES.labels(outcome="retried").inc()
             for tp, items in mine.items():  # read them again; the stored offsets sort it out
@@ -129,7 +137,7 @@ class ViewSync:
         log.info("batch_applied", records=len(records), applied=outcome.applied,
                  rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek))
         return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
-                            outcome.committed)
+                            outcome.committed, outcome.held)
 
     def _seek(self, control: PartitionControl, tp: tuple[str, int], offset: int) -> None:
         partition = TopicPartition(*tp)
@@ -139,7 +147,7 @@ class ViewSync:
 
     async def _apply(
         self, by_tp: dict[tuple[str, int], list[RawRecord]],
-        fetch_start: dict[tuple[str, int], int | None],
+        fetch_start: dict[tuple[str, int], int | None], control: PartitionControl,
     ) -> BatchOutcome:
         if self._registry is not None:
             await self._registry.refresh(force=False)
@@ -149,29 +157,70 @@ class ViewSync:
             stored = await lock_offsets(conn, tables, by_tp)
             todo, reseek, skipped = _select(by_tp, stored, fetch_start)
             items = [(r, verdicts[id(r)]) for r in todo]
+            accepted = [v for _, v in items if isinstance(v, Accepted)]
             fold = await load(conn, tables, [(v, _pos(r)) for r, v in items
                                              if isinstance(v, Accepted)], self._docs)
+
+            async def load_subjects(batch: Sequence[tuple[Accepted, Position]]) -> None:
+                await load_more(conn, tables, fold, batch, self._docs)
+
+            named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
+            sources = {v.envelope.source for v in named if v.envelope is not None}
+            gate = await Gate.open(conn, tables, fold, self.stage.check_batch, load_subjects,
+                                   sources, chains=self._chains)
+            await gate.prefetch(sources, {a.envelope.subject for a in accepted})
             letters: list[DeadLetter] = []
-            applied: list[tuple[Accepted, Position]] = []
             for record, verdict in items:
-                refusal = (verdict if isinstance(verdict, Rejected)
-                           else fold.apply(verdict, _pos(record)))
-                if refusal is not None:
-                    letters.append(self.dlq.letter(record, refusal))
+                if isinstance(verdict, Rejected):
+                    letters.append(self.dlq.letter(record, verdict))
+                    if isinstance(verdict, RefusedEvent) and verdict.envelope is not None:
+                        await gate.admit_refused(verdict.envelope, record)  # keeps its place
                 else:
-                    assert isinstance(verdict, Accepted)
-                    _applied(verdict)
-                    applied.append((verdict, _pos(record)))
+                    await gate.admit(verdict, record)
+            letters += [self.dlq.letter(r, why) for r, why in gate.refused]
+            for accepted_item, _ in gate.applied:
+                _applied(accepted_item)
             await self.dlq.send(letters)
             offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
+            notices = [_held_letter(self.dlq, h, Reason.FORK) for h in gate.forks]
+            if await _caught_up(conn, tables, gate, offsets, control):
+                notices += [_held_letter(self.dlq, h, Reason.SEQUENCE_GAP)
+                            for h in await gate.open_gaps()]
+            await self.dlq.notify(notices)
             changes = fold.changes()
             await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
-            raised = (await self._alerts.on_batch(conn, tables, applied, changes)
+            await gate.write()
+            raised = (await self._alerts.on_batch(conn, tables, gate.applied, changes)
                       if self._alerts is not None else [])
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
-        return BatchOutcome(len(todo) - len(letters), len(letters), skipped, reseek, offsets)
+        return BatchOutcome(len(gate.applied), len(letters), skipped, reseek, offsets,
+                            held=gate.held_now())
+
+
+def _held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:
+    """A held record as its alert sees it (it is not dead-lettered: it may still count)."""
+    detail = (f"sequence {held.sequence} of {held.source} is held: "
+              + ("an earlier sequence of this source is not on the log"
+                 if reason is Reason.SEQUENCE_GAP else
+                 "another event of this source claims the same sequence; the source is "
+                 "quarantined from there on"))
+    return dlq.letter(held.record, Rejected(reason, detail, held.event_id, held.source))
+
+
+async def _caught_up(conn: AsyncConnection, tables: Tables, gate: Gate,
+                     offsets: dict[tuple[str, int], int], control: PartitionControl) -> bool:
+    """Whether this batch leaves the consumer at the end of every partition it reads (only
+    asked while records are held: a gap is news only once nothing more is on its way)."""
+    if not gate.may_hold():
+        return False
+    positions = await stored_offsets(conn, tables) | offsets
+    for tp in control.assignment():
+        end = control.highwater(tp)
+        if end is None or positions.get((tp.topic, tp.partition), 0) < end:
+            return False
+    return True
 
 
 def _pos(record: RawRecord) -> Position:

@@ -10,7 +10,7 @@ corrections) run next, against the store, in ``consumers.history`` and ``consume
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -55,6 +55,11 @@ class Reason(StrEnum):
     WRONG_PARTITION = "wrong_partition"
     INVALID_TRANSITION = "invalid_transition"
     TIME_SKEW = "time_skew"
+    SEQUENCE_GAP = "sequence_gap"
+    """Held, not refused: earlier sequences of its source are not on the log yet."""
+    FORK = "fork"
+    """Held, not refused: two different events of one source claim the same sequence."""
+    HASH_CHAIN_BROKEN = "hash_chain_broken"
 
 
 _REGISTRY_DEPENDENT = frozenset({Reason.UNKNOWN_KEY, Reason.AUTHORITY, Reason.TIME_SKEW})
@@ -97,6 +102,19 @@ class Rejected:
     detail: str
     event_id: str | None = None
     source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEvent(Rejected):
+    """Rejected, but its signature verified: the event is its source's, and though refused it
+    holds its place in the source's chain (``consumers.holding``)."""
+
+    envelope: Envelope | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, rejected: Rejected, envelope: Envelope) -> RefusedEvent:
+        return cls(rejected.reason, rejected.detail, rejected.event_id, rejected.source,
+                   envelope)
 
 
 Verdict = Accepted | Rejected
@@ -183,18 +201,21 @@ class VerificationStage:
         env = from_record(record.key, record.value, tuple(record.headers))
         ids = {"event_id": env.id, "source": env.source}
         misplaced = self._misplaced(record, env)
-        if misplaced is not None:
-            return misplaced
         registry = self._source.registry
         org = registry.orgs.get(env.org)
         if org is None or env.keyid not in org.keys:
+            if misplaced is not None:
+                return misplaced
             what = "organisation" if org is None else f"key {env.keyid} of"
             return Rejected(Reason.UNKNOWN_KEY, f"{what} {env.org} is not in the registry", **ids)
         try:
             self._verifier.check_signature(env)
         except SignatureError as exc:
-            return Rejected(Reason.SIGNATURE, str(exc), **ids)
-        return self._judge(record, env, org)
+            return misplaced or Rejected(Reason.SIGNATURE, str(exc), **ids)
+        if misplaced is not None:
+            return RefusedEvent.of(misplaced, env)
+        verdict = self._judge(record, env, org)
+        return RefusedEvent.of(verdict, env) if isinstance(verdict, Rejected) else verdict
 
     def _judge(self, record: RawRecord, env: Envelope, org: OrgRecord) -> Verdict:
         """An authentic event: is it dated honestly, and was its organisation entitled?"""

@@ -232,6 +232,27 @@ def digest(as_json: JsonOption = False) -> None:
     console.print(found.sha256, highlight=False)
 
 
+@views_app.command("held")
+def held(as_json: JsonOption = False) -> None:
+    """Records the views hold back: a source's chain has a gap or a fork, or they follow one."""
+    from consumers.holding import held_records  # noqa: PLC0415
+
+    async def work(store: Any, _: Any) -> Any:
+        async with store.reading() as (conn, tables):
+            return await held_records(conn, tables)
+
+    rows = run(_with_store(work))
+    if as_json:
+        print_json({"held": rows})
+        return
+    table = Table("source", "sequence", "reason", "subject", "event id", "where", "held at")
+    for r in rows:
+        table.add_row(r["source"], str(r["sequence"]), r["reason"], r["subject"], r["event_id"],
+                      f"{r['topic']}[{r['log_partition']}]@{r['log_offset']}", r["held_at"])
+    console.print(table)
+    console.print(f"{len(rows)} record(s) held", highlight=False)
+
+
 @views_app.command("run")
 def run_consumer() -> None:
     """Keep the views in step and raise and deliver the alerts, until SIGINT or SIGTERM."""

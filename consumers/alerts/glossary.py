@@ -122,6 +122,16 @@ REJECTIONS: Final = MappingProxyType({
     "time_skew": ("dated too far from when it was recorded, outside any backfill window",
                   "记录时间与写入时间相差过大且不在任何补录窗口内",
                   "ریکارڈ ہونے کے وقت سے بہت مختلف تاریخ، کسی بیک فل ونڈو کے بغیر"),
+    "sequence_gap": ("held: earlier events of its source are missing from the log",
+                     "已暂扣:该来源的先前事件在日志中缺失",
+                     "روکا گیا: اس ماخذ کے پچھلے واقعات لاگ میں موجود نہیں"),
+    "fork": ("held: two different events of one source claim the same place in its history",
+             "已暂扣:同一来源的两个不同事件声称占据其历史中的同一位置",
+             ("روکا گیا: ایک ہی ماخذ کے دو مختلف واقعات اس کی تاریخ میں ایک ہی"
+             " مقام کا دعویٰ کرتے ہیں")),
+    "hash_chain_broken": ("does not link to its source's previous event",
+                          "未链接到该来源的上一个事件",
+                          "اپنے ماخذ کے پچھلے واقعے سے منسلک نہیں"),
 })
 
 TABLES: Final = MappingProxyType({

@@ -21,14 +21,16 @@ from schemas.errors import RecordError
 SECURITY_REASONS = frozenset({
     Reason.SIGNATURE, Reason.UNKNOWN_KEY, Reason.AUTHORITY, Reason.REPLAY, Reason.REORDER,
     Reason.OWN_SUBJECT, Reason.PARTY_MISMATCH, Reason.INVALID_TRANSITION,
-    Reason.WRONG_PARTITION, Reason.TIME_SKEW,
+    Reason.WRONG_PARTITION, Reason.TIME_SKEW, Reason.SEQUENCE_GAP, Reason.FORK,
+    Reason.HASH_CHAIN_BROKEN,
 })
 """Rejections that say something about trust; malformed records and duplicates do not."""
 
 IMPERSONATION = frozenset({Reason.SIGNATURE, Reason.UNKNOWN_KEY, Reason.REPLAY, Reason.REORDER})
 """The record used an organisation's name without its valid signature, or replayed its events:
 that organisation is told too. (Authority refusals come from a verified emitter.)"""
-EMITTER_TOLD = frozenset({Reason.INVALID_TRANSITION, Reason.WRONG_PARTITION, Reason.TIME_SKEW})
+EMITTER_TOLD = frozenset({Reason.INVALID_TRANSITION, Reason.WRONG_PARTITION, Reason.TIME_SKEW,
+                          Reason.SEQUENCE_GAP, Reason.FORK, Reason.HASH_CHAIN_BROKEN})
 """Its own signed record was refused: the emitter is told, to correct what it sent."""
 
 

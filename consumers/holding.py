@@ -1,0 +1,579 @@
+"""Order-independent views: each source's chain is checked across partitions before it counts.
+
+A source writes to many partitions (its subjects' ones), so a consumer reading them in whatever
+interleaving sees a source's events in no set order. The views must not depend on that order:
+
+- **Chain stage.** A record counts only once every earlier sequence of its source has been read
+  and its ``prevhash`` links to the one before (``Chain``). A record whose predecessors are not
+  there yet is *held* (``sequence_gap``) and released, in sequence order, when the gap fills. A
+  record that does not link is refused (``hash_chain_broken``).
+- **Forks.** Two different events of one source with the same sequence (the second necessarily
+  in another partition: a partition's own order is judged on reading) quarantine the source
+  from that sequence on: both branches and every later record of the source are held
+  (``fork``). What the first branch already changed is undone: each subject it touched is
+  folded again from its history before that record, and what followed there is held.
+- **Subject stage.** A subject's events all lie in one partition (``wrong_partition`` is
+  refused), so its history is applied in offset order: a record behind a held one on the same
+  subject is held too (``behind``) and released right after it.
+
+So every subject's history is applied in log order, and each decision depends only on what
+comes before in that history and on the complete prefix of each source's chain: any
+interleaving of the partitions gives the same views (``tests/unit/views/test_interleaving.py``).
+
+Held records are kept in the store (``held``), with the record, until released. A fork raises a
+security alert at once, to the platform and the source's organisation; a gap does when the
+consumer has caught up with every partition it reads and the gap is still open. Release and
+undo assume one consumer process writes a views store (today's deployment).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.fold import Fold, Position
+from consumers.store_batch import dialect_insert, entry_of
+from consumers.store_schema import Tables
+from consumers.verification import Accepted, RawRecord, RefusedEvent, Rejected, Verdict
+from consumers.views.models import TimelineEntry
+from schemas.envelope import Envelope, format_time, from_record
+from schemas.signing import GENESIS_HASH
+from schemas.timing import appended_at
+
+log = structlog.get_logger("consumers.holding")
+
+
+class Hold(StrEnum):
+    GAP = "sequence_gap"
+    FORK = "fork"
+    BEHIND = "behind"
+    LINK = "link_only"
+    """A refused (dead-lettered) authentic record waiting for its predecessors only to pass on
+    its place in the chain: it blocks no subject and is never applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as kept in the store (shaped like aiokafka's ``ConsumerRecord``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int = -1
+    timestamp_type: int = -1
+
+    def dumps(self, *, value: bool = True) -> str:
+        """JSON; ``value=False`` leaves the value out (the timeline keeps the data already)."""
+        def b64(raw: bytes | None) -> str | None:
+            return None if raw is None else base64.b64encode(raw).decode()
+        return json.dumps({"topic": self.topic, "key": b64(self.key),
+                           "value": b64(self.value) if value else None,
+                           "headers": [[k, b64(v)] for k, v in self.headers],
+                           "ts": self.timestamp, "tt": self.timestamp_type},
+                          separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, text: str, partition: int, offset: int,
+              value: bytes | None = None) -> StoredRecord:
+        """The record back; ``value`` where it was stored without (the signed data: the
+        signature covers its canonical form, so these bytes verify as the original did)."""
+        doc = json.loads(text)
+
+        def raw(value: str | None) -> bytes | None:
+            return None if value is None else base64.b64decode(value)
+        return cls(doc["topic"], partition, offset, raw(doc["key"]),
+                   raw(doc["value"]) if doc["value"] is not None else value,
+                   tuple((k, raw(v)) for k, v in doc["headers"]), doc["ts"], doc["tt"])
+
+    @classmethod
+    def of(cls, record: RawRecord) -> StoredRecord:
+        return cls(record.topic, record.partition, record.offset, record.key, record.value,
+                   tuple(record.headers), getattr(record, "timestamp", -1),
+                   getattr(record, "timestamp_type", -1))
+
+
+@dataclass(slots=True)
+class Chain:
+    """Where a source's chain stands: every sequence up to ``head`` read and linked."""
+
+    head: int = 0
+    head_hash: str = GENESIS_HASH
+    forked_at: int | None = None
+    """The sequence from which the source is quarantined (two events claimed it)."""
+
+
+@dataclass(slots=True)
+class Held:
+    record: StoredRecord
+    source: str
+    sequence: int
+    subject: str
+    event_id: str
+    reason: Hold
+    alerted: bool = False
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.record.topic, self.record.partition, self.record.offset)
+
+
+Ready = tuple[Envelope, RawRecord, "Held | None", Accepted | None]
+"""A record whose chain place is next: its event, record, held row if any, and its verdict
+(``None``: refused by the verification stage, it only passes on its place)."""
+Verify = Callable[[Sequence[RawRecord]], Awaitable[list[Verdict]]]
+"""The verification stage, for records released from the store."""
+LoadSubjects = Callable[[Sequence[tuple[Accepted, Position]]], Awaitable[None]]
+"""Loads into the fold the subjects (and histories) of records about to be applied."""
+
+
+def _envelope(record: StoredRecord) -> Envelope:
+    """The event of a stored record that was verified before (its chain fields are needed)."""
+    return from_record(record.key, record.value, record.headers)
+
+
+def position_of(record: RawRecord) -> Position:
+    return Position(record.topic, record.partition, record.offset,
+                    appended_at(getattr(record, "timestamp", None),
+                                getattr(record, "timestamp_type", None)))
+
+
+@dataclass(slots=True)
+class Gate:
+    """One batch's chain and subject stages, in front of the fold; written with the batch."""
+
+    conn: AsyncConnection
+    tables: Tables
+    fold: Fold
+    verify: Verify
+    load_subjects: LoadSubjects
+    chains: dict[str, Chain] = field(default_factory=dict)
+    held: dict[tuple[str, int, int], Held] = field(default_factory=dict)
+    applied: list[tuple[Accepted, Position]] = field(default_factory=list)
+    refused: list[tuple[RawRecord, Rejected]] = field(default_factory=list)
+    forks: list[Held] = field(default_factory=list)
+    """Records a fork was found at in this batch (each raises an alert)."""
+    _dirty_chains: set[str] = field(default_factory=set)
+    _removed: set[tuple[str, int, int]] = field(default_factory=set)
+    _dirty_held: set[tuple[str, int, int]] = field(default_factory=set)
+    _sources_loaded: set[str] = field(default_factory=set)
+    _subjects_loaded: set[str] = field(default_factory=set)
+    _none_held: bool = False
+    chains_checked: bool = True
+
+    @classmethod
+    async def open(cls, conn: AsyncConnection, tables: Tables, fold: Fold, verify: Verify,
+                   load_subjects: LoadSubjects, sources: set[str], *,
+                   chains: bool = True) -> Gate:
+        gate = cls(conn, tables, fold, verify, load_subjects, chains_checked=chains)
+        c = tables.chains.c
+        if sources:
+            for row in await conn.execute(select(tables.chains)
+                                          .where(c.source.in_(sorted(sources)))):
+                gate.chains[row.source] = Chain(row.head, row.head_hash, row.forked_at)
+        gate._none_held = (await conn.execute(select(tables.held.c.source).limit(1))).first() \
+            is None
+        return gate
+
+    async def prefetch(self, sources: set[str], subjects: set[str]) -> None:
+        """Read at once the held records of a batch's sources and subjects."""
+        await self._load_held(sources=sources, subjects=subjects)
+        self._sources_loaded |= sources
+        self._subjects_loaded |= subjects
+
+    # ---- reading the held records, lazily ------------------------------------------------
+
+    async def _load_held(self, *, sources: Collection[str] = (),
+                         subjects: Collection[str] = ()) -> None:
+        if self._none_held or not (sources or subjects):
+            return
+        h = self.tables.held
+        query = select(h).where(or_(h.c.source.in_(sorted(sources)),
+                                    h.c.subject.in_(sorted(subjects))))
+        for row in await self.conn.execute(query):
+            key = (row.topic, row.log_partition, row.log_offset)
+            if key in self.held or key in self._removed:
+                continue
+            self.held[key] = Held(StoredRecord.loads(row.record, row.log_partition,
+                                                     row.log_offset),
+                                  row.source, row.sequence, row.subject, row.event_id,
+                                  Hold(row.reason), row.alerted)
+
+    async def _of_source(self, source: str) -> list[Held]:
+        if source not in self._sources_loaded:
+            await self._load_held(sources={source})
+            self._sources_loaded.add(source)
+        return sorted((h for h in self.held.values() if h.source == source),
+                      key=lambda h: h.sequence)
+
+    async def _on_subject(self, subject: str) -> list[Held]:
+        if subject not in self._subjects_loaded:
+            await self._load_held(subjects={subject})
+            self._subjects_loaded.add(subject)
+        return sorted((h for h in self.held.values()
+                       if h.subject == subject and h.reason is not Hold.LINK),
+                      key=lambda h: h.record.offset)
+
+    def _hold(self, record: RawRecord, env: Envelope, reason: Hold, *,
+              store: bool = True) -> Held:
+        held = Held(StoredRecord.of(record), env.source, env.sequence, env.subject, env.id,
+                    reason)
+        if not store:  # only named (in an alert): a refused record stays a dead letter
+            return held
+        self.held[held.key] = held
+        self._removed.discard(held.key)
+        self._dirty_held.add(held.key)
+        log.info("record_held", reason=reason.value, event_id=env.id, org=env.org,
+                 sequence=env.sequence, subject=env.subject, topic=record.topic,
+                 partition=record.partition, offset=record.offset)
+        return held
+
+    def _mark(self, held: Held, reason: Hold) -> None:
+        if held.reason is not reason:
+            held.reason = reason
+            self._dirty_held.add(held.key)
+
+    def _release(self, held: Held) -> None:
+        self.held.pop(held.key, None)
+        self._removed.add(held.key)
+        self._dirty_held.discard(held.key)
+
+    async def _chain(self, source: str) -> Chain:
+        chain = self.chains.get(source)
+        if chain is None:  # a source the batch's verified records did not name
+            c = self.tables.chains.c
+            row = (await self.conn.execute(select(self.tables.chains)
+                                           .where(c.source == source))).first()
+            chain = Chain(row.head, row.head_hash, row.forked_at) if row else Chain()
+            self.chains[source] = chain
+        return chain
+
+    # ---- the stages ----------------------------------------------------------------------
+
+    async def admit(self, accepted: Accepted, record: RawRecord) -> None:
+        """A newly read, verified record: judge its order and chain, then apply or hold it."""
+        env = accepted.envelope
+        at = position_of(record)
+        out_of_order = (self.fold.history.check_duplicate(env)
+                        or self.fold.history.check_order(env, at.topic, at.partition))
+        if out_of_order is not None:
+            self.refused.append((record, out_of_order))
+            return
+        self.fold.history.record_order(env, at.topic, at.partition)
+        if not self.chains_checked:
+            await self.load_subjects([(accepted, at)])
+            await self._subject_stage(accepted, record, None)
+            return
+        await self._enter(env, record, accepted)
+
+    async def admit_refused(self, env: Envelope, record: RawRecord) -> None:
+        """An authentic record the verification stage refused (dead-lettered already): it is
+        never applied, but it holds its place in its source's chain."""
+        if self.chains_checked:
+            await self._enter(env, record, None)
+
+    async def _enter(self, env: Envelope, record: RawRecord, accepted: Accepted | None) -> None:
+        chain = await self._chain(env.source)
+        n = env.sequence
+        if chain.forked_at is not None and n >= chain.forked_at:
+            if accepted is not None:
+                self._hold(record, env, Hold.FORK)
+            return
+        if n <= chain.head:
+            found = self._hold(record, env, Hold.FORK, store=accepted is not None)
+            await self._fork(env.source, chain, n, found)
+            return
+        if n > chain.head + 1:
+            twin = [h for h in await self._of_source(env.source) if h.sequence == n]
+            held = self._hold(record, env, Hold.GAP if accepted is not None else Hold.LINK)
+            if twin:
+                await self._fork(env.source, chain, n, held)
+            return
+        await self._advance(env.source, chain, [(env, record, None, accepted)])
+
+    async def _advance(self, source: str, chain: Chain, ready: list[Ready]) -> None:
+        """Link the next record(s) of ``source``, then release its held successors."""
+        linked: list[Ready] = []
+        while ready:
+            env, record, held, accepted = ready.pop(0)
+            if env.prevhash != chain.head_hash:
+                # It links to another event than the one holding its predecessor's place: the
+                # source signed two histories from there (a fork whose other branch may not be
+                # on the log). Judged only once the predecessor is linked, so in any order.
+                if held is not None and accepted is None:
+                    self._release(held)
+                    held = None
+                found = held or self._hold(record, env, Hold.FORK, store=accepted is not None)
+                self._mark(found, Hold.FORK)
+                log.warning("chain_link_broken", source=source, sequence=env.sequence,
+                            prevhash=env.prevhash[:16], expected=chain.head_hash[:16])
+                await self._fork(source, chain, max(chain.head, 1), found)
+                break
+            chain.head, chain.head_hash = env.sequence, env.hash()
+            self._dirty_chains.add(source)
+            linked.append((env, record, held, accepted))
+            successor, stop = await self._successor(source, chain)
+            if successor is not None:
+                ready.append(successor)
+            if stop:
+                break
+        if chain.forked_at is not None:  # linked here, then found on a forked stretch
+            linked = self._off_the_fork(chain.forked_at, linked)
+        applicable = [(a, r, h) for _, r, h, a in linked if a is not None]
+        for _, _, held, accepted in linked:
+            if accepted is None and held is not None:
+                self._release(held)
+        await self.load_subjects([(a, position_of(r)) for a, r, _ in applicable])
+        for accepted, record, held in applicable:
+            await self._subject_stage(accepted, record, held)
+
+    async def _successor(self, source: str, chain: Chain) -> tuple[Ready | None, bool]:
+        """The held record whose place is next, if any; and whether to stop linking here."""
+        following = [h for h in await self._of_source(source)
+                     if h.sequence == chain.head + 1 and h.reason in (Hold.GAP, Hold.LINK)]
+        if len(following) != 1:
+            return None, False
+        nxt = following[0]
+        if nxt.reason is Hold.LINK:
+            return (_envelope(nxt.record), nxt.record, nxt, None), False
+        verdict = (await self.verify([nxt.record]))[0]
+        if isinstance(verdict, Accepted):
+            return (verdict.envelope, nxt.record, nxt, verdict), False
+        self.refused.append((nxt.record, verdict))  # the registry changed since it was read
+        if not isinstance(verdict, RefusedEvent) or verdict.envelope is None:
+            self._release(nxt)
+            return None, True
+        return (verdict.envelope, nxt.record, nxt, None), False
+
+    def _off_the_fork(self, forked_at: int, linked: list[Ready]) -> list[Ready]:
+        """``linked`` without what lies at or after ``forked_at``: held (or, refused, let go)."""
+        for env, record, held, accepted in linked:
+            if env.sequence < forked_at:
+                continue
+            if accepted is None:
+                if held is not None:
+                    self._release(held)
+            else:
+                self._mark(held or self._hold(record, env, Hold.FORK), Hold.FORK)
+        return [x for x in linked if x[0].sequence < forked_at]
+
+    async def _subject_stage(self, accepted: Accepted, record: RawRecord,
+                             held: Held | None) -> None:
+        """Apply a linked record unless an earlier record of its subject is still held."""
+        env = accepted.envelope
+        before = [h for h in await self._on_subject(env.subject)
+                  if h.record.offset < record.offset and h is not held]
+        if before:
+            if held is None:
+                self._hold(record, env, Hold.BEHIND)
+            else:
+                self._mark(held, Hold.BEHIND)
+            return
+        if held is not None:
+            self._release(held)
+        self._apply(accepted, record)
+        await self._release_behind(env.subject)
+
+    def _apply(self, accepted: Accepted, record: RawRecord) -> None:
+        at = position_of(record)
+        refusal = self.fold.apply(accepted, at,
+                                  record=StoredRecord.of(record).dumps(value=False),
+                                  ordered=False)
+        if refusal is None:
+            self.applied.append((accepted, at))
+        else:
+            self.refused.append((record, refusal))
+
+    async def _release_behind(self, subject: str) -> None:
+        while True:
+            waiting = await self._on_subject(subject)
+            if not waiting or waiting[0].reason is not Hold.BEHIND:
+                return
+            first = waiting[0]
+            self._release(first)
+            verdict = (await self.verify([first.record]))[0]
+            if isinstance(verdict, Rejected):
+                self.refused.append((first.record, verdict))
+                continue
+            await self.load_subjects([(verdict, position_of(first.record))])
+            self._apply(verdict, first.record)
+
+    # ---- forks ---------------------------------------------------------------------------
+
+    async def _fork(self, source: str, chain: Chain, n: int, found: Held) -> None:
+        """Two events of ``source`` claim sequence ``n``: quarantine it from ``n`` on."""
+        log.warning("source_forked", source=source, sequence=n, event_id=found.event_id,
+                    topic=found.record.topic, partition=found.record.partition,
+                    offset=found.record.offset)
+        self.forks.append(found)
+        applied_up_to = chain.head
+        chain.forked_at = n if chain.forked_at is None else min(chain.forked_at, n)
+        chain.head = min(chain.head, n - 1)
+        self._dirty_chains.add(source)
+        for held in await self._of_source(source):
+            if held.sequence >= n:
+                if held.reason is Hold.LINK:
+                    self._release(held)
+                else:
+                    self._mark(held, Hold.FORK)
+        if applied_up_to >= n:
+            await self._undo(source, n)
+
+    async def _undo(self, source: str, n: int) -> None:
+        """Take back what ``source``'s records from ``n`` on changed: each subject they touched
+        is folded again from before the first of them, and the rest of it is held."""
+        tl = self.tables.timeline
+        first: dict[str, int] = {}
+        for row in await self.conn.execute(
+                select(tl.c.subject, tl.c.log_offset)
+                .where(tl.c.source == source, tl.c.sequence >= n)):
+            first[row.subject] = min(first.get(row.subject, row.log_offset), row.log_offset)
+        for (subject, position), (sequence, _) in self._unwritten_of(source):
+            if sequence >= n:
+                offset = next(e.offset for e in self.fold.unwritten(subject)[0]
+                              if e.position == position)
+                first[subject] = min(first.get(subject, offset), offset)
+        self.applied = [(a, p) for a, p in self.applied
+                        if not (a.envelope.source == source and a.envelope.sequence >= n)]
+        for subject, offset in sorted(first.items()):
+            await self._refold(subject, offset, source, n)
+
+    def _unwritten_of(self, source: str) -> list[tuple[tuple[str, int], tuple[int, str]]]:
+        changes = self.fold.changes()
+        by_key = {(e.subject, e.position): e for e in changes.new_entries}
+        return [(k, v) for k, v in changes.provenance.items()
+                if k in by_key and by_key[k].source == source]
+
+    async def _history(self, subject: str) -> list[tuple[TimelineEntry, int, str]]:
+        """``subject``'s whole timeline, stored and unwritten: ``(entry, sequence, record)``."""
+        tl = self.tables.timeline
+        rows = await self.conn.execute(select(tl).where(tl.c.subject == subject)
+                                       .order_by(tl.c.position))
+        if subject in self.fold.changes().reset:
+            rows_list: list[tuple[TimelineEntry, int, str]] = []
+        else:
+            rows_list = [(entry_of(r), r.sequence, r.record) for r in rows]
+        new, updated = self.fold.unwritten(subject)
+        rows_list = [(updated.get(e.position, e), s, r) for e, s, r in rows_list]
+        for e in new:
+            sequence, record = self.fold.provenance(subject, e.position) or (0, "{}")
+            rows_list.append((e, sequence, record))
+        return sorted(rows_list, key=lambda x: x[0].position)
+
+    async def _refold(self, subject: str, offset: int, source: str, n: int) -> None:
+        history = await self._history(subject)
+        kept = [h for h in history if h[0].offset < offset]
+        moved = [h for h in history if h[0].offset >= offset]
+        records = [StoredRecord.loads(r, e.partition, e.offset, e.data.encode())
+                   for e, _, r in history]
+        verdicts = await self.verify(records)
+        await self.load_subjects([(v, position_of(r)) for v, r in zip(verdicts, records,
+                                                                      strict=True)
+                                  if isinstance(v, Accepted)])
+        self.fold.reset(subject, [(e.source, e.event_id) for e, _, _ in history])
+        gone = {(e.source, e.event_id) for e, _, _ in moved}
+        self.applied = [(a, p) for a, p in self.applied
+                        if (a.envelope.source, a.envelope.id) not in gone]
+        for (e, sequence, _), record, verdict in zip(history, records, verdicts, strict=True):
+            if isinstance(verdict, Rejected):  # pragma: no cover - it was accepted before
+                log.error("refold_refused", subject=subject, event_id=e.event_id,
+                          reason=verdict.reason.value)
+                continue
+            if e.offset >= offset:
+                forked = e.source == source and sequence >= n
+                self._hold(record, verdict.envelope, Hold.FORK if forked else Hold.BEHIND)
+                continue
+            refusal = self.fold.apply(verdict, position_of(record),
+                                      record=record.dumps(value=False), ordered=False)
+            if refusal is not None:  # pragma: no cover - the same history, folded the same
+                log.error("refold_refused", subject=subject, event_id=e.event_id,
+                          reason=refusal.reason.value)
+        log.warning("subject_refolded", subject=subject, kept=len(kept), held=len(moved),
+                    source=source, sequence=n)
+
+    # ---- alerts and writing --------------------------------------------------------------
+
+    async def open_gaps(self) -> list[Held]:
+        """Gap-held records no alert was raised for yet (marked raised by this call)."""
+        h = self.tables.held
+        gaps = (Hold.GAP, Hold.LINK)
+        rows = await self.conn.execute(select(h).where(h.c.reason.in_([g.value for g in gaps]),
+                                                       h.c.alerted.is_(False)))
+        found: list[Held] = []
+        for row in rows:
+            key = (row.topic, row.log_partition, row.log_offset)
+            held = self.held.get(key)
+            if held is None and key not in self._removed:
+                held = self.held[key] = Held(
+                    StoredRecord.loads(row.record, row.log_partition, row.log_offset),
+                    row.source, row.sequence, row.subject, row.event_id, Hold(row.reason))
+            if held is not None and held.reason in gaps and not held.alerted:
+                found.append(held)
+        for held in self.held.values():
+            if held.reason in gaps and not held.alerted and held not in found:
+                found.append(held)
+        for held in found:
+            held.alerted = True
+            self._dirty_held.add(held.key)
+        for held in self.forks:
+            held.alerted = True
+        return found
+
+    async def write(self) -> None:
+        """Store the chains and the held records as this batch leaves them."""
+        t = self.tables
+        if self._dirty_chains:
+            stmt = dialect_insert(self.conn, t.chains)
+            await self.conn.execute(
+                stmt.on_conflict_do_update(index_elements=["source"], set_={
+                    "head": stmt.excluded.head, "head_hash": stmt.excluded.head_hash,
+                    "forked_at": stmt.excluded.forked_at}),
+                [{"source": s, "head": self.chains[s].head,
+                  "head_hash": self.chains[s].head_hash, "forked_at": self.chains[s].forked_at}
+                 for s in sorted(self._dirty_chains)])
+        h = t.held.c
+        if self._removed:
+            for key in sorted(self._removed):
+                await self.conn.execute(delete(t.held).where(
+                    h.topic == key[0], h.log_partition == key[1], h.log_offset == key[2]))
+        rows = [self.held[k] for k in sorted(self._dirty_held) if k in self.held]
+        if rows:
+            now = format_time(datetime.now(UTC))
+            stmt = dialect_insert(self.conn, t.held)
+            await self.conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["topic", "log_partition", "log_offset"],
+                    set_={"reason": stmt.excluded.reason, "alerted": stmt.excluded.alerted}),
+                [{"topic": r.record.topic, "log_partition": r.record.partition,
+                  "log_offset": r.record.offset, "source": r.source, "sequence": r.sequence,
+                  "subject": r.subject, "event_id": r.event_id, "reason": r.reason.value,
+                  "record": r.record.dumps(), "alerted": r.alerted, "held_at": now}
+                 for r in rows])
+
+    def may_hold(self) -> bool:
+        """Whether anything is held (in the store, or by this batch)."""
+        return bool(self.held) or not self._none_held
+
+    def held_now(self) -> int:
+        return len(self.held)
+
+
+async def held_records(conn: AsyncConnection, tables: Tables) -> list[dict[str, object]]:
+    """Every held record, for the read API and the CLI."""
+    h = tables.held
+    rows = await conn.execute(select(h.c.topic, h.c.log_partition, h.c.log_offset, h.c.source,
+                                     h.c.sequence, h.c.subject, h.c.event_id, h.c.reason,
+                                     h.c.held_at).order_by(h.c.source, h.c.sequence))
+    return [dict(r._mapping) for r in rows]  # noqa: SLF001 - SQLAlchemy's public Row API
+
+
