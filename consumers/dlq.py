@@ -77,6 +77,11 @@ class DeadLetterQueue:
         self.consumer = consumer
         self._hooks = tuple(hooks)
 
+    @property
+    def alerting(self) -> bool:
+        """Whether hooks (the alerts) listen: a rebuild's DLQ has none."""
+        return bool(self._hooks)
+
     def letter(self, record: RawRecord, rejection: Rejected) -> DeadLetter:
         return DeadLetter(record, rejection, self.consumer)
 

@@ -114,6 +114,29 @@ class Fold:
             self.history.seen.add((env.source, env.id))
         return None
 
+    def prejudge(self, accepted: Accepted) -> Rejected | None:
+        """What ``apply`` would refuse ``accepted`` for on its subject as it stands, changing
+        nothing (duplicates aside): the subject's party, its lifecycle, a correction's target."""
+        env = accepted.envelope
+        subject = self.subjects[env.subject]
+        if isinstance(env.data, Correction):
+            if subject.timeline is None:
+                return None
+            target = next((e for e in subject.timeline
+                           if e.event_id == env.data.corrects_event_id and e.corrects is None),
+                          None)
+            why = _refusal(target, env.data, env)
+            return None if why is None else Rejected(Reason.BAD_CORRECTION, why,
+                                                     event_id=env.id, source=env.source)
+        refusal = self._party_refusal(subject, accepted)
+        if refusal is not None:
+            return refusal
+        impossible = refusal_of(env.type, _status(subject.view, env.type), env.data)
+        if impossible is not None:
+            return Rejected(Reason.INVALID_TRANSITION, impossible, event_id=env.id,
+                            source=env.source)
+        return None
+
     def changes(self) -> Changes:
         views = [(s.family, k, s.view) for k, s in self.subjects.items() if s.dirty]
         return Changes(views, list(self._new.values()), list(self._updated.values()),

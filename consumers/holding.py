@@ -29,6 +29,7 @@ undo assume one consumer process writes a views store (today's deployment).
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.fold import Fold, Position
 from consumers.store_batch import dialect_insert, entry_of
 from consumers.store_schema import Tables
-from consumers.verification import Accepted, RawRecord, RefusedEvent, Rejected, Verdict
+from consumers.verification import Accepted, RawRecord, Rejected, Verdict
 from consumers.views.models import TimelineEntry
 from schemas.envelope import Envelope, format_time, from_record
 from schemas.signing import GENESIS_HASH
@@ -113,7 +114,7 @@ class Chain:
     """The sequence from which the source is quarantined (two events claimed it)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Held:
     record: StoredRecord
     source: str
@@ -166,6 +167,8 @@ class Gate:
     _dirty_chains: set[str] = field(default_factory=set)
     _removed: set[tuple[str, int, int]] = field(default_factory=set)
     _dirty_held: set[tuple[str, int, int]] = field(default_factory=set)
+    _by_place: dict[tuple[str, int], list[Held]] = field(default_factory=dict)
+    _by_subject: dict[str, list[Held]] = field(default_factory=dict)
     _sources_loaded: set[str] = field(default_factory=set)
     _subjects_loaded: set[str] = field(default_factory=set)
     _none_held: bool = False
@@ -204,10 +207,29 @@ class Gate:
             key = (row.topic, row.log_partition, row.log_offset)
             if key in self.held or key in self._removed:
                 continue
-            self.held[key] = Held(StoredRecord.loads(row.record, row.log_partition,
-                                                     row.log_offset),
-                                  row.source, row.sequence, row.subject, row.event_id,
-                                  Hold(row.reason), row.alerted)
+            self._put(Held(StoredRecord.loads(row.record, row.log_partition, row.log_offset),
+                           row.source, row.sequence, row.subject, row.event_id,
+                           Hold(row.reason), row.alerted))
+
+    def _put(self, held: Held) -> None:
+        """Keep ``held``, indexed by its source's sequence and by its subject's offset."""
+        self.held[held.key] = held
+        self._by_place.setdefault((held.source, held.sequence), []).append(held)
+        line = self._by_subject.setdefault(held.subject, [])
+        bisect.insort(line, held, key=lambda h: h.record.offset)
+
+    def _drop(self, held: Held) -> None:
+        kept = self.held.pop(held.key, None)
+        if kept is None:
+            return
+        self._by_place[(kept.source, kept.sequence)].remove(kept)
+        self._by_subject[kept.subject].remove(kept)
+
+    async def _at_place(self, source: str, sequence: int) -> list[Held]:
+        """The held records of ``source`` claiming ``sequence``."""
+        if source not in self._sources_loaded:
+            await self._of_source(source)
+        return list(self._by_place.get((source, sequence), ()))
 
     async def _of_source(self, source: str) -> list[Held]:
         if source not in self._sources_loaded:
@@ -217,12 +239,22 @@ class Gate:
                       key=lambda h: h.sequence)
 
     async def _on_subject(self, subject: str) -> list[Held]:
+        """The subject's held records that block it (all but link-only), by offset."""
         if subject not in self._subjects_loaded:
             await self._load_held(subjects={subject})
             self._subjects_loaded.add(subject)
-        return sorted((h for h in self.held.values()
-                       if h.subject == subject and h.reason is not Hold.LINK),
-                      key=lambda h: h.record.offset)
+        return [h for h in self._by_subject.get(subject, ()) if h.reason is not Hold.LINK]
+
+    async def _blocked(self, subject: str, offset: int, mine: Held | None) -> bool:
+        """Whether a record of ``subject`` before ``offset`` (not ``mine``) is held."""
+        if subject not in self._subjects_loaded:
+            await self._on_subject(subject)
+        for held in self._by_subject.get(subject, ()):
+            if held.record.offset >= offset:
+                return False
+            if held is not mine and held.reason is not Hold.LINK:
+                return True
+        return False
 
     def _hold(self, record: RawRecord, env: Envelope, reason: Hold, *,
               store: bool = True) -> Held:
@@ -230,7 +262,8 @@ class Gate:
                     reason)
         if not store:  # only named (in an alert): a refused record stays a dead letter
             return held
-        self.held[held.key] = held
+        self._drop(held)
+        self._put(held)
         self._removed.discard(held.key)
         self._dirty_held.add(held.key)
         log.info("record_held", reason=reason.value, event_id=env.id, org=env.org,
@@ -244,7 +277,7 @@ class Gate:
             self._dirty_held.add(held.key)
 
     def _release(self, held: Held) -> None:
-        self.held.pop(held.key, None)
+        self._drop(held)
         self._removed.add(held.key)
         self._dirty_held.discard(held.key)
 
@@ -264,10 +297,17 @@ class Gate:
         """A newly read, verified record: judge its order and chain, then apply or hold it."""
         env = accepted.envelope
         at = position_of(record)
-        out_of_order = (self.fold.history.check_duplicate(env)
-                        or self.fold.history.check_order(env, at.topic, at.partition))
-        if out_of_order is not None:
-            self.refused.append((record, out_of_order))
+        duplicate = self.fold.history.check_duplicate(env)
+        out_of_order = self.fold.history.check_order(env, at.topic, at.partition)
+        if duplicate is not None or out_of_order is not None:
+            why = duplicate or out_of_order
+            assert why is not None
+            self.refused.append((record, why))
+            if out_of_order is None and self.chains_checked \
+                    and await self._place_of(env.source, env.id) != env.sequence:
+                # an event id used again at another place: refused, the place is still taken
+                self.fold.history.record_order(env, at.topic, at.partition)
+                await self._enter(env, record, None)
             return
         self.fold.history.record_order(env, at.topic, at.partition)
         if not self.chains_checked:
@@ -276,11 +316,27 @@ class Gate:
             return
         await self._enter(env, record, accepted)
 
+    async def _place_of(self, source: str, event_id: str) -> int | None:
+        """The chain place (sequence) of the applied event ``event_id`` of ``source``."""
+        for e in self.fold.changes().new_entries:
+            if e.source == source and e.event_id == event_id:
+                found = self.fold.provenance(e.subject, e.position)
+                return found[0] if found else None
+        tl = self.tables.timeline.c
+        row = (await self.conn.execute(select(tl.sequence).where(
+            tl.source == source, tl.event_id == event_id))).first()
+        return None if row is None else int(row.sequence)
+
     async def admit_refused(self, env: Envelope, record: RawRecord) -> None:
         """An authentic record the verification stage refused (dead-lettered already): it is
-        never applied, but it holds its place in its source's chain."""
-        if self.chains_checked:
-            await self._enter(env, record, None)
+        never applied, but it holds its place in its source's chain (a copy of it later in
+        its partition does not: that is a replay, not a second event)."""
+        if not self.chains_checked:
+            return
+        if self.fold.history.check_order(env, record.topic, record.partition) is not None:
+            return
+        self.fold.history.record_order(env, record.topic, record.partition)
+        await self._enter(env, record, None)
 
     async def _enter(self, env: Envelope, record: RawRecord, accepted: Accepted | None) -> None:
         chain = await self._chain(env.source)
@@ -289,17 +345,40 @@ class Gate:
             if accepted is not None:
                 self._hold(record, env, Hold.FORK)
             return
+        if n <= chain.head or n > chain.head + 1:
+            accepted = await self._would_apply(accepted, record)
         if n <= chain.head:
             found = self._hold(record, env, Hold.FORK, store=accepted is not None)
             await self._fork(env.source, chain, n, found)
             return
         if n > chain.head + 1:
-            twin = [h for h in await self._of_source(env.source) if h.sequence == n]
+            twin = await self._at_place(env.source, n)
             held = self._hold(record, env, Hold.GAP if accepted is not None else Hold.LINK)
             if twin:
                 await self._fork(env.source, chain, n, held)
             return
         await self._advance(env.source, chain, [(env, record, None, accepted)])
+
+    async def _would_apply(self, accepted: Accepted | None,
+                           record: RawRecord) -> Accepted | None:
+        """``accepted``, unless the views would refuse it on its subject as it stands: then it
+        is refused now and only keeps its chain place, so a record held for its source's sake
+        never blocks a subject it has no say in (another firm's project, say).
+
+        Only when nothing earlier of the subject is held: then every earlier record of the
+        subject (one partition, read in order) is decided, and the subject stands as it will
+        when this record's turn comes, in any read order."""
+        if accepted is None:
+            return None
+        env = accepted.envelope
+        if await self._blocked(env.subject, record.offset, None):
+            return accepted
+        await self.load_subjects([(accepted, position_of(record))])
+        refusal = self.fold.prejudge(accepted)
+        if refusal is None:
+            return accepted
+        self.refused.append((record, refusal))
+        return None
 
     async def _advance(self, source: str, chain: Chain, ready: list[Ready]) -> None:
         """Link the next record(s) of ``source``, then release its held successors."""
@@ -339,8 +418,8 @@ class Gate:
 
     async def _successor(self, source: str, chain: Chain) -> tuple[Ready | None, bool]:
         """The held record whose place is next, if any; and whether to stop linking here."""
-        following = [h for h in await self._of_source(source)
-                     if h.sequence == chain.head + 1 and h.reason in (Hold.GAP, Hold.LINK)]
+        following = [h for h in await self._at_place(source, chain.head + 1)
+                     if h.reason in (Hold.GAP, Hold.LINK)]
         if len(following) != 1:
             return None, False
         nxt = following[0]
@@ -349,11 +428,10 @@ class Gate:
         verdict = (await self.verify([nxt.record]))[0]
         if isinstance(verdict, Accepted):
             return (verdict.envelope, nxt.record, nxt, verdict), False
-        self.refused.append((nxt.record, verdict))  # the registry changed since it was read
-        if not isinstance(verdict, RefusedEvent) or verdict.envelope is None:
-            self._release(nxt)
-            return None, True
-        return (verdict.envelope, nxt.record, nxt, None), False
+        # The registry changed since it was read: refused now, it was authentic when read and
+        # keeps its place in the chain (else the source would stay held for good).
+        self.refused.append((nxt.record, verdict))
+        return (_envelope(nxt.record), nxt.record, nxt, None), False
 
     def _off_the_fork(self, forked_at: int, linked: list[Ready]) -> list[Ready]:
         """``linked`` without what lies at or after ``forked_at``: held (or, refused, let go)."""
@@ -371,9 +449,7 @@ class Gate:
                              held: Held | None) -> None:
         """Apply a linked record unless an earlier record of its subject is still held."""
         env = accepted.envelope
-        before = [h for h in await self._on_subject(env.subject)
-                  if h.record.offset < record.offset and h is not held]
-        if before:
+        if await self._blocked(env.subject, record.offset, held):
             if held is None:
                 self._hold(record, env, Hold.BEHIND)
             else:
@@ -395,11 +471,13 @@ class Gate:
             self.refused.append((record, refusal))
 
     async def _release_behind(self, subject: str) -> None:
+        if subject not in self._subjects_loaded:
+            await self._on_subject(subject)
+        line = self._by_subject.get(subject, [])
         while True:
-            waiting = await self._on_subject(subject)
-            if not waiting or waiting[0].reason is not Hold.BEHIND:
+            first = next((h for h in line if h.reason is not Hold.LINK), None)
+            if first is None or first.reason is not Hold.BEHIND:
                 return
-            first = waiting[0]
             self._release(first)
             verdict = (await self.verify([first.record]))[0]
             if isinstance(verdict, Rejected):
@@ -480,6 +558,9 @@ class Gate:
         await self.load_subjects([(v, position_of(r)) for v, r in zip(verdicts, records,
                                                                       strict=True)
                                   if isinstance(v, Accepted)])
+        if subject not in self.fold.subjects:  # pragma: no cover - nothing of it verifies now
+            log.error("refold_impossible", subject=subject, source=source, sequence=n)
+            return
         self.fold.reset(subject, [(e.source, e.event_id) for e, _, _ in history])
         gone = {(e.source, e.event_id) for e, _, _ in moved}
         self.applied = [(a, p) for a, p in self.applied
@@ -514,9 +595,10 @@ class Gate:
             key = (row.topic, row.log_partition, row.log_offset)
             held = self.held.get(key)
             if held is None and key not in self._removed:
-                held = self.held[key] = Held(
+                held = Held(
                     StoredRecord.loads(row.record, row.log_partition, row.log_offset),
                     row.source, row.sequence, row.subject, row.event_id, Hold(row.reason))
+                self._put(held)
             if held is not None and held.reason in gaps and not held.alerted:
                 found.append(held)
         for held in self.held.values():

@@ -183,7 +183,7 @@ class ViewSync:
             await self.dlq.send(letters)
             offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
             notices = [_held_letter(self.dlq, h, Reason.FORK) for h in gate.forks]
-            if await _caught_up(conn, tables, gate, offsets, control):
+            if self.dlq.alerting and await _caught_up(conn, tables, gate, offsets, control):
                 notices += [_held_letter(self.dlq, h, Reason.SEQUENCE_GAP)
                             for h in await gate.open_gaps()]
             await self.dlq.notify(notices)

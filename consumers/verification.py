@@ -212,8 +212,8 @@ class VerificationStage:
             self._verifier.check_signature(env)
         except SignatureError as exc:
             return misplaced or Rejected(Reason.SIGNATURE, str(exc), **ids)
-        if misplaced is not None:
-            return RefusedEvent.of(misplaced, env)
+        if misplaced is not None:  # a copy elsewhere takes no place in its source's chain
+            return misplaced
         verdict = self._judge(record, env, org)
         return RefusedEvent.of(verdict, env) if isinstance(verdict, Rejected) else verdict
 
