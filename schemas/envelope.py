@@ -44,7 +44,12 @@ ATTRIBUTES = (
     "signature",
 )
 """Every attribute our events carry, in header order; writers write them all. Readers require
-all of them except ``envelopeversion``, whose absence means envelope version 1."""
+all of them except ``envelopeversion``, whose absence means envelope version 1.
+
+These and only these are signed and hashed. Any other header on a record (``ce_partitionkey``,
+which a stock CloudEvents SDK adds when it relays a record, ``ce_traceparent``, ...) is not
+signed, so readers ignore it: it never becomes an attribute, breaks no signature and is not
+trusted. ``docs/verify_event.py`` names the same list."""
 
 ENVELOPE_VERSION = 2
 """The envelope version writers write, in ``ce_envelopeversion``.
@@ -269,7 +274,7 @@ def _read_headers(
     for name, raw in headers:
         attribute = _ATTRIBUTE_OF_HEADER.get(name.lower())
         if attribute is None:
-            continue
+            continue  # not one of ATTRIBUTES: unsigned (a relay's extension), so never read
         if raw is None:
             raise RecordError("bad_header", f"header {name} has no value")
         if attribute in attributes:
