@@ -146,7 +146,8 @@ class RecordSender:
         Records are enqueued strictly in order (a subject's events keep their order in its
         partition); after the first that cannot be enqueued, the rest are not sent at all.
         ``results`` (one ``None`` per record), if given, is filled in even when the call is
-        cancelled: what was acknowledged before the cancellation is not lost.
+        cancelled: what was acknowledged before the cancellation is not lost. The publisher
+        passes it, so a subclass overriding ``send`` must take it and pass it on.
         """
         if self._producer is None:
             raise PublishError("sender is not started")
