@@ -162,7 +162,8 @@ def test_import_stops_within_its_bound_names_what_landed_and_a_rerun_completes_i
         _say(f"import exited {took:.2f} s after the broker was killed (bound {BOUND_S:g} s)")
         assert process.returncode == 1, err
         assert took <= BOUND_S + MARGIN_S, f"{took:.1f} s after the kill: {err}"
-        message = " ".join(err.split())
+        assert "error: " in err, err
+        message = " ".join(err[err.rindex("error: "):].split())  # after aiokafka's log lines
         found = re.search(r"Acknowledged: \d+ row\(s\) \(lines ([0-9, -]+)\)", message)
         assert found, message
         acknowledged = _ranges(found.group(1))
