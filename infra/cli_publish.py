@@ -17,8 +17,9 @@ from infra import wiring
 from infra.cli_common import console, err_console, fail, print_json, run
 from infra.settings import Settings
 from producers.bulk import Row, RowError, build, read_rows, read_text
+from producers.chainstore import Acknowledged, Pending
 from producers.keys import key_file_name, load_key, write_key
-from producers.publisher import Draft, PublishResult
+from producers.publisher import Draft, Publisher, PublishResult
 from producers.sender import PublishError
 from schemas.errors import EminingError
 from schemas.signing import PrivateKey, b64
@@ -135,8 +136,11 @@ async def _import(
 ) -> ImportOutcome:
     """Check every row's authority first, then publish in batches: all or (with skip) the good.
 
-    Each batch is bounded by twice the client timeout. Rows whose event id this source already
-    signed (acknowledged, or waiting in its outbox) are not signed again.
+    Each batch is bounded by twice the client timeout (a send waits at most one; closing the
+    producer after a failure does not wait for a broker that is gone). Rows whose event id this
+    source already signed (acknowledged, or waiting in its outbox) are not signed again; what
+    waits in the outbox is looked up on the log when the publisher starts and re-sent only if
+    it is not there.
     """
     registry = await wiring.load_registry(settings)
     bound = 2 * settings.client_timeout_s
@@ -154,21 +158,34 @@ async def _import(
             allowed.append(row)
         fresh = [r for r in allowed if pub.known(r.draft.event_id or "") is None]
         task = progress.add_task("publishing", total=len(fresh))
-        done: list[int] = []
         for start in range(0, max(len(fresh), 1), IMPORT_BATCH):
             chunk = fresh[start : start + IMPORT_BATCH]
-            try:  # an empty first batch still sends what a stopped run left in the outbox
+            try:  # acknowledgements are recorded even when the bound cancels the batch
                 await asyncio.wait_for(pub.publish_many([r.draft for r in chunk]), bound)
             except (PublishError, TimeoutError) as exc:
-                why = str(exc) or f"no acknowledgement within {bound:.0f} s"
-                raise ImportStoppedError(
-                    f"stopped: {why}. Acknowledged: {len(done)} row(s) (lines "
-                    f"{_lines(done) or 'none'}); not acknowledged from line {chunk[0].line}. "
-                    "Run the same file again: what is on the log is not published twice"
-                ) from None
-            done += [r.line for r in chunk]
+                why = str(exc) or f"no acknowledgement within {bound:g} s"
+                raise ImportStoppedError(_stopped(why, pub, allowed)) from None
             progress.update(task, advance=len(chunk))
     return ImportOutcome(len(fresh), len(allowed) - len(fresh))
+
+
+def _stopped(why: str, pub: Publisher, rows: list[Row]) -> str:
+    """Which rows the broker acknowledged, which are in doubt, which were not sent: by line,
+    from what the source's chain store recorded (acknowledgements as they came)."""
+    acked: list[int] = []
+    doubt: list[int] = []
+    unsent: list[int] = []
+    for row in rows:
+        state = pub.known(row.draft.event_id or "")
+        (acked if isinstance(state, Acknowledged) else doubt if isinstance(state, Pending)
+         else unsent).append(row.line)
+    text = (f"stopped: {why}. Acknowledged: {len(acked)} row(s) (lines {_lines(acked) or 'none'})"
+            f"; in doubt: {len(doubt)} row(s) (lines {_lines(doubt) or 'none'}), signed and"
+            " sent but not acknowledged, so they may or may not be on the log")
+    if unsent:
+        text += f"; not sent: {len(unsent)} row(s) (lines {_lines(unsent)})"
+    return (text + ". Run the same file again: rows in doubt are looked up on the log and sent"
+            " only if not there, acknowledged rows are skipped, so nothing is published twice")
 
 
 def _lines(numbers: list[int]) -> str:

@@ -116,11 +116,20 @@ class _ObservedSender(RecordSender):
     def started(self) -> bool:
         return self._shared.started
 
-    async def send(self, records: Sequence[KafkaRecord]) -> list[Ack | str]:
+    async def send(self, records: Sequence[KafkaRecord],
+                   results: list[Ack | str | None] | None = None) -> list[Ack | str]:
         self._custody.saw_signed(records)
-        results = await self._shared.send(records)
-        self._custody.saw_results(records, results)
-        return results
+        try:
+            answers = await self._shared.send(records, results)
+        except asyncio.CancelledError:
+            if results is not None:
+                self._custody.saw_results(records, [r or "not sent" for r in results])
+            raise
+        self._custody.saw_results(records, answers)
+        return answers
+
+    def found_on_log(self, records: Sequence[KafkaRecord], acks: Sequence[Ack]) -> None:
+        self._custody.saw_results(records, acks)
 
 
 class Custody:

@@ -12,9 +12,11 @@ from types import TracebackType
 from typing import Any
 
 import structlog
+from aiokafka.errors import KafkaError
 
 from producers.chainstore import Acknowledged, ChainStore, Pending
-from producers.connection import KafkaAccess
+from producers.connection import KafkaAccess, refusal
+from producers.log_lookup import CLOCK_SKEW, find_ids
 from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
 from producers.sender import Ack, PublishError, RecordSender
 from schemas.authority import decide
@@ -109,7 +111,8 @@ class Publisher:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect (bounded), take the source's lock, and re-send anything left pending."""
+        """Connect (bounded), take the source's lock, and settle anything left pending: look it
+        up on the log, re-send what is not there."""
         if self._owns_sender:
             await self._sender.start()
         try:
@@ -161,7 +164,9 @@ class Publisher:
         """Sign and send ``drafts`` as consecutive links of this source's chain, all in flight.
 
         Returns once the broker acknowledged every one. On failure raises ``PublishError``; the
-        unacknowledged events stay in the outbox and are re-sent before anything new.
+        unacknowledged events stay in the outbox, and before anything new they are looked up on
+        the log and re-sent only if not there. Acknowledgements are recorded as they came, even
+        if this call is cancelled.
         """
         batch = list(drafts)
         self.check(batch)
@@ -193,32 +198,66 @@ class Publisher:
             return await self._send(store, [Pending(s, e, r) for e, r, s, _ in signed])
 
     async def _resend_pending(self) -> None:
+        """Settle what an earlier attempt signed but saw no acknowledgement for, then re-send
+        what is not on the log."""
         store = self._require()
-        pending = store.pending()
+        pending = await self._settle(store, store.pending())
         if pending:
             self._log.warning("pending_events_resent", count=len(pending))
             await self._send(store, pending)
 
+    async def _settle(self, store: ChainStore, pending: Sequence[Pending]) -> list[Pending]:
+        """Look ``pending`` up on the log by event id: those found there are acknowledged (not
+        sent twice: a new producer session's idempotence does not cover an old session's
+        records); the rest are returned.
+
+        Without READ on the topics (an organisation's principal has WRITE only) they cannot be
+        looked up and are all returned: re-sent, same id and bytes, so consumers drop a repeat.
+        """
+        if not pending:
+            return []
+        wanted: dict[str, set[str]] = {}
+        for item in pending:
+            wanted.setdefault(item.record.topic, set()).add(item.event_id)
+        since = min(_signed_at(item) for item in pending) - CLOCK_SKEW
+        kafka = self._sender.kafka
+        try:
+            found = await find_ids(kafka, wanted, since, timeout_s=self._sender.timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if (refused := refusal(exc, kafka, "READ of " + ", ".join(sorted(wanted)))):
+                self._log.warning("pending_events_not_looked_up", count=len(pending),
+                                  reason=refused)
+                return list(pending)
+            raise PublishError(
+                f"{len(pending)} events signed but not acknowledged could not be looked up on "
+                f"the log ({type(exc).__name__}: {exc}); nothing was re-sent, they stay pending "
+                f"in {store.path}"
+            ) from exc
+        on_log = [PublishResult(p.event_id, self.source, p.sequence, *found[p.event_id])
+                  for p in pending if p.event_id in found]
+        if on_log:
+            store.acknowledge(on_log)
+            self._sender.found_on_log(
+                [p.record for p in pending if p.event_id in found],
+                [Ack(r.topic, r.partition, r.offset) for r in on_log])
+            self._log.warning("pending_events_found_on_log", count=len(on_log))
+        return [p for p in pending if p.event_id not in found]
+
     async def _send(self, store: ChainStore, pending: Sequence[Pending]) -> list[PublishResult]:
         started = time.perf_counter()
-        acks = await self._sender.send([p.record for p in pending])
+        acks: list[Ack | str | None] = [None] * len(pending)
         results: list[PublishResult] = []
         failures: list[str] = []
-        for item, ack in zip(pending, acks, strict=True):
-            if isinstance(ack, Ack):
-                results.append(
-                    PublishResult(
-                        item.event_id,
-                        self.source,
-                        item.sequence,
-                        ack.topic,
-                        ack.partition,
-                        ack.offset,
-                    )
-                )
-            else:
-                failures.append(f"{item.event_id} (seq {item.sequence}): {ack}")
-        store.acknowledge(results)
+        try:
+            await self._sender.send([p.record for p in pending], acks)
+        finally:  # also when cancelled: an acknowledgement received is recorded, never lost
+            for item, ack in zip(pending, acks, strict=True):
+                if isinstance(ack, Ack):
+                    results.append(PublishResult(item.event_id, self.source, item.sequence,
+                                                 ack.topic, ack.partition, ack.offset))
+                else:
+                    failures.append(f"{item.event_id} (seq {item.sequence}): {ack or 'not sent'}")
+            store.acknowledge(results)
         elapsed = time.perf_counter() - started
         PUBLISH_LATENCY.observe(elapsed)
         PUBLISHED.labels(outcome="acknowledged").inc(len(results))
@@ -227,7 +266,8 @@ class Publisher:
             self._log.error("events_not_acknowledged", count=len(failures), first=failures[0])
             raise PublishError(
                 f"{len(failures)} of {len(pending)} events not acknowledged by the broker; they "
-                f"stay pending in {store.path} and are re-sent first next time: {failures[0]}"
+                f"stay pending in {store.path}, and next time are looked up on the log and "
+                f"re-sent (first) only if not there: {failures[0]}"
             )
         for result in results:
             self._log.debug(
@@ -244,3 +284,11 @@ class Publisher:
                 last_sequence=results[-1].sequence, seconds=round(elapsed, 4),
             )
         return results
+
+
+def _signed_at(item: Pending) -> datetime:
+    """The event's time (``ce_time``): no later than the send, so a search may start there."""
+    try:
+        return datetime.fromisoformat(dict(item.record.headers)["ce_time"].decode())
+    except (KeyError, ValueError):
+        return datetime(1970, 1, 1, tzinfo=UTC)

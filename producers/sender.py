@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -60,6 +61,8 @@ class RecordSender:
         self.timeout_s = timeout_s
         self._config = producer_config(kafka, timeout_s, **(producer_options or {}))
         self._producer: AIOKafkaProducer | None = None
+        self._lost = False
+        """A send ended without an acknowledgement for some record: stop need not flush."""
 
     async def __aenter__(self) -> RecordSender:
         await self.start()
@@ -95,51 +98,97 @@ class RecordSender:
                 f"({type(exc).__name__}: {exc}); nothing was published"
             ) from exc
         self._producer = producer
+        self._lost = False
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        """Flush and close within ``timeout_s`` (at once after a send that lost records),
+        whether or not the broker answers.
 
-    async def send(self, records: Sequence[KafkaRecord]) -> list[Ack | str]:
+        An idempotent aiokafka producer never expires a batch, so its own ``stop()`` would
+        wait for a dead broker forever. Every ``send`` has already waited for its records (what
+        it got no acknowledgement for it reported as such), so what is still queued then is
+        given up: its batches are failed, which ends the flush, and the connections close.
+        """
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        stopping = asyncio.ensure_future(producer.stop())
+        # After a send that lost records the broker is likely gone: no flush to wait for.
+        wait = 0.0 if self._lost else self.timeout_s
+        done, _ = await asyncio.wait({stopping}, timeout=wait) if wait else (set(), set())
+        if done:
+            with contextlib.suppress(KafkaError):  # a failed flush: send already said so
+                stopping.result()
+            return
+        # aiokafka offers no bounded stop (private API): end its sender task, which lets stop()
+        # go on to close the connections; the batches it was retrying are abandoned.
+        sender_task = producer._sender.sender_task  # noqa: SLF001
+        if sender_task is not None:
+            sender_task.cancel()
+        done, _ = await asyncio.wait({stopping}, timeout=min(1.0, self.timeout_s))
+        if not done:
+            stopping.cancel()
+        # Whatever the abandoned stop raises is moot: every record it held was already
+        # reported unacknowledged by ``send``.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await stopping
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(producer.client.close(), 1.0)
+
+    def found_on_log(self, records: Sequence[KafkaRecord], acks: Sequence[Ack]) -> None:
+        """Told of records an earlier session sent whose acknowledgement was lost, found on the
+        log by id (so not sent again): where they are. Nothing to do here; observers override."""
+
+    async def send(self, records: Sequence[KafkaRecord],
+                   results: list[Ack | str | None] | None = None) -> list[Ack | str]:
         """Send ``records`` in order, all in flight; each result is an ``Ack`` or why it failed.
 
         Records are enqueued strictly in order (a subject's events keep their order in its
         partition); after the first that cannot be enqueued, the rest are not sent at all.
+        ``results`` (one ``None`` per record), if given, is filled in even when the call is
+        cancelled: what was acknowledged before the cancellation is not lost. The publisher
+        passes it, so a subclass overriding ``send`` must take it and pass it on.
         """
         if self._producer is None:
             raise PublishError("sender is not started")
+        out: list[Ack | str | None] = [None] * len(records) if results is None else results
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         futures: list[asyncio.Future[Any]] = []
         enqueue_error = "not sent"
         send = self._producer.send
         try:
-            # One deadline for the whole loop: a timer per send would cost ~30 µs each.
-            async with asyncio.timeout_at(deadline):
-                for rec in records:
-                    fut = await send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
-                    futures.append(fut)
-        except (KafkaError, TimeoutError) as exc:
-            refused = refusal(exc, self.kafka, f"WRITE to {records[len(futures)].topic}")
-            enqueue_error = f"not sent ({refused or f'{type(exc).__name__}: {exc}'})"
-        done: set[asyncio.Future[Any]] = set()
-        if futures:
-            done, not_done = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))
-            for fut in not_done:
-                fut.cancel()
-        results: list[Ack | str] = []
+            try:
+                # One deadline for the whole loop: a timer per send would cost ~30 µs each.
+                async with asyncio.timeout_at(deadline):
+                    for rec in records:
+                        fut = await send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+                        futures.append(fut)
+            except (KafkaError, TimeoutError) as exc:
+                refused = refusal(exc, self.kafka, f"WRITE to {records[len(futures)].topic}")
+                enqueue_error = f"not sent ({refused or f'{type(exc).__name__}: {exc}'})"
+            if futures:
+                await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))
+        finally:
+            self._settle(records, futures, enqueue_error, out)
+            self._lost = self._lost or not all(isinstance(r, Ack) for r in out)
+        return [r if r is not None else "not sent" for r in out]
+
+    def _settle(self, records: Sequence[KafkaRecord], futures: list[asyncio.Future[Any]],
+                enqueue_error: str, out: list[Ack | str | None]) -> None:
         for index in range(len(records)):
             if index >= len(futures):
-                results.append(enqueue_error)
+                out[index] = enqueue_error
                 continue
             fut = futures[index]
-            if fut not in done:
-                results.append(f"no acknowledgement within {self.timeout_s:g}s")
+            if not fut.done():
+                fut.cancel()
+                out[index] = f"no acknowledgement within {self.timeout_s:g}s"
+            elif fut.cancelled():
+                out[index] = "cancelled before an acknowledgement"
             elif (error := fut.exception()) is not None:
                 topic = records[index].topic
-                results.append(refusal(error, self.kafka, f"WRITE to {topic}") or repr(error))
+                out[index] = refusal(error, self.kafka, f"WRITE to {topic}") or repr(error)
             else:
                 meta = fut.result()
-                results.append(Ack(meta.topic, meta.partition, meta.offset))
-        return results
+                out[index] = Ack(meta.topic, meta.partition, meta.offset)

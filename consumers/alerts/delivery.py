@@ -18,7 +18,6 @@ from pathlib import Path
 
 import structlog
 
-from consumers.alerts.reader import find_ids
 from consumers.alerts.store import (
     AlertStore,
     Delivered,
@@ -30,6 +29,7 @@ from consumers.alerts.store import (
 )
 from producers.chainstore import ChainStore
 from producers.connection import KafkaAccess
+from producers.log_lookup import find_ids
 from producers.publisher import Draft, Publisher
 from producers.sender import PublishError
 from schemas.alerts import AlertRaised

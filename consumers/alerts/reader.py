@@ -1,4 +1,5 @@
-"""Reading alerts topics: verify the platform's signature, find ids a crash may have sent, follow.
+"""Reading alerts topics: verify the platform's signature, follow (finding ids a crash may
+have sent: ``producers.log_lookup``).
 
 Readers trust an alert only if it parses, names the topic's organisation as recipient, and is
 signed by a trust-anchor key (the platform operator's, configured out of band like the
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -66,43 +66,6 @@ async def _consumer(kafka: KafkaAccess, timeout_s: float) -> AIOKafkaConsumer:
                                 request_timeout_ms=int(timeout_s * 1000))
     await asyncio.wait_for(consumer.start(), timeout_s)
     return consumer
-
-
-async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: datetime, *,
-                   timeout_s: float = 15.0) -> dict[str, tuple[str, int, int]]:
-    """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
-    (record timestamps): id → (topic, partition, offset)."""
-    found: dict[str, tuple[str, int, int]] = {}
-    consumer = await _consumer(kafka, timeout_s)
-    try:
-        for topic, ids in wanted.items():
-            tps = [TopicPartition(topic, p)
-                   for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
-            if not tps:
-                continue
-            consumer.assign(tps)
-            end = await consumer.end_offsets(tps)
-            starts = await consumer.offsets_for_times(
-                {tp: int(since.timestamp() * 1000) for tp in tps})
-            remaining = set()
-            for tp in tps:
-                at = starts.get(tp)
-                if at is not None and at.offset < end[tp]:
-                    consumer.seek(tp, at.offset)
-                    remaining.add(tp)
-            while remaining:
-                batches = await asyncio.wait_for(consumer.getmany(*remaining, timeout_ms=500),
-                                                 timeout_s)
-                for tp, records in batches.items():
-                    for rec in records:
-                        event_id = dict(rec.headers).get("ce_id", b"").decode("utf-8", "replace")
-                        if event_id in ids:
-                            found.setdefault(event_id, (topic, tp.partition, rec.offset))
-                    if records and records[-1].offset + 1 >= end[tp]:
-                        remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Position | None,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from aiokafka.admin import NewTopic
 
-from producers.chainstore import SourceInUseError
+from producers.chainstore import Acknowledged, Pending, SourceInUseError
 from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
-from producers.sender import BrokerUnavailableError, PublishError
+from producers.sender import BrokerUnavailableError, PublishError, RecordSender
 from schemas.chain import Link, check_link
 from schemas.envelope import from_record
 from schemas.errors import AuthorityError
@@ -147,3 +148,62 @@ async def test_unacknowledged_events_stay_pending_and_go_first(kafka_access, mak
     for env in envs:
         assert check_link(last, env.sequence, env.prevhash) is None
         last = Link(env.sequence, env.hash())
+
+
+class _LostAcks(RecordSender):
+    """Sends for real, then loses the acknowledgements (the broker died before answering)."""
+
+    async def send(self, records, results=None):
+        answers = await super().send(records, results)
+        lost = ["no acknowledgement within 3s" for _ in answers]
+        if results is not None:
+            results[:] = lost
+        return lost
+
+
+class _HangsAfterAcks(RecordSender):
+    """Gets every acknowledgement, then hangs until cancelled (a caller's bound fires)."""
+
+    async def send(self, records, results=None):
+        await super().send(records, results)
+        await asyncio.sleep(3600)
+        raise AssertionError("not reached")
+
+
+async def test_pending_events_already_on_the_log_are_settled_not_sent_again(
+        kafka_access, make_topic, tmp_path):
+    """A new producer session's idempotence does not cover the old session's records: what the
+    outbox holds is looked up on the log by event id before anything is re-sent."""
+    topic = await make_topic(3)
+    key = PrivateKey.generate(ORG)
+    drafts = [Draft(d.data, event_id=f"evt-lost-{i}") for i, d in enumerate(_drafts(topic, 4))]
+    lossy = _LostAcks(kafka_access, timeout_s=3.0)
+    async with lossy, Publisher(key=key, source=f"{ORG}/sdk", state_dir=tmp_path,
+                                sender=lossy) as pub:
+        with pytest.raises(PublishError, match="4 of 4 events not acknowledged"):
+            await pub.publish_many(drafts)
+        assert all(isinstance(pub.known(d.event_id), Pending) for d in drafts)
+    assert sum((await end_offsets(kafka_access, topic)).values()) == 4
+
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
+                         state_dir=tmp_path, timeout_s=3.0) as pub:
+        states = [pub.known(d.event_id) for d in drafts]
+        [fifth] = await pub.publish_many(_drafts(topic, 1))
+    assert all(isinstance(s, Acknowledged) and s.offset is not None for s in states), states
+    assert fifth.sequence == 5
+    ids = [from_record(r.key, r.value, r.headers).id for r in await read_all(kafka_access, topic)]
+    assert sorted(ids) == sorted([*(d.event_id for d in drafts), fifth.id])
+
+
+async def test_acknowledgements_are_recorded_when_the_caller_cancels(kafka_access, make_topic,
+                                                                    tmp_path):
+    topic = await make_topic(1)
+    key = PrivateKey.generate(ORG)
+    drafts = [Draft(d.data, event_id=f"evt-cancel-{i}") for i, d in enumerate(_drafts(topic, 5))]
+    hangs = _HangsAfterAcks(kafka_access, timeout_s=3.0)
+    async with hangs, Publisher(key=key, source=f"{ORG}/sdk", state_dir=tmp_path,
+                                sender=hangs) as pub:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(pub.publish_many(drafts), 2.0)
+        states = [pub.known(d.event_id) for d in drafts]
+    assert all(isinstance(s, Acknowledged) for s in states), states

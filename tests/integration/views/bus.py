@@ -29,8 +29,10 @@ class RenamingSender(RecordSender):
         super().__init__(kafka, timeout_s=30.0)
         self._names = names
 
-    async def send(self, records: Sequence[KafkaRecord]) -> list[Ack | str]:
-        return await super().send([r._replace(topic=self._names[r.topic]) for r in records])
+    async def send(self, records: Sequence[KafkaRecord],
+                   results: list[Ack | str | None] | None = None) -> list[Ack | str]:
+        return await super().send([r._replace(topic=self._names[r.topic]) for r in records],
+                                  results)
 
 
 class Bus:

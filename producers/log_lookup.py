@@ -1,0 +1,70 @@
+"""Finding event ids on the log: what a sender that lost its acknowledgements actually wrote.
+
+A record the broker appended may never be acknowledged (the broker died between the append and
+the answer, or the client gave up waiting). Kafka's idempotence only removes the repeats of one
+producer session, so a record re-sent by the next session would be on the log twice. Whoever
+holds records in doubt therefore looks for their ids (the ``ce_id`` header) on their topics first
+and re-sends only what is not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from producers.connection import KafkaAccess
+from producers.kafka_meta import partitions_of
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far apart the clocks of clients and broker may be: the look-back of a search."""
+
+
+async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: datetime, *,
+                   timeout_s: float = 15.0) -> dict[str, tuple[str, int, int]]:
+    """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
+    (record timestamps): id → (topic, partition, offset).
+
+    Reads each topic from ``since`` to its end as it is now; every broker call is bounded by
+    ``timeout_s``. Needs READ on the topics (a refusal raises the broker's authorisation error).
+    """
+    found: dict[str, tuple[str, int, int]] = {}
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(consumer.start(), timeout_s)
+    try:
+        for topic, ids in wanted.items():
+            await _scan(consumer, kafka, topic, ids, since, timeout_s, found)
+    finally:
+        await asyncio.wait_for(consumer.stop(), timeout_s)
+    return found
+
+
+async def _scan(consumer: AIOKafkaConsumer, kafka: KafkaAccess, topic: str, ids: set[str],
+                since: datetime, timeout_s: float, found: dict[str, tuple[str, int, int]],
+                ) -> None:
+    tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
+    if not tps:
+        return
+    consumer.assign(tps)
+    end = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
+    starts = await asyncio.wait_for(consumer.offsets_for_times(
+        {tp: int(since.timestamp() * 1000) for tp in tps}), timeout_s)
+    remaining = set()
+    for tp in tps:
+        at = starts.get(tp)
+        if at is not None and at.offset < end[tp]:
+            consumer.seek(tp, at.offset)
+            remaining.add(tp)
+    while remaining:
+        batches = await asyncio.wait_for(consumer.getmany(*remaining, timeout_ms=500), timeout_s)
+        for tp, records in batches.items():
+            for rec in records:
+                event_id = dict(rec.headers).get("ce_id", b"").decode("utf-8", "replace")
+                if event_id in ids:
+                    found.setdefault(event_id, (topic, tp.partition, rec.offset))
+        for tp in list(remaining):  # by position: a gap (compaction) ends no batch
+            if await consumer.position(tp) >= end[tp]:
+                remaining.discard(tp)
