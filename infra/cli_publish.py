@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,14 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from infra import wiring
 from infra.cli_common import console, err_console, fail, print_json, run
-from infra.settings import Settings
+from infra.settings import Settings, time_bounds
 from producers.bulk import Row, RowError, build, read_rows, read_text
 from producers.chainstore import Acknowledged, Pending
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft, Publisher, PublishResult
 from producers.sender import PublishError
 from schemas.errors import EminingError
+from schemas.registry import Registry
 from schemas.signing import PrivateKey, b64
+from schemas.timing import TimeSkewError, check_time
 
 keys_app = typer.Typer(help="Organisation signing keys (Ed25519).", no_args_is_help=True)
 
@@ -70,10 +73,24 @@ def _load_data(data: str) -> dict[str, object]:
     return doc
 
 
+def _timely(settings: Settings, registry: Registry | None, org: str, draft: Draft) -> None:
+    """Refuse, before anything is signed, a time the consumers would refuse as ``time_skew``:
+    beyond the allowed skew from now, outside any backfill window the operator opened."""
+    if registry is None or draft.time is None:
+        return
+    check_time(registry, org, draft.time, datetime.now(UTC), time_bounds(settings),
+               taken_by="now")
+
+
 async def _publish(
     settings: Settings, key: PrivateKey, instance: str, drafts: list[Draft]
 ) -> list[PublishResult]:
     registry = await wiring.load_registry(settings)
+    for draft in drafts:
+        try:
+            _timely(settings, registry, key.org, draft)
+        except TimeSkewError as exc:
+            raise TimeSkewError(f"--time: {exc}; nothing was published") from None
     async with wiring.publisher(settings, key, instance, registry) as pub:
         return await pub.publish_many(drafts)
 
@@ -91,6 +108,11 @@ def publish(
     event_id: Annotated[
         str | None, typer.Option("--id", help="event id (default: new UUID)")
     ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option("--time", help="when it happened, ISO 8601 with offset (default: now); "
+                     "history older than the allowed skew needs a backfill window"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Validate, sign and publish one event; prints its id, topic, partition and offset."""
@@ -99,7 +121,8 @@ def publish(
         private = load_key(key)
         if private.org != as_org:
             fail(f"key file {key} belongs to {private.org}, not {as_org}")
-        row = build(type_name, _load_data(data), line=1, subject=subject, event_id=event_id)
+        row = build(type_name, _load_data(data), line=1, subject=subject, event_id=event_id,
+                    time=time)
     except EminingError as exc:
         fail(str(exc).removeprefix("line 1, "))
     result = run(_publish(settings, private, instance, [row.draft]))[0]
@@ -149,6 +172,7 @@ async def _import(
         for row in rows:
             try:
                 pub.check([row.draft])
+                _timely(settings, registry, key.org, row.draft)
             except EminingError as exc:
                 error = RowError(row.line, None, str(exc))
                 if not skip_invalid:

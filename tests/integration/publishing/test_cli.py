@@ -263,3 +263,41 @@ def test_rejects_that_cannot_be_written_stop_the_import_before_it_publishes(
     assert "cannot write the rejects" in out.output
     assert "nothing was published" in out.output
     assert cli.ends(PROJECTS) == before
+
+
+def test_publish_time_enters_history_with_its_real_date_only_inside_a_backfill_window(
+        cli, onboarded, tmp_path):
+    """`publish --time`: within the skew it is taken; older history is refused before anything
+    is signed, until the operator opens a backfill window (and the key and grant hold then)."""
+    data = str(_data_file(tmp_path, GRANTED))
+    before = cli.ends(APPROVALS)
+    old = "2026-01-05T09:00:00+05:00"
+    refused = cli("publish", GRANTED, "--as", BA, "--key", str(onboarded[BA]), "--subject",
+                  "BA-EL-2025-0153", "--data", data, "--time", old, ok=False)
+    assert "--time: time 2026-01-05" in refused.output
+    assert "backfill window" in refused.output
+    assert "nothing was published" in refused.output
+    garbled = cli("publish", GRANTED, "--as", BA, "--key", str(onboarded[BA]), "--subject",
+                  "BA-EL-2025-0153", "--data", data, "--time", "yesterday", ok=False)
+    assert "not an ISO 8601 time" in garbled.output
+    assert cli.ends(APPROVALS) == before
+
+    # an archive: the department's key and authority held since 2025; a window for its history
+    archive = cli.json("keys", "new", "--org", "urn:emining:pk:gov:kp-mmd",
+                       "--out", str(tmp_path / "archive"))
+    cli("participants", "add", "--org", "urn:emining:pk:gov:kp-mmd", "--name-en", "KP MMD",
+        "--side", "PK", "--role", "agency", "--key-file", archive["file"],
+        "--valid-from", "2025-01-01")
+    cli("participants", "grant", "--org", "urn:emining:pk:gov:kp-mmd", "--grant-id", "kp",
+        "--type", "pk.emining.approval.licence.*", "--province", "PK-KP",
+        "--valid-from", "2025-01-01")
+    cli("participants", "backfill", "--org", "urn:emining:pk:gov:kp-mmd", "--from",
+        "2025-06-01", "--until", "2026-06-01", "--reason", "the department's archive")
+    kp = str(_data_file(tmp_path, GRANTED, title_number="KP-EL-2025-0007"))
+    out = cli.json("publish", GRANTED, "--as", "urn:emining:pk:gov:kp-mmd", "--key",
+                   archive["file"], "--subject", "KP-EL-2025-0007", "--data", kp, "--time", old)
+    records = asyncio.run(read_all(cli.kafka, APPROVALS))
+    [record] = [r for r in records if r.partition == out["partition"]
+                and r.offset == out["offset"]]
+    assert from_record(record.key, record.value, record.headers).time.isoformat() == \
+        "2026-01-05T04:00:00+00:00"
