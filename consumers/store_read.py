@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Table, select, true
 
 from consumers.store import ViewStore
 from consumers.store_batch import entry_of, stored_offsets
-from consumers.views.models import PENDING, ApprovalStatus, TimelineEntry
+from consumers.views.models import PENDING, ApprovalStatus, ShipmentStatus, TimelineEntry
 from consumers.views.standing import (
     AWAITING_AUTHORITY,
     DEEMED,
@@ -35,7 +35,7 @@ def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[
     With ``valid``, an unknown status (a typo) raises ``ValueError`` naming the valid ones,
     rather than silently matching nothing.
     """
-    allowed = None if valid is None else {*valid, "pending"}
+    allowed = None if valid is None else set(valid)
     expanded: list[str] = []
     for value in values:
         for raw in value.split(","):
@@ -46,7 +46,9 @@ def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[
     return expanded
 
 
-APPROVAL_STATUSES = tuple(s.value for s in ApprovalStatus)
+APPROVAL_STATUSES = ("pending", *(s.value for s in ApprovalStatus))
+"""What ``status`` may say of approvals."""
+SHIPMENT_STATUSES = tuple(s.value for s in ShipmentStatus)
 
 
 def _stored_statuses(wanted: list[str], breached: bool) -> list[str]:

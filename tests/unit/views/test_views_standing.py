@@ -108,6 +108,9 @@ def test_a_mistyped_status_is_an_error_listing_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown status 'pendng'.*deemed_approved.*pending"):
         statuses(["pendng"], store_read.APPROVAL_STATUSES)
     assert "filed" in statuses(["pending"], store_read.APPROVAL_STATUSES)
+    with pytest.raises(ValueError, match="valid: arrived, "):
+        statuses(["held,pending"], store_read.SHIPMENT_STATUSES)  # no `pending` for shipments
+    assert statuses(["held, cleared"], store_read.SHIPMENT_STATUSES) == ["held", "cleared"]
 
 
 async def test_listing_filters_on_the_status_the_law_gives_and_on_breaches(monkeypatch):
