@@ -135,3 +135,12 @@ async def test_listing_filters_on_the_status_the_law_gives_and_on_breaches(monke
     assert [(i["ref"], i["days_pending"]) for i in breached.items] == [(late["ref"], 145)]
     assert "received" in asked[-1]["status"]
     assert "granted" not in asked[-1]["status"]
+
+
+def test_an_export_lpco_in_progress_is_due_after_its_types_standard():
+    lpco = ApprovalView(
+        ref="LPCO-2026-000009", kind=ApprovalKind.EXPORT, holder_uscc="X", status=S.SUBMITTED,
+        lpco_type="export_noc", received_at=datetime(2026, 4, 1, 20, tzinfo=UTC),  # 2 Apr PKT
+        updated_at=datetime(2026, 4, 1, 20, tzinfo=UTC))
+    assert standard_due_on(lpco) == date(2026, 4, 9)  # + 7 days (schemas.standards)
+    assert standard_due_on(lpco.model_copy(update={"status": S.APPROVED})) is None
