@@ -9,6 +9,7 @@ partition the last offset applied to the views, the log's end offset and the lag
 # time and they name the ``Caller`` dependency local to ``create_views_router``.
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -19,7 +20,16 @@ from consumers.access_http import Access
 from consumers.freshness import Freshness, FreshnessReport
 from consumers.policy import Row, row_of
 from consumers.store import ViewStore
-from consumers.store_read import MAX_LIMIT, Page, get_view, list_views, offsets, statuses, timeline
+from consumers.store_read import (
+    MAX_LIMIT,
+    Page,
+    get_view,
+    list_approvals,
+    list_views,
+    offsets,
+    statuses,
+    timeline,
+)
 from consumers.views.models import (
     ApprovalKind,
     ApprovalStatus,
@@ -28,6 +38,7 @@ from consumers.views.models import (
     ShipmentStatus,
     ShipmentView,
 )
+from consumers.views.standing import today_in_pakistan, with_standing
 from schemas.common import Province
 from schemas.events.projects import ProjectStage
 
@@ -64,6 +75,20 @@ class ItemAnswer(BaseModel, Generic[T]):
     withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
+class ApprovalItem(ApprovalView):
+    """An approval as stored, with its standing on the day it is read (never stored)."""
+
+    as_of: date
+    """The day (in Pakistan) the read-time fields below are computed for."""
+    effective_status: ApprovalStatus | None
+    """``status``, except an environmental filing undecided on its ``deemed_approval_on``:
+    ``deemed_approved`` by law."""
+    days_pending: int | None
+    """Whole days since receipt while awaiting a decision, else ``null``."""
+    breached: bool
+    """Still pending after ``standard_due_on``."""
+
+
 class TimelineItem(BaseModel):
     subject: str
     position: int
@@ -92,9 +117,11 @@ class TimelineAnswer(BaseModel):
 
 def create_views_router(  # noqa: C901 - one small nested handler per route
     store: ViewStore, freshness: Freshness, access: Callable[..., Awaitable[Access]],
+    today: Callable[[], date] = today_in_pakistan,
 ) -> APIRouter:
     """Routes reading ``store``; ``freshness`` asks the broker how far the log has gone;
-    ``access`` admits the caller (``consumers.access_http``) and says what it may see."""
+    ``access`` admits the caller (``consumers.access_http``) and says what it may see;
+    ``today`` is the day approvals' standing is computed for (days pending, breach, deemed)."""
     router = APIRouter(tags=["views"])
     Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
 
@@ -102,8 +129,9 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         return await freshness.report(await offsets(store))
 
     async def page(caller: Access, family: str, filters: dict[str, Any], limit: int,
-                   cursor: str | None) -> Any:
-        found: Page = await list_views(store, family, filters, limit=limit, cursor=cursor)
+                   cursor: str | None, found: Page | None = None) -> Any:
+        if found is None:
+            found = await list_views(store, family, filters, limit=limit, cursor=cursor)
         items, withheld = await caller.views(family, found.items)
         return {"items": items, "next_cursor": found.next_cursor, "freshness": await fresh(),
                 "withheld": withheld}
@@ -112,6 +140,8 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         doc = await get_view(store, family, subject)
         if doc is None:
             raise HTTPException(404, f"no {family[:-1]} {subject} in the views")
+        if family == "approvals":
+            doc = with_standing(doc, today())
         [item], withheld = await caller.views(family, [doc])
         return {"item": item, "freshness": await fresh(), "withheld": withheld.get(subject, [])}
 
@@ -143,23 +173,28 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
             raise HTTPException(404, f"no project {project_id} in the views")
         return await history(caller, project_id, limit, cursor)
 
-    @router.get("/approvals", response_model=ListAnswer[ApprovalView])
+    @router.get("/approvals", response_model=ListAnswer[ApprovalItem])
     async def approvals(
         caller: Caller,
         limit: Limit = 50, cursor: Cursor = None,
         status: Annotated[list[ApprovalFilter] | None, Query(description="status(es); "
                                                              "`pending` = "
-                                                  "awaiting a decision")] = None,
+                                                  "awaiting a decision; `deemed_approved` "
+                                                  "includes approvals by silence")] = None,
+        breached: Annotated[bool, Query(description="only pending files past their service "
+                                                    "standard")] = False,
         authority: str | None = None, province: Province | None = None,
         holder: Annotated[str | None, Query(description="holder's USCC")] = None,
         kind: ApprovalKind | None = None, project: str | None = None,
     ) -> Any:
         """Licences, environmental approvals and export LPCOs: status, dues, time in state."""
-        filters = {"status": statuses(status or []), "authority": authority,
-                   "province": province, "party": holder, "kind": kind, "project_id": project}
-        return await page(caller, "approvals", filters, limit, cursor)
+        filters = {"authority": authority, "province": province, "party": holder, "kind": kind,
+                   "project_id": project}
+        found = await list_approvals(store, filters, today=today(), status=status or [],
+                                     breached=breached, limit=limit, cursor=cursor)
+        return await page(caller, "approvals", filters, limit, cursor, found)
 
-    @router.get("/approvals/{ref}", response_model=ItemAnswer[ApprovalView])
+    @router.get("/approvals/{ref}", response_model=ItemAnswer[ApprovalItem])
     async def approval(caller: Caller, ref: str) -> Any:
         return await one(caller, "approvals", ref)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -127,27 +128,127 @@ def projects(
     }, as_json)
 
 
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="the day (YYYY-MM-DD) to compute days pending, breaches and deemed "
+    "approvals for; default today in Pakistan")]
+
+
+def _as_of(value: str | None) -> Any:
+    from consumers.views.standing import today_in_pakistan  # noqa: PLC0415
+
+    if value is None:
+        return today_in_pakistan()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _status_of(item: dict[str, Any]) -> str | None:
+    effective = item.get("effective_status")
+    if effective is not None and effective != item["status"]:
+        return f"{effective} (by law; recorded {item['status']})"
+    status: str | None = item["status"]
+    return status
+
+
 @views_app.command("approvals")
 def approvals(
-    status: Annotated[list[str] | None, typer.Option(help="status; `pending` = undecided")] = None,
+    status: Annotated[list[str] | None, typer.Option(
+        help="status; `pending` = undecided; `deemed_approved` includes approval by silence")
+    ] = None,
     authority: Annotated[str | None, typer.Option(help="deciding agency's URN")] = None,
     province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
     holder: Annotated[str | None, typer.Option(help="holder's USCC")] = None,
+    breached: Annotated[bool, typer.Option(
+        "--breached", help="only pending files past their service standard")] = False,
+    as_of: AsOf = None,
     limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
 ) -> None:
-    """Licences, environmental approvals and export LPCOs: status, authority, dues."""
-    from consumers.store_read import statuses  # noqa: PLC0415
+    """Licences, environmental approvals and export LPCOs: status, authority, dues, days pending."""
+    from consumers.store_read import APPROVAL_STATUSES, list_approvals, offsets, statuses  # noqa: PLC0415
 
-    filters = {"status": statuses(status or []), "authority": authority, "province": province,
-               "party": holder}
-    answer = run(_page("approvals", filters, limit, cursor))
+    try:
+        statuses(status or [], APPROVAL_STATUSES)
+    except ValueError as exc:
+        fail(str(exc))
+    today = _as_of(as_of)
+    filters = {"authority": authority, "province": province, "party": holder}
+
+    async def work(store: Any, freshness: Any) -> Any:
+        page = await list_approvals(store, filters, today=today, status=status or [],
+                                    breached=breached, limit=limit, cursor=cursor)
+        await _logged(store, "approvals", page.items)
+        fresh = await freshness.report(await offsets(store))
+        return {"items": page.items, "next_cursor": page.next_cursor,
+                "freshness": {t: {p: f.model_dump() for p, f in ps.items()}
+                              for t, ps in fresh.items()}}
+
+    answer = run(_with_store(work))
     _show(answer, {
-        "ref": lambda i: i["ref"], "kind": lambda i: i["kind"], "status": lambda i: i["status"],
+        "ref": lambda i: i["ref"], "kind": lambda i: i["kind"], "status": _status_of,
         "holder": lambda i: i["holder_uscc"], "authority": lambda i: i["authority"],
         "received": lambda i: (i["received_at"] or "")[:10] or None,
         "decided": lambda i: (i["decided_at"] or "")[:10] or None,
+        "days pending": lambda i: i["days_pending"],
+        "standard due": lambda i: i["standard_due_on"] and (
+            i["standard_due_on"] + (" BREACHED" if i["breached"] else "")),
         "due": lambda i: ", ".join(f"{k} {v}" for k, v in sorted(i["due"].items())) or None,
     }, as_json)
+
+
+@views_app.command("approval")
+def approval(ref: str, as_of: AsOf = None, as_json: JsonOption = False) -> None:
+    """One licence, environmental approval or LPCO: its standing today and its status history."""
+    from consumers.store_read import get_view, offsets, timeline  # noqa: PLC0415
+    from consumers.views.standing import with_standing  # noqa: PLC0415
+
+    today = _as_of(as_of)
+
+    async def work(store: Any, freshness: Any) -> Any:
+        doc = await get_view(store, "approvals", ref)
+        await _logged(store, "approvals", [doc] if doc else [])
+        history = await timeline(store, ref, limit=500)
+        fresh = await freshness.report(await offsets(store))
+        return {"item": doc and with_standing(doc, today), "timeline": history.items,
+                "freshness": {t: {p: f.model_dump() for p, f in ps.items()}
+                              for t, ps in fresh.items()}}
+
+    answer = run(_with_store(work))
+    if answer["item"] is None:
+        fail(f"no approval {ref} in the views")
+    if as_json:
+        print_json(answer)
+        return
+    _print_approval(answer)
+
+
+def _print_approval(answer: dict[str, Any]) -> None:
+    i = answer["item"]
+    console.print(f"[bold]{i['ref']}[/] {i['kind']} — {_status_of(i)}, holder "
+                  f"{i['holder_uscc']}, authority {i['authority'] or '-'}", highlight=False)
+    lines = [(f"as of {i['as_of']}: received {(i['received_at'] or '-')[:10]}, "
+             f"decided {(i['decided_at'] or '-')[:10]}")]
+    if i["days_pending"] is not None:
+        lines.append(f"pending {i['days_pending']} day(s)")
+    if i["standard_due_on"]:
+        lines.append(f"standard due {i['standard_due_on']}"
+                     + (" — BREACHED" if i["breached"] else ""))
+    if i["due"]:
+        lines.append("due: " + ", ".join(f"{k} {v}" for k, v in sorted(i["due"].items())))
+    console.print("\n".join(lines), highlight=False)
+    spent = Table("status", "days in status")
+    for name, seconds in i["time_in_state"].items():
+        spent.add_row(name, f"{seconds / 86400:.1f}")
+    if i["status"] is not None:
+        spent.add_row(f"{i['status']} (current, since {(i['state_since'] or '-')[:10]})", "-")
+    console.print(spent)
+    table = Table("#", "time", "event", "by", "note")
+    for e in answer["timeline"]:
+        note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""
+        table.add_row(str(e["position"]), e["time"][:19], e["summary"], e["source"], note)
+    console.print(table)
+    console.print(_freshness_line(answer["freshness"]), style="dim", highlight=False)
 
 
 @views_app.command("shipments")
@@ -157,7 +258,13 @@ def shipments(
     limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
 ) -> None:
     """Shipments: status, current leg, holds, approvals relied on."""
-    answer = run(_page("shipments", {"status": status or [], "party": exporter}, limit, cursor))
+    from consumers.store_read import SHIPMENT_STATUSES, statuses  # noqa: PLC0415
+
+    try:
+        wanted = statuses(status or [], SHIPMENT_STATUSES)
+    except ValueError as exc:
+        fail(str(exc))
+    answer = run(_page("shipments", {"status": wanted, "party": exporter}, limit, cursor))
     _show(answer, {
         "shipment": lambda i: i["shipment_id"], "status": lambda i: i["status"],
         "leg": lambda i: i["leg"] and f"{i['leg']['origin']} → {i['leg']['destination']}",

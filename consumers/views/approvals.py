@@ -9,6 +9,7 @@ from consumers.views.facts import Fact, speaker
 from consumers.views.lifecycle import decided, moment_of, transition
 from consumers.views.models import ApprovalKind, ApprovalView, Royalty
 from consumers.views.models import ApprovalStatus as S
+from consumers.views.standing import standard_due_on
 from schemas.events.approvals_applications import TitleEvent
 from schemas.events.approvals_other import (
     EnvironmentalApprovalDecided,
@@ -135,4 +136,7 @@ def apply(view: ApprovalView | None, fact: Fact) -> ApprovalView:
         )
     changes = _changes(view, fact)
     changes.update(updated_at=fact.time, events=view.events + 1)
-    return view.model_copy(update=changes)
+    after = view.model_copy(update=changes)
+    due = standard_due_on(after)
+    return after if due == after.standard_due_on else after.model_copy(
+        update={"standard_due_on": due})

@@ -153,6 +153,10 @@ class ApprovalView(ViewDoc):
     due: dict[str, date] = {}
     """Open deadlines by name: respond_by, decision_due_on, work_commencement_due,
     deemed_approval_on, reply_by, appealable_until, expires_on, suspended_until."""
+    standard_due_on: date | None = None
+    """While pending: the day the file should be decided by under the service standards
+    (``schemas.standards``; ``consumers.views.standing``). Days pending, a breach and a deemed
+    approval depend on the day the view is read, so they are computed when it is read."""
     conditions: tuple[Condition, ...] = ()
     reasons: tuple[str, ...] = ()
     """Reasons of the latest refusal, rejection, suspension or cancellation."""

@@ -7,7 +7,7 @@ read API, freshness, and a rebuild giving the same digest.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -209,7 +209,9 @@ async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
     store, config, _, _ = synced
     app = FastAPI()
     freshness = Freshness(config.kafka, config.topics.consumed())
-    app.include_router(create_views_router(store, freshness, as_platform()), prefix="/v1")
+    day = [scenario.T0.date() + timedelta(days=60)]  # every file filed, none deemed approved
+    app.include_router(create_views_router(store, freshness, as_platform(), today=lambda: day[0]),
+                       prefix="/v1")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://views") as client:
         seen, cursor = [], None
@@ -236,6 +238,23 @@ async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
             "status": "pending", "authority": scenario.BA_EPA})).json()
         assert {a["ref"] for a in pending["items"]} == {
             scenario.ids_of(i)["eia"] for i in range(STORIES) if scenario.pending(i)}
+        assert all(a["effective_status"] == "filed" and a["days_pending"] > 0
+                   and not a["breached"] for a in pending["items"])
+        day[0] = scenario.T0.date() + timedelta(days=365)  # four months of silence have passed
+        law = {"authority": scenario.BA_EPA}
+        deemed = (await client.get("/v1/approvals", params={**law, "status": "deemed_approved"})
+                  ).json()
+        assert {a["ref"] for a in deemed["items"]} == {
+            scenario.ids_of(i)["eia"] for i in range(STORIES) if scenario.pending(i)}
+        assert {a["status"] for a in deemed["items"]} == {"filed"}  # as recorded
+        assert (await client.get("/v1/approvals", params={**law, "status": "pending"})
+                ).json()["items"] == []
+        late = (await client.get("/v1/approvals", params={
+            "authority": scenario.BA_MMDD, "breached": "true"})).json()
+        assert {a["ref"] for a in late["items"]} == {
+            scenario.ids_of(i)["title"] for i in range(STORIES) if scenario.pending(i)}
+        one = (await client.get(f"/v1/approvals/{scenario.ids_of(8)['eia']}")).json()["item"]
+        assert (one["effective_status"], one["as_of"]) == ("deemed_approved", str(day[0]))
         missing = await client.get("/v1/projects/PRJ-BA-CHG-9999")
         assert missing.status_code == 404
     await freshness.close()
@@ -277,8 +296,9 @@ def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch
     project = json.loads(cli("project", "PRJ-BA-CHG-0001", "--json"))
     assert project["item"]["stage"] == "construction"
     assert len(project["timeline"]) == 6
+    as_of = str(scenario.T0.date() + timedelta(days=60))
     pending = json.loads(cli("approvals", "--status", "pending", "--authority", scenario.BA_EPA,
-                             "--json"))
+                             "--as-of", as_of, "--json"))
     assert {a["ref"] for a in pending["items"]} == {
         scenario.ids_of(i)["eia"] for i in range(STORIES) if scenario.pending(i)}
     held = json.loads(cli("shipments", "--status", "held", "--json"))
@@ -291,6 +311,13 @@ def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch
     fresh = projects["freshness"]
     assert {p["lag"] for t in config.topics.consumed() for p in fresh[t].values()} == {0}
     assert len(json.loads(cli("digest", "--json"))["sha256"]) == 64
+    eia = scenario.ids_of(8)["eia"]
+    shown_eia = cli("approval", eia, "--as-of", str(scenario.T0.date() + timedelta(days=365)))
+    assert "deemed_approved (by law; recorded filed)" in shown_eia
+    typo = runner.invoke(app, ["views", "approvals", "--status", "pendng"])
+    assert typo.exit_code == 1
+    assert "unknown status 'pendng'" in typo.stderr
+    assert "deemed_approved" in typo.stderr
     missing = runner.invoke(app, ["views", "project", "PRJ-BA-CHG-9999"])
     assert missing.exit_code == 1
     assert "no project PRJ-BA-CHG-9999" in missing.stderr
