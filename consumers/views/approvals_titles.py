@@ -54,6 +54,7 @@ def _application(
 def _granted(view: ApprovalView, data: LicenceGranted, fact: Fact) -> dict[str, Any]:
     return {
         **decided(view, S.GRANTED, fact),
+        "project_id": data.project_id or view.project_id,
         "granted_on": data.granted_on, "expires_on": data.expires_on,
         "minerals": data.minerals, "area_km2": data.area_km2, "conditions": data.conditions,
         "reasons": (), "deficiency_items": (),
