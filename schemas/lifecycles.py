@@ -118,6 +118,9 @@ TITLE = Machine("title", "Mineral title (every title type: RL, EL, PL, MDRL, ML,
                                       "title granted before the bus (its history starts "
                                       "there)"),
     "approval.licence.refused": _step(APPLYING, "refused"),
+    "approval.licence.work.commenced": _step(
+        IN_FORCE, None, "work on the ground began (the six-month obligation after a grant); "
+        "only a title in force"),
     "approval.licence.amended": _step({"granted", "show_cause", "suspended"}, None,
                                       "area, minerals or conditions of a title in force"),
     "approval.licence.converted": _step({"granted"}, "converted"),

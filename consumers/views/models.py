@@ -171,6 +171,8 @@ class ApprovalView(ViewDoc):
     decided_at: datetime | None = None
     granted_on: date | None = None
     expires_on: date | None = None
+    work_commenced_on: date | None = None
+    """When work on the ground began under the title (the first commencement reported)."""
     due: dict[str, date] = {}
     """Open deadlines by name: respond_by, decision_due_on, work_commencement_due,
     deemed_approval_on, reply_by, appealable_until, expires_on, suspended_until."""

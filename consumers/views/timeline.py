@@ -15,7 +15,12 @@ from schemas.events.approvals_applications import (
     LicenceGranted,
     LicenceRefused,
 )
-from schemas.events.approvals_licences import LicenceConverted, LicenceRenewed, ShowCauseIssued
+from schemas.events.approvals_licences import (
+    LicenceConverted,
+    LicenceRenewed,
+    ShowCauseIssued,
+    WorkCommenced,
+)
 from schemas.events.approvals_other import (
     EnvironmentalApprovalDecided,
     ExportApprovalDecided,
@@ -37,6 +42,7 @@ DETAILS: dict[type[EventData], Callable[[Any], str]] = {
     DeficiencyNotified: lambda d: f"{len(d.items)} item(s), respond by {d.respond_by}",
     LicenceGranted: lambda d: f"{d.term_years} years, expires {d.expires_on}",
     LicenceRefused: lambda d: d.reasons[0],
+    WorkCommenced: lambda d: f"on {d.commenced_on}",
     LicenceRenewed: lambda d: f"expires {d.expires_on}",
     LicenceConverted: lambda d: f"now {d.new_title_number}",
     ShowCauseIssued: lambda d: f"reply by {d.reply_by}",

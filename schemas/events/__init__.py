@@ -26,6 +26,7 @@ from schemas.events.approvals_licences import (
     RenewalApplied,
     RenewalRefused,
     ShowCauseIssued,
+    WorkCommenced,
 )
 from schemas.events.approvals_other import (
     EnvironmentalApprovalDecided,
@@ -124,5 +125,6 @@ __all__ = [
     "ShowCauseIssued",
     "TitleEvent",
     "VesselLoaded",
+    "WorkCommenced",
     "WorkforceReported",
 ]

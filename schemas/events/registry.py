@@ -36,6 +36,7 @@ ALL_EVENTS: tuple[type[EventData], ...] = (
     applications.ApplicationWithdrawn,
     applications.LicenceGranted,
     applications.LicenceRefused,
+    licences.WorkCommenced,
     licences.LicenceAmended,
     licences.LicenceConverted,
     licences.RenewalApplied,

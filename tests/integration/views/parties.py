@@ -32,6 +32,7 @@ _FIRM_TYPES = (
     "pk.emining.shipment.corrected", "pk.emining.approval.licence.application.resubmitted",
     "pk.emining.approval.licence.application.withdrawn",
     "pk.emining.approval.licence.renewal.applied", "pk.emining.approval.licence.surrendered",
+    "pk.emining.approval.licence.work.commenced",
     "pk.emining.approval.royalty.paid", "pk.emining.approval.environmental.filed",
     "pk.emining.approval.corrected",
 )
