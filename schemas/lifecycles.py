@@ -182,6 +182,10 @@ SHIPMENT = Machine("shipment", "Shipment (GS1 EPCIS-style: plan to final invoice
     "shipment.customs.declaration.filed": _step(
         {"departed", "held"}, "declared",
         "at the exit point; after a hold, a fresh declaration replaces the held one"),
+    "shipment.customs.declaration.amended": _step(
+        {"declared", "held"}, None,
+        "the declaration now relies on other export approvals (an LPCO issued after filing); "
+        "only before clearance"),
     "shipment.customs.held": _step({None, "declared", "held"}, "held",
                                    "only a declared shipment is held, possibly for a second "
                                    "reason; on a new file, customs acts on a declaration "

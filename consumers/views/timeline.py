@@ -29,7 +29,12 @@ from schemas.events.approvals_other import (
 from schemas.events.corrections import Correction
 from schemas.events.projects import MilestoneReached, ProjectStageChanged
 from schemas.events.projects_reports import HSEIncidentReported, ProductionReported
-from schemas.events.shipments_border import CustomsDeclarationFiled, CustomsHeld, VesselLoaded
+from schemas.events.shipments_border import (
+    CustomsDeclarationAmended,
+    CustomsDeclarationFiled,
+    CustomsHeld,
+    VesselLoaded,
+)
 
 
 def _words(value: str) -> str:
@@ -55,6 +60,7 @@ DETAILS: dict[type[EventData], Callable[[Any], str]] = {
     HSEIncidentReported: lambda d: _words(d.category.value),
     CustomsDeclarationFiled: lambda d: "relies on "
                                        + (", ".join(d.export_approvals) or "no export approval"),
+    CustomsDeclarationAmended: lambda d: "now relies on " + ", ".join(d.export_approvals),
     CustomsHeld: lambda d: _words(d.reason.value),
     VesselLoaded: lambda d: f"{d.vessel_name} for {d.discharge_port}",
 }

@@ -68,6 +68,7 @@ from schemas.events.shipments import (
 from schemas.events.shipments_border import (
     BorderCrossed,
     CustomsCleared,
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     VesselLoaded,
@@ -82,6 +83,7 @@ __all__ = [
     "Correction",
     "CorrectionReason",
     "CustomsCleared",
+    "CustomsDeclarationAmended",
     "CustomsDeclarationFiled",
     "CustomsHeld",
     "DeficiencyNotified",

@@ -60,6 +60,7 @@ ALL_EVENTS: tuple[type[EventData], ...] = (
     shipments.LotLoaded,
     shipments.ShipmentDeparted,
     shipments_border.CustomsDeclarationFiled,
+    shipments_border.CustomsDeclarationAmended,
     shipments_border.CustomsCleared,
     shipments_border.CustomsHeld,
     shipments_border.BorderCrossed,
