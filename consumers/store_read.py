@@ -101,6 +101,7 @@ def _title(number: str, doc: dict[str, Any] | None, *, registered: bool,
     status = doc.get("status")
     return ProjectTitle(
         title_number=number, status=status, registered=registered,
+        holder_uscc=doc.get("holder_uscc"),
         in_force=status in IN_FORCE or (status is None and vouched),
         granted_on=doc.get("granted_on"), expires_on=doc.get("expires_on"),
         converted_to=doc.get("converted_to"))

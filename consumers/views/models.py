@@ -56,6 +56,9 @@ class ProjectTitle(ViewDoc):
     named at registration that the bus has not seen counts as in force."""
     registered: bool = False
     """Named in the project's registration (``related_titles``)."""
+    holder_uscc: str | None = None
+    """The title's holder now: after an assignment, another firm than the project's operator
+    may hold it (the title stays listed; whether it still serves the project is not said)."""
     granted_on: date | None = None
     expires_on: date | None = None
     converted_to: str | None = None

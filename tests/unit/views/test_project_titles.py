@@ -103,9 +103,11 @@ async def test_a_granted_licence_naming_the_project_is_among_its_titles(tmp_path
         files = {f["title_number"]: f for f in project["title_files"]}
         assert files["BA-EL-2024-0099"] == {
             "title_number": "BA-EL-2024-0099", "status": None, "in_force": True,
-            "registered": True, "granted_on": None, "expires_on": None, "converted_to": None}
+            "registered": True, "holder_uscc": None, "granted_on": None, "expires_on": None,
+            "converted_to": None}
         assert files["BA-EL-2025-0001"]["status"] == "granted"
         assert files["BA-EL-2025-0001"]["granted_on"] == "2025-03-01"
+        assert files["BA-EL-2025-0001"]["holder_uscc"] == USCC
         assert files["BA-EL-2025-0002"]["status"] == "surrendered"  # marked, not in titles
         assert files["BA-EL-2025-0002"]["in_force"] is False
         assert files["BA-EL-2025-0003"]["status"] == "received"  # applied for, not granted
@@ -146,3 +148,21 @@ async def test_titles_are_the_same_in_every_read_order(tmp_path):
 def test_a_grant_naming_a_project_of_another_province_is_invalid():
     with pytest.raises(ValidationError, match="project_province_mismatch"):
         _grant("BA-EL-2025-0001", date(2025, 3, 1), project_id="PRJ-SD-THR-0001")
+
+
+async def test_a_converted_licence_gives_way_to_its_lease(tmp_path):
+    converted = scenario.event("pk.emining.approval.licence.converted",
+                               title_number="BA-EL-2025-0001", holder_uscc=USCC,
+                               new_title_number="BA-ML-2028-0012", converted_on="2028-01-15",
+                               term_years=30, expires_on="2058-01-14")
+    store = await _store(tmp_path, [*_steps()[:3], (scenario.BA_MMDD, converted)])
+    try:
+        project = await get_view(store, "projects", PROJECT)
+        assert project is not None
+        assert project["titles"] == ["BA-EL-2024-0099", "BA-ML-2028-0012"]
+        files = {f["title_number"]: f for f in project["title_files"]}
+        assert files["BA-EL-2025-0001"]["status"] == "converted"
+        assert files["BA-EL-2025-0001"]["converted_to"] == "BA-ML-2028-0012"
+        assert files["BA-ML-2028-0012"]["status"] is None  # not on the bus yet
+    finally:
+        await store.close()
