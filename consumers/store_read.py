@@ -8,17 +8,27 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, select, true
+from sqlalchemy import ColumnElement, Table, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store import ViewStore
 from consumers.store_batch import entry_of, stored_offsets
-from consumers.views.models import PENDING, ApprovalStatus, ShipmentStatus, TimelineEntry
+from consumers.store_schema import Tables
+from consumers.views.models import (
+    PENDING,
+    ApprovalKind,
+    ApprovalStatus,
+    ProjectTitle,
+    ShipmentStatus,
+    TimelineEntry,
+)
 from consumers.views.standing import (
     AWAITING_AUTHORITY,
     DEEMED,
     LPCO_PENDING,
     with_standing,
 )
+from schemas.lifecycles import IN_FORCE
 
 MAX_LIMIT = 500
 
@@ -108,16 +118,86 @@ async def list_views(
                  .where(table.c.subject > cursor if cursor else true())
                  .order_by(table.c.subject).limit(limit + 1))
         rows = (await conn.execute(query)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([json.loads(r.doc) for r in rows], rows[-1].subject if more else None)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        docs = [json.loads(r.doc) for r in rows]
+        if family == "projects":
+            docs = await with_titles(conn, tables, docs)
+    return Page(docs, rows[-1].subject if more else None)
 
 
 async def get_view(store: ViewStore, family: str, subject: str) -> dict[str, Any] | None:
     async with store.reading() as (conn, tables):
         table = tables.view(family)
         doc = (await conn.execute(select(table.c.doc).where(table.c.subject == subject))).scalar()
-    return None if doc is None else dict(json.loads(doc))
+        if doc is None:
+            return None
+        found = dict(json.loads(doc))
+        if family == "projects":
+            [found] = await with_titles(conn, tables, [found])
+    return found
+
+
+async def _title_rows(
+    conn: AsyncConnection, tables: Tables, projects: set[str], titles: set[str],
+) -> dict[str, dict[str, Any]]:
+    """Title files naming one of ``projects``, or numbered as one of ``titles``."""
+    table = tables.approvals
+    named = [table.c.project_id.in_(projects)] if projects else []
+    numbered = [table.c.subject.in_(titles)] if titles else []
+    if not named and not numbered:
+        return {}
+    rows = await conn.execute(select(table.c.subject, table.c.doc).where(
+        table.c.kind == ApprovalKind.TITLE.value, or_(*named, *numbered)))
+    return {r.subject: json.loads(r.doc) for r in rows}
+
+
+def _title(number: str, doc: dict[str, Any] | None, *, registered: bool,
+           vouched: bool) -> ProjectTitle:
+    """``vouched``: named at registration or as a conversion's lease, so in force when unseen."""
+    if doc is None:
+        return ProjectTitle(title_number=number, in_force=vouched, registered=registered)
+    status = doc.get("status")
+    return ProjectTitle(
+        title_number=number, status=status, registered=registered,
+        holder_uscc=doc.get("holder_uscc"),
+        in_force=status in IN_FORCE or (status is None and vouched),
+        granted_on=doc.get("granted_on"), expires_on=doc.get("expires_on"),
+        converted_to=doc.get("converted_to"))
+
+
+async def with_titles(
+    conn: AsyncConnection, tables: Tables, docs: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Project documents with their titles as the approvals view has them now.
+
+    A project's titles are those named at registration and every title whose application or
+    grant names the project (the approvals row's ``project_id``), plus the lease a licence of
+    the project was converted to. Each is listed in ``title_files`` with its status; ``titles``
+    keeps those in force (a registered title the bus has not seen counts as in force). Computed
+    when read, from the two views as they stand: the same whatever order the partitions were
+    consumed in, since each view is.
+    """
+    ids = {str(d["project_id"]) for d in docs}
+    registered = {t for d in docs for t in d.get("titles", ())}
+    rows = await _title_rows(conn, tables, ids, registered)
+    leases = {str(r["converted_to"]) for r in rows.values() if r.get("converted_to")}
+    if leases - rows.keys():
+        rows |= await _title_rows(conn, tables, set(), leases - rows.keys())
+    out = []
+    for doc in docs:
+        own = list(dict.fromkeys(doc.get("titles", ())))
+        linked = sorted(n for n, r in rows.items() if r.get("project_id") == doc["project_id"])
+        numbers = list(dict.fromkeys([*own, *linked]))
+        for number in list(numbers):
+            lease = (rows.get(number) or {}).get("converted_to")
+            if lease and lease not in numbers:
+                numbers.append(str(lease))
+        files = [_title(n, rows.get(n), registered=n in own, vouched=n in own or n in leases)
+                 for n in numbers]
+        out.append({**doc, "titles": [f.title_number for f in files if f.in_force],
+                    "title_files": [f.model_dump(mode="json") for f in files]})
+    return out
 
 
 async def timeline(

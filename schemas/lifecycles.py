@@ -118,6 +118,9 @@ TITLE = Machine("title", "Mineral title (every title type: RL, EL, PL, MDRL, ML,
                                       "title granted before the bus (its history starts "
                                       "there)"),
     "approval.licence.refused": _step(APPLYING, "refused"),
+    "approval.licence.work.commenced": _step(
+        IN_FORCE, None, "work on the ground began (the six-month obligation after a grant); "
+        "only a title in force"),
     "approval.licence.amended": _step({"granted", "show_cause", "suspended"}, None,
                                       "area, minerals or conditions of a title in force"),
     "approval.licence.converted": _step({"granted"}, "converted"),
@@ -179,6 +182,10 @@ SHIPMENT = Machine("shipment", "Shipment (GS1 EPCIS-style: plan to final invoice
     "shipment.customs.declaration.filed": _step(
         {"departed", "held"}, "declared",
         "at the exit point; after a hold, a fresh declaration replaces the held one"),
+    "shipment.customs.declaration.amended": _step(
+        {"declared", "held"}, None,
+        "the declaration now relies on other export approvals (an LPCO issued after filing); "
+        "only before clearance"),
     "shipment.customs.held": _step({None, "declared", "held"}, "held",
                                    "only a declared shipment is held, possibly for a second "
                                    "reason; on a new file, customs acts on a declaration "

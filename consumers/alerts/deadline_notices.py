@@ -108,6 +108,8 @@ def _commenced(project: ProjectView | None) -> bool:
 def work_not_commenced(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
     assert isinstance(view, ApprovalView)
     assert deadline.due_on is not None
+    if view.work_commenced_on is not None:
+        return []  # the holder or the authority reported the commencement
     if view.project_id and _commenced(ctx.views.projects.get(view.project_id)):
         return []
     message = Message("work_not_commenced", {

@@ -58,7 +58,7 @@ def _title(view: ApprovalView, config: AlertConfig) -> list[Deadline]:
             found.append(Deadline(AlertRule.DEFICIENCY_DUE_SOON, view.ref, at, respond_by,
                                   f"deficiency_due_soon:{view.ref}:{respond_by}"))
     commence = view.due.get("work_commencement_due")
-    if view.status is S.GRANTED and commence is not None:
+    if view.status is S.GRANTED and commence is not None and view.work_commenced_on is None:
         found.append(Deadline(AlertRule.WORK_NOT_COMMENCED, view.ref,
                               day_start(commence + timedelta(days=1)), commence,
                               f"work_not_commenced:{view.ref}:{commence}"))

@@ -16,7 +16,12 @@ from schemas.common import Function
 from schemas.envelope import org_of
 from schemas.events.approvals_applications import DeficiencyNotified
 from schemas.events.projects import ProjectRegistered
-from schemas.events.shipments_border import PAKISTAN_TIME, CustomsDeclarationFiled, CustomsHeld
+from schemas.events.shipments_border import (
+    PAKISTAN_TIME,
+    CustomsDeclarationAmended,
+    CustomsDeclarationFiled,
+    CustomsHeld,
+)
 
 Rule = Callable[[Fact, Context], list[Notice]]
 
@@ -58,11 +63,15 @@ def deficiency_notified(fact: Fact, ctx: Context) -> list[Notice]:
     return fan_out([firm.org] if firm else [], build)
 
 
-def approval_problem(data: CustomsDeclarationFiled, ctx: Context) -> str | None:
-    """Why no export approval the declaration cites is valid for it (None: one is)."""
+def approval_problem(
+    data: CustomsDeclarationFiled | CustomsDeclarationAmended, ctx: Context
+) -> str | None:
+    """Why no export approval the declaration cites is valid for it (None: one is), on the day
+    it was filed or amended."""
     if not data.export_approvals:
         return "none_cited"
-    filed_on = data.filed_at.astimezone(PAKISTAN_TIME).date()
+    moment = data.filed_at if isinstance(data, CustomsDeclarationFiled) else data.amended_at
+    filed_on = moment.astimezone(PAKISTAN_TIME).date()
     problems = []
     for lpco in data.export_approvals:
         view: ApprovalView | None = ctx.views.approvals.get(lpco)
@@ -80,9 +89,10 @@ def approval_problem(data: CustomsDeclarationFiled, ctx: Context) -> str | None:
 
 
 def export_without_approval(fact: Fact, ctx: Context) -> list[Notice]:
-    """A declaration for export without a valid export approval → customs and the shipper."""
+    """A declaration for export (as filed, or as amended) without a valid export approval →
+    customs and the shipper."""
     data = fact.data
-    assert isinstance(data, CustomsDeclarationFiled)
+    assert isinstance(data, CustomsDeclarationFiled | CustomsDeclarationAmended)
     problem = approval_problem(data, ctx)
     if problem is None:
         return []
@@ -144,7 +154,7 @@ def project_matched(fact: Fact, ctx: Context) -> list[Notice]:
 
 EVENT_RULES: tuple[tuple[type | tuple[type, ...], Rule], ...] = (
     (DeficiencyNotified, deficiency_notified),
-    (CustomsDeclarationFiled, export_without_approval),
+    ((CustomsDeclarationFiled, CustomsDeclarationAmended), export_without_approval),
     (CustomsHeld, customs_hold),
     (ProjectRegistered, project_matched),
 )

@@ -33,6 +33,7 @@ from schemas.events.approvals_licences import (
     RenewalApplied,
     RenewalRefused,
     ShowCauseIssued,
+    WorkCommenced,
 )
 from schemas.events.approvals_other import add_months
 
@@ -51,9 +52,16 @@ def _application(
     }
 
 
+def _commenced(view: ApprovalView, data: WorkCommenced) -> dict[str, Any]:
+    """The obligation is met: no commencement due any more; the first date reported stays."""
+    return {"work_commenced_on": view.work_commenced_on or data.commenced_on,
+            "due": without(view.due, "work_commencement_due")}
+
+
 def _granted(view: ApprovalView, data: LicenceGranted, fact: Fact) -> dict[str, Any]:
     return {
         **decided(view, S.GRANTED, fact),
+        "project_id": data.project_id or view.project_id,
         "granted_on": data.granted_on, "expires_on": data.expires_on,
         "minerals": data.minerals, "area_km2": data.area_km2, "conditions": data.conditions,
         "reasons": (), "deficiency_items": (),
@@ -122,6 +130,7 @@ HANDLERS: dict[type[EventData], Handler] = {
     LicenceGranted: _granted,
     LicenceRefused: lambda view, data, fact: {
         **decided(view, S.REFUSED, fact), "reasons": data.reasons, "due": _appealable(data)},
+    WorkCommenced: lambda view, data, _: _commenced(view, data),
     LicenceAmended: lambda _, data, __: _amended(data),
     LicenceConverted: lambda view, data, fact: {
         **transition(view, S.CONVERTED, fact), "converted_to": data.new_title_number, "due": {}},

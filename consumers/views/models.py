@@ -45,6 +45,25 @@ class SafetySummary(ViewDoc):
     last_incident_at: datetime | None = None
 
 
+class ProjectTitle(ViewDoc):
+    """A title of the project as the approvals view has it (``title_files``, read time)."""
+
+    title_number: str
+    status: str | None = None
+    """The title's status in the approvals view; ``None`` when the bus has not seen it."""
+    in_force: bool
+    """Granted and not ended (cancelled, surrendered, expired, converted, refused...); a title
+    named at registration that the bus has not seen counts as in force."""
+    registered: bool = False
+    """Named in the project's registration (``related_titles``)."""
+    holder_uscc: str | None = None
+    """The title's holder now: after an assignment, another firm than the project's operator
+    may hold it (the title stays listed; whether it still serves the project is not said)."""
+    granted_on: date | None = None
+    expires_on: date | None = None
+    converted_to: str | None = None
+
+
 class ProjectView(ViewDoc):
     """A mining project as its operator reported it: stage, operator, titles, latest production."""
 
@@ -60,6 +79,11 @@ class ProjectView(ViewDoc):
     operator_name: Names | None = None
     joint_venture: tuple[Shareholder, ...] = ()
     titles: tuple[str, ...] = ()
+    """In the stored view, the titles named at registration; in every answer (API, CLI), the
+    project's titles in force: those, and every title whose application or grant names the
+    project, as the approvals view has them when read (``title_files``)."""
+    title_files: tuple[ProjectTitle, ...] = ()
+    """Filled when read: each title of the project with its status, ended ones marked."""
     cpec: bool | None = None
     milestones: dict[str, date] = {}
     latest_production: ProductionSummary | None = None
@@ -150,6 +174,8 @@ class ApprovalView(ViewDoc):
     decided_at: datetime | None = None
     granted_on: date | None = None
     expires_on: date | None = None
+    work_commenced_on: date | None = None
+    """When work on the ground began under the title (the first commencement reported)."""
     due: dict[str, date] = {}
     """Open deadlines by name: respond_by, decision_due_on, work_commencement_due,
     deemed_approval_on, reply_by, appealable_until, expires_on, suspended_until."""

@@ -21,6 +21,7 @@ from schemas.events.shipments import (
 from schemas.events.shipments_border import (
     BorderCrossed,
     CustomsCleared,
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     VesselLoaded,
@@ -76,6 +77,19 @@ def _declared(view: ShipmentView, data: CustomsDeclarationFiled) -> dict[str, An
     return changes
 
 
+def _amended(view: ShipmentView, data: CustomsDeclarationAmended) -> dict[str, Any]:
+    """The approvals relied on are now the amendment's; the 'without approval' flag goes."""
+    changes: dict[str, Any] = {
+        "approvals": data.export_approvals,
+        "exceptions": tuple(e for e in view.exceptions if e != NO_EXPORT_APPROVAL),
+    }
+    if view.declaration is not None:
+        changes["declaration"] = view.declaration.model_copy(
+            update={"number": data.declaration_number,
+                    "export_approvals": data.export_approvals})
+    return changes
+
+
 def _held(view: ShipmentView, data: CustomsHeld) -> dict[str, Any]:
     hold = Hold(declaration_number=data.declaration_number, held_at=data.held_at,
                 reason=data.reason.value, detail=data.detail)
@@ -119,6 +133,7 @@ HANDLERS: dict[type[EventData], Handler] = {
         "status": ShipmentStatus.DEPARTED, "departed_at": data.departed_at,
         "leg": Leg(stage=LegStage.TO_EXIT, origin=data.from_place, destination=_exit(view))},
     CustomsDeclarationFiled: _declared,
+    CustomsDeclarationAmended: _amended,
     CustomsHeld: _held,
     CustomsCleared: _cleared,
     BorderCrossed: _crossed,

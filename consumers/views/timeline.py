@@ -15,7 +15,12 @@ from schemas.events.approvals_applications import (
     LicenceGranted,
     LicenceRefused,
 )
-from schemas.events.approvals_licences import LicenceConverted, LicenceRenewed, ShowCauseIssued
+from schemas.events.approvals_licences import (
+    LicenceConverted,
+    LicenceRenewed,
+    ShowCauseIssued,
+    WorkCommenced,
+)
 from schemas.events.approvals_other import (
     EnvironmentalApprovalDecided,
     ExportApprovalDecided,
@@ -24,7 +29,12 @@ from schemas.events.approvals_other import (
 from schemas.events.corrections import Correction
 from schemas.events.projects import MilestoneReached, ProjectStageChanged
 from schemas.events.projects_reports import HSEIncidentReported, ProductionReported
-from schemas.events.shipments_border import CustomsDeclarationFiled, CustomsHeld, VesselLoaded
+from schemas.events.shipments_border import (
+    CustomsDeclarationAmended,
+    CustomsDeclarationFiled,
+    CustomsHeld,
+    VesselLoaded,
+)
 
 
 def _words(value: str) -> str:
@@ -37,6 +47,7 @@ DETAILS: dict[type[EventData], Callable[[Any], str]] = {
     DeficiencyNotified: lambda d: f"{len(d.items)} item(s), respond by {d.respond_by}",
     LicenceGranted: lambda d: f"{d.term_years} years, expires {d.expires_on}",
     LicenceRefused: lambda d: d.reasons[0],
+    WorkCommenced: lambda d: f"on {d.commenced_on}",
     LicenceRenewed: lambda d: f"expires {d.expires_on}",
     LicenceConverted: lambda d: f"now {d.new_title_number}",
     ShowCauseIssued: lambda d: f"reply by {d.reply_by}",
@@ -49,6 +60,7 @@ DETAILS: dict[type[EventData], Callable[[Any], str]] = {
     HSEIncidentReported: lambda d: _words(d.category.value),
     CustomsDeclarationFiled: lambda d: "relies on "
                                        + (", ".join(d.export_approvals) or "no export approval"),
+    CustomsDeclarationAmended: lambda d: "now relies on " + ", ".join(d.export_approvals),
     CustomsHeld: lambda d: _words(d.reason.value),
     VesselLoaded: lambda d: f"{d.vessel_name} for {d.discharge_port}",
 }

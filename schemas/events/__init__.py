@@ -26,6 +26,7 @@ from schemas.events.approvals_licences import (
     RenewalApplied,
     RenewalRefused,
     ShowCauseIssued,
+    WorkCommenced,
 )
 from schemas.events.approvals_other import (
     EnvironmentalApprovalDecided,
@@ -67,6 +68,7 @@ from schemas.events.shipments import (
 from schemas.events.shipments_border import (
     BorderCrossed,
     CustomsCleared,
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     VesselLoaded,
@@ -81,6 +83,7 @@ __all__ = [
     "Correction",
     "CorrectionReason",
     "CustomsCleared",
+    "CustomsDeclarationAmended",
     "CustomsDeclarationFiled",
     "CustomsHeld",
     "DeficiencyNotified",
@@ -124,5 +127,6 @@ __all__ = [
     "ShowCauseIssued",
     "TitleEvent",
     "VesselLoaded",
+    "WorkCommenced",
     "WorkforceReported",
 ]

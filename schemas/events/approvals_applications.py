@@ -211,10 +211,17 @@ class LicenceGranted(TitleEvent):
     conditions: Conditions = ()
     appeal_reference: Reference | None = None
     """Set when the grant follows a successful appeal against a refusal."""
+    project_id: ProjectId | None = None
+    """The project the title serves, when the application did not name it (a title granted
+    before the bus, or a project registered after the application)."""
 
     @model_validator(mode="after")
     def _term(self) -> Self:
         check_term(self.granted_on, self.term_years, self.expires_on)
+        if self.project_id and (province_of_project(self.project_id)
+                                is not province_of_title(self.title_number)):
+            fail("project_province_mismatch", "project {project} is not in the title's "
+                 "province", project=self.project_id)
         return self
 
 

@@ -27,6 +27,25 @@ CONVERTIBLE = frozenset({TitleType.EXPLORATION_LICENCE, TitleType.PROSPECTING_LI
 LEASES = frozenset({TitleType.MINING_LEASE, TitleType.SMALL_SCALE_MINING_LEASE})
 
 
+class WorkCommenced(TitleEvent):
+    """Work on the ground began under the title: the six-month commencement obligation is met.
+
+    Emitted by: title holder, or the licensing authority (on inspection).
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.approval.licence.work.commenced"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "title_number": TITLE, "holder_uscc": OPERATOR, "commenced_on": "2026-06-15",
+        "description": "Mapping and trenching crews mobilised to the eastern blocks",
+        "evidence_ref": "MMDD-INSP-2026-044",
+    }
+
+    commenced_on: date
+    description: Text | None = None
+    evidence_ref: Reference | None = None
+    """An inspection report, a work-start notice or similar, when there is one."""
+
+
 class LicenceAmended(TitleEvent):
     """Some terms of the title changed; the fields given are the new values."""
 

@@ -45,6 +45,26 @@ class CustomsDeclarationFiled(ShipmentEvent):
     declarant_ntn: NTN | None = None
 
 
+class CustomsDeclarationAmended(ShipmentEvent):
+    """The filed declaration now relies on these export approvals (e.g. an LPCO issued after it).
+
+    ``export_approvals`` is the whole set the amended declaration relies on, not an addition.
+    Emitted by: exporter (or its customs agent).
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.shipment.customs.declaration.amended"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "shipment_id": SHIPMENT, "exporter_uscc": OPERATOR,
+        "declaration_number": "KPQE-SB-0012345-14042026", "amended_at": "2026-04-14T10:20:00Z",
+        "export_approvals": [LPCO], "reason": "Export NOC issued after filing, now attached",
+    }
+
+    declaration_number: Reference
+    amended_at: UtcDatetime
+    export_approvals: Annotated[tuple[LpcoNumber, ...], Items(1, 20, unique=True)]
+    reason: Text | None = None
+
+
 class CustomsCleared(ShipmentEvent):
     TYPE: ClassVar[str] = "pk.emining.shipment.customs.cleared"
     EXAMPLE: ClassVar[dict[str, Any]] = {

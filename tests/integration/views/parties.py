@@ -27,11 +27,13 @@ T0 = datetime(2025, 1, 6, 4, 0, tzinfo=UTC)
 _FIRM_TYPES = (
     "pk.emining.project.*", "pk.emining.shipment.planned", "pk.emining.shipment.lot.*",
     "pk.emining.shipment.departed", "pk.emining.shipment.customs.declaration.filed",
+    "pk.emining.shipment.customs.declaration.amended",
     "pk.emining.shipment.border.crossed", "pk.emining.shipment.vessel.loaded",
     "pk.emining.shipment.arrived", "pk.emining.shipment.final.invoiced",
     "pk.emining.shipment.corrected", "pk.emining.approval.licence.application.resubmitted",
     "pk.emining.approval.licence.application.withdrawn",
     "pk.emining.approval.licence.renewal.applied", "pk.emining.approval.licence.surrendered",
+    "pk.emining.approval.licence.work.commenced",
     "pk.emining.approval.royalty.paid", "pk.emining.approval.environmental.filed",
     "pk.emining.approval.corrected",
 )

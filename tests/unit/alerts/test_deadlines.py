@@ -143,6 +143,14 @@ def test_work_not_commenced_is_silent_when_the_project_shows_work() -> None:
                  rule=AlertRule.WORK_NOT_COMMENCED) == []
 
 
+def test_work_not_commenced_is_silent_once_commencement_is_reported() -> None:
+    commenced = title(work_commenced_on=date(2026, 7, 20))
+    assert fired(commenced, pkt(2026, 8, 3), rule=AlertRule.WORK_NOT_COMMENCED) == []
+    deadline = Deadline(AlertRule.WORK_NOT_COMMENCED, REF, pkt(2026, 8, 2), date(2026, 8, 1),
+                        f"work_not_commenced:{REF}:2026-08-01")
+    assert fire(deadline, *at(pkt(2026, 8, 3), commenced)) == []  # scheduled before the report
+
+
 def application(**changes: object) -> ApprovalView:
     view = title(status=S.RESUBMITTED, granted_on=None, expires_on=None, due={},
                  received_at=datetime(2025, 11, 3, 5, 12, 40, tzinfo=UTC),

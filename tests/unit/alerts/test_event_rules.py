@@ -16,6 +16,7 @@ from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
 from schemas.alerts import AlertRule, CauseKind, Severity
 from schemas.common import Function, Mineral, Names, Province, Role, Side
 from schemas.events import (
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     DeficiencyNotified,
@@ -175,6 +176,18 @@ def test_declaration_citing_an_expired_or_foreign_approval_is_flagged() -> None:
     problems = [event_notices(fact(data), context(views=v))[0].details["problem"]
                 for v in (expired, foreign, rejected, ViewSnapshot())]
     assert problems == ["expired", "other_exporter", "not_approved", "unknown"]
+
+
+def test_an_amended_declaration_is_held_to_the_same_rule_on_its_own_day() -> None:
+    data = example(CustomsDeclarationAmended)  # amended on 14 April 2026
+    valid = ViewSnapshot(approvals={"LPCO-2026-000457": _lpco()})
+    assert event_notices(fact(data), context(views=valid)) == []
+    lapsed = ViewSnapshot(approvals={"LPCO-2026-000457": _lpco(expires_on=date(2026, 4, 13))})
+    notices = event_notices(fact(data, source=f"{MCC}/gw"), context(views=lapsed))
+    assert [n.recipient for n in notices] == [CUSTOMS, MCC]
+    assert notices[0].details["problem"] == "expired"
+    assert notices[0].rule is AlertRule.EXPORT_WITHOUT_APPROVAL
+    assert event_notices(fact(data), context())[0].details["problem"] == "unknown"
 
 
 def test_customs_hold_tells_both_sides() -> None:
