@@ -229,7 +229,8 @@ def print_replay(result: Any, state: dict[str, Any]) -> None:
             console.print(f"[bold]{family}[/]: {line}", highlight=False, soft_wrap=True)
     when = f" as of {result.as_of.isoformat()}" if result.as_of else ""
     console.print(f"replayed {result.records:,} records{when}: {result.applied:,} applied, "
-                  f"{result.rejected:,} rejected, {result.skipped:,} left out, {result.later:,} "
+                  f"{result.rejected:,} rejected, {len(result.held):,} held (a gap or fork in "
+                  f"their source's chain), {result.skipped:,} left out, {result.later:,} "
                   f"appended later; {result.seconds:.1f}s", highlight=False, soft_wrap=True)
     console.print(f"digest {result.digest.sha256}", highlight=False)
 

@@ -28,6 +28,7 @@ from consumers.audit.snapshot import TP, LogReader, Snapshot
 from consumers.audit.verify import fold_registry
 from consumers.digest import Digest, digest
 from consumers.dlq import DeadLetterQueue
+from consumers.holding import held_records
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Rejected, VerificationStage
@@ -99,6 +100,8 @@ class ReplayResult:
     later: int = 0
     """Records on the log after the cut (appended after ``as_of``)."""
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    """Records held back at the end (``consumers.holding``): a gap or fork in their chain."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,7 +111,7 @@ class ReplayResult:
             "events_per_s": round(self.records / self.seconds) if self.seconds else 0,
             "as_of": self.as_of.isoformat() if self.as_of else None, "subject": self.subject,
             "cut": {t: {str(p): o for p, o in ps.items()} for t, ps in sorted(self.cut.items())},
-            "later": self.later, "rejections": self.rejections,
+            "later": self.later, "rejections": self.rejections, "held": self.held,
         }
 
 
@@ -219,6 +222,12 @@ async def replay(
         if control.seeks:
             log.error("replay_seek_requested", seeks=len(control.seeks))
         result.digest = await digest(store)
+        async with store.reading() as (conn, tables):
+            result.held = [{"topic": h["topic"], "partition": h["log_partition"],
+                            "offset": h["log_offset"], "reason": h["reason"],
+                            "source": h["source"], "sequence": h["sequence"],
+                            "event_id": h["event_id"], "subject": h["subject"]}
+                           for h in await held_records(conn, tables)]
     finally:
         await store.close()
     result.seconds = time.perf_counter() - started
