@@ -78,6 +78,10 @@ class Fold:
     _updated: dict[tuple[str, int], TimelineEntry] = field(default_factory=dict)
     _provenance: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
     _reset: set[str] = field(default_factory=set)
+    checked: set[tuple[str, str]] = field(default_factory=set)
+    """``(source, event id)`` pairs whose duplicate check the store has loaded."""
+    positions_known: set[PositionKey] = field(default_factory=set)
+    """Partition positions of sources the store has loaded (``History.last_sequence``)."""
 
     def apply(self, accepted: Accepted, at: Position, *, record: str = "{}",
               ordered: bool = True) -> Rejected | None:

@@ -35,21 +35,27 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import structlog
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.fold import Fold, Position
 from consumers.store_batch import dialect_insert, entry_of
 from consumers.store_schema import Tables
-from consumers.verification import Accepted, RawRecord, Rejected, Verdict
+from consumers.verification import Accepted, RawRecord, RefusedEvent, Rejected, Verdict
 from consumers.views.models import TimelineEntry
 from schemas.envelope import Envelope, format_time, from_record
 from schemas.signing import GENESIS_HASH
 from schemas.timing import appended_at
 
 log = structlog.get_logger("consumers.holding")
+
+LOAD_ALL = 5_000
+"""Up to this many held records, a batch reads them all at once (the common case: records
+waiting a batch or two for their predecessors while a consumer catches up); beyond, it reads
+those of its sources and subjects only."""
 
 
 class Hold(StrEnum):
@@ -138,6 +144,13 @@ LoadSubjects = Callable[[Sequence[tuple[Accepted, Position]]], Awaitable[None]]
 """Loads into the fold the subjects (and histories) of records about to be applied."""
 
 
+def _chained(verdict: Verdict) -> Envelope | None:
+    """The event whose chain place a verdict's record takes, if any."""
+    if isinstance(verdict, Accepted):
+        return verdict.envelope
+    return verdict.envelope if isinstance(verdict, RefusedEvent) else None
+
+
 def _envelope(record: StoredRecord) -> Envelope:
     """The event of a stored record that was verified before (its chain fields are needed)."""
     return from_record(record.key, record.value, record.headers)
@@ -172,6 +185,9 @@ class Gate:
     _sources_loaded: set[str] = field(default_factory=set)
     _subjects_loaded: set[str] = field(default_factory=set)
     _none_held: bool = False
+    _all: bool = False
+    _verdicts: dict[tuple[str, int, int], Verdict] = field(default_factory=dict)
+    """Verdicts of the held records, taken once per batch (``prefetch``)."""
     chains_checked: bool = True
 
     @classmethod
@@ -184,15 +200,36 @@ class Gate:
             for row in await conn.execute(select(tables.chains)
                                           .where(c.source.in_(sorted(sources)))):
                 gate.chains[row.source] = Chain(row.head, row.head_hash, row.forked_at)
-        gate._none_held = (await conn.execute(select(tables.held.c.source).limit(1))).first() \
-            is None
+        count = (await conn.execute(select(func.count()).select_from(tables.held))).scalar_one()
+        gate._none_held = count == 0
+        if 0 < count <= LOAD_ALL:  # one query instead of one per source and subject met
+            gate._all = True
+            for row in await conn.execute(select(tables.held)):
+                gate._put(gate._row(row))
+            gate._none_held = True  # nothing more to read from the store in this batch
         return gate
 
+    @staticmethod
+    def _row(row: Any) -> Held:
+        return Held(StoredRecord.loads(row.record, row.log_partition, row.log_offset),
+                    row.source, row.sequence, row.subject, row.event_id, Hold(row.reason),
+                    row.alerted)
+
     async def prefetch(self, sources: set[str], subjects: set[str]) -> None:
-        """Read at once the held records of a batch's sources and subjects."""
+        """Read at once the held records of a batch's sources and subjects, and what applying
+        the held records needs (their subjects, their duplicate checks): a batch that releases
+        many asks the store once, not once per record."""
         await self._load_held(sources=sources, subjects=subjects)
         self._sources_loaded |= sources
         self._subjects_loaded |= subjects
+        waiting = [h.record for h in self.held.values() if h.reason is not Hold.LINK]
+        if waiting and self._all:
+            verdicts = await self.verify(waiting)
+            await self.load_subjects([(v, position_of(r)) for v, r in zip(verdicts, waiting,
+                                                                          strict=True)
+                                      if isinstance(v, Accepted)])
+            self._verdicts = {(r.topic, r.partition, r.offset): v
+                              for r, v in zip(waiting, verdicts, strict=True)}
 
     # ---- reading the held records, lazily ------------------------------------------------
 
@@ -207,9 +244,7 @@ class Gate:
             key = (row.topic, row.log_partition, row.log_offset)
             if key in self.held or key in self._removed:
                 continue
-            self._put(Held(StoredRecord.loads(row.record, row.log_partition, row.log_offset),
-                           row.source, row.sequence, row.subject, row.event_id,
-                           Hold(row.reason), row.alerted))
+            self._put(self._row(row))
 
     def _put(self, held: Held) -> None:
         """Keep ``held``, indexed by its source's sequence and by its subject's offset."""
@@ -292,6 +327,52 @@ class Gate:
         return chain
 
     # ---- the stages ----------------------------------------------------------------------
+
+    async def chain_order(self, items: Sequence[tuple[RawRecord, Verdict]]
+                          ) -> list[tuple[RawRecord, Verdict]]:
+        """The batch in an order that keeps each partition's and follows each source's chain
+        where it can: a record whose predecessor is further on in another partition of the
+        batch comes after it, so a gap that fills within the batch holds nothing. Any order
+        that keeps each partition's gives the same views; this one is only cheaper."""
+        if not self.chains_checked:
+            return list(items)
+        queues: dict[tuple[str, int], list[tuple[RawRecord, Verdict]]] = {}
+        for record, verdict in items:
+            queues.setdefault((record.topic, record.partition), []).append((record, verdict))
+        heads = dict.fromkeys(queues, 0)
+        linked: dict[str, int] = {}
+        out: list[tuple[RawRecord, Verdict]] = []
+        while len(out) < len(items):
+            progressed = False
+            for tp, queue in queues.items():
+                while heads[tp] < len(queue):
+                    record, verdict = queue[heads[tp]]
+                    if not await self._next_in_chain(_chained(verdict), linked):
+                        break  # its predecessor may come from another partition first
+                    out.append((record, verdict))
+                    heads[tp] += 1
+                    progressed = True
+            if not progressed:  # a real gap: take the earliest stuck record as it comes
+                tp = next(tp for tp, q in queues.items() if heads[tp] < len(q))
+                record, verdict = queues[tp][heads[tp]]
+                env = _chained(verdict)
+                if env is not None:
+                    linked[env.source] = max(linked.get(env.source, 0), env.sequence)
+                out.append((record, verdict))
+                heads[tp] += 1
+        return out
+
+    async def _next_in_chain(self, env: Envelope | None, linked: dict[str, int]) -> bool:
+        """Whether ``env`` (None: no chain place) may come now; if so, its place is taken."""
+        if env is None:
+            return True
+        head = linked.get(env.source)
+        if head is None:
+            head = linked[env.source] = (await self._chain(env.source)).head
+        if env.sequence > head + 1:
+            return False
+        linked[env.source] = max(head, env.sequence)
+        return True
 
     async def admit(self, accepted: Accepted, record: RawRecord) -> None:
         """A newly read, verified record: judge its order and chain, then apply or hold it."""
@@ -425,13 +506,17 @@ class Gate:
         nxt = following[0]
         if nxt.reason is Hold.LINK:
             return (_envelope(nxt.record), nxt.record, nxt, None), False
-        verdict = (await self.verify([nxt.record]))[0]
+        verdict = await self._verdict(nxt.record)
         if isinstance(verdict, Accepted):
             return (verdict.envelope, nxt.record, nxt, verdict), False
         # The registry changed since it was read: refused now, it was authentic when read and
         # keeps its place in the chain (else the source would stay held for good).
         self.refused.append((nxt.record, verdict))
         return (_envelope(nxt.record), nxt.record, nxt, None), False
+
+    async def _verdict(self, record: StoredRecord) -> Verdict:
+        found = self._verdicts.pop((record.topic, record.partition, record.offset), None)
+        return found if found is not None else (await self.verify([record]))[0]
 
     def _off_the_fork(self, forked_at: int, linked: list[Ready]) -> list[Ready]:
         """``linked`` without what lies at or after ``forked_at``: held (or, refused, let go)."""
@@ -479,7 +564,7 @@ class Gate:
             if first is None or first.reason is not Hold.BEHIND:
                 return
             self._release(first)
-            verdict = (await self.verify([first.record]))[0]
+            verdict = await self._verdict(first.record)
             if isinstance(verdict, Rejected):
                 self.refused.append((first.record, verdict))
                 continue
@@ -625,9 +710,10 @@ class Gate:
                  for s in sorted(self._dirty_chains)])
         h = t.held.c
         if self._removed:
-            for key in sorted(self._removed):
-                await self.conn.execute(delete(t.held).where(
-                    h.topic == key[0], h.log_partition == key[1], h.log_offset == key[2]))
+            await self.conn.execute(
+                delete(t.held).where(h.topic == bindparam("t"), h.log_partition == bindparam("p"),
+                                     h.log_offset == bindparam("o")),
+                [{"t": k[0], "p": k[1], "o": k[2]} for k in sorted(self._removed)])
         rows = [self.held[k] for k in sorted(self._dirty_held) if k in self.held]
         if rows:
             now = format_time(datetime.now(UTC))

@@ -107,14 +107,9 @@ async def load(
     return fold
 
 
-async def load_more(
-    conn: AsyncConnection, t: Tables, fold: Fold, batch: Sequence[tuple[Accepted, Position]],
-    docs: DocCache,
-) -> None:
-    """Load into ``fold`` what ``batch`` needs and it does not have yet (released records)."""
-    if not batch:
-        return
-    fresh = [(a, p) for a, p in batch if a.envelope.subject not in fold.subjects]
+async def _subjects(conn: AsyncConnection, t: Tables, fresh: Sequence[tuple[Accepted, Position]],
+                    docs: DocCache) -> dict[str, Subject]:
+    """The stored views and last timeline positions of ``fresh``'s subjects."""
     families: dict[str, Family] = {a.envelope.subject: FAMILIES[a.family] for a, _ in fresh}
     subjects = {s: Subject(family=f, view=None) for s, f in families.items()}
     for family in {f.name: f for f in families.values()}.values():
@@ -129,7 +124,23 @@ async def load_more(
                                       .where(tl.c.subject.in_(list(subjects)))
                                       .group_by(tl.c.subject)):
             subjects[row[0]].last_position = row[1]
+    return subjects
+
+
+async def load_more(
+    conn: AsyncConnection, t: Tables, fold: Fold, batch: Sequence[tuple[Accepted, Position]],
+    docs: DocCache,
+) -> None:
+    """Load into ``fold`` what ``batch`` needs and it does not have yet (released records)."""
+    if not batch:
+        return
+    fresh = [(a, p) for a, p in batch if a.envelope.subject not in fold.subjects]
+    if not fresh and not any(isinstance(a.envelope.data, Correction) for a, _ in batch) \
+            and all((a.envelope.source, a.envelope.id) in fold.checked for a, _ in batch):
+        return  # everything is loaded already (the usual case for a released record)
+    subjects = await _subjects(conn, t, fresh, docs)
     fold.subjects.update(subjects)
+    tl = t.timeline
     corrected = {a.envelope.subject for a, _ in batch if isinstance(a.envelope.data, Correction)
                  and fold.subjects[a.envelope.subject].timeline is None}
     if corrected:  # a correction re-folds its subject's history: stored, then this batch's
@@ -141,10 +152,16 @@ async def load_more(
             new, updated = fold.unwritten(subject)
             fold.subjects[subject].timeline = [updated.get(e.position, e) for e in entries] + \
                 sorted(new, key=lambda e: e.position)
-    history = await _history(conn, t, batch)
+    unknown = [(a, p) for a, p in batch if (a.envelope.source, a.envelope.id) not in fold.checked
+               or (p.topic, p.partition, a.envelope.source) not in fold.positions_known]
+    if not unknown:
+        return
+    history = await _history(conn, t, unknown)
     fold.history.seen |= history.seen
     for key, value in history.last_sequence.items():
         fold.history.last_sequence.setdefault(key, value)
+    fold.checked |= {(a.envelope.source, a.envelope.id) for a, _ in unknown}
+    fold.positions_known |= {(p.topic, p.partition, a.envelope.source) for a, p in unknown}
 
 
 async def _history(

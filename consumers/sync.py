@@ -44,6 +44,9 @@ from schemas.timing import appended_at
 
 log = structlog.get_logger("consumers.sync")
 
+VERDICTS = 100_000
+"""How many verdicts of held records the consumer keeps in memory (beyond, it verifies again)."""
+
 
 class PartitionControl(Protocol):
     """The consumer's side of partition ownership: what it owns, and moving its position."""
@@ -96,8 +99,19 @@ class ViewSync:
         self.control: PartitionControl | None = None
         """The consumer of the last batch: who owns which partitions (the alert timer asks)."""
         self._docs = DocCache()
+        self._verdicts: dict[tuple[str, int, int], Verdict] = {}
+        """Verdicts of records read and held, until they are released (bounded below)."""
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
+
+    async def _verify_held(self, records: Sequence[RawRecord]) -> list[Verdict]:
+        """Verdicts for records released from hold: the one given when they were read (kept in
+        memory while held), else verified again (held by an earlier run of the consumer)."""
+        keys = [(r.topic, r.partition, r.offset) for r in records]
+        missing = [r for r, k in zip(records, keys, strict=True) if k not in self._verdicts]
+        fresh = dict(zip([(r.topic, r.partition, r.offset) for r in missing],
+                         await self.stage.check_batch(missing), strict=True)) if missing else {}
+        return [self._verdicts.get(k) or fresh[k] for k in keys]
 
     def owned(self) -> set[tuple[str, int]]:
         """The partitions this consumer owns now (none before its first batch)."""
@@ -139,6 +153,14 @@ class ViewSync:
         return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
                             outcome.committed, outcome.held)
 
+    def _remember(self, gate: Gate, verdicts: dict[int, Verdict],
+                  todo: Sequence[RawRecord]) -> None:
+        """Keep the verdicts of this batch's records that stay held (at most ``VERDICTS``)."""
+        for record in todo:
+            key = (record.topic, record.partition, record.offset)
+            if key in gate.held and len(self._verdicts) < VERDICTS:
+                self._verdicts[key] = verdicts[id(record)]
+
     def _seek(self, control: PartitionControl, tp: tuple[str, int], offset: int) -> None:
         partition = TopicPartition(*tp)
         if partition in control.assignment():
@@ -166,11 +188,11 @@ class ViewSync:
 
             named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
             sources = {v.envelope.source for v in named if v.envelope is not None}
-            gate = await Gate.open(conn, tables, fold, self.stage.check_batch, load_subjects,
+            gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
                                    sources, chains=self._chains)
             await gate.prefetch(sources, {a.envelope.subject for a in accepted})
             letters: list[DeadLetter] = []
-            for record, verdict in items:
+            for record, verdict in await gate.chain_order(items):
                 if isinstance(verdict, Rejected):
                     letters.append(self.dlq.letter(record, verdict))
                     if isinstance(verdict, RefusedEvent) and verdict.envelope is not None:
@@ -190,8 +212,10 @@ class ViewSync:
             changes = fold.changes()
             await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
             await gate.write()
+            self._remember(gate, verdicts, todo)
             raised = (await self._alerts.on_batch(conn, tables, gate.applied, changes)
                       if self._alerts is not None else [])
+        self._verdicts = {k: v for k, v in self._verdicts.items() if k in gate.held}
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
