@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
-from consumers.holding import Gate, Held
+from consumers.holding import Gate, Held, position_of
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.store import ViewStore
 from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
@@ -40,7 +40,6 @@ from consumers.verification import (
     VerificationStage,
 )
 from consumers.views.families import FAMILIES
-from schemas.timing import appended_at
 
 log = structlog.get_logger("consumers.sync")
 
@@ -180,7 +179,7 @@ class ViewSync:
             todo, reseek, skipped = _select(by_tp, stored, fetch_start)
             items = [(r, verdicts[id(r)]) for r in todo]
             accepted = [v for _, v in items if isinstance(v, Accepted)]
-            fold = await load(conn, tables, [(v, _pos(r)) for r, v in items
+            fold = await load(conn, tables, [(v, position_of(r)) for r, v in items
                                              if isinstance(v, Accepted)], self._docs)
 
             async def load_subjects(batch: Sequence[tuple[Accepted, Position]]) -> None:
@@ -246,11 +245,6 @@ async def _caught_up(conn: AsyncConnection, tables: Tables, gate: Gate,
             return False
     return True
 
-
-def _pos(record: RawRecord) -> Position:
-    return Position(record.topic, record.partition, record.offset,
-                    appended_at(getattr(record, "timestamp", None),
-                                getattr(record, "timestamp_type", None)))
 
 
 def _applied(verdict: Verdict) -> None:

@@ -11,8 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from consumers.fold import Fold, Position, Subject
 from consumers.history import History
+from consumers.holding import StoredRecord
 from consumers.verification import Accepted, Rejected, VerificationStage
 from consumers.views.families import FAMILIES
 from consumers.views.models import TimelineEntry, ViewDoc
@@ -29,19 +32,9 @@ PARTITIONS = 6
 OPERATOR_KEY = scenario.key_of(scenario.PLATFORM)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A consumed record, shaped like aiokafka's ``ConsumerRecord``."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...]
-    timestamp: int = -1
-    timestamp_type: int = -1
-    """1 when the broker stamped the record (LogAppendTime), as aiokafka reports it."""
+Record = StoredRecord
+"""A consumed record, shaped like aiokafka's ``ConsumerRecord`` (``timestamp_type`` 1: the
+broker stamped it, LogAppendTime): the shape the views keep held records in."""
 
 
 class StaticRegistry:
@@ -156,3 +149,20 @@ async def fold_scenario(stories: int, *, batch: int = 200) -> tuple[MemoryViews,
     for start in range(0, len(records), batch):
         await views.feed(records[start:start + batch])
     return views, log
+
+
+class WholeLogControl:
+    """The consumer as ``ViewSync`` sees it: owns every partition of ``logs``; knows their
+    ends; never asked to seek (the records come in each partition's order)."""
+
+    def __init__(self, logs: dict[tuple[str, int], list[Record]]) -> None:
+        self._ends = {TopicPartition(*tp): len(items) for tp, items in logs.items()}
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._ends)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        raise AssertionError(f"no re-seek expected ({partition} to {offset})")
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self._ends[partition]

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
 from sqlalchemy import select
 
 from consumers.digest import digest
@@ -24,7 +23,14 @@ from schemas.envelope import Envelope, seal, to_record
 from schemas.signing import GENESIS_HASH
 from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
 from tests.integration.views import scenario
-from tests.unit.views.harness import OPERATOR_KEY, PARTITIONS, Record, StaticRegistry, stage_for
+from tests.unit.views.harness import (
+    OPERATOR_KEY,
+    PARTITIONS,
+    Record,
+    StaticRegistry,
+    WholeLogControl,
+    stage_for,
+)
 
 STEPS = [s for r in scenario.build(2).rounds() for s in r]
 XINJIANG, SHANGHAI = "urn:emining:cn:ent:xinjiang-example", "urn:emining:cn:ent:shanghai-example"
@@ -64,18 +70,7 @@ def _layout(envelopes: list[Envelope], placed: dict[int, int] | None = None) -> 
     return logs
 
 
-class Control:
-    def __init__(self, logs: Logs) -> None:
-        self._ends = {TopicPartition(*tp): len(v) for tp, v in logs.items()}
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._ends)
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        raise AssertionError(f"no re-seek expected ({partition} to {offset})")
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        return self._ends[partition]
+Control = WholeLogControl
 
 
 def _with_partitions() -> VerificationStage:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -35,7 +34,7 @@ from producers.kafka_meta import key_partition
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
 from tests.integration.views import scenario
-from tests.unit.views.harness import PARTITIONS, Record, stage_for
+from tests.unit.views.harness import PARTITIONS, Record, WholeLogControl, stage_for
 
 STORIES = 3
 
@@ -120,20 +119,7 @@ FAULTY = _sources([s for steps in scenario.build(STORIES).rounds() for s in step
 LOG = _layout(FAULTY.envelopes)
 
 
-class Control:
-    """The consumer as ``ViewSync`` sees it: owns every partition; knows their ends."""
-
-    def __init__(self, logs: dict[tuple[str, int], list[Record]]) -> None:
-        self._ends = {TopicPartition(*tp): len(items) for tp, items in logs.items()}
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._ends)
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        raise AssertionError(f"no re-seek expected ({partition} to {offset})")
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        return self._ends[partition]
+Control = WholeLogControl
 
 
 async def _read(tmp: Path, order: Sequence[Record], sizes: Sequence[int]) -> dict[str, Any]:
