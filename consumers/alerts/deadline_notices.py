@@ -41,7 +41,8 @@ def _what(view: ApprovalView) -> Term:
 def application_overdue(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
     assert isinstance(view, ApprovalView)
     assert view.received_at is not None
-    due_on = deadline.fires_at.astimezone(PAKISTAN_TIME).date()
+    assert deadline.due_on is not None
+    due_on = deadline.due_on
     message = Message("application_overdue", {
         "ref": Ident(view.ref), "applicant": ctx.directory.firm_name(view.holder_uscc),
         "what": _what(view), "received": Day(view.received_at.astimezone(PAKISTAN_TIME).date()),

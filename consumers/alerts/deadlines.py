@@ -23,8 +23,10 @@ from consumers.views.models import (
     ShipmentView,
     ViewDoc,
 )
+from consumers.views.standing import local_day, standard_due_on
 from schemas.alerts import AlertRule
 from schemas.events.shipments import ExitPoint
+from schemas.standards import Standards
 
 S = ApprovalStatus
 IN_FORCE = frozenset({S.GRANTED, S.SHOW_CAUSE, S.SUSPENDED})
@@ -32,21 +34,35 @@ IN_FORCE = frozenset({S.GRANTED, S.SHOW_CAUSE, S.SUSPENDED})
 AWAITING_AUTHORITY = frozenset({S.RECEIVED, S.ACKNOWLEDGED, S.RESUBMITTED})
 
 
+def standards_of(config: AlertConfig) -> Standards:
+    """The one standards table with the deployment's overrides of title types' days."""
+    return Standards().with_overrides(
+        {str(kind): days for kind, days in config.service_standard_days.items()})
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _application(view: ApprovalView, config: AlertConfig) -> list[Deadline]:
-    """Past the service standard; days spent waiting on the applicant do not count."""
+    """Past the service standard: the day after the view's ``standard_due_on`` (the date the
+    authority stated when acknowledging it, else receipt plus the title type's days in the
+    configured table, days spent waiting on the applicant not counted), the same rule the views
+    store and the audit reports."""
     if view.status not in AWAITING_AUTHORITY or view.received_at is None:
         return []
-    standard = config.service_standard_days.get(view.title_type) if view.title_type else None
-    if standard is None:
+    stated = view.due.get("decision_due_on") is not None
+    if not stated and (view.title_type is None
+                       or view.title_type not in config.service_standard_days):
         return []
-    paused = timedelta(seconds=view.time_in_state.get(S.DEFICIENT.value, 0))
-    due = view.received_at + timedelta(days=standard) + paused
-    return [Deadline(AlertRule.APPLICATION_OVERDUE, view.ref, due, None,
-                     f"application_overdue:{view.ref}:{_stamp(due)}", {"standard": str(standard)})]
+    standards = standards_of(config)
+    due = standard_due_on(view, standards)
+    if due is None:
+        return []
+    period = None if stated or view.title_type is None else standards.period(view.title_type)
+    standard = period if period is not None else (due - local_day(view.received_at)).days
+    return [Deadline(AlertRule.APPLICATION_OVERDUE, view.ref, day_start(due + timedelta(days=1)),
+                     due, f"application_overdue:{view.ref}:{due}", {"standard": str(standard)})]
 
 
 def _title(view: ApprovalView, config: AlertConfig) -> list[Deadline]:

@@ -40,8 +40,9 @@ def today_in_pakistan(now: datetime | None = None) -> date:
     return local_day(now or datetime.now(UTC))
 
 
-def standard_due_on(view: ApprovalView) -> date | None:
-    """The day a pending file should be decided by, from the view alone (deterministic).
+def standard_due_on(view: ApprovalView, standards: Standards = STANDARDS) -> date | None:
+    """The day a pending file should be decided by, from the view alone (deterministic): the one
+    due-date rule the views store and the alert rules schedule by (with their configured table).
 
     A licence application: the ``decision_due_on`` the authority stated when acknowledging it,
     else its receipt plus the title type's standard, days spent deficient not counted. An
@@ -52,22 +53,22 @@ def standard_due_on(view: ApprovalView) -> date | None:
     if view.received_at is None or view.status is None:
         return None
     if view.kind is ApprovalKind.TITLE:
-        return _title_due(view, view.received_at)
+        return _title_due(view, view.received_at, standards)
     if view.kind is ApprovalKind.ENVIRONMENTAL:
         return view.due.get("deemed_approval_on") if view.status is S.FILED else None
     if view.status in LPCO_PENDING and view.lpco_type is not None:
-        return STANDARDS.due(view.lpco_type, local_day(view.received_at))
+        return standards.due(view.lpco_type, local_day(view.received_at))
     return None
 
 
-def _title_due(view: ApprovalView, received_at: datetime) -> date | None:
+def _title_due(view: ApprovalView, received_at: datetime, standards: Standards) -> date | None:
     if view.status not in AWAITING_AUTHORITY:
         return None
     stated = view.due.get("decision_due_on")
     if stated is not None or view.title_type is None:
         return stated
     paused = timedelta(seconds=view.time_in_state.get(S.DEFICIENT.value, 0))
-    return STANDARDS.due(view.title_type.value, local_day(received_at + paused))
+    return standards.due(view.title_type.value, local_day(received_at + paused))
 
 
 def _day(value: Any) -> date | None:

@@ -21,6 +21,7 @@ from consumers.views.models import (
     ShipmentStatus,
     ShipmentView,
 )
+from consumers.views.standing import standard_due_on
 from schemas.alerts import AlertRule, CauseKind, Severity
 from schemas.common import Province
 from schemas.events.projects import ProjectStage
@@ -160,9 +161,27 @@ def application(**changes: object) -> ApprovalView:
 
 def test_service_standard_excludes_days_waiting_on_the_applicant() -> None:
     [deadline] = schedule(application(), context().config)
-    assert deadline.fires_at == datetime(2026, 1, 27, 5, 12, 40, tzinfo=UTC)  # 60 + 25 days
+    # received 3 November (PKT) + 25 days deficient + 60: due 27 January, overdue from the 28th
+    assert (deadline.due_on, deadline.fires_at) == (date(2026, 1, 27), pkt(2026, 1, 28))
+    assert deadline.key == f"application_overdue:{REF}:2026-01-27"
     longer = schedule(application(), context(service_standard_days={"EL": 90}).config)
-    assert longer[0].fires_at == datetime(2026, 2, 26, 5, 12, 40, tzinfo=UTC)
+    assert (longer[0].due_on, longer[0].fires_at) == (date(2026, 2, 26), pkt(2026, 2, 27))
+    assert schedule(application(), context(service_standard_days={"ML": 90}).config) == []
+
+
+def test_the_alert_and_the_view_share_one_due_date() -> None:
+    """The deadline is the view's own ``standard_due_on``: a date the authority stated when it
+    acknowledged the application wins over the table, in the alert as in the view."""
+    stated = application(due={"decision_due_on": date(2026, 3, 10)})
+    [deadline] = schedule(stated, context().config)
+    assert (deadline.due_on, deadline.fires_at) == (date(2026, 3, 10), pkt(2026, 3, 11))
+    assert standard_due_on(stated) == date(2026, 3, 10)
+    assert standard_due_on(application()) == schedule(application(), context().config)[0].due_on
+    [notice] = [n for n in fired(stated, pkt(2026, 3, 12, 9),
+                                 rule=AlertRule.APPLICATION_OVERDUE) if n.recipient == BA_MMDD]
+    assert notice.due_on == date(2026, 3, 10)
+    assert "service standard of 127 days (days overdue: 2)" in render_all(notice.message).en
+    assert fired(stated, pkt(2026, 3, 10, 23), rule=AlertRule.APPLICATION_OVERDUE) == []
 
 
 def test_overdue_application_tells_authority_and_facilitation_bodies() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from consumers.alerts.config import AlertConfig
-from consumers.alerts.context import Context, ViewSnapshot
+from consumers.alerts.context import Context, ViewSnapshot, needs
 from consumers.alerts.directory import Directory
 from consumers.alerts.filters import Subscription
 from consumers.alerts.i18n import render_all
@@ -188,6 +188,14 @@ def test_an_amended_declaration_is_held_to_the_same_rule_on_its_own_day() -> Non
     assert notices[0].details["problem"] == "expired"
     assert notices[0].rule is AlertRule.EXPORT_WITHOUT_APPROVAL
     assert event_notices(fact(data), context())[0].details["problem"] == "unknown"
+
+
+def test_the_stage_loads_the_approvals_a_filed_or_amended_declaration_cites() -> None:
+    """What ``needs`` names is all the stage loads: a declaration whose LPCOs were not loaded
+    would be judged against no approval ("unknown") and raise a false critical alert."""
+    for kind in (CustomsDeclarationFiled, CustomsDeclarationAmended):
+        assert needs(fact(example(kind))).approvals == {"LPCO-2026-000457"}, kind
+    assert needs(fact(example(CustomsHeld))).approvals == frozenset()
 
 
 def test_customs_hold_tells_both_sides() -> None:
