@@ -48,6 +48,7 @@ class AlertRule(StrEnum):
     LICENCE_EXPIRING = "licence_expiring"
     WORK_NOT_COMMENCED = "work_not_commenced"
     EXPORT_WITHOUT_APPROVAL = "export_without_approval"
+    EXPORT_APPROVAL_MISSING = "export_approval_missing"
     CUSTOMS_HOLD = "customs_hold"
     BORDER_OVERDUE = "border_overdue"
     PROJECT_MATCHED = "project_matched"

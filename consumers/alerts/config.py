@@ -33,6 +33,9 @@ class AlertConfig(Frozen):
     """A title in force is reminded this many days before it expires."""
     deficiency_reminder_days: Annotated[int, Field(ge=1, le=365)] = 3
     """An unanswered deficiency notice is reminded this many days before its respond-by date."""
+    export_approval_notice_days: Annotated[int, Field(ge=1, le=365)] = 14
+    """A planned shipment is warned this many days before its planned departure when no
+    approved export approval (LPCO) covers it yet (at once when planned later than that)."""
     border_crossing_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
     """A shipment cleared at Sost is overdue when it has not crossed Khunjerab within this."""
     max_event_age_days: Annotated[int, Field(ge=1)] | None = 14

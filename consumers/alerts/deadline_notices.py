@@ -10,7 +10,13 @@ from consumers.alerts.context import Context
 from consumers.alerts.i18n import Day, Ident, Message, Moment, Number, Term
 from consumers.alerts.model import Builder, Deadline, Notice, fan_out
 from consumers.views.facts import day_start
-from consumers.views.models import ApprovalView, ProjectView, ShipmentView
+from consumers.views.models import (
+    ApprovalKind,
+    ApprovalStatus,
+    ApprovalView,
+    ProjectView,
+    ShipmentView,
+)
 from schemas.alerts import AlertCause, AlertRule, CauseKind, Severity
 from schemas.common import Function
 from schemas.events.approvals_other import DEEMED_APPROVAL_MONTHS
@@ -137,6 +143,44 @@ def border_overdue(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
                                             *ctx.directory.serving(Function.BORDER_POST)), build)
 
 
+LPCO_VALID = frozenset({ApprovalStatus.APPROVED, ApprovalStatus.AMENDED})
+LPCO_PENDING = frozenset({ApprovalStatus.SUBMITTED, ApprovalStatus.DOCUMENTS_CALLED,
+                          ApprovalStatus.INSPECTION_CALLED})
+
+
+def _for_shipment(lpco: ApprovalView, shipment: ShipmentView) -> bool:
+    """An export approval of the shipment's exporter that names it, or names no shipment and is
+    for the same goods (HS code)."""
+    if lpco.kind is not ApprovalKind.EXPORT or lpco.holder_uscc != shipment.exporter_uscc:
+        return False
+    if lpco.shipment_id is not None:
+        return lpco.shipment_id == shipment.shipment_id
+    return lpco.hs_code is not None and lpco.hs_code == shipment.hs_code
+
+
+def export_approval_missing(deadline: Deadline, view: Any, ctx: Context) -> list[Notice]:
+    """Warned before the planned departure when no approved, unexpired LPCO covers the shipment
+    (``ctx.views.approvals`` holds the exporter's LPCOs); silent once one does, and once the
+    planned day is over (a stale plan, e.g. loaded with history, is not news)."""
+    assert isinstance(view, ShipmentView)
+    assert deadline.due_on is not None
+    if _today(ctx) > deadline.due_on:
+        return []
+    mine = [a for a in ctx.views.approvals.values() if _for_shipment(a, view)]
+    if any(a.status in LPCO_VALID and (a.expires_on is None or a.expires_on >= deadline.due_on)
+           for a in mine):
+        return []
+    message = Message("export_approval_missing", {
+        "shipment": Ident(view.shipment_id),
+        "exporter": ctx.directory.firm_name(view.exporter_uscc),
+        "departure": Day(deadline.due_on),
+        "pending": Number(sum(a.status in LPCO_PENDING for a in mine)),
+    })
+    build = Builder(deadline.rule, view.shipment_id, _cause(deadline), Severity.WARNING,
+                    message, deadline.due_on, {"planned_departure_on": deadline.due_on.isoformat()})
+    return fan_out(ctx.directory.registered(_firm(ctx, view.exporter_uscc)), build)
+
+
 NOTICES: Mapping[AlertRule, Callable[[Deadline, Any, Context], list[Notice]]] = {
     AlertRule.APPLICATION_OVERDUE: application_overdue,
     AlertRule.DEFICIENCY_DUE_SOON: deficiency_due_soon,
@@ -144,5 +188,6 @@ NOTICES: Mapping[AlertRule, Callable[[Deadline, Any, Context], list[Notice]]] = 
     AlertRule.LICENCE_EXPIRING: licence_expiring,
     AlertRule.WORK_NOT_COMMENCED: work_not_commenced,
     AlertRule.BORDER_OVERDUE: border_overdue,
+    AlertRule.EXPORT_APPROVAL_MISSING: export_approval_missing,
 }
 """Deadline rule → what it says."""

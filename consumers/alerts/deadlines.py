@@ -97,7 +97,17 @@ def _approval(view: ApprovalView, config: AlertConfig) -> list[Deadline]:
     return []
 
 
+SHIPMENT_RULES = frozenset({AlertRule.BORDER_OVERDUE, AlertRule.EXPORT_APPROVAL_MISSING})
+"""Deadline rules about a shipment (the others are about an approval)."""
+
+
 def _shipment(view: ShipmentView, config: AlertConfig) -> list[Deadline]:
+    if (view.status is ShipmentStatus.PLANNED and view.planned_departure_on is not None
+            and not view.approvals):
+        departure = view.planned_departure_on
+        at = day_start(departure - timedelta(days=config.export_approval_notice_days))
+        return [Deadline(AlertRule.EXPORT_APPROVAL_MISSING, view.shipment_id, at, departure,
+                         f"export_approval_missing:{view.shipment_id}:{departure}")]
     if (view.exit_point is ExitPoint.SOST_KHUNJERAB and view.status is ShipmentStatus.CLEARED
             and view.cleared_at is not None):
         at = view.cleared_at + timedelta(hours=config.border_crossing_hours)
@@ -117,7 +127,7 @@ def schedule(view: ViewDoc | None, config: AlertConfig) -> list[Deadline]:
 
 
 def view_of(deadline: Deadline, ctx: Context) -> ApprovalView | ShipmentView | None:
-    if deadline.rule is AlertRule.BORDER_OVERDUE:
+    if deadline.rule in SHIPMENT_RULES:
         return ctx.views.shipments.get(deadline.subject)
     return ctx.views.approvals.get(deadline.subject)
 

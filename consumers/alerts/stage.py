@@ -30,7 +30,7 @@ from consumers.fold import Changes, Position
 from consumers.store_schema import Tables
 from consumers.verification import Accepted
 from consumers.views.facts import Fact
-from consumers.views.models import ApprovalView, ViewDoc
+from consumers.views.models import ApprovalKind, ApprovalView, ViewDoc
 from schemas.events.corrections import Correction
 
 log = structlog.get_logger("consumers.alerts.stage")
@@ -52,6 +52,18 @@ async def load_views(conn: AsyncConnection, table: Table, model: type[V],
     rows = await conn.execute(select(table.c.subject, table.c.doc)
                               .where(table.c.subject.in_(wanted)))
     return {row.subject: model.model_validate_json(row.doc) for row in rows}
+
+
+async def export_approvals_of(conn: AsyncConnection, tables: Tables,
+                              exporters: Iterable[str]) -> dict[str, ApprovalView]:
+    """Every export approval (LPCO) the given exporters hold, by number."""
+    wanted = sorted(set(exporters))
+    if not wanted:
+        return {}
+    table = tables.approvals
+    rows = await conn.execute(select(table.c.subject, table.c.doc).where(
+        table.c.kind == ApprovalKind.EXPORT.value, table.c.party.in_(wanted)))
+    return {row.subject: ApprovalView.model_validate_json(row.doc) for row in rows}
 
 
 def fact_of(accepted: Accepted) -> Fact:

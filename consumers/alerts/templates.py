@@ -79,6 +79,16 @@ TEMPLATES: Final = MappingProxyType({
         "{exporter} کی کھیپ {shipment} کے کسٹمز ڈیکلریشن {declaration} کے ساتھ کوئی درست "
         "برآمدی منظوری نہیں: {problem}۔",
     ),
+    "export_approval_missing": _t(
+        "Shipment {shipment} of {exporter} is planned to leave on {departure}, but no approved "
+        "export approval (LPCO) covers it yet (applications pending: {pending}); customs will "
+        "not clear its declaration without one.",
+        "{exporter}的货物 {shipment} 计划于{departure}出运，但尚无已批准的出口批准（LPCO）"
+        "覆盖该批货物（审批中的申请：{pending}）；没有出口批准，海关将不予放行。",
+        "{exporter} کی کھیپ {shipment} کی روانگی {departure} کو طے ہے، مگر ابھی تک کوئی منظور "
+        "شدہ برآمدی منظوری (LPCO) اس پر لاگو نہیں (زیر غور درخواستیں: {pending})؛ اس کے بغیر "
+        "کسٹمز اس کا ڈیکلریشن کلیئر نہیں کرے گا۔",
+    ),
     "customs_hold": _t(
         "Shipment {shipment} of {exporter} is held by {customs} since {held} (declaration "
         "{declaration}): {reason}.",

@@ -17,15 +17,14 @@ import structlog
 from consumers.alerts.clock import Clock
 from consumers.alerts.config import AlertConfig
 from consumers.alerts.context import Context, ViewSnapshot
-from consumers.alerts.deadlines import fire
+from consumers.alerts.deadlines import SHIPMENT_RULES, fire
 from consumers.alerts.directory import Directory
 from consumers.alerts.render import alert_of
-from consumers.alerts.stage import load_views
+from consumers.alerts.stage import export_approvals_of, load_views
 from consumers.alerts.store import due_deadlines, mark_fired, next_due, record_alerts
 from consumers.store import ViewStore
 from consumers.store_batch import lock_offsets
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
-from schemas.alerts import AlertRule
 
 log = structlog.get_logger("consumers.alerts.timers")
 
@@ -54,11 +53,13 @@ class DeadlineTimer:
             due = await due_deadlines(conn, now, owned, self._batch)
             if not due:
                 return 0, []
-            border = {p.deadline.subject for p in due
-                      if p.deadline.rule is AlertRule.BORDER_OVERDUE}
+            about_shipments = {p.deadline.subject for p in due
+                               if p.deadline.rule in SHIPMENT_RULES}
             approvals = await load_views(conn, tables.approvals, ApprovalView,
-                                         {p.deadline.subject for p in due} - border)
-            shipments = await load_views(conn, tables.shipments, ShipmentView, border)
+                                         {p.deadline.subject for p in due} - about_shipments)
+            shipments = await load_views(conn, tables.shipments, ShipmentView, about_shipments)
+            approvals |= await export_approvals_of(
+                conn, tables, {s.exporter_uscc for s in shipments.values()})
             projects = await load_views(conn, tables.projects, ProjectView,
                                         {v.project_id for v in approvals.values() if v.project_id})
             ctx = Context(now, self.config, self.directory,

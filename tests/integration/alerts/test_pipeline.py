@@ -108,18 +108,34 @@ async def test_deadlines_fire_on_the_clock_across_a_restart_exactly_once(
         "pk.emining.approval.licence.granted", granted_on=granted.isoformat(), term_years=3,
         expires_on=date(granted.year + 3, granted.month, granted.day).isoformat(),
         conditions=[]), NOW - timedelta(days=2), "evt-granted")
+    # two shipments planned to leave after the restart below: one covered by an approved export
+    # approval (LPCO) naming it, one not (its exporter is warned 14 days before the departure)
+    departure = (NOW + timedelta(days=205)).date().isoformat()
+    for shipment in ("SHP-2026-000501", "SHP-2026-000502"):
+        await publish(bus, FIRM, scenario.event(
+            "pk.emining.shipment.planned", shipment_id=shipment,
+            planned_departure_on=departure), NOW - timedelta(days=1), f"evt-{shipment}")
+    await publish(bus, MMDD, scenario.event(
+        "pk.emining.approval.export.decided", lpco_number="LPCO-2026-000777",
+        shipment_id="SHP-2026-000501", decided_at=(NOW - timedelta(hours=20)).isoformat(),
+        valid_until=(NOW + timedelta(days=260)).date().isoformat()),
+        NOW - timedelta(hours=20), "evt-lpco")
     clock = ManualClock(NOW)
     async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
-        await settled(store_url, 1)  # the grant itself, to the holder
+        await settled(store_url, 2)  # the grant and the LPCO, to the holder
     # the consumer is down while time passes; no event will arrive
     clock.set(NOW + timedelta(days=200))
     async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
-        await settled(store_url, 3)  # work not commenced: holder and authority
+        await settled(store_url, 5)  # work not commenced (holder, authority), LPCO missing
     async with consuming(config, plugin(kafka_access, clock, tmp_path / "chains")):
-        await settled(store_url, 3)  # a third start fires nothing again
+        await settled(store_url, 5)  # a third start fires nothing again
     firm = await alerts_since(kafka_access, FIRM, start[FIRM])
     authority = await alerts_since(kafka_access, MMDD, start[MMDD])
-    assert [a.rule for a in firm] == [AlertRule.APPROVAL_DECIDED, AlertRule.WORK_NOT_COMMENCED]
+    firm.sort(key=lambda a: (a.rule.value, a.about))  # subjects on different partitions
+    assert [(a.rule, a.about) for a in firm] == [
+        (AlertRule.APPROVAL_DECIDED, TITLE), (AlertRule.APPROVAL_DECIDED, "LPCO-2026-000777"),
+        (AlertRule.EXPORT_APPROVAL_MISSING, "SHP-2026-000502"),
+        (AlertRule.WORK_NOT_COMMENCED, TITLE)]
     assert [a.rule for a in authority] == [AlertRule.WORK_NOT_COMMENCED]
     work = authority[0]
     assert work.cause.key.startswith(f"work_not_commenced:{TITLE}:")

@@ -67,8 +67,8 @@ def at(moment: datetime, *views: ApprovalView | ShipmentView | ProjectView) -> t
 
 
 def fired(view: ApprovalView | ShipmentView, moment: datetime, *others: ProjectView,
-          rule: AlertRule) -> list[Notice]:
-    (ctx,) = at(moment, view, *others)
+          rule: AlertRule, approvals: tuple[ApprovalView, ...] = ()) -> list[Notice]:
+    (ctx,) = at(moment, view, *others, *approvals)
     return [n for d in schedule(view, ctx.config) if d.rule is rule for n in fire(d, ctx)]
 
 
@@ -279,3 +279,66 @@ def test_border_crossing_overdue_tells_exporter_and_border_post() -> None:
     assert fired(crossed, datetime(2026, 6, 4, tzinfo=UTC), rule=rule) == []
     by_sea = shipment(exit_point=ExitPoint.PORT_QASIM)
     assert fired(by_sea, datetime(2026, 6, 4, tzinfo=UTC), rule=rule) == []
+
+
+def planned(**changes: object) -> ShipmentView:
+    return shipment(status=ShipmentStatus.PLANNED, cleared_at=None, hs_code="26030000",
+                    exit_point=ExitPoint.PORT_QASIM,
+                    planned_departure_on=date(2026, 5, 20)).model_copy(update=changes)
+
+
+def lpco(ref: str, **changes: object) -> ApprovalView:
+    view = ApprovalView(ref=ref, kind=ApprovalKind.EXPORT, holder_uscc=USCC,
+                        status=S.APPROVED, lpco_type="export_noc", hs_code="26030000",
+                        shipment_id="SHP-2026-000124", expires_on=date(2026, 7, 1),
+                        updated_at=NOW)
+    return view.model_copy(update=changes)
+
+
+def test_a_shipment_planned_without_export_approval_warns_its_exporter_early() -> None:
+    rule = AlertRule.EXPORT_APPROVAL_MISSING
+    [deadline] = [d for d in schedule(planned(), context().config) if d.rule is rule]
+    assert (deadline.fires_at, deadline.due_on) == (pkt(2026, 5, 6), date(2026, 5, 20))
+    assert fired(planned(), pkt(2026, 5, 5, 23), rule=rule) == []
+    pending = lpco("LPCO-2026-000901", status=S.SUBMITTED)
+    [notice] = fired(planned(), pkt(2026, 5, 6, 9), rule=rule, approvals=(pending,))
+    texts = render_all(notice.message)
+    assert (notice.recipient, notice.severity, notice.due_on) == (
+        MCC, Severity.WARNING, date(2026, 5, 20))
+    assert texts.en == (f"Shipment SHP-2026-000124 of {MCC_EN} is planned to leave on "
+                        "20 May 2026, but no approved export approval (LPCO) covers it yet "
+                        "(applications pending: 1); customs will not clear its declaration "
+                        "without one.")
+    assert texts.zh == (f"{MCC_ZH}的货物 SHP-2026-000124 计划于2026年5月20日出运，但尚无已批准的"
+                        "出口批准（LPCO）覆盖该批货物（审批中的申请：1）；没有出口批准，海关将不予"
+                        "放行。")
+    assert texts.ur == urdu(f"{iso(MCC_EN)} کی کھیپ {iso('SHP-2026-000124')} کی روانگی "
+                            f"{iso('20 مئی، 2026')} کو طے ہے، مگر ابھی تک کوئی منظور شدہ برآمدی "
+                            "منظوری (LPCO) اس پر لاگو نہیں (زیر غور درخواستیں: "
+                            f"{iso('1')})؛ اس کے بغیر کسٹمز اس کا ڈیکلریشن کلیئر نہیں کرے گا۔")
+    assert len(fired(planned(), pkt(2026, 5, 20, 23), rule=rule)) == 1  # the day itself
+    assert fired(planned(), pkt(2026, 5, 21), rule=rule) == []  # a stale plan is not news
+    later = context(export_approval_notice_days=30).config
+    assert schedule(planned(), later)[0].fires_at == pkt(2026, 4, 20)
+
+
+def test_no_early_warning_once_an_approval_covers_the_shipment() -> None:
+    rule = AlertRule.EXPORT_APPROVAL_MISSING
+    moment = pkt(2026, 5, 10, 9)
+    named = lpco("LPCO-2026-000902")
+    same_goods = lpco("LPCO-2026-000903", shipment_id=None)
+    assert fired(planned(), moment, rule=rule, approvals=(named,)) == []
+    assert fired(planned(), moment, rule=rule, approvals=(same_goods,)) == []
+    uncovered = (
+        lpco("LPCO-2026-000904", expires_on=date(2026, 5, 19)),  # lapses before departure
+        lpco("LPCO-2026-000905", shipment_id="SHP-2026-000999"),  # another shipment's
+        lpco("LPCO-2026-000906", shipment_id=None, hs_code="26100000"),  # other goods
+        lpco("LPCO-2026-000907", holder_uscc="91310000MA1FL8QW3Y"),  # another exporter's
+        lpco("LPCO-2026-000908", status=S.REJECTED),
+    )
+    for other in uncovered:
+        assert len(fired(planned(), moment, rule=rule, approvals=(other,))) == 1, other.ref
+    declared = planned(approvals=("LPCO-2026-000902",))  # the declaration cites one
+    assert [d for d in schedule(declared, context().config) if d.rule is rule] == []
+    assert [d for d in schedule(planned(status=ShipmentStatus.LOADED), context().config)
+            if d.rule is rule] == []
