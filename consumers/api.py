@@ -142,6 +142,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
             raise HTTPException(404, f"no {family[:-1]} {subject} in the views")
         if family == "approvals":
             doc = with_standing(doc, today())
+            subject = doc["ref"]  # asked for by its application reference
         [item], withheld = await caller.views(family, [doc])
         return {"item": item, "freshness": await fresh(), "withheld": withheld.get(subject, [])}
 
@@ -186,10 +187,12 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         authority: str | None = None, province: Province | None = None,
         holder: Annotated[str | None, Query(description="holder's USCC")] = None,
         kind: ApprovalKind | None = None, project: str | None = None,
+        application: Annotated[str | None, Query(
+            description="a licence application's own reference")] = None,
     ) -> Any:
         """Licences, environmental approvals and export LPCOs: status, dues, time in state."""
         filters = {"authority": authority, "province": province, "party": holder, "kind": kind,
-                   "project_id": project}
+                   "project_id": project, "application_ref": application}
         found = await list_approvals(store, filters, today=today(), status=status or [],
                                      breached=breached, limit=limit, cursor=cursor)
         return await page(caller, "approvals", filters, limit, cursor, found)

@@ -190,6 +190,7 @@ def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
         due = next_due(view)
         row.update(status=view.status, province=view.province, kind=view.kind,
                    authority=view.authority, project_id=view.project_id,
+                   application_ref=view.application_ref,
                    next_due_on=due.isoformat() if due else None)
     elif isinstance(view, ShipmentView):
         row.update(status=view.status, province=view.origin_province, on_hold=view.on_hold)

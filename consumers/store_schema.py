@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: timeline provenance (``sequence``, ``record``), source chains and held records."""
 GENERATIONS = ("a", "b")
 
@@ -75,8 +75,10 @@ def _build(generation: str) -> Tables:
         Column("authority", String(120)),
         Column("project_id", String(32)),
         Column("next_due_on", String(10)),
+        Column("application_ref", String(64)),
     )
     Index(f"{p}approvals_authority", approvals.c.authority)
+    Index(f"{p}approvals_application_ref", approvals.c.application_ref)
     shipments = _view_table(md, p + "shipments", Column("on_hold", Boolean, nullable=False))
     timeline = Table(
         p + "timeline", md,

@@ -160,6 +160,8 @@ def approvals(
     authority: Annotated[str | None, typer.Option(help="deciding agency's URN")] = None,
     province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
     holder: Annotated[str | None, typer.Option(help="holder's USCC")] = None,
+    application: Annotated[str | None, typer.Option(
+        help="a licence application's own reference (the authority's file number)")] = None,
     breached: Annotated[bool, typer.Option(
         "--breached", help="only pending files past their service standard")] = False,
     as_of: AsOf = None,
@@ -173,7 +175,8 @@ def approvals(
     except ValueError as exc:
         fail(str(exc))
     today = _as_of(as_of)
-    filters = {"authority": authority, "province": province, "party": holder}
+    filters = {"authority": authority, "province": province, "party": holder,
+               "application_ref": application}
 
     async def work(store: Any, freshness: Any) -> Any:
         page = await list_approvals(store, filters, today=today, status=status or [],
@@ -199,7 +202,8 @@ def approvals(
 
 @views_app.command("approval")
 def approval(ref: str, as_of: AsOf = None, as_json: JsonOption = False) -> None:
-    """One licence, environmental approval or LPCO: its standing today and its status history."""
+    """One licence, environmental approval or LPCO by its number, or a licence application by
+    its own reference: its standing today and its status history."""
     from consumers.store_read import get_view, offsets, timeline  # noqa: PLC0415
     from consumers.views.standing import with_standing  # noqa: PLC0415
 
@@ -208,7 +212,7 @@ def approval(ref: str, as_of: AsOf = None, as_json: JsonOption = False) -> None:
     async def work(store: Any, freshness: Any) -> Any:
         doc = await get_view(store, "approvals", ref)
         await _logged(store, "approvals", [doc] if doc else [])
-        history = await timeline(store, ref, limit=500)
+        history = await timeline(store, doc["ref"] if doc else ref, limit=500)
         fresh = await freshness.report(await offsets(store))
         return {"item": doc and with_standing(doc, today), "timeline": history.items,
                 "freshness": {t: {p: f.model_dump() for p, f in ps.items()}

@@ -73,7 +73,9 @@ def _check_title_number(value: str) -> str:
     _province(match[1], "title_number", "title number")
     if match[2] not in _TITLE_CODES:
         fail("title_number_type", "unknown title type '{code}' in the title number; one of "
-             + ", ".join(_TITLE_CODES), code=match[2])
+             + ", ".join(_TITLE_CODES) + " (the authority numbers the title on receipt of "
+             "the application; the application's own reference goes in application_ref)",
+             code=match[2])
     _year(match[3], "title_number", "title number")
     _serial(match[4], "title_number", "title number")
     return value

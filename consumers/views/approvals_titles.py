@@ -49,6 +49,7 @@ def _application(
         "title_type": data.title_type, "province": data.province, "minerals": data.minerals,
         "area_km2": data.area_km2, "authority": data.licensing_authority,
         "project_id": data.project_id, "received_at": data.received_at,
+        "application_ref": data.application_ref,
     }
 
 

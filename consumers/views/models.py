@@ -157,6 +157,8 @@ class ApprovalView(ViewDoc):
     kind: ApprovalKind
     holder_uscc: str
     """The holder, proponent or exporter; only this firm may speak for the file."""
+    application_ref: str | None = None
+    """A licence application's own reference (the authority's file number), when it gave one."""
     status: ApprovalStatus | None = None
     """``None`` when the history began before the bus (no status-setting event yet)."""
     authority: str | None = None

@@ -102,7 +102,7 @@ class LicenceApplicationReceived(TitleEvent):
                                "zh": "示例矿业巴基斯坦有限公司"},
                       "ntn": LOCAL_NTN, "representative_cnic": REPRESENTATIVE_CNIC},
         "received_at": "2025-11-03T05:12:40Z", "licensing_authority": BA_MMDD,
-        "project_id": "PRJ-BA-CHG-0007",
+        "project_id": "PRJ-BA-CHG-0007", "application_ref": "MMDD/BA/EL/2025/0412",
     }
 
     title_type: TitleType
@@ -115,6 +115,10 @@ class LicenceApplicationReceived(TitleEvent):
     received_at: UtcDatetime
     licensing_authority: OrgId
     project_id: ProjectId | None = None
+    application_ref: Reference | None = None
+    """The application's own reference: the authority's file or diary number, or the number
+    its online portal gave the applicant (``MMDD/BA/2026/0042``). Keys stay by title number,
+    which the authority assigns on receipt; the views find a file by either."""
 
     @model_validator(mode="after")
     def _matches_title_number(self) -> Self:

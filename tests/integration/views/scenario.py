@@ -86,7 +86,8 @@ def _licence(story: Story, ids: dict[str, str], start: datetime) -> None:
     i, holder, title = story.index, story.uscc, ids["title"]
     story.add(BA_MMDD, "received", event(
         "pk.emining.approval.licence.application.received", title_number=title,
-        holder_uscc=holder, received_at=start.isoformat(), project_id=ids["project"]), start)
+        holder_uscc=holder, received_at=start.isoformat(), project_id=ids["project"],
+        application_ref=f"MMDD/BA/2025/{i + 1:04d}"), start)
     ack = start + timedelta(days=1, hours=2)
     story.add(BA_MMDD, "acknowledged", event(
         "pk.emining.approval.licence.application.acknowledged", title_number=title,

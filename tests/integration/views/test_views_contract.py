@@ -271,7 +271,7 @@ async def test_sqlite_and_postgresql_hold_byte_identical_views(bus, kafka_access
     assert on_sqlite.digest.rows["projects"] == 12
 
 
-def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch, tmp_path):
+def _views_cli(synced, monkeypatch, tmp_path):
     from typer.testing import CliRunner  # noqa: PLC0415
 
     from infra.cli import app  # noqa: PLC0415
@@ -288,6 +288,23 @@ def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch
         result = runner.invoke(app, ["views", *args])
         assert result.exit_code == 0, result.output
         return result.stdout
+
+    return app, runner, cli
+
+
+def test_an_application_is_found_by_its_own_reference(synced, monkeypatch, tmp_path):
+    _, _, cli = _views_cli(synced, monkeypatch, tmp_path)
+    by_application = json.loads(cli("approval", "MMDD/BA/2025/0002", "--json"))
+    assert by_application["item"]["ref"] == scenario.ids_of(1)["title"]
+    assert by_application["timeline"][0]["type"].endswith("licence.application.received.v1")
+    assert [a["ref"] for a in json.loads(cli(
+        "approvals", "--application", "MMDD/BA/2025/0002", "--json"))["items"]] == [
+        scenario.ids_of(1)["title"]]
+
+
+def test_the_cli_answers_from_the_views_with_json_and_tables(synced, monkeypatch, tmp_path):
+    app, runner, cli = _views_cli(synced, monkeypatch, tmp_path)
+    _, config, _, _ = synced
 
     projects = json.loads(cli("projects", "--limit", "5", "--json"))
     assert [p["project_id"] for p in projects["items"]] == [
