@@ -23,7 +23,7 @@ from schemas.events.approvals_applications import (
     LicenceRefused,
     add_years,
 )
-from schemas.events.approvals_licences import LicenceAmended
+from schemas.events.approvals_licences import LicenceAmended, WorkCommenced
 from schemas.events.approvals_other import add_months
 
 EL = TitleType.EXPLORATION_LICENCE
@@ -81,6 +81,13 @@ def with_deficiency(b: Builder, site: w.Site, day: float, items: tuple[str, ...]
     return t
 
 
+def commenced(b: Builder, t: Title, day: float, what: str) -> None:
+    """The holder reports work on the ground began: the commencement obligation is met."""
+    moment = b.office(day)
+    b.emit(t.firm, WorkCommenced(title_number=t.number, holder_uscc=t.holder,
+                                 commenced_on=b.date_of(moment), description=what), moment)
+
+
 def refused(b: Builder, site: w.Site, day: float) -> None:
     t, _ = applied(b, site, day, area=42, shift=0.06)
     moment = b.office(day + 70 + b.jitter(3))
@@ -124,9 +131,10 @@ def licence_year(b: Builder, sites: dict[str, w.Site], titles: dict[str, Title])
         lic.renew(b, titles[key], applied_day + j(2), renewed_day + j(2), term)
     lic.cancelled_and_restored(b, titles["muslim-bagh"])
     lic.converted(b, titles["chiniot"], 215 + j(3))
-    with_deficiency(b, sites["chagai-west"], 20 + j(2), (
+    west = with_deficiency(b, sites["chagai-west"], 20 + j(2), (
         "Work programme lacks a year-2 drilling budget",
         "Attested copy of the SECP incorporation certificate missing"))
+    commenced(b, west, 160 + j(3), "Geological mapping and trenching crews mobilised")
     with_deficiency(b, sites["hazara-ree"], 130 + j(2), (
         "Radiometric survey plan not attached",
         "Consent of the landowners of the licence area missing"))

@@ -108,6 +108,9 @@ def new_title(b: Builder, site: w.Site, day: float, kind: TitleType, *, area: fl
 
 def receive(b: Builder, t: Title, moment: datetime, received_at: datetime | None = None) -> None:
     site = t.site
+    office = t.authority.rsplit(":", 1)[1].upper()  # BA-MMDD: the authority's diary
+    year = b.date_of(received_at or moment).year
+    diary = f"{office}/APP/{year}/{b.serial(f'{office}/APP/{year}', 101):04d}"
     b.emit(t.firm, LicenceApplicationReceived(
         title_number=t.number, holder_uscc=t.holder, title_type=TitleType(t.number.split("-")[1]),
         province=site.province, district=site.district, minerals=site.minerals,
@@ -115,7 +118,7 @@ def receive(b: Builder, t: Title, moment: datetime, received_at: datetime | None
         applicant=Applicant(name=site.firm.local, ntn=site.firm.ntn,
                             representative_cnic=b.cnic()),
         received_at=received_at or moment, licensing_authority=t.authority,
-        project_id=site.project_id), moment)
+        project_id=site.project_id, application_ref=diary), moment)
 
 
 def acknowledge(b: Builder, t: Title, day: float, due_days: int) -> date:

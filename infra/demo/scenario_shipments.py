@@ -38,6 +38,7 @@ from schemas.events.shipments_border import (
     BorderCrossed,
     BorderCrossing,
     CustomsCleared,
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     HoldReason,
@@ -193,6 +194,13 @@ class Journey:
             declared_value=Money(amount=value.quantize(Decimal("0.01")), currency=Currency.USD),
             quantity=self.cargo, export_approvals=approvals, declarant_ntn=self.firm.ntn),
             moment, ShipmentStatus.DECLARED)
+
+    def amended(self, hours: float, approvals: tuple[str, ...], reason: str) -> None:
+        """The filed declaration now relies on ``approvals`` (e.g. an NOC issued after it)."""
+        moment = self.later(hours)
+        self.tell(self.firm.org, CustomsDeclarationAmended(
+            **self.ids(), declaration_number=self.declaration, amended_at=moment,
+            export_approvals=approvals, reason=reason), moment)
 
     def arrived(self, days: float) -> None:
         b = self.b

@@ -112,7 +112,8 @@ def held(j: Journey) -> None:
 
 
 def without_approval(j: Journey) -> None:
-    """Declared on an export NOC that PSW had rejected: held, then cleared on a fresh NOC."""
+    """Declared on an export NOC that PSW had rejected: held; a fresh NOC is issued, the
+    declaration amended to rely on it, and customs clears it."""
     rng = j.b.rng
     j.planned()
     rejected = j.lpco(rng.uniform(4, 20), LpcoStatus.SUBMITTED)
@@ -126,7 +127,7 @@ def without_approval(j: Journey) -> None:
            f"Export NOC {rejected} was rejected: a valid NOC is required before release")
     fresh = j.lpco(rng.uniform(2, 6), LpcoStatus.SUBMITTED)
     j.lpco(rng.uniform(24, 40), LpcoStatus.APPROVED, fresh)
-    j.declared(rng.uniform(44, 60), (fresh,))
+    j.amended(rng.uniform(44, 60), (fresh,), f"Export NOC {fresh} issued after filing, attached")
     out_of_pakistan(j)
     settle(j)
     j.b.facts.no_approval_shipment = j.shipment_id

@@ -12,6 +12,7 @@ from schemas.events import (
     BorderCrossed,
     Correction,
     CustomsCleared,
+    CustomsDeclarationAmended,
     CustomsDeclarationFiled,
     CustomsHeld,
     DeficiencyNotified,
@@ -66,9 +67,9 @@ TITLE_ENDS = (LicenceRefused, ApplicationWithdrawn, LicenceConverted)
 ONCE = (LicenceApplicationReceived, LicenceGranted, LicenceRefused)
 
 LEG = {ShipmentPlanned: 0, LotAssayed: 1, LotLoaded: 2, ShipmentDeparted: 3,
-       CustomsDeclarationFiled: 4, CustomsHeld: 5, CustomsCleared: 5, VesselLoaded: 6,
-       BorderCrossed: 6, ShipmentArrived: 7, FinalInvoiced: 8}
-"""A shipment's legs in order; only a new declaration may follow a hold."""
+       CustomsDeclarationFiled: 4, CustomsDeclarationAmended: 4, CustomsHeld: 5,
+       CustomsCleared: 5, VesselLoaded: 6, BorderCrossed: 6, ShipmentArrived: 7, FinalInvoiced: 8}
+"""A shipment's legs in order; only a new or amended declaration may follow a hold."""
 
 
 def title(steps: list[Step]) -> list[str]:
@@ -125,12 +126,12 @@ def shipment(steps: list[Step], decided: dict[str, list[tuple[Step, LpcoStatus]]
         if rank < last and not (rank == LEG[CustomsDeclarationFiled] and last == LEG[CustomsHeld]):
             out.append(f"{type(data).__name__} after a later leg")
         last = rank
-        if isinstance(data, CustomsDeclarationFiled):
+        if isinstance(data, CustomsDeclarationFiled | CustomsDeclarationAmended):
             out += approvals(step, data, decided, lenient=lenient)
     return out
 
 
-def approvals(step: Step, data: CustomsDeclarationFiled,
+def approvals(step: Step, data: CustomsDeclarationFiled | CustomsDeclarationAmended,
               decided: dict[str, list[tuple[Step, LpcoStatus]]], *, lenient: bool) -> list[str]:
     out = []
     for lpco in data.export_approvals:
