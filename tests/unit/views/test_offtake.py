@@ -175,6 +175,24 @@ async def test_a_corrected_delivery_changes_the_totals(world):
     assert plant["received_from"][0]["deliveries"] == 2
 
 
+async def test_a_corrected_registration_cannot_strand_deliveries_already_received(world):
+    views, log = world
+    assert await _feed(views, log, _steps()) == [None] * 6
+    correction = scenario.event(
+        "pk.emining.project.corrected", project_id=PLANT, operator_uscc=USCC[PLANT_FIRM],
+        corrects_event_id="evt-2", corrected_type="pk.emining.project.registered.v1",
+        reason="incorrect_data", explanation="Registered as the wrong plant",
+        replacement={"inputs": ["chromite_ore"], "outputs": ["ferrochrome"], "capacity": None})
+    [outcome] = await views.feed([log.record(log.seal(PLANT_FIRM, Draft(
+        correction, event_id="evt-fix", time=T + timedelta(days=1))))])
+    assert outcome is not None
+    assert outcome.reason is Reason.INVALID_TRANSITION
+    assert outcome.detail == (
+        "the corrected history would be impossible: project.offtake.delivered: "
+        f"{PLANT} (smelter) does not take copper_concentrate; its inputs: chromite_ore")
+    assert views.doc(PLANT)["inputs"] == ["copper_concentrate"]
+
+
 class _Control:
     def __init__(self, records: list[Record]) -> None:
         self._ends: dict[TopicPartition, int] = {}
