@@ -40,7 +40,7 @@ from consumers.views.models import (
 )
 from consumers.views.standing import today_in_pakistan, with_standing
 from schemas.common import Province
-from schemas.events.projects import ProjectStage
+from schemas.events.projects import ProjectKind, ProjectStage
 
 T = TypeVar("T")
 
@@ -156,10 +156,12 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
     @router.get("/projects", response_model=ListAnswer[ProjectView])
     async def projects(caller: Caller, limit: Limit = 50, cursor: Cursor = None,
                        province: Province | None = None, stage: ProjectStage | None = None,
-                       operator: str | None = None) -> Any:
-        """Projects: stage, operator, joint venture, titles, latest production."""
+                       operator: str | None = None, kind: ProjectKind | None = None) -> Any:
+        """Projects (mines and plants): kind, stage, operator, joint venture, titles, inputs
+        and outputs, deliveries received and taken, latest production."""
         return await page(caller, "projects",
-                          {"province": province, "status": stage, "party": operator},
+                          {"province": province, "status": stage, "party": operator,
+                           "kind": kind},
                           limit, cursor)
 
     @router.get("/projects/{project_id}", response_model=ItemAnswer[ProjectView])

@@ -22,6 +22,7 @@ from consumers.views.facts import Fact, speaker
 from consumers.views.families import Family
 from consumers.views.models import TimelineEntry, ViewDoc
 from consumers.views.timeline import entry
+from schemas.base import EventData
 from schemas.catalogue import resolve_type
 from schemas.envelope import Envelope, encode_value, org_of
 from schemas.events.corrections import SPEAKER_FIELDS, Correction, CorrectionReason
@@ -101,7 +102,7 @@ class Fold:
         if refusal is not None:
             return refusal
         if not isinstance(env.data, Correction):
-            impossible = refusal_of(env.type, _status(subject.view, env.type), env.data)
+            impossible = _impossible(subject.family, subject.view, env.type, env.data)
             if impossible is not None:
                 return Rejected(Reason.INVALID_TRANSITION, impossible, event_id=env.id,
                                 source=env.source)
@@ -135,7 +136,7 @@ class Fold:
         refusal = self._party_refusal(subject, accepted)
         if refusal is not None:
             return refusal
-        impossible = refusal_of(env.type, _status(subject.view, env.type), env.data)
+        impossible = _impossible(subject.family, subject.view, env.type, env.data)
         if impossible is not None:
             return Rejected(Reason.INVALID_TRANSITION, impossible, event_id=env.id,
                             source=env.source)
@@ -278,6 +279,12 @@ def _status(view: ViewDoc | None, ce_type: str) -> str | None:
     return None if status is None else str(status)
 
 
+def _impossible(family: Family, view: ViewDoc | None, ce_type: str,
+                data: EventData) -> str | None:
+    """Why ``data`` cannot follow ``view``: its lifecycle, then the subject's own state."""
+    return refusal_of(ce_type, _status(view, ce_type), data) or family.refuses(view, data)
+
+
 def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
     """The view recomputed from a subject's history as it now counts (corrections applied).
     ``ImpossibleHistoryError`` when that history breaks its lifecycle."""
@@ -285,7 +292,7 @@ def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
     for item in sorted(timeline, key=lambda e: e.position):
         if item.corrects is None and item.effective is not None:
             data = _parse(item.type, json.loads(item.effective))
-            impossible = refusal_of(item.type, _status(view, item.type), data)
+            impossible = _impossible(family, view, item.type, data)
             if impossible is not None:
                 raise ImpossibleHistoryError(impossible)
             view = family.apply(view, Fact(item.event_id, item.source, item.type, item.time, data))

@@ -185,7 +185,7 @@ def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
                               "updated_at": format_time(view.updated_at),  # type: ignore[attr-defined]
                               "doc": view.model_dump_json()}
     if isinstance(view, ProjectView):
-        row.update(status=view.stage, province=view.province)
+        row.update(status=view.stage, province=view.province, kind=view.kind)
     elif isinstance(view, ApprovalView):
         due = next_due(view)
         row.update(status=view.status, province=view.province, kind=view.kind,

@@ -18,6 +18,8 @@ from consumers.views.models import (
     PENDING,
     ApprovalKind,
     ApprovalStatus,
+    Intake,
+    Offtake,
     ProjectTitle,
     ShipmentStatus,
     TimelineEntry,
@@ -28,6 +30,7 @@ from consumers.views.standing import (
     LPCO_PENDING,
     with_standing,
 )
+from schemas.events.projects import PLANT_KINDS, ProjectKind
 from schemas.lifecycles import IN_FORCE
 
 MAX_LIMIT = 500
@@ -59,6 +62,15 @@ def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[
 APPROVAL_STATUSES = ("pending", *(s.value for s in ApprovalStatus))
 """What ``status`` may say of approvals."""
 SHIPMENT_STATUSES = tuple(s.value for s in ShipmentStatus)
+PROJECT_KINDS = tuple(k.value for k in ProjectKind)
+
+
+def project_kind(value: str | None) -> str | None:
+    """A ``kind`` filter, checked: an unknown kind (a typo) raises ``ValueError`` naming the
+    valid ones, rather than silently matching nothing."""
+    if value is not None and value not in PROJECT_KINDS:
+        raise ValueError(f"unknown kind {value!r}; valid: {', '.join(PROJECT_KINDS)}")
+    return value
 
 
 def _stored_statuses(wanted: list[str], breached: bool) -> list[str]:
@@ -122,7 +134,7 @@ async def list_views(
         rows = rows[:limit]
         docs = [json.loads(r.doc) for r in rows]
         if family == "projects":
-            docs = await with_titles(conn, tables, docs)
+            docs = await with_offtake(conn, tables, await with_titles(conn, tables, docs))
     return Page(docs, rows[-1].subject if more else None)
 
 
@@ -140,7 +152,7 @@ async def get_view(store: ViewStore, family: str, subject: str) -> dict[str, Any
             return None
         found = dict(json.loads(doc))
         if family == "projects":
-            [found] = await with_titles(conn, tables, [found])
+            [found] = await with_offtake(conn, tables, await with_titles(conn, tables, [found]))
     return found
 
 
@@ -204,6 +216,38 @@ async def with_titles(
         out.append({**doc, "titles": [f.title_number for f in files if f.in_force],
                     "title_files": [f.model_dump(mode="json") for f in files]})
     return out
+
+
+async def with_offtake(
+    conn: AsyncConnection, tables: Tables, docs: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Project documents with their ``offtake``: what each plant reported receiving from them.
+
+    A delivery is folded into the receiving plant's view (``received_from``, its input ledger);
+    a supplier's offtake is read from the plants' views as they stand, by plant and product, so
+    each view stays a fold of its own subject's events and the answer is the same whatever
+    order the partitions were consumed in.
+    """
+    ids = {str(d["project_id"]) for d in docs}
+    if not ids:
+        return docs
+    table = tables.projects
+    rows = await conn.execute(select(table.c.subject, table.c.doc).where(
+        table.c.kind.in_(sorted(k.value for k in PLANT_KINDS))).order_by(table.c.subject))
+    taken: dict[str, list[Offtake]] = {}
+    for row in rows:
+        plant = json.loads(row.doc)
+        for raw in plant.get("received_from", ()):
+            intake = Intake.model_validate(raw)
+            if intake.supplier_project_id not in ids:
+                continue
+            taken.setdefault(intake.supplier_project_id, []).append(Offtake(
+                plant_project_id=row.subject, plant_kind=plant["kind"],
+                plant_operator_uscc=plant["operator_uscc"], product=intake.product,
+                wmt=intake.wmt, dmt=intake.dmt, deliveries=intake.deliveries,
+                first_on=intake.first_on, last_on=intake.last_on))
+    return [{**d, "offtake": [o.model_dump(mode="json")
+                              for o in taken.get(str(d["project_id"]), [])]} for d in docs]
 
 
 async def timeline(

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 SCHEMA_VERSION = 3
-"""2: timeline provenance (``sequence``, ``record``), source chains and held records."""
+"""2: timeline provenance (``sequence``, ``record``), source chains and held records.
+3: the projects' ``kind`` column (mine, concentrator, smelter, ...) and the approvals'
+``application_ref``."""
 GENERATIONS = ("a", "b")
 
 meta_metadata = MetaData()
@@ -139,7 +141,9 @@ def _build(generation: str) -> Tables:
     )
     Index(f"{p}held_source", held.c.source, held.c.sequence)
     Index(f"{p}held_subject", held.c.subject)
-    return Tables(generation, md, _view_table(md, p + "projects"), approvals, shipments,
+    projects = _view_table(md, p + "projects", Column("kind", String(24)))
+    Index(f"{p}projects_kind", projects.c.kind)
+    return Tables(generation, md, projects, approvals, shipments,
                   timeline, positions, offsets, chains, held)
 
 

@@ -115,17 +115,55 @@ def projects(
     province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
     stage: Annotated[str | None, typer.Option(help="e.g. production")] = None,
     operator: Annotated[str | None, typer.Option(help="operator's USCC")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="mine, concentrator, smelter, refinery or processing_plant")] = None,
     limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
 ) -> None:
-    """Projects: stage, operator, titles, latest production."""
-    filters = {"province": province, "status": stage, "party": operator}
+    """Projects: kind, stage, operator, titles, inputs and outputs, deliveries, production."""
+    from consumers.store_read import project_kind  # noqa: PLC0415
+    from schemas.events.projects import ProjectStage  # noqa: PLC0415
+
+    stages = [s.value for s in ProjectStage]
+    if stage is not None and stage not in stages:
+        fail(f"unknown stage {stage!r}; valid: {', '.join(stages)}")
+    try:
+        project_kind(kind)
+    except ValueError as exc:
+        fail(str(exc))
+    filters = {"province": province, "status": stage, "party": operator, "kind": kind}
     answer = run(_page("projects", filters, limit, cursor))
     _show(answer, {
-        "project": lambda i: i["project_id"], "stage": lambda i: i["stage"],
+        "project": lambda i: i["project_id"], "kind": lambda i: i["kind"],
+        "stage": lambda i: i["stage"],
         "operator": lambda i: i["operator_uscc"], "province": lambda i: i["province"],
         "titles": lambda i: ", ".join(i["titles"]),
+        "in → out": _flow,
+        "received (dmt)": lambda i: _tonnes(i["received"]),
+        "taken by plants (dmt)": lambda i: _tonnes(_taken(i["offtake"])),
         "latest production": lambda i: (i["latest_production"] or {}).get("period"),
     }, as_json)
+
+
+def _flow(item: dict[str, Any]) -> str | None:
+    ins, outs = ", ".join(item["inputs"]), ", ".join(item["outputs"])
+    if not ins and not outs:
+        return None
+    return f"{ins} → {outs}" if ins else f"→ {outs}"
+
+
+def _taken(offtake: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A project's offtake added up by product (over the plants that took it)."""
+    from decimal import Decimal  # noqa: PLC0415
+
+    totals: dict[str, dict[str, Any]] = {}
+    for line in offtake:
+        entry = totals.setdefault(line["product"], {"dmt": Decimal(0)})
+        entry["dmt"] += Decimal(str(line["dmt"]))
+    return totals
+
+
+def _tonnes(by_product: dict[str, dict[str, Any]]) -> str | None:
+    return ", ".join(f"{p} {t['dmt']}" for p, t in sorted(by_product.items())) or None
 
 
 AsOf = Annotated[str | None, typer.Option(
@@ -300,7 +338,18 @@ def project(project_id: str, as_json: JsonOption = False) -> None:
         return
     item = answer["item"]
     console.print(f"[bold]{item['project_id']}[/] {(item['names'] or {}).get('en', '')} — "
-                  f"{item['stage']}, operator {item['operator_uscc']}", highlight=False)
+                  f"{item['kind']}, {item['stage']}, operator {item['operator_uscc']}",
+                  highlight=False)
+    if _flow(item):
+        console.print(f"inputs → outputs: {_flow(item)}", highlight=False)
+    for line in item["received_from"]:
+        console.print(f"received {line['product']} from {line['supplier_project_id']}: "
+                      f"{line['dmt']} dmt in {line['deliveries']} deliveries "
+                      f"({line['first_on']} to {line['last_on']})", highlight=False)
+    for line in item["offtake"]:
+        console.print(f"taken by {line['plant_project_id']} ({line['plant_kind']}): "
+                      f"{line['dmt']} dmt {line['product']} in {line['deliveries']} deliveries "
+                      f"({line['first_on']} to {line['last_on']})", highlight=False)
     table = Table("#", "time", "event", "by", "note")
     for e in answer["timeline"]:
         note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""

@@ -74,6 +74,9 @@ RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]] = {
         "applicant.ntn": FieldClass.PERSONAL,
         "applicant.representative_cnic": FieldClass.PERSONAL,
     },
+    "pk.emining.project.offtake.delivered": {
+        "contract_ref": FieldClass.COMMERCIAL,
+    },
     "pk.emining.shipment.planned": {
         "buyer": FieldClass.COMMERCIAL,
         "contract_ref": FieldClass.COMMERCIAL,

@@ -58,10 +58,15 @@ MINING_HEADINGS = MappingProxyType({
     "2846": "rare-earth compounds",
     "7103": "precious and semi-precious stones",
     "7106": "silver, unwrought",
-    "7108": "gold, unwrought (dore)",
+    "7108": "gold, unwrought (dore, refined bars)",
+    "7201": "pig iron",
+    "7202": "ferro-alloys (ferrochrome)",
+    "7203": "ferrous products of direct reduction (sponge iron)",
     "7401": "copper mattes and cement copper",
     "7402": "unrefined copper (blister)",
-    "7403": "refined copper",
+    "7403": "refined copper (cathodes)",
+    "7801": "unwrought lead (refined)",
+    "7901": "unwrought zinc",
 })
 """HS heading → short description: the closed list of headings the bus carries. A heading not
 here is refused rather than guessed at; add one here when a new product starts moving."""

@@ -233,6 +233,10 @@ PROJECT = Machine("project", "Project stage (exploration to closure)", "a projec
     "project.production.reported": _step(MINED_STAGES, None,
                                          "once construction began (commissioning ore); a late "
                                          "return may follow care and maintenance or closure"),
+    "project.offtake.delivered": _step(MINED_STAGES, None,
+                                       "a delivery received by a plant, once construction "
+                                       "began (commissioning feed); a late receipt may follow "
+                                       "care and maintenance or closure"),
     "project.workforce.reported": _step(STAGES, None),
     "project.investment.disbursed": _step(STAGES, None),
     "project.hse.incident.reported": _step(STAGES, None),

@@ -133,7 +133,8 @@ Grades = Annotated[tuple[Grade, ...], Items(1, 20), AfterValidator(_one_grade_pe
 
 
 class Product(StrEnum):
-    """What leaves a mine: the traded products of the bus's sites."""
+    """What leaves a mine or a plant: the traded products of the bus's sites, from ore and
+    concentrate to the metal and chemicals a smelter, refinery or processing plant makes."""
 
     COPPER_CONCENTRATE = "copper_concentrate"
     BLISTER_COPPER = "blister_copper"
@@ -147,6 +148,16 @@ class Product(StrEnum):
     SPODUMENE_CONCENTRATE = "spodumene_concentrate"
     RARE_EARTH_CONCENTRATE = "rare_earth_concentrate"
     RARE_EARTH_COMPOUNDS = "rare_earth_compounds"
+    CHROMITE_CONCENTRATE = "chromite_concentrate"
+    COPPER_CATHODE = "copper_cathode"
+    REFINED_GOLD = "refined_gold"
+    REFINED_LEAD = "refined_lead"
+    ZINC_METAL = "zinc_metal"
+    FERROCHROME = "ferrochrome"
+    PIG_IRON = "pig_iron"
+    SPONGE_IRON = "sponge_iron"
+    LITHIUM_CARBONATE = "lithium_carbonate"
+    LITHIUM_HYDROXIDE = "lithium_hydroxide"
 
 
 PRODUCT_HEADINGS: dict[Product, frozenset[str]] = {
@@ -162,6 +173,16 @@ PRODUCT_HEADINGS: dict[Product, frozenset[str]] = {
     Product.SPODUMENE_CONCENTRATE: frozenset({"2530"}),
     Product.RARE_EARTH_CONCENTRATE: frozenset({"2530", "2617"}),
     Product.RARE_EARTH_COMPOUNDS: frozenset({"2846"}),
+    Product.CHROMITE_CONCENTRATE: frozenset({"2610"}),
+    Product.COPPER_CATHODE: frozenset({"7403"}),
+    Product.REFINED_GOLD: frozenset({"7108"}),
+    Product.REFINED_LEAD: frozenset({"7801"}),
+    Product.ZINC_METAL: frozenset({"7901"}),
+    Product.FERROCHROME: frozenset({"7202"}),
+    Product.PIG_IRON: frozenset({"7201"}),
+    Product.SPONGE_IRON: frozenset({"7203"}),
+    Product.LITHIUM_CARBONATE: frozenset({"2836"}),
+    Product.LITHIUM_HYDROXIDE: frozenset({"2825"}),
 }
 """HS headings each product may be declared under; a mismatch is refused (a classic misfiling)."""
 

@@ -31,12 +31,15 @@ class Family:
     """A subject's first event: refused when the subject already exists."""
     starts: tuple[type[EventData], ...]
     """Events a firm may use to start a subject it does not have yet (``opens`` and more)."""
+    refuses: Callable[[Any, EventData], str | None] = lambda _view, _data: None
+    """Why the subject as it stands cannot take an event its lifecycle allows (a delivery
+    reported for a mine): refused ``invalid_transition`` like an impossible step."""
 
 
 FAMILIES: dict[str, Family] = {
     PROJECTS: Family(
         "projects", PROJECTS, ProjectView, projects.apply, projects.party,
-        opens=(ProjectRegistered,), starts=(ProjectRegistered,),
+        opens=(ProjectRegistered,), starts=(ProjectRegistered,), refuses=projects.refusal,
     ),
     APPROVALS: Family(
         "approvals", APPROVALS, ApprovalView, approvals.apply, approvals.party,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.common import Currency, Mineral, Money, Names, Province, TitleType
 from schemas.events.approvals_applications import Condition
-from schemas.events.projects import ProjectStage, Shareholder
+from schemas.events.projects import Capacity, ProjectKind, ProjectStage, Shareholder
 from schemas.events.projects_reports import Output
 from schemas.events.shipments import Buyer, Destination, ExitPoint, Incoterm
 from schemas.measures import Grade, Product, Quantity
@@ -64,8 +64,37 @@ class ProjectTitle(ViewDoc):
     converted_to: str | None = None
 
 
+class Tally(ViewDoc):
+    """Deliveries added up: tonnes wet and dry, how many, the first and last delivery days."""
+
+    wmt: Decimal = Decimal(0)
+    dmt: Decimal = Decimal(0)
+    deliveries: int = 0
+    first_on: date | None = None
+    last_on: date | None = None
+
+
+class Intake(Tally):
+    """What a plant received from one supplying project in one product (stored in its view)."""
+
+    supplier_project_id: str
+    supplier_uscc: str
+    """The supplier's operator as the latest delivery named it."""
+    product: Product
+
+
+class Offtake(Tally):
+    """What one plant received from this project in one product (filled when read)."""
+
+    plant_project_id: str
+    plant_kind: ProjectKind
+    plant_operator_uscc: str
+    product: Product
+
+
 class ProjectView(ViewDoc):
-    """A mining project as its operator reported it: stage, operator, titles, latest production."""
+    """A project (a mine or a plant) as its operator reported it: stage, operator, titles,
+    inputs and outputs, latest production, deliveries received and taken."""
 
     project_id: str
     operator_uscc: str
@@ -85,6 +114,19 @@ class ProjectView(ViewDoc):
     title_files: tuple[ProjectTitle, ...] = ()
     """Filled when read: each title of the project with its status, ended ones marked."""
     cpec: bool | None = None
+    kind: ProjectKind = ProjectKind.MINE
+    inputs: tuple[Product, ...] = ()
+    """What a plant takes in (declared at registration)."""
+    outputs: tuple[Product, ...] = ()
+    capacity: Capacity | None = None
+    received: dict[Product, Tally] = {}
+    """A plant's deliveries received (``project.offtake.delivered``), by product."""
+    received_from: tuple[Intake, ...] = ()
+    """The same by supplying project and product, in that order."""
+    offtake: tuple[Offtake, ...] = ()
+    """Filled when read, not stored: the deliveries other projects (plants) reported receiving
+    from this one, by plant and product; computed from the plants' ``received_from`` so each
+    project's view stays a fold of its own events."""
     milestones: dict[str, date] = {}
     latest_production: ProductionSummary | None = None
     latest_workforce: WorkforceSummary | None = None

@@ -7,19 +7,28 @@ from decimal import Decimal
 from typing import Any
 
 from consumers.views.facts import Fact
-from consumers.views.models import ProductionSummary, ProjectView, SafetySummary, WorkforceSummary
+from consumers.views.models import (
+    Intake,
+    ProductionSummary,
+    ProjectView,
+    SafetySummary,
+    Tally,
+    WorkforceSummary,
+)
 from schemas.base import EventData
 from schemas.events.corrections import ProjectCorrected
 from schemas.events.projects import (
     MilestoneReached,
     OwnershipChanged,
     ProjectEvent,
+    ProjectKind,
     ProjectRegistered,
     ProjectStageChanged,
 )
 from schemas.events.projects_reports import (
     HSEIncidentReported,
     InvestmentDisbursed,
+    OfftakeDelivered,
     ProductionReported,
     WorkforceReported,
 )
@@ -41,8 +50,52 @@ def _registered(data: ProjectRegistered, fact: Fact) -> dict[str, Any]:
         "joint_venture": data.joint_venture,
         "titles": data.related_titles,
         "cpec": data.cpec,
+        "kind": data.kind,
+        "inputs": data.inputs,
+        "outputs": data.outputs,
+        "capacity": data.capacity,
         "registered_at": fact.time,
     }
+
+
+def refusal(view: ProjectView | None, data: EventData) -> str | None:
+    """Why the project as it stands cannot take ``data``, beyond its stage's lifecycle: a
+    delivery reported by a mine, or of a product the plant did not declare as an input."""
+    if not isinstance(data, OfftakeDelivered) or view is None:
+        return None
+    step = "project.offtake.delivered"
+    if view.kind is ProjectKind.MINE:
+        return (f"{step}: {view.project_id} is registered as a mine, and a mine takes no "
+                "inputs: deliveries are reported by the receiving plant")
+    if data.product not in view.inputs:
+        declared = ", ".join(p.value for p in view.inputs)
+        return (f"{step}: {view.project_id} ({view.kind.value}) does not take "
+                f"{data.product.value}; its inputs: {declared}")
+    return None
+
+
+def _added(tally: Tally | None, data: OfftakeDelivered) -> dict[str, Any]:
+    """``tally`` with one more delivery (its fields, to build a Tally or an Intake)."""
+    before = tally or Tally()
+    day = data.delivered_on
+    return {
+        "wmt": before.wmt + data.quantity.wmt, "dmt": before.dmt + data.quantity.dmt,
+        "deliveries": before.deliveries + 1,
+        "first_on": day if before.first_on is None else min(before.first_on, day),
+        "last_on": day if before.last_on is None else max(before.last_on, day),
+    }
+
+
+def _delivered(view: ProjectView, data: OfftakeDelivered) -> dict[str, Any]:
+    received = dict(view.received)
+    received[data.product] = Tally(**_added(received.get(data.product), data))
+    key = (data.supplier_project_id, data.product)
+    intakes = {(i.supplier_project_id, i.product): i for i in view.received_from}
+    intakes[key] = Intake(supplier_project_id=data.supplier_project_id,
+                          supplier_uscc=data.supplier_uscc, product=data.product,
+                          **_added(intakes.get(key), data))
+    return {"received": dict(sorted(received.items())),
+            "received_from": tuple(intakes[k] for k in sorted(intakes))}
 
 
 def _ownership(data: OwnershipChanged) -> dict[str, Any]:
@@ -104,6 +157,7 @@ HANDLERS: dict[type[EventData], Handler] = {
     WorkforceReported: lambda view, data, _: _workforce(view, data),
     InvestmentDisbursed: lambda view, data, _: _investment(view, data),
     HSEIncidentReported: lambda view, data, _: _incident(view, data),
+    OfftakeDelivered: lambda view, data, _: _delivered(view, data),
 }
 """Event type → the changes it makes to its project's view."""
 

@@ -28,7 +28,11 @@ from schemas.events.approvals_other import (
 )
 from schemas.events.corrections import Correction
 from schemas.events.projects import MilestoneReached, ProjectStageChanged
-from schemas.events.projects_reports import HSEIncidentReported, ProductionReported
+from schemas.events.projects_reports import (
+    HSEIncidentReported,
+    OfftakeDelivered,
+    ProductionReported,
+)
 from schemas.events.shipments_border import (
     CustomsDeclarationAmended,
     CustomsDeclarationFiled,
@@ -58,6 +62,8 @@ DETAILS: dict[type[EventData], Callable[[Any], str]] = {
     MilestoneReached: lambda d: _words(d.milestone.value),
     ProductionReported: lambda d: f"{d.period}: {d.ore_milled_t} t milled",
     HSEIncidentReported: lambda d: _words(d.category.value),
+    OfftakeDelivered: lambda d: f"{d.quantity.dmt} dmt {_words(d.product.value)} from "
+                                f"{d.supplier_project_id} on {d.delivered_on}",
     CustomsDeclarationFiled: lambda d: "relies on "
                                        + (", ".join(d.export_approvals) or "no export approval"),
     CustomsDeclarationAmended: lambda d: "now relies on " + ", ".join(d.export_approvals),

@@ -47,12 +47,14 @@ from schemas.events.projects import (
     MilestoneReached,
     OwnershipChanged,
     ProjectEvent,
+    ProjectKind,
     ProjectRegistered,
     ProjectStageChanged,
 )
 from schemas.events.projects_reports import (
     HSEIncidentReported,
     InvestmentDisbursed,
+    OfftakeDelivered,
     ProductionReported,
     WorkforceReported,
 )
@@ -109,10 +111,12 @@ __all__ = [
     "LotAssayed",
     "LotLoaded",
     "MilestoneReached",
+    "OfftakeDelivered",
     "OwnershipChanged",
     "ProductionReported",
     "ProjectCorrected",
     "ProjectEvent",
+    "ProjectKind",
     "ProjectRegistered",
     "ProjectStageChanged",
     "RenewalApplied",

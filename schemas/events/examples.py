@@ -36,6 +36,8 @@ PSW = "urn:emining:pk:gov:psw"
 
 TITLE = "BA-EL-2025-0153"
 PROJECT = "PRJ-BA-CHG-0007"
+PLANT = "PRJ-BA-CHG-0012"
+"""A copper smelter in Chagai, operated by PARTNER, fed concentrate by PRJ-BA-CHG-0007."""
 SHIPMENT = "SHP-2026-000123"
 LPCO = "LPCO-2026-000457"
 EIA_FILE = "EIA-BA-2025-0031"

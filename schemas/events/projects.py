@@ -1,4 +1,9 @@
-"""Project events: a mining project's life from registration to closure, told by its operator."""
+"""Project events: a project's life from registration to closure, told by its operator.
+
+A project is a mine or a plant that adds value to what mines produce (a concentrator, smelter,
+refinery or other processing plant): its ``kind``, and for a plant the products it takes in and
+makes, are declared at registration.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from schemas.identifiers import (
     province_of_title,
 )
 from schemas.lifecycles import stage_move_allowed
-from schemas.measures import Items, Label, Minerals, Text
+from schemas.measures import Items, Label, Minerals, Product, Text, Tonnes
 from schemas.topics import PROJECTS
 
 
@@ -44,6 +49,35 @@ def stage_change_allowed(from_stage: ProjectStage, to_stage: ProjectStage) -> bo
     """Forward by any number of stages, or a restart out of care and maintenance: the project
     lifecycle's rule (``schemas.lifecycles``), which also holds the view's stage to it."""
     return stage_move_allowed(from_stage.value, to_stage.value)
+
+
+class ProjectKind(StrEnum):
+    """What a project is: a mine, or a plant that processes what mines (or other plants) give it."""
+
+    MINE = "mine"
+    """Extracts ore (open pit, underground, quarry): takes no inputs from other projects."""
+    CONCENTRATOR = "concentrator"
+    """Mill and beneficiation or flotation plant: ore in, concentrate out."""
+    SMELTER = "smelter"
+    """Concentrate or ore in, metal or alloy out (blister copper, ferrochrome, lead bullion)."""
+    REFINERY = "refinery"
+    """Impure metal in, refined metal out (blister to cathode, dore to gold bars)."""
+    PROCESSING_PLANT = "processing_plant"
+    """Any other plant: chemical conversion (lithium, rare earths), direct reduction, etc."""
+
+
+PLANT_KINDS = frozenset(ProjectKind) - {ProjectKind.MINE}
+"""The kinds that take inputs and report deliveries received (``OfftakeDelivered``)."""
+
+ProductList = Annotated[tuple[Product, ...], Items(0, 12, unique=True)]
+
+
+class Capacity(Frozen):
+    """Nameplate capacity: so many tonnes a year of one of the project's declared products."""
+
+    tonnes_per_year: Annotated[Tonnes, Field(gt=0)]
+    product: Product
+    """An input (throughput, e.g. concentrate smelted) or an output (e.g. cathode made)."""
 
 
 class ProjectEvent(EventData):
@@ -116,6 +150,8 @@ class ProjectRegistered(ProjectEvent):
              "share_pct": "25"},
         ],
         "related_titles": [TITLE], "cpec": True,
+        "kind": "mine", "inputs": [], "outputs": ["copper_concentrate"],
+        "capacity": {"tonnes_per_year": "90000.000", "product": "copper_concentrate"},
     }
 
     names: Names
@@ -127,9 +163,18 @@ class ProjectRegistered(ProjectEvent):
     joint_venture: JointVenture
     related_titles: Annotated[tuple[TitleNumber, ...], Items(0, 200, unique=True)] = ()
     cpec: bool
+    kind: ProjectKind = ProjectKind.MINE
+    """A mine (the default, and what every project registered before kinds existed is), or a
+    plant: concentrator, smelter, refinery, processing plant."""
+    inputs: ProductList = ()
+    """What a plant takes in (at least one); a mine takes nothing from other projects."""
+    outputs: ProductList = ()
+    """What the project makes and sells on: at least one for a plant; optional for a mine."""
+    capacity: Capacity | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        self._kind_consistent()
         if self.names.zh is None:
             fail("project_name_zh", "a project is registered with its Chinese name (names.zh)")
         if province_of_project(self.project_id) is not self.province:
@@ -140,6 +185,29 @@ class ProjectRegistered(ProjectEvent):
                 fail("project_title_province", "title {title} is not in {province}",
                      title=title, province=self.province.value)
         return self
+
+    def _kind_consistent(self) -> None:
+        if self.kind is ProjectKind.MINE:
+            if self.inputs:
+                fail("project_mine_inputs", "a mine takes no inputs from other projects; "
+                     "register a plant (kind concentrator, smelter, refinery or "
+                     "processing_plant) to declare inputs")
+        else:
+            if not self.inputs:
+                fail("project_plant_inputs", "a {project_kind} declares at least one input (the "
+                     "products it takes in)", project_kind=self.kind.value)
+            if not self.outputs:
+                fail("project_plant_outputs", "a {project_kind} declares at least one output (the "
+                     "products it makes)", project_kind=self.kind.value)
+        both = sorted(set(self.inputs) & set(self.outputs))
+        if both:
+            fail("project_product_in_and_out", "{product} is declared both as an input and "
+                 "an output", product=both[0].value)
+        if self.capacity is not None and self.capacity.product not in {*self.inputs,
+                                                                       *self.outputs}:
+            fail("project_capacity_product", "the capacity is given in {product}, which is "
+                 "neither an input nor an output of the project",
+                 product=self.capacity.product.value)
 
     def scope(self) -> Scope:
         return Scope(province=self.province, parties=frozenset({self.operator_uscc}))

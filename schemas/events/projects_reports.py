@@ -10,10 +10,20 @@ from pydantic import model_validator
 
 from schemas.codes import fail
 from schemas.common import Frozen, UtcDatetime
-from schemas.events.examples import OPERATOR, PROJECT
+from schemas.events.examples import OPERATOR, PARTNER, PLANT, PROJECT
 from schemas.events.projects import ProjectEvent
-from schemas.identifiers import Month, Reference
-from schemas.measures import Count, Grades, Items, Point, PositiveMoney, Product, Text, Tonnes
+from schemas.identifiers import USCC, Month, ProjectId, Reference
+from schemas.measures import (
+    Count,
+    Grades,
+    Items,
+    Point,
+    PositiveMoney,
+    Product,
+    Quantity,
+    Text,
+    Tonnes,
+)
 
 
 class Output(Frozen):
@@ -131,4 +141,51 @@ class HSEIncidentReported(ProjectEvent):
         if (self.category is IncidentCategory.FATALITY) != (self.fatalities > 0):
             fail("incident_fatalities", "category fatality and a fatality count above 0 go "
                  "together")
+        return self
+
+
+class OfftakeDelivered(ProjectEvent):
+    """A plant received ore, concentrate or metal from a mine or another plant (offtake).
+
+    What stays in Pakistan to be processed, so value addition can be followed.
+
+    Keyed by the receiving plant (it is the plant's input ledger): one delivery, or the
+    deliveries of one day under one contract. The supplier is named by its project and its
+    operator's USCC; a plant's view totals what it received by product and by supplier, and the
+    supplier's view shows, when read, which plants took how much.
+
+    Emitted by: the receiving plant's operator (a receipt is reported by whoever received it).
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.project.offtake.delivered"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "project_id": PLANT, "operator_uscc": PARTNER,
+        "supplier_project_id": PROJECT, "supplier_uscc": OPERATOR,
+        "product": "copper_concentrate",
+        "quantity": {"wmt": "5400.000", "moisture_pct": "8.5", "dmt": "4941.000"},
+        "delivered_on": "2028-04-30", "contract_ref": "OFT-CHG-2027-001",
+        "delivery_ref": "WB-2028-04-0117",
+        "grades": [{"element": "Cu", "value": "24.8", "unit": "percent"},
+                   {"element": "Au", "value": "6.1", "unit": "g/t"}],
+    }
+
+    supplier_project_id: ProjectId
+    """The mine (or upstream plant) the delivery came from."""
+    supplier_uscc: USCC
+    """The supplying project's operator."""
+    product: Product
+    quantity: Quantity
+    delivered_on: date
+    contract_ref: Reference | None = None
+    """The offtake agreement; none for a transfer between two projects of one operator."""
+    delivery_ref: Reference | None = None
+    """A weighbridge ticket, delivery note or receipt number."""
+    grades: Grades | None = None
+    """The plant's receiving assay, when there is one."""
+
+    @model_validator(mode="after")
+    def _from_another_project(self) -> Self:
+        if self.supplier_project_id == self.project_id:
+            fail("offtake_same_project", "a project does not deliver to itself: "
+                 "supplier_project_id is the receiving project")
         return self

@@ -27,6 +27,7 @@ ALL_EVENTS: tuple[type[EventData], ...] = (
     projects_reports.InvestmentDisbursed,
     projects_reports.WorkforceReported,
     projects_reports.HSEIncidentReported,
+    projects_reports.OfftakeDelivered,
     projects.OwnershipChanged,
     corrections.ProjectCorrected,
     applications.LicenceApplicationReceived,

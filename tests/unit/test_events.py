@@ -58,7 +58,7 @@ def is_past_tense(word: str) -> bool:
 
 def test_every_event_type_is_unique_and_registered_once() -> None:
     types = [cls.ce_type() for cls in ALL_EVENTS]
-    assert len(types) == len(set(types)) == len(BY_CE_TYPE) == 48
+    assert len(types) == len(set(types)) == len(BY_CE_TYPE) == 49
     assert len(set(ALL_EVENTS)) == len(ALL_EVENTS)
     assert all(BY_CE_TYPE[cls.ce_type()] is cls for cls in ALL_EVENTS)
 
