@@ -13,7 +13,7 @@ from consumers.views.facts import Fact
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
 from schemas.alerts import AlertCause, CauseKind
 from schemas.events.projects import ProjectRegistered
-from schemas.events.shipments_border import CustomsDeclarationFiled
+from schemas.events.shipments_border import CustomsDeclarationAmended, CustomsDeclarationFiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Needs:
 def needs(fact: Fact) -> Needs:
     """What ``fact``'s rules read beyond the fact itself."""
     data = fact.data
-    if isinstance(data, CustomsDeclarationFiled):
+    if isinstance(data, CustomsDeclarationFiled | CustomsDeclarationAmended):
         return Needs(approvals=frozenset(data.export_approvals))
     if isinstance(data, ProjectRegistered):
         return Needs(subscriptions=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from consumers.alerts.config import AlertConfig
-from consumers.alerts.context import Context, ViewSnapshot
+from consumers.alerts.context import Context, ViewSnapshot, needs
 from consumers.alerts.directory import Directory
 from consumers.alerts.filters import Subscription
 from consumers.alerts.i18n import render_all
@@ -188,6 +188,13 @@ def test_an_amended_declaration_is_held_to_the_same_rule_on_its_own_day() -> Non
     assert notices[0].details["problem"] == "expired"
     assert notices[0].rule is AlertRule.EXPORT_WITHOUT_APPROVAL
     assert event_notices(fact(data), context())[0].details["problem"] == "unknown"
+
+
+def test_the_approvals_a_declaration_cites_are_read_for_its_rule_filed_or_amended() -> None:
+    """The stage loads only the approval views ``needs`` names: an amendment's LPCO left out,
+    every amended declaration was flagged "unknown approval" to Customs and the exporter."""
+    for data in (example(CustomsDeclarationFiled), example(CustomsDeclarationAmended)):
+        assert needs(fact(data)).approvals == {"LPCO-2026-000457"}
 
 
 def test_customs_hold_tells_both_sides() -> None:
