@@ -183,14 +183,18 @@ def replay(
     """Rebuild the views from offset zero into a scratch store and print the state and digest.
 
     The same log always gives the same digest, equal to the live views' digest at the same
-    offsets (``emining views digest``).
+    offsets (``emining views digest``). With --subject, a licence, IEE/EIA or LPCO shows its
+    standing on the --as-of day (else today) in Pakistan: effective status (deemed approval by
+    law), days pending, service standard breached.
     """
     from consumers.audit.replay import replay as rebuild  # noqa: PLC0415
     from consumers.audit.state import subject_state, summary  # noqa: PLC0415
     from consumers.store import ViewStore  # noqa: PLC0415
+    from consumers.views.standing import local_day, today_in_pakistan  # noqa: PLC0415
 
     topics = audit_topics(topic)
     moment = parse_moment(as_of) if as_of else None
+    day = local_day(moment) if moment else today_in_pakistan()  # a file's standing on that day
     settings = Settings()
     kafka, anchors = connection(settings)
 
@@ -202,7 +206,7 @@ def replay(
         views = ViewStore(url)
         try:
             await views.open()
-            state = await (subject_state(views, subject) if subject else summary(views))
+            state = await (subject_state(views, subject, day) if subject else summary(views))
         finally:
             await views.close()
         return result, state

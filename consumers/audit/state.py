@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 
 from consumers.store import ViewStore
 from consumers.store_read import get_view, timeline
+from consumers.views.standing import with_standing
 
 FAMILIES = ("projects", "approvals", "shipments")
 
@@ -32,8 +34,14 @@ async def summary(store: ViewStore) -> dict[str, dict[str, int]]:
     return out
 
 
-async def subject_state(store: ViewStore, subject: str) -> dict[str, Any]:
-    """The subject's view (whichever family holds it) and its whole timeline."""
+async def subject_state(store: ViewStore, subject: str,
+                        today: date | None = None) -> dict[str, Any]:
+    """The subject's view (whichever family holds it) and its whole timeline.
+
+    With ``today``, an approval's view carries its standing on that day, as the views answer it
+    (``as_of``, ``effective_status``, ``days_pending``, ``breached``: never stored, so a replay
+    alone would show an IEE/EIA the law deemed approved as still ``filed``).
+    """
     view: dict[str, Any] | None = None
     family_of: str | None = None
     for family in FAMILIES:
@@ -41,6 +49,8 @@ async def subject_state(store: ViewStore, subject: str) -> dict[str, Any]:
         if view is not None:
             family_of = family
             break
+    if view is not None and family_of == "approvals" and today is not None:
+        view = with_standing(view, today)
     entries: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
