@@ -181,7 +181,7 @@ async def run_views(
                 if alerts is None:
                     await stop.wait()
                 else:
-                    await alerts.run(store, sync.owned, stop)
+                    await alerts.run(store, sync.owned, stop, sync.ends)
     finally:
         await store.close()
 

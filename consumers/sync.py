@@ -118,6 +118,14 @@ class ViewSync:
             return set()
         return {(tp.topic, tp.partition) for tp in self.control.assignment()}
 
+    def ends(self) -> dict[tuple[str, int], int | None]:
+        """The end offset the consumer last saw of each partition it owns (``None``: not yet
+        fetched), to tell which views are at the end of the log."""
+        if self.control is None:
+            return {}
+        return {(tp.topic, tp.partition): self.control.highwater(tp)
+                for tp in self.control.assignment()}
+
     def positioned(self, topic: str, partition: int, offset: int) -> None:
         """The consumer was moved to ``offset`` (on assignment, or by a re-seek)."""
         self._sought[(topic, partition)] = offset

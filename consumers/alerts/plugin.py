@@ -22,7 +22,7 @@ from consumers.alerts.render import alert_of
 from consumers.alerts.security import security_notices
 from consumers.alerts.stage import AlertStage
 from consumers.alerts.store import AlertStore, record_alerts
-from consumers.alerts.timers import DeadlineTimer
+from consumers.alerts.timers import DeadlineTimer, Ends
 from consumers.dlq import DeadLetter, RejectionHook
 from consumers.fold import Changes, Position
 from consumers.store import ViewStore
@@ -90,8 +90,9 @@ class AlertsPlugin:
         return [self._batch.rejected], self._batch
 
     async def run(self, store: ViewStore, owned: Callable[[], Iterable[tuple[str, int]]],
-                  stop: asyncio.Event) -> None:
-        """The deadline timer (on the partitions ``owned`` names) and the workers, until stop."""
+                  stop: asyncio.Event, ends: Ends | None = None) -> None:
+        """The deadline timer (on the partitions ``owned`` names, those at their ``ends`` when
+        given) and the workers, until stop."""
         assert self._directory is not None, "attach before run"
         for function in self._directory.unserved():
             log.warning("alert_recipient_missing", function=function.value,
@@ -99,7 +100,7 @@ class AlertsPlugin:
                         "function: its alerts reach their other recipients only (give one with "
                         "`emining participants functions`)")
         timer = DeadlineTimer(store, self._directory, self.config, self.clock, owned,
-                              on_new=self.wake.set)
+                              on_new=self.wake.set, ends=ends)
         jobs: list[Awaitable[None]] = [timer.run(stop, self._interval)]
         if self._workers is not None:
             jobs.append(self._workers(AlertStore(store), self.wake, stop))

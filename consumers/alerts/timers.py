@@ -10,9 +10,11 @@ or at the partition's next owner); after it, they are fired and never fire again
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
+from aiokafka import TopicPartition
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts.clock import Clock
 from consumers.alerts.config import AlertConfig
@@ -23,28 +25,43 @@ from consumers.alerts.render import alert_of
 from consumers.alerts.stage import export_approvals_of, load_views
 from consumers.alerts.store import due_deadlines, mark_fired, next_due, record_alerts
 from consumers.store import ViewStore
-from consumers.store_batch import lock_offsets
+from consumers.store_batch import lock_offsets, stored_offsets
+from consumers.store_schema import Tables
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
 
 log = structlog.get_logger("consumers.alerts.timers")
 
 Owned = Callable[[], Iterable[tuple[str, int]]]
 """The (topic, partition) pairs this consumer owns right now."""
+Ends = Callable[[], Mapping[tuple[str, int], int | None]]
+"""The end offset (high watermark) the consumer last saw of each partition it owns."""
 
 
 class DeadlineTimer:
     def __init__(self, store: ViewStore, directory: Directory, config: AlertConfig, clock: Clock,
-                 owned: Owned, on_new: Callable[[], None] | None = None, batch: int = 200) -> None:
+                 owned: Owned, on_new: Callable[[], None] | None = None, batch: int = 200,
+                 ends: Ends | None = None) -> None:
         self.store, self.directory, self.config, self.clock = store, directory, config, clock
-        self._owned, self._on_new, self._batch = owned, on_new, batch
+        self._owned, self._on_new, self._batch, self._ends = owned, on_new, batch, ends
+
+    async def _settled(self, conn: AsyncConnection, tables: Tables) -> list[tuple[str, int]]:
+        """The owned partitions whose views are at the end of the log. A deadline is judged on
+        its subject's view; while the consumer catches up (a restart after downtime, history
+        being loaded) that view may lack a grant already on the log, so it waits."""
+        owned = sorted(set(self._owned()))
+        if self._ends is None or not owned:
+            return owned
+        ends, stored = self._ends(), await stored_offsets(conn, tables)
+        return [tp for tp in owned
+                if (end := ends.get(tp)) is not None and stored.get(TopicPartition(*tp), 0) >= end]
 
     async def tick(self) -> tuple[int, list[str]]:
         """Fire what is due now; returns (deadlines fired, ids of new alerts)."""
-        owned = sorted(set(self._owned()))
-        if not owned:
-            return 0, []
         now = self.clock.now()
-        async with self.store.reading() as (conn, _):  # no write lock unless something is due
+        async with self.store.reading() as (conn, tables):  # no write lock unless one is due
+            owned = await self._settled(conn, tables)
+            if not owned:
+                return 0, []
             first = await next_due(conn, owned)
         if first is None or first > now:
             return 0, []
