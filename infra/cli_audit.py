@@ -206,7 +206,8 @@ def replay(
         views = ViewStore(url)
         try:
             await views.open()
-            state = await (subject_state(views, subject, day) if subject else summary(views))
+            state = await (subject_state(views, subject, day) if subject
+                           else summary(views, day))
         finally:
             await views.close()
         return result, state

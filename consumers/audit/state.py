@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -9,15 +10,19 @@ from sqlalchemy import func, select
 
 from consumers.store import ViewStore
 from consumers.store_read import get_view, timeline
+from consumers.views.models import PENDING
 from consumers.views.standing import with_standing
 
 FAMILIES = ("projects", "approvals", "shipments")
 
 
-async def summary(store: ViewStore) -> dict[str, dict[str, int]]:
+async def summary(store: ViewStore, today: date | None = None) -> dict[str, dict[str, int]]:
     """Per view, how many subjects are in each status (stage, approval status, shipment status).
 
-    Approvals are split by kind (``title:granted``, ``environmental:approved``...).
+    Approvals are split by kind (``title:granted``, ``environmental:approved``...), as recorded.
+    With ``today``, ``approvals_standing`` counts the files still pending on that day by the
+    status the law gives them (``environmental:deemed_approved`` for an IEE/EIA whose silence
+    approved it) and, under ``breached``, those past their service standard.
     """
     out: dict[str, dict[str, int]] = {}
     async with store.reading() as (conn, tables):
@@ -31,6 +36,17 @@ async def summary(store: ViewStore) -> dict[str, dict[str, int]]:
                 ":".join(str(v) if v is not None else "unknown" for v in row[:-1]): int(row[-1])
                 for row in rows
             }
+        if today is not None:
+            table = tables.approvals
+            docs = await conn.execute(select(table.c.doc).where(
+                table.c.status.in_([s.value for s in PENDING])))
+            standing: dict[str, int] = {}
+            for (doc,) in docs:
+                item = with_standing(json.loads(doc), today)
+                key = f"{item['kind']}:{item['effective_status']}"
+                standing[key] = standing.get(key, 0) + 1
+                standing["breached"] = standing.get("breached", 0) + bool(item["breached"])
+            out["approvals_standing"] = dict(sorted(standing.items()))
     return out
 
 

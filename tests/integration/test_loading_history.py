@@ -469,7 +469,8 @@ async def audit(auditor: Party) -> None:
     assert (await replay("--as-of", a_day))["applied"] == 0
     assert (await replay("--as-of", a_day, "--include-late"))["state"] == {
         "projects": {}, "approvals": {"environmental:filed": 1, "title:resubmitted": 1},
-        "shipments": {}}
+        "shipments": {}, "approvals_standing": {
+            "breached": 0, "environmental:filed": 1, "title:resubmitted": 1}}
 
     async def view(subject: str, as_of: str | None) -> dict[str, Any]:
         when = ["--as-of", as_of, "--include-late"] if as_of else []
@@ -544,6 +545,8 @@ async def live_views_agree(operator: Party, auditor: Party) -> None:
     assert (whole["rejected"], whole["held"]) == (0, [])
     assert whole["state"]["approvals"] == {
         "environmental:filed": 1, "export:approved": 1, "title:granted": 1, "title:received": 1}
+    assert whole["state"]["approvals_standing"] == {  # as the law has it today
+        "breached": 1, "environmental:deemed_approved": 1, "title:received": 1}
     assert (await operator.json("views", "digest"))["sha256"] == whole["digest"]
     live = (await operator.json("views", "approval", EIA))["item"]
     assert (live["effective_status"], live["as_of"]) == ("deemed_approved", TODAY.isoformat())
