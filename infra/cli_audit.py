@@ -259,6 +259,9 @@ def report(
                         ] = None,
     as_of: Annotated[str | None, typer.Option(help="report on the platform as it stood then")
                      ] = None,
+    include_late: Annotated[bool, typer.Option(
+        "--include-late", help="with --as-of: also count events appended later but dated "
+        "before it (history loaded afterwards, e.g. a backfill)")] = False,
     standard: Annotated[list[str] | None, typer.Option(
         metavar="CATEGORY=DAYS", help="override a decision standard, e.g. --standard EL=60")
     ] = None,
@@ -281,8 +284,9 @@ def report(
     kafka, anchors = connection(settings)
     with progress_bar("auditing") as on_progress:
         built, _ = run(audit_report(
-            kafka, anchors, topics=topics, as_of=moment, standards=standards,
-            projects_limit=projects, workers=workers, timeout_s=settings.client_timeout_s,
+            kafka, anchors, topics=topics, as_of=moment, include_late=include_late,
+            standards=standards, projects_limit=projects, workers=workers,
+            timeout_s=settings.client_timeout_s,
             time_bounds=time_bounds(settings),
             on_progress=lambda _phase, done, total: on_progress(done, total)))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from schemas.participants import (
     KeyAdded,
     KeyRevoked,
     KeyRotated,
+    MembershipBackdated,
     OrganisationOffboarded,
     OrganisationOnboarded,
     RegistrySeed,
@@ -441,6 +442,45 @@ def revoke(
             lambda: [KeyRevoked(org_id=org, keyid=keyid, revoked_at=now, reason=reason)]
         )
     _emit(events, as_json)
+
+
+@participants_app.command("add-key")
+def add_key(
+    org: Annotated[str, typer.Option(help="organisation URN (already on the registry)")],
+    valid_from: Annotated[str, typer.Option(
+        "--valid-from", help="ISO date or time from which it holds: for a key that signs the "
+        "organisation's past records, the date of the oldest")],
+    public_key: Annotated[str | None, typer.Option(help="base64 public key")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="or the key file")] = None,
+    reason: Annotated[str, typer.Option(help="why (kept on the log, when it backdates the "
+                                        "membership)")] = "loading the records kept before the bus",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add a key to an organisation on the registry, valid from a date: a key to load its
+    history with. Its current key holds only from its onboarding; records dated before need a
+    key valid then, membership then (an earlier date backdates it, visibly:
+    ``pk.emining.participant.membership.backdated``), authority then (``grant --valid-from``)
+    and a backfill window."""
+    raw = _public_key(public_key, key_file)
+    since = _moment(valid_from, "--valid-from")
+    assert since is not None
+    settings = Settings()
+
+    async def check() -> list[EventData]:
+        registry = await wiring.load_registry(settings)
+        known = registry.orgs.get(org)
+        if known is None:
+            fail(f"{org} is not on the registry: onboard it with `participants add`")
+        owner = next((o for o in registry.orgs.values() if Verifier(raw).keyid in o.keys), None)
+        if owner is not None:
+            fail(f"key {Verifier(raw).keyid} is already registered to {owner.id}: make a new "
+                 "key for the history (`emining keys new --org ORG --out DIR`, another DIR)")
+        backdate = ([MembershipBackdated(org_id=org, effective_from=since, reason=reason)]
+                    if since < known.onboarded_at else [])
+        return _validated(lambda: [*backdate, KeyAdded(
+            org_id=org, keyid=Verifier(raw).keyid, public_key=b64(raw), valid_from=since)])
+
+    _emit(run(check()), as_json)
 
 
 @participants_app.command("rotate-key")

@@ -234,9 +234,25 @@ class BackfillWindowClosed(_RegistryEvent):
     effective_at: datetime
 
 
+class MembershipBackdated(_RegistryEvent):
+    """An organisation already on the bus counts as a member from an earlier moment, so that its
+    records kept before it joined can be loaded (with a key valid then, a backfill window and
+    authority then): the operator's visible decision, never an edit of the onboarding."""
+
+    TYPE: ClassVar[str] = "pk.emining.participant.membership.backdated"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "org_id": "urn:emining:pk:gov:customs",
+        "effective_from": "2025-04-01T00:00:00Z",
+        "reason": "loading the clearance records kept before the bus",
+    }
+    effective_from: datetime
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 REGISTRY_EVENTS: tuple[type[EventData], ...] = (
     OrganisationOnboarded,
     OrganisationOffboarded,
+    MembershipBackdated,
     KeyAdded,
     KeyRevoked,
     KeyRotated,

@@ -19,6 +19,7 @@ from schemas.participants import (
     KeyAdded,
     KeyRevoked,
     KeyRotated,
+    MembershipBackdated,
     OrganisationOffboarded,
     OrganisationOnboarded,
     RegistrySeed,
@@ -155,6 +156,8 @@ class Registry:
         org = self.org(getattr(data, "org_id", ""))
         if isinstance(data, OrganisationOffboarded):
             org.offboarded_at = data.effective_at
+        elif isinstance(data, MembershipBackdated):
+            org.onboarded_at = min(org.onboarded_at, data.effective_from)
         elif isinstance(data, KeyAdded | KeyRevoked | KeyRotated):
             self._apply_key(org, data)
         elif isinstance(data, AuthorityGranted | AuthorityWithdrawn):

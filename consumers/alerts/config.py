@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.alerts import PLATFORM_ORG
 from schemas.common import Frozen, TitleType
@@ -28,7 +28,8 @@ class AlertConfig(Frozen):
 
     service_standard_days: dict[TitleType, Annotated[int, Field(ge=1, le=3650)]] = Field(
         default_factory=lambda: dict(SERVICE_STANDARD_DAYS))
-    """Per title type; a type missing here has no service-standard alert."""
+    """Per title type, over the defaults: a file giving ``{ML: 120}`` changes the lease's
+    standard and keeps every other type's."""
     expiry_reminder_days: tuple[Annotated[int, Field(ge=1, le=3650)], ...] = (90, 30, 7)
     """A title in force is reminded this many days before it expires."""
     deficiency_reminder_days: Annotated[int, Field(ge=1, le=365)] = 3
@@ -52,6 +53,11 @@ class AlertConfig(Frozen):
     registry's ``border_post`` organisations."""
     platform: OrgId = PLATFORM_ORG
     """Told of every security rejection."""
+
+    @field_validator("service_standard_days", mode="after")
+    @classmethod
+    def _over_the_defaults(cls, days: dict[TitleType, int]) -> dict[TitleType, int]:
+        return {**SERVICE_STANDARD_DAYS, **days}
 
 
 def load_config(path: Path | None) -> AlertConfig:

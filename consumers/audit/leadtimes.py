@@ -17,11 +17,14 @@ from datetime import date, datetime
 
 from consumers.audit.dataset import Dataset
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
+from consumers.views.standing import table_due
 from schemas.events.shipments_border import PAKISTAN_TIME
 from schemas.standards import Standards
 
 CLOSED = frozenset({ApprovalStatus.WITHDRAWN.value})
 """Closed without a decision: no lead time, no deadline to miss."""
+PAUSED = frozenset({ApprovalStatus.DEFICIENT.value})
+"""Waiting on the applicant: no deadline runs (as in the views and the alert rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ def _due(view: ApprovalView, category: str, data: Dataset, standards: Standards)
         acknowledged = data.first(view.ref, "approval.licence.application.acknowledged")
         if acknowledged and acknowledged.get("decision_due_on"):
             return date.fromisoformat(acknowledged["decision_due_on"])
+        assert view.received_at is not None
+        return table_due(view, view.received_at, standards)  # days spent deficient added
     if view.kind is ApprovalKind.ENVIRONMENTAL:
         filed = data.first(view.ref, "approval.environmental.filed") or {}
         complete = filed.get("complete_on")
@@ -164,6 +169,8 @@ def breaches(items: Iterable[Decision], as_of: date) -> list[Breach]:
         if decided_on is not None and decided_on > d.due_on:
             what = "decided late"
             late = (decided_on - d.due_on).days
+        elif decided_on is None and d.outcome in PAUSED:
+            continue  # waiting on the applicant: the authority's clock stands still
         elif decided_on is None and as_of > d.due_on:
             what = ("deemed approved: no decision within the statutory period"
                     if d.kind == ApprovalKind.ENVIRONMENTAL else "overdue, still undecided")

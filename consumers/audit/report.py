@@ -141,8 +141,9 @@ def build_report(
 
 async def audit_report(
     kafka: KafkaAccess, trust_anchor: Iterable[bytes], *, topics: AuditTopics | None = None,
-    as_of: datetime | None = None, standards: Standards | None = None,
-    projects_limit: int | None = 50, workers: int | None = None, timeout_s: float = 15.0,
+    as_of: datetime | None = None, include_late: bool = False,
+    standards: Standards | None = None, projects_limit: int | None = 50,
+    workers: int | None = None, timeout_s: float = 15.0,
     on_progress: Progress | None = None, time_bounds: TimeBounds | None = None,
 ) -> tuple[Report, ReplayResult]:
     """Verify the log, replay it into a scratch store, and build the report from that."""
@@ -154,7 +155,8 @@ async def audit_report(
     with tempfile.TemporaryDirectory(prefix="emining-report-") as folder:
         url = f"sqlite:///{Path(folder) / 'views.sqlite'}"
         replayed = await replay(kafka, anchors, url, topics=topics, as_of=as_of,
-                                timeout_s=timeout_s, time_bounds=time_bounds,
+                                include_late=include_late, timeout_s=timeout_s,
+                                time_bounds=time_bounds,
                                 on_progress=lambda d, t: progress("replaying", d, t))
         store = ViewStore(url)
         try:

@@ -67,6 +67,15 @@ def _title_due(view: ApprovalView, received_at: datetime, standards: Standards) 
     stated = view.due.get("decision_due_on")
     if stated is not None or view.title_type is None:
         return stated
+    return table_due(view, received_at, standards)
+
+
+def table_due(view: ApprovalView, received_at: datetime, standards: Standards) -> date | None:
+    """A licence application's due date by the table: receipt plus its title type's days, the
+    days it spent deficient (waiting on the applicant) added. The views, the alert rules and
+    the audit all count it so."""
+    if view.title_type is None:
+        return None
     paused = timedelta(seconds=view.time_in_state.get(S.DEFICIENT.value, 0))
     return standards.due(view.title_type.value, local_day(received_at + paused))
 

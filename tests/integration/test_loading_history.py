@@ -97,7 +97,9 @@ ONBOARDING: dict[str, list[str]] = {  # side, role, language, functions (SIFC's 
 }
 GRANTS: dict[str, list[str]] = {
     FIRM: ["--grant-id", "own-operations", "--own-only",
-           "--type", "pk.emining.approval.licence.application.*",
+           # not application.* : that would let the firm acknowledge its own application
+           "--type", "pk.emining.approval.licence.application.received",
+           "--type", "pk.emining.approval.licence.application.resubmitted",
            "--type", "pk.emining.approval.environmental.filed",
            "--type", "pk.emining.shipment.planned", "--type", "pk.emining.shipment.lot.*",
            "--type", "pk.emining.shipment.departed",
@@ -232,10 +234,21 @@ async def onboard(operator: Party, party: Party, valid_from: str, anchor: str) -
     assert Path(made["file"]) == party.key
     en, zh, ur = NAMES[party.org]
     names = ["--name-en", en, "--name-zh", zh] + (["--name-ur", ur] if ur else [])
+    # Customs was onboarded the usual way, its key valid from today; for its history the
+    # operator adds a second key, valid since then, and customs signs its past with that one.
+    since = [] if party.org == CUSTOMS else ["--valid-from", valid_from]
     added = await operator.json("participants", "add", "--org", party.org, *names,
-                                *ONBOARDING[party.org], "--key-file", str(party.key),
-                                "--valid-from", valid_from)
+                                *ONBOARDING[party.org], "--key-file", str(party.key), *since)
     party.with_credential(added["credential"]["password"], anchor)
+    if party.org == CUSTOMS:
+        history = party.key.parent / "history"
+        made = await party.json("keys", "new", "--org", party.org, "--out", str(history))
+        await operator("participants", "add-key", "--org", party.org, "--key-file",
+                       made["file"], "--valid-from", valid_from)
+        again = await operator("participants", "add-key", "--org", party.org, "--key-file",
+                               made["file"], "--valid-from", valid_from, ok=False)
+        assert "already registered to" in again.output
+        party.key = Path(made["file"])
     if party.org in GRANTS:
         await operator("participants", "grant", "--org", party.org, *GRANTS[party.org],
                        "--valid-from", valid_from)
@@ -456,6 +469,19 @@ async def test_months_of_history_loaded_through_the_cli_and_sdk_audit_and_alert(
         check_alerts(received)
 
 
+async def report_on(auditor: Party, b_day: str) -> None:
+    """The audit report on B, with the history loaded since: the licence is in the register,
+    granted on the day its standard fell due (the 20 days spent deficient added): not late."""
+    out = auditor.home / "report"
+    await auditor("audit", "report", "--out", str(out / "b.html"), "--json",
+                  str(out / "b.json"), "--as-of", b_day, "--include-late")
+    report = json.loads((out / "b.json").read_text(encoding="utf-8"))
+    register = {r["title_number"]: r for r in report["licence_register"]}
+    assert sorted(register) == sorted([BA_TITLE, SD_TITLE])  # Sindh's: applied for, pending
+    assert (register[BA_TITLE]["status"], register[SD_TITLE]["status"]) == ("granted", "received")
+    assert BA_TITLE not in {b["ref"] for b in report["breaches"]}
+
+
 async def audit(auditor: Party) -> None:
     """The auditor (read rights and the trust anchor, nothing else) replays the log."""
     verified = await auditor.json("audit", "verify", "--workers", "0")
@@ -506,6 +532,7 @@ async def audit(auditor: Party) -> None:
     assert [h["reason"] for h in held["holds"]] == ["missing_export_approval"]
     assert held["exceptions"] == ["declared_without_export_approval"]
     assert held["assays"] == {"LOT-17-A": FIRST_GRADES}
+    await report_on(auditor, b_day)
 
     # C, today: deemed approved by law, Sindh breached, the shipment cleared on its LPCO, the
     # assay as corrected (the first report kept in the timeline, superseded).

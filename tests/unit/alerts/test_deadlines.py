@@ -166,7 +166,9 @@ def test_service_standard_excludes_days_waiting_on_the_applicant() -> None:
     assert deadline.key == f"application_overdue:{REF}:2026-01-27"
     longer = schedule(application(), context(service_standard_days={"EL": 90}).config)
     assert (longer[0].due_on, longer[0].fires_at) == (date(2026, 2, 26), pkt(2026, 2, 27))
-    assert schedule(application(), context(service_standard_days={"ML": 90}).config) == []
+    # an override of one type keeps the others' defaults
+    [kept] = schedule(application(), context(service_standard_days={"ML": 120}).config)
+    assert kept.due_on == date(2026, 1, 27)
 
 
 def test_the_alert_and_the_view_share_one_due_date() -> None:

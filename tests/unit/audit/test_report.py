@@ -96,6 +96,23 @@ def test_breaches_name_the_late_and_the_overdue(data):
     assert overdue.what == "overdue, still undecided"
 
 
+def test_days_waiting_on_the_applicant_move_the_audits_due_date_as_the_views(data):
+    """The audit's deadline is the views' (``standard_due_on``): receipt + 60 days for an EL,
+    the days spent deficient added; while deficient, no deadline runs."""
+    from consumers.views.standing import standard_due_on  # noqa: PLC0415
+
+    waited = data.approvals["BA-EL-2025-0005"].model_copy(update={
+        "status": ApprovalStatus.RESUBMITTED, "time_in_state": {"deficient": 20 * 86400}})
+    deficient = waited.model_copy(update={"ref": "BA-EL-2025-0006",
+                                          "status": ApprovalStatus.DEFICIENT})
+    data.approvals.update({waited.ref: waited, deficient.ref: deficient})
+    report = build_report(data, standards=Standards(), as_of=None, digest="d" * 64, records=9,
+                          now=NOW)
+    by_ref = {b.ref: b for b in report.breaches}
+    assert by_ref["BA-EL-2025-0005"].due_on == date(2025, 3, 27) == standard_due_on(waited)
+    assert "BA-EL-2025-0006" not in by_ref  # waiting on the applicant
+
+
 def test_a_standard_can_be_overridden(data):
     report = build_report(data, standards=Standards().with_overrides({"EL": 15}),
                           as_of=None, digest="d" * 64, records=9, now=NOW)
