@@ -3,9 +3,11 @@ scenario (signed, verified, folded into SQLite), people with accounts, alerts in
 the console mounted on an app with the real access dependency. No broker: the alert stream at
 ``/v1/alerts/stream`` is replaced by one that sends alerts in the real stream's format."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the stream's annotations at run time
+# and they name the ``access`` dependency local to ``_stream``.
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,14 +38,13 @@ from tests.integration.views import scenario
 from tests.unit.views.harness import Log, WholeLogControl, stage_for
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from schemas.registry import Registry
 
 STORIES = 12
 TODAY = date(2025, 3, 20)
 """The day the approvals' clocks are read on: some files pending, some past their standard."""
 PASSWORD = "a-long-test-password-1"
+LIVE_TEXT = "A live alert for the officer"
 AUDITOR = "urn:emining:xx:aud:eiti-test"
 FIRM_A, FIRM_B = list(scenario.FIRMS)[:2]
 PEOPLE = {
@@ -54,7 +55,7 @@ PEOPLE = {
 }
 
 
-def registry() -> Registry:
+def registry() -> "Registry":
     built = scenario.registry()
     built.apply(OrganisationOnboarded(org_id=AUDITOR, names=Names(en="EITI test auditor"),
                                       side=Side.PK, role=Role.AUDITOR), scenario.REGISTRY_FROM)
@@ -76,7 +77,7 @@ class World:
     store: ViewStore
     accounts: AccountStore
     alerts: AlertStore
-    registry: Registry
+    registry: "Registry"
     keys: ApiKeyStore
     tmp: Path
 
