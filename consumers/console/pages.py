@@ -249,7 +249,7 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
         here = await page(request, caller)
         sent, kept = str(form.get("csrf_token") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)
         if not kept or not hmac.compare_digest(sent, kept):
-            return _login_page(here, goto, "expired", 403)
+            return _login_page(here, goto, "expired", 400)
         try:
             given = Credentials.model_validate({"username": form.get("username"),
                                                 "password": form.get("password")})
