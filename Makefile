@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 CODE := schemas producers consumers infra
 OIDC := tests/oidc_provider
 
-.PHONY: help lint test demo kafka-up kafka-down
+.PHONY: help lint test demo kafka-up kafka-down console-assets
 
 help:
 	@echo "make .venv       create the virtualenv from uv.lock (uv $(UV_VERSION) in $(TOOLS)/)"
@@ -22,6 +22,7 @@ help:
 	@echo "make demo        the platform end to end: Kafka, topics, registry, signed events, verified"
 	@echo "make kafka-up    start the local broker (jars from Maven Central, cached)"
 	@echo "make kafka-down  stop the local broker (data kept in ~/.local/state/emining)"
+	@echo "make console-assets  fetch the console's pinned font from npm again and check it"
 
 # uv itself lives in a project-local tools venv, pinned, so nothing global is needed.
 $(UV):
@@ -41,10 +42,12 @@ $(OIDC)/node_modules: $(OIDC)/package.json $(OIDC)/package-lock.json
 	npm ci --prefix $(OIDC) --no-audit --no-fund --silent
 	@touch $@
 
-# EMINING_REQUIRE_KAFKA/_POSTGRES/_OIDC=1: a missing broker, database or identity provider fails
-# the run, never skips. pytest exits 5 when it collected nothing: a broken run, not a green one.
+# EMINING_REQUIRE_KAFKA/_POSTGRES/_OIDC/_BROWSER=1: a missing broker, database, identity provider
+# or browser (chromium + chromedriver) fails the run, never skips. pytest exits 5 when it
+# collected nothing: a broken run, not a green one.
 test: lint $(OIDC)/node_modules
 	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 EMINING_REQUIRE_OIDC=1 \
+	EMINING_REQUIRE_BROWSER=1 \
 	$(BIN)/pytest || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
 	exit "$$status"
@@ -57,3 +60,8 @@ kafka-up: $(VENV)
 
 kafka-down: $(VENV)
 	$(BIN)/emining kafka down
+
+# The console's front-end assets are committed (a pinned font and its licence); this fetches the
+# pinned package again and checks the committed files against it and their SHA256SUMS.
+console-assets:
+	bash consumers/console/static/fonts/refetch.sh

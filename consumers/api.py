@@ -9,6 +9,7 @@ partition the last offset applied to the views, the log's end offset and the lag
 # time and they name the ``Caller`` dependency local to ``create_views_router``.
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
@@ -130,28 +131,22 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
 
     async def page(caller: Access, family: str, filters: dict[str, Any], limit: int,
                    cursor: str | None, found: Page | None = None) -> Any:
-        if found is None:
-            found = await list_views(store, family, filters, limit=limit, cursor=cursor)
-        items, withheld = await caller.views(family, found.items)
-        return {"items": items, "next_cursor": found.next_cursor, "freshness": await fresh(),
-                "withheld": withheld}
+        shown = await shown_page(caller, store, family, filters, limit=limit, cursor=cursor,
+                                 found=found)
+        return {"items": shown.items, "next_cursor": shown.next_cursor,
+                "freshness": await fresh(), "withheld": shown.withheld}
 
     async def one(caller: Access, family: str, subject: str) -> Any:
-        doc = await get_view(store, family, subject)
-        if doc is None:
+        found = await shown_one(caller, store, family, subject, today())
+        if found is None:
             raise HTTPException(404, f"no {family[:-1]} {subject} in the views")
-        if family == "approvals":
-            doc = with_standing(doc, today())
-            subject = doc["ref"]  # asked for by its application reference
-        [item], withheld = await caller.views(family, [doc])
-        return {"item": item, "freshness": await fresh(), "withheld": withheld.get(subject, [])}
+        item, withheld = found
+        return {"item": item, "freshness": await fresh(), "withheld": withheld}
 
     async def history(caller: Access, subject: str, limit: int, cursor: str | None) -> Any:
-        found = await timeline(store, subject, limit=limit, cursor=cursor)
-        row = await subject_row(store, subject, found.items)
-        items, withheld = await caller.entries(subject, row, found.items)
-        return {"items": items, "next_cursor": found.next_cursor, "freshness": await fresh(),
-                "withheld": withheld}
+        shown = await shown_history(caller, store, subject, limit=limit, cursor=cursor)
+        return {"items": shown.items, "next_cursor": shown.next_cursor,
+                "freshness": await fresh(), "withheld": shown.withheld}
 
     @router.get("/projects", response_model=ListAnswer[ProjectView])
     async def projects(caller: Caller, limit: Limit = 50, cursor: Cursor = None,
@@ -225,6 +220,48 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         return await history(caller, subject, limit, cursor)
 
     return router
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Documents as one caller may see them: restricted fields withheld per the policy."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    withheld: Any
+    """Per subject the paths withheld (a list), or for a timeline the paths withheld."""
+
+
+async def shown_page(caller: Access, store: ViewStore, family: str, filters: dict[str, Any], *,
+                     limit: int, cursor: str | None, found: Page | None = None) -> Shown:
+    """A page of ``family`` as ``caller`` may see it: the JSON API and the console read here."""
+    if found is None:
+        found = await list_views(store, family, filters, limit=limit, cursor=cursor)
+    items, withheld = await caller.views(family, found.items)
+    return Shown(items, found.next_cursor, withheld)
+
+
+async def shown_one(caller: Access, store: ViewStore, family: str, subject: str,
+                    today: date) -> tuple[dict[str, Any], list[str]] | None:
+    """One view document as ``caller`` may see it (an approval with its standing on ``today``),
+    and the paths withheld; None if there is none."""
+    doc = await get_view(store, family, subject)
+    if doc is None:
+        return None
+    if family == "approvals":
+        doc = with_standing(doc, today)
+        subject = doc["ref"]  # asked for by its application reference
+    [item], withheld = await caller.views(family, [doc])
+    return item, withheld.get(subject, [])
+
+
+async def shown_history(caller: Access, store: ViewStore, subject: str, *, limit: int,
+                        cursor: str | None) -> Shown:
+    """A subject's timeline as ``caller`` may see it."""
+    found = await timeline(store, subject, limit=limit, cursor=cursor)
+    row = await subject_row(store, subject, found.items)
+    items, withheld = await caller.entries(subject, row, found.items)
+    return Shown(items, found.next_cursor, withheld)
 
 
 async def subject_row(store: ViewStore, subject: str, items: list[dict[str, Any]]) -> Row | None:

@@ -48,36 +48,34 @@ class LeadTimes(BaseModel):
     rows: list[PublicLeadTime]
 
 
-def create_public_router(
-    store: ViewStore, registry: Callable[[], Registry],
-    access: Callable[..., Awaitable[Access]],
-) -> APIRouter:
-    """``/public/...`` (mounted under ``/v1``): no sign-in, shared data only."""
-    router = APIRouter(tags=["public"])
-    Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
-    cached: list[tuple[object, Dataset]] = []
+PublicEvents = tuple[list[dict[str, Any]], str | None, list[str]]
+"""A public timeline page: items, next cursor, the restricted paths removed."""
 
-    async def dataset() -> Dataset:
+
+class PublicData:
+    """The public tables, built from the views and cached until the views move: the JSON API
+    (``/v1/public/...``) and the console's public page read the same rows from here."""
+
+    def __init__(self, store: ViewStore, registry: Callable[[], Registry]) -> None:
+        self.store, self.registry = store, registry
+        self._cached: list[tuple[object, Dataset]] = []
+
+    async def dataset(self) -> Dataset:
         """The views as the public tables need them, read again only when the views moved (an
         anonymous caller asking repeatedly costs one offsets query, not a full read)."""
-        known = registry()
-        key = (tuple(sorted((await offsets(store)).items())), len(known.orgs))
-        if not cached or cached[0][0] != key:
-            cached[:] = [(key, await load_dataset(store, known))]
-        return cached[0][1]
+        known = self.registry()
+        key = (tuple(sorted((await offsets(self.store)).items())), len(known.orgs))
+        if not self._cached or self._cached[0][0] != key:
+            self._cached[:] = [(key, await load_dataset(self.store, known))]
+        return self._cached[0][1]
 
-    @router.get("/public/licences", response_model=Register)
-    async def licences(_: Caller) -> Any:
-        """The licence register (EITI 2.3): every title, its holder, area, dates and commodity."""
-        data = await dataset()
-        rows = [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
+    async def licences(self) -> list[PublicLicence]:
+        data = await self.dataset()
+        return [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
                 for r in licence_register(data)]
-        return {"as_of": _now(), "licences": rows}
 
-    @router.get("/public/lead-times", response_model=LeadTimes)
-    async def agency_lead_times(_: Caller) -> Any:
-        """Each agency's decisions per kind of file: median and p90 days against the standard."""
-        data = await dataset()
+    async def lead_times(self) -> list[PublicLeadTime]:
+        data = await self.dataset()
         standards = Standards()
         found = decisions(data, standards)
         rows = []
@@ -86,7 +84,37 @@ def create_public_router(
                            == (row.kind, row.authority, row.category))
             rows.append(PublicLeadTime(lead_time=row, authority_name=data.name(row.authority),
                                        files=files))
-        return {"as_of": _now(), "rows": rows}
+        return rows
+
+    async def timeline(self, caller: Access, ref: str, *, limit: int,
+                       cursor: str | None) -> PublicEvents | None:
+        """The signed events of one licence, environmental approval or LPCO with restricted
+        fields removed (whoever asks); None if there is no such file."""
+        if await get_view(self.store, "approvals", ref) is None:
+            return None
+        found = await timeline(self.store, ref, limit=limit, cursor=cursor)
+        items, withheld = await caller.entries(ref, None, found.items)
+        return items, found.next_cursor, withheld
+
+
+def create_public_router(
+    store: ViewStore, registry: Callable[[], Registry],
+    access: Callable[..., Awaitable[Access]], data: PublicData | None = None,
+) -> APIRouter:
+    """``/public/...`` (mounted under ``/v1``): no sign-in, shared data only."""
+    router = APIRouter(tags=["public"])
+    Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
+    public = data or PublicData(store, registry)
+
+    @router.get("/public/licences", response_model=Register)
+    async def licences(_: Caller) -> Any:
+        """The licence register (EITI 2.3): every title, its holder, area, dates and commodity."""
+        return {"as_of": _now(), "licences": await public.licences()}
+
+    @router.get("/public/lead-times", response_model=LeadTimes)
+    async def agency_lead_times(_: Caller) -> Any:
+        """Each agency's decisions per kind of file: median and p90 days against the standard."""
+        return {"as_of": _now(), "rows": await public.lead_times()}
 
     @router.get("/public/timeline/{ref}")
     async def public_timeline(
@@ -96,11 +124,11 @@ def create_public_router(
     ) -> Any:
         """The signed events of one licence, environmental approval or LPCO; restricted fields
         (personal data, commercial terms) are removed for everyone here."""
-        if await get_view(store, "approvals", ref) is None:
+        found = await public.timeline(caller, ref, limit=limit, cursor=cursor)
+        if found is None:
             raise HTTPException(404, f"no licence or approval {ref} on the public record")
-        found = await timeline(store, ref, limit=limit, cursor=cursor)
-        items, withheld = await caller.entries(ref, None, found.items)
-        return {"items": items, "next_cursor": found.next_cursor, "withheld": withheld}
+        items, next_cursor, withheld = found
+        return {"items": items, "next_cursor": next_cursor, "withheld": withheld}
 
     return router
 

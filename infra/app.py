@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from consumers.access_http import access_dependency, document_policy, unruled
@@ -19,8 +18,9 @@ from consumers.alerts.sse import create_stream_router
 from consumers.alerts.store import AlertStore
 from consumers.api import create_views_router
 from consumers.api_audit import create_audit_router
-from consumers.api_public import create_public_router
+from consumers.api_public import PublicData, create_public_router
 from consumers.config import ViewTopics
+from consumers.console.pages import mount_console
 from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
@@ -124,13 +124,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = gateway
     app.state.authenticator = authenticator
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
     app.include_router(create_gateway(gateway), dependencies=guarded)
     app.include_router(create_views_router(views, freshness, access), prefix="/v1")
-    app.include_router(create_public_router(views, lambda: gateway.registry, access),
+    public = PublicData(views, lambda: gateway.registry)
+    app.include_router(create_public_router(views, lambda: gateway.registry, access, public),
                        prefix="/v1")
     app.include_router(create_audit_router(reads, access), prefix="/v1")
     app.include_router(create_auth_router(accounts, authenticator,
@@ -141,6 +138,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_stream_router(gateway.api_keys, gateway.sender.kafka,
                                             alerts_wiring.alert_verifier(settings)), prefix="/v1",
                        dependencies=guarded)
+    # The web console at /: pages over the same access policy and read paths as the API.
+    mount_console(app, store=views, public=public, alerts=alerts.store, accounts=accounts,
+                  registry=lambda: gateway.registry, access=access,
+                  secure_cookie=settings.session_cookie_secure)
     _document(app)
     missing = unruled(app.routes)
     if missing:  # every route needs a rule in consumers.policy.ROUTES: none is open by accident

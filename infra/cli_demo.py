@@ -134,7 +134,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
             "all_refused": all(r["refused"] for r in refusals),
         },
         "report": report,
-        "urls": {"docs": f"{url}/docs", "projects": f"{url}/v1/projects",
+        "urls": {"console": f"{url}/", "docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
                  "health": f"{url}/v1/health", "metrics": f"{url}/metrics"},
         "sign_ins": people,
@@ -167,7 +167,8 @@ def demo(
         else:
             show(result)
         if keep:
-            console.print(f"\n[bold]running[/]: API at {services.url}/docs; views and gateway "
+            console.print(f"\n[bold]running[/]: console at {services.url}/, API at "
+                          f"{services.url}/docs; views and gateway "
                           f"logs in {services.logs}. [bold]Ctrl-C[/] stops everything.",
                           highlight=False)
             while True:
@@ -308,7 +309,8 @@ def _show_footer(r: dict[str, Any]) -> None:
              else f"report     not available ({report.get('reason')})"]
     lines += [f"{name:10} {url}" for name, url in r["urls"].items()]
     lines.append(f"{'logs':10} {r['logs']}")
-    lines += ["", "sign in (POST /v1/auth/login, or send an API key):"]
+    lines += ["", (f"sign in at {r['urls']['console']}login (the console), with POST "
+              "/v1/auth/login, or send an API key:")]
     lines += [f"  {p['username']:18} {p['password']}  {p['role']} of {p['org']}"
               for p in r["sign_ins"]]
     console.print(Panel("\n".join(lines), title="open", expand=False), highlight=False)

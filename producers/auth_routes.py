@@ -46,7 +46,7 @@ def create_auth_router(accounts: AccountStore, authenticator: Authenticator, *,
                                                  "seconds."}})
     async def login(request: Request, response: Response) -> Any:
         """Sign in with a username and password (JSON or an HTML form): sets the session
-        cookie (HttpOnly, SameSite=Lax) and returns the CSRF token."""
+        cookie (HttpOnly, SameSite=Strict) and returns the CSRF token."""
         given = await _credentials(request)
         address = request.client.host if request.client else "unknown"
         try:
@@ -56,9 +56,8 @@ def create_auth_router(accounts: AccountStore, authenticator: Authenticator, *,
                                 headers={"Retry-After": str(exc.retry_after_s)}) from None
         if session is None:
             raise HTTPException(401, "wrong username or password")
-        response.set_cookie(SESSION_COOKIE, session.token, httponly=True, samesite="lax",
-                            secure=secure_cookie, path="/",
-                            max_age=int(accounts.limits.absolute.total_seconds()))
+        set_session_cookie(response, session.token, secure=secure_cookie,
+                           max_age=int(accounts.limits.absolute.total_seconds()))
         user = session.user
         return Me(org=user.org, roles=sorted(user.roles), subject=user.username,
                   method="session", name=user.name, csrf_token=session.csrf)
@@ -87,6 +86,13 @@ def create_auth_router(accounts: AccountStore, authenticator: Authenticator, *,
                   method=principal.method.value, csrf_token=csrf)
 
     return router
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool, max_age: int) -> None:
+    """The session cookie, the same from the API's sign-in and the console's: HttpOnly (no
+    script reads it) and SameSite=Strict (no request from another site carries it)."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure,
+                        path="/", max_age=max_age)
 
 
 async def _credentials(request: Request) -> Credentials:

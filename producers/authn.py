@@ -59,8 +59,9 @@ class Authenticator:
         token = credentials.credentials if credentials else api_key
         if token:
             principal = await self._token(token)
-        elif session_token and not request.url.path.endswith("/auth/login"):
-            # (signing in again with a stale cookie must work: the login route ignores it)
+        elif session_token and not request.url.path.endswith("/login"):
+            # (signing in again with a stale cookie must work: the sign-in routes, the API's
+            # /v1/auth/login and the console's /login, ignore it)
             principal = await self._session(request, session_token)
         else:
             principal = ANONYMOUS

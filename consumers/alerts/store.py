@@ -240,3 +240,12 @@ async def alert_docs(conn: AsyncConnection, recipient: str | None = None,
         query = query.where(a.c.recipient == recipient)
     return [AlertRaised.model_validate_json(doc) for doc in (await conn.execute(query)).scalars()]
 
+
+
+async def recent_alerts(conn: AsyncConnection, recipient: str,
+                        limit: int = 50) -> list[AlertRaised]:
+    """One organisation's latest alerts, newest first (the console's inbox)."""
+    a = t.alerts
+    query = (select(a.c.doc).where(a.c.recipient == recipient).order_by(a.c.seq.desc())
+             .limit(limit))
+    return [AlertRaised.model_validate_json(doc) for doc in (await conn.execute(query)).scalars()]

@@ -40,7 +40,7 @@ async def _sign_in(world, username: str) -> tuple[dict[str, str], str]:
     assert answer.status_code == 200, answer.text
     set_cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in set_cookie
-    assert "SameSite=lax" in set_cookie
+    assert "SameSite=strict" in set_cookie
     assert "Secure" in set_cookie
     token = answer.cookies.get(SESSION_COOKIE) or set_cookie.split("=", 1)[1].split(";")[0]
     return {"Cookie": f"{SESSION_COOKIE}={token}"}, answer.json()["csrf_token"]

@@ -1,0 +1,152 @@
+"""A world for the console's tests: views the real consumer path built from the views tests'
+scenario (signed, verified, folded into SQLite), people with accounts, alerts in the outbox, and
+the console mounted on an app with the real access dependency. No broker: the alert stream at
+``/v1/alerts/stream`` is replaced by one that sends alerts in the real stream's format."""
+
+# No ``from __future__ import annotations``: FastAPI reads the stream's annotations at run time
+# and they name the ``access`` dependency local to ``_stream``.
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import StreamingResponse
+
+from consumers.access_http import Access, access_dependency
+from consumers.alerts.reader import Received
+from consumers.alerts.sse import sse_event
+from consumers.alerts.store import AlertStore, record_alerts
+from consumers.api_public import PublicData
+from consumers.console.pages import mount_console
+from consumers.dlq import DeadLetterQueue
+from consumers.readlog import ReadLog
+from consumers.store import ViewStore
+from consumers.sync import ViewSync
+from producers.accounts import AccountStore
+from producers.auth_routes import create_auth_router
+from producers.authn import Authenticator
+from producers.gateway_auth import ApiKeyStore
+from schemas.access import UserRole
+from schemas.alerts import AlertRaised, AlertRule, alert_id
+from schemas.common import Language, Names, Role, Side
+from schemas.participants import OrganisationOnboarded
+from tests.integration.views import scenario
+from tests.unit.views.harness import Log, WholeLogControl, stage_for
+
+if TYPE_CHECKING:
+    from schemas.registry import Registry
+
+STORIES = 12
+TODAY = date(2025, 3, 20)
+"""The day the approvals' clocks are read on: some files pending, some past their standard."""
+PASSWORD = "a-long-test-password-1"
+LIVE_TEXT = "A live alert for the officer"
+AUDITOR = "urn:emining:xx:aud:eiti-test"
+FIRM_A, FIRM_B = list(scenario.FIRMS)[:2]
+PEOPLE = {
+    "ba.officer": (scenario.BA_MMDD, UserRole.OFFICER, "Officer of Balochistan"),
+    "firm.a.manager": (FIRM_A, UserRole.MANAGER, "Manager of firm A"),
+    "firm.b.manager": (FIRM_B, UserRole.MANAGER, "Manager of firm B"),
+    "eiti.auditor": (AUDITOR, UserRole.AUDITOR, "Auditor"),
+}
+
+
+def registry() -> "Registry":
+    built = scenario.registry()
+    built.apply(OrganisationOnboarded(org_id=AUDITOR, names=Names(en="EITI test auditor"),
+                                      side=Side.PK, role=Role.AUDITOR), scenario.REGISTRY_FROM)
+    return built
+
+
+def alert(recipient: str, about: str, key: str, text: str, **changes: Any) -> AlertRaised:
+    """An alert like the platform raises (its id derived from rule, cause and recipient)."""
+    texts = {"en": f"{text} (en)", "zh": f"{text} (中文)", "ur": f"{text} (اردو)"}
+    example = AlertRaised.EXAMPLE
+    cause = {**example["cause"], "key": key, "subject": about}
+    return AlertRaised.model_validate({
+        **example, "alert_id": alert_id(AlertRule(example["rule"]), key, recipient),
+        "recipient": recipient, "about": about, "texts": texts, "cause": cause, **changes})
+
+
+@dataclass
+class World:
+    store: ViewStore
+    accounts: AccountStore
+    alerts: AlertStore
+    registry: "Registry"
+    keys: ApiKeyStore
+    tmp: Path
+
+    def app(self, *, secure_cookie: bool = True, live: list[AlertRaised] | None = None,
+            ) -> FastAPI:
+        """The console on an app wired as ``infra.app`` wires it (access, sign-in, pages)."""
+        reads = ReadLog(self.store)
+        authenticator = Authenticator(self.keys, self.accounts)
+        access = access_dependency(authenticator, lambda: self.registry, reads)
+        app = FastAPI()
+        app.include_router(create_auth_router(self.accounts, authenticator,
+                                              secure_cookie=secure_cookie),
+                           prefix="/v1", dependencies=[Depends(access)])
+        app.include_router(_stream(access, live or []), prefix="/v1")
+        mount_console(app, store=self.store, public=PublicData(self.store, lambda: self.registry),
+                      alerts=self.alerts, accounts=self.accounts,
+                      registry=lambda: self.registry, access=access,
+                      secure_cookie=secure_cookie, today=lambda: TODAY)
+        return app
+
+
+def _stream(access: Any, live: list[AlertRaised]) -> APIRouter:
+    """``GET /v1/alerts/stream`` under its real rule, sending ``live`` alerts for the caller's
+    organisation in the real stream's wire format (``sse_event``), then keeping the line open."""
+    router = APIRouter()
+
+    @router.get("/alerts/stream")
+    async def stream(caller: Annotated[Access, Depends(access)],
+                     lang: str | None = None) -> StreamingResponse:
+        mine = [a for a in live if a.recipient == caller.principal.org]
+
+        async def events() -> AsyncIterator[str]:
+            yield ": connected\n\n"
+            await asyncio.sleep(0.3)
+            for i, item in enumerate(mine):
+                received = Received(item, None, 0, i)  # type: ignore[arg-type]
+                yield sse_event(received, {0: i + 1}, Language(lang) if lang else None)
+            await asyncio.sleep(30)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return router
+
+
+async def build(tmp: Path) -> World:
+    log = Log()
+    records = [r for steps in scenario.build(STORIES).rounds() for r in log.records(steps)]
+    logs: dict[tuple[str, int], list[Any]] = {}
+    for r in records:
+        logs.setdefault((r.topic, r.partition), []).append(r)
+    store = ViewStore(f"sqlite+aiosqlite:///{tmp / 'views.sqlite'}")
+    await store.open()
+    sync = ViewSync(store, stage_for(scenario.registry()), DeadLetterQueue(None, "dlq", "t"))
+    control = WholeLogControl(logs)
+    for start in range(0, len(records), 200):
+        await sync.apply(records[start:start + 200], control)
+    alerts = AlertStore(store)
+    await alerts.create_tables()
+    await ReadLog(store).create_table()
+    title = scenario.ids_of(0)["title"]
+    async with alerts.writing() as conn:
+        await record_alerts(conn, [
+            alert(scenario.BA_MMDD, title, "cause-a", "Application past its standard",
+                  severity="warning", raised_at=datetime(2025, 3, 1, 5, tzinfo=UTC)),
+            alert(FIRM_A, title, "cause-b", "Licence decided for firm A"),
+            alert(FIRM_B, scenario.ids_of(1)["title"], "cause-c", "Licence decided for firm B"),
+        ])
+    accounts = AccountStore(f"sqlite+aiosqlite:///{tmp / 'accounts.sqlite'}")
+    await accounts.open()
+    for username, (org, role, name) in PEOPLE.items():
+        await accounts.add(username, org, frozenset({role}), PASSWORD, name)
+    return World(store, accounts, alerts, registry(), ApiKeyStore(tmp / "keys.json"), tmp)
