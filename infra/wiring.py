@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.kafka_client import kafka_access
-from infra.settings import Settings
+from infra.settings import Settings, time_bounds
 from producers.keys import load_key, write_key
 from producers.publisher import Publisher
 from producers.registry_reader import read_registry
@@ -58,6 +58,7 @@ def publisher(
         state_dir=settings.chain_dir,
         registry=registry,
         timeout_s=settings.client_timeout_s,
+        time_bounds=time_bounds(settings),
     )
 
 

@@ -26,6 +26,7 @@ from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal, to_reco
 from schemas.errors import AuthorityError, ContractError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
+from schemas.timing import TimeBounds, TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
 
 log = structlog.get_logger("producers.publisher")
@@ -79,6 +80,7 @@ class Publisher:
         registry: Registry | None = None,
         timeout_s: float = 15.0,
         producer_options: dict[str, Any] | None = None,
+        time_bounds: TimeBounds | None = None,
     ) -> None:
         if org_of(source) != key.org:
             raise ContractError(f"source {source} does not belong to the key's org {key.org}")
@@ -87,6 +89,9 @@ class Publisher:
         self.source = source
         self.org = key.org
         self.registry = registry
+        self._bounds = time_bounds or TimeBounds()
+        """How far an event's time may lie from now: what every reader allows (a backfill window
+        in the registry admits older history)."""
         self._signer = key.signer()
         self._state_dir = state_dir
         self._owns_sender = sender is None
@@ -144,11 +149,19 @@ class Publisher:
         return self._require().lookup(event_id)
 
     def check(self, drafts: Sequence[Draft]) -> None:
-        """Fail fast, before the broker: our key's validity and our authority for each draft."""
+        """Fail fast, before anything is signed: each draft's time (the readers' skew, or a
+        backfill window), our key's validity and our authority then."""
         for draft in drafts:
             if draft.data.TOPIC == PARTICIPANTS or self.registry is None:
                 continue  # registry events: the trust anchor's signature is their authority
-            at = draft.time or datetime.now(UTC)
+            now = datetime.now(UTC)
+            at = draft.time or now
+            if draft.time is not None:
+                try:
+                    check_time(self.registry, self.org, at, now, self._bounds, taken_by="now")
+                except TimeSkewError:
+                    REJECTED.labels(reason="time_skew").inc()
+                    raise
             self.registry.key_for(self.org, self._signer.keyid, at)  # raises SignatureError
             decision = decide(self.registry, self.org, draft.data, at)
             if not decision.allowed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.admin import NewTopic
@@ -16,6 +17,7 @@ from schemas.chain import Link, check_link
 from schemas.envelope import from_record
 from schemas.errors import AuthorityError
 from schemas.signing import PrivateKey, Verifier
+from schemas.timing import TimeSkewError
 from tests.integration.kafka_admin import create_topics
 from tests.integration.publishing.conftest import (
     end_offsets,
@@ -123,6 +125,30 @@ async def test_events_outside_authority_fail_before_the_broker(kafka_access, mak
         with pytest.raises(AuthorityError, match="does not cover PK-BA"):
             await pub.publish_many(_drafts(topic, 2))
     assert await end_offsets(kafka_access, topic) == before
+
+
+async def test_a_time_no_reader_would_take_fails_before_anything_is_signed(
+        kafka_access, make_topic, tmp_path):
+    """The SDK holds a draft's time to the readers' skew, as `emining publish --time` does: a
+    month back without a backfill window would be dead-lettered `time_skew` by every reader."""
+    topic = await make_topic(1)
+    key = PrivateKey.generate(ORG)
+    registry = registry_with(key, event_types=["pk.emining.project.*"])
+    before = await end_offsets(kafka_access, topic)
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk",
+                         state_dir=tmp_path, registry=registry) as pub:
+        [draft] = _drafts(topic, 1)
+        with pytest.raises(TimeSkewError, match="inside a backfill window"):
+            await pub.publish_many([Draft(draft.data, time=month_ago)])
+        with pytest.raises(TimeSkewError, match="at most 5 minutes ahead"):
+            await pub.publish_many([Draft(draft.data,
+                                          time=datetime.now(UTC) + timedelta(hours=1))])
+        assert pub.chain_head().sequence == 0  # nothing signed
+        [ok] = await pub.publish_many([Draft(draft.data,
+                                             time=datetime.now(UTC) - timedelta(days=1))])
+    assert ok.sequence == 1
+    assert await end_offsets(kafka_access, topic) != before
 
 
 async def test_unacknowledged_events_stay_pending_and_go_first(kafka_access, make_topic,
