@@ -194,7 +194,7 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
                                      breached=breached, limit=limit, cursor=cursor)
         return await page(caller, "approvals", filters, limit, cursor, found)
 
-    @router.get("/approvals/{ref}", response_model=ItemAnswer[ApprovalItem])
+    @router.get("/approvals/{ref:path}", response_model=ItemAnswer[ApprovalItem])
     async def approval(caller: Caller, ref: str) -> Any:
         return await one(caller, "approvals", ref)
 

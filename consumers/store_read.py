@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, or_, select, true
@@ -28,6 +28,7 @@ from consumers.views.standing import (
     AWAITING_AUTHORITY,
     DEEMED,
     LPCO_PENDING,
+    local_day,
     with_standing,
 )
 from schemas.events.projects import PLANT_KINDS, ProjectKind
@@ -100,10 +101,18 @@ async def list_approvals(
     found = await list_views(store, "approvals",
                              {**filters, "status": _stored_statuses(wanted, breached)},
                              limit=limit, cursor=cursor)
-    items = [with_standing(doc, today) for doc in found.items]
+    items = [with_standing(doc, today) for doc in found.items
+             if not _received_after(doc, today)]
     items = [i for i in items if (not wanted or i["effective_status"] in wanted)
              and (not breached or i["breached"])]
     return Page(items, found.next_cursor)
+
+
+def _received_after(doc: dict[str, Any], day: date) -> bool:
+    """A file received after ``day``: it did not exist then (the clock of ``--as-of`` is a day's,
+    the views are today's: the platform as it stood on a past day is ``audit replay --as-of``)."""
+    received = doc.get("received_at")
+    return bool(received) and local_day(datetime.fromisoformat(str(received))) > day
 
 
 def _filters(table: Table, filters: dict[str, Any]) -> list[ColumnElement[bool]]:

@@ -106,6 +106,8 @@ def standing(doc: Mapping[str, Any], today: date) -> dict[str, Any]:
     pending = status is not None and status in PENDING
     since = doc.get("state_since") if status == S.RENEWAL_APPLIED.value else doc.get("received_at")
     start = datetime.fromisoformat(str(since)) if since else None
+    if start is not None and local_day(start) > today:
+        start, pending = None, False  # not received yet on that day
     due = _day(doc.get("standard_due_on"))
     return {
         "as_of": today.isoformat(),

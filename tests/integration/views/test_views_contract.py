@@ -257,6 +257,12 @@ async def test_the_read_api_paginates_filters_and_says_how_fresh_it_is(synced):
         assert (one["effective_status"], one["as_of"]) == ("deemed_approved", str(day[0]))
         missing = await client.get("/v1/projects/PRJ-BA-CHG-9999")
         assert missing.status_code == 404
+        # a licence application by its own reference, slashes and all
+        found = (await client.get("/v1/approvals/MMDD/BA/2025/0002")).json()["item"]
+        assert found["ref"] == scenario.ids_of(1)["title"]
+        listed = (await client.get("/v1/approvals", params={"application": "MMDD/BA/2025/0002"})
+                  ).json()["items"]
+        assert [a["ref"] for a in listed] == [scenario.ids_of(1)["title"]]
     await freshness.close()
 
 

@@ -144,3 +144,12 @@ def test_an_export_lpco_in_progress_is_due_after_its_types_standard():
         updated_at=datetime(2026, 4, 1, 20, tzinfo=UTC))
     assert standard_due_on(lpco) == date(2026, 4, 9)  # + 7 days (schemas.standards)
     assert standard_due_on(lpco.model_copy(update={"status": S.APPROVED})) is None
+
+
+def test_a_day_before_the_file_was_received_shows_no_clock():
+    """``--as-of`` before the receipt: the file did not exist then, no negative days pending."""
+    doc = _title(TitleType.EXPLORATION_LICENCE, standard_due_on=date(2025, 3, 9)).model_dump(
+        mode="json")
+    assert standing(doc, date(2025, 1, 7))["days_pending"] is None
+    assert standing(doc, date(2025, 1, 7))["breached"] is False
+    assert standing(doc, date(2025, 1, 18))["days_pending"] == 10
