@@ -244,6 +244,7 @@ async def with_offtake(
     rows = await conn.execute(select(table.c.subject, table.c.doc).where(
         table.c.kind.in_(sorted(k.value for k in PLANT_KINDS))).order_by(table.c.subject))
     taken: dict[str, list[Offtake]] = {}
+    operators = {str(d["project_id"]): d.get("operator_uscc") for d in docs}
     for row in rows:
         plant = json.loads(row.doc)
         for raw in plant.get("received_from", ()):
@@ -254,7 +255,8 @@ async def with_offtake(
                 plant_project_id=row.subject, plant_kind=plant["kind"],
                 plant_operator_uscc=plant["operator_uscc"], product=intake.product,
                 wmt=intake.wmt, dmt=intake.dmt, deliveries=intake.deliveries,
-                first_on=intake.first_on, last_on=intake.last_on))
+                first_on=intake.first_on, last_on=intake.last_on,
+                confirmed=intake.supplier_uscc == operators[intake.supplier_project_id]))
     return [{**d, "offtake": [o.model_dump(mode="json")
                               for o in taken.get(str(d["project_id"]), [])]} for d in docs]
 

@@ -157,6 +157,8 @@ def _taken(offtake: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
     totals: dict[str, dict[str, Any]] = {}
     for line in offtake:
+        if not line.get("confirmed", True):
+            continue  # the plant named another firm as the supplier: its word only
         entry = totals.setdefault(line["product"], {"dmt": Decimal(0)})
         entry["dmt"] += Decimal(str(line["dmt"]))
     return totals
@@ -349,7 +351,10 @@ def project(project_id: str, as_json: JsonOption = False) -> None:
     for line in item["offtake"]:
         console.print(f"taken by {line['plant_project_id']} ({line['plant_kind']}): "
                       f"{line['dmt']} dmt {line['product']} in {line['deliveries']} deliveries "
-                      f"({line['first_on']} to {line['last_on']})", highlight=False)
+                      f"({line['first_on']} to {line['last_on']})"
+                      + ("" if line.get("confirmed", True) else
+                         "; unconfirmed: the plant named another firm as this project's "
+                         "operator"), highlight=False)
     table = Table("#", "time", "event", "by", "note")
     for e in answer["timeline"]:
         note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""

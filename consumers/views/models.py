@@ -79,7 +79,7 @@ class Intake(Tally):
 
     supplier_project_id: str
     supplier_uscc: str
-    """The supplier's operator as the latest delivery named it."""
+    """The supplier's operator as the deliveries named it (one tally per firm named)."""
     product: Product
 
 
@@ -90,6 +90,9 @@ class Offtake(Tally):
     plant_kind: ProjectKind
     plant_operator_uscc: str
     product: Product
+    confirmed: bool = True
+    """The plant named this project's operator (as it is now) as its supplier. A delivery
+    naming another firm is the plant's word only: shown, never counted in what was taken."""
 
 
 class ProjectView(ViewDoc):

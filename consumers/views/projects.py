@@ -89,8 +89,9 @@ def _added(tally: Tally | None, data: OfftakeDelivered) -> dict[str, Any]:
 def _delivered(view: ProjectView, data: OfftakeDelivered) -> dict[str, Any]:
     received = dict(view.received)
     received[data.product] = Tally(**_added(received.get(data.product), data))
-    key = (data.supplier_project_id, data.product)
-    intakes = {(i.supplier_project_id, i.product): i for i in view.received_from}
+    key = (data.supplier_project_id, data.supplier_uscc, data.product)
+    intakes = {(i.supplier_project_id, i.supplier_uscc, i.product): i
+               for i in view.received_from}
     intakes[key] = Intake(supplier_project_id=data.supplier_project_id,
                           supplier_uscc=data.supplier_uscc, product=data.product,
                           **_added(intakes.get(key), data))

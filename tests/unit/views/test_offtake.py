@@ -45,9 +45,9 @@ def _plant(stage: str = "construction") -> Any:
 def _delivery(supplier: str, wmt: str, moisture: str, dmt: str, on: str, *,
               plant: str = PLANT, operator: str = PLANT_FIRM, **fields: Any) -> Any:
     supplier_org = MINE_FIRM if supplier == MINE else OTHER_MINE_FIRM
+    fields.setdefault("supplier_uscc", USCC[supplier_org])
     return scenario.event("pk.emining.project.offtake.delivered", project_id=plant,
                           operator_uscc=USCC[operator], supplier_project_id=supplier,
-                          supplier_uscc=USCC[supplier_org],
                           quantity={"wmt": wmt, "moisture_pct": moisture, "dmt": dmt},
                           delivered_on=on, **fields)
 
@@ -210,11 +210,12 @@ class _Control:
         return self._ends[partition]
 
 
-async def _store(tmp_path: Path, *, shuffle: int | None = None) -> ViewStore:
+async def _store(tmp_path: Path, *, shuffle: int | None = None,
+                 steps: list[tuple[str, Any]] | None = None) -> ViewStore:
     log = Log()
     records = [log.record(log.seal(org, Draft(data, event_id=f"evt-{i}",
                                               time=T + timedelta(hours=i))))
-               for i, (org, data) in enumerate(_steps())]
+               for i, (org, data) in enumerate(steps or _steps())]
     if shuffle is not None:  # another interleaving of the partitions, each in its own order
         by_tp: dict[tuple[str, int], list[Record]] = {}
         for r in records:
@@ -241,7 +242,7 @@ async def test_a_mines_offtake_is_read_from_the_plants_that_took_it(tmp_path):
             "plant_project_id": PLANT, "plant_kind": "smelter",
             "plant_operator_uscc": USCC[PLANT_FIRM], "product": "copper_concentrate",
             "wmt": "6400.000", "dmt": "5841.000", "deliveries": 2,
-            "first_on": "2026-04-20", "last_on": "2026-05-10"}]
+            "first_on": "2026-04-20", "last_on": "2026-05-10", "confirmed": True}]
         other = await get_view(store, "projects", OTHER_MINE)
         assert other is not None
         assert [(o["plant_project_id"], o["dmt"]) for o in other["offtake"]] == [
@@ -256,6 +257,24 @@ async def test_a_mines_offtake_is_read_from_the_plants_that_took_it(tmp_path):
         assert [d["project_id"] for d in mines.items] == [MINE, OTHER_MINE]
         assert mines.items[0] == mine  # the list computes the offtake the same way
         assert (await list_views(store, "projects", {"kind": "refinery"})).items == []
+    finally:
+        await store.close()
+
+
+async def test_a_delivery_naming_another_firm_as_the_mines_operator_is_not_counted(tmp_path):
+    """The plant's word alone: a delivery "from" a mine naming a firm that does not operate it
+    shows as unconfirmed and counts in nothing the mine took."""
+    claimed = _delivery(OTHER_MINE, "3000.000", "5", "2850.000", "2026-05-20",
+                        supplier_uscc=USCC[MINE_FIRM])
+    store = await _store(tmp_path, steps=[*_steps(), (PLANT_FIRM, claimed)])
+    try:
+        other = await get_view(store, "projects", OTHER_MINE)
+        assert other is not None
+        assert sorted((o["dmt"], o["confirmed"]) for o in other["offtake"]) == [
+            ("1900.000", True), ("2850.000", False)]
+        mine = await get_view(store, "projects", MINE)
+        assert mine is not None
+        assert [o["confirmed"] for o in mine["offtake"]] == [True]
     finally:
         await store.close()
 
