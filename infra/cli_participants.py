@@ -205,6 +205,9 @@ def add(
     """
     raw = _public_key(public_key, key_file)
     now = _moment(valid_from, "--valid-from") or _now()
+    if now > _now() + timedelta(minutes=5):
+        fail(f"--valid-from {valid_from} lies in the future: nothing was published (onboard the "
+             "organisation when its membership starts; --valid-from backdates, for history)")
     events = _validated(
         lambda: [
             OrganisationOnboarded(

@@ -16,7 +16,7 @@ from producers.connection import KafkaAccess
 from schemas.catalogue import model_for
 from schemas.envelope import from_record
 from schemas.signing import PrivateKey, Verifier
-from schemas.topics import APPROVALS, PROJECTS
+from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS
 from tests.integration.publishing.conftest import end_offsets, read_all
 from tests.kafka_support import access_env
 
@@ -27,6 +27,7 @@ SD = "urn:emining:pk:gov:sd-mmd"
 FIRM = "urn:emining:cn:ent:mcc-resources"
 FIRM_USCC = "91650100MA7XK3P2LA"
 GRANTED = "pk.emining.approval.licence.granted"
+LATER = "urn:emining:pk:gov:later-agency"
 
 
 class Cli:
@@ -107,6 +108,17 @@ def test_participants_list_shows_the_registry_from_the_log(cli, onboarded):
     assert rows[FIRM]["names"] == {"en": "MCC Chagai", "zh": "中冶查盖"}
     assert rows[BA]["authorities"][0]["provinces"] == ["PK-BA"]
     assert rows[BA]["keys"][0]["keyid"] == PrivateKey.from_json(onboarded[BA].read_text()).keyid
+
+
+def test_a_membership_starting_in_the_future_is_refused_before_anything_is_published(
+        cli, onboarded, tmp_path):
+    before = cli.ends(PARTICIPANTS)
+    key = cli.json("keys", "new", "--org", LATER, "--out", str(tmp_path / "later"))["file"]
+    refused = cli("participants", "add", "--org", LATER, "--name-en", "Later", "--side", "PK",
+                  "--role", "agency", "--key-file", key, "--valid-from", "2099-01-01", ok=False)
+    assert "lies in the future: nothing was published" in refused.output
+    assert cli.ends(PARTICIPANTS) == before
+    assert LATER not in {row["id"] for row in cli.json("participants", "list")}
 
 
 def test_publish_puts_one_signed_event_where_it_says(cli, onboarded, tmp_path):
