@@ -52,7 +52,7 @@ from schemas.timing import appended_at
 
 log = structlog.get_logger("consumers.holding")
 
-LOAD_ALL = 5_000
+LOAD_ALL = 20_000
 """Up to this many held records, a batch reads them all at once (the common case: records
 waiting a batch or two for their predecessors while a consumer catches up); beyond, it reads
 those of its sources and subjects only."""
@@ -193,13 +193,21 @@ class Gate:
     @classmethod
     async def open(cls, conn: AsyncConnection, tables: Tables, fold: Fold, verify: Verify,
                    load_subjects: LoadSubjects, sources: set[str], *,
-                   chains: bool = True) -> Gate:
+                   chains: bool = True, known: Collection[Held] | None = None) -> Gate:
+        """The gate of a batch. ``known``: every record held in the store, as the previous
+        batch of this process left them (``complete_held``), instead of reading them again."""
         gate = cls(conn, tables, fold, verify, load_subjects, chains_checked=chains)
         c = tables.chains.c
         if sources:
             for row in await conn.execute(select(tables.chains)
                                           .where(c.source.in_(sorted(sources)))):
                 gate.chains[row.source] = Chain(row.head, row.head_hash, row.forked_at)
+        if known is not None:
+            for held in known:
+                gate._put(held)
+            gate._all = bool(known)
+            gate._none_held = True
+            return gate
         count = (await conn.execute(select(func.count()).select_from(tables.held))).scalar_one()
         gate._none_held = count == 0
         if 0 < count <= LOAD_ALL:  # one query instead of one per source and subject met
@@ -209,6 +217,13 @@ class Gate:
             gate._none_held = True  # nothing more to read from the store in this batch
         return gate
 
+    def complete_held(self) -> list[Held] | None:
+        """Every record held once this batch is written, if the gate had them all in memory
+        (else ``None``: the next batch reads them from the store)."""
+        if not self._none_held or len(self.held) > LOAD_ALL:
+            return None
+        return list(self.held.values())
+
     @staticmethod
     def _row(row: Any) -> Held:
         return Held(StoredRecord.loads(row.record, row.log_partition, row.log_offset),
@@ -217,12 +232,14 @@ class Gate:
 
     async def prefetch(self, sources: set[str], subjects: set[str]) -> None:
         """Read at once the held records of a batch's sources and subjects, and what applying
-        the held records needs (their subjects, their duplicate checks): a batch that releases
-        many asks the store once, not once per record."""
+        those of its sources needs (their subjects, their duplicate checks): a batch that
+        releases many asks the store once, not once per record. Only a record of the same
+        source releases a held one (its predecessor), so the others wait untouched."""
         await self._load_held(sources=sources, subjects=subjects)
         self._sources_loaded |= sources
         self._subjects_loaded |= subjects
-        waiting = [h.record for h in self.held.values() if h.reason is not Hold.LINK]
+        waiting = [h.record for h in self.held.values()
+                   if h.reason is not Hold.LINK and h.source in sources]
         if waiting and self._all:
             verdicts = await self.verify(waiting)
             await self.load_subjects([(v, position_of(r)) for v, r in zip(verdicts, waiting,

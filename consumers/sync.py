@@ -102,6 +102,9 @@ class ViewSync:
         """Verdicts of records read and held, until they are released (bounded below)."""
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
+        self._held: list[Held] | None = None
+        """Every record held in the store as the last batch left them, when few (this process
+        is the store's one writer: ``consumers.holding``); ``None``: read them from the store."""
 
     async def _verify_held(self, records: Sequence[RawRecord]) -> list[Verdict]:
         """Verdicts for records released from hold: the one given when they were read (kept in
@@ -142,6 +145,7 @@ class ViewSync:
         try:
             outcome = await self._apply(mine, fetch_start, control)
         except BaseException:
+            self._held = None  # the batch's transaction rolled back: read them again
             VIEW_BATCHES.labels(outcome="retried").inc()
             for tp, items in mine.items():  # read them again; the stored offsets sort it out
                 self._seek(control, tp, items[0].offset)
@@ -196,7 +200,8 @@ class ViewSync:
             named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
             sources = {v.envelope.source for v in named if v.envelope is not None}
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
-                                   sources, chains=self._chains)
+                                   sources, chains=self._chains, known=self._held)
+            self._held = None  # taken: kept again once the batch commits
             await gate.prefetch(sources, {a.envelope.subject for a in accepted})
             letters: list[DeadLetter] = []
             for record, verdict in await gate.chain_order(items):
@@ -223,6 +228,7 @@ class ViewSync:
             raised = (await self._alerts.on_batch(conn, tables, gate.applied, changes)
                       if self._alerts is not None else [])
         self._verdicts = {k: v for k, v in self._verdicts.items() if k in gate.held}
+        self._held = gate.complete_held()
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
