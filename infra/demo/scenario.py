@@ -25,6 +25,7 @@ from typing import Any
 from infra.demo import scenario_applications as applications
 from infra.demo import scenario_attacks as attacks
 from infra.demo import scenario_filings as filings
+from infra.demo import scenario_plants as plants
 from infra.demo import scenario_projects as projects
 from infra.demo import scenario_sites as sites
 from infra.demo import scenario_trade as trade
@@ -166,6 +167,7 @@ def generate(seed: int = 2026, start: date = DEFAULT_START, scale: float = 1.0) 
     for site in everything:
         lease = leases.get(site.key)
         projects.register(b, site, (lease.number,) if lease else ())
+    plants.register(b)
     applications.licence_year(b, by_key, leases)
     numbers = {key: lease.number for key, lease in leases.items()}
     filings.environmental_year(b, by_key, numbers)
@@ -173,6 +175,7 @@ def generate(seed: int = 2026, start: date = DEFAULT_START, scale: float = 1.0) 
         projects.project_story(b, site)
         if site.production is not None and site.key in numbers:
             filings.royalty_year(b, site, numbers[site.key])
+    plants.deliveries(b, by_key[plants.SUPPLIER_KEY])
     trade.story_exports(b, by_key, numbers)
     for site in everything:
         trade.routine_exports(b, site, numbers.get(site.key))

@@ -21,10 +21,11 @@ from producers.connection import KafkaAccess
 from schemas.topics import SHARED_TOPICS
 from tests.kafka_support import access_env
 
-pytestmark = pytest.mark.e2e
-
 SCALE = 0.2
 RUN_TIMEOUT_S = 240
+
+# the demo runs twice (then again to check it publishes nothing new), each bounded above
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * RUN_TIMEOUT_S + 60)]
 
 
 def _emining() -> list[str]:

@@ -137,11 +137,12 @@ def test_each_publishing_path_carries_a_meaningful_share(year):
 def test_the_year_has_realistic_counts(year):
     types = year.counts_by_type()
     provinces = {s.data.province for s in of_type(year, ProjectRegistered)}
-    assert types["project.registered"] == 12
+    assert types["project.registered"] == 13  # 12 mines and the Hub ferrochrome smelter
+    assert 8 <= types["project.offtake.delivered"] <= 12  # a month's ore to the smelter
     assert {p.value for p in provinces} == {"PK-BA", "PK-SD", "PK-KP", "PK-PB", "PK-GB"}
     assert 600 <= len(year.steps) <= 1200
     assert 25 <= types["shipment.planned"] <= 60
-    assert types["project.workforce.reported"] == 12 * 12
+    assert types["project.workforce.reported"] == 12 * 12  # the mines' (the smelter's: none)
     assert 40 <= types["project.production.reported"] <= 80
     assert types["approval.royalty.paid"] >= 10
     assert types["approval.licence.granted"] >= 8
