@@ -48,7 +48,7 @@ FAMILIES: dict[str, Family] = {
     ),
     SHIPMENTS: Family(
         "shipments", SHIPMENTS, ShipmentView, shipments.apply, shipments.party,
-        opens=(ShipmentPlanned,), starts=(ShipmentPlanned,),
+        opens=(ShipmentPlanned,), starts=(ShipmentPlanned,), refuses=shipments.refusal,
     ),
 }
 """Logical topic (catalogue name) → its family."""

@@ -77,6 +77,18 @@ def _declared(view: ShipmentView, data: CustomsDeclarationFiled) -> dict[str, An
     return changes
 
 
+def refusal(view: ShipmentView | None, data: EventData) -> str | None:
+    """Why the shipment as it stands cannot take ``data``, beyond its lifecycle: an amendment,
+    a clearance or a hold naming another declaration than the one filed for it."""
+    if not isinstance(data, CustomsDeclarationAmended | CustomsCleared | CustomsHeld):
+        return None
+    filed = view.declaration.number if view is not None and view.declaration else None
+    if filed is None or data.declaration_number == filed:
+        return None
+    return (f"{data.TYPE.removeprefix('pk.emining.')}: names declaration "
+            f"{data.declaration_number}, but {data.shipment_id}'s filed declaration is {filed}")
+
+
 def _amended(view: ShipmentView, data: CustomsDeclarationAmended) -> dict[str, Any]:
     """The approvals relied on are now the amendment's; the 'without approval' flag goes."""
     changes: dict[str, Any] = {

@@ -117,3 +117,26 @@ def test_the_exporter_amends_its_own_declaration_only():
 def test_an_amendment_relies_on_at_least_one_approval():
     with pytest.raises(ValueError, match="export_approvals"):
         _amended(export_approvals=[])
+
+
+async def test_an_amendment_clearance_or_hold_of_another_declaration_is_refused(world):
+    """Only the declaration filed for the shipment can be amended, cleared or held: naming
+    another is an impossible fact, refused, and the shipment stays as it was."""
+    await world.declared([])
+    before = world.views.doc(SHIPMENT)
+    other = "KPQE-SB-0000999-2026"
+    for org, data in [
+        (FIRM, _amended(declaration_number=other)),
+        (scenario.CUSTOMS, _shipment("customs.cleared", declaration_number=other,
+                                     cleared_at=(T + timedelta(7)).isoformat())),
+        (scenario.CUSTOMS, _shipment("customs.held", declaration_number=other,
+                                     reason="sampling", held_at=(T + timedelta(7)).isoformat())),
+    ]:
+        refused = await world.feed(org, data)
+        assert refused is not None, data
+        assert refused.reason is Reason.INVALID_TRANSITION
+        said = f"names declaration {other}, but {SHIPMENT}'s filed declaration is {DECLARATION}"
+        assert said in refused.detail
+    after = world.views.doc(SHIPMENT)
+    assert (after["status"], after["approvals"], after["declaration"]["number"]) == (
+        before["status"], [], DECLARATION)
