@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from infra import wiring
-from infra.cli_common import console, err_console, fail, print_json, run
+from infra.cli_common import console, err_console, fail, parse_moment, print_json, run
 from infra.kafka_client import kafka_access
 from infra.settings import Settings, time_bounds
 from schemas.errors import EminingError
@@ -146,15 +145,6 @@ def print_verify(report: VerifyReport) -> None:
                       highlight=False, soft_wrap=True)
 
 
-def parse_moment(text: str) -> datetime:
-    """An ISO 8601 date or time; a bare date is its midnight, a time without offset is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"--as-of {text!r} is not an ISO 8601 date or time (e.g. 2026-03-01T00:00:00Z)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def scratch_store(store: str | None, folder: str) -> str:
     """The replay's store: ``store`` (must not exist yet) or a file in a temporary folder."""
     if store is None:
@@ -193,7 +183,7 @@ def replay(
     from consumers.views.standing import local_day, today_in_pakistan  # noqa: PLC0415
 
     topics = audit_topics(topic)
-    moment = parse_moment(as_of) if as_of else None
+    moment = parse_moment(as_of, "--as-of") if as_of else None
     day = local_day(moment) if moment else today_in_pakistan()  # a file's standing on that day
     settings = Settings()
     kafka, anchors = connection(settings)
@@ -279,7 +269,7 @@ def report(
 
     topics = audit_topics(topic)
     standards = Standards().with_overrides(parse_standards(standard))
-    moment = parse_moment(as_of) if as_of else None
+    moment = parse_moment(as_of, "--as-of") if as_of else None
     settings = Settings()
     kafka, anchors = connection(settings)
     with progress_bar("auditing") as on_progress:

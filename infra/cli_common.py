@@ -6,12 +6,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime, time
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from schemas.errors import EminingError
+from schemas.events.shipments_border import PAKISTAN_TIME
 
 T = TypeVar("T")
 
@@ -35,3 +37,18 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """An ISO 8601 date or time from the command line. A bare date is the start of that day in
+    Pakistan (the dates of the domain are Pakistani calendar dates: ``--valid-from 2025-04-01``
+    holds from 00:00 PKT, ``--as-of 2025-06-08`` is the platform when that day began there); a
+    time without an offset is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2026-03-01 or "
+             "2026-03-01T05:00:00Z)")
+    if len(text.strip()) == len("2026-03-01"):
+        return datetime.combine(moment.date(), time(0), PAKISTAN_TIME).astimezone(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

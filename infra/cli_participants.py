@@ -17,7 +17,7 @@ from rich.table import Table
 
 from infra import wiring
 from infra.broker_acls import desired_acls, org_acls, org_principal
-from infra.cli_common import console, err_console, fail, print_json, run
+from infra.cli_common import console, err_console, fail, parse_moment, print_json, run
 from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
@@ -130,14 +130,8 @@ async def _registry_org(settings: Settings, org: str, *, active: bool = True) ->
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
-    """An ISO 8601 date or time from the command line (a bare date is its midnight UTC)."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2025-01-01T00:00:00Z)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """``parse_moment`` of an option that may be absent (a bare date: 00:00 in Pakistan)."""
+    return None if text is None else parse_moment(text, option)
 
 
 ValidFrom = Annotated[str | None, typer.Option(

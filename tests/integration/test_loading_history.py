@@ -360,7 +360,9 @@ async def test_months_of_history_loaded_through_the_cli_and_sdk_audit_and_alert(
         assert registry[SIFC]["functions"] == ["investment_facilitation"]
         assert [w["reason"] for w in registry[FIRM]["backfill_windows"]] == [
             "loading the records kept before the bus"]
-        assert registry[FIRM]["keys"][0]["valid_from"].startswith(since)
+        # a bare date holds from the start of that day in Pakistan (19:00 UTC the day before)
+        assert datetime.fromisoformat(registry[FIRM]["keys"][0]["valid_from"]) == \
+            datetime.combine(date.fromisoformat(since), datetime.min.time(), PKT)
 
         # Without a backfill window (Sindh's department has none), a date months back is
         # refused before anything is signed.
