@@ -38,12 +38,12 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import BigInteger, Text, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.fold import Fold, Position
 from consumers.store_batch import dialect_insert, entry_of
-from consumers.store_schema import Tables
+from consumers.store_schema import Tables, views_meta
 from consumers.verification import Accepted, RawRecord, RefusedEvent, Rejected, Verdict
 from consumers.views.models import TimelineEntry
 from schemas.envelope import Envelope, format_time, from_record
@@ -154,6 +154,30 @@ def _chained(verdict: Verdict) -> Envelope | None:
 def _envelope(record: StoredRecord) -> Envelope:
     """The event of a stored record that was verified before (its chain fields are needed)."""
     return from_record(record.key, record.value, record.headers)
+
+
+async def held_version(conn: AsyncConnection, tables: Tables) -> int:
+    """How many batches of this generation have finished (the held records' version)."""
+    row = (await conn.execute(select(views_meta.c.value).where(
+        views_meta.c.key == _version_key(tables)))).scalar_one_or_none()
+    return int(row) if row is not None else 0
+
+
+async def bump_held_version(conn: AsyncConnection, tables: Tables) -> int:
+    """Count one more finished batch; returns the new version. Batches of other consumer
+    processes on the same store count too, so a process whose held records in memory may be
+    stale sees the version move by more than its own batch."""
+    key = _version_key(tables)
+    await conn.execute(dialect_insert(conn, views_meta).values(key=key, value="0")
+                       .on_conflict_do_nothing())
+    row = await conn.execute(update(views_meta).where(views_meta.c.key == key).values(
+        value=cast(cast(views_meta.c.value, BigInteger) + 1, Text))
+        .returning(views_meta.c.value))
+    return int(row.scalar_one())
+
+
+def _version_key(tables: Tables) -> str:
+    return f"held_version_{tables.generation}"
 
 
 def position_of(record: RawRecord) -> Position:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
-from consumers.holding import Gate, Held, position_of
+from consumers.holding import Gate, Held, bump_held_version, held_version, position_of
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.store import ViewStore
 from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
@@ -103,6 +103,8 @@ class ViewSync:
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
         self._held: list[Held] | None = None
+        self._held_at = -1
+        """The held records' version (``holding.held_version``) ``_held`` is of."""
         """Every record held in the store as the last batch left them, when few (this process
         is the store's one writer: ``consumers.holding``); ``None``: read them from the store."""
 
@@ -199,8 +201,10 @@ class ViewSync:
 
             named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
             sources = {v.envelope.source for v in named if v.envelope is not None}
+            version = await held_version(conn, tables)
+            known = self._held if self._held_at == version else None  # else another wrote
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
-                                   sources, chains=self._chains, known=self._held)
+                                   sources, chains=self._chains, known=known)
             self._held = None  # taken: kept again once the batch commits
             await gate.prefetch(sources, {a.envelope.subject for a in accepted})
             letters: list[DeadLetter] = []
@@ -224,11 +228,14 @@ class ViewSync:
             changes = fold.changes()
             await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
             await gate.write()
+            after = await bump_held_version(conn, tables)
             self._remember(gate, verdicts, todo)
             raised = (await self._alerts.on_batch(conn, tables, gate.applied, changes)
                       if self._alerts is not None else [])
         self._verdicts = {k: v for k, v in self._verdicts.items() if k in gate.held}
-        self._held = gate.complete_held()
+        # kept only if no other batch (another process on this store) finished meanwhile
+        self._held = gate.complete_held() if after == version + 1 else None
+        self._held_at = after
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
