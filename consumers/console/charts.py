@@ -43,7 +43,8 @@ class Row:
     tick_x: float | None
     value_x: float
     anchor: str
-    """``start`` or ``end``: how the texts hang off their x (mirrored right to left)."""
+    """How the texts hang off their x: always ``start``, which the text's ``direction`` (the
+    page's) puts on the left or on the right."""
     label_anchor: str
 
 
@@ -103,7 +104,8 @@ def chart(kind: str, items: Iterable[tuple[str, Any]], *, rtl: bool) -> Chart | 
             whisker=(end, x(p90)) if p90 is not None and p90 > lt.median_days else None,
             tick_x=x(lt.standard_days) if lt.standard_days is not None else None,
             value_x=edge - 6 if rtl else edge + 6,
-            anchor="end" if rtl else "start", label_anchor="end" if rtl else "start"))
+            # With direction="rtl" on the text, "start" is its right edge: it runs leftwards.
+            anchor="start", label_anchor="start"))
     ticks = tuple((x(scale_max * i / 4), scale_max * i / 4) for i in range(5))
     return Chart(kind, tuple(rows), TOP + ROW_H * len(rows) + 24, WIDTH, scale_max, ticks)
 

@@ -77,7 +77,7 @@ async def test_the_lead_time_chart_draws_each_agency_against_its_standard(world)
             assert f'direction="ltr" fill="#111">{html.escape(label, quote=False)}</text>' \
                 in page.text
         urdu = await client.get("/lead-times", params={"lang": "ur"})
-        first = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end" direction="rtl"',
+        first = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="start" direction="rtl"',
                           urdu.text)
         assert first is not None
         assert float(first[1]) == charts.WIDTH - 4  # labels hang from the right edge
