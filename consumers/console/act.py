@@ -21,6 +21,7 @@ from schemas.common import Mineral, Province, Role, TitleType
 from schemas.events.approvals_applications import add_years
 from schemas.events.approvals_other import EnvironmentalDecision
 from schemas.events.shipments import ExitPoint
+from schemas.lifecycles import refusal
 from schemas.registry import OrgRecord
 
 Values = Mapping[str, str]
@@ -210,6 +211,17 @@ def forms_for(org: OrgRecord | None, may_send: Callable[[str], bool]) -> list[Fo
     if org is None:
         return []
     return [f for f in FORMS.values() if f.side is org.role and may_send(f.type)]
+
+
+def possible(form: Form, current: str | None) -> bool:
+    """May the form's step follow a file in status ``current`` (the lifecycle the gateway and
+    the views enforce)? A step whose data names its outcome (an EIA's decision) is possible if
+    one of the form's outcomes is."""
+    outcomes: tuple[str | None, ...] = (None,)
+    for item in form.fields:
+        if item.kind == "select" and item.choices and item.name == "decision":
+            outcomes = item.choices
+    return any(refusal(form.type, current, outcome) is None for outcome in outcomes)
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:

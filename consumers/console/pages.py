@@ -32,6 +32,7 @@ from consumers.api import Shown, shown_history, shown_one, shown_page
 from consumers.api_public import PublicData
 from consumers.config import ViewTopics
 from consumers.console import charts, labels
+from consumers.console.act import possible
 from consumers.console.i18n import (
     LANGS,
     Formats,
@@ -53,6 +54,7 @@ from producers.auth_routes import Credentials, set_session_cookie
 from producers.authn import SESSION_COOKIE
 from schemas.common import Mineral, Province
 from schemas.events.projects import ProjectStage
+from schemas.lifecycles import status_in
 from schemas.registry import OrgRecord, Registry
 
 HERE = Path(__file__).parent
@@ -418,7 +420,8 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
             raise HTTPException(404, f"no approval {ref} in the views")
         item, withheld = found
         here = await page(request, caller)
-        answers = [f for f in offered(caller) if f.answers == item.get("kind")]
+        answers = [f for f in offered(caller) if f.answers == item.get("kind")
+                   and possible(f, status_in(item))]
         return here.render("approval.html", item=item, withheld=withheld,
                            history=await _timeline(caller, item["ref"], cursor),
                            topic_of=topic_of, answers=answers)

@@ -30,6 +30,7 @@ from consumers.console.act import (
     event_data,
     field_of,
     forms_for,
+    possible,
     refusal_message,
 )
 from consumers.console.labels import N_
@@ -165,7 +166,8 @@ def add_act_routes(  # noqa: C901, PLR0915 - one small handler per page
                                                                      "resubmitted", "filed"]},
                                      limit=MAX_LIMIT)
             files = found.items
-        return here.render("act_index.html", forms=offered(caller), files=files)
+        return here.render("act_index.html", forms=offered(caller), files=files,
+                           possible=possible)
 
     @router.get("/act/{form}", response_class=HTMLResponse)
     async def act_form(request: Request, caller: Caller, form: str,

@@ -72,6 +72,10 @@ async def test_only_people_who_may_act_see_the_forms(world):
         for key in ("deficiency", "grant", "refusal"):
             assert f'href="/act/{key}?ref={PENDING}"' in page.text
         assert "/act/eia" not in page.text  # a title, not an environmental file
+        decided = await officer.get(f"/approvals/{DECIDED}")
+        assert "/act/grant" not in decided.text  # decided: no step left to offer
+        eia = scenario.ids_of(8)["eia"]  # undecided, but another agency's (the EPA's) file
+        assert "/act/eia" not in (await officer.get(f"/approvals/{eia}")).text
         index = await officer.get("/act")
         assert f'<tr data-ref="{PENDING}">' in index.text
         assert f'<tr data-ref="{DECIDED}">' not in index.text  # decided: nothing to answer
