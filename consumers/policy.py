@@ -104,9 +104,19 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}"): Rule(Audience.PARTICIPANT, READERS, "projects"),
     ("GET", "/approvals"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
     ("GET", "/approvals/{ref}"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
+    ("GET", "/approvals/{ref}/history"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
+    ("GET", "/lead-times"): Rule(Audience.PUBLIC),  # as /v1/public/lead-times, drawn
     ("GET", "/shipments"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
     ("GET", "/shipments/{shipment_id}"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
     ("GET", "/go/{subject}"): Rule(Audience.PARTICIPANT, READERS),
+    # The audit pages: auditors and the platform's operators.
+    ("GET", "/audit"): Rule(Audience.AUDIT, AUDITORS),
+    ("GET", "/audit/verify"): Rule(Audience.AUDIT, AUDITORS),
+    ("GET", "/audit/report.html"): Rule(Audience.AUDIT, AUDITORS),
+    # Acting from the console: as POST /v1/events (the gateway's custodial path).
+    ("GET", "/act"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
+    ("GET", "/act/{form}"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
+    ("POST", "/act/{form}"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
     ("GET", "/openapi.json"): Rule(Audience.PUBLIC),
     ("GET", "/docs"): Rule(Audience.PUBLIC),
     ("GET", "/docs/oauth2-redirect"): Rule(Audience.PUBLIC),

@@ -32,7 +32,7 @@ from infra.settings import Settings, time_bounds
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
-from producers.gateway import create_gateway
+from producers.gateway import create_gateway, submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState, StatusLookup
 from producers.kafka_meta import key_partition
@@ -141,7 +141,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     # The web console at /: pages over the same access policy and read paths as the API.
     mount_console(app, store=views, public=public, alerts=alerts.store, accounts=accounts,
                   registry=lambda: gateway.registry, access=access,
-                  secure_cookie=settings.session_cookie_secure)
+                  secure_cookie=settings.session_cookie_secure,
+                  submit=lambda org, person, event: submit(gateway, org, person, event))
     _document(app)
     missing = unruled(app.routes)
     if missing:  # every route needs a rule in consumers.policy.ROUTES: none is open by accident

@@ -18,12 +18,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
-from producers.gateway_ingest import RefusedError, field_problems, ingest, invalid
+from producers.gateway_ingest import Answer, RefusedError, field_problems, ingest, invalid
 from producers.gateway_models import (
     Acceptance,
     Health,
     IncomingEvent,
     Problem,
+    UnsignedEvent,
     ValidationProblem,
 )
 from producers.gateway_state import GatewayState
@@ -160,6 +161,38 @@ def _guarded_route(state: GatewayState) -> type[APIRoute]:
             return guarded
 
     return EventsRoute
+
+
+async def submit(state: GatewayState, org: str, person: str, event: UnsignedEvent,
+                 via: str = "console") -> Answer:
+    """One event a signed-in person sends from a page (``via``), through the same custodial
+    path, checks, receipts, log lines and counters as ``POST /v1/events``. The person is what
+    the gateway records of who acted (``principal`` on its log lines, as for a session's POST);
+    the signed event names the organisation and its custodial source.
+
+    Returns the answer (202, or 409 with the first receipt for an id sent again); raises
+    ``RefusedError`` with the status and reason the HTTP path would answer.
+    """
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(org=org, principal=person, via=via):
+        try:
+            answer = await ingest(state, org, event)
+        except (RefusedError, EminingError) as exc:
+            refusal = _refusal(exc)
+            log.warning("event_rejected", status=refusal.status, reason=refusal.reason,
+                        event_id=event.id, detail=refusal.detail)
+            outcome = _OUTCOMES.get(refusal.status, "error")
+            GATEWAY_REQUESTS.labels(outcome=outcome).inc()
+            GATEWAY_LATENCY.labels(outcome=outcome).observe(time.perf_counter() - started)
+            raise refusal from exc
+        outcome_name = "event_accepted" if answer.status == 202 else "event_repeated"  # noqa: PLR2004
+        log.info(outcome_name, event_id=answer.body.get("id"), topic=answer.body.get("topic"),
+                 partition=answer.body.get("partition"), offset=answer.body.get("offset"),
+                 sequence=answer.body.get("sequence"), custody=answer.body.get("custody"))
+        outcome = _OUTCOMES.get(answer.status, "error")
+        GATEWAY_REQUESTS.labels(outcome=outcome).inc()
+        GATEWAY_LATENCY.labels(outcome=outcome).observe(time.perf_counter() - started)
+        return answer
 
 
 def create_gateway(state: GatewayState) -> APIRouter:

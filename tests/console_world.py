@@ -25,14 +25,22 @@ from consumers.console.pages import mount_console
 from consumers.dlq import DeadLetterQueue
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
+from consumers.store_read import get_view
 from consumers.sync import ViewSync
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
+from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
+from producers.gateway_state import GatewayState
+from producers.kafka_meta import key_partition
+from producers.keys import key_file_name, write_key
+from producers.sender import Ack, RecordSender
 from schemas.access import UserRole
 from schemas.alerts import AlertRaised, AlertRule, alert_id
 from schemas.common import Language, Names, Role, Side
+from schemas.envelope import KafkaRecord
+from schemas.lifecycles import status_in
 from schemas.participants import OrganisationOnboarded
 from tests.integration.views import scenario
 from tests.unit.views.harness import Log, WholeLogControl, stage_for
@@ -82,7 +90,7 @@ class World:
     tmp: Path
 
     def app(self, *, secure_cookie: bool = True, live: list[AlertRaised] | None = None,
-            ) -> FastAPI:
+            submit: Any = None, verify: Any = None, state_as_of: Any = None) -> FastAPI:
         """The console on an app wired as ``infra.app`` wires it (access, sign-in, pages)."""
         reads = ReadLog(self.store)
         authenticator = Authenticator(self.keys, self.accounts)
@@ -95,7 +103,8 @@ class World:
         mount_console(app, store=self.store, public=PublicData(self.store, lambda: self.registry),
                       alerts=self.alerts, accounts=self.accounts,
                       registry=lambda: self.registry, access=access,
-                      secure_cookie=secure_cookie, today=lambda: TODAY)
+                      secure_cookie=secure_cookie, today=lambda: TODAY, submit=submit,
+                      verify=verify, state_as_of=state_as_of)
         return app
 
 
@@ -150,3 +159,68 @@ async def build(tmp: Path) -> World:
     for username, (org, role, name) in PEOPLE.items():
         await accounts.add(username, org, frozenset({role}), PASSWORD, name)
     return World(store, accounts, alerts, registry(), ApiKeyStore(tmp / "keys.json"), tmp)
+
+
+class RecordingSender(RecordSender):
+    """The gateway's shared sender without a broker: every record is "acknowledged" at the next
+    offset of its partition and kept, so a test sees exactly what would have been published."""
+
+    def __init__(self) -> None:
+        super().__init__(KafkaAccess("127.0.0.1:1", "PLAINTEXT"), timeout_s=1.0)
+        self.sent: list[KafkaRecord] = []
+        self.acks: list[Ack] = []
+        self._ends: dict[tuple[str, int], int] = {}
+
+    @property
+    def started(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, records: Any, results: Any = None) -> list[Ack | str]:
+        acks: list[Ack | str] = []
+        for index, record in enumerate(records):
+            partition = key_partition(record.key, 6)
+            offset = self._ends.get((record.topic, partition), 0)
+            self._ends[(record.topic, partition)] = offset + 1
+            self.sent.append(record)
+            acks.append(Ack(record.topic, partition, offset))
+            self.acks.append(Ack(record.topic, partition, offset))
+            if results is not None:
+                results[index] = acks[-1]
+        return acks
+
+
+async def gateway(world: World, custody: tuple[str, ...]) -> tuple[GatewayState, RecordingSender]:
+    """A real gateway state (custody, receipts, authority, time and lifecycle checks) over the
+    world's registry and views, holding the keys of ``custody``, sending to a ``RecordingSender``.
+    The lifecycle check reads the world's views as caught up."""
+    sender = RecordingSender()
+
+    async def load_registry() -> "Registry":
+        return world.registry
+
+    async def status_of(subject: str, topic: str) -> tuple[bool, str | None]:
+        for family in ("approvals", "shipments", "projects"):
+            doc = await get_view(world.store, family, subject)
+            if doc is not None:
+                return True, status_in(doc)
+        return True, None
+
+    async def probe() -> None:
+        return None
+
+    state = GatewayState(
+        sender=sender, load_registry=load_registry,
+        trust_anchor=[scenario.key_of(scenario.PLATFORM).public_key],
+        api_keys=world.keys, custody_dir=world.tmp / "custody", chain_dir=world.tmp / "chains",
+        receipts_dir=world.tmp / "gateway", max_body_bytes=80 * 1024, probe=probe,
+        status_of=status_of)
+    for org in custody:
+        write_key(scenario.key_of(org), state.custody.custody_dir / key_file_name(org))
+    await state.start()
+    return state, sender

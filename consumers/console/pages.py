@@ -14,7 +14,7 @@ restricted fields per row exactly as the API does. A refusal on a page is answer
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -31,7 +31,8 @@ from consumers.alerts.store import AlertStore, recent_alerts
 from consumers.api import Shown, shown_history, shown_one, shown_page
 from consumers.api_public import PublicData
 from consumers.config import ViewTopics
-from consumers.console import labels
+from consumers.console import charts, labels
+from consumers.console.act import possible
 from consumers.console.i18n import (
     LANGS,
     Formats,
@@ -42,6 +43,8 @@ from consumers.console.i18n import (
     zone_for,
 )
 from consumers.console.i18n import translations as catalogue
+from consumers.console.pages_act import Submit, add_act_routes, allowed, may_act, offered
+from consumers.console.pages_audit import StateAsOf, Verify, add_audit_routes
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, get_view, list_approvals
 from consumers.views.models import PENDING, ApprovalStatus, ShipmentStatus
@@ -51,6 +54,7 @@ from producers.auth_routes import Credentials, set_session_cookie
 from producers.authn import SESSION_COOKIE
 from schemas.common import Mineral, Province
 from schemas.events.projects import ProjectStage
+from schemas.lifecycles import status_in
 from schemas.registry import OrgRecord, Registry
 
 HERE = Path(__file__).parent
@@ -130,6 +134,16 @@ class Page:
     def signed_in(self) -> bool:
         return self.caller is not None and not self.caller.principal.anonymous
 
+    @property
+    def audits(self) -> bool:
+        """May the reader open the audit pages (the policy's rule of ``/audit``)?"""
+        return allowed(self.caller, "GET", "/audit")
+
+    @property
+    def acts(self) -> bool:
+        """May the reader act from the console (the policy's rule of the forms)?"""
+        return may_act(self.caller)
+
     def org_name(self, party: str | None) -> str:
         """An organisation's name in the page's language, from its URN, USCC or source."""
         if not party:
@@ -177,7 +191,8 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
     *, store: ViewStore, public: PublicData, alerts: AlertStore, accounts: AccountStore,
     registry: Callable[[], Registry], access: Callable[..., Awaitable[Access]],
     secure_cookie: bool = True, today: Callable[[], date] = today_in_pakistan,
-    stream_path: str = "/v1/alerts/stream",
+    stream_path: str = "/v1/alerts/stream", submit: Submit | None = None,
+    verify: Verify | None = None, state_as_of: StateAsOf | None = None,
 ) -> APIRouter:
     """The console's pages (mounted at the root by ``mount_console``)."""
     router = APIRouter(tags=[TAG], include_in_schema=False)
@@ -203,6 +218,18 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
         here = await page(request, caller)
         return here.render("public.html", licences=await public.licences(),
                            lead_times=await public.lead_times())
+
+    @router.get("/lead-times", response_class=HTMLResponse)
+    async def lead_time_charts(request: Request, caller: Caller) -> HTMLResponse:
+        here = await page(request, caller)
+
+        def category(kind: str, code: str) -> str:
+            return term("title_type", code, here.lang) if kind == "title" else code.replace(
+                "_", " ")
+
+        drawn = charts.charts(await public.lead_times(), here.org_name, category,
+                              rtl=here.lang.rtl)
+        return here.render("lead_times.html", charts=drawn, colours=charts)
 
     @router.get("/events/{ref}", response_class=HTMLResponse)
     async def public_events(request: Request, caller: Caller, ref: str,
@@ -393,9 +420,31 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
             raise HTTPException(404, f"no approval {ref} in the views")
         item, withheld = found
         here = await page(request, caller)
+        answers = [f for f in offered(caller) if f.answers == item.get("kind")
+                   and possible(f, status_in(item))]
         return here.render("approval.html", item=item, withheld=withheld,
                            history=await _timeline(caller, item["ref"], cursor),
-                           topic_of=topic_of)
+                           topic_of=topic_of, answers=answers)
+
+    @router.get("/approvals/{ref}/history", response_class=HTMLResponse)
+    async def approval_history(request: Request, caller: Caller, ref: str) -> HTMLResponse:
+        found = await shown_one(caller, store, "approvals", ref, today())
+        if found is None:
+            raise HTTPException(404, f"no approval {ref} in the views")
+        item, _ = found
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:  # the whole history: a file has tens of events, not thousands
+            shown = await shown_history(caller, store, item["ref"], limit=500, cursor=cursor)
+            items += shown.items
+            cursor = shown.next_cursor
+            if cursor is None:
+                break
+        day = today()
+        here = await page(request, caller)
+        return here.render("history.html", item=item, stays=charts.stays(items),
+                           spent=charts.time_in_state(item, day), as_of=day,
+                           now=datetime(day.year, day.month, day.day, tzinfo=UTC))
 
     @router.get("/shipments", response_class=HTMLResponse)
     async def shipments(request: Request, caller: Caller, status: str | None = None,
@@ -430,6 +479,10 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
                 return RedirectResponse(prefix + quote(subject, safe=""), 303)
         raise HTTPException(404, f"nothing called {subject} in the views")
 
+    add_act_routes(router, access, page, store=store, accounts=accounts, submit=submit,
+                   today=today)
+    add_audit_routes(router, access, page, store=store, public=public, verify=verify,
+                     state_as_of=state_as_of, today=today)
     return router
 
 
@@ -489,9 +542,13 @@ def install_error_pages(app: FastAPI, registry: Callable[[], Registry]) -> None:
 def mount_console(app: FastAPI, *, store: ViewStore, public: PublicData, alerts: AlertStore,
                   accounts: AccountStore, registry: Callable[[], Registry],
                   access: Callable[..., Awaitable[Access]], secure_cookie: bool = True,
-                  today: Callable[[], date] = today_in_pakistan) -> None:
-    """The console at the app's root, with its error pages."""
+                  today: Callable[[], date] = today_in_pakistan,
+                  submit: Submit | None = None, verify: Verify | None = None,
+                  state_as_of: StateAsOf | None = None) -> None:
+    """The console at the app's root, with its error pages; ``submit`` publishes the acting
+    forms through the gateway (``producers.gateway.submit``), None: the forms answer 503."""
     app.include_router(create_console_router(
         store=store, public=public, alerts=alerts, accounts=accounts, registry=registry,
-        access=access, secure_cookie=secure_cookie, today=today))
+        access=access, secure_cookie=secure_cookie, today=today, submit=submit,
+        verify=verify, state_as_of=state_as_of))
     install_error_pages(app, registry)

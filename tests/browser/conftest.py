@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from tests.console_world import FIRM_A, LIVE_TEXT, World, alert, build
+from producers.gateway import submit
+from tests.console_world import FIRM_A, LIVE_TEXT, World, alert, build, gateway
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,7 +84,12 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         live = [alert(scenario.BA_MMDD, scenario.ids_of(2)["title"], "cause-live", LIVE_TEXT,
                       severity="critical"),
                 alert(FIRM_A, scenario.ids_of(0)["title"], "cause-live-a", "Not the officer's")]
-        config = uvicorn.Config(world.app(live=live), host="127.0.0.1", port=port,
+        # Acting goes through a real gateway state (custody, checks, receipts) that records
+        # what it would send instead of a broker.
+        state, _ = await gateway(world, (scenario.BA_MMDD, FIRM_A))
+        app = world.app(live=live, submit=lambda org, person, event: submit(
+            state, org, person, event))
+        config = uvicorn.Config(app, host="127.0.0.1", port=port,
                                 log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1)
         server = uvicorn.Server(config)
@@ -93,6 +99,7 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             await asyncio.sleep(0.02)
         ready.set()
         await task
+        await state.stop()
         await world.accounts.close()
         await world.store.close()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import iter_route_contexts
 
 from producers.accounts import AccountStore
 from producers.authn import CSRF_HEADER, SESSION_COOKIE
@@ -83,7 +84,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     # The console's pages: as the JSON they show (a page refuses an anonymous caller by sending
     # it to /login, counted here as 401).
     ("GET", "/events/{ref}"): PUBLIC,
-    ("GET", "/static/{name:path}"): PUBLIC,
+    ("GET", "/static/{name}"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
@@ -95,6 +96,14 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/shipments"): PARTICIPANTS,
     ("GET", "/shipments/{shipment_id}"): PARTICIPANTS,
     ("GET", "/go/{subject}"): PARTICIPANTS,
+    ("GET", "/approvals/{ref}/history"): PARTICIPANTS,
+    ("GET", "/lead-times"): PUBLIC,
+    ("GET", "/act"): ACTORS,
+    ("GET", "/act/{form}"): ACTORS,
+    ("POST", "/act/{form}"): ACTORS,
+    ("GET", "/audit"): AUDIT,
+    ("GET", "/audit/verify"): AUDIT,
+    ("GET", "/audit/report.html"): AUDIT,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
@@ -135,7 +144,7 @@ async def callers(world) -> dict[str, dict[str, str]]:
             session = await accounts.sign_in(username, PASSWORD, f"policy-{caller}")
             assert session is not None
             headers[caller] = {"Cookie": f"{SESSION_COOKIE}={session.token}",
-                               CSRF_HEADER: session.csrf}
+                               CSRF_HEADER: session.csrf, "X-Username": username}
     finally:
         await accounts.close()
     return headers
@@ -144,9 +153,11 @@ async def callers(world) -> dict[str, dict[str, str]]:
 def _operations(world) -> list[tuple[str, str]]:
     paths = world.app.openapi()["paths"]
     documented = [(m.upper(), p) for p, ops in paths.items() for m in ops]
-    plain = [(m, r.path) for r in world.app.routes
-             if getattr(r, "include_in_schema", 1) is False
-             for m in sorted(getattr(r, "methods", None) or {"GET"}) if m != "HEAD"]
+    # Every route, those of included routers too (FastAPI nests them: ``app.routes`` alone
+    # would leave the console's pages out of the walk).
+    plain = [(m, str(ctx.path_format)) for ctx in iter_route_contexts(world.app.routes)
+             if getattr(ctx.original_route, "include_in_schema", 1) is False
+             for m in sorted(ctx.methods or {"GET"}) if m != "HEAD"]
     # Signing out last: it ends the session the other calls are made with.
     return sorted(set(documented) | set(plain),
                   key=lambda op: (op[1] in {"/v1/auth/logout", "/logout"}, op))
@@ -173,12 +184,33 @@ async def _call(client: httpx.AsyncClient, method: str, path: str,
     return answer.status_code
 
 
+async def _fresh_session(world, headers: dict[str, str]) -> dict[str, str]:
+    """The caller signed in again (one sign-out ends the session the next would use)."""
+    if SESSION_COOKIE not in headers.get("Cookie", ""):
+        return headers
+    accounts = AccountStore(world.settings.accounts_store_url)
+    await accounts.open()
+    try:
+        token = headers["Cookie"].split("=", 1)[1]
+        old = await accounts.session(token)
+        username = old.user.username if old else headers["X-Username"]
+        session = await accounts.sign_in(username, PASSWORD, "policy-again")
+        assert session is not None
+    finally:
+        await accounts.close()
+    return {**headers, "Cookie": f"{SESSION_COOKIE}={session.token}",
+            CSRF_HEADER: session.csrf}
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_each_caller_is_admitted_or_refused_as_the_policy_says(world, callers, caller):
     wrong = {}
+    headers = callers[caller]
     for method, path in _operations(world):
         expected = EXPECTED.get((method, path), {}).get(caller)
-        status = await _call(world.client, method, path, callers[caller])
+        if path in {"/v1/auth/logout", "/logout"}:
+            headers = await _fresh_session(world, headers)
+        status = await _call(world.client, method, path, headers)
         got = status if status in {NO_SIGN_IN, FORBIDDEN} else OK
         if got != expected:
             wrong[f"{method} {path}"] = status
@@ -211,7 +243,10 @@ async def test_schemathesis_over_every_read_route_finds_no_server_error(world, c
     tested = re.search(r"Tested: (\d+)", report)
     assert selected, report[-3000:]
     assert tested, report[-3000:]
-    assert int(tested.group(1)) == int(selected.group(1)) >= len(EXPECTED) - 8
+    # Every documented operation but the two left out above (the console's pages and the
+    # docs' own are not in the OpenAPI document; the walk above calls them).
+    documented = [(m, p) for p, ops in world.app.openapi()["paths"].items() for m in ops]
+    assert int(tested.group(1)) == int(selected.group(1)) == len(documented) - 2
 
 
 async def test_the_documentation_works_without_the_internet(world):

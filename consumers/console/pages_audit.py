@@ -1,0 +1,79 @@
+"""The console's audit pages, for auditors and the platform's operators (the policy's ``audit``
+audience): verify the log, the platform's state as of a chosen day, and the report to download.
+
+The work is the audit's own (``consumers.audit``): ``verify`` and ``state_as_of`` are given by the
+app (``infra.app``: ``verify_log`` and ``replay --as-of`` over the log, as ``emining audit verify``
+and ``emining audit replay --as-of`` run them); the report is ``build_report`` over the views the
+server holds, rendered by the audit's own HTML.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run
+# time and they name the ``Caller`` dependency passed in by ``create_console_router``.
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from consumers.access_http import Access
+from consumers.api_public import PublicData
+from consumers.audit.findings import VerifyReport
+from consumers.audit.html import render
+from consumers.audit.report import build_report
+from consumers.digest import digest
+from consumers.store import ViewStore
+from schemas.standards import Standards
+
+if TYPE_CHECKING:
+    from consumers.console.pages import Page
+
+Verify = Callable[[], Awaitable[VerifyReport]]
+StateAsOf = Callable[[date], Awaitable[dict[str, dict[str, int]]]]
+"""A day → per view, subjects by status as the log stood at that day's end (``summary``)."""
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def add_audit_routes(
+    router: APIRouter, access: Callable[..., Awaitable[Access]],
+    page: Callable[[Request, Access], Awaitable["Page"]], *,
+    store: ViewStore, public: PublicData, verify: Verify | None, state_as_of: StateAsOf | None,
+    today: Callable[[], date],
+) -> None:
+    Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
+
+    @router.get("/audit", response_class=HTMLResponse)
+    async def audit(request: Request, caller: Caller, as_of: str | None = None) -> HTMLResponse:
+        here = await page(request, caller)
+        day = _day(as_of)
+        state = None
+        if day is not None and state_as_of is not None:
+            state = await state_as_of(day)
+        return here.render("audit.html", day=day, asked=as_of or "", state=state,
+                           can_verify=verify is not None, can_replay=state_as_of is not None,
+                           today=today())
+
+    @router.get("/audit/verify", response_class=HTMLResponse)
+    async def audit_verify(request: Request, caller: Caller) -> HTMLResponse:
+        here = await page(request, caller)
+        if verify is None:
+            return here.render("audit_verify.html", 503, report=None)
+        return here.render("audit_verify.html", report=await verify())
+
+    @router.get("/audit/report.html")
+    async def audit_report(_: Caller) -> Response:
+        data = await public.dataset()
+        views = await digest(store)
+        report = build_report(data, standards=Standards(), as_of=None, digest=views.sha256,
+                              records=sum(views.rows.values()), verify=None)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
+        return HTMLResponse(render(report), headers={
+            "Content-Disposition": f'attachment; filename="emining-audit-{stamp}.html"',
+            "X-Content-Type-Options": "nosniff"})
