@@ -12,6 +12,7 @@ from infra.cli_participants import participants_app
 from infra.cli_publish import import_file, keys_app, publish
 from infra.cli_schemas import schemas_app
 from infra.cli_serve import apikeys_app, custody_app, serve
+from infra.cli_tail import tail
 from infra.cli_users import users_app
 from infra.cli_views import views_app
 from infra.logging import configure_logging
@@ -40,6 +41,7 @@ app.add_typer(views_app, name="views")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
+app.command("tail")(tail)
 
 
 @app.callback()
