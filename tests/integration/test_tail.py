@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -136,13 +137,21 @@ async def test_tail_verifies_each_record_as_the_callers_own_principal(
     assert "Traceback" not in refused.stderr
 
 
-def test_tail_stops_cleanly_on_ctrl_c(cli: Cli) -> None:
-    asyncio.run(cli("participants", "init"))
+def test_tail_stops_cleanly_on_ctrl_c(cli: Cli, tmp_path: Path) -> None:
+    async def onboard() -> None:  # a record on the registry for it to print first
+        await cli("participants", "init")
+        key = await cli.json("keys", "new", "--org", BA, "--out", str(tmp_path / "keys"))
+        await cli("participants", "add", "--org", BA, "--name-en", "BA MMDD", "--side", "PK",
+                  "--role", "agency", "--key-file", key["file"])
+
+    asyncio.run(onboard())
     env = {k: v for k, v in {**os.environ, **cli.env}.items() if v is not None}
     process = subprocess.Popen(
         [sys.executable, "-c", "from infra.cli import main; main()", "tail", PARTICIPANTS,
          "--from-beginning"], cwd=ROOT, env=env | {"PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(90, process.kill)
+    watchdog.start()
     try:
         assert process.stdout is not None
         first = process.stdout.readline()  # it is following the topic
@@ -151,6 +160,7 @@ def test_tail_stops_cleanly_on_ctrl_c(cli: Cli) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, err
