@@ -238,3 +238,41 @@ async def publish(
         ) from exc
     except KafkaError as exc:
         raise PublishError(f"the broker refused a record to {topic}: {exc}") from exc
+
+
+def _jaas_quoted(value: str) -> str:
+    """A JAAS option value in double quotes (``\\`` and ``"`` escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _properties_value(value: str) -> str:
+    r"""A ``.properties`` value: ``\`` doubled, line breaks escaped (the rest is literal)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def client_properties(access: KafkaAccess) -> str:
+    """A Kafka client properties file for ``access``: what the Java tools take as
+    ``--command-config``/``--consumer.config``."""
+    lines = [(f"# Kafka client configuration for {access.principal} (written by emining kafka "
+             "client-config; it holds a password: keep it 0600)"),
+             f"bootstrap.servers={access.bootstrap}",
+             f"security.protocol={access.protocol}"]
+    if access.sasl:
+        assert access.username is not None
+        assert access.password is not None
+        jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required username="
+                f"{_jaas_quoted(access.username)} password={_jaas_quoted(access.password)};")
+        lines += [f"sasl.mechanism={access.mechanism}",
+                  f"sasl.jaas.config={_properties_value(jaas)}"]
+    if access.tls and access.ca_file is not None:
+        lines += ["ssl.truststore.type=PEM",
+                  f"ssl.truststore.location={_properties_value(str(access.ca_file))}"]
+    return "\n".join(lines) + "\n"
+
+
+def librdkafka_properties(access: KafkaAccess) -> str:
+    """The same for librdkafka clients (``kcat -F``, confluent-kafka): its own key names."""
+    lines = [(f"# librdkafka configuration for {access.principal} (written by emining kafka "
+             "client-config --for librdkafka; it holds a password: keep it 0600)")]
+    lines += [f"{key}={value}" for key, value in access.librdkafka().items()]
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,10 @@ assignment and commits them there, so either alone would do; the test asks for t
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,7 @@ from tests.integration.views.conftest import (
     end_offsets,
     running,
 )
+from tests.kafka_support import access_env
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +110,65 @@ async def test_the_group_commits_the_stored_offsets_and_a_restart_resumes_from_t
             assert await get_view(store, "projects", scenario.ids_of(story.index)["project"])
     finally:
         await store.close()
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def emining(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The ``emining`` command in a subprocess (Kafka's tools write to the real stdout)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "from infra.cli import main; main()", *args], cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300, check=False)
+
+
+async def test_the_stock_kafka_tools_see_the_views_group_with_the_written_client_config(
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+) -> None:
+    """`emining kafka client-config` writes a file Kafka's own CLI tools log in with (SCRAM),
+    and kafka-consumer-groups --describe shows the views' offsets and lag as the store has
+    them; kafka-console-consumer reads the shared topic with it."""
+    store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
+    config = config_for(kafka_access, view_topics, store_url)
+
+    await bus.rounds([[step] for step in scenario.story(0).steps])
+    async with running(config):
+        stored = await caught_up(store_url, config)
+        assert await group_equals(kafka_access, config.group_id, stored) == stored
+    env = {**access_env(kafka_access), "EMINING_STATE_DIR": str(tmp_path / "state")}
+    props = tmp_path / "client.properties"
+    wrote = await emining("kafka", "client-config", "--out", str(props), env=env)
+    assert wrote.returncode == 0, wrote.stderr
+    assert stat.S_IMODE(props.stat().st_mode) == 0o600
+    text = props.read_text()
+    assert f"bootstrap.servers={kafka_access.bootstrap}" in text
+    if kafka_access.sasl:
+        assert "sasl.mechanism=SCRAM-SHA-512" in text
+        assert f'username="{kafka_access.username}"' in text
+
+    described = await emining("kafka", "tool", "kafka-consumer-groups", "--bootstrap-server",
+                        kafka_access.bootstrap, "--command-config", str(props), "--describe",
+                        "--group", config.group_id, env=env)
+    assert described.returncode == 0, described.stderr
+    rows = [line.split() for line in described.stdout.splitlines()]
+    header = next(r for r in rows if r[:2] == ["GROUP", "TOPIC"])
+    table = {(r[1], int(r[2])): dict(zip(header, r, strict=False)) for r in rows
+             if r and r[0] == config.group_id}
+    assert set(table) == set(stored)
+    for tp, offset in stored.items():
+        assert int(table[tp]["CURRENT-OFFSET"]) == offset
+        assert table[tp]["LAG"] == "0"
+
+    # the console consumer logs in with the same file and reads the shared topic
+    topic, partition = max(stored, key=lambda tp: stored[tp])
+    consumed = await emining("kafka", "tool", "kafka-console-consumer", "--bootstrap-server",
+                       kafka_access.bootstrap, "--consumer.config", str(props), "--topic", topic,
+                       "--partition", str(partition), "--offset", "earliest",
+                       "--max-messages", str(stored[(topic, partition)]),
+                       "--property", "print.key=true", env=env)
+    assert consumed.returncode == 0, consumed.stderr
+    lines = consumed.stdout.splitlines()
+    assert len(lines) == stored[(topic, partition)]
+    assert all(line.split("\t", 1)[1].startswith("{") for line in lines)
