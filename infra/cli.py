@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from infra.cli_alerts import alerts_app
@@ -47,7 +49,13 @@ app.command("tail")(tail)
 @app.callback()
 def _setup() -> None:
     settings = Settings()
-    configure_logging(settings.log_level or "warning", settings.log_format)
+    level = settings.log_level or "warning"
+    configure_logging(level, settings.log_format)
+    if level.lower() != "debug":
+        # a command explains a failed connection in one line of its own; aiokafka's error
+        # lines before it ("Unable connect to …") only repeat it (long-running commands
+        # configure logging again and log them)
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def main() -> None:
