@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -30,8 +29,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.bench_views import broker
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from consumers.config import ViewTopics
-from infra.logging import configure_logging
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from producers.publisher import Draft
@@ -168,10 +167,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    configure_logging("warning", "console")  # a log line per published event would be the load
-    report = asyncio.run(bench(args.rate, args.seconds))
+    quiet_logging()
+    with stdout_to_stderr():
+        report = asyncio.run(bench(args.rate, args.seconds))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
         return
     lat = report["latency_ms"]
     print(f"{report['events']} events at {report['rate_achieved']}/s (target {args.rate}), "

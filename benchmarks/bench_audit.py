@@ -26,11 +26,11 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from consumers.audit.records import AuditTopics
 from consumers.audit.replay import replay
 from consumers.audit.verify import verify_log
 from infra.kafka_client import kafka_access
-from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.connection import KafkaAccess
 from schemas.signing import PrivateKey, b64, unb64
@@ -126,12 +126,13 @@ def main() -> None:
     parser.add_argument("--skip-replay", action="store_true", help="time verify only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    configure_logging("warning")
+    quiet_logging()
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run(args, state))
+    with stdout_to_stderr():
+        result = asyncio.run(run(args, state))
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return
     for name, value in result.items():
         print(f"{name:8} {value}")

@@ -9,8 +9,6 @@ pure ``rfc8785`` on the same inputs so the gain is measured, not assumed.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ import rfc8785
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from schemas.catalogue import event_types
 from schemas.chain import Link
 from schemas.envelope import from_record, seal, to_record
@@ -78,9 +77,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
-    result = run(parser.parse_args().n)
-    if parser.parse_args().json:
-        sys.stdout.write(json.dumps(result) + "\n")
+    args = parser.parse_args()
+    quiet_logging()
+    with stdout_to_stderr():
+        result = run(args.n)
+    if args.json:
+        print_json(result)
         return
     table = Table("measure", "value", title="event contract, one core")
     for k, v in result.items():

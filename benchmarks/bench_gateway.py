@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -33,8 +32,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from infra.kafka_client import kafka_access
-from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.topics import apply_topics
 from infra.wiring import PLATFORM_ORG
@@ -172,11 +171,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    configure_logging("warning")  # to stderr: stdout is the result
+    quiet_logging()
     kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap) if args.bootstrap else Settings())
-    result = asyncio.run(run(kafka, args.requests, args.concurrency))
+    with stdout_to_stderr():
+        result = asyncio.run(run(kafka, args.requests, args.concurrency))
     if args.json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        print_json(result)
         return
     table = Table("path", "requests", "clients", "req/s", "p50 ms", "p90 ms", "p99 ms",
                   "max ms", "unexpected", title="HTTP gateway (custodial: validate, check, "

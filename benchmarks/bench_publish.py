@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 import tempfile
 import time
 import uuid
@@ -27,8 +25,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from infra.kafka_client import kafka_access
-from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
@@ -122,11 +120,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    configure_logging("warning", "json")
+    quiet_logging()
     kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap) if args.bootstrap else Settings())
-    result = asyncio.run(run(kafka, args.events))
+    with stdout_to_stderr():
+        result = asyncio.run(run(kafka, args.events))
     if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        print_json(result)
         return
     table = Table("measure", "value", title=f"publish {args.events:,} events, {kafka.describe()}")
     for k, v in result.items():

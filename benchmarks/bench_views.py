@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
@@ -187,13 +188,17 @@ def main() -> None:
     parser.add_argument("--raw-consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.raw_consumer:
+    quiet_logging()
+    if args.raw_consumer:  # the child process: its stdout is the parent's pipe
         kafka = kafka_access(Settings())
-        print(json.dumps(asyncio.run(raw_consume(kafka, args.topics, args.batch))))
+        with stdout_to_stderr():
+            measured = asyncio.run(raw_consume(kafka, args.topics, args.batch))
+        print(json.dumps(measured))
         return
-    report = asyncio.run(bench(args.events, args.batch))
+    with stdout_to_stderr():
+        report = asyncio.run(bench(args.events, args.batch))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
         return
     print(f"{report['events']} events, batches of {report['batch']}")
     for name in ("raw_aiokafka_json", "views_sqlite", "views_postgresql"):

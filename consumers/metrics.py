@@ -33,3 +33,7 @@ VIEW_BROKER_UP = Gauge(
 VIEW_RECONNECTS = Counter(
     "emining_views_reconnects_total", "Times the view consumer lost the broker and started again",
 )
+VIEW_KAFKA_COMMIT_FAILURES = Counter(
+    "emining_views_kafka_commit_failures_total",
+    "Commits of the views' stored offsets to the Kafka group that failed (the next one retries)",
+)

@@ -1,14 +1,17 @@
 """The view consumer: a FastStream batch subscriber feeding ``ViewSync``, positioned by the store.
 
 Built on FastStream as the rest of the bus, configured against its at-most-once defaults:
-``batch=True`` (one store transaction per poll), ``ack_policy=MANUAL`` and no commit ever (the
-offsets live in the views store), ``auto_offset_reset="earliest"``, no topic auto-creation, and a
-pass-through ``parser``/``decoder`` so records whose headers are not UTF-8 or are ``None`` reach
-the verification stage instead of crashing FastStream's parser. The ``listener`` seeks every
-assigned partition to the store's next offset. Kafka commits are never relied on: what keeps the
-views exact is the offset check inside each batch transaction (``consumers.sync``), so a
-rebalance in the middle of a batch, or two processes briefly holding one partition, cannot
-double or lose an update.
+``batch=True`` (one store transaction per poll), ``ack_policy=MANUAL`` (so FastStream sets
+``enable_auto_commit=False``: nothing is committed behind the store's back),
+``auto_offset_reset="earliest"``, no topic auto-creation, and a pass-through ``parser``/``decoder``
+so records whose headers are not UTF-8 or are ``None`` reach the verification stage instead of
+crashing FastStream's parser. The ``listener`` seeks every assigned partition to the store's next
+offset. The offsets live in the views store; they are also committed to Kafka, once the store
+has them (after each batch's transaction, and the stored ones on assignment), only so that
+``kafka-consumer-groups``, Burrow and lag exporters see the group's lag. Kafka's committed
+offsets are never read back: what keeps the views exact is the offset check inside each batch
+transaction (``consumers.sync``), so a rebalance in the middle of a batch, or two processes
+briefly holding one partition, cannot double or lose an update.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig
 from consumers.dlq import DeadLetterQueue, RejectionHook
-from consumers.metrics import VIEW_BROKER_UP, VIEW_RECONNECTS
+from consumers.metrics import VIEW_BROKER_UP, VIEW_KAFKA_COMMIT_FAILURES, VIEW_RECONNECTS
 from consumers.registry_follower import RegistryFollower
 from consumers.store import SchemaMismatchError, ViewStore
 from consumers.store_batch import lock_offsets
@@ -72,11 +75,36 @@ class RefusalLog:
             log.error("kafka_refused", reason=reason)
 
 
-class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, move each partition to the store's next offset for it."""
+async def commit_to_kafka(consumer: Any, offsets: Mapping[tuple[str, int], int],
+                          timeout_s: float) -> bool:
+    """Commit offsets the views store already holds to the group in Kafka, for lag tools.
 
-    def __init__(self, store: ViewStore, sync: ViewSync) -> None:
+    Only the partitions the consumer still owns; a failure (a rebalance under way, the broker
+    away, a timeout) is logged and counted, never raised: the next batch commits again, and
+    the store stays the source of truth either way.
+    """
+    owned = consumer.assignment()
+    wanted = {tp: offset for tp, offset in
+              ((TopicPartition(*key), offset) for key, offset in offsets.items()) if tp in owned}
+    if not wanted:
+        return True
+    try:
+        await asyncio.wait_for(consumer.commit(wanted), timeout_s)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the views go on
+        VIEW_KAFKA_COMMIT_FAILURES.inc()
+        log.warning("kafka_commit_failed", error=repr(exc)[:300],
+                    partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in wanted))
+        return False
+    return True
+
+
+class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, move each partition to the store's next offset for it (and commit that
+    offset to Kafka, so lag tools see every assigned partition, read since or not)."""
+
+    def __init__(self, store: ViewStore, sync: ViewSync, commit_timeout_s: float = 10.0) -> None:
         self._store, self._sync = store, sync
+        self._commit_timeout_s = commit_timeout_s
         self.subscriber: Any = None
         """Set once the subscriber exists; FastStream creates its consumer when it starts."""
 
@@ -96,6 +124,7 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
             self._sync.positioned(tp.topic, tp.partition, offset)
         log.info("partitions_assigned", partitions={f"{k[0]}[{k[1]}]": v
                                                     for k, v in sorted(stored.items())})
+        await commit_to_kafka(self.subscriber.consumer, stored, self._commit_timeout_s)
 
 
 async def _raw_batch(records: tuple[Any, ...]) -> RawKafkaMessage:
@@ -114,7 +143,7 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
     broker = KafkaBroker(config.kafka.bootstrap, security=config.kafka.faststream_security(),
                          allow_auto_create_topics=False, logger=refusals, graceful_timeout=30.0,
                          request_timeout_ms=int(config.timeout_s * 1000))
-    listener = SeekToStored(store, sync)
+    listener = SeekToStored(store, sync, config.timeout_s)
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
         group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
@@ -129,10 +158,13 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
     async def apply_batch(msg: KafkaMessage) -> None:
         consumer = subscriber.consumer
         try:
-            await sync.apply(msg.raw_message, consumer)  # type: ignore[arg-type]
+            outcome = await sync.apply(msg.raw_message, consumer)  # type: ignore[arg-type]
         except Exception:
             log.exception("batch_failed", records=len(msg.raw_message))
             await asyncio.sleep(RETRY_PAUSE_S)
+            return
+        # after the store's transaction, never before: Kafka only mirrors what the store holds
+        await commit_to_kafka(consumer, outcome.committed, config.timeout_s)
 
     listener.subscriber = subscriber
     return broker

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -31,16 +32,47 @@ from consumers.views.standing import (
     local_day,
     with_standing,
 )
+from schemas.common import Province
 from schemas.events.projects import PLANT_KINDS, ProjectKind
 from schemas.lifecycles import IN_FORCE
 
 MAX_LIMIT = 500
+PROVINCE_NAMES = {p.value: p.name.replace("_", " ").title() for p in Province}
+"""ISO 3166-2:PK code → the province's name (for suggestions)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+def unknown_value(what: str, value: str, valid: Iterable[str],
+                  names: Mapping[str, str] | None = None) -> str:
+    """``unknown <what> '<value>' (did you mean …?); valid: …``: a typo or a name given for a
+    code gets the closest valid values; ``names`` (code → name) also matches by name."""
+    codes = list(valid)
+    names = names or {}
+    folded = {_fold(code): code for code in codes}
+    folded |= {_fold(name): code for code, name in names.items()}
+    close = [folded[m] for m in difflib.get_close_matches(_fold(value), folded, n=3, cutoff=0.6)]
+    exact = folded.get(_fold(value))
+    guesses = list(dict.fromkeys([exact] if exact else close))
+    hint = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+    shown = [f"{code} ({names[code]})" if code in names else code for code in codes]
+    return f"unknown {what} {value!r}{hint}; valid: {', '.join(shown)}"
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def province_filter(value: str | None) -> str | None:
+    """A ``province`` filter, checked: an ISO 3166-2:PK code; anything else (a province's name,
+    a typo) raises ``ValueError`` suggesting the code, rather than silently matching nothing."""
+    if value is None or value in PROVINCE_NAMES:
+        return value
+    raise ValueError(unknown_value("province", value, PROVINCE_NAMES, PROVINCE_NAMES))
 
 
 def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[str]:
@@ -55,7 +87,7 @@ def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[
         for raw in value.split(","):
             part = raw.strip()
             if part and allowed is not None and part not in allowed:
-                raise ValueError(f"unknown status {part!r}; valid: {', '.join(sorted(allowed))}")
+                raise ValueError(unknown_value("status", part, sorted(allowed)))
             expanded += sorted(PENDING) if part == "pending" else [part] if part else []
     return expanded
 
@@ -70,7 +102,7 @@ def project_kind(value: str | None) -> str | None:
     """A ``kind`` filter, checked: an unknown kind (a typo) raises ``ValueError`` naming the
     valid ones, rather than silently matching nothing."""
     if value is not None and value not in PROJECT_KINDS:
-        raise ValueError(f"unknown kind {value!r}; valid: {', '.join(PROJECT_KINDS)}")
+        raise ValueError(unknown_value("kind", value, PROJECT_KINDS))
     return value
 
 

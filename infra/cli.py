@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from infra.cli_alerts import alerts_app
@@ -12,6 +14,7 @@ from infra.cli_participants import participants_app
 from infra.cli_publish import import_file, keys_app, publish
 from infra.cli_schemas import schemas_app
 from infra.cli_serve import apikeys_app, custody_app, serve
+from infra.cli_tail import tail
 from infra.cli_users import users_app
 from infra.cli_views import views_app
 from infra.logging import configure_logging
@@ -40,12 +43,19 @@ app.add_typer(views_app, name="views")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
+app.command("tail")(tail)
 
 
 @app.callback()
 def _setup() -> None:
     settings = Settings()
-    configure_logging(settings.log_level or "warning", settings.log_format)
+    level = settings.log_level or "warning"
+    configure_logging(level, settings.log_format)
+    if level.lower() != "debug":
+        # a command explains a failed connection in one line of its own; aiokafka's error
+        # lines before it ("Unable connect to …") only repeat it (long-running commands
+        # configure logging again and log them)
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def main() -> None:

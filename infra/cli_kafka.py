@@ -487,3 +487,58 @@ def list_topics(
         )
     else:
         out.print(_topics_table(topics))
+
+
+class ConfigFlavour(StrEnum):
+    JAVA = "java"
+    LIBRDKAFKA = "librdkafka"
+
+
+@kafka_app.command("client-config")
+@_expected_errors
+def client_config(
+    out_file: Annotated[Path, typer.Option("--out", help="the properties file to write "
+                                           "(mode 0600; replaced if it exists)")],
+    flavour: Annotated[ConfigFlavour, typer.Option(
+        "--for", help="java: Kafka's CLI tools (--command-config, --consumer.config); "
+        "librdkafka: kcat -F, confluent-kafka")] = ConfigFlavour.JAVA,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Write a Kafka client properties file for your own credential (EMINING_KAFKA_*), for the
+    stock Kafka tools: kafka-consumer-groups, kafka-console-consumer, kcat."""
+    from .kafka_client import client_properties, librdkafka_properties  # noqa: PLC0415
+
+    access = kafka_access(Settings())
+    text = (client_properties(access) if flavour is ConfigFlavour.JAVA
+            else librdkafka_properties(access))
+    write_secret(out_file, text)
+    if as_json:
+        print_json({"file": str(out_file), "for": flavour.value, "bootstrap": access.bootstrap,
+                    "principal": access.principal, "protocol": access.protocol})
+        return
+    err.print(f"wrote {out_file} (0600) for {access.principal} at {access.bootstrap}",
+              highlight=False)
+    typer.echo(str(out_file))
+
+
+@kafka_app.command(
+    "tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@_expected_errors
+def tool(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="one of: " + ", ".join(local_kafka.TOOLS))],
+) -> None:
+    """Run one of Kafka's own CLI tools (the broker's version, fetched once from Maven Central),
+    e.g. `emining kafka tool kafka-consumer-groups --bootstrap-server HOST:PORT --command-config
+    client.properties --describe --group emining-views`. Its exit code is the tool's."""
+    import subprocess  # noqa: PLC0415
+
+    main_class = local_kafka.TOOLS.get(name)
+    if main_class is None:
+        fail(f"no Kafka tool {name!r}; the tools are: {', '.join(local_kafka.TOOLS)}")
+    settings = Settings()
+    libs = local_kafka.ensure_tools(settings, on_phase=err.print)
+    java = local_kafka.require_tool("java")
+    command = local_kafka.java_command(java=java, libs=libs, heap="-Xmx256m",
+                                       main_class=main_class, args=list(ctx.args))
+    raise typer.Exit(subprocess.call(command))  # noqa: S603 - argv, no shell

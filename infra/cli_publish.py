@@ -58,8 +58,14 @@ def keys_new(
 
 
 def _load_data(data: str) -> dict[str, object]:
+    """``--data``: inline JSON (``{…}``), ``@file``, a file's path, or ``-`` for stdin."""
     try:
-        text = sys.stdin.read() if data == "-" else read_text(Path(data))
+        if data == "-":
+            text = sys.stdin.read()
+        elif data.lstrip().startswith(("{", "[")):
+            text = data
+        else:
+            text = read_text(Path(data.removeprefix("@")))
     except EminingError as exc:
         fail(f"--data: {exc}")
     try:
@@ -103,7 +109,8 @@ def publish(
     as_org: Annotated[str, typer.Option("--as", help="publishing organisation URN")],
     key: Annotated[Path, typer.Option(help="the organisation's key file")],
     subject: Annotated[str, typer.Option(help="what the event is about (title, project, ...)")],
-    data: Annotated[str, typer.Option(help="JSON file with the event data, or - for stdin")],
+    data: Annotated[str, typer.Option(help="the event data: inline JSON ('{...}'), @file "
+                                      "(or a file's path), or - for stdin")],
     instance: Annotated[str, typer.Option(help="source instance name (one chain each)")] = "cli",
     event_id: Annotated[
         str | None, typer.Option("--id", help="event id (default: new UUID)")
@@ -124,7 +131,7 @@ def publish(
         row = build(type_name, _load_data(data), line=1, subject=subject, event_id=event_id,
                     time=time)
     except EminingError as exc:
-        fail(str(exc).removeprefix("line 1, "))
+        fail(str(exc).removeprefix("line 1, ").removeprefix("line 1: "))
     result = run(_publish(settings, private, instance, [row.draft]))[0]
     if as_json:
         print_json(result.as_dict())

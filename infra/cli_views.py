@@ -120,14 +120,15 @@ def projects(
     limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
 ) -> None:
     """Projects: kind, stage, operator, titles, inputs and outputs, deliveries, production."""
-    from consumers.store_read import project_kind  # noqa: PLC0415
+    from consumers.store_read import project_kind, province_filter, unknown_value  # noqa: PLC0415
     from schemas.events.projects import ProjectStage  # noqa: PLC0415
 
     stages = [s.value for s in ProjectStage]
     if stage is not None and stage not in stages:
-        fail(f"unknown stage {stage!r}; valid: {', '.join(stages)}")
+        fail(unknown_value("stage", stage, stages))
     try:
         project_kind(kind)
+        province_filter(province)
     except ValueError as exc:
         fail(str(exc))
     filters = {"province": province, "status": stage, "party": operator, "kind": kind}
@@ -208,10 +209,17 @@ def approvals(
     limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
 ) -> None:
     """Licences, environmental approvals and export LPCOs: status, authority, dues, days pending."""
-    from consumers.store_read import APPROVAL_STATUSES, list_approvals, offsets, statuses  # noqa: PLC0415
+    from consumers.store_read import (  # noqa: PLC0415
+        APPROVAL_STATUSES,
+        list_approvals,
+        offsets,
+        province_filter,
+        statuses,
+    )
 
     try:
         statuses(status or [], APPROVAL_STATUSES)
+        province_filter(province)
     except ValueError as exc:
         fail(str(exc))
     today = _as_of(as_of)

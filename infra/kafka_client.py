@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,22 @@ def _warn_cleartext(bootstrap: str) -> None:
                     hint="EMINING_KAFKA_SECURITY=scram-tls for a broker on another machine")
 
 
+UNREACHABLE_PROBE_S = 2.0
+
+
+def _unreachable(bootstrap: str, timeout_s: float = UNREACHABLE_PROBE_S) -> str | None:
+    """Why no server of ``bootstrap`` accepts a TCP connection; ``None`` if one does."""
+    reasons = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return None
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{server.strip()}: {getattr(exc, 'strerror', None) or exc}")
+    return "; ".join(reasons)
+
+
 def kafka_access(settings: Settings) -> KafkaAccess:
     """The broker and the principal this process acts as, from ``EMINING_KAFKA_*``.
 
@@ -121,9 +138,16 @@ def kafka_access(settings: Settings) -> KafkaAccess:
     if username is None and local:
         username, password = local_kafka.ADMIN, local_kafka.admin_password(settings)
     if not username or password is None:
+        unreachable = _unreachable(bootstrap)
+        if unreachable is not None:
+            raise BrokerUnreachableError(
+                f"no Kafka broker answers at {bootstrap} ({unreachable}): check"
+                " EMINING_KAFKA_BOOTSTRAP, or run `emining kafka up` (and no credential is set"
+                " either: EMINING_KAFKA_USERNAME, EMINING_KAFKA_PASSWORD)"
+            )
         raise MissingCredentialError(
-            f"the broker at {bootstrap} requires SCRAM authentication"
-            f" ({protocol}): set EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD (or"
+            f"no credential for the broker at {bootstrap}: it takes SCRAM ({protocol}); set"
+            " EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD (or"
             " EMINING_KAFKA_PASSWORD_FILE) to the credential the operator issued"
         )
     if protocol == "SASL_PLAINTEXT":
@@ -238,3 +262,41 @@ async def publish(
         ) from exc
     except KafkaError as exc:
         raise PublishError(f"the broker refused a record to {topic}: {exc}") from exc
+
+
+def _jaas_quoted(value: str) -> str:
+    """A JAAS option value in double quotes (``\\`` and ``"`` escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _properties_value(value: str) -> str:
+    r"""A ``.properties`` value: ``\`` doubled, line breaks escaped (the rest is literal)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def client_properties(access: KafkaAccess) -> str:
+    """A Kafka client properties file for ``access``: what the Java tools take as
+    ``--command-config``/``--consumer.config``."""
+    lines = [(f"# Kafka client configuration for {access.principal} (written by emining kafka "
+             "client-config; it holds a password: keep it 0600)"),
+             f"bootstrap.servers={access.bootstrap}",
+             f"security.protocol={access.protocol}"]
+    if access.sasl:
+        assert access.username is not None
+        assert access.password is not None
+        jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required username="
+                f"{_jaas_quoted(access.username)} password={_jaas_quoted(access.password)};")
+        lines += [f"sasl.mechanism={access.mechanism}",
+                  f"sasl.jaas.config={_properties_value(jaas)}"]
+    if access.tls and access.ca_file is not None:
+        lines += ["ssl.truststore.type=PEM",
+                  f"ssl.truststore.location={_properties_value(str(access.ca_file))}"]
+    return "\n".join(lines) + "\n"
+
+
+def librdkafka_properties(access: KafkaAccess) -> str:
+    """The same for librdkafka clients (``kcat -F``, confluent-kafka): its own key names."""
+    lines = [(f"# librdkafka configuration for {access.principal} (written by emining kafka "
+             "client-config --for librdkafka; it holds a password: keep it 0600)")]
+    lines += [f"{key}={value}" for key, value in access.librdkafka().items()]
+    return "\n".join(lines) + "\n"

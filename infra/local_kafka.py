@@ -34,6 +34,7 @@ log = structlog.get_logger()
 
 KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
 POM = KAFKA_DIR / "pom.xml"
+TOOLS_POM = KAFKA_DIR / "tools-pom.xml"
 LOG4J2_CONFIG = KAFKA_DIR / "log4j2.properties"
 HOST = "127.0.0.1"
 NODE_ID = 1
@@ -451,8 +452,8 @@ def require_tool(name: str) -> str:
     raise BrokerError(f"no `{name}` on PATH")
 
 
-def _pom_digest() -> str:
-    return hashlib.sha256(POM.read_bytes()).hexdigest()
+def _pom_digest(pom: Path = POM) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
 
 
 _UNREACHABLE = re.compile(
@@ -464,11 +465,33 @@ _UNREACHABLE = re.compile(
 
 def ensure_jars(settings: Settings, on_phase: Phase | None = None) -> Path:
     """The ``libs`` folder for the pinned Kafka version, fetched from Maven Central once."""
+    return _ensure_fetched(settings, POM, "libs", "complete.json", "jars", on_phase)
+
+
+TOOLS = {
+    "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
+    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
+    "kafka-acls": "org.apache.kafka.tools.AclCommand",
+    "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+}
+"""Kafka's own command-line tools (``bin/<name>.sh`` of a Kafka distribution) → main class."""
+
+
+def ensure_tools(settings: Settings, on_phase: Phase | None = None) -> Path:
+    """The ``tools`` folder (Kafka's command-line tools, the broker's version), fetched once."""
+    return _ensure_fetched(settings, TOOLS_POM, "tools", "tools.json", "command-line tools",
+                           on_phase)
+
+
+def _ensure_fetched(settings: Settings, pom: Path, folder: str, marker_name: str, what: str,
+                    on_phase: Phase | None) -> Path:
     version = kafka_version()
     home = settings.cache_dir.expanduser().resolve() / f"kafka-{version}"
-    libs = home / "libs"
-    marker = home / "complete.json"
-    digest = _pom_digest()
+    libs = home / folder
+    marker = home / marker_name
+    digest = _pom_digest(pom)
 
     def cached() -> bool:
         try:
@@ -485,11 +508,11 @@ def ensure_jars(settings: Settings, on_phase: Phase | None = None) -> Path:
         require_tool("java")
         mvn = require_tool("mvn")
         if on_phase is not None:
-            on_phase(f"fetching Kafka {version} jars from Maven Central")
-        staging = home / f"libs.partial-{os.getpid()}"
+            on_phase(f"fetching Kafka {version} {what} from Maven Central")
+        staging = home / f"{folder}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         cmd = [
-            mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+            mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
         ]
         started = time.monotonic()
@@ -502,18 +525,19 @@ def ensure_jars(settings: Settings, on_phase: Phase | None = None) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
             raise JarFetchError(
                 f"mvn did not finish within {settings.kafka_fetch_timeout_s:.0f}s fetching Kafka"
-                f" {version}: is Maven Central (repo.maven.apache.org) reachable?"
+                f" {version} {what}: is Maven Central (repo.maven.apache.org) reachable?"
             ) from exc
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
             output = (proc.stdout + proc.stderr).strip().splitlines()
             last = "\n".join(output[-15:])
-            what = (
+            why = (
                 "Maven Central unreachable"
                 if _UNREACHABLE.search(proc.stdout + proc.stderr)
                 else f"mvn exited {proc.returncode}"
             )
-            raise JarFetchError(f"could not fetch Kafka {version} jars ({what}); mvn said:\n{last}")
+            raise JarFetchError(
+                f"could not fetch Kafka {version} {what} ({why}); mvn said:\n{last}")
         jars = {jar.name: jar.stat().st_size for jar in staging.glob("*.jar")}
         shutil.rmtree(libs, ignore_errors=True)
         staging.replace(libs)
@@ -530,7 +554,8 @@ def ensure_jars(settings: Settings, on_phase: Phase | None = None) -> Path:
             ),
         )
         log.info(
-            "kafka_jars_fetched", version=version, jars=len(jars), bytes=sum(jars.values()),
+            "kafka_jars_fetched", version=version, what=what, jars=len(jars),
+            bytes=sum(jars.values()),
             libs=str(libs),
             seconds=round(time.monotonic() - started, 1),
         )

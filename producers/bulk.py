@@ -69,9 +69,7 @@ def build(
     try:
         event: EventData = model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise RowError(line, field, first["msg"]) from exc
+        raise _row_error(line, type_name, exc) from exc
     moment = None
     if time is not None:
         try:
@@ -81,6 +79,17 @@ def build(
         if moment.tzinfo is None:
             raise RowError(line, "time", "must carry a UTC offset")
     return Row(line, Draft(event, event_id=event_id, time=moment))
+
+
+def _row_error(line: int, type_name: str, exc: ValidationError) -> RowError:
+    """The first problem, or, when required fields are missing, every one of them at once."""
+    errors = exc.errors()
+    missing = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "missing"]
+    if len(missing) > 1:
+        return RowError(line, None, f"{type_name} needs {', '.join(missing)} "
+                        f"({len(missing)} required fields missing)")
+    first = errors[0]
+    return RowError(line, ".".join(str(p) for p in first["loc"]) or None, first["msg"])
 
 
 class ImportFileError(ContractError):

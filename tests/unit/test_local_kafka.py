@@ -280,8 +280,17 @@ def unused_port() -> int:
 def test_external_bootstrap_is_never_started_only_checked(tmp_path: Path) -> None:
     bootstrap = f"127.0.0.1:{unused_port()}"
     anonymous = settings_in(tmp_path).model_copy(update={"kafka_bootstrap": bootstrap})
-    with pytest.raises(MissingCredentialError, match="EMINING_KAFKA_USERNAME"):
+    # nothing answers there: that is the news, not the missing credential (issue 17)
+    with pytest.raises(local_kafka.BrokerUnreachableError,
+                       match=f"no Kafka broker answers at {bootstrap} .*EMINING_KAFKA_USERNAME"):
         local_kafka.up(anonymous)
+    with socket.socket() as server:  # something answers: then the credential is what is missing
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        alive = anonymous.model_copy(
+            update={"kafka_bootstrap": f"127.0.0.1:{server.getsockname()[1]}"})
+        with pytest.raises(MissingCredentialError, match="EMINING_KAFKA_USERNAME"):
+            local_kafka.up(alive)
     settings = anonymous.model_copy(update={"kafka_username": "urn:emining:cn:ent:acme",
                                             "kafka_password": SecretStr("pw")})
     with pytest.raises(local_kafka.BrokerUnreachableError, match=bootstrap):

@@ -1,0 +1,129 @@
+"""The CLI's expected errors are one clear line on stderr and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli import app
+from infra.logging import configure_logging
+
+BA = "urn:emining:pk:gov:ba-mmdd"
+GRANTED = "pk.emining.approval.licence.granted"
+MISSING = "holder_uscc, granted_on, term_years, expires_on, area_km2, minerals"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str | None]:
+    return {"EMINING_STATE_DIR": str(tmp_path / "state"), "EMINING_KAFKA_BOOTSTRAP": None,
+            "EMINING_KAFKA_USERNAME": None, "EMINING_KAFKA_PASSWORD": None,
+            "EMINING_KAFKA_PASSWORD_FILE": None, "EMINING_LOG_LEVEL": None,
+            "EMINING_CLIENT_TIMEOUT_S": "2"}
+
+
+def invoke(env: dict[str, str | None], *args: str) -> Any:
+    try:
+        return CliRunner().invoke(app, list(args), env=env)
+    finally:
+        configure_logging("warning")  # the CLI bound logging to the runner's stderr
+
+
+def one_error_line(result: Any) -> str:
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return str(lines[0])
+
+
+@pytest.fixture
+def key_file(env: dict[str, str | None], tmp_path: Path) -> str:
+    made = invoke(env, "keys", "new", "--org", BA, "--out", str(tmp_path / "keys"), "--json")
+    assert made.exit_code == 0, made.output
+    return str(json.loads(made.stdout)["file"])
+
+
+@pytest.mark.parametrize("data", ["{}", "@FILE", "FILE"])
+def test_publish_with_empty_data_names_every_missing_field(
+    env: dict[str, str | None], key_file: str, tmp_path: Path, data: str,
+) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    result = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                    "BA-EL-2025-0153", "--data", data.replace("FILE", str(empty)))
+    line = one_error_line(result)
+    assert line == f"error: {GRANTED} needs {MISSING} (6 required fields missing)"
+
+
+def test_publish_with_inline_data_missing_one_field_names_it(
+    env: dict[str, str | None], key_file: str,
+) -> None:
+    data = {"holder_uscc": "91650100MA7XK3P2LA", "granted_on": "2026-02-01", "term_years": 3,
+            "expires_on": "2029-01-31", "area_km2": "48.2500"}
+    result = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                    "BA-EL-2025-0153", "--data", json.dumps(data))
+    assert one_error_line(result) == "error: field minerals: Field required"
+    bad = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                 "BA-EL-2025-0153", "--data", "[1, 2]")
+    assert one_error_line(bad) == "error: --data must be a JSON object"
+    gone = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                  "BA-EL-2025-0153", "--data", "@/no/such/file.json")
+    assert "cannot read /no/such/file.json" in one_error_line(gone)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("projects", "--province", "Balochistan"), ("unknown province 'Balochistan' (did you "
+                                                "mean PK-BA?); valid: PK-BA (Balochistan), ")),
+    (("projects", "--province", "pk-sd"), "(did you mean PK-SD?)"),
+    (("approvals", "--province", "Sindh"), "unknown province 'Sindh' (did you mean PK-SD?)"),
+    (("approvals", "--status", "pendng"), "unknown status 'pendng' (did you mean pending?)"),
+    (("projects", "--stage", "producing"), ("unknown stage 'producing' (did you mean "
+                                           "production?)")),
+    (("projects", "--kind", "smeltr"), "unknown kind 'smeltr' (did you mean smelter?)"),
+])
+def test_an_unknown_filter_value_exits_1_suggesting_the_valid_one(
+    env: dict[str, str | None], args: tuple[str, ...], said: str,
+) -> None:
+    line = one_error_line(invoke(env, "views", *args))
+    assert said in line
+    assert "valid: " in line
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield int(server.getsockname()[1])
+
+
+def test_a_dead_bootstrap_is_unreachable_not_a_missing_credential(
+    env: dict[str, str | None], closed_port: int, listening_port: int,
+) -> None:
+    dead = f"127.0.0.1:{closed_port}"
+    line = one_error_line(invoke(env | {"EMINING_KAFKA_BOOTSTRAP": dead}, "topics", "list"))
+    assert line.startswith(f"error: no Kafka broker answers at {dead} ")
+    assert "SCRAM" not in line
+    # with a credential too: still one line, and no aiokafka log line before it
+    with_credential = env | {"EMINING_KAFKA_BOOTSTRAP": dead, "EMINING_KAFKA_USERNAME": "x",
+                             "EMINING_KAFKA_PASSWORD": "y"}
+    line = one_error_line(invoke(with_credential, "topics", "list"))
+    assert line.startswith(f"error: no Kafka broker answers at {dead} ")
+    # something answers there, and no credential is set: that is what it says
+    alive = f"127.0.0.1:{listening_port}"
+    line = one_error_line(invoke(env | {"EMINING_KAFKA_BOOTSTRAP": alive}, "topics", "list"))
+    assert line.startswith(f"error: no credential for the broker at {alive}: it takes SCRAM")
