@@ -15,6 +15,7 @@ from consumers.alerts.directory import Directory
 from consumers.alerts.http import create_alerts_router
 from consumers.alerts.service import AlertsService
 from consumers.alerts.sse import create_stream_router
+from consumers.alerts.stage import load_views
 from consumers.alerts.store import AlertStore
 from consumers.api import create_views_router
 from consumers.api_audit import create_audit_router
@@ -25,6 +26,8 @@ from consumers.freshness import Freshness
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
 from consumers.store_read import get_view, offsets
+from consumers.views.facts import speaker
+from consumers.views.families import FAMILIES
 from infra import alerts_wiring, wiring
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
@@ -34,10 +37,11 @@ from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
 from producers.gateway import create_gateway, submit
 from producers.gateway_auth import ApiKeyStore
-from producers.gateway_state import GatewayState, StatusLookup
+from producers.gateway_state import GatewayState, StatusLookup, SubjectJudge
 from producers.kafka_meta import key_partition
 from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
+from schemas.base import EventData
 from schemas.errors import EminingError
 from schemas.lifecycles import status_in
 from schemas.registry import Registry
@@ -79,6 +83,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     # that makes the step possible is on its way.
     lookup_freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed(), ttl_s=0.0)
     gateway.status_of = lifecycle_lookup(views, lookup_freshness)
+    gateway.judge = subject_judge(views, lookup_freshness)
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
                            alerts_wiring.alert_clock(settings),
@@ -176,6 +181,45 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation and "events" not in operation.get("tags", ()):
                 responses.setdefault("400", {"description": "The body could not be parsed."})
     return schema
+
+
+async def _caught_up(views: ViewStore, freshness: Freshness, subject: str, topic: str) -> bool:
+    """Whether the views have applied everything on the subject's partition."""
+    parts = (await freshness.report(await offsets(views))).get(topic, {})
+    if not parts:
+        return False
+    mine = parts.get(str(key_partition(subject.encode(), len(parts))))
+    return mine is not None and mine.lag == 0
+
+
+def subject_judge(views: ViewStore, freshness: Freshness) -> SubjectJudge:
+    """What the views would refuse of an event on its subject as it stands, for the gateway to
+    refuse at the door (the same rules as ``consumers.fold``): another party than the one the
+    subject is registered to, a subject that exists already, a fact its state rules out (a
+    delivery to a mine, a clearance of another declaration). Only when the views are caught up
+    with the subject's partition: else the consumers decide alone."""
+
+    async def judge(data: EventData) -> tuple[int, str, str] | None:
+        family = FAMILIES.get(data.TOPIC)
+        if family is None or not await _caught_up(views, freshness, data.subject, data.TOPIC):
+            return None
+        async with views.reading() as (conn, tables):
+            found = await load_views(conn, tables.view(family.name), family.view_type,
+                                     [data.subject])
+        view = found.get(data.subject)
+        if view is None:
+            return None
+        if isinstance(data, family.opens):
+            return 409, "subject_exists", f"{data.subject} already exists"
+        registered = family.party(view)
+        if speaker(data) != registered:
+            named = speaker(data)
+            return 403, "party_mismatch", (
+                f"the event names {named} but {data.subject} is registered to {registered}")
+        why = family.refuses(view, data)
+        return None if why is None else (409, "invalid_transition", why)
+
+    return judge
 
 
 def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:

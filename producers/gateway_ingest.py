@@ -119,6 +119,10 @@ async def _possible(state: GatewayState, data: EventData) -> None:
     (the consumers would dead-letter it; here the sender learns at once). Only when the views
     have caught up with the file's partition: a status that is behind would refuse a step
     that a record already on its way makes possible; then the consumers alone decide."""
+    if state.judge is not None:
+        refused = await state.judge(data)
+        if refused is not None:
+            raise RefusedError(*refused)
     if state.status_of is None or machine_of(data.ce_type()) is None:
         return
     caught_up, current = await state.status_of(data.subject, data.TOPIC)

@@ -19,6 +19,7 @@ from producers.gateway_custody import Custody, EventKey
 from producers.gateway_receipts import Receipts
 from producers.metrics import GATEWAY_REGISTRY_REFRESHES
 from producers.sender import BrokerUnavailableError, RecordSender
+from schemas.base import EventData
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
@@ -100,6 +101,10 @@ class _KeyedLocks:
 StatusLookup = Callable[[str, str], Awaitable[tuple[bool, str | None]]]
 """(subject, topic) → whether the views are caught up with the subject's partition, and the
 subject's status there (``None`` when the file is not there)."""
+SubjectJudge = Callable[[EventData], Awaitable[tuple[int, str, str] | None]]
+"""An event → why the views would refuse it on its subject as it stands (HTTP status, reason,
+detail: a party that is not the subject's, a subject that exists already, a fact its state
+rules out), or ``None`` (also when the views are behind the subject's partition)."""
 
 
 class GatewayState:
@@ -130,6 +135,9 @@ class GatewayState:
         self.status_of = status_of
         """The current status of a file, as the views hold it, for the lifecycle check before
         publishing; ``None``: not checked here (the consumers still refuse)."""
+        self.judge: SubjectJudge | None = None
+        """The views' own refusals of an event on its subject, checked before publishing;
+        ``None``: not checked here (the consumers still refuse)."""
         self.api_keys = api_keys
         self.custody = Custody(sender=sender, custody_dir=custody_dir, chain_dir=chain_dir)
         self.receipts_dir = receipts_dir

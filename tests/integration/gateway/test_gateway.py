@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from consumers.store import ViewStore
 from consumers.store_batch import view_row
 from consumers.views.families import FAMILIES
-from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
+from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView, ProjectView
 from infra.app import build_app
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
@@ -24,8 +24,10 @@ from producers.kafka_meta import key_partition
 from producers.keys import key_file_name, write_key
 from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG
+from schemas.common import Province
 from schemas.envelope import format_time, from_record
 from schemas.events.examples import OPERATOR
+from schemas.events.projects import ProjectStage
 from schemas.signing import PrivateKey, Verifier, b64
 from schemas.topics import APPROVALS, PROJECTS
 from tests.integration.gateway.conftest import (
@@ -655,5 +657,38 @@ async def test_a_step_the_files_lifecycle_forbids_is_refused_before_anything_is_
         late = await world.client.post("/v1/events",
                                        headers={"X-API-Key": world.agency_token}, json=again)
         assert late.status_code == 202, late.text
+    finally:
+        await views.close()
+
+
+async def test_an_event_the_views_would_refuse_on_its_subject_is_refused_at_the_door(world):
+    """A firm speaking for another firm's project (403 party_mismatch) or registering one that
+    exists (409 subject_exists) is refused before anything is sent, as the consumers would;
+    its own project it may report on."""
+    theirs, mine = "PRJ-BA-CHG-0555", "PRJ-BA-CHG-0556"
+    other = "91310000MA1FL8QW3Y"  # another firm's USCC
+    views = ViewStore(world.settings.views_store_url)
+    await views.open(check_version=False)
+    ends = await world.topics.end_offsets()
+    try:
+        async with views.writing() as (conn, tables):
+            for project, operator in ((theirs, other), (mine, OPERATOR)):
+                doc = ProjectView(project_id=project, operator_uscc=operator,
+                                  province=Province.BALOCHISTAN,
+                                  stage=ProjectStage.CONSTRUCTION, updated_at=datetime.now(UTC))
+                await conn.execute(tables.view("projects").insert().values(
+                    **view_row(FAMILIES[PROJECTS], project, doc)))
+            await conn.execute(tables.offsets.delete())
+            await conn.execute(tables.offsets.insert(), [
+                {"topic": t, "log_partition": p, "next_offset": end}
+                for (t, p), end in ends.items() if t == PROJECTS])
+        before = await world.topics.end_offsets()
+        headers = world.auth(world.firm_token)
+        answer = await world.client.post("/v1/events", headers=headers, json=milestone(theirs))
+        body = await refused(world, before, answer, 403)
+        assert body["detail"] == (f"the event names {OPERATOR} but {theirs} is registered to "
+                                  f"{other}")
+        ok = await world.client.post("/v1/events", headers=headers, json=milestone(mine))
+        assert ok.status_code == 202, ok.text
     finally:
         await views.close()
