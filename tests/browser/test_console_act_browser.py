@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.test_console_browser import _errors, _sign_in
+from tests.browser.test_console_browser import RETRIED, _errors, _sign_in
 from tests.integration.views import scenario
 
 PENDING = scenario.ids_of(8)["title"]
@@ -21,11 +21,11 @@ def test_an_officer_grants_a_pending_licence_and_gets_the_receipt(driver: Any, c
     _sign_in(driver, console_url, "ba.officer")
     driver.get(f"{console_url}/approvals/{PENDING}?lang=en")
     driver.find_element(By.LINK_TEXT, "Grant the licence").click()
-    WebDriverWait(driver, 10).until(ready.url_contains("/act/grant"))
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(ready.url_contains("/act/grant"))
     assert driver.find_element(By.TAG_NAME, "h1").text == f"Grant the licence {PENDING}"
     driver.find_element(By.ID, "f-conditions").send_keys("Commence work within six months")
     driver.find_element(By.CSS_SELECTOR, "form.act button[type=submit]").click()
-    WebDriverWait(driver, 10).until(
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(
         lambda d: d.find_element(By.TAG_NAME, "h1").text == "Published")
     position = driver.find_element(By.CSS_SELECTOR, "dd.log-position").text
     assert position.startswith("emining.approvals.v1 / ")

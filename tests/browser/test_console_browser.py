@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.console_world import LIVE_TEXT, PASSWORD
 from tests.integration.views import scenario
+
+RETRIED = (NoSuchElementException, StaleElementReferenceException)
+"""A wait looks again when the page it read was replaced by the next one (a click that
+navigates), as a person would."""
 
 CONTRACT = "CC-2026-CU-017"
 
@@ -26,7 +31,7 @@ def _sign_in(driver: Any, url: str, username: str) -> None:
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
-    WebDriverWait(driver, 10).until(ready.url_contains("/inbox"))
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(ready.url_contains("/inbox"))
 
 
 def test_the_public_page_loads_without_errors(driver, console_url):
@@ -38,7 +43,7 @@ def test_the_public_page_loads_without_errors(driver, console_url):
     link = rows[0].find_element(By.CSS_SELECTOR, "a")
     assert link.get_attribute("href").endswith("/events/BA-EL-2025-0001")
     link.click()
-    WebDriverWait(driver, 10).until(ready.url_contains("/events/"))
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(ready.url_contains("/events/"))
     assert driver.find_elements(By.CSS_SELECTOR, "table.timeline tr.event")
     assert _errors(driver) == []
 
@@ -48,7 +53,7 @@ def test_an_officer_sees_the_inbox_live_and_a_project_and_reads_it_in_urdu(drive
     alerts = driver.find_element(By.ID, "alerts")
     assert "Application past its standard (en)" in alerts.text
     # The live alert comes over the stream in the page's language, and only the officer's.
-    WebDriverWait(driver, 10).until(
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(
         lambda d: LIVE_TEXT in d.find_element(By.ID, "alerts").text)
     assert "Not the officer's" not in driver.find_element(By.ID, "alerts").text
     live = driver.find_element(By.CSS_SELECTOR, "#alerts li.live")
@@ -57,13 +62,14 @@ def test_an_officer_sees_the_inbox_live_and_a_project_and_reads_it_in_urdu(drive
     driver.find_element(By.LINK_TEXT, "Projects").click()
     project = scenario.ids_of(0)["project"]
     driver.find_element(By.LINK_TEXT, project).click()
-    WebDriverWait(driver, 10).until(ready.url_contains(f"/projects/{project}"))
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(
+        ready.url_contains(f"/projects/{project}"))
     events = driver.find_elements(By.CSS_SELECTOR, "table.timeline tr.event")
     assert len(events) > 3
     assert "emining.projects.v1 /" in events[0].find_element(By.CLASS_NAME, "log-position").text
 
     driver.find_element(By.CSS_SELECTOR, "nav.langs a[hreflang=ur]").click()
-    WebDriverWait(driver, 10).until(ready.url_contains("lang=ur"))
+    WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(ready.url_contains("lang=ur"))
     html = driver.find_element(By.TAG_NAME, "html")
     assert (html.get_attribute("dir"), html.get_attribute("lang")) == ("rtl", "ur")
     assert driver.execute_script(
