@@ -227,11 +227,7 @@ def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:
     everything on the subject's partition (else the consumers judge the step alone)."""
 
     async def status_of(subject: str, topic: str) -> tuple[bool, str | None]:
-        parts = (await freshness.report(await offsets(views))).get(topic, {})
-        if not parts:
-            return False, None
-        mine = parts.get(str(key_partition(subject.encode(), len(parts))))
-        if mine is None or mine.lag != 0:
+        if not await _caught_up(views, freshness, subject, topic):
             return False, None
         for family in ("approvals", "shipments", "projects"):
             doc = await get_view(views, family, subject)
