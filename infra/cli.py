@@ -1,8 +1,10 @@
-"""The ``emining`` command: one Typer app that mounts each room's sub-commands."""
+"""The ``emining`` command: one Typer app that mounts each room's sub-commands.
+
+Importing it stays light (no Kafka client, web framework, database driver or event models):
+shell completion imports it on every Tab, so each command imports what it needs when it runs.
+``tests/unit/test_cli_startup.py`` holds this."""
 
 from __future__ import annotations
-
-import logging
 
 import typer
 
@@ -17,8 +19,6 @@ from infra.cli_serve import apikeys_app, custody_app, serve
 from infra.cli_tail import tail
 from infra.cli_users import users_app
 from infra.cli_views import views_app
-from infra.logging import configure_logging
-from infra.settings import Settings
 
 app = typer.Typer(
     name="emining",
@@ -48,6 +48,11 @@ app.command("tail")(tail)
 
 @app.callback()
 def _setup() -> None:
+    import logging  # noqa: PLC0415 - completion never gets here
+
+    from infra.logging import configure_logging  # noqa: PLC0415
+    from infra.settings import Settings  # noqa: PLC0415
+
     settings = Settings()
     level = settings.log_level or "warning"
     configure_logging(level, settings.log_format)

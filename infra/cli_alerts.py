@@ -7,15 +7,19 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, err_console, fail, print_json, run
-from infra.logging import configure_logging
-from infra.settings import Settings
-from schemas.common import Language, Mineral, Province
-from schemas.events.projects import ProjectStage
+from infra.cli_common import console, deferred, err_console, fail, print_json, run
+
+if TYPE_CHECKING:
+    from infra.logging import configure_logging
+    from infra.settings import Settings
+else:  # imported when a command first uses them: `emining` starts light
+    configure_logging = deferred("infra.logging", "configure_logging")
+    Settings = deferred("infra.settings", "Settings")
+from schemas.enums import Language, Mineral, ProjectStage, Province
 
 alerts_app = typer.Typer(help="Alerts between the two sides: tail, subscriptions, webhooks.",
                          no_args_is_help=True)

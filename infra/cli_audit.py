@@ -9,20 +9,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from infra import wiring
-from infra.cli_common import console, err_console, fail, parse_moment, print_json, run
-from infra.kafka_client import kafka_access
-from infra.settings import Settings, time_bounds
+from infra.cli_common import console, deferred, err_console, fail, parse_moment, print_json, run
+
+if TYPE_CHECKING:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from infra import wiring
+    from infra.kafka_client import kafka_access
+    from infra.settings import Settings, time_bounds
+else:  # imported when a command first uses them: `emining` starts light
+    BarColumn = deferred("rich.progress", "BarColumn")
+    MofNCompleteColumn = deferred("rich.progress", "MofNCompleteColumn")
+    Progress = deferred("rich.progress", "Progress")
+    TaskProgressColumn = deferred("rich.progress", "TaskProgressColumn")
+    TextColumn = deferred("rich.progress", "TextColumn")
+    TimeRemainingColumn = deferred("rich.progress", "TimeRemainingColumn")
+    Table = deferred("rich.table", "Table")
+    wiring = deferred("infra", "wiring")
+    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    Settings = deferred("infra.settings", "Settings")
+    time_bounds = deferred("infra.settings", "time_bounds")
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:

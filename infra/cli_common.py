@@ -2,23 +2,73 @@
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, time
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from schemas.errors import EminingError
-from schemas.events.shipments_border import PAKISTAN_TIME
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _Lazy:
+    """A rich ``Console`` made on first use: importing the CLI (and completing a command
+    line in the shell) never loads rich's rendering."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console  # noqa: PLC0415
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+class _Deferred:
+    """A module, or a name in one, imported when first called or read: the CLI's modules name
+    what their commands use at the top (typed through ``TYPE_CHECKING`` imports) without
+    importing it when the ``emining`` command starts."""
+
+    def __init__(self, module: str, name: str | None) -> None:
+        self._where = (module, name)
+        self._target: Any = None
+
+    def _get(self) -> Any:
+        if self._target is None:
+            module, name = self._where
+            found = importlib.import_module(module)
+            self._target = found if name is None else getattr(found, name)
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get()(*args, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._get(), attribute)
+
+
+def deferred(module: str, name: str | None = None) -> Any:
+    """``module`` (or its ``name``), imported on first call or attribute read; for modules and
+    callables only (``isinstance``, ``except`` and constants need the real object: import
+    those inside the function that uses them)."""
+    return _Deferred(module, name)
+
+
+console = cast("Console", _Lazy(stderr=False))
+"""Documents and results: stdout."""
+err_console = cast("Console", _Lazy(stderr=True))
+"""Progress, spinners, warnings and errors: stderr, so stdout stays one document."""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -29,6 +79,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; an ``EminingError`` becomes a one-line error and exit code 1."""
+    import asyncio  # noqa: PLC0415 - keep start-up light
+
     try:
         return asyncio.run(coro)
     except EminingError as exc:
@@ -44,6 +96,8 @@ def parse_moment(text: str, option: str) -> datetime:
     Pakistan (the dates of the domain are Pakistani calendar dates: ``--valid-from 2025-04-01``
     holds from 00:00 PKT, ``--as-of 2025-06-08`` is the platform when that day began there); a
     time without an offset is UTC."""
+    from schemas.events.shipments_border import PAKISTAN_TIME  # noqa: PLC0415
+
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -6,31 +6,56 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from infra import wiring
-from infra.cli_common import console, err_console, print_json, run
-from infra.demo import run_summary, security
-from infra.demo.people import sign_ins
-from infra.demo.run import (
-    ScenarioPublisher,
-    Services,
-    child_env,
-    demo_dir,
-    free_port,
-    gateway_credentials,
-    kafka_env,
-)
-from infra.demo.scenario import generate
-from infra.demo.setup import prepare
-from infra.settings import Settings
-from producers.gateway_auth import ApiKeyStore
-from schemas.alerts import PLATFORM_ORG
+from infra.cli_common import console, deferred, err_console, print_json, run
+
+if TYPE_CHECKING:
+    from rich.panel import Panel
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from infra import wiring
+    from infra.demo import run_summary, security
+    from infra.demo.people import sign_ins
+    from infra.demo.run import (
+        ScenarioPublisher,
+        Services,
+        child_env,
+        demo_dir,
+        free_port,
+        gateway_credentials,
+        kafka_env,
+    )
+    from infra.demo.scenario import generate
+    from infra.demo.setup import prepare
+    from infra.settings import Settings
+    from producers.gateway_auth import ApiKeyStore
+else:  # imported when a command first uses them: `emining` starts light
+    Panel = deferred("rich.panel", "Panel")
+    BarColumn = deferred("rich.progress", "BarColumn")
+    MofNCompleteColumn = deferred("rich.progress", "MofNCompleteColumn")
+    Progress = deferred("rich.progress", "Progress")
+    TextColumn = deferred("rich.progress", "TextColumn")
+    TimeElapsedColumn = deferred("rich.progress", "TimeElapsedColumn")
+    Table = deferred("rich.table", "Table")
+    wiring = deferred("infra", "wiring")
+    run_summary = deferred("infra.demo", "run_summary")
+    security = deferred("infra.demo", "security")
+    sign_ins = deferred("infra.demo.people", "sign_ins")
+    ScenarioPublisher = deferred("infra.demo.run", "ScenarioPublisher")
+    Services = deferred("infra.demo.run", "Services")
+    child_env = deferred("infra.demo.run", "child_env")
+    demo_dir = deferred("infra.demo.run", "demo_dir")
+    free_port = deferred("infra.demo.run", "free_port")
+    gateway_credentials = deferred("infra.demo.run", "gateway_credentials")
+    kafka_env = deferred("infra.demo.run", "kafka_env")
+    generate = deferred("infra.demo.scenario", "generate")
+    prepare = deferred("infra.demo.setup", "prepare")
+    Settings = deferred("infra.settings", "Settings")
+    ApiKeyStore = deferred("producers.gateway_auth", "ApiKeyStore")
 from schemas.errors import EminingError
 
 CATCH_UP_S = 300.0
@@ -60,6 +85,8 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     tokens = gateway_credentials(settings, dep, scenario.organisations("http"))
     people = await sign_ins(settings)
     # The demo checks the views as the platform's operator: the one reader who sees every field.
+    from schemas.alerts import PLATFORM_ORG  # noqa: PLC0415 - keep start-up light
+
     operator = {"Authorization": "Bearer " + ApiKeyStore(settings.api_keys_path).issue(
         PLATFORM_ORG, replace=True)}
     timings["broker_and_registry_s"] = time.monotonic() - clock

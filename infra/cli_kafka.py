@@ -13,19 +13,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.table import Table
 
 from schemas.errors import EminingError
 from schemas.topics import catalogue
 
-from . import local_kafka
-from .broker_acls import SERVICE_PRINCIPALS, SERVICES, desired_acls, managed, service_acls
 from .cli_common import console as out
+from .cli_common import deferred, fail, print_json
 from .cli_common import err_console as err
-from .cli_common import fail, print_json
-from .kafka_client import kafka_access
-from .settings import Settings
-from .topics import apply_topics, describe_topics
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from infra import broker_acls, local_kafka
+    from infra.broker_acls import desired_acls, managed, service_acls
+    from infra.kafka_client import kafka_access
+    from infra.settings import Settings
+    from infra.topics import apply_topics, describe_topics
+else:  # imported when a command first uses them: `emining` starts light
+    Table = deferred("rich.table", "Table")
+    local_kafka = deferred("infra.local_kafka")
+    broker_acls = deferred("infra.broker_acls")
+    desired_acls = deferred("infra.broker_acls", "desired_acls")
+    managed = deferred("infra.broker_acls", "managed")
+    service_acls = deferred("infra.broker_acls", "service_acls")
+    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    Settings = deferred("infra.settings", "Settings")
+    apply_topics = deferred("infra.topics", "apply_topics")
+    describe_topics = deferred("infra.topics", "describe_topics")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -312,8 +326,9 @@ async def apply_policy(
         partial = ("the registry on the log names no organisation (is EMINING_TRUST_ANCHOR the"
                    " operator's key?)")
     if registry is None or partial is not None:
-        desired = frozenset().union(*(service_acls(name) for name in SERVICES))
-        only = SERVICE_PRINCIPALS if only is None else only & SERVICE_PRINCIPALS
+        desired = frozenset().union(*(service_acls(name) for name in broker_acls.SERVICES))
+        principals = broker_acls.SERVICE_PRINCIPALS
+        only = principals if only is None else only & principals
     else:
         desired = desired_acls(registry, datetime.now(UTC))
     try:
@@ -398,15 +413,13 @@ def write_secret(path: Path, text: str) -> None:
 
 
 class Service(StrEnum):
-    """The platform services with their own principal (``broker_acls.SERVICES``)."""
+    """The platform services with their own principal (``broker_acls.SERVICES``; a unit test
+    holds the two equal)."""
 
     VIEWS = "views"
     ALERTS = "alerts"
     AUDIT = "audit"
     GATEWAY = "gateway"
-
-
-assert {s.value for s in Service} == set(SERVICES)
 
 
 @services_app.command("credential")
@@ -428,7 +441,7 @@ def service_credential(
     if settings.kafka_security == "none":
         fail(f"no credential issued: {SECURITY_OFF}")
     kafka = kafka_access(settings)
-    username = SERVICES[service.value]
+    username = broker_acls.SERVICES[service.value]
 
     async def go() -> tuple[str, AclChanges]:
         password = await upsert_credential(kafka, username)
@@ -526,7 +539,8 @@ def client_config(
 @_expected_errors
 def tool(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="one of: " + ", ".join(local_kafka.TOOLS))],
+    name: Annotated[str, typer.Argument(
+        help="e.g. kafka-topics, kafka-consumer-groups (a name it does not know lists them)")],
 ) -> None:
     """Run one of Kafka's own CLI tools (the broker's version, fetched once from Maven Central),
     e.g. `emining kafka tool kafka-consumer-groups --bootstrap-server HOST:PORT --command-config

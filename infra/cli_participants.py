@@ -11,36 +11,69 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
-from rich.table import Table
 
-from infra import wiring
-from infra.broker_acls import desired_acls, org_acls, org_principal
-from infra.cli_common import console, err_console, fail, parse_moment, print_json, run
+from infra.cli_common import console, deferred, err_console, fail, parse_moment, print_json, run
 from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
-from infra.kafka_client import kafka_access
-from infra.settings import Settings
-from producers.keys import load_key
-from schemas.base import EventData
-from schemas.common import Function, Language, Names, Province, Role, Side, TitleType
+from schemas.enums import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import EminingError
-from schemas.participants import (
-    AuthorityGranted,
-    AuthorityWithdrawn,
-    BackfillWindowClosed,
-    BackfillWindowOpened,
-    FunctionsAssigned,
-    KeyAdded,
-    KeyRevoked,
-    KeyRotated,
-    MembershipBackdated,
-    OrganisationOffboarded,
-    OrganisationOnboarded,
-    RegistrySeed,
-)
-from schemas.registry import OrgRecord, Registry, seed_events
-from schemas.signing import Verifier, b64, unb64
+
+if TYPE_CHECKING:
+    import yaml
+    from rich.table import Table
+
+    from infra import wiring
+    from infra.broker_acls import desired_acls, org_acls, org_principal
+    from infra.kafka_client import kafka_access
+    from infra.settings import Settings
+    from producers.keys import load_key
+    from schemas.base import EventData
+    from schemas.common import Names
+    from schemas.participants import (
+        AuthorityGranted,
+        AuthorityWithdrawn,
+        BackfillWindowClosed,
+        BackfillWindowOpened,
+        FunctionsAssigned,
+        KeyAdded,
+        KeyRevoked,
+        KeyRotated,
+        MembershipBackdated,
+        OrganisationOffboarded,
+        OrganisationOnboarded,
+        RegistrySeed,
+    )
+    from schemas.registry import OrgRecord, Registry, seed_events
+    from schemas.signing import Verifier, b64, unb64
+else:  # imported when a command first uses them: `emining` starts light
+    yaml = deferred("yaml")
+    Table = deferred("rich.table", "Table")
+    wiring = deferred("infra", "wiring")
+    desired_acls = deferred("infra.broker_acls", "desired_acls")
+    org_acls = deferred("infra.broker_acls", "org_acls")
+    org_principal = deferred("infra.broker_acls", "org_principal")
+    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    Settings = deferred("infra.settings", "Settings")
+    load_key = deferred("producers.keys", "load_key")
+    EventData = deferred("schemas.base", "EventData")
+    Names = deferred("schemas.common", "Names")
+    AuthorityGranted = deferred("schemas.participants", "AuthorityGranted")
+    AuthorityWithdrawn = deferred("schemas.participants", "AuthorityWithdrawn")
+    BackfillWindowClosed = deferred("schemas.participants", "BackfillWindowClosed")
+    BackfillWindowOpened = deferred("schemas.participants", "BackfillWindowOpened")
+    FunctionsAssigned = deferred("schemas.participants", "FunctionsAssigned")
+    KeyAdded = deferred("schemas.participants", "KeyAdded")
+    KeyRevoked = deferred("schemas.participants", "KeyRevoked")
+    KeyRotated = deferred("schemas.participants", "KeyRotated")
+    MembershipBackdated = deferred("schemas.participants", "MembershipBackdated")
+    OrganisationOffboarded = deferred("schemas.participants", "OrganisationOffboarded")
+    OrganisationOnboarded = deferred("schemas.participants", "OrganisationOnboarded")
+    RegistrySeed = deferred("schemas.participants", "RegistrySeed")
+    OrgRecord = deferred("schemas.registry", "OrgRecord")
+    Registry = deferred("schemas.registry", "Registry")
+    seed_events = deferred("schemas.registry", "seed_events")
+    Verifier = deferred("schemas.signing", "Verifier")
+    b64 = deferred("schemas.signing", "b64")
+    unb64 = deferred("schemas.signing", "unb64")
 
 if TYPE_CHECKING:
     from infra.broker_admin import AclChanges
@@ -140,6 +173,8 @@ ValidFrom = Annotated[str | None, typer.Option(
 
 
 def _validated(build: Any) -> list[EventData]:
+    from pydantic import ValidationError  # noqa: PLC0415 - keep start-up light
+
     try:
         events: list[EventData] = build()
     except ValidationError as exc:
@@ -551,6 +586,8 @@ def seed(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Onboard every organisation of a seed file, with its key, authorities and ACLs."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
     from producers.keys import key_file_name  # noqa: PLC0415
 
     try:

@@ -9,23 +9,48 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infra import wiring
-from infra.cli_common import console, err_console, fail, print_json, run
-from infra.settings import Settings, time_bounds
-from producers.bulk import Row, RowError, build, read_rows, read_text
-from producers.chainstore import Acknowledged, Pending
-from producers.keys import key_file_name, load_key, write_key
-from producers.publisher import Draft, Publisher, PublishResult
-from producers.sender import PublishError
+from infra.cli_common import console, deferred, err_console, fail, print_json, run
 from schemas.errors import EminingError
-from schemas.registry import Registry
-from schemas.signing import PrivateKey, b64
-from schemas.timing import TimeSkewError, check_time
+
+if TYPE_CHECKING:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from infra import wiring
+    from infra.settings import Settings, time_bounds
+    from producers.bulk import Row, RowError, build, read_rows, read_text
+    from producers.keys import key_file_name, load_key, write_key
+    from producers.publisher import Draft, Publisher, PublishResult
+    from schemas.registry import Registry
+    from schemas.signing import PrivateKey, b64
+    from schemas.timing import check_time
+else:  # imported when a command first uses them: `emining` starts light
+    BarColumn = deferred("rich.progress", "BarColumn")
+    MofNCompleteColumn = deferred("rich.progress", "MofNCompleteColumn")
+    Progress = deferred("rich.progress", "Progress")
+    TextColumn = deferred("rich.progress", "TextColumn")
+    TimeElapsedColumn = deferred("rich.progress", "TimeElapsedColumn")
+    wiring = deferred("infra", "wiring")
+    Settings = deferred("infra.settings", "Settings")
+    time_bounds = deferred("infra.settings", "time_bounds")
+    Row = deferred("producers.bulk", "Row")
+    RowError = deferred("producers.bulk", "RowError")
+    build = deferred("producers.bulk", "build")
+    read_rows = deferred("producers.bulk", "read_rows")
+    read_text = deferred("producers.bulk", "read_text")
+    key_file_name = deferred("producers.keys", "key_file_name")
+    load_key = deferred("producers.keys", "load_key")
+    write_key = deferred("producers.keys", "write_key")
+    Draft = deferred("producers.publisher", "Draft")
+    Publisher = deferred("producers.publisher", "Publisher")
+    PublishResult = deferred("producers.publisher", "PublishResult")
+    Registry = deferred("schemas.registry", "Registry")
+    PrivateKey = deferred("schemas.signing", "PrivateKey")
+    b64 = deferred("schemas.signing", "b64")
+    check_time = deferred("schemas.timing", "check_time")
 
 keys_app = typer.Typer(help="Organisation signing keys (Ed25519).", no_args_is_help=True)
 
@@ -91,6 +116,8 @@ def _timely(settings: Settings, registry: Registry | None, org: str, draft: Draf
 async def _publish(
     settings: Settings, key: PrivateKey, instance: str, drafts: list[Draft]
 ) -> list[PublishResult]:
+    from schemas.timing import TimeSkewError  # noqa: PLC0415 - keep start-up light
+
     registry = await wiring.load_registry(settings)
     for draft in drafts:
         try:
@@ -172,6 +199,9 @@ async def _import(
     waits in the outbox is looked up on the log when the publisher starts and re-sent only if
     it is not there.
     """
+    from producers.bulk import RowError  # noqa: PLC0415 - keep start-up light
+    from producers.sender import PublishError  # noqa: PLC0415
+
     registry = await wiring.load_registry(settings)
     bound = 2 * settings.client_timeout_s
     async with wiring.publisher(settings, key, instance, registry) as pub:
@@ -203,6 +233,8 @@ async def _import(
 def _stopped(why: str, pub: Publisher, rows: list[Row]) -> str:
     """Which rows the broker acknowledged, which are in doubt, which were not sent: by line,
     from what the source's chain store recorded (acknowledgements as they came)."""
+    from producers.chainstore import Acknowledged, Pending  # noqa: PLC0415 - start-up light
+
     acked: list[int] = []
     doubt: list[int] = []
     unsent: list[int] = []
@@ -244,6 +276,8 @@ def _with_id(org: str, row: Row) -> Row:
 
 def _rows(file: Path, type_name: str | None, *, skip_invalid: bool) -> tuple[
         list[Row], list[RowError]]:
+    from producers.bulk import RowError  # noqa: PLC0415 - keep start-up light
+
     good: list[Row] = []
     bad: list[RowError] = []
     for item in read_rows(file, type_name):

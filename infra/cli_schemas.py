@@ -6,20 +6,35 @@ import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.markup import escape
-from rich.table import Table
 
 import schemas
-from infra.cli_common import console, fail, print_json
-from schemas.asyncapi import document
-from schemas.base import TYPE_PREFIX
-from schemas.catalogue import UPCASTERS, event_types
-from schemas.doc import summary
-from schemas.versions import Finding, Snapshot, check, json_schema, parse_snapshot, wire_example
+from infra.cli_common import console, deferred, fail, print_json
+
+if TYPE_CHECKING:
+    import yaml
+    from rich.markup import escape
+    from rich.table import Table
+
+    from schemas.asyncapi import document
+    from schemas.catalogue import event_types
+    from schemas.doc import summary
+    from schemas.versions import Finding, Snapshot, check, json_schema, parse_snapshot, wire_example
+else:  # imported when a command first uses them: `emining` starts light
+    yaml = deferred("yaml")
+    escape = deferred("rich.markup", "escape")
+    Table = deferred("rich.table", "Table")
+    document = deferred("schemas.asyncapi", "document")
+    event_types = deferred("schemas.catalogue", "event_types")
+    summary = deferred("schemas.doc", "summary")
+    Finding = deferred("schemas.versions", "Finding")
+    Snapshot = deferred("schemas.versions", "Snapshot")
+    check = deferred("schemas.versions", "check")
+    json_schema = deferred("schemas.versions", "json_schema")
+    parse_snapshot = deferred("schemas.versions", "parse_snapshot")
+    wire_example = deferred("schemas.versions", "wire_example")
 
 SNAPSHOTS = Path(schemas.__file__).parent / "snapshots"
 """Released schemas, committed with the code: ``<ce_type>[.rN].json``."""
@@ -86,6 +101,8 @@ def list_(
             ]
         )
         return
+    from schemas.base import TYPE_PREFIX  # noqa: PLC0415 - keep start-up light
+
     for topic in dict.fromkeys(cls.TOPIC for cls in types.values()):
         table = Table(title=topic, title_justify="left")
         table.add_column(f"type ({TYPE_PREFIX}…)", no_wrap=True)
@@ -132,6 +149,8 @@ def check_(
         released = read_snapshots(snapshots)
     except (ValueError, OSError) as exc:
         fail(f"cannot read snapshots: {exc}")
+    from schemas.catalogue import UPCASTERS  # noqa: PLC0415 - keep start-up light
+
     report = check(event_types(), released, UPCASTERS)
     written = write_snapshots(snapshots, report.to_write) if update else []
     if as_json:

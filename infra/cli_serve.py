@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import TypeAdapter, ValidationError
-from rich.table import Table
 
-from infra.cli_common import console, fail, print_json
-from infra.settings import Settings
-from producers.gateway_auth import ApiKeyStore
-from producers.keys import key_file_name, load_key, write_key
+from infra.cli_common import console, deferred, fail, print_json
 from schemas.errors import EminingError
-from schemas.identifiers import OrgId
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+    from rich.table import Table
+
+    from infra.settings import Settings
+    from producers.gateway_auth import ApiKeyStore
+    from producers.keys import key_file_name, load_key, write_key
+else:  # imported when a command first uses them: `emining` starts light
+    Table = deferred("rich.table", "Table")
+    Settings = deferred("infra.settings", "Settings")
+    ApiKeyStore = deferred("producers.gateway_auth", "ApiKeyStore")
+    key_file_name = deferred("producers.keys", "key_file_name")
+    load_key = deferred("producers.keys", "load_key")
+    write_key = deferred("producers.keys", "write_key")
 
 apikeys_app = typer.Typer(
     help="Gateway API keys: one per organisation, shown once, stored hashed.", no_args_is_help=True
@@ -24,17 +34,26 @@ custody_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_ORG_ID: TypeAdapter[str] = TypeAdapter(OrgId)
-
 OrgOption = Annotated[
     str, typer.Option("--org", help="organisation URN, e.g. urn:emining:pk:gov:ba-epa")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+@functools.cache
+def _org_id() -> TypeAdapter[str]:
+    from pydantic import TypeAdapter  # noqa: PLC0415 - keep start-up light
+
+    from schemas.identifiers import OrgId  # noqa: PLC0415
+
+    return TypeAdapter(OrgId)
+
+
 def _org(value: str) -> str:
+    from pydantic import ValidationError  # noqa: PLC0415
+
     try:
-        return _ORG_ID.validate_python(value)
+        return _org_id().validate_python(value)
     except ValidationError as exc:
         fail(f"--org: {exc.errors()[0]['msg']}")
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.cli_common import err_console, run
-from infra.settings import Settings
+from infra.cli_common import deferred, err_console, run
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
+else:  # imported when a command first uses them: `emining` starts light
+    Settings = deferred("infra.settings", "Settings")
 
 
 def tail(

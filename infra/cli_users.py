@@ -5,13 +5,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
-from infra.cli_common import console, fail, print_json, run
-from infra.settings import Settings
+from infra.cli_common import console, deferred, fail, print_json, run
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from infra.settings import Settings
+else:  # imported when a command first uses them: `emining` starts light
+    Table = deferred("rich.table", "Table")
+    Settings = deferred("infra.settings", "Settings")
 from schemas.access import UserRole
 
 T = TypeVar("T")

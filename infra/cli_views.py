@@ -6,17 +6,28 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from infra import wiring
-from infra.cli_common import console, fail, print_json, run
-from infra.kafka_client import kafka_access
-from infra.logging import configure_logging
-from infra.settings import Settings, time_bounds
-from producers.connection import KafkaAccess
+from infra.cli_common import console, deferred, fail, print_json, run
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from infra import wiring
+    from infra.kafka_client import kafka_access
+    from infra.logging import configure_logging
+    from infra.settings import Settings, time_bounds
+    from producers.connection import KafkaAccess
+else:  # imported when a command first uses them: `emining` starts light
+    Table = deferred("rich.table", "Table")
+    wiring = deferred("infra", "wiring")
+    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    configure_logging = deferred("infra.logging", "configure_logging")
+    Settings = deferred("infra.settings", "Settings")
+    time_bounds = deferred("infra.settings", "time_bounds")
+    KafkaAccess = deferred("producers.connection", "KafkaAccess")
 from schemas.errors import EminingError
 
 views_app = typer.Typer(

@@ -4,102 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+
+# The closed sets live in a module without pydantic (the CLI's start-up reads them); they are
+# the same classes here.
+from schemas.enums import Currency as Currency  # noqa: PLC0414 - re-exported
+from schemas.enums import Function as Function  # noqa: PLC0414 - re-exported
+from schemas.enums import Language as Language  # noqa: PLC0414 - re-exported
+from schemas.enums import Mineral as Mineral  # noqa: PLC0414 - re-exported
+from schemas.enums import Province as Province  # noqa: PLC0414 - re-exported
+from schemas.enums import Role as Role  # noqa: PLC0414 - re-exported
+from schemas.enums import Side as Side  # noqa: PLC0414 - re-exported
+from schemas.enums import TitleType as TitleType  # noqa: PLC0414 - re-exported
 
 
 class Frozen(BaseModel):
     """Base of every value object: immutable, no unknown fields, enum values on the wire."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-
-class Side(StrEnum):
-    PK = "PK"
-    CN = "CN"
-
-
-class Role(StrEnum):
-    AGENCY = "agency"
-    FIRM = "firm"
-    AUDITOR = "auditor"
-    PLATFORM = "platform"
-
-
-class Function(StrEnum):
-    """What an organisation does for the platform, beyond its role: alerts find their
-    recipients by function in the registry, never by a fixed organisation id."""
-
-    LICENSING = "licensing"
-    """A provincial mines and minerals department: grants and decides mineral titles."""
-    ENVIRONMENT = "environment"
-    """An environmental protection agency: decides IEEs and EIAs."""
-    CUSTOMS = "customs"
-    """Clears or holds export declarations."""
-    INVESTMENT_FACILITATION = "investment_facilitation"
-    """Follows applications past their service standard (SIFC, the Board of Investment)."""
-    TRADE_WINDOW = "trade_window"
-    """Issues export approvals (LPCOs): the single window."""
-    PORT = "port"
-    """Loads vessels: a port authority."""
-    BORDER_POST = "border_post"
-    """Sees cargo across a land border (the dry port at Sost before Khunjerab)."""
-
-
-class Province(StrEnum):
-    """ISO 3166-2:PK subdivisions."""
-
-    BALOCHISTAN = "PK-BA"
-    KHYBER_PAKHTUNKHWA = "PK-KP"
-    PUNJAB = "PK-PB"
-    SINDH = "PK-SD"
-    GILGIT_BALTISTAN = "PK-GB"
-    AZAD_JAMMU_KASHMIR = "PK-JK"
-    ISLAMABAD = "PK-IS"
-
-
-class TitleType(StrEnum):
-    """Mineral title types of the provincial mineral rules."""
-
-    RECONNAISSANCE_LICENCE = "RL"
-    EXPLORATION_LICENCE = "EL"
-    MINERAL_DEPOSIT_RETENTION_LICENCE = "MDRL"
-    MINING_LEASE = "ML"
-    PROSPECTING_LICENCE = "PL"
-    SMALL_SCALE_MINING_LEASE = "SSML"
-    MINOR_MINERALS = "MM"
-
-
-class Mineral(StrEnum):
-    COPPER = "copper"
-    GOLD = "gold"
-    SILVER = "silver"
-    LEAD = "lead"
-    ZINC = "zinc"
-    IRON_ORE = "iron_ore"
-    CHROMITE = "chromite"
-    LIGNITE = "lignite"
-    COAL = "coal"
-    LITHIUM = "lithium"
-    RARE_EARTHS = "rare_earths"
-    MOLYBDENUM = "molybdenum"
-
-
-class Currency(StrEnum):
-    """ISO 4217 currencies used on the platform."""
-
-    PKR = "PKR"
-    USD = "USD"
-    CNY = "CNY"
-
-
-class Language(StrEnum):
-    EN = "en"
-    ZH = "zh"
-    UR = "ur"
 
 
 def _not_float(value: object) -> object:

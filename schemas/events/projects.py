@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Frozen, Names, Province
+from schemas.enums import ProjectStage as ProjectStage  # noqa: PLC0414 - re-exported
 from schemas.events.examples import LOCAL_NTN, OPERATOR, PARTNER, PROJECT, TITLE
 from schemas.identifiers import (
     NTN,
@@ -32,17 +33,6 @@ from schemas.identifiers import (
 from schemas.lifecycles import stage_move_allowed
 from schemas.measures import Items, Label, Minerals, Product, Text, Tonnes
 from schemas.topics import PROJECTS
-
-
-class ProjectStage(StrEnum):
-    """Stages in their natural order; ``stage_change_allowed`` says which moves are possible."""
-
-    EXPLORATION = "exploration"
-    FEASIBILITY = "feasibility"
-    CONSTRUCTION = "construction"
-    PRODUCTION = "production"
-    CARE_AND_MAINTENANCE = "care_and_maintenance"
-    CLOSURE = "closure"
 
 
 def stage_change_allowed(from_stage: ProjectStage, to_stage: ProjectStage) -> bool:

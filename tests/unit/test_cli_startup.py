@@ -1,0 +1,59 @@
+"""The ``emining`` command starts light: shell completion imports it on every Tab."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from infra.broker_acls import SERVICES
+from infra.cli import app
+from infra.cli_kafka import Service
+from schemas import common, enums
+from schemas.events import projects
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("aiokafka", "faststream", "fastapi", "starlette", "sqlalchemy", "asyncpg", "aiosqlite",
+         "cryptography", "uvicorn", "httpx", "jinja2", "babel", "structlog", "yaml",
+         "pydantic_settings", "schemas.base", "schemas.registry", "producers.publisher",
+         "consumers.store", "rich.table", "rich.progress")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return set(json.loads(out))
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    loaded = _loaded_after("import infra.cli")
+    assert "infra.cli_views" in loaded  # the probe did import the whole command tree
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_building_every_command_resolves_its_options_without_the_heavy_modules() -> None:
+    """Typer reads every command's signature when it builds the command tree (as completion
+    does): an option typed with something imported lazily would fail here."""
+    loaded = _loaded_after("import typer, infra.cli\ntyper.main.get_command(infra.cli.app)")
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_the_command_tree_builds_here_too() -> None:
+    command = typer.main.get_command(app)
+    assert {"views", "publish", "import", "audit", "alerts"} <= set(
+        command.commands)  # type: ignore[attr-defined]
+
+
+def test_the_closed_sets_are_the_schema_classes() -> None:
+    """The light module holds the very classes the event models use (no copy to drift)."""
+    assert common.Language is enums.Language
+    assert common.Province is enums.Province
+    assert projects.ProjectStage is enums.ProjectStage
+
+
+def test_the_service_choices_are_the_broker_services() -> None:
+    assert {s.value for s in Service} == set(SERVICES)
