@@ -83,9 +83,10 @@ def keys_new(
 
 
 def _load_data(data: str) -> dict[str, object]:
-    """``--data``: inline JSON (``{…}``), ``@file``, a file's path, or ``-`` for stdin."""
+    """``--data``: inline JSON (``{…}``), ``@file`` (or a file's path), ``@-`` or ``-`` for
+    stdin. Malformed JSON is one line naming where it breaks (exit 1, as every expected error)."""
     try:
-        if data == "-":
+        if data in ("-", "@-"):
             text = sys.stdin.read()
         elif data.lstrip().startswith(("{", "[")):
             text = data
@@ -96,7 +97,8 @@ def _load_data(data: str) -> dict[str, object]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+             f"(character {exc.pos})")
     except RecursionError:
         fail("--data is JSON nested too deep to be an event")
     if not isinstance(doc, dict):
@@ -136,8 +138,8 @@ def publish(
     as_org: Annotated[str, typer.Option("--as", help="publishing organisation URN")],
     key: Annotated[Path, typer.Option(help="the organisation's key file")],
     subject: Annotated[str, typer.Option(help="what the event is about (title, project, ...)")],
-    data: Annotated[str, typer.Option(help="the event data: inline JSON ('{...}'), @file "
-                                      "(or a file's path), or - for stdin")],
+    data: Annotated[str, typer.Option(help="the event data: inline JSON ('{...}'), @FILE "
+                                      "(or a file's path), or @- (or -) for stdin")],
     instance: Annotated[str, typer.Option(help="source instance name (one chain each)")] = "cli",
     event_id: Annotated[
         str | None, typer.Option("--id", help="event id (default: new UUID)")

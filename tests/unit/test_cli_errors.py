@@ -78,6 +78,40 @@ def test_publish_with_inline_data_missing_one_field_names_it(
     assert "cannot read /no/such/file.json" in one_error_line(gone)
 
 
+@pytest.mark.parametrize("data", ["@-", "-"])
+def test_publish_reads_data_from_stdin(
+    env: dict[str, str | None], key_file: str, data: str,
+) -> None:
+    try:
+        result = CliRunner().invoke(app, ["publish", GRANTED, "--as", BA, "--key", key_file,
+                                          "--subject", "BA-EL-2025-0153", "--data", data],
+                                    env=env, input="{}")
+    finally:
+        configure_logging("warning")
+    assert one_error_line(result) == (
+        f"error: {GRANTED} needs {MISSING} (6 required fields missing)")
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    ('{"holder_uscc": "91650100MA7XK3P2LA",}', "line 1 column 38 (character 37)"),
+    ("{'term_years': 3}", "line 1 column 2 (character 1)"),
+    ('{"term_years": 3', "line 1 column 17 (character 16)"),
+])
+def test_publish_with_malformed_json_says_where_in_one_line(
+    env: dict[str, str | None], key_file: str, tmp_path: Path, data: str, where: str,
+) -> None:
+    inline = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                    "BA-EL-2025-0153", "--data", data)
+    line = one_error_line(inline)
+    assert line.startswith("error: --data is not JSON: ")
+    assert line.endswith(f" at {where}")
+    file = tmp_path / "data.json"
+    file.write_text(data)
+    from_file = invoke(env, "publish", GRANTED, "--as", BA, "--key", key_file, "--subject",
+                       "BA-EL-2025-0153", "--data", f"@{file}")
+    assert one_error_line(from_file) == line
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("projects", "--province", "Balochistan"), ("unknown province 'Balochistan' (did you "
                                                 "mean PK-BA?); valid: PK-BA (Balochistan), ")),
