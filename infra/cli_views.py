@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, fail, print_json, run
+from infra.cli_common import console, deferred, err_console, fail, print_json, run
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -38,6 +38,9 @@ views_app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 Limit = Annotated[int, typer.Option(help="items per page (at most 500)")]
 Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
+Wide = Annotated[bool, typer.Option(
+    "--wide", help="every column, with the ids behind the names (URNs, USCCs, references)")]
+Columns = dict[str, Callable[[dict[str, Any]], Any]]
 
 
 def views_config(settings: Settings) -> Any:
@@ -107,14 +110,21 @@ def _freshness_line(freshness: dict[str, dict[str, dict[str, Any]]]) -> str:
     return f"views: {applied} record(s) applied over {len(parts)} partition(s), {lag}"
 
 
-def _show(answer: dict[str, Any], columns: dict[str, Callable[[dict[str, Any]], Any]],
-          as_json: bool) -> None:
+def _show(answer: dict[str, Any], columns: Columns, as_json: bool) -> None:
+    """A page as a table whose first column is the key: printed whole however narrow the
+    terminal (the other columns fold), so it can be copied into the next command."""
     if as_json:
         print_json(answer)
         return
-    table = Table(*columns)
-    for item in answer["items"]:
-        table.add_row(*(str(fn(item) if fn(item) is not None else "-") for fn in columns.values()))
+    rows = [[_cell(fn(item)) for fn in columns.values()] for item in answer["items"]]
+    headers = list(columns)
+    table = Table()
+    key_width = max([len(headers[0]), *(len(row[0]) for row in rows)])
+    table.add_column(headers[0], no_wrap=True, min_width=key_width)
+    for header in headers[1:]:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     if answer["next_cursor"]:
         console.print(f"more: --cursor {answer['next_cursor']}", highlight=False)
@@ -128,9 +138,12 @@ def projects(
     operator: Annotated[str | None, typer.Option(help="operator's USCC")] = None,
     kind: Annotated[str | None, typer.Option(
         help="mine, concentrator, smelter, refinery or processing_plant")] = None,
-    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+    limit: Limit = 50, cursor: Cursor = None, wide: Wide = False, as_json: JsonOption = False,
 ) -> None:
-    """Projects: kind, stage, operator, titles, inputs and outputs, deliveries, production."""
+    """Projects: name, kind, stage, operator, province, titles.
+
+    The operator by name (as the project's registration gave it); --wide adds its USCC,
+    inputs and outputs, deliveries received and taken, and the latest production."""
     from consumers.store_read import project_kind, province_filter, unknown_value  # noqa: PLC0415
     from schemas.events.projects import ProjectStage  # noqa: PLC0415
 
@@ -144,16 +157,49 @@ def projects(
         fail(str(exc))
     filters = {"province": province, "status": stage, "party": operator, "kind": kind}
     answer = run(_page("projects", filters, limit, cursor))
-    _show(answer, {
-        "project": lambda i: i["project_id"], "kind": lambda i: i["kind"],
-        "stage": lambda i: i["stage"],
-        "operator": lambda i: i["operator_uscc"], "province": lambda i: i["province"],
-        "titles": lambda i: ", ".join(i["titles"]),
+    more: Columns = {
+        "operator USCC": lambda i: i["operator_uscc"],
         "in → out": _flow,
         "received (dmt)": lambda i: _tonnes(i["received"]),
         "taken by plants (dmt)": lambda i: _tonnes(_taken(i["offtake"])),
         "latest production": lambda i: (i["latest_production"] or {}).get("period"),
+    } if wide else {}
+    _show(answer, {
+        "project": lambda i: i["project_id"], "name": lambda i: _en(i.get("names")),
+        "kind": lambda i: i["kind"], "stage": lambda i: i["stage"],
+        "operator": lambda i: _en(i.get("operator_name")) or i["operator_uscc"],
+        "province": lambda i: i["province"], "titles": lambda i: ", ".join(i["titles"]),
+        **more,
     }, as_json)
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _en(names: dict[str, Any] | None) -> str | None:
+    """A name in English (else any language it has), as the views store ``Names``."""
+    if not names:
+        return None
+    found = names.get("en") or next((v for v in names.values() if v), None)
+    return None if found is None else str(found)
+
+
+async def _org_names() -> dict[str, str]:
+    """Organisations' names by URN and by USCC, from the registry on the log; empty when it
+    cannot be read within a few seconds (the tables then show the ids)."""
+    settings = Settings()
+    try:
+        registry = await asyncio.wait_for(wiring.load_registry(settings), 3.0)
+    except (EminingError, TimeoutError, OSError):
+        return {}
+    return {party: name for org in registry.orgs.values()
+            if (name := _en(org.names))
+            for party in org.party_ids}
+
+
+def _named(names: dict[str, str], party: str | None) -> str | None:
+    return None if party is None else names.get(party, party)
 
 
 def _flow(item: dict[str, Any]) -> str | None:
@@ -217,9 +263,12 @@ def approvals(
     breached: Annotated[bool, typer.Option(
         "--breached", help="only pending files past their service standard")] = False,
     as_of: AsOf = None,
-    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+    limit: Limit = 50, cursor: Cursor = None, wide: Wide = False, as_json: JsonOption = False,
 ) -> None:
-    """Licences, environmental approvals and export LPCOs: status, authority, dues, days pending."""
+    """Licences, environmental approvals and export LPCOs: status, authority, dues, days pending.
+
+    Holder and authority by name (from the registry on the log, when it can be read); --wide
+    adds their USCC and URN, the application's own reference, the dates and what is due."""
     from consumers.store_read import (  # noqa: PLC0415
         APPROVAL_STATUSES,
         list_approvals,
@@ -247,15 +296,22 @@ def approvals(
                               for t, ps in fresh.items()}}
 
     answer = run(_with_store(work))
-    _show(answer, {
-        "ref": lambda i: i["ref"], "kind": lambda i: i["kind"], "status": _status_of,
-        "holder": lambda i: i["holder_uscc"], "authority": lambda i: i["authority"],
+    names = {} if as_json else run(_org_names())
+    more: Columns = {
+        "holder USCC": lambda i: i["holder_uscc"], "authority URN": lambda i: i["authority"],
+        "application": lambda i: i.get("application_ref"),
         "received": lambda i: (i["received_at"] or "")[:10] or None,
         "decided": lambda i: (i["decided_at"] or "")[:10] or None,
+        "due": lambda i: ", ".join(f"{k} {v}" for k, v in sorted(i["due"].items())) or None,
+    } if wide else {}
+    _show(answer, {
+        "ref": lambda i: i["ref"], "kind": lambda i: i["kind"], "status": _status_of,
+        "holder": lambda i: _named(names, i["holder_uscc"]),
+        "authority": lambda i: _named(names, i["authority"]),
         "days pending": lambda i: i["days_pending"],
         "standard due": lambda i: i["standard_due_on"] and (
             i["standard_due_on"] + (" BREACHED" if i["breached"] else "")),
-        "due": lambda i: ", ".join(f"{k} {v}" for k, v in sorted(i["due"].items())) or None,
+        **more,
     }, as_json)
 
 
@@ -318,9 +374,12 @@ def _print_approval(answer: dict[str, Any]) -> None:
 def shipments(
     status: Annotated[list[str] | None, typer.Option(help="e.g. held")] = None,
     exporter: Annotated[str | None, typer.Option(help="exporter's USCC")] = None,
-    limit: Limit = 50, cursor: Cursor = None, as_json: JsonOption = False,
+    limit: Limit = 50, cursor: Cursor = None, wide: Wide = False, as_json: JsonOption = False,
 ) -> None:
-    """Shipments: status, current leg, holds, approvals relied on."""
+    """Shipments: status, exporter, current leg, holds, approvals relied on.
+
+    The exporter by name (from the registry on the log, when it can be read); --wide adds its
+    USCC and the project the cargo comes from."""
     from consumers.store_read import SHIPMENT_STATUSES, statuses  # noqa: PLC0415
 
     try:
@@ -328,8 +387,12 @@ def shipments(
     except ValueError as exc:
         fail(str(exc))
     answer = run(_page("shipments", {"status": wanted, "party": exporter}, limit, cursor))
+    names = {} if as_json else run(_org_names())
+    more: Columns = {"exporter USCC": lambda i: i["exporter_uscc"],
+                     "project": lambda i: i.get("project_id")} if wide else {}
     _show(answer, {
         "shipment": lambda i: i["shipment_id"], "status": lambda i: i["status"],
+        "exporter": lambda i: _named(names, i["exporter_uscc"]), **more,
         "leg": lambda i: i["leg"] and f"{i['leg']['origin']} → {i['leg']['destination']}",
         "on hold": lambda i: "yes" if i["on_hold"] else "no",
         "approvals": lambda i: ", ".join(i["approvals"]) or None,
@@ -391,7 +454,9 @@ def rebuild(
     from consumers.rebuild import rebuild as replay  # noqa: PLC0415
 
     config = _config_or_fail()
-    with console.status("replaying the shared topics from offset 0…"):
+    # The spinner and any log line go to stderr (stdout is the result); the spinner is drawn
+    # only on a terminal, and log lines written while it spins are printed above it.
+    with err_console.status("replaying the shared topics from offset 0…"):
         result = run(replay(config, publish_dlq=dlq))
     if as_json:
         print_json(result.as_dict())
