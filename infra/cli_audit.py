@@ -257,11 +257,12 @@ def parse_standards(items: list[str] | None) -> dict[str, int]:
 
 @audit_app.command("report")
 def report(
-    out: Annotated[Path, typer.Option(help="the HTML page to write")],
+    out: Annotated[Path | None, typer.Option(help="write the HTML page here")] = None,
     csv_dir: Annotated[Path | None, typer.Option(
-        help="also write one CSV per table here (licence_register.csv: EITI 2.3)")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="also write all data as JSON")
-                        ] = None,
+        help="write one CSV per table here (licence_register.csv: EITI 2.3)")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="print all the data as one JSON document on stdout (to keep it: "
+        "--json > report.json)")] = False,
     as_of: Annotated[str | None, typer.Option(help="report on the platform as it stood then")
                      ] = None,
     include_late: Annotated[bool, typer.Option(
@@ -274,14 +275,18 @@ def report(
     workers: WorkersOption = None,
     topic: TopicOption = None,
 ) -> None:
-    """Write one self-contained HTML page: lead times per agency and title type against the
-    standards, deadline breaches, project timelines, shipments by mineral, HS heading and exit
-    point, the licence register and the verify findings, with charts."""
-    from consumers.audit.exports import write_csv, write_json  # noqa: PLC0415
+    """Write one self-contained HTML page (--out): lead times per agency and title type against
+    the standards, deadline breaches, project timelines, shipments by mineral, HS heading and
+    exit point, the licence register and the verify findings, with charts. --csv-dir writes
+    the tables as CSV; --json prints everything as JSON on stdout (what was written is then
+    said on stderr). At least one of the three."""
+    from consumers.audit.exports import to_json, write_csv  # noqa: PLC0415
     from consumers.audit.html import render  # noqa: PLC0415
     from consumers.audit.report import audit_report  # noqa: PLC0415
     from schemas.standards import Standards  # noqa: PLC0415
 
+    if out is None and csv_dir is None and not as_json:
+        fail("say what to write: --out PAGE.html, --csv-dir DIR and/or --json (on stdout)")
     topics = audit_topics(topic)
     standards = Standards().with_overrides(parse_standards(standard))
     moment = parse_moment(as_of, "--as-of") if as_of else None
@@ -294,18 +299,21 @@ def report(
             timeout_s=settings.client_timeout_s,
             time_bounds=time_bounds(settings),
             on_progress=lambda _phase, done, total: on_progress(done, total)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(built), encoding="utf-8")
-    written = [out]
+    written: list[Path] = []
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(built), encoding="utf-8")
+        written.append(out)
     if csv_dir is not None:
         written += write_csv(built, csv_dir)
-    if json_out is not None:
-        written.append(write_json(built, json_out))
+    if as_json:
+        print_json(to_json(built))
+    said = err_console if as_json else console  # stdout stays the one JSON document
     for path in written:
-        console.print(f"wrote {path}", highlight=False)
+        said.print(f"wrote {path}", highlight=False, soft_wrap=True)
     verdict = "OK" if built.verify is None or built.verify.ok else (
         f"{len(built.verify.violations)} violation(s)")
-    console.print(f"{len(built.lead_times)} lead-time rows, {len(built.breaches)} deadline "
+    said.print(f"{len(built.lead_times)} lead-time rows, {len(built.breaches)} deadline "
                   f"breaches, {len(built.register)} licences; verify: {verdict}",
                   highlight=False, soft_wrap=True)
 

@@ -475,9 +475,9 @@ async def report_on(auditor: Party, b_day: str) -> None:
     """The audit report on B, with the history loaded since: the licence is in the register,
     granted on the day its standard fell due (the 20 days spent deficient added): not late."""
     out = auditor.home / "report"
-    await auditor("audit", "report", "--out", str(out / "b.html"), "--json",
-                  str(out / "b.json"), "--as-of", b_day, "--include-late")
-    report = json.loads((out / "b.json").read_text(encoding="utf-8"))
+    report = await auditor.json("audit", "report", "--out", str(out / "b.html"), "--as-of",
+                                b_day, "--include-late")
+    assert (out / "b.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     register = {r["title_number"]: r for r in report["licence_register"]}
     assert sorted(register) == sorted([BA_TITLE, SD_TITLE])  # Sindh's: applied for, pending
     assert (register[BA_TITLE]["status"], register[SD_TITLE]["status"]) == ("granted", "received")

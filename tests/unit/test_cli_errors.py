@@ -161,3 +161,11 @@ def test_a_dead_bootstrap_is_unreachable_not_a_missing_credential(
     alive = f"127.0.0.1:{listening_port}"
     line = one_error_line(invoke(env | {"EMINING_KAFKA_BOOTSTRAP": alive}, "topics", "list"))
     assert line.startswith(f"error: no credential for the broker at {alive}: it takes SCRAM")
+
+
+def test_audit_report_without_anything_to_write_says_what_it_can_write(
+    env: dict[str, str | None],
+) -> None:
+    line = one_error_line(invoke(env, "audit", "report"))
+    assert line == ("error: say what to write: --out PAGE.html, --csv-dir DIR and/or --json "
+                    "(on stdout)")

@@ -85,18 +85,19 @@ async def test_the_report_renders_the_scenarios_lead_times_and_breaches(
 async def test_report_cli_writes_the_page_and_the_exports(kafka_access, bus, parties,
                                                           tmp_path):
     await bus.steps(story(4))
-    out, csv_dir, json_out = tmp_path / "r.html", tmp_path / "csv", tmp_path / "r.json"
+    out, csv_dir = tmp_path / "r.html", tmp_path / "csv"
     result = await asyncio.to_thread(
         CliRunner().invoke, app,
         ["audit", "report", "--out", str(out), "--csv-dir", str(csv_dir), "--json",
-         str(json_out), "--standard", "EL=30", "--workers", "0", *_args(bus)],
+         "--standard", "EL=30", "--workers", "0", *_args(bus)],
         env=_env(kafka_access, parties, tmp_path))
     assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.stderr  # stdout is the JSON document alone
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "Licence register (EITI 2.3)" in page
     register = (csv_dir / "licence_register.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(register) == 1 + 4
-    doc = json.loads(json_out.read_text(encoding="utf-8"))
+    doc = json.loads(result.stdout)
     assert doc["standards_days"]["EL"] == 30
     assert len(doc["licence_register"]) == 4
