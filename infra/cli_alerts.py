@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, err_console, fail, print_json, run
+from infra.cli_common import (
+    chosen,
+    completer,
+    console,
+    deferred,
+    err_console,
+    fail,
+    language,
+    print_json,
+    run,
+)
 
 if TYPE_CHECKING:
     from infra.logging import configure_logging
@@ -63,13 +73,15 @@ def _line(alert: Any, language: Language | None) -> str:
 @alerts_app.command("tail")
 def tail(
     org: OrgOption,
-    lang: Annotated[Language | None, typer.Option("--lang", help="en, zh or ur; default: the "
-                                                  "organisation's preferred language")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", autocompletion=completer(Language),
+        help="en, zh (or zh-Hans) or ur; default: the organisation's preferred language")] = None,
     from_beginning: Annotated[bool, typer.Option(help="start at the topic's first alert")] = False,
     count: Annotated[int | None, typer.Option(help="stop after this many alerts")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Follow an organisation's alerts topic; each alert's platform signature is verified."""
+    chosen_language = None if lang is None else language("--lang", lang)
     from consumers.alerts.reader import Received, follow  # noqa: PLC0415
     from infra import alerts_wiring  # noqa: PLC0415
     from infra.kafka_client import kafka_access  # noqa: PLC0415
@@ -89,7 +101,7 @@ def tail(
                 if as_json:
                     sys.stdout.write(item.alert.model_dump_json() + "\n")
                 else:
-                    sys.stdout.write(_line(item.alert, lang) + "\n")
+                    sys.stdout.write(_line(item.alert, chosen_language) + "\n")
                 sys.stdout.flush()
                 seen += 1
                 if count is not None and seen >= count:
@@ -102,18 +114,26 @@ def tail(
 @alerts_app.command("subscribe")
 def subscribe(
     org: OrgOption,
-    mineral: Annotated[list[Mineral] | None, typer.Option(help="repeatable; any of")] = None,
-    province: Annotated[list[Province] | None, typer.Option(help="repeatable; any of")] = None,
-    stage: Annotated[list[ProjectStage] | None, typer.Option(help="repeatable; any of")] = None,
+    mineral: Annotated[list[str] | None, typer.Option(
+        autocompletion=completer(Mineral), help="repeatable; any of")] = None,
+    province: Annotated[list[str] | None, typer.Option(
+        autocompletion=completer(Province), help="repeatable; any of (e.g. PK-BA)")] = None,
+    stage: Annotated[list[str] | None, typer.Option(
+        autocompletion=completer(ProjectStage), help="repeatable; any of")] = None,
     existing: Annotated[bool, typer.Option(help="also alert on matching projects already "
                                            "registered")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Hear about new projects matching a mineral, province or stage filter."""
+    from consumers.store_read import PROVINCE_NAMES  # noqa: PLC0415
+
+    minerals = [chosen("mineral", m, Mineral) for m in mineral or ()]
+    provinces = [chosen("province", p, Province, PROVINCE_NAMES) for p in province or ()]
+    stages = [chosen("stage", s, ProjectStage) for s in stage or ()]
 
     async def work(service: Any) -> Any:
-        return await service.subscribe(org, minerals=mineral or (), provinces=province or (),
-                                       stages=stage or (), include_existing=existing)
+        return await service.subscribe(org, minerals=minerals, provinces=provinces,
+                                       stages=stages, include_existing=existing)
 
     sub, raised = run(_with_service(work, registry=existing))
     if as_json:

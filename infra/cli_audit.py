@@ -34,7 +34,7 @@ else:  # imported when a command first uses them: `emining` starts light
     TextColumn = deferred("rich.progress", "TextColumn")
     TimeRemainingColumn = deferred("rich.progress", "TimeRemainingColumn")
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra", "wiring")
+    wiring = deferred("infra.wiring")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")

@@ -5,18 +5,21 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, time
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import typer
 
+from schemas.enums import Language
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 
 
 class _Lazy:
@@ -27,12 +30,21 @@ class _Lazy:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _real(self) -> Console:
         if self._console is None:
             from rich.console import Console  # noqa: PLC0415
 
             self._console = Console(stderr=self._stderr)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __enter__(self) -> Console:  # rich's live displays hold the console with ``with``
+        return self._real().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._real().__exit__(*exc)
 
 
 class _Deferred:
@@ -48,7 +60,12 @@ class _Deferred:
         if self._target is None:
             module, name = self._where
             found = importlib.import_module(module)
-            self._target = found if name is None else getattr(found, name)
+            if name is None:
+                self._target = found
+            elif hasattr(found, name):
+                self._target = getattr(found, name)
+            else:  # a package's module not imported yet
+                self._target = importlib.import_module(f"{module}.{name}")
         return self._target
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -75,6 +92,34 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear red line to stderr and exit; expected errors never show a traceback."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def chosen(what: str, value: str, among: type[E], names: Mapping[str, str] | None = None) -> E:
+    """One of a closed set from the command line; anything else (a typo, a name given for a
+    code) exits with one line suggesting the closest valid values and listing them all."""
+    try:
+        return among(value)
+    except ValueError:
+        from consumers.store_read import unknown_value  # noqa: PLC0415 - only on a typo
+
+        fail(unknown_value(what, value, [m.value for m in among], names))
+
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ur": "Urdu"}
+
+
+def language(option: str, value: str) -> Language:
+    """``--lang``/``--language``: en, zh or ur, or a BCP 47 tag naming one of them (zh-Hans,
+    zh-CN, en-GB, ur-PK); a typo gets a suggestion."""
+    primary = value.split("-", 1)[0].split("_", 1)[0].casefold()
+    if primary in LANGUAGE_NAMES:
+        return Language(primary)
+    return chosen(f"{option} language", value, Language, LANGUAGE_NAMES)
+
+
+def completer(among: type[StrEnum]) -> Callable[[str], list[str]]:
+    """Shell completion for an option that takes one of a closed set."""
+    return lambda incomplete: [m.value for m in among if m.value.startswith(incomplete)]
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

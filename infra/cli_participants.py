@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, err_console, fail, parse_moment, print_json, run
+from infra.cli_common import (
+    completer,
+    console,
+    deferred,
+    err_console,
+    fail,
+    parse_moment,
+    print_json,
+    run,
+)
+from infra.cli_common import language as language_of
 from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
 from schemas.enums import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import EminingError
@@ -47,7 +57,7 @@ if TYPE_CHECKING:
 else:  # imported when a command first uses them: `emining` starts light
     yaml = deferred("yaml")
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra", "wiring")
+    wiring = deferred("infra.wiring")
     desired_acls = deferred("infra.broker_acls", "desired_acls")
     org_acls = deferred("infra.broker_acls", "org_acls")
     org_principal = deferred("infra.broker_acls", "org_principal")
@@ -218,7 +228,9 @@ def add(
     role: Annotated[Role, typer.Option(help="agency, firm, auditor or platform")],
     name_zh: Annotated[str | None, typer.Option(help="name in Chinese")] = None,
     name_ur: Annotated[str | None, typer.Option(help="name in Urdu")] = None,
-    language: Annotated[Language, typer.Option(help="preferred language")] = Language.EN,
+    language: Annotated[str, typer.Option(
+        "--language", autocompletion=completer(Language),
+        help="preferred language: en, zh (or zh-Hans) or ur")] = "en",
     uscc: Annotated[str | None, typer.Option(help="a firm's Unified Social Credit Code")] = None,
     public_key: Annotated[str | None, typer.Option(help="base64 Ed25519 public key")] = None,
     key_file: Annotated[Path | None, typer.Option(help="or the org's key file")] = None,
@@ -232,6 +244,7 @@ def add(
     The credential (username = the org URN, a random password) is printed once; with --json
     as ``credential.username`` / ``credential.password``.
     """
+    preferred = language_of("--language", language)
     raw = _public_key(public_key, key_file)
     now = _moment(valid_from, "--valid-from") or _now()
     if now > _now() + timedelta(minutes=5):
@@ -245,7 +258,7 @@ def add(
                 names=Names(en=name_en, zh=name_zh, ur=name_ur),
                 side=side,
                 role=role,
-                language=language,
+                language=preferred,
                 uscc=uscc,
                 functions=tuple(dict.fromkeys(function or ())),
             ),

@@ -33,7 +33,7 @@ else:  # imported when a command first uses them: `emining` starts light
     Progress = deferred("rich.progress", "Progress")
     TextColumn = deferred("rich.progress", "TextColumn")
     TimeElapsedColumn = deferred("rich.progress", "TimeElapsedColumn")
-    wiring = deferred("infra", "wiring")
+    wiring = deferred("infra.wiring")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
     Row = deferred("producers.bulk", "Row")
@@ -363,5 +363,5 @@ def import_file(
     console.print(
         f"published {sent} events from {file}; {outcome.skipped} were already on the log; "
         f"rejected {len(bad)}" + (f" (reasons in {reject_path})" if bad else ""),
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, err_console, fail, print_json, run
+from infra.cli_common import (
+    completer,
+    console,
+    deferred,
+    err_console,
+    fail,
+    print_json,
+    run,
+)
+from schemas.enums import ProjectStage, Province
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -22,7 +31,7 @@ if TYPE_CHECKING:
     from producers.connection import KafkaAccess
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra", "wiring")
+    wiring = deferred("infra.wiring")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     configure_logging = deferred("infra.logging", "configure_logging")
     Settings = deferred("infra.settings", "Settings")
@@ -133,8 +142,10 @@ def _show(answer: dict[str, Any], columns: Columns, as_json: bool) -> None:
 
 @views_app.command("projects")
 def projects(
-    province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
-    stage: Annotated[str | None, typer.Option(help="e.g. production")] = None,
+    province: Annotated[str | None, typer.Option(
+        autocompletion=completer(Province), help="e.g. PK-BA")] = None,
+    stage: Annotated[str | None, typer.Option(
+        autocompletion=completer(ProjectStage), help="e.g. production")] = None,
     operator: Annotated[str | None, typer.Option(help="operator's USCC")] = None,
     kind: Annotated[str | None, typer.Option(
         help="mine, concentrator, smelter, refinery or processing_plant")] = None,
@@ -145,7 +156,6 @@ def projects(
     The operator by name (as the project's registration gave it); --wide adds its USCC,
     inputs and outputs, deliveries received and taken, and the latest production."""
     from consumers.store_read import project_kind, province_filter, unknown_value  # noqa: PLC0415
-    from schemas.events.projects import ProjectStage  # noqa: PLC0415
 
     stages = [s.value for s in ProjectStage]
     if stage is not None and stage not in stages:
@@ -256,7 +266,8 @@ def approvals(
         help="status; `pending` = undecided; `deemed_approved` includes approval by silence")
     ] = None,
     authority: Annotated[str | None, typer.Option(help="deciding agency's URN")] = None,
-    province: Annotated[str | None, typer.Option(help="e.g. PK-BA")] = None,
+    province: Annotated[str | None, typer.Option(
+        autocompletion=completer(Province), help="e.g. PK-BA")] = None,
     holder: Annotated[str | None, typer.Option(help="holder's USCC")] = None,
     application: Annotated[str | None, typer.Option(
         help="a licence application's own reference (the authority's file number)")] = None,

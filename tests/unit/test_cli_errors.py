@@ -169,3 +169,33 @@ def test_audit_report_without_anything_to_write_says_what_it_can_write(
     line = one_error_line(invoke(env, "audit", "report"))
     assert line == ("error: say what to write: --out PAGE.html, --csv-dir DIR and/or --json "
                     "(on stdout)")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("alerts", "tail", "--org", BA, "--lang", "urdu"),
+     ("unknown --lang language 'urdu' (did you mean ur?); valid: en (English), zh (Chinese), "
+     "ur (Urdu)")),
+    (("alerts", "tail", "--org", BA, "--lang", "fr"),
+     "unknown --lang language 'fr'; valid: en (English), zh (Chinese), ur (Urdu)"),
+    (("participants", "add", "--org", BA, "--name-en", "MMDD", "--side", "PK", "--role",
+      "agency", "--language", "Chinese"), ("unknown --language language 'Chinese' (did you mean "
+     "zh?)")),
+    (("alerts", "subscribe", "--org", BA, "--province", "Balochistan"),
+     "unknown province 'Balochistan' (did you mean PK-BA?)"),
+    (("alerts", "subscribe", "--org", BA, "--stage", "producing"),
+     "unknown stage 'producing' (did you mean production?)"),
+    (("alerts", "subscribe", "--org", BA, "--mineral", "coper"),
+     "unknown mineral 'coper' (did you mean copper?)"),
+])
+def test_a_closed_set_option_with_a_typo_is_one_line_with_a_suggestion(
+    env: dict[str, str | None], args: tuple[str, ...], said: str,
+) -> None:
+    assert said in one_error_line(invoke(env, *args))
+
+
+@pytest.mark.parametrize(("tag", "code"), [("en", "en"), ("zh", "zh"), ("zh-Hans", "zh"),
+                                           ("zh_CN", "zh"), ("UR-PK", "ur"), ("en-GB", "en")])
+def test_a_language_is_its_code_or_a_tag_naming_it(tag: str, code: str) -> None:
+    from infra.cli_common import language  # noqa: PLC0415
+
+    assert language("--lang", tag).value == code

@@ -196,6 +196,20 @@ def test_import_skip_invalid_publishes_the_rest_and_lists_rejects(cli, onboarded
     assert rejects[1]["field"] == "type"
 
 
+def test_import_keeps_stdout_for_its_result_and_the_progress_on_stderr(cli, onboarded, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in _project_rows(3)))
+    args = ("import", str(path), "--as", FIRM, "--key", str(onboarded[FIRM]))
+    shown = cli(*args)
+    assert shown.stdout.splitlines() == [
+        f"published 3 events from {path}; 0 were already on the log; rejected 0"]
+    assert "publishing" in shown.stderr  # the bar's last state
+    again = cli(*args, "--json")
+    doc, end = json.JSONDecoder().raw_decode(again.stdout)
+    assert again.stdout[end:].strip() == ""  # one JSON document, nothing else
+    assert (doc["published"], doc["already_published"]) == (0, 3)
+
+
 def test_import_csv_with_nested_columns(cli, onboarded, tmp_path):
     path = tmp_path / "workforce.csv"
     example = model_for("pk.emining.project.workforce.reported").EXAMPLE
