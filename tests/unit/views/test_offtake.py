@@ -313,7 +313,7 @@ def test_the_cli_filters_projects_by_kind_and_refuses_an_unknown_one(tmp_path, m
     [plant] = json.loads(smelters.stdout)["items"]
     assert plant["project_id"] == PLANT
     assert plant["received"]["copper_concentrate"]["deliveries"] == 3
-    table = runner.invoke(app, ["views", "projects", "--kind", "mine"])
+    table = runner.invoke(app, ["views", "projects", "--kind", "mine", "--wide"])
     assert table.exit_code == 0, table.output
     assert "copper_concentrate 5841.000" in table.stdout  # taken by plants, from MINE
     assert PLANT not in table.stdout
