@@ -22,6 +22,7 @@ from infra.cli_common import (
     print_json,
     run,
 )
+from schemas.enums import Language, Mineral, ProjectStage, Province
 
 if TYPE_CHECKING:
     from infra.logging import configure_logging
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 else:  # imported when a command first uses them: `emining` starts light
     configure_logging = deferred("infra.logging", "configure_logging")
     Settings = deferred("infra.settings", "Settings")
-from schemas.enums import Language, Mineral, ProjectStage, Province
 
 alerts_app = typer.Typer(help="Alerts between the two sides: tail, subscriptions, webhooks.",
                          no_args_is_help=True)

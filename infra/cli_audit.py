@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from infra.cli_common import console, deferred, err_console, fail, parse_moment, print_json, run
+from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.progress import (
@@ -38,7 +39,6 @@ else:  # imported when a command first uses them: `emining` starts light
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
-from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from consumers.audit import AuditTopics, VerifyReport

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
@@ -17,6 +17,7 @@ from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
@@ -130,6 +131,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except EminingError as exc:
         fail(str(exc))
+
+
+def key_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """A table whose first column is its key (an id to copy into the next command): printed
+    whole on one line however narrow the terminal; the other columns fold instead."""
+    from rich.table import Table  # noqa: PLC0415
+
+    shown = [list(row) for row in rows]
+    table = Table()
+    key_width = max([len(headers[0]), *(len(row[0]) for row in shown)])
+    table.add_column(headers[0], no_wrap=True, min_width=key_width)
+    for header in headers[1:]:
+        table.add_column(header, overflow="fold")
+    for row in shown:
+        table.add_row(*row)
+    return table
 
 
 def print_json(value: Any) -> None:

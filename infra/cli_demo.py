@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from infra.cli_common import console, deferred, err_console, print_json, run
+from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.panel import Panel
@@ -56,7 +57,6 @@ else:  # imported when a command first uses them: `emining` starts light
     prepare = deferred("infra.demo.setup", "prepare")
     Settings = deferred("infra.settings", "Settings")
     ApiKeyStore = deferred("producers.gateway_auth", "ApiKeyStore")
-from schemas.errors import EminingError
 
 CATCH_UP_S = 300.0
 """How long the views may take to catch up with the log before the demo gives up."""

@@ -18,6 +18,7 @@ from infra.cli_common import (
     deferred,
     err_console,
     fail,
+    key_table,
     parse_moment,
     print_json,
     run,
@@ -693,11 +694,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("organisation", "side", "role", "functions", "name", "valid keys",
-                  "authorities")
+    shown = []
     for org, row in zip(sorted(registry.orgs.values(), key=lambda o: o.id), rows, strict=True):
         keys = ", ".join(k.keyid for k in org.keys.values() if k.valid_at(now)) or "-"
         grants = "\n".join(g.describe() for g in org.grants if g.valid_at(now)) or "-"
-        table.add_row(row["id"], row["side"], row["role"], ", ".join(row["functions"]) or "-",
-                      org.names.get("en", ""), keys, grants)
-    console.print(table)
+        shown.append([row["id"], row["side"], row["role"], ", ".join(row["functions"]) or "-",
+                      org.names.get("en", ""), keys, grants])
+    console.print(key_table(["organisation", "side", "role", "functions", "name", "valid keys",
+                             "authorities"], shown))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.cli_common import console, deferred, fail, print_json
+from infra.cli_common import console, deferred, fail, key_table, print_json
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
@@ -108,10 +108,8 @@ def apikeys_list(as_json: JsonOption = False) -> None:
         print_json([{"org": r.org, "fingerprint": r.fingerprint, "created_at": r.created_at}
                     for r in records])
         return
-    table = Table("organisation", "fingerprint", "created")
-    for record in records:
-        table.add_row(record.org, record.fingerprint, record.created_at)
-    console.print(table)
+    console.print(key_table(["organisation", "fingerprint", "created"],
+                            [[r.org, r.fingerprint, r.created_at] for r in records]))
 
 
 @apikeys_app.command("revoke")

@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from infra.cli_common import console, deferred, fail, print_json, run
+from infra.cli_common import console, deferred, fail, key_table, print_json, run
+from schemas.access import UserRole
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
-    Table = deferred("rich.table", "Table")
     Settings = deferred("infra.settings", "Settings")
-from schemas.access import UserRole
 
 T = TypeVar("T")
 
@@ -91,11 +88,9 @@ def list_users(
     if as_json:
         print_json([_row(u) for u in users])
         return
-    table = Table("username", "organisation", "roles", "name", "state")
-    for u in users:
-        table.add_row(u.username, u.org, ", ".join(sorted(u.roles)), u.name,
-                      "disabled" if u.disabled else "active")
-    console.print(table)
+    console.print(key_table(["username", "organisation", "roles", "name", "state"],
+                            [[u.username, u.org, ", ".join(sorted(u.roles)), u.name,
+                              "disabled" if u.disabled else "active"] for u in users]))
 
 
 @users_app.command("disable")

@@ -16,10 +16,12 @@ from infra.cli_common import (
     deferred,
     err_console,
     fail,
+    key_table,
     print_json,
     run,
 )
 from schemas.enums import ProjectStage, Province
+from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,7 +39,6 @@ else:  # imported when a command first uses them: `emining` starts light
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
     KafkaAccess = deferred("producers.connection", "KafkaAccess")
-from schemas.errors import EminingError
 
 views_app = typer.Typer(
     help="Synchronized views: projects, licences and approvals, shipments, timelines.",
@@ -126,15 +127,7 @@ def _show(answer: dict[str, Any], columns: Columns, as_json: bool) -> None:
         print_json(answer)
         return
     rows = [[_cell(fn(item)) for fn in columns.values()] for item in answer["items"]]
-    headers = list(columns)
-    table = Table()
-    key_width = max([len(headers[0]), *(len(row[0]) for row in rows)])
-    table.add_column(headers[0], no_wrap=True, min_width=key_width)
-    for header in headers[1:]:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(key_table(list(columns), rows))
     if answer["next_cursor"]:
         console.print(f"more: --cursor {answer['next_cursor']}", highlight=False)
     console.print(_freshness_line(answer["freshness"]), style="dim", highlight=False)
