@@ -20,6 +20,7 @@ from infra.demo.people import sign_ins
 from infra.demo.run import (
     ScenarioPublisher,
     Services,
+    audit_env,
     child_env,
     demo_dir,
     free_port,
@@ -67,7 +68,8 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     if principals is None:
         services.start(env)
     else:  # each service as its own principal, with only the rights its code needs
-        services.start(env, {"serve": kafka_env(principals.services["gateway"]),
+        services.start(env, {"serve": kafka_env(principals.services["gateway"])
+                             | audit_env(principals.services["audit"]),
                              "views": kafka_env(principals.services["alerts"])})
     health = await services.wait_healthy()
     timings["services_s"] = time.monotonic() - clock - sum(timings.values())
@@ -97,6 +99,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     auditing = env if principals is None else env | kafka_env(principals.services["audit"])
     audit = await run_summary.audit(scenario, auditing)
     report = await run_summary.write_report(demo_dir(settings) / "report.html", auditing)
+    console_verify = await run_summary.console_audit(services.url, people)
     refusals = [] if principals is None else await security.refusals(dep, principals)
     timings["summary_and_audit_s"] = time.monotonic() - clock - sum(timings.values())
     timings["total_s"] = time.monotonic() - clock
@@ -134,6 +137,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
             "all_refused": all(r["refused"] for r in refusals),
         },
         "report": report,
+        "console_verify": console_verify,
         "urls": {"console": f"{url}/", "docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
                  "health": f"{url}/v1/health", "metrics": f"{url}/metrics"},
@@ -307,6 +311,10 @@ def _show_footer(r: dict[str, Any]) -> None:
     report = r["report"]
     lines = [f"report     {report['path']}" if report["available"]
              else f"report     not available ({report.get('reason')})"]
+    shown = r.get("console_verify") or {}
+    if shown.get("available"):
+        lines.append(f"{'console':10} the auditor's verify page read {shown['records']:,} "
+                     f"records: {shown['violations']} violation(s)")
     lines += [f"{name:10} {url}" for name, url in r["urls"].items()]
     lines.append(f"{'logs':10} {r['logs']}")
     lines += ["", (f"sign in at {r['urls']['console']}login (the console), with POST "

@@ -90,7 +90,8 @@ class World:
     tmp: Path
 
     def app(self, *, secure_cookie: bool = True, live: list[AlertRaised] | None = None,
-            submit: Any = None, verify: Any = None, state_as_of: Any = None) -> FastAPI:
+            submit: Any = None, verify: Any = None, state_as_of: Any = None,
+            today: date = TODAY) -> FastAPI:
         """The console on an app wired as ``infra.app`` wires it (access, sign-in, pages)."""
         reads = ReadLog(self.store)
         authenticator = Authenticator(self.keys, self.accounts)
@@ -103,7 +104,7 @@ class World:
         mount_console(app, store=self.store, public=PublicData(self.store, lambda: self.registry),
                       alerts=self.alerts, accounts=self.accounts,
                       registry=lambda: self.registry, access=access,
-                      secure_cookie=secure_cookie, today=lambda: TODAY, submit=submit,
+                      secure_cookie=secure_cookie, today=lambda: today, submit=submit,
                       verify=verify, state_as_of=state_as_of)
         return app
 

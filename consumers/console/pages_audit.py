@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from consumers.console.pages import Page
 
 Verify = Callable[[], Awaitable[VerifyReport]]
-StateAsOf = Callable[[date], Awaitable[dict[str, dict[str, int]]]]
-"""A day → per view, subjects by status as the log stood at that day's end (``summary``)."""
+StateAsOf = Callable[[date, bool], Awaitable[dict[str, dict[str, int]]]]
+"""(day, late) → per view, subjects by status as the log stood at that day's end in Pakistan
+(``summary``); ``late`` also counts records appended later but dated by then (history loaded
+afterwards, ``replay --include-late``)."""
 
 
 def _day(value: str | None) -> date | None:
@@ -50,13 +52,14 @@ def add_audit_routes(
     Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
 
     @router.get("/audit", response_class=HTMLResponse)
-    async def audit(request: Request, caller: Caller, as_of: str | None = None) -> HTMLResponse:
+    async def audit(request: Request, caller: Caller, as_of: str | None = None,
+                    late: bool = False) -> HTMLResponse:
         here = await page(request, caller)
         day = _day(as_of)
         state = None
         if day is not None and state_as_of is not None:
-            state = await state_as_of(day)
-        return here.render("audit.html", day=day, asked=as_of or "", state=state,
+            state = await state_as_of(day, late)
+        return here.render("audit.html", day=day, asked=as_of or "", state=state, late=late,
                            can_verify=verify is not None, can_replay=state_as_of is not None,
                            today=today())
 

@@ -9,6 +9,7 @@ developer's machine and FAIL in CI (``CI=true``) or under ``make test``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -37,18 +38,20 @@ def no_browser(reason: str) -> NoReturn:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def driver() -> Iterator[Any]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Debian chromium driven through its chromedriver, quit afterwards; no browser:
+    a skip on a developer's machine, a failure in CI (``no_browser``)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
     chromedriver = shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
+    if binary is None or chromedriver is None:
         no_browser("chromium or chromedriver is not on PATH")
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a browser or driver
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = binary
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                  "--window-size=1280,900", "--lang=en-GB"):
         options.add_argument(flag)
@@ -63,6 +66,12 @@ def driver() -> Iterator[Any]:
         yield browser
     finally:
         browser.quit()
+
+
+@pytest.fixture(scope="session")
+def driver() -> Iterator[Any]:
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="session")
