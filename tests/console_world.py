@@ -60,6 +60,7 @@ PEOPLE = {
     "firm.a.manager": (FIRM_A, UserRole.MANAGER, "Manager of firm A"),
     "firm.b.manager": (FIRM_B, UserRole.MANAGER, "Manager of firm B"),
     "eiti.auditor": (AUDITOR, UserRole.AUDITOR, "Auditor"),
+    "platform.operator": (scenario.PLATFORM, UserRole.OPERATOR, "Operator of the platform"),
 }
 
 
