@@ -141,7 +141,7 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             # of that shape: every record verified, one re-sent record (a warning).
             return VerifyReport(records=2 * STORIES * 12, findings=[RESENT])
 
-        async def state_as_of(day: date) -> dict[str, dict[str, int]]:
+        async def state_as_of(day: date, _late: bool) -> dict[str, dict[str, int]]:
             return await summary(world.store, today=day)
 
         app = world.app(live=live, submit=lambda org, person, event: submit(
