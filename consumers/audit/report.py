@@ -45,6 +45,8 @@ class Happening:
     lane: str
     summary: str
     by: str
+    party: str = ""
+    """Who ``by`` names: the organisation's URN (its names in every language are the registry's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,7 @@ def project_stories(data: Dataset) -> list[ProjectStory]:
                     *shipments_of.get(project_id, ())}
         happenings = sorted(
             (Happening(e.time, e.subject, _lane(e.subject), e.summary,
-                       data.name(e.source.split("/", 1)[0]))
+                       data.name(e.source.split("/", 1)[0]), e.source.split("/", 1)[0])
              for s in subjects for e in data.timelines.get(s, ())),
             key=lambda h: (h.time, h.subject))
         stories.append(ProjectStory(

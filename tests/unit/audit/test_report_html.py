@@ -125,6 +125,8 @@ def test_names_not_codes(pages, code, lang):
     assert NAMES[BA][lang] in seen  # the agency by the registry's name in the reader's language
     assert NAMES[MOC][lang] in seen
     assert NAMES[USCC][lang] in seen
+    timeline = _parse(pages[code]).of("PRJ-2025-0001")
+    assert NAMES[BA][lang] in timeline  # who acted, in the reader's language
     minerals = {"en": "copper", "zh": "铜", "ur": "تانبا"}
     assert minerals[lang] in seen
     for code_seen in ("sost_khunjerab", "port_qasim", "karachi_port", BA, MOC, "export_noc",
