@@ -27,6 +27,7 @@ from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from consumers.audit import AuditTopics, VerifyReport
+    from consumers.audit.report import Report
     from producers.connection import KafkaAccess
 
 audit_app = typer.Typer(
@@ -240,6 +241,14 @@ def parse_standards(items: list[str] | None) -> dict[str, int]:
     return out
 
 
+def reader_language(built: Report, principal: str | None) -> str:
+    """The preferred language the registry holds for the organisation signed in as (the Kafka
+    principal), else English."""
+    registry = built.verify.registry if built.verify is not None else None
+    org = registry.orgs.get(principal) if registry is not None and principal else None
+    return org.language.value if org is not None else "en"
+
+
 @audit_app.command("report")
 def report(
     out: Annotated[Path, typer.Option(help="the HTML page to write")],
@@ -258,15 +267,22 @@ def report(
     projects: Annotated[int, typer.Option(help="project timelines shown in the page")] = 50,
     workers: WorkersOption = None,
     topic: TopicOption = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", metavar="en|zh-Hans|ur", help="the page's language; default: the preferred "
+        "language the registry holds for the organisation you sign in as, else en")] = None,
 ) -> None:
     """Write one self-contained HTML page: lead times per agency and title type against the
     standards, deadline breaches, project timelines, shipments by mineral, HS heading and exit
     point, the licence register and the verify findings, with charts."""
     from consumers.audit.exports import write_csv, write_json  # noqa: PLC0415
-    from consumers.audit.html import render  # noqa: PLC0415
+    from consumers.audit.html import language, render  # noqa: PLC0415
     from consumers.audit.report import audit_report  # noqa: PLC0415
     from schemas.standards import Standards  # noqa: PLC0415
 
+    try:
+        asked = language(lang) if lang is not None else None
+    except ValueError as exc:
+        fail(f"--lang: {exc}")
     topics = audit_topics(topic)
     standards = Standards().with_overrides(parse_standards(standard))
     moment = parse_moment(as_of, "--as-of") if as_of else None
@@ -280,7 +296,8 @@ def report(
             time_bounds=time_bounds(settings),
             on_progress=lambda _phase, done, total: on_progress(done, total)))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(built), encoding="utf-8")
+    out.write_text(render(built, asked or reader_language(built, settings.kafka_username)),
+                   encoding="utf-8")
     written = [out]
     if csv_dir is not None:
         written += write_csv(built, csv_dir)

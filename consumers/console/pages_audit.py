@@ -4,7 +4,7 @@ audience): verify the log, the platform's state as of a chosen day, and the repo
 The work is the audit's own (``consumers.audit``): ``verify`` and ``state_as_of`` are given by the
 app (``infra.app``: ``verify_log`` and ``replay --as-of`` over the log, as ``emining audit verify``
 and ``emining audit replay --as-of`` run them); the report is ``build_report`` over the views the
-server holds, rendered by the audit's own HTML.
+server holds, rendered by the audit's own HTML in the reader's console language.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run
@@ -71,12 +71,13 @@ def add_audit_routes(
         return here.render("audit_verify.html", report=await verify())
 
     @router.get("/audit/report.html")
-    async def audit_report(_: Caller) -> Response:
+    async def audit_report(request: Request, caller: Caller) -> Response:
+        here = await page(request, caller)  # the reader's console language
         data = await public.dataset()
         views = await digest(store)
         report = build_report(data, standards=Standards(), as_of=None, digest=views.sha256,
                               records=sum(views.rows.values()), verify=None)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
-        return HTMLResponse(render(report), headers={
+        return HTMLResponse(render(report, here.lang), headers={
             "Content-Disposition": f'attachment; filename="emining-audit-{stamp}.html"',
             "X-Content-Type-Options": "nosniff"})

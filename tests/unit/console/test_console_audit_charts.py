@@ -154,4 +154,12 @@ async def test_audit_pages_are_for_auditors_and_show_findings_state_and_report(w
         assert report.status_code == 200
         assert report.headers["content-disposition"].startswith("attachment;")
         assert DECIDED in report.text  # the licence register of the views
+        assert '<html lang="en" dir="ltr">' in report.text
+        # in the reader's console language: the one chosen on the console's pages
+        await auditor.get("/audit", params={"lang": "ur"})  # remembered in a cookie
+        urdu = (await auditor.get("/audit/report.html")).text
+        assert '<html lang="ur" dir="rtl">' in urdu
+        assert "<h1>ای-مائننگ بس آڈٹ رپورٹ</h1>" in urdu
+        chinese = (await auditor.get("/audit/report.html", params={"lang": "zh-Hans"})).text
+        assert "<h1>电子矿业总线审计报告</h1>" in chinese
     assert TODAY.year == 2025
