@@ -32,6 +32,7 @@ from infra import alerts_wiring, wiring
 from infra.console_audit import LogAudit
 from infra.kafka_client import audit_access, kafka_access
 from infra.logging import configure_logging
+from infra.metrics import instrument
 from infra.settings import Settings, time_bounds
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
@@ -41,6 +42,7 @@ from producers.gateway import create_gateway, submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState, StatusLookup, SubjectJudge
 from producers.kafka_meta import key_partition
+from producers.metrics import GATEWAY, PUBLISHING
 from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
 from schemas.base import EventData
@@ -130,8 +132,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.authenticator = authenticator
-
-    app.include_router(create_gateway(gateway), dependencies=guarded)
+    # This process's one registry: what it measures (HTTP requests, the gateway, publishing),
+    # never the view consumer's metrics, which `emining views run` serves.
+    app.include_router(create_gateway(gateway, instrument(app, PUBLISHING, GATEWAY)),
+                       dependencies=guarded)
     app.include_router(create_views_router(views, freshness, access), prefix="/v1")
     public = PublicData(views, lambda: gateway.registry)
     app.include_router(create_public_router(views, lambda: gateway.registry, access, public),
