@@ -8,19 +8,19 @@ pipeline live there); the browsers are driven from threads."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from selenium.webdriver.common.by import By
 
 from consumers.config import ViewTopics
 from producers.connection import KafkaAccess
 from tests.browser.conftest import chromium
+from tests.browser.test_console_browser import RETRIED, _errors, _sign_in
+from tests.http_server import serving
 from tests.integration.alerts.test_console_act import (
     PASSWORD,
     TITLE,
@@ -34,24 +34,8 @@ pytestmark = pytest.mark.integration
 SHOWN_WITHIN_S = 30.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _sign_in(driver: Any, url: str, username: str) -> None:
-    driver.get(f"{url}/login?lang=en")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
-    _until(driver, lambda d: "/inbox" in d.current_url)
-
-
 def _until(driver: Any, check: Any, timeout_s: float = 15.0) -> None:
     from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
-
-    from tests.browser.test_console_browser import RETRIED  # noqa: PLC0415
 
     WebDriverWait(driver, timeout_s, ignored_exceptions=RETRIED).until(check)
 
@@ -75,55 +59,40 @@ def _inbox_ids(driver: Any, url: str) -> set[str]:
             for item in driver.find_elements(By.CSS_SELECTOR, "#alerts [data-alert-id]")}
 
 
-def _errors(driver: Any) -> list[dict[str, Any]]:
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
 async def test_an_officers_grant_in_one_browser_shows_in_the_firms_inbox_in_another(
     kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    async with live_console(kafka_access, view_topics, bus, tmp_path, now) as (world, app):
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not serving.done(), "uvicorn did not start"
-            await asyncio.sleep(0.05)
-        try:
-            with chromium() as firm, chromium() as officer:
-                await asyncio.to_thread(_sign_in, firm, url, "firm.manager")
-                before = await asyncio.to_thread(_inbox_ids, firm, url)
-                await asyncio.to_thread(_sign_in, officer, url, "ba.officer")
-                receipt = await asyncio.to_thread(_grant, officer, url)
-                granted_at = time.monotonic()
-                assert receipt["log-position"].startswith(f"{view_topics.approvals} / ")
-                assert "Asad Khan" in receipt["person"]
+    async with live_console(kafka_access, view_topics, bus, tmp_path, now) as (world, app), \
+            serving(app) as url:
+        with chromium() as firm, chromium() as officer:
+            await asyncio.to_thread(_sign_in, firm, url, "firm.manager", PASSWORD)
+            before = await asyncio.to_thread(_inbox_ids, firm, url)
+            await asyncio.to_thread(_sign_in, officer, url, "ba.officer", PASSWORD)
+            receipt = await asyncio.to_thread(_grant, officer, url)
+            granted_at = time.monotonic()
+            assert receipt["log-position"].startswith(f"{view_topics.approvals} / ")
+            assert "Asad Khan" in receipt["person"]
 
-                # The firm's window: its inbox, reloaded as a person would, until the alert the
-                # grant raised through the real pipeline is there.
-                alert_id = None
-                while time.monotonic() - granted_at < SHOWN_WITHIN_S:
-                    raised = await decided(world)
-                    if raised:
-                        alert_id = raised[0].alert_id
-                        shown = await asyncio.to_thread(_inbox_ids, firm, url)
-                        if alert_id in shown:
-                            break
-                    await asyncio.sleep(0.5)
-                else:
-                    raise AssertionError(
-                        f"the grant's alert ({alert_id}) was not in the firm's inbox within "
-                        f"{SHOWN_WITHIN_S:.0f} s")
-                assert shown - before == {alert_id}  # exactly the one new alert
-                text = await asyncio.to_thread(
-                    lambda: firm.find_element(By.CSS_SELECTOR,
-                                              f'[data-alert-id="{alert_id}"]').text)
-                assert TITLE in text
-                assert _errors(firm) == []
-                assert _errors(officer) == []
-        finally:
-            server.should_exit = True
-            await serving
+            # The firm's window: its inbox, reloaded as a person would, until the alert the
+            # grant raised through the real pipeline is there.
+            alert_id = None
+            while time.monotonic() - granted_at < SHOWN_WITHIN_S:
+                raised = await decided(world)
+                if raised:
+                    alert_id = raised[0].alert_id
+                    shown = await asyncio.to_thread(_inbox_ids, firm, url)
+                    if alert_id in shown:
+                        break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(
+                    f"the grant's alert ({alert_id}) was not in the firm's inbox within "
+                    f"{SHOWN_WITHIN_S:.0f} s")
+            assert shown - before == {alert_id}  # exactly the one new alert
+            text = await asyncio.to_thread(
+                lambda: firm.find_element(By.CSS_SELECTOR,
+                                          f'[data-alert-id="{alert_id}"]').text)
+            assert TITLE in text
+            assert _errors(firm) == []
+            assert _errors(officer) == []

@@ -5,9 +5,7 @@ is replaced by a script of records."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sse_starlette.sse import AppStatus
 
@@ -23,6 +20,7 @@ from consumers.alerts import sse
 from consumers.alerts.reader import Position, Received
 from producers.gateway_auth import ApiKeyStore
 from schemas.alerts import AlertRaised, AlertRule, alert_id
+from tests.http_server import served
 
 FIRM = "urn:emining:cn:ent:mcc-resources"
 
@@ -51,23 +49,6 @@ class Topic:
             yield item
         await stop.wait()
         self.stopped.set()
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[tuple[str, uvicorn.Server, asyncio.Task[None]]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", server, task
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 def stream_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topic: Topic,
