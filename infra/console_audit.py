@@ -3,9 +3,9 @@
 ``emining audit verify`` and ``emining audit replay --as-of`` run here as they run in the CLI,
 as the principal ``kafka_client.audit_access`` gives (the platform's audit service): the
 gateway's own principal may not read the shared topics. Each reads the whole log, so one runs at
-a time (in the server's process: ``workers=0``, no process pool inside a web server), and an
-answer is reused for ``fresh_s`` seconds by whoever asks next. A replay goes into a scratch SQLite
-file deleted afterwards.
+a time, on a loop of its own in a worker thread (``workers=0``: no process pool inside a web
+server), so the server keeps answering meanwhile; an answer is reused for ``fresh_s`` seconds by
+whoever asks next. A replay goes into a scratch SQLite file deleted afterwards.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from consumers.audit import verify_log
-from consumers.audit.replay import replay
+from consumers.audit.replay import ReplayResult, replay
 from consumers.audit.state import summary
 from consumers.store import ViewStore
 from schemas.events.shipments_border import PAKISTAN_TIME
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Coroutine, Iterable
 
     from consumers.audit.findings import VerifyReport
     from consumers.audit.records import AuditTopics
@@ -36,9 +36,17 @@ if TYPE_CHECKING:
     from schemas.timing import TimeBounds
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+State = dict[str, dict[str, int]]
 
 REPLAYS_KEPT = 16
 """Days whose replayed state is kept (the state of a past day changes only with late records)."""
+
+
+async def _off_loop(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` on an event loop of its own in a worker thread: reading and checking the whole
+    log is seconds of CPU, and the server's loop keeps answering (and publishing) meanwhile."""
+    return await asyncio.to_thread(asyncio.run, work)
 
 
 def end_of_day(day: date) -> datetime:
@@ -67,6 +75,19 @@ class LogAudit:
            bounds: TimeBounds, topics: AuditTopics | None = None) -> LogAudit:
         return cls(kafka, list(anchors), timeout_s, bounds, topics=topics)
 
+    async def _replay(self, day: date, late: bool) -> tuple[ReplayResult, State]:
+        with tempfile.TemporaryDirectory(prefix="emining-console-replay-") as folder:
+            url = f"sqlite:///{Path(folder) / 'replay.sqlite'}"
+            result = await replay(self.kafka, self.anchors, url, topics=self.topics,
+                                  as_of=end_of_day(day), include_late=late,
+                                  timeout_s=self.timeout_s, time_bounds=self.bounds)
+            views = ViewStore(url)
+            try:
+                await views.open()
+                return result, await summary(views, day)
+            finally:
+                await views.close()
+
     def _fresh(self, at: float) -> bool:
         return time.monotonic() - at < self.fresh_s
 
@@ -74,8 +95,9 @@ class LogAudit:
         async with self._lock:  # one whole-log read at a time; the next caller gets its report
             if self._report is not None and self._fresh(self._report[0]):
                 return self._report[1]
-            report = await verify_log(self.kafka, self.anchors, workers=0, topics=self.topics,
-                                      timeout_s=self.timeout_s, time_bounds=self.bounds)
+            report = await _off_loop(verify_log(
+                self.kafka, self.anchors, workers=0, topics=self.topics,
+                timeout_s=self.timeout_s, time_bounds=self.bounds))
             log.info("console verified the log", records=report.records,
                      violations=len(report.violations), warnings=len(report.warnings),
                      seconds=round(report.seconds, 2))
@@ -89,17 +111,7 @@ class LogAudit:
             kept = self._states.get((day, late))
             if kept is not None and self._fresh(kept[0]):
                 return kept[1]
-            with tempfile.TemporaryDirectory(prefix="emining-console-replay-") as folder:
-                url = f"sqlite:///{Path(folder) / 'replay.sqlite'}"
-                result = await replay(self.kafka, self.anchors, url, topics=self.topics,
-                                      as_of=end_of_day(day), include_late=late,
-                                      timeout_s=self.timeout_s, time_bounds=self.bounds)
-                views = ViewStore(url)
-                try:
-                    await views.open()
-                    state = await summary(views, day)
-                finally:
-                    await views.close()
+            result, state = await _off_loop(self._replay(day, late))
             log.info("console replayed the log", as_of=day.isoformat(), late=late,
                      records=result.records,
                      applied=result.applied, seconds=round(result.seconds, 2))
