@@ -12,6 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CODE := schemas producers consumers infra
 OIDC := tests/oidc_provider
+AXE := tests/browser/axe
 
 .PHONY: help lint test demo kafka-up kafka-down console-assets
 
@@ -42,10 +43,16 @@ $(OIDC)/node_modules: $(OIDC)/package.json $(OIDC)/package-lock.json
 	npm ci --prefix $(OIDC) --no-audit --no-fund --silent
 	@touch $@
 
+# The browser tests check every console page with axe-core, locked in its package-lock (the
+# tests read node_modules/axe-core/axe.min.js; nothing is fetched while they run).
+$(AXE)/node_modules: $(AXE)/package.json $(AXE)/package-lock.json
+	npm ci --prefix $(AXE) --no-audit --no-fund --silent
+	@touch $@
+
 # EMINING_REQUIRE_KAFKA/_POSTGRES/_OIDC/_BROWSER=1: a missing broker, database, identity provider
 # or browser (chromium + chromedriver) fails the run, never skips. pytest exits 5 when it
 # collected nothing: a broken run, not a green one.
-test: lint $(OIDC)/node_modules
+test: lint $(OIDC)/node_modules $(AXE)/node_modules
 	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 EMINING_REQUIRE_OIDC=1 \
 	EMINING_REQUIRE_BROWSER=1 \
 	$(BIN)/pytest || status=$$?; \

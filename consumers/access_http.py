@@ -9,7 +9,7 @@ or hands the handler an ``Access``: who is asking and which rows' restricted fie
 # run time, and they name callables local to the functions that build them.
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import structlog
@@ -41,6 +41,21 @@ PrincipalOf = Callable[..., Awaitable[Principal]]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="emining"'}
 
 
+READ_TALLY = "read_tally"
+"""The request state's key of the ``ReadTally`` of the request (the read log line reads it)."""
+
+
+@dataclass(slots=True)
+class ReadTally:
+    """How many documents or timeline entries one request's answer shows (``None``: none was
+    counted, the route does not read through ``Access``)."""
+
+    results: int | None = None
+
+    def add(self, count: int) -> None:
+        self.results = (self.results or 0) + count
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     """The admitted caller of one request."""
@@ -51,6 +66,7 @@ class Access:
     route: str
     registry: Registry
     reads: ReadLog | None
+    tally: ReadTally = field(default_factory=ReadTally)
 
     def sees(self, row: Row) -> bool:
         return entitled(self.org, row)
@@ -62,6 +78,7 @@ class Access:
         out: list[dict[str, Any]] = []
         withheld: dict[str, list[str]] = {}
         shown: dict[str, list[str]] = {}
+        self.tally.add(len(docs))
         for doc in docs:
             redacted, paths = redact_view(family, doc)
             if self.sees(row_of(family, doc)):
@@ -79,6 +96,7 @@ class Access:
             list[dict[str, Any]], list[str]]:
         """Timeline items as this caller may see them (``row``: the subject's view, if any)."""
         out, paths = [], set()
+        self.tally.add(len(items))
         for item in items:
             redacted, found = redact_entry(item)
             out.append(redacted)
@@ -150,7 +168,9 @@ def access_dependency(
             raise HTTPException(refusal.status, refusal.detail, headers=headers) from None
         assert rule is not None
         request.state.principal = principal
-        return Access(principal, org, rule, path, registry(), reads)
+        admitted_access = Access(principal, org, rule, path, registry(), reads)
+        setattr(request.state, READ_TALLY, admitted_access.tally)
+        return admitted_access
 
     return access
 

@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
-from consumers.metrics import VIEW_LAG
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 
@@ -104,13 +103,13 @@ class Freshness:
 def report(
     stored: dict[TopicPartitionKey, int], ends: dict[TopicPartitionKey, int] | None
 ) -> FreshnessReport:
+    """The freshness of each partition. Sets no metric: the lag gauge is the view consumer's
+    (``consumers.runner``), measured where the records are applied."""
     result: FreshnessReport = {}
     for key in sorted(set(stored) | set(ends or {})):
         next_offset = stored.get(key, 0)
         end = ends.get(key) if ends is not None else None
         lag = None if end is None else max(end - next_offset, 0)
-        if lag is not None:
-            VIEW_LAG.labels(topic=key[0], partition=str(key[1])).set(lag)
         result.setdefault(key[0], {})[str(key[1])] = PartitionFreshness(
             applied_offset=next_offset - 1 if next_offset > 0 else None, end_offset=end, lag=lag,
         )

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_incrementing,
+)
 
 from consumers.config import ViewsConfig
 from consumers.digest import Digest, digest
@@ -23,7 +30,7 @@ from consumers.dlq import DeadLetterQueue
 from consumers.registry_follower import RegistryFollower
 from consumers.store import ViewStore
 from consumers.store_schema import other
-from consumers.sync import ViewSync
+from consumers.sync import BatchOutcome, ViewSync
 from consumers.verification import VerificationStage
 from producers.kafka_meta import partition_counts, partitions_of
 from producers.sender import RecordSender
@@ -94,6 +101,48 @@ async def rebuild(
     return result
 
 
+class _ApplyFailedError(Exception):
+    """``sync.apply`` failed on a batch (its cause): the one failure a rebuild tries again."""
+
+
+def _batch_failed(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("rebuild_batch_failed", error=repr(error and error.__cause__)[:300],
+                attempt=state.attempt_number)
+
+
+async def _next_batch(consumer: AIOKafkaConsumer, sync: ViewSync, batch_size: int,
+                      pending: Callable[[], Awaitable[bool]],
+                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                      ) -> BatchOutcome | None:
+    """Fetch and apply the next batch; None when nothing is ``pending`` any more. A batch that
+    fails to apply (``sync.apply`` seeks back to its start) is fetched and applied again after
+    1, 2, 3… s, ``MAX_ATTEMPTS`` tries in all; an error of the fetch itself is not retried."""
+
+    async def attempt() -> BatchOutcome | None:
+        records: list[Any] = []
+        while not records:
+            if not await pending():
+                return None
+            fetched = await consumer.getmany(timeout_ms=500, max_records=batch_size)
+            records = [r for batch in fetched.values() for r in batch]
+        try:
+            return await sync.apply(records, consumer)
+        except Exception as exc:
+            raise _ApplyFailedError from exc
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(MAX_ATTEMPTS), wait=wait_incrementing(start=1, increment=1, max=5),
+        retry=retry_if_exception_type(_ApplyFailedError), after=_batch_failed, sleep=sleep,
+        reraise=True)
+    try:
+        outcome: BatchOutcome | None = await retrying(attempt)
+    except _ApplyFailedError as exc:
+        raise RebuildError(f"a batch failed {MAX_ATTEMPTS} times: {exc.__cause__!r}") \
+            from exc.__cause__
+    return outcome
+
+
 async def _replay(
     config: ViewsConfig, sync: ViewSync, progress: Progress | None,
 ) -> tuple[int, int, int]:
@@ -112,22 +161,13 @@ async def _replay(
             sync.positioned(tp.topic, tp.partition, 0)
         end = await consumer.end_offsets(tps)
         total = sum(end.values())
-        done = applied = rejected = failures = 0
-        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-            fetched = await consumer.getmany(timeout_ms=500, max_records=config.batch_size)
-            records = [r for batch in fetched.values() for r in batch]
-            if not records:
-                continue
-            try:
-                outcome = await sync.apply(records, consumer)
-            except Exception as exc:
-                failures += 1
-                log.warning("rebuild_batch_failed", error=repr(exc)[:300], attempt=failures)
-                if failures >= MAX_ATTEMPTS:
-                    raise RebuildError(f"a batch failed {failures} times: {exc!r}") from exc
-                await asyncio.sleep(min(failures, 5))
-                continue
-            failures = 0
+        done = applied = rejected = 0
+
+        async def pending() -> bool:
+            return bool([tp for tp in tps if await consumer.position(tp) < end[tp]])
+
+        while (outcome := await _next_batch(consumer, sync, config.batch_size,
+                                            pending)) is not None:
             done += outcome.applied + outcome.rejected
             applied, rejected = applied + outcome.applied, rejected + outcome.rejected
             if progress is not None:

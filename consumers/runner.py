@@ -33,7 +33,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig
 from consumers.dlq import DeadLetterQueue, RejectionHook
-from consumers.metrics import VIEW_BROKER_UP, VIEW_KAFKA_COMMIT_FAILURES, VIEW_RECONNECTS
+from consumers.metrics import (
+    VIEW_BROKER_UP,
+    VIEW_KAFKA_COMMIT_FAILURES,
+    VIEW_LAG,
+    VIEW_RECONNECTS,
+)
 from consumers.registry_follower import RegistryFollower
 from consumers.store import SchemaMismatchError, ViewStore
 from consumers.store_batch import lock_offsets
@@ -98,9 +103,38 @@ async def commit_to_kafka(consumer: Any, offsets: Mapping[tuple[str, int], int],
     return True
 
 
+async def set_lag(consumer: Any, stored: Mapping[tuple[str, int], int],
+                  timeout_s: float) -> bool:
+    """Set the lag gauge of every partition in ``stored`` (its next offset in the store) from
+    the log's end, whether or not a record ever comes for it: an idle partition shows 0, one
+    assigned behind shows how far. Batches keep it up to date from there. A failure to ask the
+    broker is logged, never raised: the assignment goes on."""
+    if not stored:
+        return True
+    partitions = [TopicPartition(*key) for key in sorted(stored)]
+    try:
+        ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout_s)
+    except Exception as exc:  # noqa: BLE001 - the gauge waits for the next batch instead
+        log.warning("lag_unavailable", error=repr(exc)[:300],
+                    partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
+        return False
+    for tp, end in ends.items():
+        offset = stored[(tp.topic, tp.partition)]
+        VIEW_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(end - offset, 0))
+    return True
+
+
+def forget_lag(partitions: set[TopicPartition]) -> None:
+    """Drop the lag series of partitions this consumer no longer owns (another reports them)."""
+    for tp in partitions:
+        with contextlib.suppress(KeyError):
+            VIEW_LAG.remove(tp.topic, str(tp.partition))
+
+
 class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, move each partition to the store's next offset for it (and commit that
-    offset to Kafka, so lag tools see every assigned partition, read since or not)."""
+    """On assignment, move each partition to the store's next offset for it, set its lag gauge
+    from the log's end (idle partitions included) and commit that offset to Kafka, so lag tools
+    see every assigned partition, read since or not."""
 
     def __init__(self, store: ViewStore, sync: ViewSync, commit_timeout_s: float = 10.0) -> None:
         self._store, self._sync = store, sync
@@ -111,6 +145,7 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("partitions_revoked", partitions=sorted(f"{t.topic}[{t.partition}]"
                                                          for t in revoked))
+        forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._sync.control = self.subscriber.consumer  # ownership known before any batch
@@ -124,6 +159,7 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
             self._sync.positioned(tp.topic, tp.partition, offset)
         log.info("partitions_assigned", partitions={f"{k[0]}[{k[1]}]": v
                                                     for k, v in sorted(stored.items())})
+        await set_lag(self.subscriber.consumer, stored, self._commit_timeout_s)
         await commit_to_kafka(self.subscriber.consumer, stored, self._commit_timeout_s)
 
 

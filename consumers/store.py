@@ -17,6 +17,7 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, meta_metadata
 from consumers.store_schema import views_meta as meta
@@ -85,14 +86,13 @@ class ViewStore:
         return make_url(self.url).render_as_string(hide_password=True)
 
     async def open(self, *, check_version: bool = True) -> str:
-        """Create what is missing; returns the live generation. Safe to race other processes."""
-        for attempt in range(_OPEN_ATTEMPTS):
-            try:
-                return await self._open(check_version)
-            except DBAPIError:  # two processes creating the same tables at once
-                if attempt == _OPEN_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Create what is missing; returns the live generation. Safe to race other processes:
+        a database error (two processes creating the same tables at once) is tried again at
+        once, up to ``_OPEN_ATTEMPTS`` tries in all, then raised as it is."""
+        retrying = AsyncRetrying(stop=stop_after_attempt(_OPEN_ATTEMPTS),
+                                 retry=retry_if_exception_type(DBAPIError), reraise=True)
+        live: str = await retrying(self._open, check_version)
+        return live
 
     async def _open(self, check_version: bool) -> str:
         async with self._writer.begin() as conn:

@@ -29,16 +29,20 @@ from consumers.store_read import get_view, offsets
 from consumers.views.facts import speaker
 from consumers.views.families import FAMILIES
 from infra import alerts_wiring, wiring
-from infra.kafka_client import kafka_access
+from infra.console_audit import LogAudit
+from infra.kafka_client import audit_access, kafka_access
 from infra.logging import configure_logging
+from infra.metrics import instrument
 from infra.settings import Settings, time_bounds
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
+from producers.connection import KafkaAccess
 from producers.gateway import create_gateway, submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState, StatusLookup, SubjectJudge
 from producers.kafka_meta import key_partition
+from producers.metrics import GATEWAY, PUBLISHING
 from producers.oidc import OidcVerifier, load_issuers
 from producers.sender import RecordSender
 from schemas.base import EventData
@@ -128,8 +132,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.authenticator = authenticator
-
-    app.include_router(create_gateway(gateway), dependencies=guarded)
+    # This process's one registry: what it measures (HTTP requests, the gateway, publishing),
+    # never the view consumer's metrics, which `emining views run` serves.
+    app.include_router(create_gateway(gateway, instrument(app, PUBLISHING, GATEWAY)),
+                       dependencies=guarded)
     app.include_router(create_views_router(views, freshness, access), prefix="/v1")
     public = PublicData(views, lambda: gateway.registry)
     app.include_router(create_public_router(views, lambda: gateway.registry, access, public),
@@ -147,12 +153,24 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     mount_console(app, store=views, public=public, alerts=alerts.store, accounts=accounts,
                   registry=lambda: gateway.registry, access=access,
                   secure_cookie=settings.session_cookie_secure,
-                  submit=lambda org, person, event: submit(gateway, org, person, event))
+                  submit=lambda org, person, event: submit(gateway, org, person, event),
+                  **_log_audit(settings, gateway.sender.kafka))
     _document(app)
     missing = unruled(app.routes)
     if missing:  # every route needs a rule in consumers.policy.ROUTES: none is open by accident
         raise EminingError(f"routes without an access rule: {', '.join(missing)}")
     return app
+
+
+def _log_audit(settings: Settings, serving: KafkaAccess) -> dict[str, Any]:
+    """The console's verify and state-as-of over the log, when serve has a principal that may
+    read it all (``EMINING_AUDIT_KAFKA_*``); else nothing, and those pages name the CLI."""
+    reader = audit_access(settings, serving)
+    if reader is None:
+        return {}
+    audit = LogAudit.of(reader, wiring.trust_anchor(settings), timeout_s=settings.client_timeout_s,
+                        bounds=time_bounds(settings))
+    return {"verify": audit.verify, "state_as_of": audit.state_as_of}
 
 
 def _document(app: FastAPI) -> None:

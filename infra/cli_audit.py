@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, err_console, fail, parse_moment, print_json, run
+from infra.cli_common import (
+    completer,
+    console,
+    deferred,
+    err_console,
+    fail,
+    parse_moment,
+    print_json,
+    run,
+)
+from infra.cli_common import language as language_of
+from schemas.enums import Language
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
@@ -42,6 +53,7 @@ else:  # imported when a command first uses them: `emining` starts light
 
 if TYPE_CHECKING:
     from consumers.audit import AuditTopics, VerifyReport
+    from consumers.audit.report import Report
     from producers.connection import KafkaAccess
 
 audit_app = typer.Typer(
@@ -255,6 +267,14 @@ def parse_standards(items: list[str] | None) -> dict[str, int]:
     return out
 
 
+def reader_language(built: Report, principal: str | None) -> str:
+    """The preferred language the registry holds for the organisation signed in as (the Kafka
+    principal), else English."""
+    registry = built.verify.registry if built.verify is not None else None
+    org = registry.orgs.get(principal) if registry is not None and principal else None
+    return org.language.value if org is not None else "en"
+
+
 @audit_app.command("report")
 def report(
     out: Annotated[Path | None, typer.Option(help="write the HTML page here")] = None,
@@ -274,6 +294,10 @@ def report(
     projects: Annotated[int, typer.Option(help="project timelines shown in the page")] = 50,
     workers: WorkersOption = None,
     topic: TopicOption = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", metavar="en|zh-Hans|ur", autocompletion=completer(Language),
+        help="the page's language; default: the preferred language the registry holds for "
+        "the organisation you sign in as, else en")] = None,
 ) -> None:
     """Write one self-contained HTML page (--out): lead times per agency and title type against
     the standards, deadline breaches, project timelines, shipments by mineral, HS heading and
@@ -281,12 +305,13 @@ def report(
     the tables as CSV; --json prints everything as JSON on stdout (what was written is then
     said on stderr). At least one of the three."""
     from consumers.audit.exports import to_json, write_csv  # noqa: PLC0415
-    from consumers.audit.html import render  # noqa: PLC0415
+    from consumers.audit.html import language, render  # noqa: PLC0415
     from consumers.audit.report import audit_report  # noqa: PLC0415
     from schemas.standards import Standards  # noqa: PLC0415
 
     if out is None and csv_dir is None and not as_json:
         fail("say what to write: --out PAGE.html, --csv-dir DIR and/or --json (on stdout)")
+    asked = None if lang is None else language(language_of("--lang", lang).value)
     topics = audit_topics(topic)
     standards = Standards().with_overrides(parse_standards(standard))
     moment = parse_moment(as_of, "--as-of") if as_of else None
@@ -302,7 +327,8 @@ def report(
     written: list[Path] = []
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(built), encoding="utf-8")
+        out.write_text(render(built, asked or reader_language(built, settings.kafka_username)),
+                       encoding="utf-8")
         written.append(out)
     if csv_dir is not None:
         written += write_csv(built, csv_dir)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from infra.demo.run import (
         ScenarioPublisher,
         Services,
+        audit_env,
         child_env,
         demo_dir,
         free_port,
@@ -48,6 +49,7 @@ else:  # imported when a command first uses them: `emining` starts light
     sign_ins = deferred("infra.demo.people", "sign_ins")
     ScenarioPublisher = deferred("infra.demo.run", "ScenarioPublisher")
     Services = deferred("infra.demo.run", "Services")
+    audit_env = deferred("infra.demo.run", "audit_env")
     child_env = deferred("infra.demo.run", "child_env")
     demo_dir = deferred("infra.demo.run", "demo_dir")
     free_port = deferred("infra.demo.run", "free_port")
@@ -94,7 +96,8 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     if principals is None:
         services.start(env)
     else:  # each service as its own principal, with only the rights its code needs
-        services.start(env, {"serve": kafka_env(principals.services["gateway"]),
+        services.start(env, {"serve": kafka_env(principals.services["gateway"])
+                             | audit_env(principals.services["audit"]),
                              "views": kafka_env(principals.services["alerts"])})
     health = await services.wait_healthy()
     timings["services_s"] = time.monotonic() - clock - sum(timings.values())
@@ -124,6 +127,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     auditing = env if principals is None else env | kafka_env(principals.services["audit"])
     audit = await run_summary.audit(scenario, auditing)
     report = await run_summary.write_report(demo_dir(settings) / "report.html", auditing)
+    console_verify = await run_summary.console_audit(services.url, people)
     refusals = [] if principals is None else await security.refusals(dep, principals)
     timings["summary_and_audit_s"] = time.monotonic() - clock - sum(timings.values())
     timings["total_s"] = time.monotonic() - clock
@@ -161,6 +165,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
             "all_refused": all(r["refused"] for r in refusals),
         },
         "report": report,
+        "console_verify": console_verify,
         "urls": {"console": f"{url}/", "docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
                  "health": f"{url}/v1/health", "metrics": f"{url}/metrics"},
@@ -334,6 +339,10 @@ def _show_footer(r: dict[str, Any]) -> None:
     report = r["report"]
     lines = [f"report     {report['path']}" if report["available"]
              else f"report     not available ({report.get('reason')})"]
+    shown = r.get("console_verify") or {}
+    if shown.get("available"):
+        lines.append(f"{'console':10} the auditor's verify page read {shown['records']:,} "
+                     f"records: {shown['violations']} violation(s)")
     lines += [f"{name:10} {url}" for name, url in r["urls"].items()]
     lines.append(f"{'logs':10} {r['logs']}")
     lines += ["", (f"sign in at {r['urls']['console']}login (the console), with POST "

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
     from rich.table import Table
 
+    from infra.logging import configure_logging
     from infra.settings import Settings
     from producers.gateway_auth import ApiKeyStore
     from producers.keys import key_file_name, load_key, write_key
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
+    configure_logging = deferred("infra.logging", "configure_logging")
     Settings = deferred("infra.settings", "Settings")
     ApiKeyStore = deferred("producers.gateway_auth", "ApiKeyStore")
     key_file_name = deferred("producers.keys", "key_file_name")
@@ -65,13 +67,18 @@ def serve(
     """Run the HTTP API (event gateway; OpenAPI at /docs) until interrupted."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
+    settings = Settings()
+    level = settings.log_level or "info"
+    configure_logging(level, settings.log_format)  # before uvicorn says anything
     uvicorn.run(
         "infra.app:build_app",
         factory=True,
         host=host,
         port=port,
-        access_log=False,  # the gateway logs every request itself, with org and event id
-        log_level=Settings().log_level or "info",
+        # the app logs every event submission (org, event id) and every read (`api_read`)
+        access_log=False,
+        log_config=None,  # no plain-text handlers of uvicorn's own: its lines go via structlog
+        log_level=level,
     )
 
 

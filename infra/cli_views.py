@@ -517,7 +517,12 @@ def run_consumer() -> None:
     if settings.views_metrics_port is not None:
         from prometheus_client import start_http_server  # noqa: PLC0415
 
-        start_http_server(settings.views_metrics_port, addr="127.0.0.1")
+        from consumers.metrics import VIEWS  # noqa: PLC0415
+        from infra.metrics import process_registry  # noqa: PLC0415
+        from producers.metrics import PUBLISHING  # noqa: PLC0415 - the alerts publish
+
+        start_http_server(settings.views_metrics_port, addr="127.0.0.1",
+                          registry=process_registry(VIEWS, PUBLISHING))
 
     async def main() -> None:
         from infra.alerts_runtime import plugin  # noqa: PLC0415 - keep CLI start-up light

@@ -18,6 +18,9 @@ from .local_kafka import BrokerError, BrokerUnreachableError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from pydantic import SecretStr
 
     from .settings import Settings
 
@@ -74,20 +77,41 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def _password(settings: Settings) -> str | None:
-    if settings.kafka_password is not None:
-        return settings.kafka_password.get_secret_value()
-    if settings.kafka_password_file is not None:
+    return _secret(settings.kafka_password, settings.kafka_password_file,
+                   "EMINING_KAFKA_PASSWORD_FILE")
+
+
+def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
         try:
-            text = settings.kafka_password_file.read_text("utf-8")
+            text = file.read_text("utf-8")
         except OSError as exc:
-            raise MissingCredentialError(
-                f"cannot read EMINING_KAFKA_PASSWORD_FILE={settings.kafka_password_file}: {exc}"
-            ) from exc
+            raise MissingCredentialError(f"cannot read {name}={file}: {exc}") from exc
         password = text.splitlines()[0].strip() if text.strip() else ""
         if not password:
-            raise MissingCredentialError(
-                f"EMINING_KAFKA_PASSWORD_FILE={settings.kafka_password_file} is empty")
+            raise MissingCredentialError(f"{name}={file} is empty")
         return password
+    return None
+
+
+def audit_access(settings: Settings, serving: KafkaAccess) -> KafkaAccess | None:
+    """The principal ``emining serve``'s audit pages read the whole log as: the configured
+    ``EMINING_AUDIT_KAFKA_*`` credential, else ``serving`` itself when it may read everything (no
+    authentication, or the local broker's admin); ``None``: the pages point to the CLI."""
+    username = settings.audit_kafka_username
+    if username:
+        password = _secret(settings.audit_kafka_password, settings.audit_kafka_password_file,
+                           "EMINING_AUDIT_KAFKA_PASSWORD_FILE")
+        if password is None:
+            raise MissingCredentialError(
+                "EMINING_AUDIT_KAFKA_USERNAME is set without EMINING_AUDIT_KAFKA_PASSWORD (or"
+                " EMINING_AUDIT_KAFKA_PASSWORD_FILE)")
+        return serving.as_user(username, password)
+    if not serving.sasl or (not settings.kafka_bootstrap
+                            and serving.username == local_kafka.ADMIN):
+        return serving
     return None
 
 

@@ -1,7 +1,10 @@
 """structlog set-up: JSON lines for services and pipes, readable output on a terminal.
 
 Standard-library loggers (aiokafka, uvicorn) go through the same renderer, so a service writes
-one format; their INFO chatter is held back to WARNING unless EMINING_LOG_LEVEL=debug.
+one format; their INFO chatter is held back to WARNING unless EMINING_LOG_LEVEL=debug. uvicorn's
+own loggers (``uvicorn``, ``uvicorn.error``, ``uvicorn.access``) lose the plain handlers its
+default config gives them and reach the root's, so its start-up and shutdown lines are JSON too;
+Python's warnings are logged (``py.warnings``) instead of printed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Literal
 import structlog
 
 _CHATTY = ("aiokafka", "kafka", "uvicorn.access", "faststream")
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
 class _CurrentStderr:
@@ -54,11 +58,19 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        # a stdlib record's traceback as one string field, not a tuple's repr
+                        *([structlog.processors.format_exc_info] if use_json else []),
+                        renderer],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    for name in _UVICORN:  # in case uvicorn's default config ran first (`uvicorn --factory`)
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     for name in _CHATTY:
         logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)
+    logging.captureWarnings(capture=True)

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
         description="PEM CA bundle that signed the broker's TLS certificate (scram-tls); "
         "default for the local broker: <state_dir>/kafka/tls/ca.pem",
     )
+    audit_kafka_username: str | None = Field(
+        default=None,
+        description="`emining serve` only: the principal its console's audit pages read the whole "
+        "log as (the platform's audit service, `emining-audit`), for verify and the state as of "
+        "a day; unset: those pages point to the CLI, unless serve itself is the local broker's "
+        "admin",
+    )
+    audit_kafka_password: SecretStr | None = Field(
+        default=None, description="that principal's SCRAM password"
+    )
+    audit_kafka_password_file: Path | None = Field(
+        default=None, description="or a file holding it (first line)"
+    )
     kafka_reauth_s: float = Field(
         default=3600.0, gt=0,
         description="the local broker's connections.max.reauth.ms, in seconds: how long a "
@@ -181,6 +194,9 @@ class Settings(BaseSettings):
     def _one_password(self) -> Settings:
         if self.kafka_password is not None and self.kafka_password_file is not None:
             raise ValueError("set EMINING_KAFKA_PASSWORD or EMINING_KAFKA_PASSWORD_FILE, not both")
+        if self.audit_kafka_password is not None and self.audit_kafka_password_file is not None:
+            raise ValueError("set EMINING_AUDIT_KAFKA_PASSWORD or"
+                             " EMINING_AUDIT_KAFKA_PASSWORD_FILE, not both")
         return self
 
     @property

@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
@@ -28,7 +29,7 @@ from producers.gateway_models import (
     ValidationProblem,
 )
 from producers.gateway_state import GatewayState
-from producers.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
+from producers.metrics import GATEWAY, GATEWAY_LATENCY, GATEWAY_REQUESTS, PUBLISHING
 from schemas.errors import EminingError
 
 log = structlog.get_logger("producers.gateway")
@@ -195,9 +196,19 @@ async def submit(state: GatewayState, org: str, person: str, event: UnsignedEven
         return answer
 
 
-def create_gateway(state: GatewayState) -> APIRouter:
-    """The gateway's routes (``/v1/events``, ``/v1/health``, ``/metrics``) over ``state``."""
+def gateway_registry() -> CollectorRegistry:
+    """A registry of what the gateway measures alone (no process collectors)."""
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (*PUBLISHING, *GATEWAY):
+        registry.register(collector)
+    return registry
+
+
+def create_gateway(state: GatewayState, registry: CollectorRegistry | None = None) -> APIRouter:
+    """The gateway's routes (``/v1/events``, ``/v1/health``, ``/metrics``) over ``state``;
+    ``/metrics`` serves ``registry`` (the process's: ``infra.metrics.process_registry``)."""
     router = APIRouter()
+    served = registry if registry is not None else gateway_registry()
     bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
     header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key")
 
@@ -284,8 +295,11 @@ def create_gateway(state: GatewayState) -> APIRouter:
 
     @router.get("/metrics", response_class=Response, tags=["operations"],
                 responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}})
-    async def metrics() -> Response:
-        """Prometheus metrics of this process (gateway, publishers)."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process: HTTP requests, the gateway, its publishers.
+
+        The text format, or OpenMetrics when the scraper asks for it (``Accept``)."""
+        encoder, media_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(served), media_type=media_type)
 
     return router

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from consumers.access_http import Access, access_dependency
 from consumers.alerts.reader import Received
-from consumers.alerts.sse import sse_event
+from consumers.alerts.sse import SEP, comment, sse_event
 from consumers.alerts.store import AlertStore, record_alerts
 from consumers.api_public import PublicData
 from consumers.console.pages import mount_console
@@ -60,6 +60,7 @@ PEOPLE = {
     "firm.a.manager": (FIRM_A, UserRole.MANAGER, "Manager of firm A"),
     "firm.b.manager": (FIRM_B, UserRole.MANAGER, "Manager of firm B"),
     "eiti.auditor": (AUDITOR, UserRole.AUDITOR, "Auditor"),
+    "platform.operator": (scenario.PLATFORM, UserRole.OPERATOR, "Operator of the platform"),
 }
 
 
@@ -90,7 +91,8 @@ class World:
     tmp: Path
 
     def app(self, *, secure_cookie: bool = True, live: list[AlertRaised] | None = None,
-            submit: Any = None, verify: Any = None, state_as_of: Any = None) -> FastAPI:
+            submit: Any = None, verify: Any = None, state_as_of: Any = None,
+            today: date = TODAY) -> FastAPI:
         """The console on an app wired as ``infra.app`` wires it (access, sign-in, pages)."""
         reads = ReadLog(self.store)
         authenticator = Authenticator(self.keys, self.accounts)
@@ -103,30 +105,31 @@ class World:
         mount_console(app, store=self.store, public=PublicData(self.store, lambda: self.registry),
                       alerts=self.alerts, accounts=self.accounts,
                       registry=lambda: self.registry, access=access,
-                      secure_cookie=secure_cookie, today=lambda: TODAY, submit=submit,
+                      secure_cookie=secure_cookie, today=lambda: today, submit=submit,
                       verify=verify, state_as_of=state_as_of)
         return app
 
 
 def _stream(access: Any, live: list[AlertRaised]) -> APIRouter:
     """``GET /v1/alerts/stream`` under its real rule, sending ``live`` alerts for the caller's
-    organisation in the real stream's wire format (``sse_event``), then keeping the line open."""
+    organisation in the real stream's wire format (``sse_event`` in sse-starlette's response),
+    then keeping the line open."""
     router = APIRouter()
 
     @router.get("/alerts/stream")
     async def stream(caller: Annotated[Access, Depends(access)],
-                     lang: str | None = None) -> StreamingResponse:
+                     lang: str | None = None) -> EventSourceResponse:
         mine = [a for a in live if a.recipient == caller.principal.org]
 
-        async def events() -> AsyncIterator[str]:
-            yield ": connected\n\n"
+        async def events() -> AsyncIterator[ServerSentEvent]:
+            yield comment("connected")
             await asyncio.sleep(0.3)
             for i, item in enumerate(mine):
                 received = Received(item, None, 0, i)  # type: ignore[arg-type]
                 yield sse_event(received, {0: i + 1}, Language(lang) if lang else None)
             await asyncio.sleep(30)
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return EventSourceResponse(events(), sep=SEP)
 
     return router
 

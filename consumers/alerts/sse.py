@@ -4,6 +4,14 @@ The stream reads only ``emining.alerts.<org>`` of the organisation whose API key
 carries, and passes on only alerts signed by the platform and addressed to that organisation.
 Each event's ``id`` is the stream position (``partition:next offset`` per partition, comma
 separated); send it back as ``Last-Event-ID`` to resume where a dropped connection stopped.
+
+The framing, keep-alive comments and disconnect handling are ``sse-starlette``'s
+(``EventSourceResponse``). That library also ends every open stream when uvicorn is told to
+exit (SIGTERM, Ctrl-C), so a server shuts down without waiting on its streams; the clients'
+``EventSource`` reconnects with ``Last-Event-ID``. Its exit flag (``AppStatus.should_exit``) is
+process-wide and never reset by the library: ``create_stream_router`` clears it, so an app built
+after another one in the same process exited (tests serve many) does not end each of its streams
+at once.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
@@ -17,7 +25,8 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import AppStatus
 from starlette.background import BackgroundTask
 
 from consumers.alerts.http import organisation_of
@@ -29,6 +38,8 @@ from schemas.common import Language
 log = structlog.get_logger("consumers.alerts.sse")
 
 KEEPALIVE_S = 15.0
+SEP = "\n"
+"""Line ends of the stream: LF, as before sse-starlette (whose default is CRLF)."""
 _END = object()
 
 
@@ -46,7 +57,8 @@ def format_position(position: Position) -> str:
     return ",".join(f"{p}:{o}" for p, o in sorted(position.items()))
 
 
-def sse_event(item: Received, position: Position, language: Language | None) -> str:
+def sse_event(item: Received, position: Position, language: Language | None) -> ServerSentEvent:
+    """``id: <position>``, ``event: alert``, ``data: <JSON>`` (one line: JSON escapes newlines)."""
     alert = item.alert
     lang = language or alert.language
     payload = {
@@ -56,7 +68,12 @@ def sse_event(item: Received, position: Position, language: Language | None) -> 
         "alert": alert.model_dump(mode="json", exclude_none=True),
     }
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {format_position(position)}\nevent: alert\ndata: {body}\n\n"
+    return ServerSentEvent(body, id=format_position(position), event="alert", sep=SEP)
+
+
+def comment(text: str) -> ServerSentEvent:
+    """``: <text>``, which an ``EventSource`` ignores (the connection note, the keep-alives)."""
+    return ServerSentEvent(comment=text, sep=SEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +86,10 @@ class Source:
 
 
 class Stream:
-    """One connection: a task pumping the topic into a queue, and the SSE text it yields.
+    """One connection: a task pumping the topic into a queue, and the events it yields.
 
-    Starlette does not close a streaming body when the client goes away, so the pump is
-    stopped by the response's background task (and by the generator, whichever runs first).
+    When the client goes away (or the server exits) the response cancels the generator, which
+    tells the pump to stop; the response's background task then waits for the pump to end.
     """
 
     def __init__(self, source: Source, org: str, start: Position | None, from_beginning: bool,
@@ -111,18 +128,14 @@ class Stream:
             self.log.error("alert_stream_failed", error=repr(task.exception())[:300])
         self.log.info("alert_stream_closed")
 
-    async def events(self) -> AsyncIterator[str]:
+    async def events(self) -> AsyncIterator[ServerSentEvent]:
         position: Position = dict(self.start or {})
         self.task = asyncio.create_task(self.pump())
         self.log.info("alert_stream_opened")
         try:
-            yield ": connected\n\n"
+            yield comment("connected")
             while True:
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), self.source.keepalive_s)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
+                item = await self.queue.get()  # keep-alives are the response's, meanwhile
                 if item is _END:
                     return
                 if isinstance(item, Exception):
@@ -137,14 +150,21 @@ class Stream:
             # pump is only told to stop; the response's background task waits for it
             self.stop.set()
 
+    def response(self) -> EventSourceResponse:
+        return EventSourceResponse(
+            self.events(), background=BackgroundTask(self.close), sep=SEP,
+            ping=self.source.keepalive_s, ping_message_factory=lambda: comment("keep-alive"),
+            headers={"Cache-Control": "no-cache"})
+
 
 def create_stream_router(api_keys: ApiKeyStore, kafka: KafkaAccess, verifier: AlertVerifier,
                          *, keepalive_s: float = KEEPALIVE_S) -> APIRouter:
+    AppStatus.should_exit = False  # a new app: no exit pending (see the module's docstring)
     router = APIRouter(tags=["alerts"])
     Org = Annotated[str, Depends(organisation_of(api_keys))]  # noqa: N806 - a type alias
     source = Source(kafka, verifier, keepalive_s)
 
-    @router.get("/alerts/stream", response_class=StreamingResponse,
+    @router.get("/alerts/stream", response_class=EventSourceResponse,
                 responses={200: {"content": {"text/event-stream": {}},
                                  "description": "Server-sent events, one per alert"}})
     async def stream(
@@ -153,12 +173,9 @@ def create_stream_router(api_keys: ApiKeyStore, kafka: KafkaAccess, verifier: Al
         lang: Annotated[Language | None, Query(description="text language; default: the "
                                                 "organisation's preferred one")] = None,
         from_beginning: Annotated[bool, Query(description="replay the alerts topic")] = False,
-    ) -> StreamingResponse:
+    ) -> EventSourceResponse:
         """Your organisation's alerts as they are raised (``event: alert``, JSON data)."""
         stream = Stream(source, org, parse_position(last_event_id), from_beginning, lang)
-        return StreamingResponse(
-            stream.events(), media_type="text/event-stream",
-            background=BackgroundTask(stream.close),
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return stream.response()
 
     return router

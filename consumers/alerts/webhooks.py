@@ -1,5 +1,9 @@
 """Webhooks: alerts POSTed to an organisation's URL, signed, retried with backoff, then DLQ.
 
+The retries are ``tenacity``'s: exponential backoff without jitter, a fixed number of attempts,
+and no retry after a 2xx, a permanent refusal (a 4xx other than 408, 425 and 429) or a target
+the policy refuses.
+
 The body is the alert as a CloudEvent in structured JSON, signed by the Standard Webhooks
 conventions (the maintained ``standardwebhooks`` library): ``webhook-id`` (the alert's
 deterministic id), ``webhook-timestamp`` (seconds) and ``webhook-signature: v1,<base64
@@ -23,6 +27,13 @@ import httpx
 import structlog
 from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from consumers.alerts.webhook_targets import TargetPolicy, WebhookTargetError
 from schemas.alerts import AlertRaised
@@ -95,6 +106,10 @@ class RetryPolicy:
     def delay(self, retry: int) -> float:
         return float(min(self.max_s, self.base_s * self.factor ** (retry - 1)))
 
+    def wait(self) -> wait_exponential:
+        """``delay`` as tenacity's wait: after the n-th failed attempt, ``delay(n)``."""
+        return wait_exponential(multiplier=self.base_s, exp_base=self.factor, max=self.max_s)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -151,15 +166,36 @@ class WebhookSender:
 
     async def deliver(self, webhook: Webhook, alert_id: str, body: bytes) -> Outcome:
         bound = log.bind(alert_id=alert_id, org=webhook.org, webhook_id=webhook.id)
-        error, status = "not attempted", None
-        for attempt in range(1, self.policy.attempts + 1):
-            if attempt > 1:
-                await self._sleep(self.policy.delay(attempt - 1))
+        if self.policy.attempts < 1:
+            return Outcome(delivered=False, attempts=0, error="not attempted")
+        tries = 0
+
+        async def attempt() -> Outcome:
+            nonlocal tries
+            tries += 1
             status, error = await self._post(webhook, alert_id, body)
             if status is not None and 200 <= status < 300:  # noqa: PLR2004 - HTTP success
-                bound.info("webhook_delivered", attempts=attempt, status=status)
-                return Outcome(delivered=True, attempts=attempt, status=status)
-            bound.warning("webhook_attempt_failed", attempt=attempt, error=error)
-            if status in _PERMANENT or status == REFUSED_TARGET:
-                return Outcome(delivered=False, attempts=attempt, error=error, status=status)
-        return Outcome(delivered=False, attempts=self.policy.attempts, error=error, status=status)
+                bound.info("webhook_delivered", attempts=tries, status=status)
+                return Outcome(delivered=True, attempts=tries, status=status)
+            bound.warning("webhook_attempt_failed", attempt=tries, error=error)
+            return Outcome(delivered=False, attempts=tries, error=error, status=status)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.attempts), wait=self.policy.wait(),
+            retry=retry_if_result(_worth_retrying), sleep=self._sleep,
+            retry_error_callback=_last_outcome)
+        return await retrying(attempt)
+
+
+def _worth_retrying(outcome: Outcome) -> bool:
+    """Not delivered, and neither a permanent refusal nor a target the policy refuses."""
+    return not outcome.delivered and outcome.status not in _PERMANENT \
+        and outcome.status != REFUSED_TARGET
+
+
+def _last_outcome(state: RetryCallState) -> Outcome:
+    """Attempts ran out: the outcome is the last attempt's (a value, never ``RetryError``)."""
+    assert state.outcome is not None
+    result = state.outcome.result()
+    assert isinstance(result, Outcome)
+    return result

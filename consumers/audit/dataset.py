@@ -39,6 +39,8 @@ class Dataset:
     timelines: dict[str, list[Entry]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     """Organisation URN or USCC → its English name, from the registry."""
+    local_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Organisation URN or USCC → its names by language (en, zh, ur), from the registry."""
 
     def name(self, party: str | None) -> str:
         return self.names.get(party or "", party or "")
@@ -70,9 +72,20 @@ def names_of(registry: Registry | None) -> dict[str, str]:
     return names
 
 
+def local_names_of(registry: Registry | None) -> dict[str, dict[str, str]]:
+    if registry is None:
+        return {}
+    names: dict[str, dict[str, str]] = {}
+    for org in registry.orgs.values():
+        names[org.id] = dict(org.names)
+        if org.uscc:
+            names[org.uscc] = dict(org.names)
+    return names
+
+
 async def load_dataset(store: ViewStore, registry: Registry | None = None) -> Dataset:
     """Every view document and timeline entry of the store's live generation."""
-    data = Dataset(names=names_of(registry))
+    data = Dataset(names=names_of(registry), local_names=local_names_of(registry))
     async with store.reading() as (conn, tables):
         docs: dict[str, dict[str, str]] = {}
         for family in ("projects", "approvals", "shipments"):

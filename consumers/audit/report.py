@@ -45,6 +45,8 @@ class Happening:
     lane: str
     summary: str
     by: str
+    party: str = ""
+    """Who ``by`` names: the organisation's URN (its names in every language are the registry's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,9 @@ class ProjectStory:
     operator: str
     stage: str
     happenings: tuple[Happening, ...]
+    local_names: dict[str, str] = field(default_factory=dict)
+    """The project's names by language (en, zh, ur), as its operator registered them."""
+    operator_uscc: str = ""
 
 
 @dataclass(slots=True)
@@ -74,9 +79,15 @@ class Report:
     projects_shown: int | None = 50
     """How many of them the page shows (``None``: all)."""
     names: dict[str, str] = field(default_factory=dict)
+    local_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Organisation URN or USCC → its names by language (en, zh, ur), from the registry."""
 
     def name(self, party: str) -> str:
         return self.names.get(party, party)
+
+    def name_in(self, party: str, lang: str) -> str:
+        """The party's name in ``lang`` (en, zh, ur), else in English, else its code."""
+        return self.local_names.get(party, {}).get(lang) or self.name(party)
 
 
 def _lane(subject: str) -> str:
@@ -110,13 +121,14 @@ def project_stories(data: Dataset) -> list[ProjectStory]:
                     *shipments_of.get(project_id, ())}
         happenings = sorted(
             (Happening(e.time, e.subject, _lane(e.subject), e.summary,
-                       data.name(e.source.split("/", 1)[0]))
+                       data.name(e.source.split("/", 1)[0]), e.source.split("/", 1)[0])
              for s in subjects for e in data.timelines.get(s, ())),
             key=lambda h: (h.time, h.subject))
         stories.append(ProjectStory(
             project_id, view.names.en if view.names else project_id,
             data.name(view.operator_uscc), view.stage.value if view.stage else "",
-            tuple(happenings)))
+            tuple(happenings),
+            view.names.model_dump(exclude_none=True) if view.names else {}, view.operator_uscc))
     return stories
 
 
@@ -135,7 +147,7 @@ def build_report(
         breaches=breaches(found, local_day(as_of or generated)),
         register=licence_register(data), shipments=shipment_groups(data),
         projects=project_stories(data), projects_shown=projects_limit,
-        names=data.names,
+        names=data.names, local_names=data.local_names,
     )
 
 

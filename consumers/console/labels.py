@@ -59,6 +59,13 @@ SHIPMENT_STATUSES: Final[Mapping[str, str]] = MappingProxyType({
     "invoiced": N_("invoiced"),
 })
 
+EXIT_POINTS: Final[Mapping[str, str]] = MappingProxyType({
+    "karachi_port": N_("Karachi Port"),
+    "port_qasim": N_("Port Qasim"),
+    "gwadar": N_("Gwadar Port"),
+    "sost_khunjerab": N_("Sost (Khunjerab Pass)"),
+})
+
 LEGS: Final[Mapping[str, str]] = MappingProxyType({
     "at_origin": N_("at origin"),
     "to_exit": N_("on the way to the exit point"),

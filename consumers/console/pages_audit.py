@@ -4,7 +4,7 @@ audience): verify the log, the platform's state as of a chosen day, and the repo
 The work is the audit's own (``consumers.audit``): ``verify`` and ``state_as_of`` are given by the
 app (``infra.app``: ``verify_log`` and ``replay --as-of`` over the log, as ``emining audit verify``
 and ``emining audit replay --as-of`` run them); the report is ``build_report`` over the views the
-server holds, rendered by the audit's own HTML.
+server holds, rendered by the audit's own HTML in the reader's console language.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run
@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from consumers.console.pages import Page
 
 Verify = Callable[[], Awaitable[VerifyReport]]
-StateAsOf = Callable[[date], Awaitable[dict[str, dict[str, int]]]]
-"""A day → per view, subjects by status as the log stood at that day's end (``summary``)."""
+StateAsOf = Callable[[date, bool], Awaitable[dict[str, dict[str, int]]]]
+"""(day, late) → per view, subjects by status as the log stood at that day's end in Pakistan
+(``summary``); ``late`` also counts records appended later but dated by then (history loaded
+afterwards, ``replay --include-late``)."""
 
 
 def _day(value: str | None) -> date | None:
@@ -50,13 +52,14 @@ def add_audit_routes(
     Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
 
     @router.get("/audit", response_class=HTMLResponse)
-    async def audit(request: Request, caller: Caller, as_of: str | None = None) -> HTMLResponse:
+    async def audit(request: Request, caller: Caller, as_of: str | None = None,
+                    late: bool = False) -> HTMLResponse:
         here = await page(request, caller)
         day = _day(as_of)
         state = None
         if day is not None and state_as_of is not None:
-            state = await state_as_of(day)
-        return here.render("audit.html", day=day, asked=as_of or "", state=state,
+            state = await state_as_of(day, late)
+        return here.render("audit.html", day=day, asked=as_of or "", state=state, late=late,
                            can_verify=verify is not None, can_replay=state_as_of is not None,
                            today=today())
 
@@ -68,12 +71,13 @@ def add_audit_routes(
         return here.render("audit_verify.html", report=await verify())
 
     @router.get("/audit/report.html")
-    async def audit_report(_: Caller) -> Response:
+    async def audit_report(request: Request, caller: Caller) -> Response:
+        here = await page(request, caller)  # the reader's console language
         data = await public.dataset()
         views = await digest(store)
         report = build_report(data, standards=Standards(), as_of=None, digest=views.sha256,
                               records=sum(views.rows.values()), verify=None)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
-        return HTMLResponse(render(report), headers={
+        return HTMLResponse(render(report, here.lang), headers={
             "Content-Disposition": f'attachment; filename="emining-audit-{stamp}.html"',
             "X-Content-Type-Options": "nosniff"})

@@ -63,13 +63,24 @@ def kafka_env(kafka: KafkaAccess) -> dict[str, str]:
     return env
 
 
+def audit_env(kafka: KafkaAccess) -> dict[str, str]:
+    """``EMINING_AUDIT_KAFKA_*`` for ``emining serve``: the principal its console's audit pages
+    read the whole log as."""
+    if not kafka.sasl or kafka.username is None or kafka.password is None:
+        return {}
+    return {"EMINING_AUDIT_KAFKA_USERNAME": kafka.username,
+            "EMINING_AUDIT_KAFKA_PASSWORD": kafka.password}
+
+
 def child_env(settings: Settings, kafka: KafkaAccess) -> dict[str, str]:
     """The children's environment: this one, pinned to our state dir, broker, credential and
     views group."""
     env = dict(os.environ)
     env["EMINING_STATE_DIR"] = str(settings.state_dir.resolve())
     for name in ("EMINING_KAFKA_USERNAME", "EMINING_KAFKA_PASSWORD",
-                 "EMINING_KAFKA_PASSWORD_FILE", "EMINING_KAFKA_CA_FILE"):
+                 "EMINING_KAFKA_PASSWORD_FILE", "EMINING_KAFKA_CA_FILE",
+                 "EMINING_AUDIT_KAFKA_USERNAME", "EMINING_AUDIT_KAFKA_PASSWORD",
+                 "EMINING_AUDIT_KAFKA_PASSWORD_FILE"):
         env.pop(name, None)  # replaced by the credential this process resolved
     env |= kafka_env(kafka)
     # One views group per state dir: another deployment on the same broker keeps its own.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -260,6 +261,7 @@ async def audit(scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
     others = [f for f in findings if f.get("event_id") not in ours]
     return {"available": True, "exit_code": code, "ok": report.get("ok"),
             "records": report.get("records"), "events": report.get("events"),
+            "violations": len(report.get("violations", [])),
             "seconds": report.get("seconds"), "summary": report.get("summary"),
             "attacks": named, "all_attacks_named": all(n["found"] for n in named),
             "other_findings": len(others)}
@@ -280,3 +282,35 @@ async def write_report(path: Path, env: dict[str, str]) -> dict[str, Any]:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def console_audit(url: str, people: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """The auditor's console verify page, signed in as the demo's auditor: the same log the
+    CLI verified, read by ``emining serve`` as the platform's audit principal."""
+    auditor = next(p for p in people if p["role"] == "auditor")
+    # The console's cookies are Secure (browsers send them to localhost over plain HTTP; httpx
+    # does not), so this client carries them itself.
+    jar: dict[str, str] = {}
+
+    def cookie() -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+
+    async with httpx.AsyncClient(base_url=url, timeout=120.0) as client:
+        form = await client.get("/login")
+        jar.update(form.cookies.items())
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        if token is None:
+            return {"available": False, "reason": "no sign-in form at /login"}
+        signed = await client.post("/login", headers=cookie(), data={
+            "username": auditor["username"], "password": auditor["password"],
+            "csrf_token": token[1], "next": "/audit"})
+        if signed.status_code != 303:  # noqa: PLR2004
+            return {"available": False, "reason": f"sign-in answered {signed.status_code}"}
+        jar.update(signed.cookies.items())
+        page = await client.get("/audit/verify", params={"lang": "en"}, headers=cookie())
+    numbers = {name: re.search(rf'<dd class="{name}">([\d,]+)</dd>', page.text)
+               for name in ("records", "violations", "warnings")}
+    if page.status_code != 200 or any(m is None for m in numbers.values()):  # noqa: PLR2004
+        return {"available": False, "reason": f"/audit/verify answered {page.status_code}"}
+    return {"available": True, "username": auditor["username"],
+            **{name: int(m[1].replace(",", "")) for name, m in numbers.items() if m}}

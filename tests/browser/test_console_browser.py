@@ -25,11 +25,11 @@ def _errors(driver: Any) -> list[dict[str, Any]]:
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def _sign_in(driver: Any, url: str, username: str) -> None:
+def _sign_in(driver: Any, url: str, username: str, password: str = PASSWORD) -> None:
     driver.delete_all_cookies()
     driver.get(f"{url}/login")
     driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
     WebDriverWait(driver, 10, ignored_exceptions=RETRIED).until(ready.url_contains("/inbox"))
 

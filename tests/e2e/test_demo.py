@@ -85,6 +85,11 @@ def _check_audit(summary: dict[str, Any], scenario: Scenario) -> None:
         assert found["expected_kind"] == attack.expected.audit_kind.value
         assert found["topic"] in SHARED_TOPICS
         assert found["offset"] >= 0
+    # The auditor's console page verified the same log, read by serve as the audit principal.
+    shown = summary["console_verify"]
+    assert shown["available"], shown
+    assert shown["records"] == audit["records"]
+    assert shown["violations"] == audit["violations"] > 0
 
 
 def _check_sign_ins(summary: dict[str, Any], state_dir: Path) -> None:

@@ -180,6 +180,8 @@ def test_audit_report_without_anything_to_write_says_what_it_can_write(
     (("participants", "add", "--org", BA, "--name-en", "MMDD", "--side", "PK", "--role",
       "agency", "--language", "Chinese"), ("unknown --language language 'Chinese' (did you mean "
      "zh?)")),
+    (("audit", "report", "--out", "r.html", "--lang", "Chinese"),
+     "unknown --lang language 'Chinese' (did you mean zh?)"),
     (("alerts", "subscribe", "--org", BA, "--province", "Balochistan"),
      "unknown province 'Balochistan' (did you mean PK-BA?)"),
     (("alerts", "subscribe", "--org", BA, "--stage", "producing"),

@@ -18,11 +18,13 @@ from infra import local_kafka
 from infra.kafka_client import (
     MissingCredentialError,
     NoBrokerError,
+    audit_access,
     bootstrap_servers,
     kafka_access,
 )
 from infra.settings import Settings
 from infra.topics import TopicInfo, plan_existing
+from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 from schemas.topics import TopicSpec
 
@@ -385,3 +387,34 @@ def test_sasl_without_tls_to_another_machine_is_warned_about(tmp_path: Path) -> 
         kafka_access(remote.model_copy(update={"kafka_bootstrap": "127.0.0.1:9092"}))
     warned = [e for e in logs if e["event"] == "kafka_traffic_not_encrypted"]
     assert [e["bootstrap"] for e in warned] == ["kafka.example.pk:9092"]
+
+
+def test_serves_audit_pages_only_as_a_principal_that_may_read_the_log(tmp_path: Path) -> None:
+    base = settings_in(tmp_path).model_copy(update={
+        "kafka_bootstrap": "127.0.0.1:9", "kafka_username": "emining-gateway",
+        "kafka_password": SecretStr("gw")})
+    gateway = kafka_access(base)
+    # The gateway's own principal may not read the shared topics: no audit pages.
+    assert audit_access(base, gateway) is None
+    # The configured audit principal, on the same broker and protocol.
+    audited = base.model_copy(update={"audit_kafka_username": "emining-audit",
+                                      "audit_kafka_password": SecretStr("au")})
+    reader = audit_access(audited, gateway)
+    assert reader is not None
+    assert (reader.username, reader.password, reader.bootstrap, reader.protocol) == (
+        "emining-audit", "au", gateway.bootstrap, gateway.protocol)
+    from_file = tmp_path / "audit.password"
+    from_file.write_text("from-file\n")
+    assert audit_access(base.model_copy(update={
+        "audit_kafka_username": "emining-audit", "audit_kafka_password_file": from_file}),
+        gateway).password == "from-file"  # type: ignore[union-attr]
+    with pytest.raises(MissingCredentialError, match="EMINING_AUDIT_KAFKA_USERNAME is set"):
+        audit_access(base.model_copy(update={"audit_kafka_username": "emining-audit"}), gateway)
+    # No authentication at all: the one connection reads everything.
+    plain = base.model_copy(update={"kafka_security": "none"})
+    assert audit_access(plain, kafka_access(plain)) == kafka_access(plain)
+    # The local broker's admin (what serve acts as with no username given) reads everything
+    # too; a user named "admin" on somebody else's cluster is not assumed to.
+    admin = KafkaAccess("127.0.0.1:9092", "SASL_PLAINTEXT", local_kafka.ADMIN, "pw")
+    assert audit_access(settings_in(tmp_path), admin) == admin
+    assert audit_access(base, admin) is None

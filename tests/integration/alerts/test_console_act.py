@@ -6,19 +6,25 @@ console → gateway.submit → Kafka → view consumer with the alerts plugin �
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
+from sqlalchemy import select
 
 from consumers.alerts.clock import ManualClock
 from consumers.alerts.store import AlertStore, recent_alerts
 from consumers.config import ViewTopics
+from consumers.readlog import ReadLog
 from consumers.store import ViewStore
+from consumers.views.standing import local_day
 from producers.accounts import AccountStore
 from producers.connection import KafkaAccess
 from producers.gateway import submit
@@ -75,12 +81,14 @@ async def _eventually(check, timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.25)
 
 
-async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
-    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
-) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+@contextlib.asynccontextmanager
+async def live_console(kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus,
+                       tmp_path: Path, now: datetime) -> AsyncIterator[tuple[World, FastAPI]]:
+    """The console over the real pipeline: a licence application the agency recorded two days
+    ago on the test's topics; the real view consumer with the alerts plugin; acting through a
+    gateway state that holds the agency's key and sends to the broker. Yields the world and the
+    console app once the file is in the views."""
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
-    # The application, as the agency recorded it two days ago (through the SDK).
     await publish(bus, MMDD, scenario.event(
         "pk.emining.approval.licence.application.received",
         received_at=(now - timedelta(days=2)).isoformat()), now - timedelta(days=2), "evt-recv")
@@ -88,23 +96,49 @@ async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
     state = _gateway(kafka_access, view_topics, tmp_path)
     accounts = await _accounts(tmp_path)
     views = ViewStore(f"sqlite+aiosqlite:///{tmp_path / 'views.sqlite'}")
-    async with consuming(views_config(kafka_access, view_topics, store_url),
-                         plugin(kafka_access, ManualClock(now), tmp_path / "alert-chains")), \
-            state.running():
-        await views.open(check_version=False)
-        world = World(views, accounts, AlertStore(views), registry(),
-                      ApiKeyStore(tmp_path / "keys.json"), tmp_path)
-        app = world.app(submit=lambda org, person, event: submit(state, org, person, event))
+    try:
+        async with consuming(views_config(kafka_access, view_topics, store_url),
+                             plugin(kafka_access, ManualClock(now), tmp_path / "alert-chains")), \
+                state.running():
+            await views.open(check_version=False)
+            await ReadLog(views).create_table()  # a page showing restricted fields logs it
+            try:
+                world = World(views, accounts, AlertStore(views), registry(),
+                              ApiKeyStore(tmp_path / "keys.json"), tmp_path)
+
+                async def file_in_views() -> bool:
+                    async with views.reading() as (conn, tables):
+                        table = tables.view("approvals")
+                        row = await conn.execute(select(table.c.subject).where(
+                            table.c.subject == TITLE))
+                        return row.first() is not None
+
+                await _eventually(file_in_views)
+                yield world, world.app(submit=lambda org, person, event: submit(
+                    state, org, person, event), today=local_day(now))
+            finally:
+                await views.close()
+    finally:
+        await accounts.close()
+
+
+async def decided(world: World) -> list[AlertRaised]:
+    """The firm's ``approval_decided`` alerts about the application's title, as raised."""
+    async with world.alerts.reading() as conn:
+        return [a for a in await recent_alerts(conn, FIRM)
+                if a.rule is AlertRule.APPROVAL_DECIDED and a.about == TITLE]
+
+
+async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with live_console(kafka_access, view_topics, bus, tmp_path, now) as (world, app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://c") as officer, \
                 httpx.AsyncClient(transport=transport, base_url="https://c") as firm:
             await _sign_in(officer, "ba.officer")
             await _sign_in(firm, "firm.manager")
-
-            async def file_in_views() -> bool:
-                return (await officer.get(f"/act/grant?ref={TITLE}")).status_code == 200
-
-            await _eventually(file_in_views)
             before = (await firm.get("/inbox")).text.count("data-alert-id=")
             form = (await officer.get(f"/act/grant?ref={TITLE}&lang=en")).text
             values = dict(re.findall(r'<input[^>]*name="([^"]+)" value="([^"]*)"', form))
@@ -125,13 +159,8 @@ async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
             assert env.source == f"{MMDD}/custodial-gateway"
             assert env.type.startswith("pk.emining.approval.licence.granted")
 
-            async def decided() -> list[AlertRaised]:
-                async with world.alerts.reading() as conn:
-                    return [a for a in await recent_alerts(conn, FIRM)
-                            if a.rule is AlertRule.APPROVAL_DECIDED and a.about == TITLE]
-
             async def in_firms_inbox() -> bool:
-                found = await decided()
+                found = await decided(world)
                 if not found:
                     return False
                 page = (await firm.get("/inbox")).text
@@ -140,13 +169,11 @@ async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
                 return f'data-alert-id="{found[0].alert_id}"' in alerts[0]
 
             await _eventually(in_firms_inbox)
-            alert = (await decided())[0]
+            alert = (await decided(world))[0]
             assert env.id in alert.cause.key  # raised by the event the console published
             page = (await firm.get("/inbox")).text
             assert page.count("data-alert-id=") == before + 1
             assert html.escape(alert.texts.in_language(Language.ZH), quote=False) in page
-        await views.close()
-    await accounts.close()
 
 
 def _gateway(kafka: KafkaAccess, topics: ViewTopics, tmp_path: Path) -> GatewayState:

@@ -27,13 +27,13 @@ from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey, b64
 from schemas.topics import alerts_topic
+from tests.http_server import serving
 from tests.integration.alerts.conftest import (
     customs_hold_alert,
     ensure,
     topic_records,
     unique_firm,
 )
-from tests.integration.alerts.http_server import serving
 from tests.kafka_support import access_env
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 
 from consumers.store import ViewStore
 from consumers.store_batch import view_row
@@ -541,15 +540,22 @@ async def test_health_is_ok_when_the_broker_answers(world):
 
 
 async def test_metrics_count_requests_by_outcome(world):
+    registry = world.app.state.metrics  # the process's one registry, served on /metrics
+
     def accepted() -> float:
-        return REGISTRY.get_sample_value(
+        return registry.get_sample_value(
             "emining_gateway_requests_total", {"outcome": "accepted"}) or 0.0
 
-    start = accepted()
+    def answered(status: str) -> float:
+        return registry.get_sample_value("emining_http_requests_total", {
+            "method": "POST", "route": "/v1/events", "status": status}) or 0.0
+
+    start, http_start = accepted(), answered("202")
     response = await world.client.post("/v1/events", headers=world.auth(world.firm_token),
                                        json=milestone())
     assert response.status_code == 202
     assert accepted() == start + 1
+    assert answered("202") == http_start + 1
     # Metrics are the platform operator's: not the public's, not a firm's.
     assert (await world.client.get("/metrics")).status_code == 401
     assert (await world.client.get("/metrics", headers=world.auth(world.firm_token))
@@ -558,6 +564,10 @@ async def test_metrics_count_requests_by_outcome(world):
     text = (await world.client.get("/metrics", headers=world.auth(operator))).text
     assert 'emining_gateway_requests_total{outcome="accepted"}' in text
     assert "emining_gateway_request_seconds_bucket" in text
+    assert ('emining_http_requests_total{method="POST",route="/v1/events",status="202"}'
+            in text)
+    assert "emining_http_request_duration_seconds_bucket" in text
+    assert "emining_view" not in text  # the view consumer's metrics are its own process's
 
 
 async def test_the_openapi_document_describes_both_forms_and_every_answer(world):

@@ -27,6 +27,7 @@ from consumers.alerts.webhooks import (
     ALERT_ID_HEADER,
     ID_HEADER,
     SIGNATURE_HEADER,
+    Outcome,
     RetryPolicy,
     Webhook,
     WebhookSender,
@@ -186,6 +187,57 @@ async def test_webhooks_are_listed_and_removed_per_organisation(store: AlertStor
 def test_backoff_doubles_up_to_its_cap() -> None:
     policy = RetryPolicy(base_s=1, factor=2, max_s=10)
     assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 8, 10]
+
+
+@pytest.mark.parametrize(("status", "retried"), [
+    (408, True), (425, True), (429, True), (500, True),
+    (400, False), (401, False), (404, False), (422, False),
+])
+async def test_timeouts_and_throttling_are_retried_other_client_errors_are_not(
+    status: int, retried: bool,
+) -> None:
+    sleeps = Sleeps()
+    hook = Webhook("hook-1", MCC, "", new_secret())
+    with receiver(status) as hook_server:  # then 200
+        async with httpx.AsyncClient() as client:
+            sender = WebhookSender(client, RetryPolicy(attempts=3, base_s=0.5), sleep=sleeps,
+                                   targets=LOCAL)
+            outcome = await sender.deliver(Webhook(hook.id, hook.org, hook_server.url,
+                                                   hook.secret), "alert-1", b"{}")
+    if retried:
+        assert outcome == Outcome(delivered=True, attempts=2, status=200)
+        assert (len(hook_server.requests), sleeps.delays) == (2, [0.5])
+    else:
+        assert outcome == Outcome(delivered=False, attempts=1, error=f"HTTP {status}",
+                                  status=status)
+        assert (len(hook_server.requests), sleeps.delays) == (1, [])
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5])
+async def test_a_failing_receiver_gets_exactly_the_policys_attempts_with_capped_waits(
+    attempts: int,
+) -> None:
+    sleeps = Sleeps()
+    with receiver(*[503] * 10) as hook_server:
+        async with httpx.AsyncClient() as client:
+            sender = WebhookSender(client, RetryPolicy(attempts=attempts, base_s=1, factor=3,
+                                                       max_s=5), sleep=sleeps, targets=LOCAL)
+            outcome = await sender.deliver(Webhook("hook-1", MCC, hook_server.url,
+                                                   new_secret()), "alert-1", b"{}")
+    assert outcome == Outcome(delivered=False, attempts=attempts, error="HTTP 503", status=503)
+    assert len(hook_server.requests) == attempts
+    assert sleeps.delays == [1, 3, 5, 5][:attempts - 1]
+
+
+async def test_a_policy_of_no_attempts_sends_nothing() -> None:
+    sleeps = Sleeps()
+    with receiver() as hook_server:
+        async with httpx.AsyncClient() as client:
+            sender = WebhookSender(client, RetryPolicy(attempts=0), sleep=sleeps, targets=LOCAL)
+            outcome = await sender.deliver(Webhook("hook-1", MCC, hook_server.url,
+                                                   new_secret()), "alert-1", b"{}")
+    assert outcome == Outcome(delivered=False, attempts=0, error="not attempted")
+    assert (hook_server.requests, sleeps.delays) == ([], [])
 
 
 async def _hook_in_store(store: AlertStore, org: str, url: str) -> str:

@@ -34,12 +34,12 @@ FORGED = Finding("emining.approvals.v1", 3, 17, "evt-forged", f"{scenario.BA_MMD
                  Kind.BAD_SIGNATURE, "the signature does not verify")
 
 
-def _client(world: World, asked: list[date] | None = None) -> httpx.AsyncClient:
+def _client(world: World, asked: list[tuple[date, bool]] | None = None) -> httpx.AsyncClient:
     async def verify() -> VerifyReport:
         return VerifyReport(records=321, findings=[FORGED])
 
-    async def state_as_of(day: date) -> dict[str, dict[str, int]]:
-        (asked if asked is not None else []).append(day)
+    async def state_as_of(day: date, late: bool) -> dict[str, dict[str, int]]:
+        (asked if asked is not None else []).append((day, late))
         return await summary(world.store, today=day)
 
     app = world.app(verify=verify, state_as_of=state_as_of)
@@ -124,7 +124,7 @@ async def test_a_files_status_history_follows_its_signed_events(world):
 
 
 async def test_audit_pages_are_for_auditors_and_show_findings_state_and_report(world):
-    asked: list[date] = []
+    asked: list[tuple[date, bool]] = []
     async with _client(world, asked) as auditor, _client(world) as firm:
         await _sign_in(auditor, "eiti.auditor")
         await _sign_in(firm, "firm.a.manager")
@@ -140,7 +140,12 @@ async def test_audit_pages_are_for_auditors_and_show_findings_state_and_report(w
         assert "emining.approvals.v1 / 3 / 17" in row[0]
         assert 'class="records">321<' in verified.text
         state = await auditor.get("/audit", params={"as_of": "2025-02-01"})
-        assert asked == [date(2025, 2, 1)]
+        assert asked == [(date(2025, 2, 1), False)]
+        assert "whenever it was appended" not in state.text
+        late = await auditor.get("/audit", params={"as_of": "2025-02-01", "late": "true"})
+        assert asked[-1] == (date(2025, 2, 1), True)
+        assert "whenever it was appended" in late.text
+        assert re.search(r'id="late"[^>]* checked', late.text)
         expected = await summary(world.store, today=date(2025, 2, 1))
         for status, count in expected["approvals"].items():
             assert re.search(rf'<tr data-status="{status}"><td><code>[^<]+</code></td>'
@@ -149,4 +154,12 @@ async def test_audit_pages_are_for_auditors_and_show_findings_state_and_report(w
         assert report.status_code == 200
         assert report.headers["content-disposition"].startswith("attachment;")
         assert DECIDED in report.text  # the licence register of the views
+        assert '<html lang="en" dir="ltr">' in report.text
+        # in the reader's console language: the one chosen on the console's pages
+        await auditor.get("/audit", params={"lang": "ur"})  # remembered in a cookie
+        urdu = (await auditor.get("/audit/report.html")).text
+        assert '<html lang="ur" dir="rtl">' in urdu
+        assert "<h1>ای-مائننگ بس آڈٹ رپورٹ</h1>" in urdu
+        chinese = (await auditor.get("/audit/report.html", params={"lang": "zh-Hans"})).text
+        assert "<h1>电子矿业总线审计报告</h1>" in chinese
     assert TODAY.year == 2025

@@ -20,13 +20,18 @@ LOCALE = HERE / "locale"
 _KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
+AUDIT = HERE.parent / "audit"
+"""The audit report (``consumers.audit.html``) speaks from the console's catalogues too."""
+
+
 def _extracted() -> set[object]:
     found: set[object] = set()
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    for _, _, message, _, _ in extract_from_dir(str(HERE), method_map, options,
-                                               keywords=_KEYWORDS):
-        found.add(message)
+    for folder in (HERE, AUDIT):
+        for _, _, message, _, _ in extract_from_dir(str(folder), method_map, options,
+                                                   keywords=_KEYWORDS):
+            found.add(message)
     return found
 
 
@@ -40,7 +45,8 @@ def _catalogue(name: str) -> dict[object, object]:
 def test_the_template_holds_every_message_the_sources_use():
     assert set(_catalogue("pot")) == _extracted(), (
         "run: .venv/bin/pybabel extract -F consumers/console/babel.cfg -k N_ --no-location "
-        "--sort-output --omit-header -o consumers/console/locale/console.pot consumers/console")
+        "--sort-output --omit-header -o consumers/console/locale/console.pot consumers/console "
+        "consumers/audit")
 
 
 @pytest.mark.parametrize("name", ["zh_Hans", "ur", "en"])
