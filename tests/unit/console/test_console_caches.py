@@ -1,21 +1,28 @@
 """What the console no longer repeats per request (issue 16, ``benchmarks/bench_console.py``):
 one session lookup per page, the views' digest and the public tables computed again only when the
-views move, a project's timeline judged without reading its derived titles and offtake."""
+views move, a project's timeline judged without reading its derived titles and offtake, Babel's
+dates and numbers kept once formatted."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from babel.dates import format_date
+from babel.numbers import format_decimal
 
 from consumers.api_public import PublicData
+from consumers.console.i18n import LANGS, Formats, _as_date
 from consumers.digest import digest
 from consumers.dlq import DeadLetterQueue
 from consumers.store import ViewStore
 from consumers.store_read import get_view
 from consumers.sync import ViewSync
+from schemas.events.shipments_border import PAKISTAN_TIME
 from tests.console_world import PASSWORD, World, build
 from tests.integration.views import scenario
 from tests.unit.views.harness import Log, WholeLogControl, stage_for
@@ -111,3 +118,22 @@ async def test_a_projects_derived_titles_are_read_only_when_asked_for(world):
     assert [f["title_number"] for f in full["title_files"]] == full["titles"] != []
     for key in ("operator_uscc", "province", "kind", "project_id"):  # what the policy reads
         assert stored.get(key) == full.get(key)
+
+
+def test_kept_dates_and_numbers_are_what_babel_says():
+    for lang in LANGS.values():
+        fmt = Formats(lang, PAKISTAN_TIME)
+        for value in (date(2025, 1, 8), "2025-07-01T10:00:00+00:00",
+                      datetime(2026, 2, 28, 23, tzinfo=UTC)):
+            expected = format_date(_as_date(value), "medium", locale=lang.locale)
+            assert fmt.day(value) == expected
+            assert fmt.day(value) == expected  # asked again: the kept text
+        for number, digits in (("1.0", None), ("1.00", 2), (1234.5, 0), ("12.3456", None),
+                               (Decimal("0.5"), 1)):
+            pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+            expected = format_decimal(Decimal(str(number)), format=pattern, locale=lang.locale)
+            assert fmt.number(number, digits) == fmt.number(number, digits) == expected
+    zh = Formats(LANGS["zh"], PAKISTAN_TIME)
+    assert zh.day(date(2025, 1, 8)) == "2025年1月8日"
+    en = Formats(LANGS["en"], PAKISTAN_TIME)
+    assert (en.number("1.00", 2), en.number("1.0", 1), en.number("oops")) == ("1.00", "1.0", "oops")
