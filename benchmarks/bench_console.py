@@ -14,7 +14,8 @@ that store instead (PostgreSQL: ``postgresql+asyncpg://...``), or, if it holds v
 (say, a demo's own store), reads them as they are.
 
 The console is mounted as ``infra.app`` mounts it (the same access dependency, read log, sign-in
-and pages) and driven in-process through ``httpx.ASGITransport``, one request at a time, each
+and pages; not the gateway, nor ``/audit/verify`` and ``/audit?as_of=``, which read the log from
+Kafka) and driven in-process through ``httpx.ASGITransport``, one request at a time, each
 signed-in client with its session cookie and its language cookie. The time measured is the
 server's: the wall time of the ASGI call (routing, access policy, session lookup, store reads,
 template rendering), without the client's work; no network, no concurrency (nothing queues).
