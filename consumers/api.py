@@ -265,10 +265,11 @@ async def shown_history(caller: Access, store: ViewStore, subject: str, *, limit
 
 
 async def subject_row(store: ViewStore, subject: str, items: list[dict[str, Any]]) -> Row | None:
-    """The policy's row for a timeline's subject: from its view (party, province, kind)."""
+    """The policy's row for a timeline's subject: from its view (party, province, kind, all
+    stored in the document: a project's derived titles and offtake are not read)."""
     family = str(items[0]["family"]) if items else None
     for name in (family,) if family else ("projects", "approvals", "shipments"):
-        doc = await get_view(store, name, subject)
+        doc = await get_view(store, name, subject, derived=False)
         if doc is not None:
             return row_of(name, doc)
     return None

@@ -19,7 +19,9 @@ from consumers.access_http import Access
 from consumers.audit.dataset import Dataset, load_dataset
 from consumers.audit.leadtimes import LeadTime, decisions, lead_times
 from consumers.audit.register import Licence, licence_register
+from consumers.digest import Digest, digest_tables
 from consumers.store import ViewStore
+from consumers.store_batch import stored_offsets
 from consumers.store_read import MAX_LIMIT, get_view, offsets, timeline
 from schemas.registry import Registry
 from schemas.standards import Standards
@@ -59,6 +61,9 @@ class PublicData:
     def __init__(self, store: ViewStore, registry: Callable[[], Registry]) -> None:
         self.store, self.registry = store, registry
         self._cached: list[tuple[object, Dataset]] = []
+        self._derived: dict[str, tuple[Dataset, Any]] = {}
+        """The licence register and lead times of the cached dataset (pure functions of it)."""
+        self._digest: tuple[object, Digest] | None = None
 
     async def dataset(self) -> Dataset:
         """The views as the public tables need them, read again only when the views moved (an
@@ -69,22 +74,30 @@ class PublicData:
             self._cached[:] = [(key, await load_dataset(self.store, known))]
         return self._cached[0][1]
 
-    async def licences(self) -> list[PublicLicence]:
+    async def digest(self) -> Digest:
+        """The views' digest (``consumers.digest``), computed again only when the views moved:
+        the same log, the same digest, so the stored offsets are its key. Offsets and content
+        are read in one transaction."""
+        async with self.store.reading() as (conn, tables):
+            key = tuple(sorted((await stored_offsets(conn, tables)).items()))
+            if self._digest is None or self._digest[0] != key:
+                self._digest = (key, await digest_tables(conn, tables))
+        return self._digest[1]
+
+    async def _of_dataset(self, name: str, build: Callable[[Dataset], Any]) -> Any:
         data = await self.dataset()
-        return [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
-                for r in licence_register(data)]
+        kept = self._derived.get(name)
+        if kept is None or kept[0] is not data:
+            kept = self._derived[name] = (data, build(data))
+        return kept[1]
+
+    async def licences(self) -> list[PublicLicence]:
+        rows: list[PublicLicence] = await self._of_dataset("licences", _licences)
+        return list(rows)
 
     async def lead_times(self) -> list[PublicLeadTime]:
-        data = await self.dataset()
-        standards = Standards()
-        found = decisions(data, standards)
-        rows = []
-        for row in lead_times(found, standards):
-            files = sorted(d.ref for d in found if (d.kind, d.authority, d.category)
-                           == (row.kind, row.authority, row.category))
-            rows.append(PublicLeadTime(lead_time=row, authority_name=data.name(row.authority),
-                                       files=files))
-        return rows
+        rows: list[PublicLeadTime] = await self._of_dataset("lead_times", _lead_times)
+        return list(rows)
 
     async def timeline(self, caller: Access, ref: str, *, limit: int,
                        cursor: str | None) -> PublicEvents | None:
@@ -95,6 +108,23 @@ class PublicData:
         found = await timeline(self.store, ref, limit=limit, cursor=cursor)
         items, withheld = await caller.entries(ref, None, found.items)
         return items, found.next_cursor, withheld
+
+
+def _licences(data: Dataset) -> list[PublicLicence]:
+    return [PublicLicence(licence=r, events=f"/v1/public/timeline/{r.title_number}")
+            for r in licence_register(data)]
+
+
+def _lead_times(data: Dataset) -> list[PublicLeadTime]:
+    standards = Standards()
+    found = decisions(data, standards)
+    rows = []
+    for row in lead_times(found, standards):
+        files = sorted(d.ref for d in found if (d.kind, d.authority, d.category)
+                       == (row.kind, row.authority, row.category))
+        rows.append(PublicLeadTime(lead_time=row, authority_name=data.name(row.authority),
+                                   files=files))
+    return rows
 
 
 def create_public_router(

@@ -179,9 +179,12 @@ async def list_views(
     return Page(docs, rows[-1].subject if more else None)
 
 
-async def get_view(store: ViewStore, family: str, subject: str) -> dict[str, Any] | None:
+async def get_view(store: ViewStore, family: str, subject: str, *,
+                   derived: bool = True) -> dict[str, Any] | None:
     """The view of ``subject``; an approval also by its application's own reference when that
-    names exactly one file (the caller reads the file's ``ref`` from the answer)."""
+    names exactly one file (the caller reads the file's ``ref`` from the answer). A project
+    comes with its titles and offtake, read from the other views, unless ``derived`` is off
+    (for a caller that needs only the stored document: its party, province and kind)."""
     async with store.reading() as (conn, tables):
         table = tables.view(family)
         doc = (await conn.execute(select(table.c.doc).where(table.c.subject == subject))).scalar()
@@ -192,7 +195,7 @@ async def get_view(store: ViewStore, family: str, subject: str) -> dict[str, Any
         if doc is None:
             return None
         found = dict(json.loads(doc))
-        if family == "projects":
+        if family == "projects" and derived:
             [found] = await with_offtake(conn, tables, await with_titles(conn, tables, [found]))
     return found
 

@@ -19,7 +19,7 @@ import structlog
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from producers.accounts import AccountStore
+from producers.accounts import AccountStore, Session
 from producers.gateway_auth import TOKEN_PREFIX, ApiKeyStore, hash_token
 from producers.oidc import OidcError, OidcVerifier
 from schemas.access import ANONYMOUS, AuthMethod, Principal, UserRole
@@ -90,6 +90,7 @@ class Authenticator:
         session = await self.accounts.session(token)
         if session is None:
             raise _refused("the session has ended: sign in again", "invalid_session")
+        request.state.session = session  # the pages read its CSRF token and name from here
         if request.method not in _SAFE:
             sent = request.headers.get(CSRF_HEADER)
             if sent is None and request.headers.get("content-type", "").startswith(
@@ -100,3 +101,12 @@ class Authenticator:
                                     f"session's CSRF token ({CSRF_HEADER} header or "
                                     "csrf_token field)")
         return session.user.principal()
+
+
+async def request_session(request: Request, accounts: AccountStore, token: str) -> Session | None:
+    """The session of ``token`` for this request: the one the authenticator found (its idle clock
+    restarted already), else looked up (which restarts it), so a page asks the store once."""
+    found = getattr(request.state, "session", None)
+    if isinstance(found, Session) and found.token == token:
+        return found
+    return await accounts.session(token)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -128,7 +128,7 @@ class Formats:
 
     def day(self, value: date | str | None) -> str:
         found = _as_date(value)
-        return format_date(found, "medium", locale=self.lang.locale) if found else ""
+        return _medium_date(found, self.lang.locale) if found else ""
 
     def moment(self, value: datetime | str | None) -> str:
         found = _as_datetime(value)
@@ -142,14 +142,27 @@ class Formats:
         if value is None or value == "":
             return ""
         try:
-            number = Decimal(str(value))
+            Decimal(str(value))
         except InvalidOperation:
             return str(value)
         pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(number, format=pattern, locale=self.lang.locale)
+        return _decimal(str(value), pattern, self.lang.locale)
 
     def percent(self, value: float | None) -> str:
         return "" if value is None else format_percent(value, locale=self.lang.locale)
+
+
+@lru_cache(maxsize=8192)
+def _medium_date(day: date, locale: Locale) -> str:
+    """Babel's medium date: a pure function of the day and the locale, kept, since Babel reads
+    the locale's patterns and month names again on every call (most of a long page's time)."""
+    return format_date(day, "medium", locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _decimal(text: str, pattern: str | None, locale: Locale) -> str:
+    """Babel's decimal of ``text`` (a ``Decimal``'s text: ``1.0`` and ``1.00`` apart), kept."""
+    return format_decimal(Decimal(text), format=pattern, locale=locale)
 
 
 def _as_date(value: date | str | None) -> date | None:

@@ -51,7 +51,7 @@ from consumers.views.models import PENDING, ApprovalStatus, ShipmentStatus
 from consumers.views.standing import today_in_pakistan
 from producers.accounts import AccountStore, LockedError
 from producers.auth_routes import Credentials, set_session_cookie
-from producers.authn import SESSION_COOKIE
+from producers.authn import SESSION_COOKIE, request_session
 from schemas.common import Mineral, Province
 from schemas.events.projects import ProjectStage
 from schemas.lifecycles import status_in
@@ -205,7 +205,7 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
         token = request.cookies.get(SESSION_COOKIE)
         if caller.principal.method.value != "session" or not token:
             return None
-        session = await accounts.session(token)
+        session = await request_session(request, accounts, token)
         return session.csrf if session else None
 
     async def page(request: Request, caller: Access) -> Page:
@@ -481,7 +481,7 @@ def create_console_router(  # noqa: C901, PLR0915 - one small handler per page
 
     add_act_routes(router, access, page, store=store, accounts=accounts, submit=submit,
                    today=today)
-    add_audit_routes(router, access, page, store=store, public=public, verify=verify,
+    add_audit_routes(router, access, page, public=public, verify=verify,
                      state_as_of=state_as_of, today=today)
     return router
 

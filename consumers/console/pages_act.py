@@ -38,7 +38,7 @@ from consumers.policy import Refusal, admit, rule_for
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, get_view, list_views
 from producers.accounts import AccountStore
-from producers.authn import SESSION_COOKIE
+from producers.authn import SESSION_COOKIE, request_session
 from producers.gateway_ingest import Answer, RefusedError
 from producers.gateway_models import UnsignedEvent
 from schemas.common import Role
@@ -145,7 +145,7 @@ def add_act_routes(  # noqa: C901, PLR0915 - one small handler per page
 
     async def _person(request: Request, caller: Access) -> str:
         token = request.cookies.get(SESSION_COOKIE)
-        session = await accounts.session(token) if token else None
+        session = await request_session(request, accounts, token) if token else None
         return session.user.name if session else caller.principal.subject
 
     async def _render(request: Request, caller: Access, form: Form, file: Any,

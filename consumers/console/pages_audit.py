@@ -22,8 +22,6 @@ from consumers.api_public import PublicData
 from consumers.audit.findings import VerifyReport
 from consumers.audit.html import render
 from consumers.audit.report import build_report
-from consumers.digest import digest
-from consumers.store import ViewStore
 from schemas.standards import Standards
 
 if TYPE_CHECKING:
@@ -46,7 +44,7 @@ def _day(value: str | None) -> date | None:
 def add_audit_routes(
     router: APIRouter, access: Callable[..., Awaitable[Access]],
     page: Callable[[Request, Access], Awaitable["Page"]], *,
-    store: ViewStore, public: PublicData, verify: Verify | None, state_as_of: StateAsOf | None,
+    public: PublicData, verify: Verify | None, state_as_of: StateAsOf | None,
     today: Callable[[], date],
 ) -> None:
     Caller = Annotated[Access, Depends(access)]  # noqa: N806 - a type alias
@@ -74,7 +72,7 @@ def add_audit_routes(
     async def audit_report(request: Request, caller: Caller) -> Response:
         here = await page(request, caller)  # the reader's console language
         data = await public.dataset()
-        views = await digest(store)
+        views = await public.digest()
         report = build_report(data, standards=Standards(), as_of=None, digest=views.sha256,
                               records=sum(views.rows.values()), verify=None)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
