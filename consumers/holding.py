@@ -29,6 +29,7 @@ undo assume one consumer process writes a views store (today's deployment).
 from __future__ import annotations
 
 import base64
+import binascii
 import bisect
 import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -67,6 +68,15 @@ class Hold(StrEnum):
     its place in the chain: it blocks no subject and is never applied."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=(",", ":"))`` without building an encoder per call."""
+
+
+def _b64(raw: bytes | None) -> str | None:
+    """``base64.b64encode(raw).decode()``, one call shorter (once per header of each record)."""
+    return None if raw is None else binascii.b2a_base64(raw, newline=False).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
     """A record as kept in the store (shaped like aiokafka's ``ConsumerRecord``)."""
@@ -82,13 +92,10 @@ class StoredRecord:
 
     def dumps(self, *, value: bool = True) -> str:
         """JSON; ``value=False`` leaves the value out (the timeline keeps the data already)."""
-        def b64(raw: bytes | None) -> str | None:
-            return None if raw is None else base64.b64encode(raw).decode()
-        return json.dumps({"topic": self.topic, "key": b64(self.key),
-                           "value": b64(self.value) if value else None,
-                           "headers": [[k, b64(v)] for k, v in self.headers],
-                           "ts": self.timestamp, "tt": self.timestamp_type},
-                          separators=(",", ":"))
+        return _COMPACT.encode({"topic": self.topic, "key": _b64(self.key),
+                                "value": _b64(self.value) if value else None,
+                                "headers": [[k, _b64(v)] for k, v in self.headers],
+                                "ts": self.timestamp, "tt": self.timestamp_type})
 
     @classmethod
     def loads(cls, text: str, partition: int, offset: int,
