@@ -29,6 +29,7 @@ undo assume one consumer process writes a views store (today's deployment).
 from __future__ import annotations
 
 import base64
+import binascii
 import bisect
 import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -67,6 +68,15 @@ class Hold(StrEnum):
     its place in the chain: it blocks no subject and is never applied."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=(",", ":"))`` without building an encoder per call."""
+
+
+def _b64(raw: bytes | None) -> str | None:
+    """``base64.b64encode(raw).decode()``, one call shorter (once per header of each record)."""
+    return None if raw is None else binascii.b2a_base64(raw, newline=False).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
     """A record as kept in the store (shaped like aiokafka's ``ConsumerRecord``)."""
@@ -82,13 +92,10 @@ class StoredRecord:
 
     def dumps(self, *, value: bool = True) -> str:
         """JSON; ``value=False`` leaves the value out (the timeline keeps the data already)."""
-        def b64(raw: bytes | None) -> str | None:
-            return None if raw is None else base64.b64encode(raw).decode()
-        return json.dumps({"topic": self.topic, "key": b64(self.key),
-                           "value": b64(self.value) if value else None,
-                           "headers": [[k, b64(v)] for k, v in self.headers],
-                           "ts": self.timestamp, "tt": self.timestamp_type},
-                          separators=(",", ":"))
+        return _COMPACT.encode({"topic": self.topic, "key": _b64(self.key),
+                                "value": _b64(self.value) if value else None,
+                                "headers": [[k, _b64(v)] for k, v in self.headers],
+                                "ts": self.timestamp, "tt": self.timestamp_type})
 
     @classmethod
     def loads(cls, text: str, partition: int, offset: int,
@@ -180,6 +187,10 @@ def _version_key(tables: Tables) -> str:
     return f"held_version_{tables.generation}"
 
 
+def _offset(held: Held) -> int:
+    return held.record.offset
+
+
 def position_of(record: RawRecord) -> Position:
     return Position(record.topic, record.partition, record.offset,
                     appended_at(getattr(record, "timestamp", None),
@@ -227,8 +238,7 @@ class Gate:
                                           .where(c.source.in_(sorted(sources)))):
                 gate.chains[row.source] = Chain(row.head, row.head_hash, row.forked_at)
         if known is not None:
-            for held in known:
-                gate._put(held)
+            gate._put_all(known)
             gate._all = bool(known)
             gate._none_held = True
             return gate
@@ -236,8 +246,7 @@ class Gate:
         gate._none_held = count == 0
         if 0 < count <= LOAD_ALL:  # one query instead of one per source and subject met
             gate._all = True
-            for row in await conn.execute(select(tables.held)):
-                gate._put(gate._row(row))
+            gate._put_all([gate._row(row) for row in await conn.execute(select(tables.held))])
             gate._none_held = True  # nothing more to read from the store in this batch
         return gate
 
@@ -254,23 +263,56 @@ class Gate:
                     row.source, row.sequence, row.subject, row.event_id, Hold(row.reason),
                     row.alerted)
 
-    async def prefetch(self, sources: set[str], subjects: set[str]) -> None:
+    async def prefetch(self, sources: set[str], subjects: set[str],
+                       places: Collection[tuple[str, int]] | None = None) -> None:
         """Read at once the held records of a batch's sources and subjects, and what applying
         those of its sources needs (their subjects, their duplicate checks): a batch that
         releases many asks the store once, not once per record. Only a record of the same
-        source releases a held one (its predecessor), so the others wait untouched."""
+        source releases a held one (its predecessor), so the others wait untouched.
+
+        ``places``: the chain places (source, sequence) the batch's records take. Then only
+        the held records this batch can release are prepared: those the chain reaches from
+        its head through the batch's and the held records' places without a gap, and those
+        held behind them (or behind the batch's records) on their subjects. Anything else a
+        batch does release (after a fork, say) is verified and loaded when it comes to it,
+        as before: this only saves work, it decides nothing."""
         await self._load_held(sources=sources, subjects=subjects)
         self._sources_loaded |= sources
         self._subjects_loaded |= subjects
-        waiting = [h.record for h in self.held.values()
-                   if h.reason is not Hold.LINK and h.source in sources]
-        if waiting and self._all:
+        if not self._all:
+            return
+        if places is None:
+            waiting = [h.record for h in self.held.values()
+                       if h.reason is not Hold.LINK and h.source in sources]
+        else:
+            waiting = self._releasable(sources, subjects, places)
+        if waiting:
             verdicts = await self.verify(waiting)
             await self.load_subjects([(v, position_of(r)) for v, r in zip(verdicts, waiting,
                                                                           strict=True)
                                       if isinstance(v, Accepted)])
             self._verdicts = {(r.topic, r.partition, r.offset): v
                               for r, v in zip(waiting, verdicts, strict=True)}
+
+    def _releasable(self, sources: set[str], subjects: set[str],
+                    places: Collection[tuple[str, int]]) -> list[StoredRecord]:
+        """The held records a batch taking ``places`` may release (see ``prefetch``)."""
+        taken = set(places)
+        reached: list[Held] = []
+        for source in sources:
+            chain = self.chains.get(source) or Chain()  # no row: nothing of it linked yet
+            n = chain.head + 1
+            while chain.forked_at is None or n < chain.forked_at:
+                here = [h for h in self._by_place.get((source, n), ())
+                        if h.reason in (Hold.GAP, Hold.LINK)]
+                if not here and (source, n) not in taken:
+                    break
+                reached += [h for h in here if h.reason is Hold.GAP]
+                n += 1
+        touched = subjects | {h.subject for h in reached}
+        behind = [h for subject in touched for h in self._by_subject.get(subject, ())
+                  if h.reason is Hold.BEHIND]
+        return [h.record for h in {id(h): h for h in reached + behind}.values()]
 
     # ---- reading the held records, lazily ------------------------------------------------
 
@@ -287,12 +329,21 @@ class Gate:
                 continue
             self._put(self._row(row))
 
+    def _put_all(self, records: Collection[Held]) -> None:
+        """``_put`` for many at once (into an empty gate): each subject's line sorted once."""
+        for held in records:
+            self.held[held.key] = held
+            self._by_place.setdefault((held.source, held.sequence), []).append(held)
+            self._by_subject.setdefault(held.subject, []).append(held)
+        for line in self._by_subject.values():
+            line.sort(key=_offset)
+
     def _put(self, held: Held) -> None:
         """Keep ``held``, indexed by its source's sequence and by its subject's offset."""
         self.held[held.key] = held
         self._by_place.setdefault((held.source, held.sequence), []).append(held)
         line = self._by_subject.setdefault(held.subject, [])
-        bisect.insort(line, held, key=lambda h: h.record.offset)
+        bisect.insort(line, held, key=_offset)
 
     def _drop(self, held: Held) -> None:
         kept = self.held.pop(held.key, None)

@@ -206,7 +206,9 @@ class ViewSync:
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
                                    sources, chains=self._chains, known=known)
             self._held = None  # taken: kept again once the batch commits
-            await gate.prefetch(sources, {a.envelope.subject for a in accepted})
+            await gate.prefetch(sources, {a.envelope.subject for a in accepted},
+                                {(v.envelope.source, v.envelope.sequence)
+                                 for v in named if v.envelope is not None})
             letters: list[DeadLetter] = []
             for record, verdict in await gate.chain_order(items):
                 if isinstance(verdict, Rejected):

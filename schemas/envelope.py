@@ -372,4 +372,6 @@ def from_record(
         )
     if key is not None and key != attributes["subject"].encode():
         raise RecordError("key_mismatch", "record key differs from ce_subject")
-    return Envelope(attributes=attributes, data=data, data_json=data_json)
+    # one walk of the data for both canonical forms (signature and hash) instead of one each
+    return Envelope(attributes=attributes, data=data, data_json=data_json,
+                    plain=is_plain(data_json))

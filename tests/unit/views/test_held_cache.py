@@ -63,3 +63,39 @@ def test_a_failed_batch_reads_the_held_records_again_and_ends_with_the_same_view
         got, failures = asyncio.run(_read(tmp_path, fail_at))
         assert failures == len(fail_at)
         assert got == base["digest"], fail_at
+
+
+async def _prepared(tmp: Path, narrow: bool, monkeypatch: Any) -> tuple[dict[str, Any], int]:
+    """Views and how many held records ``Gate.prefetch`` prepared, with the places given
+    (``narrow``) or without (every held record of the batch's sources, the older way)."""
+    from consumers.holding import Gate  # noqa: PLC0415 - patched per run
+
+    original = Gate.prefetch
+    prepared = 0
+
+    async def prefetch(self: Gate, sources: Any, subjects: Any, places: Any = None) -> None:
+        nonlocal prepared
+        before = len(self._verdicts)
+        await original(self, sources, subjects, places if narrow else None)
+        prepared += len(self._verdicts) - before
+
+    monkeypatch.setattr(Gate, "prefetch", prefetch)
+    store = ViewStore(f"sqlite+aiosqlite:///{tmp / f'views-{uuid.uuid4().hex}.db'}")
+    await store.open()
+    sync = ViewSync(store, stage_for(scenario.registry()), DeadLetterQueue(None, "dlq", "t"))
+    order = _in_turn(LOG)
+    for at in range(0, len(order), 9):
+        await sync.apply(order[at:at + 9], Rereading(LOG))
+    result = (await digest(store)).as_dict()
+    await store.close()
+    monkeypatch.setattr(Gate, "prefetch", original)
+    return result, prepared
+
+
+def test_the_prefetch_prepares_only_what_a_batch_can_release_and_changes_no_view(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    base = _baseline(tmp_path)
+    narrow, few = asyncio.run(_prepared(tmp_path, True, monkeypatch))
+    wide, many = asyncio.run(_prepared(tmp_path, False, monkeypatch))
+    assert narrow == wide == base["digest"]
+    assert 0 < few < many
