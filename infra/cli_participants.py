@@ -16,9 +16,17 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from infra import wiring
+from infra.acl_policy import SECURITY_OFF, AclOutcome
 from infra.broker_acls import desired_acls, org_acls, org_principal
-from infra.cli_common import console, err_console, fail, parse_moment, print_json, run
-from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
+from infra.cli_common import (
+    console,
+    err_console,
+    fail,
+    parse_moment,
+    print_json,
+    run,
+    write_secret,
+)
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.keys import load_key
@@ -243,7 +251,7 @@ def add(
     _print_published(events)
     if password is not None:
         _print_credential(org, password)
-    outcome.report()
+    outcome.report(err_console)
 
 
 @participants_app.command("offboard")
@@ -291,7 +299,7 @@ def offboard(
     if done is not None:
         err_console.print(f"Kafka credential of {org} "
                           + ("deleted" if deleted else "was already absent"), highlight=False)
-    outcome.report()
+    outcome.report(err_console)
 
 
 @participants_app.command("credential")
@@ -319,7 +327,7 @@ def credential(
                     "acls": AclOutcome(changes).to_json()})
         return
     _print_credential(org, password)
-    AclOutcome(changes).report()
+    AclOutcome(changes).report(err_console)
 
 
 @participants_app.command("grant")
@@ -604,7 +612,7 @@ def seed(
     if written:
         err_console.print(f"{len(written)} Kafka credential(s) written to {credentials_dir}"
                           " (mode 0600, one <org-slug>.password each)", highlight=False)
-    outcome.report()
+    outcome.report(err_console)
 
 
 def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:
