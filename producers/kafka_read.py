@@ -23,7 +23,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from producers.kafka_meta import partition_counts
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 """A record as aiokafka hands it over (``topic``, ``partition``, ``offset``, ``key``, ``value``,
 ``headers``, ``timestamp``)."""
+
+log = structlog.get_logger("producers.kafka_read")
 
 Missing = Literal["raise", "skip"]
 """What to do about a topic that does not exist."""
@@ -69,8 +73,11 @@ async def opened(kafka: KafkaAccess, timeout_s: float,
         raise
     try:
         yield consumer
-    finally:
-        await asyncio.wait_for(consumer.stop(), timeout_s)
+    finally:  # bounded: a reader that has what it needs must not hang on a broker's goodbye
+        try:
+            await asyncio.wait_for(consumer.stop(), timeout_s)
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("kafka_reader_stop_failed", error=repr(error)[:200])
 
 
 async def topic_partitions(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float,
@@ -111,12 +118,13 @@ async def drain(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], 
                 out.extend(r for r in records if r.offset < ends[tp])
                 if records and records[-1].offset >= ends[tp]:
                     consumer.seek(tp, ends[tp])  # appended since: the next read's, not this one's
-            for tp in sorted(todo, key=lambda t: (t.topic, t.partition)):
-                if await consumer.position(tp) >= ends[tp]:
-                    todo.discard(tp)
-                    consumer.pause(tp)
-            if out:
+            done = [tp for tp in sorted(todo, key=lambda t: (t.topic, t.partition))
+                    if await consumer.position(tp) >= ends[tp]]
+            todo.difference_update(done)
+            consumer.pause(*done)
+            if out or done:  # a partition ending in a gap (compaction, markers) ends with none
                 progressed = loop.time()
+            if out:
                 yield out
             elif loop.time() - progressed > timeout_s:
                 names = sorted(f"{tp.topic}[{tp.partition}]" for tp in todo)
@@ -170,8 +178,8 @@ async def read_to_end(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: f
     """Batches of the records of ``topics``, from each partition's first offset (or ``start``)
     to the end offsets taken when the read began; nothing for an empty topic.
 
-    ``options`` go to the consumer (``isolation_level``,
-    fetch sizes). Every broker call is bounded by ``timeout_s``, as is a stall.
+    ``options`` go to the consumer (``isolation_level``, fetch sizes). Every broker call is
+    bounded by ``timeout_s``, as is a stall.
     """
     tps = await topic_partitions(kafka, topics, timeout_s=timeout_s, missing=missing)
     if not tps:
