@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem, partitions_of
+from producers.kafka_read import drain, end_offsets
 from schemas.envelope import from_record
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
@@ -113,19 +115,12 @@ class RegistryFollower:
         would long-poll the broker and hold up the next offsets request behind it."""
         consumer = self._consumer
         assert consumer is not None, "start() first"
-        end = await consumer.end_offsets(self._tps)
-        behind = [tp for tp in self._tps if await consumer.position(tp) < end[tp]]
-        if not behind:
-            return False
+        end = await end_offsets(consumer, self._tps, timeout_s=self._timeout_s)
         folded = False
-        consumer.resume(*behind)
-        try:
-            while [tp for tp in behind if await consumer.position(tp) < end[tp]]:
-                for records in (await consumer.getmany(*behind, timeout_ms=200)).values():
-                    for record in records:
-                        folded = self._fold(record) or folded
-        finally:
-            consumer.pause(*self._tps)
+        async with aclosing(drain(consumer, end, timeout_s=self._timeout_s)) as batches:
+            async for records in batches:
+                for record in records:
+                    folded = self._fold(record) or folded
         return folded
 
     def _fold(self, record: Any) -> bool:

@@ -13,14 +13,14 @@ The caller reads with its own Kafka credential and no consumer group (nothing is
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.alerts.reader import AlertVerifier
@@ -28,6 +28,7 @@ from consumers.registry_follower import RegistryFollower
 from consumers.verification import Accepted, Rejected, VerificationStage
 from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem, partition_counts, partitions_of
+from producers.kafka_read import follow
 from schemas.alerts import AlertRaised
 from schemas.envelope import Envelope, from_record
 from schemas.errors import ContractError, EminingError, RecordError
@@ -229,27 +230,14 @@ async def tail_topic(
     async with RegistryFollower(kafka, trust_anchor, topic=participants,
                                 timeout_s=timeout_s) as follower:
         judge = Judge(follower, trust_anchor, counts, bounds or TimeBounds(), platform)
-        consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                    request_timeout_ms=int(timeout_s * 1000))
-        await asyncio.wait_for(consumer.start(), timeout_s)
         try:
-            tps = [TopicPartition(topic, p) for p in parts]
-            consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, 0 if from_beginning else ends[tp])
-            while True:
-                if until_end and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
-                    return
-                try:
-                    batches = await consumer.getmany(timeout_ms=500)
-                except KafkaError as exc:
-                    reason = refusal(exc, kafka, f"READ of {topic}")
-                    raise TailError(reason or f"cannot read {topic}: {exc!r}") from exc
-                for tp in sorted(batches, key=lambda t: t.partition):
-                    records = [r for r in batches[tp]
-                               if not until_end or r.offset < ends[tp]]
-                    for tailed in await judge.judge(records):
-                        yield tailed
-        finally:
-            await consumer.stop()
+            async with aclosing(follow(kafka, [topic], from_beginning=from_beginning,
+                                       until_end=until_end, timeout_s=timeout_s,
+                                       fetch_ms=500)) as batches:
+                async for records in batches:
+                    for _, group in groupby(records, key=lambda r: r.partition):
+                        for tailed in await judge.judge(list(group)):
+                            yield tailed
+        except (KafkaError, TimeoutError) as exc:
+            reason = refusal(exc, kafka, f"READ of {topic}")
+            raise TailError(reason or f"cannot read {topic}: {exc!r}") from exc

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from schemas.errors import EminingError
 from schemas.topics import catalogue
 
+from .acl_policy import SECURITY_OFF, AclOutcome, apply_policy, load_registry_for_acls
 from .cli_common import console as out
-from .cli_common import deferred, fail, print_json
+from .cli_common import deferred, fail, print_json, write_secret
 from .cli_common import err_console as err
 
 if TYPE_CHECKING:
@@ -237,7 +235,7 @@ def apply_catalogue(
         out.print(_changes_table(changes))
         changed = sum(change.action != "unchanged" for change in changes)
         err.print(f"{changed} topic(s) changed on {kafka.bootstrap}" if changed else "no changes")
-    outcome.report()
+    outcome.report(err)
 
 
 async def _apply_all(
@@ -261,81 +259,6 @@ def _empty_registry() -> Registry:
     from schemas.registry import Registry  # noqa: PLC0415 - keep CLI start-up light
 
     return Registry()
-
-
-async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:
-    """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...)."""
-    from . import wiring  # noqa: PLC0415 - keep CLI start-up light
-
-    try:
-        return await wiring.load_registry(settings), None
-    except EminingError as exc:
-        return None, str(exc).partition("\n")[0]
-
-
-@dataclass(frozen=True, slots=True)
-class AclOutcome:
-    """What applying the policy did, or why it was skipped; ``partial``: services only."""
-
-    changes: AclChanges | None
-    skipped: str | None = None
-    partial: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = (self.changes.to_json() if self.changes is not None else
-                                {"created": [], "deleted": [], "deleted_other": []})
-        return {**body, "skipped": self.skipped, "organisations_skipped": self.partial}
-
-    def report(self) -> None:
-        """One or two lines on stderr (stdout stays for the command's own output)."""
-        if self.skipped is not None:
-            err.print(f"[yellow]ACLs skipped:[/] {self.skipped}", highlight=False, soft_wrap=True)
-            return
-        assert self.changes is not None
-        if self.partial is not None:
-            err.print(f"[yellow]organisations' ACLs left as they are:[/] {self.partial}",
-                      highlight=False, soft_wrap=True)
-        made, gone = len(self.changes.created), len(self.changes.deleted)
-        gone += len(self.changes.deleted_other)
-        err.print(f"ACLs: {made} created, {gone} deleted" if made or gone else "ACLs: no changes",
-                  highlight=False)
-
-
-SECURITY_OFF = ("broker security is off (EMINING_KAFKA_SECURITY=none): no authentication,"
-                " no ACLs")
-
-
-async def apply_policy(
-    settings: Settings, kafka: KafkaAccess, registry: Registry | None, why: str | None,
-    *, only: frozenset[str] | None = None,
-) -> AclOutcome:
-    """Apply the registry-derived ACLs; skipped when the broker runs without security.
-
-    Without a readable registry, or with one naming no organisation at all (what a wrong
-    trust anchor reads: every record skipped), only the services' ACLs are applied and the
-    organisations' are left as they are: a misconfigured operator must never wipe them.
-    """
-    from .broker_admin import SecurityDisabledError, apply_acls  # noqa: PLC0415 - start-up
-
-    if settings.kafka_security == "none":
-        return AclOutcome(None, skipped=SECURITY_OFF)
-    partial = None
-    if registry is None:
-        partial = f"the registry cannot be read ({why})"
-    elif not registry.orgs:
-        partial = ("the registry on the log names no organisation (is EMINING_TRUST_ANCHOR the"
-                   " operator's key?)")
-    if registry is None or partial is not None:
-        desired = frozenset().union(*(service_acls(name) for name in broker_acls.SERVICES))
-        principals = broker_acls.SERVICE_PRINCIPALS
-        only = principals if only is None else only & principals
-    else:
-        desired = desired_acls(registry, datetime.now(UTC))
-    try:
-        changes = await apply_acls(kafka, desired, only=only)
-    except SecurityDisabledError as exc:
-        return AclOutcome(None, skipped=str(exc))
-    return AclOutcome(changes, partial=partial)
 
 
 def _acls_table(acls: list[Acl], title: str, marks: dict[Acl, str] | None = None) -> Table:
@@ -379,7 +302,7 @@ def apply_acl_policy(
         out.print(_acls_table(sorted(marks), "ACL changes", marks))
         for other in outcome.changes.deleted_other:
             out.print(f"[red]deleted[/] {other}", highlight=False)
-    outcome.report()
+    outcome.report(err)
 
 
 @acls_app.command("list")
@@ -400,16 +323,6 @@ def list_acls(
         return
     out.print(_acls_table(acls, "ACLs"))
     err.print(f"{len(acls)} ACL(s), {sum(managed(a.principal) for a in acls)} managed")
-
-
-def write_secret(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 from the first byte (replacing any file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    tmp.replace(path)
 
 
 class Service(StrEnum):

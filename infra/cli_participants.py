@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from infra.acl_policy import SECURITY_OFF, AclOutcome
 from infra.cli_common import (
     completer,
     console,
@@ -22,9 +23,9 @@ from infra.cli_common import (
     parse_moment,
     print_json,
     run,
+    write_secret,
 )
 from infra.cli_common import language as language_of
-from infra.cli_kafka import SECURITY_OFF, AclOutcome, write_secret
 from schemas.enums import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import EminingError
 
@@ -292,7 +293,7 @@ def add(
     _print_published(events)
     if password is not None:
         _print_credential(org, password)
-    outcome.report()
+    outcome.report(err_console)
 
 
 @participants_app.command("offboard")
@@ -340,7 +341,7 @@ def offboard(
     if done is not None:
         err_console.print(f"Kafka credential of {org} "
                           + ("deleted" if deleted else "was already absent"), highlight=False)
-    outcome.report()
+    outcome.report(err_console)
 
 
 @participants_app.command("credential")
@@ -368,7 +369,7 @@ def credential(
                     "acls": AclOutcome(changes).to_json()})
         return
     _print_credential(org, password)
-    AclOutcome(changes).report()
+    AclOutcome(changes).report(err_console)
 
 
 @participants_app.command("grant")
@@ -655,7 +656,7 @@ def seed(
     if written:
         err_console.print(f"{len(written)} Kafka credential(s) written to {credentials_dir}"
                           " (mode 0600, one <org-slug>.password each)", highlight=False)
-    outcome.report()
+    outcome.report(err_console)
 
 
 def _org_row(org: OrgRecord, at: datetime) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -11,20 +10,19 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
-from producers.connection import KafkaAccess, Protocol
+from producers.connection import KafkaAccess
 
 from . import local_kafka
-from .local_kafka import BrokerError, BrokerUnreachableError
+from .broker_access import PROTOCOLS, secret, settings_access
+from .broker_errors import BrokerError, BrokerUnreachableError, MissingCredentialError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
-
-    from pydantic import SecretStr
 
     from .settings import Settings
 
 __all__ = [
+    "PROTOCOLS",
     "BrokerUnreachableError",
     "MissingCredentialError",
     "NoBrokerError",
@@ -44,10 +42,6 @@ log = structlog.get_logger("infra.kafka")
 
 class NoBrokerError(BrokerError):
     """Neither ``EMINING_KAFKA_BOOTSTRAP`` nor a running local broker says where Kafka is."""
-
-
-class MissingCredentialError(BrokerError):
-    """The broker needs a credential (SCRAM) and the settings give none."""
 
 
 class PublishError(BrokerError):
@@ -71,38 +65,13 @@ def bootstrap_servers(settings: Settings) -> str:
     )
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "none": "PLAINTEXT", "scram": "SASL_PLAINTEXT", "scram-tls": "SASL_SSL",
-}
-
-
-def _password(settings: Settings) -> str | None:
-    return _secret(settings.kafka_password, settings.kafka_password_file,
-                   "EMINING_KAFKA_PASSWORD_FILE")
-
-
-def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:
-    if value is not None:
-        return value.get_secret_value()
-    if file is not None:
-        try:
-            text = file.read_text("utf-8")
-        except OSError as exc:
-            raise MissingCredentialError(f"cannot read {name}={file}: {exc}") from exc
-        password = text.splitlines()[0].strip() if text.strip() else ""
-        if not password:
-            raise MissingCredentialError(f"{name}={file} is empty")
-        return password
-    return None
-
-
 def audit_access(settings: Settings, serving: KafkaAccess) -> KafkaAccess | None:
     """The principal ``emining serve``'s audit pages read the whole log as: the configured
     ``EMINING_AUDIT_KAFKA_*`` credential, else ``serving`` itself when it may read everything (no
     authentication, or the local broker's admin); ``None``: the pages point to the CLI."""
     username = settings.audit_kafka_username
     if username:
-        password = _secret(settings.audit_kafka_password, settings.audit_kafka_password_file,
+        password = secret(settings.audit_kafka_password, settings.audit_kafka_password_file,
                            "EMINING_AUDIT_KAFKA_PASSWORD_FILE")
         if password is None:
             raise MissingCredentialError(
@@ -115,35 +84,6 @@ def audit_access(settings: Settings, serving: KafkaAccess) -> KafkaAccess | None
     return None
 
 
-_LOOPBACK = ("127.", "localhost:", "[::1]:")
-_warned: set[str] = set()
-
-
-def _warn_cleartext(bootstrap: str) -> None:
-    """SASL without TLS sends every record in the clear: fine on loopback, not across a network."""
-    remote = [h for h in bootstrap.split(",") if not h.strip().startswith(_LOOPBACK)]
-    if remote and bootstrap not in _warned:
-        _warned.add(bootstrap)
-        log.warning("kafka_traffic_not_encrypted", bootstrap=bootstrap,
-                    hint="EMINING_KAFKA_SECURITY=scram-tls for a broker on another machine")
-
-
-UNREACHABLE_PROBE_S = 2.0
-
-
-def _unreachable(bootstrap: str, timeout_s: float = UNREACHABLE_PROBE_S) -> str | None:
-    """Why no server of ``bootstrap`` accepts a TCP connection; ``None`` if one does."""
-    reasons = []
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-                return None
-        except (OSError, ValueError) as exc:
-            reasons.append(f"{server.strip()}: {getattr(exc, 'strerror', None) or exc}")
-    return "; ".join(reasons)
-
-
 def kafka_access(settings: Settings) -> KafkaAccess:
     """The broker and the principal this process acts as, from ``EMINING_KAFKA_*``.
 
@@ -151,32 +91,12 @@ def kafka_access(settings: Settings) -> KafkaAccess:
     own machine); against an external cluster a credential must be given.
     """
     bootstrap = bootstrap_servers(settings)
-    protocol = PROTOCOLS[settings.kafka_security]
-    if protocol == "PLAINTEXT":
-        return KafkaAccess(bootstrap, protocol)
-    local = not settings.kafka_bootstrap
-    ca_file = settings.kafka_ca_file
-    if ca_file is None and local and protocol == "SASL_SSL":
-        ca_file = local_kafka.Layout.of(settings).tls_dir / "ca.pem"
-    username, password = settings.kafka_username, _password(settings)
-    if username is None and local:
-        username, password = local_kafka.ADMIN, local_kafka.admin_password(settings)
-    if not username or password is None:
-        unreachable = _unreachable(bootstrap)
-        if unreachable is not None:
-            raise BrokerUnreachableError(
-                f"no Kafka broker answers at {bootstrap} ({unreachable}): check"
-                " EMINING_KAFKA_BOOTSTRAP, or run `emining kafka up` (and no credential is set"
-                " either: EMINING_KAFKA_USERNAME, EMINING_KAFKA_PASSWORD)"
-            )
-        raise MissingCredentialError(
-            f"no credential for the broker at {bootstrap}: it takes SCRAM ({protocol}); set"
-            " EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD (or"
-            " EMINING_KAFKA_PASSWORD_FILE) to the credential the operator issued"
-        )
-    if protocol == "SASL_PLAINTEXT":
-        _warn_cleartext(bootstrap)
-    return KafkaAccess(bootstrap, protocol, username, password, ca_file)
+    if settings.kafka_bootstrap:
+        return settings_access(settings, bootstrap)
+    return settings_access(
+        settings, bootstrap,
+        local_ca=lambda: local_kafka.Layout.of(settings).tls_dir / "ca.pem",
+        local_admin=lambda: (local_kafka.ADMIN, local_kafka.admin_password(settings)))
 
 
 def _timeout_ms(settings: Settings) -> int:

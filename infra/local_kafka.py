@@ -23,12 +23,85 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from schemas.errors import EminingError
+from infra.broker_access import settings_access
+from infra.broker_errors import (
+    BrokerError,
+    BrokerStartError,
+    BrokerStartTimeoutError,
+    BrokerUnreachableError,
+    ExternalBrokerError,
+    JarFetchError,
+    JavaNotFoundError,
+    LegacyStorageError,
+    MavenNotFoundError,
+    PortInUseError,
+    SecurityModeError,
+    StorageFormatError,
+)
 
 if TYPE_CHECKING:
     from producers.connection import KafkaAccess
 
     from .settings import Settings
+
+__all__ = [  # the errors live in infra.broker_errors; callers may name them from here
+    "ADMIN",
+    "AUTHORIZER",
+    "CONTROLLER_USER",
+    "HOST",
+    "KAFKA_DIR",
+    "LOG4J2_CONFIG",
+    "LOG_TAIL_LINES",
+    "MAKE_CERTS",
+    "NODE_ID",
+    "POM",
+    "REAUTH_MS",
+    "TOOLS",
+    "TOOLS_POM",
+    "BrokerError",
+    "BrokerStartError",
+    "BrokerStartTimeoutError",
+    "BrokerStatus",
+    "BrokerUnreachableError",
+    "Credentials",
+    "ExternalBrokerError",
+    "JarFetchError",
+    "JavaNotFoundError",
+    "Layout",
+    "LegacyStorageError",
+    "MavenNotFoundError",
+    "Phase",
+    "PortInUseError",
+    "Ports",
+    "SecurityModeError",
+    "StorageFormatError",
+    "admin_password",
+    "broker_count",
+    "down",
+    "ensure_cluster_id",
+    "ensure_jars",
+    "ensure_ports",
+    "ensure_tls",
+    "ensure_tools",
+    "follow",
+    "is_ready",
+    "java_command",
+    "kafka_version",
+    "load_credentials",
+    "load_ports",
+    "local_access",
+    "logs",
+    "new_cluster_id",
+    "port_is_free",
+    "render_server_properties",
+    "require_tool",
+    "reset",
+    "running_security",
+    "security_properties",
+    "status",
+    "tail",
+    "up",
+]
 
 log = structlog.get_logger()
 
@@ -48,57 +121,6 @@ LOG_TAIL_LINES = 30
 
 Phase = Callable[[str], None]
 """Progress callback: receives a short human description of what ``up`` is doing now."""
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class BrokerError(EminingError):
-    """Something about running or reaching the Kafka broker went wrong."""
-
-
-class JavaNotFoundError(BrokerError):
-    """No ``java`` on PATH: the local broker is a JVM process."""
-
-
-class MavenNotFoundError(BrokerError):
-    """No ``mvn`` on PATH: the broker jars are fetched from Maven Central with Maven."""
-
-
-class JarFetchError(BrokerError):
-    """``mvn dependency:copy-dependencies`` failed (often: Maven Central unreachable)."""
-
-
-class PortInUseError(BrokerError):
-    """A port persisted for the local broker is now held by another process."""
-
-
-class StorageFormatError(BrokerError):
-    """``kafka.tools.StorageTool format`` failed."""
-
-
-class BrokerStartError(BrokerError):
-    """The broker process exited before it became ready."""
-
-
-class BrokerStartTimeoutError(BrokerError):
-    """The broker did not answer a metadata request within ``kafka_start_timeout_s``."""
-
-
-class BrokerUnreachableError(BrokerError):
-    """No Kafka broker answers at the configured bootstrap address."""
-
-
-class LegacyStorageError(BrokerError):
-    """The local broker's data was formatted before it had credentials: it must be reset."""
-
-
-class SecurityModeError(BrokerError):
-    """The running local broker was started with another ``EMINING_KAFKA_SECURITY``."""
-
-
-class ExternalBrokerError(BrokerError):
-    """The operation only makes sense for the local broker, but an external one is configured."""
 
 
 # --------------------------------------------------------------------------- state
@@ -885,9 +907,8 @@ def _terminate(pid: int, layout: Layout, *, timeout_s: float) -> bool:
 
 
 def _external_status(settings: Settings, bootstrap: str) -> BrokerStatus:
-    from .kafka_client import kafka_access  # noqa: PLC0415 - that module builds on this one
-
-    ready = is_ready(kafka_access(settings), timeout_s=min(settings.client_timeout_s, 5.0))
+    ready = is_ready(settings_access(settings, bootstrap),
+                     timeout_s=min(settings.client_timeout_s, 5.0))
     return BrokerStatus(
         running=ready, ready=ready, bootstrap=bootstrap, pid=None, version=None,
         state_dir=None, log_file=None, external=True,

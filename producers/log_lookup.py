@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from contextlib import aclosing
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
+from producers.kafka_read import drain
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""
@@ -52,19 +54,15 @@ async def _scan(consumer: AIOKafkaConsumer, kafka: KafkaAccess, topic: str, ids:
     end = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
     starts = await asyncio.wait_for(consumer.offsets_for_times(
         {tp: int(since.timestamp() * 1000) for tp in tps}), timeout_s)
-    remaining = set()
+    todo: dict[TopicPartition, int] = {}
     for tp in tps:
         at = starts.get(tp)
         if at is not None and at.offset < end[tp]:
             consumer.seek(tp, at.offset)
-            remaining.add(tp)
-    while remaining:
-        batches = await asyncio.wait_for(consumer.getmany(*remaining, timeout_ms=500), timeout_s)
-        for tp, records in batches.items():
-            for rec in records:
+            todo[tp] = end[tp]
+    async with aclosing(drain(consumer, todo, timeout_s=timeout_s)) as batches:
+        async for batch in batches:
+            for rec in batch:
                 event_id = dict(rec.headers).get("ce_id", b"").decode("utf-8", "replace")
                 if event_id in ids:
-                    found.setdefault(event_id, (topic, tp.partition, rec.offset))
-        for tp in list(remaining):  # by position: a gap (compaction) ends no batch
-            if await consumer.position(tp) >= end[tp]:
-                remaining.discard(tp)
+                    found.setdefault(event_id, (topic, rec.partition, rec.offset))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
+from contextlib import aclosing
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partitions_of
+from producers.kafka_meta import connection_problem
+from producers.kafka_read import read_to_end
 from schemas.envelope import from_record
 from schemas.errors import ContractError
 from schemas.registry import Registry
@@ -47,39 +47,20 @@ async def read_registry(
     registry = Registry()
     skipped = 0
     verifier = EnvelopeVerifier(registry, trust_anchor)
-    consumer = AIOKafkaConsumer(
-        **kafka.aiokafka(),
-        enable_auto_commit=False,
-        request_timeout_ms=int(timeout_s * 1000),
-    )
     try:
-        await asyncio.wait_for(consumer.start(), timeout_s)
-        partitions = await partitions_of(kafka, topic, timeout_s=timeout_s)
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        while remaining:
-            batches = await asyncio.wait_for(consumer.getmany(timeout_ms=500), timeout_s)
-            for tp, records in batches.items():
-                for rec in records:
+        async with aclosing(read_to_end(kafka, [topic], timeout_s=timeout_s)) as batches:
+            async for batch in batches:
+                for rec in batch:
                     try:
                         env = from_record(rec.key, rec.value, rec.headers)
                         verifier.check_signature(env)
                         registry.apply(env.data, env.time)
                     except ContractError as exc:
                         skipped += 1
-                        log.debug("registry_record_skipped", partition=tp.partition,
+                        log.debug("registry_record_skipped", partition=rec.partition,
                                   offset=rec.offset, reason=str(exc))
-                    if rec.offset + 1 >= end[tp]:
-                        remaining.discard(tp)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise await _unreadable(exc, kafka, topic, timeout_s) from exc
-    finally:
-        await consumer.stop()
     if skipped:
         # Other trust anchors (another deployment sharing the broker) or tampering: the audit
         # lists each one; here one line says how many were not taken into the registry.

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
+from producers.kafka_read import follow as read_on
 from schemas.alerts import AlertRaised
 from schemas.envelope import Envelope, from_record
 from schemas.errors import ContractError, SignatureError
@@ -61,24 +62,6 @@ class AlertVerifier:
         return env
 
 
-async def _consumer(kafka: KafkaAccess, timeout_s: float) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                request_timeout_ms=int(timeout_s * 1000))
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    return consumer
-
-
-async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Position | None,
-                from_beginning: bool) -> None:
-    consumer.assign(tps)
-    ends = await consumer.end_offsets(tps)
-    for tp in tps:
-        if start is not None and tp.partition in start:
-            consumer.seek(tp, start[tp.partition])
-        else:
-            consumer.seek(tp, 0 if from_beginning else ends[tp])
-
-
 async def follow(kafka: KafkaAccess, org: str, verifier: AlertVerifier, *,
                  start: Position | None = None, from_beginning: bool = False,
                  timeout_s: float = 15.0, stop: asyncio.Event | None = None,
@@ -89,31 +72,23 @@ async def follow(kafka: KafkaAccess, org: str, verifier: AlertVerifier, *,
     (the caller reports it); a repeated alert id is skipped.
     """
     topic = alerts_topic(org)
-    parts = await partitions_of(kafka, topic, timeout_s=timeout_s)
-    if not parts:
-        raise ContractError(f"topic {topic} does not exist: run `emining topics apply`")
-    consumer = await _consumer(kafka, timeout_s)
     seen: set[str] = set()
     order: deque[str] = deque()
-    try:
-        await _seek(consumer, [TopicPartition(topic, p) for p in parts], start, from_beginning)
-        while stop is None or not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=250)
-            for tp, records in batches.items():
-                for rec in records:
-                    try:
-                        env = verifier.check(rec.key, rec.value, rec.headers, org)
-                    except ContractError as exc:
-                        yield exc
-                        continue
-                    assert isinstance(env.data, AlertRaised)
-                    if env.data.alert_id in seen:
-                        continue
-                    seen.add(env.data.alert_id)
-                    order.append(env.data.alert_id)
-                    if len(order) > _REMEMBERED:
-                        seen.discard(order.popleft())
-                    yield Received(env.data, env, tp.partition, rec.offset)
-    finally:
-        await consumer.stop()
-
+    begin = None if start is None else {TopicPartition(topic, p): o for p, o in start.items()}
+    async with aclosing(read_on(kafka, [topic], start=begin, from_beginning=from_beginning,
+                                timeout_s=timeout_s, stop=stop)) as batches:
+        async for records in batches:
+            for rec in records:
+                try:
+                    env = verifier.check(rec.key, rec.value, rec.headers, org)
+                except ContractError as exc:
+                    yield exc
+                    continue
+                assert isinstance(env.data, AlertRaised)
+                if env.data.alert_id in seen:
+                    continue
+                seen.add(env.data.alert_id)
+                order.append(env.data.alert_id)
+                if len(order) > _REMEMBERED:
+                    seen.discard(order.popleft())
+                yield Received(env.data, env, rec.partition, rec.offset)

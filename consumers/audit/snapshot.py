@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -20,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from consumers.audit.records import AuditError, RawRecord
 from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem, partitions_of
+from producers.kafka_read import drain
 
 log = structlog.get_logger("consumers.audit.snapshot")
 
@@ -147,27 +149,16 @@ class LogReader:
         self._consumer.assign(assigned)
         for tp in assigned:
             self._consumer.seek(tp, snapshot.start[(tp.topic, tp.partition)])
-        loop = asyncio.get_running_loop()
-        progressed = loop.time()
-        while todo:
-            batches = await self._call("fetching records", self._consumer.getmany(timeout_ms=200),
-                                       sorted(wanted))
-            out: list[RawRecord] = []
-            for tp, records in batches.items():
-                end = limit.get((tp.topic, tp.partition), 0)
-                out.extend(
-                    RawRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
-                              tuple(r.headers), r.timestamp_type)
-                    for r in records
-                    if r.offset < end
-                )
-            for key in list(todo):
-                tp = TopicPartition(*key)
-                if await self._consumer.position(tp) >= limit[key]:
-                    todo.discard(key)
-                    self._consumer.pause(tp)
-            if out:
-                progressed = loop.time()
-                yield out
-            elif loop.time() - progressed > self.timeout_s:
-                raise AuditError(f"no records from {sorted(todo)} for {self.timeout_s:g}s")
+        ends = {tp: limit[(tp.topic, tp.partition)] for tp in assigned}
+        try:
+            async with aclosing(drain(self._consumer, ends, timeout_s=self.timeout_s)) as read:
+                async for batch in read:
+                    yield [RawRecord(r.topic, r.partition, r.offset, r.timestamp, r.key,
+                                     r.value, tuple(r.headers), r.timestamp_type) for r in batch]
+        except (KafkaError, OSError) as exc:
+            refused = refusal(exc, self.kafka, f"READ of {', '.join(sorted(wanted))}")
+            raise AuditError(f"fetching records failed on {self.kafka.bootstrap}:"
+                             f" {refused or repr(exc)}") from exc
+        except TimeoutError as exc:
+            raise AuditError(str(exc) or f"fetching records timed out on"
+                             f" {self.kafka.bootstrap}") from exc

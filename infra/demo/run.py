@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from infra import wiring
 from infra.demo.scenario import Attack, Scenario, Step, forge
@@ -27,6 +27,7 @@ from infra.kafka_client import PROTOCOLS
 from infra.settings import Settings
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
+from producers.kafka_read import ends_of, read_to_end
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
 from schemas.envelope import to_record
@@ -395,50 +396,24 @@ RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 async def find_records(kafka: KafkaAccess, event_ids: set[str], timeout_s: float
                        ) -> dict[str, RawRecord]:
     """The records (first occurrence) carrying these ``ce_id``s, searched on the shared topics."""
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                request_timeout_ms=int(timeout_s * 1000))
-    await consumer.start()
     found: dict[str, RawRecord] = {}
-    try:
-        tps = [TopicPartition(t, p) for t in SHARED_TOPICS
-               for p in sorted(consumer.partitions_for_topic(t) or await _parts(consumer, t))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining and len(found) < len(event_ids):
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, records in batches.items():
-                for rec in records:
-                    headers = dict(rec.headers)
-                    ce_id = (headers.get("ce_id") or b"").decode()
-                    if ce_id in event_ids and ce_id not in found:
-                        found[ce_id] = (tp.topic, rec.key, rec.value,
-                                        [(k, v) for k, v in rec.headers])
-                    if rec.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
-    finally:
-        await consumer.stop()
+    async with aclosing(read_to_end(kafka, SHARED_TOPICS, timeout_s=timeout_s,
+                                    missing="skip")) as batches:
+        async for batch in batches:
+            for rec in batch:
+                ce_id = (dict(rec.headers).get("ce_id") or b"").decode()
+                if ce_id in event_ids and ce_id not in found:
+                    found[ce_id] = (rec.topic, rec.key, rec.value,
+                                    [(k, v) for k, v in rec.headers])
+            if len(found) >= len(event_ids):
+                break
     return found
-
-
-async def _parts(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh metadata read
-    return set(consumer.partitions_for_topic(topic) or ())
 
 
 async def end_offsets(kafka: KafkaAccess, topics: Sequence[str], timeout_s: float
                       ) -> dict[str, dict[int, int]]:
-    """``{topic: {partition: end offset}}`` of ``topics``."""
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                request_timeout_ms=int(timeout_s * 1000))
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(await _parts(consumer, t))]
-        ends = await consumer.end_offsets(tps) if tps else {}
-        out: dict[str, dict[int, int]] = {}
-        for tp, offset in ends.items():
-            out.setdefault(tp.topic, {})[tp.partition] = offset
-        return out
-    finally:
-        await consumer.stop()
+    """``{topic: {partition: end offset}}`` of ``topics`` (those that exist)."""
+    out: dict[str, dict[int, int]] = {}
+    for tp, offset in (await ends_of(kafka, topics, timeout_s=timeout_s, missing="skip")).items():
+        out.setdefault(tp.topic, {})[tp.partition] = offset
+    return out

@@ -8,17 +8,18 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.demo.run import communicate, emining_command
 from infra.demo.scenario import Scenario
 from producers.connection import KafkaAccess
+from producers.kafka_read import read_to_end
 from schemas.common import Language
 from schemas.registry import Registry
 from schemas.topics import SHARED_TOPICS, alerts_topic
@@ -154,39 +155,21 @@ async def read_alerts(kafka: KafkaAccess, registry: Registry, anchors: Sequence[
     except ImportError as exc:
         return {"available": False, "reason": f"alerts code not importable: {exc}"}
     verifier = AlertVerifier(anchors, PLATFORM_ORG)
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                request_timeout_ms=int(timeout_s * 1000))
-    await consumer.start()
     per_org: dict[str, list[dict[str, Any]]] = {}
     refused = 0
-    try:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - see new alert topics
-        topics = await consumer.topics()
-        recipients = [*registry.orgs, PLATFORM_ORG]
-        tps = [TopicPartition(alerts_topic(org), p) for org in recipients
-               if alerts_topic(org) in topics
-               for p in sorted(consumer.partitions_for_topic(alerts_topic(org)) or ())]
-        org_of = {alerts_topic(org): org for org in recipients}
-        if tps:
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            remaining = {tp for tp in tps if ends[tp] > 0}
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=500)
-                for tp, records in batches.items():
-                    org = org_of[tp.topic]
-                    for rec in records:
-                        if rec.offset + 1 >= ends[tp]:
-                            remaining.discard(tp)
-                        try:
-                            env = verifier.check(rec.key, rec.value, rec.headers, org)
-                        except Exception:  # noqa: BLE001 - a bad alert record is only counted
-                            refused += 1
-                            continue
-                        per_org.setdefault(org, []).append(_alert_line(env.data, registry, org))
-    finally:
-        await consumer.stop()
+    recipients = [*registry.orgs, PLATFORM_ORG]
+    org_of = {alerts_topic(org): org for org in recipients}
+    async with aclosing(read_to_end(kafka, list(org_of), timeout_s=timeout_s,
+                                    missing="skip")) as batches:
+        async for batch in batches:
+            for rec in batch:
+                org = org_of[rec.topic]
+                try:
+                    env = verifier.check(rec.key, rec.value, rec.headers, org)
+                except Exception:  # noqa: BLE001 - a bad alert record is only counted
+                    refused += 1
+                    continue
+                per_org.setdefault(org, []).append(_alert_line(env.data, registry, org))
     sides: dict[str, dict[str, Any]] = {}
     for org, alerts in sorted(per_org.items()):
         info = registry.orgs.get(org)

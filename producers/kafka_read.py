@@ -1,0 +1,218 @@
+"""Reading a log by offsets: "from the start (or a given offset) to the end offsets taken at the
+start", and "from here on, until told to stop". The one place these loops are written.
+
+Every reader of the bus that assigns partitions itself (the registry, the audit, the alerts
+readers, the demo's summary) reads like this: a group-less consumer (it commits nothing and
+disturbs no live consumer), partitions from the cluster's metadata, a seek, then fetches until
+each partition's *position* reaches the end taken at the start. The position, not the offset of
+the last record seen: compaction and transaction markers leave gaps, and a partition whose last
+offsets are a gap would otherwise never be done. Records appended after the end was taken are
+not yielded (a read to the end is a snapshot), and a consumer kept between reads is put back at
+that end, so the next read starts with them.
+
+Errors are the broker's (``KafkaError``, ``OSError``) and ``TimeoutError`` (no broker answer, or
+no progress, for ``timeout_s``); callers turn them into their own messages (``refusal`` names a
+refused principal). A topic that does not exist raises ``MissingTopicError`` unless the reader
+asked to skip such topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+
+from producers.kafka_meta import partition_counts
+from schemas.errors import ContractError
+
+if TYPE_CHECKING:
+    from producers.connection import KafkaAccess
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+"""A record as aiokafka hands it over (``topic``, ``partition``, ``offset``, ``key``, ``value``,
+``headers``, ``timestamp``)."""
+
+log = structlog.get_logger("producers.kafka_read")
+
+Missing = Literal["raise", "skip"]
+"""What to do about a topic that does not exist."""
+
+FETCH_MS = 200
+"""How long one fetch waits for records before the reader looks at its partitions again."""
+
+
+class MissingTopicError(ContractError):
+    """A topic to read does not exist (or the principal may not see it)."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"topic {topic} does not exist: run `emining topics apply`")
+        self.topic = topic
+
+
+def group_less(kafka: KafkaAccess, timeout_s: float, **options: Any) -> AIOKafkaConsumer:
+    """A consumer that joins no group and commits nothing; ``options`` go to aiokafka."""
+    return AIOKafkaConsumer(**kafka.aiokafka(), group_id=None, enable_auto_commit=False,
+                            request_timeout_ms=int(max(timeout_s, 1.0) * 1000), **options)
+
+
+@asynccontextmanager
+async def opened(kafka: KafkaAccess, timeout_s: float,
+                 **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started ``group_less`` consumer, stopped on exit (both bounded by ``timeout_s``)."""
+    consumer = group_less(kafka, timeout_s, **options)
+    try:
+        await asyncio.wait_for(consumer.start(), timeout_s)
+    except BaseException:
+        await consumer.stop()
+        raise
+    try:
+        yield consumer
+    finally:  # bounded: a reader that has what it needs must not hang on a broker's goodbye
+        try:
+            await asyncio.wait_for(consumer.stop(), timeout_s)
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("kafka_reader_stop_failed", error=repr(error)[:200])
+
+
+async def topic_partitions(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float,
+                           missing: Missing = "raise") -> list[TopicPartition]:
+    """Every partition of ``topics`` (one metadata request). ``missing="skip"`` leaves out a
+    topic that does not exist; otherwise it raises ``MissingTopicError``."""
+    wanted = list(dict.fromkeys(topics))
+    counts = await partition_counts(kafka, wanted, timeout_s=timeout_s)
+    if missing != "skip":
+        for topic in wanted:
+            if topic not in counts:
+                raise MissingTopicError(topic)
+    return [TopicPartition(t, p) for t in wanted for p in range(counts.get(t, 0))]
+
+
+async def drain(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], *,
+                timeout_s: float, fetch_ms: int = FETCH_MS,
+                max_records: int | None = None) -> AsyncGenerator[list[Record], None]:
+    """Batches of records of the (assigned) partitions in ``ends``, from each one's current
+    position up to its end offset (excluded). Partitions are resumed while read and paused
+    once done and on exit, so a consumer kept between reads does not long-poll idle ones.
+
+    Raises ``TimeoutError`` when no partition advanced for ``timeout_s``.
+    """
+    todo = {tp for tp, end in ends.items()
+            if await asyncio.wait_for(consumer.position(tp), timeout_s) < end}
+    loop = asyncio.get_running_loop()
+    progressed = loop.time()
+    consumer.resume(*todo)
+    try:
+        while todo:
+            batches = await asyncio.wait_for(
+                consumer.getmany(*todo, timeout_ms=fetch_ms, max_records=max_records),
+                timeout_s + fetch_ms / 1000)
+            out: list[Record] = []
+            for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
+                records = batches[tp]
+                out.extend(r for r in records if r.offset < ends[tp])
+                if records and records[-1].offset >= ends[tp]:
+                    consumer.seek(tp, ends[tp])  # appended since: the next read's, not this one's
+            done = [tp for tp in sorted(todo, key=lambda t: (t.topic, t.partition))
+                    if await consumer.position(tp) >= ends[tp]]
+            todo.difference_update(done)
+            consumer.pause(*done)
+            if out or done:  # a partition ending in a gap (compaction, markers) ends with none
+                progressed = loop.time()
+            if out:
+                yield out
+            elif loop.time() - progressed > timeout_s:
+                names = sorted(f"{tp.topic}[{tp.partition}]" for tp in todo)
+                raise TimeoutError(f"no records from {names} for {timeout_s:g}s")
+    finally:
+        consumer.pause(*ends)
+
+
+async def end_offsets(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition], *,
+                      timeout_s: float) -> dict[TopicPartition, int]:
+    """The current end offset of each of ``tps`` (one request, bounded)."""
+    tps = list(tps)
+    if not tps:
+        return {}
+    ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
+    return ends
+
+
+async def assign_at(consumer: AIOKafkaConsumer, tps: list[TopicPartition], *,
+                    start: Mapping[TopicPartition, int] | None = None, at_end: bool = False,
+                    timeout_s: float) -> dict[TopicPartition, int]:
+    """Assign ``tps`` and seek each to ``start`` (if given for it), else its first offset (or
+    its end with ``at_end``); returns the end offsets taken now."""
+    consumer.assign(tps)
+    ends = await end_offsets(consumer, tps, timeout_s=timeout_s)
+    begins: dict[TopicPartition, int] = {}
+    if not at_end and any(tp not in (start or {}) for tp in tps):
+        begins = await asyncio.wait_for(consumer.beginning_offsets(tps), timeout_s)
+    for tp in tps:
+        if start is not None and tp in start:
+            consumer.seek(tp, start[tp])
+        else:
+            consumer.seek(tp, ends[tp] if at_end else begins[tp])
+    return ends
+
+
+async def ends_of(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float = 15.0,
+                  missing: Missing = "raise") -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics`` now (one short-lived consumer)."""
+    tps = await topic_partitions(kafka, topics, timeout_s=timeout_s, missing=missing)
+    if not tps:
+        return {}
+    async with opened(kafka, timeout_s) as consumer:
+        return await end_offsets(consumer, tps, timeout_s=timeout_s)
+
+
+async def read_to_end(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float = 15.0,
+                      start: Mapping[TopicPartition, int] | None = None,
+                      missing: Missing = "raise", fetch_ms: int = FETCH_MS,
+                      **options: Any) -> AsyncGenerator[list[Record], None]:
+    """Batches of the records of ``topics``, from each partition's first offset (or ``start``)
+    to the end offsets taken when the read began; nothing for an empty topic.
+
+    ``options`` go to the consumer (``isolation_level``, fetch sizes). Every broker call is
+    bounded by ``timeout_s``, as is a stall.
+    """
+    tps = await topic_partitions(kafka, topics, timeout_s=timeout_s, missing=missing)
+    if not tps:
+        return
+    async with opened(kafka, timeout_s, **options) as consumer:
+        ends = await assign_at(consumer, tps, start=start, timeout_s=timeout_s)
+        async with aclosing(drain(consumer, ends, timeout_s=timeout_s,
+                                  fetch_ms=fetch_ms)) as batches:
+            async for batch in batches:
+                yield batch
+
+
+async def follow(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float = 15.0,
+                 start: Mapping[TopicPartition, int] | None = None, from_beginning: bool = False,
+                 stop: asyncio.Event | None = None, until_end: bool = False,
+                 fetch_ms: int = 250, **options: Any) -> AsyncGenerator[list[Record], None]:
+    """Batches of the records of ``topics`` as they come, from ``start`` (per partition), else
+    the beginning (``from_beginning``) or the end as it is now, until ``stop`` is set or the
+    caller stops iterating; with ``until_end``, only up to the end offsets taken at the start
+    (then as ``read_to_end``, stalls included). A fetch that brings nothing yields nothing."""
+    tps = await topic_partitions(kafka, topics, timeout_s=timeout_s)
+    async with opened(kafka, timeout_s, **options) as consumer:
+        ends = await assign_at(consumer, tps, start=start, at_end=not from_beginning,
+                               timeout_s=timeout_s)
+        if until_end:
+            async with aclosing(drain(consumer, ends, timeout_s=timeout_s,
+                                      fetch_ms=fetch_ms)) as batches:
+                async for batch in batches:
+                    yield batch
+            return
+        while stop is None or not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=fetch_ms)
+            out = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition))
+                   for r in batches[tp]]
+            if out:
+                yield out

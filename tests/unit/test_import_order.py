@@ -1,0 +1,194 @@
+"""The import order holds: ``schemas`` → ``producers`` → ``consumers`` → ``infra``, no cycles.
+
+The graph is read from the source with ``ast`` (nothing is imported), one node per module of the
+four packages. Each import is one of three kinds:
+
+- ``module``: executed when the module is imported (top level, also inside ``try``/``if`` and
+  class bodies);
+- ``type``: under ``if TYPE_CHECKING:`` (read by mypy only);
+- ``deferred``: inside a function (run when the function is, usually to keep start-up light).
+
+Asserted: no cycle among module-level imports; no cycle at all outside the allow-list below
+(a ``type`` or ``deferred`` import closing a loop is a loop all the same: the two modules cannot
+be understood, or split, one without the other); no import of any kind from a package to one
+above it; a CLI command module (``infra/cli_*.py``) imported only by ``infra.cli``, which
+assembles them (``infra.cli_common`` is their shared toolbox). Run this file as a script to
+print the graph's deferred and type-only imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = ("schemas", "producers", "consumers", "infra")
+"""Bottom first: a package may import from the ones before it, never from one after it."""
+
+ALLOWED_CYCLES: set[frozenset[str]] = {
+    # The console's page modules: ``pages`` imports ``pages_act`` and ``pages_audit`` to add
+    # their routes, and both name ``pages.Page`` in annotations (under TYPE_CHECKING only, so
+    # nothing loops at run time). consumers/console is out of the change that added this test.
+    frozenset({"consumers.console.pages", "consumers.console.pages_act",
+               "consumers.console.pages_audit"}),
+}
+"""Cycles that exist today through ``type`` or ``deferred`` imports only; a new one fails."""
+
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
+"""(importer, imported) pairs that break the layering and are known; none today."""
+
+MODULE, TYPE, DEFERRED = "module", "type", "deferred"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str
+    kind: str
+    line: int
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for package in LAYERS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return isinstance(test, ast.Name | ast.Attribute) and ast.unparse(test).endswith(
+        "TYPE_CHECKING")
+
+
+def _targets(node: ast.Import | ast.ImportFrom, package: list[str]) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        parent = package[: len(package) - (node.level - 1)]
+        base = ".".join([*parent, base] if base else parent)
+    return [f"{base}.{alias.name}" for alias in node.names]
+
+
+def _imports(body: list[ast.stmt], kind: str) -> list[tuple[ast.Import | ast.ImportFrom, str]]:
+    """Every import statement in ``body`` with its kind, ``kind`` unless deeper rules say."""
+    found: list[tuple[ast.Import | ast.ImportFrom, str]] = []
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append((node, kind))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.extend((inner, DEFERRED) for inner in ast.walk(node)
+                         if isinstance(inner, ast.Import | ast.ImportFrom))
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            found += _imports(node.body, TYPE) + _imports(node.orelse, kind)
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.ClassDef):
+            for field in ("body", "orelse", "finalbody"):
+                found += _imports(getattr(node, field, []), kind)
+            for handler in getattr(node, "handlers", []):
+                found += _imports(handler.body, kind)
+    return found
+
+
+@cache
+def graph() -> tuple[Edge, ...]:
+    modules = _modules()
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges: list[Edge] = []
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node, kind in _imports(ast.parse(path.read_text("utf-8")).body, MODULE):
+            for target in _targets(node, package):
+                resolved = resolve(target)
+                if resolved is not None and resolved != name:
+                    edges.append(Edge(name, resolved, kind, node.lineno))
+    return tuple(edges)
+
+
+def _cycles(edges: list[Edge]) -> list[frozenset[str]]:
+    """The groups of two or more modules that each reach every other (import cycles)."""
+    successors: dict[str, set[str]] = defaultdict(set)
+    for edge in edges:
+        successors[edge.source].add(edge.target)
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for nxt in successors[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    reach = {node: reachable(node) for node in list(successors)}
+    groups = {frozenset({node} | {other for other in reach[node] if node in reach.get(other, ())})
+              for node in reach if node in reach[node]}
+    return sorted(groups, key=sorted)
+
+
+def _layer(module: str) -> int:
+    return LAYERS.index(module.split(".", maxsplit=1)[0])
+
+
+def _show(edges: list[Edge]) -> str:
+    return "\n".join(sorted({f"  {e.source}:{e.line} -> {e.target} ({e.kind})" for e in edges}))
+
+
+def test_the_graph_is_read() -> None:
+    """The reader sees what is there (a reader that saw nothing would pass every test)."""
+    edges = graph()
+    assert len({e.source for e in edges}) > 150
+    seen = {(e.source, e.target, e.kind) for e in edges}
+    assert ("producers.registry_reader", "producers.kafka_read", MODULE) in seen
+    assert ("infra.kafka_client", "infra.local_kafka", MODULE) in seen
+    assert ("infra.cli_kafka", "infra.broker_admin", TYPE) in seen
+    assert ("infra.cli_kafka", "infra.broker_admin", DEFERRED) in seen
+
+
+def test_no_import_cycle_at_module_level() -> None:
+    edges = [e for e in graph() if e.kind == MODULE]
+    cycles = _cycles(edges)
+    assert cycles == [], "\n".join(
+        _show([e for e in edges if e.source in c and e.target in c]) for c in cycles)
+
+
+def test_no_new_cycle_through_type_or_deferred_imports() -> None:
+    edges = list(graph())
+    cycles = set(_cycles(edges))
+    new = cycles - ALLOWED_CYCLES
+    assert not new, "\n".join(
+        _show([e for e in edges if e.source in c and e.target in c]) for c in new)
+    assert not ALLOWED_CYCLES - cycles, "an allowed cycle is gone: drop it from ALLOWED_CYCLES"
+
+
+def test_no_package_imports_from_a_package_above_it() -> None:
+    upward = [e for e in graph() if _layer(e.target) > _layer(e.source)
+              and (e.source, e.target) not in ALLOWED_UPWARD]
+    assert upward == [], f"imports against {' → '.join(LAYERS)}:\n{_show(upward)}"
+
+
+def test_cli_command_modules_are_assembled_only_by_the_cli() -> None:
+    def command_module(module: str) -> bool:
+        return module.startswith("infra.cli_") and module != "infra.cli_common"
+
+    crossing = [e for e in graph() if command_module(e.target) and e.source != "infra.cli"]
+    assert crossing == [], f"a CLI command module imported elsewhere:\n{_show(crossing)}"
+
+
+if __name__ == "__main__":  # the deferred and type-only imports, for a reader of the layers
+    for kind in (DEFERRED, TYPE):
+        chosen = sorted({(e.source, e.target) for e in graph() if e.kind == kind})
+        sys.stdout.write(f"{kind} imports ({len(chosen)}):\n")
+        sys.stdout.writelines(f"  {source} -> {target}\n" for source, target in chosen)

@@ -1,0 +1,90 @@
+"""``producers.kafka_read.drain`` on a scripted consumer: the cases a live broker will not stage
+on demand (a log that ends in a gap, a broker that stops sending)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+
+from producers.kafka_read import drain
+
+TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+@dataclass
+class Rec:
+    partition: int
+    offset: int
+    topic: str = "t"
+
+
+@dataclass
+class Scripted:
+    """Each ``getmany`` takes the next step: (records per partition, positions after it)."""
+
+    steps: list[tuple[dict[TopicPartition, list[Rec]], dict[TopicPartition, int]]]
+    positions: dict[TopicPartition, int]
+    paused: set[TopicPartition] = field(default_factory=set)
+    seeks: list[tuple[TopicPartition, int]] = field(default_factory=list)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
+    async def getmany(self, *tps: TopicPartition, **_: Any) -> dict[TopicPartition, list[Rec]]:
+        if not self.steps:
+            await asyncio.sleep(0.01)  # a fetch that waited and got nothing
+            return {}
+        records, positions = self.steps.pop(0)
+        self.positions |= positions
+        return {tp: rs for tp, rs in records.items() if tp in tps}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.positions[tp] = offset
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused.difference_update(tps)
+
+
+async def _all(consumer: Any, ends: dict[TopicPartition, int], **kw: Any) -> list[list[Rec]]:
+    return [batch async for batch in drain(consumer, ends, fetch_ms=1, **kw)]
+
+
+async def test_a_log_ending_in_a_gap_is_done_and_later_records_wait_for_the_next_read() -> None:
+    consumer = Scripted(
+        steps=[({TP0: [Rec(0, 0), Rec(0, 1)], TP1: [Rec(1, 5), Rec(1, 6), Rec(1, 7)]},
+                {TP0: 2, TP1: 8}),
+               ({}, {TP0: 4})],  # offsets 2-3 of partition 0: a gap (markers), no records
+        positions={TP0: 0, TP1: 5})
+    batches = await _all(consumer, {TP0: 4, TP1: 7}, timeout_s=5)
+    assert [[(r.partition, r.offset) for r in b] for b in batches] == [
+        [(0, 0), (0, 1), (1, 5), (1, 6)]]
+    assert consumer.seeks == [(TP1, 7)]  # offset 7 came after the end: put back for later
+    assert consumer.paused == {TP0, TP1}
+
+
+async def test_nothing_to_read_reads_nothing() -> None:
+    consumer = Scripted(steps=[({TP0: [Rec(0, 3)]}, {TP0: 4})], positions={TP0: 3})
+    assert await _all(consumer, {TP0: 3}, timeout_s=5) == []
+    assert consumer.steps  # not even one fetch
+
+
+async def test_a_stall_ends_in_a_timeout_naming_the_partitions() -> None:
+    consumer = Scripted(steps=[({TP0: [Rec(0, 0)]}, {TP0: 1})], positions={TP0: 0, TP1: 0})
+    got: list[list[Rec]] = []
+
+    async def read() -> None:
+        async for batch in drain(consumer, {TP0: 3, TP1: 2}, timeout_s=0.2, fetch_ms=1):
+            got.append(batch)  # noqa: PERF401 - what came before the stall is kept
+
+    with pytest.raises(TimeoutError, match=r"no records from \['t\[0\]', 't\[1\]'\] for 0.2s"):
+        await read()
+    assert [[r.offset for r in b] for b in got] == [[0]]
+    assert consumer.paused == {TP0, TP1}
