@@ -5,7 +5,8 @@ as the principal ``kafka_client.audit_access`` gives (the platform's audit servi
 gateway's own principal may not read the shared topics. Each reads the whole log, so one runs at
 a time, on a loop of its own in a worker thread (``workers=0``: no process pool inside a web
 server), so the server keeps answering meanwhile; an answer is reused for ``fresh_s`` seconds by
-whoever asks next. A replay goes into a scratch SQLite file deleted afterwards.
+whoever asks next, and a question asked while another read runs is answered busy (429): nobody
+can queue up whole-log reads. A replay goes into a scratch SQLite file deleted afterwards.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import structlog
 from consumers.audit import verify_log
 from consumers.audit.replay import ReplayResult, replay
 from consumers.audit.state import summary
+from consumers.console.pages_audit import AuditBusyError
 from consumers.store import ViewStore
 from schemas.events.shipments_border import PAKISTAN_TIME
 
@@ -92,9 +94,11 @@ class LogAudit:
         return time.monotonic() - at < self.fresh_s
 
     async def verify(self) -> VerifyReport:
-        async with self._lock:  # one whole-log read at a time; the next caller gets its report
-            if self._report is not None and self._fresh(self._report[0]):
-                return self._report[1]
+        if self._report is not None and self._fresh(self._report[0]):
+            return self._report[1]
+        if self._lock.locked():  # one whole-log read at a time: the next asker comes back later
+            raise AuditBusyError
+        async with self._lock:
             report = await _off_loop(verify_log(
                 self.kafka, self.anchors, workers=0, topics=self.topics,
                 timeout_s=self.timeout_s, time_bounds=self.bounds))
@@ -107,10 +111,12 @@ class LogAudit:
     async def state_as_of(self, day: date, late: bool) -> dict[str, dict[str, int]]:
         """Subjects by status at the end of ``day`` in Pakistan; ``late``: also records appended
         later but dated by then (``emining audit replay --as-of DAY [--include-late]``)."""
+        kept = self._states.get((day, late))
+        if kept is not None and self._fresh(kept[0]):
+            return kept[1]
+        if self._lock.locked():
+            raise AuditBusyError
         async with self._lock:
-            kept = self._states.get((day, late))
-            if kept is not None and self._fresh(kept[0]):
-                return kept[1]
             result, state = await _off_loop(self._replay(day, late))
             log.info("console replayed the log", as_of=day.isoformat(), late=late,
                      records=result.records,

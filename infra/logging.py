@@ -44,7 +44,9 @@ def configure_logging(
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(sort_keys=True)
         if use_json
-        else structlog.dev.ConsoleRenderer()
+        # No local variables in tracebacks: a frame's locals can hold a password or a key.
+        else structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False))
     )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer]

@@ -34,11 +34,26 @@ StateAsOf = Callable[[date, bool], Awaitable[dict[str, dict[str, int]]]]
 afterwards, ``replay --include-late``)."""
 
 
-def _day(value: str | None) -> date | None:
+FIRST_DAY = date(2000, 1, 1)
+"""The earliest day the state can be asked for (before the platform, nothing to replay)."""
+
+
+FINDINGS_SHOWN = 500
+"""Findings listed on the page; anyone may write garbage to the shared topics, the page stays
+readable (``emining audit verify --json`` lists them all)."""
+
+
+class AuditBusyError(Exception):
+    """Another whole-log read is running and no fresh answer is kept: ask again shortly."""
+
+
+def _day(value: str | None, last: date) -> date | None:
+    """A day from ``FIRST_DAY`` to ``last`` (today in Pakistan), or None."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is not None and FIRST_DAY <= day <= last else None
 
 
 def add_audit_routes(
@@ -53,20 +68,29 @@ def add_audit_routes(
     async def audit(request: Request, caller: Caller, as_of: str | None = None,
                     late: bool = False) -> HTMLResponse:
         here = await page(request, caller)
-        day = _day(as_of)
-        state = None
+        last = today()
+        day = _day(as_of, last)
+        state, busy = None, False
         if day is not None and state_as_of is not None:
-            state = await state_as_of(day, late)
-        return here.render("audit.html", day=day, asked=as_of or "", state=state, late=late,
+            try:
+                state = await state_as_of(day, late)
+            except AuditBusyError:
+                busy = True
+        return here.render("audit.html", 429 if busy else 200, day=day, asked=as_of or "",
+                           state=state, late=late, busy=busy, first=FIRST_DAY,
                            can_verify=verify is not None, can_replay=state_as_of is not None,
-                           today=today())
+                           today=last)
 
     @router.get("/audit/verify", response_class=HTMLResponse)
     async def audit_verify(request: Request, caller: Caller) -> HTMLResponse:
         here = await page(request, caller)
         if verify is None:
-            return here.render("audit_verify.html", 503, report=None)
-        return here.render("audit_verify.html", report=await verify())
+            return here.render("audit_verify.html", 503, report=None, busy=False)
+        try:
+            report = await verify()
+        except AuditBusyError:
+            return here.render("audit_verify.html", 429, report=None, busy=True)
+        return here.render("audit_verify.html", report=report, busy=False, shown=FINDINGS_SHOWN)
 
     @router.get("/audit/report.html")
     async def audit_report(request: Request, caller: Caller) -> Response:

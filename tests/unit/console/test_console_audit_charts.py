@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from consumers.api_public import PublicData
 from consumers.audit.findings import Finding, Kind, VerifyReport
 from consumers.audit.state import summary
 from consumers.console import charts
+from consumers.console.pages_audit import FINDINGS_SHOWN, AuditBusyError
 from consumers.store_read import get_view
 from tests.console_world import PASSWORD, TODAY, World, build
 from tests.integration.views import scenario
@@ -163,3 +164,46 @@ async def test_audit_pages_are_for_auditors_and_show_findings_state_and_report(w
         chinese = (await auditor.get("/audit/report.html", params={"lang": "zh-Hans"})).text
         assert "<h1>电子矿业总线审计报告</h1>" in chinese
     assert TODAY.year == 2025
+
+
+async def test_audit_pages_refuse_days_out_of_range_answer_busy_and_cap_findings(world):
+    asked: list[tuple[date, bool]] = []
+    many = [Finding("emining.approvals.v1", 0, n, f"evt-{n}", f"{scenario.BA_MMDD}/desk",
+                    Kind.BAD_SIGNATURE, "the signature does not verify") for n in range(620)]
+    busy = {"now": False}
+
+    async def verify() -> VerifyReport:
+        if busy["now"]:
+            raise AuditBusyError
+        return VerifyReport(records=700, findings=many)
+
+    async def state_as_of(day: date, late: bool) -> dict[str, dict[str, int]]:
+        if busy["now"]:
+            raise AuditBusyError
+        asked.append((day, late))
+        return await summary(world.store, today=day)
+
+    app = world.app(verify=verify, state_as_of=state_as_of)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="https://console.test") as auditor:
+        await _sign_in(auditor, "eiti.auditor")
+        # Days before FIRST_DAY or after today (in the world: TODAY) start no replay.
+        for day in ("1999-12-31", (TODAY + timedelta(days=1)).isoformat(),
+                    "9999-12-31", "0001-01-01"):
+            page = await auditor.get("/audit", params={"as_of": day, "lang": "en"})
+            assert page.status_code == 200
+            assert "Give a day from" in page.text, day
+        assert asked == []
+        inside = await auditor.get("/audit", params={"as_of": TODAY.isoformat()})
+        assert asked == [(TODAY, False)]
+        assert "Give a day from" not in inside.text
+        # At most FINDINGS_SHOWN findings listed, the rest counted.
+        verified = await auditor.get("/audit/verify", params={"lang": "en"})
+        assert verified.text.count('<tr data-kind="bad_signature">') == FINDINGS_SHOWN
+        assert f"and {len(many) - FINDINGS_SHOWN} more" in verified.text
+        # While another whole-log read runs: 429 and a page that says so.
+        busy["now"] = True
+        for path, params in (("/audit/verify", {}), ("/audit", {"as_of": TODAY.isoformat()})):
+            page = await auditor.get(path, params={**params, "lang": "en"})
+            assert page.status_code == 429, path
+            assert "An audit run is in progress" in page.text
