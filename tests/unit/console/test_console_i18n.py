@@ -22,13 +22,15 @@ _KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 AUDIT = HERE.parent / "audit"
 """The audit report (``consumers.audit.html``) speaks from the console's catalogues too."""
+ALERTS = HERE.parent / "alerts"
+"""And so do the alerts' texts (``consumers.alerts.templates``)."""
 
 
 def _extracted() -> set[object]:
     found: set[object] = set()
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    for folder in (HERE, AUDIT):
+    for folder in (HERE, AUDIT, ALERTS):
         for _, _, message, _, _ in extract_from_dir(str(folder), method_map, options,
                                                    keywords=_KEYWORDS):
             found.add(message)
@@ -46,7 +48,7 @@ def test_the_template_holds_every_message_the_sources_use():
     assert set(_catalogue("pot")) == _extracted(), (
         "run: .venv/bin/pybabel extract -F consumers/console/babel.cfg -k N_ --no-location "
         "--sort-output --omit-header -o consumers/console/locale/console.pot consumers/console "
-        "consumers/audit")
+        "consumers/audit consumers/alerts")
 
 
 @pytest.mark.parametrize("name", ["zh_Hans", "ur", "en"])
