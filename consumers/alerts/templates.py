@@ -11,19 +11,14 @@ translations fails ``tests/unit/alerts`` and ``tests/unit/console/test_console_i
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from babel.messages.pofile import read_po
-
+from consumers.alerts.catalogues import translated
 from schemas.common import Language
 
 Template = MappingProxyType[Language, str]
 
-LOCALE = Path(__file__).parents[1] / "console" / "locale"
-"""The console's catalogues (read as files: the alerts import nothing of the console)."""
 CATALOGUES: Final = MappingProxyType({Language.ZH: "zh_Hans", Language.UR: "ur"})
 
 
@@ -77,23 +72,9 @@ ENGLISH: Final = MappingProxyType({
 })
 
 
-@cache
-def _translations(folder: str) -> MappingProxyType[str, str]:
-    with (LOCALE / folder / "LC_MESSAGES" / "console.po").open("rb") as po:
-        catalog = read_po(po)
-    return MappingProxyType({str(m.id): str(m.string) for m in catalog
-                             if m.id and isinstance(m.id, str) and m.string})
-
-
 def _template(english: str) -> Template:
-    texts = {Language.EN: english}
-    for language, folder in CATALOGUES.items():
-        text = _translations(folder).get(english)
-        if text is None:
-            raise LookupError(f"alert message {english!r} has no {folder} translation in "
-                              f"{LOCALE / folder / 'LC_MESSAGES' / 'console.po'}")
-        texts[language] = text
-    return MappingProxyType(texts)
+    return MappingProxyType({Language.EN: english, **{
+        language: translated(english, folder) for language, folder in CATALOGUES.items()}})
 
 
 TEMPLATES: Final = MappingProxyType({name: _template(en) for name, en in ENGLISH.items()})

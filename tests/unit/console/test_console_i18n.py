@@ -17,7 +17,7 @@ from consumers.console.i18n import LANGS, Formats, from_accept_language, lang_of
 from consumers.console.pages import HERE, STATIC
 
 LOCALE = HERE / "locale"
-_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "NP_": ((1, "c"), 2)}
 
 
 AUDIT = HERE.parent / "audit"
@@ -46,9 +46,9 @@ def _catalogue(name: str) -> dict[object, object]:
 
 def test_the_template_holds_every_message_the_sources_use():
     assert set(_catalogue("pot")) == _extracted(), (
-        "run: .venv/bin/pybabel extract -F consumers/console/babel.cfg -k N_ --no-location "
-        "--sort-output --omit-header -o consumers/console/locale/console.pot consumers/console "
-        "consumers/audit consumers/alerts")
+        "run: .venv/bin/pybabel extract -F consumers/console/babel.cfg -k N_ -k NP_:1c,2 "
+        "--no-location --sort-output --omit-header -o consumers/console/locale/console.pot "
+        "consumers/console consumers/audit consumers/alerts")
 
 
 @pytest.mark.parametrize("name", ["zh_Hans", "ur", "en"])
