@@ -7,7 +7,7 @@ the console mounted on an app with the real access dependency. No broker: the al
 # and they name the ``access`` dependency local to ``_stream``.
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -134,9 +134,11 @@ def _stream(access: Any, live: list[AlertRaised]) -> APIRouter:
     return router
 
 
-async def build(tmp: Path) -> World:
+async def build(tmp: Path, extra: Sequence[scenario.Step] = ()) -> World:
+    """The world; ``extra`` steps (in order, after the scenario's) add files a test needs."""
     log = Log()
-    records = [r for steps in scenario.build(STORIES).rounds() for r in log.records(steps)]
+    rounds = [*scenario.build(STORIES).rounds(), *([step] for step in extra)]
+    records = [r for steps in rounds for r in log.records(steps)]
     logs: dict[tuple[str, int], list[Any]] = {}
     for r in records:
         logs.setdefault((r.topic, r.partition), []).append(r)

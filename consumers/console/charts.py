@@ -151,13 +151,15 @@ def _moment(value: Any) -> datetime:
 
 
 def stays(timeline: Iterable[Mapping[str, Any]]) -> list[Stay]:
-    """The statuses a file went through, in log order, as its timeline's events lead (a
-    corrected event counts as corrected: ``effective``; one superseded is skipped)."""
+    """The statuses a file went through, in log order, as its timeline's events lead, as the
+    fold counts them: a corrected event counts as corrected (its ``effective`` data, the stay
+    marked ``corrected``); one that did not occur (superseded, no effective data) is skipped."""
     current: str | None = None
     out: list[Stay] = []
     for item in timeline:
         ce_type = str(item.get("type", ""))
-        if machine_of(ce_type) is None or item.get("superseded_by"):
+        corrected = bool(item.get("superseded_by"))
+        if machine_of(ce_type) is None or (corrected and item.get("effective") is None):
             continue
         data = item.get("effective") or item.get("data") or {}
         after = leads_to(ce_type, current, reading(ce_type, data))
@@ -167,8 +169,7 @@ def stays(timeline: Iterable[Mapping[str, Any]]) -> list[Stay]:
         if out:
             out[-1] = Stay(out[-1].status, out[-1].since, since, out[-1].event_id, out[-1].type,
                            out[-1].corrected)
-        out.append(Stay(after, since, None, str(item.get("event_id", "")), ce_type,
-                        bool(item.get("corrects"))))
+        out.append(Stay(after, since, None, str(item.get("event_id", "")), ce_type, corrected))
         current = after
     return out
 
