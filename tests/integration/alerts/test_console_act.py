@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import html
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,10 +31,13 @@ from producers.gateway import submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
 from producers.keys import key_file_name, write_key
+from producers.publisher import Draft
 from schemas.access import UserRole
 from schemas.alerts import AlertRaised, AlertRule
 from schemas.common import Language
 from schemas.envelope import from_record
+from schemas.participants import AuthorityGranted
+from schemas.registry import Registry
 from tests.console_world import World, registry
 from tests.integration.alerts.pipeline import FIRM, consuming, plugin, publish, views_config
 from tests.integration.views import scenario
@@ -83,17 +86,27 @@ async def _eventually(check, timeout_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def live_console(kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus,
-                       tmp_path: Path, now: datetime) -> AsyncIterator[tuple[World, FastAPI]]:
+                       tmp_path: Path, now: datetime, *, recorded: bool = True,
+                       grants: Sequence[AuthorityGranted] = (),
+                       custody: Sequence[str] = (MMDD,)) -> AsyncIterator[tuple[World, FastAPI]]:
     """The console over the real pipeline: a licence application the agency recorded two days
-    ago on the test's topics; the real view consumer with the alerts plugin; acting through a
-    gateway state that holds the agency's key and sends to the broker. Yields the world and the
-    console app once the file is in the views."""
+    ago on the test's topics (unless not ``recorded``); the real view consumer with the alerts
+    plugin; acting through a gateway state that holds the keys of ``custody`` (the agency's) and
+    sends to the broker. ``grants``: authority the platform grants beyond the scenario's, signed
+    onto the participants topic before the pipeline starts and known to the console's and the
+    gateway's registries. Yields the world and the console app once the file (if recorded) is in
+    the views."""
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
-    await publish(bus, MMDD, scenario.event(
-        "pk.emining.approval.licence.application.received",
-        received_at=(now - timedelta(days=2)).isoformat()), now - timedelta(days=2), "evt-recv")
+    if grants:
+        operator = await bus.publisher(scenario.PLATFORM)
+        await operator.publish_many([Draft(g, time=scenario.REGISTRY_FROM) for g in grants])
+    if recorded:
+        await publish(bus, MMDD, scenario.event(
+            "pk.emining.approval.licence.application.received",
+            received_at=(now - timedelta(days=2)).isoformat()), now - timedelta(days=2),
+            "evt-recv")
 
-    state = _gateway(kafka_access, view_topics, tmp_path)
+    state = _gateway(kafka_access, view_topics, tmp_path, custody=custody, grants=grants)
     accounts = await _accounts(tmp_path)
     views = ViewStore(f"sqlite+aiosqlite:///{tmp_path / 'views.sqlite'}")
     try:
@@ -103,7 +116,7 @@ async def live_console(kafka_access: KafkaAccess, view_topics: ViewTopics, bus: 
             await views.open(check_version=False)
             await ReadLog(views).create_table()  # a page showing restricted fields logs it
             try:
-                world = World(views, accounts, AlertStore(views), registry(),
+                world = World(views, accounts, AlertStore(views), _granted(registry(), grants),
                               ApiKeyStore(tmp_path / "keys.json"), tmp_path)
 
                 async def file_in_views() -> bool:
@@ -113,13 +126,21 @@ async def live_console(kafka_access: KafkaAccess, view_topics: ViewTopics, bus: 
                             table.c.subject == TITLE))
                         return row.first() is not None
 
-                await _eventually(file_in_views)
+                if recorded:
+                    await _eventually(file_in_views)
                 yield world, world.app(submit=lambda org, person, event: submit(
                     state, org, person, event), today=local_day(now))
             finally:
                 await views.close()
     finally:
         await accounts.close()
+
+
+def _granted(built: Registry, grants: Sequence[AuthorityGranted]) -> Registry:
+    """``built`` with ``grants`` applied, as the views' registry applies them from the log."""
+    for grant in grants:
+        built.apply(grant, scenario.REGISTRY_FROM)
+    return built
 
 
 async def decided(world: World) -> list[AlertRaised]:
@@ -176,11 +197,19 @@ async def test_an_officers_grant_from_the_console_reaches_the_firms_inbox(
             assert html.escape(alert.texts.in_language(Language.ZH), quote=False) in page
 
 
-def _gateway(kafka: KafkaAccess, topics: ViewTopics, tmp_path: Path) -> GatewayState:
-    """The gateway's state, holding the agency's key, sending to the test's topics."""
-    write_key(scenario.key_of(MMDD), tmp_path / "custody" / key_file_name(MMDD))
+def _gateway(kafka: KafkaAccess, topics: ViewTopics, tmp_path: Path, *,
+             custody: Sequence[str] = (MMDD,),
+             grants: Sequence[AuthorityGranted] = ()) -> GatewayState:
+    """The gateway's state, holding the keys of ``custody`` (the agency's), sending to the
+    test's topics, its registry the scenario's with ``grants`` applied."""
+    for org in custody:
+        write_key(scenario.key_of(org), tmp_path / "custody" / key_file_name(org))
+
+    async def load_registry() -> Registry:
+        return _granted(scenario.registry(), grants)
+
     return GatewayState(
-        sender=RenamingSender(kafka, renames(topics)), load_registry=_registry,
+        sender=RenamingSender(kafka, renames(topics)), load_registry=load_registry,
         trust_anchor=[scenario.key_of(scenario.PLATFORM).public_key],
         api_keys=ApiKeyStore(tmp_path / "keys.json"), custody_dir=tmp_path / "custody",
         chain_dir=tmp_path / "gateway-chains", receipts_dir=tmp_path / "gateway",
@@ -194,6 +223,3 @@ async def _accounts(tmp_path: Path) -> AccountStore:
     await accounts.add("firm.manager", FIRM, frozenset({UserRole.MANAGER}), PASSWORD, "Li Wei")
     return accounts
 
-
-async def _registry():
-    return scenario.registry()
