@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 
 from consumers.config import ViewTopics
@@ -43,6 +43,18 @@ from tests.integration.views.bus import Bus
 pytestmark = pytest.mark.integration
 
 SHOWN_WITHIN_S = 30.0
+
+
+def _replaced(element: Any) -> Any:
+    """True once ``element``'s page is gone. Chromium says so as a stale element or, caught
+    mid-navigation, as "node does not belong to the document": both mean replaced."""
+    def check(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+    return check
 
 
 def _until(driver: Any, check: Any, timeout_s: float = 15.0) -> None:
@@ -146,7 +158,7 @@ def _apply(driver: Any, url: str) -> dict[str, str]:
     typed("application_ref", "FIRM/BA/2026/0777")
     form = driver.find_element(By.CSS_SELECTOR, "form.act")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _until(driver, staleness_of(form))  # the answer replaced the form's page
+    _until(driver, _replaced(form))  # the answer replaced the form's page
     _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text)
     if driver.find_element(By.TAG_NAME, "h1").text != "Published":
         problems = [e.text for e in driver.find_elements(By.CSS_SELECTOR,
