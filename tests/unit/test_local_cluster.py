@@ -190,3 +190,18 @@ def test_the_compose_cluster_has_the_jvm_clusters_security(tmp_path: Path) -> No
                                       "CONTROLLER:SASL_PLAINTEXT")
             else:
                 assert props[key] == str(value), key
+
+
+def test_the_views_consumer_reaches_every_node_of_a_cluster_bootstrap() -> None:
+    """FastStream takes one string as one host: ``h1:p1,h2:p2`` must reach it as a list (the
+    fault suite found the views consumer unable to start against a cluster)."""
+    from consumers.config import ViewsConfig  # noqa: PLC0415 - this test only
+    from consumers.runner import build_broker  # noqa: PLC0415
+    from producers.connection import KafkaAccess  # noqa: PLC0415
+
+    access = KafkaAccess("10.0.0.1:9092, 10.0.0.2:9092,10.0.0.3:9092")
+    assert access.servers == ["10.0.0.1:9092", "10.0.0.2:9092", "10.0.0.3:9092"]
+    assert KafkaAccess("127.0.0.1:9092").servers == ["127.0.0.1:9092"]
+    broker = build_broker(ViewsConfig(kafka=access, store_url="sqlite://", trust_anchor=()),
+                          None, None)  # type: ignore[arg-type]  # not started: never used
+    assert broker._connection_kwargs["bootstrap_servers"] == access.servers
