@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,8 +135,8 @@ AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 REAUTH_MS = 3_600_000
 CLUSTER_SIZES = (1, 3)
 """``emining kafka up --brokers N``: one node, or three (a quorum that survives one loss)."""
-CLUSTER_SESSION_TIMEOUT_MS = 6000
-CLUSTER_HEARTBEAT_MS = 1000
+CLUSTER_SESSION_TIMEOUT_MS = 4000
+CLUSTER_HEARTBEAT_MS = 500
 LOG_TAIL_LINES = 30
 
 Phase = Callable[[str], None]
@@ -947,7 +948,7 @@ def _format_storage(
     )
     # The password must not show in /proc/<pid>/cmdline: the JVM reads its arguments from a
     # 0600 file instead (the java launcher's @argfile), removed right after.
-    argfile = layout.root / ".format.args"
+    argfile = layout.node_root / ".format.args"  # one per node: nodes format at once
     _write_atomic(argfile, "\n".join(_argfile_quote(a) for a in cmd[1:]) + "\n", private=True)
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -1118,6 +1119,17 @@ def _start_node(
     settings: Settings, layout: Layout, node: NodePorts, nodes: Sequence[NodePorts], *,
     credentials: Credentials, java: str, libs: Path, owner_pid: int | None, wrap: Wrap | None,
 ) -> int:
+    here = _prepare_node(settings, layout, node, nodes, credentials=credentials)
+    _format_storage(settings, here, java=java, libs=libs, credentials=credentials)
+    return _spawn_node(settings, here, node, java=java, libs=libs, owner_pid=owner_pid,
+                       wrap=wrap)
+
+
+def _prepare_node(
+    settings: Settings, layout: Layout, node: NodePorts, nodes: Sequence[NodePorts], *,
+    credentials: Credentials,
+) -> Layout:
+    """Check the node's ports and write its ``server.properties``; its layout."""
     here = layout.for_node(node.node_id)
     here.pid_file.unlink(missing_ok=True)
     if node.host == HOST:
@@ -1139,7 +1151,13 @@ def _start_node(
         ),
         private=True,
     )
-    _format_storage(settings, here, java=java, libs=libs, credentials=credentials)
+    return here
+
+
+def _spawn_node(
+    settings: Settings, here: Layout, node: NodePorts, *, java: str, libs: Path,
+    owner_pid: int | None, wrap: Wrap | None,
+) -> int:
     cmd = java_command(
         java=java, libs=libs, heap=settings.kafka_heap, main_class="kafka.Kafka",
         args=[str(here.server_properties)], logs_dir=here.logs_dir,
@@ -1197,16 +1215,24 @@ def _up_cluster(
             ensure_tls(layout)
         libs = ensure_jars(settings, on_phase)
         java = require_tool("java")
+        stopped: list[tuple[NodePorts, Layout]] = []
         for node in nodes:
             here = layout.for_node(node.node_id)
             pid = _live_pid(here)
             if pid is not None:
                 _same_security(settings, here, pid)
                 continue
-            if on_phase is not None:
-                on_phase(f"starting node {node.node_id} of {size} on {node.bootstrap}")
-            _start_node(settings, layout, node, nodes, credentials=credentials, java=java,
-                        libs=libs, owner_pid=owner_pid, wrap=wrap)
+            stopped.append((node, _prepare_node(settings, layout, node, nodes,
+                                                credentials=credentials)))
+        ensure_cluster_id(layout)  # one id for all, before the nodes format at once
+        if on_phase is not None and stopped:
+            on_phase(f"formatting and starting {len(stopped)} node(s) of {size}")
+        with ThreadPoolExecutor(max_workers=max(1, len(stopped))) as pool:  # one JVM each
+            list(pool.map(lambda item: _format_storage(
+                settings, item[1], java=java, libs=libs, credentials=credentials), stopped))
+        for node, here in stopped:
+            _spawn_node(settings, here, node, java=java, libs=libs, owner_pid=owner_pid,
+                        wrap=wrap)
         if on_phase is not None:
             on_phase(f"waiting for {size} brokers to join the cluster")
         started = time.monotonic()
