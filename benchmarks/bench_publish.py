@@ -79,7 +79,7 @@ async def _topic(kafka: KafkaAccess) -> str:
 
 async def _sdk(
     kafka: KafkaAccess, drafts: list[Draft], state: Path, profile: Path | None = None
-) -> tuple[float, list[KafkaRecord]]:
+) -> tuple[float, float, list[KafkaRecord]]:
     key = PrivateKey.generate(ORG)
     sent: list[KafkaRecord] = []
     async with Publisher(kafka=kafka, key=key, source=f"{ORG}/bench", state_dir=state,
@@ -92,28 +92,33 @@ async def _sdk(
 
         pub._sender.send = capture  # type: ignore[method-assign]  # noqa: SLF001
         profiler = cProfile.Profile() if profile else None
+        cpu = time.process_time()
         start = time.perf_counter()
         if profiler:
             profiler.enable()
         for i in range(0, len(drafts), BATCH):
             await pub.publish_many(drafts[i:i + BATCH])
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile))
-    return elapsed, sent
+    return elapsed, cpu, sent
 
 
-async def _raw(kafka: KafkaAccess, records: list[KafkaRecord], topic: str) -> float:
+async def _raw(
+    kafka: KafkaAccess, records: list[KafkaRecord], topic: str
+) -> tuple[float, float]:
     producer = AIOKafkaProducer(**producer_config(kafka, 60))
     await producer.start()
     try:
+        cpu = time.process_time()
         start = time.perf_counter()
         for i in range(0, len(records), BATCH):
             futures = [await producer.send(topic, r.value, key=r.key, headers=r.headers)
                        for r in records[i:i + BATCH]]
             await asyncio.gather(*futures)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         await producer.stop()
 
@@ -128,14 +133,20 @@ async def run(kafka: KafkaAccess, n: int, profile: Path | None = None) -> dict[s
     sdk_topic, raw_topic = await _topic(kafka), await _topic(kafka)
     drafts = _drafts(sdk_topic, n)
     with tempfile.TemporaryDirectory() as state:
-        sdk_s, records = await _sdk(kafka, drafts, Path(state), profile)
-    raw_s = await _raw(kafka, records, raw_topic)
+        sdk_s, sdk_cpu, records = await _sdk(kafka, drafts, Path(state), profile)
+    raw_s, raw_cpu = await _raw(kafka, records, raw_topic)
     value_bytes = sum(len(r.value) + sum(len(v) for _, v in r.headers) for r in records) / n
     return {
         "events": n, "mean_record_bytes": round(value_bytes),
         "sdk_events_per_s": round(n / sdk_s), "raw_aiokafka_events_per_s": round(n / raw_s),
         "sdk_to_raw_ratio": round(raw_s / sdk_s, 3), "sdk_seconds": round(sdk_s, 2),
-        "raw_seconds": round(raw_s, 2), "peak_rss_mb": own_peak_rss_mb(),
+        "raw_seconds": round(raw_s, 2),
+        # CPU time of this process (the broker's not included): steadier than wall time on a
+        # shared machine, and what an idle one would give if the broker had its own core.
+        "sdk_cpu_us_per_event": round(sdk_cpu / n * 1e6, 1),
+        "raw_cpu_us_per_event": round(raw_cpu / n * 1e6, 1),
+        "cpu_ratio": round(raw_cpu / sdk_cpu, 3),
+        "peak_rss_mb": own_peak_rss_mb(),
         "producer_settings": {k: v for k, v in producer_config(kafka, 60).items()
                               if k in {"enable_idempotence", "acks", "linger_ms",
                                        "max_batch_size", "compression_type"}},
@@ -150,7 +161,9 @@ def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [row("publish", f"SDK publish, {result['events']:,} events", unit="events/s",
                 rate=result["sdk_events_per_s"], raw=result["raw_aiokafka_events_per_s"],
                 rss_mb=result["peak_rss_mb"], rss_of="benchmark process", target=TARGET,
-                note=f"{result['mean_record_bytes']} B records; same producer settings")]
+                note=f"{result['mean_record_bytes']} B records, same producer settings; CPU per "
+                     f"event SDK {result['sdk_cpu_us_per_event']} µs, raw "
+                     f"{result['raw_cpu_us_per_event']} µs (ratio {result['cpu_ratio']})")]
 
 
 def main() -> None:
