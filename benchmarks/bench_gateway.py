@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import random
 import socket
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -48,6 +51,7 @@ from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
+from schemas.catalogue import model_for
 from schemas.events.examples import OPERATOR
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import seed_events
@@ -82,11 +86,19 @@ async def _onboard(kafka: KafkaAccess, root: Path) -> tuple[PrivateKey, PrivateK
     return operator, firm
 
 
+RUN = "".join(random.choices(string.ascii_uppercase, k=3))
+"""This run's district code in the project ids it registers: a project registered on the log
+already (an earlier run on the same broker) would be refused with 409 ``subject_exists``."""
+REGISTERED = "pk.emining.project.registered.v1"
+
+
 def _event(i: int) -> dict[str, Any]:
-    project = f"PRJ-BA-CHG-{i % 9000 + 1:04d}"
-    return {"type": "pk.emining.project.milestone.reached", "subject": project,
-            "data": {"project_id": project, "operator_uscc": OPERATOR,
-                     "milestone": "financial_close", "reached_on": "2026-06-15"}}
+    """A new project's registration (``i`` < 9,999): a step the gateway's lifecycle check
+    allows (a milestone of a project never registered is refused with 409 before it is signed,
+    which is not the custodial path)."""
+    project = f"PRJ-BA-{RUN}-{i + 1:04d}"
+    data = {**model_for(REGISTERED).EXAMPLE, "project_id": project}
+    return {"type": REGISTERED, "subject": project, "data": json.loads(json.dumps(data))}
 
 
 async def _drive(
