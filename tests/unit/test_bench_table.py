@@ -87,3 +87,22 @@ def test_the_rich_table_has_the_same_rows() -> None:
     assert table.row_count == 2
     assert [c.header for c in table.columns][3] == "ratio"
     assert list(table.columns[3].cells) == ["0.250", "0.120"]
+
+
+def test_each_benchmarks_summary_feeds_the_table_with_its_target() -> None:
+    from benchmarks import bench_publish, bench_views  # noqa: PLC0415 - heavier imports
+
+    publish = bench_publish.summary({
+        "events": 30_000, "mean_record_bytes": 742, "sdk_events_per_s": 16_000,
+        "raw_aiokafka_events_per_s": 30_000, "peak_rss_mb": 120.0,
+        "sdk_cpu_us_per_event": 60.0, "raw_cpu_us_per_event": 28.0, "cpu_ratio": 0.467})
+    assert [(ln.ratio, ln.met) for ln in lines([{"summary": publish}])] == [("0.533", True)]
+    views = bench_views.summary({
+        "events": 10_000,
+        "raw_aiokafka_json": {"events_per_s": 50_000},
+        "views_sqlite": {"events_per_s": 12_000, "peak_rss_mib": 200.0},
+        "views_postgresql": {"events_per_s": 9_000, "peak_rss_mib": 200.0}})
+    got = [(ln.benchmark, ln.ratio, ln.met, ln.failed) for ln in lines([{"summary": views}])]
+    assert got == [("view sync, SQLite, 10,000 events", "0.240", True, ()),
+                   ("view sync, PostgreSQL, 10,000 events", "0.180", False,
+                    ("≥10k events/s",))]
