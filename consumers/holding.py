@@ -22,8 +22,10 @@ interleaving of the partitions gives the same views (``tests/unit/views/test_int
 
 Held records are kept in the store (``held``), with the record, until released. A fork raises a
 security alert at once, to the platform and the source's organisation; a gap does when the
-consumer has caught up with every partition it reads and the gap is still open. Release and
-undo assume one consumer process writes a views store (today's deployment).
+consumer has caught up with every partition it reads, the other consumers of the store with
+theirs, and the gap is still open. Several consumer processes may write one store: each batch
+takes the store's batch lock (``lock_batches``) first, so release and undo see every batch
+committed before theirs, whichever process wrote it.
 """
 
 from __future__ import annotations
@@ -163,11 +165,41 @@ def _envelope(record: StoredRecord) -> Envelope:
     return from_record(record.key, record.value, record.headers)
 
 
-async def held_version(conn: AsyncConnection, tables: Tables) -> int:
-    """How many batches of this generation have finished (the held records' version)."""
-    row = (await conn.execute(select(views_meta.c.value).where(
-        views_meta.c.key == _version_key(tables)))).scalar_one_or_none()
-    return int(row) if row is not None else 0
+async def held_version(conn: AsyncConnection, tables: Tables, *, lock: bool = False) -> int:
+    """How many batches of this generation have finished (the held records' version).
+
+    ``lock=True`` (each batch, first thing in its transaction) takes the store's batch lock:
+    the row stays locked until the batch commits or rolls back, so the batches of every
+    consumer process writing one store apply one after the other, each reading what the
+    previous one committed (see ``lock_batches``)."""
+    query = select(views_meta.c.value).where(views_meta.c.key == _version_key(tables))
+    if not lock:
+        row = (await conn.execute(query)).scalar_one_or_none()
+        return int(row) if row is not None else 0
+    row = (await conn.execute(query.with_for_update())).scalar_one_or_none()
+    if row is None:  # the generation's first batch: create the row, then lock it
+        await conn.execute(dialect_insert(conn, views_meta)
+                           .values(key=_version_key(tables), value="0").on_conflict_do_nothing())
+        row = (await conn.execute(query.with_for_update())).scalar_one()
+    return int(row)
+
+
+async def lock_batches(conn: AsyncConnection, tables: Tables) -> int:
+    """The store's batch lock, taken first in each batch transaction; returns the held
+    records' version.
+
+    The chain stage reads across partitions: a batch releases records another partition's
+    batch held (``sequence_gap``, ``behind``), undoes what a fork's first branch applied, and
+    reads the source chains and held records of every source it meets. Two batches of two
+    processes (several ``emining views run`` sharing the partitions) running at once under
+    PostgreSQL's READ COMMITTED could each miss the other's uncommitted held record and leave
+    it held for good. With this lock the batches of one store are applied one after the other,
+    each seeing everything committed before it: the views are those of one process reading the
+    partitions in some interleaving, which every interleaving makes the same
+    (``tests/unit/views/test_interleaving.py``). Verification, the costly part, runs before
+    the transaction and so still in parallel. SQLite's ``BEGIN IMMEDIATE`` serialises writers
+    already; there ``FOR UPDATE`` is not emitted and this is a plain read."""
+    return await held_version(conn, tables, lock=True)
 
 
 async def bump_held_version(conn: AsyncConnection, tables: Tables) -> int:

@@ -12,6 +12,7 @@ same partition during a rebalance can neither double nor lose an update.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
-from consumers.holding import Gate, Held, bump_held_version, held_version, position_of
+from consumers.holding import Gate, Held, bump_held_version, lock_batches, position_of
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.store import ViewStore
 from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
@@ -42,6 +43,9 @@ from consumers.verification import (
 from consumers.views.families import FAMILIES
 
 log = structlog.get_logger("consumers.sync")
+
+OTHERS_TIMEOUT_S = 5.0
+"""How long a batch waits for the end offsets of partitions other consumer processes read."""
 
 VERDICTS = 100_000
 """How many verdicts of held records the consumer keeps in memory (beyond, it verifies again)."""
@@ -103,10 +107,11 @@ class ViewSync:
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
         self._held: list[Held] | None = None
+        """Every record held in the store as this process's last batch left them, when few;
+        ``None``: read them from the store. Used only while no other process's batch (several
+        consumers may write one store) committed since: ``_held_at`` tells."""
         self._held_at = -1
         """The held records' version (``holding.held_version``) ``_held`` is of."""
-        """Every record held in the store as the last batch left them, when few (this process
-        is the store's one writer: ``consumers.holding``); ``None``: read them from the store."""
 
     async def _verify_held(self, records: Sequence[RawRecord]) -> list[Verdict]:
         """Verdicts for records released from hold: the one given when they were read (kept in
@@ -154,8 +159,10 @@ class ViewSync:
             raise
         for tp, offset in outcome.reseek.items():
             self._seek(control, tp, offset)
+        assigned = set(control.assignment())  # a partition revoked meanwhile has no highwater
         for tp, offset in outcome.committed.items():
-            end = control.highwater(TopicPartition(*tp))
+            partition = TopicPartition(*tp)
+            end = control.highwater(partition) if partition in assigned else None
             if end is not None:
                 VIEW_LAG.labels(topic=tp[0], partition=str(tp[1])).set(max(end - offset, 0))
         VIEW_BATCHES.labels(outcome="applied").inc()
@@ -189,8 +196,16 @@ class ViewSync:
         flat = [r for items in by_tp.values() for r in items]
         verdicts = dict(zip((id(r) for r in flat), await self.stage.check_batch(flat), strict=True))
         async with self.store.writing(self._generation) as (conn, tables):
+            version = await lock_batches(conn, tables)  # one batch at a time per store
+            # a rebalance while the batch waited for the lock: leave the partitions this
+            # process no longer owns to their new owner (their stored offsets would refuse a
+            # record applied twice anyway; this only spares the work)
+            assigned = {(tp.topic, tp.partition) for tp in control.assignment()}
+            lost = sum(len(items) for tp, items in by_tp.items() if tp not in assigned)
+            by_tp = {tp: items for tp, items in by_tp.items() if tp in assigned}
             stored = await lock_offsets(conn, tables, by_tp)
             todo, reseek, skipped = _select(by_tp, stored, fetch_start)
+            skipped += lost
             items = [(r, verdicts[id(r)]) for r in todo]
             accepted = [v for _, v in items if isinstance(v, Accepted)]
             fold = await load(conn, tables, [(v, position_of(r)) for r, v in items
@@ -201,7 +216,6 @@ class ViewSync:
 
             named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
             sources = {v.envelope.source for v in named if v.envelope is not None}
-            version = await held_version(conn, tables)
             known = self._held if self._held_at == version else None  # else another wrote
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
                                    sources, chains=self._chains, known=known)
@@ -258,15 +272,29 @@ def _held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter
 async def _caught_up(conn: AsyncConnection, tables: Tables, gate: Gate,
                      offsets: dict[tuple[str, int], int], control: PartitionControl) -> bool:
     """Whether this batch leaves the consumer at the end of every partition it reads (only
-    asked while records are held: a gap is news only once nothing more is on its way)."""
+    asked while records are held: a gap is news only once nothing more is on its way), and
+    the store at the end of the other partitions of its topics, those other consumer processes
+    read: the missing sequence may be on its way in one of theirs."""
     if not gate.may_hold():
         return False
     positions = await stored_offsets(conn, tables) | offsets
-    for tp in control.assignment():
+    owned = set(control.assignment())
+    for tp in owned:
         end = control.highwater(tp)
         if end is None or positions.get((tp.topic, tp.partition), 0) < end:
             return False
-    return True
+    topics = {tp.topic for tp in owned}
+    others = [TopicPartition(*k) for k in sorted(positions)
+              if k[0] in topics and TopicPartition(*k) not in owned]
+    ask = getattr(control, "end_offsets", None)
+    if not others or ask is None:
+        return True
+    try:
+        ends = await asyncio.wait_for(ask(others), OTHERS_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - not known to be caught up: the alert waits
+        log.warning("end_offsets_unavailable", error=repr(exc)[:300])
+        return False
+    return all(positions[(tp.topic, tp.partition)] >= end for tp, end in ends.items())
 
 
 
