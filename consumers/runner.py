@@ -271,6 +271,7 @@ async def run_views(
             async with broker:
                 await _start(broker, config)
                 log.info("views_started", store=store.display_url, group=config.group_id,
+                         instance=config.instance_id,
                          topics=list(config.topics.consumed()))
                 with collector_tuned():
                     if alerts is None:

@@ -506,14 +506,29 @@ def held(as_json: JsonOption = False) -> None:
     console.print(f"{len(rows)} record(s) held", highlight=False)
 
 
+InstanceId = Annotated[str | None, typer.Option(
+    "--instance-id", help="static group membership id, one per process (default "
+    "EMINING_VIEWS_INSTANCE): a process restarted with it within the session timeout gets its "
+    "partitions back without a rebalance")]
+
+
 @views_app.command("run")
-def run_consumer() -> None:
-    """Keep the views in step and raise and deliver the alerts, until SIGINT or SIGTERM."""
+def run_consumer(instance_id: InstanceId = None) -> None:
+    """Keep the views in step and raise and deliver the alerts, until SIGINT or SIGTERM.
+
+    Several processes (one --instance-id each) may run on one PostgreSQL store: they share
+    the partitions of the group, and the store applies their batches one after the other."""
+    from dataclasses import replace  # noqa: PLC0415
+
     from consumers.runner import run_views_forever  # noqa: PLC0415
 
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
     config = _config_or_fail()
+    if instance_id is not None:
+        if not instance_id.strip():
+            fail("--instance-id must not be empty")
+        config = replace(config, instance_id=instance_id.strip())
     if settings.views_metrics_port is not None:
         from prometheus_client import start_http_server  # noqa: PLC0415
 
