@@ -3,7 +3,8 @@
     python -m tests.integration.views.consumer_main '<config as JSON>'
 
 Runs ``consumers.runner.run_views`` (what ``emining views run`` runs) with the test's topics and
-store, until SIGTERM; the tests also SIGKILL it at random moments.
+store, until SIGTERM; the tests also SIGKILL it at random moments. With
+``EMINING_TEST_CONSUMER_ALERTS=<ISO time>`` it raises alerts too (``alerts_plugin``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import os
 import signal
 import sys
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from consumers.alerts.clock import ManualClock
+from consumers.alerts.config import AlertConfig
+from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from infra.logging import configure_logging
 from producers.connection import KafkaAccess
 from schemas.timing import TimeBounds
+from tests.integration.views import scenario
 
 
 def encode(config: ViewsConfig) -> str:
@@ -45,10 +51,23 @@ def decode(text: str) -> ViewsConfig:
     return ViewsConfig(**doc)
 
 
+ALERTS_CLOCK = "EMINING_TEST_CONSUMER_ALERTS"
+"""Set to an ISO time: the consumer raises alerts too (no delivery), its clock held there."""
+
+
+def alerts_plugin(at: str) -> AlertsPlugin:
+    """The alerts plugin as the scale-out test runs it: rules, outbox and deadline timer, on a
+    clock that never moves (so every run raises the same alerts), no delivery workers."""
+    clock = ManualClock(datetime.fromisoformat(at))
+    config = AlertConfig(customs=(scenario.CUSTOMS,), facilitation=(), border=())
+    return AlertsPlugin(config, clock, None, timer_interval_s=0.2)
+
+
 async def _main(config: ViewsConfig) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await run_views(config, stop)
+    at = os.environ.get(ALERTS_CLOCK)
+    await run_views(config, stop, alerts=alerts_plugin(at) if at else None)
 
 
 if __name__ == "__main__":
