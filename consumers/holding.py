@@ -41,7 +41,18 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Text, bindparam, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.fold import Fold, Position
@@ -215,6 +226,28 @@ async def bump_held_version(conn: AsyncConnection, tables: Tables) -> int:
     return int(row.scalar_one())
 
 
+async def _held_again(conn: AsyncConnection, tables: Tables,
+                      stale: Collection[Held]) -> list[Held]:
+    """Every held row, its record taken from ``stale`` where it has one (parsing the stored
+    records is most of the cost of reading them all), from the store for the others."""
+    records = {h.key: h.record for h in stale}
+    h = tables.held.c
+    rows = (await conn.execute(select(h.topic, h.log_partition, h.log_offset, h.source,
+                                      h.sequence, h.subject, h.event_id, h.reason,
+                                      h.alerted))).all()
+    missing = [(r.topic, r.log_partition, r.log_offset) for r in rows
+               if (r.topic, r.log_partition, r.log_offset) not in records]
+    for start in range(0, len(missing), 1000):
+        for row in await conn.execute(
+                select(h.topic, h.log_partition, h.log_offset, h.record).where(
+                    tuple_(h.topic, h.log_partition, h.log_offset)
+                    .in_(missing[start:start + 1000]))):
+            records[(row.topic, row.log_partition, row.log_offset)] = StoredRecord.loads(
+                row.record, row.log_partition, row.log_offset)
+    return [Held(records[(r.topic, r.log_partition, r.log_offset)], r.source, r.sequence,
+                 r.subject, r.event_id, Hold(r.reason), r.alerted) for r in rows]
+
+
 def _version_key(tables: Tables) -> str:
     return f"held_version_{tables.generation}"
 
@@ -260,9 +293,13 @@ class Gate:
     @classmethod
     async def open(cls, conn: AsyncConnection, tables: Tables, fold: Fold, verify: Verify,
                    load_subjects: LoadSubjects, sources: set[str], *,
-                   chains: bool = True, known: Collection[Held] | None = None) -> Gate:
+                   chains: bool = True, known: Collection[Held] | None = None,
+                   stale: Collection[Held] | None = None) -> Gate:
         """The gate of a batch. ``known``: every record held in the store, as the previous
-        batch of this process left them (``complete_held``), instead of reading them again."""
+        batch of this process left them (``complete_held``), instead of reading them again.
+        ``stale``: the same, but another process's batch committed since: the held rows are
+        read again, but not the records this process has already (a record at a log position
+        never changes), only those another process held."""
         gate = cls(conn, tables, fold, verify, load_subjects, chains_checked=chains)
         c = tables.chains.c
         if sources:
@@ -278,7 +315,10 @@ class Gate:
         gate._none_held = count == 0
         if 0 < count <= LOAD_ALL:  # one query instead of one per source and subject met
             gate._all = True
-            gate._put_all([gate._row(row) for row in await conn.execute(select(tables.held))])
+            if stale:
+                gate._put_all(await _held_again(conn, tables, stale))
+            else:
+                gate._put_all([gate._row(row) for row in await conn.execute(select(tables.held))])
             gate._none_held = True  # nothing more to read from the store in this batch
         return gate
 

@@ -218,7 +218,8 @@ class ViewSync:
             sources = {v.envelope.source for v in named if v.envelope is not None}
             known = self._held if self._held_at == version else None  # else another wrote
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
-                                   sources, chains=self._chains, known=known)
+                                   sources, chains=self._chains, known=known,
+                                   stale=self._held if known is None else None)
             self._held = None  # taken: kept again once the batch commits
             await gate.prefetch(sources, {a.envelope.subject for a in accepted},
                                 {(v.envelope.source, v.envelope.sequence)
