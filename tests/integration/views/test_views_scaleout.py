@@ -48,9 +48,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 4_500
 SESSION_MS = 10_000
-QUICK_SESSION_MS = 60_000
+QUICK_SESSION_MS = 120_000
 """``views-1``'s: longer than a consumer process takes to start on a 2-core machine busy with
-other jobs (6-9 s, 24 s seen at load 12), so its restart is a return, not a new member."""
+other jobs (6-9 s; 24-45 s seen at load 12-15), so its restart is a return, not a new member."""
+START_S = 180.0
+"""How long the test waits for processes to start and the group to settle."""
 CLOCK = "2024-06-01T00:00:00+00:00"
 """The alerts' clock, held still in every run, before the scenario: no deadline is due, so
 what the timers fire does not depend on when they tick."""
@@ -65,7 +67,7 @@ QUICK, DEAD = "views-1", "views-2"
 def spawn(config: ViewsConfig, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
-            ["nice", "-n", "10", sys.executable, "-m",
+            [sys.executable, "-m",
              "tests.integration.views.consumer_main", encode(config)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "EMINING_TEST_CONSUMER_LOG": "info",
@@ -85,7 +87,7 @@ def assignments(log: Path) -> list[frozenset[str]]:
     return found
 
 
-async def until(what: str, check: Any, timeout_s: float = 45.0) -> None:
+async def until(what: str, check: Any, timeout_s: float = START_S) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not check():
         if asyncio.get_running_loop().time() > deadline:
@@ -196,7 +198,7 @@ async def scaled_run(group: Group, bus: Bus, parts: list[list[list[scenario.Step
     group.kill(QUICK)
     seen["first_kill"] = await applied(store)
     group.start(QUICK)
-    await until(f"{QUICK} back", lambda: group.counts()[QUICK] > counts[QUICK], 60)
+    await until(f"{QUICK} back", lambda: group.counts()[QUICK] > counts[QUICK])
     seen["quick_restart"] = group.now(QUICK)
     seen["quick_others"] = {n: group.seen(n)[counts[n]:] for n in INSTANCES if n != QUICK}
     seen["published"] = await publishing
@@ -211,10 +213,10 @@ async def scaled_run(group: Group, bus: Bus, parts: list[list[list[scenario.Step
         owned = [group.now(n) or frozenset() for n in ("views-0", QUICK)]
         return owned[0] | owned[1] == everything and not owned[0] & owned[1]
 
-    await until("the dead member's partitions taken over", taken_over, SESSION_MS / 1000 + 30)
+    await until("the dead member's partitions taken over", taken_over, SESSION_MS / 1000 + 60)
     seen["during"] = {n: group.now(n) for n in ("views-0", QUICK)}
     seen["published"] += await bus.rounds(parts[2])  # applied by the other two alone
-    ends = await caught_up(store.url, group.configs[DEAD], timeout_s=90)
+    ends = await caught_up(store.url, group.configs[DEAD], timeout_s=240)
     seen["dead_progress"] = {tp: (stored.get(tp, 0), ends.get(tp, 0)) for tp in ends
                              if f"{tp[0]}[{tp[1]}]" in (initial[DEAD] or ())}
 
@@ -226,14 +228,14 @@ async def scaled_run(group: Group, bus: Bus, parts: list[list[list[scenario.Step
         return all(group.counts()[n] > counts[n] and group.now(n) == initial[n]
                    for n in INSTANCES)
 
-    await until("the original assignment back", back, 60)
+    await until("the original assignment back", back)
     seen["final"] = {n: group.now(n) for n in INSTANCES}
     await asyncio.sleep(1.0)  # the deadline timers' last ticks (every 0.2 s)
     group.alive()
     return seen
 
 
-@pytest.mark.timeout(480)  # ~50 s on a quiet 2-core machine, 4 min seen at load 15-20
+@pytest.mark.timeout(900)  # ~50 s on a quiet 2-core machine, 4 min seen at load 15-20
 async def test_three_processes_one_killed_lose_nothing_double_nothing_and_keep_partitions(
     bus: Bus, kafka_access: KafkaAccess, tmp_path: Path, request: pytest.FixtureRequest,
 ):
@@ -270,7 +272,7 @@ async def test_three_processes_one_killed_lose_nothing_double_nothing_and_keep_p
 
     single = config_for(kafka_access, bus.topics, single_url, batch_size=200)
     async with one_consumer(single):
-        await caught_up(single_url, single, timeout_s=120)
+        await caught_up(single_url, single, timeout_s=240)
         await asyncio.sleep(1.0)
     shared_digest, shared_counts, shared_alerts, shared_held = await outcome(shared_url)
     single_digest, single_counts, single_alerts, single_held = await outcome(single_url)
