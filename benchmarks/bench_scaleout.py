@@ -1,6 +1,7 @@
 """View sync scaled out: one ``emining views run`` process against three, on one PostgreSQL store.
 
     .venv/bin/python -m benchmarks.bench_scaleout [--events 20000] [--batch 500] [--json]
+        [--processes 1,3] [--json-out FILE]
 
 Publishes the views tests' scenario once (signed through the SDK) to fresh topics of 6
 partitions each, then measures, over the same records:
@@ -29,8 +30,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_views import broker, publish, run_raw
-from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
+from benchmarks.bench_views import publish, run_raw
+from benchmarks.output import (
+    add_json_out,
+    broker,
+    print_json,
+    quiet_logging,
+    row,
+    stdout_to_stderr,
+    write_json_out,
+)
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
@@ -128,6 +137,17 @@ async def bench(events: int, batch: int, counts: list[int]) -> dict[str, Any]:
     }
 
 
+def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for ``benchmarks.table``: each process count's rate against raw consume + JSON."""
+    raw = report["raw_aiokafka_json"]["events_per_s"]
+    return [row("scaleout", f"view sync, PostgreSQL, {key} process(es), "
+                f"{report['events']:,} events", unit="events/s", rate=r["events_per_s"],
+                raw=raw, rss_mb=round(max(r["rss_mib"]) * 1.048576, 1),
+                rss_of="largest consumer", note=f"CPU {r['cpu_per_1k_events']} s per 1k events; "
+                f"load {report['load_average_before'][0]}")
+            for key, r in report["views_postgresql"].items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -135,6 +155,7 @@ def main() -> None:
     parser.add_argument("--processes", default="1,3",
                         help="process counts to measure, comma-separated (default 1,3)")
     parser.add_argument("--json", action="store_true")
+    add_json_out(parser)
     args = parser.parse_args()
     counts = [int(c) for c in args.processes.split(",") if c.strip()]
     if not counts or min(counts) < 1:
@@ -142,6 +163,7 @@ def main() -> None:
     quiet_logging()
     with stdout_to_stderr():
         report = asyncio.run(bench(args.events, args.batch, counts))
+    write_json_out(args.json_out, "scaleout", report, summary(report))
     if args.json:
         print_json(report)
         return
