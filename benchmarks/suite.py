@@ -45,6 +45,7 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "alerts": ["--rate", "100", "--seconds", "3"],
         "audit": ["--events", "1000"],
         "console": ["--requests", "3", "--scale", "0.2"],
+        "scaleout": ["--events", "1000"],
     },
     "quick": {
         "contract": ["--n", "5000"],
@@ -54,6 +55,7 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "alerts": ["--rate", "1000", "--seconds", "20"],
         "audit": ["--events", "20000"],
         "console": ["--requests", "40"],
+        "scaleout": ["--events", "10000"],
     },
     "full": {
         "contract": ["--n", "20000"],
@@ -63,9 +65,10 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "alerts": ["--rate", "1000", "--seconds", "60"],
         "audit": ["--events", "200000"],
         "console": ["--requests", "200"],
+        "scaleout": ["--events", "20000"],
     },
 }
-NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit"}
+NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout"}
 
 
 def command(name: str, scale: str, out: Path) -> list[str]:
