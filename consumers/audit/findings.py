@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.chain import ChainFault
 from schemas.registry import Registry
+
+if TYPE_CHECKING:
+    from consumers.audit.completeness import Completeness
 
 
 class Kind(StrEnum):
@@ -51,9 +54,29 @@ class Kind(StrEnum):
     """Authentic, but a step its subject's lifecycle does not allow at that point (named from →
     to, see ``schemas.lifecycles``), or a correction that would make the history impossible:
     the views refused it."""
+    CHECKPOINT_INVALID = "checkpoint_invalid"
+    """A record on the checkpoints topic that is not a checkpoint signed by the platform's key
+    (the trust anchor): forged or altered."""
+    LOG_REWRITTEN = "log_rewritten"
+    """Records between two checkpoints differ from what the later one committed to (its root is
+    not the root of the log's first ``size`` records): rewritten or reordered."""
+    TAIL_DROPPED = "tail_dropped"
+    """A partition holds fewer records than a checkpoint of it covers: its tail was deleted (or
+    the topic recreated without it)."""
+    CHECKPOINT_FORK = "checkpoint_fork"
+    """Two checkpoints of one log that are not one append-only history: two roots at one size,
+    a consistency proof that does not verify, a size that went back, or a witness that
+    cosigned another root than the platform published."""
+    BAD_COSIGNATURE = "bad_cosignature"
+    """A cosignature record that does not verify with its witness's key at its time (or names
+    no registered witness)."""
+    COSIGNATURE_MISSING = "cosignature_missing"
+    """A checkpoint no witness of one side (PK or CN) validly cosigned (warning)."""
+    NO_CHECKPOINTS = "no_checkpoints"
+    """No checkpoint topic (or no checkpoint) to judge completeness by (warning)."""
 
 
-WARNING_KINDS = frozenset({Kind.REDELIVERY})
+WARNING_KINDS = frozenset({Kind.REDELIVERY, Kind.COSIGNATURE_MISSING, Kind.NO_CHECKPOINTS})
 """Findings that do not make the log wrong: readers deduplicate them by (source, id)."""
 
 
@@ -96,6 +119,8 @@ class VerifyReport:
     findings: list[Finding] = field(default_factory=list)
     registry: Registry | None = field(default=None, repr=False)
     """The registry folded from the participants topic (names, keys, grants): not serialised."""
+    completeness: Completeness | None = None
+    """What the platform's cosigned checkpoints prove about the log (``None``: not judged)."""
 
     @property
     def violations(self) -> list[Finding]:
@@ -135,4 +160,5 @@ class VerifyReport:
             "summary": self.counts(),
             "violations": [f.to_json() for f in self.violations],
             "warnings": [f.to_json() for f in self.warnings],
+            "completeness": None if self.completeness is None else self.completeness.to_json(),
         }

@@ -8,6 +8,9 @@ from typing import NamedTuple
 from schemas.errors import EminingError
 from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS, SHIPMENTS
 
+CHECKPOINTS = "emining.checkpoints.v1"
+COSIGNATURES = "emining.cosignatures.v1"
+
 Headers = tuple[tuple[str, bytes | None], ...]
 
 
@@ -38,6 +41,10 @@ class AuditTopics:
     approvals: str = APPROVALS
     shipments: str = SHIPMENTS
     participants: str = PARTICIPANTS
+    checkpoints: str = CHECKPOINTS
+    """The platform's signed checkpoints of every log (completeness, ``schemas.tlog``)."""
+    cosignatures: str = COSIGNATURES
+    """The witnesses' cosignatures of those checkpoints."""
 
     @property
     def shared(self) -> tuple[str, str, str]:

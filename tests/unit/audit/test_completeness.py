@@ -1,0 +1,251 @@
+"""Completeness judged in memory: each tampering of a checkpointed log is found and named."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from consumers.audit.completeness import (
+    Frontier,
+    judge,
+    leaves_of,
+    no_checkpoints,
+    origin_of,
+    read_checkpoints,
+)
+from consumers.audit.findings import Kind
+from consumers.audit.records import RawRecord
+from schemas import tlog
+from schemas.signing import PrivateKey
+from tests.unit.audit import parties as pa
+
+TOPIC = "test.completeness.projects"
+CP_TOPIC, COSIG_TOPIC = "test.checkpoints", "test.cosignatures"
+PK_WITNESS, CN_WITNESS = pa.PSW, pa.FIRM_A
+T0 = 1_760_000_000
+
+
+@pytest.fixture(scope="module")
+def parties() -> pa.Parties:
+    return pa.Parties.generate()
+
+
+def records(n: int, partition: int = 0, topic: str = TOPIC) -> list[RawRecord]:
+    return [RawRecord(topic, partition, i, 1_700_000_000_000 + i, f"k{i % 3}".encode(),
+                      json.dumps({"n": i}).encode(), (("ce_id", f"id-{i}".encode()),))
+            for i in range(n)]
+
+
+@dataclass
+class Bus:
+    """Checkpoints and cosignatures as records, made as part 1's checkpointer and witnesses."""
+
+    parties: pa.Parties
+    platform: PrivateKey
+    checkpoints: list[RawRecord] = field(default_factory=list)
+    cosignatures: list[RawRecord] = field(default_factory=list)
+    last: dict[str, tuple[int, list[bytes]]] = field(default_factory=dict)
+
+    def checkpoint(self, log: list[RawRecord], size: int, *, key: PrivateKey | None = None,
+                   root: bytes | None = None, proof: list[bytes] | None = None,
+                   witnesses: tuple[str, ...] = (PK_WITNESS, CN_WITNESS)) -> str:
+        first = log[0]
+        origin = origin_of(first.topic, first.partition)
+        hashes = [tlog.leaf_hash(tlog.record_leaf(*r[:7])) for r in log[:size]]
+        root = root if root is not None else tlog.merkle_root(hashes)
+        previous, _ = self.last.get(origin, (0, []))
+        if proof is None:
+            proof = tlog.consistency_proof(hashes, previous) if 0 < previous < size else []
+        body = tlog.Checkpoint(origin, size, root, ()).body()
+        note = tlog.sign_note(body, "emining-platform", (key or self.platform).seed)
+        value = {"note": note, "time": f"2026-01-01T00:{len(self.checkpoints):02d}:00Z",
+                 "previous_size": previous,
+                 "consistency": [base64.b64encode(p).decode() for p in proof]}
+        self.checkpoints.append(RawRecord(CP_TOPIC, 0, len(self.checkpoints), 0, origin.encode(),
+                                          json.dumps(value).encode(), ()))
+        self.last[origin] = (size, hashes)
+        for org in witnesses:
+            self.cosign(origin, size, root, body, org)
+        return body
+
+    def cosign(self, origin: str, size: int, root: bytes, body: str, org: str,
+               key: PrivateKey | None = None) -> None:
+        name = f"witness/{org}"
+        line = tlog.cosign(body, name, (key or self.parties.keys[org]).seed, T0)
+        value = {"origin": origin, "size": size, "root": base64.b64encode(root).decode(),
+                 "witness": org, "key_name": name, "line": line}
+        self.cosignatures.append(RawRecord(COSIG_TOPIC, 0, len(self.cosignatures), 0,
+                                           origin.encode(), json.dumps(value).encode(), ()))
+
+    def judge(self, parties: pa.Parties, log: list[RawRecord]):
+        leaves = leaves_of(log)
+        starts = dict.fromkeys(leaves, 0)
+        judged = read_checkpoints(self.checkpoints, self.cosignatures,
+                                  parties.trust_anchor, parties.registry(),
+                                  {origin_of(*tp) for tp in starts})
+        return judge(leaves, starts, judged)
+
+
+@pytest.fixture
+def bus(parties) -> Bus:
+    return Bus(parties, parties.operator)
+
+
+def kinds(findings) -> list[Kind]:
+    return sorted(f.kind for f in findings)
+
+
+def test_frontier_gives_the_rfc9162_root_at_every_size():
+    hashes = [tlog.leaf_hash(bytes([i])) for i in range(70)]
+    frontier = Frontier()
+    for i, h in enumerate(hashes):
+        frontier.append(h)
+        assert frontier.root() == tlog.merkle_root(hashes[: i + 1])
+
+
+def test_a_clean_checkpointed_log_has_no_finding(parties, bus):
+    log = records(12) + records(7, partition=1)
+    bus.checkpoint(log[:12], 5)
+    bus.checkpoint(log[:12], 10)
+    bus.checkpoint(log[12:], 7)
+    findings, summary = bus.judge(parties, log)
+    assert findings == []
+    assert (summary.checkpoints, summary.valid, summary.cosigned_both) == (3, 3, 3)
+    assert (summary.records_checkpointed, summary.records_pending) == (17, 2)
+    assert {(h.origin, h.size, tuple(h.sides)) for h in summary.heads} == {
+        (origin_of(TOPIC, 0), 10, ("CN", "PK")), (origin_of(TOPIC, 1), 7, ("CN", "PK"))}
+
+
+def test_a_dropped_tail_is_named_with_both_counts(parties, bus):
+    log = records(10)
+    bus.checkpoint(log, 4)
+    bus.checkpoint(log, 10)
+    findings, _ = bus.judge(parties, log[:7])
+    [found] = findings
+    assert (found.kind, found.topic, found.partition, found.offset) == (
+        Kind.TAIL_DROPPED, TOPIC, 0, 7)
+    assert "tail dropped" in found.reason
+    assert "covers 10 records, the log has 7" in found.reason
+
+
+def test_a_rewritten_record_is_placed_between_the_checkpoints(parties, bus):
+    log = records(15)
+    for size in (5, 10, 15):
+        bus.checkpoint(log, size)
+    log[7] = log[7]._replace(value=b'{"n": 700}')
+    findings, _ = bus.judge(parties, log)
+    [found] = findings
+    assert (found.kind, found.offset) == (Kind.LOG_REWRITTEN, 5)
+    assert "records at offsets 5..9 differ from what the checkpoint of" in found.reason
+    assert "(size 10)" in found.reason
+    assert "rewritten or reordered" in found.reason
+
+
+def test_two_records_swapped_are_caught_in_the_range_holding_both(parties, bus):
+    log = records(12)
+    bus.checkpoint(log, 4)
+    bus.checkpoint(log, 12)
+    a, b = log[5], log[8]  # same offsets, contents exchanged: the order changed
+    log[5] = a._replace(key=b.key, value=b.value, headers=b.headers)
+    log[8] = b._replace(key=a.key, value=a.value, headers=a.headers)
+    [found] = bus.judge(parties, log)[0]
+    assert found.kind is Kind.LOG_REWRITTEN
+    assert "offsets 4..11" in found.reason
+
+
+def test_a_change_before_the_first_checkpoint_starts_at_offset_zero(parties, bus):
+    log = records(6)
+    bus.checkpoint(log, 6)
+    log[0] = log[0]._replace(timestamp_ms=1)
+    [found] = bus.judge(parties, log)[0]
+    assert (found.kind, found.offset) == (Kind.LOG_REWRITTEN, 0)
+    assert "offsets 0..5" in found.reason
+
+
+def test_a_second_root_at_one_size_is_a_fork_not_a_rewrite(parties, bus):
+    log = records(8)
+    bus.checkpoint(log, 8)
+    bus.checkpoint(log, 8, root=b"\x07" * 32, proof=[])
+    findings, _ = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.CHECKPOINT_FORK]
+    assert (findings[0].topic, findings[0].offset) == (CP_TOPIC, 1)
+    assert "two histories of one size" in findings[0].reason
+
+
+def test_an_inconsistent_successor_is_a_fork(parties, bus):
+    log = records(9)
+    bus.checkpoint(log, 3)
+    other = records(9)
+    other[1] = other[1]._replace(value=b"{}")  # the platform's other history
+    bus.checkpoint(other, 9, proof=tlog.consistency_proof(
+        [tlog.leaf_hash(tlog.record_leaf(*r[:7])) for r in other], 3))
+    findings, _ = bus.judge(parties, log)
+    assert Kind.CHECKPOINT_FORK in kinds(findings)
+    fork = next(f for f in findings if f.kind is Kind.CHECKPOINT_FORK)
+    assert "consistency proof" in fork.reason
+    assert "does not verify" in fork.reason
+
+
+def test_a_checkpoint_not_signed_by_the_platform_is_invalid(parties, bus):
+    log = records(5)
+    bus.checkpoint(log, 5, key=PrivateKey.generate(pa.OPERATOR_ORG))
+    findings, summary = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.CHECKPOINT_INVALID]
+    assert summary.valid == 0
+    assert summary.records_pending == 5
+
+
+def test_a_side_without_cosignature_is_a_warning_naming_it(parties, bus):
+    log = records(5)
+    bus.checkpoint(log, 5, witnesses=(PK_WITNESS,))
+    findings, summary = bus.judge(parties, log)
+    [found] = findings
+    assert (found.kind, found.is_warning) == (Kind.COSIGNATURE_MISSING, True)
+    assert "no valid cosignature from a CN-side witness" in found.reason
+    assert summary.heads[0].sides == ["PK"]
+    assert summary.uncosigned_heads == []
+
+
+def test_a_cosignature_with_the_wrong_key_is_bad_and_leaves_the_side_missing(parties, bus):
+    log = records(5)
+    body = bus.checkpoint(log, 5, witnesses=(PK_WITNESS,))
+    root = tlog.Checkpoint.parse(body + "\n").root
+    bus.cosign(origin_of(TOPIC, 0), 5, root, body, CN_WITNESS,
+               key=PrivateKey.generate(CN_WITNESS))
+    findings, _ = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.BAD_COSIGNATURE, Kind.COSIGNATURE_MISSING]
+    assert "does not verify" in next(f for f in findings
+                                     if f.kind is Kind.BAD_COSIGNATURE).reason
+
+
+def test_a_witness_cosigning_another_root_reveals_a_fork(parties, bus):
+    log = records(5)
+    body = bus.checkpoint(log, 5)
+    other = tlog.Checkpoint(origin_of(TOPIC, 0), 5, b"\x01" * 32, ()).body()
+    bus.cosign(origin_of(TOPIC, 0), 5, b"\x01" * 32, other, CN_WITNESS)
+    assert body != other
+    findings, _ = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.CHECKPOINT_FORK]
+    assert findings[0].source == CN_WITNESS
+
+
+def test_the_newest_checkpoint_cosigned_by_nobody_is_a_head_to_show(parties, bus):
+    log = records(6)
+    bus.checkpoint(log, 3)
+    bus.checkpoint(log, 6, witnesses=())
+    findings, summary = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.COSIGNATURE_MISSING]
+    assert "PK or CN" in findings[0].reason
+    assert [h.size for h in summary.uncosigned_heads] == [6]
+
+
+def test_no_checkpoints_is_one_warning():
+    log = records(4)
+    findings, summary = no_checkpoints(CP_TOPIC, {(TOPIC, 0): 0}, leaves_of(log))
+    [found] = findings
+    assert (found.kind, found.is_warning) == (Kind.NO_CHECKPOINTS, True)
+    assert "completeness not proven" in found.reason
+    assert summary.records_pending == 4
