@@ -114,9 +114,10 @@ def key_id(name, kind, public_key):
 
 def split_note(text):
     """A signed note's body (through its last newline) and its signature lines."""
-    body, sep, sigs = text.partition("\n\n")
-    if not sep:
+    cut = text.rfind("\n\n")
+    if cut < 0:
         raise CheckError("the checkpoint is not a signed note (no blank line before signatures)")
+    body, sigs = text[:cut], text[cut + 2:]
     lines = [line for line in sigs.split("\n") if line]
     for line in lines:
         if not line.startswith(DASH):
@@ -128,7 +129,7 @@ def signature_lines(lines):
     """(name, key id, signature bytes) of each line."""
     out = []
     for line in lines:
-        name, _, blob = line[len(DASH):].rpartition(" ")
+        name, _, blob = line.rstrip("\n")[len(DASH):].rpartition(" ")
         raw = b64d(blob, f"signature of {name}")
         if len(raw) < 5:  # noqa: PLR2004
             raise CheckError(f"signature of {name} is too short")

@@ -37,21 +37,12 @@ from schemas.registry import Registry
 log = structlog.get_logger("consumers.audit.completeness")
 
 TP = tuple[str, int]
-PLATFORM_KEY_NAME = "emining-platform"
+PLATFORM_KEY_NAME = tlog.PLATFORM_KEY_NAME
 SIDES = (Side.PK, Side.CN)
 
 
 def origin_of(topic: str, partition: int) -> str:
-    return f"emining/{topic}/{partition}"
-
-
-def parse_origin(origin: str) -> TP | None:
-    """``emining/<topic>/<partition>`` → (topic, partition); ``None`` for another form."""
-    head, _, rest = origin.partition("/")
-    topic, _, part = rest.rpartition("/")
-    if head != "emining" or not topic or not part.isdigit():
-        return None
-    return topic, int(part)
+    return tlog.origin_for(topic, partition)
 
 
 def leaf_hash_of(record: RawRecord) -> bytes:
@@ -167,7 +158,7 @@ class Checkpoint:
 
     @property
     def body(self) -> str:
-        return self.note.partition("\n\n")[0] + "\n"
+        return tlog.parse_note(self.note).text
 
     def where(self) -> str:
         return f"checkpoint of {self.time} (size {self.size})"
@@ -297,8 +288,9 @@ def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
     if org is None:
         return f"witness {cosig.witness} is not a registered organisation"
     try:
-        moment = datetime.fromtimestamp(tlog.cosignature_time(cosig.line), UTC)
-    except (ValueError, OverflowError) as exc:
+        stamped = tlog.NoteSignature.parse_line(cosig.line).signature
+        moment = datetime.fromtimestamp(int.from_bytes(stamped[:8], "big"), UTC)
+    except (ValueError, OverflowError, OSError) as exc:
         return f"unreadable cosignature line: {exc}"
     keys = [k for k in org.keys.values() if k.valid_at(moment)]
     if not keys:

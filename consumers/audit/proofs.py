@@ -128,7 +128,8 @@ def proof_document(record: RawRecord, event_id: str, index: int, leaves: Partiti
         witnesses.setdefault((v.witness, v.key_name), {
             "org": v.witness, "name": name_of(v.witness), "side": v.side.value,
             "key_name": v.key_name, "public_key": _b64(v.public_key),
-            "key_id": tlog.note_key_id(v.key_name, v.public_key, cosignature=True).hex()})
+            "key_id": tlog.note_key_id(v.key_name, v.public_key,
+                                       tlog.SIG_TYPE_COSIGNATURE_V1).hex()})
     return {
         "format": PROOF_FORMAT,
         "event_id": event_id,

@@ -2,91 +2,26 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from dataclasses import dataclass, field
-
 import pytest
 
-from consumers.audit.completeness import (
-    Frontier,
-    judge,
-    leaves_of,
-    no_checkpoints,
-    origin_of,
-    read_checkpoints,
-)
+from consumers.audit.completeness import Frontier, leaves_of, no_checkpoints, origin_of
 from consumers.audit.findings import Kind
-from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.signing import PrivateKey
 from tests.unit.audit import parties as pa
-
-TOPIC = "test.completeness.projects"
-CP_TOPIC, COSIG_TOPIC = "test.checkpoints", "test.cosignatures"
-PK_WITNESS, CN_WITNESS = pa.PSW, pa.FIRM_A
-T0 = 1_760_000_000
+from tests.unit.audit.tlogbus import (
+    CN_WITNESS,
+    CP_TOPIC,
+    PK_WITNESS,
+    TOPIC,
+    Bus,
+    records,
+)
 
 
 @pytest.fixture(scope="module")
 def parties() -> pa.Parties:
     return pa.Parties.generate()
-
-
-def records(n: int, partition: int = 0, topic: str = TOPIC) -> list[RawRecord]:
-    return [RawRecord(topic, partition, i, 1_700_000_000_000 + i, f"k{i % 3}".encode(),
-                      json.dumps({"n": i}).encode(), (("ce_id", f"id-{i}".encode()),))
-            for i in range(n)]
-
-
-@dataclass
-class Bus:
-    """Checkpoints and cosignatures as records, made as part 1's checkpointer and witnesses."""
-
-    parties: pa.Parties
-    platform: PrivateKey
-    checkpoints: list[RawRecord] = field(default_factory=list)
-    cosignatures: list[RawRecord] = field(default_factory=list)
-    last: dict[str, tuple[int, list[bytes]]] = field(default_factory=dict)
-
-    def checkpoint(self, log: list[RawRecord], size: int, *, key: PrivateKey | None = None,
-                   root: bytes | None = None, proof: list[bytes] | None = None,
-                   witnesses: tuple[str, ...] = (PK_WITNESS, CN_WITNESS)) -> str:
-        first = log[0]
-        origin = origin_of(first.topic, first.partition)
-        hashes = [tlog.leaf_hash(tlog.record_leaf(*r[:7])) for r in log[:size]]
-        root = root if root is not None else tlog.merkle_root(hashes)
-        previous, _ = self.last.get(origin, (0, []))
-        if proof is None:
-            proof = tlog.consistency_proof(hashes, previous) if 0 < previous < size else []
-        body = tlog.Checkpoint(origin, size, root, ()).body()
-        note = tlog.sign_note(body, "emining-platform", (key or self.platform).seed)
-        value = {"note": note, "time": f"2026-01-01T00:{len(self.checkpoints):02d}:00Z",
-                 "previous_size": previous,
-                 "consistency": [base64.b64encode(p).decode() for p in proof]}
-        self.checkpoints.append(RawRecord(CP_TOPIC, 0, len(self.checkpoints), 0, origin.encode(),
-                                          json.dumps(value).encode(), ()))
-        self.last[origin] = (size, hashes)
-        for org in witnesses:
-            self.cosign(origin, size, root, body, org)
-        return body
-
-    def cosign(self, origin: str, size: int, root: bytes, body: str, org: str,
-               key: PrivateKey | None = None) -> None:
-        name = f"witness/{org}"
-        line = tlog.cosign(body, name, (key or self.parties.keys[org]).seed, T0)
-        value = {"origin": origin, "size": size, "root": base64.b64encode(root).decode(),
-                 "witness": org, "key_name": name, "line": line}
-        self.cosignatures.append(RawRecord(COSIG_TOPIC, 0, len(self.cosignatures), 0,
-                                           origin.encode(), json.dumps(value).encode(), ()))
-
-    def judge(self, parties: pa.Parties, log: list[RawRecord]):
-        leaves = leaves_of(log)
-        starts = dict.fromkeys(leaves, 0)
-        judged = read_checkpoints(self.checkpoints, self.cosignatures,
-                                  parties.trust_anchor, parties.registry(),
-                                  {origin_of(*tp) for tp in starts})
-        return judge(leaves, starts, judged)
 
 
 @pytest.fixture
@@ -212,7 +147,7 @@ def test_a_side_without_cosignature_is_a_warning_naming_it(parties, bus):
 def test_a_cosignature_with_the_wrong_key_is_bad_and_leaves_the_side_missing(parties, bus):
     log = records(5)
     body = bus.checkpoint(log, 5, witnesses=(PK_WITNESS,))
-    root = tlog.Checkpoint.parse(body + "\n").root
+    root = tlog.Checkpoint.parse(body).root
     bus.cosign(origin_of(TOPIC, 0), 5, root, body, CN_WITNESS,
                key=PrivateKey.generate(CN_WITNESS))
     findings, _ = bus.judge(parties, log)
