@@ -258,7 +258,7 @@ def parse_checkpoint(record: RawRecord) -> Checkpoint:
     previous = doc.get("previous_size")
     return Checkpoint(
         record.topic, record.partition, record.offset, parsed.origin, parsed.size, parsed.root,
-        str(doc.get("time") or _record_time(record)), note,
+        _time_of(doc.get("time"), record), note,
         None if previous is None else int(previous),
         tuple(base64.b64decode(p, validate=True) for p in doc.get("consistency") or ()))
 
@@ -272,8 +272,13 @@ def parse_cosignature(record: RawRecord) -> Cosignature:
                        str(doc["witness"]), str(doc["key_name"]), str(doc["line"]))
 
 
-def _record_time(record: RawRecord) -> str:
-    return datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat()
+def _time_of(value: object, record: RawRecord) -> str:
+    """A checkpoint's time as ISO 8601 UTC: its ``time`` (unix seconds), else the record's."""
+    if isinstance(value, str) and value:
+        return value
+    seconds = value if isinstance(value, int | float) else record.timestamp_ms / 1000
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
 
 
 def platform_signed(note: str, anchors: Sequence[bytes]) -> bool:
@@ -392,44 +397,87 @@ def _range(leaves: PartitionLeaves, first: int, stop: int) -> str:
 def judge_log(tp: TP, leaves: PartitionLeaves, checkpoints: list[Checkpoint]
               ) -> list[Finding]:
     """One log against its valid checkpoints (in log order): forks, roots, the tail."""
-    topic, partition = tp
-    findings = _consistency(checkpoints)
+    findings, links = _consistency(checkpoints)
     roots: dict[int, set[bytes]] = {}
     for cp in checkpoints:
         roots.setdefault(cp.size, set()).add(cp.root)
     log_roots = roots_at(leaves, roots)  # a size beyond the log cannot be checked against it
-    matched: int = 0
-    failing: Checkpoint | None = None
+    matched, failing = 0, False
     for cp in sorted(checkpoints, key=lambda c: (c.size, c.partition, c.offset)):
         if cp.size > len(leaves):
             continue
         if cp.root == log_roots[cp.size]:
-            matched, failing = cp.size, None
+            matched, failing = cp.size, False
             continue
         if log_roots[cp.size] in roots[cp.size]:
             continue  # another checkpoint of this size matches the log: a fork, named as such
-        if failing is not None:
-            continue  # implied by the mismatch already named below this size
-        failing = cp
-        findings.append(Finding(
-            topic, partition, leaves.offsets[matched], None, None, Kind.LOG_REWRITTEN,
-            f"records at {_range(leaves, matched, cp.size)} differ from what the {cp.where()} "
-            f"committed to: rewritten or reordered"
-            + (f" (the checkpoint of size {matched} still matches)" if matched else "")))
+        base = links.get((cp.partition, cp.offset))
+        if base is not None:  # the proof's nodes are what the checkpoint committed to there
+            found = _differing(tp, leaves, base, cp)
+            findings += found
+            failing = failing or bool(found)
+            continue
+        if failing:
+            continue  # implied by the difference already named below this size
+        failing = True
+        findings.append(_rewritten(tp, leaves, matched, cp.size, cp, matched))
     longest = max(checkpoints, key=lambda c: (c.size, -c.offset), default=None)
     if longest is not None and longest.size > len(leaves):
         end = leaves.offsets[-1] + 1 if len(leaves) else 0
         findings.append(Finding(
-            topic, partition, end, None, None, Kind.TAIL_DROPPED,
+            tp[0], tp[1], end, None, None, Kind.TAIL_DROPPED,
             f"tail dropped: the {longest.where()} covers {longest.size} records, the log has "
             f"{len(leaves)}: {longest.size - len(leaves)} record(s) at the end are gone "
             "(deleted, or the topic was recreated without them)"))
     return findings
 
 
-def _consistency(checkpoints: list[Checkpoint]) -> list[Finding]:
-    """Each checkpoint against the one before it in the log: one append-only history."""
+def _rewritten(tp: TP, leaves: PartitionLeaves, first: int, stop: int, cp: Checkpoint,
+               matched: int) -> Finding:
+    still = f" (the checkpoint of size {matched} still matches)" if matched else ""
+    return Finding(tp[0], tp[1], leaves.offsets[first], None, None, Kind.LOG_REWRITTEN,
+                   f"records at {_range(leaves, first, stop)} differ from what the "
+                   f"{cp.where()} committed to: rewritten or reordered{still}")
+
+
+def proof_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf range ``[lo, hi)`` each node of an RFC 9162 consistency proof from ``old_size``
+    to ``new_size`` is the hash of, in proof order (``SUBPROOF``'s recursion, without hashes).
+    Each lies wholly below ``old_size`` or wholly at or above it."""
+
+    def sub(m: int, lo: int, hi: int, *, whole: bool) -> list[tuple[int, int]]:
+        n = hi - lo
+        if m == n:
+            return [] if whole else [(lo, hi)]
+        k = 1 << ((n - 1).bit_length() - 1)
+        if m <= k:
+            return [*sub(m, lo, lo + k, whole=whole), (lo + k, hi)]
+        return [*sub(m - k, lo + k, hi, whole=False), (lo, lo + k)]
+
+    if not 0 < old_size < new_size:
+        return []
+    return sub(old_size, 0, new_size, whole=True)
+
+
+def _differing(tp: TP, leaves: PartitionLeaves, base: Checkpoint, cp: Checkpoint
+               ) -> list[Finding]:
+    """The records between ``base`` and ``cp`` that differ from what ``cp`` committed to: the
+    verified consistency proof holds the hash of each subtree there, compared with the log's."""
+    out = []
+    for (lo, hi), node in zip(proof_ranges(base.size, cp.size), cp.consistency, strict=False):
+        if lo < base.size:
+            continue  # below the previous checkpoint: judged against that one
+        if tlog.merkle_root([leaves.leaf(i) for i in range(lo, hi)]) != node:
+            out.append(_rewritten(tp, leaves, lo, hi, cp, 0))
+    return out
+
+
+def _consistency(checkpoints: list[Checkpoint]
+                 ) -> tuple[list[Finding], dict[tuple[int, int], Checkpoint]]:
+    """Each checkpoint against the one before it in the log: one append-only history. Also,
+    per checkpoint (by its position), the earlier one its verified consistency proof starts at."""
     findings: list[Finding] = []
+    links: dict[tuple[int, int], Checkpoint] = {}
     known: dict[int, Checkpoint] = {}
     previous: Checkpoint | None = None
     for cp in checkpoints:
@@ -443,17 +491,20 @@ def _consistency(checkpoints: list[Checkpoint]) -> list[Finding]:
                 f"fork: the {cp.where()} of {cp.origin} is smaller than the earlier "
                 f"{previous.where()}: the log went back")))
         elif previous is not None and cp.size > previous.size:
-            base = known.get(cp.previous_size) if cp.previous_size is not None else previous
-            base = base or previous
-            if base.size and not tlog.verify_consistency(base.size, cp.size, base.root, cp.root,
-                                                        list(cp.consistency)):
-                findings.append(_at(cp, Kind.CHECKPOINT_FORK, (
-                    f"fork: the consistency proof from the {base.where()} to the {cp.where()} "
-                    f"of {cp.origin} does not verify: not one append-only history")))
+            base = previous if cp.previous_size is None else known.get(cp.previous_size)
+            if base is not None and base.size:
+                if tlog.verify_consistency(base.size, cp.size, base.root, cp.root,
+                                           list(cp.consistency)):
+                    links[(cp.partition, cp.offset)] = base
+                else:
+                    findings.append(_at(cp, Kind.CHECKPOINT_FORK, (
+                        f"fork: the consistency proof from the {base.where()} to the "
+                        f"{cp.where()} of {cp.origin} does not verify: not one append-only "
+                        "history")))
         known.setdefault(cp.size, cp)
         if previous is None or cp.size >= previous.size:
             previous = cp
-    return findings
+    return findings, links
 
 
 def judge(

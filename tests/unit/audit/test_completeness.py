@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.audit.completeness import Frontier, leaves_of, no_checkpoints, origin_of
+from consumers.audit.completeness import (
+    Frontier,
+    leaves_of,
+    no_checkpoints,
+    origin_of,
+    proof_ranges,
+)
 from consumers.audit.findings import Kind
 from schemas import tlog
 from schemas.signing import PrivateKey
@@ -41,6 +47,21 @@ def test_frontier_gives_the_rfc9162_root_at_every_size():
         assert frontier.root() == tlog.merkle_root(hashes[: i + 1])
 
 
+def test_proof_ranges_name_the_subtree_each_consistency_node_hashes():
+    hashes = [tlog.leaf_hash(bytes([i])) for i in range(40)]
+    for new in range(2, 41):
+        for old in range(1, new):
+            ranges = proof_ranges(old, new)
+            proof = tlog.consistency_proof(hashes[:new], old)
+            assert len(ranges) == len(proof)
+            for (lo, hi), node in zip(ranges, proof, strict=True):
+                assert tlog.merkle_root(hashes[lo:hi]) == node
+                assert hi <= old or lo >= old
+            fresh = sorted(r for r in ranges if r[0] >= old)  # they tile [old, new) exactly
+            assert [lo for lo, _ in fresh] == [old] + [hi for _, hi in fresh[:-1]]
+            assert fresh[-1][1] == new
+
+
 def test_a_clean_checkpointed_log_has_no_finding(parties, bus):
     log = records(12) + records(7, partition=1)
     bus.checkpoint(log[:12], 5)
@@ -66,29 +87,58 @@ def test_a_dropped_tail_is_named_with_both_counts(parties, bus):
     assert "covers 10 records, the log has 7" in found.reason
 
 
-def test_a_rewritten_record_is_placed_between_the_checkpoints(parties, bus):
+def test_a_rewritten_record_is_placed_by_the_consistency_proofs_subtrees(parties, bus):
     log = records(15)
     for size in (5, 10, 15):
         bus.checkpoint(log, size)
     log[7] = log[7]._replace(value=b'{"n": 700}')
     findings, _ = bus.judge(parties, log)
     [found] = findings
-    assert (found.kind, found.offset) == (Kind.LOG_REWRITTEN, 5)
-    assert "records at offsets 5..9 differ from what the checkpoint of" in found.reason
+    # the proof from 5 to 10 holds the subtrees [5, 6), [6, 8), [8, 10): 7 is in the second
+    assert (found.kind, found.offset) == (Kind.LOG_REWRITTEN, 6)
+    assert "records at offsets 6..7 differ from what the checkpoint of" in found.reason
     assert "(size 10)" in found.reason
     assert "rewritten or reordered" in found.reason
 
 
+def test_without_a_usable_proof_the_range_runs_from_the_last_matching_checkpoint(parties, bus):
+    log = records(15)
+    bus.checkpoint(log, 5)
+    bus.checkpoint(log, 10, proof=[])  # a proof that does not verify: also a fork
+    log[7] = log[7]._replace(value=b'{"n": 700}')
+    findings, _ = bus.judge(parties, log)
+    assert kinds(findings) == [Kind.CHECKPOINT_FORK, Kind.LOG_REWRITTEN]
+    rewritten = next(f for f in findings if f.kind is Kind.LOG_REWRITTEN)
+    assert "records at offsets 5..9 differ" in rewritten.reason
+    assert "(the checkpoint of size 5 still matches)" in rewritten.reason
+
+
+def swap(log, i, j):
+    a, b = log[i], log[j]  # same offsets, contents exchanged: the order changed
+    log[i] = a._replace(key=b.key, value=b.value, headers=b.headers)
+    log[j] = b._replace(key=a.key, value=a.value, headers=a.headers)
+
+
 def test_two_records_swapped_are_caught_in_the_range_holding_both(parties, bus):
     log = records(12)
-    bus.checkpoint(log, 4)
+    bus.checkpoint(log, 9)
     bus.checkpoint(log, 12)
-    a, b = log[5], log[8]  # same offsets, contents exchanged: the order changed
-    log[5] = a._replace(key=b.key, value=b.value, headers=b.headers)
-    log[8] = b._replace(key=a.key, value=a.value, headers=a.headers)
+    swap(log, 2, 6)
     [found] = bus.judge(parties, log)[0]
     assert found.kind is Kind.LOG_REWRITTEN
-    assert "offsets 4..11" in found.reason
+    assert "offsets 0..8" in found.reason
+
+
+def test_a_swap_across_subtrees_names_both_places(parties, bus):
+    log = records(12)
+    bus.checkpoint(log, 4)
+    bus.checkpoint(log, 12)  # its proof from 4 holds the subtrees [4, 8) and [8, 12)
+    swap(log, 5, 9)
+    findings, _ = bus.judge(parties, log)
+    assert [(f.kind, f.offset) for f in findings] == [
+        (Kind.LOG_REWRITTEN, 4), (Kind.LOG_REWRITTEN, 8)]
+    assert "offsets 4..7" in findings[0].reason
+    assert "offsets 8..11" in findings[1].reason
 
 
 def test_a_change_before_the_first_checkpoint_starts_at_offset_zero(parties, bus):
