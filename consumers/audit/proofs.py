@@ -43,13 +43,19 @@ PROOF_FORMAT = "emining-inclusion-proof/v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float
-                     ) -> list[RawRecord] | None:
-    """Every record of ``topic`` up to its end now; ``None`` when the topic does not exist."""
+async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float,
+                     reader: LogReader | None = None) -> list[RawRecord] | None:
+    """Every record of ``topic`` up to its end now (with ``reader``'s consumer if given);
+    ``None`` when the topic does not exist."""
     try:
         if not await topic_partitions(kafka, [topic], timeout_s=timeout_s, missing="skip"):
             return None
         out: list[RawRecord] = []
+        if reader is not None:
+            snapshot = await reader.snapshot([topic])
+            async for batch in reader.read(snapshot, [topic]):
+                out += batch
+            return out
         async with aclosing(read_to_end(kafka, [topic], timeout_s=timeout_s)) as batches:
             async for batch in batches:
                 out += [RawRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
@@ -62,14 +68,15 @@ async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float
 
 
 async def read_judged(kafka: KafkaAccess, topics: AuditTopics, anchors: list[bytes],
-                      registry: Registry | None, wanted: set[str] | None, *, timeout_s: float
-                      ) -> Judged | None:
+                      registry: Registry | None, wanted: set[str] | None, *, timeout_s: float,
+                      reader: LogReader | None = None) -> Judged | None:
     """The checkpoints and cosignatures of ``wanted`` origins, verified; ``None`` when there is
     no checkpoints topic."""
-    checkpoints = await read_topic(kafka, topics.checkpoints, timeout_s=timeout_s)
+    checkpoints = await read_topic(kafka, topics.checkpoints, timeout_s=timeout_s, reader=reader)
     if checkpoints is None:
         return None
-    cosignatures = await read_topic(kafka, topics.cosignatures, timeout_s=timeout_s) or []
+    cosignatures = await read_topic(kafka, topics.cosignatures, timeout_s=timeout_s,
+                                    reader=reader) or []
     return read_checkpoints(checkpoints, cosignatures, anchors, registry, wanted)
 
 

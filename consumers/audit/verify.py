@@ -134,11 +134,11 @@ async def verify_log(
                 if leaves is not None:
                     leaves.add_records(batch)
                 advance(len(batch))
-    summary: Completeness | None = None
-    if leaves is not None:
-        complete, summary = await judge_completeness(kafka, topics, anchors, registry, snapshot,
-                                                     leaves, timeout_s)
-        findings += complete
+        summary: Completeness | None = None
+        if leaves is not None:
+            complete, summary = await judge_completeness(
+                reader, topics, anchors, registry, snapshot, leaves, timeout_s)
+            findings += complete
     report = conclude(registry, inspected, truncation(snapshot) + findings, started,
                       snapshot.by_topic(), chosen)
     report.completeness = summary
@@ -147,7 +147,7 @@ async def verify_log(
 
 
 async def judge_completeness(
-    kafka: KafkaAccess, topics: AuditTopics, anchors: list[bytes], registry: Registry,
+    reader: LogReader, topics: AuditTopics, anchors: list[bytes], registry: Registry,
     snapshot: Snapshot, leaves: LeafTable, timeout_s: float,
 ) -> tuple[list[Finding], Completeness]:
     """The snapshot's logs against the checkpoints and cosignatures on the bus now."""
@@ -155,7 +155,8 @@ async def judge_completeness(
     built = leaves.build()
     starts = dict(snapshot.start)
     wanted = {origin_of(*tp) for tp in starts}
-    judged = await read_judged(kafka, topics, anchors, registry, wanted, timeout_s=timeout_s)
+    judged = await read_judged(reader.kafka, topics, anchors, registry, wanted,
+                               timeout_s=timeout_s, reader=reader)
     if judged is None or not judged.read:
         return no_checkpoints(topics.checkpoints, starts, built)
     out = judge(built, starts, judged)
