@@ -333,6 +333,7 @@ class Service(StrEnum):
     ALERTS = "alerts"
     AUDIT = "audit"
     GATEWAY = "gateway"
+    CHECKPOINT = "checkpoint"
 
 
 @services_app.command("credential")
