@@ -19,7 +19,6 @@ cosign what they checked. Here the audit judges all of it against the log as it 
 from __future__ import annotations
 
 import base64
-import json
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import structlog
 from consumers.audit.findings import Finding, Kind
 from consumers.audit.records import RawRecord
 from schemas import tlog
+from schemas.checkpoints import CheckpointRecord, CosignatureRecord, witness_key_name
 from schemas.enums import Side
 from schemas.registry import Registry
 
@@ -249,27 +249,18 @@ def _b64(raw: bytes) -> str:
 
 
 def parse_checkpoint(record: RawRecord) -> Checkpoint:
-    """A checkpoint record (JSON with the signed note); ``ValueError`` when malformed."""
-    if record.value is None:
-        raise ValueError("no value")
-    doc = json.loads(record.value)
-    note = str(doc["note"])
-    parsed = tlog.Checkpoint.parse(note)
-    previous = doc.get("previous_size")
-    return Checkpoint(
-        record.topic, record.partition, record.offset, parsed.origin, parsed.size, parsed.root,
-        _time_of(doc.get("time"), record), note,
-        None if previous is None else int(previous),
-        tuple(base64.b64decode(p, validate=True) for p in doc.get("consistency") or ()))
+    """A checkpoint record (``schemas.checkpoints``); ``ValueError`` when malformed."""
+    doc = CheckpointRecord.from_value(record.value)
+    parsed = doc.checkpoint
+    return Checkpoint(record.topic, record.partition, record.offset, parsed.origin, parsed.size,
+                      parsed.root, _time_of(doc.time, record), doc.note, doc.previous_size,
+                      doc.consistency)
 
 
 def parse_cosignature(record: RawRecord) -> Cosignature:
-    if record.value is None:
-        raise ValueError("no value")
-    doc = json.loads(record.value)
-    return Cosignature(record.topic, record.partition, record.offset, str(doc["origin"]),
-                       int(doc["size"]), base64.b64decode(doc["root"], validate=True),
-                       str(doc["witness"]), str(doc["key_name"]), str(doc["line"]))
+    doc = CosignatureRecord.from_value(record.value)
+    return Cosignature(record.topic, record.partition, record.offset, doc.origin, doc.size,
+                       doc.root, doc.witness, doc.key_name, doc.line)
 
 
 def _time_of(value: object, record: RawRecord) -> str:
@@ -292,6 +283,8 @@ def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
     org = registry.orgs.get(cosig.witness) if registry is not None else None
     if org is None:
         return f"witness {cosig.witness} is not a registered organisation"
+    if cosig.key_name != witness_key_name(cosig.witness):
+        return f"key name {cosig.key_name} is not {witness_key_name(cosig.witness)}"
     try:
         stamped = tlog.NoteSignature.parse_line(cosig.line).signature
         moment = datetime.fromtimestamp(int.from_bytes(stamped[:8], "big"), UTC)

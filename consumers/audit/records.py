@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from schemas.errors import EminingError
-from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS, SHIPMENTS
-
-CHECKPOINTS = "emining.checkpoints.v1"
-COSIGNATURES = "emining.cosignatures.v1"
+from schemas.topics import (
+    APPROVALS,
+    CHECKPOINTS,
+    COSIGNATURES,
+    PARTICIPANTS,
+    PROJECTS,
+    SHIPMENTS,
+)
 
 Headers = tuple[tuple[str, bytes | None], ...]
 

@@ -48,7 +48,7 @@ class Bus:
             proof = tlog.consistency_proof(hashes, previous) if 0 < previous < size else []
         body = tlog.Checkpoint(origin, size, root, ()).body()
         note = tlog.sign_note(body, "emining-platform", (key or self.platform).seed)
-        value = {"note": note, "time": f"2026-01-01T00:{len(self.checkpoints):02d}:00Z",
+        value = {"note": note, "time": T0 + len(self.checkpoints),
                  "previous_size": previous,
                  "consistency": [base64.b64encode(p).decode() for p in proof]}
         self.checkpoints.append(RawRecord(CP_TOPIC, 0, len(self.checkpoints), 0, origin.encode(),
@@ -60,7 +60,7 @@ class Bus:
 
     def cosign(self, origin: str, size: int, root: bytes, body: str, org: str,
                key: PrivateKey | None = None) -> None:
-        name = f"witness/{org}"
+        name = f"emining-witness/{org}"
         line = tlog.cosign(body, name, (key or self.parties.keys[org]).seed, T0)
         value = {"origin": origin, "size": size, "root": base64.b64encode(root).decode(),
                  "witness": org, "key_name": name, "line": line}
