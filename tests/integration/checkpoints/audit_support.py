@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
@@ -18,8 +19,11 @@ from aiokafka.errors import KafkaError
 
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader
+from consumers.checkpoints.checkpointer import Checkpointer
+from consumers.checkpoints.witness import Witness
 from producers.connection import KafkaAccess
 from schemas import tlog
+from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from tests.integration.kafka_admin import create_topics, delete_topics, kafka_admin
 from tests.unit.audit import parties as pa
@@ -39,14 +43,46 @@ def new_topics() -> AuditTopics:
                        cosignatures=f"test.ckaudit.{tag}.cosignatures")
 
 
+def refusals_of(topics: AuditTopics) -> str:
+    """The witnesses' refusals topic of a test topic set."""
+    return f"{topics.checkpoints}.refusals"
+
+
 async def create_all(kafka: KafkaAccess, topics: AuditTopics) -> None:
     await create_topics(kafka, [NewTopic(t, SHARED_PARTITIONS, 1) for t in topics.shared]
                         + [NewTopic(t, 1, 1) for t in (topics.participants, topics.checkpoints,
-                                                       topics.cosignatures)])
+                                                       topics.cosignatures, refusals_of(topics))])
 
 
 async def drop_all(kafka: KafkaAccess, topics: AuditTopics) -> None:
-    await delete_topics(kafka, [*topics.all, topics.checkpoints, topics.cosignatures])
+    await delete_topics(kafka, [*topics.all, topics.checkpoints, topics.cosignatures,
+                                refusals_of(topics)])
+
+
+async def checkpoint_and_witness(kafka: KafkaAccess, topics: AuditTopics, parties: pa.Parties,
+                                 state_dir: Path,
+                                 witnesses: tuple[str, ...] = (PK_WITNESS, CN_WITNESS),
+                                 ) -> dict[tuple[str, int], int]:
+    """The platform's checkpointer and the witnesses, each ``--once`` (part 1's classes, on the
+    test's topics); the size of each log's newest checkpoint."""
+
+    async def registry() -> Registry:
+        return parties.registry()
+
+    checkpointer = Checkpointer(kafka, parties.operator, topics=topics.all,
+                                checkpoints_topic=topics.checkpoints,
+                                refusals_topic=refusals_of(topics), timeout_s=15.0,
+                                registry=registry)
+    await checkpointer.run(once=True)
+    assert not checkpointer.halted, checkpointer.halted
+    for org in witnesses:
+        witness = Witness(kafka, parties.keys[org], platform_keys=[parties.operator.public_key],
+                          state_dir=state_dir, checkpoints_topic=topics.checkpoints,
+                          cosignatures_topic=topics.cosignatures,
+                          refusals_topic=refusals_of(topics), timeout_s=15.0)
+        await witness.run(once=True)
+    return {tlog.parse_origin(origin): head.size
+            for origin, head in checkpointer.published.items()}
 
 
 def topic_args(topics: AuditTopics) -> list[str]:
@@ -121,10 +157,9 @@ class StandIn:
 
     def __init__(self, kafka: KafkaAccess, topics: AuditTopics, parties: pa.Parties) -> None:
         self.kafka, self.topics, self.parties = kafka, topics, parties
-        self.sizes: dict[tuple[str, int], int] = {}
-        """The size of the last checkpoint of each log made by ``checkpoint_all``."""
         self.first: dict[tuple[str, int], int] = {}
-        """What a test keeps of an earlier round (the sizes it checkpointed)."""
+        self.sizes: dict[tuple[str, int], int] = {}
+        """What a test keeps of the checkpointer's rounds: the newest size of each log."""
 
     async def checkpoint(self, topic: str, partition: int, size: int, root: bytes, *,
                          previous_size: int | None, proof: list[bytes],
@@ -145,25 +180,6 @@ class StandIn:
         await self._send(self.topics.cosignatures, origin, {
             "origin": origin, "size": size, "root": base64.b64encode(root).decode(),
             "witness": org, "key_name": name, "line": line})
-
-    async def checkpoint_all(self, witnesses: tuple[str, ...] = (PK_WITNESS, CN_WITNESS)
-                             ) -> dict[tuple[str, int], int]:
-        """One checkpoint of every audited partition as it is now, cosigned by ``witnesses``;
-        the sizes checkpointed."""
-        for topic in self.topics.all:
-            for partition, records in (await read_topic(self.kafka, topic)).items():
-                hashes = [tlog.leaf_hash(tlog.record_leaf(*r[:7])) for r in records]
-                previous = self.sizes.get((topic, partition))
-                if previous == len(hashes):
-                    continue
-                root = tlog.merkle_root(hashes)
-                await self.checkpoint(topic, partition, len(hashes), root,
-                                      previous_size=previous,
-                                      proof=tlog.consistency_proof(hashes, previous or 0))
-                for org in witnesses:
-                    await self.cosign(topic, partition, len(hashes), root, org)
-                self.sizes[(topic, partition)] = len(hashes)
-        return dict(self.sizes)
 
     async def _send(self, topic: str, origin: str, value: dict[str, object]) -> None:
         producer = AIOKafkaProducer(**self.kafka.aiokafka(), acks="all")

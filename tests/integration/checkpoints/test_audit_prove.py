@@ -23,6 +23,7 @@ from tests.integration.checkpoints.audit_support import (
     CN_WITNESS,
     PK_WITNESS,
     StandIn,
+    checkpoint_and_witness,
     create_all,
     drop_all,
     new_topics,
@@ -68,7 +69,7 @@ async def _history(kafka_access, topics: AuditTopics, parties: Parties, tmp_path
     async with Bus(kafka_access, topics, parties, tmp_path) as bus:
         await bus.registry()
         published = await bus.steps(story(3))
-    await StandIn(kafka_access, topics, parties).checkpoint_all((PK_WITNESS, CN_WITNESS))
+    await checkpoint_and_witness(kafka_access, topics, parties, tmp_path / "witnesses")
     return published
 
 
