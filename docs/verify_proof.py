@@ -220,8 +220,6 @@ def verify(proof, args):
         print("NOTE: no trusted keys given: using the keys inside the proof. Compare these key "
               "ids with the ones the platform and the witnesses publish:")
     print(f"  platform {name}: key id {key_id(name, ED25519, platform_key).hex()}")
-    for who, key in sorted(witnesses.items()):
-        print(f"  witness {who}: key id {key_id(who, COSIGNATURE_V1, key).hex()}")
 
     body, lines = split_note(proof["checkpoint"]["note"])
     origin, cp_size, root = parse_checkpoint(body)
@@ -249,8 +247,8 @@ def verify(proof, args):
             continue
         moment = check_cosignature(body, cosig["line"], who, key)
         when = datetime.fromtimestamp(moment, UTC).isoformat()
-        print(f"OK  cosigned by {who} ({cosig.get('witness')}, {cosig.get('side', '?')}) "
-              f"at {when}")
+        print(f"OK  cosigned by {who} ({cosig.get('witness')}, {cosig.get('side', '?')} side, "
+              f"key id {key_id(who, COSIGNATURE_V1, key).hex()}) at {when}")
         good += 1
     if good < args.min_cosignatures:
         raise CheckError(f"{good} valid cosignature(s), at least {args.min_cosignatures} required")
