@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +37,27 @@ from schemas.registry import Registry
 log = structlog.get_logger("consumers.audit.completeness")
 
 TP = tuple[str, int]
+Wanted = Callable[[str], bool]
+"""Which origins (logs) to judge."""
 PLATFORM_KEY_NAME = tlog.PLATFORM_KEY_NAME
 SIDES = (Side.PK, Side.CN)
 
 
 def origin_of(topic: str, partition: int) -> str:
     return tlog.origin_for(topic, partition)
+
+
+def of_topics(topics: Iterable[str]) -> Wanted:
+    """The origins of every partition of ``topics``, present or not."""
+    names = set(topics)
+
+    def wanted(origin: str) -> bool:
+        try:
+            return tlog.parse_origin(origin)[0] in names
+        except tlog.TlogError:
+            return False
+
+    return wanted
 
 
 def leaf_hash_of(record: RawRecord) -> bytes:
@@ -318,10 +333,10 @@ class Judged:
 
 def read_checkpoints(
     checkpoint_records: Iterable[RawRecord], cosignature_records: Iterable[RawRecord],
-    anchors: Sequence[bytes], registry: Registry | None, wanted: set[str] | None = None,
+    anchors: Sequence[bytes], registry: Registry | None, wanted: Wanted | None = None,
 ) -> Judged:
     """Parse and verify every checkpoint (platform signature) and cosignature (witness key at
-    its time) of the origins in ``wanted`` (all when ``None``)."""
+    its time) of the origins ``wanted`` accepts (all when ``None``)."""
     out = Judged()
     for record in sorted(checkpoint_records, key=lambda r: (r.partition, r.offset)):
         try:
@@ -331,7 +346,7 @@ def read_checkpoints(
                                         Kind.CHECKPOINT_INVALID,
                                         f"not a checkpoint record: {exc}"))
             continue
-        if wanted is not None and cp.origin not in wanted:
+        if wanted is not None and not wanted(cp.origin):
             continue
         out.read += 1
         if not platform_signed(cp.note, anchors):
@@ -346,14 +361,14 @@ def read_checkpoints(
 
 
 def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
-                      wanted: set[str] | None) -> None:
+                      wanted: Wanted | None) -> None:
     try:
         cosig = parse_cosignature(record)
     except (ValueError, KeyError, TypeError) as exc:
         out.findings.append(Finding(record.topic, record.partition, record.offset, None, None,
                                     Kind.BAD_COSIGNATURE, f"not a cosignature record: {exc}"))
         return
-    if wanted is not None and cosig.origin not in wanted:
+    if wanted is not None and not wanted(cosig.origin):
         return
     out.cosignatures += 1
     same_size = [cp for cp in out.checkpoints.get(cosig.origin, []) if cp.size == cosig.size]
@@ -421,7 +436,8 @@ def judge_log(tp: TP, leaves: PartitionLeaves, checkpoints: list[Checkpoint]
             tp[0], tp[1], end, None, None, Kind.TAIL_DROPPED,
             f"tail dropped: the {longest.where()} covers {longest.size} records, the log has "
             f"{len(leaves)}: {longest.size - len(leaves)} record(s) at the end are gone "
-            "(deleted, or the topic was recreated without them)"))
+            + ("(deleted, or the topic was recreated without them)" if len(leaves) else
+               "(the partition is empty or no longer exists)")))
     return findings
 
 
@@ -505,11 +521,13 @@ def judge(
     starts: Mapping[TP, int],
     judged: Judged,
 ) -> tuple[list[Finding], Completeness]:
-    """Every audited log (``starts``: its first offset) against its checkpoints."""
+    """Every audited log (``starts``: its first offset) against its checkpoints; a log that
+    was checkpointed but whose partition is gone counts as empty."""
     summary = Completeness(checkpoints=judged.read, cosignatures=judged.cosignatures,
                            logs=len(starts))
     findings = list(judged.findings)
-    for tp in sorted(starts):
+    gone = {tlog.parse_origin(o) for o in judged.checkpoints} - set(starts)
+    for tp in sorted({*starts, *gone}):
         origin = origin_of(*tp)
         cps = judged.checkpoints.get(origin, [])
         got = leaves.get(tp) or PartitionLeaves()
@@ -517,7 +535,7 @@ def judge(
         if not cps:
             summary.records_pending += len(got)
             continue
-        if starts[tp] > 0:
+        if starts.get(tp, 0) > 0:
             continue  # the log no longer starts at 0: truncation is reported, roots cannot be
         findings += judge_log(tp, got, cps)
         newest = max(cps, key=lambda c: (c.size, c.offset))

@@ -23,6 +23,7 @@ from consumers.audit.completeness import (
     Judged,
     PartitionLeaves,
     Valid,
+    Wanted,
     leaves_of,
     origin_of,
     read_checkpoints,
@@ -68,10 +69,10 @@ async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float,
 
 
 async def read_judged(kafka: KafkaAccess, topics: AuditTopics, anchors: list[bytes],
-                      registry: Registry | None, wanted: set[str] | None, *, timeout_s: float,
+                      registry: Registry | None, wanted: Wanted | None, *, timeout_s: float,
                       reader: LogReader | None = None) -> Judged | None:
-    """The checkpoints and cosignatures of ``wanted`` origins, verified; ``None`` when there is
-    no checkpoints topic."""
+    """The checkpoints and cosignatures of the origins ``wanted`` accepts, verified; ``None``
+    when there is no checkpoints topic."""
     checkpoints = await read_topic(kafka, topics.checkpoints, timeout_s=timeout_s, reader=reader)
     if checkpoints is None:
         return None
@@ -204,7 +205,8 @@ async def prove(kafka: KafkaAccess, event_id: str, anchors: list[bytes], *,
     if index is None:
         raise ProofError(f"{topic}[{partition}] offset {offset} is not on the log any more")
     origin = origin_of(topic, partition)
-    judged = await read_judged(kafka, topics, anchors, registry, {origin}, timeout_s=timeout_s)
+    judged = await read_judged(kafka, topics, anchors, registry, {origin}.__contains__,
+                               timeout_s=timeout_s)
     if judged is None:
         raise ProofError(f"no checkpoints topic ({topics.checkpoints}): nothing to prove against")
     choice = choose(judged.checkpoints.get(origin, []), judged, leaves, index)

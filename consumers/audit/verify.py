@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
-from consumers.audit.completeness import Completeness, LeafTable, judge, no_checkpoints, origin_of
+from consumers.audit.completeness import Completeness, LeafTable, judge, no_checkpoints, of_topics
 from consumers.audit.findings import Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
 from consumers.audit.lifecycle import LifecycleJudge, Place
@@ -154,8 +154,7 @@ async def judge_completeness(
     started = time.perf_counter()
     built = leaves.build()
     starts = dict(snapshot.start)
-    wanted = {origin_of(*tp) for tp in starts}
-    judged = await read_judged(reader.kafka, topics, anchors, registry, wanted,
+    judged = await read_judged(reader.kafka, topics, anchors, registry, of_topics(topics.all),
                                timeout_s=timeout_s, reader=reader)
     if judged is None or not judged.read:
         return no_checkpoints(topics.checkpoints, starts, built)

@@ -6,10 +6,13 @@ import pytest
 
 from consumers.audit.completeness import (
     Frontier,
+    judge,
     leaves_of,
     no_checkpoints,
+    of_topics,
     origin_of,
     proof_ranges,
+    read_checkpoints,
 )
 from consumers.audit.findings import Kind
 from schemas import tlog
@@ -85,6 +88,20 @@ def test_a_dropped_tail_is_named_with_both_counts(parties, bus):
         Kind.TAIL_DROPPED, TOPIC, 0, 7)
     assert "tail dropped" in found.reason
     assert "covers 10 records, the log has 7" in found.reason
+
+
+def test_a_checkpointed_partition_that_is_gone_lost_its_whole_log(parties, bus):
+    log = records(6) + records(3, partition=1)
+    bus.checkpoint(log[:6], 6)
+    bus.checkpoint(log[6:], 3)
+    judged = read_checkpoints(bus.checkpoints, bus.cosignatures, parties.trust_anchor,
+                              parties.registry(), of_topics([TOPIC]))
+    findings, summary = judge(leaves_of(log[:6]), {(TOPIC, 0): 0}, judged)  # partition 1 gone
+    [found] = findings
+    assert (found.kind, found.partition, found.offset) == (Kind.TAIL_DROPPED, 1, 0)
+    assert "covers 3 records, the log has 0" in found.reason
+    assert "no longer exists" in found.reason
+    assert summary.logs == 1
 
 
 def test_a_rewritten_record_is_placed_by_the_consistency_proofs_subtrees(parties, bus):
