@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from schemas.chain import ChainFault
 from schemas.registry import Registry
-
-if TYPE_CHECKING:
-    from consumers.audit.completeness import Completeness
 
 
 class Kind(StrEnum):
@@ -100,6 +97,59 @@ class Finding:
         doc = asdict(self)
         doc["kind"] = self.kind.value
         return doc
+
+
+@dataclass(slots=True)
+class Head:
+    """The newest valid checkpoint of one log and which sides cosigned it."""
+
+    origin: str
+    size: int
+    time: str
+    log_size: int
+    sides: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "size": self.size, "time": self.time,
+                "log_size": self.log_size, "cosigned_by": self.sides}
+
+
+@dataclass(slots=True)
+class Completeness:
+    """What the checkpoints prove about the log (``audit verify``'s completeness section)."""
+
+    checkpoints: int = 0
+    """Checkpoint records read for the audited logs."""
+    valid: int = 0
+    """Of which signed by the platform and well formed."""
+    cosignatures: int = 0
+    cosigned_both: int = 0
+    """Valid checkpoints with a valid cosignature from each side."""
+    logs: int = 0
+    """Audited partitions."""
+    records_checkpointed: int = 0
+    records_pending: int = 0
+    """Records beyond their log's newest checkpoint: not yet checkpointed."""
+    heads: list[Head] = field(default_factory=list)
+    topic_missing: bool = False
+
+    @property
+    def uncosigned_heads(self) -> list[Head]:
+        """Newest checkpoints that no witness of either side cosigned."""
+        return [h for h in self.heads if not h.sides]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checkpoints": self.checkpoints,
+            "valid": self.valid,
+            "cosignatures": self.cosignatures,
+            "cosigned_both": self.cosigned_both,
+            "logs": self.logs,
+            "records_checkpointed": self.records_checkpointed,
+            "records_pending": self.records_pending,
+            "topic_missing": self.topic_missing,
+            "heads": [h.to_json() for h in self.heads],
+        }
 
 
 @dataclass(slots=True)

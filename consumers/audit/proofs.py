@@ -1,14 +1,10 @@
 """``audit prove``: an inclusion proof of one event against the newest cosigned checkpoint, in a
-JSON document that ``docs/verify_proof.py`` checks with stock libraries only.
-
-Also the reading of the checkpoint and cosignature topics that ``audit verify`` shares.
-"""
+JSON document that ``docs/verify_proof.py`` checks with stock libraries only."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,16 +19,15 @@ from consumers.audit.completeness import (
     Judged,
     PartitionLeaves,
     Valid,
-    Wanted,
     leaves_of,
     origin_of,
-    read_checkpoints,
     roots_at,
 )
 from consumers.audit.records import AuditError, AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
+from consumers.audit.tlogread import read_judged
+from consumers.audit.verify import fold_registry
 from producers.connection import KafkaAccess, refusal
-from producers.kafka_read import read_to_end, topic_partitions
 from producers.log_lookup import find_ids
 from schemas import tlog
 from schemas.alerts import PLATFORM_ORG
@@ -42,43 +37,6 @@ log = structlog.get_logger("consumers.audit.proofs")
 
 PROOF_FORMAT = "emining-inclusion-proof/v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float,
-                     reader: LogReader | None = None) -> list[RawRecord] | None:
-    """Every record of ``topic`` up to its end now (with ``reader``'s consumer if given);
-    ``None`` when the topic does not exist."""
-    try:
-        if not await topic_partitions(kafka, [topic], timeout_s=timeout_s, missing="skip"):
-            return None
-        out: list[RawRecord] = []
-        if reader is not None:
-            snapshot = await reader.snapshot([topic])
-            async for batch in reader.read(snapshot, [topic]):
-                out += batch
-            return out
-        async with aclosing(read_to_end(kafka, [topic], timeout_s=timeout_s)) as batches:
-            async for batch in batches:
-                out += [RawRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
-                                  tuple(r.headers), r.timestamp_type) for r in batch]
-    except (KafkaError, OSError, TimeoutError) as exc:
-        refused = refusal(exc, kafka, f"READ of {topic}")
-        raise AuditError(f"reading {topic} failed on {kafka.bootstrap}: "
-                         f"{refused or repr(exc) or 'timed out'}") from exc
-    return out
-
-
-async def read_judged(kafka: KafkaAccess, topics: AuditTopics, anchors: list[bytes],
-                      registry: Registry | None, wanted: Wanted | None, *, timeout_s: float,
-                      reader: LogReader | None = None) -> Judged | None:
-    """The checkpoints and cosignatures of the origins ``wanted`` accepts, verified; ``None``
-    when there is no checkpoints topic."""
-    checkpoints = await read_topic(kafka, topics.checkpoints, timeout_s=timeout_s, reader=reader)
-    if checkpoints is None:
-        return None
-    cosignatures = await read_topic(kafka, topics.cosignatures, timeout_s=timeout_s,
-                                    reader=reader) or []
-    return read_checkpoints(checkpoints, cosignatures, anchors, registry, wanted)
 
 
 class ProofError(AuditError):
@@ -184,7 +142,6 @@ async def locate(kafka: KafkaAccess, event_id: str, topics: AuditTopics, *, time
 async def prove(kafka: KafkaAccess, event_id: str, anchors: list[bytes], *,
                 topics: AuditTopics | None = None, timeout_s: float = 15.0) -> dict[str, Any]:
     """The inclusion proof of event ``event_id`` (its ``ce_id``) as a JSON document."""
-    from consumers.audit.verify import fold_registry  # noqa: PLC0415 - verify imports this module
 
     topics = topics or AuditTopics()
     topic, partition, offset = await locate(kafka, event_id, topics, timeout_s=timeout_s)

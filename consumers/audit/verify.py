@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
-from consumers.audit.completeness import Completeness, LeafTable, judge, no_checkpoints, of_topics
-from consumers.audit.findings import Finding, Kind, VerifyReport
+from consumers.audit.completeness import LeafTable, judge, no_checkpoints, of_topics
+from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
 from consumers.audit.lifecycle import LifecycleJudge, Place
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
-from consumers.audit.proofs import read_judged
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
+from consumers.audit.tlogread import read_judged
 from producers.connection import KafkaAccess
 from schemas.errors import ContractError
 from schemas.registry import Registry

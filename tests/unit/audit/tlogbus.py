@@ -7,8 +7,8 @@ import base64
 import json
 from dataclasses import dataclass, field
 
-from consumers.audit.completeness import Completeness, judge, leaves_of, origin_of, read_checkpoints
-from consumers.audit.findings import Finding
+from consumers.audit.completeness import judge, leaves_of, origin_of, read_checkpoints
+from consumers.audit.findings import Completeness, Finding
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.signing import PrivateKey
