@@ -66,10 +66,11 @@ TopicOption = Annotated[
     list[str] | None,
     typer.Option("--topic", metavar="ROLE=NAME",
                  help="read another topic in a role (projects, approvals, shipments, "
-                      "participants, checkpoints, cosignatures), e.g. --topic "
+                      "participants, checkpoints, cosignatures, refusals), e.g. --topic "
                       "projects=staging.projects.v1"),
 ]
-ROLES = ("projects", "approvals", "shipments", "participants", "checkpoints", "cosignatures")
+ROLES = ("projects", "approvals", "shipments", "participants", "checkpoints", "cosignatures",
+         "refusals")
 WorkersOption = Annotated[
     int | None, typer.Option(help="worker processes (default: every core; 0: this process)")
 ]

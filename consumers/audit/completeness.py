@@ -29,7 +29,12 @@ import structlog
 from consumers.audit.findings import Completeness, Finding, Head, Kind
 from consumers.audit.records import RawRecord
 from schemas import tlog
-from schemas.checkpoints import CheckpointRecord, CosignatureRecord, witness_key_name
+from schemas.checkpoints import (
+    CheckpointRecord,
+    CosignatureRecord,
+    RefusalRecord,
+    witness_key_name,
+)
 from schemas.enums import Side
 from schemas.registry import Registry
 
@@ -272,6 +277,7 @@ class Judged:
     findings: list[Finding] = field(default_factory=list)
     read: int = 0
     cosignatures: int = 0
+    refusals: int = 0
 
     def sides(self, cp: Checkpoint) -> set[Side]:
         return {v.side for v in self.cosigned.get((cp.origin, cp.size, cp.root), [])}
@@ -280,9 +286,10 @@ class Judged:
 def read_checkpoints(
     checkpoint_records: Iterable[RawRecord], cosignature_records: Iterable[RawRecord],
     anchors: Sequence[bytes], registry: Registry | None, wanted: Wanted | None = None,
+    refusal_records: Iterable[RawRecord] = (),
 ) -> Judged:
-    """Parse and verify every checkpoint (platform signature) and cosignature (witness key at
-    its time) of the origins ``wanted`` accepts (all when ``None``)."""
+    """Parse and verify every checkpoint (platform signature), cosignature and refusal (witness
+    key at its time) of the origins ``wanted`` accepts (all when ``None``)."""
     out = Judged()
     for record in sorted(checkpoint_records, key=lambda r: (r.partition, r.offset)):
         try:
@@ -303,7 +310,33 @@ def read_checkpoints(
         out.checkpoints.setdefault(cp.origin, []).append(cp)
     for record in sorted(cosignature_records, key=lambda r: (r.partition, r.offset)):
         _read_cosignature(record, out, registry, wanted)
+    for record in sorted(refusal_records, key=lambda r: (r.partition, r.offset)):
+        _read_refusal(record, out, registry, wanted)
     return out
+
+
+def _read_refusal(record: RawRecord, out: Judged, registry: Registry | None,
+                  wanted: Wanted | None) -> None:
+    """A witness's refusal, reported when its signature verifies with a key the registry gave
+    the witness at the refusal's time (anyone may write the topic: only signed ones count)."""
+    try:
+        refusal = RefusalRecord.from_value(record.value)
+    except (ValueError, KeyError, TypeError):
+        return
+    said = refusal.refusal
+    if wanted is not None and not wanted(said.origin):
+        return
+    org = registry.orgs.get(said.witness) if registry is not None else None
+    moment = datetime.fromtimestamp(said.time, UTC)
+    keys = [k.public_key for k in org.keys.values() if k.valid_at(moment)] if org else []
+    if not refusal.verify(keys):
+        return
+    out.refusals += 1
+    out.findings.append(Finding(
+        record.topic, record.partition, record.offset, None, said.witness, Kind.WITNESS_REFUSAL,
+        f"{said.witness} refused the checkpoint at {said.record} of {said.origin} on "
+        f"{moment.isoformat(timespec='seconds')}: {said.kind.value}"
+        + (f" ({refusal.detail})" if refusal.detail else "")))
 
 
 def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
@@ -470,7 +503,7 @@ def judge(
     """Every audited log (``starts``: its first offset) against its checkpoints; a log that
     was checkpointed but whose partition is gone counts as empty."""
     summary = Completeness(checkpoints=judged.read, cosignatures=judged.cosignatures,
-                           logs=len(starts))
+                           refusals=judged.refusals, logs=len(starts))
     findings = list(judged.findings)
     gone = {tlog.parse_origin(o) for o in judged.checkpoints} - set(starts)
     for tp in sorted({*starts, *gone}):

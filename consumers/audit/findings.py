@@ -71,9 +71,13 @@ class Kind(StrEnum):
     """A checkpoint no witness of one side (PK or CN) validly cosigned (warning)."""
     NO_CHECKPOINTS = "no_checkpoints"
     """No checkpoint topic (or no checkpoint) to judge completeness by (warning)."""
+    WITNESS_REFUSAL = "witness_refusal"
+    """A witness's signed refusal of a checkpoint (a fork, a shrink, a bad proof, a forgery):
+    its testimony, reported for attention (warning); the audit judges the checkpoints itself."""
 
 
-WARNING_KINDS = frozenset({Kind.REDELIVERY, Kind.COSIGNATURE_MISSING, Kind.NO_CHECKPOINTS})
+WARNING_KINDS = frozenset({Kind.REDELIVERY, Kind.COSIGNATURE_MISSING, Kind.NO_CHECKPOINTS,
+                           Kind.WITNESS_REFUSAL})
 """Findings that do not make the log wrong: readers deduplicate them by (source, id)."""
 
 
@@ -123,6 +127,8 @@ class Completeness:
     valid: int = 0
     """Of which signed by the platform and well formed."""
     cosignatures: int = 0
+    refusals: int = 0
+    """Witnesses' signed refusals that verified."""
     cosigned_both: int = 0
     """Valid checkpoints with a valid cosignature from each side."""
     logs: int = 0
@@ -143,6 +149,7 @@ class Completeness:
             "checkpoints": self.checkpoints,
             "valid": self.valid,
             "cosignatures": self.cosignatures,
+            "refusals": self.refusals,
             "cosigned_both": self.cosigned_both,
             "logs": self.logs,
             "records_checkpointed": self.records_checkpointed,

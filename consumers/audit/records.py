@@ -12,6 +12,7 @@ from schemas.topics import (
     COSIGNATURES,
     PARTICIPANTS,
     PROJECTS,
+    REFUSALS,
     SHIPMENTS,
 )
 
@@ -49,6 +50,8 @@ class AuditTopics:
     """The platform's signed checkpoints of every log (completeness, ``schemas.tlog``)."""
     cosignatures: str = COSIGNATURES
     """The witnesses' cosignatures of those checkpoints."""
+    refusals: str = REFUSALS
+    """The witnesses' signed refusals of checkpoints."""
 
     @property
     def shared(self) -> tuple[str, str, str]:

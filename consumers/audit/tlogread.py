@@ -48,4 +48,5 @@ async def read_judged(kafka: KafkaAccess, topics: AuditTopics, anchors: list[byt
         return None
     cosignatures = await read_topic(kafka, topics.cosignatures, timeout_s=timeout_s,
                                     reader=reader) or []
-    return read_checkpoints(checkpoints, cosignatures, anchors, registry, wanted)
+    refusals = await read_topic(kafka, topics.refusals, timeout_s=timeout_s, reader=reader) or []
+    return read_checkpoints(checkpoints, cosignatures, anchors, registry, wanted, refusals)

@@ -37,6 +37,7 @@ FINDING_KINDS: Final[Mapping[str, str]] = MappingProxyType({
     Kind.BAD_COSIGNATURE.value: N_("witness cosignature does not verify"),
     Kind.COSIGNATURE_MISSING.value: N_("checkpoint not cosigned by one side"),
     Kind.NO_CHECKPOINTS.value: N_("no checkpoints"),
+    Kind.WITNESS_REFUSAL.value: N_("a witness refused a checkpoint"),
 })
 
 LANES: Final[Mapping[str, str]] = MappingProxyType({

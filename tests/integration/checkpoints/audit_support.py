@@ -40,12 +40,13 @@ def new_topics() -> AuditTopics:
                        shipments=f"test.ckaudit.{tag}.shipments",
                        participants=f"test.ckaudit.{tag}.participants",
                        checkpoints=f"test.ckaudit.{tag}.checkpoints",
-                       cosignatures=f"test.ckaudit.{tag}.cosignatures")
+                       cosignatures=f"test.ckaudit.{tag}.cosignatures",
+                       refusals=f"test.ckaudit.{tag}.refusals")
 
 
 def refusals_of(topics: AuditTopics) -> str:
     """The witnesses' refusals topic of a test topic set."""
-    return f"{topics.checkpoints}.refusals"
+    return topics.refusals
 
 
 async def create_all(kafka: KafkaAccess, topics: AuditTopics) -> None:
@@ -75,20 +76,31 @@ async def checkpoint_and_witness(kafka: KafkaAccess, topics: AuditTopics, partie
                                 registry=registry)
     await checkpointer.run(once=True)
     assert not checkpointer.halted, checkpointer.halted
+    await witness_once(kafka, topics, parties, state_dir, witnesses)
+    return {tlog.parse_origin(origin): head.size
+            for origin, head in checkpointer.published.items()}
+
+
+async def witness_once(kafka: KafkaAccess, topics: AuditTopics, parties: pa.Parties,
+                       state_dir: Path, witnesses: tuple[str, ...] = (PK_WITNESS, CN_WITNESS),
+                       ) -> int:
+    """Each witness ``--once`` on the test's topics; how many checkpoints they refused."""
+    refused = 0
     for org in witnesses:
         witness = Witness(kafka, parties.keys[org], platform_keys=[parties.operator.public_key],
                           state_dir=state_dir, checkpoints_topic=topics.checkpoints,
                           cosignatures_topic=topics.cosignatures,
                           refusals_topic=refusals_of(topics), timeout_s=15.0)
+        before = witness.state.refused
         await witness.run(once=True)
-    return {tlog.parse_origin(origin): head.size
-            for origin, head in checkpointer.published.items()}
+        refused += witness.state.refused - before
+    return refused
 
 
 def topic_args(topics: AuditTopics) -> list[str]:
     out: list[str] = []
     for role in ("projects", "approvals", "shipments", "participants", "checkpoints",
-                 "cosignatures"):
+                 "cosignatures", "refusals"):
         out += ["--topic", f"{role}={getattr(topics, role)}"]
     return out
 
@@ -193,4 +205,5 @@ class StandIn:
 
 def without_checkpoints(topics: AuditTopics) -> AuditTopics:
     return replace(topics, checkpoints=f"{topics.checkpoints}.absent",
-                   cosignatures=f"{topics.cosignatures}.absent")
+                   cosignatures=f"{topics.cosignatures}.absent",
+                   refusals=f"{topics.refusals}.absent")

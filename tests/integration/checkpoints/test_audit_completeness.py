@@ -25,6 +25,7 @@ from tests.integration.checkpoints.audit_support import (
     read_topic,
     recreate,
     without_checkpoints,
+    witness_once,
 )
 from tests.unit.audit.parties import Parties
 from tests.unit.audit.scenario import story
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 COMPLETENESS = {Kind.CHECKPOINT_INVALID, Kind.LOG_REWRITTEN, Kind.TAIL_DROPPED,
                 Kind.CHECKPOINT_FORK, Kind.BAD_COSIGNATURE, Kind.COSIGNATURE_MISSING,
-                Kind.NO_CHECKPOINTS}
+                Kind.NO_CHECKPOINTS, Kind.WITNESS_REFUSAL}
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +155,25 @@ async def test_two_records_swapped_are_caught_in_a_range_holding_both(
     assert first <= i < j <= last
 
 
-async def test_a_second_root_signed_for_one_size_is_a_fork(
-        kafka_access, parties, topics, history):
+async def test_a_second_root_signed_for_one_size_is_a_fork_the_witnesses_refuse(
+        kafka_access, parties, topics, history, tmp_path):
     partition, records = await busiest(kafka_access, topics.shipments)
     await history.checkpoint(topics.shipments, partition, len(records), b"\x42" * 32,
                              previous_size=len(records), proof=[])
+    assert await witness_once(kafka_access, topics, parties, tmp_path / "witnesses") == 2
     report = await verify(kafka_access, parties, topics)
+    refusals = [f for f in complete(report) if f.kind is Kind.WITNESS_REFUSAL]
+    assert {f.source for f in refusals} == {PK_WITNESS, CN_WITNESS}
+    assert all(": fork" in f.reason for f in refusals)
+    assert report.completeness.refusals == 2
     forks = [f for f in complete(report) if f.kind is Kind.CHECKPOINT_FORK]
     assert len(forks) == 1
     assert forks[0].topic == topics.checkpoints
     assert "fork" in forks[0].reason
     assert tlog.origin_for(topics.shipments, partition) in forks[0].reason
     # the forged head is the one no witness cosigned: that is reported too, as a warning
-    assert {f.kind for f in complete(report)} == {Kind.CHECKPOINT_FORK, Kind.COSIGNATURE_MISSING}
+    assert {f.kind for f in complete(report)} == {
+        Kind.CHECKPOINT_FORK, Kind.COSIGNATURE_MISSING, Kind.WITNESS_REFUSAL}
 
 
 @pytest.mark.parametrize("second_round", [(PK_WITNESS,)], indirect=True)

@@ -244,6 +244,21 @@ def test_the_newest_checkpoint_cosigned_by_nobody_is_a_head_to_show(parties, bus
     assert [h.size for h in summary.uncosigned_heads] == [6]
 
 
+def test_a_signed_refusal_is_reported_and_a_forged_one_is_not(parties, bus):
+    log = records(8)
+    bus.checkpoint(log, 8)
+    bus.refuse(origin_of(TOPIC, 0), CN_WITNESS)
+    bus.refuse(origin_of(TOPIC, 0), PK_WITNESS, key=PrivateKey.generate(PK_WITNESS))
+    findings, summary = bus.judge(parties, log)
+    [found] = findings
+    assert (found.kind, found.source, found.is_warning) == (
+        Kind.WITNESS_REFUSAL, CN_WITNESS, True)
+    assert f"refused the checkpoint at test.checkpoints:0:1 of {origin_of(TOPIC, 0)}" in (
+        found.reason)
+    assert "fork (another root at size 8)" in found.reason
+    assert summary.refusals == 1
+
+
 def test_no_checkpoints_is_one_warning():
     log = records(4)
     findings, summary = no_checkpoints(CP_TOPIC, {(TOPIC, 0): 0}, leaves_of(log))

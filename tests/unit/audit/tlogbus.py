@@ -11,11 +11,12 @@ from consumers.audit.completeness import judge, leaves_of, origin_of, read_check
 from consumers.audit.findings import Completeness, Finding
 from consumers.audit.records import RawRecord
 from schemas import tlog
+from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
 from schemas.signing import PrivateKey
 from tests.unit.audit import parties as pa
 
 TOPIC = "test.completeness.projects"
-CP_TOPIC, COSIG_TOPIC = "test.checkpoints", "test.cosignatures"
+CP_TOPIC, COSIG_TOPIC, REFUSAL_TOPIC = "test.checkpoints", "test.cosignatures", "test.refusals"
 PK_WITNESS, CN_WITNESS = pa.PSW, pa.FIRM_A
 T0 = 1_760_000_000
 
@@ -34,6 +35,7 @@ class Bus:
     platform: PrivateKey
     checkpoints: list[RawRecord] = field(default_factory=list)
     cosignatures: list[RawRecord] = field(default_factory=list)
+    refusals: list[RawRecord] = field(default_factory=list)
     last: dict[str, tuple[int, list[bytes]]] = field(default_factory=dict)
 
     def checkpoint(self, log: list[RawRecord], size: int, *, key: PrivateKey | None = None,
@@ -67,11 +69,19 @@ class Bus:
         self.cosignatures.append(RawRecord(COSIG_TOPIC, 0, len(self.cosignatures), 0,
                                            origin.encode(), json.dumps(value).encode(), ()))
 
+    def refuse(self, origin: str, org: str, key: PrivateKey | None = None) -> None:
+        said = Refusal(org, origin, RefusalKind.FORK, f"{CP_TOPIC}:0:1", sha256_hex(b"x"), T0)
+        record = RefusalRecord.make(said, (key or self.parties.keys[org]).seed,
+                                    "another root at size 8", "{}")
+        self.refusals.append(RawRecord(REFUSAL_TOPIC, 0, len(self.refusals), 0, origin.encode(),
+                                       record.to_value(), ()))
+
     def judge(self, parties: pa.Parties, log: list[RawRecord]
               ) -> tuple[list[Finding], Completeness]:
         leaves = leaves_of(log)
         starts = dict.fromkeys(leaves, 0)
         judged = read_checkpoints(self.checkpoints, self.cosignatures,
                                   parties.trust_anchor, parties.registry(),
-                                  {origin_of(*tp) for tp in starts}.__contains__)
+                                  {origin_of(*tp) for tp in starts}.__contains__,
+                                  self.refusals)
         return judge(leaves, starts, judged)
