@@ -24,9 +24,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
@@ -34,6 +36,7 @@ from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, 
 from producers.sender import Ack, RecordSender
 from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord
 from schemas.envelope import KafkaRecord
+from schemas.errors import EminingError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.tlog import (
@@ -264,7 +267,9 @@ class Checkpointer:
         alarms = []
         for rec, refusal in found:
             org = registry.orgs.get(refusal.refusal.witness)
-            keys = [k.public_key for k in org.keys.values()] if org is not None else []
+            when = datetime.fromtimestamp(refusal.refusal.time, UTC)
+            keys = [k.public_key for k in org.keys.values()
+                    if k.valid_at(when)] if org is not None else []
             if not refusal.verify(keys):
                 log.warning("refusal_not_signed_by_witness", offset=rec.offset,
                             witness=refusal.refusal.witness)
@@ -319,6 +324,10 @@ class Checkpointer:
                     alarms, self.rewound = self.rewound, []
                     await self._raise(alarms)
                 if loop.time() - last >= self.every_seconds or pending >= self.every_records:
-                    await self.publish(sender)
-                    await self.relay_refusals()
+                    try:
+                        await self.publish(sender)
+                        await self.relay_refusals()
+                    except (KafkaError, OSError, TimeoutError, EminingError) as exc:
+                        # the broker is away: what was not published is due next round
+                        log.warning("checkpoint_round_failed", error=repr(exc)[:300])
                     last, pending = loop.time(), 0
