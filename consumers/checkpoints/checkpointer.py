@@ -24,9 +24,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
@@ -34,6 +36,7 @@ from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, 
 from producers.sender import Ack, RecordSender
 from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord
 from schemas.envelope import KafkaRecord
+from schemas.errors import EminingError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.tlog import (
@@ -98,6 +101,8 @@ class Checkpointer:
         self._reload = False
         self._refusals_next = 0
         self._alarmed: set[str] = set()
+        self.rewound: list[Alarm] = []
+        """Alarms ``append`` found in live mode, raised by the loop."""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -133,13 +138,27 @@ class Checkpointer:
         await self._raise(forks)
         self._reload = False
 
-    def append(self, records: Sequence[Record]) -> int:
-        """Append records (in offset order per partition); returns how many were new."""
+    def append(self, records: Sequence[Record], *, live: bool = False) -> int:
+        """Append records (in offset order per partition); returns how many were new.
+
+        ``live``: the consumer never seeks back, so a record below the next offset means the
+        partition's offsets started again (the topic was deleted and recreated): that log is
+        halted and the alarm raised (``rewound``)."""
         added = 0
         for rec in records:
             origin = origin_for(rec.topic, rec.partition)
             plog = self.logs.setdefault(origin, PartitionLog())
             if rec.offset < plog.next_offset:
+                if live and origin not in self.halted:
+                    detail = (f"offset {rec.offset} after offset {plog.next_offset - 1}: the"
+                              " partition was recreated")
+                    self.halted[origin] = detail
+                    log.error("log_rewound", origin=origin, offset=rec.offset,
+                              size=plog.tree.size)
+                    self.rewound.append(Alarm(
+                        origin, RefusalKind.SHRINK, self.key.org,
+                        f"checkpointer:{origin}:rewound:{plog.tree.size}:{rec.offset}",
+                        None, plog.tree.size, detail))
                 continue  # fetched again: already a leaf
             plog.tree.append(leaf_hash(leaf_of(rec)))
             plog.next_offset = rec.offset + 1
@@ -248,7 +267,9 @@ class Checkpointer:
         alarms = []
         for rec, refusal in found:
             org = registry.orgs.get(refusal.refusal.witness)
-            keys = [k.public_key for k in org.keys.values()] if org is not None else []
+            when = datetime.fromtimestamp(refusal.refusal.time, UTC)
+            keys = [k.public_key for k in org.keys.values()
+                    if k.valid_at(when)] if org is not None else []
             if not refusal.verify(keys):
                 log.warning("refusal_not_signed_by_witness", offset=rec.offset,
                             witness=refusal.refusal.witness)
@@ -278,7 +299,9 @@ class Checkpointer:
         every ``every_seconds`` or ``every_records`` new records, until ``stop``."""
         await self.load_published()
         tps = await topic_partitions(self.kafka, self.topics, timeout_s=self.timeout_s)
-        async with opened(self.kafka, self.timeout_s) as consumer, \
+        # earliest: after a topic is recreated under it, the consumer starts the new one from
+        # its first offset, which ``append`` sees go back
+        async with opened(self.kafka, self.timeout_s, auto_offset_reset="earliest") as consumer, \
                 RecordSender(self.kafka, timeout_s=self.timeout_s) as sender:
             ends = await assign_at(consumer, tps, timeout_s=self.timeout_s)
             async with aclosing(drain(consumer, ends, timeout_s=self.timeout_s)) as batches:
@@ -296,8 +319,15 @@ class Checkpointer:
             while stop is None or not stop.is_set():
                 batches_by_tp = await consumer.getmany(timeout_ms=250)
                 for tp in sorted(batches_by_tp, key=lambda t: (t.topic, t.partition)):
-                    pending += self.append(batches_by_tp[tp])
+                    pending += self.append(batches_by_tp[tp], live=True)
+                if self.rewound:
+                    alarms, self.rewound = self.rewound, []
+                    await self._raise(alarms)
                 if loop.time() - last >= self.every_seconds or pending >= self.every_records:
-                    await self.publish(sender)
-                    await self.relay_refusals()
+                    try:
+                        await self.publish(sender)
+                        await self.relay_refusals()
+                    except (KafkaError, OSError, TimeoutError, EminingError) as exc:
+                        # the broker is away: what was not published is due next round
+                        log.warning("checkpoint_round_failed", error=repr(exc)[:300])
                     last, pending = loop.time(), 0

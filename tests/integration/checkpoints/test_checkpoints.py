@@ -229,3 +229,28 @@ async def test_a_recreated_shorter_topic_halts_its_log_and_raises_the_alarm(
         assert alerts[0].details["size"] == "3"
         assert alerts[0].details["last_size"] == "8"
         assert json.loads(alerts[0].model_dump_json())["cause"]["kind"] == "rejection"
+
+
+async def test_live_checkpointer_publishes_as_records_arrive(world: World) -> None:
+    a, _ = world.data
+    await world.produce(a, 2, partition=1)
+    stop = asyncio.Event()
+    worker = world.checkpointer(every_seconds=0.5, every_records=1000)
+    task = asyncio.create_task(worker.run(stop=stop))
+    try:
+        origin = origin_for(a, 1)
+        for expected in (2, 5):
+            if expected == 5:
+                await world.produce(a, 3, partition=1, tag="live")
+            for _ in range(100):
+                sizes = [cp.size for o, _, cp in await checkpoints_of(world) if o == origin]
+                if sizes and sizes[-1] == expected:
+                    break
+                await asyncio.sleep(0.2)
+            assert sizes[-1] == expected
+        records = [cr for o, cr, _ in await checkpoints_of(world) if o == origin]
+        assert [cr.previous_size for cr in records] == [None, 2]
+        assert (await independent_heads(world))[origin][0] == 5
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
