@@ -14,7 +14,10 @@ CODE := schemas producers consumers infra
 OIDC := tests/oidc_provider
 AXE := tests/browser/axe
 
-.PHONY: help lint test demo kafka-up kafka-down console-assets
+.PHONY: help lint test demo kafka-up kafka-down console-assets bench
+
+# `make bench BENCH_SCALE=full`: the issue's sizes (200k audit events, 60 s of alerts, ...).
+BENCH_SCALE ?= quick
 
 help:
 	@echo "make .venv       create the virtualenv from uv.lock (uv $(UV_VERSION) in $(TOOLS)/)"
@@ -24,6 +27,9 @@ help:
 	@echo "make kafka-up    start the local broker (jars from Maven Central, cached)"
 	@echo "make kafka-down  stop the local broker (data kept in ~/.local/state/emining)"
 	@echo "make console-assets  fetch the console's pinned font from npm again and check it"
+	@echo "make bench       every benchmark against a throwaway broker, then one table (rates, ratio"
+	@echo "                 to raw aiokafka, p50/p99, RSS, targets) in build/bench/; ~10-12 min on"
+	@echo "                 2 cores; BENCH_SCALE=full for the issue's sizes"
 
 # uv itself lives in a project-local tools venv, pinned, so nothing global is needed.
 $(UV):
@@ -72,3 +78,8 @@ kafka-down: $(VENV)
 # pinned package again and checks the committed files against it and their SHA256SUMS.
 console-assets:
 	bash consumers/console/static/fonts/refetch.sh
+
+# Every benchmark in turn against one throwaway broker (or EMINING_KAFKA_BOOTSTRAP's), then one
+# table: build/bench/results.json and build/bench/table.md (the README's performance table).
+bench: $(VENV)
+	$(BIN)/python -m benchmarks.suite --scale $(BENCH_SCALE) --out build/bench

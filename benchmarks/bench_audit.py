@@ -1,14 +1,17 @@
 """Audit throughput: publish a realistic log through the SDK, then time verify and replay.
 
-    .venv/bin/python -m benchmarks.bench_audit --bootstrap 127.0.0.1:9092 [--events 200000]
-        [--state /tmp/bench-audit] [--reuse] [--workers 2] [--json]
+    .venv/bin/python -m benchmarks.bench_audit [--events 200000] [--bootstrap HOST:PORT]
+        [--state /tmp/bench-audit] [--reuse] [--workers 2] [--json] [--json-out FILE]
 
 Publishes ``--events`` (about; whole projects) scenario events from a dozen sources to a topic
 set of its own (``bench.audit.<tag>.*``, 6 partitions like the catalogue), unless ``--reuse``
 finds the previous run's topics and keys in ``--state``. Then runs ``audit verify`` over them
 (every signature, key, authority, chain) and ``audit replay`` (the views rebuilt into a scratch
-SQLite store). Reports wall-clock events/s and CPU seconds: the machine may be shared, and CPU
-time says what an idle machine would do.
+SQLite store), and, as the baseline, raw aiokafka reading the same topics and ``json.loads``-ing
+each value (``bench_views.raw_consume``). Reports wall-clock events/s and CPU seconds: the
+machine may be shared, and CPU time says what an idle machine would do. Like every benchmark,
+it uses ``--bootstrap`` (credential from ``EMINING_KAFKA_*``), else ``EMINING_KAFKA_BOOTSTRAP``,
+else starts a throwaway broker of its own (``--reuse`` needs the broker of the run it reuses).
 """
 
 from __future__ import annotations
@@ -26,12 +29,21 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
+from benchmarks.bench_views import raw_consume
+from benchmarks.output import (
+    add_json_out,
+    broker,
+    children_peak_rss_mb,
+    own_peak_rss_mb,
+    print_json,
+    quiet_logging,
+    row,
+    stdout_to_stderr,
+    write_json_out,
+)
 from consumers.audit.records import AuditTopics
 from consumers.audit.replay import replay
 from consumers.audit.verify import verify_log
-from infra.kafka_client import kafka_access
-from infra.settings import Settings
 from producers.connection import KafkaAccess
 from schemas.signing import PrivateKey, b64, unb64
 from tests.integration.audit.bus import Bus
@@ -84,7 +96,11 @@ def _reused(state: Path) -> tuple[AuditTopics, Parties, int]:
 
 
 async def run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
-    kafka = kafka_access(Settings(kafka_bootstrap=args.bootstrap))  # credential: EMINING_KAFKA_*
+    with broker(args.bootstrap) as kafka:
+        return await _run(kafka, args, state)
+
+
+async def _run(kafka: KafkaAccess, args: argparse.Namespace, state: Path) -> dict[str, Any]:
     if args.reuse and (state / "bench.json").exists():
         topics, parties, events = _reused(state)
     else:
@@ -112,25 +128,51 @@ async def run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
             "events_per_s": round(replayed.records / replayed.seconds),
             "cpu_seconds": round(cpu, 2), "digest": replayed.digest.sha256,
         }
+    raw = await raw_consume(kafka, list(topics.all), 500)
+    result["raw_aiokafka_json"] = {"records": raw["events"], "seconds": round(raw["seconds"], 2),
+                                   "events_per_s": round(raw["events"] / raw["seconds"])}
+    result["peak_rss_mb"] = {"process": own_peak_rss_mb(), "workers": children_peak_rss_mb()}
     return result
+
+
+TARGETS = {"verify": {"min_rate": 25_000, "max_rss_mb": 250},
+           "replay": {"min_rate": 10_000, "max_rss_mb": 250}}
+
+
+def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """``make bench``'s rows: verify and replay against raw consume + JSON of the same log."""
+    raw = result["raw_aiokafka_json"]["events_per_s"]
+    rss = result["peak_rss_mb"]
+    rows = [row("audit", f"audit verify, {result['events']:,} events", unit="events/s",
+                rate=result["verify"]["events_per_s"], raw=raw,
+                rss_mb=max(rss["process"], rss["workers"]), rss_of="process or a worker",
+                target=TARGETS["verify"],
+                note=f"{result['verify']['events_per_cpu_s']:,} events per CPU-second")]
+    if "replay" in result:
+        rows.append(row("audit", f"audit replay, {result['events']:,} events",
+                        unit="events/s", rate=result["replay"]["events_per_s"], raw=raw,
+                        rss_mb=rss["process"], rss_of="process", target=TARGETS["replay"]))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--bootstrap", default=os.environ.get("EMINING_KAFKA_BOOTSTRAP"),
-                        required="EMINING_KAFKA_BOOTSTRAP" not in os.environ)
+    parser.add_argument("--bootstrap", default=None,
+                        help="default: EMINING_KAFKA_BOOTSTRAP, else a throwaway local broker")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--state", default="/tmp/bench-audit")
     parser.add_argument("--reuse", action="store_true", help="audit the previous run's log")
     parser.add_argument("--workers", type=int, default=None, help="default: every core")
     parser.add_argument("--skip-replay", action="store_true", help="time verify only")
     parser.add_argument("--json", action="store_true")
+    add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     with stdout_to_stderr():
         result = asyncio.run(run(args, state))
+    write_json_out(args.json_out, "audit", result, summary(result))
     if args.json:
         print_json(result)
         return

@@ -18,7 +18,15 @@ import rfc8785
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
+from benchmarks.output import (
+    add_json_out,
+    own_peak_rss_mb,
+    print_json,
+    quiet_logging,
+    row,
+    stdout_to_stderr,
+    write_json_out,
+)
 from schemas.catalogue import event_types
 from schemas.chain import Link
 from schemas.envelope import from_record, seal, to_record
@@ -69,18 +77,33 @@ def run(n: int) -> dict[str, Any]:
         "build_sign_serialise_per_s": round(build_rate),
         "parse_verify_validate_per_s": round(parse_rate),
         "canonical_fast_path_per_s": round(fast), "canonical_rfc8785_per_s": round(slow),
-        "fast_path_speedup": round(fast / slow, 2),
+        "fast_path_speedup": round(fast / slow, 2), "peak_rss_mb": own_peak_rss_mb(),
     }
+
+
+def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """``make bench``'s rows: the per-event work on one core (no broker, no target of its own)."""
+    return [
+        row("contract", "build + sign + serialise, one core", unit="events/s",
+            rate=result["build_sign_serialise_per_s"], rss_mb=result["peak_rss_mb"],
+            rss_of="benchmark process"),
+        row("contract", "parse + verify + validate, one core", unit="events/s",
+            rate=result["parse_verify_validate_per_s"], rss_mb=result["peak_rss_mb"],
+            rss_of="benchmark process",
+            note=f"canonical JSON fast path {result['fast_path_speedup']}x rfc8785"),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
+    add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
     with stdout_to_stderr():
         result = run(args.n)
+    write_json_out(args.json_out, "contract", result, summary(result))
     if args.json:
         print_json(result)
         return

@@ -1,6 +1,7 @@
 """View-sync events/s on SQLite and PostgreSQL against raw aiokafka consuming the same topics.
 
     .venv/bin/python -m benchmarks.bench_views [--events 50000] [--batch 500] [--json]
+        [--json-out FILE] [--profile DIR]
 
 Publishes a realistic history once (the views tests' scenario, signed through the SDK) to fresh
 topics, then, each in its own process so that the memory figures are its own:
@@ -25,18 +26,24 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.output import print_json, quiet_logging, stdout_to_stderr
+from benchmarks.output import (
+    add_json_out,
+    broker,
+    print_json,
+    quiet_logging,
+    row,
+    stdout_to_stderr,
+    write_json_out,
+)
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
-from infra import local_kafka
 from infra.kafka_client import kafka_access
 from infra.local_postgres import LocalPostgres
 from infra.settings import Settings
@@ -59,22 +66,6 @@ def _rss_kib(pid: int) -> dict[str, int]:
         if name in {"VmRSS", "VmHWM"}:
             fields[name] = int(value.split()[0])
     return fields
-
-
-@contextlib.contextmanager
-def broker() -> Iterator[KafkaAccess]:
-    """``EMINING_KAFKA_*``'s broker and credential, else a throwaway local broker as its admin."""
-    if os.environ.get("EMINING_KAFKA_BOOTSTRAP"):
-        yield kafka_access(Settings())
-        return
-    settings = Settings(kafka_bootstrap=None, state_dir=Path(tempfile.mkdtemp()) / "state",
-                        kafka_username=None, kafka_password=None, kafka_password_file=None,
-                        kafka_ca_file=None)
-    local_kafka.up(settings, owner_pid=os.getpid())
-    try:
-        yield kafka_access(settings)
-    finally:
-        local_kafka.down(settings)
 
 
 async def publish(kafka: KafkaAccess, events: int) -> tuple[ViewTopics, int]:
@@ -128,11 +119,13 @@ def run_raw(kafka: KafkaAccess, topics: ViewTopics, batch: int) -> dict[str, Any
 
 
 async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int,
-                    batch: int) -> dict[str, Any]:
-    """``emining views run``'s consumer in its own process, timed by the store's offsets."""
+                    batch: int, profile: Path | None = None) -> dict[str, Any]:
+    """``emining views run``'s consumer in its own process, timed by the store's offsets;
+    under cProfile writing ``profile`` (at SIGTERM, which the consumer ends on cleanly)."""
     config = config_for(kafka, topics, url, batch_size=batch)
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.integration.views.consumer_main", encode(config),
+        sys.executable, *profiler, "-m", "tests.integration.views.consumer_main", encode(config),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = ViewStore(url)
     try:
@@ -157,19 +150,20 @@ def _rate(result: dict[str, Any]) -> float:
     return float(result["events"] / result["seconds"])
 
 
-async def bench(events: int, batch: int) -> dict[str, Any]:
+async def bench(events: int, batch: int, profile: Path | None = None) -> dict[str, Any]:
     with broker() as kafka:
         started = time.perf_counter()
         topics, total = await publish(kafka, events)
         published = time.perf_counter() - started
         raw = run_raw(kafka, topics, batch)
         with tempfile.TemporaryDirectory() as tmp:
-            sqlite = await run_views(kafka, topics, f"sqlite:///{tmp}/views.db", total, batch)
+            sqlite = await run_views(kafka, topics, f"sqlite:///{tmp}/views.db", total, batch,
+                                     profile and profile / "views_sqlite.prof")
         given = os.environ.get("EMINING_TEST_POSTGRES_URL")
         with contextlib.ExitStack() as stack:
             server = given or stack.enter_context(LocalPostgres(durable=True))
             postgres = await run_views(kafka, topics, await fresh_database(server), total,
-                                       batch)
+                                       batch, profile and profile / "views_postgresql.prof")
     results = {"raw_aiokafka_json": raw, "views_sqlite": sqlite, "views_postgresql": postgres}
     return {
         "events": total, "batch": batch, "publish_seconds": round(published, 2),
@@ -180,11 +174,28 @@ async def bench(events: int, batch: int) -> dict[str, Any]:
     }
 
 
+TARGET = {"min_rate": 10_000, "max_rss_mb": 250}
+
+
+def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """``make bench``'s rows: each store's rate against raw consume + JSON, its consumer's RSS."""
+    raw = report["raw_aiokafka_json"]["events_per_s"]
+    return [row("views", f"view sync, {label}, {report['events']:,} events", unit="events/s",
+                rate=report[key]["events_per_s"], raw=raw,
+                rss_mb=round(report[key]["peak_rss_mib"] * 1.048576, 1), rss_of="consumer",
+                target=TARGET, note="raw: aiokafka consume + json.loads")
+            for key, label in (("views_sqlite", "SQLite"), ("views_postgresql", "PostgreSQL"))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--json", action="store_true")
+    add_json_out(parser)
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="run each view consumer under cProfile, dumps in DIR (rates lower);"
+                             " `python -m benchmarks.profiles DIR/views_sqlite.prof`")
     parser.add_argument("--raw-consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -196,7 +207,11 @@ def main() -> None:
         print(json.dumps(measured))
         return
     with stdout_to_stderr():
-        report = asyncio.run(bench(args.events, args.batch))
+        profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
+        if profile:
+            profile.mkdir(parents=True, exist_ok=True)
+        report = asyncio.run(bench(args.events, args.batch, profile))
+    write_json_out(args.json_out, "views", report, summary(report))
     if args.json:
         print_json(report)
         return

@@ -7,14 +7,22 @@ uvicorn's access log) is pointed at stderr; the result is written once it is res
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
+import resource
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from infra import local_kafka
+from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
+from infra.settings import Settings
+from producers.connection import KafkaAccess
 
 
 @contextlib.contextmanager
@@ -41,3 +49,84 @@ def quiet_logging() -> None:
 def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     sys.stdout.flush()
+
+
+# --- One machine-readable shape for every benchmark (``--json-out FILE``; ``make bench``) ------
+
+RSS_TARGET_MB = 250.0
+"""Issue 18: every service at most 250 MB resident (decimal megabytes, as the issue says)."""
+
+
+def add_json_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json-out", type=Path, default=None, metavar="FILE",
+        help="also write {name, result, summary} to FILE (the rows `make bench` tabulates)")
+
+
+def row(
+    benchmark: str, measure: str, *, unit: str, rate: float | None, raw: float | None = None,
+    p50_ms: float | None = None, p95_ms: float | None = None, p99_ms: float | None = None,
+    rss_mb: float | None = None,
+    rss_of: str = "", target: Mapping[str, float] | None = None, note: str = "",
+) -> dict[str, Any]:
+    """One line of the table: what was measured, raw aiokafka's rate in the same run (if the
+    benchmark has one), latency percentiles, the peak RSS of the measured process and the
+    issue's target (``min_rate``, ``min_ratio``, ``max_p50_ms``, ``max_p95_ms``,
+    ``max_p99_ms``, ``max_rss_mb``); ``benchmarks.table`` derives the ratio and whether the
+    target is met."""
+    return {"benchmark": benchmark, "measure": measure, "unit": unit, "rate": rate, "raw": raw,
+            "p50_ms": p50_ms, "p95_ms": p95_ms, "p99_ms": p99_ms, "rss_mb": rss_mb,
+            "rss_of": rss_of, "target": dict(target or {}), "note": note}
+
+
+def write_json_out(path: Path | None, name: str, result: dict[str, Any],
+                   summary: list[dict[str, Any]]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": name, "result": result, "summary": summary}, indent=2)
+                    + "\n")
+
+
+def _mb(kib: float) -> float:
+    return round(kib * 1024 / 1e6, 1)
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident set (``VmHWM``) of a live process, in MB; this process if ``pid`` is None."""
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return _mb(int(line.split()[1]))
+    return own_peak_rss_mb()  # pragma: no cover - not Linux
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS (``getrusage``; kilobytes on Linux), in MB."""
+    return _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def children_peak_rss_mb() -> float:
+    """The largest peak RSS of this process's children that were waited for, in MB."""
+    return _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+@contextlib.contextmanager
+def broker(bootstrap: str | None = None) -> Iterator[KafkaAccess]:
+    """The broker every benchmark uses: ``bootstrap`` (credential from ``EMINING_KAFKA_*``),
+    else ``EMINING_KAFKA_BOOTSTRAP``'s, else a throwaway local broker, as its admin, stopped
+    at the end (``make bench`` starts one and hands it to each benchmark by environment)."""
+    if bootstrap:
+        yield kafka_access(Settings(kafka_bootstrap=bootstrap))
+        return
+    if os.environ.get("EMINING_KAFKA_BOOTSTRAP"):
+        yield kafka_access(Settings())
+        return
+    settings = Settings(kafka_bootstrap=None, state_dir=Path(tempfile.mkdtemp()) / "state",
+                        kafka_username=None, kafka_password=None, kafka_password_file=None,
+                        kafka_ca_file=None)
+    local_kafka.up(settings, owner_pid=os.getpid())
+    try:
+        yield kafka_access(settings)
+    finally:
+        local_kafka.down(settings)

@@ -201,7 +201,8 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
     """The FastStream broker with the views' batch subscriber (not started)."""
     consumed = ", ".join(config.topics.consumed())
     refusals = RefusalLog(config.kafka, f"READ of {consumed} in group {config.group_id}")
-    broker = KafkaBroker(config.kafka.bootstrap, security=config.kafka.faststream_security(),
+    # FastStream takes one string as one host: a cluster's "h1:p1,h2:p2" must be a list.
+    broker = KafkaBroker(config.kafka.servers, security=config.kafka.faststream_security(),
                          allow_auto_create_topics=False, logger=refusals, graceful_timeout=30.0,
                          request_timeout_ms=int(config.timeout_s * 1000))
     listener = SeekToStored(store, sync, config.timeout_s)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from .broker_acls import Acl
     from .broker_admin import AclChanges
-    from .topics import TopicChange, TopicInfo
+    from .topics import Durability, TopicChange, TopicInfo
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,23 +96,59 @@ def _print_status(found: local_kafka.BrokerStatus) -> None:
         state = "[yellow]running, not ready[/]"
     table.add_row("broker", state + (" (external)" if found.external else ""))
     table.add_row("bootstrap", found.bootstrap or "-")
+    if found.brokers > 1 or found.external:
+        table.add_row("brokers", str(found.brokers))
+        table.add_row("active controller",
+                      "-" if found.active_controller is None else f"node {found.active_controller}")
     if not found.external:
         table.add_row("kafka", found.version or "-")
-        table.add_row("pid", str(found.pid) if found.pid else "-")
+        if found.brokers == 1:
+            table.add_row("pid", str(found.pid) if found.pid else "-")
         table.add_row("memory (RSS)", _human_size(found.rss_bytes))
         table.add_row("state dir", str(found.state_dir))
         table.add_row("log file", str(found.log_file))
     out.print(table)
+    if found.brokers > 1 or found.external:
+        out.print(_nodes_table(found.nodes))
+
+
+def _nodes_table(nodes: tuple[local_kafka.NodeStatus, ...]) -> Table:
+    table = Table(title="nodes")
+    for column in ("node", "state", "pid", "roles", "client", "controller"):
+        table.add_column(column)
+    for node in nodes:
+        state = "[green]alive[/]" if node.alive else "[red]down[/]"
+        if node.active_controller:
+            state += " (active controller)"
+        table.add_row(
+            str(node.node_id), state, str(node.pid or "-"), ",".join(node.roles),
+            f"{node.host}:{node.broker_port}" if node.broker_port else "-",
+            f"{node.host}:{node.controller_port}" if node.controller_port else "-",
+        )
+    return table
 
 
 @kafka_app.command()
 @_expected_errors
-def up() -> None:
-    """Start the local broker (fetching its jars once) and wait until it is ready."""
+def up(
+    brokers: Annotated[int | None, typer.Option(
+        "--brokers", min=1, max=3,
+        help="1: one node; 3: a local KRaft cluster of three (default: what the state dir"
+             " holds, one node when new)")] = None,
+) -> None:
+    """Start the local broker or cluster (fetching its jars once) and wait until it is ready."""
     settings = Settings()
+    if brokers is not None and brokers not in local_kafka.CLUSTER_SIZES:
+        fail(f"--brokers {brokers}: the local cluster has 1 or 3 nodes")
     with err.status("starting Kafka", spinner="dots") as spinner:
-        found = local_kafka.up(settings, on_phase=spinner.update)
-    where = "external cluster" if found.external else f"local broker, pid {found.pid}"
+        found = local_kafka.up(settings, on_phase=spinner.update, brokers=brokers)
+    if found.external:
+        where = "external cluster"
+    elif found.brokers > 1:
+        pids = ", ".join(str(n.pid) for n in found.nodes)
+        where = f"local cluster of {found.brokers}, pids {pids}"
+    else:
+        where = f"local broker, pid {found.pid}"
     err.print(f"[green]Kafka is ready[/] ({where})")
     typer.echo(found.bootstrap)
 
@@ -131,7 +167,8 @@ def down(
     if not before.running:
         err.print(f"no local broker is running in {before.state_dir}")
         return
-    with err.status(f"stopping Kafka (pid {before.pid})", spinner="dots"):
+    pids = before.pid or ", ".join(str(n.pid) for n in before.nodes if n.alive)
+    with err.status(f"stopping Kafka (pid {pids})", spinner="dots"):
         local_kafka.down(settings, timeout_s=timeout)
     err.print(f"[green]Kafka stopped[/] (data kept in {before.state_dir})")
 
@@ -154,16 +191,19 @@ def status(
 def logs(
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="how many lines")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
+    node: Annotated[int | None, typer.Option(
+        "--node", help="one node of a local cluster (default: each node; --follow: node 1)",
+    )] = None,
 ) -> None:
-    """The local broker's log (``server.log`` in the state dir)."""
+    """The local broker's log (``server.log`` in the state dir; a cluster's per node)."""
     settings = Settings()
     if not follow:
-        text = local_kafka.logs(settings, lines)
+        text = local_kafka.logs(settings, lines, node=node)
         if text:
             typer.echo(text)  # plain: log lines must not be re-wrapped or re-coloured
         return
     try:
-        for line in local_kafka.follow(settings, lines):
+        for line in local_kafka.follow(settings, lines, node=node):
             typer.echo(line)
     except KeyboardInterrupt:
         return
@@ -228,24 +268,30 @@ def apply_catalogue(
     """
     settings = Settings()
     kafka = kafka_access(settings)
-    changes, outcome = asyncio.run(_apply_all(settings, kafka))
+    applied: list[Durability] = []
+    changes, outcome = asyncio.run(_apply_all(settings, kafka, applied))
+    used = applied[0]
     if as_json:
-        print_json([change.to_json() for change in changes])
+        print_json([{**change.to_json(), "applied": used.to_json()} for change in changes])
     else:
         out.print(_changes_table(changes))
         changed = sum(change.action != "unchanged" for change in changes)
         err.print(f"{changed} topic(s) changed on {kafka.bootstrap}" if changed else "no changes")
+    settings_line = ", ".join(f"{k}={v}" for k, v in used.config.items())
+    err.print(f"applied: replication factor {used.replication} ({used.brokers} live broker(s)),"
+              f" {settings_line}", highlight=False)
     outcome.report(err)
 
 
 async def _apply_all(
-    settings: Settings, kafka: KafkaAccess
+    settings: Settings, kafka: KafkaAccess, applied: list[Durability]
 ) -> tuple[list[TopicChange], AclOutcome]:
     from . import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
 
     changes = await apply_topics(
         kafka, catalogue(settings.topic_partitions),
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
+        applied=applied,
     )
     registry, why = await load_registry_for_acls(settings)
     changes += await apply_topics(

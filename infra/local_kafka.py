@@ -16,7 +16,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [  # the errors live in infra.broker_errors; callers may name them from here
     "ADMIN",
     "AUTHORIZER",
+    "CLUSTER_SIZES",
     "CONTROLLER_USER",
     "HOST",
     "KAFKA_DIR",
@@ -70,13 +72,18 @@ __all__ = [  # the errors live in infra.broker_errors; callers may name them fro
     "Layout",
     "LegacyStorageError",
     "MavenNotFoundError",
+    "NodePorts",
+    "NodeStatus",
     "Phase",
     "PortInUseError",
     "Ports",
     "SecurityModeError",
     "StorageFormatError",
+    "Wrap",
+    "active_controller",
     "admin_password",
     "broker_count",
+    "describe_brokers",
     "down",
     "ensure_cluster_id",
     "ensure_jars",
@@ -87,18 +94,27 @@ __all__ = [  # the errors live in infra.broker_errors; callers may name them fro
     "is_ready",
     "java_command",
     "kafka_version",
+    "load_cluster",
     "load_credentials",
     "load_ports",
     "local_access",
+    "local_size",
     "logs",
+    "min_insync_replicas",
     "new_cluster_id",
+    "node_pids",
+    "plan_cluster",
     "port_is_free",
+    "quorum_leader",
+    "quorum_voters",
     "render_server_properties",
     "require_tool",
     "reset",
     "running_security",
     "security_properties",
+    "start_node",
     "status",
+    "stop_node",
     "tail",
     "up",
 ]
@@ -117,6 +133,10 @@ CONTROLLER_USER = "controller"
 """The broker's own principal on the loopback controller listener (SASL/PLAIN, KAFKA-15513)."""
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 REAUTH_MS = 3_600_000
+CLUSTER_SIZES = (1, 3)
+"""``emining kafka up --brokers N``: one node, or three (a quorum that survives one loss)."""
+CLUSTER_SESSION_TIMEOUT_MS = 4000
+CLUSTER_HEARTBEAT_MS = 500
 LOG_TAIL_LINES = 30
 
 Phase = Callable[[str], None]
@@ -139,12 +159,18 @@ class BrokerStatus:
     external: bool = False
     ready: bool = False
     rss_bytes: int | None = None
+    brokers: int = 1
+    """Nodes of the cluster (1 for the single local node; as listed by metadata if external)."""
+    nodes: tuple[NodeStatus, ...] = ()
+    active_controller: int | None = None
+    """The node id leading the KRaft quorum (None: unknown or no quorum)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("state_dir", "log_file"):
             value = data[key]
             data[key] = None if value is None else str(value)
+        data["nodes"] = [node.to_json() for node in self.nodes]
         return data
 
 
@@ -159,22 +185,77 @@ class Ports:
 
 
 @dataclass(frozen=True, slots=True)
+class NodePorts:
+    """One node of a local cluster: its id, the address it listens on, its two ports."""
+
+    node_id: int
+    host: str
+    broker: int
+    controller: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.broker}"
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(broker=self.broker, controller=self.controller)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """What ``status`` reports about one node (``emining kafka status --json``: ``nodes``)."""
+
+    node_id: int
+    alive: bool
+    pid: int | None
+    roles: tuple[str, ...]
+    host: str
+    broker_port: int | None
+    controller_port: int | None
+    active_controller: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "alive": self.alive, "pid": self.pid,
+            "roles": list(self.roles), "host": self.host, "broker_port": self.broker_port,
+            "controller_port": self.controller_port,
+            "active_controller": self.active_controller,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """Where the local broker keeps everything, under ``<settings.state_dir>/kafka``."""
 
     root: Path
+    node: int | None = None
+    """A node of a local cluster (its files under ``nodes/<id>``); None: the single node."""
 
     @classmethod
     def of(cls, settings: Settings) -> Layout:
         return cls(settings.state_dir.resolve() / "kafka")
 
+    def for_node(self, node_id: int) -> Layout:
+        """The same state dir, seen from one node of a local cluster."""
+        return Layout(self.root, node_id)
+
+    @property
+    def node_root(self) -> Path:
+        return self.root if self.node is None else self.root / "nodes" / str(self.node)
+
+    @property
+    def cluster_file(self) -> Path:
+        """Present for a local cluster: its size and every node's host and ports."""
+        return self.root / "cluster.json"
+
     @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.node_root / "data"
 
     @property
     def logs_dir(self) -> Path:
-        return self.root / "logs"
+        return self.node_root / "logs"
 
     @property
     def log_file(self) -> Path:
@@ -182,11 +263,11 @@ class Layout:
 
     @property
     def stdout_file(self) -> Path:
-        return self.root / "kafka.out"
+        return self.node_root / "kafka.out"
 
     @property
     def pid_file(self) -> Path:
-        return self.root / "kafka.pid"
+        return self.node_root / "kafka.pid"
 
     @property
     def ports_file(self) -> Path:
@@ -198,7 +279,7 @@ class Layout:
 
     @property
     def server_properties(self) -> Path:
-        return self.root / "server.properties"
+        return self.node_root / "server.properties"
 
     @property
     def lock_file(self) -> Path:
@@ -382,14 +463,23 @@ def render_server_properties(
     data_dir: Path,
     node_id: int = NODE_ID,
     security: dict[str, str | int] | None = None,
+    voters: str | None = None,
+    host: str = HOST,
+    replication: int = 1,
 ) -> str:
-    """``server.properties`` for one combined broker+controller node on loopback."""
+    """``server.properties`` for one combined broker+controller node.
+
+    Alone (``voters`` None) the node is its own quorum. In a local cluster every node gets the
+    same static ``voters`` (``quorum_voters``), and ``replication`` 3 makes the internal topics and
+    the default for new topics three copies, two of them in sync before a write counts.
+    """
+    min_isr = min_insync_replicas(replication)
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": node_id,
-        "controller.quorum.voters": f"{node_id}@{HOST}:{ports.controller}",
-        "listeners": f"CLIENT://{HOST}:{ports.broker},CONTROLLER://{HOST}:{ports.controller}",
-        "advertised.listeners": f"CLIENT://{HOST}:{ports.broker}",
+        "controller.quorum.voters": voters or f"{node_id}@{host}:{ports.controller}",
+        "listeners": f"CLIENT://{host}:{ports.broker},CONTROLLER://{host}:{ports.controller}",
+        "advertised.listeners": f"CLIENT://{host}:{ports.broker}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "CLIENT",
         **(security or {"listener.security.protocol.map": "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"}),
@@ -397,15 +487,17 @@ def render_server_properties(
         # Topics come from the catalogue (``emining topics apply``), never from a typo.
         "auto.create.topics.enable": "false",
         "num.partitions": 1,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
-        "offsets.topic.replication.factor": 1,
+        "default.replication.factor": replication,
+        "min.insync.replicas": min_isr,
+        # An out-of-sync replica never becomes leader: that would drop acknowledged writes.
+        "unclean.leader.election.enable": "false",
+        "offsets.topic.replication.factor": replication,
         "offsets.topic.num.partitions": 1,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "share.coordinator.state.topic.replication.factor": replication,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
         # The 128 MiB default dedupe buffer is allocated on the heap at start.
         "log.cleaner.dedupe.buffer.size": 2 * 1024 * 1024,
@@ -414,9 +506,24 @@ def render_server_properties(
         "background.threads": 2,
         "num.recovery.threads.per.data.dir": 1,
     }
+    if voters is not None:  # a cluster: a dead node is fenced (its leaderships moved) quickly
+        props |= {
+            "broker.session.timeout.ms": CLUSTER_SESSION_TIMEOUT_MS,
+            "broker.heartbeat.interval.ms": CLUSTER_HEARTBEAT_MS,
+        }
     lines = ["# Written by infra/local_kafka.py at every start; edits here are overwritten."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+def min_insync_replicas(replication: int) -> int:
+    """2 of 3 (or more) copies must hold a write before it is acknowledged; 1 when alone."""
+    return 2 if replication >= 3 else 1  # noqa: PLR2004 - the durability rule itself
+
+
+def quorum_voters(nodes: Sequence[NodePorts]) -> str:
+    """``controller.quorum.voters`` of a static KRaft quorum: ``id@host:port,...``."""
+    return ",".join(f"{n.node_id}@{n.host}:{n.controller}" for n in nodes)
 
 
 def java_command(
@@ -624,17 +731,36 @@ def is_ready(access: KafkaAccess, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def local_access(settings: Settings, ports: Ports, credentials: Credentials) -> KafkaAccess:
-    """The local broker as its admin: what the operator's own commands use."""
+def local_access(
+    settings: Settings, ports: Ports | str, credentials: Credentials
+) -> KafkaAccess:
+    """The local broker (or cluster, given its bootstrap) as its admin: the operator's access."""
     from producers.connection import KafkaAccess  # noqa: PLC0415
 
+    bootstrap = ports if isinstance(ports, str) else ports.bootstrap
     if settings.kafka_security == "none":
-        return KafkaAccess(ports.bootstrap)
+        return KafkaAccess(bootstrap)
     tls = settings.kafka_security == "scram-tls"
     return KafkaAccess(
-        ports.bootstrap, "SASL_SSL" if tls else "SASL_PLAINTEXT", ADMIN, credentials.admin,
+        bootstrap, "SASL_SSL" if tls else "SASL_PLAINTEXT", ADMIN, credentials.admin,
         Layout.of(settings).tls_dir / "ca.pem" if tls else None,
     )
+
+
+def describe_brokers(access: KafkaAccess, timeout_s: float) -> dict[int, str]:
+    """Live brokers by node id → ``host:port``, from a metadata request (any cluster)."""
+    from confluent_kafka import KafkaException  # noqa: PLC0415 - keep CLI start-up light
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    config: dict[str, str | int | float | bool] = {
+        **access.librdkafka(), "log_level": 0,
+        "socket.connection.setup.timeout.ms": 1000 + int(timeout_s * 1000),
+    }
+    try:
+        metadata = AdminClient(config).list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise ConnectionError(str(exc.args[0] if exc.args else exc)) from exc
+    return {int(b.id): f"{b.host}:{b.port}" for b in metadata.brokers.values()}
 
 
 # --------------------------------------------------------------------------- process
@@ -822,7 +948,7 @@ def _format_storage(
     )
     # The password must not show in /proc/<pid>/cmdline: the JVM reads its arguments from a
     # 0600 file instead (the java launcher's @argfile), removed right after.
-    argfile = layout.root / ".format.args"
+    argfile = layout.node_root / ".format.args"  # one per node: nodes format at once
     _write_atomic(argfile, "\n".join(_argfile_quote(a) for a in cmd[1:]) + "\n", private=True)
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -907,23 +1033,346 @@ def _terminate(pid: int, layout: Layout, *, timeout_s: float) -> bool:
 
 
 def _external_status(settings: Settings, bootstrap: str) -> BrokerStatus:
-    ready = is_ready(settings_access(settings, bootstrap),
-                     timeout_s=min(settings.client_timeout_s, 5.0))
+    access = settings_access(settings, bootstrap)
+    timeout_s = min(settings.client_timeout_s, 5.0)
+    try:
+        brokers = describe_brokers(access, timeout_s)
+    except (OSError, ValueError, RuntimeError):
+        brokers = {}
+    nodes = tuple(
+        NodeStatus(node_id=node_id, alive=True, pid=None, roles=("broker",),
+                   host=address.rpartition(":")[0], broker_port=int(address.rpartition(":")[2]),
+                   controller_port=None)
+        for node_id, address in sorted(brokers.items())
+    )
+    ready = bool(brokers)
     return BrokerStatus(
         running=ready, ready=ready, bootstrap=bootstrap, pid=None, version=None,
-        state_dir=None, log_file=None, external=True,
+        state_dir=None, log_file=None, external=True, brokers=len(brokers), nodes=nodes,
     )
 
 
+# --------------------------------------------------------------------------- local cluster
+
+Wrap = Callable[[int], list[str]]
+"""A command prefix per node id, put before ``java`` (the fault tests: ``nsenter --net=…``)."""
+
+
+def load_cluster(layout: Layout) -> list[NodePorts] | None:
+    """The nodes of the local cluster in this state dir (None: a single node or nothing)."""
+    try:
+        data = json.loads(layout.cluster_file.read_text("utf-8"))
+        return [
+            NodePorts(node_id=int(n["node_id"]), host=str(n["host"]), broker=int(n["broker"]),
+                      controller=int(n["controller"]))
+            for n in data["nodes"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def local_size(settings: Settings) -> int:
+    """How many nodes the local broker of this state dir has (1 unless it is a cluster)."""
+    nodes = load_cluster(Layout.of(settings))
+    return 1 if nodes is None else len(nodes)
+
+
+def plan_cluster(
+    size: int, taken: set[int] | None = None, hosts: Mapping[int, str] | None = None
+) -> list[NodePorts]:
+    """Node ids 1..size, each with two free ports of its own (pure but for the port probes)."""
+    used = set(taken or ())
+    nodes: list[NodePorts] = []
+    for node_id in range(1, size + 1):
+        broker = _pick_free_port(used)
+        used.add(broker)
+        controller = _pick_free_port(used)
+        used.add(controller)
+        nodes.append(NodePorts(node_id, (hosts or {}).get(node_id, HOST), broker, controller))
+    return nodes
+
+
+def _ensure_cluster(
+    layout: Layout, size: int, hosts: Mapping[int, str] | None
+) -> list[NodePorts]:
+    nodes = load_cluster(layout)
+    if nodes is not None:
+        if len(nodes) != size:
+            raise BrokerError(
+                f"the local cluster in {layout.root} has {len(nodes)} nodes, not {size}: run"
+                " `emining kafka reset --yes` to start over with another size"
+            )
+        return nodes
+    nodes = plan_cluster(size, hosts=hosts)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _write_atomic(layout.cluster_file, json.dumps(
+        {"brokers": size, "nodes": [asdict(n) for n in nodes]}, indent=2) + "\n")
+    log.info("cluster_ports_picked", nodes=[asdict(n) for n in nodes])
+    return nodes
+
+
+def _cluster_bootstrap(nodes: Sequence[NodePorts]) -> str:
+    return ",".join(n.bootstrap for n in nodes)
+
+
+def _start_node(
+    settings: Settings, layout: Layout, node: NodePorts, nodes: Sequence[NodePorts], *,
+    credentials: Credentials, java: str, libs: Path, owner_pid: int | None, wrap: Wrap | None,
+) -> int:
+    here = _prepare_node(settings, layout, node, nodes, credentials=credentials)
+    _format_storage(settings, here, java=java, libs=libs, credentials=credentials)
+    return _spawn_node(settings, here, node, java=java, libs=libs, owner_pid=owner_pid,
+                       wrap=wrap)
+
+
+def _prepare_node(
+    settings: Settings, layout: Layout, node: NodePorts, nodes: Sequence[NodePorts], *,
+    credentials: Credentials,
+) -> Layout:
+    """Check the node's ports and write its ``server.properties``; its layout."""
+    here = layout.for_node(node.node_id)
+    here.pid_file.unlink(missing_ok=True)
+    if node.host == HOST:
+        for role, port in (("client", node.broker), ("controller", node.controller)):
+            if not port_is_free(port):
+                raise PortInUseError(
+                    f"port {port} (node {node.node_id}'s {role} listener, persisted in"
+                    f" {layout.cluster_file}) is in use by another process"
+                )
+    here.data_dir.mkdir(parents=True, exist_ok=True)
+    here.logs_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(
+        here.server_properties,
+        render_server_properties(
+            ports=node.ports, data_dir=here.data_dir, node_id=node.node_id, host=node.host,
+            voters=quorum_voters(nodes), replication=min(3, len(nodes)),
+            security=security_properties(settings.kafka_security, credentials, layout.tls_dir,
+                                         reauth_ms=int(settings.kafka_reauth_s * 1000)),
+        ),
+        private=True,
+    )
+    return here
+
+
+def _spawn_node(
+    settings: Settings, here: Layout, node: NodePorts, *, java: str, libs: Path,
+    owner_pid: int | None, wrap: Wrap | None,
+) -> int:
+    cmd = java_command(
+        java=java, libs=libs, heap=settings.kafka_heap, main_class="kafka.Kafka",
+        args=[str(here.server_properties)], logs_dir=here.logs_dir,
+    )
+    if wrap is not None:
+        cmd = [*wrap(node.node_id), *cmd]
+    pid = _spawn_detached(cmd, cwd=here.node_root, output=here.stdout_file, owner_pid=owner_pid)
+    _write_atomic(here.pid_file, f"{pid}\n")
+    log.info("cluster_node_started", node_id=node.node_id, pid=pid, bootstrap=node.bootstrap)
+    return pid
+
+
+def _wait_cluster(
+    settings: Settings, layout: Layout, nodes: Sequence[NodePorts], credentials: Credentials,
+    *, expect: int,
+) -> None:
+    """Until a metadata request lists ``expect`` live brokers; a node that dies fails it."""
+    access = local_access(settings, _cluster_bootstrap(nodes), credentials)
+    deadline = time.monotonic() + settings.kafka_start_timeout_s
+    while True:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            if broker_count(access, 2.0) >= expect:
+                return
+        pids = {n.node_id: _read_pid(layout.for_node(n.node_id)) for n in nodes}
+        for node_id, pid in pids.items():
+            here = layout.for_node(node_id)
+            if pid is not None and not _is_our_broker(pid, here):
+                here.pid_file.unlink(missing_ok=True)
+                raise BrokerStartError(
+                    f"node {node_id} of the local cluster (pid {pid}) exited before the"
+                    " cluster was ready:\n" + _log_tail_text(here)
+                )
+        if time.monotonic() >= deadline:
+            raise BrokerStartTimeoutError(
+                f"the local cluster did not list {expect} live brokers within"
+                f" {settings.kafka_start_timeout_s:.0f}s (EMINING_KAFKA_START_TIMEOUT_S); see"
+                f" the logs under {layout.root / 'nodes'}"
+            )
+        time.sleep(0.3)
+
+
+def _up_cluster(
+    settings: Settings, layout: Layout, size: int, on_phase: Phase | None,
+    owner_pid: int | None, hosts: Mapping[int, str] | None, wrap: Wrap | None,
+) -> BrokerStatus:
+    with _locked(layout.lock_file):
+        if _live_pid(layout) is not None or (layout.data_dir / "meta.properties").exists():
+            raise BrokerError(
+                f"{layout.root} holds a single-node broker: run `emining kafka reset --yes`"
+                f" before `emining kafka up --brokers {size}` (or use another EMINING_STATE_DIR)"
+            )
+        nodes = _ensure_cluster(layout, size, hosts)
+        credentials = _ensure_credentials(layout)
+        if settings.kafka_security == "scram-tls":
+            ensure_tls(layout)
+        libs = ensure_jars(settings, on_phase)
+        java = require_tool("java")
+        stopped: list[tuple[NodePorts, Layout]] = []
+        for node in nodes:
+            here = layout.for_node(node.node_id)
+            pid = _live_pid(here)
+            if pid is not None:
+                _same_security(settings, here, pid)
+                continue
+            stopped.append((node, _prepare_node(settings, layout, node, nodes,
+                                                credentials=credentials)))
+        ensure_cluster_id(layout)  # one id for all, before the nodes format at once
+        if on_phase is not None and stopped:
+            on_phase(f"formatting and starting {len(stopped)} node(s) of {size}")
+        with ThreadPoolExecutor(max_workers=max(1, len(stopped))) as pool:  # one JVM each
+            list(pool.map(lambda item: _format_storage(
+                settings, item[1], java=java, libs=libs, credentials=credentials), stopped))
+        for node, here in stopped:
+            _spawn_node(settings, here, node, java=java, libs=libs, owner_pid=owner_pid,
+                        wrap=wrap)
+        if on_phase is not None:
+            on_phase(f"waiting for {size} brokers to join the cluster")
+        started = time.monotonic()
+        _wait_cluster(settings, layout, nodes, credentials, expect=size)
+        log.info("cluster_ready", brokers=size, bootstrap=_cluster_bootstrap(nodes),
+                 seconds=round(time.monotonic() - started, 2))
+    return status(settings)
+
+
+def start_node(
+    settings: Settings, node_id: int, *, owner_pid: int | None = None, wrap: Wrap | None = None
+) -> int:
+    """Start one stopped node of the local cluster (no wait); returns its pid."""
+    layout = Layout.of(settings)
+    nodes = load_cluster(layout)
+    if nodes is None:
+        raise BrokerError(f"no local cluster in {layout.root}: `emining kafka up --brokers 3`")
+    node = next(n for n in nodes if n.node_id == node_id)
+    credentials = _ensure_credentials(layout)
+    with _locked(layout.lock_file):
+        pid = _live_pid(layout.for_node(node_id))
+        if pid is not None:
+            return pid
+        return _start_node(settings, layout, node, nodes, credentials=credentials,
+                           java=require_tool("java"), libs=ensure_jars(settings),
+                           owner_pid=owner_pid, wrap=wrap)
+
+
+def stop_node(
+    settings: Settings, node_id: int, *, kill: bool = False, timeout_s: float = 30.0
+) -> int | None:
+    """Stop one node: SIGKILL at once with ``kill``, else SIGTERM (SIGKILL after timeout)."""
+    here = Layout.of(settings).for_node(node_id)
+    pid = _live_pid(here)
+    if pid is None:
+        return None
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and _is_our_broker(pid, here):
+            time.sleep(0.05)
+    else:
+        _terminate(pid, here, timeout_s=timeout_s)
+    here.pid_file.unlink(missing_ok=True)
+    log.info("cluster_node_stopped", node_id=node_id, pid=pid, killed=kill)
+    return pid
+
+
+def node_pids(settings: Settings) -> dict[int, int | None]:
+    """Each node's pid if alive (a single node is node 1)."""
+    layout = Layout.of(settings)
+    nodes = load_cluster(layout)
+    if nodes is None:
+        return {NODE_ID: _live_pid(layout)}
+    return {n.node_id: _live_pid(layout.for_node(n.node_id)) for n in nodes}
+
+
+def quorum_leader(data_dirs: Mapping[int, Path]) -> int | None:
+    """The KRaft leader as the nodes last persisted it (``__cluster_metadata-0/quorum-state``).
+
+    Each voter writes its election state there on every change; the highest epoch that names a
+    leader wins (a node cut off from the quorum still holds an old epoch).
+    """
+    best: tuple[int, int] | None = None
+    for data_dir in data_dirs.values():
+        try:
+            state = json.loads((data_dir / "__cluster_metadata-0" / "quorum-state").read_text())
+            leader, epoch = int(state["leaderId"]), int(state["leaderEpoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if leader >= 0 and (best is None or epoch > best[1]):
+            best = (leader, epoch)
+    return None if best is None else best[0]
+
+
+def active_controller(settings: Settings) -> int | None:
+    """The node id leading the local KRaft quorum, from the live nodes' own records."""
+    layout = Layout.of(settings)
+    pids = node_pids(settings)
+    dirs = {
+        node_id: (layout if load_cluster(layout) is None else layout.for_node(node_id)).data_dir
+        for node_id, pid in pids.items() if pid is not None
+    }
+    return quorum_leader(dirs)
+
+
+def _cluster_status(settings: Settings, layout: Layout, nodes: list[NodePorts]) -> BrokerStatus:
+    pids = {n.node_id: _live_pid(layout.for_node(n.node_id)) for n in nodes}
+    leader = quorum_leader({
+        node_id: layout.for_node(node_id).data_dir for node_id, pid in pids.items() if pid
+    })
+    statuses = tuple(
+        NodeStatus(node_id=n.node_id, alive=pids[n.node_id] is not None, pid=pids[n.node_id],
+                   roles=("broker", "controller"), host=n.host, broker_port=n.broker,
+                   controller_port=n.controller, active_controller=n.node_id == leader)
+        for n in nodes
+    )
+    alive = [s for s in statuses if s.alive]
+    credentials = load_credentials(layout)
+    bootstrap = _cluster_bootstrap([n for n in nodes if pids[n.node_id] is not None])
+    rss = [_rss_bytes(s.pid) for s in alive if s.pid is not None]
+    return BrokerStatus(
+        running=bool(alive),
+        ready=bool(alive) and credentials is not None
+        and is_ready(local_access(settings, bootstrap, credentials), timeout_s=2.0),
+        bootstrap=bootstrap or None,
+        pid=None,
+        version=kafka_version(),
+        state_dir=layout.root,
+        log_file=layout.for_node(nodes[0].node_id).log_file,
+        rss_bytes=sum(r for r in rss if r is not None) if alive else None,
+        brokers=len(nodes),
+        nodes=statuses,
+        active_controller=leader if alive else None,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
 def status(settings: Settings) -> BrokerStatus:
-    """Is the project's broker running, where, as which process, using how much memory."""
+    """Is the project's broker (or cluster) running, where, as which processes, how big."""
     if settings.kafka_bootstrap:
         return _external_status(settings, settings.kafka_bootstrap)
     layout = Layout.of(settings)
+    nodes = load_cluster(layout)
+    if nodes is not None:
+        return _cluster_status(settings, layout, nodes)
     pid = _live_pid(layout)
     ports = load_ports(layout) if pid is not None else None
     credentials = load_credentials(layout)
     bootstrap = ports.bootstrap if ports is not None else None
+    persisted = load_ports(layout)
+    node = NodeStatus(
+        node_id=NODE_ID, alive=pid is not None, pid=pid, roles=("broker", "controller"),
+        host=HOST, broker_port=persisted.broker if persisted else None,
+        controller_port=persisted.controller if persisted else None,
+        active_controller=pid is not None,
+    )
     return BrokerStatus(
         running=pid is not None,
         ready=ports is not None and credentials is not None
@@ -934,16 +1383,22 @@ def status(settings: Settings) -> BrokerStatus:
         state_dir=layout.root,
         log_file=layout.log_file,
         rss_bytes=_rss_bytes(pid) if pid is not None else None,
+        nodes=(node,) if persisted is not None else (),
+        active_controller=NODE_ID if pid is not None else None,
     )
 
 
 def up(
-    settings: Settings, on_phase: Phase | None = None, *, owner_pid: int | None = None
+    settings: Settings, on_phase: Phase | None = None, *, owner_pid: int | None = None,
+    brokers: int | None = None, hosts: Mapping[int, str] | None = None,
+    wrap: Wrap | None = None,
 ) -> BrokerStatus:
-    """Make sure a broker is ready and return where; idempotent.
+    """Make sure a broker (``brokers`` 3: a local cluster) is ready and return where; idempotent.
 
     With ``EMINING_KAFKA_BOOTSTRAP`` set nothing is started: the external cluster must answer.
-    ``owner_pid`` ties a newly started broker's life to that process (tests use their own pid).
+    ``owner_pid`` ties newly started nodes' life to that process (tests use their own pid).
+    ``brokers`` None keeps what the state dir holds (a single node when new). ``hosts`` (node id
+    → listen address, default 127.0.0.1) and ``wrap`` serve the fault tests' network namespaces.
     """
     if settings.kafka_bootstrap:
         if on_phase is not None:
@@ -958,6 +1413,22 @@ def up(
 
     layout = Layout.of(settings)
     layout.root.mkdir(parents=True, exist_ok=True)
+    size = local_size(settings) if brokers is None else brokers
+    if size not in CLUSTER_SIZES:
+        raise BrokerError(f"--brokers {size}: the local cluster has 1 or 3 nodes")
+    if size > 1:
+        return _up_cluster(settings, layout, size, on_phase, owner_pid, hosts, wrap)
+    if load_cluster(layout) is not None:
+        raise BrokerError(
+            f"{layout.root} holds a local cluster of {local_size(settings)} nodes: run"
+            " `emining kafka reset --yes` before starting a single node there"
+        )
+    return _up_single(settings, layout, on_phase, owner_pid)
+
+
+def _up_single(
+    settings: Settings, layout: Layout, on_phase: Phase | None, owner_pid: int | None
+) -> BrokerStatus:
     with _locked(layout.lock_file):
         pid = _live_pid(layout)
         ports = load_ports(layout)
@@ -1020,23 +1491,29 @@ def up(
 
 
 def down(settings: Settings, timeout_s: float = 30.0) -> BrokerStatus:
-    """Stop the local broker (SIGTERM, then SIGKILL after ``timeout_s``); its data is kept."""
+    """Stop the local broker or every node of the cluster (SIGTERM, then SIGKILL after
+    ``timeout_s``); the data is kept."""
     if settings.kafka_bootstrap:
         log.info("broker_external_left_running", bootstrap=settings.kafka_bootstrap)
         return _external_status(settings, settings.kafka_bootstrap)
     layout = Layout.of(settings)
     if not layout.root.exists():  # never started here: nothing to stop, nothing to create
         return status(settings)
+    nodes = load_cluster(layout)
     with _locked(layout.lock_file):
-        pid = _live_pid(layout)
-        if pid is not None:
-            started = time.monotonic()
-            clean = _terminate(pid, layout, timeout_s=timeout_s)
-            log.info(
-                "broker_stopped", pid=pid, clean=clean,
-                seconds=round(time.monotonic() - started, 2),
-            )
-        layout.pid_file.unlink(missing_ok=True)
+        places = [layout] if nodes is None else [layout.for_node(n.node_id) for n in nodes]
+        live = [(here, pid) for here in places if (pid := _live_pid(here)) is not None]
+        started = time.monotonic()
+        for _here, pid in live:  # all at once: each node's shutdown needs no other's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for here, pid in live:
+            left = max(1.0, timeout_s - (time.monotonic() - started))
+            clean = _terminate(pid, here, timeout_s=left)
+            log.info("broker_stopped", pid=pid, node_id=here.node or NODE_ID, clean=clean,
+                     seconds=round(time.monotonic() - started, 2))
+        for here in places:
+            here.pid_file.unlink(missing_ok=True)
     return status(settings)
 
 
@@ -1052,31 +1529,55 @@ def reset(settings: Settings) -> Path:
     with _locked(layout.lock_file):
         shutil.rmtree(layout.data_dir, ignore_errors=True)
         shutil.rmtree(layout.tls_dir, ignore_errors=True)
-        for path in (layout.credentials_file, layout.cluster_id_file):
+        shutil.rmtree(layout.root / "nodes", ignore_errors=True)  # a cluster's nodes
+        for path in (layout.credentials_file, layout.cluster_id_file, layout.cluster_file):
             path.unlink(missing_ok=True)
     log.info("broker_reset", state_dir=str(layout.root))
     return layout.root
 
 
-def logs(settings: Settings, lines: int = 100) -> str:
-    """The last ``lines`` lines of the local broker's log."""
+def _log_places(settings: Settings, node: int | None) -> list[Layout]:
+    layout = Layout.of(settings)
+    nodes = load_cluster(layout)
+    if nodes is None:
+        return [layout]
+    ids = [n.node_id for n in nodes]
+    if node is not None and node not in ids:
+        raise BrokerError(f"the local cluster has nodes {ids}, not {node}")
+    return [layout.for_node(i) for i in ids if node in (None, i)]
+
+
+def logs(settings: Settings, lines: int = 100, node: int | None = None) -> str:
+    """The last ``lines`` lines of the local broker's log (each node's, or ``node``'s)."""
     if settings.kafka_bootstrap:
         raise ExternalBrokerError(
             f"EMINING_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is an external cluster:"
             " its logs are not kept by this project"
         )
-    layout = Layout.of(settings)
-    for path in (layout.log_file, layout.stdout_file):
-        if path.exists():
-            return "\n".join(tail(path, lines))
-    return ""
+    places = _log_places(settings, node)
+    parts: list[str] = []
+    for here in places:
+        for path in (here.log_file, here.stdout_file):
+            if path.exists():
+                text = "\n".join(tail(path, lines))
+                parts.append(text if here.node is None or len(places) == 1
+                             else f"==> node {here.node}: {path} <==\n{text}")
+                break
+    return "\n".join(parts)
 
 
-def follow(settings: Settings, lines: int = 10, poll_s: float = 0.5) -> Iterator[str]:
-    """Yield the last ``lines`` log lines, then every new line as it is written (``tail -f``)."""
-    text = logs(settings, lines)
+def follow(
+    settings: Settings, lines: int = 10, poll_s: float = 0.5, node: int | None = None
+) -> Iterator[str]:
+    """Yield the last ``lines`` log lines, then every new line as it is written (``tail -f``).
+
+    A cluster's node 1 unless ``node`` says which.
+    """
+    places = _log_places(settings, node)
+    here = places[0]
+    text = logs(settings, lines, node=here.node)
     yield from text.splitlines()
-    path = Layout.of(settings).log_file
+    path = here.log_file
     position = path.stat().st_size if path.exists() else 0
     pending = b""
     while True:

@@ -103,7 +103,10 @@ class Settings(BaseSettings):
         "its append time, unless a backfill window admits it (emining participants backfill). "
         "Every reader of one log must use the same value, or live views and rebuilds differ")
     topic_partitions: int = Field(default=6, ge=1, description="partitions of the shared topics")
-    topic_replication: int = Field(default=1, ge=1)
+    topic_replication: int | None = Field(
+        default=None, ge=1,
+        description="copies of each topic; default 3, or the live brokers if fewer",
+    )
     operator_key_file: Path | None = Field(
         default=None,
         description="the platform operator's signing key; default <state_dir>/keys/operator.key",

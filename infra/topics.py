@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -229,6 +230,39 @@ async def _align(
     return change
 
 
+DURABILITY_KEYS = ("min.insync.replicas", "unclean.leader.election.enable")
+MAX_REPLICATION = 3
+
+
+def durability(replication: int) -> dict[str, str]:
+    """What every catalogue topic gets on top of its own config, for ``replication`` copies.
+
+    A write counts once 2 of 3 copies hold it (``acks=all`` producers wait for that), and a
+    copy that fell behind never becomes leader: acknowledged means kept while one node is lost.
+    """
+    return {
+        "min.insync.replicas": "2" if replication >= MAX_REPLICATION else "1",
+        "unclean.leader.election.enable": "false",
+    }
+
+
+def replication_for(live_brokers: int, wanted: int | None = None) -> int:
+    """``wanted`` if given, else 3 copies, never more than the cluster has brokers."""
+    return max(1, min(wanted or MAX_REPLICATION, live_brokers))
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """The replication and durability settings ``apply_topics`` used (printed by the CLI)."""
+
+    brokers: int
+    replication: int
+    config: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"brokers": self.brokers, "replication": self.replication, **self.config}
+
+
 async def _apply(
     client: Any, wanted: list[TopicSpec], replication: int, timeout_s: float
 ) -> list[TopicChange]:
@@ -265,18 +299,28 @@ async def apply_topics(
     kafka: KafkaAccess,
     specs: Iterable[TopicSpec],
     *,
-    replication: int = 1,
+    replication: int | None = None,
     timeout_s: float = 15.0,
+    applied: list[Durability] | None = None,
 ) -> list[TopicChange]:
     """Create missing topics, align configs, add partitions; never delete or shrink anything.
 
-    Config overrides on a topic that the catalogue does not mention are kept.
+    ``replication`` None: 3 copies, or as many as the cluster has live brokers if fewer. Every
+    topic gets ``durability(replication)`` on top of its catalogue config; ``applied`` (if
+    given) receives what was used. Config overrides the catalogue does not mention are kept.
     """
-    wanted = list(specs)
     async with admin_client(kafka, timeout_s) as client:
         try:
             async with asyncio.timeout(timeout_s * 4):
-                changes = await _apply(client, wanted, replication, timeout_s)
+                cluster = await client.describe_cluster()
+                brokers = len(cluster["brokers"])
+                factor = replication_for(brokers, replication)
+                extra = durability(factor)
+                wanted = [dataclasses.replace(spec, config={**spec.config, **extra})
+                          for spec in specs]
+                if applied is not None:
+                    applied.append(Durability(brokers, factor, extra))
+                changes = await _apply(client, wanted, factor, timeout_s)
         except (KafkaConnectionError, TimeoutError) as exc:
             raise BrokerUnreachableError(
                 f"the Kafka broker at {kafka.bootstrap} stopped answering while topics were applied"

@@ -71,6 +71,12 @@ class KafkaAccess:
         return self.protocol.startswith("SASL_")
 
     @property
+    def servers(self) -> list[str]:
+        """``bootstrap`` as a list of ``host:port`` (a cluster's ``h1:p1,h2:p2``): for clients
+        that take one string as one host (FastStream's ``KafkaBroker``)."""
+        return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
+
+    @property
     def tls(self) -> bool:
         return self.protocol in {"SSL", "SASL_SSL"}
 

@@ -22,7 +22,7 @@ from producers.sender import Ack, PublishError, RecordSender
 from schemas.authority import decide
 from schemas.base import EventData
 from schemas.chain import Link
-from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal, to_record
+from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal_record
 from schemas.errors import AuthorityError, ContractError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
@@ -190,7 +190,7 @@ class Publisher:
             signed: list[tuple[str, KafkaRecord, int, str]] = []
             for draft in batch:
                 sequence, prevhash = link.next()
-                env = seal(
+                sealed = seal_record(
                     draft.data,
                     source=self.source,
                     signer=self._signer,
@@ -199,14 +199,15 @@ class Publisher:
                     event_id=draft.event_id,
                     time=draft.time,
                 )
-                record = to_record(env)
+                record = sealed.record
                 if len(record.value) > MAX_VALUE_BYTES:
                     REJECTED.labels(reason="oversized").inc()
                     raise ContractError(
-                        f"event {env.id} data is {len(record.value)} bytes, limit {MAX_VALUE_BYTES}"
+                        f"event {sealed.envelope.id} data is {len(record.value)} bytes, "
+                        f"limit {MAX_VALUE_BYTES}"
                     )
-                link = Link(sequence=sequence, hash=env.hash())
-                signed.append((env.id, record, sequence, link.hash))
+                link = Link(sequence=sequence, hash=sealed.hash)
+                signed.append((sealed.envelope.id, record, sequence, sealed.hash))
             store.reserve(signed)
             return await self._send(store, [Pending(s, e, r) for e, r, s, _ in signed])
 

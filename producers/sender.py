@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -16,6 +17,8 @@ from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem
 from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord
 from schemas.errors import EminingError
+
+log = structlog.get_logger("producers.sender")
 
 
 class PublishError(EminingError):
@@ -63,6 +66,14 @@ class RecordSender:
         self._producer: AIOKafkaProducer | None = None
         self._lost = False
         """A send ended without an acknowledgement for some record: stop need not flush."""
+        self._open = False
+        """Between ``start`` and ``stop`` (the producer itself may be being renewed)."""
+        self._stale = False
+        """A send lost records: the next send first starts a new producer session."""
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._renewing = asyncio.Lock()
 
     async def __aenter__(self) -> RecordSender:
         await self.start()
@@ -78,9 +89,13 @@ class RecordSender:
 
     @property
     def started(self) -> bool:
-        return self._producer is not None
+        return self._open
 
     async def start(self) -> None:
+        await self._start_producer()
+        self._open = True
+
+    async def _start_producer(self) -> None:
         producer = AIOKafkaProducer(**self._config)
         try:
             await asyncio.wait_for(producer.start(), self.timeout_s)
@@ -109,6 +124,10 @@ class RecordSender:
         it got no acknowledgement for it reported as such), so what is still queued then is
         given up: its batches are failed, which ends the flush, and the connections close.
         """
+        self._open = False
+        await self._stop_producer()
+
+    async def _stop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is None:
             return
@@ -149,8 +168,56 @@ class RecordSender:
         cancelled: what was acknowledged before the cancellation is not lost. The publisher
         passes it, so a subclass overriding ``send`` must take it and pass it on.
         """
-        if self._producer is None:
+        if not self._open:
             raise PublishError("sender is not started")
+        if self._stale:
+            await self._renew()
+        if self._producer is None:
+            raise BrokerUnavailableError(
+                f"broker {self.kafka.bootstrap}: no producer session (the last attempt to start"
+                " one failed); nothing was published")
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            return await self._send(records, results)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+                if self._stale:
+                    await self._retire()
+
+    async def _retire(self) -> None:
+        """Stop a producer that lost records at once, before the caller looks its records up
+        on the log: left running, it would go on retrying them and could land one after the
+        lookup found it missing (and it was sent again)."""
+        async with self._renewing:
+            if self._stale and self._inflight == 0 and self._producer is not None:
+                await self._stop_producer()
+                log.info("producer_session_retired", bootstrap=self.kafka.bootstrap)
+
+    async def _renew(self) -> None:
+        """A new producer session (a new producer id) once the sends in flight are done.
+
+        After a send lost records, the old session's sequence numbers for a partition can be
+        ahead of what the broker holds (a batch given up on, a broker that restarted): aiokafka
+        never resets them, and the broker then refuses every later record there with
+        ``OutOfOrderSequenceNumber``, for good. What the old session left in doubt, the
+        publisher looks up on the log before it is re-sent.
+        """
+        async with self._renewing:
+            if not self._stale:
+                return  # another send renewed it while this one waited
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.timeout_s)
+            await self._stop_producer()  # retired already unless sends were in flight
+            await self._start_producer()  # raises BrokerUnavailableError: stays stale
+            self._stale = False
+            log.info("producer_session_renewed", bootstrap=self.kafka.bootstrap)
+
+    async def _send(self, records: Sequence[KafkaRecord],
+                    results: list[Ack | str | None] | None) -> list[Ack | str]:
+        assert self._producer is not None  # checked by send
         out: list[Ack | str | None] = [None] * len(records) if results is None else results
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
@@ -171,7 +238,9 @@ class RecordSender:
                 await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))
         finally:
             self._settle(records, futures, enqueue_error, out)
-            self._lost = self._lost or not all(isinstance(r, Ack) for r in out)
+            lost = not all(isinstance(r, Ack) for r in out)
+            self._lost = self._lost or lost
+            self._stale = self._stale or lost
         return [r if r is not None else "not sent" for r in out]
 
     def _settle(self, records: Sequence[KafkaRecord], futures: list[asyncio.Future[Any]],

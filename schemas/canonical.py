@@ -10,14 +10,39 @@ import rfc8785
 _SAFE_INT = 2**53
 
 
-def is_plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:  # noqa: PLR0911 - one return per kind, on the hot path
     """True when ``json.dumps(sort_keys=True)`` gives exactly the JCS bytes for ``value``.
 
     That holds for str/bool/None, integers within IEEE-754's exact range, and objects whose
     keys are ASCII (JCS sorts by UTF-16 code units, Python by code points: equal on ASCII).
     Floats are the one real difference (JCS uses ECMAScript number formatting), so any float
     sends the whole value to ``rfc8785``. Lone surrogates fall back too, via the encoder.
+
+    The exact types ``model_dump(mode="json")`` gives are tested first, a string member of an
+    object or array without a call of its own (a third of the cost of sealing an event was
+    this walk); anything else (subclasses included) goes through ``_is_plain_any``.
     """
+    kind = type(value)
+    if kind is dict:
+        for k, v in value.items():  # a loop: twice as fast as all() over a generator
+            if not k.isascii():
+                return False
+            if type(v) is not str and not is_plain(v):
+                return False
+        return True
+    if kind is list:
+        for v in value:  # noqa: SIM110 - a loop is twice as fast as all() over a generator
+            if type(v) is not str and not is_plain(v):
+                return False
+        return True
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_SAFE_INT < value < _SAFE_INT)
+    return _is_plain_any(value)
+
+
+def _is_plain_any(value: Any) -> bool:
     if isinstance(value, str | bool) or value is None:
         return True
     if isinstance(value, int):

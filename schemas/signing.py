@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nacl.bindings import crypto_sign, crypto_sign_BYTES, crypto_sign_seed_keypair
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
@@ -85,16 +86,18 @@ class PrivateKey:
 
 
 class Signer:
-    """Signs canonical bytes; holds the libsodium key object so each signature costs ~20 µs."""
+    """Signs canonical bytes; holds libsodium's expanded secret key, so each signature costs
+    ~20 µs: the call ``SigningKey.sign`` makes (``crypto_sign``, the signature being the first
+    64 bytes of its output), without building a ``SignedMessage`` around it."""
 
-    __slots__ = ("_key", "keyid")
+    __slots__ = ("_secret", "keyid")
 
     def __init__(self, keyid: str, key: SigningKey) -> None:
         self.keyid = keyid
-        self._key = key
+        self._secret = crypto_sign_seed_keypair(bytes(key))[1]
 
     def sign(self, message: bytes) -> str:
-        return b64(self._key.sign(message).signature)
+        return b64(crypto_sign(message, self._secret)[:crypto_sign_BYTES])
 
 
 class Verifier:
