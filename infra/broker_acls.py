@@ -11,7 +11,9 @@ allows (``allow.everyone.if.no.acl.found=false``), so this module is the complet
   (no reading around the API). They READ the participants registry (clients load it to check
   authority) and their own ``emining.alerts.<org>`` topic only, and use consumer groups named
   ``<org URN>.<anything>`` (org URNs contain no dot, so the prefix never covers another
-  organisation's groups);
+  organisation's groups). They READ the checkpoints, cosignatures and refusals, and each may
+  WRITE cosignatures and refusals as a witness (``emining witness run``): a reader trusts a
+  cosignature or refusal only under a key the registry gives the organisation it names;
 - auditors READ every ``emining.`` topic and their own groups, and write nothing;
 - the platform's services (``SERVICES``) get exactly what their code uses;
 - nobody here writes ``emining.participants.v1`` or creates topics outside the alerts prefix:
@@ -31,9 +33,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from schemas.common import Role
 from schemas.topics import (
     ALERTS_PREFIX,
+    CHECKPOINTED_TOPICS,
+    CHECKPOINTS,
+    COSIGNATURES,
     DLQ,
     PARTICIPANTS,
+    REFUSALS,
     SHARED_TOPICS,
+    TLOG_TOPICS,
     alerts_topic,
 )
 
@@ -63,6 +70,7 @@ SERVICES: Mapping[str, str] = MappingProxyType({
     "alerts": "emining-alerts",
     "audit": "emining-audit",
     "gateway": "emining-gateway",
+    "checkpoint": "emining-checkpoint",
 })
 """The platform's own principals: service name → SCRAM username (``User:<username>``)."""
 
@@ -132,8 +140,8 @@ def org_acls(org_id: str, role: Role) -> frozenset[Acl]:
     if role is Role.AUDITOR:
         return frozenset(_prefixed("topic", TOPIC_PREFIX, who, "READ") | groups)
     return frozenset(
-        _topics(who, "WRITE", SHARED_TOPICS)
-        | _topics(who, "READ", (PARTICIPANTS, alerts_topic(org_id)))
+        _topics(who, "WRITE", (*SHARED_TOPICS, COSIGNATURES, REFUSALS))
+        | _topics(who, "READ", (PARTICIPANTS, alerts_topic(org_id), *TLOG_TOPICS))
         | groups
     )
 
@@ -152,6 +160,10 @@ def service_acls(service: str) -> frozenset[Acl]:
     - ``audit`` (``emining audit …``): reads every topic of the bus.
     - ``gateway`` (``emining serve``): publishes custodially to the shared topics, follows the
       registry, streams organisations' alerts to API-key holders.
+    - ``checkpoint`` (``emining checkpoint run``, ``consumers/checkpoints``): reads every
+      checkpointed partition, its own checkpoints and the witnesses' refusals, writes
+      checkpoints, and raises the platform's alerts about an inconsistent log (the alerts
+      service's rights on the alerts topics).
     """
     who = service_principal(service)
     if service == "views":
@@ -179,6 +191,13 @@ def service_acls(service: str) -> frozenset[Acl]:
             | _topics(who, "READ", (PARTICIPANTS,))
             | _prefixed("topic", ALERTS_PREFIX, who, "READ")
             | _prefixed("group", SERVICES["gateway"], who, "READ")
+        )
+    if service == "checkpoint":
+        return frozenset(
+            _topics(who, "READ", (*CHECKPOINTED_TOPICS, *TLOG_TOPICS))
+            | _topics(who, "WRITE", (CHECKPOINTS,))
+            | _prefixed("topic", ALERTS_PREFIX, who, "READ", "WRITE", "CREATE", "DESCRIBE_CONFIGS")
+            | _prefixed("group", SERVICES["checkpoint"], who, "READ")
         )
     raise KeyError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
 

@@ -10,6 +10,7 @@ import typer
 
 from infra.cli_alerts import alerts_app
 from infra.cli_audit import audit_app
+from infra.cli_checkpoints import checkpoint_app, witness_app
 from infra.cli_demo import demo
 from infra.cli_kafka import acls_app, kafka_app, services_app, topics_app
 from infra.cli_participants import participants_app
@@ -42,6 +43,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(views_app, name="views")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
+app.add_typer(checkpoint_app, name="checkpoint")
+app.add_typer(witness_app, name="witness")
 app.command("demo")(demo)
 app.command("tail")(tail)
 

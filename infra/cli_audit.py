@@ -66,8 +66,11 @@ TopicOption = Annotated[
     list[str] | None,
     typer.Option("--topic", metavar="ROLE=NAME",
                  help="read another topic in a role (projects, approvals, shipments, "
-                      "participants), e.g. --topic projects=staging.projects.v1"),
+                      "participants, checkpoints, cosignatures, refusals), e.g. --topic "
+                      "projects=staging.projects.v1"),
 ]
+ROLES = ("projects", "approvals", "shipments", "participants", "checkpoints", "cosignatures",
+         "refusals")
 WorkersOption = Annotated[
     int | None, typer.Option(help="worker processes (default: every core; 0: this process)")
 ]
@@ -84,9 +87,8 @@ def audit_topics(overrides: list[str] | None) -> AuditTopics:
     topics = AuditTopics()
     for item in overrides or ():
         role, _, name = item.partition("=")
-        if role not in {"projects", "approvals", "shipments", "participants"} or not name:
-            fail(f"--topic {item!r}: give ROLE=NAME with ROLE one of projects, approvals, "
-                 "shipments, participants")
+        if role not in ROLES or not name:
+            fail(f"--topic {item!r}: give ROLE=NAME with ROLE one of {', '.join(ROLES)}")
         topics = replace(topics, **{role: name})
     return topics
 
@@ -125,9 +127,12 @@ def verify(
     topic: TopicOption = None,
 ) -> None:
     """Check every record of the shared topics: signature, key validity at the event's time,
-    authority, sequence gaps, duplicates, replays, reorders and hash chains.
+    authority, sequence gaps, duplicates, replays, reorders and hash chains; and every log
+    against the platform's checkpoints (each record's inclusion, the tail, consistency, forks)
+    and the witnesses' cosignatures of them.
 
-    Exits 1 when anything is wrong (warnings alone, such as an identical re-send, exit 0).
+    Exits 1 when anything is wrong (warnings alone, such as an identical re-send or a checkpoint
+    one side did not cosign, exit 0).
     """
     from consumers.audit import verify_log  # noqa: PLC0415
 
@@ -161,6 +166,7 @@ def print_verify(report: VerifyReport) -> None:
         if len(findings) > SHOWN:
             console.print(f"… and {len(findings) - SHOWN} more (use --json for all)",
                           style="dim")
+    print_completeness(report)
     summary = ", ".join(f"{n} {kind}" for kind, n in report.counts().items())
     head = (f"checked {report.records:,} records ({report.events:,} events signed by "
             f"{report.sources} sources) in {report.seconds:.1f}s, {report.rate:,.0f}/s")
@@ -170,6 +176,26 @@ def print_verify(report: VerifyReport) -> None:
     else:
         console.print(f"{head}: [bold red]{len(report.violations)} violation(s)[/] ({summary})",
                       highlight=False, soft_wrap=True)
+
+
+def print_completeness(report: VerifyReport) -> None:
+    """The checkpoints' part: what they prove, what is not yet checkpointed, uncosigned heads."""
+    done = report.completeness
+    if done is None or done.topic_missing:
+        return
+    console.print(
+        f"completeness: {done.checkpoints:,} checkpoints of {done.logs} logs ({done.valid:,} "
+        f"signed by the platform, {done.cosigned_both:,} cosigned by both sides); "
+        f"{done.records_checkpointed:,} records proven, {done.records_pending:,} records not "
+        "yet checkpointed", highlight=False, soft_wrap=True)
+    bare = done.uncosigned_heads
+    for head in bare[:5]:
+        console.print(f"[yellow]the newest checkpoint of {head.origin} ({head.time}, "
+                      f"{head.size:,} records) has no cosignature from either side[/]",
+                      highlight=False, soft_wrap=True)
+    if len(bare) > 5:  # noqa: PLR2004
+        console.print(f"… and {len(bare) - 5} more newest checkpoints without any cosignature",
+                      style="dim")
 
 
 def scratch_store(store: str | None, folder: str) -> str:
@@ -342,6 +368,52 @@ def report(
     said.print(f"{len(built.lead_times)} lead-time rows, {len(built.breaches)} deadline "
                   f"breaches, {len(built.register)} licences; verify: {verdict}",
                   highlight=False, soft_wrap=True)
+
+
+@audit_app.command("prove")
+def prove(
+    event_id: Annotated[str, typer.Argument(help="the event's id (its ce_id header)")],
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="print the proof JSON on stdout (the default without --out)")] = False,
+    out: Annotated[Path | None, typer.Option(help="write the proof JSON to this file")] = None,
+    topic: TopicOption = None,
+) -> None:
+    """Print an inclusion proof of one event against the newest checkpoint that covers it and
+    that witnesses of both sides cosigned (else the newest, saying which side is missing).
+
+    Check it anywhere, without our code: python docs/verify_proof.py proof.json
+    (see docs/checkpoints-proof.md).
+    """
+    from consumers.audit.proofs import prove as make_proof  # noqa: PLC0415
+
+    topics = audit_topics(topic)
+    settings = Settings()
+    kafka, anchors = connection(settings)
+    proof = run(make_proof(kafka, event_id, anchors, topics=topics,
+                           timeout_s=settings.client_timeout_s))
+    if out is not None:
+        import json  # noqa: PLC0415
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(proof, indent=2) + "\n", encoding="utf-8")
+    shown = as_json or out is None  # the proof on stdout, what it is on stderr
+    if shown:
+        print_json(proof)
+    said = err_console if shown else console
+    leaf, cp = proof["leaf"], proof["checkpoint"]
+    said.print(f"event {event_id}: {leaf['topic']}[{leaf['partition']}] offset {leaf['offset']}"
+               f" is leaf {proof['leaf_index']} of the checkpoint of {cp['time']} (size "
+               f"{cp['size']:,}, {len(proof['inclusion_path'])} hashes in the path)",
+               highlight=False, soft_wrap=True)
+    for cosig in proof["cosignatures"]:
+        said.print(f"cosigned by {cosig['name']} ({cosig['witness']}, {cosig['side']} side) at "
+                   f"{cosig['time']}", highlight=False, soft_wrap=True)
+    if proof["missing_sides"]:
+        said.print(f"[yellow]no cosignature from a {' or '.join(proof['missing_sides'])}-side "
+                   "witness on any checkpoint covering it[/]", highlight=False, soft_wrap=True)
+    if out is not None:
+        said.print(f"wrote {out}: check it with python docs/verify_proof.py {out}",
+                   highlight=False, soft_wrap=True)
 
 
 @audit_app.command("reads")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import wiring
-    from infra.demo import run_summary, security
+    from infra.demo import checkpoints, run_summary, security
     from infra.demo.people import sign_ins
     from infra.demo.run import (
         ScenarioPublisher,
@@ -46,6 +46,7 @@ else:  # imported when a command first uses them: `emining` starts light
     wiring = deferred("infra.wiring")
     run_summary = deferred("infra.demo.run_summary")
     security = deferred("infra.demo.security")
+    checkpoints = deferred("infra.demo.checkpoints")
     sign_ins = deferred("infra.demo.people", "sign_ins")
     ScenarioPublisher = deferred("infra.demo.run", "ScenarioPublisher")
     Services = deferred("infra.demo.run", "Services")
@@ -129,6 +130,8 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     report = await run_summary.write_report(demo_dir(settings) / "report.html", auditing)
     console_verify = await run_summary.console_audit(services.url, people)
     refusals = [] if principals is None else await security.refusals(dep, principals)
+    bar.update(task, description="checkpointing the log, cosigning (one witness per side)")
+    witnessed = await checkpoints.checkpoint_and_witness(settings, dep, principals)
     timings["summary_and_audit_s"] = time.monotonic() - clock - sum(timings.values())
     timings["total_s"] = time.monotonic() - clock
     url = services.url
@@ -165,6 +168,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
             "all_refused": all(r["refused"] for r in refusals),
         },
         "report": report,
+        "checkpoints": witnessed,
         "console_verify": console_verify,
         "urls": {"console": f"{url}/", "docs": f"{url}/docs", "projects": f"{url}/v1/projects",
                  "approvals": f"{url}/v1/approvals", "shipments": f"{url}/v1/shipments",
@@ -225,6 +229,7 @@ def show(r: dict[str, Any]) -> None:
     _show_alerts(r["alerts"])
     _show_audit(r["audit"])
     _show_security(r["broker_security"])
+    _show_checkpoints(r["checkpoints"])
     _show_footer(r)
 
 
@@ -325,6 +330,17 @@ def _show_security(sec: dict[str, Any]) -> None:
             "emining.", "").replace("urn:emining:", ""),
             f"[green]{said}[/]" if r["refused"] else f"[red]{said} (expected {r['expected']})[/]")
     console.print(table)
+
+
+def _show_checkpoints(c: dict[str, Any]) -> None:
+    witnesses = "; ".join(
+        f"{_short(org)} cosigned {w['cosigned_now']} now, {w['heads']} log(s) in all"
+        + (f", [red]refused {w['refused']}[/]" if w["refused"] else "")
+        for org, w in c["witnesses"].items())
+    state = ("[green]every log extends its last checkpoint[/]" if not c["inconsistent"] else
+             f"[red]{len(c['inconsistent'])} log(s) inconsistent[/]")
+    console.print(f"[bold]checkpoints[/]: {c['logs']} partition log(s), {c['records']} records "
+                  f"signed; {state}; witnesses: {witnesses}", highlight=False)
 
 
 def _show_footer(r: dict[str, Any]) -> None:

@@ -379,6 +379,7 @@ class Service(StrEnum):
     ALERTS = "alerts"
     AUDIT = "audit"
     GATEWAY = "gateway"
+    CHECKPOINT = "checkpoint"
 
 
 @services_app.command("credential")

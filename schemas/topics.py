@@ -10,10 +10,17 @@ APPROVALS = "emining.approvals.v1"
 SHIPMENTS = "emining.shipments.v1"
 PARTICIPANTS = "emining.participants.v1"
 DLQ = "emining.dlq.v1"
+CHECKPOINTS = "emining.checkpoints.v1"
+COSIGNATURES = "emining.cosignatures.v1"
+REFUSALS = "emining.refusals.v1"
 ALERTS_PREFIX = "emining.alerts."
 
 SHARED_TOPICS = (PROJECTS, APPROVALS, SHIPMENTS)
 """The shared record: what agencies and firms publish, kept forever as the audit trail."""
+CHECKPOINTED_TOPICS = (*SHARED_TOPICS, PARTICIPANTS)
+"""The logs the platform checkpoints (one Merkle tree per partition, ``schemas.tlog``)."""
+TLOG_TOPICS = (CHECKPOINTS, COSIGNATURES, REFUSALS)
+"""Checkpoints (the platform's), cosignatures and refusals (the witnesses'): kept forever."""
 
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 _STAMPED = {**_FOREVER, "message.timestamp.type": "LogAppendTime"}
@@ -44,6 +51,14 @@ def catalogue(partitions: int = 6) -> tuple[TopicSpec, ...]:
         # One partition: the registry is small and its order is global (a key rotation must be
         # seen before the events signed with the new key, whatever organisation they concern).
         TopicSpec(PARTICIPANTS, 1, dict(_FOREVER), "registry of organisations, keys, authorities"),
+        # One partition each: a few records per log every few seconds, read whole by witnesses
+        # and auditors, in one global order.
+        TopicSpec(CHECKPOINTS, 1, dict(_FOREVER),
+                  "signed checkpoints (Merkle tree heads) of each partition, keyed by origin"),
+        TopicSpec(COSIGNATURES, 1, dict(_FOREVER),
+                  "witnesses' cosignatures of checkpoints, keyed by origin"),
+        TopicSpec(REFUSALS, 1, dict(_FOREVER),
+                  "witnesses' signed refusals of inconsistent checkpoints, keyed by origin"),
         TopicSpec(
             DLQ,
             3,

@@ -51,9 +51,33 @@ class Kind(StrEnum):
     """Authentic, but a step its subject's lifecycle does not allow at that point (named from →
     to, see ``schemas.lifecycles``), or a correction that would make the history impossible:
     the views refused it."""
+    CHECKPOINT_INVALID = "checkpoint_invalid"
+    """A record on the checkpoints topic that is not a checkpoint signed by the platform's key
+    (the trust anchor): forged or altered."""
+    LOG_REWRITTEN = "log_rewritten"
+    """Records between two checkpoints differ from what the later one committed to (its root is
+    not the root of the log's first ``size`` records): rewritten or reordered."""
+    TAIL_DROPPED = "tail_dropped"
+    """A partition holds fewer records than a checkpoint of it covers: its tail was deleted (or
+    the topic recreated without it)."""
+    CHECKPOINT_FORK = "checkpoint_fork"
+    """Two checkpoints of one log that are not one append-only history: two roots at one size,
+    a consistency proof that does not verify, a size that went back, or a witness that
+    cosigned another root than the platform published."""
+    BAD_COSIGNATURE = "bad_cosignature"
+    """A cosignature record that does not verify with its witness's key at its time (or names
+    no registered witness)."""
+    COSIGNATURE_MISSING = "cosignature_missing"
+    """A checkpoint no witness of one side (PK or CN) validly cosigned (warning)."""
+    NO_CHECKPOINTS = "no_checkpoints"
+    """No checkpoint topic (or no checkpoint) to judge completeness by (warning)."""
+    WITNESS_REFUSAL = "witness_refusal"
+    """A witness's signed refusal of a checkpoint (a fork, a shrink, a bad proof, a forgery):
+    its testimony, reported for attention (warning); the audit judges the checkpoints itself."""
 
 
-WARNING_KINDS = frozenset({Kind.REDELIVERY})
+WARNING_KINDS = frozenset({Kind.REDELIVERY, Kind.COSIGNATURE_MISSING, Kind.NO_CHECKPOINTS,
+                           Kind.WITNESS_REFUSAL})
 """Findings that do not make the log wrong: readers deduplicate them by (source, id)."""
 
 
@@ -80,6 +104,62 @@ class Finding:
 
 
 @dataclass(slots=True)
+class Head:
+    """The newest valid checkpoint of one log and which sides cosigned it."""
+
+    origin: str
+    size: int
+    time: str
+    log_size: int
+    sides: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "size": self.size, "time": self.time,
+                "log_size": self.log_size, "cosigned_by": self.sides}
+
+
+@dataclass(slots=True)
+class Completeness:
+    """What the checkpoints prove about the log (``audit verify``'s completeness section)."""
+
+    checkpoints: int = 0
+    """Checkpoint records read for the audited logs."""
+    valid: int = 0
+    """Of which signed by the platform and well formed."""
+    cosignatures: int = 0
+    refusals: int = 0
+    """Witnesses' signed refusals that verified."""
+    cosigned_both: int = 0
+    """Valid checkpoints with a valid cosignature from each side."""
+    logs: int = 0
+    """Audited partitions."""
+    records_checkpointed: int = 0
+    records_pending: int = 0
+    """Records beyond their log's newest checkpoint: not yet checkpointed."""
+    heads: list[Head] = field(default_factory=list)
+    topic_missing: bool = False
+
+    @property
+    def uncosigned_heads(self) -> list[Head]:
+        """Newest checkpoints that no witness of either side cosigned."""
+        return [h for h in self.heads if not h.sides]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checkpoints": self.checkpoints,
+            "valid": self.valid,
+            "cosignatures": self.cosignatures,
+            "refusals": self.refusals,
+            "cosigned_both": self.cosigned_both,
+            "logs": self.logs,
+            "records_checkpointed": self.records_checkpointed,
+            "records_pending": self.records_pending,
+            "topic_missing": self.topic_missing,
+            "heads": [h.to_json() for h in self.heads],
+        }
+
+
+@dataclass(slots=True)
 class VerifyReport:
     """The outcome of ``emining audit verify`` over one snapshot of the log."""
 
@@ -96,6 +176,8 @@ class VerifyReport:
     findings: list[Finding] = field(default_factory=list)
     registry: Registry | None = field(default=None, repr=False)
     """The registry folded from the participants topic (names, keys, grants): not serialised."""
+    completeness: Completeness | None = None
+    """What the platform's cosigned checkpoints prove about the log (``None``: not judged)."""
 
     @property
     def violations(self) -> list[Finding]:
@@ -135,4 +217,5 @@ class VerifyReport:
             "summary": self.counts(),
             "violations": [f.to_json() for f in self.violations],
             "warnings": [f.to_json() for f in self.warnings],
+            "completeness": None if self.completeness is None else self.completeness.to_json(),
         }

@@ -1,8 +1,9 @@
 """Spread reading and per-record inspection over worker processes, one slice of a partition each.
 
 Each worker fetches its own slices straight from the broker, so raw records never cross a
-process boundary: only the compact ``Inspected`` results come back to the parent, which keeps
-the sequential chain pass. Workers come from a ``forkserver`` (Linux) or ``spawn`` context, never
+process boundary: only the compact ``Inspected`` results (and, for the completeness check, each
+record's 32-byte leaf hash) come back to the parent, which keeps the sequential chain pass.
+Workers come from a ``forkserver`` (Linux) or ``spawn`` context, never
 a plain ``fork`` of a parent that runs an event loop and resolver threads; each receives the
 folded registry once, through the pool's initializer.
 """
@@ -13,11 +14,13 @@ import asyncio
 import multiprocessing
 import os
 import time
+from array import array
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 from typing import NamedTuple
 
+from consumers.audit.completeness import LeafTable, leaf_hash_of
 from consumers.audit.inspect import Inspected, Inspector
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
@@ -79,8 +82,19 @@ async def read_slice(kafka: KafkaAccess, piece: Slice, timeout_s: float) -> list
     return records
 
 
-def _inspect_slice(piece: Slice) -> tuple[list[Inspected], float]:
-    """The slice's results and the CPU seconds this worker spent on them."""
+class SliceResult(NamedTuple):
+    """What a worker sends back for one slice."""
+
+    piece: Slice
+    inspected: list[Inspected]
+    offsets: array[int]
+    leaf_hashes: bytes
+    """The records' leaf hashes, 32 bytes each, in the order of ``offsets``."""
+    cpu: float
+
+
+def _inspect_slice(piece: Slice) -> SliceResult:
+    """The slice's results, its leaf hashes and the CPU seconds this worker spent on them."""
     cpu = time.process_time()
     inspector = _STATE["inspector"]
     assert isinstance(inspector, Inspector), "worker not initialised"
@@ -89,7 +103,10 @@ def _inspect_slice(piece: Slice) -> tuple[list[Inspected], float]:
     kafka = _STATE["kafka"]
     assert isinstance(kafka, KafkaAccess), "worker not initialised"
     records = asyncio.run(read_slice(kafka, piece, timeout_s))
-    return inspector.inspect_many(records), time.process_time() - cpu
+    offsets = array("q", (r.offset for r in records))
+    hashes = b"".join(leaf_hash_of(r) for r in records)
+    return SliceResult(piece, inspector.inspect_many(records), offsets, hashes,
+                       time.process_time() - cpu)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -116,9 +133,10 @@ async def inspect_slices(
     workers: int,
     timeout_s: float,
     on_done: Callable[[int], None],
+    leaves: LeafTable | None = None,
 ) -> tuple[list[Inspected], float]:
     """Read and inspect every slice on ``workers`` processes (results in no particular order);
-    also the CPU seconds the workers spent."""
+    also the CPU seconds the workers spent. The slices' leaf hashes go to ``leaves``."""
     loop = asyncio.get_running_loop()
     results: list[Inspected] = []
     cpu = 0.0
@@ -130,8 +148,11 @@ async def inspect_slices(
     ) as pool:
         pending = {loop.run_in_executor(pool, _inspect_slice, piece): piece for piece in slices}
         for finished in asyncio.as_completed(pending):
-            part, seconds = await finished
-            results.extend(part)
-            cpu += seconds
-            on_done(len(part))
+            part = await finished
+            results.extend(part.inspected)
+            cpu += part.cpu
+            if leaves is not None:
+                leaves.add_chunk((part.piece.topic, part.piece.partition), part.offsets,
+                                 part.leaf_hashes)
+            on_done(len(part.inspected))
     return results, cpu

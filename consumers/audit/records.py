@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from schemas.errors import EminingError
-from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS, SHIPMENTS
+from schemas.topics import (
+    APPROVALS,
+    CHECKPOINTS,
+    COSIGNATURES,
+    PARTICIPANTS,
+    PROJECTS,
+    REFUSALS,
+    SHIPMENTS,
+)
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -38,6 +46,12 @@ class AuditTopics:
     approvals: str = APPROVALS
     shipments: str = SHIPMENTS
     participants: str = PARTICIPANTS
+    checkpoints: str = CHECKPOINTS
+    """The platform's signed checkpoints of every log (completeness, ``schemas.tlog``)."""
+    cosignatures: str = COSIGNATURES
+    """The witnesses' cosignatures of those checkpoints."""
+    refusals: str = REFUSALS
+    """The witnesses' signed refusals of checkpoints."""
 
     @property
     def shared(self) -> tuple[str, str, str]:

@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
-from consumers.audit.findings import Finding, Kind, VerifyReport
+from consumers.audit.completeness import LeafTable, judge, no_checkpoints, of_topics
+from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
 from consumers.audit.lifecycle import LifecycleJudge, Place
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
+from consumers.audit.tlogread import read_judged
 from producers.connection import KafkaAccess
 from schemas.errors import ContractError
 from schemas.registry import Registry
@@ -79,8 +81,10 @@ async def verify_log(
     timeout_s: float = 15.0,
     on_progress: Progress | None = None,
     time_bounds: TimeBounds | None = None,
+    completeness: bool = True,
 ) -> VerifyReport:
-    """Verify the participants and shared topics from offset 0 to their current ends."""
+    """Verify the participants and shared topics from offset 0 to their current ends, and (with
+    ``completeness``) the log against the platform's cosigned checkpoints of it."""
     bounds = time_bounds or TimeBounds()
     topics = topics or AuditTopics()
     anchors = list(trust_anchor)
@@ -96,6 +100,9 @@ async def verify_log(
         async for batch in reader.read(snapshot, [topics.participants]):
             registry_records.extend(batch)
         registry, inspected, findings = fold_registry(registry_records, anchors, topics)
+        leaves = LeafTable() if completeness else None
+        if leaves is not None:
+            leaves.add_records(registry_records)
         done = len(registry_records)
         progress(done, total)
 
@@ -117,17 +124,43 @@ async def verify_log(
                 workers=chosen,
                 timeout_s=timeout_s,
                 on_done=advance,
+                leaves=leaves,
             )
             inspected += found
         else:
             inspector = Inspector(registry, anchors, topics, snapshot.partition_counts(), bounds)
             async for batch in reader.read(snapshot, topics.shared):
                 inspected += inspector.inspect_many(batch)
+                if leaves is not None:
+                    leaves.add_records(batch)
                 advance(len(batch))
+        summary: Completeness | None = None
+        if leaves is not None:
+            complete, summary = await judge_completeness(
+                reader, topics, anchors, registry, snapshot, leaves, timeout_s)
+            findings += complete
     report = conclude(registry, inspected, truncation(snapshot) + findings, started,
                       snapshot.by_topic(), chosen)
+    report.completeness = summary
     report.cpu_seconds = time.process_time() - cpu + worker_cpu
     return report
+
+
+async def judge_completeness(
+    reader: LogReader, topics: AuditTopics, anchors: list[bytes], registry: Registry,
+    snapshot: Snapshot, leaves: LeafTable, timeout_s: float,
+) -> tuple[list[Finding], Completeness]:
+    """The snapshot's logs against the checkpoints and cosignatures on the bus now."""
+    started = time.perf_counter()
+    built = leaves.build()
+    starts = dict(snapshot.start)
+    judged = await read_judged(reader.kafka, topics, anchors, registry, of_topics(topics.all),
+                               timeout_s=timeout_s, reader=reader)
+    if judged is None or not judged.read:
+        return no_checkpoints(topics.checkpoints, starts, built)
+    out = judge(built, starts, judged)
+    log.info("audit_completeness", seconds=round(time.perf_counter() - started, 3))
+    return out
 
 
 def verify_records(

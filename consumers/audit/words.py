@@ -30,6 +30,14 @@ FINDING_KINDS: Final[Mapping[str, str]] = MappingProxyType({
     Kind.REDELIVERY.value: N_("identical re-delivery"),
     Kind.LOG_TRUNCATED.value: N_("log truncated"),
     Kind.INVALID_TRANSITION.value: N_("a step its lifecycle does not allow"),
+    Kind.CHECKPOINT_INVALID.value: N_("checkpoint not signed by the platform"),
+    Kind.LOG_REWRITTEN.value: N_("records differ from a checkpoint"),
+    Kind.TAIL_DROPPED.value: N_("end of the log deleted"),
+    Kind.CHECKPOINT_FORK.value: N_("checkpoints fork"),
+    Kind.BAD_COSIGNATURE.value: N_("witness cosignature does not verify"),
+    Kind.COSIGNATURE_MISSING.value: N_("checkpoint not cosigned by one side"),
+    Kind.NO_CHECKPOINTS.value: N_("no checkpoints"),
+    Kind.WITNESS_REFUSAL.value: N_("a witness refused a checkpoint"),
 })
 
 LANES: Final[Mapping[str, str]] = MappingProxyType({

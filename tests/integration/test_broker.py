@@ -20,7 +20,15 @@ from infra.logging import configure_logging
 from infra.topics import apply_topics, describe_topics
 from infra.wiring import PLATFORM_ORG
 from producers.connection import diagnose, login_error
-from schemas.topics import DLQ, PARTICIPANTS, SHARED_TOPICS, TopicSpec, alerts_topic, catalogue
+from schemas.topics import (
+    DLQ,
+    PARTICIPANTS,
+    SHARED_TOPICS,
+    TLOG_TOPICS,
+    TopicSpec,
+    alerts_topic,
+    catalogue,
+)
 from tests.conftest import own_broker
 from tests.kafka_support import access_env, settings_for
 
@@ -189,8 +197,9 @@ async def test_topics_apply_creates_the_catalogue_and_is_idempotent(
     topics = await describe_topics(access_of(private_broker), [spec.name for spec in wanted])
     assert {name: info.partitions for name, info in topics.items()} == {
         **dict.fromkeys(SHARED_TOPICS, 4), PARTICIPANTS: 1, DLQ: 3,
+        **dict.fromkeys(TLOG_TOPICS, 1),
     }
-    for name in SHARED_TOPICS:
+    for name in (*SHARED_TOPICS, *TLOG_TOPICS):
         assert topics[name].config["retention.ms"] == "-1"
         assert topics[name].config["retention.bytes"] == "-1"
 

@@ -20,11 +20,15 @@ from schemas.participants import OrganisationOffboarded, OrganisationOnboarded
 from schemas.registry import Registry
 from schemas.topics import (
     APPROVALS,
+    CHECKPOINTS,
+    COSIGNATURES,
     DLQ,
     PARTICIPANTS,
     PROJECTS,
+    REFUSALS,
     SHARED_TOPICS,
     SHIPMENTS,
+    TLOG_TOPICS,
     alerts_topic,
 )
 from tests.unit.helpers import T0
@@ -70,13 +74,19 @@ def test_a_firm_writes_but_never_reads_the_shared_topics_reads_the_registry_and_
         ("READ", "topic", PARTICIPANTS, "literal"),
         ("READ", "topic", "emining.alerts.cn-ent-mcc-resources", "literal"),
         ("READ", "group", f"{FIRM}.", "prefixed"),
+        # a witness: reads checkpoints, writes its own cosignatures and refusals
+        ("READ", "topic", CHECKPOINTS, "literal"),
+        ("READ", "topic", COSIGNATURES, "literal"),
+        ("READ", "topic", REFUSALS, "literal"),
+        ("WRITE", "topic", COSIGNATURES, "literal"),
+        ("WRITE", "topic", REFUSALS, "literal"),
     }
 
 
 def test_a_firm_never_writes_the_registry_the_dlq_or_any_alerts_topic(registry: Registry) -> None:
     firm = [a for a in desired_acls(registry, NOW) if a.principal == f"User:{FIRM}"]
     written = {a.name for a in firm if a.operation == "WRITE"}
-    assert written == set(SHARED_TOPICS)
+    assert written == {*SHARED_TOPICS, COSIGNATURES, REFUSALS}  # never the checkpoints
     assert not {a for a in firm if a.name in {PARTICIPANTS, DLQ} and a.operation != "READ"}
     assert not [a for a in firm if a.name == DLQ]
     # its alerts topic, literally: never another organisation's, never a prefix over them all
@@ -91,6 +101,9 @@ def test_an_agency_has_the_same_rights_as_a_firm_on_its_own_resources() -> None:
         ("READ", "topic", PARTICIPANTS, "literal"),
         ("READ", "topic", "emining.alerts.pk-gov-ba-mmdd", "literal"),
         ("READ", "group", f"{AGENCY}.", "prefixed"),
+        *{("READ", "topic", t, "literal") for t in TLOG_TOPICS},
+        ("WRITE", "topic", COSIGNATURES, "literal"),
+        ("WRITE", "topic", REFUSALS, "literal"),
     }
 
 
@@ -145,6 +158,19 @@ def test_services_get_exactly_what_their_code_uses() -> None:
         ("READ", "topic", "emining.alerts.", "prefixed"),
         ("READ", "group", "emining-gateway", "prefixed"),
     }
+    assert _of(service_acls("checkpoint"), "User:emining-checkpoint") == {
+        *{("READ", "topic", t, "literal") for t in (*SHARED_TOPICS, PARTICIPANTS)},
+        *{("READ", "topic", t, "literal") for t in TLOG_TOPICS},
+        ("WRITE", "topic", CHECKPOINTS, "literal"),
+        ("READ", "topic", "emining.alerts.", "prefixed"),
+        ("WRITE", "topic", "emining.alerts.", "prefixed"),
+        ("CREATE", "topic", "emining.alerts.", "prefixed"),
+        ("DESCRIBE_CONFIGS", "topic", "emining.alerts.", "prefixed"),
+        ("READ", "group", "emining-checkpoint", "prefixed"),
+    }
+    checkpoint_writers = {a.principal for a in desired_acls(Registry(), NOW)
+                          if a.operation == "WRITE" and a.name == CHECKPOINTS}
+    assert checkpoint_writers == {"User:emining-checkpoint"}
     for name in SERVICES:  # each service's ACLs name only itself
         assert {a.principal for a in service_acls(name)} == {service_principal(name)}
 
@@ -157,7 +183,8 @@ def test_nobody_but_the_super_user_writes_the_registry_and_only_views_and_alerts
     dlq_writers = {a.principal for a in acls if a.operation == "WRITE" and a.name == DLQ}
     assert dlq_writers == {"User:emining-views", "User:emining-alerts"}
     creators = {(a.principal, a.name) for a in acls if a.operation == "CREATE"}
-    assert creators == {("User:emining-alerts", "emining.alerts.")}
+    assert creators == {("User:emining-alerts", "emining.alerts."),
+                        ("User:emining-checkpoint", "emining.alerts.")}
     assert not [a for a in acls if a.resource == "cluster"]
 
 

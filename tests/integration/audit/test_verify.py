@@ -41,7 +41,8 @@ async def test_clean_scenario_verifies_with_both_workers(kafka_access, bus, part
     report = await verify_log(kafka_access, parties.trust_anchor, topics=bus.topics,
                               workers=2)
     assert report.ok, report.violations
-    assert report.findings == []
+    # nothing wrong; the only warning: no checkpoints of this test's topics prove completeness
+    assert [f.kind for f in report.findings] == [Kind.NO_CHECKPOINTS]
     registry_events = len(parties.registry_events())
     assert report.records == report.events == len(results) + registry_events
     assert sum(sum(p.values()) for p in report.end_offsets.values()) == report.records
@@ -101,7 +102,8 @@ async def test_each_tampering_is_caught_at_its_offset_with_its_kind(
     report = await verify_log(kafka_access, parties.trust_anchor, topics=topics, workers=2)
     found = {(f.topic, f.partition, f.offset, f.kind) for f in report.violations}
     assert found == expected
-    assert {(f.topic, f.partition, f.offset, f.kind) for f in report.warnings} == {copy_at}
+    assert {(f.topic, f.partition, f.offset, f.kind) for f in report.warnings
+            if f.kind is not Kind.NO_CHECKPOINTS} == {copy_at}
     assert not report.ok
     by_kind = {f.kind: f for f in report.violations}
     assert "PK-BA" in by_kind[Kind.UNAUTHORISED].reason

@@ -1,0 +1,333 @@
+"""The checkpointer: a Merkle tree per partition, signed heads on ``emining.checkpoints.v1``.
+
+It reads every partition of the checkpointed topics (the shared record and the registry) from
+offset 0, appends one leaf per record (``schemas.tlog.record_leaf``: topic, partition, offset,
+broker timestamp, key, value, headers), and every ``every_seconds`` or ``every_records`` new
+records publishes, for each partition whose log grew, a checkpoint signed with the platform
+operator's key, with the consistency proof from its previous checkpoint of that origin.
+
+Safety: on start it reads its own checkpoints first. A log that no longer extends its last
+checkpoint (fewer records than it signed: a dropped tail or a recreated topic; or another root
+at that size: rewritten records) is never checkpointed again: it logs an error and raises the
+alarm. It never publishes two heads of one size with different roots, nor a head smaller than
+its last, for an origin; after a send without acknowledgement it reads its checkpoints again
+before the next publish (the record may have landed). The producer is idempotent.
+
+It also relays the witnesses' refusals (``emining.refusals.v1``) as platform alerts, after
+checking each refusal's signature against the witness organisation's keys in the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from consumers.checkpoints.alarms import Alarm, AlarmSink
+from producers.connection import KafkaAccess
+from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, topic_partitions
+from producers.sender import Ack, RecordSender
+from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord
+from schemas.envelope import KafkaRecord
+from schemas.errors import EminingError
+from schemas.registry import Registry
+from schemas.signing import PrivateKey
+from schemas.tlog import (
+    PLATFORM_KEY_NAME,
+    Checkpoint,
+    MerkleLog,
+    TlogError,
+    b64,
+    leaf_hash,
+    open_checkpoint,
+    origin_for,
+    record_leaf,
+    sign_checkpoint,
+    verify_consistency,
+)
+from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
+
+log = structlog.get_logger("consumers.checkpoints.checkpointer")
+
+RegistryLoader = Callable[[], Awaitable[Registry]]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    size: int
+    root: bytes
+
+
+@dataclass(slots=True)
+class PartitionLog:
+    tree: MerkleLog = field(default_factory=MerkleLog)
+    next_offset: int = 0
+
+
+def leaf_of(rec: Record) -> bytes:
+    """The leaf data of a record as the consumer sees it."""
+    return record_leaf(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value,
+                       [(k, v) for k, v in rec.headers])
+
+
+class Checkpointer:
+    """Builds the per-partition logs and publishes their signed heads."""
+
+    def __init__(self, kafka: KafkaAccess, key: PrivateKey, *,
+                 topics: Sequence[str] = CHECKPOINTED_TOPICS,
+                 checkpoints_topic: str = CHECKPOINTS, refusals_topic: str = REFUSALS,
+                 every_seconds: float = 10.0, every_records: int = 1000,
+                 timeout_s: float = 15.0, alarm: AlarmSink | None = None,
+                 registry: RegistryLoader | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.kafka, self.key, self.topics = kafka, key, tuple(topics)
+        self.checkpoints_topic, self.refusals_topic = checkpoints_topic, refusals_topic
+        self.every_seconds, self.every_records = every_seconds, every_records
+        self.timeout_s, self._alarm, self._registry, self._clock = timeout_s, alarm, registry, clock
+        self.logs: dict[str, PartitionLog] = {}
+        self.published: dict[str, Head] = {}
+        """The largest head this key signed per origin (from the topic, then as published)."""
+        self.signed: dict[str, dict[int, bytes]] = {}
+        """Every head this key signed per origin and size (a fork shows as two roots)."""
+        self.halted: dict[str, str] = {}
+        """Origins never checkpointed again, and why."""
+        self._reload = False
+        self._refusals_next = 0
+        self._alarmed: set[str] = set()
+        self.rewound: list[Alarm] = []
+        """Alarms ``append`` found in live mode, raised by the loop."""
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def load_published(self) -> None:
+        """Read this key's checkpoints from the topic: the last head per origin."""
+        self.published.clear()
+        self.signed.clear()
+        forks: list[Alarm] = []
+        async with aclosing(read_to_end(self.kafka, [self.checkpoints_topic],
+                                        timeout_s=self.timeout_s)) as batches:
+            async for batch in batches:
+                for rec in batch:
+                    try:
+                        cp = open_checkpoint(CheckpointRecord.from_value(rec.value).note,
+                                             PLATFORM_KEY_NAME, self.key.public_key)
+                    except TlogError as exc:
+                        log.warning("checkpoint_record_ignored", offset=rec.offset,
+                                    reason=str(exc)[:200])
+                        continue
+                    sizes = self.signed.setdefault(cp.origin, {})
+                    if sizes.setdefault(cp.size, cp.root) != cp.root:
+                        forks.append(Alarm(
+                            cp.origin, RefusalKind.FORK, self.key.org,
+                            f"{rec.topic}:{rec.partition}:{rec.offset}", cp.size, cp.size,
+                            "two checkpoints of this size with different roots, both signed"
+                            " with the platform's key"))
+                    head = self.published.get(cp.origin)
+                    if head is None or cp.size > head.size:
+                        self.published[cp.origin] = Head(cp.size, cp.root)
+        for alarm in forks:
+            self.halted[alarm.origin] = "forked checkpoints on the topic"
+            log.error("checkpoints_forked", origin=alarm.origin, size=alarm.size)
+        await self._raise(forks)
+        self._reload = False
+
+    def append(self, records: Sequence[Record], *, live: bool = False) -> int:
+        """Append records (in offset order per partition); returns how many were new.
+
+        ``live``: the consumer never seeks back, so a record below the next offset means the
+        partition's offsets started again (the topic was deleted and recreated): that log is
+        halted and the alarm raised (``rewound``)."""
+        added = 0
+        for rec in records:
+            origin = origin_for(rec.topic, rec.partition)
+            plog = self.logs.setdefault(origin, PartitionLog())
+            if rec.offset < plog.next_offset:
+                if live and origin not in self.halted:
+                    detail = (f"offset {rec.offset} after offset {plog.next_offset - 1}: the"
+                              " partition was recreated")
+                    self.halted[origin] = detail
+                    log.error("log_rewound", origin=origin, offset=rec.offset,
+                              size=plog.tree.size)
+                    self.rewound.append(Alarm(
+                        origin, RefusalKind.SHRINK, self.key.org,
+                        f"checkpointer:{origin}:rewound:{plog.tree.size}:{rec.offset}",
+                        None, plog.tree.size, detail))
+                continue  # fetched again: already a leaf
+            plog.tree.append(leaf_hash(leaf_of(rec)))
+            plog.next_offset = rec.offset + 1
+            added += 1
+        return added
+
+    def check_against_published(self) -> list[Alarm]:
+        """Origins whose rebuilt log no longer extends the last checkpoint: halted, alarms."""
+        alarms = []
+        for origin, head in sorted(self.published.items()):
+            if origin in self.halted:
+                continue
+            plog = self.logs.get(origin)
+            size = plog.tree.size if plog is not None else 0
+            if size < head.size:
+                kind, detail = RefusalKind.SHRINK, (
+                    f"the partition has {size} records, the last checkpoint signed {head.size}")
+            elif plog is not None and plog.tree.root(head.size) != head.root:
+                kind, detail = RefusalKind.BAD_PROOF, (
+                    f"the first {head.size} records no longer hash to the signed root")
+            else:
+                continue
+            self.halted[origin] = detail
+            log.error("log_inconsistent_with_checkpoint", origin=origin, kind=kind.value,
+                      size=size, checkpoint_size=head.size, detail=detail)
+            alarms.append(Alarm(origin, kind, self.key.org,
+                                f"checkpointer:{origin}:{kind.value}:{head.size}:{size}",
+                                size, head.size, detail))
+        return alarms
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def due(self) -> list[tuple[str, CheckpointRecord, Checkpoint]]:
+        """The checkpoint records to publish now: each origin whose log grew."""
+        out = []
+        now = int(self._clock())
+        for origin, plog in sorted(self.logs.items()):
+            size = plog.tree.size
+            head = self.published.get(origin)
+            if origin in self.halted or size == 0 or (head is not None and size <= head.size):
+                continue
+            root = plog.tree.root()
+            known = self.signed.get(origin, {}).get(size)
+            if known is not None and known != root:  # never two heads of one size
+                self.halted[origin] = "a head of this size with another root was signed before"
+                log.error("checkpoint_refused_fork", origin=origin, size=size)
+                continue
+            proof: list[bytes] = []
+            previous = None
+            if head is not None:
+                previous = head.size
+                proof = plog.tree.consistency_proof(head.size)
+                if not verify_consistency(head.size, size, head.root, root, proof):
+                    self.halted[origin] = "the log does not extend its last checkpoint"
+                    log.error("checkpoint_refused_inconsistent", origin=origin, size=size)
+                    continue
+            cp = Checkpoint(origin, size, root)
+            note = sign_checkpoint(cp, self.key.seed)
+            out.append((origin, CheckpointRecord(note, now, previous, tuple(proof)), cp))
+        return out
+
+    async def publish(self, sender: RecordSender) -> int:
+        """Publish the due checkpoints; returns how many were acknowledged."""
+        if self._reload:
+            await self.load_published()
+            await self._raise(self.check_against_published())
+        due = self.due()
+        if not due:
+            return 0
+        records = [KafkaRecord(self.checkpoints_topic, origin.encode(), rec.to_value(), [])
+                   for origin, rec, _ in due]
+        results = await sender.send(records)
+        done = 0
+        for (origin, _, cp), result in zip(due, results, strict=True):
+            if not isinstance(result, Ack):
+                self._reload = True
+                log.error("checkpoint_not_published", origin=origin, size=cp.size,
+                          error=str(result)[:300])
+                continue
+            self.published[origin] = Head(cp.size, cp.root)
+            self.signed.setdefault(origin, {})[cp.size] = cp.root
+            done += 1
+            log.info("checkpoint_published", origin=origin, size=cp.size, root=b64(cp.root),
+                     offset=result.offset)
+        return done
+
+    # -- refusals --------------------------------------------------------------------------
+
+    async def relay_refusals(self) -> int:
+        """Raise the alarm for each new, validly signed witness refusal; returns how many."""
+        start = {TopicPartition(self.refusals_topic, 0): self._refusals_next}
+        found: list[tuple[Record, RefusalRecord]] = []
+        async with aclosing(read_to_end(self.kafka, [self.refusals_topic], start=start,
+                                        timeout_s=self.timeout_s)) as batches:
+            async for batch in batches:
+                for rec in batch:
+                    self._refusals_next = rec.offset + 1
+                    try:
+                        found.append((rec, RefusalRecord.from_value(rec.value)))
+                    except TlogError as exc:
+                        log.warning("refusal_record_ignored", offset=rec.offset,
+                                    reason=str(exc)[:200])
+        if not found or self._registry is None:
+            return 0
+        registry = await self._registry()
+        alarms = []
+        for rec, refusal in found:
+            org = registry.orgs.get(refusal.refusal.witness)
+            when = datetime.fromtimestamp(refusal.refusal.time, UTC)
+            keys = [k.public_key for k in org.keys.values()
+                    if k.valid_at(when)] if org is not None else []
+            if not refusal.verify(keys):
+                log.warning("refusal_not_signed_by_witness", offset=rec.offset,
+                            witness=refusal.refusal.witness)
+                continue
+            r = refusal.refusal
+            alarms.append(Alarm(r.origin, r.kind, r.witness,
+                                f"{rec.topic}:{rec.partition}:{rec.offset}",
+                                detail=refusal.detail))
+        await self._raise(alarms)
+        return len(alarms)
+
+    async def _raise(self, alarms: Sequence[Alarm]) -> None:
+        new = [a for a in alarms if a.cause_key not in self._alarmed]
+        if not new:
+            return
+        for alarm in new:
+            log.error("log_alarm", origin=alarm.origin, kind=alarm.kind.value,
+                      reporter=alarm.reporter, cause=alarm.cause_key)
+        if self._alarm is not None:
+            await self._alarm(new)
+        self._alarmed.update(a.cause_key for a in new)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
+        """Catch up from offset 0, check, publish; then (unless ``once``) follow and publish
+        every ``every_seconds`` or ``every_records`` new records, until ``stop``."""
+        await self.load_published()
+        tps = await topic_partitions(self.kafka, self.topics, timeout_s=self.timeout_s)
+        # earliest: after a topic is recreated under it, the consumer starts the new one from
+        # its first offset, which ``append`` sees go back
+        async with opened(self.kafka, self.timeout_s, auto_offset_reset="earliest") as consumer, \
+                RecordSender(self.kafka, timeout_s=self.timeout_s) as sender:
+            ends = await assign_at(consumer, tps, timeout_s=self.timeout_s)
+            async with aclosing(drain(consumer, ends, timeout_s=self.timeout_s)) as batches:
+                async for batch in batches:
+                    self.append(batch)
+            await self._raise(self.check_against_published())
+            await self.publish(sender)
+            await self.relay_refusals()
+            if once:
+                return
+            consumer.resume(*tps)
+            loop = asyncio.get_running_loop()
+            last = loop.time()
+            pending = 0
+            while stop is None or not stop.is_set():
+                batches_by_tp = await consumer.getmany(timeout_ms=250)
+                for tp in sorted(batches_by_tp, key=lambda t: (t.topic, t.partition)):
+                    pending += self.append(batches_by_tp[tp], live=True)
+                if self.rewound:
+                    alarms, self.rewound = self.rewound, []
+                    await self._raise(alarms)
+                if loop.time() - last >= self.every_seconds or pending >= self.every_records:
+                    try:
+                        await self.publish(sender)
+                        await self.relay_refusals()
+                    except (KafkaError, OSError, TimeoutError, EminingError) as exc:
+                        # the broker is away: what was not published is due next round
+                        log.warning("checkpoint_round_failed", error=repr(exc)[:300])
+                    last, pending = loop.time(), 0
