@@ -46,6 +46,7 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "audit": ["--events", "1000"],
         "console": ["--requests", "3", "--scale", "0.2"],
         "scaleout": ["--events", "1000"],
+        "checkpoints": ["--events", "1000", "--rounds", "1"],
     },
     "quick": {
         "contract": ["--n", "5000"],
@@ -56,6 +57,7 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "audit": ["--events", "20000"],
         "console": ["--requests", "40"],
         "scaleout": ["--events", "10000"],
+        "checkpoints": ["--events", "10000", "--rounds", "1"],
     },
     "full": {
         "contract": ["--n", "20000"],
@@ -66,9 +68,10 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "audit": ["--events", "200000"],
         "console": ["--requests", "200"],
         "scaleout": ["--events", "20000"],
+        "checkpoints": ["--events", "20000", "--rounds", "2"],
     },
 }
-NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout"}
+NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout", "checkpoints"}
 
 
 def command(name: str, scale: str, out: Path) -> list[str]:
