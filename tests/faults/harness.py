@@ -8,10 +8,15 @@ and "heal" is ``up``.
 
 Clients, all publishing as one registered firm, continuously, each on its own source (chain):
 the SDK (``Publisher``, batches of events), ``emining import`` (a subprocess per file, re-run
-when it fails until the file is in) and the gateway (uvicorn on loopback, real HTTP posts).
+when it fails until the file is in) and the gateway (uvicorn on loopback, real HTTP posts). The
+SDK client also publishes customs holds as a second registered organisation (customs, its own
+source): each raises two alerts, to customs and to the firm (the exporter).
 Every acknowledged send is recorded with its event id (and source and sequence where the client
-reports them), every reported failure too. After each scenario the checker reads the topic to
-its end and the audit verifies the whole log; figures go to ``<out>/<scenario>.json``.
+reports them), every reported failure too. The views consumer runs throughout with the alerts
+as ``emining views run`` hosts them (rules, outbox, delivery signed as the platform). After each
+scenario the checker reads the topics to their ends and the audit verifies the whole log; it
+reads the recipients' alerts topics too (every alert the holds raise exactly once, none extra,
+each verified under the platform key); figures go to ``<out>/<scenario>.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,10 @@ import httpx
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import func, select
 
+from consumers.alerts import tables as alert_tables
+from consumers.alerts.reader import AlertVerifier
 from consumers.audit.verify import verify_log
 from consumers.config import ViewsConfig
 from consumers.digest import digest
@@ -48,6 +56,7 @@ from consumers.runner import run_views_forever
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra import local_kafka
+from infra.alerts_runtime import plugin as alerts_plugin
 from infra.app import build_app
 from infra.cli_publish import _with_id
 from infra.kafka_client import kafka_access
@@ -61,10 +70,14 @@ from producers.kafka_meta import partitions_of
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
 from producers.sender import PublishError
+from schemas.alerts import PLATFORM_ORG, AlertRaised, AlertRule, alerts_topic_spec
 from schemas.catalogue import model_for
+from schemas.envelope import from_record, org_of
+from schemas.errors import ContractError
 from schemas.events.examples import OPERATOR
+from schemas.events.shipments_border import CustomsHeld
 from schemas.signing import PrivateKey, b64
-from schemas.topics import PROJECTS, catalogue
+from schemas.topics import PROJECTS, SHIPMENTS, alerts_topic, catalogue
 from tests.integration.gateway.conftest import (
     REGISTERED_PROJECTS,
     firm_org,
@@ -72,13 +85,18 @@ from tests.integration.gateway.conftest import (
     register_projects,
     unique_org,
 )
-from tests.integration.publishing.conftest import read_all
+from tests.integration.views.parties import CUSTOMS, registry_seed
 from tests.kafka_support import access_env, settings_for
 
 log = structlog.get_logger("faults")
 
 ROOT = Path(__file__).resolve().parents[2]
 MILESTONE = "pk.emining.project.milestone.reached"
+HOLD = CustomsHeld.TYPE
+HOLD_PAUSE_S = 0.3
+"""Between the SDK's customs holds: ~2 holds a second, each raising two alerts."""
+ALERTS_WAIT_S = 60.0
+"""After the views caught up, how long the delivery worker may take to empty the outbox."""
 SUBNET = "10.99.0"
 BRIDGE = "embr0"
 CLIENT_TIMEOUT_S = 10.0
@@ -184,6 +202,20 @@ class Ledger:
                                error=error[:300]))
 
 
+AlertKey = tuple[str, str, str]
+"""(rule, id of the event that raised it, recipient): one alert, ever (its id derives from it)."""
+
+
+@dataclass
+class AlertLedger:
+    """What earlier checks already counted: each expected alert is counted (delivered or
+    missing) by the first check after its event is on the log, each duplicate or extra once."""
+
+    counted: set[AlertKey] = field(default_factory=set)
+    duplicated: set[AlertKey] = field(default_factory=set)
+    extra: set[AlertKey] = field(default_factory=set)
+
+
 # --------------------------------------------------------------------------- world
 
 
@@ -195,6 +227,8 @@ class World:
     root: Path
     operator: PrivateKey
     firm: PrivateKey
+    customs: PrivateKey
+    """A second registered organisation (customs): its holds raise alerts."""
     net: Network
     ledger: Ledger = field(default_factory=Ledger)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -202,6 +236,8 @@ class World:
     views: ViewsConfig | None = None
     """The views consumer running through every fault (its store compared with a rebuild)."""
     views_task: asyncio.Task[None] | None = None
+    holds: int = 0
+    alerts: AlertLedger = field(default_factory=AlertLedger)
 
     def views_done(self) -> bool:
         return self.views_task is not None and self.views_task.done()
@@ -210,6 +246,15 @@ class World:
         return settings_for(self.access, state_dir=self.root / name,
                             trust_anchor=b64(self.operator.public_key),
                             client_timeout_s=CLIENT_TIMEOUT_S)
+
+    def next_hold(self) -> dict[str, Any]:
+        """A hold of a shipment of the firm's (unique per hold), held just now."""
+        self.holds += 1
+        held_at = datetime.now(UTC) - timedelta(seconds=1)
+        return {"shipment_id": f"SHP-2026-{900000 + self.holds:06d}", "exporter_uscc": OPERATOR,
+                "declaration_number": f"KPQE-SB-{self.holds:07d}-06122026",
+                "held_at": held_at.isoformat(), "reason": "sampling",
+                "detail": "Samples drawn for verification (fault suite)"}
 
     def next_milestone(self) -> dict[str, Any]:
         """Unique content (so import's derived ids differ), a registered project."""
@@ -225,13 +270,24 @@ def pause() -> float:
 
 
 async def sdk_client(world: World) -> None:
-    """The SDK: batches of 5 events; on a PublishError the next call settles the outbox."""
-    cls = model_for(MILESTONE)
-    async with Publisher(kafka=world.access, key=world.firm, source=f"{world.firm.org}/sdk",
-                         state_dir=world.root / "sdk", timeout_s=CLIENT_TIMEOUT_S) as pub:
+    """The SDK: the firm's milestones and customs' holds, each its own publisher and chain."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(sdk_publishing(
+            world, world.firm, "sdk", 5, lambda: model_for(MILESTONE).model_validate(
+                world.next_milestone()), pause))
+        group.create_task(sdk_publishing(
+            world, world.customs, "sdk-customs", 1,
+            lambda: CustomsHeld.model_validate(world.next_hold()), lambda: HOLD_PAUSE_S))
+
+
+async def sdk_publishing(world: World, key: PrivateKey, name: str, batch: int,
+                         make: Callable[[], Any], wait: Callable[[], float]) -> None:
+    """Batches of ``batch`` events as ``key``'s org; on a PublishError the next call settles
+    the outbox. Sends count as the SDK client's."""
+    async with Publisher(kafka=world.access, key=key, source=f"{key.org}/sdk",
+                         state_dir=world.root / name, timeout_s=CLIENT_TIMEOUT_S) as pub:
         while not world.stop.is_set():
-            drafts = [Draft(cls.model_validate(world.next_milestone()), str(uuid.uuid4()))
-                      for _ in range(5)]
+            drafts = [Draft(make(), str(uuid.uuid4())) for _ in range(batch)]
             started = time.monotonic()
             try:
                 results = await pub.publish_many(drafts)
@@ -248,7 +304,7 @@ async def sdk_client(world: World) -> None:
             for result in results:
                 world.ledger.ack("sdk", result.id, started, source=result.source,
                                  sequence=result.sequence)
-            await asyncio.sleep(pause())
+            await asyncio.sleep(wait())
 
 
 def _ranges(text: str) -> set[int]:
@@ -455,6 +511,130 @@ def recovery(sends: list[Send], faults: list[tuple[str, float]]) -> float | None
     return round(worst, 2)
 
 
+async def read_to_end(access: KafkaAccess, topics: list[str]) -> list[Any]:
+    """Every record of ``topics`` from offset 0 to their current ends (one consumer)."""
+    consumer = AIOKafkaConsumer(**access.aiokafka(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(access, t)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            for tp, batch in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
+                records.extend(batch)
+                if batch and batch[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def expected_alerts(world: World, holds: list[Any]) -> set[AlertKey]:
+    """What the rules say the holds on the log raise (``customs_hold``): one alert to the
+    customs office that holds (the event's organisation) and one to the exporter (the firm
+    the registry gives that USCC), each once."""
+    firms = {OPERATOR: world.firm.org}
+    registered = {world.firm.org, world.customs.org}
+    expected: set[AlertKey] = set()
+    for record in holds:
+        env = from_record(record.key, record.value, tuple(record.headers))
+        assert isinstance(env.data, CustomsHeld), env.type
+        for recipient in (org_of(env.source), firms.get(env.data.exporter_uscc)):
+            if recipient in registered:
+                expected.add((AlertRule.CUSTOMS_HOLD.value, env.id, recipient))
+    return expected
+
+
+async def outbox_left(store_url: str) -> tuple[int, int]:
+    """(alerts raised, of them not yet delivered) in the views store's alert outbox."""
+    store = ViewStore(store_url)
+    await store.open(check_version=False)
+    try:
+        async with store.reading() as (conn, _):
+            table = alert_tables.alerts
+            raised = (await conn.execute(
+                select(func.count()).select_from(table))).scalar_one()
+            left = (await conn.execute(select(func.count()).select_from(table).where(
+                table.c.delivered_at.is_(None)))).scalar_one()
+        return int(raised), int(left)
+    finally:
+        await store.close()
+
+
+def transient_gap(alert: AlertRaised, on_log: set[str]) -> bool:
+    """A security alert for a record held for a gap in its source's chain (``sequence_gap``),
+    where that record is on the log (its DLQ id names its place) and the audit finds no gap:
+    the missing predecessor landed later (a failover delayed it), a false alarm."""
+    return (alert.rule is AlertRule.SECURITY_REJECTION
+            and alert.details.get("reason") == "sequence_gap" and alert.cause.key in on_log)
+
+
+async def alerts_check(world: World, records: list[Any]) -> dict[str, Any]:
+    """Once the delivery worker emptied the outbox: every alert the holds on the log should
+    raise is on its recipient's topic exactly once, none is there that should not be (the
+    platform's topic included: security alerts), and each verifies under the platform key.
+    Counted from the topics, never from the outbox. Security alerts for records that were held
+    for a gap and are on the log (``transient_gap``) are counted apart from the other extras."""
+    began = time.monotonic()
+    holds = [r for r in records if r.topic == SHIPMENTS]
+    on_log = {f"{r.topic}:{r.partition}:{r.offset}" for r in records}
+    config = world.views
+    assert config is not None
+    started = time.monotonic()
+    raised, left = await outbox_left(config.store_url)
+    while left and time.monotonic() - started < ALERTS_WAIT_S and not world.views_done():
+        await asyncio.sleep(0.3)
+        raised, left = await outbox_left(config.store_url)
+    settled_s = time.monotonic() - started
+    verifier = AlertVerifier([world.operator.public_key], PLATFORM_ORG)
+    orgs = {alerts_topic(o): o for o in (world.customs.org, world.firm.org, PLATFORM_ORG)}
+    copies: Counter[AlertKey] = Counter()
+    found: dict[AlertKey, AlertRaised] = {}
+    unverified: list[str] = []
+    for record in await read_to_end(world.access, sorted(orgs)):
+        try:
+            env = verifier.check(record.key, record.value, record.headers, orgs[record.topic])
+        except ContractError as exc:
+            unverified.append(f"{record.topic}[{record.partition}]@{record.offset}: {exc}"[:300])
+            continue
+        alert = env.data
+        assert isinstance(alert, AlertRaised)
+        key = (alert.rule.value, alert.cause.key.rpartition("#")[2], alert.recipient)
+        copies[key] += 1
+        found[key] = alert
+    expected = expected_alerts(world, holds)
+    ledger = world.alerts
+    new = expected - ledger.counted
+    duplicated = {k for k, n in copies.items() if n > 1} - ledger.duplicated
+    unexpected = set(copies) - expected - ledger.extra
+    ledger.counted |= new
+    ledger.duplicated |= duplicated
+    ledger.extra |= unexpected
+    gaps = {k for k in unexpected if transient_gap(found[k], on_log)}
+    extra = unexpected - gaps
+    delivered = sum(1 for k in new if copies[k] >= 1)
+    return {
+        "trigger_events": len({k[1] for k in new}),
+        "expected": len(new),
+        "delivered": delivered,
+        "missing": len(new) - delivered,
+        "duplicated": len(duplicated),
+        "extra": len(extra),
+        "unverified": len(unverified),
+        "first_unverified": unverified[:3],
+        "first_extra": [list(k) for k in sorted(extra)[:3]],
+        "transient_gap_alerts": len(gaps),
+        "transient_gap_records": len({k[1] for k in gaps}),
+        "transient_gap_recipients": dict(Counter(k[2] for k in gaps)),
+        "outbox": {"raised": raised, "undelivered": left, "settled_s": round(settled_s, 1)},
+        "on_topics": {"alerts": sum(copies.values()), "distinct": len(copies)},
+        "check_s": round(time.monotonic() - began, 2),
+    }
+
+
 async def views_check(world: World) -> dict[str, Any]:
     """Once the live views consumer applied everything on the log: its views equal a rebuild
     from offset 0 (``emining views rebuild``), row for row (digest)."""
@@ -493,7 +673,7 @@ async def views_check(world: World) -> dict[str, Any]:
 
 async def check(world: World, name: str, faults: list[tuple[str, float]],
                 healed_s: float, seconds: float) -> dict[str, Any]:
-    records = await read_all(world.access, PROJECTS)
+    records = await read_to_end(world.access, [PROJECTS, SHIPMENTS])
     by_id: Counter[str] = Counter()
     by_link: Counter[tuple[str, int]] = Counter()
     for record in records:
@@ -532,6 +712,7 @@ async def check(world: World, name: str, faults: list[tuple[str, float]],
         "log": {"records": len(records), "duplicate_ids": sum(1 for n in by_id.values() if n > 1),
                 "duplicate_source_sequences": sum(1 for n in by_link.values() if n > 1)},
         "views": await views_check(world),
+        "alerts": await alerts_check(world, records),
         "audit": {"ok": report.ok, "violations": len(report.violations),
                   "first": [f.to_json() if hasattr(f, "to_json") else str(f)
                             for f in report.violations[:3]]},
@@ -614,7 +795,8 @@ async def main_async(out: Path, names: list[str], root: Path) -> int:
                         kafka_security="scram")
     world = World(settings=settings, access=None, root=root,  # type: ignore[arg-type]
                   operator=PrivateKey.generate("urn:emining:xx:platform:operator"),
-                  firm=PrivateKey.generate(unique_org("cn", "ent", "faults-firm")), net=net)
+                  firm=PrivateKey.generate(unique_org("cn", "ent", "faults-firm")),
+                  customs=PrivateKey.generate(CUSTOMS), net=net)
     try:
         started = time.monotonic()
         await asyncio.to_thread(cluster_up, world)
@@ -622,17 +804,28 @@ async def main_async(out: Path, names: list[str], root: Path) -> int:
         log.info("cluster_up", seconds=round(time.monotonic() - started, 1),
                  bootstrap=world.access.bootstrap)
         await apply_topics(world.access, catalogue(6), timeout_s=30.0)
+        customs = next(o for o in registry_seed().organisations if o.id == CUSTOMS)
         await publish_registry(world.access, world.operator, root / "operator-chains",
-                               [firm_org(world.firm.org)],
-                               {world.firm.org: world.firm.public_key})
+                               [firm_org(world.firm.org), customs],
+                               {world.firm.org: world.firm.public_key,
+                                CUSTOMS: world.customs.public_key})
+        # as `emining topics apply` makes them: one per registered organisation, the platform's
+        await apply_topics(world.access, [alerts_topic_spec(o) for o in sorted(
+            {PLATFORM_ORG, world.firm.org, CUSTOMS})], timeout_s=30.0)
         await register_on_log(world)
         world.views = ViewsConfig(
             kafka=world.access, store_url=f"sqlite:///{root / 'views.sqlite'}",
             trust_anchor=(world.operator.public_key,), group_id="faults.views",
             timeout_s=CLIENT_TIMEOUT_S)
         views_stop = asyncio.Event()
-        views_task = asyncio.create_task(run_views_forever(world.views, views_stop),
-                                         name="views")
+        # the alerts as `emining views run` hosts them: rules, outbox, delivery as the platform
+        views_settings = world.client_settings("views").model_copy(
+            update={"operator_key_file": root / "views" / "operator.key"})
+        write_key(world.operator, views_settings.operator_key_path)
+        views_task = asyncio.create_task(
+            run_views_forever(world.views, views_stop,
+                              alerts=lambda: alerts_plugin(views_settings)),
+            name="views")
         world.views_task = views_task
         server, serving, base_url, token = await serve_gateway(world)
         try:
@@ -643,7 +836,9 @@ async def main_async(out: Path, names: list[str], root: Path) -> int:
                 log.info("scenario_done", scenario=name,
                          seconds=round(time.monotonic() - began, 1),
                          acknowledged=result["acknowledged"], lost=result["lost"],
-                         duplicated=result["duplicated"], recovery_s=result["recovery_s"])
+                         duplicated=result["duplicated"], recovery_s=result["recovery_s"],
+                         alerts={k: result["alerts"][k] for k in (
+                             "expected", "delivered", "missing", "duplicated", "extra")})
         finally:
             server.should_exit = True
             await serving

@@ -33,11 +33,21 @@ def _views(result: dict[str, Any]) -> str:
     return "yes" if views.get("equal_to_rebuild") else "NO"
 
 
+def _alerts(result: dict[str, Any]) -> str:
+    """Alerts expected, delivered, missing, duplicated, extra (of them false gap alarms)."""
+    alerts = result.get("alerts")
+    if alerts is None:
+        return "- | - | - | - | -"
+    return (f"{alerts['expected']} | {alerts['delivered']} | {alerts['missing']}"
+            f" | {alerts['duplicated']} | {alerts['extra']} ({alerts['transient_gap_alerts']})")
+
+
 def rows(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         ("| fault | events acknowledged | lost | duplicated | reported failed (landed once /"
-         " not on log) | recovery s (SDK / import / gateway) | audit verify | views = rebuild |"),
-        "|---|---:|---:|---:|---|---|---|---|",
+         " not on log) | recovery s (SDK / import / gateway) | audit verify | views = rebuild"
+         " | alerts expected | delivered | missing | duplicated | extra (gap alarms) |"),
+        "|---|---:|---:|---:|---|---|---|---|---:|---:|---:|---:|---|",
     ]
     for result in results:
         clients = result["clients"]
@@ -49,7 +59,7 @@ def rows(results: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {TITLES.get(result['scenario'], result['scenario'])} | {result['acknowledged']}"
             f" | {result['lost']} | {result['duplicated']} | {failed} ({landed} / {missing})"
-            f" | {recovery} | {audit} | {_views(result)} |")
+            f" | {recovery} | {audit} | {_views(result)} | {_alerts(result)} |")
     return lines
 
 
