@@ -6,6 +6,9 @@ the CloudEvents id. An alert leaves the outbox only when the broker acknowledged
 can leave unknown (sent, but not yet recorded as sent; or signed in the SDK's own outbox, but not
 acknowledged) is settled before anything is sent again: the worker reads the alerts topic from
 the time of the previous attempt and marks every id it finds there as delivered, not re-sent.
+An alert an earlier attempt of this worker signed but saw no acknowledgement for (a broker
+failover, a partition) is never signed again: the publisher re-sends its pending record, or finds
+it on the log, before anything new, and the worker records where that landed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from consumers.alerts.store import (
     pending_alerts,
     release,
 )
-from producers.chainstore import ChainStore
+from producers.chainstore import Acknowledged, ChainStore, Pending
 from producers.connection import KafkaAccess
 from producers.log_lookup import find_ids
 from producers.publisher import Draft, Publisher
@@ -107,6 +110,19 @@ class AlertDelivery:
             self._log.warning("alerts_found_already_sent", count=len(found), stage="outbox")
         return [Delivered(i, *where) for i, where in found.items()]
 
+    def _resent(self, waiting: set[str]) -> list[Delivered]:
+        """Where the publisher's outbox put the alerts it held pending (re-sent, or found on the
+        log). One not placed stays claimed and is looked up again once its lease ends."""
+        placed: list[Delivered] = []
+        for alert_id in sorted(waiting):
+            state = self._publisher.known(alert_id)
+            if (isinstance(state, Acknowledged) and state.partition is not None
+                    and state.offset is not None):
+                placed.append(Delivered(alert_id, state.topic, state.partition, state.offset))
+            else:
+                self._log.warning("alert_resent_not_placed", alert_id=alert_id)
+        return placed
+
     async def _ensure_topics(self, alerts: Sequence[AlertRaised]) -> None:
         new = sorted({a.recipient for a in alerts} - self._known_orgs)
         if new and self._ensure is not None:
@@ -126,11 +142,15 @@ class AlertDelivery:
             doubtful = [j for j in jobs if j.attempts > 1]
             done = await self._already_sent(doubtful) if doubtful else []
             settled = {d.alert_id for d in done}
+            # signed by an earlier attempt, unacknowledged: publish_many re-sends them first
+            waiting = {j.alert_id for j in jobs if j.alert_id not in settled
+                       and isinstance(self._publisher.known(j.alert_id), Pending)}
             alerts = [AlertRaised.model_validate_json(j.doc) for j in jobs
-                      if j.alert_id not in settled]
+                      if j.alert_id not in settled and j.alert_id not in waiting]
             await self._ensure_topics(alerts)
             results = await self._publisher.publish_many(
                 [Draft(a, event_id=a.alert_id) for a in alerts])
+            done += self._resent(waiting)
         except (PublishError, OSError, TimeoutError) as exc:
             async with self._store.writing() as conn:
                 await release(conn, [j.alert_id for j in jobs])

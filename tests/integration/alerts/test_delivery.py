@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from consumers.alerts import tables
 from consumers.alerts.clock import ManualClock
@@ -14,6 +14,7 @@ from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore, alert_docs, record_alerts
 from producers.chainstore import ChainStore
 from producers.connection import KafkaAccess
+from producers.sender import PublishError
 from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey
@@ -121,3 +122,44 @@ async def test_an_alert_signed_and_sent_but_unacknowledged_is_not_resent(
     chain = ChainStore(chains, f"{PLATFORM_ORG}/alerts")
     assert chain.pending() == []
     chain.close()
+
+
+async def test_an_alert_whose_send_failed_is_resent_once_not_signed_again(
+    kafka_access: KafkaAccess, alert_store: AlertStore, operator: PrivateKey, clock: ManualClock,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A send that failed in a running worker (a failover, found by the fault suite) leaves the
+    alert pending in the publisher's outbox and back in the store's: the next attempt lets the
+    publisher re-send that record and records where it landed; it never signs the alert again
+    (that put it on the topic twice, under two sequences)."""
+    firm = unique_firm()
+    alert = customs_hold_alert(firm, "SHP-2026-000500")
+    async with alert_store.writing() as conn:
+        await record_alerts(conn, [alert])
+    delivery = worker(kafka_access, alert_store, operator, tmp_path / "chains", clock)
+    await delivery.start()
+    try:
+        sender = delivery._publisher._sender
+
+        async def away(*_: object, **__: object) -> None:
+            raise PublishError("the broker went away (test)")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(sender, "send", away)
+            with pytest.raises(PublishError):
+                await delivery.run_once()
+        assert await delivery.run_once() == 1
+        assert await delivery.run_once() == 0
+    finally:
+        await delivery.stop()
+    records = await topic_records(kafka_access, firm)
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [alert.alert_id]
+    assert [int(dict(r.headers)["ce_sequence"]) for r in records] == [1]
+    async with alert_store.reading() as conn:
+        [doc] = await alert_docs(conn, firm)
+    assert doc.alert_id == alert.alert_id
+    async with alert_store.reading() as conn:
+        row = (await conn.execute(select(tables.alerts.c.delivered_at, tables.alerts.c.log_offset)
+                                  .where(tables.alerts.c.alert_id == alert.alert_id))).one()
+    assert row.delivered_at is not None
+    assert row.log_offset == records[0].offset
