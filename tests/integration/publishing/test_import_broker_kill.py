@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from infra import local_kafka
 from infra.cli import app
-from infra.cli_publish import _with_id
+from infra.cli.publish import _with_id
 from infra.kafka_client import kafka_access
 from infra.topics import apply_topics
 from producers.bulk import Row, read_rows

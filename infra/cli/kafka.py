@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
+from infra.acl_policy import SECURITY_OFF, AclOutcome, apply_policy, load_registry_for_acls
+from infra.cli.common import console as out
+from infra.cli.common import deferred, fail, print_json, write_secret
+from infra.cli.common import err_console as err
 from schemas.errors import EminingError
 from schemas.topics import catalogue
-
-from .acl_policy import SECURITY_OFF, AclOutcome, apply_policy, load_registry_for_acls
-from .cli_common import console as out
-from .cli_common import deferred, fail, print_json, write_secret
-from .cli_common import err_console as err
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -42,12 +41,11 @@ else:  # imported when a command first uses them: `emining` starts light
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from infra.broker_acls import Acl
+    from infra.broker_admin import AclChanges
+    from infra.topics import Durability, TopicChange, TopicInfo
     from producers.connection import KafkaAccess
     from schemas.registry import Registry
-
-    from .broker_acls import Acl
-    from .broker_admin import AclChanges
-    from .topics import Durability, TopicChange, TopicInfo
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -286,7 +284,7 @@ def apply_catalogue(
 async def _apply_all(
     settings: Settings, kafka: KafkaAccess, applied: list[Durability]
 ) -> tuple[list[TopicChange], AclOutcome]:
-    from . import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
+    from infra import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
 
     changes = await apply_topics(
         kafka, catalogue(settings.topic_partitions),
@@ -360,7 +358,7 @@ def list_acls(
     settings = Settings()
     if settings.kafka_security == "none":
         fail(f"no ACLs to list: {SECURITY_OFF}")
-    from .broker_admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
+    from infra.broker_admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
 
     acls = sorted(asyncio.run(current_acls(kafka_access(settings))),
                   key=lambda a: (a.principal, a.resource, a.name, a.operation))
@@ -395,7 +393,7 @@ def service_credential(
     The password is shown once (or only written to --password-file); the old one stops
     working. Run the service with EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD(_FILE).
     """
-    from .broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
+    from infra.broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
 
     settings = Settings()
     if settings.kafka_security == "none":
@@ -479,7 +477,7 @@ def client_config(
 ) -> None:
     """Write a Kafka client properties file for your own credential (EMINING_KAFKA_*), for the
     stock Kafka tools: kafka-consumer-groups, kafka-console-consumer, kcat."""
-    from .kafka_client import client_properties, librdkafka_properties  # noqa: PLC0415
+    from infra.kafka_client import client_properties, librdkafka_properties  # noqa: PLC0415
 
     access = kafka_access(Settings())
     text = (client_properties(access) if flavour is ConfigFlavour.JAVA

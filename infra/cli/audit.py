@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import (
+from infra.cli.common import (
     completer,
     console,
     deferred,
@@ -20,7 +20,7 @@ from infra.cli_common import (
     print_json,
     run,
 )
-from infra.cli_common import language as language_of
+from infra.cli.common import language as language_of
 from schemas.enums import Language
 from schemas.errors import EminingError
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from infra.acl_policy import SECURITY_OFF, AclOutcome
-from infra.cli_common import (
+from infra.cli.common import (
     completer,
     console,
     deferred,
@@ -25,7 +25,7 @@ from infra.cli_common import (
     run,
     write_secret,
 )
-from infra.cli_common import language as language_of
+from infra.cli.common import language as language_of
 from schemas.enums import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import EminingError
 
