@@ -11,39 +11,45 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
-from infra.acl_policy import SECURITY_OFF, AclOutcome, apply_policy, load_registry_for_acls
 from infra.cli.common import console as out
 from infra.cli.common import deferred, fail, print_json, write_secret
 from infra.cli.common import err_console as err
+from infra.kafka_admin.acl_policy import (
+    SECURITY_OFF,
+    AclOutcome,
+    apply_policy,
+    load_registry_for_acls,
+)
 from schemas.errors import EminingError
 from schemas.topics import catalogue
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from infra import broker_acls, local_kafka
-    from infra.broker_acls import desired_acls, managed, service_acls
+    from infra import local_kafka
+    from infra.kafka_admin import acls
+    from infra.kafka_admin.acls import desired_acls, managed, service_acls
+    from infra.kafka_admin.topics import apply_topics, describe_topics
     from infra.kafka_client import kafka_access
     from infra.settings import Settings
-    from infra.topics import apply_topics, describe_topics
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
     local_kafka = deferred("infra.local_kafka")
-    broker_acls = deferred("infra.broker_acls")
-    desired_acls = deferred("infra.broker_acls", "desired_acls")
-    managed = deferred("infra.broker_acls", "managed")
-    service_acls = deferred("infra.broker_acls", "service_acls")
+    acls = deferred("infra.kafka_admin.acls")
+    desired_acls = deferred("infra.kafka_admin.acls", "desired_acls")
+    managed = deferred("infra.kafka_admin.acls", "managed")
+    service_acls = deferred("infra.kafka_admin.acls", "service_acls")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
-    apply_topics = deferred("infra.topics", "apply_topics")
-    describe_topics = deferred("infra.topics", "describe_topics")
+    apply_topics = deferred("infra.kafka_admin.topics", "apply_topics")
+    describe_topics = deferred("infra.kafka_admin.topics", "describe_topics")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from infra.broker_acls import Acl
-    from infra.broker_admin import AclChanges
-    from infra.topics import Durability, TopicChange, TopicInfo
+    from infra.kafka_admin.acls import Acl
+    from infra.kafka_admin.admin import AclChanges
+    from infra.kafka_admin.topics import Durability, TopicChange, TopicInfo
     from producers.connection import KafkaAccess
     from schemas.registry import Registry
 
@@ -358,7 +364,7 @@ def list_acls(
     settings = Settings()
     if settings.kafka_security == "none":
         fail(f"no ACLs to list: {SECURITY_OFF}")
-    from infra.broker_admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
+    from infra.kafka_admin.admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
 
     acls = sorted(asyncio.run(current_acls(kafka_access(settings))),
                   key=lambda a: (a.principal, a.resource, a.name, a.operation))
@@ -370,7 +376,7 @@ def list_acls(
 
 
 class Service(StrEnum):
-    """The platform services with their own principal (``broker_acls.SERVICES``; a unit test
+    """The platform services with their own principal (``acls.SERVICES``; a unit test
     holds the two equal)."""
 
     VIEWS = "views"
@@ -393,13 +399,13 @@ def service_credential(
     The password is shown once (or only written to --password-file); the old one stops
     working. Run the service with EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD(_FILE).
     """
-    from infra.broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
+    from infra.kafka_admin.admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
 
     settings = Settings()
     if settings.kafka_security == "none":
         fail(f"no credential issued: {SECURITY_OFF}")
     kafka = kafka_access(settings)
-    username = broker_acls.SERVICES[service.value]
+    username = acls.SERVICES[service.value]
 
     async def go() -> tuple[str, AclChanges]:
         password = await upsert_credential(kafka, username)

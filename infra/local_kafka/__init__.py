@@ -4,24 +4,10 @@ local three-node cluster.
 Rooms: ``state`` (layout, reported status types), ``credentials`` (the broker's own secrets),
 ``config`` (``server.properties``, JVM command line), ``install`` (Maven jars and tools), ``probes``
 (metadata requests), ``node`` (one process), ``cluster`` (three nodes), ``status``, ``lifecycle``
-(``up``/``down``/``reset``) and ``logs``. The errors live in ``infra.broker_errors``; callers may
-name them from here.
+(``up``/``down``/``reset``), ``logs``; below them ``errors`` (every broker error, also
+``kafka_client``'s) and ``access`` (settings → how to reach the broker). Callers name all from here.
 """
 
-from infra.broker_errors import (
-    BrokerError,
-    BrokerStartError,
-    BrokerStartTimeoutError,
-    BrokerUnreachableError,
-    ExternalBrokerError,
-    JarFetchError,
-    JavaNotFoundError,
-    LegacyStorageError,
-    MavenNotFoundError,
-    PortInUseError,
-    SecurityModeError,
-    StorageFormatError,
-)
 from infra.local_kafka.cluster import (
     Wrap,
     active_controller,
@@ -48,6 +34,20 @@ from infra.local_kafka.credentials import (
     admin_password,
     load_credentials,
     running_security,
+)
+from infra.local_kafka.errors import (
+    BrokerError,
+    BrokerStartError,
+    BrokerStartTimeoutError,
+    BrokerUnreachableError,
+    ExternalBrokerError,
+    JarFetchError,
+    JavaNotFoundError,
+    LegacyStorageError,
+    MavenNotFoundError,
+    PortInUseError,
+    SecurityModeError,
+    StorageFormatError,
 )
 from infra.local_kafka.install import TOOLS, ensure_jars, ensure_tools, require_tool
 from infra.local_kafka.lifecycle import down, reset, up

@@ -12,12 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import (
-    BrokerError,
-    BrokerStartError,
-    BrokerStartTimeoutError,
-    PortInUseError,
-)
 from infra.local_kafka.config import (
     java_command,
     quorum_voters,
@@ -25,6 +19,12 @@ from infra.local_kafka.config import (
     security_properties,
 )
 from infra.local_kafka.credentials import Credentials, _ensure_credentials
+from infra.local_kafka.errors import (
+    BrokerError,
+    BrokerStartError,
+    BrokerStartTimeoutError,
+    PortInUseError,
+)
 from infra.local_kafka.install import ensure_jars, require_tool
 from infra.local_kafka.node import (
     _format_storage,

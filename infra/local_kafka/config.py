@@ -12,8 +12,8 @@ from pathlib import Path
 
 import structlog
 
-from infra.broker_errors import JarFetchError
 from infra.local_kafka.credentials import Credentials
+from infra.local_kafka.errors import JarFetchError
 from infra.local_kafka.state import (
     ADMIN,
     AUTHORIZER,

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import BrokerError, SecurityModeError
+from infra.local_kafka.errors import BrokerError, SecurityModeError
 from infra.local_kafka.state import ADMIN, CONTROLLER_USER, Layout, _write_atomic
 
 if TYPE_CHECKING:

@@ -12,8 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import BrokerError, JarFetchError, JavaNotFoundError, MavenNotFoundError
 from infra.local_kafka.config import kafka_version
+from infra.local_kafka.errors import (
+    BrokerError,
+    JarFetchError,
+    JavaNotFoundError,
+    MavenNotFoundError,
+)
 from infra.local_kafka.state import POM, TOOLS_POM, Phase, _locked, _write_atomic
 
 if TYPE_CHECKING:

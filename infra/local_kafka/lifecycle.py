@@ -12,12 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import (
-    BrokerError,
-    BrokerUnreachableError,
-    ExternalBrokerError,
-    LegacyStorageError,
-)
 from infra.local_kafka.cluster import (
     Wrap,
     _cluster_bootstrap,
@@ -35,6 +29,12 @@ from infra.local_kafka.config import (
     security_properties,
 )
 from infra.local_kafka.credentials import _ensure_credentials, _same_security, load_credentials
+from infra.local_kafka.errors import (
+    BrokerError,
+    BrokerUnreachableError,
+    ExternalBrokerError,
+    LegacyStorageError,
+)
 from infra.local_kafka.install import ensure_jars, require_tool
 from infra.local_kafka.node import (
     _format_storage,

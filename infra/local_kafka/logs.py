@@ -6,9 +6,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import BrokerError, ExternalBrokerError
 from infra.local_kafka.cluster import load_cluster
 from infra.local_kafka.config import tail
+from infra.local_kafka.errors import BrokerError, ExternalBrokerError
 from infra.local_kafka.state import Layout
 
 if TYPE_CHECKING:

@@ -13,15 +13,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import (
+from infra.local_kafka.config import java_command, new_cluster_id, tail
+from infra.local_kafka.credentials import Credentials
+from infra.local_kafka.errors import (
     BrokerError,
     BrokerStartError,
     BrokerStartTimeoutError,
     PortInUseError,
     StorageFormatError,
 )
-from infra.local_kafka.config import java_command, new_cluster_id, tail
-from infra.local_kafka.credentials import Credentials
 from infra.local_kafka.install import require_tool
 from infra.local_kafka.probes import is_ready
 from infra.local_kafka.state import ADMIN, HOST, LOG_TAIL_LINES, Layout, Ports, _write_atomic

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.broker_errors import BrokerUnreachableError
 from infra.local_kafka.credentials import Credentials
+from infra.local_kafka.errors import BrokerUnreachableError
 from infra.local_kafka.state import ADMIN, Layout, Ports
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.broker_access import settings_access
+from infra.local_kafka.access import settings_access
 from infra.local_kafka.cluster import (
     _cluster_bootstrap,
     load_cluster,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import typer
 
-from infra.broker_acls import SERVICES
 from infra.cli import app
 from infra.cli.kafka import Service
+from infra.kafka_admin.acls import SERVICES
 from schemas import common, enums
 from schemas.events import projects
 

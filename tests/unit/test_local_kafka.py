@@ -15,6 +15,7 @@ import yaml
 from pydantic import SecretStr
 
 from infra import local_kafka
+from infra.kafka_admin.topics import TopicInfo, plan_existing
 from infra.kafka_client import (
     MissingCredentialError,
     NoBrokerError,
@@ -24,7 +25,6 @@ from infra.kafka_client import (
 )
 from infra.local_kafka import credentials as kafka_credentials
 from infra.settings import Settings
-from infra.topics import TopicInfo, plan_existing
 from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 from schemas.topics import TopicSpec
