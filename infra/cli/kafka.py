@@ -1,90 +1,41 @@
-"""``emining kafka …``, ``topics …``, ``acls …`` and ``services …``: the broker, its topics, who
-may do what on it (ACLs derived from the registry) and the platform services' credentials."""
+"""``emining kafka …``: run the project's local Kafka broker or cluster (or check the external
+one), its logs, client configs and Kafka's own command-line tools.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infra.cli.common import console as out
-from infra.cli.common import deferred, fail, print_json, write_secret
+from infra.cli.common import deferred, expected_errors, fail, print_json, write_secret
 from infra.cli.common import err_console as err
-from infra.kafka_admin.acl_policy import (
-    SECURITY_OFF,
-    AclOutcome,
-    apply_policy,
-    load_registry_for_acls,
-)
-from schemas.errors import EminingError
-from schemas.topics import catalogue
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import local_kafka
-    from infra.kafka_admin import acls
-    from infra.kafka_admin.acls import desired_acls, managed, service_acls
-    from infra.kafka_admin.topics import apply_topics, describe_topics
     from infra.kafka_client import kafka_access
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
     local_kafka = deferred("infra.local_kafka")
-    acls = deferred("infra.kafka_admin.acls")
-    desired_acls = deferred("infra.kafka_admin.acls", "desired_acls")
-    managed = deferred("infra.kafka_admin.acls", "managed")
-    service_acls = deferred("infra.kafka_admin.acls", "service_acls")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
-    apply_topics = deferred("infra.kafka_admin.topics", "apply_topics")
-    describe_topics = deferred("infra.kafka_admin.topics", "describe_topics")
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
-    from infra.kafka_admin.acls import Acl
-    from infra.kafka_admin.admin import AclChanges
-    from infra.kafka_admin.topics import Durability, TopicChange, TopicInfo
-    from producers.connection import KafkaAccess
-    from schemas.registry import Registry
+    pass
 
-P = ParamSpec("P")
-R = TypeVar("R")
+
 
 kafka_app = typer.Typer(
     help="Run the project's local Kafka broker (or check the external one).",
     no_args_is_help=True,
 )
-topics_app = typer.Typer(help="Create and align the topics in the catalogue.", no_args_is_help=True)
-acls_app = typer.Typer(
-    help="The broker's ACLs, derived from the participants registry (never set by hand).",
-    no_args_is_help=True,
-)
-services_app = typer.Typer(
-    help="Credentials of the platform's own services (views, alerts, audit, gateway).",
-    no_args_is_help=True,
-)
-
-def _expected_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print an expected failure as one red line (details below it), exit 1, no traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except EminingError as exc:
-            first, _, details = str(exc).partition("\n")
-            err.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
-            if details:
-                err.print(details, highlight=False, markup=False, style="dim", soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _human_size(size: int | None) -> str:
@@ -133,7 +84,7 @@ def _nodes_table(nodes: tuple[local_kafka.NodeStatus, ...]) -> Table:
 
 
 @kafka_app.command()
-@_expected_errors
+@expected_errors
 def up(
     brokers: Annotated[int | None, typer.Option(
         "--brokers", min=1, max=3,
@@ -158,7 +109,7 @@ def up(
 
 
 @kafka_app.command()
-@_expected_errors
+@expected_errors
 def down(
     timeout: Annotated[float, typer.Option(help="seconds to wait before SIGKILL")] = 30.0,
 ) -> None:
@@ -178,7 +129,7 @@ def down(
 
 
 @kafka_app.command()
-@_expected_errors
+@expected_errors
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -191,7 +142,7 @@ def status(
 
 
 @kafka_app.command()
-@_expected_errors
+@expected_errors
 def logs(
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="how many lines")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
@@ -214,7 +165,7 @@ def logs(
 
 
 @kafka_app.command()
-@_expected_errors
+@expected_errors
 def reset(
     yes: Annotated[bool, typer.Option("--yes", help="really delete the broker's data")] = False,
 ) -> None:
@@ -237,242 +188,13 @@ def reset(
     err.print(f"[green]local broker reset[/] ({root}): run `emining kafka up` to start empty")
 
 
-def _changes_table(changes: list[TopicChange]) -> Table:
-    table = Table(title="catalogue topics")
-    table.add_column("topic")
-    table.add_column("partitions", justify="right")
-    table.add_column("action")
-    table.add_column("detail")
-    colours = {"created": "green", "updated": "yellow", "unchanged": "dim"}
-    for change in changes:
-        partitions = str(change.partitions)
-        if change.partitions_before not in (None, change.partitions):
-            partitions = f"{change.partitions_before} → {change.partitions}"
-        detail = [f"{key}: {old} → {new}" for key, (old, new) in change.config_changes.items()
-                  if change.action != "created"]
-        detail += [f"[red]{warning}[/]" for warning in change.warnings]
-        table.add_row(
-            change.topic, partitions, f"[{colours[change.action]}]{change.action}[/]",
-            "\n".join(detail),
-        )
-    return table
-
-
-@topics_app.command("apply")
-@_expected_errors
-def apply_catalogue(
-    as_json: Annotated[bool, typer.Option("--json", help="print the changes as JSON")] = False,
-) -> None:
-    """Create missing catalogue topics and align partitions and configs (idempotent).
-
-    Then one ``emining.alerts.<org>`` per organisation in the registry (read from the log) and
-    the platform's own, then the ACLs derived from the registry (``emining acls apply``); run
-    it again after onboarding (the alert workers also create a missing alerts topic on first
-    use). ``--json`` prints the topic changes; the ACL summary goes to stderr.
-    """
-    settings = Settings()
-    kafka = kafka_access(settings)
-    applied: list[Durability] = []
-    changes, outcome = asyncio.run(_apply_all(settings, kafka, applied))
-    used = applied[0]
-    if as_json:
-        print_json([{**change.to_json(), "applied": used.to_json()} for change in changes])
-    else:
-        out.print(_changes_table(changes))
-        changed = sum(change.action != "unchanged" for change in changes)
-        err.print(f"{changed} topic(s) changed on {kafka.bootstrap}" if changed else "no changes")
-    settings_line = ", ".join(f"{k}={v}" for k, v in used.config.items())
-    err.print(f"applied: replication factor {used.replication} ({used.brokers} live broker(s)),"
-              f" {settings_line}", highlight=False)
-    outcome.report(err)
-
-
-async def _apply_all(
-    settings: Settings, kafka: KafkaAccess, applied: list[Durability]
-) -> tuple[list[TopicChange], AclOutcome]:
-    from infra import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
-
-    changes = await apply_topics(
-        kafka, catalogue(settings.topic_partitions),
-        replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
-        applied=applied,
-    )
-    registry, why = await load_registry_for_acls(settings)
-    changes += await apply_topics(
-        kafka, alerts_wiring.alert_topic_specs(registry or _empty_registry()),
-        replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
-    )
-    return changes, await apply_policy(settings, kafka, registry, why)
-
-
-def _empty_registry() -> Registry:
-    from schemas.registry import Registry  # noqa: PLC0415 - keep CLI start-up light
-
-    return Registry()
-
-
-def _acls_table(acls: list[Acl], title: str, marks: dict[Acl, str] | None = None) -> Table:
-    table = Table(title=title)
-    for column in ("principal", "operation", "resource", "name", "pattern"):
-        table.add_column(column, overflow="fold")
-    if marks is not None:
-        table.add_column("change")
-    for acl in acls:
-        row = [acl.principal, acl.operation, acl.resource, acl.name, acl.pattern]
-        if marks is not None:
-            row.append(marks[acl])
-        table.add_row(*row)
-    return table
-
-
-@acls_app.command("apply")
-@_expected_errors
-def apply_acl_policy(
-    as_json: Annotated[bool, typer.Option("--json", help="print created/deleted as JSON")] = False,
-) -> None:
-    """Make the broker's ACLs match the registry (idempotent; ``topics apply`` also does it).
-
-    Creates what the registry grants, deletes every other ACL of an organisation or platform
-    service principal; other principals' ACLs are never touched.
-    """
-    settings = Settings()
-    kafka = kafka_access(settings)
-
-    async def go() -> AclOutcome:
-        registry, why = await load_registry_for_acls(settings)
-        return await apply_policy(settings, kafka, registry, why)
-
-    outcome = asyncio.run(go())
-    if as_json:
-        print_json(outcome.to_json())
-        return
-    if outcome.changes is not None and outcome.changes.changed:
-        marks = dict.fromkeys(outcome.changes.created, "[green]created[/]")
-        marks |= dict.fromkeys(outcome.changes.deleted, "[red]deleted[/]")
-        out.print(_acls_table(sorted(marks), "ACL changes", marks))
-        for other in outcome.changes.deleted_other:
-            out.print(f"[red]deleted[/] {other}", highlight=False)
-    outcome.report(err)
-
-
-@acls_app.command("list")
-@_expected_errors
-def list_acls(
-    as_json: Annotated[bool, typer.Option("--json", help="print the ACLs as JSON")] = False,
-) -> None:
-    """Every ACL on the broker; ``managed``: owned by the registry-derived policy."""
-    settings = Settings()
-    if settings.kafka_security == "none":
-        fail(f"no ACLs to list: {SECURITY_OFF}")
-    from infra.kafka_admin.admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
-
-    acls = sorted(asyncio.run(current_acls(kafka_access(settings))),
-                  key=lambda a: (a.principal, a.resource, a.name, a.operation))
-    if as_json:
-        print_json([{**acl.to_json(), "managed": managed(acl.principal)} for acl in acls])
-        return
-    out.print(_acls_table(acls, "ACLs"))
-    err.print(f"{len(acls)} ACL(s), {sum(managed(a.principal) for a in acls)} managed")
-
-
-class Service(StrEnum):
-    """The platform services with their own principal (``acls.SERVICES``; a unit test
-    holds the two equal)."""
-
-    VIEWS = "views"
-    ALERTS = "alerts"
-    AUDIT = "audit"
-    GATEWAY = "gateway"
-    CHECKPOINT = "checkpoint"
-
-
-@services_app.command("credential")
-@_expected_errors
-def service_credential(
-    service: Annotated[Service, typer.Argument(help="which service")],
-    password_file: Annotated[Path | None, typer.Option(
-        help="write the password to this file (mode 0600) instead of printing it")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-) -> None:
-    """Issue or rotate a platform service's SCRAM credential and apply its ACLs.
-
-    The password is shown once (or only written to --password-file); the old one stops
-    working. Run the service with EMINING_KAFKA_USERNAME and EMINING_KAFKA_PASSWORD(_FILE).
-    """
-    from infra.kafka_admin.admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
-
-    settings = Settings()
-    if settings.kafka_security == "none":
-        fail(f"no credential issued: {SECURITY_OFF}")
-    kafka = kafka_access(settings)
-    username = acls.SERVICES[service.value]
-
-    async def go() -> tuple[str, AclChanges]:
-        password = await upsert_credential(kafka, username)
-        principal = f"User:{username}"
-        return password, await apply_acls(kafka, service_acls(service.value), only={principal})
-
-    password, changes = asyncio.run(go())
-    if password_file is not None:
-        write_secret(password_file, password + "\n")
-    shown = None if password_file is not None else password
-    if as_json:
-        print_json({"service": service.value, "username": username, "password": shown,
-                    "password_file": str(password_file) if password_file else None,
-                    "acls": changes.to_json()})
-        return
-    err.print(f"[green]credential issued[/] for {service.value} (principal User:{username});"
-              f" ACLs: {len(changes.created)} created, {len(changes.deleted)} deleted",
-              highlight=False)
-    typer.echo(f"EMINING_KAFKA_USERNAME={username}")
-    if password_file is not None:
-        typer.echo(f"EMINING_KAFKA_PASSWORD_FILE={password_file}")
-    else:
-        typer.echo(f"EMINING_KAFKA_PASSWORD={password}")
-        err.print("[yellow]shown once:[/] store it now; rotate with the same command")
-
-
-def _topics_table(topics: dict[str, TopicInfo]) -> Table:
-    table = Table(title="topics")
-    table.add_column("topic")
-    table.add_column("partitions", justify="right")
-    table.add_column("replication", justify="right")
-    table.add_column("config overrides")
-    for info in topics.values():
-        config = ", ".join(f"{key}={value}" for key, value in sorted(info.config.items()))
-        table.add_row(info.name, str(info.partitions), str(info.replication), config)
-    return table
-
-
-@topics_app.command("list")
-@_expected_errors
-def list_topics(
-    as_json: Annotated[bool, typer.Option("--json", help="print the topics as JSON")] = False,
-) -> None:
-    """Every non-internal topic on the broker, with partitions and config overrides."""
-    settings = Settings()
-    topics = asyncio.run(
-        describe_topics(kafka_access(settings), timeout_s=settings.client_timeout_s)
-    )
-    if as_json:
-        print_json(
-            [
-                {"topic": i.name, "partitions": i.partitions, "replication": i.replication,
-                 "config": i.config}
-                for i in topics.values()
-            ]
-        )
-    else:
-        out.print(_topics_table(topics))
-
-
 class ConfigFlavour(StrEnum):
     JAVA = "java"
     LIBRDKAFKA = "librdkafka"
 
 
 @kafka_app.command("client-config")
-@_expected_errors
+@expected_errors
 def client_config(
     out_file: Annotated[Path, typer.Option("--out", help="the properties file to write "
                                            "(mode 0600; replaced if it exists)")],
@@ -500,7 +222,7 @@ def client_config(
 
 @kafka_app.command(
     "tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@_expected_errors
+@expected_errors
 def tool(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(

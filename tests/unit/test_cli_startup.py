@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from infra.cli import app
-from infra.cli.kafka import Service
+from infra.cli.acls import Service
 from infra.kafka_admin.acls import SERVICES
 from schemas import common, enums
 from schemas.events import projects
@@ -62,6 +62,7 @@ def test_the_service_choices_are_the_broker_services() -> None:
 def test_every_deferred_name_resolves() -> None:
     """What the CLI's modules import on first use exists where they say (a typo in a module
     or name would otherwise surface only when that command runs)."""
+    from infra.cli import acls as cli_acls  # noqa: PLC0415
     from infra.cli import alerts as cli_alerts  # noqa: PLC0415
     from infra.cli import audit as cli_audit  # noqa: PLC0415
     from infra.cli import common as cli_common  # noqa: PLC0415
@@ -72,12 +73,13 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import schemas as cli_schemas  # noqa: PLC0415
     from infra.cli import serve as cli_serve  # noqa: PLC0415
     from infra.cli import tail as cli_tail  # noqa: PLC0415
+    from infra.cli import topics as cli_topics  # noqa: PLC0415
     from infra.cli import users as cli_users  # noqa: PLC0415
     from infra.cli import views as cli_views  # noqa: PLC0415
 
     checked = 0
-    for module in (cli_alerts, cli_audit, cli_demo, cli_kafka, cli_participants, cli_publish,
-                   cli_schemas, cli_serve, cli_tail, cli_users, cli_views):
+    for module in (cli_acls, cli_alerts, cli_audit, cli_demo, cli_kafka, cli_participants,
+                   cli_publish, cli_schemas, cli_serve, cli_tail, cli_topics, cli_users, cli_views):
         for name, value in vars(module).items():
             if isinstance(value, cli_common._Deferred):
                 target = value._get()

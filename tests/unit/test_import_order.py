@@ -160,8 +160,8 @@ def test_the_graph_is_read() -> None:
     seen = {(e.source, e.target, e.kind) for e in edges}
     assert ("producers.registry_reader", "producers.kafka_read", MODULE) in seen
     assert ("infra.kafka_client", "infra.local_kafka", MODULE) in seen
-    assert ("infra.cli.kafka", "infra.kafka_admin.admin", TYPE) in seen
-    assert ("infra.cli.kafka", "infra.kafka_admin.admin", DEFERRED) in seen
+    assert ("infra.cli.acls", "infra.kafka_admin.admin", TYPE) in seen
+    assert ("infra.cli.acls", "infra.kafka_admin.admin", DEFERRED) in seen
 
 
 def test_no_import_cycle_at_module_level() -> None:
