@@ -65,6 +65,7 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import acls as cli_acls  # noqa: PLC0415
     from infra.cli import alerts as cli_alerts  # noqa: PLC0415
     from infra.cli import audit as cli_audit  # noqa: PLC0415
+    from infra.cli import audit_output as cli_audit_output  # noqa: PLC0415
     from infra.cli import common as cli_common  # noqa: PLC0415
     from infra.cli import demo as cli_demo  # noqa: PLC0415
     from infra.cli import kafka as cli_kafka  # noqa: PLC0415
@@ -78,8 +79,9 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import views as cli_views  # noqa: PLC0415
 
     checked = 0
-    for module in (cli_acls, cli_alerts, cli_audit, cli_demo, cli_kafka, cli_participants,
-                   cli_publish, cli_schemas, cli_serve, cli_tail, cli_topics, cli_users, cli_views):
+    for module in (cli_acls, cli_alerts, cli_audit, cli_audit_output, cli_demo, cli_kafka,
+                   cli_participants, cli_publish, cli_schemas, cli_serve, cli_tail, cli_topics,
+                   cli_users, cli_views):
         for name, value in vars(module).items():
             if isinstance(value, cli_common._Deferred):
                 target = value._get()

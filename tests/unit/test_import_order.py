@@ -13,7 +13,8 @@ Asserted: no cycle among module-level imports; no cycle at all outside the allow
 be understood, or split, one without the other); no import of any kind from a package to one
 above it; a CLI command module (``infra/cli/*.py``) imported only by ``infra.cli.root``, which
 assembles them (``infra.cli.common`` is their shared toolbox; ``infra.cli`` names ``app`` and
-``main``). Run this file as a script to print the graph's deferred and type-only imports.
+``main``; a command module's own helper, ``CLI_HELPERS``, only by it). Run this file as a
+script to print the graph's deferred and type-only imports.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ CLI_ALIASES: set[tuple[str, str]] = {
     ("infra.cli_publish", "infra.cli.publish"),
 }
 """(alias, command module) pairs kept for callers outside this change; drop when unused."""
+
+CLI_HELPERS: dict[str, str] = {
+    "infra.cli.audit_output": "infra.cli.audit",
+}
+"""A command module's own helper module → the one command module that may import it."""
 
 MODULE, TYPE, DEFERRED = "module", "type", "deferred"
 
@@ -189,12 +195,15 @@ def test_no_package_imports_from_a_package_above_it() -> None:
 def test_cli_command_modules_are_assembled_only_by_the_cli() -> None:
     def command_module(module: str) -> bool:
         return module.startswith("infra.cli.") and module not in {
-            "infra.cli.root", "infra.cli.common"}
+            "infra.cli.root", "infra.cli.common"} and module not in CLI_HELPERS
 
     crossing = [e for e in graph() if command_module(e.target)
                 and (e.source, e.target) not in CLI_ALIASES
                 and e.source != "infra.cli.root"]
+    helped = [e for e in graph() if e.target in CLI_HELPERS
+              and e.source != CLI_HELPERS[e.target]]
     assert crossing == [], f"a CLI command module imported elsewhere:\n{_show(crossing)}"
+    assert helped == [], f"a CLI command's helper imported by another:\n{_show(helped)}"
 
 
 if __name__ == "__main__":  # the deferred and type-only imports, for a reader of the layers
