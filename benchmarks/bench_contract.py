@@ -29,7 +29,8 @@ from benchmarks.output import (
 )
 from schemas.catalogue import event_types
 from schemas.chain import Link
-from schemas.envelope import from_record, seal, to_record
+from schemas.envelope import seal, to_record
+from schemas.envelope_read import from_record
 from schemas.signing import PrivateKey, Verifier, signing_input
 
 

@@ -45,7 +45,7 @@ from benchmarks.output import (
     stdout_to_stderr,
     write_json_out,
 )
-from infra.topics import apply_topics
+from infra.kafka_admin.topics import apply_topics
 from infra.wiring import PLATFORM_ORG
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore

@@ -60,7 +60,8 @@ from consumers.store_batch import dialect_insert, entry_of
 from consumers.store_schema import Tables, views_meta
 from consumers.verification import Accepted, RawRecord, RefusedEvent, Rejected, Verdict
 from consumers.views.models import TimelineEntry
-from schemas.envelope import Envelope, format_time, from_record
+from schemas.envelope import Envelope, format_time
+from schemas.envelope_read import from_record
 from schemas.signing import GENESIS_HASH
 from schemas.timing import appended_at
 

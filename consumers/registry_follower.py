@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem, partitions_of
 from producers.kafka_read import drain, end_offsets
-from schemas.envelope import from_record
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS

@@ -30,7 +30,8 @@ from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem, partition_counts, partitions_of
 from producers.kafka_read import follow
 from schemas.alerts import AlertRaised
-from schemas.envelope import Envelope, from_record
+from schemas.envelope import Envelope
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError, EminingError, RecordError
 from schemas.timing import TimeBounds
 from schemas.topics import ALERTS_PREFIX, DLQ, PARTICIPANTS, SHARED_TOPICS, alerts_topic

@@ -18,7 +18,8 @@ import structlog
 
 from producers.kafka_meta import key_partition
 from schemas.authority import decide
-from schemas.envelope import Envelope, from_record
+from schemas.envelope import Envelope
+from schemas.envelope_read import from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.events.corrections import Correction
 from schemas.events.registry import check_correction

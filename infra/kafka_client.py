@@ -10,11 +10,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
+from infra.local_kafka.access import PROTOCOLS, secret, settings_access
+from infra.local_kafka.errors import BrokerError, BrokerUnreachableError, MissingCredentialError
 from producers.connection import KafkaAccess
 
 from . import local_kafka
-from .broker_access import PROTOCOLS, secret, settings_access
-from .broker_errors import BrokerError, BrokerUnreachableError, MissingCredentialError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -27,9 +27,9 @@ from schemas.envelope import (
     Envelope,
     KafkaRecord,
     encode_value,
-    from_record,
     header_name,
 )
+from schemas.envelope_read import from_record
 from schemas.errors import AuthorityError, ContractError, EminingError, RecordError
 from schemas.lifecycles import machine_of, refusal_of
 from schemas.registry import Registry

@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from producers.connection import KafkaAccess, refusal
 from producers.kafka_meta import connection_problem
 from producers.kafka_read import read_to_end
-from schemas.envelope import from_record
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS

@@ -19,7 +19,8 @@ from aiokafka import TopicPartition
 from producers.connection import KafkaAccess
 from producers.kafka_read import follow as read_on
 from schemas.alerts import AlertRaised
-from schemas.envelope import Envelope, from_record
+from schemas.envelope import Envelope
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError, SignatureError
 from schemas.signing import Verifier
 from schemas.topics import alerts_topic

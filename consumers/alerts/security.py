@@ -15,7 +15,8 @@ from consumers.dlq import DeadLetter
 from consumers.verification import Reason
 from schemas.alerts import AlertCause, AlertRule, CauseKind, Severity
 from schemas.authority import competent
-from schemas.envelope import from_record, org_of
+from schemas.envelope import org_of
+from schemas.envelope_read import from_record
 from schemas.errors import RecordError
 
 SECURITY_REASONS = frozenset({

@@ -17,7 +17,8 @@ from consumers.audit.lifecycle import Life, life_of
 from consumers.audit.records import AuditTopics, RawRecord
 from producers.kafka_meta import key_partition
 from schemas.authority import decide
-from schemas.envelope import Envelope, from_record
+from schemas.envelope import Envelope
+from schemas.envelope_read import from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.registry import KeyRecord, Registry
 from schemas.signing import Verifier, event_hash

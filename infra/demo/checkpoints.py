@@ -11,10 +11,10 @@ from consumers.checkpoints.alarms import Alarm
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
 from infra import wiring
-from infra.broker_acls import SERVICES, service_acls
-from infra.broker_admin import apply_acls, upsert_credential
 from infra.checkpoints_wiring import raise_alarms
 from infra.demo.security import Principals, refusal_parties
+from infra.kafka_admin.acls import SERVICES, service_acls
+from infra.kafka_admin.admin import apply_acls, upsert_credential
 from producers.connection import KafkaAccess
 from schemas.registry import Registry
 

@@ -1,4 +1,5 @@
-"""The demo's moving parts: child services (gateway, views), publishing the scenario, attacks."""
+"""The demo's moving parts: child services (gateway, views), publishing the scenario (its attacks
+are sent raw by ``infra.demo.records``)."""
 
 from __future__ import annotations
 
@@ -12,26 +13,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from infra import wiring
-from infra.demo.scenario import Attack, Scenario, Step, forge
+from infra.demo.records import inject_attacks
+from infra.demo.scenario import Scenario, Step
 from infra.demo.setup import Deployment
 from infra.kafka_client import PROTOCOLS
 from infra.settings import Settings
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
-from producers.kafka_read import ends_of, read_to_end
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
-from schemas.envelope import to_record
-from schemas.topics import SHARED_TOPICS
 
 Progress = Callable[[str, int, int], None]
 """``(what, done, total)``: the demo's progress display."""
@@ -364,56 +362,3 @@ async def communicate(process: asyncio.subprocess.Process) -> tuple[bytes, bytes
                 process.kill()
                 await process.wait()
         raise
-
-
-async def inject_attacks(dep: Deployment, attacks: Sequence[Attack], timeout_s: float) -> int:
-    """Send each attack raw to its topic: forged envelopes, or a replay's original bytes."""
-    wanted = {a.replays for a in attacks if a.replays}
-    originals = await find_records(dep.kafka, wanted, timeout_s) if wanted else {}
-    producer = AIOKafkaProducer(**dep.kafka.aiokafka(), acks="all",
-                                request_timeout_ms=int(timeout_s * 1000))
-    await producer.start()
-    try:
-        for attack in attacks:
-            if attack.replays:
-                original = originals.get(attack.replays)
-                if original is None:
-                    raise RuntimeError(f"{attack.name}: record {attack.replays} not on the log")
-                topic, key, value, headers = original
-            else:
-                record = to_record(forge(attack, dep.keys))
-                topic, key, value, headers = (record.topic, record.key, record.value,
-                                              record.headers)
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
-    return len(attacks)
-
-
-RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
-
-
-async def find_records(kafka: KafkaAccess, event_ids: set[str], timeout_s: float
-                       ) -> dict[str, RawRecord]:
-    """The records (first occurrence) carrying these ``ce_id``s, searched on the shared topics."""
-    found: dict[str, RawRecord] = {}
-    async with aclosing(read_to_end(kafka, SHARED_TOPICS, timeout_s=timeout_s,
-                                    missing="skip")) as batches:
-        async for batch in batches:
-            for rec in batch:
-                ce_id = (dict(rec.headers).get("ce_id") or b"").decode()
-                if ce_id in event_ids and ce_id not in found:
-                    found[ce_id] = (rec.topic, rec.key, rec.value,
-                                    [(k, v) for k, v in rec.headers])
-            if len(found) >= len(event_ids):
-                break
-    return found
-
-
-async def end_offsets(kafka: KafkaAccess, topics: Sequence[str], timeout_s: float
-                      ) -> dict[str, dict[int, int]]:
-    """``{topic: {partition: end offset}}`` of ``topics`` (those that exist)."""
-    out: dict[str, dict[int, int]] = {}
-    for tp, offset in (await ends_of(kafka, topics, timeout_s=timeout_s, missing="skip")).items():
-        out.setdefault(tp.topic, {})[tp.partition] = offset
-    return out

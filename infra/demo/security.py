@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from infra.broker_acls import SERVICES, desired_acls, org_group_prefix
-from infra.broker_admin import apply_acls, upsert_credential
+from infra.kafka_admin.acls import SERVICES, desired_acls, org_group_prefix
+from infra.kafka_admin.admin import apply_acls, upsert_credential
 from producers.connection import KafkaAccess, login_error
 from producers.keys import key_file_name
 from schemas.common import Role

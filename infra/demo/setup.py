@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 from infra import local_kafka, wiring
+from infra.kafka_admin.topics import apply_topics
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
-from infra.topics import apply_topics
 from producers.connection import KafkaAccess
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from infra.demo.run import end_offsets
+from infra.demo.records import end_offsets
 from infra.demo.scenario import Scenario, generate
 from producers.accounts import AccountStore
 from producers.connection import KafkaAccess

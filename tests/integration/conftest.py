@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra.topics import apply_topics
+from infra.kafka_admin.topics import apply_topics
 from schemas.topics import TopicSpec, catalogue
 from tests.kafka_support import settings_for
 
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
+    from infra.kafka_admin.topics import TopicChange
     from infra.settings import Settings
-    from infra.topics import TopicChange
     from producers.connection import KafkaAccess
 
 CATALOGUE_PARTITIONS = 6

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from infra.broker_acls import (
+from infra.kafka_admin.acls import (
     SERVICES,
     Acl,
     desired_acls,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import typer
 
-from infra.cli_common import parse_moment
+from infra.cli.common import parse_moment
 
 
 def test_a_bare_date_is_the_start_of_that_day_in_pakistan() -> None:

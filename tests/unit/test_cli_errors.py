@@ -198,6 +198,6 @@ def test_a_closed_set_option_with_a_typo_is_one_line_with_a_suggestion(
 @pytest.mark.parametrize(("tag", "code"), [("en", "en"), ("zh", "zh"), ("zh-Hans", "zh"),
                                            ("zh_CN", "zh"), ("UR-PK", "ur"), ("en-GB", "en")])
 def test_a_language_is_its_code_or_a_tag_naming_it(tag: str, code: str) -> None:
-    from infra.cli_common import language  # noqa: PLC0415
+    from infra.cli.common import language  # noqa: PLC0415
 
     assert language("--lang", tag).value == code

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import typer
 
-from infra.broker_acls import SERVICES
 from infra.cli import app
-from infra.cli_kafka import Service
+from infra.cli.acls import Service
+from infra.kafka_admin.acls import SERVICES
 from schemas import common, enums
 from schemas.events import projects
 
@@ -31,7 +31,7 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
     loaded = _loaded_after("import infra.cli")
-    assert "infra.cli_views" in loaded  # the probe did import the whole command tree
+    assert "infra.cli.views" in loaded  # the probe did import the whole command tree
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
@@ -62,24 +62,26 @@ def test_the_service_choices_are_the_broker_services() -> None:
 def test_every_deferred_name_resolves() -> None:
     """What the CLI's modules import on first use exists where they say (a typo in a module
     or name would otherwise surface only when that command runs)."""
-    from infra import (  # noqa: PLC0415
-        cli_alerts,
-        cli_audit,
-        cli_common,
-        cli_demo,
-        cli_kafka,
-        cli_participants,
-        cli_publish,
-        cli_schemas,
-        cli_serve,
-        cli_tail,
-        cli_users,
-        cli_views,
-    )
+    from infra.cli import acls as cli_acls  # noqa: PLC0415
+    from infra.cli import alerts as cli_alerts  # noqa: PLC0415
+    from infra.cli import audit as cli_audit  # noqa: PLC0415
+    from infra.cli import audit_output as cli_audit_output  # noqa: PLC0415
+    from infra.cli import common as cli_common  # noqa: PLC0415
+    from infra.cli import demo as cli_demo  # noqa: PLC0415
+    from infra.cli import kafka as cli_kafka  # noqa: PLC0415
+    from infra.cli import participants as cli_participants  # noqa: PLC0415
+    from infra.cli import publish as cli_publish  # noqa: PLC0415
+    from infra.cli import schemas as cli_schemas  # noqa: PLC0415
+    from infra.cli import serve as cli_serve  # noqa: PLC0415
+    from infra.cli import tail as cli_tail  # noqa: PLC0415
+    from infra.cli import topics as cli_topics  # noqa: PLC0415
+    from infra.cli import users as cli_users  # noqa: PLC0415
+    from infra.cli import views as cli_views  # noqa: PLC0415
 
     checked = 0
-    for module in (cli_alerts, cli_audit, cli_demo, cli_kafka, cli_participants, cli_publish,
-                   cli_schemas, cli_serve, cli_tail, cli_users, cli_views):
+    for module in (cli_acls, cli_alerts, cli_audit, cli_audit_output, cli_demo, cli_kafka,
+                   cli_participants, cli_publish, cli_schemas, cli_serve, cli_tail, cli_topics,
+                   cli_users, cli_views):
         for name, value in vars(module).items():
             if isinstance(value, cli_common._Deferred):
                 target = value._get()
@@ -93,7 +95,7 @@ def test_progress_and_spinners_draw_on_stderr_and_leave_stdout_to_the_result() -
     """The consoles made on first use work as rich's live displays need them (``with``)."""
     code = """
 from rich.progress import Progress
-from infra.cli_common import console, err_console
+from infra.cli.common import console, err_console
 with Progress(console=err_console, transient=False) as bar:
     task = bar.add_task("publishing", total=3)
     bar.update(task, advance=3)

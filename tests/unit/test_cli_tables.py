@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
 from consumers.views.standing import with_standing
-from infra import cli_common, cli_views
 from infra.cli import app
+from infra.cli import common as cli_common
+from infra.cli import views as cli_views
 from infra.logging import configure_logging
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

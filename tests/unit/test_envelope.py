@@ -10,7 +10,8 @@ from cloudevents.v1.kafka import KafkaMessage, from_binary
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.envelope import ATTRIBUTES, MAX_VALUE_BYTES, from_record, to_record
+from schemas.envelope import ATTRIBUTES, MAX_VALUE_BYTES, to_record
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError, RecordError
 from schemas.signing import PrivateKey, Verifier
 from tests.unit.helpers import T0, all_types, example, sealed

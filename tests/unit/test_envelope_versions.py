@@ -10,13 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.catalogue import model_for
-from schemas.envelope import (
-    ENVELOPE_VERSION,
-    Envelope,
-    from_record,
-    to_record,
-    upcast_attributes,
-)
+from schemas.envelope import ENVELOPE_VERSION, Envelope, to_record, upcast_attributes
+from schemas.envelope_read import from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.signing import PrivateKey, Verifier, event_hash, signing_input
 from tests.unit.helpers import sealed

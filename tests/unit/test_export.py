@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.cli_schemas import SNAPSHOTS, read_snapshots, write_snapshots
+from infra.cli.schemas import SNAPSHOTS, read_snapshots, write_snapshots
 from schemas.asyncapi import document
 from schemas.base import EventData
 from schemas.catalogue import UPCASTERS, event_types

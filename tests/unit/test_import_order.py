@@ -11,9 +11,10 @@ four packages. Each import is one of three kinds:
 Asserted: no cycle among module-level imports; no cycle at all outside the allow-list below
 (a ``type`` or ``deferred`` import closing a loop is a loop all the same: the two modules cannot
 be understood, or split, one without the other); no import of any kind from a package to one
-above it; a CLI command module (``infra/cli_*.py``) imported only by ``infra.cli``, which
-assembles them (``infra.cli_common`` is their shared toolbox). Run this file as a script to
-print the graph's deferred and type-only imports.
+above it; a CLI command module (``infra/cli/*.py``) imported only by ``infra.cli.root``, which
+assembles them (``infra.cli.common`` is their shared toolbox; ``infra.cli`` names ``app`` and
+``main``; a command module's own helper, ``CLI_HELPERS``, only by it). Run this file as a
+script to print the graph's deferred and type-only imports.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ ALLOWED_CYCLES: set[frozenset[str]] = {
 
 ALLOWED_UPWARD: set[tuple[str, str]] = set()
 """(importer, imported) pairs that break the layering and are known; none today."""
+
+CLI_ALIASES: set[tuple[str, str]] = {
+    # ``tests/faults/harness.py`` imports ``infra.cli_publish._with_id`` and is being edited
+    # elsewhere: the alias stays until it imports ``infra.cli.publish``.
+    ("infra.cli_publish", "infra.cli.publish"),
+}
+"""(alias, command module) pairs kept for callers outside this change; drop when unused."""
+
+CLI_HELPERS: dict[str, str] = {
+    "infra.cli.audit_output": "infra.cli.audit",
+}
+"""A command module's own helper module → the one command module that may import it."""
 
 MODULE, TYPE, DEFERRED = "module", "type", "deferred"
 
@@ -153,8 +166,8 @@ def test_the_graph_is_read() -> None:
     seen = {(e.source, e.target, e.kind) for e in edges}
     assert ("producers.registry_reader", "producers.kafka_read", MODULE) in seen
     assert ("infra.kafka_client", "infra.local_kafka", MODULE) in seen
-    assert ("infra.cli_kafka", "infra.broker_admin", TYPE) in seen
-    assert ("infra.cli_kafka", "infra.broker_admin", DEFERRED) in seen
+    assert ("infra.cli.acls", "infra.kafka_admin.admin", TYPE) in seen
+    assert ("infra.cli.acls", "infra.kafka_admin.admin", DEFERRED) in seen
 
 
 def test_no_import_cycle_at_module_level() -> None:
@@ -181,10 +194,16 @@ def test_no_package_imports_from_a_package_above_it() -> None:
 
 def test_cli_command_modules_are_assembled_only_by_the_cli() -> None:
     def command_module(module: str) -> bool:
-        return module.startswith("infra.cli_") and module != "infra.cli_common"
+        return module.startswith("infra.cli.") and module not in {
+            "infra.cli.root", "infra.cli.common"} and module not in CLI_HELPERS
 
-    crossing = [e for e in graph() if command_module(e.target) and e.source != "infra.cli"]
+    crossing = [e for e in graph() if command_module(e.target)
+                and (e.source, e.target) not in CLI_ALIASES
+                and e.source != "infra.cli.root"]
+    helped = [e for e in graph() if e.target in CLI_HELPERS
+              and e.source != CLI_HELPERS[e.target]]
     assert crossing == [], f"a CLI command module imported elsewhere:\n{_show(crossing)}"
+    assert helped == [], f"a CLI command's helper imported by another:\n{_show(helped)}"
 
 
 if __name__ == "__main__":  # the deferred and type-only imports, for a reader of the layers

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from infra import local_kafka
+from infra.kafka_admin.topics import durability, replication_for
 from infra.settings import Settings
-from infra.topics import durability, replication_for
 from tests.unit.test_local_kafka import CREDENTIALS, parse_properties
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import SecretStr
 
 from infra import local_kafka
+from infra.kafka_admin.topics import TopicInfo, plan_existing
 from infra.kafka_client import (
     MissingCredentialError,
     NoBrokerError,
@@ -22,8 +23,8 @@ from infra.kafka_client import (
     bootstrap_servers,
     kafka_access,
 )
+from infra.local_kafka import credentials as kafka_credentials
 from infra.settings import Settings
-from infra.topics import TopicInfo, plan_existing
 from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 from schemas.topics import TopicSpec
@@ -120,17 +121,17 @@ def test_data_formatted_before_credentials_existed_asks_for_a_reset(
     layout = local_kafka.Layout.of(settings)
     layout.data_dir.mkdir(parents=True)
     (layout.data_dir / "meta.properties").write_text("version=1\n")
-    monkeypatch.setattr(local_kafka, "ensure_jars", lambda *_a, **_k: tmp_path)
+    monkeypatch.setattr("infra.local_kafka.lifecycle.ensure_jars", lambda *_a, **_k: tmp_path)
     with pytest.raises(local_kafka.LegacyStorageError, match="emining kafka reset"):
         local_kafka.up(settings)
 
 
 def test_credentials_file_is_private(tmp_path: Path) -> None:
     layout = local_kafka.Layout.of(settings_in(tmp_path))
-    made = local_kafka._ensure_credentials(layout)
+    made = kafka_credentials._ensure_credentials(layout)
     assert layout.credentials_file.stat().st_mode & 0o777 == 0o600
     assert local_kafka.load_credentials(layout) == made
-    assert local_kafka._ensure_credentials(layout) == made, "made once, then kept"
+    assert kafka_credentials._ensure_credentials(layout) == made, "made once, then kept"
     assert made.admin != made.controller
     assert len(made.admin) >= 32
 
@@ -146,7 +147,7 @@ def test_cluster_id_is_16_urlsafe_bytes_never_starting_with_a_dash(
         assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 
     draws = iter([b"\xf8" + bytes(15), bytes(16)])  # 0xf8... encodes to "-..."
-    monkeypatch.setattr("infra.local_kafka.secrets.token_bytes", lambda n: next(draws))
+    monkeypatch.setattr("infra.local_kafka.config.secrets.token_bytes", lambda n: next(draws))
     assert local_kafka.new_cluster_id() == "A" * 22
 
 
@@ -207,7 +208,7 @@ def test_no_maven_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_missing_tools_seen_through_shutil_which(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("infra.local_kafka.shutil.which", lambda name: None)
+    monkeypatch.setattr("infra.local_kafka.install.shutil.which", lambda name: None)
     with pytest.raises(local_kafka.JavaNotFoundError):
         local_kafka.require_tool("java")
     with pytest.raises(local_kafka.MavenNotFoundError):
@@ -357,9 +358,9 @@ def test_the_running_brokers_security_mode_is_read_back_from_its_properties(
     other = "none" if security != "none" else "scram"
     with pytest.raises(local_kafka.SecurityModeError, match=f"runs with EMINING_KAFKA_SECURITY="
                        f"{security}, this command asks for {other}"):
-        local_kafka._same_security(settings.model_copy(update={"kafka_security": other}),
+        kafka_credentials._same_security(settings.model_copy(update={"kafka_security": other}),
                                    layout, 4242)
-    local_kafka._same_security(settings.model_copy(update={"kafka_security": security}),
+    kafka_credentials._same_security(settings.model_copy(update={"kafka_security": security}),
                                layout, 4242)
 
 

@@ -25,7 +25,8 @@ from cloudevents.core.v1.event import CloudEvent
 from cloudevents.v1 import kafka as ce_v1_kafka
 
 from schemas.catalogue import model_for
-from schemas.envelope import ATTRIBUTES, Envelope, KafkaRecord, from_record, to_record
+from schemas.envelope import ATTRIBUTES, Envelope, KafkaRecord, to_record
+from schemas.envelope_read import from_record
 from schemas.errors import RecordError, SignatureError
 from schemas.signing import PrivateKey, Verifier, b64, signing_input
 from tests.unit.helpers import all_types, example, sealed

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from schemas.catalogue import model_for
-from schemas.envelope import from_record, to_record
+from schemas.envelope import to_record
+from schemas.envelope_read import from_record
 from schemas.signing import PrivateKey, Verifier, b64
 from tests.unit.helpers import sealed
 

@@ -10,7 +10,8 @@ from schemas import catalogue
 from schemas.base import EventData
 from schemas.catalogue import UPCASTERS, resolve_type
 from schemas.compat import incompatibilities
-from schemas.envelope import from_record, to_record
+from schemas.envelope import to_record
+from schemas.envelope_read import from_record
 from schemas.participants import OrganisationOnboarded
 from schemas.signing import PrivateKey
 from schemas.topics import PROJECTS

@@ -20,7 +20,7 @@ from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.render import alert_of
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
-from infra.topics import apply_topics
+from infra.kafka_admin.topics import apply_topics
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of
 from schemas.alerts import (

@@ -35,7 +35,7 @@ from producers.publisher import Draft
 from schemas.access import UserRole
 from schemas.alerts import AlertRaised, AlertRule
 from schemas.common import Language
-from schemas.envelope import from_record
+from schemas.envelope_read import from_record
 from schemas.participants import AuthorityGranted
 from schemas.registry import Registry
 from tests.console_world import World, registry

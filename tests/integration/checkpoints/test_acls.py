@@ -13,8 +13,8 @@ import pytest
 
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
-from infra.broker_acls import SERVICES, service_acls, service_principal
-from infra.broker_admin import apply_acls, delete_credential, upsert_credential
+from infra.kafka_admin.acls import SERVICES, service_acls, service_principal
+from infra.kafka_admin.admin import apply_acls, delete_credential, upsert_credential
 from producers.connection import KafkaAccess
 from schemas.alerts import PLATFORM_ORG
 from schemas.checkpoints import CheckpointRecord, CosignatureRecord

@@ -24,7 +24,8 @@ from producers.keys import key_file_name, write_key
 from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG
 from schemas.common import Province
-from schemas.envelope import format_time, from_record
+from schemas.envelope import format_time
+from schemas.envelope_read import from_record
 from schemas.events.examples import OPERATOR
 from schemas.events.projects import ProjectStage
 from schemas.signing import PrivateKey, Verifier, b64

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 from infra import local_kafka
 from infra.cli import app
-from infra.cli_publish import _with_id
+from infra.cli.publish import _with_id
+from infra.kafka_admin.topics import apply_topics
 from infra.kafka_client import kafka_access
-from infra.topics import apply_topics
 from producers.bulk import Row, read_rows
 from producers.connection import KafkaAccess
 from producers.kafka_meta import partitions_of

@@ -14,7 +14,7 @@ from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
 from producers.sender import BrokerUnavailableError, PublishError, RecordSender
 from schemas.chain import Link, check_link
-from schemas.envelope import from_record
+from schemas.envelope_read import from_record
 from schemas.errors import AuthorityError
 from schemas.signing import PrivateKey, Verifier
 from schemas.timing import TimeSkewError

@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from infra.broker_acls import desired_acls, org_principal
-from infra.broker_admin import AclChanges, apply_acls, delete_credential, upsert_credential
-from infra.topics import apply_topics
+from infra.kafka_admin.acls import desired_acls, org_principal
+from infra.kafka_admin.admin import AclChanges, apply_acls, delete_credential, upsert_credential
+from infra.kafka_admin.topics import apply_topics
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Names, Role, Side
 from schemas.participants import OrganisationOffboarded, OrganisationOnboarded

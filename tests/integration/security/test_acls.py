@@ -29,15 +29,15 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from infra.broker_acls import Acl, org_acls, service_acls, service_principal
-from infra.broker_admin import (
+from infra.kafka_admin.acls import Acl, org_acls, service_acls, service_principal
+from infra.kafka_admin.admin import (
     apply_acls,
     credential_users,
     current_acls,
     delete_credential,
     upsert_credential,
 )
-from infra.topics import apply_topics
+from infra.kafka_admin.topics import apply_topics
 from producers.connection import diagnose, login_error
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role

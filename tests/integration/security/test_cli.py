@@ -19,9 +19,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infra.broker_acls import SERVICES, Acl, org_acls, service_acls, service_principal
-from infra.broker_admin import apply_acls, credential_users, current_acls, delete_credential
 from infra.cli import app
+from infra.kafka_admin.acls import SERVICES, Acl, org_acls, service_acls, service_principal
+from infra.kafka_admin.admin import apply_acls, credential_users, current_acls, delete_credential
 from infra.logging import configure_logging
 from schemas.common import Role
 from schemas.topics import DLQ, PARTICIPANTS, PROJECTS

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from infra import local_kafka
-from infra.broker_acls import service_acls
-from infra.broker_admin import SecurityDisabledError, apply_acls, current_acls
 from infra.cli import app
+from infra.kafka_admin.acls import service_acls
+from infra.kafka_admin.admin import SecurityDisabledError, apply_acls, current_acls
 from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.connection import KafkaAccess

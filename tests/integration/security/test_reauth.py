@@ -14,10 +14,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import KafkaError, Producer
 
-from infra.broker_acls import org_acls, org_principal
-from infra.broker_admin import apply_acls, upsert_credential
+from infra.kafka_admin.acls import org_acls, org_principal
+from infra.kafka_admin.admin import apply_acls, upsert_credential
+from infra.kafka_admin.topics import apply_topics
 from infra.kafka_client import kafka_access
-from infra.topics import apply_topics
 from producers.connection import login_error
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role

@@ -219,7 +219,7 @@ def test_an_unknown_language_is_refused():
 def test_the_cli_defaults_to_the_auditor_organisations_preferred_language():
     from types import SimpleNamespace  # noqa: PLC0415
 
-    from infra.cli_audit import reader_language  # noqa: PLC0415
+    from infra.cli.audit import reader_language  # noqa: PLC0415
     from schemas.common import Language  # noqa: PLC0415
 
     auditor = "urn:emining:xx:aud:eiti"

@@ -13,7 +13,7 @@ import pytest
 
 from consumers.store_read import get_view
 from producers.gateway import submit
-from schemas.envelope import from_record
+from schemas.envelope_read import from_record
 from tests.console_world import FIRM_A, FIRM_B, PASSWORD, TODAY, World, build, gateway
 from tests.integration.views import scenario
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import (
+from infra.cli.common import (
     chosen,
     completer,
     console,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -10,7 +11,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, cast
 
 import typer
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -180,3 +183,22 @@ def write_secret(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     tmp.replace(path)
+
+
+def expected_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """A command decorator: print an expected failure as one red line (details below it), exit
+    1, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except EminingError as exc:
+            first, _, details = str(exc).partition("\n")
+            err_console.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
+            if details:
+                err_console.print(details, highlight=False, markup=False, style="dim",
+                                  soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper

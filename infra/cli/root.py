@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli_alerts import alerts_app
-from infra.cli_audit import audit_app
-from infra.cli_checkpoints import checkpoint_app, witness_app
-from infra.cli_demo import demo
-from infra.cli_kafka import acls_app, kafka_app, services_app, topics_app
-from infra.cli_participants import participants_app
-from infra.cli_publish import import_file, keys_app, publish
-from infra.cli_schemas import schemas_app
-from infra.cli_serve import apikeys_app, custody_app, serve
-from infra.cli_tail import tail
-from infra.cli_users import users_app
-from infra.cli_views import views_app
+from infra.cli.acls import acls_app, services_app
+from infra.cli.alerts import alerts_app
+from infra.cli.audit import audit_app
+from infra.cli.checkpoints import checkpoint_app, witness_app
+from infra.cli.demo import demo
+from infra.cli.kafka import kafka_app
+from infra.cli.participants import participants_app
+from infra.cli.publish import import_file, keys_app, publish
+from infra.cli.schemas import schemas_app
+from infra.cli.serve import apikeys_app, custody_app, serve
+from infra.cli.tail import tail
+from infra.cli.topics import topics_app
+from infra.cli.users import users_app
+from infra.cli.views import views_app
 
 app = typer.Typer(
     name="emining",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.cli_common import deferred, err_console, run
+from infra.cli.common import deferred, err_console, run
 
 if TYPE_CHECKING:
     from infra.settings import Settings

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import console, deferred, err_console, print_json, run
+from infra.cli.common import console, deferred, err_console, print_json, run
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.cli_common import console, deferred, fail, key_table, print_json
+from infra.cli.common import console, deferred, fail, key_table, print_json
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.acl_policy import SECURITY_OFF, AclOutcome
-from infra.cli_common import (
+from infra.cli.common import (
     completer,
     console,
     deferred,
@@ -25,7 +24,8 @@ from infra.cli_common import (
     run,
     write_secret,
 )
-from infra.cli_common import language as language_of
+from infra.cli.common import language as language_of
+from infra.kafka_admin.acl_policy import SECURITY_OFF, AclOutcome
 from schemas.enums import Function, Language, Province, Role, Side, TitleType
 from schemas.errors import EminingError
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import wiring
-    from infra.broker_acls import desired_acls, org_acls, org_principal
+    from infra.kafka_admin.acls import desired_acls, org_acls, org_principal
     from infra.kafka_client import kafka_access
     from infra.settings import Settings
     from producers.keys import load_key
@@ -60,9 +60,9 @@ else:  # imported when a command first uses them: `emining` starts light
     yaml = deferred("yaml")
     Table = deferred("rich.table", "Table")
     wiring = deferred("infra.wiring")
-    desired_acls = deferred("infra.broker_acls", "desired_acls")
-    org_acls = deferred("infra.broker_acls", "org_acls")
-    org_principal = deferred("infra.broker_acls", "org_principal")
+    desired_acls = deferred("infra.kafka_admin.acls", "desired_acls")
+    org_acls = deferred("infra.kafka_admin.acls", "org_acls")
+    org_principal = deferred("infra.kafka_admin.acls", "org_principal")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     load_key = deferred("producers.keys", "load_key")
@@ -88,7 +88,7 @@ else:  # imported when a command first uses them: `emining` starts light
     unb64 = deferred("schemas.signing", "unb64")
 
 if TYPE_CHECKING:
-    from infra.broker_admin import AclChanges
+    from infra.kafka_admin.admin import AclChanges
     from producers.connection import KafkaAccess
 
 participants_app = typer.Typer(
@@ -141,7 +141,7 @@ def _security_on(settings: Settings) -> bool:
 
 async def _issue(settings: Settings, org: str, role: Role) -> tuple[str, AclChanges]:
     """A new credential for ``org`` (the old one stops working) and exactly its ACLs."""
-    from infra.broker_admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
+    from infra.kafka_admin.admin import apply_acls, upsert_credential  # noqa: PLC0415 - start-up
 
     kafka = kafka_access(settings)
     try:
@@ -315,7 +315,7 @@ def offboard(
     settings = Settings()
 
     async def go() -> tuple[bool, AclChanges] | None:
-        from infra.broker_admin import apply_acls, delete_credential  # noqa: PLC0415
+        from infra.kafka_admin.admin import apply_acls, delete_credential  # noqa: PLC0415
 
         record = await _registry_org(settings, org, active=False)
         if record.active_at(now):
@@ -565,7 +565,7 @@ async def _write_credentials(
     kafka: KafkaAccess, orgs: list[str], folder: Path
 ) -> list[dict[str, str]]:
     """A new credential per organisation, each in its own 0600 file; nothing printed."""
-    from infra.broker_admin import upsert_credential  # noqa: PLC0415 - keep start-up light
+    from infra.kafka_admin.admin import upsert_credential  # noqa: PLC0415 - keep start-up light
 
     written = []
     for org in orgs:
@@ -578,7 +578,7 @@ async def _write_credentials(
 def _outcome(settings: Settings, changes: AclChanges | None) -> AclOutcome:
     if not _security_on(settings):
         return AclOutcome(None, skipped=SECURITY_OFF)
-    from infra.broker_admin import AclChanges  # noqa: PLC0415 - keep start-up light
+    from infra.kafka_admin.admin import AclChanges  # noqa: PLC0415 - keep start-up light
 
     return AclOutcome(changes or AclChanges())
 
@@ -621,7 +621,7 @@ def seed(
     already: list[str] = []
 
     async def go() -> AclChanges | None:
-        from infra.broker_admin import apply_acls  # noqa: PLC0415 - keep start-up light
+        from infra.kafka_admin.admin import apply_acls  # noqa: PLC0415 - keep start-up light
 
         # Organisations already on the log are left alone: readers would skip their second
         # onboarding, so no new credential or rights either.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from infra.cli_common import console, deferred, fail, key_table, print_json, run
+from infra.cli.common import console, deferred, fail, key_table, print_json, run
 from schemas.access import UserRole
 
 if TYPE_CHECKING:

@@ -34,8 +34,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     UserScramCredentialUpsertion,
 )
 
-from .broker_acls import Acl, Pattern, Resource, managed
-from .local_kafka import BrokerError
+from infra.kafka_admin.acls import Acl, Pattern, Resource, managed
+from infra.local_kafka import BrokerError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable

@@ -8,23 +8,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from infra.kafka_admin.acls import SERVICE_PRINCIPALS, SERVICES, desired_acls, service_acls
 from schemas.errors import EminingError
-
-from .broker_acls import SERVICE_PRINCIPALS, SERVICES, desired_acls, service_acls
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from infra.kafka_admin.admin import AclChanges
+    from infra.settings import Settings
     from producers.connection import KafkaAccess
     from schemas.registry import Registry
-
-    from .broker_admin import AclChanges
-    from .settings import Settings
 
 
 async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:
     """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...)."""
-    from . import wiring  # noqa: PLC0415 - keep CLI start-up light
+    from infra import wiring  # noqa: PLC0415 - keep CLI start-up light
 
     try:
         return await wiring.load_registry(settings), None
@@ -74,7 +72,7 @@ async def apply_policy(
     trust anchor reads: every record skipped), only the services' ACLs are applied and the
     organisations' are left as they are: a misconfigured operator must never wipe them.
     """
-    from .broker_admin import SecurityDisabledError, apply_acls  # noqa: PLC0415 - start-up
+    from infra.kafka_admin.admin import SecurityDisabledError, apply_acls  # noqa: PLC0415 - start-up
 
     if settings.kafka_security == "none":
         return AclOutcome(None, skipped=SECURITY_OFF)

@@ -1,7 +1,8 @@
 """From settings to a ``KafkaAccess``: the protocol, the credential (value or file), and a quick
-check that something listens before a missing credential is blamed. Below ``infra.local_kafka``
-and ``infra.kafka_client``, which both build clients from it (the local broker's status probes
-an external cluster with it; ``kafka_client.kafka_access`` adds the local broker's defaults).
+check that something listens before a missing credential is blamed. Below the rest of
+``infra.local_kafka`` and ``infra.kafka_client``, which both build clients from it (the local
+broker's status probes an external cluster with it; ``kafka_client.kafka_access`` adds the local
+broker's defaults).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from infra.broker_errors import BrokerUnreachableError, MissingCredentialError
+from infra.local_kafka.errors import BrokerUnreachableError, MissingCredentialError
 from producers.connection import KafkaAccess, Protocol
 
 if TYPE_CHECKING:

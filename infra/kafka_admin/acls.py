@@ -1,6 +1,6 @@
 """Who may do what on the broker: the whole ACL set, derived from the participants registry.
 
-Pure policy, no I/O (``infra.broker_admin`` applies it). The broker denies whatever no ACL
+Pure policy, no I/O (``infra.kafka_admin.admin`` applies it). The broker denies whatever no ACL
 allows (``allow.everyone.if.no.acl.found=false``), so this module is the complete list of rights:
 
 - every organisation active at the moment (principal ``User:<org URN>``) except auditors may

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 import schemas
-from infra.cli_common import console, deferred, fail, print_json
+from infra.cli.common import console, deferred, fail, print_json
 
 if TYPE_CHECKING:
     import yaml

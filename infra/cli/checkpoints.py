@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.cli_common import deferred, fail, run
+from infra.cli.common import deferred, fail, run
 
 if TYPE_CHECKING:
     from infra.logging import configure_logging

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli_common import (
+from infra.cli.common import (
     completer,
     console,
     deferred,

@@ -1,5 +1,5 @@
 """What can go wrong running or reaching the Kafka broker: the errors of ``infra.local_kafka``,
-``infra.broker_access`` and ``infra.kafka_client``, below all three (none imports another for
+its ``access`` module and ``infra.kafka_client``, below all three (none imports another for
 them)."""
 
 from __future__ import annotations
