@@ -58,11 +58,11 @@ from consumers.store_read import offsets
 from infra import local_kafka
 from infra.alerts_runtime import plugin as alerts_plugin
 from infra.app import build_app
-from infra.cli_publish import _with_id
+from infra.cli.publish import _with_id
+from infra.kafka_admin.topics import admin_client, apply_topics
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
-from infra.topics import admin_client, apply_topics
 from producers.bulk import Row, read_rows
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
@@ -72,7 +72,8 @@ from producers.publisher import Draft, Publisher
 from producers.sender import PublishError
 from schemas.alerts import PLATFORM_ORG, AlertRaised, AlertRule, alerts_topic_spec
 from schemas.catalogue import model_for
-from schemas.envelope import from_record, org_of
+from schemas.envelope import org_of
+from schemas.envelope_read import from_record
 from schemas.errors import ContractError
 from schemas.events.examples import OPERATOR
 from schemas.events.shipments_border import CustomsHeld

@@ -42,11 +42,7 @@ ALLOWED_CYCLES: set[frozenset[str]] = {
 ALLOWED_UPWARD: set[tuple[str, str]] = set()
 """(importer, imported) pairs that break the layering and are known; none today."""
 
-CLI_ALIASES: set[tuple[str, str]] = {
-    # ``tests/faults/harness.py`` imports ``infra.cli_publish._with_id`` and is being edited
-    # elsewhere: the alias stays until it imports ``infra.cli.publish``.
-    ("infra.cli_publish", "infra.cli.publish"),
-}
+CLI_ALIASES: set[tuple[str, str]] = set()
 """(alias, command module) pairs kept for callers outside this change; drop when unused."""
 
 CLI_HELPERS: dict[str, str] = {
