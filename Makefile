@@ -61,7 +61,7 @@ $(AXE)/node_modules: $(AXE)/package.json $(AXE)/package-lock.json
 test: lint $(OIDC)/node_modules $(AXE)/node_modules
 	@status=0; EMINING_REQUIRE_KAFKA=1 EMINING_REQUIRE_POSTGRES=1 EMINING_REQUIRE_OIDC=1 \
 	EMINING_REQUIRE_BROWSER=1 \
-	$(BIN)/pytest || status=$$?; \
+	$(BIN)/pytest --durations=25 || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
 	exit "$$status"
 
