@@ -42,6 +42,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -58,6 +59,20 @@ from schemas.tlog import (
 
 WITNESS_KEY_PREFIX = "emining-witness/"
 REFUSAL_HEADER = "emining-refusal/v1"
+MAX_TIME = 253402300799
+"""The largest unix time a record may state (9999-12-31T23:59:59Z): larger ones are refused."""
+
+
+def checked_time(value: object, name: str = "time") -> int:
+    """``value`` as unix seconds in ``0..MAX_TIME``; :class:`TlogError` otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIME:
+        raise TlogError(f"{name} is unix seconds in 0..{MAX_TIME}")
+    return value
+
+
+def utc(seconds: int) -> datetime:
+    """A time checked by :func:`checked_time` as an aware UTC datetime (never raises for it)."""
+    return datetime.fromtimestamp(checked_time(seconds), UTC)
 
 
 def witness_key_name(org_id: str) -> str:
@@ -79,7 +94,7 @@ class RefusalKind(StrEnum):
 def _obj(value: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise TlogError(f"not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise TlogError("not a JSON object")
@@ -90,8 +105,8 @@ def _int(doc: dict[str, Any], name: str, *, nullable: bool = False) -> int | Non
     value = doc.get(name)
     if value is None and nullable:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise TlogError(f"{name} is a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 63:
+        raise TlogError(f"{name} is an integer in 0..2**63-1")
     return value
 
 
@@ -127,8 +142,7 @@ class CheckpointRecord:
         proof = doc.get("consistency")
         if not isinstance(proof, list) or not all(isinstance(h, str) for h in proof):
             raise TlogError("consistency is a list of base64 hashes")
-        time = _int(doc, "time")
-        assert time is not None
+        time = checked_time(doc.get("time"))
         return cls(_str(doc, "note"), time, _int(doc, "previous_size", nullable=True),
                    tuple(unb64(h) for h in proof))
 
@@ -194,8 +208,9 @@ class Refusal:
         if len(lines) != 8 or lines[0] != REFUSAL_HEADER or lines[-1]:  # noqa: PLR2004
             raise TlogError("not an emining-refusal/v1 note")
         _, witness, origin, kind, record, digest, time, _ = lines
-        if not time.isdigit():
-            raise TlogError("a refusal's time is unix seconds")
+        if (not time.isascii() or not time.isdigit() or len(time) > len(str(MAX_TIME))
+                or time != str(int(time)) or int(time) > MAX_TIME):
+            raise TlogError(f"a refusal's time is unix seconds in 0..{MAX_TIME}")
         try:
             refusal_kind = RefusalKind(kind)
         except ValueError as exc:

@@ -30,9 +30,11 @@ from consumers.audit.findings import Completeness, Finding, Head, Kind
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.checkpoints import (
+    MAX_TIME,
     CheckpointRecord,
     CosignatureRecord,
     RefusalRecord,
+    utc,
     witness_key_name,
 )
 from schemas.enums import Side
@@ -234,6 +236,8 @@ def _time_of(value: object, record: RawRecord) -> str:
     if isinstance(value, str) and value:
         return value
     seconds = value if isinstance(value, int | float) else record.timestamp_ms / 1000
+    if not 0 <= seconds <= MAX_TIME:
+        raise ValueError(f"time {seconds} is not unix seconds in 0..{MAX_TIME}")
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace(
         "+00:00", "Z")
 
@@ -294,7 +298,7 @@ def read_checkpoints(
     for record in sorted(checkpoint_records, key=lambda r: (r.partition, r.offset)):
         try:
             cp = parse_checkpoint(record)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             out.findings.append(Finding(record.topic, record.partition, record.offset, None, None,
                                         Kind.CHECKPOINT_INVALID,
                                         f"not a checkpoint record: {exc}"))
@@ -321,15 +325,17 @@ def _read_refusal(record: RawRecord, out: Judged, registry: Registry | None,
     the witness at the refusal's time (anyone may write the topic: only signed ones count)."""
     try:
         refusal = RefusalRecord.from_value(record.value)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         return
     said = refusal.refusal
     if wanted is not None and not wanted(said.origin):
         return
     org = registry.orgs.get(said.witness) if registry is not None else None
-    moment = datetime.fromtimestamp(said.time, UTC)
-    keys = [k.public_key for k in org.keys.values() if k.valid_at(moment)] if org else []
-    if not refusal.verify(keys):
+    signers = [k for k in org.keys.values() if refusal.verify([k.public_key])] if org else []
+    if not signers:  # the signature first: nothing unsigned is used
+        return
+    moment = utc(said.time)
+    if not any(k.valid_at(moment) for k in signers):
         return
     out.refusals += 1
     out.findings.append(Finding(
@@ -343,7 +349,7 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
                       wanted: Wanted | None) -> None:
     try:
         cosig = parse_cosignature(record)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         out.findings.append(Finding(record.topic, record.partition, record.offset, None, None,
                                     Kind.BAD_COSIGNATURE, f"not a cosignature record: {exc}"))
         return

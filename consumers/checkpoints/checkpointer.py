@@ -24,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 from aiokafka import TopicPartition
@@ -34,7 +33,7 @@ from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
 from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, topic_partitions
 from producers.sender import Ack, RecordSender
-from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord
+from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord, utc
 from schemas.envelope import KafkaRecord
 from schemas.errors import EminingError
 from schemas.registry import Registry
@@ -266,20 +265,38 @@ class Checkpointer:
         registry = await self._registry()
         alarms = []
         for rec, refusal in found:
-            org = registry.orgs.get(refusal.refusal.witness)
-            when = datetime.fromtimestamp(refusal.refusal.time, UTC)
-            keys = [k.public_key for k in org.keys.values()
-                    if k.valid_at(when)] if org is not None else []
-            if not refusal.verify(keys):
-                log.warning("refusal_not_signed_by_witness", offset=rec.offset,
-                            witness=refusal.refusal.witness)
+            try:
+                alarm = self._refusal_alarm(registry, rec, refusal)
+            except (ValueError, OverflowError, OSError) as exc:  # TlogError is a ValueError
+                log.warning("refusal_record_ignored", offset=rec.offset, reason=str(exc)[:200])
                 continue
-            r = refusal.refusal
-            alarms.append(Alarm(r.origin, r.kind, r.witness,
-                                f"{rec.topic}:{rec.partition}:{rec.offset}",
-                                detail=refusal.detail))
+            if alarm is not None:
+                alarms.append(alarm)
         await self._raise(alarms)
         return len(alarms)
+
+    @staticmethod
+    def _refusal_alarm(registry: Registry, rec: Record, refusal: RefusalRecord) -> Alarm | None:
+        """The alarm of one refusal record, when a key the registry gives the witness signed it
+        and was valid at the time; the signature is checked before anything else is used."""
+        r = refusal.refusal
+        org = registry.orgs.get(r.witness)
+        signers = [k for k in org.keys.values()
+                   if refusal.verify([k.public_key])] if org is not None else []
+        when = utc(r.time) if signers else None
+        if when is None or not any(k.valid_at(when) for k in signers):
+            log.warning("refusal_not_signed_by_witness", offset=rec.offset, witness=r.witness)
+            return None
+        return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
+                     detail=refusal.detail)
+
+    async def _relay(self) -> None:
+        """:meth:`relay_refusals`, never stopping the checkpointer: what fails is logged."""
+        try:
+            await self.relay_refusals()
+        except (KafkaError, OSError, TimeoutError, EminingError, ValueError,
+                OverflowError) as exc:
+            log.warning("refusal_relay_failed", error=repr(exc)[:300])
 
     async def _raise(self, alarms: Sequence[Alarm]) -> None:
         new = [a for a in alarms if a.cause_key not in self._alarmed]
@@ -309,7 +326,7 @@ class Checkpointer:
                     self.append(batch)
             await self._raise(self.check_against_published())
             await self.publish(sender)
-            await self.relay_refusals()
+            await self._relay()
             if once:
                 return
             consumer.resume(*tps)
@@ -326,8 +343,8 @@ class Checkpointer:
                 if loop.time() - last >= self.every_seconds or pending >= self.every_records:
                     try:
                         await self.publish(sender)
-                        await self.relay_refusals()
                     except (KafkaError, OSError, TimeoutError, EminingError) as exc:
                         # the broker is away: what was not published is due next round
                         log.warning("checkpoint_round_failed", error=repr(exc)[:300])
+                    await self._relay()
                     last, pending = loop.time(), 0
