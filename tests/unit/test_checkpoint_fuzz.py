@@ -166,3 +166,16 @@ def test_relay_refusals_skips_hostile_records_and_relays_the_good_one() -> None:
         assert asyncio.run(cp.relay_refusals()) == 1
     assert [a.cause_key for a in raised] == [f"emining.refusals.v1:0:{len(records) - 1}"]
     assert cp._refusals_next == len(records)
+
+
+@pytest.mark.parametrize("time", [10**20, 10**12, -1, 1e308, "x", None])
+def test_a_signed_checkpoint_with_an_insane_time_is_a_checkpoint_invalid_finding(
+        time: object) -> None:
+    note = sign_checkpoint(Checkpoint(ORIGIN, 1, bytes(32)), SEED)
+    value = json.dumps({"note": note, "time": time, "previous_size": None,
+                        "consistency": []}).encode()
+    judged = read_checkpoints([RawRecord("emining.checkpoints.v1", 0, 5, 0, b"k", value, ())],
+                              [], [public_key_of(SEED)], None, None)
+    assert [(f.kind, f.offset) for f in judged.findings] == [(Kind.CHECKPOINT_INVALID, 5)]
+    assert "time is unix seconds" in judged.findings[0].reason
+    assert judged.checkpoints == {}
