@@ -42,7 +42,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -68,6 +68,18 @@ def checked_time(value: object, name: str = "time") -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIME:
         raise TlogError(f"{name} is unix seconds in 0..{MAX_TIME}")
     return value
+
+
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far a cosignature's or refusal's declared time may be from the record's timestamp (or
+before the checkpoint's time): further is a backdated (or postdated) statement."""
+
+
+def record_moment(timestamp_ms: int) -> datetime | None:
+    """A record's broker timestamp as a datetime; ``None`` when unknown or out of range."""
+    if not 0 <= timestamp_ms <= MAX_TIME * 1000:
+        return None
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
 def utc(seconds: int) -> datetime:

@@ -30,10 +30,12 @@ from consumers.audit.findings import Completeness, Finding, Head, Kind
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.checkpoints import (
+    CLOCK_SKEW,
     MAX_TIME,
     CheckpointRecord,
     CosignatureRecord,
     RefusalRecord,
+    record_moment,
     utc,
     witness_key_name,
 )
@@ -198,6 +200,8 @@ class Cosignature:
     witness: str
     key_name: str
     line: str
+    timestamp_ms: int = -1
+    """The record's broker timestamp (-1: unknown): when the cosignature was on the log."""
 
 
 @dataclass(slots=True)
@@ -228,7 +232,7 @@ def parse_checkpoint(record: RawRecord) -> Checkpoint:
 def parse_cosignature(record: RawRecord) -> Cosignature:
     doc = CosignatureRecord.from_value(record.value)
     return Cosignature(record.topic, record.partition, record.offset, doc.origin, doc.size,
-                       doc.root, doc.witness, doc.key_name, doc.line)
+                       doc.root, doc.witness, doc.key_name, doc.line, record.timestamp_ms)
 
 
 def _time_of(value: object, record: RawRecord) -> str:
@@ -246,10 +250,14 @@ def platform_signed(note: str, anchors: Sequence[bytes]) -> bool:
     return any(tlog.verify_note_signature(note, PLATFORM_KEY_NAME, key) for key in anchors)
 
 
-def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
-                      ) -> Valid | str:
+def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None,  # noqa: PLR0911
+                      not_before: datetime | None = None) -> Valid | str:
     """The verified cosignature, or why it is not one (unknown witness, no key valid then,
-    a signature that does not verify)."""
+    a signature that does not verify, a declared time before the checkpoint's ``not_before``
+    or far from the record's timestamp).
+
+    The key must be valid at the record's broker timestamp, not only at the time the line
+    declares: a revoked (stolen) key cannot cosign by backdating its own time."""
     org = registry.orgs.get(cosig.witness) if registry is not None else None
     if org is None:
         return f"witness {cosig.witness} is not a registered organisation"
@@ -260,9 +268,16 @@ def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
         moment = datetime.fromtimestamp(int.from_bytes(stamped[:8], "big"), UTC)
     except (ValueError, OverflowError, OSError) as exc:
         return f"unreadable cosignature line: {exc}"
-    keys = [k for k in org.keys.values() if k.valid_at(moment)]
+    when = record_moment(cosig.timestamp_ms) or moment
+    if abs(when - moment) > CLOCK_SKEW:
+        return (f"the cosignature by {cosig.witness} declares {moment.isoformat()}, its record "
+                f"was written {when.isoformat()}: backdated or postdated")
+    if not_before is not None and moment < not_before - CLOCK_SKEW:
+        return (f"the cosignature by {cosig.witness} declares {moment.isoformat()}, before the "
+                f"checkpoint was made ({not_before.isoformat()}): backdated")
+    keys = [k for k in org.keys.values() if k.valid_at(moment) and k.valid_at(when)]
     if not keys:
-        return f"{cosig.witness} held no valid key at {moment.isoformat()}"
+        return f"{cosig.witness} held no valid key at {when.isoformat()}"
     for key in keys:
         if tlog.verify_cosignature(body, cosig.line, cosig.key_name, key.public_key):
             return Valid(cosig.witness, org.side, cosig.key_name, cosig.line, key.public_key,
@@ -335,8 +350,10 @@ def _read_refusal(record: RawRecord, out: Judged, registry: Registry | None,
     if not signers:  # the signature first: nothing unsigned is used
         return
     moment = utc(said.time)
-    if not any(k.valid_at(moment) for k in signers):
-        return
+    when = record_moment(record.timestamp_ms) or moment
+    if abs(when - moment) > CLOCK_SKEW or not any(
+            k.valid_at(moment) and k.valid_at(when) for k in signers):
+        return  # backdated, or by a key not valid when the record was written
     out.refusals += 1
     out.findings.append(Finding(
         record.topic, record.partition, record.offset, None, said.witness, Kind.WITNESS_REFUSAL,
@@ -368,13 +385,22 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
                 f"{cosig.origin} at size {cosig.size}, the platform's {other.where()} has "
                 f"root {_b64(other.root)[:12]}…: the platform showed two histories"))
         return
-    verdict = cosignature_check(cosig, target.body, registry)
+    verdict = cosignature_check(cosig, target.body, registry, _made(target))
     if isinstance(verdict, str):
         out.findings.append(Finding(cosig.topic, cosig.partition, cosig.offset, None,
                                     cosig.witness, Kind.BAD_COSIGNATURE,
                                     f"{verdict} (on the {target.where()} of {cosig.origin})"))
         return
     out.cosigned.setdefault((cosig.origin, cosig.size, cosig.root), []).append(verdict)
+
+
+def _made(cp: Checkpoint) -> datetime | None:
+    """When the checkpoint says it was made, if readable."""
+    try:
+        made = datetime.fromisoformat(cp.time)
+    except ValueError:
+        return None
+    return made if made.tzinfo is not None else made.replace(tzinfo=UTC)
 
 
 def _at(cp: Checkpoint, kind: Kind, reason: str) -> Finding:

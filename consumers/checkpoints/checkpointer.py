@@ -33,7 +33,14 @@ from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
 from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, topic_partitions
 from producers.sender import Ack, RecordSender
-from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord, utc
+from schemas.checkpoints import (
+    CLOCK_SKEW,
+    CheckpointRecord,
+    RefusalKind,
+    RefusalRecord,
+    record_moment,
+    utc,
+)
 from schemas.envelope import KafkaRecord
 from schemas.errors import EminingError
 from schemas.registry import Registry
@@ -283,8 +290,12 @@ class Checkpointer:
         org = registry.orgs.get(r.witness)
         signers = [k for k in org.keys.values()
                    if refusal.verify([k.public_key])] if org is not None else []
-        when = utc(r.time) if signers else None
-        if when is None or not any(k.valid_at(when) for k in signers):
+        said = utc(r.time) if signers else None
+        # the key must be valid when the record was written (its broker timestamp), not only
+        # at the time the refusal declares: a revoked key cannot refuse by backdating
+        written = record_moment(rec.timestamp) or said
+        if said is None or written is None or abs(written - said) > CLOCK_SKEW or not any(
+                k.valid_at(said) and k.valid_at(written) for k in signers):
             log.warning("refusal_not_signed_by_witness", offset=rec.offset, witness=r.witness)
             return None
         return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
