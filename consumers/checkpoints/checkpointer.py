@@ -92,8 +92,12 @@ class Checkpointer:
                  every_seconds: float = 10.0, every_records: int = 1000,
                  timeout_s: float = 15.0, alarm: AlarmSink | None = None,
                  registry: RegistryLoader | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 anchors: Sequence[bytes] = ()) -> None:
         self.kafka, self.key, self.topics = kafka, key, tuple(topics)
+        self.anchors = (key.public_key, *(k for k in anchors if k != key.public_key))
+        """The trust anchor's keys: the proofs link to the last checkpoint signed by any (a
+        rotated key's heads included), so that a witness can chain them."""
         self.checkpoints_topic, self.refusals_topic = checkpoints_topic, refusals_topic
         self.every_seconds, self.every_records = every_seconds, every_records
         self.timeout_s, self._alarm, self._registry, self._clock = timeout_s, alarm, registry, clock
@@ -113,7 +117,7 @@ class Checkpointer:
     # -- reading ---------------------------------------------------------------------------
 
     async def load_published(self) -> None:
-        """Read this key's checkpoints from the topic: the last head per origin."""
+        """Read the trust anchor's checkpoints from the topic: the last head per origin."""
         self.published.clear()
         self.signed.clear()
         forks: list[Alarm] = []
@@ -121,12 +125,8 @@ class Checkpointer:
                                         timeout_s=self.timeout_s)) as batches:
             async for batch in batches:
                 for rec in batch:
-                    try:
-                        cp = open_checkpoint(CheckpointRecord.from_value(rec.value).note,
-                                             PLATFORM_KEY_NAME, self.key.public_key)
-                    except TlogError as exc:
-                        log.warning("checkpoint_record_ignored", offset=rec.offset,
-                                    reason=str(exc)[:200])
+                    cp = self._open(rec)
+                    if cp is None:
                         continue
                     sizes = self.signed.setdefault(cp.origin, {})
                     if sizes.setdefault(cp.size, cp.root) != cp.root:
@@ -143,6 +143,22 @@ class Checkpointer:
             log.error("checkpoints_forked", origin=alarm.origin, size=alarm.size)
         await self._raise(forks)
         self._reload = False
+
+    def _open(self, rec: Record) -> Checkpoint | None:
+        """The checkpoint of a record signed by one of the anchors' keys, else None (logged)."""
+        try:
+            note = CheckpointRecord.from_value(rec.value).note
+        except TlogError as exc:
+            log.warning("checkpoint_record_ignored", offset=rec.offset, reason=str(exc)[:200])
+            return None
+        for key in self.anchors:
+            try:
+                return open_checkpoint(note, PLATFORM_KEY_NAME, key)
+            except TlogError:
+                continue
+        log.warning("checkpoint_record_ignored", offset=rec.offset,
+                    reason="not signed by a trust-anchor key")
+        return None
 
     def append(self, records: Sequence[Record], *, live: bool = False) -> int:
         """Append records (in offset order per partition); returns how many were new.
