@@ -41,6 +41,7 @@ from schemas.checkpoints import (
 )
 from schemas.enums import Side
 from schemas.registry import Registry
+from schemas.topics import CHECKPOINTS
 
 log = structlog.get_logger("consumers.audit.completeness")
 
@@ -294,6 +295,11 @@ class Judged:
     """Valid (platform-signed) checkpoints per origin, in log order."""
     cosigned: dict[tuple[str, int, bytes], list[Valid]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    orphans: dict[str, list[Checkpoint]] = field(default_factory=dict)
+    """Heads (origin, size, root) a witness validly cosigned whose checkpoint is missing from
+    the checkpoints topic, per origin: judged against the log like checkpoints."""
+    unsigned: set[tuple[str, int, bytes]] = field(default_factory=set)
+    """Heads of checkpoint records not signed by the trust anchor (reported as invalid)."""
     read: int = 0
     cosignatures: int = 0
     refusals: int = 0
@@ -322,6 +328,7 @@ def read_checkpoints(
             continue
         out.read += 1
         if not platform_signed(cp.note, anchors):
+            out.unsigned.add((cp.origin, cp.size, cp.root))
             out.findings.append(_at(cp, Kind.CHECKPOINT_INVALID,
                                     f"{cp.where()} of {cp.origin} is not signed by the platform's "
                                     "key (the trust anchor): forged or altered"))
@@ -375,6 +382,9 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
     out.cosignatures += 1
     same_size = [cp for cp in out.checkpoints.get(cosig.origin, []) if cp.size == cosig.size]
     target = next((cp for cp in same_size if cp.root == cosig.root), None)
+    if target is None and not same_size:
+        _orphan(cosig, out, registry)
+        return
     if target is None:
         if same_size:
             other = same_size[0]
@@ -392,6 +402,54 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
                                     f"{verdict} (on the {target.where()} of {cosig.origin})"))
         return
     out.cosigned.setdefault((cosig.origin, cosig.size, cosig.root), []).append(verdict)
+
+
+def _orphan(cosig: Cosignature, out: Judged, registry: Registry | None) -> None:
+    """A cosignature of a head no checkpoint on the topic has: if it verifies, the witness saw
+    the platform sign that head, and the topic no longer shows it. Reported once per head."""
+    heads = out.orphans.setdefault(cosig.origin, [])
+    try:
+        body = tlog.Checkpoint(cosig.origin, cosig.size, cosig.root).body()
+    except tlog.TlogError:
+        return
+    verdict = cosignature_check(cosig, body, registry)
+    if isinstance(verdict, str):
+        return  # anyone may write the topic: an unverified cosignature proves nothing
+    out.cosigned.setdefault((cosig.origin, cosig.size, cosig.root), []).append(verdict)
+    if any(h.size == cosig.size and h.root == cosig.root for h in heads):
+        return  # another witness's cosignature of this head: reported once
+    made = verdict.time.isoformat(timespec="seconds").replace("+00:00", "Z")
+    heads.append(Checkpoint(cosig.topic, cosig.partition, cosig.offset, cosig.origin, cosig.size,
+                            cosig.root, made, "", None, ()))
+    if (cosig.origin, cosig.size, cosig.root) in out.unsigned:
+        return  # on the topic, but not signed by the trust anchor: reported as invalid
+    out.findings.append(Finding(
+        cosig.topic, cosig.partition, cosig.offset, None, cosig.witness, Kind.CHECKPOINT_FORK,
+        f"cosigned head whose checkpoint is missing from {CHECKPOINTS}: {cosig.witness} "
+        f"cosigned {cosig.origin} at size {cosig.size} (root {_b64(cosig.root)[:12]}…) on "
+        f"{made}; the checkpoints topic holds no such checkpoint: removed, or shown to the "
+        "witness only"))
+
+
+def judge_orphans(tp: TP, leaves: PartitionLeaves, heads: list[Checkpoint],
+                  longest: int) -> list[Finding]:
+    """Cosigned heads missing from the checkpoints topic against the log: a tail dropped
+    (beyond what a checkpoint already shows) or records rewritten."""
+    findings: list[Finding] = []
+    log_roots = roots_at(leaves, [h.size for h in heads])
+    end = leaves.offsets[-1] + 1 if len(leaves) else 0
+    for head in sorted(heads, key=lambda h: h.size):
+        if head.size > len(leaves):
+            if head.size > longest:
+                findings.append(Finding(
+                    tp[0], tp[1], end, None, None, Kind.TAIL_DROPPED,
+                    f"tail dropped: a witness cosigned {head.size} records of {head.origin} on "
+                    f"{head.time} (its checkpoint is missing), the log has {len(leaves)}: "
+                    f"{head.size - len(leaves)} record(s) at the end are gone"))
+                longest = head.size
+        elif log_roots[head.size] != head.root:
+            findings.append(_rewritten(tp, leaves, 0, head.size, head, 0))
+    return findings
 
 
 def _made(cp: Checkpoint) -> datetime | None:
@@ -537,12 +595,18 @@ def judge(
     summary = Completeness(checkpoints=judged.read, cosignatures=judged.cosignatures,
                            refusals=judged.refusals, logs=len(starts))
     findings = list(judged.findings)
-    gone = {tlog.parse_origin(o) for o in judged.checkpoints} - set(starts)
+    gone = {tlog.parse_origin(o) for o in (*judged.checkpoints, *judged.orphans)
+            if _is_origin(o)} - set(starts)
     for tp in sorted({*starts, *gone}):
         origin = origin_of(*tp)
         cps = judged.checkpoints.get(origin, [])
         got = leaves.get(tp) or PartitionLeaves()
         summary.valid += len(cps)
+        orphans = judged.orphans.get(origin, [])
+        if orphans and starts.get(tp, 0) == 0:
+            longest = max((c.size for c in cps), default=0)
+            findings += judge_orphans(tp, got, orphans,
+                                      max(len(got), longest))
         if not cps:
             summary.records_pending += len(got)
             continue
@@ -566,6 +630,14 @@ def judge(
     log.info("completeness_judged", logs=summary.logs, checkpoints=summary.checkpoints,
              valid=summary.valid, pending=summary.records_pending, findings=len(findings))
     return findings, summary
+
+
+def _is_origin(origin: str) -> bool:
+    try:
+        tlog.parse_origin(origin)
+    except tlog.TlogError:
+        return False
+    return True
 
 
 def no_checkpoints(topic: str, starts: Mapping[TP, int], leaves: Mapping[TP, PartitionLeaves],
