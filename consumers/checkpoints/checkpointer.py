@@ -20,6 +20,7 @@ checking each refusal's signature against the witness organisation's keys in the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -39,6 +40,7 @@ from schemas.checkpoints import (
     RefusalKind,
     RefusalRecord,
     record_moment,
+    sha256_hex,
     utc,
 )
 from schemas.envelope import KafkaRecord
@@ -61,6 +63,9 @@ from schemas.tlog import (
 from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
 
 log = structlog.get_logger("consumers.checkpoints.checkpointer")
+
+ALARM_INTERVAL_S = 3600.0
+"""At most one relayed refusal alarm per (witness, origin, kind) in this many seconds."""
 
 RegistryLoader = Callable[[], Awaitable[Registry]]
 
@@ -111,6 +116,14 @@ class Checkpointer:
         self._reload = False
         self._refusals_next = 0
         self._alarmed: set[str] = set()
+        self._digests: dict[int, str] = {}
+        """sha256 hex of each record's value on the checkpoints topic (partition 0), by offset:
+        a refusal is relayed only when it names one of them with its hash."""
+        self._digests_next = 0
+        self._refreshed = False
+        self._last_alarm: dict[tuple[str, str, str], float] = {}
+        self._held: dict[tuple[str, str, str], int] = {}
+        """Refusals not relayed since the last alarm of their (witness, origin, kind)."""
         self.rewound: list[Alarm] = []
         """Alarms ``append`` found in live mode, raised by the loop."""
 
@@ -286,10 +299,15 @@ class Checkpointer:
         if not found or self._registry is None:
             return 0
         registry = await self._registry()
+        self._refreshed = False
         alarms = []
         for rec, refusal in found:
             try:
                 alarm = self._refusal_alarm(registry, rec, refusal)
+                if alarm is not None and await self._names_a_checkpoint(rec, refusal):
+                    alarm = self._bounded(alarm)
+                else:
+                    alarm = None
             except (ValueError, OverflowError, OSError) as exc:  # TlogError is a ValueError
                 log.warning("refusal_record_ignored", offset=rec.offset, reason=str(exc)[:200])
                 continue
@@ -297,6 +315,51 @@ class Checkpointer:
                 alarms.append(alarm)
         await self._raise(alarms)
         return len(alarms)
+
+    async def _names_a_checkpoint(self, rec: Record, refusal: RefusalRecord) -> bool:
+        """Does the refusal name a record of the checkpoints topic with its value's hash?"""
+        topic, _, place = refusal.refusal.record.rpartition(":")
+        topic, _, partition = topic.rpartition(":")
+        if (topic != self.checkpoints_topic or partition != "0" or not place.isascii()
+                or not place.isdigit() or len(place) > 19):  # noqa: PLR2004 - an int64
+            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
+                        record=refusal.refusal.record[:200])
+            return False
+        offset = int(place)
+        if offset not in self._digests and not self._refreshed:
+            self._refreshed = True  # once per round: refusals naming the future cost one read
+            start = {TopicPartition(self.checkpoints_topic, 0): self._digests_next}
+            async with aclosing(read_to_end(self.kafka, [self.checkpoints_topic], start=start,
+                                            timeout_s=self.timeout_s)) as batches:
+                async for batch in batches:
+                    for one in batch:
+                        if one.partition == 0:
+                            self._digests[one.offset] = sha256_hex(one.value)
+                            self._digests_next = max(self._digests_next, one.offset + 1)
+        if self._digests.get(offset) != refusal.refusal.record_sha256:
+            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
+                        record=refusal.refusal.record[:200])
+            return False
+        return True
+
+    def _bounded(self, alarm: Alarm) -> Alarm | None:
+        """At most one alarm per (witness, origin, kind) an hour; the rest are counted."""
+        key = (alarm.reporter, alarm.origin, alarm.kind.value)
+        now = self._clock()
+        last = self._last_alarm.get(key)
+        if last is not None and now - last < ALARM_INTERVAL_S:
+            self._held[key] = self._held.get(key, 0) + 1
+            log.info("refusal_alarm_held", witness=alarm.reporter, origin=alarm.origin,
+                     kind=alarm.kind.value, held=self._held[key])
+            return None
+        self._last_alarm[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            log.warning("refusal_alarms_held", witness=alarm.reporter, origin=alarm.origin,
+                        kind=alarm.kind.value, held=held)
+            return dataclasses.replace(alarm, detail=f"{alarm.detail} (and {held} more of this "
+                                       "witness, origin and kind in the last hour)")
+        return alarm
 
     @staticmethod
     def _refusal_alarm(registry: Registry, rec: Record, refusal: RefusalRecord) -> Alarm | None:

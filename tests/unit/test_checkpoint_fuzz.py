@@ -26,6 +26,7 @@ from schemas.checkpoints import (
     Refusal,
     RefusalKind,
     RefusalRecord,
+    sha256_hex,
 )
 from schemas.enums import Language, Role, Side
 from schemas.registry import KeyRecord, OrgRecord, Registry
@@ -146,12 +147,15 @@ def _consumer_record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
 
 def test_relay_refusals_skips_hostile_records_and_relays_the_good_one() -> None:
     hostile = [_refusal_value(t) for t in HOSTILE_TIMES] + _values(100)
-    good = RefusalRecord.make(Refusal(WITNESS, ORIGIN, RefusalKind.FORK, "t:0:0", "0" * 64,
+    checkpoint = _consumer_record(0, b'{"a checkpoint": 1}')
+    good = RefusalRecord.make(Refusal(WITNESS, ORIGIN, RefusalKind.FORK,
+                                      "emining.checkpoints.v1:0:0", sha256_hex(checkpoint.value),
                                       1_700_000_000), SEED, "d", "").to_value()
     records = [_consumer_record(i, v) for i, v in enumerate([*hostile, good])]
 
-    async def fake_read(*_a: object, **_k: object) -> AsyncIterator[list[Any]]:
-        yield records
+    async def fake_read(_kafka: object, topics: list[str], **_k: object
+                        ) -> AsyncIterator[list[Any]]:
+        yield [checkpoint] if topics == ["emining.checkpoints.v1"] else records
 
     raised: list[Any] = []
 

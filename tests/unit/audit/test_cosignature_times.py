@@ -17,7 +17,7 @@ from consumers.audit.completeness import origin_of
 from consumers.audit.findings import Kind
 from consumers.checkpoints import checkpointer as checkpointer_module
 from schemas import tlog
-from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord
+from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
 from schemas.registry import Registry
 from tests.unit.audit import parties as pa
 from tests.unit.audit.tlogbus import CN_WITNESS, PK_WITNESS, T0, TOPIC, Bus, records
@@ -78,14 +78,18 @@ def test_a_cosignature_declared_before_its_checkpoint_was_made_is_bad(parties):
 
 
 def _relay(parties: pa.Parties, registry: Registry, said_at: int, written_ms: int) -> int:
-    refusal = Refusal(CN_WITNESS, origin_of(TOPIC, 0), RefusalKind.FORK, "t:0:1", "0" * 64,
-                      said_at)
+    cp_value = b"the refused checkpoint"
+    checkpoint = ConsumerRecord("emining.checkpoints.v1", 0, 1, 0, 0, b"k", cp_value, None, 0,
+                                len(cp_value), ())
+    refusal = Refusal(CN_WITNESS, origin_of(TOPIC, 0), RefusalKind.FORK,
+                      "emining.checkpoints.v1:0:1", sha256_hex(cp_value), said_at)
     value = RefusalRecord.make(refusal, parties.keys[CN_WITNESS].seed, "d", "").to_value()
     rec = ConsumerRecord("emining.refusals.v1", 0, 0, written_ms, 0, b"k", value, None, 0,
                          len(value), ())
 
-    async def fake_read(*_a: object, **_k: object) -> AsyncIterator[list[Any]]:
-        yield [rec]
+    async def fake_read(_kafka: object, topics: list[str], **_k: object
+                        ) -> AsyncIterator[list[Any]]:
+        yield [checkpoint] if topics == ["emining.checkpoints.v1"] else [rec]
 
     async def loader() -> Registry:
         return registry
