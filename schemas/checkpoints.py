@@ -63,6 +63,18 @@ MAX_TIME = 253402300799
 """The largest unix time a record may state (9999-12-31T23:59:59Z): larger ones are refused."""
 
 
+MAX_STATEMENT_BYTES = 4096
+"""The largest cosignature or refusal value a reader accepts: anyone may write those topics,
+so a larger one is refused unread (a witness's own refusals are trimmed to fit)."""
+
+
+def _small(value: bytes | None, what: str) -> bytes:
+    raw = value or b""
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise TlogError(f"a {what} value of {len(raw)} bytes (at most {MAX_STATEMENT_BYTES})")
+    return raw
+
+
 def checked_time(value: object, name: str = "time") -> int:
     """``value`` as unix seconds in ``0..MAX_TIME``; :class:`TlogError` otherwise."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIME:
@@ -178,7 +190,7 @@ class CosignatureRecord:
 
     @classmethod
     def from_value(cls, value: bytes | None) -> CosignatureRecord:
-        doc = _obj(value or b"")
+        doc = _obj(_small(value, "cosignature"))
         size = _int(doc, "size")
         assert size is not None
         return cls(_str(doc, "origin"), size, unb64(_str(doc, "root")), _str(doc, "witness"),
@@ -251,11 +263,19 @@ class RefusalRecord:
     @classmethod
     def make(cls, refusal: Refusal, seed: bytes, detail: str, refused: str) -> RefusalRecord:
         name = witness_key_name(refusal.witness)
-        return cls(sign_note(refusal.text(), name, seed), refusal, name, detail[:1000], refused)
+        made = cls(sign_note(refusal.text(), name, seed), refusal, name, detail[:1000], refused)
+        while len(made.to_value()) > MAX_STATEMENT_BYTES and (made.refused or made.detail):
+            # the refused record is named by place and hash: its copy is only a courtesy
+            if made.refused:
+                cut = made.refused[: len(made.refused) // 2]
+                made = cls(made.note, refusal, name, made.detail, cut)
+            else:
+                made = cls(made.note, refusal, name, made.detail[: len(made.detail) // 2], "")
+        return made
 
     @classmethod
     def from_value(cls, value: bytes | None) -> RefusalRecord:
-        doc = _obj(value or b"")
+        doc = _obj(_small(value, "refusal"))
         note = _str(doc, "note")
         refusal = Refusal.parse(parse_note(note).text)
         fields = (doc.get("witness"), doc.get("origin"), doc.get("kind"), doc.get("record"))

@@ -183,3 +183,28 @@ def test_a_signed_checkpoint_with_an_insane_time_is_a_checkpoint_invalid_finding
     assert [(f.kind, f.offset) for f in judged.findings] == [(Kind.CHECKPOINT_INVALID, 5)]
     assert "time is unix seconds" in judged.findings[0].reason
     assert judged.checkpoints == {}
+
+
+def test_cosignature_and_refusal_values_over_4_kib_are_refused_unread() -> None:
+    big_cosig = json.dumps({"origin": ORIGIN, "size": 1, "root": "A" * 44, "witness": WITNESS,
+                            "key_name": "k", "line": "x", "pad": "p" * 5000}).encode()
+    with pytest.raises(TlogError, match="at most 4096"):
+        CosignatureRecord.from_value(big_cosig)
+    doc = json.loads(_refusal_value("1700000000"))
+    doc["detail"] = "d" * 5000
+    with pytest.raises(TlogError, match="at most 4096"):
+        RefusalRecord.from_value(json.dumps(doc).encode())
+    judged = read_checkpoints([], [RawRecord("c", 0, 3, 0, b"k", big_cosig, ())],
+                              [], _registry(), None)
+    assert [(f.kind, f.offset) for f in judged.findings] == [(Kind.BAD_COSIGNATURE, 3)]
+
+
+def test_a_witness_refusal_of_a_huge_record_is_trimmed_to_fit_and_still_verifies() -> None:
+    said = Refusal(WITNESS, ORIGIN, RefusalKind.BAD_SIGNATURE, "emining.checkpoints.v1:0:7",
+                   "0" * 64, 1_700_000_000)
+    made = RefusalRecord.make(said, SEED, "why " * 300, "\u4e2d\x01" * 20_000)
+    value = made.to_value()
+    assert len(value) <= 4096
+    back = RefusalRecord.from_value(value)
+    assert back.refusal == said
+    assert back.verify([public_key_of(SEED)])
