@@ -17,11 +17,17 @@ The script checks, from first principles:
 4. each cosignature line (C2SP tlog-cosignature v1: key id with 0x04, the signed message
    "cosignature/v1\\ntime <t>\\n" followed by the checkpoint body).
 
+5. the event: the proof's ``event_id`` is the record's ``ce_id`` header.
+
 Trust comes from the keys: pass the platform's key and the witnesses' keys you obtained out of
-band (--platform-key, --witness NAME=B64 where NAME is the witness's key name or organisation
-URN, or --keys FILE holding {"platform": "B64", "witnesses": {"NAME": "B64"}}). Without them the
-script uses the keys inside the proof and says so: compare the key ids it prints with the ones
-published by the platform and the witnesses. Exit status 0 when everything verifies, else 1.
+band: --platform-key B64, --witness SIDE:NAME=B64 (SIDE is pk or cn, the side of the witness
+organisation as you know it; NAME is the witness's key name or organisation URN), or
+--keys FILE holding {"platform": "B64", "witnesses": {"NAME": {"key": "B64", "side": "pk"}}}.
+--min-cosignatures counts DISTINCT trusted witness keys; --require-sides pk,cn requires
+cosignatures by trusted keys of those sides. The sides in the proof are never believed.
+Without trusted keys the script still checks the proof with the keys inside it, prints
+"UNVERIFIED: keys taken from the proof itself" and exits 2: such a proof may be forged end to
+end. Exit status 0 when everything verifies with trusted keys, 1 when a check fails.
 """
 
 import argparse
@@ -41,6 +47,9 @@ NULL = 0xFFFFFFFF
 ED25519, COSIGNATURE_V1 = 0x01, 0x04
 """Signature type bytes of C2SP signed-note key ids: a note signature, a cosignature v1."""
 DASH = "\u2014 "
+PLATFORM_KEY_NAME = "emining-platform"
+SIDES = ("pk", "cn")
+UNVERIFIED = 2
 
 
 class CheckError(Exception):
@@ -184,43 +193,80 @@ def check_cosignature(body, line, name, public_key):
     return moment
 
 
-def trusted_keys(args, proof):
-    """(platform name, platform key, {witness name or org: key}, whether given by the user)."""
+def _side(text, who):
+    side = (text or "").strip().lower()
+    if side not in SIDES:
+        raise CheckError(f"witness {who}: side {text!r} is not one of {', '.join(SIDES)}")
+    return side
+
+
+def trusted_keys(args, proof):  # noqa: C901 - one pass over each source of keys
+    """(platform key, {witness name or org: (key, side or None)}, whether given by the user)."""
     keys = proof.get("keys", {})
-    platform = keys.get("platform", {})
-    name = platform.get("key_name", "emining-platform")
     given = {}
     platform_key = args.platform_key
     if args.keys:
         with open(args.keys, encoding="utf-8") as fh:
             doc = json.load(fh)
         platform_key = platform_key or doc.get("platform")
-        given.update(doc.get("witnesses", {}))
+        for who, entry in (doc.get("witnesses") or {}).items():
+            if isinstance(entry, dict):
+                side = entry.get("side")
+                given[who] = (entry.get("key"), None if side is None else _side(side, who))
+            else:
+                given[who] = (entry, None)
     for item in args.witness or []:
+        side = None
+        head, colon, rest = item.partition(":")
+        if colon and head.lower() in SIDES:
+            side, item = head.lower(), rest  # noqa: PLW2901
         who, sep, value = item.partition("=")
-        if not sep:
-            raise CheckError(f"--witness {item!r}: give NAME=BASE64")
-        given[who] = value
+        if not sep or not who:
+            raise CheckError(f"--witness {item!r}: give [pk:|cn:]NAME=BASE64")
+        given[who] = (value, side)
     own = platform_key is None and not given
     if own:
-        platform_key = platform.get("public_key")
-        given = {w["key_name"]: w["public_key"] for w in keys.get("witnesses", [])}
+        platform_key = keys.get("platform", {}).get("public_key")
+        given = {w["key_name"]: (w["public_key"], None) for w in keys.get("witnesses", [])}
     if platform_key is None:
         raise CheckError("no platform key: pass --platform-key (or --keys)")
-    witnesses = {who: b64d(value, f"key of {who}") for who, value in given.items()}
-    return name, b64d(platform_key, "platform key"), witnesses, not own
+    if not isinstance(platform_key, str):
+        raise CheckError("the platform key is base64 text")
+    witnesses = {}
+    for who, (value, side) in given.items():
+        if not isinstance(value, str):
+            raise CheckError(f"the key of {who} is base64 text")
+        witnesses[who] = (b64d(value, f"key of {who}"), side)
+    return b64d(platform_key, "platform key"), witnesses, not own
 
 
-def verify(proof, args):
+def record_event_id(leaf):
+    """The record's event id: its ``ce_id`` header (UTF-8)."""
+    for header in leaf.get("headers") or []:
+        name, value = header
+        if name == "ce_id" and value is not None:
+            try:
+                return b64d(value, "header ce_id").decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CheckError("the record's ce_id header is not UTF-8") from exc
+    raise CheckError("the record carries no ce_id header: it is not the event of this proof")
+
+
+def verify(proof, args):  # noqa: C901 - the checks in the order they are printed
+    """Check everything; returns whether the keys were trusted (given by the user)."""
     leaf = proof["leaf"]
     index, size = int(proof["leaf_index"]), int(proof["tree_size"])
     path = [b64d(p, "inclusion path") for p in proof["inclusion_path"]]
-    name, platform_key, witnesses, trusted = trusted_keys(args, proof)
+    platform_key, witnesses, trusted = trusted_keys(args, proof)
+    name = PLATFORM_KEY_NAME
     if not trusted:
         print("NOTE: no trusted keys given: using the keys inside the proof. Compare these key "
               "ids with the ones the platform and the witnesses publish:")
     print(f"  platform {name}: key id {key_id(name, ED25519, platform_key).hex()}")
 
+    claimed, inside = proof.get("event_id"), record_event_id(leaf)
+    if claimed != inside:
+        raise CheckError(f"the proof is for event {claimed!r}, the record is event {inside!r}")
     body, lines = split_note(proof["checkpoint"]["note"])
     origin, cp_size, root = parse_checkpoint(body)
     expected = f"emining/{leaf['topic']}/{leaf['partition']}"
@@ -236,44 +282,65 @@ def verify(proof, args):
         raise CheckError(f"the record at offset {leaf['offset']} is not included in this "
                          "checkpoint: the record, its index or the path was altered")
     print(f"OK  record {leaf['topic']}[{leaf['partition']}] offset {leaf['offset']} is leaf "
-          f"{index} of {size}")
+          f"{index} of {size}, event {inside}")
 
-    good = 0
+    good, sides = set(), set()
     for cosig in proof.get("cosignatures", []):
         who = cosig["key_name"]
-        key = witnesses.get(who) or witnesses.get(cosig.get("witness", ""))
-        if key is None:
+        found = witnesses.get(who) or witnesses.get(cosig.get("witness", ""))
+        if found is None:
             print(f"--  cosignature by {who} ({cosig.get('witness')}): no trusted key, ignored")
             continue
+        key, side = found
         moment = check_cosignature(body, cosig["line"], who, key)
         when = datetime.fromtimestamp(moment, UTC).isoformat()
-        print(f"OK  cosigned by {who} ({cosig.get('witness')}, {cosig.get('side', '?')} side, "
+        if key in good:
+            print(f"--  cosignature by {who}: the same key again, counted once")
+            continue
+        good.add(key)
+        if side is not None:
+            sides.add(side)
+        print(f"OK  cosigned by {who} ({cosig.get('witness')}, "
+              f"{side.upper() + ' side (trusted)' if side else 'side not given'}, "
               f"key id {key_id(who, COSIGNATURE_V1, key).hex()}) at {when}")
-        good += 1
-    if good < args.min_cosignatures:
-        raise CheckError(f"{good} valid cosignature(s), at least {args.min_cosignatures} required")
+    if len(good) < args.min_cosignatures:
+        raise CheckError(f"{len(good)} distinct trusted witness key(s) cosigned, at least "
+                         f"{args.min_cosignatures} required")
+    required = {_side(s, "--require-sides") for s in (args.require_sides or "").split(",")
+                if s.strip()}
+    if required - sides:
+        raise CheckError(f"no cosignature by a trusted key of side(s) "
+                         f"{', '.join(sorted(required - sides))}")
+    return trusted
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("proof", help="the proof JSON (emining audit prove --out)")
     parser.add_argument("--platform-key", help="the platform's Ed25519 public key, base64")
-    parser.add_argument("--witness", action="append", metavar="NAME=B64",
-                        help="a witness's key: NAME is its key name or organisation URN")
-    parser.add_argument("--keys", help='JSON: {"platform": B64, "witnesses": {NAME: B64}}')
+    parser.add_argument("--witness", action="append", metavar="[pk:|cn:]NAME=B64",
+                        help="a witness's key and its side: NAME is its key name or "
+                             "organisation URN")
+    parser.add_argument("--keys", help='JSON: {"platform": B64, "witnesses": '
+                                       '{NAME: {"key": B64, "side": "pk"}}}')
     parser.add_argument("--min-cosignatures", type=int, default=1,
-                        help="valid witness cosignatures required (default 1)")
+                        help="distinct trusted witness keys required (default 1)")
+    parser.add_argument("--require-sides", metavar="pk,cn",
+                        help="sides that must have cosigned with a trusted key")
     args = parser.parse_args(argv)
     try:
         with open(args.proof, encoding="utf-8") as fh:
             proof = json.load(fh)
-        verify(proof, args)
+        trusted = verify(proof, args)
     except CheckError as exc:
         print(f"FAILED: {exc}")
         return 1
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"FAILED: not a readable proof: {exc!r}")
         return 1
+    if not trusted:
+        print("UNVERIFIED: keys taken from the proof itself")
+        return UNVERIFIED
     print("VERIFIED")
     return 0
 

@@ -74,7 +74,8 @@ def checkpointer(settings: Settings, *, every_seconds: float = 10.0,
 
     return Checkpointer(kafka_access(settings), wiring.operator_key(settings),
                         every_seconds=every_seconds, every_records=every_records,
-                        timeout_s=settings.client_timeout_s, alarm=alarm, registry=registry)
+                        timeout_s=settings.client_timeout_s, alarm=alarm, registry=registry,
+                        anchors=wiring.trust_anchor(settings))
 
 
 def witness(settings: Settings, key: PrivateKey, state_dir: Path | None = None) -> Witness:

@@ -42,6 +42,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -58,6 +59,44 @@ from schemas.tlog import (
 
 WITNESS_KEY_PREFIX = "emining-witness/"
 REFUSAL_HEADER = "emining-refusal/v1"
+MAX_TIME = 253402300799
+"""The largest unix time a record may state (9999-12-31T23:59:59Z): larger ones are refused."""
+
+
+MAX_STATEMENT_BYTES = 4096
+"""The largest cosignature or refusal value a reader accepts: anyone may write those topics,
+so a larger one is refused unread (a witness's own refusals are trimmed to fit)."""
+
+
+def _small(value: bytes | None, what: str) -> bytes:
+    raw = value or b""
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise TlogError(f"a {what} value of {len(raw)} bytes (at most {MAX_STATEMENT_BYTES})")
+    return raw
+
+
+def checked_time(value: object, name: str = "time") -> int:
+    """``value`` as unix seconds in ``0..MAX_TIME``; :class:`TlogError` otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIME:
+        raise TlogError(f"{name} is unix seconds in 0..{MAX_TIME}")
+    return value
+
+
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far a cosignature's or refusal's declared time may be from the record's timestamp (or
+before the checkpoint's time): further is a backdated (or postdated) statement."""
+
+
+def record_moment(timestamp_ms: int) -> datetime | None:
+    """A record's broker timestamp as a datetime; ``None`` when unknown or out of range."""
+    if not 0 <= timestamp_ms <= MAX_TIME * 1000:
+        return None
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+
+
+def utc(seconds: int) -> datetime:
+    """A time checked by :func:`checked_time` as an aware UTC datetime (never raises for it)."""
+    return datetime.fromtimestamp(checked_time(seconds), UTC)
 
 
 def witness_key_name(org_id: str) -> str:
@@ -79,7 +118,7 @@ class RefusalKind(StrEnum):
 def _obj(value: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise TlogError(f"not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise TlogError("not a JSON object")
@@ -90,8 +129,8 @@ def _int(doc: dict[str, Any], name: str, *, nullable: bool = False) -> int | Non
     value = doc.get(name)
     if value is None and nullable:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise TlogError(f"{name} is a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 63:
+        raise TlogError(f"{name} is an integer in 0..2**63-1")
     return value
 
 
@@ -127,8 +166,7 @@ class CheckpointRecord:
         proof = doc.get("consistency")
         if not isinstance(proof, list) or not all(isinstance(h, str) for h in proof):
             raise TlogError("consistency is a list of base64 hashes")
-        time = _int(doc, "time")
-        assert time is not None
+        time = checked_time(doc.get("time"))
         return cls(_str(doc, "note"), time, _int(doc, "previous_size", nullable=True),
                    tuple(unb64(h) for h in proof))
 
@@ -152,7 +190,7 @@ class CosignatureRecord:
 
     @classmethod
     def from_value(cls, value: bytes | None) -> CosignatureRecord:
-        doc = _obj(value or b"")
+        doc = _obj(_small(value, "cosignature"))
         size = _int(doc, "size")
         assert size is not None
         return cls(_str(doc, "origin"), size, unb64(_str(doc, "root")), _str(doc, "witness"),
@@ -194,8 +232,9 @@ class Refusal:
         if len(lines) != 8 or lines[0] != REFUSAL_HEADER or lines[-1]:  # noqa: PLR2004
             raise TlogError("not an emining-refusal/v1 note")
         _, witness, origin, kind, record, digest, time, _ = lines
-        if not time.isdigit():
-            raise TlogError("a refusal's time is unix seconds")
+        if (not time.isascii() or not time.isdigit() or len(time) > len(str(MAX_TIME))
+                or time != str(int(time)) or int(time) > MAX_TIME):
+            raise TlogError(f"a refusal's time is unix seconds in 0..{MAX_TIME}")
         try:
             refusal_kind = RefusalKind(kind)
         except ValueError as exc:
@@ -224,11 +263,19 @@ class RefusalRecord:
     @classmethod
     def make(cls, refusal: Refusal, seed: bytes, detail: str, refused: str) -> RefusalRecord:
         name = witness_key_name(refusal.witness)
-        return cls(sign_note(refusal.text(), name, seed), refusal, name, detail[:1000], refused)
+        made = cls(sign_note(refusal.text(), name, seed), refusal, name, detail[:1000], refused)
+        while len(made.to_value()) > MAX_STATEMENT_BYTES and (made.refused or made.detail):
+            # the refused record is named by place and hash: its copy is only a courtesy
+            if made.refused:
+                cut = made.refused[: len(made.refused) // 2]
+                made = cls(made.note, refusal, name, made.detail, cut)
+            else:
+                made = cls(made.note, refusal, name, made.detail[: len(made.detail) // 2], "")
+        return made
 
     @classmethod
     def from_value(cls, value: bytes | None) -> RefusalRecord:
-        doc = _obj(value or b"")
+        doc = _obj(_small(value, "refusal"))
         note = _str(doc, "note")
         refusal = Refusal.parse(parse_note(note).text)
         fields = (doc.get("witness"), doc.get("origin"), doc.get("kind"), doc.get("record"))

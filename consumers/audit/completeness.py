@@ -30,13 +30,18 @@ from consumers.audit.findings import Completeness, Finding, Head, Kind
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.checkpoints import (
+    CLOCK_SKEW,
+    MAX_TIME,
     CheckpointRecord,
     CosignatureRecord,
     RefusalRecord,
+    record_moment,
+    utc,
     witness_key_name,
 )
 from schemas.enums import Side
 from schemas.registry import Registry
+from schemas.topics import CHECKPOINTS
 
 log = structlog.get_logger("consumers.audit.completeness")
 
@@ -196,6 +201,8 @@ class Cosignature:
     witness: str
     key_name: str
     line: str
+    timestamp_ms: int = -1
+    """The record's broker timestamp (-1: unknown): when the cosignature was on the log."""
 
 
 @dataclass(slots=True)
@@ -226,7 +233,7 @@ def parse_checkpoint(record: RawRecord) -> Checkpoint:
 def parse_cosignature(record: RawRecord) -> Cosignature:
     doc = CosignatureRecord.from_value(record.value)
     return Cosignature(record.topic, record.partition, record.offset, doc.origin, doc.size,
-                       doc.root, doc.witness, doc.key_name, doc.line)
+                       doc.root, doc.witness, doc.key_name, doc.line, record.timestamp_ms)
 
 
 def _time_of(value: object, record: RawRecord) -> str:
@@ -234,6 +241,8 @@ def _time_of(value: object, record: RawRecord) -> str:
     if isinstance(value, str) and value:
         return value
     seconds = value if isinstance(value, int | float) else record.timestamp_ms / 1000
+    if not 0 <= seconds <= MAX_TIME:
+        raise ValueError(f"time {seconds} is not unix seconds in 0..{MAX_TIME}")
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace(
         "+00:00", "Z")
 
@@ -242,10 +251,14 @@ def platform_signed(note: str, anchors: Sequence[bytes]) -> bool:
     return any(tlog.verify_note_signature(note, PLATFORM_KEY_NAME, key) for key in anchors)
 
 
-def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
-                      ) -> Valid | str:
+def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None,  # noqa: PLR0911
+                      not_before: datetime | None = None) -> Valid | str:
     """The verified cosignature, or why it is not one (unknown witness, no key valid then,
-    a signature that does not verify)."""
+    a signature that does not verify, a declared time before the checkpoint's ``not_before``
+    or far from the record's timestamp).
+
+    The key must be valid at the record's broker timestamp, not only at the time the line
+    declares: a revoked (stolen) key cannot cosign by backdating its own time."""
     org = registry.orgs.get(cosig.witness) if registry is not None else None
     if org is None:
         return f"witness {cosig.witness} is not a registered organisation"
@@ -256,9 +269,16 @@ def cosignature_check(cosig: Cosignature, body: str, registry: Registry | None
         moment = datetime.fromtimestamp(int.from_bytes(stamped[:8], "big"), UTC)
     except (ValueError, OverflowError, OSError) as exc:
         return f"unreadable cosignature line: {exc}"
-    keys = [k for k in org.keys.values() if k.valid_at(moment)]
+    when = record_moment(cosig.timestamp_ms) or moment
+    if abs(when - moment) > CLOCK_SKEW:
+        return (f"the cosignature by {cosig.witness} declares {moment.isoformat()}, its record "
+                f"was written {when.isoformat()}: backdated or postdated")
+    if not_before is not None and moment < not_before - CLOCK_SKEW:
+        return (f"the cosignature by {cosig.witness} declares {moment.isoformat()}, before the "
+                f"checkpoint was made ({not_before.isoformat()}): backdated")
+    keys = [k for k in org.keys.values() if k.valid_at(moment) and k.valid_at(when)]
     if not keys:
-        return f"{cosig.witness} held no valid key at {moment.isoformat()}"
+        return f"{cosig.witness} held no valid key at {when.isoformat()}"
     for key in keys:
         if tlog.verify_cosignature(body, cosig.line, cosig.key_name, key.public_key):
             return Valid(cosig.witness, org.side, cosig.key_name, cosig.line, key.public_key,
@@ -275,6 +295,11 @@ class Judged:
     """Valid (platform-signed) checkpoints per origin, in log order."""
     cosigned: dict[tuple[str, int, bytes], list[Valid]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    orphans: dict[str, list[Checkpoint]] = field(default_factory=dict)
+    """Heads (origin, size, root) a witness validly cosigned whose checkpoint is missing from
+    the checkpoints topic, per origin: judged against the log like checkpoints."""
+    unsigned: set[tuple[str, int, bytes]] = field(default_factory=set)
+    """Heads of checkpoint records not signed by the trust anchor (reported as invalid)."""
     read: int = 0
     cosignatures: int = 0
     refusals: int = 0
@@ -294,7 +319,7 @@ def read_checkpoints(
     for record in sorted(checkpoint_records, key=lambda r: (r.partition, r.offset)):
         try:
             cp = parse_checkpoint(record)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             out.findings.append(Finding(record.topic, record.partition, record.offset, None, None,
                                         Kind.CHECKPOINT_INVALID,
                                         f"not a checkpoint record: {exc}"))
@@ -303,6 +328,7 @@ def read_checkpoints(
             continue
         out.read += 1
         if not platform_signed(cp.note, anchors):
+            out.unsigned.add((cp.origin, cp.size, cp.root))
             out.findings.append(_at(cp, Kind.CHECKPOINT_INVALID,
                                     f"{cp.where()} of {cp.origin} is not signed by the platform's "
                                     "key (the trust anchor): forged or altered"))
@@ -321,16 +347,20 @@ def _read_refusal(record: RawRecord, out: Judged, registry: Registry | None,
     the witness at the refusal's time (anyone may write the topic: only signed ones count)."""
     try:
         refusal = RefusalRecord.from_value(record.value)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         return
     said = refusal.refusal
     if wanted is not None and not wanted(said.origin):
         return
     org = registry.orgs.get(said.witness) if registry is not None else None
-    moment = datetime.fromtimestamp(said.time, UTC)
-    keys = [k.public_key for k in org.keys.values() if k.valid_at(moment)] if org else []
-    if not refusal.verify(keys):
+    signers = [k for k in org.keys.values() if refusal.verify([k.public_key])] if org else []
+    if not signers:  # the signature first: nothing unsigned is used
         return
+    moment = utc(said.time)
+    when = record_moment(record.timestamp_ms) or moment
+    if abs(when - moment) > CLOCK_SKEW or not any(
+            k.valid_at(moment) and k.valid_at(when) for k in signers):
+        return  # backdated, or by a key not valid when the record was written
     out.refusals += 1
     out.findings.append(Finding(
         record.topic, record.partition, record.offset, None, said.witness, Kind.WITNESS_REFUSAL,
@@ -343,7 +373,7 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
                       wanted: Wanted | None) -> None:
     try:
         cosig = parse_cosignature(record)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         out.findings.append(Finding(record.topic, record.partition, record.offset, None, None,
                                     Kind.BAD_COSIGNATURE, f"not a cosignature record: {exc}"))
         return
@@ -352,6 +382,9 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
     out.cosignatures += 1
     same_size = [cp for cp in out.checkpoints.get(cosig.origin, []) if cp.size == cosig.size]
     target = next((cp for cp in same_size if cp.root == cosig.root), None)
+    if target is None and not same_size:
+        _orphan(cosig, out, registry)
+        return
     if target is None:
         if same_size:
             other = same_size[0]
@@ -362,13 +395,70 @@ def _read_cosignature(record: RawRecord, out: Judged, registry: Registry | None,
                 f"{cosig.origin} at size {cosig.size}, the platform's {other.where()} has "
                 f"root {_b64(other.root)[:12]}…: the platform showed two histories"))
         return
-    verdict = cosignature_check(cosig, target.body, registry)
+    verdict = cosignature_check(cosig, target.body, registry, _made(target))
     if isinstance(verdict, str):
         out.findings.append(Finding(cosig.topic, cosig.partition, cosig.offset, None,
                                     cosig.witness, Kind.BAD_COSIGNATURE,
                                     f"{verdict} (on the {target.where()} of {cosig.origin})"))
         return
     out.cosigned.setdefault((cosig.origin, cosig.size, cosig.root), []).append(verdict)
+
+
+def _orphan(cosig: Cosignature, out: Judged, registry: Registry | None) -> None:
+    """A cosignature of a head no checkpoint on the topic has: if it verifies, the witness saw
+    the platform sign that head, and the topic no longer shows it. Reported once per head."""
+    heads = out.orphans.setdefault(cosig.origin, [])
+    try:
+        body = tlog.Checkpoint(cosig.origin, cosig.size, cosig.root).body()
+    except tlog.TlogError:
+        return
+    verdict = cosignature_check(cosig, body, registry)
+    if isinstance(verdict, str):
+        return  # anyone may write the topic: an unverified cosignature proves nothing
+    out.cosigned.setdefault((cosig.origin, cosig.size, cosig.root), []).append(verdict)
+    if any(h.size == cosig.size and h.root == cosig.root for h in heads):
+        return  # another witness's cosignature of this head: reported once
+    made = verdict.time.isoformat(timespec="seconds").replace("+00:00", "Z")
+    heads.append(Checkpoint(cosig.topic, cosig.partition, cosig.offset, cosig.origin, cosig.size,
+                            cosig.root, made, "", None, ()))
+    if (cosig.origin, cosig.size, cosig.root) in out.unsigned:
+        return  # on the topic, but not signed by the trust anchor: reported as invalid
+    out.findings.append(Finding(
+        cosig.topic, cosig.partition, cosig.offset, None, cosig.witness, Kind.CHECKPOINT_FORK,
+        f"cosigned head whose checkpoint is missing from {CHECKPOINTS}: {cosig.witness} "
+        f"cosigned {cosig.origin} at size {cosig.size} (root {_b64(cosig.root)[:12]}…) on "
+        f"{made}; the checkpoints topic holds no such checkpoint: removed, or shown to the "
+        "witness only"))
+
+
+def judge_orphans(tp: TP, leaves: PartitionLeaves, heads: list[Checkpoint],
+                  longest: int) -> list[Finding]:
+    """Cosigned heads missing from the checkpoints topic against the log: a tail dropped
+    (beyond what a checkpoint already shows) or records rewritten."""
+    findings: list[Finding] = []
+    log_roots = roots_at(leaves, [h.size for h in heads])
+    end = leaves.offsets[-1] + 1 if len(leaves) else 0
+    for head in sorted(heads, key=lambda h: h.size):
+        if head.size > len(leaves):
+            if head.size > longest:
+                findings.append(Finding(
+                    tp[0], tp[1], end, None, None, Kind.TAIL_DROPPED,
+                    f"tail dropped: a witness cosigned {head.size} records of {head.origin} on "
+                    f"{head.time} (its checkpoint is missing), the log has {len(leaves)}: "
+                    f"{head.size - len(leaves)} record(s) at the end are gone"))
+                longest = head.size
+        elif log_roots[head.size] != head.root:
+            findings.append(_rewritten(tp, leaves, 0, head.size, head, 0))
+    return findings
+
+
+def _made(cp: Checkpoint) -> datetime | None:
+    """When the checkpoint says it was made, if readable."""
+    try:
+        made = datetime.fromisoformat(cp.time)
+    except ValueError:
+        return None
+    return made if made.tzinfo is not None else made.replace(tzinfo=UTC)
 
 
 def _at(cp: Checkpoint, kind: Kind, reason: str) -> Finding:
@@ -505,12 +595,18 @@ def judge(
     summary = Completeness(checkpoints=judged.read, cosignatures=judged.cosignatures,
                            refusals=judged.refusals, logs=len(starts))
     findings = list(judged.findings)
-    gone = {tlog.parse_origin(o) for o in judged.checkpoints} - set(starts)
+    gone = {tlog.parse_origin(o) for o in (*judged.checkpoints, *judged.orphans)
+            if _is_origin(o)} - set(starts)
     for tp in sorted({*starts, *gone}):
         origin = origin_of(*tp)
         cps = judged.checkpoints.get(origin, [])
         got = leaves.get(tp) or PartitionLeaves()
         summary.valid += len(cps)
+        orphans = judged.orphans.get(origin, [])
+        if orphans and starts.get(tp, 0) == 0:
+            longest = max((c.size for c in cps), default=0)
+            findings += judge_orphans(tp, got, orphans,
+                                      max(len(got), longest))
         if not cps:
             summary.records_pending += len(got)
             continue
@@ -534,6 +630,14 @@ def judge(
     log.info("completeness_judged", logs=summary.logs, checkpoints=summary.checkpoints,
              valid=summary.valid, pending=summary.records_pending, findings=len(findings))
     return findings, summary
+
+
+def _is_origin(origin: str) -> bool:
+    try:
+        tlog.parse_origin(origin)
+    except tlog.TlogError:
+        return False
+    return True
 
 
 def no_checkpoints(topic: str, starts: Mapping[TP, int], leaves: Mapping[TP, PartitionLeaves],

@@ -20,11 +20,11 @@ checking each refusal's signature against the witness organisation's keys in the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 from aiokafka import TopicPartition
@@ -34,7 +34,15 @@ from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
 from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, topic_partitions
 from producers.sender import Ack, RecordSender
-from schemas.checkpoints import CheckpointRecord, RefusalKind, RefusalRecord
+from schemas.checkpoints import (
+    CLOCK_SKEW,
+    CheckpointRecord,
+    RefusalKind,
+    RefusalRecord,
+    record_moment,
+    sha256_hex,
+    utc,
+)
 from schemas.envelope import KafkaRecord
 from schemas.errors import EminingError
 from schemas.registry import Registry
@@ -55,6 +63,9 @@ from schemas.tlog import (
 from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
 
 log = structlog.get_logger("consumers.checkpoints.checkpointer")
+
+ALARM_INTERVAL_S = 3600.0
+"""At most one relayed refusal alarm per (witness, origin, kind) in this many seconds."""
 
 RegistryLoader = Callable[[], Awaitable[Registry]]
 
@@ -86,8 +97,12 @@ class Checkpointer:
                  every_seconds: float = 10.0, every_records: int = 1000,
                  timeout_s: float = 15.0, alarm: AlarmSink | None = None,
                  registry: RegistryLoader | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 anchors: Sequence[bytes] = ()) -> None:
         self.kafka, self.key, self.topics = kafka, key, tuple(topics)
+        self.anchors = (key.public_key, *(k for k in anchors if k != key.public_key))
+        """The trust anchor's keys: the proofs link to the last checkpoint signed by any (a
+        rotated key's heads included), so that a witness can chain them."""
         self.checkpoints_topic, self.refusals_topic = checkpoints_topic, refusals_topic
         self.every_seconds, self.every_records = every_seconds, every_records
         self.timeout_s, self._alarm, self._registry, self._clock = timeout_s, alarm, registry, clock
@@ -101,13 +116,21 @@ class Checkpointer:
         self._reload = False
         self._refusals_next = 0
         self._alarmed: set[str] = set()
+        self._digests: dict[int, str] = {}
+        """sha256 hex of each record's value on the checkpoints topic (partition 0), by offset:
+        a refusal is relayed only when it names one of them with its hash."""
+        self._digests_next = 0
+        self._refreshed = False
+        self._last_alarm: dict[tuple[str, str, str], float] = {}
+        self._held: dict[tuple[str, str, str], int] = {}
+        """Refusals not relayed since the last alarm of their (witness, origin, kind)."""
         self.rewound: list[Alarm] = []
         """Alarms ``append`` found in live mode, raised by the loop."""
 
     # -- reading ---------------------------------------------------------------------------
 
     async def load_published(self) -> None:
-        """Read this key's checkpoints from the topic: the last head per origin."""
+        """Read the trust anchor's checkpoints from the topic: the last head per origin."""
         self.published.clear()
         self.signed.clear()
         forks: list[Alarm] = []
@@ -115,12 +138,8 @@ class Checkpointer:
                                         timeout_s=self.timeout_s)) as batches:
             async for batch in batches:
                 for rec in batch:
-                    try:
-                        cp = open_checkpoint(CheckpointRecord.from_value(rec.value).note,
-                                             PLATFORM_KEY_NAME, self.key.public_key)
-                    except TlogError as exc:
-                        log.warning("checkpoint_record_ignored", offset=rec.offset,
-                                    reason=str(exc)[:200])
+                    cp = self._open(rec)
+                    if cp is None:
                         continue
                     sizes = self.signed.setdefault(cp.origin, {})
                     if sizes.setdefault(cp.size, cp.root) != cp.root:
@@ -137,6 +156,22 @@ class Checkpointer:
             log.error("checkpoints_forked", origin=alarm.origin, size=alarm.size)
         await self._raise(forks)
         self._reload = False
+
+    def _open(self, rec: Record) -> Checkpoint | None:
+        """The checkpoint of a record signed by one of the anchors' keys, else None (logged)."""
+        try:
+            note = CheckpointRecord.from_value(rec.value).note
+        except TlogError as exc:
+            log.warning("checkpoint_record_ignored", offset=rec.offset, reason=str(exc)[:200])
+            return None
+        for key in self.anchors:
+            try:
+                return open_checkpoint(note, PLATFORM_KEY_NAME, key)
+            except TlogError:
+                continue
+        log.warning("checkpoint_record_ignored", offset=rec.offset,
+                    reason="not signed by a trust-anchor key")
+        return None
 
     def append(self, records: Sequence[Record], *, live: bool = False) -> int:
         """Append records (in offset order per partition); returns how many were new.
@@ -264,22 +299,94 @@ class Checkpointer:
         if not found or self._registry is None:
             return 0
         registry = await self._registry()
+        self._refreshed = False
         alarms = []
         for rec, refusal in found:
-            org = registry.orgs.get(refusal.refusal.witness)
-            when = datetime.fromtimestamp(refusal.refusal.time, UTC)
-            keys = [k.public_key for k in org.keys.values()
-                    if k.valid_at(when)] if org is not None else []
-            if not refusal.verify(keys):
-                log.warning("refusal_not_signed_by_witness", offset=rec.offset,
-                            witness=refusal.refusal.witness)
+            try:
+                alarm = self._refusal_alarm(registry, rec, refusal)
+                if alarm is not None and await self._names_a_checkpoint(rec, refusal):
+                    alarm = self._bounded(alarm)
+                else:
+                    alarm = None
+            except (ValueError, OverflowError, OSError) as exc:  # TlogError is a ValueError
+                log.warning("refusal_record_ignored", offset=rec.offset, reason=str(exc)[:200])
                 continue
-            r = refusal.refusal
-            alarms.append(Alarm(r.origin, r.kind, r.witness,
-                                f"{rec.topic}:{rec.partition}:{rec.offset}",
-                                detail=refusal.detail))
+            if alarm is not None:
+                alarms.append(alarm)
         await self._raise(alarms)
         return len(alarms)
+
+    async def _names_a_checkpoint(self, rec: Record, refusal: RefusalRecord) -> bool:
+        """Does the refusal name a record of the checkpoints topic with its value's hash?"""
+        topic, _, place = refusal.refusal.record.rpartition(":")
+        topic, _, partition = topic.rpartition(":")
+        if (topic != self.checkpoints_topic or partition != "0" or not place.isascii()
+                or not place.isdigit() or len(place) > 19):  # noqa: PLR2004 - an int64
+            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
+                        record=refusal.refusal.record[:200])
+            return False
+        offset = int(place)
+        if offset not in self._digests and not self._refreshed:
+            self._refreshed = True  # once per round: refusals naming the future cost one read
+            start = {TopicPartition(self.checkpoints_topic, 0): self._digests_next}
+            async with aclosing(read_to_end(self.kafka, [self.checkpoints_topic], start=start,
+                                            timeout_s=self.timeout_s)) as batches:
+                async for batch in batches:
+                    for one in batch:
+                        if one.partition == 0:
+                            self._digests[one.offset] = sha256_hex(one.value)
+                            self._digests_next = max(self._digests_next, one.offset + 1)
+        if self._digests.get(offset) != refusal.refusal.record_sha256:
+            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
+                        record=refusal.refusal.record[:200])
+            return False
+        return True
+
+    def _bounded(self, alarm: Alarm) -> Alarm | None:
+        """At most one alarm per (witness, origin, kind) an hour; the rest are counted."""
+        key = (alarm.reporter, alarm.origin, alarm.kind.value)
+        now = self._clock()
+        last = self._last_alarm.get(key)
+        if last is not None and now - last < ALARM_INTERVAL_S:
+            self._held[key] = self._held.get(key, 0) + 1
+            log.info("refusal_alarm_held", witness=alarm.reporter, origin=alarm.origin,
+                     kind=alarm.kind.value, held=self._held[key])
+            return None
+        self._last_alarm[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            log.warning("refusal_alarms_held", witness=alarm.reporter, origin=alarm.origin,
+                        kind=alarm.kind.value, held=held)
+            return dataclasses.replace(alarm, detail=f"{alarm.detail} (and {held} more of this "
+                                       "witness, origin and kind in the last hour)")
+        return alarm
+
+    @staticmethod
+    def _refusal_alarm(registry: Registry, rec: Record, refusal: RefusalRecord) -> Alarm | None:
+        """The alarm of one refusal record, when a key the registry gives the witness signed it
+        and was valid at the time; the signature is checked before anything else is used."""
+        r = refusal.refusal
+        org = registry.orgs.get(r.witness)
+        signers = [k for k in org.keys.values()
+                   if refusal.verify([k.public_key])] if org is not None else []
+        said = utc(r.time) if signers else None
+        # the key must be valid when the record was written (its broker timestamp), not only
+        # at the time the refusal declares: a revoked key cannot refuse by backdating
+        written = record_moment(rec.timestamp) or said
+        if said is None or written is None or abs(written - said) > CLOCK_SKEW or not any(
+                k.valid_at(said) and k.valid_at(written) for k in signers):
+            log.warning("refusal_not_signed_by_witness", offset=rec.offset, witness=r.witness)
+            return None
+        return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
+                     detail=refusal.detail)
+
+    async def _relay(self) -> None:
+        """:meth:`relay_refusals`, never stopping the checkpointer: what fails is logged."""
+        try:
+            await self.relay_refusals()
+        except (KafkaError, OSError, TimeoutError, EminingError, ValueError,
+                OverflowError) as exc:
+            log.warning("refusal_relay_failed", error=repr(exc)[:300])
 
     async def _raise(self, alarms: Sequence[Alarm]) -> None:
         new = [a for a in alarms if a.cause_key not in self._alarmed]
@@ -309,7 +416,7 @@ class Checkpointer:
                     self.append(batch)
             await self._raise(self.check_against_published())
             await self.publish(sender)
-            await self.relay_refusals()
+            await self._relay()
             if once:
                 return
             consumer.resume(*tps)
@@ -326,8 +433,8 @@ class Checkpointer:
                 if loop.time() - last >= self.every_seconds or pending >= self.every_records:
                     try:
                         await self.publish(sender)
-                        await self.relay_refusals()
                     except (KafkaError, OSError, TimeoutError, EminingError) as exc:
                         # the broker is away: what was not published is due next round
                         log.warning("checkpoint_round_failed", error=repr(exc)[:300])
+                    await self._relay()
                     last, pending = loop.time(), 0

@@ -213,8 +213,10 @@ class Witness:
             return Verdict(cosign=True, detail="the head already cosigned"), cp
         chained = self._chain(cp.origin, last, cp.size, cp.root, cr.previous_size,
                               cr.consistency)
-        if chained is None:
-            return Verdict(cosign=False, detail=f"no consistency proof from size {last[0]}"), cp
+        if chained is None:  # a larger head that cannot be shown to extend the cosigned one
+            return Verdict(cosign=False, kind=RefusalKind.BAD_PROOF,
+                           detail=f"no consistency proof from the cosigned head of size "
+                                  f"{last[0]} (previous_size {cr.previous_size})"), cp
         if not chained:
             return Verdict(cosign=False, kind=RefusalKind.BAD_PROOF,
                            detail=f"not consistent with the head of size {last[0]}"), cp

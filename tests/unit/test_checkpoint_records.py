@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from consumers.checkpoints import checkpointer as checkpointer_module
+from consumers.checkpoints.checkpointer import Checkpointer, Head
 from consumers.checkpoints.witness import Witness, WitnessState
 from producers.connection import KafkaAccess
 from schemas.alerts import PLATFORM_ORG
@@ -89,10 +95,12 @@ def test_witness_chains_proofs_and_refuses_what_does_not_extend(tmp_path: Path) 
     assert r20.offset == 1
     verdict, _ = witness.judge(_record(2, log, 30, 20))
     assert verdict.cosign, verdict
-    # a head with no proof chain to the last cosigned one is neither cosigned nor an alarm
+    # a larger head with no proof chain to the last cosigned one is refused: the alarm rises
     verdict, _ = witness.judge(_record(3, log, 35, 33))
-    assert not verdict.cosign
-    assert verdict.kind is None
+    assert (verdict.cosign, verdict.kind) == (False, RefusalKind.BAD_PROOF)
+    assert "no consistency proof from the cosigned head of size 10" in verdict.detail
+    verdict, _ = witness.judge(_record(3, log, 36, None))  # no proof at all
+    assert (verdict.cosign, verdict.kind) == (False, RefusalKind.BAD_PROOF)
     # a rewritten history: another log's head of size 30 with a proof from 20
     other = _log(40, b"x")
     verdict, _ = witness.judge(_record(4, other, 30, 20))
@@ -126,3 +134,22 @@ def test_witness_state_survives_a_restart(tmp_path: Path) -> None:
     assert again.heads == {ORIGIN: (10, b"\x07" * 32)}
     assert again.next_offset == 12
     assert not list(witness.path.parent.glob("*.tmp"))
+
+
+def test_the_checkpointer_links_to_the_last_head_of_any_trust_anchor_key() -> None:
+    """After a key rotation the new key's first proof starts at the old key's last head."""
+    old_key = PrivateKey.generate(PLATFORM_ORG)
+    log = _log(20)
+    records = [_record(0, log, 5, None, key=old_key), _record(1, log, 10, 5, key=old_key)]
+
+    async def fake_read(*_a: object, **_k: object) -> AsyncIterator[list[Any]]:
+        yield records
+
+    def loaded(anchors: list[bytes]) -> dict[str, Head]:
+        cp = Checkpointer(KafkaAccess("localhost:1"), PLATFORM, anchors=anchors)
+        with mock.patch.object(checkpointer_module, "read_to_end", fake_read):
+            asyncio.run(cp.load_published())
+        return cp.published
+
+    assert loaded([]) == {}  # the old behaviour: the new key's first head has no proof
+    assert loaded([old_key.public_key, PLATFORM.public_key]) == {ORIGIN: Head(10, log.root(10))}

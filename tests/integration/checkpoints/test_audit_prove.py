@@ -90,12 +90,13 @@ async def test_a_proof_from_the_cli_verifies_offline_and_a_flipped_byte_fails_it
     assert {c["witness"] for c in proof["cosignatures"]} == {PK_WITNESS, CN_WITNESS}
 
     own = _check(out)
-    assert own.returncode == 0, own.stdout
+    assert own.returncode == 2, own.stdout  # checked, but with keys the proof brought itself
     assert "no trusted keys given" in own.stdout
+    assert own.stdout.rstrip().endswith("UNVERIFIED: keys taken from the proof itself")
     trusted = _check(out, "--platform-key", b64(parties.operator.public_key),
-                     "--witness", f"{PK_WITNESS}={b64(parties.keys[PK_WITNESS].public_key)}",
-                     "--witness", f"{CN_WITNESS}={b64(parties.keys[CN_WITNESS].public_key)}",
-                     "--min-cosignatures", "2")
+                     "--witness", f"pk:{PK_WITNESS}={b64(parties.keys[PK_WITNESS].public_key)}",
+                     "--witness", f"cn:{CN_WITNESS}={b64(parties.keys[CN_WITNESS].public_key)}",
+                     "--min-cosignatures", "2", "--require-sides", "pk,cn")
     assert trusted.returncode == 0, trusted.stdout
     assert trusted.stdout.rstrip().endswith("VERIFIED")
 

@@ -266,3 +266,40 @@ def test_no_checkpoints_is_one_warning():
     assert (found.kind, found.is_warning) == (Kind.NO_CHECKPOINTS, True)
     assert "completeness not proven" in found.reason
     assert summary.records_pending == 4
+
+
+def test_a_cosigned_head_whose_checkpoint_was_removed_still_shows_the_dropped_tail(parties, bus):
+    log = records(10)
+    bus.checkpoint(log, 5)
+    bus.checkpoint(log, 10)
+    del bus.checkpoints[-1]  # the operator removed the checkpoint of 10 ...
+    findings, _ = bus.judge(parties, log[:8])  # ... and the last two records
+    assert kinds(findings) == [Kind.CHECKPOINT_FORK, Kind.TAIL_DROPPED]  # one per head
+    [missing] = [f for f in findings if f.kind is Kind.CHECKPOINT_FORK]
+    assert missing.source in {PK_WITNESS, CN_WITNESS}
+    assert "cosigned head whose checkpoint is missing from emining.checkpoints.v1" in (
+        missing.reason)
+    [tail] = [f for f in findings if f.kind is Kind.TAIL_DROPPED]
+    assert "a witness cosigned 10 records" in tail.reason
+    assert "the log has 8: 2 record(s) at the end are gone" in tail.reason
+
+
+def test_a_cosigned_head_whose_checkpoint_was_removed_still_shows_a_rewrite(parties, bus):
+    log = records(10)
+    bus.checkpoint(log, 5)
+    bus.checkpoint(log, 10)
+    del bus.checkpoints[-1]
+    log[7] = log[7]._replace(value=b'{"n": "changed"}')
+    findings, _ = bus.judge(parties, log)
+    assert Kind.LOG_REWRITTEN in kinds(findings)
+    assert Kind.TAIL_DROPPED not in kinds(findings)
+
+
+def test_a_forged_cosignature_of_an_unknown_head_is_not_a_head(parties, bus):
+    log = records(6)
+    bus.checkpoint(log, 6)
+    other = tlog.Checkpoint(origin_of(TOPIC, 0), 9, b"\x02" * 32, ()).body()
+    bus.cosign(origin_of(TOPIC, 0), 9, b"\x02" * 32, other, CN_WITNESS,
+               key=PrivateKey.generate(CN_WITNESS))
+    findings, _ = bus.judge(parties, log)
+    assert kinds(findings) == []

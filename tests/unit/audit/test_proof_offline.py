@@ -84,21 +84,59 @@ def test_a_record_past_every_checkpoint_has_no_proof_yet(parties):
         choose(judged.checkpoints[origin_of(TOPIC, 0)], judged, leaves_of(log)[(TOPIC, 0)], 3)
 
 
-def test_the_proof_verifies_offline_with_the_proofs_own_keys_and_says_so(parties, tmp_path):
+def test_with_the_proofs_own_keys_it_checks_but_says_unverified(parties, tmp_path):
     done = run(make_proof(parties), tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "no trusted keys given" in done.stdout
     assert done.stdout.count("OK  cosigned by") == 2
+    assert done.stdout.rstrip().endswith("UNVERIFIED: keys taken from the proof itself")
+    assert "\nVERIFIED" not in done.stdout
+
+
+def _trusted(parties: pa.Parties, proof: dict[str, Any]) -> list[str]:
+    """The platform key and each witness's key with its side as the test knows it."""
+    return ["--platform-key", b64(parties.operator.public_key),
+            *[f"--witness={w['side'].lower()}:{w['org']}={w['public_key']}"
+              for w in proof["keys"]["witnesses"]]]
+
+
+def test_the_proof_verifies_with_trusted_keys_and_sides(parties, tmp_path):
+    proof = make_proof(parties)
+    done = run(proof, tmp_path, *_trusted(parties, proof), "--min-cosignatures", "2",
+               "--require-sides", "pk,cn")
+    assert done.returncode == 0, done.stdout
+    assert "no trusted keys given" not in done.stdout
     assert done.stdout.rstrip().endswith("VERIFIED")
 
 
-def test_the_proof_verifies_with_trusted_keys_given_by_name(parties, tmp_path):
+def test_the_proofs_event_id_must_be_the_records_ce_id(parties, tmp_path):
     proof = make_proof(parties)
-    witnesses = [f"--witness={w['org']}={w['public_key']}" for w in proof["keys"]["witnesses"]]
-    done = run(proof, tmp_path, "--platform-key", b64(parties.operator.public_key),
-               *witnesses, "--min-cosignatures", "2")
-    assert done.returncode == 0, done.stdout
-    assert "no trusted keys given" not in done.stdout
+    proof["event_id"] = "id-7"  # the record proven is id-6
+    done = run(proof, tmp_path, *_trusted(parties, proof))
+    assert done.returncode == 1, done.stdout
+    assert "the proof is for event 'id-7', the record is event 'id-6'" in done.stdout
+
+
+def test_one_witness_twice_counts_once(parties, tmp_path):
+    proof = make_proof(parties)
+    first = proof["cosignatures"][0]
+    proof["cosignatures"] = [first, {**first, "side": "CN" if first["side"] == "PK" else "PK"}]
+    done = run(proof, tmp_path, *_trusted(parties, proof), "--min-cosignatures", "2")
+    assert done.returncode == 1, done.stdout
+    assert "1 distinct trusted witness key(s) cosigned, at least 2 required" in done.stdout
+
+
+def test_sides_come_from_the_trusted_keys_not_from_the_proof(parties, tmp_path):
+    proof = make_proof(parties)
+    first = proof["cosignatures"][0]
+    proof["cosignatures"] = [first, {**first, "side": "CN" if first["side"] == "PK" else "PK"}]
+    key = next(w["public_key"] for w in proof["keys"]["witnesses"]
+               if w["org"] == first["witness"])
+    trusted = ["--platform-key", b64(parties.operator.public_key),
+               f"--witness={first['witness']}={key}"]  # no side given: none is believed
+    done = run(proof, tmp_path, *trusted, "--require-sides", "pk,cn")
+    assert done.returncode == 1, done.stdout
+    assert "no cosignature by a trusted key of side(s) cn, pk" in done.stdout
 
 
 @pytest.mark.parametrize("tamper", [

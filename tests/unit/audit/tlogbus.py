@@ -12,6 +12,7 @@ from consumers.audit.findings import Completeness, Finding
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
+from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from tests.unit.audit import parties as pa
 
@@ -61,27 +62,30 @@ class Bus:
         return body
 
     def cosign(self, origin: str, size: int, root: bytes, body: str, org: str,
-               key: PrivateKey | None = None) -> None:
+               key: PrivateKey | None = None, at: int = T0, written_ms: int | None = None
+               ) -> None:
+        """A cosignature declaring time ``at``, its record written at ``written_ms``."""
         name = f"emining-witness/{org}"
-        line = tlog.cosign(body, name, (key or self.parties.keys[org]).seed, T0)
+        line = tlog.cosign(body, name, (key or self.parties.keys[org]).seed, at)
         value = {"origin": origin, "size": size, "root": base64.b64encode(root).decode(),
                  "witness": org, "key_name": name, "line": line}
-        self.cosignatures.append(RawRecord(COSIG_TOPIC, 0, len(self.cosignatures), 0,
+        written = at * 1000 if written_ms is None else written_ms
+        self.cosignatures.append(RawRecord(COSIG_TOPIC, 0, len(self.cosignatures), written,
                                            origin.encode(), json.dumps(value).encode(), ()))
 
     def refuse(self, origin: str, org: str, key: PrivateKey | None = None) -> None:
         said = Refusal(org, origin, RefusalKind.FORK, f"{CP_TOPIC}:0:1", sha256_hex(b"x"), T0)
         record = RefusalRecord.make(said, (key or self.parties.keys[org]).seed,
                                     "another root at size 8", "{}")
-        self.refusals.append(RawRecord(REFUSAL_TOPIC, 0, len(self.refusals), 0, origin.encode(),
-                                       record.to_value(), ()))
+        self.refusals.append(RawRecord(REFUSAL_TOPIC, 0, len(self.refusals), T0 * 1000,
+                                       origin.encode(), record.to_value(), ()))
 
-    def judge(self, parties: pa.Parties, log: list[RawRecord]
+    def judge(self, parties: pa.Parties, log: list[RawRecord], registry: Registry | None = None
               ) -> tuple[list[Finding], Completeness]:
         leaves = leaves_of(log)
         starts = dict.fromkeys(leaves, 0)
         judged = read_checkpoints(self.checkpoints, self.cosignatures,
-                                  parties.trust_anchor, parties.registry(),
+                                  parties.trust_anchor, registry or parties.registry(),
                                   {origin_of(*tp) for tp in starts}.__contains__,
                                   self.refusals)
         return judge(leaves, starts, judged)
