@@ -52,12 +52,13 @@ def catalogue(partitions: int = 6) -> tuple[TopicSpec, ...]:
         # seen before the events signed with the new key, whatever organisation they concern).
         TopicSpec(PARTICIPANTS, 1, dict(_FOREVER), "registry of organisations, keys, authorities"),
         # One partition each: a few records per log every few seconds, read whole by witnesses
-        # and auditors, in one global order.
-        TopicSpec(CHECKPOINTS, 1, dict(_FOREVER),
+        # and auditors, in one global order. Stamped by the broker: a witness's key is judged at
+        # the record's append time, which its writer cannot backdate.
+        TopicSpec(CHECKPOINTS, 1, dict(_STAMPED),
                   "signed checkpoints (Merkle tree heads) of each partition, keyed by origin"),
-        TopicSpec(COSIGNATURES, 1, dict(_FOREVER),
+        TopicSpec(COSIGNATURES, 1, dict(_STAMPED),
                   "witnesses' cosignatures of checkpoints, keyed by origin"),
-        TopicSpec(REFUSALS, 1, dict(_FOREVER),
+        TopicSpec(REFUSALS, 1, dict(_STAMPED),
                   "witnesses' signed refusals of inconsistent checkpoints, keyed by origin"),
         TopicSpec(
             DLQ,
