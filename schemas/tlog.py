@@ -219,9 +219,15 @@ class MerkleLog:
 
     ``levels[h][i]`` is the hash of the complete subtree of ``2**h`` leaves starting at leaf
     ``i * 2**h``. Appending costs amortised O(1) hashes; the root at any size costs O(log n)
-    and a proof O(log² n) lookups, so 200k leaves (about 400k hashes, a few MB) are cheap."""
+    and a proof O(log² n) lookups, so 200k leaves (about 400k hashes, a few MB) are cheap.
+
+    :meth:`extend` only stores the leaf hashes: the subtrees above them are hashed, in one pass
+    per level, when a root or a proof is next asked for (the checkpointer appends every record
+    and asks for roots only at its cadence)."""
 
     levels: list[list[bytes]] = field(default_factory=lambda: [[]])
+    stale: bool = False
+    """Leaves were added by :meth:`extend` whose subtrees are not hashed yet."""
 
     @property
     def size(self) -> int:
@@ -231,6 +237,8 @@ class MerkleLog:
         """Append one leaf hash (use :func:`leaf_hash` on the leaf data first)."""
         if len(leaf) != HASH_SIZE:
             raise TlogError("a leaf hash is 32 bytes")
+        if self.stale:
+            self._settle()
         self.levels[0].append(leaf)
         h = 0
         while len(self.levels[h]) % 2 == 0:
@@ -240,6 +248,27 @@ class MerkleLog:
             self.levels[h + 1].append(node_hash(below[-2], below[-1]))
             h += 1
 
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append leaf hashes (32 bytes each), in order; their subtrees are hashed later."""
+        if any(len(leaf) != HASH_SIZE for leaf in leaves):
+            raise TlogError("a leaf hash is 32 bytes")
+        self.levels[0].extend(leaves)
+        self.stale = True
+
+    def _settle(self) -> None:
+        """Hash the complete subtrees :meth:`extend` left out, level by level."""
+        levels, sha256 = self.levels, hashlib.sha256
+        h = 0
+        while len(levels[h]) >= 2:  # noqa: PLR2004 - a pair makes a node above
+            below = levels[h]
+            if len(levels) == h + 1:
+                levels.append([])
+            above = levels[h + 1]
+            above.extend(sha256(NODE_PREFIX + below[i] + below[i + 1]).digest()
+                         for i in range(2 * len(above), len(below) - 1, 2))
+            h += 1
+        self.stale = False
+
     def append_data(self, data: bytes) -> bytes:
         """Append the leaf for ``data``; returns its leaf hash."""
         h = leaf_hash(data)
@@ -247,6 +276,8 @@ class MerkleLog:
         return h
 
     def _mth(self, lo: int, hi: int) -> bytes:
+        if self.stale:
+            self._settle()
         n = hi - lo
         if n & (n - 1) == 0 and lo % n == 0:  # a complete, aligned subtree: cached
             return self.levels[n.bit_length() - 1][lo // n]
@@ -339,6 +370,77 @@ def record_leaf(
             raise TlogError("a header name is at most 65535 bytes")
         parts += [struct.pack(">H", len(hn)), hn, _opt_bytes(header_value)]
     return b"".join(parts)
+
+
+_pack_u16 = struct.Struct(">H").pack
+_pack_u32 = struct.Struct(">I").pack
+_pack_position = struct.Struct(">Qq").pack
+_NULL_FIELD = _pack_u32(_NULL_LEN)
+
+
+class PartitionLeaves:
+    """:func:`record_leaf` and its :func:`leaf_hash` for the records of one partition, fast.
+
+    The same bytes (``tests/unit/test_tlog_fast.py`` checks it): the leaf prefix, topic and
+    partition are encoded once, header names once each, and a record's leaf is one
+    ``bytes.join`` hashed with ``hashlib`` directly (the checkpointer calls this per record)."""
+
+    __slots__ = ("_hashed_head", "_head", "_names")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        name = topic.encode("utf-8")
+        if not name or len(name) > _U16_MAX:
+            raise TlogError("a topic name is 1..65535 bytes")
+        if not 0 <= partition <= _U32_MAX:
+            raise TlogError("partition or offset out of range")
+        self._head = LEAF_MAGIC + _pack_u16(len(name)) + name + _pack_u32(partition)
+        self._hashed_head = LEAF_PREFIX + self._head
+        self._names: dict[str, bytes] = {}
+
+    def _name(self, header_name: str) -> bytes:
+        hn = header_name.encode("utf-8")
+        if len(hn) > _U16_MAX:
+            raise TlogError("a header name is at most 65535 bytes")
+        encoded = self._names[header_name] = _pack_u16(len(hn)) + hn
+        return encoded
+
+    def leaf(self, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None,
+             headers: Sequence[tuple[str, bytes | None]]) -> bytes:
+        """``record_leaf(topic, partition, offset, timestamp_ms, key, value, headers)``."""
+        return b"".join(self._parts(offset, timestamp_ms, key, value, headers, self._head))
+
+    def leaf_hash(self, offset: int, timestamp_ms: int, key: bytes | None,
+                  value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> bytes:
+        """``leaf_hash(self.leaf(...))``: ``SHA-256(0x00 || leaf)``."""
+        parts = self._parts(offset, timestamp_ms, key, value, headers, self._hashed_head)
+        return hashlib.sha256(b"".join(parts)).digest()
+
+    def _parts(self, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None,
+               headers: Sequence[tuple[str, bytes | None]], head: bytes) -> list[bytes]:
+        try:
+            parts = [head, _pack_position(offset, timestamp_ms)]
+        except struct.error as exc:
+            raise TlogError("offset or timestamp out of range") from exc
+        for field_ in (key, value):
+            if field_ is None:
+                parts.append(_NULL_FIELD)
+            elif len(field_) >= _NULL_LEN:
+                raise TlogError(
+                    "a key, value or header value must be shorter than 2**32 - 1 bytes")
+            else:
+                parts += (_pack_u32(len(field_)), field_)
+        parts.append(_pack_u32(len(headers)))
+        names = self._names
+        for header_name, header_value in headers:
+            parts.append(names.get(header_name) or self._name(header_name))
+            if header_value is None:
+                parts.append(_NULL_FIELD)
+            elif len(header_value) >= _NULL_LEN:
+                raise TlogError(
+                    "a key, value or header value must be shorter than 2**32 - 1 bytes")
+            else:
+                parts += (_pack_u32(len(header_value)), header_value)
+        return parts
 
 
 def origin_for(topic: str, partition: int) -> str:

@@ -25,14 +25,23 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
 from producers.connection import KafkaAccess
-from producers.kafka_read import Record, assign_at, drain, opened, read_to_end, topic_partitions
+from producers.kafka_read import (
+    Record,
+    assign_at,
+    drain,
+    end_offsets,
+    opened,
+    read_to_end,
+    topic_partitions,
+)
 from producers.sender import Ack, RecordSender
 from schemas.checkpoints import (
     CLOCK_SKEW,
@@ -51,9 +60,9 @@ from schemas.tlog import (
     PLATFORM_KEY_NAME,
     Checkpoint,
     MerkleLog,
+    PartitionLeaves,
     TlogError,
     b64,
-    leaf_hash,
     open_checkpoint,
     origin_for,
     record_leaf,
@@ -69,6 +78,13 @@ ALARM_INTERVAL_S = 3600.0
 
 RegistryLoader = Callable[[], Awaitable[Registry]]
 
+FETCH_OPTIONS = {"fetch_min_bytes": 256 * 1024, "fetch_max_wait_ms": 500,
+                 "max_partition_fetch_bytes": 8 * 1024 * 1024,
+                 "fetch_max_bytes": 64 * 1024 * 1024}
+"""Few, large fetches: the broker answers when 256 KiB are there or after half a second (the
+cadence bounds the checkpoints' latency anyway), so following a busy publisher costs a fetch
+per few hundred records, not per handful."""
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -78,14 +94,20 @@ class Head:
 
 @dataclass(slots=True)
 class PartitionLog:
+    leaves: PartitionLeaves
     tree: MerkleLog = field(default_factory=MerkleLog)
     next_offset: int = 0
 
 
 def leaf_of(rec: Record) -> bytes:
-    """The leaf data of a record as the consumer sees it."""
+    """The leaf data of a record as the consumer sees it (``PartitionLeaves`` makes the same
+    bytes faster)."""
     return record_leaf(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value,
                        [(k, v) for k, v in rec.headers])
+
+
+def _partition_of(rec: Record) -> tuple[str, int]:
+    return rec.topic, rec.partition
 
 
 class Checkpointer:
@@ -179,10 +201,28 @@ class Checkpointer:
         ``live``: the consumer never seeks back, so a record below the next offset means the
         partition's offsets started again (the topic was deleted and recreated): that log is
         halted and the alarm raised (``rewound``)."""
+        return sum(self.append_partition(topic, partition, list(group), live=live)
+                   for (topic, partition), group in groupby(records, _partition_of))
+
+    def append_partition(self, topic: str, partition: int, records: Sequence[Record], *,
+                         live: bool = False) -> int:
+        """``append`` for records of one partition (a fetch hands them over that way): one
+        leaf hash per record, no per-record logging; the tree hashes its subtrees when a
+        checkpoint asks for its root."""
+        origin = origin_for(topic, partition)
+        plog = self.logs.get(origin)
+        if plog is None:
+            plog = self.logs[origin] = PartitionLog(PartitionLeaves(topic, partition))
+        if not records:
+            return 0
+        leaf = plog.leaves.leaf_hash
+        if records[0].offset >= plog.next_offset:  # the usual case: all new, in order
+            plog.tree.extend([leaf(r.offset, r.timestamp, r.key, r.value, r.headers)
+                              for r in records])
+            plog.next_offset = records[-1].offset + 1
+            return len(records)
         added = 0
         for rec in records:
-            origin = origin_for(rec.topic, rec.partition)
-            plog = self.logs.setdefault(origin, PartitionLog())
             if rec.offset < plog.next_offset:
                 if live and origin not in self.halted:
                     detail = (f"offset {rec.offset} after offset {plog.next_offset - 1}: the"
@@ -195,7 +235,7 @@ class Checkpointer:
                         f"checkpointer:{origin}:rewound:{plog.tree.size}:{rec.offset}",
                         None, plog.tree.size, detail))
                 continue  # fetched again: already a leaf
-            plog.tree.append(leaf_hash(leaf_of(rec)))
+            plog.tree.extend([leaf(rec.offset, rec.timestamp, rec.key, rec.value, rec.headers)])
             plog.next_offset = rec.offset + 1
             added += 1
         return added
@@ -282,12 +322,21 @@ class Checkpointer:
 
     # -- refusals --------------------------------------------------------------------------
 
-    async def relay_refusals(self) -> int:
-        """Raise the alarm for each new, validly signed witness refusal; returns how many."""
-        start = {TopicPartition(self.refusals_topic, 0): self._refusals_next}
+    async def relay_refusals(self, consumer: AIOKafkaConsumer | None = None) -> int:
+        """Raise the alarm for each new, validly signed witness refusal; returns how many.
+
+        ``consumer``: one kept open between rounds (``run``'s), assigned the refusals
+        partition, so that a round costs a fetch, not a new connection; else a short-lived
+        one."""
+        tp = TopicPartition(self.refusals_topic, 0)
         found: list[tuple[Record, RefusalRecord]] = []
-        async with aclosing(read_to_end(self.kafka, [self.refusals_topic], start=start,
-                                        timeout_s=self.timeout_s)) as batches:
+        if consumer is None:
+            reading = read_to_end(self.kafka, [self.refusals_topic],
+                                  start={tp: self._refusals_next}, timeout_s=self.timeout_s)
+        else:
+            ends = await end_offsets(consumer, [tp], timeout_s=self.timeout_s)
+            reading = drain(consumer, ends, timeout_s=self.timeout_s)
+        async with aclosing(reading) as batches:
             async for batch in batches:
                 for rec in batch:
                     self._refusals_next = rec.offset + 1
@@ -380,10 +429,10 @@ class Checkpointer:
         return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
                      detail=refusal.detail)
 
-    async def _relay(self) -> None:
+    async def _relay(self, consumer: AIOKafkaConsumer | None = None) -> None:
         """:meth:`relay_refusals`, never stopping the checkpointer: what fails is logged."""
         try:
-            await self.relay_refusals()
+            await self.relay_refusals(consumer)
         except (KafkaError, OSError, TimeoutError, EminingError, ValueError,
                 OverflowError) as exc:
             log.warning("refusal_relay_failed", error=repr(exc)[:300])
@@ -408,7 +457,9 @@ class Checkpointer:
         tps = await topic_partitions(self.kafka, self.topics, timeout_s=self.timeout_s)
         # earliest: after a topic is recreated under it, the consumer starts the new one from
         # its first offset, which ``append`` sees go back
-        async with opened(self.kafka, self.timeout_s, auto_offset_reset="earliest") as consumer, \
+        async with opened(self.kafka, self.timeout_s, auto_offset_reset="earliest",
+                          **FETCH_OPTIONS) as consumer, \
+                opened(self.kafka, self.timeout_s) as refusals, \
                 RecordSender(self.kafka, timeout_s=self.timeout_s) as sender:
             ends = await assign_at(consumer, tps, timeout_s=self.timeout_s)
             async with aclosing(drain(consumer, ends, timeout_s=self.timeout_s)) as batches:
@@ -416,7 +467,12 @@ class Checkpointer:
                     self.append(batch)
             await self._raise(self.check_against_published())
             await self.publish(sender)
-            await self._relay()
+            refusal_tps = await topic_partitions(self.kafka, [self.refusals_topic],
+                                                 timeout_s=self.timeout_s)
+            await assign_at(refusals, refusal_tps,
+                            start=dict.fromkeys(refusal_tps, self._refusals_next),
+                            timeout_s=self.timeout_s)
+            await self._relay(refusals)
             if once:
                 return
             consumer.resume(*tps)
@@ -426,7 +482,8 @@ class Checkpointer:
             while stop is None or not stop.is_set():
                 batches_by_tp = await consumer.getmany(timeout_ms=250)
                 for tp in sorted(batches_by_tp, key=lambda t: (t.topic, t.partition)):
-                    pending += self.append(batches_by_tp[tp], live=True)
+                    pending += self.append_partition(tp.topic, tp.partition,
+                                                     batches_by_tp[tp], live=True)
                 if self.rewound:
                     alarms, self.rewound = self.rewound, []
                     await self._raise(alarms)
@@ -436,5 +493,5 @@ class Checkpointer:
                     except (KafkaError, OSError, TimeoutError, EminingError) as exc:
                         # the broker is away: what was not published is due next round
                         log.warning("checkpoint_round_failed", error=repr(exc)[:300])
-                    await self._relay()
+                    await self._relay(refusals)
                     last, pending = loop.time(), 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -45,6 +46,10 @@ def checkpoint_run(
     every_records: Annotated[int, typer.Option(
         "--every-records", min=1, help="or after this many new records")] = 1000,
     once: OnceOption = False,
+    nice: Annotated[int, typer.Option(
+        "--nice", min=0, max=19,
+        help="lower this process's CPU priority by this much (0: keep it): the checkpoints"
+             " wait for the cadence anyway, the publishers and consumers do not")] = 10,
 ) -> None:
     """Checkpoint every partition of the shared topics and the registry, signed with the
     operator's key, to emining.checkpoints.v1; relay the witnesses' refusals as alerts."""
@@ -52,6 +57,7 @@ def checkpoint_run(
 
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
+    os.nice(nice)  # background work: yield the CPU to the paths that serve people
 
     async def main() -> None:
         worker = checkpointer(settings, every_seconds=every_seconds, every_records=every_records)
