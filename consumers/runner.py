@@ -266,7 +266,8 @@ async def run_views(
             alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
             dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name,
                                   (*hooks, *alert_hooks))
-            sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook)
+            sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook,
+                            gap_grace_s=config.gap_grace_s)
             broker = build_broker(config, store, sync)
             async with broker:
                 await _start(broker, config)
