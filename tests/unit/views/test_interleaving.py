@@ -132,7 +132,8 @@ async def _read(tmp: Path, order: Sequence[Record], sizes: Sequence[int]) -> dic
         letters.append(letter)
 
     sync = ViewSync(store, stage_for(scenario.registry()), DeadLetterQueue(None, "dlq", "t",
-                                                                         hooks=[hook]))
+                                                                         hooks=[hook]),
+                    gap_grace_s=0)  # a gap that stays: alerted at once (see test_gap_grace)
     control = Control(LOG)
     at, k = 0, 0
     while at < len(order):
