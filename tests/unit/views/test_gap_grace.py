@@ -130,3 +130,32 @@ def _event_id(logs: Logs, source: str, sequence: int) -> str:
             if env.source == source and env.sequence == sequence:
                 return env.id
     raise AssertionError("no such event")
+
+
+async def test_a_restarted_consumer_counts_the_grace_from_the_stored_hold_time(
+        tmp_path: Path) -> None:
+    _, partial, _ = _late_predecessor()
+    clock = Clock()
+    sync, store, letters = await _consumer(tmp_path, clock)
+    records = [r for tp in sorted(partial) for r in partial[tp]]
+    control = WholeLogControl(partial)
+    await sync.apply(records, control)
+    async with store.reading() as (conn, tables):
+        stored = [r.held_at for r in await conn.execute(select(tables.held))]
+    assert stored
+    assert all(clock.start <= datetime.fromisoformat(t) <= datetime.now(UTC) for t in stored)
+    # another process (a restart) reads the held records from the store, not from memory
+
+    async def hook(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    again = ViewSync(store, stage_for(scenario.registry()),
+                     DeadLetterQueue(None, "dlq", "t", hooks=[hook]),
+                     gap_grace_s=GRACE_S, clock=clock)
+    clock.offset = GRACE_S - 1
+    await again.apply(records[-1:], control)
+    assert _gaps(letters) == []  # the stored hold time counts, not the restart
+    clock.offset = GRACE_S + 1
+    await again.apply(records[-1:], control)
+    assert len(_gaps(letters)) == 1
+    await store.close()

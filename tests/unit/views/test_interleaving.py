@@ -242,3 +242,4 @@ def test_views_held_lists_what_is_held(tmp_path: Path, monkeypatch: Any) -> None
     assert gap["source"] == FAULTY.gap_source
     assert gap["sequence"] > FAULTY.gap_sequence
     assert (gap["topic"], gap["log_partition"]) in LOG
+    assert 0 <= gap["held_for_s"] < 600  # held by this test, moments ago
