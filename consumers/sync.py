@@ -271,6 +271,38 @@ class ViewSync:
                             held=gate.held_now())
 
 
+    async def sweep_gaps(self) -> int:
+        """Alert the gaps whose grace ran out since the last batch, when the consumer is at the
+        end of every partition: a source that goes quiet after its gap sends no batch that would
+        (``run_views`` calls this every few seconds). Returns how many were alerted."""
+        control = self.control
+        if control is None or not self._chains or not self.dlq.alerting:
+            return 0
+        async with self.store.writing(self._generation) as (conn, tables):
+            await lock_batches(conn, tables)
+            fold = await load(conn, tables, [], self._docs)
+
+            async def load_subjects(batch: Sequence[tuple[Accepted, Position]]) -> None:
+                await load_more(conn, tables, fold, batch, self._docs)
+
+            gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects, set())
+            if not await _caught_up(conn, tables, gate, {}, control):
+                return 0
+            found = await gate.open_gaps(self._clock(), self._gap_grace_s)
+            if not found:
+                return 0
+            await self.dlq.notify([_held_letter(self.dlq, h, Reason.SEQUENCE_GAP) for h in found])
+            await gate.write()
+            self._held = None  # others' cached held records are stale too: the version moves
+            self._held_at = await bump_held_version(conn, tables)
+            raised = (await self._alerts.on_batch(conn, tables, [], fold.changes())
+                      if self._alerts is not None else [])
+        if self._alerts is not None:
+            self._alerts.committed(raised)
+        log.info("gap_alerts_swept", alerted=len(found))
+        return len(found)
+
+
 def _held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:
     """A held record as its alert sees it (it is not dead-lettered: it may still count)."""
     detail = (f"sequence {held.sequence} of {held.source} is held: "

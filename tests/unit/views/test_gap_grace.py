@@ -159,3 +159,37 @@ async def test_a_restarted_consumer_counts_the_grace_from_the_stored_hold_time(
     await again.apply(records[-1:], control)
     assert len(_gaps(letters)) == 1
     await store.close()
+
+
+async def test_the_sweep_alerts_a_gap_of_a_quiet_source_without_a_further_batch(
+        tmp_path: Path) -> None:
+    _, partial, _ = _late_predecessor()
+    clock = Clock()
+    sync, store, letters = await _consumer(tmp_path, clock)
+    await sync.apply([r for tp in sorted(partial) for r in partial[tp]], WholeLogControl(partial))
+    assert await sync.sweep_gaps() == 0  # within the grace
+    clock.offset = GRACE_S - 1
+    assert await sync.sweep_gaps() == 0
+    assert _gaps(letters) == []
+    clock.offset = GRACE_S + 1  # the bus went quiet: no batch, the sweep alerts
+    assert await sync.sweep_gaps() == 1
+    (source, sequence, _), = [h for h in await _held(store) if h[2] == "sequence_gap"]
+    assert _gaps(letters) == [(source, _event_id(partial, source, sequence))]
+    clock.offset = GRACE_S * 5
+    assert await sync.sweep_gaps() == 0  # once only, by sweep or batch
+    await sync.apply([r for tp in sorted(partial) for r in partial[tp]][-1:],
+                     WholeLogControl(partial))
+    assert len(_gaps(letters)) == 1
+    await store.close()
+
+
+async def test_the_sweep_waits_while_the_consumer_is_behind(tmp_path: Path) -> None:
+    full, partial, _ = _late_predecessor()
+    clock = Clock()
+    sync, store, letters = await _consumer(tmp_path, clock)
+    # the predecessor is on the log (its partition's end is past what was read): not news
+    await sync.apply([r for tp in sorted(partial) for r in partial[tp]], WholeLogControl(full))
+    clock.offset = GRACE_S * 2
+    assert await sync.sweep_gaps() == 0
+    assert _gaps(letters) == []
+    await store.close()
