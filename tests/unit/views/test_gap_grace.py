@@ -18,7 +18,8 @@ from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Reason
-from schemas.envelope import Envelope, from_record, to_record
+from schemas.envelope import Envelope, to_record
+from schemas.envelope_read import from_record
 from tests.integration.views import scenario
 from tests.unit.views.harness import Record, WholeLogControl, stage_for
 from tests.unit.views.test_holding_attacks import STEPS, Chains, Logs, _layout
