@@ -39,3 +39,6 @@ class ViewsConfig:
     session_timeout_ms: int = 10_000
     time_bounds: TimeBounds = field(default_factory=TimeBounds)
     """How far an event's time may lie from the broker's append time (same for every reader)."""
+    gap_grace_s: float = 60.0
+    """How long a source's gap stays open before it is alerted (``consumers.sync.GAP_GRACE_S``:
+    a partition's failover delays a predecessor that long at most; 0: at once)."""

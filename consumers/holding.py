@@ -150,6 +150,9 @@ class Held:
     event_id: str
     reason: Hold
     alerted: bool = False
+    held_at: datetime | None = None
+    """When the record was first held (the store's ``held_at``): a gap is alerted only once
+    it stayed open past the grace (``open_gaps``)."""
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -235,7 +238,7 @@ async def _held_again(conn: AsyncConnection, tables: Tables,
     h = tables.held.c
     rows = (await conn.execute(select(h.topic, h.log_partition, h.log_offset, h.source,
                                       h.sequence, h.subject, h.event_id, h.reason,
-                                      h.alerted))).all()
+                                      h.alerted, h.held_at))).all()
     missing = [(r.topic, r.log_partition, r.log_offset) for r in rows
                if (r.topic, r.log_partition, r.log_offset) not in records]
     for start in range(0, len(missing), 1000):
@@ -246,7 +249,8 @@ async def _held_again(conn: AsyncConnection, tables: Tables,
             records[(row.topic, row.log_partition, row.log_offset)] = StoredRecord.loads(
                 row.record, row.log_partition, row.log_offset)
     return [Held(records[(r.topic, r.log_partition, r.log_offset)], r.source, r.sequence,
-                 r.subject, r.event_id, Hold(r.reason), r.alerted) for r in rows]
+                 r.subject, r.event_id, Hold(r.reason), r.alerted, _parse_held_at(r.held_at))
+            for r in rows]
 
 
 def _version_key(tables: Tables) -> str:
@@ -334,7 +338,7 @@ class Gate:
     def _row(row: Any) -> Held:
         return Held(StoredRecord.loads(row.record, row.log_partition, row.log_offset),
                     row.source, row.sequence, row.subject, row.event_id, Hold(row.reason),
-                    row.alerted)
+                    row.alerted, _parse_held_at(row.held_at))
 
     async def prefetch(self, sources: set[str], subjects: set[str],
                        places: Collection[tuple[str, int]] | None = None) -> None:
@@ -458,8 +462,10 @@ class Gate:
 
     def _hold(self, record: RawRecord, env: Envelope, reason: Hold, *,
               store: bool = True) -> Held:
+        before = self.held.get((record.topic, record.partition, record.offset))
         held = Held(StoredRecord.of(record), env.source, env.sequence, env.subject, env.id,
-                    reason)
+                    reason, held_at=before.held_at if before is not None and before.held_at
+                    else datetime.now(UTC))  # held again: the store keeps the first time too
         if not store:  # only named (in an alert): a refused record stays a dead letter
             return held
         self._drop(held)
@@ -834,8 +840,13 @@ class Gate:
 
     # ---- alerts and writing --------------------------------------------------------------
 
-    async def open_gaps(self) -> list[Held]:
-        """Gap-held records no alert was raised for yet (marked raised by this call)."""
+    async def open_gaps(self, now: datetime | None = None, grace_s: float = 0.0) -> list[Held]:
+        """Gap-held records no alert was raised for yet, held for at least ``grace_s`` seconds
+        before ``now`` (marked raised by this call). Younger ones wait for a later call: during
+        a partition's failover a source's next event can come first and its predecessor
+        seconds later, and such a passing gap is no news (a record of unknown hold time counts
+        as old)."""
+        cutoff = (now or datetime.now(UTC)).timestamp() - grace_s
         h = self.tables.held
         gaps = (Hold.GAP, Hold.LINK)
         rows = await self.conn.execute(select(h).where(h.c.reason.in_([g.value for g in gaps]),
@@ -847,13 +858,18 @@ class Gate:
             if held is None and key not in self._removed:
                 held = Held(
                     StoredRecord.loads(row.record, row.log_partition, row.log_offset),
-                    row.source, row.sequence, row.subject, row.event_id, Hold(row.reason))
+                    row.source, row.sequence, row.subject, row.event_id, Hold(row.reason),
+                    held_at=_parse_held_at(row.held_at))
                 self._put(held)
             if held is not None and held.reason in gaps and not held.alerted:
                 found.append(held)
         for held in self.held.values():
             if held.reason in gaps and not held.alerted and held not in found:
                 found.append(held)
+        waiting = [f for f in found if f.held_at is not None and f.held_at.timestamp() > cutoff]
+        if waiting:
+            log.info("gap_alert_deferred", held=len(waiting), grace_s=grace_s)
+            found = [f for f in found if f not in waiting]
         for held in found:
             held.alerted = True
             self._dirty_held.add(held.key)
@@ -890,7 +906,8 @@ class Gate:
                 [{"topic": r.record.topic, "log_partition": r.record.partition,
                   "log_offset": r.record.offset, "source": r.source, "sequence": r.sequence,
                   "subject": r.subject, "event_id": r.event_id, "reason": r.reason.value,
-                  "record": r.record.dumps(), "alerted": r.alerted, "held_at": now}
+                  "record": r.record.dumps(), "alerted": r.alerted,
+                  "held_at": format_time(r.held_at) if r.held_at is not None else now}
                  for r in rows])
 
     def may_hold(self) -> bool:
@@ -899,6 +916,14 @@ class Gate:
 
     def held_now(self) -> int:
         return len(self.held)
+
+
+def _parse_held_at(text: str | None) -> datetime | None:
+    """A stored ``held_at`` (``format_time``'s spelling), ``None`` if absent or unreadable."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 async def held_records(conn: AsyncConnection, tables: Tables) -> list[dict[str, object]]:

@@ -266,20 +266,41 @@ async def run_views(
             alert_hooks, batch_hook = alerts.attach(follower.registry) if alerts else ([], None)
             dlq = DeadLetterQueue(sender, config.topics.dlq, config.consumer_name,
                                   (*hooks, *alert_hooks))
-            sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook)
+            sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook,
+                            gap_grace_s=config.gap_grace_s)
             broker = build_broker(config, store, sync)
             async with broker:
                 await _start(broker, config)
                 log.info("views_started", store=store.display_url, group=config.group_id,
                          instance=config.instance_id,
                          topics=list(config.topics.consumed()))
-                with collector_tuned():
-                    if alerts is None:
-                        await stop.wait()
-                    else:
-                        await alerts.run(store, sync.owned, stop, sync.ends)
+                sweeper = asyncio.create_task(_sweep_gaps(sync, stop, config.gap_grace_s))
+                try:
+                    with collector_tuned():
+                        if alerts is None:
+                            await stop.wait()
+                        else:
+                            await alerts.run(store, sync.owned, stop, sync.ends)
+                finally:
+                    sweeper.cancel()
+                    await asyncio.gather(sweeper, return_exceptions=True)
     finally:
         await store.close()
+
+
+async def _sweep_gaps(sync: ViewSync, stop: asyncio.Event, grace_s: float) -> None:
+    """Alert gaps whose grace ran out though no batch came since (``ViewSync.sweep_gaps``),
+    every quarter of the grace (1 to 15 s) until ``stop``."""
+    interval = min(max(grace_s / 4, 1.0), 15.0)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await sync.sweep_gaps()
+        except Exception:  # the next sweep, or the next batch, tries again
+            log.exception("gap_sweep_failed")
 
 
 RECONNECT_MAX_S = 30.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -45,6 +45,13 @@ from consumers.views.families import FAMILIES
 log = structlog.get_logger("consumers.sync")
 
 OTHERS_TIMEOUT_S = 5.0
+GAP_GRACE_S = 60.0
+"""How long a gap stays open before it is alerted (``ViewsConfig.gap_grace_s``): while a
+partition has no leader (a broker's failover) a source's next event on another partition can
+arrive first and its predecessor only once the new leader takes it. The producers give a send
+up after ``client_timeout_s`` (15 s, their request timeout) and send it again, and a leader
+election takes up to the brokers' session timeout, so 60 s covers a failover with room; a gap
+older than that is news."""
 """How long a batch waits for the end offsets of partitions other consumer processes read."""
 
 VERDICTS = 100_000
@@ -91,6 +98,7 @@ class ViewSync:
         self, store: ViewStore, stage: VerificationStage, dlq: DeadLetterQueue, *,
         registry: RegistrySource | None = None, generation: str | None = None,
         alerts: BatchHook | None = None, chains: bool = True,
+        gap_grace_s: float = GAP_GRACE_S, clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store, self.stage, self.dlq = store, stage, dlq
         self._chains = chains
@@ -99,6 +107,9 @@ class ViewSync:
         self._registry = registry
         self._generation = generation
         self._alerts = alerts
+        self._gap_grace_s = gap_grace_s
+        """A gap is alerted only once it stayed open this long (see ``GAP_GRACE_S``)."""
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.control: PartitionControl | None = None
         """The consumer of the last batch: who owns which partitions (the alert timer asks)."""
         self._docs = DocCache()
@@ -240,7 +251,7 @@ class ViewSync:
             notices = [_held_letter(self.dlq, h, Reason.FORK) for h in gate.forks]
             if self.dlq.alerting and await _caught_up(conn, tables, gate, offsets, control):
                 notices += [_held_letter(self.dlq, h, Reason.SEQUENCE_GAP)
-                            for h in await gate.open_gaps()]
+                            for h in await gate.open_gaps(self._clock(), self._gap_grace_s)]
             await self.dlq.notify(notices)
             changes = fold.changes()
             await write(conn, tables, changes, offsets, datetime.now(UTC), self._docs)
@@ -258,6 +269,38 @@ class ViewSync:
         await self.store.grew(tables, len(changes.new_entries))
         return BatchOutcome(len(gate.applied), len(letters), skipped, reseek, offsets,
                             held=gate.held_now())
+
+
+    async def sweep_gaps(self) -> int:
+        """Alert the gaps whose grace ran out since the last batch, when the consumer is at the
+        end of every partition: a source that goes quiet after its gap sends no batch that would
+        (``run_views`` calls this every few seconds). Returns how many were alerted."""
+        control = self.control
+        if control is None or not self._chains or not self.dlq.alerting:
+            return 0
+        async with self.store.writing(self._generation) as (conn, tables):
+            await lock_batches(conn, tables)
+            fold = await load(conn, tables, [], self._docs)
+
+            async def load_subjects(batch: Sequence[tuple[Accepted, Position]]) -> None:
+                await load_more(conn, tables, fold, batch, self._docs)
+
+            gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects, set())
+            if not await _caught_up(conn, tables, gate, {}, control):
+                return 0
+            found = await gate.open_gaps(self._clock(), self._gap_grace_s)
+            if not found:
+                return 0
+            await self.dlq.notify([_held_letter(self.dlq, h, Reason.SEQUENCE_GAP) for h in found])
+            await gate.write()
+            self._held = None  # others' cached held records are stale too: the version moves
+            self._held_at = await bump_held_version(conn, tables)
+            raised = (await self._alerts.on_batch(conn, tables, [], fold.changes())
+                      if self._alerts is not None else [])
+        if self._alerts is not None:
+            self._alerts.committed(raised)
+        log.info("gap_alerts_swept", alerted=len(found))
+        return len(found)
 
 
 def _held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:

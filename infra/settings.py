@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     views_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="records per view transaction"
     )
+    views_gap_grace_s: float = Field(
+        default=60.0, ge=0, description="a source's sequence gap is alerted only once it stayed "
+        "open this long: a partition's failover delays an event's predecessor for seconds "
+        "(producers resend after client_timeout_s); 0 alerts at once"
+    )
     views_metrics_port: int | None = Field(
         default=None, description="serve the view consumer's Prometheus metrics on this port"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -62,7 +62,7 @@ def views_config(settings: Settings) -> Any:
         trust_anchor=tuple(wiring.trust_anchor(settings)), group_id=settings.views_group,
         instance_id=settings.views_instance, batch_size=settings.views_batch_size,
         timeout_s=settings.client_timeout_s,
-        time_bounds=time_bounds(settings),
+        time_bounds=time_bounds(settings), gap_grace_s=settings.views_gap_grace_s,
     )
 
 
@@ -485,6 +485,14 @@ def digest(as_json: JsonOption = False) -> None:
     console.print(found.sha256, highlight=False)
 
 
+def _held_for(held_at: object, now: datetime) -> float | None:
+    """Seconds since a stored ``held_at``; ``None`` if it cannot be read."""
+    try:
+        return round((now - datetime.fromisoformat(str(held_at))).total_seconds(), 1)
+    except (TypeError, ValueError):
+        return None
+
+
 @views_app.command("held")
 def held(as_json: JsonOption = False) -> None:
     """Records the views hold back: a source's chain has a gap or a fork, or they follow one."""
@@ -495,13 +503,18 @@ def held(as_json: JsonOption = False) -> None:
             return await held_records(conn, tables)
 
     rows = run(_with_store(work))
+    now = datetime.now(UTC)
+    for r in rows:  # how long: a gap is alerted only past views_gap_grace_s
+        r["held_for_s"] = _held_for(r["held_at"], now)
     if as_json:
         print_json({"held": rows})
         return
-    table = Table("source", "sequence", "reason", "subject", "event id", "where", "held at")
+    table = Table("source", "sequence", "reason", "subject", "event id", "where", "held at",
+                  "held for")
     for r in rows:
         table.add_row(r["source"], str(r["sequence"]), r["reason"], r["subject"], r["event_id"],
-                      f"{r['topic']}[{r['log_partition']}]@{r['log_offset']}", r["held_at"])
+                      f"{r['topic']}[{r['log_partition']}]@{r['log_offset']}", r["held_at"],
+                      "?" if r["held_for_s"] is None else f"{r['held_for_s']:.0f}s")
     console.print(table)
     console.print(f"{len(rows)} record(s) held", highlight=False)
 

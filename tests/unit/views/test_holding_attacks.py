@@ -89,7 +89,7 @@ async def _read(tmp: Path, logs: Logs, order: list[tuple[str, int]],
         letters.append(letter)
 
     sync = ViewSync(store, stage or stage_for(scenario.registry()),
-                    DeadLetterQueue(None, "dlq", "t", hooks=[hook]))
+                    DeadLetterQueue(None, "dlq", "t", hooks=[hook]), gap_grace_s=0)
     await sync.apply([r for tp in order for r in logs[tp]], Control(logs))
     found = (await digest(store)).sha256
     async with store.reading() as (conn, tables):

@@ -132,7 +132,8 @@ async def _read(tmp: Path, order: Sequence[Record], sizes: Sequence[int]) -> dic
         letters.append(letter)
 
     sync = ViewSync(store, stage_for(scenario.registry()), DeadLetterQueue(None, "dlq", "t",
-                                                                         hooks=[hook]))
+                                                                         hooks=[hook]),
+                    gap_grace_s=0)  # a gap that stays: alerted at once (see test_gap_grace)
     control = Control(LOG)
     at, k = 0, 0
     while at < len(order):
@@ -241,3 +242,4 @@ def test_views_held_lists_what_is_held(tmp_path: Path, monkeypatch: Any) -> None
     assert gap["source"] == FAULTY.gap_source
     assert gap["sequence"] > FAULTY.gap_sequence
     assert (gap["topic"], gap["log_partition"]) in LOG
+    assert 0 <= gap["held_for_s"] < 600  # held by this test, moments ago
