@@ -87,7 +87,7 @@ class Topics:
         remaining = {tp for tp in tps if end[tp] > 0}
         while remaining:
             for tp, records in (await self._consumer.getmany(*tps, timeout_ms=500)).items():
-                found += [r for r in records if dict(r.headers)["ce_id"] == event_id.encode()]
+                found += [r for r in records if dict(r.headers).get("ce_id") == event_id.encode()]
                 if records and records[-1].offset + 1 >= end[tp]:
                     remaining.discard(tp)
         return found
