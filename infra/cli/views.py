@@ -366,12 +366,7 @@ def _print_approval(answer: dict[str, Any]) -> None:
     if i["status"] is not None:
         spent.add_row(f"{i['status']} (current, since {(i['state_since'] or '-')[:10]})", "-")
     console.print(spent)
-    table = Table("#", "time", "event", "by", "note")
-    for e in answer["timeline"]:
-        note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""
-        table.add_row(str(e["position"]), e["time"][:19], e["summary"], e["source"], note)
-    console.print(table)
-    console.print(_freshness_line(answer["freshness"]), style="dim", highlight=False)
+    _print_timeline(answer)
 
 
 @views_app.command("shipments")
@@ -441,6 +436,11 @@ def project(project_id: str, as_json: JsonOption = False) -> None:
                       + ("" if line.get("confirmed", True) else
                          "; unconfirmed: the plant named another firm as this project's "
                          "operator"), highlight=False)
+    _print_timeline(answer)
+
+
+def _print_timeline(answer: dict[str, Any]) -> None:
+    """A subject's history as a table, then how fresh the views are."""
     table = Table("#", "time", "event", "by", "note")
     for e in answer["timeline"]:
         note = "superseded by " + e["superseded_by"] if e["superseded_by"] else ""
