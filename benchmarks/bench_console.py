@@ -13,9 +13,9 @@ firm manager, auditor, operator; ``infra.demo.people``) get accounts. ``--store 
 that store instead (PostgreSQL: ``postgresql+asyncpg://...``), or, if it holds views already
 (say, a demo's own store), reads them as they are.
 
-The console is mounted as ``infra.app`` mounts it (the same access dependency, read log, sign-in
-and pages; not the gateway, nor ``/audit/verify`` and ``/audit?as_of=``, which read the log from
-Kafka) and driven in-process through ``httpx.ASGITransport``, one request at a time, each
+The console is mounted as ``infra.compose.app`` mounts it (the same access dependency, read log,
+sign-in and pages; not the gateway, nor ``/audit/verify`` and ``/audit?as_of=``, which read the
+log from Kafka) and driven in-process through ``httpx.ASGITransport``, one request at a time, each
 signed-in client with its session cookie and its language cookie. The time measured is the
 server's: the wall time of the ASGI call (routing, access policy, session lookup, store reads,
 template rendering), without the client's work; no network, no concurrency (nothing queues).
@@ -226,7 +226,7 @@ async def fold(store: ViewStore, layout: Layout, batch: int = 500) -> dict[str, 
             "deadlines_fired": fired}
 
 
-# --- the console, as infra.app mounts it --------------------------------------------------------
+# --- the console, as infra.compose.app mounts it ------------------------------------------------
 
 class Timed:
     """An ASGI wrapper that keeps the wall time of each call (the server's time) and the CPU
@@ -262,7 +262,7 @@ class World:
 
 def console_app(store: ViewStore, accounts: AccountStore, registry: Registry,
                 keys: ApiKeyStore) -> FastAPI:
-    """The console on an app wired as ``infra.app.build_app`` wires it, without the gateway:
+    """The console on an app wired as ``infra.compose.app.build_app`` wires it, without the gateway:
     the same authenticator, access dependency, read log, sign-in routes and pages."""
     reads = ReadLog(store)
     authenticator = Authenticator(keys, accounts)

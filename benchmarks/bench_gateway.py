@@ -46,11 +46,11 @@ from benchmarks.output import (
     write_json_out,
 )
 from infra.kafka_admin.topics import apply_topics
-from infra.wiring import PLATFORM_ORG
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
+from schemas.alerts import PLATFORM_ORG
 from schemas.catalogue import model_for
 from schemas.events.examples import OPERATOR
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
@@ -163,7 +163,7 @@ async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, 
             "EMINING_LOG_LEVEL": "warning",
         }
         server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-            [sys.executable, "-m", "uvicorn", "infra.app:build_app", "--factory",
+            [sys.executable, "-m", "uvicorn", "infra.compose.app:build_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
              "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

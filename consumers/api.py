@@ -1,6 +1,6 @@
 """The read API of the views: projects, approvals, shipments and timelines, each with freshness.
 
-Mounted under ``/v1`` by ``infra.app``. Lists are keyset-paginated: pass the answer's
+Mounted under ``/v1`` by ``infra.compose.app``. Lists are keyset-paginated: pass the answer's
 ``next_cursor`` as ``cursor`` for the next page. Every answer carries ``freshness``, per topic and
 partition the last offset applied to the views, the log's end offset and the lag between them.
 """

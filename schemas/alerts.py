@@ -23,7 +23,8 @@ from schemas.identifiers import OrgId
 from schemas.topics import ALERTS_PREFIX, TopicSpec, alerts_topic
 
 PLATFORM_ORG = "urn:emining:xx:platform:operator"
-"""The platform operator: the only emitter of alerts (same value as ``infra.wiring``)."""
+"""The platform operator: signs the registry (the trust anchor) and is the only emitter of alerts.
+Defined here only (``infra.compose`` names it too)."""
 
 ALERTS_RETENTION_MS = 365 * 24 * 3600 * 1000
 """Alerts are notifications, not the record: a year on the recipient's topic is enough."""

@@ -93,7 +93,8 @@ class World:
     def app(self, *, secure_cookie: bool = True, live: list[AlertRaised] | None = None,
             submit: Any = None, verify: Any = None, state_as_of: Any = None,
             today: date = TODAY) -> FastAPI:
-        """The console on an app wired as ``infra.app`` wires it (access, sign-in, pages)."""
+        """The console on an app wired as ``infra.compose.app`` wires it (access, sign-in,
+        pages)."""
         reads = ReadLog(self.store)
         authenticator = Authenticator(self.keys, self.accounts)
         access = access_dependency(authenticator, lambda: self.registry, reads)

@@ -2,9 +2,9 @@
 audience): verify the log, the platform's state as of a chosen day, and the report to download.
 
 The work is the audit's own (``consumers.audit``): ``verify`` and ``state_as_of`` are given by the
-app (``infra.app``: ``verify_log`` and ``replay --as-of`` over the log, as ``emining audit verify``
-and ``emining audit replay --as-of`` run them); the report is ``build_report`` over the views the
-server holds, rendered by the audit's own HTML in the reader's console language.
+app (``infra.compose.app``: ``verify_log`` and ``replay --as-of`` over the log, as ``emining audit
+verify`` and ``emining audit replay --as-of`` run them); the report is ``build_report`` over the
+views the server holds, rendered by the audit's own HTML in the reader's console language.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run

@@ -43,24 +43,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 async def _with_service(work: Callable[[Any], Awaitable[Any]], *, registry: bool = False) -> Any:
     """Run ``work(service)`` over the views store (reading the registry only if asked)."""
-    from consumers.alerts.directory import Directory  # noqa: PLC0415 - keep start-up light
-    from consumers.alerts.service import AlertsService  # noqa: PLC0415
-    from consumers.alerts.store import AlertStore  # noqa: PLC0415
-    from consumers.store import ViewStore  # noqa: PLC0415
-    from infra import alerts_wiring, wiring  # noqa: PLC0415
-    from schemas.registry import Registry  # noqa: PLC0415
+    from infra import compose  # noqa: PLC0415 - keep start-up light
 
-    settings = Settings()
-    found = await wiring.load_registry(settings) if registry else Registry()
-    directory = Directory(found, alerts_wiring.alert_config(settings))
-    store = AlertStore(ViewStore(settings.views_store_url))
-    try:
-        await store.open()
-        service = AlertsService(store, lambda: directory, alerts_wiring.alert_clock(settings),
-                                targets=alerts_wiring.webhook_targets(settings))
+    async with compose.alerts_service(Settings(), registry=registry) as service:
         return await work(service)
-    finally:
-        await store.views.close()
 
 
 def _line(alert: Any, language: Language | None) -> str:
@@ -83,14 +69,14 @@ def tail(
     """Follow an organisation's alerts topic; each alert's platform signature is verified."""
     chosen_language = None if lang is None else language("--lang", lang)
     from consumers.alerts.reader import Received, follow  # noqa: PLC0415
-    from infra import alerts_wiring  # noqa: PLC0415
+    from infra import compose  # noqa: PLC0415
     from infra.kafka_client import kafka_access  # noqa: PLC0415
 
     settings = Settings()
 
     async def main() -> None:
         seen = 0
-        verifier = alerts_wiring.alert_verifier(settings)
+        verifier = compose.alert_verifier(settings)
         stream = follow(kafka_access(settings), org, verifier,
                         from_beginning=from_beginning, timeout_s=settings.client_timeout_s)
         async with contextlib.aclosing(stream):
@@ -212,7 +198,7 @@ def deliver() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        from infra.alerts_runtime import deliver_forever  # noqa: PLC0415
+        from infra.compose import deliver_forever  # noqa: PLC0415
 
         await deliver_forever(settings, stop)
 

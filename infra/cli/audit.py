@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from rich.table import Table
 
-    from infra import wiring
+    from infra import compose
     from infra.kafka_client import kafka_access
     from infra.settings import Settings, time_bounds
 else:  # imported when a command first uses them: `emining` starts light
@@ -47,7 +47,7 @@ else:  # imported when a command first uses them: `emining` starts light
     TextColumn = deferred("rich.progress", "TextColumn")
     TimeRemainingColumn = deferred("rich.progress", "TimeRemainingColumn")
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra.wiring")
+    compose = deferred("infra.compose")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
@@ -95,7 +95,7 @@ def audit_topics(overrides: list[str] | None) -> AuditTopics:
 def connection(settings: Settings) -> tuple[KafkaAccess, list[bytes]]:
     """The broker and our credential, and which keys sign the registry, or one clear error."""
     try:
-        return kafka_access(settings), wiring.trust_anchor(settings)
+        return kafka_access(settings), compose.trust_anchor(settings)
     except EminingError as exc:
         fail(str(exc))
 

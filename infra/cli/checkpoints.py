@@ -53,7 +53,7 @@ def checkpoint_run(
 ) -> None:
     """Checkpoint every partition of the shared topics and the registry, signed with the
     operator's key, to emining.checkpoints.v1; relay the witnesses' refusals as alerts."""
-    from infra.checkpoints_wiring import checkpointer  # noqa: PLC0415 - start-up
+    from infra.compose import checkpointer  # noqa: PLC0415 - start-up
 
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
@@ -77,7 +77,7 @@ def witness_run(
 ) -> None:
     """Cosign each new checkpoint consistent with the last one this organisation cosigned;
     refuse (and raise the alarm) on a fork, a shrink, a bad proof or a forged signature."""
-    from infra.checkpoints_wiring import witness  # noqa: PLC0415 - start-up
+    from infra.compose import witness  # noqa: PLC0415 - start-up
 
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)

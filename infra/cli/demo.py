@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from infra import wiring
+    from infra import compose
     from infra.demo import checkpoints, run_summary, security
     from infra.demo.people import sign_ins
     from infra.demo.run import (
@@ -43,7 +43,7 @@ else:  # imported when a command first uses them: `emining` starts light
     TextColumn = deferred("rich.progress", "TextColumn")
     TimeElapsedColumn = deferred("rich.progress", "TimeElapsedColumn")
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra.wiring")
+    compose = deferred("infra.compose")
     run_summary = deferred("infra.demo.run_summary")
     security = deferred("infra.demo.security")
     checkpoints = deferred("infra.demo.checkpoints")
@@ -123,7 +123,7 @@ async def _demo(settings: Settings, services: Services, seed: int, scale: float,
     views = await run_summary.read_views(services.url, operator)
     check = run_summary.compare(views, scenario)
     alerts = await run_summary.settled_alerts(dep.kafka, dep.registry,
-                                              wiring.trust_anchor(settings),
+                                              compose.trust_anchor(settings),
                                               settings.client_timeout_s)
     auditing = env if principals is None else env | kafka_env(principals.services["audit"])
     audit = await run_summary.audit(scenario, auditing)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import yaml
     from rich.table import Table
 
-    from infra import wiring
+    from infra import compose
     from infra.kafka_admin.acls import desired_acls, org_acls, org_principal
     from infra.kafka_client import kafka_access
     from infra.settings import Settings
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 else:  # imported when a command first uses them: `emining` starts light
     yaml = deferred("yaml")
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra.wiring")
+    compose = deferred("infra.compose")
     desired_acls = deferred("infra.kafka_admin.acls", "desired_acls")
     org_acls = deferred("infra.kafka_admin.acls", "org_acls")
     org_principal = deferred("infra.kafka_admin.acls", "org_principal")
@@ -101,8 +101,8 @@ def _now() -> datetime:
 
 
 async def _publish_registry(settings: Settings, events: list[EventData]) -> None:
-    key = wiring.operator_key(settings)
-    async with wiring.publisher(settings, key, "registry", registry=None) as pub:
+    key = compose.operator_key(settings)
+    async with compose.publisher(settings, key, "registry", registry=None) as pub:
         from producers.publisher import Draft  # noqa: PLC0415 - keep CLI start-up light
 
         await pub.publish_many([Draft(e) for e in events])
@@ -165,7 +165,7 @@ def _print_credential(org: str, password: str) -> None:
 
 
 async def _registry_org(settings: Settings, org: str, *, active: bool = True) -> OrgRecord:
-    registry = await wiring.load_registry(settings)
+    registry = await compose.load_registry(settings)
     record = registry.orgs.get(org)
     if record is None:
         fail(f"{org} is not on the registry")
@@ -215,7 +215,7 @@ def _public_key(public_key: str | None, key_file: Path | None) -> bytes:
 def init() -> None:
     """Create the operator key if missing and print the trust anchor to configure elsewhere."""
     settings = Settings()
-    key = wiring.operator_key(settings, create=True)
+    key = compose.operator_key(settings, create=True)
     console.print(
         f"operator key {settings.operator_key_path}\nEMINING_TRUST_ANCHOR={b64(key.public_key)}",
         highlight=False,
@@ -270,7 +270,7 @@ def add(
     settings = Settings()
 
     async def onboard() -> tuple[str, AclChanges] | None:
-        known = (await wiring.load_registry(settings)).orgs.get(org)
+        known = (await compose.load_registry(settings)).orgs.get(org)
         if known is not None:  # readers would skip a second onboarding; the broker must too
             fail(f"{org} is already on the registry (as {known.role.value}"
                  f"{'' if known.active_at(_now()) else ', offboarded'}): a new key is"
@@ -514,7 +514,7 @@ def add_key(
     settings = Settings()
 
     async def check() -> list[EventData]:
-        registry = await wiring.load_registry(settings)
+        registry = await compose.load_registry(settings)
         known = registry.orgs.get(org)
         if known is None:
             fail(f"{org} is not on the registry: onboard it with `participants add`")
@@ -625,7 +625,7 @@ def seed(
 
         # Organisations already on the log are left alone: readers would skip their second
         # onboarding, so no new credential or rights either.
-        before = await wiring.load_registry(settings)
+        before = await compose.load_registry(settings)
         already.extend(o.id for o in doc.organisations if o.id in before.orgs)
         fresh = doc.model_copy(update={"organisations": tuple(
             o for o in doc.organisations if o.id not in before.orgs)})
@@ -635,7 +635,7 @@ def seed(
         if not _security_on(settings) or not fresh.organisations:
             return None
         kafka = kafka_access(settings)
-        registry = await wiring.load_registry(settings)  # rights as readers fold the log
+        registry = await compose.load_registry(settings)  # rights as readers fold the log
         seeded = {o.id for o in fresh.organisations}
         active = sorted(o for o in seeded if o in registry.orgs and registry.orgs[o].active_at(now))
         if credentials_dir is not None:
@@ -689,7 +689,7 @@ def _registry_rows(registry: Registry, at: datetime) -> list[dict[str, Any]]:
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The registry as the log defines it now."""
     settings = Settings()
-    registry = run(wiring.load_registry(settings))
+    registry = run(compose.load_registry(settings))
     now = _now()
     rows = _registry_rows(registry, now)
     if as_json:

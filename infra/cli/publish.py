@@ -19,7 +19,7 @@ from schemas.errors import EminingError
 if TYPE_CHECKING:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from infra import wiring
+    from infra import compose
     from infra.settings import Settings, time_bounds
     from producers.bulk import Row, RowError, build, read_rows, read_text
     from producers.keys import key_file_name, load_key, write_key
@@ -33,7 +33,7 @@ else:  # imported when a command first uses them: `emining` starts light
     Progress = deferred("rich.progress", "Progress")
     TextColumn = deferred("rich.progress", "TextColumn")
     TimeElapsedColumn = deferred("rich.progress", "TimeElapsedColumn")
-    wiring = deferred("infra.wiring")
+    compose = deferred("infra.compose")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
     Row = deferred("producers.bulk", "Row")
@@ -120,13 +120,13 @@ async def _publish(
 ) -> list[PublishResult]:
     from schemas.timing import TimeSkewError  # noqa: PLC0415 - keep start-up light
 
-    registry = await wiring.load_registry(settings)
+    registry = await compose.load_registry(settings)
     for draft in drafts:
         try:
             _timely(settings, registry, key.org, draft)
         except TimeSkewError as exc:
             raise TimeSkewError(f"--time: {exc}; nothing was published") from None
-    async with wiring.publisher(settings, key, instance, registry) as pub:
+    async with compose.publisher(settings, key, instance, registry) as pub:
         return await pub.publish_many(drafts)
 
 
@@ -204,9 +204,9 @@ async def _import(
     from producers.bulk import RowError  # noqa: PLC0415 - keep start-up light
     from producers.sender import PublishError  # noqa: PLC0415
 
-    registry = await wiring.load_registry(settings)
+    registry = await compose.load_registry(settings)
     bound = 2 * settings.client_timeout_s
-    async with wiring.publisher(settings, key, instance, registry) as pub:
+    async with compose.publisher(settings, key, instance, registry) as pub:
         allowed: list[Row] = []
         for row in rows:
             try:

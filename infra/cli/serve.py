@@ -71,7 +71,7 @@ def serve(
     level = settings.log_level or "info"
     configure_logging(level, settings.log_format)  # before uvicorn says anything
     uvicorn.run(
-        "infra.app:build_app",
+        "infra.compose.app:build_app",
         factory=True,
         host=host,
         port=port,

@@ -35,7 +35,7 @@ def tail(
     trust anchor, alerts against the platform's key). Ctrl-C stops it.
     """
     from consumers.tail import OK, tail_topic  # noqa: PLC0415 - keep start-up light
-    from infra import wiring  # noqa: PLC0415
+    from infra import compose  # noqa: PLC0415
     from infra.kafka_client import kafka_access  # noqa: PLC0415
     from infra.settings import time_bounds  # noqa: PLC0415
 
@@ -43,8 +43,8 @@ def tail(
     counted = {"records": 0, "refused": 0}
 
     async def main() -> None:
-        stream = tail_topic(kafka_access(settings), topic, wiring.trust_anchor(settings),
-                        platform=wiring.PLATFORM_ORG, from_beginning=from_beginning,
+        stream = tail_topic(kafka_access(settings), topic, compose.trust_anchor(settings),
+                        platform=compose.PLATFORM_ORG, from_beginning=from_beginning,
                         until_end=until_end, bounds=time_bounds(settings),
                         timeout_s=settings.client_timeout_s)
         async with contextlib.aclosing(stream):

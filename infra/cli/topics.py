@@ -98,7 +98,7 @@ def apply_catalogue(
 async def _apply_all(
     settings: Settings, kafka: KafkaAccess, applied: list[Durability]
 ) -> tuple[list[TopicChange], AclOutcome]:
-    from infra import alerts_wiring  # noqa: PLC0415 - keep CLI start-up light
+    from infra import compose  # noqa: PLC0415 - keep CLI start-up light
 
     changes = await apply_topics(
         kafka, catalogue(settings.topic_partitions),
@@ -107,7 +107,7 @@ async def _apply_all(
     )
     registry, why = await load_registry_for_acls(settings)
     changes += await apply_topics(
-        kafka, alerts_wiring.alert_topic_specs(registry or _empty_registry()),
+        kafka, compose.alert_topic_specs(registry or _empty_registry()),
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
     )
     return changes, await apply_policy(settings, kafka, registry, why)

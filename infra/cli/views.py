@@ -26,18 +26,17 @@ from schemas.errors import EminingError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from infra import wiring
+    from infra import compose
     from infra.kafka_client import kafka_access
     from infra.logging import configure_logging
-    from infra.settings import Settings, time_bounds
+    from infra.settings import Settings
     from producers.connection import KafkaAccess
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
-    wiring = deferred("infra.wiring")
+    compose = deferred("infra.compose")
     kafka_access = deferred("infra.kafka_client", "kafka_access")
     configure_logging = deferred("infra.logging", "configure_logging")
     Settings = deferred("infra.settings", "Settings")
-    time_bounds = deferred("infra.settings", "time_bounds")
     KafkaAccess = deferred("producers.connection", "KafkaAccess")
 
 views_app = typer.Typer(
@@ -51,19 +50,6 @@ Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous pa
 Wide = Annotated[bool, typer.Option(
     "--wide", help="every column, with the ids behind the names (URNs, USCCs, references)")]
 Columns = dict[str, Callable[[dict[str, Any]], Any]]
-
-
-def views_config(settings: Settings) -> Any:
-    """The view consumer's configuration from settings (needs the broker and the trust anchor)."""
-    from consumers.config import ViewsConfig  # noqa: PLC0415 - keep CLI start-up light
-
-    return ViewsConfig(
-        kafka=kafka_access(settings), store_url=settings.views_store_url,
-        trust_anchor=tuple(wiring.trust_anchor(settings)), group_id=settings.views_group,
-        instance_id=settings.views_instance, batch_size=settings.views_batch_size,
-        timeout_s=settings.client_timeout_s,
-        time_bounds=time_bounds(settings), gap_grace_s=settings.views_gap_grace_s,
-    )
 
 
 async def _with_store(work: Callable[[Any, Any], Awaitable[Any]]) -> Any:
@@ -193,7 +179,7 @@ async def _org_names() -> dict[str, str]:
     cannot be read within a few seconds (the tables then show the ids)."""
     settings = Settings()
     try:
-        registry = await asyncio.wait_for(wiring.load_registry(settings), 3.0)
+        registry = await asyncio.wait_for(compose.load_registry(settings), 3.0)
     except (EminingError, TimeoutError, OSError):
         return {}
     return {party: name for org in registry.orgs.values()
@@ -531,41 +517,26 @@ def run_consumer(instance_id: InstanceId = None) -> None:
 
     Several processes (one --instance-id each) may run on one PostgreSQL store: they share
     the partitions of the group, and the store applies their batches one after the other."""
-    from dataclasses import replace  # noqa: PLC0415
-
-    from consumers.runner import run_views_forever  # noqa: PLC0415
-
     settings = Settings()
     configure_logging(settings.log_level or "info", settings.log_format)  # a service: info
-    config = _config_or_fail()
-    if instance_id is not None:
-        if not instance_id.strip():
-            fail("--instance-id must not be empty")
-        config = replace(config, instance_id=instance_id.strip())
-    if settings.views_metrics_port is not None:
-        from prometheus_client import start_http_server  # noqa: PLC0415
-
-        from consumers.metrics import VIEWS  # noqa: PLC0415
-        from infra.metrics import process_registry  # noqa: PLC0415
-        from producers.metrics import PUBLISHING  # noqa: PLC0415 - the alerts publish
-
-        start_http_server(settings.views_metrics_port, addr="127.0.0.1",
-                          registry=process_registry(VIEWS, PUBLISHING))
+    chosen = None if instance_id is None else instance_id.strip()
+    config = _config_or_fail(chosen or None)
+    if chosen == "":
+        fail("--instance-id must not be empty")
+    compose.serve_views_metrics(settings)
 
     async def main() -> None:
-        from infra.alerts_runtime import plugin  # noqa: PLC0415 - keep CLI start-up light
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_views_forever(config, stop, alerts=lambda: plugin(settings))
+        await compose.run_views(settings, config, stop)
 
     run(main())
 
 
-def _config_or_fail() -> Any:
+def _config_or_fail(instance_id: str | None = None) -> Any:
     try:
-        return views_config(Settings())
+        return compose.views_config(Settings(), instance_id=instance_id)
     except EminingError as exc:
         fail(str(exc))

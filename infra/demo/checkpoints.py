@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from consumers.checkpoints.alarms import Alarm
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
-from infra import wiring
-from infra.checkpoints_wiring import raise_alarms
+from infra import compose
 from infra.demo.security import Principals, refusal_parties
 from infra.kafka_admin.acls import SERVICES, service_acls
 from infra.kafka_admin.admin import apply_acls, upsert_credential
@@ -40,13 +39,13 @@ async def checkpoint_and_witness(settings: Settings, dep: Deployment,
     firm, agency, _ = refusal_parties(dep)
 
     async def alarm(alarms: Sequence[Alarm]) -> None:
-        await raise_alarms(settings, alarms, registry=dep.registry)
+        await compose.raise_alarms(settings, alarms, registry=dep.registry)
 
     async def registry() -> Registry:
         return dep.registry
 
     service = await _as(dep.kafka, SERVICES["checkpoint"], service_acls("checkpoint"))
-    checkpointer = Checkpointer(service, wiring.operator_key(settings),
+    checkpointer = Checkpointer(service, compose.operator_key(settings),
                                 timeout_s=settings.client_timeout_s, alarm=alarm,
                                 registry=registry)
     await checkpointer.run(once=True)
@@ -54,7 +53,7 @@ async def checkpoint_and_witness(settings: Settings, dep: Deployment,
     for org in (agency, firm):
         issued = principals.orgs.get(org) if principals is not None else None
         witness = Witness(issued or await _as(dep.kafka, org), dep.keys[org],
-                          platform_keys=wiring.trust_anchor(settings),
+                          platform_keys=compose.trust_anchor(settings),
                           state_dir=settings.state_dir / "demo",
                           timeout_s=settings.client_timeout_s)
         await witness.run(once=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from infra import wiring
+from infra import compose
 from infra.demo.records import inject_attacks
 from infra.demo.scenario import Scenario, Step
 from infra.demo.setup import Deployment
@@ -284,7 +284,7 @@ class ScenarioPublisher:
                 if batch.path == "sdk":
                     for org in batch.by_org():
                         if org not in sdk:
-                            sdk[org] = await stack.enter_async_context(wiring.publisher(
+                            sdk[org] = await stack.enter_async_context(compose.publisher(
                                 self.settings, self.dep.keys[org], "demo", self.dep.registry))
                     await asyncio.gather(*(sdk[org].publish_many(
                         [Draft(s.data, s.event_id, s.time) for s in steps])

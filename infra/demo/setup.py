@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from infra import local_kafka, wiring
+from infra import compose, local_kafka
 from infra.kafka_admin.topics import apply_topics
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
@@ -75,11 +75,11 @@ async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deploym
     kafka = kafka_access(settings)
     await apply_topics(kafka, catalogue(settings.topic_partitions),
                        replication=settings.topic_replication, timeout_s=settings.client_timeout_s)
-    operator = wiring.operator_key(settings, create=True)
+    operator = compose.operator_key(settings, create=True)
     seed = load_seed(seed_file)
     keys = demo_keys(settings, seed)
     with _quiet_fresh_topics():
-        registry = await wiring.load_registry(settings)
+        registry = await compose.load_registry(settings)
     missing = RegistrySeed(
         platform=seed.platform,
         organisations=tuple(o for o in seed.organisations if o.id not in registry.orgs),
@@ -91,7 +91,7 @@ async def prepare(settings: Settings, *, seed_file: Path = SEED_FILE) -> Deploym
     events += backfill_events((o.id for o in seed.organisations), f"demo-{now:%Y%m%d%H%M%S}",
                               (HISTORY_FROM, now), (now, now + BACKFILL_OPEN),
                               "the demo loads its year of history")
-    async with wiring.publisher(settings, operator, "registry", registry=None) as pub:
+    async with compose.publisher(settings, operator, "registry", registry=None) as pub:
         await pub.publish_many([Draft(e) for e in events])
-    registry = await wiring.load_registry(settings)
+    registry = await compose.load_registry(settings)
     return Deployment(kafka, seed, keys, registry, len(missing.organisations))

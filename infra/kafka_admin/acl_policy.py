@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:
     """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...)."""
-    from infra import wiring  # noqa: PLC0415 - keep CLI start-up light
+    from infra import compose  # noqa: PLC0415 - keep CLI start-up light
 
     try:
-        return await wiring.load_registry(settings), None
+        return await compose.load_registry(settings), None
     except EminingError as exc:
         return None, str(exc).partition("\n")[0]
 

@@ -56,9 +56,9 @@ from consumers.runner import run_views_forever
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra import local_kafka
-from infra.alerts_runtime import plugin as alerts_plugin
-from infra.app import build_app
 from infra.cli.publish import _with_id
+from infra.compose.alerts_runtime import plugin as alerts_plugin
+from infra.compose.app import build_app
 from infra.kafka_admin.topics import admin_client, apply_topics
 from infra.kafka_client import kafka_access
 from infra.logging import configure_logging

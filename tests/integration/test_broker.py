@@ -18,8 +18,8 @@ from infra.kafka_admin.topics import apply_topics, describe_topics
 from infra.kafka_client import kafka_access as access_of
 from infra.kafka_client import make_consumer, make_producer, started
 from infra.logging import configure_logging
-from infra.wiring import PLATFORM_ORG
 from producers.connection import diagnose, login_error
+from schemas.alerts import PLATFORM_ORG
 from schemas.topics import (
     DLQ,
     PARTICIPANTS,

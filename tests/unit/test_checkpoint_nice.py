@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import infra.checkpoints_wiring
 import infra.cli.checkpoints as cli_checkpoints
+import infra.compose.checkpoints
 from infra.cli import app
 
 
@@ -29,7 +29,7 @@ def test_checkpoint_run_nices_itself_before_running(
         monkeypatch: pytest.MonkeyPatch, args: list[str], niced: int) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(cli_checkpoints.os, "nice", lambda n: calls.append(("nice", n)))
-    monkeypatch.setattr(infra.checkpoints_wiring, "checkpointer",
+    monkeypatch.setattr(infra.compose.checkpoints, "checkpointer",
                         lambda settings, **kw: _Worker(calls))
     result = CliRunner().invoke(app, ["checkpoint", "run", "--once", *args])
     assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ import structlog
 
 from consumers.audit.findings import VerifyReport
 from consumers.console.pages_audit import AuditBusyError
-from infra.console_audit import LogAudit
+from infra.compose.console_audit import LogAudit
 from infra.logging import configure_logging
 from producers.connection import KafkaAccess
 from schemas.timing import TimeBounds

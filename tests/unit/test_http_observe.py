@@ -14,7 +14,7 @@ from consumers.api import create_views_router
 from consumers.freshness import Freshness
 from consumers.metrics import VIEW_LAG
 from consumers.readlog import ReadLog
-from infra.app import build_app
+from infra.compose.app import build_app
 from infra.metrics import UNMATCHED, instrument
 from infra.settings import Settings
 from producers.authn import Authenticator
@@ -104,7 +104,7 @@ async def world(tmp_path_factory) -> World:
 
 
 def _read_api(world: World) -> FastAPI:
-    """The views' read API as ``infra.app`` wires it (no broker: freshness unknown)."""
+    """The views' read API as ``infra.compose.app`` wires it (no broker: freshness unknown)."""
     app = FastAPI()
     instrument(app)
     access = access_dependency(Authenticator(world.keys, world.accounts),

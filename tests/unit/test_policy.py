@@ -17,7 +17,7 @@ from consumers.policy import (
     redact_view,
     rule_for,
 )
-from infra.app import build_app
+from infra.compose.app import build_app
 from infra.settings import Settings
 from schemas.access import ANONYMOUS, AuthMethod, Principal, UserRole, restricted_fields
 from schemas.alerts import PLATFORM_ORG

@@ -112,7 +112,7 @@ def restored_logging() -> Iterator[None]:
 
 def test_uvicorns_default_config_is_undone_and_tracebacks_are_one_json_field(
         restored_logging, capsys):
-    # `uvicorn infra.app:build_app --factory` installs its plain handlers before the app is
+    # `uvicorn infra.compose.app:build_app --factory` installs its plain handlers before the app is
     # built; build_app's configure_logging takes them off again.
     logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
     configure_logging("info", "json")

@@ -1,5 +1,5 @@
-"""The console's audit pages inside ``emining serve`` (``infra.console_audit.LogAudit``) over a
-real log: verify sees every record, the state as of a day cuts where ``audit replay --as-of``
+"""The console's audit pages inside ``emining serve`` (``infra.compose.console_audit.LogAudit``)
+over a real log: verify sees every record, the state as of a day cuts where ``audit replay --as-of``
 cuts, and a second asker within ``fresh_s`` reuses the answer instead of reading the log again."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from consumers.audit.state import summary
 from consumers.store import ViewStore
 from consumers.views.standing import local_day
-from infra.console_audit import LogAudit, end_of_day
+from infra.compose.console_audit import LogAudit, end_of_day
 from schemas.timing import TimeBounds
 from tests.unit.audit.scenario import Story
 

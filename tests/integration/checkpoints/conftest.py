@@ -17,7 +17,7 @@ from consumers.alerts.reader import AlertVerifier
 from consumers.checkpoints.alarms import Alarm
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
-from infra.checkpoints_wiring import raise_alarms
+from infra.compose.checkpoints import raise_alarms
 from infra.settings import Settings
 from producers.connection import KafkaAccess
 from producers.kafka_read import Record, read_to_end

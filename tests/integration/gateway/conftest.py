@@ -23,15 +23,15 @@ from consumers.store import ViewStore
 from consumers.store_batch import view_row
 from consumers.views.families import FAMILIES
 from consumers.views.models import ProjectView
-from infra.app import build_app
+from infra.compose.app import build_app
 from infra.settings import Settings
-from infra.wiring import PLATFORM_ORG
 from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
 from producers.kafka_meta import partitions_of
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
+from schemas.alerts import PLATFORM_ORG
 from schemas.catalogue import model_for
 from schemas.common import Province
 from schemas.envelope import ATTRIBUTES, seal

@@ -14,7 +14,7 @@ from consumers.store import ViewStore
 from consumers.store_batch import view_row
 from consumers.views.families import FAMILIES
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView, ProjectView
-from infra.app import build_app
+from infra.compose.app import build_app
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
 from producers.gateway_receipts import Receipts, ReceiptState

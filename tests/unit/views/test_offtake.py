@@ -331,7 +331,7 @@ def test_the_cli_filters_projects_by_kind_and_refuses_an_unknown_one(tmp_path, m
 
 
 def test_the_read_api_filters_projects_by_a_known_kind_only(tmp_path):
-    from infra.app import build_app  # noqa: PLC0415
+    from infra.compose.app import build_app  # noqa: PLC0415
     from infra.settings import Settings  # noqa: PLC0415
     from schemas.alerts import PLATFORM_ORG  # noqa: PLC0415
     from schemas.signing import PrivateKey, b64  # noqa: PLC0415

@@ -1,4 +1,7 @@
-"""Composition: build the SDK's pieces (keys, trust anchor, registry, publishers) from settings."""
+"""Composition: build the SDK's pieces (keys, trust anchor, registry, publishers) from settings.
+
+``PLATFORM_ORG`` is ``schemas.alerts.PLATFORM_ORG`` (defined once there), named here too because
+the operator it names signs the registry this module reads."""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ from infra.settings import Settings, time_bounds
 from producers.keys import load_key, write_key
 from producers.publisher import Publisher
 from producers.registry_reader import read_registry
+from schemas.alerts import PLATFORM_ORG
 from schemas.errors import SignatureError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey, unb64
 
-PLATFORM_ORG = "urn:emining:xx:platform:operator"
-"""The platform operator: signs the registry (trust anchor) and the platform's own alerts."""
+__all__ = ["PLATFORM_ORG", "key_from_file", "load_registry", "operator_key", "publisher",
+           "trust_anchor"]
 
 
 def operator_key(settings: Settings, *, create: bool = False) -> PrivateKey:

@@ -28,8 +28,9 @@ from consumers.store import ViewStore
 from consumers.store_read import get_view, offsets
 from consumers.views.facts import speaker
 from consumers.views.families import FAMILIES
-from infra import alerts_wiring, wiring
-from infra.console_audit import LogAudit
+from infra.compose import alerts as alerts_wiring
+from infra.compose import sdk
+from infra.compose.console_audit import LogAudit
 from infra.kafka_client import audit_access, kafka_access
 from infra.logging import configure_logging
 from infra.metrics import instrument
@@ -56,12 +57,12 @@ def gateway_state(settings: Settings) -> GatewayState:
     kafka = kafka_access(settings)
 
     async def load_registry() -> Registry:
-        return await wiring.load_registry(settings)
+        return await sdk.load_registry(settings)
 
     return GatewayState(
         sender=RecordSender(kafka, timeout_s=settings.client_timeout_s),
         load_registry=load_registry,
-        trust_anchor=wiring.trust_anchor(settings),
+        trust_anchor=sdk.trust_anchor(settings),
         api_keys=ApiKeyStore(settings.api_keys_path),
         custody_dir=settings.custody_path,
         chain_dir=settings.chain_dir,
@@ -78,7 +79,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     gateway still starts, answers 503 and keeps retrying) and reads the registry from the log.
     """
     settings = settings or Settings()
-    # Here, not only in the CLI: `uvicorn infra.app:build_app --factory` gets the same logs.
+    # Here, not only in the CLI: `uvicorn infra.compose.app:build_app --factory` gets the same logs.
     configure_logging(settings.log_level or "info", settings.log_format)
     views = ViewStore(settings.views_store_url)
     gateway = gateway_state(settings)
@@ -168,7 +169,7 @@ def _log_audit(settings: Settings, serving: KafkaAccess) -> dict[str, Any]:
     reader = audit_access(settings, serving)
     if reader is None:
         return {}
-    audit = LogAudit.of(reader, wiring.trust_anchor(settings), timeout_s=settings.client_timeout_s,
+    audit = LogAudit.of(reader, sdk.trust_anchor(settings), timeout_s=settings.client_timeout_s,
                         bounds=time_bounds(settings))
     return {"verify": audit.verify, "state_as_of": audit.state_as_of}
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -11,12 +12,15 @@ import httpx
 from consumers.alerts.clock import Clock, SystemClock
 from consumers.alerts.config import AlertConfig, load_config
 from consumers.alerts.delivery import AlertDelivery
+from consumers.alerts.directory import Directory
 from consumers.alerts.reader import AlertVerifier
+from consumers.alerts.service import AlertsService
 from consumers.alerts.store import AlertStore
 from consumers.alerts.webhook_targets import TargetPolicy
 from consumers.alerts.webhook_worker import KafkaDeadLetters, WebhookWorker
 from consumers.alerts.webhooks import WebhookSender
-from infra import wiring
+from consumers.store import ViewStore
+from infra.compose import sdk
 from infra.kafka_admin.topics import TopicChange, apply_topics
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
@@ -36,7 +40,23 @@ def alert_clock(settings: Settings) -> Clock:
 
 def alert_verifier(settings: Settings) -> AlertVerifier:
     """Checks alerts against the trust anchor: the platform operator's key signs them."""
-    return AlertVerifier(wiring.trust_anchor(settings), PLATFORM_ORG)
+    return AlertVerifier(sdk.trust_anchor(settings), PLATFORM_ORG)
+
+
+@asynccontextmanager
+async def alerts_service(settings: Settings, *, registry: bool = False) -> AsyncIterator[
+        AlertsService]:
+    """The alerts service over the configured views store, for one command (``emining alerts
+    …``); the directory reads the registry from the log only if ``registry`` is asked for."""
+    found = await sdk.load_registry(settings) if registry else Registry()
+    directory = Directory(found, alert_config(settings))
+    store = AlertStore(ViewStore(settings.views_store_url))
+    try:
+        await store.open()
+        yield AlertsService(store, lambda: directory, alert_clock(settings),
+                            targets=webhook_targets(settings))
+    finally:
+        await store.views.close()
 
 
 def alert_topic_specs(registry: Registry) -> list[TopicSpec]:
@@ -58,7 +78,7 @@ def delivery(settings: Settings, store: AlertStore,
     async def ensure(org_ids: Sequence[str]) -> None:
         await ensure_alert_topics(settings, org_ids)
 
-    return AlertDelivery(store, key=wiring.operator_key(settings),
+    return AlertDelivery(store, key=sdk.operator_key(settings),
                          kafka=kafka_access(settings), state_dir=settings.chain_dir,
                          instance=settings.alerts_instance, ensure_topics=ensure,
                          timeout_s=settings.client_timeout_s, wake=wake)

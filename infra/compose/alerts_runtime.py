@@ -10,7 +10,7 @@ from consumers.alerts.clock import Clock
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
-from infra import alerts_wiring
+from infra.compose import alerts as alerts_wiring
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.sender import RecordSender

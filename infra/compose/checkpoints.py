@@ -13,15 +13,15 @@ from consumers.checkpoints.alarms import Alarm, alerts_for
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
 from consumers.store import ViewStore
-from infra import wiring
-from infra.alerts_wiring import ensure_alert_topics
+from infra.compose import sdk
+from infra.compose.alerts import ensure_alert_topics
 from infra.kafka_client import kafka_access
 from infra.settings import Settings
 from producers.sender import PublishError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 
-log = structlog.get_logger("infra.checkpoints_wiring")
+log = structlog.get_logger("infra.compose.checkpoints")
 
 ALARM_INSTANCE = "checkpoint"
 """The alert source of the checkpointer's alarms: ``<platform>/checkpoint``."""
@@ -34,7 +34,7 @@ async def raise_alarms(settings: Settings, alarms: Sequence[Alarm],
     (what it cannot deliver, the alerts service's worker delivers later). The recipients come
     from ``registry``, by default the registry on the log."""
     if registry is None:
-        registry = await wiring.load_registry(settings)
+        registry = await sdk.load_registry(settings)
     alerts = [alert for alarm in alarms for alert in alerts_for(alarm, registry)]
     store = AlertStore(ViewStore(settings.views_store_url))
     await store.open()
@@ -46,7 +46,7 @@ async def raise_alarms(settings: Settings, alarms: Sequence[Alarm],
         async def ensure(org_ids: Sequence[str]) -> None:
             await ensure_alert_topics(settings, org_ids)
 
-        delivery = AlertDelivery(store, key=wiring.operator_key(settings),
+        delivery = AlertDelivery(store, key=sdk.operator_key(settings),
                                  kafka=kafka_access(settings), state_dir=settings.chain_dir,
                                  instance=ALARM_INSTANCE, ensure_topics=ensure,
                                  timeout_s=settings.client_timeout_s)
@@ -70,17 +70,17 @@ def checkpointer(settings: Settings, *, every_seconds: float = 10.0,
         await raise_alarms(settings, alarms)
 
     async def registry() -> Registry:
-        return await wiring.load_registry(settings)
+        return await sdk.load_registry(settings)
 
-    return Checkpointer(kafka_access(settings), wiring.operator_key(settings),
+    return Checkpointer(kafka_access(settings), sdk.operator_key(settings),
                         every_seconds=every_seconds, every_records=every_records,
                         timeout_s=settings.client_timeout_s, alarm=alarm, registry=registry,
-                        anchors=wiring.trust_anchor(settings))
+                        anchors=sdk.trust_anchor(settings))
 
 
 def witness(settings: Settings, key: PrivateKey, state_dir: Path | None = None) -> Witness:
     """``key.org``'s witness: checkpoints checked against the trust anchor, state under
     ``<state_dir>/witness/``."""
-    return Witness(kafka_access(settings), key, platform_keys=wiring.trust_anchor(settings),
+    return Witness(kafka_access(settings), key, platform_keys=sdk.trust_anchor(settings),
                    state_dir=state_dir or settings.state_dir,
                    timeout_s=settings.client_timeout_s)
