@@ -15,8 +15,9 @@ are imported on first use (``__getattr__``): importing ``infra.compose`` loads n
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from infra.compose.alerts import (
@@ -42,54 +43,32 @@ if TYPE_CHECKING:
     )
     from infra.compose.views import run_views, serve_views_metrics, views_config
 
-_WHERE = {
-    "PLATFORM_ORG": "sdk", "key_from_file": "sdk", "load_registry": "sdk",
-    "operator_key": "sdk", "publisher": "sdk", "trust_anchor": "sdk",
-    "views_config": "views", "run_views": "views", "serve_views_metrics": "views",
-    "alert_clock": "alerts", "alert_config": "alerts", "alert_topic_specs": "alerts",
-    "alert_verifier": "alerts", "alerts_service": "alerts", "ensure_alert_topics": "alerts",
-    "webhook_targets": "alerts",
-    "deliver_forever": "alerts_runtime",
-    "checkpointer": "checkpoints", "raise_alarms": "checkpoints", "witness": "checkpoints",
-    "build_app": "app",
-    "LogAudit": "console_audit",
+_MODULES = {
+    "infra.compose.sdk": ("PLATFORM_ORG", "key_from_file", "load_registry", "operator_key",
+                          "publisher", "trust_anchor"),
+    "infra.compose.views": ("run_views", "serve_views_metrics", "views_config"),
+    "infra.compose.alerts": ("alert_clock", "alert_config", "alert_topic_specs",
+                             "alert_verifier", "alerts_service", "ensure_alert_topics",
+                             "webhook_targets"),
+    "infra.compose.alerts_runtime": ("deliver_forever",),
+    "infra.compose.checkpoints": ("checkpointer", "raise_alarms", "witness"),
+    "infra.compose.app": ("build_app",),
+    "infra.compose.console_audit": ("LogAudit",),
 }
-"""Each public name → the module of this package that defines it."""
+"""Where each public name is defined (the ``TYPE_CHECKING`` imports above, for run time)."""
 
-__all__ = [
-    "PLATFORM_ORG",
-    "LogAudit",
-    "alert_clock",
-    "alert_config",
-    "alert_topic_specs",
-    "alert_verifier",
-    "alerts_service",
-    "build_app",
-    "checkpointer",
-    "deliver_forever",
-    "ensure_alert_topics",
-    "key_from_file",
-    "load_registry",
-    "operator_key",
-    "publisher",
-    "raise_alarms",
-    "run_views",
-    "serve_views_metrics",
-    "trust_anchor",
-    "views_config",
-    "webhook_targets",
-    "witness",
-]
+__all__ = ["PLATFORM_ORG", "LogAudit", "alert_clock", "alert_config", "alert_topic_specs",
+           "alert_verifier", "alerts_service", "build_app", "checkpointer", "deliver_forever",
+           "ensure_alert_topics", "key_from_file", "load_registry", "operator_key", "publisher",
+           "raise_alarms", "run_views", "serve_views_metrics", "trust_anchor", "views_config",
+           "webhook_targets", "witness"]
+
+_getattr, _dir = lazy_names(__name__, _MODULES)
 
 
 def __getattr__(name: str) -> Any:
-    """A public name, from its module, imported now (not cached: a test that patches the
-    defining module's attribute is seen by every caller)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return _getattr(name)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return _dir()
