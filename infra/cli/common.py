@@ -95,8 +95,13 @@ err_console = cast("Console", _Lazy(stderr=True))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one clear red line to stderr and exit; expected errors never show a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """The CLI's one way to report an expected failure and exit: one clear red line to stderr
+    (a message's further lines, if any, dim below it), exit ``code``, never a traceback.
+    ``expected_errors`` and ``run`` turn an ``EminingError`` into this."""
+    first, _, details = message.partition("\n")
+    err_console.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
+    if details:
+        err_console.print(details, highlight=False, markup=False, style="dim", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -186,19 +191,14 @@ def write_secret(path: Path, text: str) -> None:
 
 
 def expected_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """A command decorator: print an expected failure as one red line (details below it), exit
-    1, no traceback."""
+    """A command decorator: an ``EminingError`` out of the command is ``fail``ed (one red line,
+    details below it, exit 1, no traceback)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except EminingError as exc:
-            first, _, details = str(exc).partition("\n")
-            err_console.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
-            if details:
-                err_console.print(details, highlight=False, markup=False, style="dim",
-                                  soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(str(exc))
 
     return wrapper

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.cli.common import console, deferred, err_console, print_json, run
+from infra.cli.common import console, deferred, err_console, fail, print_json, run
 from schemas.errors import EminingError
 
 if TYPE_CHECKING:
@@ -216,8 +216,7 @@ def demo(
         raise typer.Exit(130) from None
     except (EminingError, RuntimeError, TimeoutError) as exc:
         services.stop()
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     finally:
         services.stop()
 

@@ -201,3 +201,37 @@ def test_a_language_is_its_code_or_a_tag_naming_it(tag: str, code: str) -> None:
     from infra.cli.common import language  # noqa: PLC0415
 
     assert language("--lang", tag).value == code
+
+
+def test_every_way_out_of_a_command_prints_an_error_alike() -> None:
+    """``fail``, ``@expected_errors`` and ``run`` report an expected failure one way: the red
+    ``error:`` line, the message's further lines below it as written (not read as markup: a
+    ``[a-z]`` in them stays), exit 1."""
+    import typer  # noqa: PLC0415
+
+    from infra.cli.common import expected_errors, fail, run  # noqa: PLC0415
+    from schemas.errors import EminingError  # noqa: PLC0415
+
+    tiny = typer.Typer()
+
+    @tiny.command("fail")
+    def by_fail() -> None:
+        fail("bad name\na name matches ^[a-z]+$")
+
+    @tiny.command("decorated")
+    @expected_errors
+    def by_decorator() -> None:
+        raise EminingError("bad name\na name matches ^[a-z]+$")
+
+    @tiny.command("run")
+    def by_run() -> None:
+        async def refused() -> None:
+            raise EminingError("bad name\na name matches ^[a-z]+$")
+
+        run(refused())
+
+    for name in ("fail", "decorated", "run"):
+        result = CliRunner().invoke(tiny, [name])
+        assert result.exit_code == 1, (name, result.output)
+        assert result.stderr.splitlines() == ["error: bad name", "a name matches ^[a-z]+$"], name
+        assert result.stdout == ""
