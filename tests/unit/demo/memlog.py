@@ -7,26 +7,23 @@ registry seed is signed by a fixed operator key, the attacks are forged and the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from consumers.audit.records import RawRecord
-from consumers.fold import Fold, Position, Subject
-from consumers.history import History
-from consumers.verification import Accepted, Rejected, VerificationStage
-from consumers.views.families import FAMILIES
-from consumers.views.models import TimelineEntry, ViewDoc
+from consumers.verification import VerificationStage
 from infra.demo.scenario import Attack, Scenario, forge
 from infra.demo.setup import load_seed
 from schemas.base import EventData
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
-from schemas.events.corrections import Correction
 from schemas.registry import Registry, seed_events
 from schemas.signing import PrivateKey
 from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS, SHIPMENTS
+from tests.unit.views.harness import MemoryViews, StaticRegistry
 
 PARTITIONS = 3
 VALID_FROM = datetime(2025, 1, 1, tzinfo=UTC)
@@ -104,64 +101,20 @@ def inject(log: MemoryLog, attack: Attack) -> RawRecord:
     return log.append(forge(attack, KEYS))
 
 
-class StaticRegistry:
-    def __init__(self, folded: Registry) -> None:
-        self.registry = folded
-
-    async def refresh(self, *, force: bool = True) -> bool:
-        return False
-
-
 def stage() -> VerificationStage:
     topics = {PROJECTS: PROJECTS, APPROVALS: APPROVALS, SHIPMENTS: SHIPMENTS}
     return VerificationStage(StaticRegistry(registry()), [OPERATOR.public_key], topics)
 
 
-@dataclass(slots=True)
-class Views:
-    """The views folded from records as a consumer folds them (verification, history, fold)."""
-
-    stage: VerificationStage = field(default_factory=stage)
-    views: dict[str, ViewDoc] = field(default_factory=dict)
-    timeline: dict[str, list[TimelineEntry]] = field(default_factory=dict)
-    history: History = field(default_factory=History)
-    rejected: list[tuple[RawRecord, Rejected]] = field(default_factory=list)
-
-    def feed(self, records: list[RawRecord]) -> None:
-        verdicts = [self.stage.check(r) for r in records]
-        accepted = [v for v in verdicts if isinstance(v, Accepted)]
-        fold = Fold(self._subjects(accepted), self.history)
-        for record, verdict in zip(records, verdicts, strict=True):
-            at = Position(record.topic, record.partition, record.offset)
-            outcome = verdict if isinstance(verdict, Rejected) else fold.apply(verdict, at)
-            if outcome is not None:
-                self.rejected.append((record, outcome))
-        changes = fold.changes()
-        for _, subject, view in changes.views:
-            if view is not None:
-                self.views[subject] = view
-        for item in changes.new_entries:
-            self.timeline.setdefault(item.subject, []).append(item)
-        for item in changes.updated_entries:
-            entries = self.timeline[item.subject]
-            entries[[e.position for e in entries].index(item.position)] = item
-
-    def _subjects(self, accepted: list[Accepted]) -> dict[str, Subject]:
-        subjects: dict[str, Subject] = {}
-        for item in accepted:
-            name = item.envelope.subject
-            entries = self.timeline.get(name, [])
-            if name not in subjects:
-                subjects[name] = Subject(FAMILIES[item.family], self.views.get(name),
-                                         last_position=entries[-1].position if entries else 0)
-            if isinstance(item.envelope.data, Correction):
-                subjects[name].timeline = list(entries)
-        return subjects
-
-
-def fold(log: MemoryLog, batch: int = 250) -> Views:
-    views = Views()
+def fold(log: MemoryLog, batch: int = 250) -> MemoryViews:
+    """The shared topics' records folded batch by batch, as a consumer folds them (the views
+    tests' ``MemoryViews``: verification, history, fold, dicts for tables)."""
+    views = MemoryViews(stage=stage())
     shared = [r for r in log.records if r.topic != PARTICIPANTS]
-    for start in range(0, len(shared), batch):
-        views.feed(shared[start:start + batch])
+
+    async def feed() -> None:
+        for start in range(0, len(shared), batch):
+            await views.feed(shared[start:start + batch])
+
+    asyncio.run(feed())
     return views

@@ -39,6 +39,7 @@ from schemas.events.approvals_licences import RestoredFrom
 from schemas.events.approvals_other import LpcoStatus, add_months
 from schemas.events.shipments import SEAPORTS
 from tests.unit.demo import lifecycle, memlog
+from tests.unit.views.harness import MemoryViews
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def log(year: Scenario) -> memlog.MemoryLog:
 
 
 @pytest.fixture(scope="module")
-def folded(log: memlog.MemoryLog) -> memlog.Views:
+def folded(log: memlog.MemoryLog) -> MemoryViews:
     return memlog.fold(log)
 
 
