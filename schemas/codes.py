@@ -19,6 +19,22 @@ def fail(kind: str, message: str, **context: Any) -> NoReturn:
     raise PydanticCustomError(kind, message, context or None)
 
 
+class IdPattern:
+    """An identifier's syntax, written once: ``fullmatch`` checks a value here, ``schema`` is the
+    same expression anchored as the JSON Schema ``pattern`` other languages validate with. ASCII
+    (``\\d`` is 0-9 only), as in JSON Schema's regular expressions."""
+
+    __slots__ = ("_regex", "expression", "schema")
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self._regex = re.compile(expression, re.ASCII)
+        self.schema: dict[str, Any] = {"pattern": f"^{expression}$"}
+
+    def fullmatch(self, value: str) -> bool:
+        return self._regex.fullmatch(value) is not None
+
+
 MINING_HEADINGS = MappingProxyType({
     "2504": "natural graphite",
     "2511": "barytes",
@@ -71,11 +87,11 @@ MINING_HEADINGS = MappingProxyType({
 """HS heading → short description: the closed list of headings the bus carries. A heading not
 here is refused rather than guessed at; add one here when a new product starts moving."""
 
-_HS_LENGTHS = frozenset({4, 6, 8, 10})
+_HS_CODE = IdPattern(r"\d{4}(\d{2}){0,3}")
 
 
 def _check_hs_code(value: str) -> str:
-    if not (value.isascii() and value.isdigit()) or len(value) not in _HS_LENGTHS:
+    if not _HS_CODE.fullmatch(value):
         fail("hs_code_format", "an HS code is 4, 6, 8 or 10 digits without dots, e.g. 26030000")
     if value[:4] not in MINING_HEADINGS:
         fail("hs_code_heading", "HS heading {heading} is not a mineral heading this bus carries "
@@ -87,7 +103,7 @@ def _check_hs_code(value: str) -> str:
 HSCode = Annotated[str, AfterValidator(_check_hs_code), Field(
     description="Harmonized System code (heading, subheading or Pakistan Customs Tariff line) "
     "under one of the headings of schemas.codes.MINING_HEADINGS",
-    examples=["26030000", "2610"], json_schema_extra={"pattern": r"^\d{4}(\d{2}){0,3}$"},
+    examples=["26030000", "2610"], json_schema_extra=_HS_CODE.schema,
 )]
 
 
@@ -114,7 +130,7 @@ ContainerNumber = Annotated[str, AfterValidator(_check_container), Field(
     examples=["CSQU3054383"], json_schema_extra={"pattern": "^[A-Z]{3}[UJZR][0-9]{7}$"},
 )]
 
-_IMO = re.compile(r"\d{7}")
+_IMO = IdPattern(r"\d{7}")
 
 
 def _check_imo(value: str) -> str:
@@ -128,10 +144,10 @@ def _check_imo(value: str) -> str:
 
 IMONumber = Annotated[str, AfterValidator(_check_imo), Field(
     description="IMO ship identification number (7 digits, the last a check digit)",
-    examples=["9074729"], json_schema_extra={"pattern": r"^\d{7}$"},
+    examples=["9074729"], json_schema_extra=_IMO.schema,
 )]
 
-_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./:_-]{0,63}")
+_REFERENCE = IdPattern(r"[A-Za-z0-9][A-Za-z0-9./:_-]{0,63}")
 
 
 def _check_reference(value: str) -> str:
@@ -145,10 +161,10 @@ Reference = Annotated[str, AfterValidator(_check_reference), Field(
     description="Another system's document number (customs declaration, bill of lading, "
     "certificate, notice, challan, contract): kept verbatim, only its alphabet is checked",
     examples=["KPEX-SB-0012345-20260304"],
-    json_schema_extra={"pattern": "^[A-Za-z0-9][A-Za-z0-9./:_-]{0,63}$"},
+    json_schema_extra=_REFERENCE.schema,
 )]
 
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_MONTH = IdPattern("[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def _check_month(value: str) -> str:
@@ -159,10 +175,10 @@ def _check_month(value: str) -> str:
 
 Month = Annotated[str, AfterValidator(_check_month), Field(
     description="A calendar month, YYYY-MM", examples=["2026-03"],
-    json_schema_extra={"pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+    json_schema_extra=_MONTH.schema,
 )]
 
-_COUNTRY = re.compile(r"[A-Z]{2}")
+_COUNTRY = IdPattern("[A-Z]{2}")
 
 
 def _check_country(value: str) -> str:
@@ -173,7 +189,7 @@ def _check_country(value: str) -> str:
 
 CountryCode = Annotated[str, AfterValidator(_check_country), Field(
     description="ISO 3166-1 alpha-2 country code", examples=["CN", "PK"],
-    json_schema_extra={"pattern": "^[A-Z]{2}$"},
+    json_schema_extra=_COUNTRY.schema,
 )]
 
 Percentage = Annotated[Decimal2, Field(ge=0, le=100, max_digits=7, decimal_places=4)]

@@ -8,7 +8,6 @@ participants registry, so two spellings of one thing would split its history. Ch
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from schemas.codes import (
     ContainerNumber,
     CountryCode,
     HSCode,
+    IdPattern,
     IMONumber,
     Month,
     Percentage,
@@ -102,7 +102,7 @@ USCC = Annotated[str, AfterValidator(_check_uscc), Field(
     json_schema_extra={"pattern": "^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"},
 )]
 
-_CNIC = re.compile(r"\d{5}-\d{7}-\d")
+_CNIC = IdPattern(r"\d{5}-\d{7}-\d")
 
 
 def _check_cnic(value: str) -> str:
@@ -117,10 +117,10 @@ def _check_cnic(value: str) -> str:
 
 CNIC = Annotated[str, AfterValidator(_check_cnic), Field(
     description="Pakistani Computerised National Identity Card number",
-    examples=["35202-1234567-1"], json_schema_extra={"pattern": r"^\d{5}-\d{7}-\d$"},
+    examples=["35202-1234567-1"], json_schema_extra=_CNIC.schema,
 )]
 
-_NTN = re.compile(r"\d{7}-\d")
+_NTN = IdPattern(r"\d{7}-\d")
 
 
 def _check_ntn(value: str) -> str:
@@ -131,10 +131,10 @@ def _check_ntn(value: str) -> str:
 
 NTN = Annotated[str, AfterValidator(_check_ntn), Field(
     description="Pakistani National Tax Number (FBR). Format only: the check digit's algorithm "
-    "is not published", examples=["4211234-5"], json_schema_extra={"pattern": r"^\d{7}-\d$"},
+    "is not published", examples=["4211234-5"], json_schema_extra=_NTN.schema,
 )]
 
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_SLUG = IdPattern("[a-z0-9]+(-[a-z0-9]+)*")
 _ORG_SIDES = ("pk", "cn", "xx")
 _ORG_CLASSES = ("gov", "ent", "aud", "platform")
 _SLUG_MAX = 63
@@ -170,8 +170,8 @@ OrgId = Annotated[str, AfterValidator(_check_org_id), Field(
         class  = "gov" | "ent" | "aud" | "platform"
         name   = word *("-" word)          ; word = 1*(a-z | 0-9), at most 63 characters""",
     examples=["urn:emining:pk:gov:ba-mmdd", "urn:emining:cn:ent:mcc-resources"],
-    json_schema_extra={"pattern": "^urn:emining:(pk|cn|xx):(gov|ent|aud|platform):"
-                       "[a-z0-9]+(-[a-z0-9]+)*$"},
+    json_schema_extra={"pattern": f"^urn:emining:({'|'.join(_ORG_SIDES)}):"
+                       f"({'|'.join(_ORG_CLASSES)}):{_SLUG.expression}$"},
 )]
 
 

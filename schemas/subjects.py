@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from schemas.codes import fail
+from schemas.codes import IdPattern, fail
 from schemas.common import Province, TitleType
 
 PROVINCE_CODES: dict[str, Province] = {p.value.removeprefix("PK-"): p for p in Province}
@@ -39,22 +39,22 @@ def _serial(text: str, kind: str, what: str) -> None:
         fail(f"{kind}_serial", f"the serial number of a {what} starts at 1, not 0")
 
 
-_PROJECT_ID = re.compile(r"PRJ-([A-Z]{2})-([A-Z]{3})-(\d{4})")
+_PROJECT_ID = IdPattern(r"PRJ-[A-Z]{2}-[A-Z]{3}-\d{4}")
 
 
 def _check_project_id(value: str) -> str:
-    match = _PROJECT_ID.fullmatch(value)
-    if not match:
+    if not _PROJECT_ID.fullmatch(value):
         fail("project_id_format", "a project id is PRJ-<province>-<district>-<4 digits>, e.g. "
              "PRJ-BA-CHG-0007")
-    _province(match[1], "project_id", "project id")
-    _serial(match[3], "project_id", "project id")
+    _, province, _, serial = value.split("-")
+    _province(province, "project_id", "project id")
+    _serial(serial, "project_id", "project id")
     return value
 
 
 ProjectId = Annotated[str, AfterValidator(_check_project_id), Field(
     description="Project id: PRJ, province code, 3-letter district code, serial",
-    examples=["PRJ-BA-CHG-0007"], json_schema_extra={"pattern": r"^PRJ-[A-Z]{2}-[A-Z]{3}-\d{4}$"},
+    examples=["PRJ-BA-CHG-0007"], json_schema_extra=_PROJECT_ID.schema,
 )]
 
 
@@ -62,22 +62,22 @@ def province_of_project(project_id: str) -> Province:
     return PROVINCE_CODES[project_id[4:6]]
 
 
-_TITLE_NUMBER = re.compile(r"([A-Z]{2})-([A-Z]{2,4})-(\d{4})-(\d{4})")
+_TITLE_NUMBER = IdPattern(r"[A-Z]{2}-[A-Z]{2,4}-\d{4}-\d{4}")
 
 
 def _check_title_number(value: str) -> str:
-    match = _TITLE_NUMBER.fullmatch(value)
-    if not match:
+    if not _TITLE_NUMBER.fullmatch(value):
         fail("title_number_format", "a title number is <province>-<title type>-<year>-<4 "
              "digits>, e.g. BA-EL-2025-0153")
-    _province(match[1], "title_number", "title number")
-    if match[2] not in _TITLE_CODES:
+    province, title_type, year, serial = value.split("-")
+    _province(province, "title_number", "title number")
+    if title_type not in _TITLE_CODES:
         fail("title_number_type", "unknown title type '{code}' in the title number; one of "
              + ", ".join(_TITLE_CODES) + " (the authority numbers the title on receipt of "
              "the application; the application's own reference goes in application_ref)",
-             code=match[2])
-    _year(match[3], "title_number", "title number")
-    _serial(match[4], "title_number", "title number")
+             code=title_type)
+    _year(year, "title_number", "title number")
+    _serial(serial, "title_number", "title number")
     return value
 
 
@@ -85,7 +85,7 @@ TitleNumber = Annotated[str, AfterValidator(_check_title_number), Field(
     description="Mineral title number, assigned by the licensing authority when it receives the "
     "application and kept for the title's whole life: province, title type, year, serial",
     examples=["BA-EL-2025-0153"],
-    json_schema_extra={"pattern": r"^[A-Z]{2}-[A-Z]{2,4}-\d{4}-\d{4}$"},
+    json_schema_extra=_TITLE_NUMBER.schema,
 )]
 
 
@@ -97,43 +97,43 @@ def title_type_of(title_number: str) -> TitleType:
     return _TITLE_CODES[title_number.split("-")[1]]
 
 
-_ENV_FILE = re.compile(r"(IEE|EIA)-([A-Z]{2})-(\d{4})-(\d{4})")
+_ENV_FILE = IdPattern(r"(IEE|EIA)-[A-Z]{2}-\d{4}-\d{4}")
 
 
 def _check_env_file(value: str) -> str:
-    match = _ENV_FILE.fullmatch(value)
-    if not match:
+    if not _ENV_FILE.fullmatch(value):
         fail("environmental_file_format", "an environmental file number is <IEE or EIA>-"
              "<province>-<year>-<4 digits>, e.g. EIA-BA-2025-0031")
-    _province(match[2], "environmental_file", "environmental file number")
-    _year(match[3], "environmental_file", "environmental file number")
-    _serial(match[4], "environmental_file", "environmental file number")
+    _, province, year, serial = value.split("-")
+    _province(province, "environmental_file", "environmental file number")
+    _year(year, "environmental_file", "environmental file number")
+    _serial(serial, "environmental_file", "environmental file number")
     return value
 
 
 EnvironmentalFileNumber = Annotated[str, AfterValidator(_check_env_file), Field(
     description="File number a provincial EPA gives an IEE or EIA filing: assessment kind, "
     "province, year, serial", examples=["EIA-BA-2025-0031"],
-    json_schema_extra={"pattern": r"^(IEE|EIA)-[A-Z]{2}-\d{4}-\d{4}$"},
+    json_schema_extra=_ENV_FILE.schema,
 )]
 
-_LPCO = re.compile(r"LPCO-(\d{4})-(\d{6})")
+_LPCO = IdPattern(r"LPCO-\d{4}-\d{6}")
 
 
 def _check_lpco(value: str) -> str:
-    match = _LPCO.fullmatch(value)
-    if not match:
+    if not _LPCO.fullmatch(value):
         fail("lpco_number_format", "an LPCO number is LPCO-<year>-<6 digits>, e.g. "
              "LPCO-2026-000457")
-    _year(match[1], "lpco_number", "LPCO number")
-    _serial(match[2], "lpco_number", "LPCO number")
+    _, year, serial = value.split("-")
+    _year(year, "lpco_number", "LPCO number")
+    _serial(serial, "lpco_number", "LPCO number")
     return value
 
 
 LpcoNumber = Annotated[str, AfterValidator(_check_lpco), Field(
     description="Reference of a Pakistan Single Window licence, permit, certificate or other "
     "(LPCO) document, such as an export NOC", examples=["LPCO-2026-000457"],
-    json_schema_extra={"pattern": r"^LPCO-\d{4}-\d{6}$"},
+    json_schema_extra=_LPCO.schema,
 )]
 
 
@@ -161,21 +161,21 @@ def province_of_approval(ref: str) -> Province | None:
     return province_of_title(ref)
 
 
-_SHIPMENT_ID = re.compile(r"SHP-(\d{4})-(\d{6})")
+_SHIPMENT_ID = IdPattern(r"SHP-\d{4}-\d{6}")
 
 
 def _check_shipment_id(value: str) -> str:
-    match = _SHIPMENT_ID.fullmatch(value)
-    if not match:
+    if not _SHIPMENT_ID.fullmatch(value):
         fail("shipment_id_format", "a shipment id is SHP-<year>-<6 digits>, e.g. SHP-2026-000123")
-    _year(match[1], "shipment_id", "shipment id")
-    _serial(match[2], "shipment_id", "shipment id")
+    _, year, serial = value.split("-")
+    _year(year, "shipment_id", "shipment id")
+    _serial(serial, "shipment_id", "shipment id")
     return value
 
 
 ShipmentId = Annotated[str, AfterValidator(_check_shipment_id), Field(
     description="Shipment id: SHP, year, serial", examples=["SHP-2026-000123"],
-    json_schema_extra={"pattern": r"^SHP-\d{4}-\d{6}$"},
+    json_schema_extra=_SHIPMENT_ID.schema,
 )]
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")

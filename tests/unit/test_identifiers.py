@@ -275,3 +275,42 @@ def test_small_codes() -> None:
     assert accepted(Reference, "KPQE-SB-0012345-14042026") == "KPQE-SB-0012345-14042026"
     assert refusal(Reference, "has spaces")[0] == "reference_format"
     assert refusal(Reference, "x" * 65)[0] == "reference_format"
+
+
+_PATTERNED = [(ProjectId, "PRJ-BA-CHG-0007"), (TitleNumber, "BA-EL-2025-0153"),
+              (EnvironmentalFileNumber, "EIA-BA-2025-0031"), (LpcoNumber, "LPCO-2026-000457"),
+              (ShipmentId, "SHP-2026-000123"), (CNIC, "35202-1234567-1"), (NTN, "4211234-5"),
+              (IMONumber, "9074729"), (Reference, "KPEX-SB-0012345-20260304"),
+              (Month, "2026-03"), (CountryCode, "CN"), (HSCode, "26030000"),
+              (OrgId, "urn:emining:pk:gov:ba-mmdd")]
+
+
+@pytest.mark.parametrize(("kind", "good"), _PATTERNED)
+def test_the_check_and_the_json_schema_pattern_agree(kind: Any, good: str) -> None:
+    """One pattern per identifier (``schemas.codes.IdPattern``): what the JSON Schema says is
+    what the check does, digits included (ASCII 0-9, as JSON Schema's ``\\d`` is)."""
+    import re  # noqa: PLC0415
+
+    adapter = TypeAdapter(kind)
+    pattern = re.compile(adapter.json_schema()["pattern"], re.ASCII)
+    assert pattern.search(good)
+    assert adapter.validate_python(good) == good
+    eastern = good.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))  # Arabic-Indic digits
+    if eastern != good:
+        assert not pattern.search(eastern)
+        with pytest.raises(ValidationError):
+            adapter.validate_python(eastern)
+
+
+def test_a_subject_id_s_parts_are_still_checked_after_the_pattern() -> None:
+    """The parts the pattern cannot judge (province, year, serial) are read from the id."""
+    with pytest.raises(ValidationError, match="unknown province code 'ZZ'"):
+        TypeAdapter(ProjectId).validate_python("PRJ-ZZ-CHG-0007")
+    with pytest.raises(ValidationError, match="starts at 1"):
+        TypeAdapter(ShipmentId).validate_python("SHP-2026-000000")
+    with pytest.raises(ValidationError, match="not between 1947 and 2100"):
+        TypeAdapter(LpcoNumber).validate_python("LPCO-1900-000001")
+    with pytest.raises(ValidationError, match="unknown title type 'XX'"):
+        TypeAdapter(TitleNumber).validate_python("BA-XX-2025-0153")
+    with pytest.raises(ValidationError, match="unknown province code 'ZZ'"):
+        TypeAdapter(EnvironmentalFileNumber).validate_python("EIA-ZZ-2025-0031")
