@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from types import MappingProxyType
 from typing import Annotated, Any, NoReturn
 
@@ -12,27 +11,12 @@ from stdnum import imo, iso6346
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from schemas.common import Decimal2
+from schemas.patterns import IdPattern
 
 
 def fail(kind: str, message: str, **context: Any) -> NoReturn:
     """Refuse a value: ``kind`` is the stable error type, ``message`` may use ``{context}`` keys."""
     raise PydanticCustomError(kind, message, context or None)
-
-
-class IdPattern:
-    """An identifier's syntax, written once: ``fullmatch`` checks a value here, ``schema`` is the
-    same expression anchored as the JSON Schema ``pattern`` other languages validate with. ASCII
-    (``\\d`` is 0-9 only), as in JSON Schema's regular expressions."""
-
-    __slots__ = ("_regex", "expression", "schema")
-
-    def __init__(self, expression: str) -> None:
-        self.expression = expression
-        self._regex = re.compile(expression, re.ASCII)
-        self.schema: dict[str, Any] = {"pattern": f"^{expression}$"}
-
-    def fullmatch(self, value: str) -> bool:
-        return self._regex.fullmatch(value) is not None
 
 
 MINING_HEADINGS = MappingProxyType({

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from schemas.base import EventData
 from schemas.canonical import is_plain
 from schemas.errors import RecordError
-from schemas.signing import Signer, event_hash, signing_input
+from schemas.signing import KEY_ID, Signer, event_hash, signing_input
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -68,7 +68,6 @@ _HEADER = {a: "content-type" if a == "datacontenttype" else f"ce_{a}" for a in A
 _ATTRIBUTE_OF_HEADER = {h: a for a, h in _HEADER.items()}
 _SOURCE = re.compile(r"^urn:emining:[a-z]{2}:[a-z]+:[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_KEYID = re.compile(r"^[0-9a-f]{16}$")
 _SEQUENCE = re.compile(r"^(?=0*[1-9])[0-9]{1,20}$")  # ASCII only: str.isdigit accepts "²"
 SEQUENCE_WIDTH = 20
 """Envelope version 2 writes sequences zero-padded to 20 digits (every 64-bit count fits)."""
@@ -382,7 +381,7 @@ def _check_attributes(a: dict[str, str]) -> None:
              + f" (envelope version {version})"),
         ),
         ("prevhash", bool(_HEX64.match(a["prevhash"])), "must be 64 lowercase hex digits"),
-        ("keyid", bool(_KEYID.match(a["keyid"])), "must be 16 lowercase hex digits"),
+        ("keyid", KEY_ID.fullmatch(a["keyid"]), "must be 16 lowercase hex digits"),
         ("dataschema", a["dataschema"] == dataschema_for(a["type"]), "does not match the type"),
     )
     for name, ok, why in checks:

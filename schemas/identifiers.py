@@ -21,7 +21,6 @@ from schemas.codes import (
     ContainerNumber,
     CountryCode,
     HSCode,
-    IdPattern,
     IMONumber,
     Month,
     Percentage,
@@ -29,6 +28,7 @@ from schemas.codes import (
     fail,
 )
 from schemas.common import Side
+from schemas.patterns import IdPattern
 from schemas.subjects import (
     PROVINCE_CODES,
     ApprovalRef,

@@ -15,13 +15,14 @@ from pydantic import Field, field_validator, model_validator
 from schemas.base import EventData
 from schemas.common import Frozen, Function, Language, Names, Province, Role, Side, TitleType
 from schemas.identifiers import USCC, OrgId
+from schemas.signing import KEY_ID
 from schemas.topics import PARTICIPANTS
 
 GrantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 TypePattern = Annotated[str, Field(pattern=r"^pk\.emining\.[a-z0-9_.*]+$", max_length=120)]
 PublicKeyB64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{43}=$")]
 """A raw 32-byte Ed25519 public key in standard base64."""
-KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+KeyId = Annotated[str, Field(pattern=KEY_ID.schema["pattern"])]
 
 
 class _RegistryEvent(EventData):

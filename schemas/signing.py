@@ -14,6 +14,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from schemas.canonical import canonical_json
 from schemas.errors import SignatureError
+from schemas.patterns import IdPattern
 
 GENESIS_HASH = "0" * 64
 """``prevhash`` of a source's first event."""
@@ -22,6 +23,10 @@ GENESIS_HASH = "0" * 64
 def key_id(public_key: bytes) -> str:
     """A key's id: the first 16 hex digits of SHA-256 over the raw 32-byte public key."""
     return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+KEY_ID = IdPattern("[0-9a-f]{16}")
+"""What ``key_id`` writes: 16 lowercase hex digits (the envelope's ``keyid``, the registry's)."""
 
 
 def b64(raw: bytes) -> str:

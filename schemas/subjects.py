@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from schemas.codes import IdPattern, fail
+from schemas.codes import fail
 from schemas.common import Province, TitleType
+from schemas.patterns import IdPattern
 
 PROVINCE_CODES: dict[str, Province] = {p.value.removeprefix("PK-"): p for p in Province}
 """Two-letter province codes used inside our identifiers (``BA`` for ``PK-BA``)."""

@@ -314,3 +314,15 @@ def test_a_subject_id_s_parts_are_still_checked_after_the_pattern() -> None:
         TypeAdapter(TitleNumber).validate_python("BA-XX-2025-0153")
     with pytest.raises(ValidationError, match="unknown province code 'ZZ'"):
         TypeAdapter(EnvironmentalFileNumber).validate_python("EIA-ZZ-2025-0031")
+
+
+def test_a_key_id_has_one_pattern_for_the_envelope_and_the_registry() -> None:
+    from schemas.participants import KeyId  # noqa: PLC0415
+    from schemas.signing import KEY_ID, key_id  # noqa: PLC0415
+
+    made = key_id(bytes(32))
+    assert KEY_ID.fullmatch(made)
+    assert TypeAdapter(KeyId).json_schema()["pattern"] == "^[0-9a-f]{16}$"
+    assert TypeAdapter(KeyId).validate_python(made) == made
+    assert not KEY_ID.fullmatch(made + "\n")  # `re.match("^…$")` let a trailing newline by
+    assert not KEY_ID.fullmatch(made.upper())
