@@ -14,22 +14,19 @@ import typer
 from infra.cli.common import console as out
 from infra.cli.common import deferred, expected_errors, fail, print_json, write_secret
 from infra.cli.common import err_console as err
-from infra.kafka_admin.acl_policy import (
-    SECURITY_OFF,
-    AclOutcome,
-    apply_policy,
-    load_registry_for_acls,
-)
+from infra.kafka_admin.acl_policy import SECURITY_OFF, AclOutcome, apply_policy
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from infra import compose
     from infra.kafka_admin import acls
     from infra.kafka_admin.acls import managed, service_acls
     from infra.kafka_client import kafka_access
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
+    compose = deferred("infra.compose")
     acls = deferred("infra.kafka_admin.acls")
     managed = deferred("infra.kafka_admin.acls", "managed")
     service_acls = deferred("infra.kafka_admin.acls", "service_acls")
@@ -81,7 +78,7 @@ def apply_acl_policy(
     kafka = kafka_access(settings)
 
     async def go() -> AclOutcome:
-        registry, why = await load_registry_for_acls(settings)
+        registry, why = await compose.load_registry_or_why(settings)
         return await apply_policy(settings, kafka, registry, why)
 
     outcome = asyncio.run(go())

@@ -12,11 +12,7 @@ import typer
 from infra.cli.common import console as out
 from infra.cli.common import deferred, expected_errors, print_json
 from infra.cli.common import err_console as err
-from infra.kafka_admin.acl_policy import (
-    AclOutcome,
-    apply_policy,
-    load_registry_for_acls,
-)
+from infra.kafka_admin.acl_policy import AclOutcome, apply_policy
 from schemas.topics import catalogue
 
 if TYPE_CHECKING:
@@ -105,7 +101,7 @@ async def _apply_all(
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s,
         applied=applied,
     )
-    registry, why = await load_registry_for_acls(settings)
+    registry, why = await compose.load_registry_or_why(settings)
     changes += await apply_topics(
         kafka, compose.alert_topic_specs(registry or _empty_registry()),
         replication=settings.topic_replication, timeout_s=settings.client_timeout_s,

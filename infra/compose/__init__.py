@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         PLATFORM_ORG,
         key_from_file,
         load_registry,
+        load_registry_or_why,
         operator_key,
         publisher,
         trust_anchor,
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from infra.compose.views import run_views, serve_views_metrics, views_config
 
 _MODULES = {
-    "infra.compose.sdk": ("PLATFORM_ORG", "key_from_file", "load_registry", "operator_key",
-                          "publisher", "trust_anchor"),
+    "infra.compose.sdk": ("PLATFORM_ORG", "key_from_file", "load_registry",
+                          "load_registry_or_why", "operator_key", "publisher", "trust_anchor"),
     "infra.compose.views": ("run_views", "serve_views_metrics", "views_config"),
     "infra.compose.alerts": ("alert_clock", "alert_config", "alert_topic_specs",
                              "alert_verifier", "alerts_service", "ensure_alert_topics",
@@ -59,9 +60,9 @@ _MODULES = {
 
 __all__ = ["PLATFORM_ORG", "LogAudit", "alert_clock", "alert_config", "alert_topic_specs",
            "alert_verifier", "alerts_service", "build_app", "checkpointer", "deliver_forever",
-           "ensure_alert_topics", "key_from_file", "load_registry", "operator_key", "publisher",
-           "raise_alarms", "run_views", "serve_views_metrics", "trust_anchor", "views_config",
-           "webhook_targets", "witness"]
+           "ensure_alert_topics", "key_from_file", "load_registry", "load_registry_or_why",
+           "operator_key", "publisher", "raise_alarms", "run_views", "serve_views_metrics",
+           "trust_anchor", "views_config", "webhook_targets", "witness"]
 
 _getattr, _dir = lazy_names(__name__, _MODULES)
 

@@ -13,12 +13,12 @@ from producers.keys import load_key, write_key
 from producers.publisher import Publisher
 from producers.registry_reader import read_registry
 from schemas.alerts import PLATFORM_ORG
-from schemas.errors import SignatureError
+from schemas.errors import EminingError, SignatureError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey, unb64
 
-__all__ = ["PLATFORM_ORG", "key_from_file", "load_registry", "operator_key", "publisher",
-           "trust_anchor"]
+__all__ = ["PLATFORM_ORG", "key_from_file", "load_registry", "load_registry_or_why",
+           "operator_key", "publisher", "trust_anchor"]
 
 
 def operator_key(settings: Settings, *, create: bool = False) -> PrivateKey:
@@ -49,6 +49,15 @@ async def load_registry(settings: Settings) -> Registry:
     return await read_registry(
         kafka_access(settings), trust_anchor(settings), timeout_s=settings.client_timeout_s
     )
+
+
+async def load_registry_or_why(settings: Settings) -> tuple[Registry | None, str | None]:
+    """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...):
+    for ``topics/acls apply``, which do what they can without it."""
+    try:
+        return await load_registry(settings), None
+    except EminingError as exc:
+        return None, str(exc).partition("\n")[0]
 
 
 def publisher(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from infra.kafka_admin.acls import SERVICE_PRINCIPALS, SERVICES, desired_acls, service_acls
-from schemas.errors import EminingError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,16 +17,6 @@ if TYPE_CHECKING:
     from infra.settings import Settings
     from producers.connection import KafkaAccess
     from schemas.registry import Registry
-
-
-async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:
-    """The registry from the log, or ``None`` and why it cannot be read (no trust anchor...)."""
-    from infra import compose  # noqa: PLC0415 - keep CLI start-up light
-
-    try:
-        return await compose.load_registry(settings), None
-    except EminingError as exc:
-        return None, str(exc).partition("\n")[0]
 
 
 @dataclass(frozen=True, slots=True)
