@@ -2,7 +2,9 @@
 console. Subpackages name their own surface (``consumers.alerts``, ``consumers.audit``,
 ``consumers.checkpoints``); the composition root (``infra.compose``) assembles them.
 
-Its main names, each imported on first use (importing ``consumers`` loads nothing more).
+Its main names, each imported on first use (importing ``consumers`` loads nothing more). A name
+here is never a submodule's name too: once imported, the submodule would shadow it
+(``consumers.rebuild`` is the module; its function is ``consumers.rebuild.rebuild``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
     from consumers.audit.replay import replay
     from consumers.config import ViewsConfig, ViewTopics
     from consumers.freshness import Freshness
-    from consumers.rebuild import rebuild
     from consumers.runner import run_views, run_views_forever
     from consumers.store import ViewStore
     from consumers.tail import tail_topic
@@ -26,14 +27,13 @@ _MODULES = {
     "consumers.audit.replay": ("replay",),
     "consumers.config": ("ViewTopics", "ViewsConfig"),
     "consumers.freshness": ("Freshness",),
-    "consumers.rebuild": ("rebuild",),
     "consumers.runner": ("run_views", "run_views_forever"),
     "consumers.store": ("ViewStore",),
     "consumers.tail": ("tail_topic",),
 }
 """Where each public name is defined (the ``TYPE_CHECKING`` imports above, for run time)."""
 
-__all__ = ["Freshness", "ViewStore", "ViewTopics", "ViewsConfig", "rebuild", "replay", "run_views",
+__all__ = ["Freshness", "ViewStore", "ViewTopics", "ViewsConfig", "replay", "run_views",
            "run_views_forever", "tail_topic", "verify_log"]
 
 _getattr, _dir = lazy_names(__name__, _MODULES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,10 @@ def test_every_public_name_resolves_to_its_modules_object(package: str) -> None:
     table = {name: where for where, names in module._MODULES.items() for name in names}
     assert sorted(module.__all__) == sorted(table)
     assert table == _type_checking_imports(package)
+    submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+    assert submodules & set(table) == set()  # once imported, the submodule would shadow the name
+    for where in set(table.values()):
+        importlib.import_module(where)
     for name in module.__all__:
         assert getattr(module, name) is getattr(importlib.import_module(table[name]), name)
         assert name in dir(module)
