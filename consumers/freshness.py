@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
+from transport.access import KafkaAccess
+from transport.kafka import KafkaError, TopicPartition
+from transport.meta import partitions_of
 
 log = structlog.get_logger("consumers.freshness")
 

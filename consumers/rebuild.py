@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,9 +32,10 @@ from consumers.store import ViewStore
 from consumers.store_schema import other
 from consumers.sync import BatchOutcome, ViewSync
 from consumers.verification import VerificationStage
-from producers.kafka_meta import partition_counts, partitions_of
-from producers.sender import RecordSender
 from schemas.errors import EminingError
+from transport.kafka import TopicPartition
+from transport.meta import partition_counts, partitions_of
+from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.rebuild")
 

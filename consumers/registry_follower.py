@@ -16,17 +16,17 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka import AIOKafkaConsumer
 
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partitions_of
-from producers.kafka_read import drain, end_offsets
 from schemas.envelope_read import from_record
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
+from transport.meta import connection_problem, partitions_of
+from transport.read import drain, end_offsets
 
 log = structlog.get_logger("consumers.registry")
 

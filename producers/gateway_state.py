@@ -11,19 +11,20 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_custody import Custody, EventKey
 from producers.gateway_receipts import Receipts
 from producers.metrics import GATEWAY_REGISTRY_REFRESHES
-from producers.sender import BrokerUnavailableError, RecordSender
 from schemas.base import EventData
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess
+from transport.errors import BrokerUnavailableError
+from transport.kafka import KafkaError
+from transport.sender import RecordSender
 
 log = structlog.get_logger("producers.gateway")
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from contextlib import aclosing
 from datetime import datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
-from producers.kafka_read import drain
+from transport.access import KafkaAccess
+from transport.kafka import TopicPartition
+from transport.meta import partitions_of
+from transport.read import drain
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""

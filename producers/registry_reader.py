@@ -6,16 +6,16 @@ from collections.abc import Iterable
 from contextlib import aclosing
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem
-from producers.kafka_read import read_to_end
 from schemas.envelope_read import from_record
 from schemas.errors import ContractError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError
+from transport.meta import connection_problem
+from transport.read import read_to_end
 
 log = structlog.get_logger("producers.registry_reader")
 

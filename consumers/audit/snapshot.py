@@ -15,13 +15,13 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka import AIOKafkaConsumer
 
 from consumers.audit.records import AuditError, RawRecord
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partitions_of
-from producers.kafka_read import drain
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
+from transport.meta import connection_problem, partitions_of
+from transport.read import drain
 
 log = structlog.get_logger("consumers.audit.snapshot")
 

@@ -28,21 +28,9 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
-from producers.connection import KafkaAccess
-from producers.kafka_read import (
-    Record,
-    assign_at,
-    drain,
-    end_offsets,
-    opened,
-    read_to_end,
-    topic_partitions,
-)
-from producers.sender import Ack, RecordSender
 from schemas.checkpoints import (
     CLOCK_SKEW,
     CheckpointRecord,
@@ -70,6 +58,10 @@ from schemas.tlog import (
     verify_consistency,
 )
 from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
+from transport.access import KafkaAccess
+from transport.kafka import KafkaError, Record, TopicPartition
+from transport.read import assign_at, drain, end_offsets, opened, read_to_end, topic_partitions
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.checkpoints.checkpointer")
 

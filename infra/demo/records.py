@@ -11,10 +11,10 @@ from aiokafka import AIOKafkaProducer
 
 from infra.demo.scenario import Attack, forge
 from infra.demo.setup import Deployment
-from producers.connection import KafkaAccess
-from producers.kafka_read import ends_of, read_to_end
 from schemas.envelope import to_record
 from schemas.topics import SHARED_TOPICS
+from transport.access import KafkaAccess
+from transport.read import ends_of, read_to_end
 
 
 async def inject_attacks(dep: Deployment, attacks: Sequence[Attack], timeout_s: float) -> int:

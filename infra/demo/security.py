@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from infra.kafka_admin.acls import SERVICES, desired_acls, org_group_prefix
 from infra.kafka_admin.admin import apply_acls, upsert_credential
-from producers.connection import KafkaAccess, login_error
 from producers.keys import key_file_name
 from schemas.common import Role
 from schemas.topics import PARTICIPANTS, PROJECTS, alerts_topic
+from transport.access import KafkaAccess, login_error
+from transport.kafka import KafkaError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
     from infra.kafka_admin.admin import AclChanges
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
     from schemas.registry import Registry
+    from transport.access import KafkaAccess
 
 
 async def load_registry_for_acls(settings: Settings) -> tuple[Registry | None, str | None]:

@@ -9,19 +9,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.local_kafka import BrokerUnreachableError
-from producers.kafka_meta import connection_problem
 from schemas.errors import EminingError
+from transport.errors import BrokerUnreachableError
+from transport.kafka import (
+    ConfigResource,
+    ConfigResourceType,
+    KafkaConnectionError,
+    KafkaError,
+    NewPartitions,
+    NewTopic,
+    for_code,
+)
+from transport.meta import connection_problem
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
-    from producers.connection import KafkaAccess
     from schemas.topics import TopicSpec
+    from transport.access import KafkaAccess
 
 log = structlog.get_logger()
 
