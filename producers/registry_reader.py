@@ -8,7 +8,7 @@ from contextlib import aclosing
 import structlog
 
 from schemas.envelope_read import from_record
-from schemas.errors import ContractError
+from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS
 from schemas.verify import EnvelopeVerifier
@@ -18,6 +18,12 @@ from transport.meta import connection_problem
 from transport.read import read_to_end
 
 log = structlog.get_logger("producers.registry_reader")
+
+
+class RegistryUnavailableError(EminingError):
+    """The participants registry cannot be read from its topic (broker down or refusing, topic
+    missing), or was never read: nothing can be checked against it. The gateway and the view
+    consumers' registry follower both raise it."""
 
 
 async def _unreadable(
