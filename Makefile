@@ -10,7 +10,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-CODE := schemas producers consumers infra
+CODE := schemas transport producers consumers infra
 OIDC := tests/oidc_provider
 AXE := tests/browser/axe
 

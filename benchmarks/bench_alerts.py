@@ -39,8 +39,6 @@ from benchmarks.output import (
     write_json_out,
 )
 from consumers.config import ViewTopics
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from producers.publisher import Draft
 from schemas.topics import alerts_topic
 from tests.integration.alerts.conftest import ensure
@@ -49,6 +47,8 @@ from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for
 from tests.integration.views.consumer_main import encode
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

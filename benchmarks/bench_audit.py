@@ -44,11 +44,11 @@ from benchmarks.output import (
 from consumers.audit.records import AuditTopics
 from consumers.audit.replay import replay
 from consumers.audit.verify import verify_log
-from producers.connection import KafkaAccess
 from schemas.signing import PrivateKey, b64, unb64
 from tests.integration.audit.bus import Bus
 from tests.unit.audit.parties import Parties
 from tests.unit.audit.scenario import story
+from transport.access import KafkaAccess
 
 EVENTS_PER_PROJECT = 21.9
 """Measured mean of the scenario (see ``tests/unit/audit/scenario.py``)."""

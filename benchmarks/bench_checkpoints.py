@@ -61,15 +61,15 @@ from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from producers.publisher import Publisher
-from producers.sender import RecordSender
 from schemas.signing import PrivateKey
 from tests.integration.views.conftest import config_for
 from tests.integration.views.consumer_main import encode
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.sender import RecordSender
 
 PLATFORM = "urn:emining:xx:platform:operator"
 ORG = "urn:emining:cn:ent:bench-publisher"

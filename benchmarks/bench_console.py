@@ -85,13 +85,13 @@ from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import SESSION_COOKIE, Authenticator
 from producers.gateway_auth import ApiKeyStore
-from producers.kafka_meta import key_partition
 from schemas.base import EventData
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
 from schemas.lifecycles import status_in
 from schemas.registry import Registry, seed_events
 from schemas.signing import PrivateKey
+from transport.meta import key_partition
 
 TARGET_MS = 50.0
 PARTITIONS = 6

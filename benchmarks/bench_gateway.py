@@ -46,7 +46,6 @@ from benchmarks.output import (
     write_json_out,
 )
 from infra.kafka_admin.topics import apply_topics
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
@@ -58,6 +57,7 @@ from schemas.registry import seed_events
 from schemas.signing import PrivateKey, b64
 from schemas.topics import catalogue
 from tests.kafka_support import access_env, settings_for
+from transport.access import KafkaAccess
 
 
 def _free_port() -> int:

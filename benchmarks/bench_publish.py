@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_publish [--events 100000] [--bootstrap HOST:PORT] [--json]
         [--json-out FILE] [--profile FILE]
 
-Both paths use the same producer settings (``producers.sender.producer_config``: idempotent,
+Both paths use the same producer settings (``transport.sender.producer_config``: idempotent,
 acks=all, linger 5 ms) and keep many sends in flight. The SDK path does everything a publisher
 does per event: chain link, Ed25519 signature over the canonical form, record encoding, the
 outbox transaction, send, acknowledgement. The raw path sends the SDK's own records (same keys,
@@ -41,13 +41,13 @@ from benchmarks.output import (
     stdout_to_stderr,
     write_json_out,
 )
-from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
-from producers.sender import producer_config
 from schemas.base import EventData
 from schemas.catalogue import model_for
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey
+from transport.access import KafkaAccess
+from transport.sender import producer_config
 
 BATCH = 5_000
 ORG = "urn:emining:cn:ent:bench-publisher"

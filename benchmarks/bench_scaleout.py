@@ -44,9 +44,9 @@ from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra.local_postgres import LocalPostgres
-from producers.connection import KafkaAccess
 from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
+from transport.access import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -44,16 +44,16 @@ from benchmarks.output import (
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import offsets
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.local_postgres import LocalPostgres
 from infra.settings import Settings
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from infra import local_kafka
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
-from producers.connection import KafkaAccess
+from transport.access import KafkaAccess
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ def _name(func: tuple[str, int, str]) -> str:
             parts = parts[parts.index(anchor) + 1:]
             break
     else:
-        for root in ("schemas", "producers", "consumers", "infra", "benchmarks", "tests"):
+        for root in ("schemas", "transport", "producers", "consumers", "infra", "benchmarks",
+                     "tests"):
             if root in parts:
                 parts = parts[parts.index(root):]
                 break

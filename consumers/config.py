@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from producers.connection import KafkaAccess
 from schemas.timing import TimeBounds
 from schemas.topics import APPROVALS, DLQ, PARTICIPANTS, PROJECTS, SHIPMENTS
+from transport.access import KafkaAccess
 
 
 @dataclass(frozen=True, slots=True)

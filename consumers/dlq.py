@@ -22,9 +22,9 @@ import structlog
 
 from consumers.metrics import DLQ_RECORDS, REJECTED_RECORDS
 from consumers.verification import RawRecord, Rejected
-from producers.sender import Ack, RecordSender
 from schemas.envelope import KafkaRecord, org_of
 from schemas.errors import EminingError
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.dlq")
 

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
+from transport.access import KafkaAccess
+from transport.kafka import KafkaError, TopicPartition
+from transport.meta import partitions_of
+from transport.read import end_offsets, group_less
 
 log = structlog.get_logger("consumers.freshness")
 
@@ -85,13 +85,11 @@ class Freshness:
         if self._kafka is None:
             raise OSError("no broker configured")
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(**self._kafka.aiokafka(),
-                                        enable_auto_commit=False,
-                                        request_timeout_ms=int(self._timeout_s * 1000))
+            consumer = group_less(self._kafka, self._timeout_s)
             await consumer.start()
             self._consumer = consumer
         tps = [TopicPartition(t, p) for t in sorted(topics) for p in await self._partitions_of(t)]
-        ends = await self._consumer.end_offsets(tps) if tps else {}
+        ends = await end_offsets(self._consumer, tps, timeout_s=self._timeout_s)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
     async def report(self, stored: dict[TopicPartitionKey, int]) -> FreshnessReport:

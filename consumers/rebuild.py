@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,9 +31,11 @@ from consumers.store import ViewStore
 from consumers.store_schema import other
 from consumers.sync import BatchOutcome, ViewSync
 from consumers.verification import VerificationStage
-from producers.kafka_meta import partition_counts, partitions_of
-from producers.sender import RecordSender
 from schemas.errors import EminingError
+from transport.kafka import Consumer, TopicPartition
+from transport.meta import partition_counts, partitions_of
+from transport.read import behind, end_offsets, fetch_some, opened
+from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.rebuild")
 
@@ -111,7 +112,7 @@ def _batch_failed(state: RetryCallState) -> None:
                 attempt=state.attempt_number)
 
 
-async def _next_batch(consumer: AIOKafkaConsumer, sync: ViewSync, batch_size: int,
+async def _next_batch(consumer: Consumer, sync: ViewSync, batch_size: int,
                       pending: Callable[[], Awaitable[bool]],
                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                       ) -> BatchOutcome | None:
@@ -120,12 +121,9 @@ async def _next_batch(consumer: AIOKafkaConsumer, sync: ViewSync, batch_size: in
     1, 2, 3… s, ``MAX_ATTEMPTS`` tries in all; an error of the fetch itself is not retried."""
 
     async def attempt() -> BatchOutcome | None:
-        records: list[Any] = []
-        while not records:
-            if not await pending():
-                return None
-            fetched = await consumer.getmany(timeout_ms=500, max_records=batch_size)
-            records = [r for batch in fetched.values() for r in batch]
+        records = await fetch_some(consumer, pending, max_records=batch_size, fetch_ms=500)
+        if records is None:
+            return None
         try:
             return await sync.apply(records, consumer)
         except Exception as exc:
@@ -146,11 +144,8 @@ async def _next_batch(consumer: AIOKafkaConsumer, sync: ViewSync, batch_size: in
 async def _replay(
     config: ViewsConfig, sync: ViewSync, progress: Progress | None,
 ) -> tuple[int, int, int]:
-    consumer = AIOKafkaConsumer(**config.kafka.aiokafka(), enable_auto_commit=False,
-                                isolation_level="read_committed",
-                                request_timeout_ms=int(config.timeout_s * 1000))
-    await consumer.start()
-    try:
+    async with opened(config.kafka, config.timeout_s,
+                      isolation_level="read_committed") as consumer:
         tps = [TopicPartition(topic, p) for topic in config.topics.consumed()
                for p in await partitions_of(config.kafka, topic, timeout_s=config.timeout_s)]
         if not tps:
@@ -159,12 +154,12 @@ async def _replay(
         await consumer.seek_to_beginning(*tps)
         for tp in tps:
             sync.positioned(tp.topic, tp.partition, 0)
-        end = await consumer.end_offsets(tps)
+        end = await end_offsets(consumer, tps, timeout_s=config.timeout_s)
         total = sum(end.values())
         done = applied = rejected = 0
 
         async def pending() -> bool:
-            return bool([tp for tp in tps if await consumer.position(tp) < end[tp]])
+            return await behind(consumer, end)
 
         while (outcome := await _next_batch(consumer, sync, config.batch_size,
                                             pending)) is not None:
@@ -173,5 +168,3 @@ async def _replay(
             if progress is not None:
                 progress(done, total)
         return done, applied, rejected
-    finally:
-        await consumer.stop()

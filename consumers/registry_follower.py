@@ -16,23 +16,19 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partitions_of
-from producers.kafka_read import drain, end_offsets
+from producers.registry_reader import RegistryUnavailableError
 from schemas.envelope_read import from_record
-from schemas.errors import ContractError, EminingError
+from schemas.errors import ContractError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
+from transport.meta import connection_problem, partitions_of
+from transport.read import drain, end_offsets, group_less
 
 log = structlog.get_logger("consumers.registry")
-
-
-class RegistryUnavailableError(EminingError):
-    """The participants topic cannot be read."""
 
 
 class RegistryFollower:
@@ -62,8 +58,7 @@ class RegistryFollower:
         await self.stop()
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(**self._kafka.aiokafka(), enable_auto_commit=False,
-                                    request_timeout_ms=int(self._timeout_s * 1000))
+        consumer = group_less(self._kafka, self._timeout_s)
         try:
             parts = await partitions_of(self._kafka, self._topic, timeout_s=self._timeout_s)
             self._tps = [TopicPartition(self._topic, p) for p in parts]

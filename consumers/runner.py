@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaConnectionError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER
@@ -45,10 +43,12 @@ from consumers.store import SchemaMismatchError, ViewStore
 from consumers.store_batch import lock_offsets
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partition_counts
-from producers.sender import RecordSender
 from schemas.errors import EminingError
+from transport.access import KafkaAccess, refusal
+from transport.kafka import ConsumerRebalanceListener, KafkaConnectionError, TopicPartition
+from transport.meta import connection_problem, partition_counts
+from transport.read import end_offsets
+from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.runner")
 
@@ -138,7 +138,7 @@ async def set_lag(consumer: Any, stored: Mapping[tuple[str, int], int],
         return True
     partitions = [TopicPartition(*key) for key in sorted(stored)]
     try:
-        ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout_s)
+        ends = await end_offsets(consumer, partitions, timeout_s=timeout_s)
     except Exception as exc:  # noqa: BLE001 - the gauge waits for the next batch instead
         log.warning("lag_unavailable", error=repr(exc)[:300],
                     partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
@@ -41,6 +40,7 @@ from consumers.verification import (
     VerificationStage,
 )
 from consumers.views.families import FAMILIES
+from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.sync")
 

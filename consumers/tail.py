@@ -21,14 +21,9 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
-from aiokafka.errors import KafkaConnectionError, KafkaError
-
 from consumers.alerts.reader import AlertVerifier
 from consumers.registry_follower import RegistryFollower
 from consumers.verification import Accepted, Rejected, VerificationStage
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partition_counts, partitions_of
-from producers.kafka_read import follow
 from schemas.alerts import AlertRaised
 from schemas.envelope import Envelope
 from schemas.envelope_read import from_record
@@ -36,6 +31,10 @@ from schemas.errors import ContractError, EminingError, RecordError
 from schemas.timing import TimeBounds
 from schemas.topics import ALERTS_PREFIX, DLQ, PARTICIPANTS, SHARED_TOPICS, alerts_topic
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError
+from transport.meta import connection_problem, partition_counts, partitions_of
+from transport.read import follow
 
 OK = "ok"
 

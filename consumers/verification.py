@@ -16,7 +16,6 @@ from typing import Protocol
 
 import structlog
 
-from producers.kafka_meta import key_partition
 from schemas.authority import decide
 from schemas.envelope import Envelope
 from schemas.envelope_read import from_record
@@ -26,6 +25,7 @@ from schemas.events.registry import check_correction
 from schemas.registry import OrgRecord, Registry
 from schemas.timing import TimeBounds, appended_at, time_refusal
 from schemas.verify import EnvelopeVerifier
+from transport.meta import key_partition
 
 log = structlog.get_logger("consumers.verification")
 

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from producers.connection import KafkaAccess
     from producers.keys import load_key, write_key
     from producers.publisher import Draft, Publisher, PublishResult
     from producers.registry_reader import read_registry
-    from producers.sender import BrokerUnavailableError, PublishError
     from schemas.catalogue import model_for
     from schemas.registry import Registry
     from schemas.signing import PrivateKey
+    from transport.access import KafkaAccess
+    from transport.errors import BrokerUnavailableError, PublishError
 
 __all__ = ["BrokerUnavailableError", "Draft", "KafkaAccess", "PrivateKey", "PublishError",
            "PublishResult", "Publisher", "Registry", "load_key", "model_for", "read_registry",
@@ -31,13 +31,13 @@ __all__ = ["BrokerUnavailableError", "Draft", "KafkaAccess", "PrivateKey", "Publ
 
 _MODULES = {
     "producers.publisher": ("Draft", "PublishResult", "Publisher"),
-    "producers.connection": ("KafkaAccess",),
-    "producers.sender": ("BrokerUnavailableError", "PublishError"),
     "producers.keys": ("load_key", "write_key"),
     "producers.registry_reader": ("read_registry",),
     "schemas.catalogue": ("model_for",),
     "schemas.registry": ("Registry",),
     "schemas.signing": ("PrivateKey",),
+    "transport.access": ("KafkaAccess",),
+    "transport.errors": ("BrokerUnavailableError", "PublishError"),
 }
 """Where each public name is defined (the ``TYPE_CHECKING`` imports above, for run time)."""
 

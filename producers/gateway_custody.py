@@ -15,11 +15,12 @@ from producers.chainstore import Acknowledged, ChainStore, Pending, chain_path
 from producers.gateway_receipts import Receipts, ReceiptState
 from producers.keys import key_file_name, load_key
 from producers.publisher import Draft, Publisher
-from producers.sender import Ack, PublishError, RecordSender
 from schemas.base import EventData
 from schemas.envelope import KafkaRecord, org_of
 from schemas.errors import EminingError
 from schemas.signing import PrivateKey
+from transport.errors import PublishError
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("producers.gateway")
 

@@ -17,7 +17,6 @@ from producers.gateway_models import SignedCloudEvent, UnsignedEvent
 from producers.gateway_receipts import Receipt, ReceiptState
 from producers.gateway_state import GatewayState
 from producers.publisher import Publisher
-from producers.sender import Ack, PublishError
 from schemas.authority import decide
 from schemas.base import EventData
 from schemas.catalogue import model_for, resolve_type
@@ -36,6 +35,8 @@ from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.timing import TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
+from transport.errors import PublishError
+from transport.sender import Ack
 
 _VERSIONED = re.compile(r"\.v[1-9][0-9]*$")
 Loc = Sequence[str | int]

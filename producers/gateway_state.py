@@ -10,20 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_custody import Custody, EventKey
 from producers.gateway_receipts import Receipts
 from producers.metrics import GATEWAY_REGISTRY_REFRESHES
-from producers.sender import BrokerUnavailableError, RecordSender
+from producers.registry_reader import RegistryUnavailableError
 from schemas.base import EventData
 from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess
+from transport.errors import BrokerUnavailableError
+from transport.kafka import KafkaError
+from transport.read import group_less
+from transport.sender import RecordSender
 
 log = structlog.get_logger("producers.gateway")
 
@@ -32,27 +34,20 @@ BrokerProbe = Callable[[], Awaitable[None]]
 """Returns when a broker answered a metadata request; raises otherwise."""
 
 
-class RegistryUnavailableError(EminingError):
-    """The registry was never read (broker down since start-up): no decision can be made."""
-
-
 class KafkaProbe:
     """A bounded metadata request on a consumer kept open between health checks."""
 
     def __init__(self, kafka: KafkaAccess, timeout_s: float) -> None:
         self._kafka = kafka
-        self._timeout_ms = int(timeout_s * 1000)
+        self._timeout_s = timeout_s
         self._consumer: Any = None
         self._lock = asyncio.Lock()
 
     async def __call__(self) -> None:
         async with self._lock:
             if self._consumer is None:
-                consumer = AIOKafkaConsumer(
-                    **self._kafka.aiokafka(),
-                    client_id="emining-gateway-health",
-                    request_timeout_ms=self._timeout_ms,
-                )
+                consumer = group_less(self._kafka, self._timeout_s,
+                                      client_id="emining-gateway-health")
                 try:
                     await consumer.start()
                 except BaseException:

@@ -9,16 +9,14 @@ and re-sends only what is not there.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from contextlib import aclosing
 from datetime import datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
-from producers.kafka_read import drain
+from transport.access import KafkaAccess
+from transport.kafka import Consumer, TopicPartition
+from transport.meta import partitions_of
+from transport.read import drain, end_offsets, offsets_for_times, opened
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""
@@ -33,32 +31,26 @@ async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: da
     ``timeout_s``. Needs READ on the topics (a refusal raises the broker's authorisation error).
     """
     found: dict[str, tuple[str, int, int]] = {}
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False,
-                                request_timeout_ms=int(timeout_s * 1000))
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    try:
+    async with opened(kafka, timeout_s) as consumer:
         for topic, ids in wanted.items():
             await _scan(consumer, kafka, topic, ids, since, timeout_s, found)
-    finally:
-        await asyncio.wait_for(consumer.stop(), timeout_s)
     return found
 
 
-async def _scan(consumer: AIOKafkaConsumer, kafka: KafkaAccess, topic: str, ids: set[str],
+async def _scan(consumer: Consumer, kafka: KafkaAccess, topic: str, ids: set[str],
                 since: datetime, timeout_s: float, found: dict[str, tuple[str, int, int]],
                 ) -> None:
     tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
     if not tps:
         return
     consumer.assign(tps)
-    end = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
-    starts = await asyncio.wait_for(consumer.offsets_for_times(
-        {tp: int(since.timestamp() * 1000) for tp in tps}), timeout_s)
+    end = await end_offsets(consumer, tps, timeout_s=timeout_s)
+    starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
     todo: dict[TopicPartition, int] = {}
     for tp in tps:
         at = starts.get(tp)
-        if at is not None and at.offset < end[tp]:
-            consumer.seek(tp, at.offset)
+        if at is not None and at < end[tp]:
+            consumer.seek(tp, at)
             todo[tp] = end[tp]
     async with aclosing(drain(consumer, todo, timeout_s=timeout_s)) as batches:
         async for batch in batches:

@@ -12,13 +12,10 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka.errors import KafkaError
 
 from producers.chainstore import Acknowledged, ChainStore, Pending
-from producers.connection import KafkaAccess, refusal
 from producers.log_lookup import CLOCK_SKEW, find_ids
 from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
-from producers.sender import Ack, PublishError, RecordSender
 from schemas.authority import decide
 from schemas.base import EventData
 from schemas.chain import Link
@@ -28,6 +25,10 @@ from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.timing import TimeBounds, TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
+from transport.access import KafkaAccess, refusal
+from transport.errors import PublishError
+from transport.kafka import KafkaError
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("producers.publisher")
 

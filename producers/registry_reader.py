@@ -6,18 +6,24 @@ from collections.abc import Iterable
 from contextlib import aclosing
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem
-from producers.kafka_read import read_to_end
 from schemas.envelope_read import from_record
-from schemas.errors import ContractError
+from schemas.errors import ContractError, EminingError
 from schemas.registry import Registry
 from schemas.topics import PARTICIPANTS
 from schemas.verify import EnvelopeVerifier
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError
+from transport.meta import connection_problem
+from transport.read import read_to_end
 
 log = structlog.get_logger("producers.registry_reader")
+
+
+class RegistryUnavailableError(EminingError):
+    """The participants registry cannot be read from its topic (broker down or refusing, topic
+    missing), or was never read: nothing can be checked against it. The gateway and the view
+    consumers' registry follower both raise it."""
 
 
 async def _unreadable(

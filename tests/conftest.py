@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from infra import local_kafka
-from infra.kafka_client import kafka_access as settings_access
+from infra.kafka_settings import kafka_access as settings_access
 from infra.settings import Settings
-from producers.connection import KafkaAccess
+from transport.access import KafkaAccess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

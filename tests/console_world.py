@@ -30,12 +30,9 @@ from consumers.sync import ViewSync
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
-from producers.kafka_meta import key_partition
 from producers.keys import key_file_name, write_key
-from producers.sender import Ack, RecordSender
 from schemas.access import UserRole
 from schemas.alerts import AlertRaised, AlertRule, alert_id
 from schemas.common import Language, Names, Role, Side
@@ -44,6 +41,9 @@ from schemas.lifecycles import status_in
 from schemas.participants import OrganisationOnboarded
 from tests.integration.views import scenario
 from tests.unit.views.harness import Log, WholeLogControl, stage_for
+from transport.access import KafkaAccess
+from transport.meta import key_partition
+from transport.sender import Ack, RecordSender
 
 if TYPE_CHECKING:
     from schemas.registry import Registry

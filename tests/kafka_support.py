@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.settings import Settings
-from producers.connection import KafkaAccess
+from transport.access import KafkaAccess
 
 SECURITY = {"PLAINTEXT": "none", "SASL_PLAINTEXT": "scram", "SASL_SSL": "scram-tls"}
 

@@ -31,12 +31,12 @@ from consumers.alerts.store import (
     release,
 )
 from producers.chainstore import Acknowledged, ChainStore, Pending
-from producers.connection import KafkaAccess
 from producers.log_lookup import find_ids
 from producers.publisher import Draft, Publisher
-from producers.sender import PublishError
 from schemas.alerts import AlertRaised
 from schemas.signing import PrivateKey
+from transport.access import KafkaAccess
+from transport.errors import PublishError
 
 log = structlog.get_logger("consumers.alerts.delivery")
 

@@ -14,16 +14,15 @@ from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from aiokafka import TopicPartition
-
-from producers.connection import KafkaAccess
-from producers.kafka_read import follow as read_on
 from schemas.alerts import AlertRaised
 from schemas.envelope import Envelope
 from schemas.envelope_read import from_record
 from schemas.errors import ContractError, SignatureError
 from schemas.signing import Verifier
 from schemas.topics import alerts_topic
+from transport.access import KafkaAccess
+from transport.kafka import TopicPartition
+from transport.read import follow as read_on
 
 _REMEMBERED = 100_000
 """Alert ids a follower remembers to drop repeats (a repeat comes right after its original)."""

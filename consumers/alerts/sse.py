@@ -31,9 +31,9 @@ from starlette.background import BackgroundTask
 
 from consumers.alerts.http import organisation_of
 from consumers.alerts.reader import AlertVerifier, Position, Received, follow
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from schemas.common import Language
+from transport.access import KafkaAccess
 
 log = structlog.get_logger("consumers.alerts.sse")
 

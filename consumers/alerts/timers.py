@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 
 import structlog
-from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts.clock import Clock
@@ -28,6 +27,7 @@ from consumers.store import ViewStore
 from consumers.store_batch import lock_offsets, stored_offsets
 from consumers.store_schema import Tables
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
+from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.alerts.timers")
 

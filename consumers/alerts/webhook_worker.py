@@ -23,11 +23,11 @@ from consumers.alerts.webhooks import (
     new_secret,
     webhook_body,
 )
-from producers.sender import Ack, RecordSender
 from schemas.alerts import AlertRaised
 from schemas.envelope import KafkaRecord, format_time
 from schemas.errors import EminingError
 from schemas.topics import DLQ
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.alerts.webhooks")
 

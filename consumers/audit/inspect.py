@@ -15,7 +15,6 @@ from typing import NamedTuple
 from consumers.audit.findings import Kind
 from consumers.audit.lifecycle import Life, life_of
 from consumers.audit.records import AuditTopics, RawRecord
-from producers.kafka_meta import key_partition
 from schemas.authority import decide
 from schemas.envelope import Envelope
 from schemas.envelope_read import from_record
@@ -24,6 +23,7 @@ from schemas.registry import KeyRecord, Registry
 from schemas.signing import Verifier, event_hash
 from schemas.timing import TimeBounds, appended_at, time_refusal
 from schemas.topics import PARTICIPANTS
+from transport.meta import key_partition
 
 _SOURCE_KEY = b',"source":"'
 

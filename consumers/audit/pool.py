@@ -24,9 +24,9 @@ from consumers.audit.completeness import LeafTable, leaf_hash_of
 from consumers.audit.inspect import Inspected, Inspector
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
-from producers.connection import KafkaAccess
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
+from transport.access import KafkaAccess
 
 SLICE = 2000
 """The smallest task: below it, a fetch session costs more than the records it brings."""

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka.errors import KafkaError
 
 from consumers.audit.completeness import (
     PLATFORM_KEY_NAME,
@@ -27,11 +26,12 @@ from consumers.audit.records import AuditError, AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from consumers.audit.tlogread import read_judged
 from consumers.audit.verify import fold_registry
-from producers.connection import KafkaAccess, refusal
 from producers.log_lookup import find_ids
 from schemas import tlog
 from schemas.alerts import PLATFORM_ORG
 from schemas.registry import Registry
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaError
 
 log = structlog.get_logger("consumers.audit.proofs")
 

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from aiokafka import TopicPartition
 
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import TP, LogReader, Snapshot
@@ -32,9 +31,10 @@ from consumers.holding import held_records
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Rejected, VerificationStage
-from producers.connection import KafkaAccess
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
+from transport.access import KafkaAccess
+from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.audit.replay")
 

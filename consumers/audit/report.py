@@ -28,9 +28,9 @@ from consumers.audit.register import Licence, ShipmentGroup, licence_register, s
 from consumers.audit.replay import ReplayResult, replay
 from consumers.audit.verify import verify_log
 from consumers.store import ViewStore
-from producers.connection import KafkaAccess
 from schemas.standards import Standards
 from schemas.timing import TimeBounds
+from transport.access import KafkaAccess
 
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``."""

@@ -15,13 +15,12 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.audit.records import AuditError, RawRecord
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem, partitions_of
-from producers.kafka_read import drain
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
+from transport.meta import connection_problem, partitions_of
+from transport.read import begin_offsets, drain, end_offsets, group_less
 
 log = structlog.get_logger("consumers.audit.snapshot")
 
@@ -58,11 +57,8 @@ class LogReader:
     def __init__(self, kafka: KafkaAccess, *, timeout_s: float = 15.0) -> None:
         self.kafka = kafka
         self.timeout_s = timeout_s
-        self._consumer = AIOKafkaConsumer(
-            **kafka.aiokafka(),
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=int(max(timeout_s, 1.0) * 1000),
+        self._consumer = group_less(
+            kafka, timeout_s,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
             fetch_max_wait_ms=50,
@@ -111,9 +107,12 @@ class LogReader:
                 raise AuditError(f"topic {topic} does not exist: run `emining topics apply`")
             tps.extend(TopicPartition(topic, p) for p in parts)
         names = sorted({tp.topic for tp in tps})
-        start = await self._call("reading start offsets", self._consumer.beginning_offsets(tps),
-                                 names)
-        end = await self._call("reading end offsets", self._consumer.end_offsets(tps), names)
+        start = await self._call(
+            "reading start offsets",
+            begin_offsets(self._consumer, tps, timeout_s=self.timeout_s), names)
+        end = await self._call(
+            "reading end offsets",
+            end_offsets(self._consumer, tps, timeout_s=self.timeout_s), names)
         return Snapshot(
             start={(tp.topic, tp.partition): start[tp] for tp in tps},
             end={(tp.topic, tp.partition): end[tp] for tp in tps},

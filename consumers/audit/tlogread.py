@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from contextlib import aclosing
 
-from aiokafka.errors import KafkaError
-
 from consumers.audit.completeness import Judged, Wanted, read_checkpoints
 from consumers.audit.records import AuditError, AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_read import read_to_end, topic_partitions
 from schemas.registry import Registry
+from transport.access import KafkaAccess, refusal
+from transport.kafka import KafkaError
+from transport.read import read_to_end, topic_partitions
 
 
 async def read_topic(kafka: KafkaAccess, topic: str, *, timeout_s: float,

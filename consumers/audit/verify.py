@@ -26,10 +26,10 @@ from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from consumers.audit.tlogread import read_judged
-from producers.connection import KafkaAccess
 from schemas.errors import ContractError
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
+from transport.access import KafkaAccess
 
 log = structlog.get_logger("consumers.audit.verify")
 

@@ -28,21 +28,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
-from producers.connection import KafkaAccess
-from producers.kafka_read import (
-    Record,
-    assign_at,
-    drain,
-    end_offsets,
-    opened,
-    read_to_end,
-    topic_partitions,
-)
-from producers.sender import Ack, RecordSender
 from schemas.checkpoints import (
     CLOCK_SKEW,
     CheckpointRecord,
@@ -70,6 +57,18 @@ from schemas.tlog import (
     verify_consistency,
 )
 from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
+from transport.access import KafkaAccess
+from transport.kafka import Consumer, KafkaError, Record, TopicPartition
+from transport.read import (
+    assign_at,
+    drain,
+    end_offsets,
+    opened,
+    poll,
+    read_to_end,
+    topic_partitions,
+)
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.checkpoints.checkpointer")
 
@@ -322,7 +321,7 @@ class Checkpointer:
 
     # -- refusals --------------------------------------------------------------------------
 
-    async def relay_refusals(self, consumer: AIOKafkaConsumer | None = None) -> int:
+    async def relay_refusals(self, consumer: Consumer | None = None) -> int:
         """Raise the alarm for each new, validly signed witness refusal; returns how many.
 
         ``consumer``: one kept open between rounds (``run``'s), assigned the refusals
@@ -429,7 +428,7 @@ class Checkpointer:
         return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
                      detail=refusal.detail)
 
-    async def _relay(self, consumer: AIOKafkaConsumer | None = None) -> None:
+    async def _relay(self, consumer: Consumer | None = None) -> None:
         """:meth:`relay_refusals`, never stopping the checkpointer: what fails is logged."""
         try:
             await self.relay_refusals(consumer)
@@ -480,10 +479,8 @@ class Checkpointer:
             last = loop.time()
             pending = 0
             while stop is None or not stop.is_set():
-                batches_by_tp = await consumer.getmany(timeout_ms=250)
-                for tp in sorted(batches_by_tp, key=lambda t: (t.topic, t.partition)):
-                    pending += self.append_partition(tp.topic, tp.partition,
-                                                     batches_by_tp[tp], live=True)
+                for tp, records in await poll(consumer, 250):
+                    pending += self.append_partition(tp.topic, tp.partition, records, live=True)
                 if self.rewound:
                     alarms, self.rewound = self.rewound, []
                     await self._raise(alarms)

@@ -35,11 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import TopicPartition
 
-from producers.connection import KafkaAccess
-from producers.kafka_read import Record, follow, read_to_end
-from producers.sender import Ack, RecordSender
 from schemas.checkpoints import (
     CheckpointRecord,
     CosignatureRecord,
@@ -64,6 +60,10 @@ from schemas.tlog import (
     verify_note_signature,
 )
 from schemas.topics import CHECKPOINTS, COSIGNATURES, REFUSALS
+from transport.access import KafkaAccess
+from transport.kafka import Record, TopicPartition
+from transport.read import follow, read_to_end
+from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.checkpoints.witness")
 

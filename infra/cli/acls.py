@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from infra import compose
     from infra.kafka_admin import acls
     from infra.kafka_admin.acls import managed, service_acls
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
@@ -30,7 +30,7 @@ else:  # imported when a command first uses them: `emining` starts light
     acls = deferred("infra.kafka_admin.acls")
     managed = deferred("infra.kafka_admin.acls", "managed")
     service_acls = deferred("infra.kafka_admin.acls", "service_acls")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
 
 if TYPE_CHECKING:

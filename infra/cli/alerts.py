@@ -70,7 +70,7 @@ def tail(
     chosen_language = None if lang is None else language("--lang", lang)
     from consumers.alerts.reader import Received, follow  # noqa: PLC0415
     from infra import compose  # noqa: PLC0415
-    from infra.kafka_client import kafka_access  # noqa: PLC0415
+    from infra.kafka_settings import kafka_access  # noqa: PLC0415
 
     settings = Settings()
 

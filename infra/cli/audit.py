@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import compose
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.settings import Settings, time_bounds
 else:  # imported when a command first uses them: `emining` starts light
     BarColumn = deferred("rich.progress", "BarColumn")
@@ -48,14 +48,14 @@ else:  # imported when a command first uses them: `emining` starts light
     TimeRemainingColumn = deferred("rich.progress", "TimeRemainingColumn")
     Table = deferred("rich.table", "Table")
     compose = deferred("infra.compose")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     time_bounds = deferred("infra.settings", "time_bounds")
 
 if TYPE_CHECKING:
     from consumers.audit import AuditTopics
     from consumers.audit.report import Report
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 audit_app = typer.Typer(
     help="Auditors: verify every signature and chain, replay history, write a report.",

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import local_kafka
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
     local_kafka = deferred("infra.local_kafka")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def client_config(
 ) -> None:
     """Write a Kafka client properties file for your own credential (EMINING_KAFKA_*), for the
     stock Kafka tools: kafka-consumer-groups, kafka-console-consumer, kcat."""
-    from infra.kafka_client import client_properties, librdkafka_properties  # noqa: PLC0415
+    from transport.clients import client_properties, librdkafka_properties  # noqa: PLC0415
 
     access = kafka_access(Settings())
     text = (client_properties(access) if flavour is ConfigFlavour.JAVA

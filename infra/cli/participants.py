@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from infra import compose
     from infra.kafka_admin.acls import desired_acls, org_acls, org_principal
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.settings import Settings
     from producers.keys import load_key
     from schemas.base import EventData
@@ -63,7 +63,7 @@ else:  # imported when a command first uses them: `emining` starts light
     desired_acls = deferred("infra.kafka_admin.acls", "desired_acls")
     org_acls = deferred("infra.kafka_admin.acls", "org_acls")
     org_principal = deferred("infra.kafka_admin.acls", "org_principal")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     load_key = deferred("producers.keys", "load_key")
     EventData = deferred("schemas.base", "EventData")
@@ -89,7 +89,7 @@ else:  # imported when a command first uses them: `emining` starts light
 
 if TYPE_CHECKING:
     from infra.kafka_admin.admin import AclChanges
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 participants_app = typer.Typer(
     help="The participants registry (operator only).", no_args_is_help=True

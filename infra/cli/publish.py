@@ -202,7 +202,7 @@ async def _import(
     it is not there.
     """
     from producers.bulk import RowError  # noqa: PLC0415 - keep start-up light
-    from producers.sender import PublishError  # noqa: PLC0415
+    from transport.errors import PublishError  # noqa: PLC0415
 
     registry = await compose.load_registry(settings)
     bound = 2 * settings.client_timeout_s

@@ -36,7 +36,7 @@ def tail(
     """
     from consumers.tail import OK, tail_topic  # noqa: PLC0415 - keep start-up light
     from infra import compose  # noqa: PLC0415
-    from infra.kafka_client import kafka_access  # noqa: PLC0415
+    from infra.kafka_settings import kafka_access  # noqa: PLC0415
     from infra.settings import time_bounds  # noqa: PLC0415
 
     settings = Settings()

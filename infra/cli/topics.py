@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
     from infra.kafka_admin import acls
     from infra.kafka_admin.topics import apply_topics, describe_topics
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.settings import Settings
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
     acls = deferred("infra.kafka_admin.acls")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     Settings = deferred("infra.settings", "Settings")
     apply_topics = deferred("infra.kafka_admin.topics", "apply_topics")
     describe_topics = deferred("infra.kafka_admin.topics", "describe_topics")
@@ -33,8 +33,8 @@ else:  # imported when a command first uses them: `emining` starts light
 if TYPE_CHECKING:
 
     from infra.kafka_admin.topics import Durability, TopicChange, TopicInfo
-    from producers.connection import KafkaAccess
     from schemas.registry import Registry
+    from transport.access import KafkaAccess
 
 
 

@@ -27,17 +27,17 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from infra import compose
-    from infra.kafka_client import kafka_access
+    from infra.kafka_settings import kafka_access
     from infra.logging import configure_logging
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 else:  # imported when a command first uses them: `emining` starts light
     Table = deferred("rich.table", "Table")
     compose = deferred("infra.compose")
-    kafka_access = deferred("infra.kafka_client", "kafka_access")
+    kafka_access = deferred("infra.kafka_settings", "kafka_access")
     configure_logging = deferred("infra.logging", "configure_logging")
     Settings = deferred("infra.settings", "Settings")
-    KafkaAccess = deferred("producers.connection", "KafkaAccess")
+    KafkaAccess = deferred("transport.access", "KafkaAccess")
 
 views_app = typer.Typer(
     help="Synchronized views: projects, licences and approvals, shipments, timelines.",

@@ -22,12 +22,12 @@ from consumers.alerts.webhooks import WebhookSender
 from consumers.store import ViewStore
 from infra.compose import sdk
 from infra.kafka_admin.topics import TopicChange, apply_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings
-from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG, alerts_topic_spec
 from schemas.registry import Registry
 from schemas.topics import TopicSpec
+from transport.sender import RecordSender
 
 
 def alert_config(settings: Settings) -> AlertConfig:

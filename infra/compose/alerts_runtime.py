@@ -11,9 +11,9 @@ from consumers.alerts.plugin import AlertsPlugin
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
 from infra.compose import alerts as alerts_wiring
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings
-from producers.sender import RecordSender
+from transport.sender import RecordSender
 
 
 async def run_workers(settings: Settings, store: AlertStore, clock: Clock, stop: asyncio.Event,

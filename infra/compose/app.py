@@ -31,25 +31,25 @@ from consumers.views.families import FAMILIES
 from infra.compose import alerts as alerts_wiring
 from infra.compose import sdk
 from infra.compose.console_audit import LogAudit
-from infra.kafka_client import audit_access, kafka_access
+from infra.kafka_settings import audit_access, kafka_access
 from infra.logging import configure_logging
 from infra.metrics import instrument
 from infra.settings import Settings, time_bounds
 from producers.accounts import AccountStore
 from producers.auth_routes import create_auth_router
 from producers.authn import Authenticator
-from producers.connection import KafkaAccess
 from producers.gateway import create_gateway, submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState, StatusLookup, SubjectJudge
-from producers.kafka_meta import key_partition
 from producers.metrics import GATEWAY, PUBLISHING
 from producers.oidc import OidcVerifier, load_issuers
-from producers.sender import RecordSender
 from schemas.base import EventData
 from schemas.errors import EminingError
 from schemas.lifecycles import status_in
 from schemas.registry import Registry
+from transport.access import KafkaAccess
+from transport.meta import key_partition
+from transport.sender import RecordSender
 
 
 def gateway_state(settings: Settings) -> GatewayState:

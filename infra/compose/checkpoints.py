@@ -15,11 +15,11 @@ from consumers.checkpoints.witness import Witness
 from consumers.store import ViewStore
 from infra.compose import sdk
 from infra.compose.alerts import ensure_alert_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings
-from producers.sender import PublishError
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
+from transport.errors import PublishError
 
 log = structlog.get_logger("infra.compose.checkpoints")
 

@@ -1,7 +1,7 @@
 """The console's audit pages over the log itself, inside ``emining serve``.
 
 ``emining audit verify`` and ``emining audit replay --as-of`` run here as they run in the CLI,
-as the principal ``kafka_client.audit_access`` gives (the platform's audit service): the
+as the principal ``kafka_settings.audit_access`` gives (the platform's audit service): the
 gateway's own principal may not read the shared topics. Each reads the whole log, so one runs at
 a time, on a loop of its own in a worker thread (``workers=0``: no process pool inside a web
 server), so the server keeps answering meanwhile; an answer is reused for ``fresh_s`` seconds by
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     from consumers.audit.findings import VerifyReport
     from consumers.audit.records import AuditTopics
-    from producers.connection import KafkaAccess
     from schemas.timing import TimeBounds
+    from transport.access import KafkaAccess
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings, time_bounds
 from producers.keys import load_key, write_key
 from producers.publisher import Publisher

@@ -10,7 +10,7 @@ from consumers.config import ViewsConfig
 from consumers.runner import run_views_forever
 from infra.compose import sdk
 from infra.compose.alerts_runtime import plugin
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings, time_bounds
 
 __all__ = ["run_views", "serve_views_metrics", "views_config"]

@@ -14,8 +14,8 @@ from infra import compose
 from infra.demo.security import Principals, refusal_parties
 from infra.kafka_admin.acls import SERVICES, service_acls
 from infra.kafka_admin.admin import apply_acls, upsert_credential
-from producers.connection import KafkaAccess
 from schemas.registry import Registry
+from transport.access import KafkaAccess
 
 if TYPE_CHECKING:
     from infra.demo.setup import Deployment

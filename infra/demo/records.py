@@ -7,22 +7,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import aclosing
 
-from aiokafka import AIOKafkaProducer
-
 from infra.demo.scenario import Attack, forge
 from infra.demo.setup import Deployment
-from producers.connection import KafkaAccess
-from producers.kafka_read import ends_of, read_to_end
 from schemas.envelope import to_record
 from schemas.topics import SHARED_TOPICS
+from transport.access import KafkaAccess
+from transport.clients import make_producer
+from transport.read import ends_of, read_to_end
 
 
 async def inject_attacks(dep: Deployment, attacks: Sequence[Attack], timeout_s: float) -> int:
     """Send each attack raw to its topic: forged envelopes, or a replay's original bytes."""
     wanted = {a.replays for a in attacks if a.replays}
     originals = await find_records(dep.kafka, wanted, timeout_s) if wanted else {}
-    producer = AIOKafkaProducer(**dep.kafka.aiokafka(), acks="all",
-                                request_timeout_ms=int(timeout_s * 1000))
+    producer = make_producer(dep.kafka, timeout_s, enable_idempotence=False)
     await producer.start()
     try:
         for attack in attacks:

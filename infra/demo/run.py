@@ -24,12 +24,12 @@ from infra import compose
 from infra.demo.records import inject_attacks
 from infra.demo.scenario import Scenario, Step
 from infra.demo.setup import Deployment
-from infra.kafka_client import PROTOCOLS
+from infra.kafka_settings import PROTOCOLS
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
+from transport.access import KafkaAccess
 
 Progress = Callable[[str, int, int], None]
 """``(what, done, total)``: the demo's progress display."""

@@ -18,11 +18,11 @@ import httpx
 
 from infra.demo.run import communicate, emining_command
 from infra.demo.scenario import Scenario
-from producers.connection import KafkaAccess
-from producers.kafka_read import read_to_end
 from schemas.common import Language
 from schemas.registry import Registry
 from schemas.topics import SHARED_TOPICS, alerts_topic
+from transport.access import KafkaAccess
+from transport.read import read_to_end
 
 Tick = Callable[[int, int], None]
 """``(lag, total)``: how far the views still are behind the log."""

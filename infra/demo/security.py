@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
 from infra.kafka_admin.acls import SERVICES, desired_acls, org_group_prefix
 from infra.kafka_admin.admin import apply_acls, upsert_credential
-from producers.connection import KafkaAccess, login_error
 from producers.keys import key_file_name
 from schemas.common import Role
 from schemas.topics import PARTICIPANTS, PROJECTS, alerts_topic
+from transport.access import KafkaAccess, login_error
+from transport.clients import make_consumer, make_producer
+from transport.kafka import KafkaError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -105,8 +104,7 @@ async def _attempt(client: Any, action: Callable[[], Awaitable[Any]]) -> str:
 async def _write(access: KafkaAccess, topic: str) -> str:
     # Not idempotent: an idempotent producer is refused earlier (InitProducerId) for a
     # principal with no WRITE anywhere; this shows the refusal of the write itself.
-    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, acks="all",
-                                request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
+    producer = make_producer(access, ATTEMPT_TIMEOUT_S, enable_idempotence=False)
     # An empty value: were it ever accepted, every reader would reject it as malformed.
     return await _attempt(producer, lambda: producer.send_and_wait(topic, b""))
 
@@ -114,9 +112,8 @@ async def _write(access: KafkaAccess, topic: str) -> str:
 async def _read(access: KafkaAccess, topic: str, group: str | None = None) -> str:
     # With the topic given up front, start() asks for its metadata: an unauthorised topic is
     # refused there; a group is checked when the consumer looks for its coordinator.
-    consumer = AIOKafkaConsumer(topic, **access.aiokafka(), group_id=group,
-                                enable_auto_commit=False,
-                                request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
+    consumer = make_consumer(access, ATTEMPT_TIMEOUT_S, topic, group_id=group,
+                             request_timeout_ms=int(ATTEMPT_TIMEOUT_S * 1000))
     return await _attempt(consumer, lambda: consumer.getmany(timeout_ms=2000))
 
 

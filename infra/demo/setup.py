@@ -13,15 +13,15 @@ import yaml
 
 from infra import compose, local_kafka
 from infra.kafka_admin.topics import apply_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from producers.keys import key_file_name, load_key, write_key
 from producers.publisher import Draft
 from schemas.participants import RegistrySeed
 from schemas.registry import Registry, backfill_events, seed_events
 from schemas.signing import PrivateKey
 from schemas.topics import catalogue
+from transport.access import KafkaAccess
 
 HISTORY_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 """The demo's organisations hold keys and authorities from here: its year of history verifies."""

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from infra.kafka_admin.admin import AclChanges
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
     from schemas.registry import Registry
+    from transport.access import KafkaAccess
 
 
 @dataclass(frozen=True, slots=True)

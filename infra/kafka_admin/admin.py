@@ -40,7 +40,7 @@ from infra.local_kafka import BrokerError
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable
 
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 log = structlog.get_logger()
 

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
 
-from infra.local_kafka import BrokerUnreachableError
-from producers.kafka_meta import connection_problem
 from schemas.errors import EminingError
+from transport.clients import admin_client
+from transport.errors import BrokerUnreachableError
+from transport.kafka import (
+    ConfigResource,
+    ConfigResourceType,
+    KafkaConnectionError,
+    KafkaError,
+    NewPartitions,
+    NewTopic,
+    for_code,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
 
-    from producers.connection import KafkaAccess
     from schemas.topics import TopicSpec
+    from transport.access import KafkaAccess
 
 log = structlog.get_logger()
 
@@ -66,34 +71,6 @@ class TopicChange:
             "config_changes": {k: list(v) for k, v in self.config_changes.items()},
             "warnings": list(self.warnings),
         }
-
-
-@asynccontextmanager
-async def admin_client(kafka: KafkaAccess, timeout_s: float) -> AsyncIterator[Any]:
-    """A started ``AIOKafkaAdminClient``; an unreachable broker becomes one clear error.
-
-    aiokafka reports a refused SASL login as a plain connection failure: the failure path asks
-    ``connection_problem`` why, so a wrong credential is named as such.
-    """
-    client = AIOKafkaAdminClient(
-        **kafka.aiokafka(),
-        client_id="emining-admin",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
-    try:
-        try:
-            async with asyncio.timeout(timeout_s):
-                await client.start()
-        except (KafkaConnectionError, TimeoutError, OSError) as exc:
-            problem = await connection_problem(kafka)
-            raise BrokerUnreachableError(
-                problem
-                or f"no Kafka broker answers at {kafka.bootstrap} (waited up to"
-                f" {timeout_s:.0f}s): run `emining kafka up`, or check EMINING_KAFKA_BOOTSTRAP"
-            ) from exc
-        yield client
-    finally:
-        await client.close()
 
 
 def _error_name(code: int) -> str:

@@ -4,8 +4,9 @@ local three-node cluster.
 Rooms: ``state`` (layout, reported status types), ``credentials`` (the broker's own secrets),
 ``config`` (``server.properties``, JVM command line), ``install`` (Maven jars and tools), ``probes``
 (metadata requests), ``node`` (one process), ``cluster`` (three nodes), ``status``, ``lifecycle``
-(``up``/``down``/``reset``), ``logs``; below them ``errors`` (every broker error, also
-``kafka_client``'s) and ``access`` (settings → how to reach the broker). Callers name all from here.
+(``up``/``down``/``reset``), ``logs``; below them ``errors`` (the local broker's errors, under
+``transport.errors.BrokerError``) and ``access`` (settings → how to reach the broker). Callers name
+all from here.
 """
 
 from infra.local_kafka.cluster import (
@@ -39,7 +40,6 @@ from infra.local_kafka.errors import (
     BrokerError,
     BrokerStartError,
     BrokerStartTimeoutError,
-    BrokerUnreachableError,
     ExternalBrokerError,
     JarFetchError,
     JavaNotFoundError,
@@ -82,6 +82,7 @@ from infra.local_kafka.state import (
     Ports,
 )
 from infra.local_kafka.status import status
+from transport.errors import BrokerUnreachableError
 
 __all__ = [
     "ADMIN",

@@ -1,7 +1,7 @@
 """From settings to a ``KafkaAccess``: the protocol, the credential (value or file), and a quick
 check that something listens before a missing credential is blamed. Below the rest of
-``infra.local_kafka`` and ``infra.kafka_client``, which both build clients from it (the local
-broker's status probes an external cluster with it; ``kafka_client.kafka_access`` adds the local
+``infra.local_kafka`` and ``infra.kafka_settings``, which both build clients from it (the local
+broker's status probes an external cluster with it; ``kafka_settings.kafka_access`` adds the local
 broker's defaults).
 """
 
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from infra.local_kafka.errors import BrokerUnreachableError, MissingCredentialError
-from producers.connection import KafkaAccess, Protocol
+from transport.access import KafkaAccess, Protocol
+from transport.errors import BrokerUnreachableError, MissingCredentialError
 
 if TYPE_CHECKING:
     from pathlib import Path

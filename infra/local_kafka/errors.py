@@ -1,14 +1,26 @@
-"""What can go wrong running or reaching the Kafka broker: the errors of ``infra.local_kafka``,
-its ``access`` module and ``infra.kafka_client``, below all three (none imports another for
-them)."""
+"""What can go wrong running the local Kafka broker: the errors of ``infra.local_kafka`` and its
+``access`` module, below both. Reaching a broker (any broker) fails with ``transport.errors``;
+``BrokerError``, the root of both, is named here too."""
 
 from __future__ import annotations
 
-from schemas.errors import EminingError
+from transport.errors import BrokerError, BrokerUnreachableError, MissingCredentialError
 
-
-class BrokerError(EminingError):
-    """Something about running or reaching the Kafka broker went wrong."""
+__all__ = [
+    "BrokerError",
+    "BrokerStartError",
+    "BrokerStartTimeoutError",
+    "BrokerUnreachableError",
+    "ExternalBrokerError",
+    "JarFetchError",
+    "JavaNotFoundError",
+    "LegacyStorageError",
+    "MavenNotFoundError",
+    "MissingCredentialError",
+    "PortInUseError",
+    "SecurityModeError",
+    "StorageFormatError",
+]
 
 
 class JavaNotFoundError(BrokerError):
@@ -39,10 +51,6 @@ class BrokerStartTimeoutError(BrokerError):
     """The broker did not answer a metadata request within ``kafka_start_timeout_s``."""
 
 
-class BrokerUnreachableError(BrokerError):
-    """No Kafka broker answers at the configured bootstrap address."""
-
-
 class LegacyStorageError(BrokerError):
     """The local broker's data was formatted before it had credentials: it must be reset."""
 
@@ -54,6 +62,3 @@ class SecurityModeError(BrokerError):
 class ExternalBrokerError(BrokerError):
     """The operation only makes sense for the local broker, but an external one is configured."""
 
-
-class MissingCredentialError(BrokerError):
-    """The broker needs a credential (SCRAM) and the settings give none."""

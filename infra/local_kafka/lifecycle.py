@@ -29,12 +29,7 @@ from infra.local_kafka.config import (
     security_properties,
 )
 from infra.local_kafka.credentials import _ensure_credentials, _same_security, load_credentials
-from infra.local_kafka.errors import (
-    BrokerError,
-    BrokerUnreachableError,
-    ExternalBrokerError,
-    LegacyStorageError,
-)
+from infra.local_kafka.errors import BrokerError, ExternalBrokerError, LegacyStorageError
 from infra.local_kafka.install import ensure_jars, require_tool
 from infra.local_kafka.node import (
     _format_storage,
@@ -59,6 +54,7 @@ from infra.local_kafka.state import (
     _write_atomic,
 )
 from infra.local_kafka.status import _external_status, status
+from transport.errors import BrokerUnreachableError
 
 if TYPE_CHECKING:
     from infra.settings import Settings

@@ -28,7 +28,7 @@ from infra.local_kafka.state import ADMIN, HOST, LOG_TAIL_LINES, Layout, Ports, 
 
 if TYPE_CHECKING:
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 import structlog
 
 log = structlog.get_logger()

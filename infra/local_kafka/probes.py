@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from infra.local_kafka.credentials import Credentials
-from infra.local_kafka.errors import BrokerUnreachableError
 from infra.local_kafka.state import ADMIN, Layout, Ports
+from transport.errors import BrokerUnreachableError
 
 if TYPE_CHECKING:
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 
 def _parse_bootstrap(bootstrap: str) -> tuple[str, int]:
@@ -54,7 +54,7 @@ def local_access(
     settings: Settings, ports: Ports | str, credentials: Credentials
 ) -> KafkaAccess:
     """The local broker (or cluster, given its bootstrap) as its admin: the operator's access."""
-    from producers.connection import KafkaAccess  # noqa: PLC0415
+    from transport.access import KafkaAccess  # noqa: PLC0415
 
     bootstrap = ports if isinstance(ports, str) else ports.bootstrap
     if settings.kafka_security == "none":

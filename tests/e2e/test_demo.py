@@ -17,9 +17,9 @@ import pytest
 from infra.demo.records import end_offsets
 from infra.demo.scenario import Scenario, generate
 from producers.accounts import AccountStore
-from producers.connection import KafkaAccess
 from schemas.topics import SHARED_TOPICS
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
 
 SCALE = 0.2
 RUN_TIMEOUT_S = 240

@@ -59,17 +59,14 @@ from infra import local_kafka
 from infra.cli.publish import _with_id
 from infra.compose.alerts_runtime import plugin as alerts_plugin
 from infra.compose.app import build_app
-from infra.kafka_admin.topics import admin_client, apply_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_admin.topics import apply_topics
+from infra.kafka_settings import kafka_access
 from infra.logging import configure_logging
 from infra.settings import Settings
 from producers.bulk import Row, read_rows
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
-from producers.kafka_meta import partitions_of
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
-from producers.sender import PublishError
 from schemas.alerts import PLATFORM_ORG, AlertRaised, AlertRule, alerts_topic_spec
 from schemas.catalogue import model_for
 from schemas.envelope import org_of
@@ -88,6 +85,10 @@ from tests.integration.gateway.conftest import (
 )
 from tests.integration.views.parties import CUSTOMS, registry_seed
 from tests.kafka_support import access_env, settings_for
+from transport.access import KafkaAccess
+from transport.clients import admin_client
+from transport.errors import PublishError
+from transport.meta import partitions_of
 
 log = structlog.get_logger("faults")
 

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra import local_kafka
 from infra.kafka_admin.topics import describe_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from schemas.topics import PROJECTS
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ async def test_a_scram_client_round_trips_through_the_cluster(cluster: Settings)
 
 
 async def _partition(access: object, topic: str, partition: int) -> dict[str, list[int]]:
-    from infra.kafka_admin.topics import admin_client  # noqa: PLC0415
+    from transport.clients import admin_client  # noqa: PLC0415
 
     async with admin_client(access, 15.0) as client:  # type: ignore[arg-type]
         [meta] = await client.describe_topics([topic])

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from infra.kafka_admin.topics import TopicChange
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 CATALOGUE_PARTITIONS = 6
 

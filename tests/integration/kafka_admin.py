@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 
 @asynccontextmanager

@@ -15,10 +15,8 @@ from typer.testing import CliRunner
 
 from infra import local_kafka
 from infra.kafka_admin.topics import apply_topics, describe_topics
-from infra.kafka_client import kafka_access as access_of
-from infra.kafka_client import make_consumer, make_producer, started
+from infra.kafka_settings import kafka_access as access_of
 from infra.logging import configure_logging
-from producers.connection import diagnose, login_error
 from schemas.alerts import PLATFORM_ORG
 from schemas.topics import (
     DLQ,
@@ -31,13 +29,15 @@ from schemas.topics import (
 )
 from tests.conftest import own_broker
 from tests.kafka_support import access_env, settings_for
+from transport.access import diagnose, login_error
+from transport.clients import make_consumer, make_producer, started
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
     from pathlib import Path
 
     from infra.settings import Settings
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,15 @@ KEYS = [f"key-{k}" for k in range(10)]
 PER_KEY = 30
 
 
+def consumer_for(settings: Settings, *topics: str, group_id: str | None) -> Any:
+    """``transport``'s consumer for the broker and principal of ``settings``."""
+    return make_consumer(access_of(settings), settings.client_timeout_s, *topics,
+                         group_id=group_id)
+
+
 async def produce(settings: Settings, topic: str, records: list[tuple[str, str]]) -> list[Any]:
     """Send ``(key, value)`` records with an idempotent acks=all producer; all acked."""
-    producer = make_producer(settings)
+    producer = make_producer(access_of(settings), settings.client_timeout_s)
     async with started(producer):
         futures = [
             await producer.send(topic, value.encode(), key=key.encode()) for key, value in records
@@ -83,7 +89,7 @@ async def test_keyed_records_arrive_once_and_in_key_order(
     assert len(sent) == len(KEYS) * PER_KEY
     assert {meta.partition for meta in sent} == {0, 1, 2}, "10 keys should spread over 3"
 
-    consumer = make_consumer(kafka_settings, topic, group_id=group_id)
+    consumer = consumer_for(kafka_settings, topic, group_id=group_id)
     async with started(consumer):
         records = await consume(consumer, len(sent))
 
@@ -104,13 +110,13 @@ async def test_committed_offsets_survive_a_consumer_restart(
     sent = await produce(kafka_settings, topic, interleaved_records())
     done_below = 5  # the first consumer processes offsets 0-4 of every partition, then stops
 
-    first = make_consumer(kafka_settings, topic, group_id=group_id)
+    first = consumer_for(kafka_settings, topic, group_id=group_id)
     async with started(first):
         fetched = await consume(first, len(sent), settle_s=0.2)
         processed = [r for r in fetched if r.offset < done_below]
         await first.commit({TopicPartition(topic, p): done_below for p in range(3)})
 
-    second = make_consumer(kafka_settings, topic, group_id=group_id)
+    second = consumer_for(kafka_settings, topic, group_id=group_id)
     async with started(second):
         resumed = await consume(second, len(sent) - len(processed))
 
@@ -160,7 +166,7 @@ async def test_down_then_up_keeps_the_data(private_broker: Settings) -> None:
     assert again.bootstrap == before.bootstrap, "ports are persisted in the state dir"
     assert again.pid != before.pid
 
-    consumer = make_consumer(client_settings(private_broker), topic, group_id=None)
+    consumer = consumer_for(client_settings(private_broker), topic, group_id=None)
     async with started(consumer):
         read = await consume(consumer, len(records))
     assert sorted(r.value.decode() for r in read) == sorted(value for _, value in records)
@@ -270,7 +276,7 @@ async def test_tls_mode_carries_records_over_sasl_ssl_verified_by_the_local_ca(
     await apply_topics(access, [TopicSpec(topic, 1)])
     sent = await produce(client_settings(tls_broker), topic, [("k", "over tls")])
     assert len(sent) == 1
-    consumer = make_consumer(client_settings(tls_broker), topic, group_id=None)
+    consumer = consumer_for(client_settings(tls_broker), topic, group_id=None)
     async with started(consumer):
         read = await consume(consumer, 1, settle_s=0.2)
     assert [r.value for r in read] == [b"over tls"]

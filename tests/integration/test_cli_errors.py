@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from producers.connection import KafkaAccess
 from schemas.topics import PARTICIPANTS
 from tests.kafka_support import access_env
 from tests.unit.test_cli_errors import invoke, one_error_line
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

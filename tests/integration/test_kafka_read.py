@@ -1,4 +1,4 @@
-"""``producers.kafka_read``: reading a topic to the end offsets taken at the start, and following.
+"""``transport.read``: reading a topic to the end offsets taken at the start, and following.
 
 Against the session broker, on fresh topics: what is read is exactly what was on the log when
 the read began, in partition order, from a given start, and nothing is lost to a kept consumer.
@@ -13,17 +13,10 @@ from contextlib import aclosing
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from producers.connection import KafkaAccess
-from producers.kafka_read import (
-    MissingTopicError,
-    Record,
-    assign_at,
-    drain,
-    ends_of,
-    follow,
-    opened,
-    read_to_end,
-)
+from transport.access import KafkaAccess
+from transport.errors import MissingTopicError
+from transport.kafka import Record
+from transport.read import assign_at, drain, ends_of, follow, opened, read_to_end
 
 pytestmark = pytest.mark.integration
 

@@ -46,15 +46,15 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from infra.logging import configure_logging
-from producers.connection import KafkaAccess
 from producers.keys import load_key
 from producers.publisher import Publisher
 from producers.registry_reader import read_registry
 from schemas.catalogue import model_for
 from tests.conftest import own_broker
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

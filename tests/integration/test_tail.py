@@ -22,14 +22,14 @@ from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.kafka_client import kafka_access as access_of
+from infra.kafka_settings import kafka_access as access_of
 from infra.logging import configure_logging
-from producers.connection import KafkaAccess
 from schemas.catalogue import model_for
 from schemas.topics import APPROVALS, PARTICIPANTS
 from tests.conftest import own_broker
 from tests.integration.publishing.conftest import read_all
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("catalogue_applied")]
 

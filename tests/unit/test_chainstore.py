@@ -9,16 +9,16 @@ from structlog.testing import capture_logs
 
 from producers import chainstore
 from producers.chainstore import Acknowledged, ChainStore, Pending, chain_path
-from producers.connection import KafkaAccess
 from producers.gateway_custody import CUSTODIAL_INSTANCE, Custody, Origin, acceptance
 from producers.gateway_receipts import Receipt, Receipts, ReceiptState
 from producers.publisher import PublishResult
-from producers.sender import Ack, RecordSender
 from schemas.catalogue import model_for
 from schemas.chain import Link
 from schemas.envelope import to_record
 from schemas.signing import PrivateKey
 from tests.unit.helpers import example, sealed
+from transport.access import KafkaAccess
+from transport.sender import Ack, RecordSender
 
 MILESTONE = "pk.emining.project.milestone.reached"
 ORG = "urn:emining:cn:ent:chainstore-test"

@@ -16,7 +16,6 @@ from aiokafka.structs import ConsumerRecord
 from consumers.checkpoints import checkpointer as checkpointer_module
 from consumers.checkpoints.checkpointer import Checkpointer, Head
 from consumers.checkpoints.witness import Witness, WitnessState
-from producers.connection import KafkaAccess
 from schemas.alerts import PLATFORM_ORG
 from schemas.checkpoints import (
     CheckpointRecord,
@@ -29,6 +28,7 @@ from schemas.checkpoints import (
 )
 from schemas.signing import PrivateKey
 from schemas.tlog import Checkpoint, MerkleLog, TlogError, cosign, leaf_hash, sign_checkpoint
+from transport.access import KafkaAccess
 
 ORIGIN = "emining/emining.projects.v1/0"
 PLATFORM = PrivateKey.generate(PLATFORM_ORG)

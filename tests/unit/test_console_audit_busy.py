@@ -16,8 +16,8 @@ from consumers.audit.findings import VerifyReport
 from consumers.console.pages_audit import AuditBusyError
 from infra.compose.console_audit import LogAudit
 from infra.logging import configure_logging
-from producers.connection import KafkaAccess
 from schemas.timing import TimeBounds
+from transport.access import KafkaAccess
 
 KAFKA = KafkaAccess("127.0.0.1:9", "SASL_PLAINTEXT", "emining-audit", "pw")
 

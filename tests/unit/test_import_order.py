@@ -1,7 +1,8 @@
-"""The import order holds: ``schemas`` → ``producers`` → ``consumers`` → ``infra``, no cycles.
+"""The import order holds: ``schemas`` → ``transport`` → ``producers`` → ``consumers`` →
+``infra``, no cycles, and only ``transport`` talks to the Kafka client library.
 
 The graph is read from the source with ``ast`` (nothing is imported), one node per module of the
-four packages. Each import is one of three kinds:
+five packages. Each import is one of three kinds:
 
 - ``module``: executed when the module is imported (top level, also inside ``try``/``if`` and
   class bodies);
@@ -13,7 +14,8 @@ Asserted: no cycle among module-level imports; no cycle at all outside the allow
 be understood, or split, one without the other); no import of any kind from a package to one
 above it; a CLI command module (``infra/cli/*.py``) imported only by ``infra.cli.root``, which
 assembles them (``infra.cli.common`` is their shared toolbox; ``infra.cli`` names ``app`` and
-``main``; a command module's own helper, ``CLI_HELPERS``, only by it). Run this file as a
+``main``; a command module's own helper, ``CLI_HELPERS``, only by it); ``aiokafka`` imported (in
+any of the three kinds) by modules of ``transport`` only. Run this file as a
 script to print the graph's deferred and type-only imports.
 """
 
@@ -26,8 +28,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("schemas", "producers", "consumers", "infra")
+LAYERS = ("schemas", "transport", "producers", "consumers", "infra")
 """Bottom first: a package may import from the ones before it, never from one after it."""
 
 ALLOWED_CYCLES: set[frozenset[str]] = {
@@ -160,10 +164,54 @@ def test_the_graph_is_read() -> None:
     edges = graph()
     assert len({e.source for e in edges}) > 150
     seen = {(e.source, e.target, e.kind) for e in edges}
-    assert ("producers.registry_reader", "producers.kafka_read", MODULE) in seen
-    assert ("infra.kafka_client", "infra.local_kafka", MODULE) in seen
+    assert ("producers.registry_reader", "transport.read", MODULE) in seen
+    assert ("infra.kafka_settings", "infra.local_kafka", MODULE) in seen
     assert ("infra.cli.acls", "infra.kafka_admin.admin", TYPE) in seen
     assert ("infra.cli.acls", "infra.kafka_admin.admin", DEFERRED) in seen
+
+
+def _external_imports(library: str) -> list[tuple[str, int, str]]:
+    """(module, line, kind) of every import of ``library`` (or a submodule) in the five
+    packages, in any of the three kinds."""
+    found: list[tuple[str, int, str]] = []
+    for name, path in _modules().items():
+        for node, kind in _imports(ast.parse(path.read_text("utf-8")).body, MODULE):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif node.level:  # relative: inside the five packages
+                continue
+            else:
+                targets = [node.module or ""]
+            if any(t == library or t.startswith(f"{library}.") for t in targets):
+                found.append((name, node.lineno, kind))
+    return found
+
+
+def test_only_transport_imports_aiokafka() -> None:
+    """Kafka access has one owner: the rest of the bus names partitions, records and broker
+    errors from ``transport.kafka`` and builds clients with ``transport``'s helpers."""
+    found = _external_imports("aiokafka")
+    assert {kind for module, _, kind in found if module.startswith("transport.")} >= {MODULE}
+    assert {module for module, _, _ in found} >= {"transport.kafka", "transport.clients"}
+    outside = sorted(f"  {module}:{line} ({kind})" for module, line, kind in found
+                     if module.split(".", maxsplit=1)[0] != "transport")
+    assert outside == [], "aiokafka imported outside transport/:\n" + "\n".join(outside)
+
+
+def test_the_aiokafka_check_sees_every_kind_of_import(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above would pass on a reader blind to deferred or type-only imports."""
+    package = tmp_path / "producers"
+    package.mkdir()
+    (package / "probe.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import aiokafka.errors\n"
+        "if TYPE_CHECKING:\n    from aiokafka import TopicPartition\n"
+        "def f() -> None:\n    from aiokafka.structs import ConsumerRecord\n", "utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    found = _external_imports("aiokafka")
+    assert sorted(found) == [("producers.probe", 2, MODULE), ("producers.probe", 4, TYPE),
+                             ("producers.probe", 6, DEFERRED)]
 
 
 def test_no_import_cycle_at_module_level() -> None:

@@ -1,7 +1,7 @@
 """The rooms of ``infra/`` stack one way, like the packages do (``test_import_order``).
 
 Bottom first: what every room uses (settings, logs, metrics, a test Postgres), the local Kafka,
-the Kafka clients from settings, the cluster's administration, the composition root, the demo,
+the broker access from settings, the cluster's administration, the composition root, the demo,
 the command line; ``infra/__init__`` names a few of them at the top. A room imports only from
 rooms below it, by any kind of import (module-level, deferred or type-only).
 """
@@ -13,7 +13,7 @@ from tests.unit.test_import_order import graph
 ROOMS: tuple[frozenset[str], ...] = (
     frozenset({"settings", "logging", "metrics", "local_postgres"}),
     frozenset({"local_kafka"}),
-    frozenset({"kafka_client", "kafka_settings"}),
+    frozenset({"kafka_settings"}),
     frozenset({"kafka_admin"}),
     frozenset({"compose"}),
     frozenset({"demo"}),

@@ -197,7 +197,7 @@ def test_the_views_consumer_reaches_every_node_of_a_cluster_bootstrap() -> None:
     fault suite found the views consumer unable to start against a cluster)."""
     from consumers.config import ViewsConfig  # noqa: PLC0415 - this test only
     from consumers.runner import build_broker  # noqa: PLC0415
-    from producers.connection import KafkaAccess  # noqa: PLC0415
+    from transport.access import KafkaAccess  # noqa: PLC0415
 
     access = KafkaAccess("10.0.0.1:9092, 10.0.0.2:9092,10.0.0.3:9092")
     assert access.servers == ["10.0.0.1:9092", "10.0.0.2:9092", "10.0.0.3:9092"]

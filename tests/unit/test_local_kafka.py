@@ -16,18 +16,13 @@ from pydantic import SecretStr
 
 from infra import local_kafka
 from infra.kafka_admin.topics import TopicInfo, plan_existing
-from infra.kafka_client import (
-    MissingCredentialError,
-    NoBrokerError,
-    audit_access,
-    bootstrap_servers,
-    kafka_access,
-)
+from infra.kafka_settings import NoBrokerError, audit_access, bootstrap_servers, kafka_access
 from infra.local_kafka import credentials as kafka_credentials
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from schemas.errors import EminingError
 from schemas.topics import TopicSpec
+from transport.access import KafkaAccess
+from transport.errors import MissingCredentialError
 
 if TYPE_CHECKING:
     from pathlib import Path

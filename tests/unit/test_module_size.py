@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("schemas", "producers", "consumers", "infra")
+PACKAGES = ("schemas", "transport", "producers", "consumers", "infra")
 LIMIT = 400
 
 OVER_THE_LIMIT: dict[str, str] = {

@@ -21,8 +21,6 @@ from consumers.alerts.render import alert_of
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
 from infra.kafka_admin.topics import apply_topics
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from schemas.alerts import (
     PLATFORM_ORG,
     AlertCause,
@@ -35,6 +33,8 @@ from schemas.alerts import (
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.topics import alerts_topic
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 NOW = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 

@@ -22,8 +22,6 @@ from consumers.alerts.store import AlertStore
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from producers.publisher import Draft
 from schemas.alerts import AlertRaised
 from schemas.base import EventData
@@ -32,6 +30,8 @@ from tests.integration.alerts.conftest import ensure
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 CONFIG = AlertConfig(customs=(scenario.CUSTOMS,), facilitation=(), border=())
 PLATFORM_KEY = scenario.key_of(scenario.PLATFORM)

@@ -26,7 +26,6 @@ from consumers.readlog import ReadLog
 from consumers.store import ViewStore
 from consumers.views.standing import local_day
 from producers.accounts import AccountStore
-from producers.connection import KafkaAccess
 from producers.gateway import submit
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
@@ -42,6 +41,7 @@ from tests.console_world import World, registry
 from tests.integration.alerts.pipeline import FIRM, consuming, plugin, publish, views_config
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus, RenamingSender, renames
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

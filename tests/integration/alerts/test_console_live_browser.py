@@ -24,7 +24,6 @@ from selenium.webdriver.support.ui import Select
 
 from consumers.config import ViewTopics
 from consumers.views.standing import STANDARDS, local_day
-from producers.connection import KafkaAccess
 from schemas.participants import AuthorityGranted
 from tests.browser.conftest import chromium
 from tests.browser.test_console_browser import RETRIED, _errors, _sign_in
@@ -39,6 +38,7 @@ from tests.integration.alerts.test_console_act import (
 )
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from consumers.config import ViewsConfig, ViewTopics
-from producers.connection import KafkaAccess
 from producers.publisher import Draft
 from tests.integration.alerts.pipeline import FIRM, alerts_since, ends, ledger, settled
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for
 from tests.integration.views.consumer_main import encode
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,6 @@ from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore, alert_docs, record_alerts
 from producers.chainstore import ChainStore
-from producers.connection import KafkaAccess
-from producers.sender import PublishError
 from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey
@@ -24,6 +22,8 @@ from tests.integration.alerts.conftest import (
     topic_records,
     unique_firm,
 )
+from transport.access import KafkaAccess
+from transport.errors import PublishError
 
 pytestmark = pytest.mark.integration
 

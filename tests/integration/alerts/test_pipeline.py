@@ -13,7 +13,6 @@ import pytest
 
 from consumers.alerts.clock import ManualClock
 from consumers.config import ViewTopics
-from producers.connection import KafkaAccess
 from producers.publisher import Publisher
 from schemas.alerts import AlertRule, Severity
 from schemas.events.examples import OPERATOR
@@ -30,6 +29,7 @@ from tests.integration.alerts.pipeline import (
 )
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus, RenamingSender, renames
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

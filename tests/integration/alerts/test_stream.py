@@ -18,11 +18,9 @@ from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.sse import create_stream_router
 from consumers.alerts.store import AlertStore, record_alerts
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.keys import write_key
 from producers.publisher import Publisher
-from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey, b64
@@ -35,6 +33,8 @@ from tests.integration.alerts.conftest import (
     unique_firm,
 )
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.sender import RecordSender
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ from functools import cache
 from pathlib import Path
 
 from consumers.audit.records import AuditTopics
-from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher, PublishResult
-from producers.sender import RecordSender
 from schemas.base import EventData
 from tests.unit.audit.parties import OPERATOR_ORG, VALID_FROM, Parties
 from tests.unit.audit.scenario import Step
+from transport.access import KafkaAccess
+from transport.sender import RecordSender
 
 
 @cache

@@ -11,11 +11,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
 from consumers.audit.records import AuditTopics
-from producers.connection import KafkaAccess
 from schemas.envelope import Envelope, to_record
 from tests.integration.audit.bus import Bus, moved, on_topic
 from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.unit.audit.parties import Parties
+from transport.access import KafkaAccess
 
 __all__ = ["Bus", "inject", "moved", "on_topic"]
 

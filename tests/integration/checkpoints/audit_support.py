@@ -21,12 +21,12 @@ from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader
 from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
-from producers.connection import KafkaAccess
 from schemas import tlog
 from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from tests.integration.kafka_admin import create_topics, delete_topics, kafka_admin
 from tests.unit.audit import parties as pa
+from transport.access import KafkaAccess
 
 SHARED_PARTITIONS = 3
 PK_WITNESS, CN_WITNESS = pa.PSW, pa.FIRM_A

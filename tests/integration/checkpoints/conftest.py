@@ -19,8 +19,6 @@ from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
 from infra.compose.checkpoints import raise_alarms
 from infra.settings import Settings
-from producers.connection import KafkaAccess
-from producers.kafka_read import Record, read_to_end
 from producers.keys import write_key
 from schemas.alerts import PLATFORM_ORG, AlertRaised
 from schemas.common import Names, Role, Side
@@ -29,6 +27,9 @@ from schemas.registry import Registry
 from schemas.signing import PrivateKey, Verifier, b64
 from schemas.topics import alerts_topic
 from tests.kafka_support import settings_for
+from transport.access import KafkaAccess
+from transport.kafka import Record
+from transport.read import read_to_end
 
 
 async def read_all(kafka: KafkaAccess, topic: str) -> list[Record]:

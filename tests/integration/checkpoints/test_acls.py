@@ -15,7 +15,6 @@ from consumers.checkpoints.checkpointer import Checkpointer
 from consumers.checkpoints.witness import Witness
 from infra.kafka_admin.acls import SERVICES, service_acls, service_principal
 from infra.kafka_admin.admin import apply_acls, delete_credential, upsert_credential
-from producers.connection import KafkaAccess
 from schemas.alerts import PLATFORM_ORG
 from schemas.checkpoints import CheckpointRecord, CosignatureRecord
 from schemas.common import Role
@@ -24,6 +23,7 @@ from schemas.tlog import PLATFORM_KEY_NAME, TlogError, open_checkpoint
 from schemas.topics import CHECKPOINTS, COSIGNATURES, PARTICIPANTS, PROJECTS, REFUSALS
 from tests.integration.checkpoints.conftest import read_all
 from tests.integration.security.conftest import Principals, assert_writes
+from transport.access import KafkaAccess
 
 
 @pytest.fixture

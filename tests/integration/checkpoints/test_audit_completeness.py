@@ -11,7 +11,6 @@ import pytest
 
 from consumers.audit import Kind, verify_log
 from consumers.audit.records import AuditTopics, RawRecord
-from producers.connection import KafkaAccess
 from schemas import tlog
 from tests.integration.audit.bus import Bus
 from tests.integration.checkpoints.audit_support import (
@@ -29,6 +28,7 @@ from tests.integration.checkpoints.audit_support import (
 )
 from tests.unit.audit.parties import Parties
 from tests.unit.audit.scenario import story
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

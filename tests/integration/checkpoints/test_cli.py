@@ -12,8 +12,6 @@ from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
 from infra.cli import app
-from producers.connection import KafkaAccess
-from producers.kafka_read import ends_of
 from producers.keys import write_key
 from schemas.alerts import PLATFORM_ORG
 from schemas.checkpoints import CheckpointRecord, CosignatureRecord, verify_cosignature_record
@@ -22,6 +20,8 @@ from schemas.tlog import PLATFORM_KEY_NAME, TlogError, open_checkpoint, origin_f
 from schemas.topics import CHECKPOINTS, COSIGNATURES, PROJECTS
 from tests.integration.checkpoints.conftest import read_all
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.read import ends_of
 
 
 async def _invoke(args: list[str], env: dict[str, str]) -> Any:

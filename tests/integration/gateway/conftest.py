@@ -25,10 +25,8 @@ from consumers.views.families import FAMILIES
 from consumers.views.models import ProjectView
 from infra.compose.app import build_app
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from producers.gateway_auth import ApiKeyStore
 from producers.gateway_state import GatewayState
-from producers.kafka_meta import partitions_of
 from producers.keys import key_file_name, write_key
 from producers.publisher import Draft, Publisher
 from schemas.alerts import PLATFORM_ORG
@@ -42,6 +40,8 @@ from schemas.registry import seed_events
 from schemas.signing import GENESIS_HASH, PrivateKey, b64
 from schemas.topics import PROJECTS, SHARED_TOPICS
 from tests.kafka_support import settings_for
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 
 class Topics:

@@ -19,9 +19,7 @@ from producers.gateway_auth import ApiKeyStore
 from producers.gateway_models import UnsignedEvent
 from producers.gateway_receipts import Receipts, ReceiptState
 from producers.gateway_state import GatewayState
-from producers.kafka_meta import key_partition
 from producers.keys import key_file_name, write_key
-from producers.sender import RecordSender
 from schemas.alerts import PLATFORM_ORG
 from schemas.common import Province
 from schemas.envelope import format_time
@@ -39,6 +37,8 @@ from tests.integration.gateway.conftest import (
     unique_org,
 )
 from tests.kafka_support import settings_for
+from transport.meta import key_partition
+from transport.sender import RecordSender
 
 pytestmark = pytest.mark.integration
 

@@ -10,14 +10,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from schemas.base import EventData
 from schemas.catalogue import event_types
 from schemas.participants import AuthorityGrantSpec, Organisation, RegistrySeed
 from schemas.registry import Registry, seed_events
 from schemas.signing import PrivateKey
 from tests.integration.kafka_admin import create_topics
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 MakeTopic = Callable[[int], Awaitable[str]]
 

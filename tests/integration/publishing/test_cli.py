@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
-from producers.connection import KafkaAccess
 from schemas.catalogue import model_for
 from schemas.envelope_read import from_record
 from schemas.signing import PrivateKey, Verifier
 from schemas.topics import APPROVALS, PARTICIPANTS, PROJECTS
 from tests.integration.publishing.conftest import end_offsets, read_all
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("catalogue_applied")]
 

@@ -27,15 +27,15 @@ from infra import local_kafka
 from infra.cli import app
 from infra.cli.publish import _with_id
 from infra.kafka_admin.topics import apply_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from producers.bulk import Row, read_rows
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from schemas.catalogue import model_for
 from schemas.topics import PROJECTS, catalogue
 from tests.conftest import own_broker
 from tests.integration.publishing.conftest import read_all
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 pytestmark = pytest.mark.integration
 

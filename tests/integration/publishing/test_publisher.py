@@ -10,9 +10,7 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from producers.chainstore import Acknowledged, Pending, SourceInUseError
-from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
-from producers.sender import BrokerUnavailableError, PublishError, RecordSender
 from schemas.chain import Link, check_link
 from schemas.envelope_read import from_record
 from schemas.errors import AuthorityError
@@ -26,6 +24,9 @@ from tests.integration.publishing.conftest import (
     read_all,
     registry_with,
 )
+from transport.access import KafkaAccess
+from transport.errors import BrokerUnavailableError, PublishError
+from transport.sender import RecordSender
 
 pytestmark = pytest.mark.integration
 

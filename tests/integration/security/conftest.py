@@ -32,7 +32,7 @@ from schemas.registry import Registry
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 CLIENT_TIMEOUT_MS = 10_000
 

@@ -38,15 +38,15 @@ from infra.kafka_admin.admin import (
     upsert_credential,
 )
 from infra.kafka_admin.topics import apply_topics
-from producers.connection import diagnose, login_error
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role
 from schemas.topics import DLQ, PARTICIPANTS, PROJECTS, SHARED_TOPICS, alerts_topic
 from tests.integration.security.conftest import assert_writes, consumer, producer
+from transport.access import diagnose, login_error
 
 if TYPE_CHECKING:
-    from producers.connection import KafkaAccess
     from tests.integration.security.conftest import Principals
+    from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from tests.kafka_support import access_env
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from producers.connection import KafkaAccess
+    from transport.access import KafkaAccess
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("catalogue_applied")]
 

@@ -18,8 +18,8 @@ from infra.kafka_admin.acls import service_acls
 from infra.kafka_admin.admin import SecurityDisabledError, apply_acls, current_acls
 from infra.logging import configure_logging
 from infra.settings import Settings
-from producers.connection import KafkaAccess
 from tests.conftest import own_broker
+from transport.access import KafkaAccess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

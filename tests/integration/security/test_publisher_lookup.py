@@ -9,10 +9,11 @@ import pytest
 
 from producers.chainstore import Acknowledged, Pending
 from producers.publisher import Draft, Publisher
-from producers.sender import PublishError, RecordSender
 from schemas.signing import PrivateKey
 from schemas.topics import PROJECTS
 from tests.integration.publishing.conftest import end_offsets, example_of
+from transport.errors import PublishError
+from transport.sender import RecordSender
 
 if TYPE_CHECKING:
     from pathlib import Path

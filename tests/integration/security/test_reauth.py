@@ -17,12 +17,12 @@ from confluent_kafka import KafkaError, Producer
 from infra.kafka_admin.acls import org_acls, org_principal
 from infra.kafka_admin.admin import apply_acls, upsert_credential
 from infra.kafka_admin.topics import apply_topics
-from infra.kafka_client import kafka_access
-from producers.connection import login_error
+from infra.kafka_settings import kafka_access
 from schemas.alerts import alerts_topic_spec
 from schemas.common import Role
 from schemas.topics import PROJECTS, alerts_topic, catalogue
 from tests.conftest import own_broker
+from transport.access import login_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,12 +9,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from consumers.config import ViewTopics
-from producers.connection import KafkaAccess
 from producers.publisher import Draft, Publisher
-from producers.sender import Ack, RecordSender
 from schemas.envelope import KafkaRecord
 from schemas.topics import APPROVALS, DLQ, PARTICIPANTS, PROJECTS, SHIPMENTS
 from tests.integration.views import scenario
+from transport.access import KafkaAccess
+from transport.sender import Ack, RecordSender
 
 
 def renames(topics: ViewTopics) -> dict[str, str]:

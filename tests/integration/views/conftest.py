@@ -20,12 +20,12 @@ from consumers.runner import run_views
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from infra.local_postgres import LocalPostgres, PostgresUnavailableError
-from producers.connection import KafkaAccess
-from producers.kafka_meta import partitions_of
 from schemas.access import AuthMethod, Principal, UserRole
 from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus, renames
+from transport.access import KafkaAccess
+from transport.meta import partitions_of
 
 __all__ = ["Bus", "as_platform", "renames"]
 

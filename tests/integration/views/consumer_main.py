@@ -26,9 +26,9 @@ from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from infra.logging import configure_logging
-from producers.connection import KafkaAccess
 from schemas.timing import TimeBounds
 from tests.integration.views import scenario
+from transport.access import KafkaAccess
 
 
 def encode(config: ViewsConfig) -> str:

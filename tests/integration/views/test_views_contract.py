@@ -19,8 +19,6 @@ from consumers.freshness import Freshness
 from consumers.rebuild import rebuild
 from consumers.store import ViewStore
 from consumers.store_read import get_view, list_views, statuses
-from producers.connection import KafkaAccess
-from producers.kafka_meta import key_partition
 from schemas.envelope import seal, to_record
 from tests.integration.views import scenario
 from tests.integration.views.conftest import (
@@ -35,6 +33,8 @@ from tests.integration.views.conftest import (
     running,
 )
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
+from transport.meta import key_partition
 
 pytestmark = pytest.mark.integration
 

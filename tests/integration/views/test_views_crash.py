@@ -26,10 +26,10 @@ from consumers.digest import digest
 from consumers.rebuild import rebuild
 from consumers.store import ViewStore
 from consumers.store_read import offsets
-from producers.connection import KafkaAccess
 from tests.integration.views import scenario
 from tests.integration.views.conftest import Bus, caught_up, config_for, fresh_database, read_topic
 from tests.integration.views.consumer_main import encode
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import get_view, offsets
-from producers.connection import KafkaAccess
 from tests.integration.kafka_admin import kafka_admin
 from tests.integration.views import scenario
 from tests.integration.views.conftest import (
@@ -29,6 +28,7 @@ from tests.integration.views.conftest import (
     running,
 )
 from tests.kafka_support import access_env
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ import pytest
 from consumers.config import ViewTopics
 from consumers.metrics import VIEW_LAG
 from consumers.sync import ViewSync
-from producers.connection import KafkaAccess
 from tests.integration.views import scenario
 from tests.integration.views.conftest import Bus, caught_up, config_for, end_offsets, running
 from tests.integration.views.test_views_kafka_offsets import store_offsets
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

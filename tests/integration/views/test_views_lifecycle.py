@@ -14,7 +14,6 @@ from consumers.alerts.clock import ManualClock
 from consumers.config import ViewTopics
 from consumers.store import ViewStore
 from consumers.store_read import get_view
-from producers.connection import KafkaAccess
 from schemas.alerts import AlertRaised, AlertRule
 from tests.integration.alerts.pipeline import (
     FIRM,
@@ -28,6 +27,7 @@ from tests.integration.alerts.pipeline import (
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import caught_up, read_topic
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from consumers.store import ViewStore
 from consumers.store_read import get_view
 from infra import local_kafka
 from infra.kafka_admin.topics import apply_topics
-from infra.kafka_client import kafka_access
+from infra.kafka_settings import kafka_access
 from schemas.topics import catalogue
 from tests.conftest import own_broker
 from tests.integration.views import scenario

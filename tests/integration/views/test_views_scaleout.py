@@ -38,10 +38,10 @@ from consumers.digest import digest
 from consumers.runner import run_views
 from consumers.store import ViewStore
 from consumers.store_read import offsets
-from producers.connection import KafkaAccess
 from tests.integration.views import scenario
 from tests.integration.views.conftest import Bus, caught_up, config_for, fresh_database, read_topic
 from tests.integration.views.consumer_main import ALERTS_CLOCK, alerts_plugin, encode
+from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 

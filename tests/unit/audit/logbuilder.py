@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from consumers.audit.records import AuditTopics, RawRecord
-from producers.kafka_meta import key_partition
 from schemas.base import EventData
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
 from schemas.signing import PrivateKey
 from tests.unit.audit.parties import OPERATOR_ORG, VALID_FROM, Parties
 from tests.unit.audit.scenario import Step
+from transport.meta import key_partition
 
 
 @dataclass(slots=True)

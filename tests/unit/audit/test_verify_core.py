@@ -10,7 +10,6 @@ import pytest
 from consumers.audit.findings import Finding, Kind
 from consumers.audit.inspect import event_hash_from
 from consumers.audit.verify import verify_records
-from producers.kafka_meta import key_partition
 from schemas.catalogue import event_types
 from schemas.envelope import seal
 from schemas.participants import KeyRevoked, KeyRotated
@@ -18,6 +17,7 @@ from schemas.signing import GENESIS_HASH, PrivateKey, b64
 from tests.unit.audit import parties as pa
 from tests.unit.audit.logbuilder import LogBuilder
 from tests.unit.audit.scenario import event, story
+from transport.meta import key_partition
 
 T = datetime(2025, 6, 1, 9, tzinfo=UTC)
 

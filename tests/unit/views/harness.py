@@ -19,7 +19,6 @@ from consumers.holding import StoredRecord
 from consumers.verification import Accepted, Rejected, VerificationStage
 from consumers.views.families import FAMILIES
 from consumers.views.models import TimelineEntry, ViewDoc
-from producers.kafka_meta import key_partition
 from producers.publisher import Draft
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
@@ -27,6 +26,7 @@ from schemas.events.corrections import Correction
 from schemas.registry import Registry
 from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
 from tests.integration.views import scenario
+from transport.meta import key_partition
 
 PARTITIONS = 6
 OPERATOR_KEY = scenario.key_of(scenario.PLATFORM)

@@ -18,7 +18,6 @@ from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
-from producers.kafka_meta import key_partition
 from schemas.envelope import Envelope, seal, to_record
 from schemas.signing import GENESIS_HASH
 from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
@@ -31,6 +30,7 @@ from tests.unit.views.harness import (
     WholeLogControl,
     stage_for,
 )
+from transport.meta import key_partition
 
 STEPS = [s for r in scenario.build(2).rounds() for s in r]
 XINJIANG, SHANGHAI = "urn:emining:cn:ent:xinjiang-example", "urn:emining:cn:ent:shanghai-example"

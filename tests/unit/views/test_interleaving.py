@@ -30,11 +30,11 @@ from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Reason
 from infra.cli import app
-from producers.kafka_meta import key_partition
 from schemas.chain import Link
 from schemas.envelope import Envelope, seal, to_record
 from tests.integration.views import scenario
 from tests.unit.views.harness import PARTITIONS, Record, WholeLogControl, stage_for
+from transport.meta import key_partition
 
 STORIES = 3
 

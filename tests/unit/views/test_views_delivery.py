@@ -7,8 +7,8 @@ import pytest
 from consumers.dlq import DeadLetterError, DeadLetterQueue
 from consumers.sync import _select
 from consumers.verification import Reason, Rejected
-from producers.sender import Ack
 from tests.unit.views.harness import Record
+from transport.sender import Ack
 
 TP = ("emining.projects.v1", 2)
 

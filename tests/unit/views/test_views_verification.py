@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from consumers.verification import Accepted, Reason, Rejected, VerificationStage
-from producers.kafka_meta import key_partition
 from producers.publisher import Draft
 from schemas.envelope import seal
 from schemas.participants import KeyRevoked
@@ -15,6 +14,7 @@ from schemas.signing import PrivateKey
 from schemas.topics import APPROVALS, PROJECTS
 from tests.integration.views import scenario
 from tests.unit.views.harness import Log, Record, StaticRegistry, stage_for
+from transport.meta import key_partition
 
 XINJIANG = "urn:emining:cn:ent:xinjiang-example"
 AT = datetime(2026, 5, 1, 9, tzinfo=UTC)

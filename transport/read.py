@@ -19,26 +19,29 @@ asked to skip such topics.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from contextlib import aclosing, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
 
-from producers.kafka_meta import partition_counts
-from schemas.errors import ContractError
+from transport.errors import MissingTopicError
+from transport.kafka import Consumer, KafkaError, Record, TopicPartition
+from transport.meta import partition_counts
 
 if TYPE_CHECKING:
-    from producers.connection import KafkaAccess
+    from datetime import datetime
 
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
-"""A record as aiokafka hands it over (``topic``, ``partition``, ``offset``, ``key``, ``value``,
-``headers``, ``timestamp``)."""
+    from transport.access import KafkaAccess
 
-log = structlog.get_logger("producers.kafka_read")
+log = structlog.get_logger("transport.read")
 
 Missing = Literal["raise", "skip"]
 """What to do about a topic that does not exist."""
@@ -47,23 +50,15 @@ FETCH_MS = 200
 """How long one fetch waits for records before the reader looks at its partitions again."""
 
 
-class MissingTopicError(ContractError):
-    """A topic to read does not exist (or the principal may not see it)."""
-
-    def __init__(self, topic: str) -> None:
-        super().__init__(f"topic {topic} does not exist: run `emining topics apply`")
-        self.topic = topic
-
-
-def group_less(kafka: KafkaAccess, timeout_s: float, **options: Any) -> AIOKafkaConsumer:
+def group_less(kafka: KafkaAccess, timeout_s: float, **options: Any) -> Consumer:
     """A consumer that joins no group and commits nothing; ``options`` go to aiokafka."""
-    return AIOKafkaConsumer(**kafka.aiokafka(), group_id=None, enable_auto_commit=False,
+    return Consumer(**kafka.aiokafka(), group_id=None, enable_auto_commit=False,
                             request_timeout_ms=int(max(timeout_s, 1.0) * 1000), **options)
 
 
 @asynccontextmanager
 async def opened(kafka: KafkaAccess, timeout_s: float,
-                 **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+                 **options: Any) -> AsyncIterator[Consumer]:
     """A started ``group_less`` consumer, stopped on exit (both bounded by ``timeout_s``)."""
     consumer = group_less(kafka, timeout_s, **options)
     try:
@@ -93,7 +88,7 @@ async def topic_partitions(kafka: KafkaAccess, topics: Iterable[str], *, timeout
     return [TopicPartition(t, p) for t in wanted for p in range(counts.get(t, 0))]
 
 
-async def drain(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], *,
+async def drain(consumer: Consumer, ends: Mapping[TopicPartition, int], *,
                 timeout_s: float, fetch_ms: int = FETCH_MS,
                 max_records: int | None = None) -> AsyncGenerator[list[Record], None]:
     """Batches of records of the (assigned) partitions in ``ends``, from each one's current
@@ -133,7 +128,48 @@ async def drain(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], 
         consumer.pause(*ends)
 
 
-async def end_offsets(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition], *,
+async def poll(consumer: Consumer, fetch_ms: int) -> list[tuple[TopicPartition, list[Record]]]:
+    """One fetch of the consumer's assigned (unpaused) partitions: each partition's records, in
+    partition order; empty when nothing came within ``fetch_ms``."""
+    batches = await consumer.getmany(timeout_ms=fetch_ms)
+    return [(tp, batches[tp]) for tp in sorted(batches, key=lambda t: (t.topic, t.partition))]
+
+
+async def behind(consumer: Consumer, ends: Mapping[TopicPartition, int]) -> bool:
+    """Whether some partition of ``ends`` is still short of its end offset (its position)."""
+    return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+
+async def fetch_some(consumer: Consumer, pending: Callable[[], Awaitable[bool]], *,
+                     max_records: int | None = None,
+                     fetch_ms: int = FETCH_MS) -> list[Record] | None:
+    """The records of the next fetch that brings any (all partitions, as fetched), or
+    ``None`` once ``pending()`` (e.g. ``behind`` the ends) says there is nothing left.
+
+    Unlike ``drain`` it keeps no state between calls: a caller that seeks back (to read a batch
+    again after it failed to apply it) gets the same records again. Records appended after the
+    end a caller had in mind may come along in the last fetch.
+    """
+    while await pending():
+        fetched = await consumer.getmany(timeout_ms=fetch_ms, max_records=max_records)
+        records = [r for batch in fetched.values() for r in batch]
+        if records:
+            return records
+    return None
+
+
+async def begin_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
+                        timeout_s: float) -> dict[TopicPartition, int]:
+    """The first offset still on the log of each of ``tps`` (one request, bounded)."""
+    tps = list(tps)
+    if not tps:
+        return {}
+    begins: dict[TopicPartition, int] = await asyncio.wait_for(
+        consumer.beginning_offsets(tps), timeout_s)
+    return begins
+
+
+async def end_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
                       timeout_s: float) -> dict[TopicPartition, int]:
     """The current end offset of each of ``tps`` (one request, bounded)."""
     tps = list(tps)
@@ -143,7 +179,20 @@ async def end_offsets(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition],
     return ends
 
 
-async def assign_at(consumer: AIOKafkaConsumer, tps: list[TopicPartition], *,
+async def offsets_for_times(consumer: Consumer, tps: Iterable[TopicPartition],
+                            since: datetime, *, timeout_s: float) -> dict[TopicPartition, int]:
+    """The first offset of each of ``tps`` whose record timestamp is at or after ``since``;
+    a partition with no such record is left out (one request, bounded)."""
+    tps = list(tps)
+    if not tps:
+        return {}
+    moment = int(since.timestamp() * 1000)
+    found = await asyncio.wait_for(consumer.offsets_for_times(dict.fromkeys(tps, moment)),
+                                   timeout_s)
+    return {tp: at.offset for tp, at in found.items() if at is not None}
+
+
+async def assign_at(consumer: Consumer, tps: list[TopicPartition], *,
                     start: Mapping[TopicPartition, int] | None = None, at_end: bool = False,
                     timeout_s: float) -> dict[TopicPartition, int]:
     """Assign ``tps`` and seek each to ``start`` (if given for it), else its first offset (or
@@ -152,7 +201,7 @@ async def assign_at(consumer: AIOKafkaConsumer, tps: list[TopicPartition], *,
     ends = await end_offsets(consumer, tps, timeout_s=timeout_s)
     begins: dict[TopicPartition, int] = {}
     if not at_end and any(tp not in (start or {}) for tp in tps):
-        begins = await asyncio.wait_for(consumer.beginning_offsets(tps), timeout_s)
+        begins = await begin_offsets(consumer, tps, timeout_s=timeout_s)
     for tp in tps:
         if start is not None and tp in start:
             consumer.seek(tp, start[tp])
@@ -211,8 +260,6 @@ async def follow(kafka: KafkaAccess, topics: Iterable[str], *, timeout_s: float 
                     yield batch
             return
         while stop is None or not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=fetch_ms)
-            out = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition))
-                   for r in batches[tp]]
+            out = [r for _, records in await poll(consumer, fetch_ms) for r in records]
             if out:
                 yield out

@@ -13,20 +13,12 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from producers.connection import KafkaAccess, refusal
-from producers.kafka_meta import connection_problem
 from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord
-from schemas.errors import EminingError
+from transport.access import KafkaAccess, refusal
+from transport.errors import BrokerUnavailableError, PublishError
+from transport.meta import connection_problem
 
-log = structlog.get_logger("producers.sender")
-
-
-class PublishError(EminingError):
-    """The broker did not acknowledge some records within the deadline."""
-
-
-class BrokerUnavailableError(PublishError):
-    """No broker answered within the time bound; nothing was sent."""
+log = structlog.get_logger("transport.sender")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import asyncio
 from aiokafka.client import AIOKafkaClient
 from aiokafka.partitioner import murmur2
 
-from producers.connection import KafkaAccess, diagnose
+from transport.access import KafkaAccess, diagnose
 
 DIAGNOSE_S = 5.0
 """Longest a failed connection is probed for its real cause (authentication, TLS)."""

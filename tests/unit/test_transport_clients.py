@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from infra import local_kafka
-from infra.kafka_client import client_properties, librdkafka_properties
-from producers.connection import KafkaAccess
+from transport.access import KafkaAccess
+from transport.clients import client_properties, librdkafka_properties
 
 
 def _props(text: str) -> dict[str, str]:

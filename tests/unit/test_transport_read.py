@@ -1,16 +1,17 @@
-"""``producers.kafka_read.drain`` on a scripted consumer: the cases a live broker will not stage
-on demand (a log that ends in a gap, a broker that stops sending)."""
+"""``transport.read`` on a scripted consumer: the cases a live broker will not stage on demand
+(a log that ends in a gap, a broker that stops sending, a batch read again after a seek back)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
 
-from producers.kafka_read import drain
+from transport.kafka import TopicPartition
+from transport.read import behind, drain, fetch_some, offsets_for_times, poll
 
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
@@ -40,7 +41,7 @@ class Scripted:
             return {}
         records, positions = self.steps.pop(0)
         self.positions |= positions
-        return {tp: rs for tp, rs in records.items() if tp in tps}
+        return {tp: rs for tp, rs in records.items() if not tps or tp in tps}
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -88,3 +89,59 @@ async def test_a_stall_ends_in_a_timeout_naming_the_partitions() -> None:
         await read()
     assert [[r.offset for r in b] for b in got] == [[0]]
     assert consumer.paused == {TP0, TP1}
+
+
+async def test_fetch_some_reads_again_after_a_seek_back_and_stops_once_nothing_is_behind() -> None:
+    consumer = Scripted(
+        steps=[({}, {}),  # a fetch that brings nothing is skipped, not returned
+               ({TP0: [Rec(0, 0), Rec(0, 1)]}, {TP0: 2}),
+               ({TP0: [Rec(0, 0), Rec(0, 1)]}, {TP0: 2})],
+        positions={TP0: 0})
+    ends = {TP0: 2}
+
+    async def pending() -> bool:
+        return await behind(consumer, ends)
+
+    first = await fetch_some(consumer, pending)
+    assert [r.offset for r in first or []] == [0, 1]
+    consumer.seek(TP0, 0)  # the batch failed to apply: read it again
+    again = await fetch_some(consumer, pending)
+    assert [r.offset for r in again or []] == [0, 1]
+    assert await fetch_some(consumer, pending) is None
+    assert consumer.steps == []
+
+
+async def test_behind_compares_each_position_with_its_end() -> None:
+    consumer = Scripted(steps=[], positions={TP0: 4, TP1: 6})
+    assert await behind(consumer, {TP0: 4, TP1: 7}) is True
+    assert await behind(consumer, {TP0: 4, TP1: 6}) is False
+
+
+async def test_poll_gives_each_partition_its_records_in_partition_order() -> None:
+    consumer = Scripted(steps=[({TP1: [Rec(1, 9)], TP0: [Rec(0, 3)]}, {TP0: 4, TP1: 10})],
+                        positions={TP0: 3, TP1: 9})
+    polled = await poll(consumer, 1)  # type: ignore[arg-type]
+    assert [(tp, [r.offset for r in rs]) for tp, rs in polled] == [(TP0, [3]), (TP1, [9])]
+    assert await poll(consumer, 1) == []  # type: ignore[arg-type]
+
+
+@dataclass
+class Hit:
+    offset: int
+
+
+async def test_offsets_for_times_leaves_out_a_partition_with_nothing_that_late() -> None:
+    asked: list[dict[TopicPartition, int]] = []
+
+    class Timed:
+        async def offsets_for_times(self, query: dict[TopicPartition, int]) -> dict[Any, Any]:
+            asked.append(query)
+            return {TP0: Hit(12), TP1: None}
+
+    since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    found = await offsets_for_times(Timed(), [TP0, TP1], since,  # type: ignore[arg-type]
+                                    timeout_s=5)
+    assert found == {TP0: 12}
+    assert asked == [{TP0: 1767323045000, TP1: 1767323045000}]
+    assert await offsets_for_times(Timed(), [], since, timeout_s=5) == {}  # type: ignore[arg-type]
+    assert len(asked) == 1

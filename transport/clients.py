@@ -1,4 +1,8 @@
-"""Where the broker is, and Kafka clients configured for no loss and bounded waits."""
+"""Kafka clients configured for no loss and bounded waits, and client configuration files.
+
+Everything here takes a ``KafkaAccess`` (where the broker is, who we are to it) and a timeout;
+``infra.kafka_settings`` makes the access from the settings.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,21 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
-from infra.local_kafka.access import PROTOCOLS, secret, settings_access
-from infra.local_kafka.errors import BrokerError, BrokerUnreachableError, MissingCredentialError
-from producers.connection import KafkaAccess
-
-from . import local_kafka
+from transport.access import KafkaAccess
+from transport.errors import BrokerUnreachableError, PublishError, PublishTimeoutError
+from transport.meta import connection_problem
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .settings import Settings
-
 __all__ = [
-    "PROTOCOLS",
-    "BrokerUnreachableError",
-    "MissingCredentialError",
-    "NoBrokerError",
-    "PublishError",
-    "PublishTimeoutError",
-    "bootstrap_servers",
-    "kafka_access",
+    "admin_client",
+    "client_properties",
+    "librdkafka_properties",
     "make_consumer",
     "make_producer",
     "publish",
@@ -37,84 +32,18 @@ __all__ = [
 ]
 
 
-log = structlog.get_logger("infra.kafka")
-
-
-class NoBrokerError(BrokerError):
-    """Neither ``EMINING_KAFKA_BOOTSTRAP`` nor a running local broker says where Kafka is."""
-
-
-class PublishError(BrokerError):
-    """The broker refused a record (too large, unknown topic, not authorised...)."""
-
-
-class PublishTimeoutError(PublishError):
-    """A record was not acknowledged by the broker within ``client_timeout_s``."""
-
-
-def bootstrap_servers(settings: Settings) -> str:
-    """``EMINING_KAFKA_BOOTSTRAP`` if set, else the running local broker's address."""
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    found = local_kafka.status(settings)
-    if found.running and found.bootstrap is not None:
-        return found.bootstrap
-    raise NoBrokerError(
-        f"no broker: run `emining kafka up` or set EMINING_KAFKA_BOOTSTRAP"
-        f" (no local broker is running in {local_kafka.Layout.of(settings).root})"
-    )
-
-
-def audit_access(settings: Settings, serving: KafkaAccess) -> KafkaAccess | None:
-    """The principal ``emining serve``'s audit pages read the whole log as: the configured
-    ``EMINING_AUDIT_KAFKA_*`` credential, else ``serving`` itself when it may read everything (no
-    authentication, or the local broker's admin); ``None``: the pages point to the CLI."""
-    username = settings.audit_kafka_username
-    if username:
-        password = secret(settings.audit_kafka_password, settings.audit_kafka_password_file,
-                           "EMINING_AUDIT_KAFKA_PASSWORD_FILE")
-        if password is None:
-            raise MissingCredentialError(
-                "EMINING_AUDIT_KAFKA_USERNAME is set without EMINING_AUDIT_KAFKA_PASSWORD (or"
-                " EMINING_AUDIT_KAFKA_PASSWORD_FILE)")
-        return serving.as_user(username, password)
-    if not serving.sasl or (not settings.kafka_bootstrap
-                            and serving.username == local_kafka.ADMIN):
-        return serving
-    return None
-
-
-def kafka_access(settings: Settings) -> KafkaAccess:
-    """The broker and the principal this process acts as, from ``EMINING_KAFKA_*``.
-
-    Against the project's local broker, no username means its admin (the operator on their
-    own machine); against an external cluster a credential must be given.
-    """
-    bootstrap = bootstrap_servers(settings)
-    if settings.kafka_bootstrap:
-        return settings_access(settings, bootstrap)
-    return settings_access(
-        settings, bootstrap,
-        local_ca=lambda: local_kafka.Layout.of(settings).tls_dir / "ca.pem",
-        local_admin=lambda: (local_kafka.ADMIN, local_kafka.admin_password(settings)))
-
-
-def _timeout_ms(settings: Settings) -> int:
-    return int(settings.client_timeout_s * 1000)
-
-
-def make_producer(settings: Settings, access: KafkaAccess | None = None, **overrides: Any) -> Any:
-    """An idempotent, ``acks=all`` producer whose sends fail within ``client_timeout_s``.
+def make_producer(access: KafkaAccess, timeout_s: float, **overrides: Any) -> Any:
+    """An idempotent, ``acks=all`` producer whose sends fail within ``timeout_s``.
 
     Not started: use ``async with started(producer)``. aiokafka has no separate delivery
     timeout; ``request_timeout_ms`` also expires batches that wait for a missing leader.
     """
     options: dict[str, Any] = {
-        **(access or kafka_access(settings)).aiokafka(),
+        **access.aiokafka(),
         "client_id": "emining-producer",
         "enable_idempotence": True,
         "acks": "all",
-        "request_timeout_ms": _timeout_ms(settings),
+        "request_timeout_ms": int(timeout_s * 1000),
         "linger_ms": 5,
     }
     options.update(overrides)
@@ -122,23 +51,24 @@ def make_producer(settings: Settings, access: KafkaAccess | None = None, **overr
 
 
 def make_consumer(
-    settings: Settings,
+    access: KafkaAccess,
+    timeout_s: float,
     *topics: str,
     group_id: str | None,
-    access: KafkaAccess | None = None,
     **overrides: Any,
 ) -> Any:
     """A consumer that reads from the beginning and commits only when told to.
 
-    Not started: use ``async with started(consumer)``.
+    Not started: use ``async with started(consumer)``. Its requests wait ``timeout_s``, at
+    least 30 s (a group join can take that long).
     """
     options: dict[str, Any] = {
-        **(access or kafka_access(settings)).aiokafka(),
+        **access.aiokafka(),
         "client_id": "emining-consumer",
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "request_timeout_ms": max(_timeout_ms(settings), 30_000),
+        "request_timeout_ms": max(int(timeout_s * 1000), 30_000),
         "isolation_level": "read_committed",
     }
     options.update(overrides)
@@ -154,8 +84,6 @@ async def started(
     A failed login or TLS handshake, which aiokafka reports as "Unable to bootstrap", is named
     as such (``access``: the client's; else read back from a SASL_PLAINTEXT client).
     """
-    from producers.kafka_meta import connection_problem  # noqa: PLC0415 - failure path only
-
     try:
         async with asyncio.timeout(timeout_s):
             await client.start()
@@ -206,6 +134,34 @@ async def publish(
         ) from exc
     except KafkaError as exc:
         raise PublishError(f"the broker refused a record to {topic}: {exc}") from exc
+
+
+@asynccontextmanager
+async def admin_client(kafka: KafkaAccess, timeout_s: float) -> AsyncIterator[Any]:
+    """A started ``AIOKafkaAdminClient``; an unreachable broker becomes one clear error.
+
+    aiokafka reports a refused SASL login as a plain connection failure: the failure path asks
+    ``connection_problem`` why, so a wrong credential is named as such.
+    """
+    client = AIOKafkaAdminClient(
+        **kafka.aiokafka(),
+        client_id="emining-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.start()
+        except (KafkaConnectionError, TimeoutError, OSError) as exc:
+            problem = await connection_problem(kafka)
+            raise BrokerUnreachableError(
+                problem
+                or f"no Kafka broker answers at {kafka.bootstrap} (waited up to"
+                f" {timeout_s:.0f}s): run `emining kafka up`, or check EMINING_KAFKA_BOOTSTRAP"
+            ) from exc
+        yield client
+    finally:
+        await client.close()
 
 
 def _jaas_quoted(value: str) -> str:
