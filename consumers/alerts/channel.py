@@ -154,8 +154,9 @@ class Channel(Protocol):
         """The URL as listed to its owner and written to the DLQ (credentials removed)."""
         ...
 
-    def body(self, alert: AlertRaised, source: str) -> bytes:
-        """What is POSTed for ``alert`` (the same for every attempt and target)."""
+    def body(self, endpoint: Endpoint, alert: AlertRaised, source: str) -> bytes:
+        """What is POSTed for ``alert`` to ``endpoint`` (the same for every attempt; it may
+        follow the target's options, e.g. its flavour or language)."""
         ...
 
     def prepare(self, endpoint: Endpoint, alert_id: str, body: bytes, at: datetime) -> Prepared:

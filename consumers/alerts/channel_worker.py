@@ -180,7 +180,7 @@ class ChannelWorker:
             return job, "dead", 0, f"{type(exc).__name__}: {exc}"[:500]
 
     async def _send(self, job: Job) -> Result:
-        body = self.channel.body(job.alert, self.source)
+        body = self.channel.body(job.endpoint, job.alert, self.source)
         async with self._limit:
             async with self._store.reading() as conn:  # removed since it was claimed?
                 if not await outbox.still_active(conn, self.channel.tables, [job.endpoint.id]):

@@ -104,7 +104,7 @@ class WebhookChannel:
     def shown(self, url: str) -> str:
         return url
 
-    def body(self, alert: AlertRaised, source: str) -> bytes:
+    def body(self, endpoint: Endpoint, alert: AlertRaised, source: str) -> bytes:  # noqa: ARG002
         return webhook_body(alert, source)
 
     def prepare(self, endpoint: Endpoint, alert_id: str, body: bytes, at: datetime) -> Prepared:
