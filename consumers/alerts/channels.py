@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import outbox
 from consumers.alerts.channel import Channel
+from consumers.alerts.robots import ROBOT
 from consumers.alerts.webhooks import WEBHOOK
 from schemas.errors import EminingError
 
-CHANNELS: tuple[Channel, ...] = (WEBHOOK,)
+CHANNELS: tuple[Channel, ...] = (WEBHOOK, ROBOT)
 """Every push channel, by its ``name``."""
 
 
