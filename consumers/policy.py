@@ -78,6 +78,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/webhooks"): Rule(Audience.OWN_ORG, MANAGERS),
     ("GET", "/v1/webhooks"): Rule(Audience.OWN_ORG, MANAGERS),
     ("DELETE", "/v1/webhooks/{webhook_id}"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("POST", "/v1/alerts/channels/{channel}"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("GET", "/v1/alerts/channels/{channel}"): Rule(Audience.OWN_ORG, MANAGERS),
+    ("DELETE", "/v1/alerts/channels/{channel}/{target_id}"): Rule(Audience.OWN_ORG, MANAGERS),
     ("GET", "/v1/alerts/stream"): Rule(Audience.OWN_ORG, READERS),
     # Accountability: who read restricted data.
     ("GET", "/v1/audit/reads"): Rule(Audience.AUDIT, AUDITORS),

@@ -1,4 +1,5 @@
-"""HTTP routes of the alerts: subscriptions and webhooks of the authenticated organisation."""
+"""HTTP routes of the alerts: subscriptions, webhooks and the targets of every push channel
+(``/alerts/channels/<name>``) of the authenticated organisation."""
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
 
@@ -9,7 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, Securi
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from consumers.alerts.channel import Endpoint
+from consumers.alerts.channels import CHANNELS, UnknownChannelError
+from consumers.alerts.channels import channel as channel_named
 from consumers.alerts.filters import Subscription
+from consumers.alerts.outbox import Health
 from consumers.alerts.service import AlertsService
 from producers.gateway_auth import ApiKeyStore
 from schemas.common import Mineral, Province
@@ -80,6 +85,46 @@ class WebhookOut(BaseModel):
     last_error: str | None = Field(default=None, description="why the last one was given up")
 
 
+class TargetIn(BaseModel):
+    url: str = Field(max_length=2000, description="https:// (or http://) to a public address; "
+                     "checked strictly (see README, Webhooks)")
+    secret: str | None = Field(default=None, max_length=500, description="a secret the "
+                               "channel's service gave you (e.g. a DingTalk robot's signing "
+                               "secret); never shown back")
+    options: dict[str, str] = Field(default_factory=dict, description="the channel's options "
+                                    '(e.g. robot: {"flavour": "wecom"|"dingtalk"})')
+
+
+class TargetOut(BaseModel):
+    id: str
+    channel: str
+    url: str = Field(description="as registered, credentials in it hidden")
+    options: dict[str, str] = Field(default_factory=dict)
+    secret: str | None = Field(default=None, description="a secret the platform made: shown "
+                               "once, when created")
+    delivered: int = 0
+    dead_lettered: int = 0
+    pending: int = 0
+    last_error: str | None = None
+
+    @classmethod
+    def of(cls, name: str, target: Endpoint, health: Health | None = None,
+           *, created: bool = False) -> "TargetOut":
+        found, state = channel_named(name), health or Health()
+        return cls(id=target.id, channel=name, url=found.shown(target.url),
+                   options=dict(target.options),
+                   secret=target.secret if created and found.issues_secret else None,
+                   delivered=state.delivered, dead_lettered=state.dead, pending=state.pending,
+                   last_error=state.last_error)
+
+
+def _known(name: str) -> str:
+    try:
+        return channel_named(name).name
+    except UnknownChannelError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
 def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRouter:
     """``/subscriptions`` and ``/webhooks`` (mounted under ``/v1``)."""
     router = APIRouter(tags=["alerts"])
@@ -123,6 +168,41 @@ def create_alerts_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRo
     async def remove_webhook(webhook_id: str, org: Org) -> Response:
         if not await service.remove_webhook(org, webhook_id):
             raise HTTPException(404, f"you have no webhook {webhook_id}")
+        return Response(status_code=204)
+
+    router.include_router(create_channels_router(service, api_keys))
+    return router
+
+
+def create_channels_router(service: AlertsService, api_keys: ApiKeyStore) -> APIRouter:
+    """``/alerts/channels/<name>``: the organisation's targets on every push channel."""
+    router = APIRouter(tags=["alerts"])
+    Org = Annotated[str, Depends(organisation_of(api_keys))]  # noqa: N806 - a type alias
+    names = ", ".join(c.name for c in CHANNELS)
+
+    @router.post("/alerts/channels/{channel}", status_code=201,
+                 description=f"Register a target of a push channel ({names}) for your alerts.")
+    async def add_target(channel: str, body: TargetIn, org: Org) -> TargetOut:
+        name = _known(channel)
+        try:
+            target = await service.add_target(name, org, body.url, secret=body.secret,
+                                              options=body.options)
+        except EminingError as exc:  # the URL policy or the channel refused it: say why
+            raise HTTPException(422, [{"type": "channel_target", "loc": ["body"],
+                                       "msg": str(exc)}]) from exc
+        return TargetOut.of(name, target, created=True)
+
+    @router.get("/alerts/channels/{channel}")
+    async def targets(channel: str, org: Org) -> list[TargetOut]:
+        name = _known(channel)
+        return [TargetOut.of(name, t, h) for t, h in await service.targets_of(name, org)]
+
+    @router.delete("/alerts/channels/{channel}/{target_id}", status_code=204,
+                   response_class=Response)
+    async def remove_target(channel: str, target_id: str, org: Org) -> Response:
+        name = _known(channel)
+        if not await service.remove_target(name, org, target_id):
+            raise HTTPException(404, f"you have no {name} target {target_id}")
         return Response(status_code=204)
 
     return router

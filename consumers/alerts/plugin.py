@@ -33,7 +33,7 @@ from schemas.registry import Registry
 log = structlog.get_logger("consumers.alerts")
 
 Workers = Callable[[AlertStore, asyncio.Event, asyncio.Event], Awaitable[None]]
-"""``workers(store, wake, stop)``: deliver the outbox (to Kafka and webhooks) until ``stop``."""
+"""``workers(store, wake, stop)``: deliver the outbox (Kafka, push channels) until ``stop``."""
 
 
 class BatchAlerts:

@@ -1,15 +1,19 @@
-"""What the HTTP API and the CLI do with subscriptions and webhooks, in one place."""
+"""What the HTTP API and the CLI do with subscriptions and channel targets, in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
 
+from consumers.alerts import outbox
+from consumers.alerts.channel import Endpoint
+from consumers.alerts.channels import channel
 from consumers.alerts.clock import Clock
 from consumers.alerts.directory import Directory
 from consumers.alerts.filters import Subscription
+from consumers.alerts.outbox import Health
 from consumers.alerts.render import alert_of
 from consumers.alerts.stage import nothing
 from consumers.alerts.store import AlertStore, record_alerts
@@ -21,14 +25,6 @@ from consumers.alerts.subscriptions import (
     matching_projects,
 )
 from consumers.alerts.webhook_targets import TargetPolicy
-from consumers.alerts.webhook_worker import (
-    WebhookHealth,
-    add_webhook,
-    list_webhooks,
-    remove_webhook,
-    webhook_health,
-)
-from consumers.alerts.webhooks import Webhook
 from schemas.common import Mineral, Province
 from schemas.events.projects import ProjectStage
 
@@ -37,7 +33,8 @@ log = structlog.get_logger("consumers.alerts.service")
 
 @dataclass
 class AlertsService:
-    """Subscriptions and webhooks of organisations, over the alerts' store."""
+    """Subscriptions and push-channel targets (webhooks, …) of organisations, over the alerts'
+    store. An organisation only ever adds, lists or removes its own targets."""
 
     store: AlertStore
     directory: Callable[[], Directory]
@@ -78,22 +75,43 @@ class AlertsService:
         log.info("subscription_deleted", org=org, subscription=sub_id, found=deleted)
         return deleted
 
-    async def add_webhook(self, org: str, url: str) -> Webhook:
+    async def add_target(self, name: str, org: str, url: str, *, secret: str | None = None,
+                         options: Mapping[str, str] | None = None) -> Endpoint:
+        """Register ``url`` on channel ``name`` for ``org``'s alerts. The target policy checks
+        the URL (``WebhookTargetError``), the channel its secret and options
+        (``ChannelConfigError``); an unknown channel is ``UnknownChannelError``."""
+        found = channel(name)
+        kept, checked = found.configured(secret, options or {})
+        await self.targets.check(url)
         async with self.store.writing() as conn:
-            hook = await add_webhook(conn, org, url, self.clock.now(), self.targets)
-        log.info("webhook_added", org=org, webhook_id=hook.id)
-        return hook
+            target = await outbox.add_target(conn, found.tables, org, url, kept, checked,
+                                             self.clock.now())
+        log.info("channel_target_added", channel=name, org=org, target_id=target.id)
+        return target
 
-    async def webhooks(self, org: str) -> list[tuple[Webhook, WebhookHealth]]:
-        """``org``'s webhooks, each with how its deliveries went (failures are reported to
-        their owner here, and on the DLQ with ``dlq_org``)."""
+    async def targets_of(self, name: str, org: str) -> list[tuple[Endpoint, Health]]:
+        """``org``'s targets on channel ``name``, each with how its deliveries went (failures
+        are reported to their owner here, and on the DLQ with ``dlq_org``)."""
+        found = channel(name)
         async with self.store.reading() as conn:
-            hooks = await list_webhooks(conn, org)
-            health = await webhook_health(conn, org)
-        return [(h, health.get(h.id, WebhookHealth())) for h in hooks]
+            targets = await outbox.list_targets(conn, found.tables, org)
+            health = await outbox.health(conn, found.tables, org)
+        return [(target, health.get(target.id, Health())) for target in targets]
+
+    async def remove_target(self, name: str, org: str, target_id: str) -> bool:
+        found = channel(name)
+        async with self.store.writing() as conn:
+            removed = await outbox.remove_target(conn, found.tables, org, target_id,
+                                                 self.clock.now(), f"{name} removed")
+        log.info("channel_target_removed", channel=name, org=org, target_id=target_id,
+                 found=removed)
+        return removed
+
+    async def add_webhook(self, org: str, url: str) -> Endpoint:
+        return await self.add_target("webhook", org, url)
+
+    async def webhooks(self, org: str) -> list[tuple[Endpoint, Health]]:
+        return await self.targets_of("webhook", org)
 
     async def remove_webhook(self, org: str, webhook_id: str) -> bool:
-        async with self.store.writing() as conn:
-            removed = await remove_webhook(conn, org, webhook_id, self.clock.now())
-        log.info("webhook_removed", org=org, webhook_id=webhook_id, found=removed)
-        return removed
+        return await self.remove_target("webhook", org, webhook_id)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, true, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import tables as t
+from consumers.alerts.channels import queue_all  # also declares each channel's tables
 from consumers.alerts.model import Deadline
 from consumers.store import ViewStore
 from consumers.store_batch import dialect_insert
@@ -199,7 +200,8 @@ class Delivered:
 
 
 async def mark_delivered(conn: AsyncConnection, done: Sequence[Delivered], now: datetime) -> None:
-    """Record Kafka deliveries and queue their webhook deliveries."""
+    """Record Kafka deliveries and queue their deliveries on every push channel (the outbox of
+    each channel is written in this same transaction)."""
     if not done:
         return
     a, stamp = t.alerts, format_time(now)
@@ -208,19 +210,7 @@ async def mark_delivered(conn: AsyncConnection, done: Sequence[Delivered], now: 
         .values(delivered_at=stamp, log_partition=bindparam("p"), log_offset=bindparam("o"),
                 claimed_by=None, claimed_until=None),
         [{"id": d.alert_id, "p": d.partition, "o": d.offset} for d in done])
-    await queue_webhooks(conn, [d.alert_id for d in done], stamp)
-
-
-async def queue_webhooks(conn: AsyncConnection, alert_ids: Sequence[str], stamp: str) -> None:
-    """One pending delivery per alert and active webhook of its recipient."""
-    a, w = t.alerts, t.webhooks
-    pairs = await conn.execute(
-        select(a.c.alert_id, w.c.id).join(w, and_(w.c.org == a.c.recipient, w.c.active == true()))
-        .where(a.c.alert_id.in_(alert_ids)))
-    rows = [{"alert_id": r[0], "webhook_id": r[1], "status": "pending", "attempts": 0,
-             "updated_at": stamp} for r in pairs]
-    if rows:
-        await conn.execute(dialect_insert(conn, t.deliveries).values(rows).on_conflict_do_nothing())
+    await queue_all(conn, [d.alert_id for d in done], stamp)
 
 
 async def release(conn: AsyncConnection, alert_ids: Sequence[str]) -> None:

@@ -1,14 +1,14 @@
 """The alerts' tables, beside the views in the same database (one transaction covers both).
 
 They are not part of the views' generations: a rebuild replays events into fresh views, but the
-alert ledger (``alerts``) is kept, so replaying history never sends an alert twice.
+alert ledger (``alerts``) is kept, so replaying history never sends an alert twice. Each push
+channel declares its own two tables on this ``metadata`` (``channel.outbox_tables``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Index,
     Integer,
@@ -70,27 +70,3 @@ subscriptions = Table(
     Column("stages", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
-
-webhooks = Table(
-    "alerts_webhooks", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("org", String(120), nullable=False, index=True),
-    Column("url", Text, nullable=False),
-    Column("secret", Text, nullable=False),
-    Column("active", Boolean, nullable=False, default=True),
-    Column("created_at", String(40), nullable=False),
-)
-"""Per-organisation webhooks. The secret is kept in clear: HMAC needs it to sign."""
-
-deliveries = Table(
-    "alerts_webhook_deliveries", metadata,
-    Column("alert_id", String(32), primary_key=True),
-    Column("webhook_id", String(32), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text),
-    Column("claimed_until", String(40)),
-    Column("updated_at", String(40), nullable=False),
-)
-"""Status ``pending`` → ``sending`` (claimed until a lease ends) → ``delivered`` or ``dead``."""
-Index("alerts_webhook_deliveries_status", deliveries.c.status)

@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -36,6 +37,9 @@ alerts_app = typer.Typer(help="Alerts between the two sides: tail, subscriptions
 webhooks_app = typer.Typer(help="Webhooks that receive an organisation's alerts.",
                            no_args_is_help=True)
 alerts_app.add_typer(webhooks_app, name="webhooks")
+channels_app = typer.Typer(help="Targets of an organisation on any push channel (webhook, …).",
+                           no_args_is_help=True)
+alerts_app.add_typer(channels_app, name="channels")
 
 OrgOption = Annotated[str, typer.Option("--org", help="organisation id (urn:emining:…)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -182,6 +186,81 @@ def webhook_remove(org: OrgOption, webhook_id: str) -> None:
     if not run(_with_service(lambda service: service.remove_webhook(org, webhook_id))):
         fail(f"{org} has no webhook {webhook_id}")
     console.print(f"removed webhook {webhook_id}", highlight=False)
+
+
+ChannelArgument = Annotated[str, typer.Argument(help="the channel's name (webhook, …)")]
+
+
+def _channel(name: str) -> Any:
+    """The registered channel ``name``, else one line naming the known ones."""
+    from consumers.alerts.channels import UnknownChannelError, channel  # noqa: PLC0415
+
+    try:
+        return channel(name)
+    except UnknownChannelError as exc:
+        fail(str(exc))
+
+
+def _options(given: list[str] | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in given or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--option takes KEY=VALUE, not {item!r}")
+        options[key.strip()] = value.strip()
+    return options
+
+
+@channels_app.command("add")
+def channel_add(
+    channel: ChannelArgument, org: OrgOption, url: str,
+    option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable (the "
+                                                     "channel's options)")] = None,
+    secret_file: Annotated[Path | None, typer.Option(help="a file holding the secret the "
+                                                     "channel's service gave you ('-': stdin)")]
+    = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a target of a push channel for an organisation's alerts."""
+    found, options = _channel(channel), _options(option)
+    secret = None
+    if secret_file is not None:
+        secret = (sys.stdin.read() if str(secret_file) == "-"
+                  else secret_file.read_text(encoding="utf-8")).strip()
+
+    target = run(_with_service(lambda service: service.add_target(
+        channel, org, url, secret=secret, options=options)))
+    shown = target.secret if found.issues_secret else None
+    if as_json:
+        print_json({"id": target.id, "channel": channel, "url": found.shown(target.url),
+                    "options": dict(target.options), "secret": shown})
+        return
+    console.print(f"{channel} {target.id} → {found.shown(target.url)}"
+                  + (f"\nsecret (shown once): {shown}" if shown else ""), highlight=False)
+
+
+@channels_app.command("list")
+def channel_list(channel: ChannelArgument, org: OrgOption, as_json: JsonOption = False) -> None:
+    """An organisation's targets on a channel, with how their deliveries went."""
+    found = _channel(channel)
+    targets = run(_with_service(lambda service: service.targets_of(channel, org)))
+    if as_json:
+        print_json([{"id": t.id, "url": found.shown(t.url), "options": dict(t.options),
+                     "delivered": s.delivered, "dead_lettered": s.dead, "pending": s.pending,
+                     "last_error": s.last_error} for t, s in targets])
+        return
+    for target, health in targets:
+        failed = f", last failure: {health.last_error}" if health.last_error else ""
+        console.print(f"{target.id}  {found.shown(target.url)}  delivered {health.delivered}, "
+                      f"dead-lettered {health.dead}, pending {health.pending}{failed}",
+                      highlight=False)
+
+
+@channels_app.command("remove")
+def channel_remove(channel: ChannelArgument, org: OrgOption, target_id: str) -> None:
+    if not run(_with_service(lambda service: service.remove_target(channel, org, target_id))):
+        fail(f"{org} has no {channel} target {target_id}")
+    console.print(f"removed {channel} target {target_id}", highlight=False)
 
 
 @alerts_app.command("deliver")

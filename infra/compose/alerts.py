@@ -1,4 +1,4 @@
-"""Composition of the alerts: config, clock, verifier, topics, delivery and webhook workers."""
+"""Composition of the alerts: config, clock, verifier, topics, delivery and channel workers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import httpx
 
+from consumers.alerts.channel_worker import ChannelSender, ChannelWorker, KafkaDeadLetters
+from consumers.alerts.channels import CHANNELS
 from consumers.alerts.clock import Clock, SystemClock
 from consumers.alerts.config import AlertConfig, load_config
 from consumers.alerts.delivery import AlertDelivery
@@ -17,8 +19,6 @@ from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.service import AlertsService
 from consumers.alerts.store import AlertStore
 from consumers.alerts.webhook_targets import TargetPolicy
-from consumers.alerts.webhook_worker import KafkaDeadLetters, WebhookWorker
-from consumers.alerts.webhooks import WebhookSender
 from consumers.store import ViewStore
 from infra.compose import sdk
 from infra.kafka_admin.topics import TopicChange, apply_topics
@@ -84,13 +84,16 @@ def delivery(settings: Settings, store: AlertStore,
                          timeout_s=settings.client_timeout_s, wake=wake)
 
 
-def webhook_worker(settings: Settings, store: AlertStore, clock: Clock, client: httpx.AsyncClient,
-                   sender: RecordSender) -> WebhookWorker:
-    return WebhookWorker(store, WebhookSender(client, targets=webhook_targets(settings)),
-                         KafkaDeadLetters(sender),
-                         source=f"{PLATFORM_ORG}/{settings.alerts_instance}", clock=clock)
+def channel_workers(settings: Settings, store: AlertStore, clock: Clock,
+                    client: httpx.AsyncClient, sender: RecordSender) -> list[ChannelWorker]:
+    """One worker per registered push channel, each with the same target policy and DLQ."""
+    targets, dead = webhook_targets(settings), KafkaDeadLetters(sender)
+    return [ChannelWorker(store, ChannelSender(channel, client, targets=targets), dead,
+                          source=f"{PLATFORM_ORG}/{settings.alerts_instance}", clock=clock)
+            for channel in CHANNELS]
 
 
 def webhook_targets(settings: Settings) -> TargetPolicy:
-    """Where webhooks may point: public addresses, plus the hosts the operator allows."""
+    """Where webhooks (every push channel) may point: public addresses, plus the hosts the
+    operator allows."""
     return TargetPolicy.allowing(settings.webhook_allow_hosts.split(","))

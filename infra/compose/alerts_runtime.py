@@ -1,4 +1,4 @@
-"""Running the alert workers: Kafka delivery and webhooks, alone or beside the view consumer."""
+"""Running the alert workers: Kafka delivery and push channels, alone or beside the views."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from transport.sender import RecordSender
 
 async def run_workers(settings: Settings, store: AlertStore, clock: Clock, stop: asyncio.Event,
                       wake: asyncio.Event | None = None) -> None:
-    """Deliver the outbox to Kafka and to webhooks until ``stop``."""
+    """Deliver the outbox to Kafka and to every push channel until ``stop``."""
     delivery = alerts_wiring.delivery(settings, store, wake)
     async with (
         httpx.AsyncClient() as client,
         RecordSender(kafka_access(settings), timeout_s=settings.client_timeout_s) as sender,
     ):
         await delivery.start()
-        hooks = alerts_wiring.webhook_worker(settings, store, clock, client, sender)
+        pushes = alerts_wiring.channel_workers(settings, store, clock, client, sender)
         try:
-            await asyncio.gather(delivery.run(stop), hooks.run(stop))
+            await asyncio.gather(delivery.run(stop), *(push.run(stop) for push in pushes))
         finally:
             await delivery.stop()
 

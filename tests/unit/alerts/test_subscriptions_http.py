@@ -128,3 +128,37 @@ async def test_webhooks_are_registered_listed_and_removed_per_organisation(api: 
         assert problem["loc"] == ["body", "url"]
         assert any(word in problem["msg"] for word in ("U+000B", "loopback", "link-local"))
     assert (await client.get("/v1/webhooks", headers=huaye)).json() == []  # none was kept
+
+
+async def test_a_channel_s_targets_are_managed_by_name_per_organisation(api: tuple) -> None:
+    """``/v1/alerts/channels/<name>`` serves every registered channel; ``webhook`` is one, and
+    what it registers there is the same webhook ``/v1/webhooks`` lists."""
+    client, keys, _ = api
+    huaye, mcc = {"X-API-Key": keys.issue(HUAYE)}, {"X-API-Key": keys.issue(MCC)}
+    created = await client.post("/v1/alerts/channels/webhook",
+                                json={"url": "https://huaye.example/alerts"}, headers=huaye)
+    assert created.status_code == 201
+    target = created.json()
+    assert (target["channel"], target["url"], target["options"]) == (
+        "webhook", "https://huaye.example/alerts", {})
+    assert target["secret"].startswith("whsec_")  # made by the platform: shown once
+    assert [h["id"] for h in (await client.get("/v1/webhooks", headers=huaye)).json()] == [
+        target["id"]]
+    listed = (await client.get("/v1/alerts/channels/webhook", headers=huaye)).json()
+    assert [(t["id"], t["secret"]) for t in listed] == [(target["id"], None)]
+    assert (await client.get("/v1/alerts/channels/webhook", headers=mcc)).json() == []
+    assert (await client.delete(f"/v1/alerts/channels/webhook/{target['id']}",
+                                headers=mcc)).status_code == 404  # not MCC's to remove
+    unknown = await client.get("/v1/alerts/channels/carrier-pigeon", headers=huaye)
+    assert unknown.status_code == 404
+    assert "carrier-pigeon" in unknown.json()["detail"]
+    given = await client.post("/v1/alerts/channels/webhook", headers=huaye, json={
+        "url": "https://huaye.example/b", "secret": "mine"})
+    assert given.status_code == 422  # a webhook's secret is the platform's to make
+    internal = await client.post("/v1/alerts/channels/webhook", headers=huaye,
+                                 json={"url": "http://169.254.169.254/"})
+    assert internal.status_code == 422
+    assert "link-local" in internal.json()["detail"][0]["msg"]
+    assert (await client.delete(f"/v1/alerts/channels/webhook/{target['id']}",
+                                headers=huaye)).status_code == 204
+    assert (await client.get("/v1/alerts/channels/webhook", headers=huaye)).json() == []

@@ -5,32 +5,26 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.alerts import tables as t
+from consumers.alerts import outbox
+from consumers.alerts.channel import Channel, Outcome, RetryPolicy
+from consumers.alerts.channel_worker import ChannelSender, ChannelWorker
 from consumers.alerts.clock import ManualClock
 from consumers.alerts.render import alert_of
 from consumers.alerts.rules_events import event_notices
 from consumers.alerts.store import AlertStore, Delivered, mark_delivered, record_alerts
 from consumers.alerts.webhook_targets import TargetPolicy
-from consumers.alerts.webhook_worker import (
-    WebhookWorker,
-    add_webhook,
-    delivery_status,
-    list_webhooks,
-    remove_webhook,
-    webhook_health,
-)
 from consumers.alerts.webhooks import (
     ALERT_ID_HEADER,
     ID_HEADER,
     SIGNATURE_HEADER,
-    Outcome,
-    RetryPolicy,
+    WEBHOOK,
     Webhook,
-    WebhookSender,
     new_secret,
     signature_valid,
     signed_headers,
@@ -55,6 +49,31 @@ PUBLIC = TargetPolicy(resolver=_public)
 """Names resolve to a public address (no DNS in the tests)."""
 
 
+async def add_webhook(conn: AsyncConnection, org: str, url: str, now: datetime,
+                      targets: TargetPolicy) -> Webhook:
+    """What ``AlertsService.add_target("webhook", …)`` does, in the caller's transaction."""
+    await targets.check(url)
+    secret, options = WEBHOOK.configured(None, {})
+    return await outbox.add_target(conn, WEBHOOK.tables, org, url, secret, options, now)
+
+
+async def list_webhooks(conn: AsyncConnection, org: str) -> list[Webhook]:
+    return await outbox.list_targets(conn, WEBHOOK.tables, org)
+
+
+async def remove_webhook(conn: AsyncConnection, org: str, hook_id: str, now: datetime) -> bool:
+    return await outbox.remove_target(conn, WEBHOOK.tables, org, hook_id, now)
+
+
+async def delivery_status(conn: AsyncConnection, alert_id: str) -> dict[str, tuple[str, int]]:
+    return await outbox.delivery_status(conn, WEBHOOK.tables, alert_id)
+
+
+def webhook_sender(client: httpx.AsyncClient, policy: RetryPolicy | None = None,
+                   **kwargs: Any) -> ChannelSender:
+    return ChannelSender(WEBHOOK, client, policy, **kwargs)
+
+
 class Sleeps:
     def __init__(self) -> None:
         self.delays: list[float] = []
@@ -67,7 +86,9 @@ class DeadLetters:
     def __init__(self) -> None:
         self.letters: list[tuple[str, str, bytes, str]] = []
 
-    async def dead(self, webhook: Webhook, alert_id: str, body: bytes, reason: str) -> None:
+    async def dead(self, channel: Channel, webhook: Webhook, alert_id: str, body: bytes,
+                   reason: str) -> None:
+        assert channel is WEBHOOK
         self.letters.append((webhook.id, alert_id, body, reason))
 
 
@@ -92,10 +113,10 @@ async def queue(store: AlertStore, alert: AlertRaised) -> None:
 
 
 async def worker(store: AlertStore, client: httpx.AsyncClient, sleeps: Sleeps,
-                 dead: DeadLetters, attempts: int = 4) -> WebhookWorker:
-    sender = WebhookSender(client, RetryPolicy(attempts=attempts, base_s=0.5, factor=2.0),
+                 dead: DeadLetters, attempts: int = 4) -> ChannelWorker:
+    sender = webhook_sender(client, RetryPolicy(attempts=attempts, base_s=0.5, factor=2.0),
                            sleep=sleeps, targets=LOCAL)
-    return WebhookWorker(store, sender, dead, source=SOURCE, clock=ManualClock(NOW))
+    return ChannelWorker(store, sender, dead, source=SOURCE, clock=ManualClock(NOW))
 
 
 async def test_webhook_gets_signed_alert_with_its_id_after_retries(store: AlertStore) -> None:
@@ -200,7 +221,7 @@ async def test_timeouts_and_throttling_are_retried_other_client_errors_are_not(
     hook = Webhook("hook-1", MCC, "", new_secret())
     with receiver(status) as hook_server:  # then 200
         async with httpx.AsyncClient() as client:
-            sender = WebhookSender(client, RetryPolicy(attempts=3, base_s=0.5), sleep=sleeps,
+            sender = webhook_sender(client, RetryPolicy(attempts=3, base_s=0.5), sleep=sleeps,
                                    targets=LOCAL)
             outcome = await sender.deliver(Webhook(hook.id, hook.org, hook_server.url,
                                                    hook.secret), "alert-1", b"{}")
@@ -220,7 +241,7 @@ async def test_a_failing_receiver_gets_exactly_the_policys_attempts_with_capped_
     sleeps = Sleeps()
     with receiver(*[503] * 10) as hook_server:
         async with httpx.AsyncClient() as client:
-            sender = WebhookSender(client, RetryPolicy(attempts=attempts, base_s=1, factor=3,
+            sender = webhook_sender(client, RetryPolicy(attempts=attempts, base_s=1, factor=3,
                                                        max_s=5), sleep=sleeps, targets=LOCAL)
             outcome = await sender.deliver(Webhook("hook-1", MCC, hook_server.url,
                                                    new_secret()), "alert-1", b"{}")
@@ -233,7 +254,7 @@ async def test_a_policy_of_no_attempts_sends_nothing() -> None:
     sleeps = Sleeps()
     with receiver() as hook_server:
         async with httpx.AsyncClient() as client:
-            sender = WebhookSender(client, RetryPolicy(attempts=0), sleep=sleeps, targets=LOCAL)
+            sender = webhook_sender(client, RetryPolicy(attempts=0), sleep=sleeps, targets=LOCAL)
             outcome = await sender.deliver(Webhook("hook-1", MCC, hook_server.url,
                                                    new_secret()), "alert-1", b"{}")
     assert outcome == Outcome(delivered=False, attempts=0, error="not attempted")
@@ -244,7 +265,7 @@ async def _hook_in_store(store: AlertStore, org: str, url: str) -> str:
     """A webhook written straight to the table, as one registered before URLs were checked."""
     hook_id = f"legacy-{len(url)}"
     async with store.writing() as conn:
-        await conn.execute(t.webhooks.insert().values(
+        await conn.execute(WEBHOOK.tables.targets.insert().values(
             id=hook_id, org=org, url=url, secret=new_secret(), active=True,
             created_at="2026-01-01T00:00:00Z"))
     return hook_id
@@ -276,7 +297,7 @@ async def test_a_hostile_webhook_cannot_stop_the_worker_nor_reach_an_internal_ad
     async with store.reading() as conn:
         assert await delivery_status(conn, alert.alert_id) == {
             good.id: ("delivered", 1), bad: ("dead", 1), metadata: ("dead", 1)}
-        health = await webhook_health(conn, MCC)  # what its owner sees when listing webhooks
+        health = await outbox.health(conn, WEBHOOK.tables, MCC)  # what the owner sees listing
     assert (health[bad].dead, health[good.id].delivered) == (1, 1)
     assert "U+000B" in (health[bad].last_error or "")
 
@@ -327,3 +348,29 @@ def test_a_captured_call_replayed_later_fails_verification() -> None:
     assert not signature_valid(secret, body, old)
     forged = {**fresh, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()) + 1)}
     assert not signature_valid(secret, body, forged)  # the timestamp is signed too
+
+
+async def test_a_delivery_claimed_by_a_worker_that_died_is_sent_once_after_its_lease(
+    store: AlertStore,
+) -> None:
+    """Queued in the alert's transaction, claimed, then the worker dies before sending: nothing
+    is lost (another worker sends it once the lease ended) and nothing is sent twice."""
+    alert, sleeps, dead = granted_alert(), Sleeps(), DeadLetters()
+    with receiver() as hook_server:
+        async with store.writing() as conn:
+            hook = await add_webhook(conn, MCC, hook_server.url, NOW, LOCAL)
+        await queue(store, alert)
+        async with httpx.AsyncClient() as client:
+            died = await worker(store, client, sleeps, dead)
+            assert [j.alert.alert_id for j in await died._claim()] == [alert.alert_id]
+            clock = ManualClock(NOW)
+            sender = webhook_sender(client, targets=LOCAL, sleep=sleeps)
+            after = ChannelWorker(store, sender, dead, source=SOURCE, clock=clock,
+                                  lease=timedelta(minutes=30))
+            assert await after.run_once() == 0  # still leased to the worker that died
+            clock.advance(timedelta(minutes=31))
+            assert await after.run_once() == 1
+            assert await after.run_once() == 0
+    assert [r.headers[ID_HEADER] for r in hook_server.requests] == [alert.alert_id]
+    async with store.reading() as conn:
+        assert await delivery_status(conn, alert.alert_id) == {hook.id: ("delivered", 1)}

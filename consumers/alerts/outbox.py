@@ -1,0 +1,171 @@
+"""The outbox of a push channel: targets per organisation, deliveries queued, claimed, recorded.
+
+SQL over a channel's ``OutboxTables``; every function takes the caller's connection (so
+``queue`` runs in the transaction that records the alert delivered to Kafka). An organisation
+only ever sees, adds or removes its own targets: every query is bound to ``org``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.alerts import tables as t
+from consumers.alerts.channel import Endpoint, OutboxTables
+from consumers.store_batch import dialect_insert
+from schemas.alerts import AlertRaised
+from schemas.envelope import format_time
+
+
+def _endpoint(tables: OutboxTables, row: Any, prefix: str = "") -> Endpoint:
+    options = json.loads(getattr(row, f"{prefix}options")) if tables.has_options else {}
+    return Endpoint(getattr(row, f"{prefix}id"), row.org, row.url, row.secret, options)
+
+
+async def queue(conn: AsyncConnection, tables: OutboxTables, alert_ids: Sequence[str],
+                stamp: str) -> int:
+    """One pending delivery per alert and active target of its recipient; returns how many."""
+    a, w = t.alerts, tables.targets
+    pairs = await conn.execute(
+        select(a.c.alert_id, w.c.id).join(w, and_(w.c.org == a.c.recipient, w.c.active == true()))
+        .where(a.c.alert_id.in_(alert_ids)))
+    rows = [{"alert_id": r[0], "target_id": r[1], "status": "pending", "attempts": 0,
+             "updated_at": stamp} for r in pairs]
+    if rows:
+        await conn.execute(dialect_insert(conn, tables.deliveries).values(rows)
+                           .on_conflict_do_nothing())
+    return len(rows)
+
+
+async def add_target(conn: AsyncConnection, tables: OutboxTables, org: str, url: str,
+                     secret: str, options: Mapping[str, str], now: datetime) -> Endpoint:
+    """Register a target for ``org`` (URL, secret and options already checked)."""
+    endpoint = Endpoint(uuid.uuid4().hex, org, url, secret, dict(options))
+    values: dict[str, object] = {"id": endpoint.id, "org": org, "url": url, "secret": secret,
+                                 "active": True, "created_at": format_time(now)}
+    if tables.has_options:
+        values["options"] = json.dumps(dict(options), sort_keys=True)
+    await conn.execute(tables.targets.insert().values(values))
+    return endpoint
+
+
+async def list_targets(conn: AsyncConnection, tables: OutboxTables, org: str) -> list[Endpoint]:
+    w = tables.targets
+    rows = await conn.execute(select(w).where(w.c.org == org, w.c.active.is_(True))
+                              .order_by(w.c.created_at))
+    return [_endpoint(tables, r) for r in rows]
+
+
+async def remove_target(conn: AsyncConnection, tables: OutboxTables, org: str, target_id: str,
+                        now: datetime, why: str = "target removed") -> bool:
+    """Disable ``org``'s target; deliveries still queued for it are cancelled with it."""
+    w, d = tables.targets, tables.deliveries
+    result = await conn.execute(update(w).where(w.c.id == target_id, w.c.org == org,
+                                                w.c.active.is_(True)).values(active=False))
+    if not result.rowcount:
+        return False
+    await conn.execute(update(d).where(d.c.target_id == target_id,
+                                       d.c.status.in_(("pending", "sending")))
+                       .values(status="cancelled", updated_at=format_time(now),
+                               claimed_until=None, last_error=why))
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How a target's deliveries went: what its owner sees when it lists its targets."""
+
+    delivered: int = 0
+    dead: int = 0
+    pending: int = 0
+    last_error: str | None = None
+
+
+async def health(conn: AsyncConnection, tables: OutboxTables, org: str) -> dict[str, Health]:
+    """Per active target of ``org``: deliveries made, dead-lettered and waiting; last failure."""
+    d, w = tables.deliveries, tables.targets
+    rows = list(await conn.execute(
+        select(d.c.target_id.label("target_id"), d.c.status, d.c.last_error, d.c.updated_at)
+        .join(w, w.c.id == d.c.target_id).where(w.c.org == org, w.c.active.is_(True))
+        .order_by(d.c.updated_at)))
+    counts: dict[str, dict[str, int]] = {}
+    errors: dict[str, str] = {}
+    for row in rows:
+        bucket = counts.setdefault(row.target_id, {})
+        bucket[row.status] = bucket.get(row.status, 0) + 1
+        if row.status == "dead" and row.last_error:
+            errors[row.target_id] = row.last_error
+    return {target: Health(c.get("delivered", 0), c.get("dead", 0),
+                           c.get("pending", 0) + c.get("sending", 0), errors.get(target))
+            for target, c in counts.items()}
+
+
+async def still_active(conn: AsyncConnection, tables: OutboxTables,
+                       target_ids: Sequence[str]) -> set[str]:
+    w = tables.targets
+    rows = await conn.execute(select(w.c.id).where(w.c.id.in_(list(target_ids)),
+                                                   w.c.active.is_(True)))
+    return {r.id for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    endpoint: Endpoint
+    alert: AlertRaised
+
+
+async def claim(conn: AsyncConnection, tables: OutboxTables, now: datetime, lease: timedelta,
+                limit: int) -> list[Job]:
+    """Pending deliveries (and ``sending`` ones whose lease ended: a worker died) to active
+    targets, oldest alert first, claimed as ``sending`` until ``now + lease``."""
+    d, w, a = tables.deliveries, tables.targets, t.alerts
+    stamp = format_time(now)
+    free = or_(d.c.status == "pending", and_(d.c.status == "sending", d.c.claimed_until < stamp))
+    extra = [w.c.options.label("t_options")] if tables.has_options else []
+    rows = list(await conn.execute(
+        select(d.c.alert_id, w.c.id.label("t_id"), w.c.org, w.c.url, w.c.secret, *extra,
+               a.c.doc)
+        .join(w, w.c.id == d.c.target_id).join(a, a.c.alert_id == d.c.alert_id)
+        .where(free, w.c.active.is_(True)).order_by(a.c.seq).limit(limit)))
+    for row in rows:
+        await conn.execute(update(d).where(d.c.alert_id == row.alert_id,
+                                           d.c.target_id == row.t_id)
+                           .values(status="sending", updated_at=stamp,
+                                   claimed_until=format_time(now + lease)))
+    return [Job(_endpoint(tables, r, "t_"), AlertRaised.model_validate_json(r.doc))
+            for r in rows]
+
+
+async def record(conn: AsyncConnection, tables: OutboxTables,
+                 results: Sequence[tuple[Job, str, int, str | None]], now: datetime) -> None:
+    """Each claimed delivery's outcome (a cancellation made meanwhile stays)."""
+    d, stamp = tables.deliveries, format_time(now)
+    for job, status, attempts, error in results:
+        await conn.execute(update(d).where(d.c.alert_id == job.alert.alert_id,
+                                           d.c.target_id == job.endpoint.id,
+                                           d.c.status != "cancelled")
+                           .values(status=status, attempts=d.c.attempts + attempts,
+                                   last_error=error, updated_at=stamp, claimed_until=None))
+
+
+async def pending(conn: AsyncConnection, tables: OutboxTables) -> bool:
+    """Whether any delivery of the channel waits (a cheap read before a claiming write)."""
+    d = tables.deliveries
+    query = select(d.c.alert_id).where(d.c.status.in_(("pending", "sending"))).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def delivery_status(conn: AsyncConnection, tables: OutboxTables,
+                          alert_id: str) -> dict[str, tuple[str, int]]:
+    """Target id → (status, attempts) of one alert's deliveries."""
+    d = tables.deliveries
+    rows = await conn.execute(select(d.c.target_id.label("target_id"), d.c.status,
+                                     d.c.attempts).where(d.c.alert_id == alert_id))
+    return {r.target_id: (r.status, r.attempts) for r in rows}
