@@ -8,7 +8,7 @@ filters. The fold, the store, the access policy and the read API (``/v1/<name>``
 
 from __future__ import annotations
 
-from consumers.views import approvals, projects, shipments, standing
+from consumers.views import approvals, projects, shipments, standing, valuations
 from consumers.views.declare import Filter, View
 from consumers.views.models import (
     ApprovalItem,
@@ -76,6 +76,7 @@ VIEWS: tuple[View, ...] = (
     PROJECTS_VIEW,
     APPROVALS_VIEW,
     SHIPMENTS_VIEW,
+    valuations.VIEW,
 )
 """Every view, in the order the API lists them. One line per view."""
 
