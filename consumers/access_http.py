@@ -30,6 +30,7 @@ from consumers.policy import (
     row_of,
     rule_for,
     subject_of,
+    visible,
 )
 from consumers.readlog import ReadLog
 from schemas.access import Principal
@@ -71,13 +72,18 @@ class Access:
     def sees(self, row: Row) -> bool:
         return entitled(self.org, row)
 
+    def finds(self, family: str, doc: dict[str, Any]) -> bool:
+        """May this caller see the row at all (a parties-only view's row: its parties)?"""
+        return visible(self.org, row_of(family, doc))
+
     async def views(self, family: str, docs: list[dict[str, Any]]) -> tuple[
             list[dict[str, Any]], dict[str, list[str]]]:
-        """``docs`` as this caller may see them, and per subject the paths withheld. What is
-        shown of restricted fields is recorded in the read log."""
+        """``docs`` as this caller may see them (rows it may not see left out), and per subject
+        the paths withheld. What is shown of restricted fields is recorded in the read log."""
         out: list[dict[str, Any]] = []
         withheld: dict[str, list[str]] = {}
         shown: dict[str, list[str]] = {}
+        docs = [d for d in docs if self.finds(family, d)]
         self.tally.add(len(docs))
         for doc in docs:
             redacted, paths = redact_view(family, doc)

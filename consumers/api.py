@@ -11,8 +11,9 @@ partition the last offset applied to the views, the log's end offset and the lag
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from inspect import Parameter, Signature
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -25,29 +26,18 @@ from consumers.store_read import (
     MAX_LIMIT,
     Page,
     get_view,
-    list_approvals,
+    list_docs,
     list_views,
     offsets,
     statuses,
     timeline,
 )
-from consumers.views.models import (
-    ApprovalKind,
-    ApprovalStatus,
-    ApprovalView,
-    ProjectView,
-    ShipmentStatus,
-    ShipmentView,
-)
-from consumers.views.standing import today_in_pakistan, with_standing
-from schemas.common import Province
-from schemas.events.projects import ProjectKind, ProjectStage
+from consumers.views.declare import Filter, View
+from consumers.views.models import TimelineItem
+from consumers.views.registry import BY_NAME, VIEWS
+from consumers.views.standing import today_in_pakistan
 
 T = TypeVar("T")
-
-ApprovalFilter = StrEnum(  # type: ignore[misc]  # built from the statuses: no second list
-    "ApprovalFilter", [("PENDING", "pending"), *((s.name, s.value) for s in ApprovalStatus)])
-"""An approval status to filter on, or ``pending``: every status awaiting a decision."""
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Cursor = Annotated[str | None, Query(
@@ -76,39 +66,6 @@ class ItemAnswer(BaseModel, Generic[T]):
     withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
-class ApprovalItem(ApprovalView):
-    """An approval as stored, with its standing on the day it is read (never stored)."""
-
-    as_of: date
-    """The day (in Pakistan) the read-time fields below are computed for."""
-    effective_status: ApprovalStatus | None
-    """``status``, except an environmental filing undecided on its ``deemed_approval_on``:
-    ``deemed_approved`` by law."""
-    days_pending: int | None
-    """Whole days since receipt while awaiting a decision, else ``null``."""
-    breached: bool
-    """Still pending after ``standard_due_on``."""
-
-
-class TimelineItem(BaseModel):
-    subject: str
-    position: int
-    family: str
-    event_id: str
-    source: str
-    type: str
-    time: str
-    summary: str
-    data: dict[str, Any]
-    """The event data as signed."""
-    effective: dict[str, Any] | None
-    """As it now counts after corrections; ``null`` if a correction says it did not occur."""
-    superseded_by: str | None
-    corrects: str | None
-    partition: int
-    offset: int
-
-
 class TimelineAnswer(BaseModel):
     items: list[TimelineItem]
     next_cursor: str | None
@@ -116,7 +73,59 @@ class TimelineAnswer(BaseModel):
     withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
-def create_views_router(  # noqa: C901 - one small nested handler per route
+def _is_list(annotation: Any) -> bool:
+    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(a) is list for a in args)
+
+
+def _parameter(f: Filter) -> Parameter:
+    annotation = f.annotation
+    if f.description is not None or _is_list(annotation):
+        annotation = Annotated[annotation, Query(description=f.description)]
+    return Parameter(f.name, Parameter.KEYWORD_ONLY, annotation=annotation, default=f.default)
+
+
+def _column(value: Any) -> Any:
+    return statuses(value or []) if isinstance(value, list) else value
+
+
+ListPage = Callable[[Access, View, dict[str, Any], dict[str, Any], int, str | None],
+                    Awaitable[Any]]
+OneDoc = Callable[[Access, View, str], Awaitable[Any]]
+
+
+def add_view_routes(router: APIRouter, view: View, caller: Any, page: ListPage,
+                    one: OneDoc) -> None:
+    """``/<view>`` (its declared filters, ``limit``, ``cursor``) and ``/<view>/{id}``, as
+    declared: the handlers' signatures are built from the declaration, so FastAPI validates
+    the parameters and documents them, and ``consumers.policy.ROUTES`` has their rules."""
+
+    async def listing(**values: Any) -> Any:
+        columns = {f.column: _column(values[f.name]) for f in view.filters if f.column}
+        read = {f.name: values[f.name] for f in view.filters if f.column is None}
+        return await page(values["caller"], view, columns, read, values["limit"],
+                          values["cursor"])
+
+    async def item(**values: Any) -> Any:
+        return await one(values["caller"], view, values[view.id_param])
+
+    me = Parameter("caller", Parameter.KEYWORD_ONLY, annotation=caller)
+    listing.__signature__ = Signature([  # type: ignore[attr-defined]
+        me, Parameter("limit", Parameter.KEYWORD_ONLY, annotation=Limit, default=50),
+        Parameter("cursor", Parameter.KEYWORD_ONLY, annotation=Cursor, default=None),
+        *(_parameter(f) for f in view.filters)])
+    listing.__name__, listing.__doc__ = view.name, view.summary or None
+    item.__signature__ = Signature([  # type: ignore[attr-defined]
+        me, Parameter(view.id_param, Parameter.KEYWORD_ONLY, annotation=str)])
+    item.__name__, item.__doc__ = view.one, None
+    router.add_api_route(f"/{view.name}", listing, methods=["GET"],
+                         response_model=ListAnswer[view.answer])  # type: ignore[name-defined]
+    path = f"/{view.name}/{{{view.id_param}{':path' if view.id_path else ''}}}"
+    router.add_api_route(path, item, methods=["GET"],
+                         response_model=ItemAnswer[view.answer])  # type: ignore[name-defined]
+
+
+def create_views_router(
     store: ViewStore, freshness: Freshness, access: Callable[..., Awaitable[Access]],
     today: Callable[[], date] = today_in_pakistan,
 ) -> APIRouter:
@@ -129,17 +138,19 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
     async def fresh() -> FreshnessReport:
         return await freshness.report(await offsets(store))
 
-    async def page(caller: Access, family: str, filters: dict[str, Any], limit: int,
-                   cursor: str | None, found: Page | None = None) -> Any:
-        shown = await shown_page(caller, store, family, filters, limit=limit, cursor=cursor,
+    async def page(caller: Access, view: View, filters: dict[str, Any],
+                   read: dict[str, Any], limit: int, cursor: str | None) -> Any:
+        found = await list_docs(store, view.name, filters, read, today=today(), limit=limit,
+                                cursor=cursor)
+        shown = await shown_page(caller, store, view.name, filters, limit=limit, cursor=cursor,
                                  found=found)
         return {"items": shown.items, "next_cursor": shown.next_cursor,
                 "freshness": await fresh(), "withheld": shown.withheld}
 
-    async def one(caller: Access, family: str, subject: str) -> Any:
-        found = await shown_one(caller, store, family, subject, today())
+    async def one(caller: Access, view: View, subject: str) -> Any:
+        found = await shown_one(caller, store, view.name, subject, today())
         if found is None:
-            raise HTTPException(404, f"no {family[:-1]} {subject} in the views")
+            raise HTTPException(404, f"no {view.one} {subject} in the views")
         item, withheld = found
         return {"item": item, "freshness": await fresh(), "withheld": withheld}
 
@@ -148,20 +159,8 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         return {"items": shown.items, "next_cursor": shown.next_cursor,
                 "freshness": await fresh(), "withheld": shown.withheld}
 
-    @router.get("/projects", response_model=ListAnswer[ProjectView])
-    async def projects(caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-                       province: Province | None = None, stage: ProjectStage | None = None,
-                       operator: str | None = None, kind: ProjectKind | None = None) -> Any:
-        """Projects (mines and plants): kind, stage, operator, joint venture, titles, inputs
-        and outputs, deliveries received and taken, latest production."""
-        return await page(caller, "projects",
-                          {"province": province, "status": stage, "party": operator,
-                           "kind": kind},
-                          limit, cursor)
-
-    @router.get("/projects/{project_id}", response_model=ItemAnswer[ProjectView])
-    async def project(caller: Caller, project_id: str) -> Any:
-        return await one(caller, "projects", project_id)
+    for view in VIEWS:
+        add_view_routes(router, view, Caller, page, one)
 
     @router.get("/projects/{project_id}/timeline", response_model=TimelineAnswer)
     async def project_timeline(caller: Caller, project_id: str, limit: Limit = 100,
@@ -170,48 +169,6 @@ def create_views_router(  # noqa: C901 - one small nested handler per route
         if await get_view(store, "projects", project_id) is None:
             raise HTTPException(404, f"no project {project_id} in the views")
         return await history(caller, project_id, limit, cursor)
-
-    @router.get("/approvals", response_model=ListAnswer[ApprovalItem])
-    async def approvals(
-        caller: Caller,
-        limit: Limit = 50, cursor: Cursor = None,
-        status: Annotated[list[ApprovalFilter] | None, Query(description="status(es); "
-                                                             "`pending` = "
-                                                  "awaiting a decision; `deemed_approved` "
-                                                  "includes approvals by silence")] = None,
-        breached: Annotated[bool, Query(description="only pending files past their service "
-                                                    "standard")] = False,
-        authority: str | None = None, province: Province | None = None,
-        holder: Annotated[str | None, Query(description="holder's USCC")] = None,
-        kind: ApprovalKind | None = None, project: str | None = None,
-        application: Annotated[str | None, Query(
-            description="a licence application's own reference")] = None,
-    ) -> Any:
-        """Licences, environmental approvals and export LPCOs: status, dues, time in state."""
-        filters = {"authority": authority, "province": province, "party": holder, "kind": kind,
-                   "project_id": project, "application_ref": application}
-        found = await list_approvals(store, filters, today=today(), status=status or [],
-                                     breached=breached, limit=limit, cursor=cursor)
-        return await page(caller, "approvals", filters, limit, cursor, found)
-
-    @router.get("/approvals/{ref:path}", response_model=ItemAnswer[ApprovalItem])
-    async def approval(caller: Caller, ref: str) -> Any:
-        return await one(caller, "approvals", ref)
-
-    @router.get("/shipments", response_model=ListAnswer[ShipmentView])
-    async def shipments(
-        caller: Caller,
-        limit: Limit = 50, cursor: Cursor = None,
-        status: Annotated[list[ShipmentStatus] | None, Query()] = None,
-        exporter: str | None = None, on_hold: bool | None = None,
-    ) -> Any:
-        """Shipments: status, current leg, holds, the export approvals relied on."""
-        filters = {"status": statuses(status or []), "party": exporter, "on_hold": on_hold}
-        return await page(caller, "shipments", filters, limit, cursor)
-
-    @router.get("/shipments/{shipment_id}", response_model=ItemAnswer[ShipmentView])
-    async def shipment(caller: Caller, shipment_id: str) -> Any:
-        return await one(caller, "shipments", shipment_id)
 
     @router.get("/timeline/{subject}", response_model=TimelineAnswer)
     async def subject_timeline(caller: Caller, subject: str, limit: Limit = 100,
@@ -243,14 +200,20 @@ async def shown_page(caller: Access, store: ViewStore, family: str, filters: dic
 
 async def shown_one(caller: Access, store: ViewStore, family: str, subject: str,
                     today: date) -> tuple[dict[str, Any], list[str]] | None:
-    """One view document as ``caller`` may see it (an approval with its standing on ``today``),
-    and the paths withheld; None if there is none."""
+    """One view document as ``caller`` may see it (with its read-time standing on ``today``
+    when the view declares one), and the paths withheld; None if there is none. A row of a
+    parties-only view another caller asks for is refused (403)."""
+    view = BY_NAME[family]
     doc = await get_view(store, family, subject)
     if doc is None:
         return None
-    if family == "approvals":
-        doc = with_standing(doc, today)
-        subject = doc["ref"]  # asked for by its application reference
+    if view.standing is not None:
+        doc = view.standing(doc, today)
+    subject = str(doc[view.id_field])  # asked for by its lookup column, perhaps
+    if not caller.finds(family, doc):
+        raise HTTPException(403, f"the {view.one} {subject} is shown only to its parties: "
+                            f"{view.party_field.removesuffix('_uscc')}, the competent "
+                            "agencies, auditors and the platform")
     [item], withheld = await caller.views(family, [doc])
     return item, withheld.get(subject, [])
 
@@ -268,7 +231,7 @@ async def subject_row(store: ViewStore, subject: str, items: list[dict[str, Any]
     """The policy's row for a timeline's subject: from its view (party, province, kind, all
     stored in the document: a project's derived titles and offtake are not read)."""
     family = str(items[0]["family"]) if items else None
-    for name in (family,) if family else ("projects", "approvals", "shipments"):
+    for name in (family,) if family else tuple(v.name for v in VIEWS if v.owns):
         doc = await get_view(store, name, subject, derived=False)
         if doc is not None:
             return row_of(name, doc)

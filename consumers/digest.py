@@ -1,9 +1,11 @@
 """A digest of the views' content: the same log must always give the same digest.
 
-SHA-256 over every row of the projects, approvals, shipments and timeline tables, in primary-key
-order, each as canonical JSON (JSON columns parsed, keys sorted). Log positions, offsets and
-freshness are left out: they say where the content came from, not what it is. So the live views,
-a rebuild, an audit's replay, SQLite and PostgreSQL can all be compared by one line.
+SHA-256 over every row of the projects, approvals, shipments and timeline tables, then of every
+other registered view (its rows in ``documents``), in primary-key order, each as canonical JSON
+(JSON columns parsed, keys sorted); such a view counts in ``rows`` once it holds a row. Log
+positions, offsets and freshness are left out: they say where the content came from, not what
+it is. So the live views, a rebuild, an audit's replay, SQLite and PostgreSQL can all be
+compared by one line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.store import ViewStore
 from consumers.store_schema import Tables
+from consumers.views.registry import OWN_TABLES, VIEWS
 
 CONTENT = ("projects", "approvals", "shipments", "timeline")
 """The tables a digest covers, in order."""
@@ -53,6 +56,16 @@ async def digest_tables(conn: AsyncConnection, tables: Tables) -> Digest:
             sha.update(_line(name, dict(row._mapping)))  # noqa: SLF001 - public Row API
             count += 1
         counts[name] = count
+    for name in sorted(v.name for v in VIEWS if v.name not in OWN_TABLES):
+        table = tables.documents
+        result = await conn.stream(select(table).where(*tables.scope(name))
+                                   .order_by(*table.primary_key.columns))
+        count = 0
+        async for row in result:
+            sha.update(_line(name, dict(row._mapping)))  # noqa: SLF001 - public Row API
+            count += 1
+        if count:
+            counts[name] = count
     return Digest(sha.hexdigest(), counts)
 
 

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from consumers.history import History, PositionKey
 from consumers.verification import Accepted, Reason, Rejected
+from consumers.views.declare import View as Family
 from consumers.views.facts import Fact, speaker
-from consumers.views.families import Family
 from consumers.views.models import TimelineEntry, ViewDoc
+from consumers.views.registry import FOLDING
 from consumers.views.timeline import entry
 from schemas.base import EventData
 from schemas.catalogue import resolve_type
@@ -56,6 +57,18 @@ class Subject:
     timeline: list[TimelineEntry] | None = None
     """Loaded only when the batch corrects this subject (a correction re-folds its history)."""
     dirty: bool = False
+    others: dict[str, ViewDoc] = field(default_factory=dict)
+    """Its documents in the other views that fold its topic (``registry.FOLDING``), by view."""
+
+    def folded(self, fact: Fact) -> tuple[ViewDoc, dict[str, ViewDoc]]:
+        """Its own view and its other views' documents after ``fact`` (nothing changed yet:
+        either every view takes the event or none does)."""
+        view = self.family.apply(self.view, fact)
+        others = dict(self.others)
+        for other in FOLDING.get(self.family.topics[0], ()):
+            if other.folds(fact.data):
+                others[other.name] = other.apply(others.get(other.name), fact)
+        return view, others
 
 
 @dataclass(slots=True)
@@ -69,6 +82,8 @@ class Changes:
     """``(subject, position)`` of a new entry → its source sequence and stored record."""
     reset: set[str] = field(default_factory=set)
     """Subjects whose history was folded again from the start: their stored timeline goes."""
+    others: list[tuple[Family, str, ViewDoc | None]] = field(default_factory=list)
+    """The same for the other views folding the subjects' events (``None``: none any more)."""
 
 
 @dataclass(slots=True)
@@ -108,10 +123,9 @@ class Fold:
                                 source=env.source)
             fact = Fact(env.id, env.source, env.type, env.time, env.data)
             try:
-                view = subject.family.apply(subject.view, fact)
+                subject.view, subject.others = subject.folded(fact)
             except Exception as exc:  # noqa: BLE001 - refused, not retried forever
                 return _unappliable(env, exc)
-            subject.view = view
             self._append(subject, fact, env, at, record)
         if ordered:
             self.history.record(env, at.topic, at.partition)
@@ -143,9 +157,13 @@ class Fold:
         return None
 
     def changes(self) -> Changes:
-        views = [(s.family, k, s.view) for k, s in self.subjects.items() if s.dirty]
+        dirty = {k: s for k, s in self.subjects.items() if s.dirty}
+        views = [(s.family, k, s.view) for k, s in dirty.items()]
+        others = [(v, k, s.others.get(v.name)) for k, s in dirty.items()
+                  for v in FOLDING.get(s.family.topics[0], ())]
         return Changes(views, list(self._new.values()), list(self._updated.values()),
-                       dict(self.history.changed), dict(self._provenance), set(self._reset))
+                       dict(self.history.changed), dict(self._provenance), set(self._reset),
+                       others)
 
     def unwritten(self, subject: str) -> tuple[list[TimelineEntry], dict[int, TimelineEntry]]:
         """This batch's new entries of ``subject`` and its updates of stored ones (by position)."""
@@ -159,6 +177,7 @@ class Fold:
         """Forget ``name``'s history (its ``(source, event id)`` pairs too) to fold it again."""
         subject = self.subjects[name]
         subject.view, subject.last_position, subject.timeline = None, 0, []
+        subject.others = {}
         subject.dirty = True
         for key in [k for k in self._new if k[0] == name]:
             del self._new[key]
@@ -224,7 +243,7 @@ class Fold:
         updated = target.model_copy(update={"effective": effective, "superseded_by": env.id})
         timeline = [updated if e is target else e for e in subject.timeline]
         try:
-            view = refold(subject.family, timeline)
+            view, others = refold_all(subject, timeline)
         except ImpossibleHistoryError as exc:
             return Rejected(Reason.INVALID_TRANSITION, f"the corrected history would be "
                             f"impossible: {exc}", **ids)
@@ -235,7 +254,7 @@ class Fold:
         (self._new if key in self._new else self._updated)[key] = updated
         self._append(subject, Fact(env.id, env.source, env.type, env.time, data), env, at,
                      record)
-        subject.view = view
+        subject.view, subject.others = view, others
         return None
 
 
@@ -288,12 +307,19 @@ def _impossible(family: Family, view: ViewDoc | None, ce_type: str,
 def refold(family: Family, timeline: list[TimelineEntry]) -> ViewDoc | None:
     """The view recomputed from a subject's history as it now counts (corrections applied).
     ``ImpossibleHistoryError`` when that history breaks its lifecycle."""
-    view: ViewDoc | None = None
+    return refold_all(Subject(family, None), timeline)[0]
+
+
+def refold_all(subject: Subject, timeline: list[TimelineEntry]) -> tuple[
+        ViewDoc | None, dict[str, ViewDoc]]:
+    """``refold``, with the subject's documents in the other views that fold its events."""
+    again = Subject(subject.family, None)
     for item in sorted(timeline, key=lambda e: e.position):
         if item.corrects is None and item.effective is not None:
             data = _parse(item.type, json.loads(item.effective))
-            impossible = _impossible(family, view, item.type, data)
+            impossible = _impossible(again.family, again.view, item.type, data)
             if impossible is not None:
                 raise ImpossibleHistoryError(impossible)
-            view = family.apply(view, Fact(item.event_id, item.source, item.type, item.time, data))
-    return view
+            again.view, again.others = again.folded(
+                Fact(item.event_id, item.source, item.type, item.time, data))
+    return again.view, again.others

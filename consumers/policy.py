@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from consumers.views.declare import Visibility
+from consumers.views.registry import BY_NAME, VIEWS
 from schemas.access import FieldClass, Principal, UserRole, restricted_fields
 from schemas.alerts import PLATFORM_ORG
 from schemas.common import Language, Role, Side
 from schemas.events.registry import BY_TOPIC
 from schemas.registry import OrgRecord, Registry
-from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
 
 
 class Audience(StrEnum):
@@ -60,14 +61,12 @@ class Rule:
 
 _VIEW = Rule(Audience.PARTICIPANT, READERS)
 ROUTES: dict[tuple[str, str], Rule] = {
-    # The shared record: every participant; restricted fields only to the row's parties.
-    ("GET", "/v1/projects"): Rule(Audience.PARTICIPANT, READERS, "projects"),
-    ("GET", "/v1/projects/{project_id}"): Rule(Audience.PARTICIPANT, READERS, "projects"),
+    # The views (``consumers.views.registry``): every participant; which rows and restricted
+    # fields each sees is the view's declared access (``visible``, ``entitled``).
+    **{(method, path): Rule(Audience.PARTICIPANT, READERS, view.name) for view in VIEWS
+       for method, path in (("GET", f"/v1/{view.name}"),
+                            ("GET", f"/v1/{view.name}/{{{view.id_param}}}"))},
     ("GET", "/v1/projects/{project_id}/timeline"): Rule(Audience.PARTICIPANT, READERS, "timeline"),
-    ("GET", "/v1/approvals"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
-    ("GET", "/v1/approvals/{ref}"): Rule(Audience.PARTICIPANT, READERS, "approvals"),
-    ("GET", "/v1/shipments"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
-    ("GET", "/v1/shipments/{shipment_id}"): Rule(Audience.PARTICIPANT, READERS, "shipments"),
     ("GET", "/v1/timeline/{subject}"): Rule(Audience.PARTICIPANT, READERS, "timeline"),
     # Acting: the caller's own organisation, people who act for it.
     ("POST", "/v1/events"): Rule(Audience.OWN_ORG, ACTORS, acts=True),
@@ -127,18 +126,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
 }
 """(method, path template) → rule. ``HEAD`` follows ``GET``."""
 
-VIEW_FIELDS: dict[str, dict[str, FieldClass]] = {
-    "shipments": {
-        "contract_ref": FieldClass.COMMERCIAL,
-        "buyer": FieldClass.COMMERCIAL,
-        "declaration.declared_value": FieldClass.COMMERCIAL,
-        "invoice_number": FieldClass.COMMERCIAL,
-        "invoiced_amount": FieldClass.COMMERCIAL,
-    },
-    "approvals": {},
-    "projects": {},
-}
-"""Per view family, the dotted paths of a view document that only the row's parties see."""
+VIEW_FIELDS: dict[str, dict[str, FieldClass]] = {v.name: dict(v.restricted) for v in VIEWS}
+"""Per view, the dotted paths of a view document that only the row's parties see."""
 
 
 class Refusal(Exception):  # noqa: N818 - a verdict carried to the HTTP layer, not a failure
@@ -213,7 +202,13 @@ class Row:
 _KIND_PREFIX = {"title": "pk.emining.approval.licence.",
                 "environmental": "pk.emining.approval.environmental.",
                 "export": "pk.emining.approval.export."}
-_FAMILY_TOPIC = {"projects": PROJECTS, "approvals": APPROVALS, "shipments": SHIPMENTS}
+
+
+def visible(org: OrgRecord | None, row: Row) -> bool:
+    """May ``org`` (admitted to the route) see ``row`` at all? Every row of a shared view; a
+    row of a parties-only view only if it is ``entitled`` to it."""
+    view = BY_NAME.get(row.family)
+    return view is None or view.visibility is Visibility.SHARED or entitled(org, row)
 
 
 def entitled(org: OrgRecord | None, row: Row) -> bool:
@@ -229,11 +224,15 @@ def entitled(org: OrgRecord | None, row: Row) -> bool:
 
 
 def _competent(org: OrgRecord, row: Row) -> bool:
-    topic = _FAMILY_TOPIC.get(row.family)
-    if topic is None:
+    """An agency's grant covers events of the row's subject (of its kind) in its province: the
+    topic's, as for the subject's own view (whoever may see a shipment's restricted fields
+    sees the rows other views make of its events)."""
+    view = BY_NAME.get(row.family)
+    if view is None:
         return False
-    prefix = _KIND_PREFIX.get(row.kind or "", "")
-    types = [cls.TYPE for cls in BY_TOPIC.get(topic, ()) if cls.TYPE.startswith(prefix)]
+    prefix = _KIND_PREFIX.get(row.kind or "", "") if view.owns else ""
+    types = [cls.TYPE for topic in view.topics for cls in BY_TOPIC.get(topic, ())
+             if cls.TYPE.startswith(prefix)]
     now = datetime.now(UTC)
     for grant in org.grants:
         if grant.own_only or not grant.valid_at(now):
@@ -290,15 +289,14 @@ def redact_entry(item: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 def row_of(family: str, doc: Mapping[str, Any]) -> Row:
     """The policy's view of a view document."""
-    party = {"projects": "operator_uscc", "approvals": "holder_uscc",
-             "shipments": "exporter_uscc"}.get(family)
+    view = BY_NAME.get(family)
+    party = doc.get(view.party_field) if view else None
     province = doc.get("province") or doc.get("origin_province")
-    return Row(family, doc.get(party) if party else None, province, doc.get("kind"))
+    return Row(family, party, province, doc.get("kind"))
 
 
 def subject_of(family: str, doc: Mapping[str, Any]) -> str:
-    key = {"projects": "project_id", "approvals": "ref", "shipments": "shipment_id"}[family]
-    return str(doc.get(key, ""))
+    return str(doc.get(BY_NAME[family].id_field, ""))
 
 
 def restricted_shown(family: str, docs: list[dict[str, Any]]) -> dict[str, list[str]]:

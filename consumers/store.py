@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, meta_metadata
 from consumers.store_schema import views_meta as meta
+from consumers.views.registry import OWN_TABLES, VIEWS
 from schemas.errors import EminingError
 
 _OPEN_ATTEMPTS = 3
@@ -33,6 +34,11 @@ class StoreError(EminingError):
 
 class SchemaMismatchError(StoreError):
     """The store was built by another version of the views: rebuild it."""
+
+
+HELD_VIEWS = ",".join(sorted(v.name for v in VIEWS if v.name not in OWN_TABLES))
+"""The views kept in ``documents`` (``views_meta`` key ``views``): a store built without one
+of them (a view added since) has none of its past documents until a rebuild folds them."""
 
 
 def normalize_url(url: str) -> str:
@@ -99,12 +105,18 @@ class ViewStore:
             await conn.run_sync(meta_metadata.create_all)
             rows = {r.key: r.value for r in await conn.execute(select(meta.c.key, meta.c.value))}
             if "live" not in rows:
-                rows = {"live": GENERATIONS[0], "schema_version": str(SCHEMA_VERSION)}
+                rows = {"live": GENERATIONS[0], "schema_version": str(SCHEMA_VERSION),
+                        "views": HELD_VIEWS}
                 await conn.execute(meta.insert(), [{"key": k, "value": v} for k, v in rows.items()])
             if check_version and rows["schema_version"] != str(SCHEMA_VERSION):
                 raise SchemaMismatchError(
                     f"views store {self.display_url} has schema {rows['schema_version']}, this "
                     f"version writes {SCHEMA_VERSION}: run `emining views rebuild`")
+            if check_version and rows.get("views", "") != HELD_VIEWS:
+                raise SchemaMismatchError(
+                    f"views store {self.display_url} holds the views "
+                    f"[{rows.get('views', '')}], this version has [{HELD_VIEWS}]: "
+                    "run `emining views rebuild` to fold the log into them")
             await conn.run_sync(TABLES[rows["live"]].metadata.create_all)
             return str(rows["live"])
 
@@ -168,5 +180,7 @@ class ViewStore:
             await conn.execute(update(meta).where(meta.c.key == "live").values(value=generation))
             await conn.execute(update(meta).where(meta.c.key == "schema_version")
                                .values(value=str(SCHEMA_VERSION)))
+            await conn.execute(meta.delete().where(meta.c.key == "views"))
+            await conn.execute(meta.insert().values(key="views", value=HELD_VIEWS))
             if old != generation:
                 await conn.run_sync(TABLES[old].metadata.drop_all)

@@ -21,9 +21,9 @@ from consumers.fold import Changes, Fold, Position, Subject
 from consumers.history import History
 from consumers.store_schema import Tables
 from consumers.verification import Accepted
-from consumers.views.families import FAMILIES, Family
-from consumers.views.lifecycle import next_due
-from consumers.views.models import ApprovalView, ProjectView, ShipmentView, TimelineEntry, ViewDoc
+from consumers.views.declare import View as Family
+from consumers.views.models import TimelineEntry, ViewDoc
+from consumers.views.registry import FAMILIES, FOLDING
 from schemas.envelope import format_time
 from schemas.events.corrections import Correction
 
@@ -118,6 +118,13 @@ async def _subjects(conn: AsyncConnection, t: Tables, fresh: Sequence[tuple[Acce
         for row in await conn.execute(select(table.c.subject, table.c.doc)
                                       .where(table.c.subject.in_(names))):
             subjects[row.subject].view = docs.parse(table.name, row.subject, row.doc, family)
+        for other in FOLDING.get(family.topics[0], ()):
+            table = t.view(other.name)
+            for row in await conn.execute(select(table.c.subject, table.c.doc)
+                                          .where(*t.scope(other.name),
+                                                 table.c.subject.in_(names))):
+                subjects[row.subject].others[other.name] = docs.parse(
+                    f"{table.name}:{other.name}", row.subject, row.doc, other)
     tl = t.timeline
     if subjects:
         for row in await conn.execute(select(tl.c.subject, func.max(tl.c.position))
@@ -184,16 +191,7 @@ def view_row(family: Family, subject: str, view: ViewDoc) -> dict[str, object]:
     row: dict[str, object] = {"subject": subject, "party": family.party(view),
                               "updated_at": format_time(view.updated_at),  # type: ignore[attr-defined]
                               "doc": view.model_dump_json()}
-    if isinstance(view, ProjectView):
-        row.update(status=view.stage, province=view.province, kind=view.kind)
-    elif isinstance(view, ApprovalView):
-        due = next_due(view)
-        row.update(status=view.status, province=view.province, kind=view.kind,
-                   authority=view.authority, project_id=view.project_id,
-                   application_ref=view.application_ref,
-                   next_due_on=due.isoformat() if due else None)
-    elif isinstance(view, ShipmentView):
-        row.update(status=view.status, province=view.origin_province, on_hold=view.on_hold)
+    row.update(family.row(view))
     return row
 
 
@@ -208,14 +206,17 @@ async def write(
     applied_at: datetime, docs: DocCache,
 ) -> None:
     """Write a batch's changes and its partitions' new next offsets (same transaction)."""
-    for family in {f.name: f for f, _, _ in changes.views}.values():
-        table = t.view(family.name)
-        mine = [(s, v) for f, s, v in changes.views if f is family]
-        await conn.execute(table.delete().where(table.c.subject.in_([s for s, _ in mine])))
-        rows = [view_row(family, s, v) for s, v in mine if v is not None]
-        for row, (subject, view) in zip(rows, [(s, v) for s, v in mine if v is not None],
-                                        strict=True):
-            docs.keep(table.name, subject, str(row["doc"]), view)
+    for family in {f.name: f for f, _, _ in [*changes.views, *changes.others]}.values():
+        table, scope = t.view(family.name), t.scope(family.name)
+        cache = table.name if not scope else f"{table.name}:{family.name}"
+        mine = [(s, v) for f, s, v in [*changes.views, *changes.others] if f is family]
+        await conn.execute(table.delete().where(*scope,
+                                                table.c.subject.in_([s for s, _ in mine])))
+        kept = [(s, v) for s, v in mine if v is not None]
+        rows = [view_row(family, s, v) | ({"view": family.name} if scope else {})
+                for s, v in kept]
+        for row, (subject, view) in zip(rows, kept, strict=True):
+            docs.keep(cache, subject, str(row["doc"]), view)
         if rows:
             await conn.execute(table.insert(), rows)
     if changes.reset:

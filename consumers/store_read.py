@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, or_, select, true
@@ -16,27 +15,41 @@ from consumers.store import ViewStore
 from consumers.store_batch import entry_of, stored_offsets
 from consumers.store_schema import Tables
 from consumers.views.models import (
-    PENDING,
     ApprovalKind,
-    ApprovalStatus,
     Intake,
     Offtake,
     ProjectTitle,
     ShipmentStatus,
     TimelineEntry,
 )
-from consumers.views.standing import (
-    AWAITING_AUTHORITY,
-    DEEMED,
-    LPCO_PENDING,
-    local_day,
-    with_standing,
-)
+from consumers.views.query import APPROVAL_STATUSES, statuses, unknown_value
+from consumers.views.registry import BY_NAME
 from schemas.common import Province
 from schemas.events.projects import PLANT_KINDS, ProjectKind
 from schemas.lifecycles import IN_FORCE
 
 MAX_LIMIT = 500
+__all__ = [
+    "APPROVAL_STATUSES",
+    "MAX_LIMIT",
+    "PROJECT_KINDS",
+    "PROVINCE_NAMES",
+    "SHIPMENT_STATUSES",
+    "Page",
+    "get_view",
+    "list_approvals",
+    "list_docs",
+    "list_views",
+    "offsets",
+    "project_kind",
+    "province_filter",
+    "statuses",
+    "timeline",
+    "unknown_value",
+    "with_offtake",
+    "with_titles",
+]
+"""With the checked filters of ``consumers.views.query``, where callers have always found them."""
 PROVINCE_NAMES = {p.value: p.name.replace("_", " ").title() for p in Province}
 """ISO 3166-2:PK code → the province's name (for suggestions)."""
 
@@ -47,26 +60,6 @@ class Page:
     next_cursor: str | None
 
 
-def unknown_value(what: str, value: str, valid: Iterable[str],
-                  names: Mapping[str, str] | None = None) -> str:
-    """``unknown <what> '<value>' (did you mean …?); valid: …``: a typo or a name given for a
-    code gets the closest valid values; ``names`` (code → name) also matches by name."""
-    codes = list(valid)
-    names = names or {}
-    folded = {_fold(code): code for code in codes}
-    folded |= {_fold(name): code for code, name in names.items()}
-    close = [folded[m] for m in difflib.get_close_matches(_fold(value), folded, n=3, cutoff=0.6)]
-    exact = folded.get(_fold(value))
-    guesses = list(dict.fromkeys([exact] if exact else close))
-    hint = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
-    shown = [f"{code} ({names[code]})" if code in names else code for code in codes]
-    return f"unknown {what} {value!r}{hint}; valid: {', '.join(shown)}"
-
-
-def _fold(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def province_filter(value: str | None) -> str | None:
     """A ``province`` filter, checked: an ISO 3166-2:PK code; anything else (a province's name,
     a typo) raises ``ValueError`` suggesting the code, rather than silently matching nothing."""
@@ -75,25 +68,6 @@ def province_filter(value: str | None) -> str | None:
     raise ValueError(unknown_value("province", value, PROVINCE_NAMES, PROVINCE_NAMES))
 
 
-def statuses(values: Sequence[str], valid: Iterable[str] | None = None) -> list[str]:
-    """``pending`` stands for every status in which a file awaits its authority's decision.
-
-    With ``valid``, an unknown status (a typo) raises ``ValueError`` naming the valid ones,
-    rather than silently matching nothing.
-    """
-    allowed = None if valid is None else set(valid)
-    expanded: list[str] = []
-    for value in values:
-        for raw in value.split(","):
-            part = raw.strip()
-            if part and allowed is not None and part not in allowed:
-                raise ValueError(unknown_value("status", part, sorted(allowed)))
-            expanded += sorted(PENDING) if part == "pending" else [part] if part else []
-    return expanded
-
-
-APPROVAL_STATUSES = ("pending", *(s.value for s in ApprovalStatus))
-"""What ``status`` may say of approvals."""
 SHIPMENT_STATUSES = tuple(s.value for s in ShipmentStatus)
 PROJECT_KINDS = tuple(k.value for k in ProjectKind)
 
@@ -104,18 +78,6 @@ def project_kind(value: str | None) -> str | None:
     if value is not None and value not in PROJECT_KINDS:
         raise ValueError(unknown_value("kind", value, PROJECT_KINDS))
     return value
-
-
-def _stored_statuses(wanted: list[str], breached: bool) -> list[str]:
-    """Stored statuses that may have the wanted effective ones (a deemed approval is stored
-    ``filed``); with ``breached``, only statuses that can be past a standard."""
-    stored = set(wanted)
-    if DEEMED in stored:
-        stored.add(ApprovalStatus.FILED.value)
-    if breached:
-        can = {s.value for s in (*AWAITING_AUTHORITY, *LPCO_PENDING, ApprovalStatus.FILED)}
-        stored = stored & can if stored else can
-    return sorted(stored)
 
 
 async def list_approvals(
@@ -129,22 +91,24 @@ async def list_approvals(
     These two filters apply after the page is read, so a page may hold fewer than ``limit``
     items; ``next_cursor`` still continues where the page stopped.
     """
-    wanted = statuses(status, APPROVAL_STATUSES)
-    found = await list_views(store, "approvals",
-                             {**filters, "status": _stored_statuses(wanted, breached)},
-                             limit=limit, cursor=cursor)
-    items = [with_standing(doc, today) for doc in found.items
-             if not _received_after(doc, today)]
-    items = [i for i in items if (not wanted or i["effective_status"] in wanted)
-             and (not breached or i["breached"])]
-    return Page(items, found.next_cursor)
+    return await list_docs(store, "approvals", filters,
+                           {"status": list(status), "breached": breached}, today=today,
+                           limit=limit, cursor=cursor)
 
 
-def _received_after(doc: dict[str, Any], day: date) -> bool:
-    """A file received after ``day``: it did not exist then (the clock of ``--as-of`` is a day's,
-    the views are today's: the platform as it stood on a past day is ``audit replay --as-of``)."""
-    received = doc.get("received_at")
-    return bool(received) and local_day(datetime.fromisoformat(str(received))) > day
+async def list_docs(
+    store: ViewStore, family: str, filters: dict[str, Any], read: Mapping[str, Any], *,
+    today: date, limit: int = 50, cursor: str | None = None,
+) -> Page:
+    """A page of ``family`` by its column ``filters``, then as its declaration reads it: the
+    read-time filters ``read`` applied (``View.stored``, ``View.refine``), so a page may hold
+    fewer than ``limit`` items; ``next_cursor`` still continues where the page stopped."""
+    view = BY_NAME[family]
+    stored = {**filters, **view.stored(read)} if view.stored else filters
+    found = await list_views(store, family, stored, limit=limit, cursor=cursor)
+    if view.refine is None:
+        return found
+    return Page(view.refine(found.items, read, today), found.next_cursor)
 
 
 def _filters(table: Table, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
@@ -167,7 +131,8 @@ async def list_views(
     limit = max(1, min(limit, MAX_LIMIT))
     async with store.reading() as (conn, tables):
         table = tables.view(family)
-        query = (select(table.c.subject, table.c.doc).where(*_filters(table, filters))
+        query = (select(table.c.subject, table.c.doc).where(*tables.scope(family),
+                                                              *_filters(table, filters))
                  .where(table.c.subject > cursor if cursor else true())
                  .order_by(table.c.subject).limit(limit + 1))
         rows = (await conn.execute(query)).all()
@@ -181,16 +146,19 @@ async def list_views(
 
 async def get_view(store: ViewStore, family: str, subject: str, *,
                    derived: bool = True) -> dict[str, Any] | None:
-    """The view of ``subject``; an approval also by its application's own reference when that
-    names exactly one file (the caller reads the file's ``ref`` from the answer). A project
-    comes with its titles and offtake, read from the other views, unless ``derived`` is off
-    (for a caller that needs only the stored document: its party, province and kind)."""
+    """The view of ``subject``; also by its declared ``lookup`` column (an approval by its
+    application's own reference) when that names exactly one file (the caller reads the
+    file's ``ref`` from the answer). A project comes with its titles and offtake, read from the
+    other views, unless ``derived`` is off (for a caller that needs only the stored document:
+    its party, province and kind)."""
+    lookup = BY_NAME[family].lookup
     async with store.reading() as (conn, tables):
-        table = tables.view(family)
-        doc = (await conn.execute(select(table.c.doc).where(table.c.subject == subject))).scalar()
-        if doc is None and family == "approvals":
+        table, scope = tables.view(family), tables.scope(family)
+        doc = (await conn.execute(select(table.c.doc).where(
+            *scope, table.c.subject == subject))).scalar()
+        if doc is None and lookup is not None:
             docs = (await conn.execute(select(table.c.doc).where(
-                table.c.application_ref == subject).limit(2))).scalars().all()
+                *scope, table.c[lookup] == subject).limit(2))).scalars().all()
             doc = docs[0] if len(docs) == 1 else None
         if doc is None:
             return None

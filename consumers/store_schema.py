@@ -5,13 +5,28 @@ Every table of a generation carries its letter (``views_a_projects``, ``views_b_
 the other generation and flips that row in one transaction, so no table is ever renamed and a
 running consumer simply finds the new generation (and its offsets) at its next batch.
 Views are disposable: a schema change bumps ``SCHEMA_VERSION`` and is applied by a rebuild.
+The projects, approvals and shipments views have tables of their own; every other registered view
+keeps its rows in ``documents`` (one row per view and subject), created on open in existing
+stores. A view added to the registry is filled by a rebuild: the store records which views it
+holds (``views_meta`` key ``views``) and asks for one when the registry names another.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 SCHEMA_VERSION = 3
 """2: timeline provenance (``sequence``, ``record``), source chains and held records.
@@ -45,10 +60,18 @@ class Tables:
     offsets: Table
     chains: Table
     held: Table
+    documents: Table
+    """The rows of every view without a table of its own, by view and subject."""
 
     def view(self, family: str) -> Table:
+        """The table holding ``family``'s rows (``documents`` for most views: see ``scope``)."""
         return {"projects": self.projects, "approvals": self.approvals,
-                "shipments": self.shipments}[family]
+                "shipments": self.shipments}.get(family, self.documents)
+
+    def scope(self, family: str) -> list[ColumnElement[bool]]:
+        """What selects ``family``'s rows in its table: nothing, or its name in ``documents``."""
+        table = self.view(family)
+        return [table.c.view == family] if table is self.documents else []
 
 
 def _view_table(md: MetaData, name: str, *extra: Column[object]) -> Table:
@@ -143,8 +166,21 @@ def _build(generation: str) -> Tables:
     Index(f"{p}held_subject", held.c.subject)
     projects = _view_table(md, p + "projects", Column("kind", String(24)))
     Index(f"{p}projects_kind", projects.c.kind)
+    documents = Table(
+        p + "documents", md,
+        Column("view", String(32), primary_key=True),
+        Column("subject", String(64), primary_key=True),
+        Column("party", String(32), nullable=False),
+        Column("status", String(32)),
+        Column("province", String(8)),
+        Column("kind", String(32)),
+        Column("updated_at", String(40), nullable=False),
+        Column("doc", Text, nullable=False),
+    )
+    for column in ("party", "status", "province", "kind"):
+        Index(f"{p}documents_{column}", documents.c.view, documents.c[column])
     return Tables(generation, md, projects, approvals, shipments,
-                  timeline, positions, offsets, chains, held)
+                  timeline, positions, offsets, chains, held, documents)
 
 
 TABLES = {g: _build(g) for g in GENERATIONS}

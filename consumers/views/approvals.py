@@ -6,7 +6,7 @@ from typing import Any
 
 from consumers.views.approvals_titles import HANDLERS as TITLE_HANDLERS
 from consumers.views.facts import Fact, speaker
-from consumers.views.lifecycle import decided, moment_of, transition
+from consumers.views.lifecycle import decided, moment_of, next_due, transition
 from consumers.views.models import ApprovalKind, ApprovalView, Royalty
 from consumers.views.models import ApprovalStatus as S
 from consumers.views.standing import standard_due_on
@@ -44,6 +44,15 @@ def kind_of(ref: str) -> ApprovalKind:
 
 def party(view: ApprovalView) -> str:
     return view.holder_uscc
+
+
+def row(view: ApprovalView) -> dict[str, object]:
+    """The stored columns lists (and the alert rules, the projects' titles) filter on."""
+    due = next_due(view)
+    return {"status": view.status, "province": view.province, "kind": view.kind,
+            "authority": view.authority, "project_id": view.project_id,
+            "application_ref": view.application_ref,
+            "next_due_on": due.isoformat() if due else None}
 
 
 def _filed(view: ApprovalView, data: EnvironmentalApprovalFiled, fact: Fact) -> dict[str, Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Generic
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from schemas.common import Currency, Mineral, Money, Names, Province, TitleType
 from schemas.events.approvals_applications import Condition
@@ -244,6 +246,20 @@ class ApprovalView(ViewDoc):
     events: int = 0
 
 
+class ApprovalItem(ApprovalView):
+    """An approval as stored, with its standing on the day it is read (never stored)."""
+
+    as_of: date
+    """The day (in Pakistan) the read-time fields below are computed for."""
+    effective_status: ApprovalStatus | None
+    """``status``, except an environmental filing undecided on its ``deemed_approval_on``:
+    ``deemed_approved`` by law."""
+    days_pending: int | None
+    """Whole days since receipt while awaiting a decision, else ``null``."""
+    breached: bool
+    """Still pending after ``standard_due_on``."""
+
+
 class LegStage(StrEnum):
     AT_ORIGIN = "at_origin"
     TO_EXIT = "to_exit"
@@ -330,7 +346,12 @@ class ShipmentView(ViewDoc):
     events: int = 0
 
 
-class TimelineEntry(ViewDoc):
+Data = TypeVar("Data", default=str)
+"""A timeline entry's event data: canonical JSON text as stored (the fold's), or parsed as the
+API answers it (``TimelineItem``)."""
+
+
+class TimelineEntry(ViewDoc, Generic[Data]):
     """One accepted event in a subject's history; corrections supersede, never erase."""
 
     subject: str
@@ -341,11 +362,16 @@ class TimelineEntry(ViewDoc):
     type: str
     time: datetime
     summary: str
-    data: str
-    """The event data as signed (canonical JSON)."""
-    effective: str | None
+    data: Data
+    """The event data as signed."""
+    effective: Data | None
     """The data as it now counts (corrections applied), or ``None`` if it did not occur."""
     superseded_by: str | None = None
     corrects: str | None = None
     partition: int
     offset: int
+
+
+class TimelineItem(TimelineEntry[dict[str, Any]]):
+    """A timeline entry as the API answers it: its data parsed (restricted fields may be left
+    out). The same model, named for the OpenAPI document."""

@@ -39,6 +39,11 @@ def party(view: ProjectView) -> str:
     return view.operator_uscc
 
 
+def row(view: ProjectView) -> dict[str, object]:
+    """The stored columns lists filter on."""
+    return {"status": view.stage, "province": view.province, "kind": view.kind}
+
+
 def _registered(data: ProjectRegistered, fact: Fact) -> dict[str, Any]:
     return {
         "names": data.names,

@@ -35,6 +35,11 @@ def party(view: ShipmentView) -> str:
     return view.exporter_uscc
 
 
+def row(view: ShipmentView) -> dict[str, object]:
+    """The stored columns lists filter on."""
+    return {"status": view.status, "province": view.origin_province, "on_hold": view.on_hold}
+
+
 def _exit(view: ShipmentView) -> str:
     return view.exit_point.value if view.exit_point else "exit point"
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from consumers.views.models import PENDING, ApprovalKind, ApprovalStatus, ApprovalView
+from consumers.views.query import APPROVAL_STATUSES, statuses
 from schemas.events.shipments_border import PAKISTAN_TIME
 from schemas.standards import Standards
 
@@ -119,3 +120,40 @@ def standing(doc: Mapping[str, Any], today: date) -> dict[str, Any]:
 
 def with_standing(doc: Mapping[str, Any], today: date) -> dict[str, Any]:
     return {**doc, **standing(doc, today)}
+
+
+def _stored_statuses(wanted: list[str], breached: bool) -> list[str]:
+    """Stored statuses that may have the wanted effective ones (a deemed approval is stored
+    ``filed``); with ``breached``, only statuses that can be past a standard."""
+    stored = set(wanted)
+    if DEEMED in stored:
+        stored.add(ApprovalStatus.FILED.value)
+    if breached:
+        can = {s.value for s in (*AWAITING_AUTHORITY, *LPCO_PENDING, ApprovalStatus.FILED)}
+        stored = stored & can if stored else can
+    return sorted(stored)
+
+
+def stored_filters(read: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored statuses an approvals list reads for its ``status`` and ``breached``."""
+    wanted = statuses(read.get("status") or [], APPROVAL_STATUSES)
+    return {"status": _stored_statuses(wanted, bool(read.get("breached")))}
+
+
+def _received_after(doc: Mapping[str, Any], day: date) -> bool:
+    """A file received after ``day``: it did not exist then (the clock of ``--as-of`` is a day's,
+    the views are today's: the platform as it stood on a past day is ``audit replay --as-of``)."""
+    received = doc.get("received_at")
+    return bool(received) and local_day(datetime.fromisoformat(str(received))) > day
+
+
+def refine(docs: list[dict[str, Any]], read: Mapping[str, Any],
+           today: date) -> list[dict[str, Any]]:
+    """Approvals with their standing on ``today``, filtered on the effective status
+    (``deemed_approved`` includes files the law approved by silence) and, with ``breached``,
+    on a pending file past its service standard."""
+    wanted = statuses(read.get("status") or [], APPROVAL_STATUSES)
+    breached = bool(read.get("breached"))
+    items = [with_standing(doc, today) for doc in docs if not _received_after(doc, today)]
+    return [i for i in items if (not wanted or i["effective_status"] in wanted)
+            and (not breached or i["breached"])]

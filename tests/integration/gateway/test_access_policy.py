@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from consumers.views.registry import VIEWS
 from producers.accounts import AccountStore
 from producers.authn import CSRF_HEADER, SESSION_COOKIE
 from producers.gateway_auth import ApiKeyStore
@@ -112,6 +113,12 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
 }
+EXPECTED |= {("GET", path): PARTICIPANTS for view in VIEWS if view.name not in {
+    "projects", "approvals", "shipments"} for path in (f"/v1/{view.name}",
+                                                     f"/v1/{view.name}/{{{view.id_param}}}")}
+"""Every other registered view's two routes (``consumers.views.registry``): any participant is
+admitted, as for the three above; which rows each then sees is the view's declared visibility
+(its own test shows it, e.g. ``tests/unit/views/test_valuations.py``)."""
 
 
 PASSWORD = "a long enough passphrase"
