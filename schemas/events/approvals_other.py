@@ -12,7 +12,8 @@ from pydantic import model_validator
 from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Mineral, Province, UtcDatetime
-from schemas.events.approvals_applications import Conditions, TitleEvent
+from schemas.events.approvals_applications import AUTHORITY, Conditions, TitleEvent
+from schemas.events.decisions import decided
 from schemas.events.examples import (
     BA_EPA,
     BA_MMDD,
@@ -23,6 +24,8 @@ from schemas.events.examples import (
     SHIPMENT,
     TITLE,
 )
+from schemas.events.shipments_border import PAKISTAN_TIME
+from schemas.events.spec import EventSpec, agency, firm, words
 from schemas.identifiers import (
     USCC,
     EnvironmentalFileNumber,
@@ -39,7 +42,19 @@ from schemas.identifiers import (
     province_of_project,
     province_of_title,
 )
+from schemas.lifecycle_steps import (
+    ENV_DECISIONS,
+    ENVIRONMENTAL,
+    EXPORT,
+    LPCO_OPEN,
+    LPCO_WORK,
+    ROYALTY_AFTER,
+    named,
+    step,
+)
+from schemas.lifecycle_steps import TITLE as TITLE_LIFECYCLE
 from schemas.measures import Items, PositiveMoney, Text, Tonnes
+from schemas.messages import Org, Term
 from schemas.topics import APPROVALS
 
 DEEMED_APPROVAL_MONTHS = 4
@@ -240,3 +255,43 @@ class RoyaltyPaid(TitleEvent):
     """The bank challan (payment receipt) number."""
     paid_on: date
     amount: PositiveMoney
+
+
+_LPCO_DECIDED = {LpcoStatus.APPROVED: "approved", LpcoStatus.REJECTED: "rejected",
+                 LpcoStatus.CANCELLED: "cancelled"}
+"""The LPCO statuses that decide it, as the ``decision`` glossary names them."""
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(EnvironmentalApprovalFiled, firm("project proponent (firm)"),
+              (ENVIRONMENTAL, step({None}, "filed", "opens the file"))),
+    EventSpec(EnvironmentalApprovalDecided, agency("provincial EPA"),
+              (ENVIRONMENTAL, named(
+                  "decision", {d: {"filed"} for d in ENV_DECISIONS},
+                  "the ``decision``: approved, approved with conditions, rejected or deemed "
+                  "approved by law; decided once")),
+              detail=lambda d: words(d.decision.value),
+              alerts=(decided(lambda d: EnvironmentalDecision(d.decision).value,
+                              lambda d: d.decided_on, party_field="proponent_uscc",
+                              what=lambda d: Term("approval_kind", d.file_number[:3])),)),
+    EventSpec(ExportApprovalDecided, agency("LPCO-issuing agency (via PSW)"),
+              (EXPORT, named(
+                  "status",
+                  {**{s: {None, *LPCO_OPEN} for s in (*LPCO_WORK, "approved", "rejected")},
+                   "amended": {"approved", "amended"}, "cancelled": {"approved", "amended"}},
+                  "the ``status`` it names: worked on (submitted, documents or inspection "
+                  "called) until approved or rejected; an approved LPCO may then only be "
+                  "amended or cancelled; rejected and cancelled are final")),
+              detail=lambda d: words(d.status.value),
+              alerts=(decided(lambda d: _LPCO_DECIDED[d.status],
+                              lambda d: d.decided_at.astimezone(PAKISTAN_TIME).date(),
+                              party_field="exporter_uscc",
+                              what=lambda d: Term("approval_kind", d.lpco_type.value),
+                              authority=lambda d: Org(d.issuing_agency),
+                              when=lambda d: d.status in _LPCO_DECIDED),)),
+    EventSpec(RoyaltyAssessed, AUTHORITY,
+              (TITLE_LIFECYCLE, step(ROYALTY_AFTER, None,
+                                     "on production while the title was in force")),
+              detail=lambda d: f"{d.amount.amount} {d.amount.currency.value} due {d.due_on}"),
+    EventSpec(RoyaltyPaid, firm("title holder"), (TITLE_LIFECYCLE, step(ROYALTY_AFTER, None))),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""
