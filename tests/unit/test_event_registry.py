@@ -75,3 +75,9 @@ def test_each_declared_alert_names_its_placeholders_and_renders_in_three_languag
         assert texts.zh != texts.en
         assert texts.ur.startswith("\u200f")
         assert "{" not in texts.en + texts.zh + texts.ur
+
+
+def test_every_code_rule_says_what_it_reads():
+    from consumers.alerts.context import RULE_NEEDS  # noqa: PLC0415
+
+    assert set(RULE_NEEDS) == set(CODE_RULES)
