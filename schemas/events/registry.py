@@ -53,10 +53,11 @@ def _gather(modules: tuple[ModuleType, ...]) -> tuple[EventSpec, ...]:
 
 
 ENTRIES: tuple[EventSpec, ...] = _gather(MODULES)
-"""Every entry, in lifecycle order within each topic (its corrections last)."""
+"""Every entry, by topic, in ``MODULES`` order and each module's order within a topic (its
+corrections last): the order of the docs and of ``emining schemas list``."""
 
 ALL_EVENTS: tuple[type[EventData], ...] = tuple(spec.cls for spec in ENTRIES)
-"""Event classes of the shared topics, in lifecycle order within each topic."""
+"""Event classes of the shared topics, in ``ENTRIES`` order."""
 
 SPECS: Mapping[str, EventSpec] = MappingProxyType({s.cls.ce_type(): s for s in ENTRIES})
 """``ce_type`` header value → the type's entry."""
