@@ -9,15 +9,17 @@ alerts for one recipient, however often the log is replayed.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
 from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Frozen, Language, UtcDatetime
+from schemas.enums import Severity as Severity  # noqa: PLC0414 - re-exported: alerts' own word
 from schemas.events.examples import TITLE
 from schemas.identifiers import OrgId
 from schemas.topics import ALERTS_PREFIX, TopicSpec, alerts_topic
@@ -39,7 +41,8 @@ _Key = Annotated[str, Field(min_length=1, max_length=400)]
 
 
 class AlertRule(StrEnum):
-    """The rule that raised an alert; README "Alerts" lists what each watches and whom it tells."""
+    """The rules of the alerts service (README "Alerts" lists what each watches and whom it
+    tells); an event type's registry entry may declare more (``DeclaredRule``)."""
 
     APPROVAL_DECIDED = "approval_decided"
     DEFICIENCY_NOTIFIED = "deficiency_notified"
@@ -56,10 +59,45 @@ class AlertRule(StrEnum):
     SECURITY_REJECTION = "security_rejection"
 
 
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
+RULE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class DeclaredRule(str):
+    """A rule declared by an event type's registry entry (``schemas.events.spec.EventAlert``)
+    rather than a member of ``AlertRule``: read the same way (``.value``)."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+
+RuleId = AlertRule | DeclaredRule
+
+
+def rule_named(name: str) -> RuleId:
+    """The rule called ``name``: the ``AlertRule`` member, else a rule an entry declares."""
+    if isinstance(name, AlertRule | DeclaredRule):
+        return name
+    if not isinstance(name, str) or not re.match(RULE_PATTERN, name):
+        raise ValueError(f"{name!r} is not a rule name ({RULE_PATTERN})")
+    try:
+        return AlertRule(name)
+    except ValueError:
+        return DeclaredRule(name)
+
+
+Rule = Annotated[
+    RuleId, PlainValidator(rule_named), PlainSerializer(lambda rule: rule.value, return_type=str),
+    WithJsonSchema({"anyOf": [{"enum": [rule.value for rule in AlertRule], "type": "string"},
+                              {"type": "string", "pattern": RULE_PATTERN}],
+                    "description": "a rule of the alerts service, or one an event type's registry "
+                                   "entry declares"}),
+]
+"""``AlertRaised.rule``: a rule of the alerts service or one an event type declares."""
+
+
 
 
 class CauseKind(StrEnum):
@@ -93,7 +131,7 @@ class AlertTexts(Frozen):
         return str(getattr(self, language.value))
 
 
-def alert_id(rule: AlertRule, cause_key: str, recipient: str) -> str:
+def alert_id(rule: RuleId, cause_key: str, recipient: str) -> str:
     """The deterministic id: one alert per rule, cause and recipient, ever."""
     digest = hashlib.sha256(f"{rule.value}|{cause_key}|{recipient}".encode())
     return digest.hexdigest()[:ALERT_ID_LENGTH]
@@ -132,7 +170,7 @@ class AlertRaised(EventData):
     }
 
     alert_id: AlertId
-    rule: AlertRule
+    rule: Rule
     recipient: OrgId
     about: _Short
     """The subject the alert concerns: a title, file, LPCO, shipment or project id."""

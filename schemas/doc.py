@@ -1,43 +1,32 @@
-"""The README's table of event types, generated so that it never drifts from the catalogue.
+"""``docs/event-types.md``, generated from the registry so that it never drifts: one row per
+event type, then each lifecycle's steps (``schemas.lifecycles_doc``).
 
-Run ``python -m schemas.doc > docs/event-types.md`` and paste the same table into README.md.
+Run ``python -m schemas.doc > docs/event-types.md``; ``tests/unit/test_export.py`` keeps it equal.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 
 from schemas.base import EventData
 
-EMITTERS: tuple[tuple[str, str], ...] = (
-    ("pk.emining.participant.*", "platform operator"),
-    ("*.corrected", "the emitter of the corrected event"),
-    ("pk.emining.project.*", "operator firm"),
-    ("pk.emining.approval.licence.application.resubmitted", "applicant firm"),
-    ("pk.emining.approval.licence.application.withdrawn", "applicant firm"),
-    ("pk.emining.approval.licence.renewal.applied", "title holder"),
-    ("pk.emining.approval.licence.surrendered", "title holder"),
-    ("pk.emining.approval.licence.*", "provincial licensing authority"),
-    ("pk.emining.approval.environmental.filed", "project proponent (firm)"),
-    ("pk.emining.approval.environmental.*", "provincial EPA"),
-    ("pk.emining.approval.export.*", "LPCO-issuing agency (via PSW)"),
-    ("pk.emining.approval.royalty.paid", "title holder"),
-    ("pk.emining.approval.royalty.*", "provincial licensing authority"),
-    ("pk.emining.shipment.customs.declaration.filed", "exporter (or its customs agent)"),
-    ("pk.emining.shipment.customs.*", "Pakistan Customs"),
-    ("pk.emining.shipment.*", "exporter firm"),
-)
-"""Who typically emits each type, first match wins. A docstring line ``Emitted by: …`` on the
-class overrides it. Who *may* emit is the registry's authorities, not this table."""
+PLATFORM = "platform operator"
+"""Who emits the types outside the shared topics (the registry's, the alerts)."""
 
 
 def emitter(cls: type[EventData]) -> str:
+    """Who emits ``cls``: its registry entry says; a type of the platform's own topics may name
+    itself in a docstring line ``Emitted by: …``."""
+    from schemas.events.registry import spec_of  # noqa: PLC0415 - keeps the module importable alone
+
+    spec = spec_of(cls)
+    if spec is not None:
+        return spec.emitted_by.label
     for line in (cls.__doc__ or "").splitlines():
         if line.strip().lower().startswith("emitted by:"):
             return line.split(":", 1)[1].strip().rstrip(".")
-    return next((who for pattern, who in EMITTERS if fnmatchcase(cls.TYPE, pattern)), "")
+    return PLATFORM
 
 
 def summary(cls: type[EventData]) -> str:
@@ -69,10 +58,16 @@ def markdown(types: Mapping[str, type[EventData]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def main() -> None:
+def page() -> str:
+    """The whole ``docs/event-types.md``: the types' table, then the lifecycles."""
     from schemas.catalogue import event_types  # noqa: PLC0415 - keeps the module importable alone
+    from schemas.lifecycles_doc import markdown as lifecycles  # noqa: PLC0415
 
-    sys.stdout.write(markdown(event_types()))
+    return markdown(event_types()) + "\n" + lifecycles()
+
+
+def main() -> None:
+    sys.stdout.write(page())
 
 
 if __name__ == "__main__":

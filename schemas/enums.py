@@ -16,6 +16,14 @@ class Side(StrEnum):
     CN = "CN"
 
 
+class Severity(StrEnum):
+    """How urgent an alert is (``schemas.alerts.AlertRaised.severity``)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
 class Role(StrEnum):
     AGENCY = "agency"
     FIRM = "firm"

@@ -1,72 +1,49 @@
-"""Which step may follow which: the lifecycle of each kind of file, declared once, as data.
+"""Which step may follow which: the lifecycle of each kind of file, assembled from the registry.
 
 A mineral title goes from application to decision to a life in force (amended, renewed,
 suspended, restored, cancelled, surrendered, expired); an IEE/EIA is filed then decided; an
 export approval (LPCO) is worked on until approved or rejected, then only amended or cancelled;
 a shipment goes from plan to loading, departure, customs (held until cleared), out of Pakistan,
 arrival and final invoice; a project moves forward through its stages (care and maintenance may
-restart it) to closure. For each event type the machine names the statuses it may follow
-(``None``: the file does not exist yet) and the status it leads to, or, where the event names
-its own outcome (an LPCO's status, a decision, a stage), what each outcome may follow. Everything
-that consumes events asks this module: the views refuse an impossible step
-(``invalid_transition``, naming from → to, dead-lettered and alerted), the gateway refuses it
-before publishing, the audit's replay refuses it and ``audit verify`` lists it, and
-``docs/lifecycles.md`` is generated from it. Pure: statuses are the views' own words, as
+restart it) to closure. Each event type declares its step once, in its registry entry
+(``schemas.events.spec.EventSpec.lifecycle``, with ``schemas.lifecycle_steps``): the statuses it
+may follow (``None``: the file does not exist yet) and the status it leads to, or, where the event
+names its own outcome (an LPCO's status, a decision, a stage), what each outcome may follow; this
+module gathers them into one machine per kind of file, in the registry's order. Everything that
+consumes events asks this module: the views refuse an impossible step (``invalid_transition``,
+naming from → to, dead-lettered and alerted), the gateway refuses it before publishing, the
+audit's replay refuses it and ``audit verify`` lists it, and the lifecycle tables of
+``docs/event-types.md`` are generated from it. Pure: statuses are the views' own words, as
 strings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
+from schemas import lifecycle_steps as kinds
+from schemas.events.registry import SPECS
+from schemas.lifecycle_steps import (
+    APPLYING as APPLYING,  # noqa: PLC0414 - re-exported, as before the steps moved
+)
+from schemas.lifecycle_steps import ENV_DECISIONS as ENV_DECISIONS  # noqa: PLC0414
+from schemas.lifecycle_steps import IN_FORCE as IN_FORCE  # noqa: PLC0414
+from schemas.lifecycle_steps import LPCO_OPEN as LPCO_OPEN  # noqa: PLC0414
+from schemas.lifecycle_steps import LPCO_WORK as LPCO_WORK  # noqa: PLC0414
+from schemas.lifecycle_steps import MINED_STAGES as MINED_STAGES  # noqa: PLC0414
+from schemas.lifecycle_steps import OPEN_STAGES as OPEN_STAGES  # noqa: PLC0414
+from schemas.lifecycle_steps import RESTARTS as RESTARTS  # noqa: PLC0414
+from schemas.lifecycle_steps import ROYALTY_AFTER as ROYALTY_AFTER  # noqa: PLC0414
+from schemas.lifecycle_steps import SHIPMENT_LIVE as SHIPMENT_LIVE  # noqa: PLC0414
+from schemas.lifecycle_steps import SHIPPED as SHIPPED  # noqa: PLC0414
+from schemas.lifecycle_steps import STAGES as STAGES  # noqa: PLC0414
+from schemas.lifecycle_steps import Step as Step  # noqa: PLC0414
+from schemas.lifecycle_steps import stage_move_allowed as stage_move_allowed  # noqa: PLC0414
+
 TYPE_PREFIX = "pk.emining."
-
-APPLYING = frozenset({"received", "acknowledged", "deficient", "resubmitted"})
-"""An application awaiting the authority."""
-IN_FORCE = frozenset({"granted", "show_cause", "suspended", "renewal_applied",
-                      "renewal_refused"})
-"""A title that was granted and has not ended (cancelled, surrendered, expired, converted)."""
-ROYALTY_AFTER: frozenset[str | None] = frozenset(
-    {*IN_FORCE, "cancelled", "surrendered", "expired", "converted"})
-"""Royalties fall due on production while a title was in force, and are paid even after."""
-LPCO_WORK = ("submitted", "documents_called", "inspection_called")
-LPCO_OPEN = frozenset(LPCO_WORK)
-"""An export approval being worked on."""
-ENV_DECISIONS = ("approved", "approved_with_conditions", "rejected", "deemed_approved")
-"""What an IEE/EIA may be decided as (the view's status after the decision)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One event type in a lifecycle."""
-
-    after: frozenset[str | None]
-    """The statuses it may follow; ``None`` stands for a file that does not exist yet."""
-    to: str | None
-    """The status it leads to (``None``: it changes no status, e.g. a royalty)."""
-    note: str = ""
-    named_by: str | None = None
-    """The event's field that names the status it leads to (an LPCO's ``status``, a project's
-    ``to_stage``); ``moves`` then says what each such status may follow, and ``to`` is unused."""
-    moves: Mapping[str, frozenset[str | None]] = field(default_factory=lambda: _NO_MOVES)
-    """For a step ``named_by`` a field: each status it may name → the statuses it may follow."""
-    claims: str | None = None
-    """The event's field naming the status it says it leaves (``from_stage``): it must be the
-    file's current status."""
-    keeps: str | None = None
-    """The event's field that, when set, leaves the status as it is (a partial surrender)."""
-
-    def follows(self, outcome: str | None) -> frozenset[str | None]:
-        """The statuses this step may follow when it names ``outcome``."""
-        if self.named_by is None:
-            return self.after
-        return self.moves.get(outcome or "", frozenset())
-
-
-_NO_MOVES: Mapping[str, frozenset[str | None]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,158 +66,24 @@ class Reading(NamedTuple):
     keeps: bool = False
 
 
-def _step(after: Iterable[str | None], to: str | None, note: str = "") -> Step:
-    return Step(frozenset(after), to, note)
+
+def _machine(kind: str, title: str, noun: str, field: str = "status") -> Machine:
+    """The machine of ``kind``: the step of every registered event type that declares one."""
+    steps = {spec.cls.TYPE.removeprefix(TYPE_PREFIX): spec.lifecycle[1] for spec in SPECS.values()
+             if spec.lifecycle is not None and spec.lifecycle[0] == kind}
+    return Machine(kind, title, noun, MappingProxyType(steps), field)
 
 
-def _named(named_by: str, moves: Mapping[str, Iterable[str | None]], note: str = "",
-           claims: str | None = None) -> Step:
-    table = MappingProxyType({to: frozenset(after) for to, after in moves.items()})
-    return Step(frozenset().union(*table.values()), None, note, named_by=named_by,
-                moves=table, claims=claims)
-
-
-TITLE = Machine("title", "Mineral title (every title type: RL, EL, PL, MDRL, ML, SSML, MM)",
-                "a mineral title", MappingProxyType({
-    "approval.licence.application.received": _step({None}, "received", "opens the file"),
-    "approval.licence.application.acknowledged": _step({"received", "resubmitted"},
-                                                       "acknowledged"),
-    "approval.licence.deficiency.notified": _step({"received", "acknowledged", "resubmitted"},
-                                                  "deficient"),
-    "approval.licence.application.resubmitted": _step({"deficient"}, "resubmitted",
-                                                      "answers the deficiency notice"),
-    "approval.licence.application.withdrawn": _step(APPLYING, "withdrawn",
-                                                    "only while undecided"),
-    "approval.licence.granted": _step({None, "received", "acknowledged", "resubmitted"},
-                                      "granted",
-                                      "not while a deficiency is unanswered, never after a "
-                                      "withdrawal or a refusal; on a new file it records a "
-                                      "title granted before the bus (its history starts "
-                                      "there)"),
-    "approval.licence.refused": _step(APPLYING, "refused"),
-    "approval.licence.work.commenced": _step(
-        IN_FORCE, None, "work on the ground began (the six-month obligation after a grant); "
-        "only a title in force"),
-    "approval.licence.amended": _step({"granted", "show_cause", "suspended"}, None,
-                                      "area, minerals or conditions of a title in force"),
-    "approval.licence.converted": _step({"granted"}, "converted"),
-    "approval.licence.renewal.applied": _step({"granted", "show_cause"}, "renewal_applied",
-                                              "only a granted title is renewed"),
-    "approval.licence.renewed": _step({"renewal_applied"}, "granted"),
-    "approval.licence.renewal.refused": _step({"renewal_applied"}, "renewal_refused"),
-    "approval.licence.assigned": _step({"granted"}, None, "to another holder"),
-    "approval.licence.showcause.issued": _step({"granted"}, "show_cause"),
-    "approval.licence.suspended": _step({"granted", "show_cause"}, "suspended"),
-    "approval.licence.cancelled": _step({"granted", "show_cause", "suspended"}, "cancelled"),
-    "approval.licence.restored": _step({"suspended", "show_cause", "cancelled"}, "granted",
-                                       "after a suspension, a show-cause or an appeal"),
-    "approval.licence.surrendered": Step(
-        frozenset({"granted", "show_cause", "suspended"}), "surrendered",
-        "a partial surrender (``surrendered_area_km2``) keeps the title in force",
-        keeps="surrendered_area_km2"),
-    "approval.licence.expired": _step(IN_FORCE, "expired"),
-    "approval.royalty.assessed": _step(ROYALTY_AFTER, None,
-                                       "on production while the title was in force"),
-    "approval.royalty.paid": _step(ROYALTY_AFTER, None),
-}))
-
-ENVIRONMENTAL = Machine("environmental", "Environmental approval (IEE, EIA)",
-                        "an environmental approval", MappingProxyType({
-    "approval.environmental.filed": _step({None}, "filed", "opens the file"),
-    "approval.environmental.decided": _named(
-        "decision", {d: {"filed"} for d in ENV_DECISIONS},
-        "the ``decision``: approved, approved with conditions, rejected or deemed approved by "
-        "law; decided once"),
-}))
-
-EXPORT = Machine("export", "Export approval (LPCO: export NOC, release order, certificate)",
-                 "an export approval", MappingProxyType({
-    "approval.export.decided": _named(
-        "status", {**{s: {None, *LPCO_OPEN} for s in (*LPCO_WORK, "approved", "rejected")},
-                   "amended": {"approved", "amended"}, "cancelled": {"approved", "amended"}},
-        "the ``status`` it names: worked on (submitted, documents or inspection called) until "
-        "approved or rejected; an approved LPCO may then only be amended or cancelled; "
-        "rejected and cancelled are final"),
-}))
-
-SHIPPED = frozenset({"crossed_border", "at_sea"})
-"""Out of Pakistan: over Khunjerab by road, or on a ship."""
-SHIPMENT_LIVE = frozenset({"planned", "loaded", "departed", "declared", "held", "cleared",
-                           *SHIPPED, "arrived"})
-"""A shipment before its final invoice."""
-
-SHIPMENT = Machine("shipment", "Shipment (GS1 EPCIS-style: plan to final invoice)", "a shipment",
-                   MappingProxyType({
-    "shipment.planned": _step({None}, "planned", "opens the file"),
-    "shipment.lot.assayed": _step(SHIPMENT_LIVE, None,
-                                  "provisional at the mine; final or umpire assays at "
-                                  "destination come before the final invoice"),
-    "shipment.lot.loaded": _step({"planned", "loaded"}, "loaded",
-                                 "at the mine, lot by lot, before the cargo leaves"),
-    "shipment.departed": _step({"loaded"}, "departed",
-                               "for the exit point, once loaded"),
-    "shipment.customs.declaration.filed": _step(
-        {"departed", "held"}, "declared",
-        "at the exit point; after a hold, a fresh declaration replaces the held one"),
-    "shipment.customs.declaration.amended": _step(
-        {"declared", "held"}, None,
-        "the declaration now relies on other export approvals (an LPCO issued after filing); "
-        "only before clearance"),
-    "shipment.customs.held": _step({None, "declared", "held"}, "held",
-                                   "only a declared shipment is held, possibly for a second "
-                                   "reason; on a new file, customs acts on a declaration "
-                                   "filed in WeBOC before the shipment was on the bus"),
-    "shipment.customs.cleared": _step({None, "declared", "held"}, "cleared",
-                                      "releases every hold; on a new file, as for a hold"),
-    "shipment.border.crossed": _step({"cleared"}, "crossed_border",
-                                     "only once customs cleared it: never while held"),
-    "shipment.vessel.loaded": _step({"cleared"}, "at_sea",
-                                    "only once customs cleared it: never while held"),
-    "shipment.arrived": _step(SHIPPED, "arrived", "after it left Pakistan"),
-    "shipment.final.invoiced": _step({"arrived"}, "invoiced",
-                                     "on the outturn; nothing follows"),
-}))
-
-STAGES = ("exploration", "feasibility", "construction", "production", "care_and_maintenance",
-          "closure")
-"""A project's stages in their natural order."""
-RESTARTS = frozenset({"construction", "production"})
-"""Where a project in care and maintenance may restart."""
-
-
-def stage_move_allowed(from_stage: str, to_stage: str) -> bool:
-    """Forward by any number of stages, or a restart out of care and maintenance."""
-    if from_stage == "care_and_maintenance" and to_stage in RESTARTS:
-        return True
-    return STAGES.index(to_stage) > STAGES.index(from_stage)
-
-
-OPEN_STAGES = frozenset(STAGES) - {"closure"}
-MINED_STAGES = frozenset({"construction", "production", "care_and_maintenance", "closure"})
-"""Stages in which a month's production may be reported (commissioning, late returns)."""
-
-PROJECT = Machine("project", "Project stage (exploration to closure)", "a project",
-                  MappingProxyType({
-    "project.registered": _named("stage", {s: {None} for s in STAGES},
-                                 "opens the file at the ``stage`` it names"),
-    "project.stage.changed": _named(
-        "to_stage", {to: {f for f in STAGES if stage_move_allowed(f, to)} for to in STAGES[1:]},
-        "to the ``to_stage`` it names, from the ``from_stage`` it names, which must be the "
-        "project's: forward by any number of stages, or a restart from care and maintenance; "
-        "closure is final", claims="from_stage"),
-    "project.milestone.reached": _step(OPEN_STAGES, None, "not after closure"),
-    "project.ownership.changed": _step(STAGES, None),
-    "project.production.reported": _step(MINED_STAGES, None,
-                                         "once construction began (commissioning ore); a late "
-                                         "return may follow care and maintenance or closure"),
-    "project.offtake.delivered": _step(MINED_STAGES, None,
-                                       "a delivery received by a plant, once construction "
-                                       "began (commissioning feed); a late receipt may follow "
-                                       "care and maintenance or closure"),
-    "project.workforce.reported": _step(STAGES, None),
-    "project.investment.disbursed": _step(STAGES, None),
-    "project.hse.incident.reported": _step(STAGES, None),
-}), field="stage")
+TITLE = _machine(kinds.TITLE, "Mineral title (every title type: RL, EL, PL, MDRL, ML, SSML, MM)",
+                 "a mineral title")
+ENVIRONMENTAL = _machine(kinds.ENVIRONMENTAL, "Environmental approval (IEE, EIA)",
+                         "an environmental approval")
+EXPORT = _machine(kinds.EXPORT, "Export approval (LPCO: export NOC, release order, certificate)",
+                  "an export approval")
+SHIPMENT = _machine(kinds.SHIPMENT, "Shipment (GS1 EPCIS-style: plan to final invoice)",
+                    "a shipment")
+PROJECT = _machine(kinds.PROJECT, "Project stage (exploration to closure)", "a project",
+                   field="stage")
 
 MACHINES: Mapping[str, Machine] = MappingProxyType(
     {m.kind: m for m in (TITLE, ENVIRONMENTAL, EXPORT, SHIPMENT, PROJECT)})
@@ -293,8 +136,8 @@ def _shown(status: str | None) -> str:
 
 
 def in_order(machine: Machine, statuses: Iterable[str | None]) -> list[str | None]:
-    """``statuses`` in the order the machine's steps first lead to them (a new file first)."""
-    seen: list[str | None] = [None]
+    """``statuses`` in the lifecycle's natural order (a new file first; ``STATUS_ORDER``)."""
+    seen: list[str | None] = [None, *kinds.STATUS_ORDER.get(machine.kind, ())]
     for step in machine.steps.values():
         for to in (step.to, *step.moves):
             if to is not None and to not in seen:

@@ -1,8 +1,7 @@
-"""The lifecycles as a page: one table per kind of file (``python -m schemas.lifecycles_doc``)."""
+"""The lifecycles as tables, one per kind of file: the second half of ``docs/event-types.md``
+(``python -m schemas.doc``)."""
 
 from __future__ import annotations
-
-import sys
 
 from schemas.lifecycles import MACHINES, Machine, in_order
 
@@ -13,15 +12,15 @@ def _statuses(machine: Machine, statuses: frozenset[str | None]) -> str:
 
 
 def markdown() -> str:
-    """``docs/lifecycles.md``: for each event, the statuses it may follow and where it leads."""
-    lines = ["# Lifecycles", "",
-             ("Generated from `schemas/lifecycles.py` by `python -m schemas.lifecycles_doc`; "
-              "a test keeps it equal. A step not listed after a status is refused as "
+    """For each event, the statuses it may follow and where it leads, per lifecycle."""
+    lines = ["## Lifecycles", "",
+             ("Each event type's step is declared in its registry entry (`lifecycle`) and "
+              "gathered by `schemas/lifecycles.py`. A step not listed after a status is refused as "
               "`invalid_transition` (naming from → to) by the views (dead-lettered, the emitter "
               "and the platform alerted), by the gateway before publishing (409), by the audit "
               "replay, and listed by `emining audit verify`."), ""]
     for machine in MACHINES.values():
-        lines += [f"## {machine.title}", "",
+        lines += [f"### {machine.title}", "",
                   f"The status is the view's `{machine.field}`.", "",
                   "| event | may follow | leads to | note |", "|---|---|---|---|"]
         for name, step in machine.steps.items():
@@ -39,10 +38,3 @@ def markdown() -> str:
         lines.append("")
     return "\n".join(lines)
 
-
-def main() -> None:
-    sys.stdout.write(markdown())
-
-
-if __name__ == "__main__":
-    main()

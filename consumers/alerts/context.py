@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from consumers.alerts.config import AlertConfig
 from consumers.alerts.directory import Directory
@@ -12,8 +13,7 @@ from consumers.alerts.filters import Subscription
 from consumers.views.facts import Fact
 from consumers.views.models import ApprovalView, ProjectView, ShipmentView
 from schemas.alerts import AlertCause, CauseKind
-from schemas.events.projects import ProjectRegistered
-from schemas.events.shipments_border import CustomsDeclarationAmended, CustomsDeclarationFiled
+from schemas.events.registry import spec_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +46,20 @@ class Needs:
     subscriptions: bool = False
 
 
+RULE_NEEDS: Mapping[str, Callable[[Any], Needs]] = {
+    "export_without_approval": lambda data: Needs(approvals=frozenset(data.export_approvals)),
+    "project_matched": lambda _data: Needs(subscriptions=True),
+}
+"""Code rule (``rules_events.CODE_RULES``) → what it reads, from the event's data."""
+
+
 def needs(fact: Fact) -> Needs:
-    """What ``fact``'s rules read beyond the fact itself."""
-    data = fact.data
-    if isinstance(data, CustomsDeclarationFiled | CustomsDeclarationAmended):
-        return Needs(approvals=frozenset(data.export_approvals))
-    if isinstance(data, ProjectRegistered):
-        return Needs(subscriptions=True)
-    return Needs()
+    """What ``fact``'s rules read beyond the fact itself: the needs of the code rules its
+    registry entry names (the rules an entry declares read the event alone)."""
+    spec = spec_of(type(fact.data))
+    wanted = [RULE_NEEDS[rule](fact.data) for rule in (spec.rules if spec else ())]
+    return Needs(approvals=frozenset().union(*(n.approvals for n in wanted)),
+                 subscriptions=any(n.subscriptions for n in wanted))
 
 
 def event_cause(fact: Fact) -> AlertCause:

@@ -9,9 +9,7 @@ number keeps its order and never drags the punctuation around it to the wrong si
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
+from datetime import timedelta, timezone, tzinfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
@@ -21,8 +19,17 @@ from babel.numbers import format_decimal
 from consumers.alerts.glossary import TABLES
 from consumers.alerts.templates import TEMPLATES
 from schemas.alerts import AlertTexts
-from schemas.common import Language, Names
+from schemas.common import Language
 from schemas.events.shipments_border import PAKISTAN_TIME
+from schemas.messages import Day as Day  # noqa: PLC0414 - re-exported: the rules' vocabulary
+from schemas.messages import Ident as Ident  # noqa: PLC0414
+from schemas.messages import Message as Message  # noqa: PLC0414
+from schemas.messages import Moment as Moment  # noqa: PLC0414
+from schemas.messages import Name as Name  # noqa: PLC0414
+from schemas.messages import Number as Number  # noqa: PLC0414
+from schemas.messages import Param as Param  # noqa: PLC0414
+from schemas.messages import Term as Term  # noqa: PLC0414
+from schemas.messages import Terms as Terms  # noqa: PLC0414
 
 RLM = "\u200f"
 """RIGHT-TO-LEFT MARK: makes the paragraph direction of an Urdu text right to left."""
@@ -46,72 +53,6 @@ _ZONE_LABELS: dict[tzinfo, dict[Language, str]] = {
                       Language.UR: " (چینی وقت)"},
 }
 """How a time zone is named after a time, per language (the zones recipients live in)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Day:
-    value: date
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """An instant, shown as a date and time in the recipient's time zone, named."""
-
-    value: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Number:
-    value: int | Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Ident:
-    """An identifier or code, the same in every language."""
-
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    """A proper name; a language without its own spelling falls back to English."""
-
-    en: str
-    zh: str | None = None
-    ur: str | None = None
-
-    @classmethod
-    def of(cls, names: Names | Mapping[str, str]) -> Name:
-        data = names.model_dump() if isinstance(names, Names) else dict(names)
-        return cls(data["en"], data.get("zh"), data.get("ur"))
-
-    def spelled(self, language: Language) -> str:
-        return str(getattr(self, language.value) or self.en)
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A member of a closed set, translated through the glossary named ``glossary``."""
-
-    glossary: str
-    code: str
-
-
-@dataclass(frozen=True, slots=True)
-class Terms:
-    glossary: str
-    codes: tuple[str, ...]
-
-
-Param = Day | Moment | Number | Ident | Name | Term | Terms
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What to say: a template key and its parameters, rendered per language on demand."""
-
-    key: str
-    params: Mapping[str, Param] = field(default_factory=dict)
 
 
 def word(glossary: str, code: str, language: Language) -> str:

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from consumers.alerts.i18n import Message
-from schemas.alerts import AlertCause, AlertRule, Severity, alert_id
+from schemas.alerts import AlertCause, AlertRule, RuleId, Severity, alert_id
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     """One alert to one organisation, not yet rendered: the output of every rule."""
 
-    rule: AlertRule
+    rule: RuleId
     recipient: str
     about: str
     cause: AlertCause
@@ -52,7 +52,7 @@ def fan_out(recipients: list[str], build: Builder) -> list[Notice]:
 class Builder:
     """Makes the notice of one rule and cause for a given recipient."""
 
-    def __init__(self, rule: AlertRule, about: str, cause: AlertCause, severity: Severity,
+    def __init__(self, rule: RuleId, about: str, cause: AlertCause, severity: Severity,
                  message: Message, due_on: date | None = None,
                  details: Mapping[str, str] | None = None) -> None:
         self._fields = (rule, about, cause, severity, message, due_on, dict(details or {}))

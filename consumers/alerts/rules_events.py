@@ -1,66 +1,37 @@
-"""Event rules: what an accepted event tells whom, at once (pure functions of fact and context)."""
+"""Event rules: what an accepted event tells whom, at once (pure functions of fact and context).
+
+Most rules are declared with the event type, in its registry entry (``EventSpec.alerts``:
+recipients, severity, words in three languages); ``declared`` runs them all. The few that
+need more than the event (the approvals view, the firms' subscriptions) are written here, in
+``CODE_RULES``, and an entry names them (``EventSpec.rules``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from consumers.alerts.context import Context, event_cause
-from consumers.alerts.decisions import decision_of
-from consumers.alerts.i18n import Day, Ident, Message, Moment, Name, Number, Term, Terms
+from consumers.alerts.i18n import Ident, Message, Name, Param, Term, Terms
 from consumers.alerts.model import Builder, Notice, fan_out
 from consumers.views.facts import Fact
 from consumers.views.models import ApprovalKind, ApprovalStatus, ApprovalView
-from schemas.alerts import AlertRule, Severity
+from schemas.alerts import AlertRule, Severity, rule_named
 from schemas.common import Function
 from schemas.envelope import org_of
-from schemas.events.approvals_applications import DeficiencyNotified
 from schemas.events.projects import ProjectRegistered
+from schemas.events.registry import spec_of
 from schemas.events.shipments_border import (
     PAKISTAN_TIME,
     CustomsDeclarationAmended,
     CustomsDeclarationFiled,
-    CustomsHeld,
 )
+from schemas.events.spec import EventAlert, Tell
+from schemas.messages import Emitter, Firm, Org, PartyParam
 
 Rule = Callable[[Fact, Context], list[Notice]]
 
 VALID_LPCO = frozenset({ApprovalStatus.APPROVED, ApprovalStatus.AMENDED})
-
-
-def approval_decided(fact: Fact, ctx: Context) -> list[Notice]:
-    """A licence or approval decided (granted, refused, suspended, cancelled, restored, renewed;
-    an IEE/EIA or export LPCO decided) → the holder, proponent or exporter."""
-    decision = decision_of(fact.data)
-    if decision is None:
-        return []
-    authority = decision.authority or org_of(fact.source)
-    message = Message("approval_decided", {
-        "what": decision.what, "ref": Ident(fact.data.subject),
-        "decision": Term("decision", decision.code),
-        "authority": ctx.directory.org_name(authority), "date": Day(decision.on),
-    })
-    build = Builder(AlertRule.APPROVAL_DECIDED, fact.data.subject, event_cause(fact),
-                    decision.severity, message, decision.act_by,
-                    {"decision": decision.code, "decided_on": decision.on.isoformat()})
-    firm = ctx.directory.firm(decision.party)
-    return fan_out([firm.org] if firm else [], build)
-
-
-def deficiency_notified(fact: Fact, ctx: Context) -> list[Notice]:
-    """A deficiency notice → the applicant, with its respond-by date."""
-    data = fact.data
-    assert isinstance(data, DeficiencyNotified)
-    message = Message("deficiency_notified", {
-        "authority": ctx.directory.org_name(org_of(fact.source)), "ref": Ident(data.title_number),
-        "notice": Ident(data.notice_ref), "count": Number(len(data.items)),
-        "respond_by": Day(data.respond_by),
-    })
-    build = Builder(AlertRule.DEFICIENCY_NOTIFIED, data.title_number, event_cause(fact),
-                    Severity.WARNING, message, data.respond_by,
-                    {"notice_ref": data.notice_ref, "respond_by": data.respond_by.isoformat()})
-    firm = ctx.directory.firm(data.holder_uscc)
-    return fan_out([firm.org] if firm else [], build)
 
 
 def approval_problem(
@@ -110,25 +81,6 @@ def export_without_approval(fact: Fact, ctx: Context) -> list[Notice]:
                    build)
 
 
-def customs_hold(fact: Fact, ctx: Context) -> list[Notice]:
-    """A customs hold → both sides: the customs office that holds it and the exporter."""
-    data = fact.data
-    assert isinstance(data, CustomsHeld)
-    customs = org_of(fact.source)
-    message = Message("customs_hold", {
-        "shipment": Ident(data.shipment_id),
-        "exporter": ctx.directory.firm_name(data.exporter_uscc),
-        "customs": ctx.directory.org_name(customs), "held": Moment(data.held_at),
-        "declaration": Ident(data.declaration_number),
-        "reason": Term("hold_reason", data.reason.value),
-    })
-    build = Builder(AlertRule.CUSTOMS_HOLD, data.shipment_id, event_cause(fact),
-                    Severity.WARNING, message, None,
-                    {"reason": data.reason.value, "detail": data.detail[:200]})
-    firm = ctx.directory.firm(data.exporter_uscc)
-    return fan_out(ctx.directory.registered(customs, firm.org if firm else None), build)
-
-
 def project_message(data: ProjectRegistered, key: str) -> Message:
     return Message(key, {
         "name": Name.of(data.names), "ref": Ident(data.project_id),
@@ -152,13 +104,56 @@ def project_matched(fact: Fact, ctx: Context) -> list[Notice]:
     return fan_out(ctx.directory.registered(*wanted), build)
 
 
-EVENT_RULES: tuple[tuple[type | tuple[type, ...], Rule], ...] = (
-    (DeficiencyNotified, deficiency_notified),
-    ((CustomsDeclarationFiled, CustomsDeclarationAmended), export_without_approval),
-    (CustomsHeld, customs_hold),
-    (ProjectRegistered, project_matched),
-)
-"""Event type(s) → rule; ``approval_decided`` looks at every event (``decisions`` filters)."""
+CODE_RULES: Mapping[str, Rule] = {
+    AlertRule.EXPORT_WITHOUT_APPROVAL.value: export_without_approval,
+    AlertRule.PROJECT_MATCHED.value: project_matched,
+}
+"""Rules written in code, by the name an entry's ``EventSpec.rules`` gives them."""
+
+
+def _value(param: Param | PartyParam, fact: Fact, ctx: Context) -> Param:
+    match param:
+        case Firm(uscc):
+            return ctx.directory.firm_name(uscc)
+        case Org(org_id):
+            return ctx.directory.org_name(org_id)
+        case Emitter():
+            return ctx.directory.org_name(org_of(fact.source))
+    return param
+
+
+def _recipients(tell: Tell, fact: Fact, ctx: Context) -> list[str | None]:
+    if tell.emitter:
+        return [org_of(fact.source)]
+    if tell.function is not None:
+        return list(ctx.directory.serving(tell.function))
+    party = ctx.directory.firm(str(getattr(fact.data, tell.firm_field or "")))
+    return [party.org if party else None]
+
+
+def raise_declared(alert: EventAlert, fact: Fact, ctx: Context) -> list[Notice]:
+    """The notices of one alert an entry declares: to each registered recipient, once."""
+    data = fact.data
+    if not alert.when(data):
+        return []
+    params = {name: _value(p, fact, ctx) for name, p in alert.says(data).items()}
+    build = Builder(rule_named(alert.rule), data.subject, event_cause(fact),
+                    alert.severity_of(data), Message(alert.rule, params), alert.due(data),
+                    alert.details(data))
+    wanted = [org for tell in alert.tell for org in _recipients(tell, fact, ctx)]
+    return fan_out(ctx.directory.registered(*wanted), build)
+
+
+def declared(fact: Fact, ctx: Context) -> list[Notice]:
+    """Every notice the entry of ``fact``'s type declares, then those of the code rules it
+    names."""
+    spec = spec_of(type(fact.data))
+    if spec is None:
+        return []
+    notices = [n for alert in spec.alerts for n in raise_declared(alert, fact, ctx)]
+    for name in spec.rules:
+        notices += CODE_RULES[name](fact, ctx)
+    return notices
 
 
 def event_notices(fact: Fact, ctx: Context, arrived: datetime | None = None) -> list[Notice]:
@@ -169,8 +164,4 @@ def event_notices(fact: Fact, ctx: Context, arrived: datetime | None = None) -> 
     horizon = ctx.config.max_event_age_days
     if horizon is not None and ctx.now - (arrived or fact.time) > timedelta(days=horizon):
         return []
-    notices = approval_decided(fact, ctx)
-    for types, rule in EVENT_RULES:
-        if isinstance(fact.data, types):
-            notices += rule(fact, ctx)
-    return notices
+    return declared(fact, ctx)

@@ -1,5 +1,9 @@
 """Alert texts: one message per template, in English, Simplified Chinese and Urdu.
 
+The rules an event type declares carry their own words in its registry entry
+(``schemas.events.spec.EventAlert.texts``); the alerts service's own rules (deadlines, security,
+subscriptions, the rules that read views) are written here.
+
 The English text is the message id, marked ``N_`` here; its Chinese and Urdu translations live in
 the Babel catalogues the console and the audit report share
 (``consumers/console/locale/<zh_Hans|ur>/LC_MESSAGES/console.po``, extracted from this module
@@ -16,6 +20,8 @@ from typing import Final
 
 from consumers.alerts.catalogues import translated
 from schemas.common import Language
+from schemas.events.registry import ALERT_TEXTS
+from schemas.events.spec import Texts
 
 Template = MappingProxyType[Language, str]
 
@@ -27,11 +33,6 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extrac
 
 
 ENGLISH: Final = MappingProxyType({
-    "approval_decided": N_(
-        "{what} {ref} was {decision} by {authority} on {date}."),
-    "deficiency_notified": N_(
-        "{authority} found application {ref} incomplete (notice {notice}, items to "
-        "address: {count}). Respond by {respond_by}."),
     "deficiency_due_soon": N_(
         "Reminder: answer the deficiency notice on application {ref} by {respond_by} (days "
         "left: {days})."),
@@ -54,9 +55,6 @@ ENGLISH: Final = MappingProxyType({
         "Shipment {shipment} of {exporter} is planned to leave on {departure}, but no "
         "approved export approval (LPCO) covers it yet (applications pending: {pending}); "
         "customs will not clear its declaration without one."),
-    "customs_hold": N_(
-        "Shipment {shipment} of {exporter} is held by {customs} since {held} (declaration "
-        "{declaration}): {reason}."),
     "border_overdue": N_(
         "Shipment {shipment} of {exporter} cleared customs at Sost on {cleared} but has "
         "not crossed the Khunjerab Pass within {hours} hours."),
@@ -77,4 +75,13 @@ def _template(english: str) -> Template:
         language: translated(english, folder) for language, folder in CATALOGUES.items()}})
 
 
-TEMPLATES: Final = MappingProxyType({name: _template(en) for name, en in ENGLISH.items()})
+def _declared(texts: Texts) -> Template:
+    return MappingProxyType({Language.EN: texts.en, Language.ZH: texts.zh, Language.UR: texts.ur})
+
+
+TEMPLATES: Final = MappingProxyType({
+    **{name: _template(en) for name, en in ENGLISH.items()},
+    **{rule: _declared(texts) for rule, texts in ALERT_TEXTS.items()},
+})
+"""Every alert template: the alerts service's own rules (above, translated in the catalogues),
+and the rules event types declare with their words (``schemas.events.registry.ALERT_TEXTS``)."""

@@ -18,7 +18,10 @@ from pydantic import model_validator
 from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Frozen, Names, Province, TitleType, UtcDatetime
+from schemas.enums import Severity
+from schemas.events.decisions import decided
 from schemas.events.examples import BA_MMDD, LOCAL_NTN, OPERATOR, REPRESENTATIVE_CNIC, TITLE
+from schemas.events.spec import EventAlert, EventSpec, Texts, agency, either, firm, party
 from schemas.identifiers import (
     CNIC,
     NTN,
@@ -31,7 +34,10 @@ from schemas.identifiers import (
     province_of_title,
     title_type_of,
 )
+from schemas.lifecycle_steps import APPLYING, step
+from schemas.lifecycle_steps import TITLE as LIFECYCLE
 from schemas.measures import AreaKm2, Boundary, Items, Label, Minerals, TermYears, Text
+from schemas.messages import Day, Emitter, Ident, Number
 from schemas.topics import APPROVALS
 
 
@@ -240,3 +246,54 @@ class LicenceRefused(TitleEvent):
     refused_on: date
     reasons: Reasons
     appealable_until: date | None = None
+
+
+AUTHORITY = agency("provincial licensing authority")
+APPLICANT = firm("applicant firm")
+
+DEFICIENCY_NOTIFIED = EventAlert(
+    "deficiency_notified", Severity.WARNING,
+    Texts(en="{authority} found application {ref} incomplete (notice {notice}, items to address: "
+             "{count}). Respond by {respond_by}.",
+          zh="{authority}认定申请 {ref} 材料不全（通知 {notice}，需补正事项：{count}）。"  # noqa: RUF001
+             "请于{respond_by}前答复。",
+          ur="{authority} نے درخواست {ref} کو نامکمل قرار دیا (نوٹس {notice}، قابلِ اصلاح نکات: "
+             "{count})۔ {respond_by} تک جواب دیں۔"),  # noqa: RUF001
+    (party("holder_uscc"),),
+    says=lambda d: {"authority": Emitter(), "ref": Ident(d.title_number),
+                    "notice": Ident(d.notice_ref), "count": Number(len(d.items)),
+                    "respond_by": Day(d.respond_by)},
+    due=lambda d: d.respond_by,
+    details=lambda d: {"notice_ref": d.notice_ref, "respond_by": d.respond_by.isoformat()},
+)
+"""A deficiency notice → the applicant, with its respond-by date."""
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(LicenceApplicationReceived,
+              either("applicant firm, or the provincial licensing authority on receipt"),
+              (LIFECYCLE, step({None}, "received", "opens the file")),
+              detail=lambda d: f"{d.title_type.value} in {d.district}, {d.area_km2} km²"),
+    EventSpec(ApplicationAcknowledged, AUTHORITY,
+              (LIFECYCLE, step({"received", "resubmitted"}, "acknowledged"))),
+    EventSpec(DeficiencyNotified, AUTHORITY,
+              (LIFECYCLE, step({"received", "acknowledged", "resubmitted"}, "deficient")),
+              detail=lambda d: f"{len(d.items)} item(s), respond by {d.respond_by}",
+              alerts=(DEFICIENCY_NOTIFIED,)),
+    EventSpec(ApplicationResubmitted, APPLICANT,
+              (LIFECYCLE, step({"deficient"}, "resubmitted", "answers the deficiency notice"))),
+    EventSpec(ApplicationWithdrawn, APPLICANT,
+              (LIFECYCLE, step(APPLYING, "withdrawn", "only while undecided"))),
+    EventSpec(LicenceGranted, AUTHORITY,
+              (LIFECYCLE, step({None, "received", "acknowledged", "resubmitted"}, "granted",
+                               "not while a deficiency is unanswered, never after a withdrawal "
+                               "or a refusal; on a new file it records a title granted before "
+                               "the bus (its history starts there)")),
+              detail=lambda d: f"{d.term_years} years, expires {d.expires_on}",
+              alerts=(decided(lambda _: "granted", lambda d: d.granted_on,
+                              party_field="holder_uscc"),)),
+    EventSpec(LicenceRefused, AUTHORITY, (LIFECYCLE, step(APPLYING, "refused")),
+              detail=lambda d: d.reasons[0],
+              alerts=(decided(lambda _: "refused", lambda d: d.refused_on,
+                              party_field="holder_uscc", act_by=lambda d: d.appealable_until),)),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

@@ -11,8 +11,16 @@ from pydantic import model_validator
 from schemas.base import Scope
 from schemas.codes import fail
 from schemas.common import Names, TitleType, UtcDatetime
-from schemas.events.approvals_applications import Conditions, Reasons, TitleEvent, check_term
+from schemas.events.approvals_applications import (
+    AUTHORITY,
+    Conditions,
+    Reasons,
+    TitleEvent,
+    check_term,
+)
+from schemas.events.decisions import decided
 from schemas.events.examples import OPERATOR, PARTNER, TITLE
+from schemas.events.spec import EventSpec, either, firm
 from schemas.identifiers import (
     USCC,
     Reference,
@@ -20,6 +28,8 @@ from schemas.identifiers import (
     province_of_title,
     title_type_of,
 )
+from schemas.lifecycle_steps import IN_FORCE, Step, step
+from schemas.lifecycle_steps import TITLE as LIFECYCLE
 from schemas.measures import AreaKm2, Boundary, Minerals, TermYears, Text
 
 CONVERTIBLE = frozenset({TitleType.EXPLORATION_LICENCE, TitleType.PROSPECTING_LICENCE,
@@ -28,10 +38,7 @@ LEASES = frozenset({TitleType.MINING_LEASE, TitleType.SMALL_SCALE_MINING_LEASE})
 
 
 class WorkCommenced(TitleEvent):
-    """Work on the ground began under the title: the six-month commencement obligation is met.
-
-    Emitted by: title holder, or the licensing authority (on inspection).
-    """
+    """Work on the ground began under the title: the six-month commencement obligation is met."""
 
     TYPE: ClassVar[str] = "pk.emining.approval.licence.work.commenced"
     EXAMPLE: ClassVar[dict[str, Any]] = {
@@ -269,3 +276,54 @@ class LicenceExpired(TitleEvent):
     }
 
     expired_on: date
+
+
+HOLDER = firm("title holder")
+
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(WorkCommenced, either("title holder, or the licensing authority (on inspection)"),
+              (LIFECYCLE, step(IN_FORCE, None,
+                               "work on the ground began (the six-month obligation after a "
+                               "grant); only a title in force")),
+              detail=lambda d: f"on {d.commenced_on}"),
+    EventSpec(LicenceAmended, AUTHORITY,
+              (LIFECYCLE, step({"granted", "show_cause", "suspended"}, None,
+                               "area, minerals or conditions of a title in force"))),
+    EventSpec(LicenceConverted, AUTHORITY, (LIFECYCLE, step({"granted"}, "converted")),
+              detail=lambda d: f"now {d.new_title_number}"),
+    EventSpec(RenewalApplied, HOLDER,
+              (LIFECYCLE, step({"granted", "show_cause"}, "renewal_applied",
+                               "only a granted title is renewed"))),
+    EventSpec(LicenceRenewed, AUTHORITY, (LIFECYCLE, step({"renewal_applied"}, "granted")),
+              detail=lambda d: f"expires {d.expires_on}",
+              alerts=(decided(lambda _: "renewed", lambda d: d.renewed_on,
+                              party_field="holder_uscc"),)),
+    EventSpec(RenewalRefused, AUTHORITY,
+              (LIFECYCLE, step({"renewal_applied"}, "renewal_refused")),
+              alerts=(decided(lambda _: "renewal_refused", lambda d: d.refused_on,
+                              party_field="holder_uscc"),)),
+    EventSpec(LicenceAssigned, AUTHORITY,
+              (LIFECYCLE, step({"granted"}, None, "to another holder"))),
+    EventSpec(ShowCauseIssued, AUTHORITY, (LIFECYCLE, step({"granted"}, "show_cause")),
+              detail=lambda d: f"reply by {d.reply_by}"),
+    EventSpec(LicenceSuspended, AUTHORITY,
+              (LIFECYCLE, step({"granted", "show_cause"}, "suspended")),
+              alerts=(decided(lambda _: "suspended", lambda d: d.suspended_on,
+                              party_field="holder_uscc"),)),
+    EventSpec(LicenceCancelled, AUTHORITY,
+              (LIFECYCLE, step({"granted", "show_cause", "suspended"}, "cancelled")),
+              alerts=(decided(lambda _: "cancelled", lambda d: d.cancelled_on,
+                              party_field="holder_uscc", act_by=lambda d: d.appealable_until),)),
+    EventSpec(LicenceRestored, AUTHORITY,
+              (LIFECYCLE, step({"suspended", "show_cause", "cancelled"}, "granted",
+                               "after a suspension, a show-cause or an appeal")),
+              alerts=(decided(lambda _: "restored", lambda d: d.restored_on,
+                              party_field="holder_uscc"),)),
+    EventSpec(LicenceSurrendered, HOLDER,
+              (LIFECYCLE, Step(frozenset({"granted", "show_cause", "suspended"}), "surrendered",
+                               "a partial surrender (``surrendered_area_km2``) keeps the title "
+                               "in force", keeps="surrendered_area_km2"))),
+    EventSpec(LicenceExpired, AUTHORITY, (LIFECYCLE, step(IN_FORCE, "expired"))),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

@@ -12,7 +12,9 @@ from pydantic import model_validator
 from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Mineral, Province, UtcDatetime
-from schemas.events.approvals_applications import Conditions, TitleEvent
+from schemas.enums import Severity
+from schemas.events.approvals_applications import AUTHORITY, Conditions, Reasons, TitleEvent
+from schemas.events.decisions import decided
 from schemas.events.examples import (
     BA_EPA,
     BA_MMDD,
@@ -23,6 +25,8 @@ from schemas.events.examples import (
     SHIPMENT,
     TITLE,
 )
+from schemas.events.shipments_border import PAKISTAN_TIME
+from schemas.events.spec import EventAlert, EventSpec, Texts, agency, firm, party, words
 from schemas.identifiers import (
     USCC,
     EnvironmentalFileNumber,
@@ -39,7 +43,29 @@ from schemas.identifiers import (
     province_of_project,
     province_of_title,
 )
+from schemas.lifecycle_steps import (
+    ENV_DECISIONS,
+    ENVIRONMENTAL,
+    EXPORT,
+    LPCO_OPEN,
+    LPCO_WORK,
+    ROYALTY_AFTER,
+    named,
+    step,
+)
+from schemas.lifecycle_steps import TITLE as TITLE_LIFECYCLE
 from schemas.measures import Items, PositiveMoney, Text, Tonnes
+from schemas.messages import (
+    Day,
+    Emitter,
+    Firm,
+    Ident,
+    Number,
+    Org,
+    Param,
+    PartyParam,
+    Term,
+)
 from schemas.topics import APPROVALS
 
 DEEMED_APPROVAL_MONTHS = 4
@@ -153,6 +179,41 @@ class EnvironmentalApprovalDecided(EnvironmentalEvent):
         return self
 
 
+APPROVED = frozenset({"approved", "approved_with_conditions", "deemed_approved"})
+"""An IEE/EIA in force: what an environmental protection order may follow."""
+
+
+class ProtectionOrderIssued(EnvironmentalEvent):
+    """The EPA ordered the proponent to comply with its approval, or to stop work until it does.
+
+    An environmental protection order (section 16 of the Pakistan Environmental Protection Act
+    1997 and the provincial acts after it) names what to do (``directions``) and by when; with
+    ``stop_work`` it halts the operations the approval covers until the order is complied with.
+    """
+
+    TYPE: ClassVar[str] = "pk.emining.approval.environmental.order.issued"
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "file_number": EIA_FILE, "proponent_uscc": OPERATOR, "order_ref": "BEPA-EPO-2026-0007",
+        "issued_on": "2026-08-10", "comply_by": "2026-09-09", "stop_work": True,
+        "directions": [("Stop blasting within 500 m of the village until the vibration "
+                        "monitoring plan is approved"),
+                       "Submit the overdue quarterly groundwater monitoring report"],
+    }
+
+    order_ref: Reference
+    issued_on: date
+    comply_by: date
+    stop_work: bool
+    """The order halts the operations the approval covers until it is complied with."""
+    directions: Reasons
+
+    @model_validator(mode="after")
+    def _comply_after_issue(self) -> Self:
+        if self.comply_by <= self.issued_on:
+            fail("comply_by_order", "comply_by must be after issued_on")
+        return self
+
+
 class LpcoType(StrEnum):
     EXPORT_NOC = "export_noc"
     RELEASE_ORDER = "release_order"
@@ -240,3 +301,91 @@ class RoyaltyPaid(TitleEvent):
     """The bank challan (payment receipt) number."""
     paid_on: date
     amount: PositiveMoney
+
+
+_LPCO_DECIDED = {LpcoStatus.APPROVED: "approved", LpcoStatus.REJECTED: "rejected",
+                 LpcoStatus.CANCELLED: "cancelled"}
+"""The LPCO statuses that decide it, as the ``decision`` glossary names them."""
+
+def _order_says(data: ProtectionOrderIssued) -> dict[str, Param | PartyParam]:
+    return {"epa": Emitter(), "order": Ident(data.order_ref),
+            "what": Term("approval_kind", data.file_number[:3]), "ref": Ident(data.file_number),
+            "proponent": Firm(data.proponent_uscc), "issued": Day(data.issued_on),
+            "count": Number(len(data.directions)), "comply_by": Day(data.comply_by)}
+
+
+def _order_details(data: ProtectionOrderIssued) -> dict[str, str]:
+    return {"order_ref": data.order_ref, "comply_by": data.comply_by.isoformat(),
+            "stop_work": "yes" if data.stop_work else "no"}
+
+
+PROTECTION_ORDER = EventAlert(
+    "protection_order", Severity.WARNING,
+    Texts(en="{epa} issued environmental protection order {order} on {what} {ref} of "
+             "{proponent} on {issued} (directions to comply with: {count}). Comply by "
+             "{comply_by}.",
+          zh="{epa}于{issued}就{proponent}的{what} {ref} 发出环境保护令 {order}"
+             "（需遵守的指令：{count}项）。请于{comply_by}前完成整改。",  # noqa: RUF001
+          ur="{epa} نے {issued} کو {proponent} کے {what} {ref} پر ماحولیاتی تحفظ کا حکم "
+             "{order} جاری کیا (قابلِ تعمیل ہدایات: {count})۔ {comply_by} تک تعمیل کریں۔"),  # noqa: RUF001
+    (party("proponent_uscc"),), says=_order_says, due=lambda d: d.comply_by,
+    details=_order_details, when=lambda d: not d.stop_work,
+)
+"""An environmental protection order → the proponent, with its comply-by date."""
+
+STOP_WORK_ORDER = EventAlert(
+    "stop_work_order", Severity.CRITICAL,
+    Texts(en="{epa} ordered {proponent} to stop work under {what} {ref} by environmental "
+             "protection order {order} of {issued} (directions to comply with: {count}). Work "
+             "resumes only once the order is complied with; comply by {comply_by}.",
+          zh="{epa}于{issued}发出环境保护令 {order}，责令{proponent}停止{what} {ref} "  # noqa: RUF001
+             "项下的作业（需遵守的指令：{count}项）。须遵守该命令后方可复工；"  # noqa: RUF001
+             "请于{comply_by}前完成整改。",
+          ur="{epa} نے {issued} کے ماحولیاتی تحفظ کے حکم {order} کے ذریعے {proponent} کو "
+             "{what} {ref} کے تحت کام روکنے کا حکم دیا (قابلِ تعمیل ہدایات: {count})۔ حکم کی "  # noqa: RUF001
+             "تعمیل کے بعد ہی کام دوبارہ شروع ہو سکتا ہے؛ {comply_by} تک تعمیل کریں۔"),  # noqa: RUF001
+    (party("proponent_uscc"),), says=_order_says, due=lambda d: d.comply_by,
+    details=_order_details, when=lambda d: d.stop_work,
+)
+"""A stop-work order → the proponent: its operations under the approval halt."""
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(EnvironmentalApprovalFiled, firm("project proponent (firm)"),
+              (ENVIRONMENTAL, step({None}, "filed", "opens the file"))),
+    EventSpec(EnvironmentalApprovalDecided, agency("provincial EPA"),
+              (ENVIRONMENTAL, named(
+                  "decision", {d: {"filed"} for d in ENV_DECISIONS},
+                  "the ``decision``: approved, approved with conditions, rejected or deemed "
+                  "approved by law; decided once")),
+              detail=lambda d: words(d.decision.value),
+              alerts=(decided(lambda d: EnvironmentalDecision(d.decision).value,
+                              lambda d: d.decided_on, party_field="proponent_uscc",
+                              what=lambda d: Term("approval_kind", d.file_number[:3])),)),
+    EventSpec(ProtectionOrderIssued, agency("provincial EPA"),
+              (ENVIRONMENTAL, step(APPROVED, None, "on an approval in force; it keeps the status "
+                                                   "(the order is complied with, or the approval "
+                                                   "decided anew)")),
+              detail=lambda d: f"{'stop work, ' if d.stop_work else ''}comply by {d.comply_by}",
+              alerts=(PROTECTION_ORDER, STOP_WORK_ORDER)),
+    EventSpec(ExportApprovalDecided, agency("LPCO-issuing agency (via PSW)"),
+              (EXPORT, named(
+                  "status",
+                  {**{s: {None, *LPCO_OPEN} for s in (*LPCO_WORK, "approved", "rejected")},
+                   "amended": {"approved", "amended"}, "cancelled": {"approved", "amended"}},
+                  "the ``status`` it names: worked on (submitted, documents or inspection "
+                  "called) until approved or rejected; an approved LPCO may then only be "
+                  "amended or cancelled; rejected and cancelled are final")),
+              detail=lambda d: words(d.status.value),
+              alerts=(decided(lambda d: _LPCO_DECIDED[d.status],
+                              lambda d: d.decided_at.astimezone(PAKISTAN_TIME).date(),
+                              party_field="exporter_uscc",
+                              what=lambda d: Term("approval_kind", d.lpco_type.value),
+                              authority=lambda d: Org(d.issuing_agency),
+                              when=lambda d: d.status in _LPCO_DECIDED),)),
+    EventSpec(RoyaltyAssessed, AUTHORITY,
+              (TITLE_LIFECYCLE, step(ROYALTY_AFTER, None,
+                                     "on production while the title was in force")),
+              detail=lambda d: f"{d.amount.amount} {d.amount.currency.value} due {d.due_on}"),
+    EventSpec(RoyaltyPaid, firm("title holder"), (TITLE_LIFECYCLE, step(ROYALTY_AFTER, None))),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

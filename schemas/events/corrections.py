@@ -20,6 +20,7 @@ from schemas.codes import fail
 from schemas.events.examples import OPERATOR, PROJECT, SHIPMENT, TITLE
 from schemas.events.projects import ProjectEvent
 from schemas.events.shipments import ShipmentEvent
+from schemas.events.spec import EventSpec, either, words
 from schemas.identifiers import (
     USCC,
     ApprovalRef,
@@ -150,3 +151,12 @@ class ShipmentCorrected(Correction, ShipmentEvent):
         "reason": "did_not_occur",
         "explanation": "Assay certificate was issued for another shipment's lot",
     }
+
+
+CORRECTOR = either("the emitter of the corrected event")
+
+EVENTS: tuple[EventSpec, ...] = tuple(
+    EventSpec(cls, CORRECTOR, detail=lambda d: f"{words(d.reason.value)}: {d.explanation}")
+    for cls in (ProjectCorrected, ApprovalCorrected, ShipmentCorrected)
+)
+"""The registry entries of the corrections (``schemas.events.registry`` gathers them)."""

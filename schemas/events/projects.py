@@ -19,6 +19,7 @@ from schemas.codes import fail
 from schemas.common import Frozen, Names, Province
 from schemas.enums import ProjectStage as ProjectStage  # noqa: PLC0414 - re-exported
 from schemas.events.examples import LOCAL_NTN, OPERATOR, PARTNER, PROJECT, TITLE
+from schemas.events.spec import EventSpec, firm, words
 from schemas.identifiers import (
     NTN,
     USCC,
@@ -30,7 +31,14 @@ from schemas.identifiers import (
     province_of_project,
     province_of_title,
 )
-from schemas.lifecycles import stage_move_allowed
+from schemas.lifecycle_steps import (
+    OPEN_STAGES,
+    STAGES,
+    named,
+    stage_move_allowed,
+    step,
+)
+from schemas.lifecycle_steps import PROJECT as LIFECYCLE
 from schemas.measures import Items, Label, Minerals, Product, Text, Tonnes
 from schemas.topics import PROJECTS
 
@@ -279,3 +287,26 @@ class OwnershipChanged(ProjectEvent):
         if self.new_operator_uscc is not None:
             parties.add(self.new_operator_uscc)
         return Scope(province=province_of_project(self.project_id), parties=frozenset(parties))
+
+
+OPERATOR_FIRM = firm("operator firm")
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(ProjectRegistered, OPERATOR_FIRM,
+              (LIFECYCLE, named("stage", {s: {None} for s in STAGES},
+                                "opens the file at the ``stage`` it names")),
+              rules=("project_matched",)),
+    EventSpec(ProjectStageChanged, OPERATOR_FIRM,
+              (LIFECYCLE, named(
+                  "to_stage",
+                  {to: {f for f in STAGES if stage_move_allowed(f, to)} for to in STAGES[1:]},
+                  "to the ``to_stage`` it names, from the ``from_stage`` it names, which must be "
+                  "the project's: forward by any number of stages, or a restart from care and "
+                  "maintenance; closure is final", claims="from_stage")),
+              detail=lambda d: f"{d.from_stage.value} → {d.to_stage.value}"),
+    EventSpec(MilestoneReached, OPERATOR_FIRM,
+              (LIFECYCLE, step(OPEN_STAGES, None, "not after closure")),
+              detail=lambda d: words(d.milestone.value)),
+    EventSpec(OwnershipChanged, OPERATOR_FIRM, (LIFECYCLE, step(STAGES, None))),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

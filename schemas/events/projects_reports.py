@@ -11,8 +11,11 @@ from pydantic import model_validator
 from schemas.codes import fail
 from schemas.common import Frozen, UtcDatetime
 from schemas.events.examples import OPERATOR, PARTNER, PLANT, PROJECT
-from schemas.events.projects import ProjectEvent
+from schemas.events.projects import OPERATOR_FIRM, ProjectEvent
+from schemas.events.spec import EventSpec, firm, words
 from schemas.identifiers import USCC, Month, ProjectId, Reference
+from schemas.lifecycle_steps import MINED_STAGES, STAGES, step
+from schemas.lifecycle_steps import PROJECT as LIFECYCLE
 from schemas.measures import (
     Count,
     Grades,
@@ -153,8 +156,6 @@ class OfftakeDelivered(ProjectEvent):
     deliveries of one day under one contract. The supplier is named by its project and its
     operator's USCC; a plant's view totals what it received by product and by supplier, and the
     supplier's view shows, when read, which plants took how much.
-
-    Emitted by: the receiving plant's operator (a receipt is reported by whoever received it).
     """
 
     TYPE: ClassVar[str] = "pk.emining.project.offtake.delivered"
@@ -189,3 +190,26 @@ class OfftakeDelivered(ProjectEvent):
             fail("offtake_same_project", "a project does not deliver to itself: "
                  "supplier_project_id is the receiving project")
         return self
+
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(ProductionReported, OPERATOR_FIRM,
+              (LIFECYCLE, step(MINED_STAGES, None,
+                               "once construction began (commissioning ore); a late return may "
+                               "follow care and maintenance or closure")),
+              detail=lambda d: f"{d.period}: {d.ore_milled_t} t milled"),
+    EventSpec(InvestmentDisbursed, OPERATOR_FIRM, (LIFECYCLE, step(STAGES, None))),
+    EventSpec(WorkforceReported, OPERATOR_FIRM, (LIFECYCLE, step(STAGES, None))),
+    EventSpec(HSEIncidentReported, OPERATOR_FIRM, (LIFECYCLE, step(STAGES, None)),
+              detail=lambda d: words(d.category.value)),
+    EventSpec(OfftakeDelivered,
+              firm("the receiving plant's operator (a receipt is reported by whoever received "
+                   "it)"),
+              (LIFECYCLE, step(MINED_STAGES, None,
+                               "a delivery received by a plant, once construction began "
+                               "(commissioning feed); a late receipt may follow care and "
+                               "maintenance or closure")),
+              detail=lambda d: f"{d.quantity.dmt} dmt {words(d.product.value)} from "
+                               f"{d.supplier_project_id} on {d.delivered_on}"),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

@@ -1,4 +1,11 @@
-"""Every event class of the shared topics in one explicit table, by CloudEvents type and by topic.
+"""The registry of event types: every event class of the shared topics with its entry, by
+CloudEvents type and by topic.
+
+Each event module declares its types' entries (``EVENTS``: ``schemas.events.spec.EventSpec``)
+beside their classes; this module gathers them, once, in ``MODULES`` order within each shared
+topic (corrections last). Everything that lists or keys event types reads from here: the
+catalogue and the exported contract, the authority check (who may emit), the lifecycles, the
+timeline, the alert rules and their texts, the generated docs, and the tests.
 
 No per-topic discriminated union is needed: in CloudEvents binary mode the type travels in the
 ``ce_type`` header, beside the JSON data, so a reader picks the class with
@@ -9,68 +16,51 @@ event's fields, as signed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from schemas.base import EventData
 from schemas.errors import RecordError
-from schemas.events import approvals_applications as applications
-from schemas.events import approvals_licences as licences
-from schemas.events import approvals_other as other
-from schemas.events import corrections, projects, projects_reports, shipments, shipments_border
-from schemas.topics import APPROVALS, PROJECTS, SHARED_TOPICS, SHIPMENTS
-
-ALL_EVENTS: tuple[type[EventData], ...] = (
-    projects.ProjectRegistered,
-    projects.ProjectStageChanged,
-    projects.MilestoneReached,
-    projects_reports.ProductionReported,
-    projects_reports.InvestmentDisbursed,
-    projects_reports.WorkforceReported,
-    projects_reports.HSEIncidentReported,
-    projects_reports.OfftakeDelivered,
-    projects.OwnershipChanged,
-    corrections.ProjectCorrected,
-    applications.LicenceApplicationReceived,
-    applications.ApplicationAcknowledged,
-    applications.DeficiencyNotified,
-    applications.ApplicationResubmitted,
-    applications.ApplicationWithdrawn,
-    applications.LicenceGranted,
-    applications.LicenceRefused,
-    licences.WorkCommenced,
-    licences.LicenceAmended,
-    licences.LicenceConverted,
-    licences.RenewalApplied,
-    licences.LicenceRenewed,
-    licences.RenewalRefused,
-    licences.LicenceAssigned,
-    licences.ShowCauseIssued,
-    licences.LicenceSuspended,
-    licences.LicenceCancelled,
-    licences.LicenceRestored,
-    licences.LicenceSurrendered,
-    licences.LicenceExpired,
-    other.EnvironmentalApprovalFiled,
-    other.EnvironmentalApprovalDecided,
-    other.ExportApprovalDecided,
-    other.RoyaltyAssessed,
-    other.RoyaltyPaid,
-    corrections.ApprovalCorrected,
-    shipments.ShipmentPlanned,
-    shipments.LotAssayed,
-    shipments.LotLoaded,
-    shipments.ShipmentDeparted,
-    shipments_border.CustomsDeclarationFiled,
-    shipments_border.CustomsDeclarationAmended,
-    shipments_border.CustomsCleared,
-    shipments_border.CustomsHeld,
-    shipments_border.BorderCrossed,
-    shipments_border.VesselLoaded,
-    shipments.ShipmentArrived,
-    shipments.FinalInvoiced,
-    corrections.ShipmentCorrected,
+from schemas.events import (
+    approvals_applications,
+    approvals_licences,
+    approvals_other,
+    corrections,
+    projects,
+    projects_reports,
+    shipments,
+    shipments_border,
 )
-"""Event classes of the shared topics, in lifecycle order within each topic."""
+from schemas.events.spec import EventAlert, EventSpec, Texts
+from schemas.topics import SHARED_TOPICS
+
+MODULES: tuple[ModuleType, ...] = (
+    projects, projects_reports, approvals_applications, approvals_licences, approvals_other,
+    shipments, shipments_border, corrections,
+)
+"""The event modules, each ending with its ``EVENTS``; a new module of event types is added here."""
+
+
+def _gather(modules: tuple[ModuleType, ...]) -> tuple[EventSpec, ...]:
+    found: list[EventSpec] = [spec for module in modules for spec in module.EVENTS]
+    order = {topic: at for at, topic in enumerate(SHARED_TOPICS)}
+    unknown = [spec.cls.__name__ for spec in found if spec.cls.TOPIC not in order]
+    if unknown:  # pragma: no cover - a programming error, caught at import
+        raise RuntimeError(f"event types outside the shared topics: {unknown}")
+    return tuple(sorted(found, key=lambda spec: (
+        order[spec.cls.TOPIC], issubclass(spec.cls, corrections.Correction))))
+
+
+ENTRIES: tuple[EventSpec, ...] = _gather(MODULES)
+"""Every entry, by topic, in ``MODULES`` order and each module's order within a topic (its
+corrections last): the order of the docs and of ``emining schemas list``."""
+
+ALL_EVENTS: tuple[type[EventData], ...] = tuple(spec.cls for spec in ENTRIES)
+"""Event classes of the shared topics, in ``ENTRIES`` order."""
+
+SPECS: Mapping[str, EventSpec] = MappingProxyType({s.cls.ce_type(): s for s in ENTRIES})
+"""``ce_type`` header value → the type's entry."""
 
 BY_CE_TYPE: dict[str, type[EventData]] = {cls.ce_type(): cls for cls in ALL_EVENTS}
 """``ce_type`` header value (``pk.emining.approval.licence.granted.v1``) → class."""
@@ -81,11 +71,34 @@ BY_TOPIC: dict[str, tuple[type[EventData], ...]] = {
 """Topic → the classes that may appear on it."""
 
 CORRECTIONS: dict[str, type[corrections.Correction]] = {
-    PROJECTS: corrections.ProjectCorrected,
-    APPROVALS: corrections.ApprovalCorrected,
-    SHIPMENTS: corrections.ShipmentCorrected,
+    cls.TOPIC: cls for cls in ALL_EVENTS if issubclass(cls, corrections.Correction)
 }
 """Topic → its correction type."""
+
+
+def spec_of(cls: type[EventData]) -> EventSpec | None:
+    """The registry entry of ``cls`` (None: not a type of the shared topics)."""
+    spec = SPECS.get(cls.ce_type())
+    return spec if spec is not None and spec.cls is cls else None
+
+
+def _alert_texts() -> Mapping[str, Texts]:
+    texts: dict[str, Texts] = {}
+    for spec in ENTRIES:
+        for alert in spec.alerts:
+            if texts.setdefault(alert.rule, alert.texts) != alert.texts:
+                raise RuntimeError(f"alert rule {alert.rule} has two texts")  # pragma: no cover
+    return MappingProxyType(texts)
+
+
+ALERT_TEXTS: Mapping[str, Texts] = _alert_texts()
+"""Alert rule declared by an entry → its words (one rule, one text, whatever type raises it)."""
+
+
+def alerts_of(cls: type[EventData]) -> tuple[EventAlert, ...]:
+    spec = spec_of(cls)
+    return spec.alerts if spec is not None else ()
+
 
 if len(BY_CE_TYPE) != len(ALL_EVENTS):  # pragma: no cover - a programming error, caught at import
     raise RuntimeError("two event classes share one CloudEvents type")

@@ -17,6 +17,7 @@ from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Frozen, Names, Province, UtcDatetime
 from schemas.events.examples import BUYER, OPERATOR, PROJECT, SHIPMENT, SMELTER, TITLE
+from schemas.events.spec import EventSpec, firm
 from schemas.identifiers import (
     USCC,
     ContainerNumber,
@@ -30,6 +31,8 @@ from schemas.identifiers import (
     province_of_project,
     province_of_title,
 )
+from schemas.lifecycle_steps import SHIPMENT as LIFECYCLE
+from schemas.lifecycle_steps import SHIPMENT_LIVE, SHIPPED, step
 from schemas.measures import (
     Grades,
     Items,
@@ -279,3 +282,25 @@ class FinalInvoiced(ShipmentEvent):
     invoiced_on: date
     final_dmt: Annotated[Tonnes, Field(gt=0)]
     amount: PositiveMoney
+
+
+EXPORTER = firm("exporter firm")
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(ShipmentPlanned, EXPORTER, (LIFECYCLE, step({None}, "planned", "opens the file"))),
+    EventSpec(LotAssayed, EXPORTER,
+              (LIFECYCLE, step(SHIPMENT_LIVE, None,
+                               "provisional at the mine; final or umpire assays at destination "
+                               "come before the final invoice"))),
+    EventSpec(LotLoaded, EXPORTER,
+              (LIFECYCLE, step({"planned", "loaded"}, "loaded",
+                               "at the mine, lot by lot, before the cargo leaves"))),
+    EventSpec(ShipmentDeparted, EXPORTER,
+              (LIFECYCLE, step({"loaded"}, "departed", "for the exit point, once loaded"))),
+    EventSpec(ShipmentArrived, EXPORTER,
+              (LIFECYCLE, step(SHIPPED, "arrived", "after it left Pakistan"))),
+    EventSpec(FinalInvoiced, EXPORTER,
+              (LIFECYCLE, step({"arrived"}, "invoiced", "on the outturn; nothing follows"))),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them);
+the customs and exit steps between departure and arrival are in ``shipments_border``."""

@@ -10,10 +10,25 @@ from pydantic import model_validator
 
 from schemas.codes import fail
 from schemas.common import UtcDatetime
+from schemas.enums import Severity
 from schemas.events.examples import LOCAL_NTN, LPCO, OPERATOR, SHIPMENT
 from schemas.events.shipments import SEAPORTS, ExitPoint, ShipmentEvent
+from schemas.events.spec import (
+    EMITTER,
+    EventAlert,
+    EventSpec,
+    Texts,
+    agency,
+    either,
+    firm,
+    party,
+    words,
+)
 from schemas.identifiers import NTN, HSCode, IMONumber, LpcoNumber, Reference
+from schemas.lifecycle_steps import SHIPMENT as LIFECYCLE
+from schemas.lifecycle_steps import step
 from schemas.measures import Items, Label, PositiveMoney, Quantity, Text
+from schemas.messages import Emitter, Firm, Ident, Moment, Term
 
 PAKISTAN_TIME = timezone(timedelta(hours=5), "PKT")
 
@@ -49,7 +64,6 @@ class CustomsDeclarationAmended(ShipmentEvent):
     """The filed declaration now relies on these export approvals (e.g. an LPCO issued after it).
 
     ``export_approvals`` is the whole set the amended declaration relies on, not an addition.
-    Emitted by: exporter (or its customs agent).
     """
 
     TYPE: ClassVar[str] = "pk.emining.shipment.customs.declaration.amended"
@@ -158,3 +172,56 @@ class VesselLoaded(ShipmentEvent):
             fail("vessel_port", "a vessel loads at Karachi Port, Port Qasim or Gwadar")
         return self
 
+
+DECLARANT = firm("exporter (or its customs agent)")
+CUSTOMS = agency("Pakistan Customs")
+
+CUSTOMS_HOLD = EventAlert(
+    "customs_hold", Severity.WARNING,
+    Texts(en="Shipment {shipment} of {exporter} is held by {customs} since {held} (declaration "
+             "{declaration}): {reason}.",
+          zh="{exporter}的货物 {shipment} 自{held}起被{customs}扣留（报关单 {declaration}）："  # noqa: RUF001
+             "{reason}。",
+          ur="{exporter} کی کھیپ {shipment} کو {customs} نے {held} سے روک رکھا ہے (ڈیکلریشن "
+             "{declaration}): {reason}۔"),  # noqa: RUF001
+    (EMITTER, party("exporter_uscc")),
+    says=lambda d: {"shipment": Ident(d.shipment_id), "exporter": Firm(d.exporter_uscc),
+                    "customs": Emitter(), "held": Moment(d.held_at),
+                    "declaration": Ident(d.declaration_number),
+                    "reason": Term("hold_reason", d.reason.value)},
+    details=lambda d: {"reason": d.reason.value, "detail": d.detail[:200]},
+)
+"""A customs hold → both sides: the customs office that holds it and the exporter."""
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(CustomsDeclarationFiled, DECLARANT,
+              (LIFECYCLE, step({"departed", "held"}, "declared",
+                               "at the exit point; after a hold, a fresh declaration replaces "
+                               "the held one")),
+              detail=lambda d: "relies on " + (", ".join(d.export_approvals)
+                                               or "no export approval"),
+              rules=("export_without_approval",)),
+    EventSpec(CustomsDeclarationAmended, DECLARANT,
+              (LIFECYCLE, step({"declared", "held"}, None,
+                               "the declaration now relies on other export approvals (an LPCO "
+                               "issued after filing); only before clearance")),
+              detail=lambda d: "now relies on " + ", ".join(d.export_approvals),
+              rules=("export_without_approval",)),
+    EventSpec(CustomsHeld, CUSTOMS,
+              (LIFECYCLE, step({None, "declared", "held"}, "held",
+                               "only a declared shipment is held, possibly for a second reason; "
+                               "on a new file, customs acts on a declaration filed in WeBOC "
+                               "before the shipment was on the bus")),
+              detail=lambda d: words(d.reason.value), alerts=(CUSTOMS_HOLD,)),
+    EventSpec(CustomsCleared, CUSTOMS,
+              (LIFECYCLE, step({None, "declared", "held"}, "cleared",
+                               "releases every hold; on a new file, as for a hold"))),
+    EventSpec(BorderCrossed, either("border post (the dry port at Sost), or the exporter firm"),
+              (LIFECYCLE, step({"cleared"}, "crossed_border",
+                               "only once customs cleared it: never while held"))),
+    EventSpec(VesselLoaded, either("port authority, or the exporter firm (bill of lading)"),
+              (LIFECYCLE, step({"cleared"}, "at_sea",
+                               "only once customs cleared it: never while held")),
+              detail=lambda d: f"{d.vessel_name} for {d.discharge_port}"),
+)
+"""The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

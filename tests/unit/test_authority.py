@@ -159,3 +159,19 @@ def test_a_key_cannot_serve_two_organisations_or_mismatch_its_id(registry):
     with pytest.raises(RegistryError, match="does not match the public key"):
         registry.apply(KeyAdded(org_id=FIRM, keyid=key.keyid, public_key=b64(other.public_key),
                                 valid_from=T0), T0)
+
+
+def test_a_grant_to_the_wrong_kind_of_party_covers_nothing(registry):
+    """The event registry says who emits each type: a firm granted an authority's decision (a
+    misconfigured grant) is refused, and so is an authority recording a firm's own filing."""
+    _grant(registry, FIRM, "misconfigured", ("pk.emining.approval.licence.granted",),
+           own_only=True)
+    firm = decide(registry, FIRM, _event(GRANTED), AT)
+    assert not firm.allowed
+    assert firm.reason == (f"{FIRM} is a firm: {GRANTED} is emitted by the provincial "
+                           "licensing authority")
+    surrender = "pk.emining.approval.licence.surrendered"
+    agency = decide(registry, BA_MMDD, _event(surrender), AT)
+    assert not agency.allowed
+    assert agency.reason == f"{BA_MMDD} is an agency: {surrender} is emitted by the title holder"
+    assert decide(registry, BA_MMDD, _event(GRANTED), AT).allowed

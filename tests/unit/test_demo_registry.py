@@ -48,3 +48,19 @@ def test_each_province_has_one_licensing_authority():
     ]
     provinces = sorted(p for provs, _ in licensing for p in provs)
     assert provinces == sorted(set(provinces)) == ["PK-BA", "PK-GB", "PK-KP", "PK-PB", "PK-SD"]
+
+
+def test_every_grant_goes_to_a_role_the_event_registry_says_emits_the_type():
+    """The seed agrees with the registry's ``emitted_by``: no agency is granted a firm's type,
+    no firm an agency's (``schemas.authority`` would refuse it anyway)."""
+    from schemas.events.registry import ENTRIES  # noqa: PLC0415
+
+    wrong = [
+        (org.id, spec.cls.TYPE)
+        for org in _seed().organisations
+        for grant in org.authorities
+        for spec in ENTRIES
+        if any(fnmatch.fnmatchcase(spec.cls.TYPE, p) for p in grant.event_types)
+        and org.role not in spec.emitted_by.roles
+    ]
+    assert wrong == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from schemas.events.registry import (
     BY_CE_TYPE,
     BY_TOPIC,
     CORRECTIONS,
+    MODULES,
     check_correction,
     event_class,
     parse,
@@ -56,11 +58,26 @@ def is_past_tense(word: str) -> bool:
     return word.endswith("ed") or word in IRREGULAR_PAST
 
 
+def _declared_in(module: ModuleType) -> set[type[EventData]]:
+    """The concrete event classes ``module`` defines (those naming their own ``TYPE``)."""
+    return {cls for cls in vars(module).values()
+            if isinstance(cls, type) and issubclass(cls, EventData)
+            and cls.__module__ == module.__name__ and "TYPE" in vars(cls)}
+
+
 def test_every_event_type_is_unique_and_registered_once() -> None:
     types = [cls.ce_type() for cls in ALL_EVENTS]
-    assert len(types) == len(set(types)) == len(BY_CE_TYPE) == 49
-    assert len(set(ALL_EVENTS)) == len(ALL_EVENTS)
+    defined = set().union(*(_declared_in(module) for module in MODULES))
+    assert len(types) == len(set(types)) == len(BY_CE_TYPE) == len(defined) > 0
+    assert set(ALL_EVENTS) == defined
     assert all(BY_CE_TYPE[cls.ce_type()] is cls for cls in ALL_EVENTS)
+
+
+def test_each_module_registers_the_types_it_defines_next_to_them() -> None:
+    for module in MODULES:
+        listed = [spec.cls for spec in module.EVENTS]
+        assert len(listed) == len(set(listed)), module
+        assert set(listed) == _declared_in(module), module
 
 
 def test_the_catalogue_knows_every_shared_event() -> None:

@@ -17,6 +17,7 @@ from schemas.asyncapi import document
 from schemas.base import EventData
 from schemas.catalogue import UPCASTERS, event_types
 from schemas.doc import markdown
+from schemas.doc import page as generated_page
 from schemas.envelope import dataschema_for, to_record
 from schemas.signing import PrivateKey
 from schemas.topics import catalogue
@@ -194,4 +195,5 @@ def test_doc_table_has_a_row_per_type_and_matches_the_committed_page():
     rows = [line for line in table.splitlines() if line.startswith("| `pk.")]
     assert len(rows) == len(event_types())
     page = Path(__file__).parents[2] / "docs" / "event-types.md"
-    assert page.read_text(encoding="utf-8") == table
+    assert page.read_text(encoding="utf-8") == generated_page()
+    assert generated_page().startswith(table)
