@@ -248,8 +248,8 @@ def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:
     async def status_of(subject: str, topic: str) -> tuple[bool, str | None]:
         if not await _caught_up(views, freshness, subject, topic):
             return False, None
-        for family in ("approvals", "shipments", "projects"):
-            doc = await get_view(views, family, subject)
+        for family in FAMILIES.values():  # the topics' own views: those with a lifecycle
+            doc = await get_view(views, family.name, subject)
             if doc is not None:
                 return True, status_in(doc)
         return True, None
