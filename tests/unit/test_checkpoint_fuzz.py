@@ -17,7 +17,8 @@ from unittest import mock
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from consumers.audit.completeness import Kind, read_checkpoints
+from consumers.audit.cosigned import read_checkpoints
+from consumers.audit.findings import Kind
 from consumers.audit.records import RawRecord
 from consumers.checkpoints import checkpointer as checkpointer_module
 from schemas.checkpoints import (

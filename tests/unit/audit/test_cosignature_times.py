@@ -13,8 +13,8 @@ from unittest import mock
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from consumers.audit.completeness import origin_of
 from consumers.audit.findings import Kind
+from consumers.audit.leaves import origin_of
 from consumers.checkpoints import checkpointer as checkpointer_module
 from schemas import tlog
 from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
