@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 from typing import NamedTuple
 
-from consumers.audit.completeness import LeafTable, leaf_hash_of
 from consumers.audit.inspect import Inspected, Inspector
+from consumers.audit.leaves import LeafTable, leaf_hash_of
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from schemas.registry import Registry

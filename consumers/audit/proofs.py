@@ -11,17 +11,9 @@ from typing import Any
 
 import structlog
 
-from consumers.audit.completeness import (
-    PLATFORM_KEY_NAME,
-    SIDES,
-    Checkpoint,
-    Judged,
-    PartitionLeaves,
-    Valid,
-    leaves_of,
-    origin_of,
-    roots_at,
-)
+from consumers.audit.completeness import SIDES
+from consumers.audit.cosigned import PLATFORM_KEY_NAME, Checkpoint, Judged, Valid
+from consumers.audit.leaves import PartitionLeaves, leaves_of, origin_of, roots_at
 from consumers.audit.records import AuditError, AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from consumers.audit.tlogread import read_judged

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contextlib import aclosing
 
-from consumers.audit.completeness import Judged, Wanted, read_checkpoints
+from consumers.audit.cosigned import Judged, read_checkpoints
+from consumers.audit.leaves import Wanted
 from consumers.audit.records import AuditError, AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader
 from schemas.registry import Registry

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
-from consumers.audit.completeness import LeafTable, judge, no_checkpoints, of_topics
+from consumers.audit.completeness import judge, no_checkpoints
 from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
+from consumers.audit.leaves import LeafTable, of_topics
 from consumers.audit.lifecycle import LifecycleJudge, Place
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord

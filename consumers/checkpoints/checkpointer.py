@@ -14,15 +14,15 @@ its last, for an origin; after a send without acknowledgement it reads its check
 before the next publish (the record may have landed). The producer is idempotent.
 
 It also relays the witnesses' refusals (``emining.refusals.v1``) as platform alerts, after
-checking each refusal's signature against the witness organisation's keys in the registry.
+checking each refusal's signature against the witness organisation's keys in the registry
+(``consumers.checkpoints.relay``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -30,18 +30,10 @@ from itertools import groupby
 import structlog
 
 from consumers.checkpoints.alarms import Alarm, AlarmSink
-from schemas.checkpoints import (
-    CLOCK_SKEW,
-    CheckpointRecord,
-    RefusalKind,
-    RefusalRecord,
-    record_moment,
-    sha256_hex,
-    utc,
-)
+from consumers.checkpoints.relay import RefusalRelay, RegistryLoader
+from schemas.checkpoints import CheckpointRecord, RefusalKind
 from schemas.envelope import KafkaRecord
 from schemas.errors import EminingError
-from schemas.registry import Registry
 from schemas.signing import PrivateKey
 from schemas.tlog import (
     PLATFORM_KEY_NAME,
@@ -58,11 +50,10 @@ from schemas.tlog import (
 )
 from schemas.topics import CHECKPOINTED_TOPICS, CHECKPOINTS, REFUSALS
 from transport.access import KafkaAccess
-from transport.kafka import Consumer, KafkaError, Record, TopicPartition
+from transport.kafka import Consumer, KafkaError, Record
 from transport.read import (
     assign_at,
     drain,
-    end_offsets,
     opened,
     poll,
     read_to_end,
@@ -71,11 +62,6 @@ from transport.read import (
 from transport.sender import Ack, RecordSender
 
 log = structlog.get_logger("consumers.checkpoints.checkpointer")
-
-ALARM_INTERVAL_S = 3600.0
-"""At most one relayed refusal alarm per (witness, origin, kind) in this many seconds."""
-
-RegistryLoader = Callable[[], Awaitable[Registry]]
 
 FETCH_OPTIONS = {"fetch_min_bytes": 256 * 1024, "fetch_max_wait_ms": 500,
                  "max_partition_fetch_bytes": 8 * 1024 * 1024,
@@ -126,7 +112,7 @@ class Checkpointer:
         rotated key's heads included), so that a witness can chain them."""
         self.checkpoints_topic, self.refusals_topic = checkpoints_topic, refusals_topic
         self.every_seconds, self.every_records = every_seconds, every_records
-        self.timeout_s, self._alarm, self._registry, self._clock = timeout_s, alarm, registry, clock
+        self.timeout_s, self._alarm, self._clock = timeout_s, alarm, clock
         self.logs: dict[str, PartitionLog] = {}
         self.published: dict[str, Head] = {}
         """The largest head this key signed per origin (from the topic, then as published)."""
@@ -135,16 +121,11 @@ class Checkpointer:
         self.halted: dict[str, str] = {}
         """Origins never checkpointed again, and why."""
         self._reload = False
-        self._refusals_next = 0
         self._alarmed: set[str] = set()
-        self._digests: dict[int, str] = {}
-        """sha256 hex of each record's value on the checkpoints topic (partition 0), by offset:
-        a refusal is relayed only when it names one of them with its hash."""
-        self._digests_next = 0
-        self._refreshed = False
-        self._last_alarm: dict[tuple[str, str, str], float] = {}
-        self._held: dict[tuple[str, str, str], int] = {}
-        """Refusals not relayed since the last alarm of their (witness, origin, kind)."""
+        self.relay = RefusalRelay(kafka, self._raise, checkpoints_topic=checkpoints_topic,
+                                  refusals_topic=refusals_topic, timeout_s=timeout_s,
+                                  registry=registry, clock=clock)
+        """The witnesses' refusals relayed as alarms (its own state: what was read, when)."""
         self.rewound: list[Alarm] = []
         """Alarms ``append`` found in live mode, raised by the loop."""
 
@@ -319,122 +300,12 @@ class Checkpointer:
                      offset=result.offset)
         return done
 
-    # -- refusals --------------------------------------------------------------------------
+    # -- refusals (``consumers.checkpoints.relay``) ------------------------------------------
 
     async def relay_refusals(self, consumer: Consumer | None = None) -> int:
-        """Raise the alarm for each new, validly signed witness refusal; returns how many.
-
-        ``consumer``: one kept open between rounds (``run``'s), assigned the refusals
-        partition, so that a round costs a fetch, not a new connection; else a short-lived
-        one."""
-        tp = TopicPartition(self.refusals_topic, 0)
-        found: list[tuple[Record, RefusalRecord]] = []
-        if consumer is None:
-            reading = read_to_end(self.kafka, [self.refusals_topic],
-                                  start={tp: self._refusals_next}, timeout_s=self.timeout_s)
-        else:
-            ends = await end_offsets(consumer, [tp], timeout_s=self.timeout_s)
-            reading = drain(consumer, ends, timeout_s=self.timeout_s)
-        async with aclosing(reading) as batches:
-            async for batch in batches:
-                for rec in batch:
-                    self._refusals_next = rec.offset + 1
-                    try:
-                        found.append((rec, RefusalRecord.from_value(rec.value)))
-                    except TlogError as exc:
-                        log.warning("refusal_record_ignored", offset=rec.offset,
-                                    reason=str(exc)[:200])
-        if not found or self._registry is None:
-            return 0
-        registry = await self._registry()
-        self._refreshed = False
-        alarms = []
-        for rec, refusal in found:
-            try:
-                alarm = self._refusal_alarm(registry, rec, refusal)
-                if alarm is not None and await self._names_a_checkpoint(rec, refusal):
-                    alarm = self._bounded(alarm)
-                else:
-                    alarm = None
-            except (ValueError, OverflowError, OSError) as exc:  # TlogError is a ValueError
-                log.warning("refusal_record_ignored", offset=rec.offset, reason=str(exc)[:200])
-                continue
-            if alarm is not None:
-                alarms.append(alarm)
-        await self._raise(alarms)
-        return len(alarms)
-
-    async def _names_a_checkpoint(self, rec: Record, refusal: RefusalRecord) -> bool:
-        """Does the refusal name a record of the checkpoints topic with its value's hash?"""
-        topic, _, place = refusal.refusal.record.rpartition(":")
-        topic, _, partition = topic.rpartition(":")
-        if (topic != self.checkpoints_topic or partition != "0" or not place.isascii()
-                or not place.isdigit() or len(place) > 19):  # noqa: PLR2004 - an int64
-            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
-                        record=refusal.refusal.record[:200])
-            return False
-        offset = int(place)
-        if offset not in self._digests and not self._refreshed:
-            self._refreshed = True  # once per round: refusals naming the future cost one read
-            start = {TopicPartition(self.checkpoints_topic, 0): self._digests_next}
-            async with aclosing(read_to_end(self.kafka, [self.checkpoints_topic], start=start,
-                                            timeout_s=self.timeout_s)) as batches:
-                async for batch in batches:
-                    for one in batch:
-                        if one.partition == 0:
-                            self._digests[one.offset] = sha256_hex(one.value)
-                            self._digests_next = max(self._digests_next, one.offset + 1)
-        if self._digests.get(offset) != refusal.refusal.record_sha256:
-            log.warning("refusal_not_of_a_checkpoint", offset=rec.offset,
-                        record=refusal.refusal.record[:200])
-            return False
-        return True
-
-    def _bounded(self, alarm: Alarm) -> Alarm | None:
-        """At most one alarm per (witness, origin, kind) an hour; the rest are counted."""
-        key = (alarm.reporter, alarm.origin, alarm.kind.value)
-        now = self._clock()
-        last = self._last_alarm.get(key)
-        if last is not None and now - last < ALARM_INTERVAL_S:
-            self._held[key] = self._held.get(key, 0) + 1
-            log.info("refusal_alarm_held", witness=alarm.reporter, origin=alarm.origin,
-                     kind=alarm.kind.value, held=self._held[key])
-            return None
-        self._last_alarm[key] = now
-        held = self._held.pop(key, 0)
-        if held:
-            log.warning("refusal_alarms_held", witness=alarm.reporter, origin=alarm.origin,
-                        kind=alarm.kind.value, held=held)
-            return dataclasses.replace(alarm, detail=f"{alarm.detail} (and {held} more of this "
-                                       "witness, origin and kind in the last hour)")
-        return alarm
-
-    @staticmethod
-    def _refusal_alarm(registry: Registry, rec: Record, refusal: RefusalRecord) -> Alarm | None:
-        """The alarm of one refusal record, when a key the registry gives the witness signed it
-        and was valid at the time; the signature is checked before anything else is used."""
-        r = refusal.refusal
-        org = registry.orgs.get(r.witness)
-        signers = [k for k in org.keys.values()
-                   if refusal.verify([k.public_key])] if org is not None else []
-        said = utc(r.time) if signers else None
-        # the key must be valid when the record was written (its broker timestamp), not only
-        # at the time the refusal declares: a revoked key cannot refuse by backdating
-        written = record_moment(rec.timestamp) or said
-        if said is None or written is None or abs(written - said) > CLOCK_SKEW or not any(
-                k.valid_at(said) and k.valid_at(written) for k in signers):
-            log.warning("refusal_not_signed_by_witness", offset=rec.offset, witness=r.witness)
-            return None
-        return Alarm(r.origin, r.kind, r.witness, f"{rec.topic}:{rec.partition}:{rec.offset}",
-                     detail=refusal.detail)
-
-    async def _relay(self, consumer: Consumer | None = None) -> None:
-        """:meth:`relay_refusals`, never stopping the checkpointer: what fails is logged."""
-        try:
-            await self.relay_refusals(consumer)
-        except (KafkaError, OSError, TimeoutError, EminingError, ValueError,
-                OverflowError) as exc:
-            log.warning("refusal_relay_failed", error=repr(exc)[:300])
+        """Raise the alarm for each new, validly signed witness refusal; returns how many
+        (:meth:`RefusalRelay.relay_refusals`)."""
+        return await self.relay.relay_refusals(consumer)
 
     async def _raise(self, alarms: Sequence[Alarm]) -> None:
         new = [a for a in alarms if a.cause_key not in self._alarmed]
@@ -469,9 +340,9 @@ class Checkpointer:
             refusal_tps = await topic_partitions(self.kafka, [self.refusals_topic],
                                                  timeout_s=self.timeout_s)
             await assign_at(refusals, refusal_tps,
-                            start=dict.fromkeys(refusal_tps, self._refusals_next),
+                            start=dict.fromkeys(refusal_tps, self.relay.next_offset),
                             timeout_s=self.timeout_s)
-            await self._relay(refusals)
+            await self.relay.relay_or_log(refusals)
             if once:
                 return
             consumer.resume(*tps)
@@ -490,5 +361,5 @@ class Checkpointer:
                     except (KafkaError, OSError, TimeoutError, EminingError) as exc:
                         # the broker is away: what was not published is due next round
                         log.warning("checkpoint_round_failed", error=repr(exc)[:300])
-                    await self._relay(refusals)
+                    await self.relay.relay_or_log(refusals)
                     last, pending = loop.time(), 0

@@ -17,9 +17,11 @@ from unittest import mock
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from consumers.audit.completeness import Kind, read_checkpoints
+from consumers.audit.cosigned import read_checkpoints
+from consumers.audit.findings import Kind
 from consumers.audit.records import RawRecord
 from consumers.checkpoints import checkpointer as checkpointer_module
+from consumers.checkpoints import relay as relay_module
 from schemas.checkpoints import (
     CheckpointRecord,
     CosignatureRecord,
@@ -166,10 +168,10 @@ def test_relay_refusals_skips_hostile_records_and_relays_the_good_one() -> None:
         return _registry()
 
     cp = checkpointer_module.Checkpointer(mock.Mock(), mock.Mock(), alarm=sink, registry=loader)
-    with mock.patch.object(checkpointer_module, "read_to_end", fake_read):
+    with mock.patch.object(relay_module, "read_to_end", fake_read):
         assert asyncio.run(cp.relay_refusals()) == 1
     assert [a.cause_key for a in raised] == [f"emining.refusals.v1:0:{len(records) - 1}"]
-    assert cp._refusals_next == len(records)
+    assert cp.relay.next_offset == len(records)
 
 
 @pytest.mark.parametrize("time", [10**20, 10**12, -1, 1e308, "x", None])

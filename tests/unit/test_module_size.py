@@ -13,12 +13,6 @@ PACKAGES = ("schemas", "transport", "producers", "consumers", "infra")
 LIMIT = 400
 
 OVER_THE_LIMIT: dict[str, str] = {
-    "schemas/tlog.py":
-        "Merkle trees, the leaf encoding and C2SP notes in one: split into merkle / leaf / note",
-    "consumers/audit/completeness.py":
-        "reading checkpoints, judging heads, cosignatures and refusals: split by what is judged",
-    "consumers/checkpoints/checkpointer.py":
-        "the refusal relay (~120 lines, its own state) belongs in consumers/checkpoints/relay.py",
     "consumers/holding.py":
         "one class (Gate, ~640 lines: chain, forks, subjects); needs a design split, not a cut",
     "infra/cli/participants.py":
@@ -41,7 +35,9 @@ def _sizes() -> dict[str, int]:
 def test_the_sizes_are_read() -> None:
     sizes = _sizes()
     assert len(sizes) > 150
-    assert sizes["schemas/tlog.py"] > LIMIT  # the reader counts lines (it is on the list)
+    assert sizes["schemas/tlog/__init__.py"] > 0  # a package's modules are read too
+    assert max(sizes.values()) > 300  # the reader counts lines, not files or bytes
+    assert sizes["schemas/lazy.py"] == len((ROOT / "schemas/lazy.py").read_bytes().splitlines())
 
 
 def test_no_module_is_over_the_limit() -> None:

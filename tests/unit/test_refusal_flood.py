@@ -11,6 +11,7 @@ from unittest import mock
 from aiokafka.structs import ConsumerRecord
 
 from consumers.checkpoints import checkpointer as checkpointer_module
+from consumers.checkpoints import relay as relay_module
 from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
 from schemas.registry import Registry
 from tests.unit.test_checkpoint_fuzz import ORIGIN, SEED, WITNESS, _registry
@@ -57,7 +58,7 @@ class Harness:
             source = CHECKPOINTS if topics == [CP_TOPIC] else self.refusals
             yield [r for r in source if r.offset >= first]
 
-        with mock.patch.object(checkpointer_module, "read_to_end", fake_read):
+        with mock.patch.object(relay_module, "read_to_end", fake_read):
             return asyncio.run(self.cp.relay_refusals())
 
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.audit.completeness import (
-    Frontier,
-    judge,
-    leaves_of,
-    no_checkpoints,
-    of_topics,
-    origin_of,
-    proof_ranges,
-    read_checkpoints,
-)
+from consumers.audit.completeness import judge, no_checkpoints, proof_ranges
+from consumers.audit.cosigned import read_checkpoints
 from consumers.audit.findings import Kind
+from consumers.audit.leaves import Frontier, leaves_of, of_topics, origin_of
 from schemas import tlog
 from schemas.signing import PrivateKey
 from tests.unit.audit import parties as pa

@@ -13,9 +13,10 @@ from unittest import mock
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from consumers.audit.completeness import origin_of
 from consumers.audit.findings import Kind
+from consumers.audit.leaves import origin_of
 from consumers.checkpoints import checkpointer as checkpointer_module
+from consumers.checkpoints import relay as relay_module
 from schemas import tlog
 from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
 from schemas.registry import Registry
@@ -95,7 +96,7 @@ def _relay(parties: pa.Parties, registry: Registry, said_at: int, written_ms: in
         return registry
 
     cp = checkpointer_module.Checkpointer(mock.Mock(), mock.Mock(), registry=loader)
-    with mock.patch.object(checkpointer_module, "read_to_end", fake_read):
+    with mock.patch.object(relay_module, "read_to_end", fake_read):
         return asyncio.run(cp.relay_refusals())
 
 

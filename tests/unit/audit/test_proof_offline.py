@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from consumers.audit.completeness import leaves_of, origin_of, read_checkpoints
+from consumers.audit.cosigned import read_checkpoints
+from consumers.audit.leaves import leaves_of, origin_of
 from consumers.audit.proofs import ProofError, choose, proof_document
 from schemas import tlog
 from schemas.signing import PrivateKey

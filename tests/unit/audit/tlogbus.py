@@ -7,8 +7,10 @@ import base64
 import json
 from dataclasses import dataclass, field
 
-from consumers.audit.completeness import judge, leaves_of, origin_of, read_checkpoints
+from consumers.audit.completeness import judge
+from consumers.audit.cosigned import read_checkpoints
 from consumers.audit.findings import Completeness, Finding
+from consumers.audit.leaves import leaves_of, origin_of
 from consumers.audit.records import RawRecord
 from schemas import tlog
 from schemas.checkpoints import Refusal, RefusalKind, RefusalRecord, sha256_hex
