@@ -14,7 +14,9 @@ from infra.cli.audit import audit_app
 from infra.cli.checkpoints import checkpoint_app, witness_app
 from infra.cli.demo import demo
 from infra.cli.kafka import kafka_app
-from infra.cli.participants import participants_app
+from infra.cli.participants import membership_app
+from infra.cli.participants_registry import registry_app
+from infra.cli.participants_rights import rights_app
 from infra.cli.publish import import_file, keys_app, publish
 from infra.cli.schemas import schemas_app
 from infra.cli.serve import apikeys_app, custody_app, serve
@@ -29,6 +31,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+# A room of several command modules: one group, their commands in the order they are listed.
+participants_app = typer.Typer(
+    help="The participants registry (operator only).", no_args_is_help=True
+)
+for part in (membership_app, rights_app, registry_app):
+    participants_app.add_typer(part)
+
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 app.add_typer(acls_app, name="acls")
