@@ -23,7 +23,8 @@ from infra.cli.serve import apikeys_app, custody_app, serve
 from infra.cli.tail import tail
 from infra.cli.topics import topics_app
 from infra.cli.users import users_app
-from infra.cli.views import views_app
+from infra.cli.views import read_app
+from infra.cli.views_run import upkeep_app
 
 app = typer.Typer(
     name="emining",
@@ -38,6 +39,12 @@ participants_app = typer.Typer(
 )
 for part in (membership_app, rights_app, registry_app):
     participants_app.add_typer(part)
+views_app = typer.Typer(
+    help="Synchronized views: projects, licences and approvals, shipments, timelines.",
+    no_args_is_help=True,
+)
+for part in (read_app, upkeep_app):
+    views_app.add_typer(part)
 
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")

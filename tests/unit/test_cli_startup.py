@@ -49,15 +49,18 @@ def test_the_command_tree_builds_here_too() -> None:
 
 
 def test_a_room_split_over_modules_is_one_group_in_its_order() -> None:
-    """``participants`` is assembled from several command modules: one group, every command
-    once, in the order ``--help`` has always listed them."""
+    """``participants`` and ``views`` are each assembled from several command modules: one
+    group, every command once, in the order ``--help`` has always listed them."""
     command = typer.main.get_command(app)
     rooms = command.commands  # type: ignore[attr-defined]
     assert list(rooms["participants"].commands) == [
         "init", "add", "offboard", "credential", "grant", "backfill", "functions", "revoke",
         "add-key", "rotate-key", "seed", "list"]
+    assert list(rooms["views"].commands) == [
+        "projects", "approvals", "approval", "shipments", "project", "rebuild", "digest",
+        "held", "run"]
     assert rooms["participants"].help == "The participants registry (operator only)."
-    assert rooms["participants"].no_args_is_help
+    assert rooms["views"].no_args_is_help
 
 
 def test_the_closed_sets_are_the_schema_classes() -> None:
@@ -92,12 +95,16 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import topics as cli_topics  # noqa: PLC0415
     from infra.cli import users as cli_users  # noqa: PLC0415
     from infra.cli import views as cli_views  # noqa: PLC0415
+    from infra.cli import views_common as cli_views_common  # noqa: PLC0415
+    from infra.cli import views_output as cli_views_output  # noqa: PLC0415
+    from infra.cli import views_run as cli_views_run  # noqa: PLC0415
 
     checked = 0
     for module in (cli_acls, cli_alerts, cli_audit, cli_audit_output, cli_demo, cli_kafka,
                    cli_participants, cli_participants_common, cli_participants_registry,
                    cli_participants_rights, cli_publish, cli_schemas, cli_serve, cli_tail,
-                   cli_topics, cli_users, cli_views):
+                   cli_topics, cli_users, cli_views, cli_views_common, cli_views_output,
+                   cli_views_run):
         for name, value in vars(module).items():
             if isinstance(value, cli_common._Deferred):
                 target = value._get()

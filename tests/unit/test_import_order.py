@@ -54,6 +54,8 @@ CLI_HELPERS: dict[str, str | tuple[str, ...]] = {
     "infra.cli.audit_output": "infra.cli.audit",
     "infra.cli.participants_common": ("infra.cli.participants", "infra.cli.participants_rights",
                                       "infra.cli.participants_registry"),
+    "infra.cli.views_common": ("infra.cli.views", "infra.cli.views_run"),
+    "infra.cli.views_output": "infra.cli.views",
 }
 """A command module's own helper module → the one command module that may import it; or a
 room's helper (a Typer group whose commands are split over several command modules, assembled

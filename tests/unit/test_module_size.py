@@ -21,8 +21,6 @@ OVER_THE_LIMIT: dict[str, str] = {
         "the refusal relay (~120 lines, its own state) belongs in consumers/checkpoints/relay.py",
     "consumers/holding.py":
         "one class (Gate, ~640 lines: chain, forks, subjects); needs a design split, not a cut",
-    "infra/cli/views.py":
-        "one Typer room; tests patch its helpers (_page, _with_store); split pending",
     "consumers/console/pages.py":
         "FastAPI routes with closure dependencies, in an allowed cycle; split pending",
 }
