@@ -14,14 +14,17 @@ from infra.cli.audit import audit_app
 from infra.cli.checkpoints import checkpoint_app, witness_app
 from infra.cli.demo import demo
 from infra.cli.kafka import kafka_app
-from infra.cli.participants import participants_app
+from infra.cli.participants import membership_app
+from infra.cli.participants_registry import registry_app
+from infra.cli.participants_rights import rights_app
 from infra.cli.publish import import_file, keys_app, publish
 from infra.cli.schemas import schemas_app
 from infra.cli.serve import apikeys_app, custody_app, serve
 from infra.cli.tail import tail
 from infra.cli.topics import topics_app
 from infra.cli.users import users_app
-from infra.cli.views import views_app
+from infra.cli.views import read_app
+from infra.cli.views_run import upkeep_app
 
 app = typer.Typer(
     name="emining",
@@ -29,6 +32,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+# A room of several command modules: one group, their commands in the order they are listed.
+participants_app = typer.Typer(
+    help="The participants registry (operator only).", no_args_is_help=True
+)
+for part in (membership_app, rights_app, registry_app):
+    participants_app.add_typer(part)
+views_app = typer.Typer(
+    help="Synchronized views: projects, licences and approvals, shipments, timelines.",
+    no_args_is_help=True,
+)
+for part in (read_app, upkeep_app):
+    views_app.add_typer(part)
+
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 app.add_typer(acls_app, name="acls")

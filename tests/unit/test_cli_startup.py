@@ -48,6 +48,21 @@ def test_the_command_tree_builds_here_too() -> None:
         command.commands)  # type: ignore[attr-defined]
 
 
+def test_a_room_split_over_modules_is_one_group_in_its_order() -> None:
+    """``participants`` and ``views`` are each assembled from several command modules: one
+    group, every command once, in the order ``--help`` has always listed them."""
+    command = typer.main.get_command(app)
+    rooms = command.commands  # type: ignore[attr-defined]
+    assert list(rooms["participants"].commands) == [
+        "init", "add", "offboard", "credential", "grant", "backfill", "functions", "revoke",
+        "add-key", "rotate-key", "seed", "list"]
+    assert list(rooms["views"].commands) == [
+        "projects", "approvals", "approval", "shipments", "project", "rebuild", "digest",
+        "held", "run"]
+    assert rooms["participants"].help == "The participants registry (operator only)."
+    assert rooms["views"].no_args_is_help
+
+
 def test_the_closed_sets_are_the_schema_classes() -> None:
     """The light module holds the very classes the event models use (no copy to drift)."""
     assert common.Language is enums.Language
@@ -70,6 +85,9 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import demo as cli_demo  # noqa: PLC0415
     from infra.cli import kafka as cli_kafka  # noqa: PLC0415
     from infra.cli import participants as cli_participants  # noqa: PLC0415
+    from infra.cli import participants_common as cli_participants_common  # noqa: PLC0415
+    from infra.cli import participants_registry as cli_participants_registry  # noqa: PLC0415
+    from infra.cli import participants_rights as cli_participants_rights  # noqa: PLC0415
     from infra.cli import publish as cli_publish  # noqa: PLC0415
     from infra.cli import schemas as cli_schemas  # noqa: PLC0415
     from infra.cli import serve as cli_serve  # noqa: PLC0415
@@ -77,11 +95,16 @@ def test_every_deferred_name_resolves() -> None:
     from infra.cli import topics as cli_topics  # noqa: PLC0415
     from infra.cli import users as cli_users  # noqa: PLC0415
     from infra.cli import views as cli_views  # noqa: PLC0415
+    from infra.cli import views_common as cli_views_common  # noqa: PLC0415
+    from infra.cli import views_output as cli_views_output  # noqa: PLC0415
+    from infra.cli import views_run as cli_views_run  # noqa: PLC0415
 
     checked = 0
     for module in (cli_acls, cli_alerts, cli_audit, cli_audit_output, cli_demo, cli_kafka,
-                   cli_participants, cli_publish, cli_schemas, cli_serve, cli_tail, cli_topics,
-                   cli_users, cli_views):
+                   cli_participants, cli_participants_common, cli_participants_registry,
+                   cli_participants_rights, cli_publish, cli_schemas, cli_serve, cli_tail,
+                   cli_topics, cli_users, cli_views, cli_views_common, cli_views_output,
+                   cli_views_run):
         for name, value in vars(module).items():
             if isinstance(value, cli_common._Deferred):
                 target = value._get()

@@ -66,7 +66,7 @@ def views(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
         return NAMES
 
     monkeypatch.setattr(cli_views, "_page", page)
-    monkeypatch.setattr(cli_views, "_with_store", with_store)
+    monkeypatch.setattr(cli_views, "with_store", with_store)  # from views_common
     monkeypatch.setattr(cli_views, "_org_names", org_names)
     # a console made in this test's runner, so it reads COLUMNS=80
     monkeypatch.setattr(cli_common.console, "_console", None)
