@@ -19,9 +19,10 @@ from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
 from schemas.authority import decide
 from schemas.base import EventData
 from schemas.chain import Link
-from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal_record
+from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of
 from schemas.errors import AuthorityError, ContractError
 from schemas.registry import Registry
+from schemas.sealing import seal_record
 from schemas.signing import PrivateKey
 from schemas.timing import TimeBounds, TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
