@@ -91,8 +91,7 @@ async def _sdk(
             return await real_send(records, results)
 
         pub._sender.send = capture  # type: ignore[method-assign]  # noqa: SLF001
-        # CPU time (as the result's µs per event), not wall time spent waiting for the broker
-        profiler = cProfile.Profile(time.process_time) if profile else None
+        profiler = cProfile.Profile() if profile else None
         cpu = time.process_time()
         start = time.perf_counter()
         if profiler:
