@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from producers.metrics import PUBLISH_LATENCY, PUBLISHED, REJECTED
 from schemas.authority import decide
 from schemas.base import EventData
 from schemas.chain import Link
-from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of, seal_record
+from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord, org_of
 from schemas.errors import AuthorityError, ContractError
 from schemas.registry import Registry
+from schemas.sealing import seal_record
 from schemas.signing import PrivateKey
 from schemas.timing import TimeBounds, TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
@@ -187,19 +189,15 @@ class Publisher:
         async with self._lock:
             store = self._require()
             await self._resend_pending()
-            link = store.head()
+            head = store.head()
+            sequence, prevhash = head.sequence, head.hash
             signed: list[tuple[str, KafkaRecord, int, str]] = []
+            source, signer = self.source, self._signer
             for draft in batch:
-                sequence, prevhash = link.next()
-                sealed = seal_record(
-                    draft.data,
-                    source=self.source,
-                    signer=self._signer,
-                    sequence=sequence,
-                    prevhash=prevhash,
-                    event_id=draft.event_id,
-                    time=draft.time,
-                )
+                sequence += 1  # each the next link: the last one's sequence + 1 and its hash
+                sealed = seal_record(draft.data, source=source, signer=signer,
+                                     sequence=sequence, prevhash=prevhash,
+                                     event_id=draft.event_id, time=draft.time)
                 record = sealed.record
                 if len(record.value) > MAX_VALUE_BYTES:
                     REJECTED.labels(reason="oversized").inc()
@@ -207,8 +205,8 @@ class Publisher:
                         f"event {sealed.envelope.id} data is {len(record.value)} bytes, "
                         f"limit {MAX_VALUE_BYTES}"
                     )
-                link = Link(sequence=sequence, hash=sealed.hash)
-                signed.append((sealed.envelope.id, record, sequence, sealed.hash))
+                prevhash = sealed.hash
+                signed.append((sealed.envelope.id, record, sequence, prevhash))
             store.reserve(signed)
             return await self._send(store, [Pending(s, e, r) for e, r, s, _ in signed])
 
@@ -284,21 +282,28 @@ class Publisher:
                 f"stay pending in {store.path}, and next time are looked up on the log and "
                 f"re-sent (first) only if not there: {failures[0]}"
             )
-        for result in results:
-            self._log.debug(
-                "event_published",
-                event_id=result.id,
-                topic=result.topic,
-                partition=result.partition,
-                offset=result.offset,
-                sequence=result.sequence,
-            )
+        if _debugging(self._log):  # a line per event only when it is written (not per call)
+            for result in results:
+                self._log.debug(
+                    "event_published",
+                    event_id=result.id,
+                    topic=result.topic,
+                    partition=result.partition,
+                    offset=result.offset,
+                    sequence=result.sequence,
+                )
         if results:
             self._log.info(
                 "events_published", count=len(results), first_event_id=results[0].id,
                 last_sequence=results[-1].sequence, seconds=round(elapsed, 4),
             )
         return results
+
+
+def _debugging(logger: Any) -> bool:
+    """Whether ``logger`` writes debug lines (a logger that cannot say is taken to)."""
+    enabled = getattr(logger, "is_enabled_for", None)
+    return True if enabled is None else bool(enabled(logging.DEBUG))
 
 
 def _signed_at(item: Pending) -> datetime:

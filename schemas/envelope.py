@@ -8,7 +8,6 @@ and upcast older ones, and a version a reader does not know is refused by name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
@@ -250,89 +249,6 @@ def seal(
     plain = is_plain(data_json)
     attributes["signature"] = signer.sign(signing_input(attributes, data_json, plain=plain))
     return Envelope(attributes=attributes, data=data, data_json=data_json, plain=plain)
-
-
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """What a publisher needs of a newly signed event: its envelope, record and chain hash."""
-
-    envelope: Envelope
-    record: KafkaRecord
-    hash: str
-
-
-if not all(a > "data" for a in ATTRIBUTES):  # pragma: no cover - a guard on the constants
-    raise RuntimeError('the fast canonical form below puts "data" first among the keys')
-
-_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
-"""The JSON ``canonical_json`` writes for plain values (``schemas.canonical``)."""
-_STRING: Callable[[str], str] = json.encoder.encode_basestring
-"""How ``_COMPACT`` writes a string (``ensure_ascii=False``)."""
-
-
-def _members(attributes: dict[str, str]) -> list[str]:
-    """``"name":"value"`` of each attribute, sorted by name: the canonical form's members
-    (attribute names are ASCII and values strings, so this is ``_COMPACT``'s text)."""
-    return [f'"{name}":{_STRING(attributes[name])}' for name in sorted(attributes)]
-
-
-def _fast_seal(
-    attributes: dict[str, str], data_json: dict[str, Any], signer: Signer
-) -> tuple[bytes, str] | None:
-    """Sign plain ``data_json`` with ``attributes`` (adding the signature); the record value and
-    the chain hash. ``None`` (nothing added) if the text cannot be UTF-8 (a lone surrogate)."""
-    try:
-        data_text = _COMPACT.encode(data_json)
-        value = data_text.encode()
-        head = '{"data":' + data_text + ","
-        members = _members(attributes)
-        signature = signer.sign((head + ",".join(members) + "}").encode())
-        members.append(f'"signature":{_STRING(signature)}')
-        members.sort()  # '"' sorts before any name character: by name, as the encoder sorts
-        hashed = (head + ",".join(members) + "}").encode()
-    except UnicodeEncodeError:
-        return None
-    attributes["signature"] = signature
-    return value, hashlib.sha256(hashed).hexdigest()
-
-
-def seal_record(
-    data: EventData,
-    *,
-    source: str,
-    signer: Signer,
-    sequence: int,
-    prevhash: str,
-    event_id: str | None = None,
-    time: datetime | None = None,
-) -> Sealed:
-    """``seal``, ``to_record`` and ``Envelope.hash`` in one, each byte the same, faster.
-
-    For plain data (``schemas.canonical.is_plain``: no floats, ASCII keys; every event type
-    today) the data's canonical JSON is written once and is the record value, the signed bytes'
-    ``data`` and the hashed bytes' ``data``: every attribute name sorts after ``"data"``, so the
-    canonical form of the document is ``{"data":<data>,`` followed by the canonical form of the
-    attributes without their ``{``. Anything else takes the general path.
-    """
-    data_json = data.model_dump(mode="json", exclude_none=True)
-    attributes = _attributes(data, source, signer.keyid, sequence, prevhash, event_id, time)
-    plain = is_plain(data_json)
-    fast = _fast_seal(attributes, data_json, signer) if plain else None
-    if fast is not None:
-        value, digest = fast
-    else:
-        attributes["signature"] = signer.sign(signing_input(attributes, data_json, plain=plain))
-        value = encode_value(data_json)
-        digest = event_hash(attributes, data_json, plain=plain)
-    envelope = Envelope(attributes=attributes, data=data, data_json=data_json, plain=plain)
-    record = KafkaRecord(
-        topic=data.destination_topic(),
-        key=attributes["subject"].encode(),
-        value=value,
-        headers=[(_HEADER[a], attributes[a].encode()) for a in ATTRIBUTES],
-    )
-    return Sealed(envelope, record, digest)
 
 
 def encode_value(data_json: dict[str, Any]) -> bytes:

@@ -11,7 +11,8 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from schemas.envelope import MAX_VALUE_BYTES, KafkaRecord
 from transport.access import KafkaAccess, refusal
@@ -213,43 +214,104 @@ class RecordSender:
         out: list[Ack | str | None] = [None] * len(records) if results is None else results
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
+        slots: list[_Slot | None] = [None] * len(records)
         futures: list[asyncio.Future[Any]] = []
         enqueue_error = "not sent"
-        send = self._producer.send
         try:
             try:
                 # One deadline for the whole loop: a timer per send would cost ~30 µs each.
                 async with asyncio.timeout_at(deadline):
-                    for rec in records:
-                        fut = await send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
-                        futures.append(fut)
+                    await self._enqueue(self._producer, records, slots, futures)
             except (KafkaError, TimeoutError) as exc:
-                refused = refusal(exc, self.kafka, f"WRITE to {records[len(futures)].topic}")
+                first = next((i for i, slot in enumerate(slots) if slot is None), 0)
+                refused = refusal(exc, self.kafka, f"WRITE to {records[first].topic}")
                 enqueue_error = f"not sent ({refused or f'{type(exc).__name__}: {exc}'})"
             if futures:
                 await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0))
         finally:
-            self._settle(records, futures, enqueue_error, out)
+            self._settle(records, slots, futures, enqueue_error, out)
             lost = not all(isinstance(r, Ack) for r in out)
             self._lost = self._lost or lost
             self._stale = self._stale or lost
         return [r if r is not None else "not sent" for r in out]
 
-    def _settle(self, records: Sequence[KafkaRecord], futures: list[asyncio.Future[Any]],
-                enqueue_error: str, out: list[Ack | str | None]) -> None:
-        for index in range(len(records)):
-            if index >= len(futures):
-                out[index] = enqueue_error
-                continue
-            fut = futures[index]
+    @staticmethod
+    async def _enqueue(producer: AIOKafkaProducer, records: Sequence[KafkaRecord],
+                       slots: list[_Slot | None], futures: list[asyncio.Future[Any]]) -> None:
+        """Hand ``records`` to the producer in record batches, one open batch per partition.
+
+        Each record goes to the partition ``send`` would give it (the producer's partitioner,
+        once per key and call), into that partition's open batch, in order; a full batch is
+        handed over at once and the rest at the end. A subject's records keep their order in
+        its partition; the records, their bytes and the producer's settings are those of
+        ``send``, without a future and an accumulator round per record (a third of aiokafka's
+        cost per record). ``slots[i]`` is record ``i``'s batch once handed over; a failure
+        leaves the records of every batch not yet handed over unsent.
+        """
+        for topic in dict.fromkeys(r.topic for r in records):
+            await producer.partitions_for(topic)  # metadata first: a refusal is raised here
+        partition_of: dict[tuple[str, bytes], int] = {}
+        open_batches: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+
+        async def hand_over(topic: str, partition: int, batch: BatchBuilder,
+                            members: list[int]) -> None:
+            future = await producer.send_batch(batch, topic, partition=partition)
+            futures.append(future)
+            for position, index in enumerate(members):
+                slots[index] = _Slot(future, position)
+
+        for index, rec in enumerate(records):
+            key = (rec.topic, rec.key)
+            partition = partition_of.get(key)
+            if partition is None:
+                partition = partition_of[key] = producer._partition(  # noqa: SLF001 - send's
+                    rec.topic, None, rec.key, rec.value, rec.key, rec.value)
+            place = (rec.topic, partition)
+            entry = open_batches.get(place)
+            if entry is None:
+                entry = open_batches[place] = (producer.create_batch(), [])
+            if entry[0].append(timestamp=None, key=rec.key, value=rec.value,
+                               headers=rec.headers) is None:  # full: hand it over, start anew
+                await hand_over(rec.topic, partition, *entry)
+                entry = open_batches[place] = (producer.create_batch(), [])
+                if entry[0].append(timestamp=None, key=rec.key, value=rec.value,
+                                   headers=rec.headers) is None:
+                    raise MessageSizeTooLargeError(
+                        f"a record of {len(rec.value)} bytes does not fit in a batch")
+            entry[1].append(index)
+        for (topic, partition), (batch, members) in open_batches.items():
+            await hand_over(topic, partition, batch, members)
+
+    def _settle(self, records: Sequence[KafkaRecord], slots: list[_Slot | None],
+                futures: list[asyncio.Future[Any]], enqueue_error: str,
+                out: list[Ack | str | None]) -> None:
+        # Each batch judged once, before any is cancelled: its records share the verdict.
+        verdict: dict[asyncio.Future[Any], Any] = {}
+        for fut in futures:
             if not fut.done():
                 fut.cancel()
-                out[index] = f"no acknowledgement within {self.timeout_s:g}s"
+                verdict[fut] = f"no acknowledgement within {self.timeout_s:g}s"
             elif fut.cancelled():
-                out[index] = "cancelled before an acknowledgement"
-            elif (error := fut.exception()) is not None:
-                topic = records[index].topic
-                out[index] = refusal(error, self.kafka, f"WRITE to {topic}") or repr(error)
+                verdict[fut] = "cancelled before an acknowledgement"
             else:
-                meta = fut.result()
-                out[index] = Ack(meta.topic, meta.partition, meta.offset)
+                verdict[fut] = fut.exception() or fut.result()
+        for index, slot in enumerate(slots):
+            if slot is None:
+                out[index] = enqueue_error
+                continue
+            said = verdict[slot.future]
+            if isinstance(said, str):
+                out[index] = said
+            elif isinstance(said, BaseException):
+                topic = records[index].topic
+                out[index] = refusal(said, self.kafka, f"WRITE to {topic}") or repr(said)
+            else:
+                out[index] = Ack(said.topic, said.partition, said.offset + slot.position)
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where a record went: its batch's future, its place in that batch."""
+
+    future: asyncio.Future[Any]
+    position: int

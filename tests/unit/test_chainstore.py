@@ -3,8 +3,12 @@ start-up the gateway settles the claims a crash left pending from it."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from producers import chainstore
@@ -214,3 +218,20 @@ def test_nothing_stale_opens_nothing(tmp_path):
     finally:
         receipts.close()
     assert not (tmp_path / "chains").exists()
+
+
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40).map(
+    lambda t: t.encode("utf-8", "surrogatepass"))), max_size=15))
+def test_headers_json_is_json_dumps_of_the_decoded_headers(
+    headers: list[tuple[str, bytes]],
+) -> None:
+    """The outbox's headers column: the very text ``json.dumps`` wrote before (old files read
+    the same), non-ASCII and control characters escaped as it escapes them."""
+    try:
+        expected = json.dumps([[k, v.decode()] for k, v in headers])
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            chainstore.headers_json(headers)
+        return
+    assert chainstore.headers_json(headers) == expected
+    assert json.loads(chainstore.headers_json(headers)) == [[k, v.decode()] for k, v in headers]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
-from typing import Any
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
+from schemas.base import EventData
 from schemas.canonical import _is_plain_any, canonical_json, is_plain
-from schemas.envelope import _fast_seal, encode_value, seal, seal_record, to_record
-from schemas.signing import GENESIS_HASH, PrivateKey, Signer, b64, event_hash, signing_input
+from schemas.envelope import format_time, seal, to_record
+from schemas.errors import RecordError
+from schemas.sealing import Sealed, _fast, _reference, _time_text, new_event_id, seal_record
+from schemas.signing import GENESIS_HASH, PrivateKey, Signer, Verifier, b64, signing_input
 from tests.unit.helpers import T0, all_types, example
 
 KEY = PrivateKey.generate("urn:emining:pk:gov:ba-mmdd")
@@ -50,25 +55,112 @@ def test_seal_record_is_seal_to_record_and_hash_for_every_event_type(cls: Any) -
     assert one.envelope.plain is True  # every catalogue example takes the fast path
 
 
-@given(st.dictionaries(st.text(max_size=8), values, max_size=6))
-def test_fast_seal_bytes_equal_the_general_canonical_form(data: dict[str, Any]) -> None:
+class _Probe(EventData):
+    """Any subject, any data (the data is passed to the sealing functions directly)."""
+
+    TYPE: ClassVar[str] = "pk.emining.test.probe"
+    TOPIC: ClassVar[str] = "emining.test.probe"
+    SUBJECT_FIELD: ClassVar[str] = "s"
+    EXAMPLE: ClassVar[dict[str, Any]] = {"s": "x"}
+    s: str
+
+
+def _sealed_equal(a: Sealed, b: Sealed) -> None:
+    assert a.envelope == b.envelope
+    assert list(a.envelope.attributes.items()) == list(b.envelope.attributes.items())
+    assert a.envelope.plain == b.envelope.plain
+    assert a.record == b.record
+    assert a.hash == b.hash
+
+
+hexes = st.text("0123456789abcdef", min_size=64, max_size=64)
+prevhashes = st.one_of(hexes, hexes, hexes, hexes.map(lambda h: h + "\n"), st.text(max_size=70))
+_LOW, _HIGH = datetime(1, 1, 2), datetime(9999, 12, 30)  # noqa: DTZ001 - hypothesis: naive
+times = st.one_of(
+    st.datetimes(min_value=_LOW, max_value=_HIGH, timezones=st.just(UTC)),
+    st.datetimes(min_value=_LOW, max_value=_HIGH, timezones=st.just(UTC)),
+    st.datetimes(min_value=_LOW, max_value=_HIGH, timezones=st.sampled_from(
+        [timezone(timedelta(hours=5)), timezone(timedelta(hours=-3, minutes=-30))])))
+sources = st.sampled_from([f"{KEY.org}/sdk"] * 4 + [KEY.org, "urn:emining:pk:gov:Bad", "urn:é"])
+sequences = st.one_of(st.integers(1, 2**66), st.integers(1, 2**66), st.integers(-3, 2**70),
+                      st.sampled_from([10**20 - 1, 10**20]))
+ids = st.one_of(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=130))
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(st.text(max_size=8), values, max_size=6), st.text(max_size=12), ids,
+       sequences, prevhashes, times, sources)
+def test_fast_path_gives_the_reference_bytes_or_leaves_it_to_the_reference(
+    data: dict[str, Any], subject: str, event_id: str, sequence: int, prevhash: str,
+    time: datetime, source: str,
+) -> None:
+    """Attribute by attribute, byte by byte, the one-pass form is the reference path's; what it
+    cannot vouch for (a non-UTC time, a lone surrogate, an attribute a reader would refuse)
+    goes to the reference path, which raises the reference's error."""
     signer = KEY.signer()
-    attributes = dict(ATTRS)
-    if not is_plain(data):
-        return  # the fast path is taken only for plain data
-    out = _fast_seal(attributes, data, signer)
+    probe = _Probe(s=subject)
+    args: dict[str, Any] = {"source": source, "signer": signer, "sequence": sequence,
+                            "prevhash": prevhash, "event_id": event_id, "time": time}
+    plain = is_plain(data)
     try:
-        expected_value = encode_value(data)
-    except UnicodeEncodeError:  # a lone surrogate: left to the general path
-        assert out is None
-        assert "signature" not in attributes
-        return
-    assert out is not None
-    value, digest = out
-    unsigned = {k: v for k, v in attributes.items() if k != "signature"}
-    assert attributes["signature"] == signer.sign(signing_input(unsigned, data))
-    assert value == expected_value
-    assert digest == event_hash(attributes, data)
+        expected = _reference(probe, data, plain, **args)
+    except (RecordError, UnicodeEncodeError, ValueError):  # rfc8785: a float, a big int
+        expected = None
+    fast = _fast(probe, data, **args) if plain else None
+    if fast is not None:
+        assert expected is not None
+        _sealed_equal(fast, expected)
+        assert fast.envelope.signing_input() == signing_input(
+            {k: v for k, v in fast.envelope.attributes.items() if k != "signature"}, data)
+        signer_check = Verifier(KEY.public_key)
+        signer_check.verify(fast.envelope.signing_input(), fast.envelope.signature)
+    elif expected is not None and plain and time.tzinfo is UTC and time.year >= 1000:
+        # only a lone surrogate may send valid plain data with a UTC time elsewhere
+        with pytest.raises(UnicodeEncodeError):
+            (json.dumps(data, ensure_ascii=False) + subject + event_id + prevhash).encode()
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=1))])))
+def test_fast_time_text_is_format_time(moment: datetime) -> None:
+    text = _time_text(moment)
+    if moment.tzinfo is UTC and moment.year >= 1000:
+        assert text == format_time(moment)
+    else:
+        assert text is None
+
+
+def test_new_event_id_is_a_version_4_uuid_written_as_uuid_writes_it() -> None:
+    ids = {new_event_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text
+
+
+def test_seal_record_without_id_or_time_takes_the_fast_path_and_verifies() -> None:
+    signer = KEY.signer()
+    one = seal_record(_Probe(s="S-1"), source=f"{KEY.org}/sdk", signer=signer, sequence=1,
+                      prevhash=GENESIS_HASH)
+    assert uuid.UUID(one.envelope.id).version == 4
+    assert one.envelope.attributes["time"].endswith("Z")
+    assert one.record == to_record(one.envelope)
+    assert one.hash == one.envelope.hash()
+    Verifier(KEY.public_key).verify(one.envelope.signing_input(), one.envelope.signature)
+
+
+def test_an_attribute_no_reader_accepts_raises_the_reference_error() -> None:
+    args: dict[str, Any] = {"source": f"{KEY.org}/sdk", "signer": KEY.signer(),
+                            "prevhash": GENESIS_HASH, "event_id": "e", "time": T0}
+    with pytest.raises(RecordError, match="ce_sequence"):
+        seal_record(_Probe(s="S"), **{**args, "sequence": 0})
+    with pytest.raises(RecordError, match="ce_prevhash"):
+        seal_record(_Probe(s="S"), **{**args, "sequence": 1, "prevhash": "AB" * 32})
+    with pytest.raises(RecordError, match="ce_source"):
+        seal_record(_Probe(s="S"), **{**args, "sequence": 1, "source": f"{KEY.org}/Bad"})
+    with pytest.raises(RecordError, match="ce_id"):
+        seal_record(_Probe(s="S"), **{**args, "sequence": 1, "event_id": "x" * 129})
 
 
 @given(values)

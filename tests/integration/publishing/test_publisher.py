@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.admin import NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from producers.chainstore import Acknowledged, Pending, SourceInUseError
 from producers.publisher import Draft, Publisher
@@ -72,6 +73,37 @@ async def test_published_events_are_signed_keyed_and_chained(kafka_access, make_
     for env in sorted(envelopes, key=lambda e: e.sequence):
         assert check_link(last, env.sequence, env.prevhash) is None
         last = Link(env.sequence, env.hash())
+
+
+async def test_many_small_batches_land_where_send_would_put_them_in_order(kafka_access,
+                                                                           make_topic,
+                                                                           tmp_path):
+    """Batches far smaller than a call (4 KB: a few records each, so most are handed over
+    mid-call when full): each result names the very record on the log, every record is in the
+    partition the producer's own partitioner gives its key, and a partition holds its records
+    in chain order."""
+    topic = await make_topic(2)
+    key = PrivateKey.generate(ORG)
+    drafts = _drafts(topic, 120)
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk", state_dir=tmp_path,
+                         producer_options={"max_batch_size": 4096}) as pub:
+        results = await pub.publish_many(drafts[:60])
+        results += await pub.publish_many(drafts[60:])
+    assert [r.sequence for r in results] == list(range(1, 121))
+    records = await read_all(kafka_access, topic)
+    assert len(records) == 120
+    by_place = {(r.partition, r.offset): r for r in records}
+    partitioner = DefaultPartitioner()
+    for result in results:
+        record = by_place[(result.partition, result.offset)]
+        env = from_record(record.key, record.value, record.headers)
+        assert (env.id, env.sequence) == (result.id, result.sequence)
+        assert record.partition == partitioner(record.key, [0, 1], [0, 1])
+    for partition in (0, 1):
+        in_log = sorted((r for r in records if r.partition == partition), key=lambda r: r.offset)
+        sequences = [from_record(r.key, r.value, r.headers).sequence for r in in_log]
+        assert sequences == sorted(sequences)
+        assert len(sequences) > 10  # both partitions got a share, across many batches
 
 
 async def test_a_restart_continues_the_chain(kafka_access, make_topic, tmp_path):
