@@ -6,7 +6,9 @@ channel's ``judge`` reads the answer) or a target the policy refuses. Every atte
 URL against the ``TargetPolicy`` first and goes to the very address it checked. What a target
 does is that delivery's outcome, never the worker's end; when the attempts run out the delivery
 goes to the DLQ. A delivery claimed by a worker that died is claimed again when its lease ends
-(at least once: a crash between the POST and its record sends it again).
+(at least once: a crash between the POST and its record sends it again). Several workers may
+run at once: each delivery is claimed by one, and a worker whose lease ended before it recorded
+does not overwrite the outcome of the worker that claimed the delivery again.
 """
 
 from __future__ import annotations
@@ -205,7 +207,11 @@ class ChannelWorker:
 
     async def _record(self, results: Sequence[Result]) -> None:
         async with self._store.writing() as conn:
-            await outbox.record(conn, self.channel.tables, results, self._clock.now())
+            lost = await outbox.record(conn, self.channel.tables, results, self._clock.now())
+        for job in lost:  # cancelled meanwhile, or its lease ended and another worker has it
+            log.warning("channel_claim_lost", channel=self.channel.name,
+                        alert_id=job.alert.alert_id, org=job.endpoint.org,
+                        target_id=job.endpoint.id)
 
     async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         while not stop.is_set():

@@ -117,42 +117,64 @@ async def still_active(conn: AsyncConnection, tables: OutboxTables,
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """One claimed delivery; ``claim`` is the claim's fence (see ``claim``)."""
+
     endpoint: Endpoint
     alert: AlertRaised
+    claim: str
 
 
 async def claim(conn: AsyncConnection, tables: OutboxTables, now: datetime, lease: timedelta,
                 limit: int) -> list[Job]:
     """Pending deliveries (and ``sending`` ones whose lease ended: a worker died) to active
-    targets, oldest alert first, claimed as ``sending`` until ``now + lease``."""
+    targets, oldest alert first, claimed as ``sending`` until ``now + lease``.
+
+    Several workers may claim at once (``emining alerts deliver`` twice, or beside ``views
+    run``): each row is taken by an UPDATE that still requires it free, so only one claimer
+    gets it (PostgreSQL re-checks the condition after the row lock; SQLite has one writer), and
+    on PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED``, so concurrent claimers
+    take different rows instead of waiting on the same ones. The claim's ``claimed_until`` is
+    its fence: a row is only claimed again after that instant, at a later one, so the value
+    differs for every claim of a row, and ``record`` writes an outcome only while it holds."""
     d, w, a = tables.deliveries, tables.targets, t.alerts
-    stamp = format_time(now)
+    stamp, until = format_time(now), format_time(now + max(lease, timedelta(0)))
     free = or_(d.c.status == "pending", and_(d.c.status == "sending", d.c.claimed_until < stamp))
     extra = [w.c.options.label("t_options")] if tables.has_options else []
     rows = list(await conn.execute(
         select(d.c.alert_id, w.c.id.label("t_id"), w.c.org, w.c.url, w.c.secret, *extra,
                a.c.doc)
         .join(w, w.c.id == d.c.target_id).join(a, a.c.alert_id == d.c.alert_id)
-        .where(free, w.c.active.is_(True)).order_by(a.c.seq).limit(limit)))
+        .where(free, w.c.active.is_(True)).order_by(a.c.seq).limit(limit)
+        .with_for_update(of=d, skip_locked=True)))
+    jobs: list[Job] = []
     for row in rows:
-        await conn.execute(update(d).where(d.c.alert_id == row.alert_id,
-                                           d.c.target_id == row.t_id)
-                           .values(status="sending", updated_at=stamp,
-                                   claimed_until=format_time(now + lease)))
-    return [Job(_endpoint(tables, r, "t_"), AlertRaised.model_validate_json(r.doc))
-            for r in rows]
+        taken = await conn.execute(update(d).where(d.c.alert_id == row.alert_id,
+                                                   d.c.target_id == row.t_id, free)
+                                   .values(status="sending", updated_at=stamp,
+                                           claimed_until=until))
+        if taken.rowcount == 1:
+            jobs.append(Job(_endpoint(tables, row, "t_"),
+                            AlertRaised.model_validate_json(row.doc), until))
+    return jobs
 
 
 async def record(conn: AsyncConnection, tables: OutboxTables,
-                 results: Sequence[tuple[Job, str, int, str | None]], now: datetime) -> None:
-    """Each claimed delivery's outcome (a cancellation made meanwhile stays)."""
+                 results: Sequence[tuple[Job, str, int, str | None]], now: datetime
+                 ) -> list[Job]:
+    """Each claimed delivery's outcome, written only while its claim holds: not after a
+    cancellation, nor after its lease ended and another worker claimed it again (that
+    worker's outcome is the one kept). Returns the jobs whose outcome was not written."""
     d, stamp = tables.deliveries, format_time(now)
+    lost: list[Job] = []
     for job, status, attempts, error in results:
-        await conn.execute(update(d).where(d.c.alert_id == job.alert.alert_id,
-                                           d.c.target_id == job.endpoint.id,
-                                           d.c.status != "cancelled")
-                           .values(status=status, attempts=d.c.attempts + attempts,
-                                   last_error=error, updated_at=stamp, claimed_until=None))
+        written = await conn.execute(
+            update(d).where(d.c.alert_id == job.alert.alert_id, d.c.target_id == job.endpoint.id,
+                            d.c.status == "sending", d.c.claimed_until == job.claim)
+            .values(status=status, attempts=d.c.attempts + attempts, last_error=error,
+                    updated_at=stamp, claimed_until=None))
+        if written.rowcount != 1:
+            lost.append(job)
+    return lost
 
 
 async def pending(conn: AsyncConnection, tables: OutboxTables) -> bool:

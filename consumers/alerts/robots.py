@@ -16,7 +16,9 @@ option may choose another), under its subject, with the alert id last (a chat ha
 idempotency key: a crash between a POST and its record can repeat a message, which the id
 shows). ``keyword`` (DingTalk's keyword security setting) is put in the heading. Text from
 events cannot make links or markup: ``[ ] < > ` `` are shown in their full-width forms. The
-robot's URL is a credential: it is listed and dead-lettered with its query values hidden.
+robot's URL is a credential: it is listed and dead-lettered with its query values hidden, and
+so is every path segment that may be a key (``key_like``: 16 characters or more, or 8 or more
+with a digit), for robots that take their key in the path.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ _INERT = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "[]<>`"})
 TABLES = outbox_tables("alerts_robots", "alerts_robot_deliveries")
 """Organisations' robots (URL and signing secret kept in clear: they are how to post) and
 their deliveries."""
+
+
+def key_like(segment: str) -> bool:
+    """Whether a URL path segment may be a key: long, or a shorter one with a digit (a path's
+    words — ``cgi-bin``, ``webhook``, ``robot``, ``send``, ``v2`` — are neither)."""
+    return len(segment) >= 16 or (len(segment) >= 8 and any(c.isdigit() for c in segment))  # noqa: PLR2004
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -110,7 +118,9 @@ class RobotChannel:
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         hidden = urlencode([(k, "***") for k, _ in pairs], safe="*")
-        return urlunsplit(parts._replace(query=hidden))
+        path = "/".join("***" if key_like(s) else s for s in parts.path.split("/"))
+        netloc = parts.netloc.rsplit("@", 1)[-1]  # never a user name or password either
+        return urlunsplit(parts._replace(netloc=netloc, path=path, query=hidden, fragment=""))
 
     def body(self, endpoint: Endpoint, alert: AlertRaised, source: str) -> bytes:  # noqa: ARG002
         language = Language(endpoint.options.get("lang", alert.language.value))

@@ -6,7 +6,10 @@ metadata service, private ranges) or crash it with a URL no HTTP client accepts.
 resolved and every address it resolves to must be public; the request then goes to the address
 that was checked (TLS still verifies the hostname), so DNS cannot change its answer in between.
 The operator may allow named hosts (``EMINING_WEBHOOK_ALLOW_HOSTS``), e.g. a receiver on its
-own network.
+own network. An IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4 ``2002::/16``, Teredo
+``2001::/32``, NAT64 ``64:ff9b::/96``) is judged by the IPv4 address it carries too. A refusal
+of a name never says which address it resolved to (that would let a caller look up the
+platform's internal names); the server log does.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import structlog
+
 from schemas.errors import EminingError
+
+log = structlog.get_logger("consumers.alerts.webhook_targets")
 
 MAX_URL_LENGTH = 2000
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data",
                              "metadata.azure.com"})
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_ALLOWED_HINT = ("webhooks go to public addresses only (the operator may allow a host with "
+                 "EMINING_WEBHOOK_ALLOW_HOSTS)")
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -90,11 +100,12 @@ class TargetPolicy:
             raise WebhookTargetError(f"host {host!r} does not resolve")
         for address in addresses:
             refusal = _internal(address)
-            if refusal is not None:
-                what = "" if literal is not None else f"{host} resolves to "
-                raise WebhookTargetError(f"{what}{address}, {refusal}: webhooks go to public "
-                                         "addresses only (the operator may allow a host with "
-                                         "EMINING_WEBHOOK_ALLOW_HOSTS)")
+            if refusal is None:
+                continue
+            if literal is not None:  # the caller wrote the address: say what it is
+                raise WebhookTargetError(f"{address}, {refusal}: {_ALLOWED_HINT}")
+            log.warning("webhook_target_refused", host=host, address=address, reason=refusal)
+            raise WebhookTargetError(f"{host} resolves to a non-public address: {_ALLOWED_HINT}")
         return Target(url, scheme, host, port, addresses[0], pinned=literal is None)
 
 
@@ -148,8 +159,30 @@ def _internal(address: str) -> str | None:
     ip = _ip(address.split("%", 1)[0])
     if ip is None:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        else:
+            for kind, inner in _carried(ip):
+                why = _not_public(inner)
+                if why is not None:
+                    return f"a {kind} address carrying {why}"
+    return _not_public(ip)
+
+
+def _carried(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses a transition address carries (a router may take it there)."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if ip.sixtofour is not None:
+        found.append(("6to4", ip.sixtofour))
+    if ip.teredo is not None:
+        found += [("Teredo", ip.teredo[0]), ("Teredo", ip.teredo[1])]
+    if ip in _NAT64:
+        found.append(("NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
+    return found
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     for test, why in ((ip.is_loopback, "a loopback address"),
                       (ip.is_link_local, "a link-local address (cloud metadata lives there)"),
                       (ip.is_multicast, "a multicast address"),

@@ -285,6 +285,23 @@ async def test_the_dlq_record_names_the_robot_without_its_key() -> None:
     assert SECRET not in repr(record)
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    (f"https://oapi.dingtalk.com/robot/send?access_token={TOKEN}",
+     "https://oapi.dingtalk.com/robot/send?access_token=***"),
+    (f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={TOKEN}&debug=1",
+     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***&debug=***"),
+    (f"https://robots.example/hook/{TOKEN}", "https://robots.example/hook/***"),
+    (f"https://robots.example/open-apis/bot/v2/hook/{TOKEN[:8]}-{TOKEN[8:12]}/send",
+     "https://robots.example/open-apis/bot/v2/hook/***/send"),
+    ("https://robots.example/T0A1B2C3/B9Z8Y7X6/abcdefghijklmnopqrstuvwx",
+     "https://robots.example/***/***/***"),
+    ("https://robots.example:8443/k3y12345", "https://robots.example:8443/***"),
+    ("https://u:p4ssw0rd@robots.example/send", "https://robots.example/send"),
+])
+def test_a_robots_url_is_shown_without_anything_that_may_be_its_key(url: str, shown: str) -> None:
+    assert ROBOT.shown(url) == shown
+
+
 async def test_a_restart_or_a_dead_worker_between_queue_and_send_loses_and_repeats_nothing(
     tmp_path: Path,
 ) -> None:

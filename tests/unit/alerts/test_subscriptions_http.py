@@ -35,8 +35,12 @@ def project_view() -> ProjectView:
                        stage=data.stage, operator_name=data.operator_name, updated_at=NOW)
 
 
+INSIDE = "10.20.30.40"
+"""What ``inside.example`` resolves to: an address of the platform's own network."""
+
+
 async def _public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
+    return [INSIDE] if host == "inside.example" else ["93.184.216.34"]
 
 
 @pytest.fixture
@@ -162,3 +166,17 @@ async def test_a_channel_s_targets_are_managed_by_name_per_organisation(api: tup
     assert (await client.delete(f"/v1/alerts/channels/webhook/{target['id']}",
                                 headers=huaye)).status_code == 204
     assert (await client.get("/v1/alerts/channels/webhook", headers=huaye)).json() == []
+
+
+async def test_a_refused_name_does_not_tell_the_caller_its_internal_address(api: tuple) -> None:
+    client, keys, _ = api
+    huaye = {"X-API-Key": keys.issue(HUAYE)}
+    for path, body in (("/v1/webhooks", {"url": "https://inside.example/hook"}),
+                       ("/v1/alerts/channels/robot",
+                        {"url": "https://inside.example/robot/send?access_token=t",
+                         "options": {"flavour": "dingtalk"}})):
+        refused = await client.post(path, json=body, headers=huaye)
+        assert refused.status_code == 422, path
+        assert INSIDE not in refused.text
+        [problem] = refused.json()["detail"]
+        assert problem["msg"].startswith("inside.example resolves to a non-public address"), path
