@@ -14,7 +14,8 @@ import pytest
 from schemas import access
 from schemas.access import FieldClass, restricted_fields
 from schemas.events.approvals_other import EnvironmentalApprovalDecided, ProtectionOrderIssued
-from schemas.events.corrections import Correction
+from schemas.doc import restricted as doc_cell
+from schemas.events.corrections import Correction, ShipmentCorrected
 from schemas.events.projects_reports import OfftakeDelivered
 from schemas.events.registry import ENTRIES, RESTRICTED_FIELDS, SPECS
 from schemas.events.spec import EventSpec, firm, has_field
@@ -131,3 +132,10 @@ def test_importing_the_access_module_does_not_load_the_event_models():
     loaded = set(json.loads(out))
     assert "schemas.access" in loaded
     assert not {"schemas.base", "schemas.events.registry", "pydantic"} & loaded
+
+
+def test_the_docs_table_names_the_restricted_fields_per_type():
+    cls = SPECS["pk.emining.shipment.customs.declaration.filed.v1"].cls
+    assert doc_cell(cls) == "``declared_value`` (commercial), ``declarant_ntn`` (personal)"
+    assert doc_cell(ProtectionOrderIssued) == "none"
+    assert doc_cell(ShipmentCorrected) == "as the corrected type's"
