@@ -13,8 +13,8 @@ import pytest
 
 from schemas import access
 from schemas.access import FieldClass, restricted_fields
-from schemas.events.approvals_other import EnvironmentalApprovalDecided, ProtectionOrderIssued
 from schemas.doc import restricted as doc_cell
+from schemas.events.approvals_other import EnvironmentalApprovalDecided, ProtectionOrderIssued
 from schemas.events.corrections import Correction, ShipmentCorrected
 from schemas.events.projects_reports import OfftakeDelivered
 from schemas.events.registry import ENTRIES, RESTRICTED_FIELDS, SPECS
