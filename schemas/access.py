@@ -2,13 +2,18 @@
 
 Authentication (API keys, local accounts with sessions, OIDC bearer tokens) produces a
 ``Principal``; the authorisation policy decides from it alone, plus the registry's record of the
-principal's organisation (side and role). Pure: no I/O.
+principal's organisation (side and role), and the classification of event fields
+(``restricted_fields``: which are personal or commercial, as each type's registry entry
+declares). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from schemas.enums import FieldClass as FieldClass  # noqa: PLC0414 - re-exported
 
 
 class UserRole(StrEnum):
@@ -58,51 +63,42 @@ ANONYMOUS = Principal(org=None, roles=frozenset(), subject="anonymous",
                       method=AuthMethod.ANONYMOUS)
 
 
-class FieldClass(StrEnum):
-    """Who may see a field of an event or a view (see the README's classification table)."""
+if TYPE_CHECKING:
+    RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]]
+    """Per event type (without its ``.vN``), the dotted paths of its data that are not shared.
 
-    SHARED = "shared"
-    """Every participant: projects, licences, decisions, shipment movements."""
-    PERSONAL = "personal"
-    """Personal data (a representative's CNIC, a local applicant's NTN): the parties only."""
-    COMMERCIAL = "commercial"
-    """Commercial terms (buyer, contract, declared value, invoice): the parties only."""
+    Derived from the registry: each type's entry declares them (``EventSpec.restricted``, beside
+    the class in its family module under ``schemas/events/``) and
+    ``schemas.events.registry.RESTRICTED_FIELDS`` gathers them. Loaded on first use (a module
+    ``__getattr__``), so that importing this module does not import the event models.
+
+    Everything else an event carries is shared by all participants. The parties who see a
+    restricted field: the subject's own party (holder, proponent, exporter), the organisations
+    competent for the subject (agencies holding a grant over its family in its province),
+    auditors and the platform. This table is the one source the access policy
+    (``consumers.policy``) redacts event data by; on Kafka the shared topics are read only by
+    those who may see every field. A correction's ``replacement`` follows the corrected type's
+    entry (``restricted_fields(correction.corrected_type)``).
+    """
 
 
-RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]] = {
-    "pk.emining.approval.licence.application.received": {
-        "applicant.ntn": FieldClass.PERSONAL,
-        "applicant.representative_cnic": FieldClass.PERSONAL,
-    },
-    "pk.emining.project.offtake.delivered": {
-        "contract_ref": FieldClass.COMMERCIAL,
-    },
-    "pk.emining.shipment.planned": {
-        "buyer": FieldClass.COMMERCIAL,
-        "contract_ref": FieldClass.COMMERCIAL,
-    },
-    "pk.emining.shipment.customs.declaration.filed": {
-        "declared_value": FieldClass.COMMERCIAL,
-        "declarant_ntn": FieldClass.PERSONAL,
-    },
-    "pk.emining.shipment.final.invoiced": {
-        "invoice_number": FieldClass.COMMERCIAL,
-        "amount": FieldClass.COMMERCIAL,
-    },
-}
-"""Per event type (without its ``.vN``), the dotted paths of its data that are not shared.
+def __getattr__(name: str) -> Any:
+    if name == "RESTRICTED_FIELDS":
+        return _table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-Everything else an event carries is shared by all participants. The parties who see a restricted
-field: the subject's own party (holder, proponent, exporter), the organisations competent for
-the subject (agencies holding a grant over its family in its province), auditors and the
-platform. This table is the one source the access policy (``consumers.policy``) redacts event
-data by; on Kafka the shared topics are read only by those who may see every field.
-"""
+
+def _table() -> dict[str, dict[str, FieldClass]]:
+    # Deferred: the CLI imports this module for ``UserRole`` and must start without the models.
+    from schemas.events.registry import RESTRICTED_FIELDS  # noqa: PLC0415
+
+    return RESTRICTED_FIELDS
 
 
 def restricted_fields(ce_type: str) -> dict[str, FieldClass]:
-    """The restricted paths of a ``ce_type`` with or without its version suffix."""
+    """The restricted paths of a ``ce_type`` with or without its version suffix (``{}``: none,
+    or not a type of the shared topics)."""
     base, _, version = ce_type.rpartition(".")
     if base and version.startswith("v") and version[1:].isdigit():
         ce_type = base
-    return RESTRICTED_FIELDS.get(ce_type, {})
+    return _table().get(ce_type, {})

@@ -1,9 +1,9 @@
 """The closed sets of the domain as plain enums, without pydantic: provinces, minerals, title
-types, sides, roles, functions, languages, currencies, project stages.
+types, sides, roles, functions, languages, currencies, project stages, field classes.
 
-``schemas.common`` and ``schemas.events.projects`` re-export them (the same classes); they live
-here so that what only needs the names (the CLI's options and its shell completion) starts
-without importing the event models.
+``schemas.common``, ``schemas.events.projects`` and ``schemas.access`` re-export them (the same
+classes); they live here so that what only needs the names (the CLI's options and its shell
+completion) starts without importing the event models.
 """
 
 from __future__ import annotations
@@ -113,3 +113,18 @@ class ProjectStage(StrEnum):
     PRODUCTION = "production"
     CARE_AND_MAINTENANCE = "care_and_maintenance"
     CLOSURE = "closure"
+
+
+class FieldClass(StrEnum):
+    """Who may see a field of an event or a view (see the README's classification table).
+
+    An event type's entry (``schemas.events.spec.EventSpec.restricted``) and a view's declaration
+    name their fields that are not shared; ``schemas.access`` re-exports this class.
+    """
+
+    SHARED = "shared"
+    """Every participant: projects, licences, decisions, shipment movements."""
+    PERSONAL = "personal"
+    """Personal data (a representative's CNIC, a local applicant's NTN): the parties only."""
+    COMMERCIAL = "commercial"
+    """Commercial terms (buyer, contract, declared value, invoice): the parties only."""

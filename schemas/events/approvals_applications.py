@@ -21,7 +21,16 @@ from schemas.common import Frozen, Names, Province, TitleType, UtcDatetime
 from schemas.enums import Severity
 from schemas.events.decisions import decided
 from schemas.events.examples import BA_MMDD, LOCAL_NTN, OPERATOR, REPRESENTATIVE_CNIC, TITLE
-from schemas.events.spec import EventAlert, EventSpec, Texts, agency, either, firm, party
+from schemas.events.spec import (
+    PERSONAL,
+    EventAlert,
+    EventSpec,
+    Texts,
+    agency,
+    either,
+    firm,
+    party,
+)
 from schemas.identifiers import (
     CNIC,
     NTN,
@@ -272,7 +281,8 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(LicenceApplicationReceived,
               either("applicant firm, or the provincial licensing authority on receipt"),
               (LIFECYCLE, step({None}, "received", "opens the file")),
-              detail=lambda d: f"{d.title_type.value} in {d.district}, {d.area_km2} km²"),
+              detail=lambda d: f"{d.title_type.value} in {d.district}, {d.area_km2} km²",
+              restricted={"applicant.ntn": PERSONAL, "applicant.representative_cnic": PERSONAL}),
     EventSpec(ApplicationAcknowledged, AUTHORITY,
               (LIFECYCLE, step({"received", "resubmitted"}, "acknowledged"))),
     EventSpec(DeficiencyNotified, AUTHORITY,

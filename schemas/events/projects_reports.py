@@ -12,7 +12,7 @@ from schemas.codes import fail
 from schemas.common import Frozen, UtcDatetime
 from schemas.events.examples import OPERATOR, PARTNER, PLANT, PROJECT
 from schemas.events.projects import OPERATOR_FIRM, ProjectEvent
-from schemas.events.spec import EventSpec, firm, words
+from schemas.events.spec import COMMERCIAL, EventSpec, firm, words
 from schemas.identifiers import USCC, Month, ProjectId, Reference
 from schemas.lifecycle_steps import MINED_STAGES, STAGES, step
 from schemas.lifecycle_steps import PROJECT as LIFECYCLE
@@ -210,6 +210,7 @@ EVENTS: tuple[EventSpec, ...] = (
                                "(commissioning feed); a late receipt may follow care and "
                                "maintenance or closure")),
               detail=lambda d: f"{d.quantity.dmt} dmt {words(d.product.value)} from "
-                               f"{d.supplier_project_id} on {d.delivered_on}"),
+                               f"{d.supplier_project_id} on {d.delivered_on}",
+              restricted={"contract_ref": COMMERCIAL}),
 )
 """The registry entries of this module's types (``schemas.events.registry`` gathers them)."""

@@ -5,7 +5,8 @@ Each event module declares its types' entries (``EVENTS``: ``schemas.events.spec
 beside their classes; this module gathers them, once, in ``MODULES`` order within each shared
 topic (corrections last). Everything that lists or keys event types reads from here: the
 catalogue and the exported contract, the authority check (who may emit), the lifecycles, the
-timeline, the alert rules and their texts, the generated docs, and the tests.
+timeline, the alert rules and their texts, the access policy (which fields are personal or
+commercial), the generated docs, and the tests.
 
 No per-topic discriminated union is needed: in CloudEvents binary mode the type travels in the
 ``ce_type`` header, beside the JSON data, so a reader picks the class with
@@ -21,6 +22,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from schemas.base import EventData
+from schemas.enums import FieldClass
 from schemas.errors import RecordError
 from schemas.events import (
     approvals_applications,
@@ -93,6 +95,22 @@ def _alert_texts() -> Mapping[str, Texts]:
 
 ALERT_TEXTS: Mapping[str, Texts] = _alert_texts()
 """Alert rule declared by an entry → its words (one rule, one text, whatever type raises it)."""
+
+
+def _restricted() -> dict[str, dict[str, FieldClass]]:
+    table: dict[str, dict[str, FieldClass]] = {}
+    for spec in ENTRIES:
+        if spec.restricted and table.setdefault(spec.cls.TYPE, dict(spec.restricted)) != dict(
+                spec.restricted):  # pragma: no cover - a programming error, caught at import
+            raise RuntimeError(f"{spec.cls.TYPE}: two versions classify its fields differently")
+    return table
+
+
+RESTRICTED_FIELDS: dict[str, dict[str, FieldClass]] = _restricted()
+"""Type name (without its ``.vN``) → its personal and commercial fields by dotted path, as its
+entry declares (``EventSpec.restricted``); types with none are absent. Read through
+``schemas.access.restricted_fields``. A correction type has none of its own: its ``replacement``
+follows the corrected type's (``corrected_type``)."""
 
 
 def alerts_of(cls: type[EventData]) -> tuple[EventAlert, ...]:

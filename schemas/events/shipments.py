@@ -17,7 +17,7 @@ from schemas.base import EventData, Scope
 from schemas.codes import fail
 from schemas.common import Frozen, Names, Province, UtcDatetime
 from schemas.events.examples import BUYER, OPERATOR, PROJECT, SHIPMENT, SMELTER, TITLE
-from schemas.events.spec import EventSpec, firm
+from schemas.events.spec import COMMERCIAL, EventSpec, firm
 from schemas.identifiers import (
     USCC,
     ContainerNumber,
@@ -287,7 +287,8 @@ class FinalInvoiced(ShipmentEvent):
 EXPORTER = firm("exporter firm")
 
 EVENTS: tuple[EventSpec, ...] = (
-    EventSpec(ShipmentPlanned, EXPORTER, (LIFECYCLE, step({None}, "planned", "opens the file"))),
+    EventSpec(ShipmentPlanned, EXPORTER, (LIFECYCLE, step({None}, "planned", "opens the file")),
+              restricted={"buyer": COMMERCIAL, "contract_ref": COMMERCIAL}),
     EventSpec(LotAssayed, EXPORTER,
               (LIFECYCLE, step(SHIPMENT_LIVE, None,
                                "provisional at the mine; final or umpire assays at destination "
@@ -300,7 +301,8 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(ShipmentArrived, EXPORTER,
               (LIFECYCLE, step(SHIPPED, "arrived", "after it left Pakistan"))),
     EventSpec(FinalInvoiced, EXPORTER,
-              (LIFECYCLE, step({"arrived"}, "invoiced", "on the outturn; nothing follows"))),
+              (LIFECYCLE, step({"arrived"}, "invoiced", "on the outturn; nothing follows")),
+              restricted={"invoice_number": COMMERCIAL, "amount": COMMERCIAL}),
 )
 """The registry entries of this module's types (``schemas.events.registry`` gathers them);
 the customs and exit steps between departure and arrival are in ``shipments_border``."""

@@ -14,7 +14,9 @@ from schemas.enums import Severity
 from schemas.events.examples import LOCAL_NTN, LPCO, OPERATOR, SHIPMENT
 from schemas.events.shipments import SEAPORTS, ExitPoint, ShipmentEvent
 from schemas.events.spec import (
+    COMMERCIAL,
     EMITTER,
+    PERSONAL,
     EventAlert,
     EventSpec,
     Texts,
@@ -200,7 +202,8 @@ EVENTS: tuple[EventSpec, ...] = (
                                "the held one")),
               detail=lambda d: "relies on " + (", ".join(d.export_approvals)
                                                or "no export approval"),
-              rules=("export_without_approval",)),
+              rules=("export_without_approval",),
+              restricted={"declared_value": COMMERCIAL, "declarant_ntn": PERSONAL}),
     EventSpec(CustomsDeclarationAmended, DECLARANT,
               (LIFECYCLE, step({"declared", "held"}, None,
                                "the declaration now relies on other export approvals (an LPCO "

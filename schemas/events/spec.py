@@ -1,24 +1,28 @@
 """The registry entry of an event type: everything the platform knows about it, declared once.
 
 Each event module ends with ``EVENTS``, one ``EventSpec`` per class it defines, next to the class:
-who emits it, its step in a lifecycle, what the timeline says about it, and the alerts it raises
-(whom they tell, how urgent, and the words in English, Simplified Chinese and Urdu).
+who emits it, its step in a lifecycle, what the timeline says about it, the alerts it raises
+(whom they tell, how urgent, and the words in English, Simplified Chinese and Urdu), and which of
+its fields are personal or commercial (only the subject's parties may see them).
 ``schemas.events.registry`` gathers the entries; the authority check, the lifecycles, the
-timeline, the alert rules, the generated docs and the exported contract read them from there.
+timeline, the alert rules, the access policy, the generated docs and the exported contract read
+them from there.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from string import Formatter
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import BaseModel
 
 from schemas.base import EventData
 from schemas.common import Function, Role
-from schemas.enums import Severity
+from schemas.enums import FieldClass, Severity
 from schemas.lifecycle_steps import Step
 from schemas.messages import Param, PartyParam
 
@@ -150,11 +154,48 @@ class EventSpec:
     rules: tuple[str, ...] = ()
     """Alert rules of the alerts consumer that need more than the event (views, subscriptions)
     and look at this type, by name (``consumers.alerts.rules_events.CODE_RULES``)."""
+    restricted: Mapping[str, FieldClass] = field(default_factory=dict, hash=False)
+    """The fields of its data that are not shared, by dotted path (``applicant.ntn``): personal
+    or commercial, seen only by the subject's parties, the competent agencies, auditors and the
+    platform (``schemas.access.restricted_fields``, read by ``consumers.policy``). Every other
+    field is seen by every participant. A correction declares none: its ``replacement`` follows
+    the corrected type's."""
 
     def __post_init__(self) -> None:
         bad = [r for r in self.rules if not RULE_NAME.match(r)]
         if bad:
             raise ValueError(f"{self.cls.__name__}: not rule names: {bad}")
+        unknown = [p for p in self.restricted if not has_field(self.cls, p)]
+        if unknown:
+            raise ValueError(f"{self.cls.__name__}: restricted paths name no field: {unknown}")
+        shared = [p for p, c in self.restricted.items() if c not in RESTRICTED_CLASSES]
+        if shared:
+            raise ValueError(f"{self.cls.__name__}: restricted paths must be personal or "
+                             f"commercial: {shared}")
+
+
+PERSONAL = FieldClass.PERSONAL
+COMMERCIAL = FieldClass.COMMERCIAL
+RESTRICTED_CLASSES = frozenset({PERSONAL, COMMERCIAL})
+
+
+def has_field(model: type[BaseModel], path: str) -> bool:
+    """Whether the dotted ``path`` names a field of ``model`` (through nested models, optional
+    or not)."""
+    head, _, rest = path.partition(".")
+    info = model.model_fields.get(head)
+    if info is None:
+        return False
+    if not rest:
+        return True
+    return any(has_field(inner, rest) for inner in _models(info.annotation))
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (``Applicant | None`` → ``[Applicant]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models(arg)]
 
 
 def words(value: str) -> str:
