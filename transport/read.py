@@ -141,7 +141,7 @@ async def behind(consumer: Consumer, ends: Mapping[TopicPartition, int]) -> bool
 
 
 async def fetch_some(consumer: Consumer, pending: Callable[[], Awaitable[bool]], *,
-                     max_records: int | None = None,
+                     timeout_s: float, max_records: int | None = None,
                      fetch_ms: int = FETCH_MS) -> list[Record] | None:
     """The records of the next fetch that brings any (all partitions, as fetched), or
     ``None`` once ``pending()`` (e.g. ``behind`` the ends) says there is nothing left.
@@ -149,13 +149,35 @@ async def fetch_some(consumer: Consumer, pending: Callable[[], Awaitable[bool]],
     Unlike ``drain`` it keeps no state between calls: a caller that seeks back (to read a batch
     again after it failed to apply it) gets the same records again. Records appended after the
     end a caller had in mind may come along in the last fetch.
+
+    Raises ``TimeoutError`` when, for ``timeout_s``, fetches brought no records and moved no
+    position of the consumer's assignment (a gap of compaction or transaction markers moves
+    positions without records: that is progress, as in ``drain``), or a broker call of its own
+    (``pending()``, a fetch) did not answer.
     """
-    while await pending():
-        fetched = await consumer.getmany(timeout_ms=fetch_ms, max_records=max_records)
+    loop = asyncio.get_running_loop()
+    progressed = loop.time()
+    seen = await asyncio.wait_for(_positions(consumer), timeout_s)
+    while await asyncio.wait_for(pending(), timeout_s):
+        fetched = await asyncio.wait_for(
+            consumer.getmany(timeout_ms=fetch_ms, max_records=max_records),
+            timeout_s + fetch_ms / 1000)
         records = [r for batch in fetched.values() for r in batch]
         if records:
             return records
+        now = await asyncio.wait_for(_positions(consumer), timeout_s)
+        if now != seen:
+            seen, progressed = now, loop.time()
+        elif loop.time() - progressed > timeout_s:
+            names = sorted(f"{tp.topic}[{tp.partition}]" for tp in now)
+            raise TimeoutError(f"no records from {names} and no position moved"
+                               f" for {timeout_s:g}s")
     return None
+
+
+async def _positions(consumer: Consumer) -> dict[TopicPartition, int]:
+    """The position of each partition the consumer is assigned."""
+    return {tp: await consumer.position(tp) for tp in consumer.assignment()}
 
 
 async def begin_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
