@@ -34,7 +34,7 @@ from consumers.verification import VerificationStage
 from schemas.errors import EminingError
 from transport.kafka import Consumer, TopicPartition
 from transport.meta import partition_counts, partitions_of
-from transport.read import behind, end_offsets, fetch_some, opened
+from transport.read import assign_from_beginning, behind, end_offsets, fetch_some, opened
 from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.rebuild")
@@ -156,8 +156,7 @@ async def _replay(
                for p in await partitions_of(config.kafka, topic, timeout_s=config.timeout_s)]
         if not tps:
             raise RebuildError("none of the shared topics exists: run `emining topics apply`")
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await assign_from_beginning(consumer, tps)
         for tp in tps:
             sync.positioned(tp.topic, tp.partition, 0)
         end = await end_offsets(consumer, tps, timeout_s=config.timeout_s)

@@ -47,7 +47,7 @@ from schemas.errors import EminingError
 from transport.access import KafkaAccess, refusal
 from transport.kafka import ConsumerRebalanceListener, KafkaConnectionError, TopicPartition
 from transport.meta import connection_problem, partition_counts
-from transport.read import end_offsets
+from transport.read import end_offsets, seek_to
 from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.runner")
@@ -178,10 +178,10 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         async with self._store.writing() as (conn, tables):
             stored = await lock_offsets(conn, tables, [(t.topic, t.partition) for t in assigned])
+        seek_to(self.subscriber.consumer, {tp: stored[(tp.topic, tp.partition)]
+                                           for tp in assigned})
         for tp in assigned:
-            offset = stored[(tp.topic, tp.partition)]
-            self.subscriber.consumer.seek(tp, offset)
-            self._sync.positioned(tp.topic, tp.partition, offset)
+            self._sync.positioned(tp.topic, tp.partition, stored[(tp.topic, tp.partition)])
         log.info("partitions_assigned", partitions={f"{k[0]}[{k[1]}]": v
                                                     for k, v in sorted(stored.items())})
         await set_lag(self.subscriber.consumer, stored, self._commit_timeout_s)

@@ -180,6 +180,29 @@ async def _positions(consumer: Consumer) -> dict[TopicPartition, int]:
     return {tp: await consumer.position(tp) for tp in consumer.assignment()}
 
 
+def seek_to(consumer: Consumer, offsets: Mapping[TopicPartition, int]) -> None:
+    """Move each (assigned) partition of ``offsets`` to its offset (no broker request)."""
+    for tp, offset in offsets.items():
+        consumer.seek(tp, offset)
+
+
+def assign_from(consumer: Consumer, start: Mapping[TopicPartition, int]) -> None:
+    """Assign exactly the partitions of ``start`` and move each to its offset (no broker
+    request; the end offsets are the caller's)."""
+    consumer.assign(list(start))
+    seek_to(consumer, start)
+
+
+async def assign_from_beginning(consumer: Consumer, tps: list[TopicPartition], *,
+                                paused: bool = False) -> None:
+    """Assign ``tps``, each to be read from its first offset on the log (found by the first
+    fetch: no request now); ``paused`` leaves them paused until a read resumes them."""
+    consumer.assign(tps)
+    if paused:
+        consumer.pause(*tps)
+    await consumer.seek_to_beginning(*tps)
+
+
 async def begin_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
                         timeout_s: float) -> dict[TopicPartition, int]:
     """The first offset still on the log of each of ``tps`` (one request, bounded)."""
@@ -224,11 +247,8 @@ async def assign_at(consumer: Consumer, tps: list[TopicPartition], *,
     begins: dict[TopicPartition, int] = {}
     if not at_end and any(tp not in (start or {}) for tp in tps):
         begins = await begin_offsets(consumer, tps, timeout_s=timeout_s)
-    for tp in tps:
-        if start is not None and tp in start:
-            consumer.seek(tp, start[tp])
-        else:
-            consumer.seek(tp, ends[tp] if at_end else begins[tp])
+    seek_to(consumer, {tp: start[tp] if start is not None and tp in start
+                       else ends[tp] if at_end else begins[tp] for tp in tps})
     return ends
 
 

@@ -1,18 +1,28 @@
 """Review 19: every wait of ``transport.read`` is bounded, ``fetch_some`` (what ``emining views
 rebuild`` reads with) included: with the broker gone (fetches bring nothing) and the ends not
 reached, it raises ``TimeoutError`` after ``timeout_s`` without progress instead of spinning
-forever. A position that moves without records (a gap) is progress, as in ``drain``."""
+forever. A position that moves without records (a gap) is progress, as in ``drain``. And the
+assign/seek helpers the readers use instead of writing the sequence by hand."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from transport.kafka import TopicPartition
-from transport.read import behind, fetch_some
+from transport.read import (
+    assign_from,
+    assign_from_beginning,
+    behind,
+    fetch_some,
+    seek_to,
+)
 
 TP = TopicPartition("pk.emining.shipments.v1", 0)
+TP1 = TopicPartition("pk.emining.shipments.v1", 1)
 
 
 class _DeadBroker:
@@ -79,3 +89,35 @@ async def test_a_position_moving_without_records_is_progress() -> None:
     assert await fetch_some(consumer, pending, timeout_s=0.1,  # type: ignore[arg-type]
                             fetch_ms=10) is None
     assert consumer.fetches == 40
+
+
+@dataclass
+class _Assigning:
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def assign(self, tps: list[TopicPartition]) -> None:
+        self.calls.append(("assign", list(tps)))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.calls.append(("seek", tp, offset))
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.calls.append(("pause", *tps))
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.calls.append(("seek_to_beginning", *tps))
+
+
+async def test_the_assign_helpers_do_what_the_readers_wrote_by_hand() -> None:
+    consumer = _Assigning()
+    assign_from(consumer, {TP: 5, TP1: 7})  # type: ignore[arg-type]
+    seek_to(consumer, {TP1: 9})  # type: ignore[arg-type]
+    assert consumer.calls == [("assign", [TP, TP1]), ("seek", TP, 5), ("seek", TP1, 7),
+                              ("seek", TP1, 9)]
+    consumer.calls.clear()
+    await assign_from_beginning(consumer, [TP, TP1], paused=True)  # type: ignore[arg-type]
+    assert consumer.calls == [("assign", [TP, TP1]), ("pause", TP, TP1),
+                              ("seek_to_beginning", TP, TP1)]
+    consumer.calls.clear()
+    await assign_from_beginning(consumer, [TP])  # type: ignore[arg-type]
+    assert consumer.calls == [("assign", [TP]), ("seek_to_beginning", TP)]
