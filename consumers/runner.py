@@ -24,9 +24,6 @@ from typing import Any
 
 import structlog
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.message import FAKE_CONSUMER
-from faststream.kafka.message import KafkaMessage as RawKafkaMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from consumers.alerts.plugin import AlertsPlugin
@@ -45,6 +42,7 @@ from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
 from schemas.errors import EminingError
 from transport.access import KafkaAccess, refusal
+from transport.faststream import KafkaBroker, KafkaMessage, make_broker, no_body, raw_batch
 from transport.kafka import ConsumerRebalanceListener, KafkaConnectionError, TopicPartition
 from transport.meta import connection_problem, partition_counts
 from transport.read import end_offsets, seek_to
@@ -188,29 +186,18 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         await commit_to_kafka(self.subscriber.consumer, stored, self._commit_timeout_s)
 
 
-async def _raw_batch(records: tuple[Any, ...]) -> RawKafkaMessage:
-    """Hand the records over untouched: FastStream's parser decodes headers and would crash."""
-    return RawKafkaMessage(body=b"", raw_message=records, consumer=FAKE_CONSUMER)
-
-
-async def _no_body(_: Any) -> None:
-    return None
-
-
 def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> KafkaBroker:
     """The FastStream broker with the views' batch subscriber (not started)."""
     consumed = ", ".join(config.topics.consumed())
     refusals = RefusalLog(config.kafka, f"READ of {consumed} in group {config.group_id}")
-    # FastStream takes one string as one host: a cluster's "h1:p1,h2:p2" must be a list.
-    broker = KafkaBroker(config.kafka.servers, security=config.kafka.faststream_security(),
-                         allow_auto_create_topics=False, logger=refusals, graceful_timeout=30.0,
-                         request_timeout_ms=int(config.timeout_s * 1000))
+    broker = make_broker(config.kafka, timeout_s=config.timeout_s, logger=refusals,
+                         graceful_timeout=30.0)
     listener = SeekToStored(store, sync, config.timeout_s)
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
         group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
         auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL, listener=listener,
-        parser=_raw_batch, decoder=_no_body, isolation_level="read_committed",
+        parser=raw_batch, decoder=no_body, isolation_level="read_committed",
         session_timeout_ms=config.session_timeout_ms,
         heartbeat_interval_ms=max(config.session_timeout_ms // 10, 100),
         title="views", description="Keeps the synchronized views in step with the shared topics",
