@@ -237,7 +237,7 @@ async def run_views(
     """Keep the views in step until ``stop`` is set (raising alerts too, when given)."""
     store = ViewStore(config.store_url)
     try:
-        await store.open()
+        await store.open(check_views=True)  # the one reader that needs every view
         if alerts is not None:
             await alerts.prepare(store)
         async with (

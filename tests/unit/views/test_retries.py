@@ -23,7 +23,7 @@ class Flaky:
     def __init__(self, *errors: BaseException) -> None:
         self.errors, self.calls = list(errors), 0
 
-    async def __call__(self, check_version: bool) -> str:
+    async def __call__(self, check_version: bool, check_views: bool) -> str:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
