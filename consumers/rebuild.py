@@ -34,7 +34,7 @@ from consumers.verification import VerificationStage
 from schemas.errors import EminingError
 from transport.kafka import Consumer, TopicPartition
 from transport.meta import partition_counts, partitions_of
-from transport.read import behind, end_offsets, fetch_some, opened
+from transport.read import assign_from_beginning, behind, end_offsets, fetch_some, opened
 from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.rebuild")
@@ -114,14 +114,17 @@ def _batch_failed(state: RetryCallState) -> None:
 
 async def _next_batch(consumer: Consumer, sync: ViewSync, batch_size: int,
                       pending: Callable[[], Awaitable[bool]],
-                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                      ) -> BatchOutcome | None:
+                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, *,
+                      timeout_s: float) -> BatchOutcome | None:
     """Fetch and apply the next batch; None when nothing is ``pending`` any more. A batch that
     fails to apply (``sync.apply`` seeks back to its start) is fetched and applied again after
-    1, 2, 3… s, ``MAX_ATTEMPTS`` tries in all; an error of the fetch itself is not retried."""
+    1, 2, 3… s, ``MAX_ATTEMPTS`` tries in all; an error of the fetch itself is not retried,
+    nor is a stall (no records and no position moved for ``timeout_s``: the broker gone),
+    which raises ``RebuildError`` saying so."""
 
     async def attempt() -> BatchOutcome | None:
-        records = await fetch_some(consumer, pending, max_records=batch_size, fetch_ms=500)
+        records = await fetch_some(consumer, pending, timeout_s=timeout_s,
+                                   max_records=batch_size, fetch_ms=500)
         if records is None:
             return None
         try:
@@ -138,6 +141,9 @@ async def _next_batch(consumer: Consumer, sync: ViewSync, batch_size: int,
     except _ApplyFailedError as exc:
         raise RebuildError(f"a batch failed {MAX_ATTEMPTS} times: {exc.__cause__!r}") \
             from exc.__cause__
+    except TimeoutError as exc:
+        raise RebuildError(f"the replay stalled: {exc or 'the broker did not answer'}"
+                           f" (bound {timeout_s:g}s): is the broker up?") from exc
     return outcome
 
 
@@ -150,8 +156,7 @@ async def _replay(
                for p in await partitions_of(config.kafka, topic, timeout_s=config.timeout_s)]
         if not tps:
             raise RebuildError("none of the shared topics exists: run `emining topics apply`")
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await assign_from_beginning(consumer, tps)
         for tp in tps:
             sync.positioned(tp.topic, tp.partition, 0)
         end = await end_offsets(consumer, tps, timeout_s=config.timeout_s)
@@ -161,8 +166,8 @@ async def _replay(
         async def pending() -> bool:
             return await behind(consumer, end)
 
-        while (outcome := await _next_batch(consumer, sync, config.batch_size,
-                                            pending)) is not None:
+        while (outcome := await _next_batch(consumer, sync, config.batch_size, pending,
+                                            timeout_s=config.timeout_s)) is not None:
             done += outcome.applied + outcome.rejected
             applied, rejected = applied + outcome.applied, rejected + outcome.rejected
             if progress is not None:

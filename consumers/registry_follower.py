@@ -26,7 +26,7 @@ from schemas.verify import EnvelopeVerifier
 from transport.access import KafkaAccess, refusal
 from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
 from transport.meta import connection_problem, partitions_of
-from transport.read import drain, end_offsets, group_less
+from transport.read import assign_from_beginning, drain, end_offsets, group_less
 
 log = structlog.get_logger("consumers.registry")
 
@@ -64,9 +64,7 @@ class RegistryFollower:
             self._tps = [TopicPartition(self._topic, p) for p in parts]
             await asyncio.wait_for(consumer.start(), self._timeout_s)
             if self._tps:
-                consumer.assign(self._tps)
-                consumer.pause(*self._tps)
-                await consumer.seek_to_beginning(*self._tps)
+                await assign_from_beginning(consumer, self._tps, paused=True)
         except (KafkaError, OSError, TimeoutError) as exc:
             await consumer.stop()
             reason = self._refused(exc)

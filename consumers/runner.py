@@ -24,9 +24,6 @@ from typing import Any
 
 import structlog
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.message import FAKE_CONSUMER
-from faststream.kafka.message import KafkaMessage as RawKafkaMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from consumers.alerts.plugin import AlertsPlugin
@@ -45,9 +42,10 @@ from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
 from schemas.errors import EminingError
 from transport.access import KafkaAccess, refusal
+from transport.faststream import KafkaBroker, KafkaMessage, make_broker, no_body, raw_batch
 from transport.kafka import ConsumerRebalanceListener, KafkaConnectionError, TopicPartition
 from transport.meta import connection_problem, partition_counts
-from transport.read import end_offsets
+from transport.read import end_offsets, seek_to
 from transport.sender import RecordSender
 
 log = structlog.get_logger("consumers.runner")
@@ -178,39 +176,28 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         async with self._store.writing() as (conn, tables):
             stored = await lock_offsets(conn, tables, [(t.topic, t.partition) for t in assigned])
+        seek_to(self.subscriber.consumer, {tp: stored[(tp.topic, tp.partition)]
+                                           for tp in assigned})
         for tp in assigned:
-            offset = stored[(tp.topic, tp.partition)]
-            self.subscriber.consumer.seek(tp, offset)
-            self._sync.positioned(tp.topic, tp.partition, offset)
+            self._sync.positioned(tp.topic, tp.partition, stored[(tp.topic, tp.partition)])
         log.info("partitions_assigned", partitions={f"{k[0]}[{k[1]}]": v
                                                     for k, v in sorted(stored.items())})
         await set_lag(self.subscriber.consumer, stored, self._commit_timeout_s)
         await commit_to_kafka(self.subscriber.consumer, stored, self._commit_timeout_s)
 
 
-async def _raw_batch(records: tuple[Any, ...]) -> RawKafkaMessage:
-    """Hand the records over untouched: FastStream's parser decodes headers and would crash."""
-    return RawKafkaMessage(body=b"", raw_message=records, consumer=FAKE_CONSUMER)
-
-
-async def _no_body(_: Any) -> None:
-    return None
-
-
 def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> KafkaBroker:
     """The FastStream broker with the views' batch subscriber (not started)."""
     consumed = ", ".join(config.topics.consumed())
     refusals = RefusalLog(config.kafka, f"READ of {consumed} in group {config.group_id}")
-    # FastStream takes one string as one host: a cluster's "h1:p1,h2:p2" must be a list.
-    broker = KafkaBroker(config.kafka.servers, security=config.kafka.faststream_security(),
-                         allow_auto_create_topics=False, logger=refusals, graceful_timeout=30.0,
-                         request_timeout_ms=int(config.timeout_s * 1000))
+    broker = make_broker(config.kafka, timeout_s=config.timeout_s, logger=refusals,
+                         graceful_timeout=30.0)
     listener = SeekToStored(store, sync, config.timeout_s)
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
         group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
         auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL, listener=listener,
-        parser=_raw_batch, decoder=_no_body, isolation_level="read_committed",
+        parser=raw_batch, decoder=no_body, isolation_level="read_committed",
         session_timeout_ms=config.session_timeout_ms,
         heartbeat_interval_ms=max(config.session_timeout_ms // 10, 100),
         title="views", description="Keeps the synchronized views in step with the shared topics",
@@ -250,7 +237,7 @@ async def run_views(
     """Keep the views in step until ``stop`` is set (raising alerts too, when given)."""
     store = ViewStore(config.store_url)
     try:
-        await store.open()
+        await store.open(check_views=True)  # the one reader that needs every view
         if alerts is not None:
             await alerts.prepare(store)
         async with (

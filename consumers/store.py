@@ -91,16 +91,21 @@ class ViewStore:
     def display_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
 
-    async def open(self, *, check_version: bool = True) -> str:
+    async def open(self, *, check_version: bool = True, check_views: bool = False) -> str:
         """Create what is missing; returns the live generation. Safe to race other processes:
         a database error (two processes creating the same tables at once) is tried again at
-        once, up to ``_OPEN_ATTEMPTS`` tries in all, then raised as it is."""
+        once, up to ``_OPEN_ATTEMPTS`` tries in all, then raised as it is.
+
+        ``check_version`` refuses a store of another schema version. ``check_views`` (with it)
+        also refuses a store that does not hold every view of this version (one was added
+        since it was built): only the view consumer needs that, the readers of the store's
+        other tables (alerts, accounts) do not, and must not be held up by it."""
         retrying = AsyncRetrying(stop=stop_after_attempt(_OPEN_ATTEMPTS),
                                  retry=retry_if_exception_type(DBAPIError), reraise=True)
-        live: str = await retrying(self._open, check_version)
+        live: str = await retrying(self._open, check_version, check_views)
         return live
 
-    async def _open(self, check_version: bool) -> str:
+    async def _open(self, check_version: bool, check_views: bool = False) -> str:
         async with self._writer.begin() as conn:
             await conn.run_sync(meta_metadata.create_all)
             rows = {r.key: r.value for r in await conn.execute(select(meta.c.key, meta.c.value))}
@@ -112,7 +117,7 @@ class ViewStore:
                 raise SchemaMismatchError(
                     f"views store {self.display_url} has schema {rows['schema_version']}, this "
                     f"version writes {SCHEMA_VERSION}: run `emining views rebuild`")
-            if check_version and rows.get("views", "") != HELD_VIEWS:
+            if check_version and check_views and rows.get("views", "") != HELD_VIEWS:
                 raise SchemaMismatchError(
                     f"views store {self.display_url} holds the views "
                     f"[{rows.get('views', '')}], this version has [{HELD_VIEWS}]: "

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from transport.access import KafkaAccess
 from transport.kafka import Consumer, TopicPartition
 from transport.meta import partitions_of
-from transport.read import drain, end_offsets, offsets_for_times, opened
+from transport.read import assign_from, drain, end_offsets, offsets_for_times, opened
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""
@@ -43,15 +43,13 @@ async def _scan(consumer: Consumer, kafka: KafkaAccess, topic: str, ids: set[str
     tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
     if not tps:
         return
-    consumer.assign(tps)
     end = await end_offsets(consumer, tps, timeout_s=timeout_s)
     starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
-    todo: dict[TopicPartition, int] = {}
-    for tp in tps:
-        at = starts.get(tp)
-        if at is not None and at < end[tp]:
-            consumer.seek(tp, at)
-            todo[tp] = end[tp]
+    begin = {tp: starts[tp] for tp in tps if tp in starts and starts[tp] < end[tp]}
+    if not begin:
+        return
+    assign_from(consumer, begin)
+    todo = {tp: end[tp] for tp in begin}
     async with aclosing(drain(consumer, todo, timeout_s=timeout_s)) as batches:
         async for batch in batches:
             for rec in batch:

@@ -4,7 +4,9 @@ Rooms: ``access`` (``KafkaAccess``: where the broker is and who we are to it; re
 ``errors`` (every broker error), ``kafka`` (the aiokafka names the bus uses: only ``transport``
 imports aiokafka), ``meta`` (partitions, connection diagnosis), ``read`` (``read_to_end``,
 ``follow``, ``drain``: every "read a log by offsets" loop), ``sender`` (the idempotent
-``RecordSender``), ``clients`` (plain producers/consumers/admin clients and client config files).
+``RecordSender``), ``clients`` (plain producers/consumers/admin clients and client config files),
+``faststream`` (FastStream's ``KafkaBroker`` built from a ``KafkaAccess``: only ``transport``
+imports ``faststream.kafka``).
 
 The names below can be imported from ``transport`` itself; each is loaded on first use, so
 importing the package (the CLI's errors do) loads no Kafka client library.

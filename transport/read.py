@@ -141,7 +141,7 @@ async def behind(consumer: Consumer, ends: Mapping[TopicPartition, int]) -> bool
 
 
 async def fetch_some(consumer: Consumer, pending: Callable[[], Awaitable[bool]], *,
-                     max_records: int | None = None,
+                     timeout_s: float, max_records: int | None = None,
                      fetch_ms: int = FETCH_MS) -> list[Record] | None:
     """The records of the next fetch that brings any (all partitions, as fetched), or
     ``None`` once ``pending()`` (e.g. ``behind`` the ends) says there is nothing left.
@@ -149,13 +149,58 @@ async def fetch_some(consumer: Consumer, pending: Callable[[], Awaitable[bool]],
     Unlike ``drain`` it keeps no state between calls: a caller that seeks back (to read a batch
     again after it failed to apply it) gets the same records again. Records appended after the
     end a caller had in mind may come along in the last fetch.
+
+    Raises ``TimeoutError`` when, for ``timeout_s``, fetches brought no records and moved no
+    position of the consumer's assignment (a gap of compaction or transaction markers moves
+    positions without records: that is progress, as in ``drain``), or a broker call of its own
+    (``pending()``, a fetch) did not answer.
     """
-    while await pending():
-        fetched = await consumer.getmany(timeout_ms=fetch_ms, max_records=max_records)
+    loop = asyncio.get_running_loop()
+    progressed = loop.time()
+    seen = await asyncio.wait_for(_positions(consumer), timeout_s)
+    while await asyncio.wait_for(pending(), timeout_s):
+        fetched = await asyncio.wait_for(
+            consumer.getmany(timeout_ms=fetch_ms, max_records=max_records),
+            timeout_s + fetch_ms / 1000)
         records = [r for batch in fetched.values() for r in batch]
         if records:
             return records
+        now = await asyncio.wait_for(_positions(consumer), timeout_s)
+        if now != seen:
+            seen, progressed = now, loop.time()
+        elif loop.time() - progressed > timeout_s:
+            names = sorted(f"{tp.topic}[{tp.partition}]" for tp in now)
+            raise TimeoutError(f"no records from {names} and no position moved"
+                               f" for {timeout_s:g}s")
     return None
+
+
+async def _positions(consumer: Consumer) -> dict[TopicPartition, int]:
+    """The position of each partition the consumer is assigned."""
+    return {tp: await consumer.position(tp) for tp in consumer.assignment()}
+
+
+def seek_to(consumer: Consumer, offsets: Mapping[TopicPartition, int]) -> None:
+    """Move each (assigned) partition of ``offsets`` to its offset (no broker request)."""
+    for tp, offset in offsets.items():
+        consumer.seek(tp, offset)
+
+
+def assign_from(consumer: Consumer, start: Mapping[TopicPartition, int]) -> None:
+    """Assign exactly the partitions of ``start`` and move each to its offset (no broker
+    request; the end offsets are the caller's)."""
+    consumer.assign(list(start))
+    seek_to(consumer, start)
+
+
+async def assign_from_beginning(consumer: Consumer, tps: list[TopicPartition], *,
+                                paused: bool = False) -> None:
+    """Assign ``tps``, each to be read from its first offset on the log (found by the first
+    fetch: no request now); ``paused`` leaves them paused until a read resumes them."""
+    consumer.assign(tps)
+    if paused:
+        consumer.pause(*tps)
+    await consumer.seek_to_beginning(*tps)
 
 
 async def begin_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
@@ -202,11 +247,8 @@ async def assign_at(consumer: Consumer, tps: list[TopicPartition], *,
     begins: dict[TopicPartition, int] = {}
     if not at_end and any(tp not in (start or {}) for tp in tps):
         begins = await begin_offsets(consumer, tps, timeout_s=timeout_s)
-    for tp in tps:
-        if start is not None and tp in start:
-            consumer.seek(tp, start[tp])
-        else:
-            consumer.seek(tp, ends[tp] if at_end else begins[tp])
+    seek_to(consumer, {tp: start[tp] if start is not None and tp in start
+                       else ends[tp] if at_end else begins[tp] for tp in tps})
     return ends
 
 

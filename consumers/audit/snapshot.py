@@ -20,7 +20,7 @@ from consumers.audit.records import AuditError, RawRecord
 from transport.access import KafkaAccess, refusal
 from transport.kafka import KafkaConnectionError, KafkaError, TopicPartition
 from transport.meta import connection_problem, partitions_of
-from transport.read import begin_offsets, drain, end_offsets, group_less
+from transport.read import assign_from, begin_offsets, drain, end_offsets, group_less
 
 log = structlog.get_logger("consumers.audit.snapshot")
 
@@ -145,9 +145,8 @@ class LogReader:
         limit = {tp: (stop or snapshot.end).get(tp, snapshot.end[tp]) for tp in snapshot.end}
         todo = {tp for tp in snapshot.end if tp[0] in wanted and limit[tp] > snapshot.start[tp]}
         assigned = [TopicPartition(t, p) for (t, p) in sorted(todo)]
-        self._consumer.assign(assigned)
-        for tp in assigned:
-            self._consumer.seek(tp, snapshot.start[(tp.topic, tp.partition)])
+        assign_from(self._consumer, {tp: snapshot.start[(tp.topic, tp.partition)]
+                                     for tp in assigned})
         ends = {tp: limit[(tp.topic, tp.partition)] for tp in assigned}
         try:
             async with aclosing(drain(self._consumer, ends, timeout_s=self.timeout_s)) as read:

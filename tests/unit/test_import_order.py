@@ -15,9 +15,9 @@ be understood, or split, one without the other); no import of any kind from a pa
 above it; a CLI command module (``infra/cli/*.py``) imported only by ``infra.cli.root``, which
 assembles them (``infra.cli.common`` is their shared toolbox; ``infra.cli`` names ``app`` and
 ``main``; a command module's own helper, ``CLI_HELPERS``, only by it, or a room's helper only by
-the command modules of that room); ``aiokafka`` imported (in
-any of the three kinds) by modules of ``transport`` only. Run this file as a
-script to print the graph's deferred and type-only imports.
+the command modules of that room); ``aiokafka`` and ``faststream.kafka`` imported (in any of the
+three kinds) by modules of ``transport`` only. Run this file as a script to print the graph's
+deferred and type-only imports.
 """
 
 from __future__ import annotations
@@ -192,8 +192,9 @@ def _external_imports(library: str) -> list[tuple[str, int, str]]:
                 targets = [alias.name for alias in node.names]
             elif node.level:  # relative: inside the five packages
                 continue
-            else:
+            else:  # ``from faststream import kafka`` imports ``faststream.kafka`` too
                 targets = [node.module or ""]
+                targets += [f"{node.module}.{alias.name}" for alias in node.names]
             if any(t == library or t.startswith(f"{library}.") for t in targets):
                 found.append((name, node.lineno, kind))
     return found
@@ -210,6 +211,18 @@ def test_only_transport_imports_aiokafka() -> None:
     assert outside == [], "aiokafka imported outside transport/:\n" + "\n".join(outside)
 
 
+def test_only_transport_imports_faststreams_kafka_broker() -> None:
+    """FastStream's Kafka half (``faststream.kafka``: the broker, its message types) is Kafka
+    access too: ``transport.faststream`` builds the broker from a ``KafkaAccess``. The rest of
+    FastStream (``faststream.AckPolicy``, ``faststream.security`` for ``KafkaAccess``, the app
+    and context types) names no broker and may be imported where it is used."""
+    found = _external_imports("faststream.kafka")
+    assert {module for module, _, _ in found} >= {"transport.faststream"}
+    outside = sorted(f"  {module}:{line} ({kind})" for module, line, kind in found
+                     if module.split(".", maxsplit=1)[0] != "transport")
+    assert outside == [], "faststream.kafka imported outside transport/:\n" + "\n".join(outside)
+
+
 def test_the_aiokafka_check_sees_every_kind_of_import(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above would pass on a reader blind to deferred or type-only imports."""
@@ -224,6 +237,23 @@ def test_the_aiokafka_check_sees_every_kind_of_import(tmp_path: Path,
     found = _external_imports("aiokafka")
     assert sorted(found) == [("producers.probe", 2, MODULE), ("producers.probe", 4, TYPE),
                              ("producers.probe", 6, DEFERRED)]
+
+
+def test_the_faststream_check_sees_every_spelling(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``faststream.kafka`` however it is named; the rest of FastStream is not counted."""
+    package = tmp_path / "consumers"
+    package.mkdir()
+    (package / "probe.py").write_text(
+        "from faststream import AckPolicy, kafka\n"
+        "from faststream.kafka.message import KafkaMessage\n"
+        "from faststream import AckPolicy as Policy\n"
+        "import faststream.security\n"
+        "def f() -> None:\n    import faststream.kafka\n", "utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    found = _external_imports("faststream.kafka")
+    assert sorted(found) == [("consumers.probe", 1, MODULE), ("consumers.probe", 2, MODULE),
+                             ("consumers.probe", 6, DEFERRED)]
 
 
 def test_no_import_cycle_at_module_level() -> None:

@@ -53,6 +53,9 @@ class Scripted:
     def resume(self, *tps: TopicPartition) -> None:
         self.paused.difference_update(tps)
 
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
 
 async def _all(consumer: Any, ends: dict[TopicPartition, int], **kw: Any) -> list[list[Rec]]:
     return [batch async for batch in drain(consumer, ends, fetch_ms=1, **kw)]
@@ -102,12 +105,12 @@ async def test_fetch_some_reads_again_after_a_seek_back_and_stops_once_nothing_i
     async def pending() -> bool:
         return await behind(consumer, ends)
 
-    first = await fetch_some(consumer, pending)
+    first = await fetch_some(consumer, pending, timeout_s=5.0)
     assert [r.offset for r in first or []] == [0, 1]
     consumer.seek(TP0, 0)  # the batch failed to apply: read it again
-    again = await fetch_some(consumer, pending)
+    again = await fetch_some(consumer, pending, timeout_s=5.0)
     assert [r.offset for r in again or []] == [0, 1]
-    assert await fetch_some(consumer, pending) is None
+    assert await fetch_some(consumer, pending, timeout_s=5.0) is None
     assert consumer.steps == []
 
 

@@ -23,7 +23,7 @@ class Flaky:
     def __init__(self, *errors: BaseException) -> None:
         self.errors, self.calls = list(errors), 0
 
-    async def __call__(self, check_version: bool) -> str:
+    async def __call__(self, check_version: bool, check_views: bool) -> str:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
@@ -64,10 +64,14 @@ async def test_a_real_store_opens_with_its_first_generation(store: ViewStore) ->
 
 
 class Consumer:
-    """``getmany`` answers: records, nothing (``{}``), or an exception."""
+    """``getmany`` answers: records, nothing (``{}``), or an exception. Nothing assigned: no
+    position ever moves."""
 
     def __init__(self, *answers: Any) -> None:
         self.answers, self.fetches = list(answers), 0
+
+    def assignment(self) -> set[Any]:
+        return set()
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[int]]:
         self.fetches += 1
@@ -105,7 +109,8 @@ async def always() -> bool:
 async def test_a_failing_batch_is_fetched_and_applied_again_with_growing_pauses() -> None:
     consumer = Consumer({"p0": [1, 2]}, {"p0": [1, 2]}, {}, {"p0": [1, 2, 3]})
     sync, sleeps = Sync(RuntimeError("locked"), RuntimeError("locked")), Sleeps()
-    outcome = await _next_batch(consumer, sync, 10, always, sleeps)  # type: ignore[arg-type]
+    outcome = await _next_batch(consumer, sync, 10, always, sleeps,  # type: ignore[arg-type]
+                                timeout_s=5.0)
     assert outcome == BatchOutcome(applied=3)
     assert sync.batches == [[1, 2], [1, 2], [1, 2, 3]]  # an empty fetch is not an attempt
     assert sleeps.delays == [1, 2]
@@ -116,7 +121,8 @@ async def test_a_batch_failing_every_time_stops_the_rebuild_after_max_attempts()
     errors = [RuntimeError(f"failure {n}") for n in range(1, 11)]
     sync, sleeps = Sync(*errors), Sleeps()
     with pytest.raises(RebuildError) as raised:
-        await _next_batch(consumer, sync, 10, always, sleeps)  # type: ignore[arg-type]
+        await _next_batch(consumer, sync, 10, always, sleeps,  # type: ignore[arg-type]
+                          timeout_s=5.0)
     assert len(sync.batches) == MAX_ATTEMPTS == 5
     assert sleeps.delays == [1, 2, 3, 4]
     assert str(raised.value) == "a batch failed 5 times: RuntimeError('failure 5')"
@@ -127,7 +133,8 @@ async def test_a_fetch_error_is_not_retried() -> None:
     lost = ConnectionError("broker gone")
     consumer, sync, sleeps = Consumer(lost), Sync(), Sleeps()
     with pytest.raises(ConnectionError) as raised:
-        await _next_batch(consumer, sync, 10, always, sleeps)  # type: ignore[arg-type]
+        await _next_batch(consumer, sync, 10, always, sleeps,  # type: ignore[arg-type]
+                          timeout_s=5.0)
     assert raised.value is lost
     assert (consumer.fetches, sync.batches, sleeps.delays) == (1, [], [])
 
@@ -137,5 +144,17 @@ async def test_nothing_pending_is_the_end_of_the_replay() -> None:
         return False
 
     consumer, sync = Consumer({"p0": [1]}), Sync()
-    assert await _next_batch(consumer, sync, 10, nothing, Sleeps()) is None  # type: ignore[arg-type]
+    assert await _next_batch(consumer, sync, 10, nothing, Sleeps(),  # type: ignore[arg-type]
+                             timeout_s=5.0) is None
     assert consumer.fetches == 0
+
+
+async def test_a_stalled_fetch_ends_the_rebuild_with_a_reason_and_is_not_retried() -> None:
+    """The broker went away: fetches bring nothing, nothing moves, the end is not reached."""
+    consumer, sync, sleeps = Consumer(), Sync(), Sleeps()
+    with pytest.raises(RebuildError, match=r"^the replay stalled: no records from \[\] and no"
+                       r" position moved for 0\.2s \(bound 0\.2s\): is the broker up\?$"):
+        await _next_batch(consumer, sync, 10, always, sleeps,  # type: ignore[arg-type]
+                          timeout_s=0.2)
+    assert consumer.fetches > 1
+    assert (sync.batches, sleeps.delays) == ([], [])
