@@ -70,7 +70,8 @@ from consumers.alerts.timers import DeadlineTimer
 from consumers.api_public import PublicData
 from consumers.config import ViewTopics
 from consumers.console.act import FORMS, possible
-from consumers.console.pages import LANG_COOKIE, mount_console
+from consumers.console.page import LANG_COOKIE
+from consumers.console.pages import mount_console
 from consumers.dlq import DeadLetterQueue
 from consumers.holding import StoredRecord
 from consumers.readlog import ReadLog

@@ -3,8 +3,8 @@ session's CSRF token, published through the gateway's custodial signing path, an
 receipt or with the gateway's refusal in the page's language.
 
 Each route is a row of ``consumers.policy.ROUTES`` with ``acts=True`` (an agency's or a firm's
-officer or manager): the policy admits the caller before the handler runs; ``may_act`` asks the
-same policy whether to offer the forms at all.
+officer or manager): the policy admits the caller before the handler runs; ``may_act``
+(``consumers.console.page``) asks the same policy whether to offer the forms at all.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at run
@@ -13,7 +13,7 @@ same policy whether to offer the forms at all.
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
@@ -34,7 +34,7 @@ from consumers.console.act import (
     refusal_message,
 )
 from consumers.console.labels import N_
-from consumers.policy import Refusal, admit, rule_for
+from consumers.console.page import PageOf, may_act
 from consumers.store import ViewStore
 from consumers.store_read import MAX_LIMIT, get_view, list_views
 from producers.accounts import AccountStore
@@ -44,30 +44,10 @@ from producers.gateway_models import UnsignedEvent
 from schemas.common import Role
 from schemas.registry import OrgRecord
 
-if TYPE_CHECKING:
-    from consumers.console.pages import Page
-
 log = structlog.get_logger("consumers.console")
 
 Submit = Callable[[str, str, UnsignedEvent], Awaitable[Answer]]
 """(organisation, person, event) → the gateway's answer; raises ``RefusedError``."""
-ACT_PATH = "/act/{form}"
-
-
-def allowed(caller: Access | None, method: str, path: str) -> bool:
-    """Does the one policy admit ``caller`` to the route ``method path`` (a template)?"""
-    if caller is None or caller.principal.anonymous:
-        return False
-    try:
-        admit(rule_for(method, path), caller.principal, caller.registry, method, path)
-    except Refusal:
-        return False
-    return True
-
-
-def may_act(caller: Access | None) -> bool:
-    """Does the one policy let ``caller`` post a form (the rule of ``POST /act/{form}``)?"""
-    return allowed(caller, "POST", ACT_PATH)
 
 
 def may_send(org: OrgRecord, ce_type: str) -> bool:
@@ -99,7 +79,7 @@ def _moment(text: str, zone: Any) -> datetime | None:
 
 def add_act_routes(  # noqa: C901, PLR0915 - one small handler per page
     router: APIRouter, access: Callable[..., Awaitable[Access]],
-    page: Callable[[Request, Access], Awaitable["Page"]], *,
+    page: PageOf, *,
     store: ViewStore, accounts: AccountStore, submit: Submit | None,
     today: Callable[[], date],
 ) -> None:

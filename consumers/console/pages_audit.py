@@ -12,7 +12,7 @@ views the server holds, rendered by the audit's own HTML in the reader's console
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,10 +22,8 @@ from consumers.api_public import PublicData
 from consumers.audit.findings import VerifyReport
 from consumers.audit.html import render
 from consumers.audit.report import build_report
+from consumers.console.page import PageOf
 from schemas.standards import Standards
-
-if TYPE_CHECKING:
-    from consumers.console.pages import Page
 
 Verify = Callable[[], Awaitable[VerifyReport]]
 StateAsOf = Callable[[date, bool], Awaitable[dict[str, dict[str, int]]]]
@@ -58,7 +56,7 @@ def _day(value: str | None, last: date) -> date | None:
 
 def add_audit_routes(
     router: APIRouter, access: Callable[..., Awaitable[Access]],
-    page: Callable[[Request, Access], Awaitable["Page"]], *,
+    page: PageOf, *,
     public: PublicData, verify: Verify | None, state_as_of: StateAsOf | None,
     today: Callable[[], date],
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from consumers.console import labels
 from consumers.console.i18n import LANGS, Formats, term, zone_for
-from consumers.console.pages import DEADLINE_HORIZON
+from consumers.console.pages_files import DEADLINE_HORIZON
 from consumers.store_read import MAX_LIMIT, get_view, list_approvals, list_views, timeline
 from consumers.views.models import PENDING
 from schemas.common import Side

@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 
 from consumers.console import i18n
 from consumers.console.i18n import LANGS, Formats, from_accept_language, lang_of
-from consumers.console.pages import HERE, STATIC
+from consumers.console.page import HERE, STATIC
 
 LOCALE = HERE / "locale"
 _KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "NP_": ((1, "c"), 2)}

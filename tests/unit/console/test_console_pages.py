@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from consumers.console.pages import SECURITY_HEADERS
+from consumers.console.page import SECURITY_HEADERS
 from consumers.store_read import get_view
 from consumers.views.standing import with_standing
 from producers.authn import SESSION_COOKIE

@@ -75,9 +75,9 @@ async def _prepared(tmp: Path, narrow: bool, monkeypatch: Any) -> tuple[dict[str
 
     async def prefetch(self: Gate, sources: Any, subjects: Any, places: Any = None) -> None:
         nonlocal prepared
-        before = len(self._verdicts)
+        before = len(self.verdicts)
         await original(self, sources, subjects, places if narrow else None)
-        prepared += len(self._verdicts) - before
+        prepared += len(self.verdicts) - before
 
     monkeypatch.setattr(Gate, "prefetch", prefetch)
     store = ViewStore(f"sqlite+aiosqlite:///{tmp / f'views-{uuid.uuid4().hex}.db'}")

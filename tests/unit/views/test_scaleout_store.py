@@ -23,6 +23,7 @@ from sqlalchemy import select
 from consumers import holding
 from consumers.digest import digest
 from consumers.dlq import DeadLetterQueue
+from consumers.holding import held as held_set
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from tests.integration.views import scenario
@@ -98,14 +99,14 @@ def test_three_consumers_on_one_store_leave_the_views_one_consumer_leaves(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, together: bool) -> None:
     base = _baseline(tmp_path)
     reread = 0
-    original = holding._held_again
+    original = held_set.held_again
 
     async def counting(*args: Any) -> list[holding.Held]:
         nonlocal reread
         reread += 1
         return await original(*args)
 
-    monkeypatch.setattr(holding, "_held_again", counting)
+    monkeypatch.setattr(held_set, "held_again", counting)
     for seed in range(3):
         views, held = asyncio.run(_scaled(tmp_path, seed, together=together))
         assert views == base["digest"], f"seed {seed}"
