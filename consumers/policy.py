@@ -263,19 +263,35 @@ def redact_view(family: str, doc: Mapping[str, Any]) -> tuple[dict[str, Any], li
     return out, withheld
 
 
+def _pop(doc: Any, path: str) -> bool:
+    """Delete dotted ``path`` from ``doc``; True if it was there."""
+    if not isinstance(doc, dict):
+        return False
+    if path in doc:  # a key spelled with its dots
+        del doc[path]
+        return True
+    head, _, rest = path.partition(".")
+    if not rest or head not in doc:
+        return False
+    return _pop(doc[head], rest)
+
+
+CORRECTION_FIELDS = ("corrected_type", "replacement")
+"""A correction's data: the type it corrects and the corrected fields (``replacement``)."""
+
+
 def _strip_event_data(ce_type: str, data: Any) -> tuple[Any, list[str]]:
+    """``data`` of an event of ``ce_type`` without its restricted fields. A correction's
+    ``replacement`` carries fields of the event it corrects: those are withheld by the
+    restricted fields of its ``corrected_type`` (``replacement.declared_value``)."""
     if not isinstance(data, dict):
         return data, []
     out = copy.deepcopy(data)
-    withheld: list[str] = []
-    for path in restricted_fields(ce_type):
-        head, _, rest = path.partition(".")
-        if rest and isinstance(out.get(head), dict) and rest in out[head]:
-            del out[head][rest]
-            withheld.append(path)
-        elif not rest and head in out:
-            del out[head]
-            withheld.append(path)
+    withheld = [p for p in restricted_fields(ce_type) if _pop(out, p)]
+    corrected = out.get(CORRECTION_FIELDS[0])
+    if isinstance(corrected, str) and isinstance(out.get(CORRECTION_FIELDS[1]), dict):
+        withheld += [f"replacement.{p}" for p in restricted_fields(corrected)
+                     if _pop(out["replacement"], p)]
     return out, withheld
 
 
