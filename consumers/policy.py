@@ -223,10 +223,27 @@ def entitled(org: OrgRecord | None, row: Row) -> bool:
     return org.role is Role.AGENCY and _competent(org, row)
 
 
+def visible_parties(org: OrgRecord | None, family: str) -> frozenset[str] | None:
+    """What the store may narrow a list of ``family`` to for ``org`` before ``visible`` judges
+    each row: ``None``, no narrowing (a shared view; auditors, the platform, agencies, whose
+    competence ``visible`` judges per row); else only rows whose party is one of these (a firm
+    sees a parties-only view's rows of its own parties only; nobody else's: an empty set)."""
+    view = BY_NAME.get(family)
+    if view is None or view.visibility is Visibility.SHARED:
+        return None
+    if org is None:
+        return frozenset()
+    if org.role in (Role.AUDITOR, Role.PLATFORM, Role.AGENCY):
+        return None
+    return org.party_ids
+
+
 def _competent(org: OrgRecord, row: Row) -> bool:
-    """An agency's grant covers events of the row's subject (of its kind) in its province: the
-    topic's, as for the subject's own view (whoever may see a shipment's restricted fields
-    sees the rows other views make of its events)."""
+    """An agency's grant covers events of the row's subject in its province: any event type of
+    the view's topics (of the approval's kind, for a topic's own view), whichever view the row
+    is of. A grant names what an agency itself issues (customs: ``customs.cleared``, ``held``),
+    not the firms' events another view folds, so whoever may see a shipment's restricted
+    fields sees the rows other views make of its events (``Visibility.PARTIES``)."""
     view = BY_NAME.get(row.family)
     if view is None:
         return False
