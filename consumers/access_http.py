@@ -31,8 +31,11 @@ from consumers.policy import (
     rule_for,
     subject_of,
     visible,
+    visible_parties,
 )
 from consumers.readlog import ReadLog
+from consumers.views.declare import Visibility
+from consumers.views.registry import BY_NAME
 from schemas.access import Principal
 from schemas.registry import OrgRecord, Registry
 
@@ -76,21 +79,34 @@ class Access:
         """May this caller see the row at all (a parties-only view's row: its parties)?"""
         return visible(self.org, row_of(family, doc))
 
+    def narrows(self, family: str) -> frozenset[str] | None:
+        """The parties whose rows of ``family`` a list may be narrowed to in the store."""
+        return visible_parties(self.org, family)
+
+    def keeps(self, family: str) -> Callable[[dict[str, Any]], bool] | None:
+        """What a list of ``family`` keeps (``finds``); None: every row (a shared view)."""
+        if BY_NAME[family].visibility is Visibility.SHARED:
+            return None
+        return lambda doc: self.finds(family, doc)
+
     async def views(self, family: str, docs: list[dict[str, Any]]) -> tuple[
             list[dict[str, Any]], dict[str, list[str]]]:
         """``docs`` as this caller may see them (rows it may not see left out), and per subject
-        the paths withheld. What is shown of restricted fields is recorded in the read log."""
+        the paths withheld. What is shown of restricted fields is recorded in the read log,
+        and so is every row of a parties-only view (``*`` when it shows no restricted field:
+        its other fields are the parties' business too)."""
         out: list[dict[str, Any]] = []
         withheld: dict[str, list[str]] = {}
         shown: dict[str, list[str]] = {}
         docs = [d for d in docs if self.finds(family, d)]
+        private = BY_NAME[family].visibility is Visibility.PARTIES
         self.tally.add(len(docs))
         for doc in docs:
             redacted, paths = redact_view(family, doc)
             if self.sees(row_of(family, doc)):
                 out.append(doc)
-                if paths:
-                    shown[subject_of(family, doc)] = paths
+                if paths or private:
+                    shown[subject_of(family, doc)] = paths or ["*"]
             else:
                 out.append(redacted)
                 if paths:

@@ -141,7 +141,8 @@ def create_views_router(
     async def page(caller: Access, view: View, filters: dict[str, Any],
                    read: dict[str, Any], limit: int, cursor: str | None) -> Any:
         found = await list_docs(store, view.name, filters, read, today=today(), limit=limit,
-                                cursor=cursor)
+                                cursor=cursor, parties=caller.narrows(view.name),
+                                keep=caller.keeps(view.name))
         shown = await shown_page(caller, store, view.name, filters, limit=limit, cursor=cursor,
                                  found=found)
         return {"items": shown.items, "next_cursor": shown.next_cursor,
@@ -193,7 +194,8 @@ async def shown_page(caller: Access, store: ViewStore, family: str, filters: dic
                      limit: int, cursor: str | None, found: Page | None = None) -> Shown:
     """A page of ``family`` as ``caller`` may see it: the JSON API and the console read here."""
     if found is None:
-        found = await list_views(store, family, filters, limit=limit, cursor=cursor)
+        found = await list_views(store, family, filters, limit=limit, cursor=cursor,
+                                 parties=caller.narrows(family), keep=caller.keeps(family))
     items, withheld = await caller.views(family, found.items)
     return Shown(items, found.next_cursor, withheld)
 

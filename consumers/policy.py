@@ -223,10 +223,27 @@ def entitled(org: OrgRecord | None, row: Row) -> bool:
     return org.role is Role.AGENCY and _competent(org, row)
 
 
+def visible_parties(org: OrgRecord | None, family: str) -> frozenset[str] | None:
+    """What the store may narrow a list of ``family`` to for ``org`` before ``visible`` judges
+    each row: ``None``, no narrowing (a shared view; auditors, the platform, agencies, whose
+    competence ``visible`` judges per row); else only rows whose party is one of these (a firm
+    sees a parties-only view's rows of its own parties only; nobody else's: an empty set)."""
+    view = BY_NAME.get(family)
+    if view is None or view.visibility is Visibility.SHARED:
+        return None
+    if org is None:
+        return frozenset()
+    if org.role in (Role.AUDITOR, Role.PLATFORM, Role.AGENCY):
+        return None
+    return org.party_ids
+
+
 def _competent(org: OrgRecord, row: Row) -> bool:
-    """An agency's grant covers events of the row's subject (of its kind) in its province: the
-    topic's, as for the subject's own view (whoever may see a shipment's restricted fields
-    sees the rows other views make of its events)."""
+    """An agency's grant covers events of the row's subject in its province: any event type of
+    the view's topics (of the approval's kind, for a topic's own view), whichever view the row
+    is of. A grant names what an agency itself issues (customs: ``customs.cleared``, ``held``),
+    not the firms' events another view folds, so whoever may see a shipment's restricted
+    fields sees the rows other views make of its events (``Visibility.PARTIES``)."""
     view = BY_NAME.get(row.family)
     if view is None:
         return False
@@ -263,19 +280,35 @@ def redact_view(family: str, doc: Mapping[str, Any]) -> tuple[dict[str, Any], li
     return out, withheld
 
 
+def _pop(doc: Any, path: str) -> bool:
+    """Delete dotted ``path`` from ``doc``; True if it was there."""
+    if not isinstance(doc, dict):
+        return False
+    if path in doc:  # a key spelled with its dots
+        del doc[path]
+        return True
+    head, _, rest = path.partition(".")
+    if not rest or head not in doc:
+        return False
+    return _pop(doc[head], rest)
+
+
+CORRECTION_FIELDS = ("corrected_type", "replacement")
+"""A correction's data: the type it corrects and the corrected fields (``replacement``)."""
+
+
 def _strip_event_data(ce_type: str, data: Any) -> tuple[Any, list[str]]:
+    """``data`` of an event of ``ce_type`` without its restricted fields. A correction's
+    ``replacement`` carries fields of the event it corrects: those are withheld by the
+    restricted fields of its ``corrected_type`` (``replacement.declared_value``)."""
     if not isinstance(data, dict):
         return data, []
     out = copy.deepcopy(data)
-    withheld: list[str] = []
-    for path in restricted_fields(ce_type):
-        head, _, rest = path.partition(".")
-        if rest and isinstance(out.get(head), dict) and rest in out[head]:
-            del out[head][rest]
-            withheld.append(path)
-        elif not rest and head in out:
-            del out[head]
-            withheld.append(path)
+    withheld = [p for p in restricted_fields(ce_type) if _pop(out, p)]
+    corrected = out.get(CORRECTION_FIELDS[0])
+    if isinstance(corrected, str) and isinstance(out.get(CORRECTION_FIELDS[1]), dict):
+        withheld += [f"replacement.{p}" for p in restricted_fields(corrected)
+                     if _pop(out["replacement"], p)]
     return out, withheld
 
 

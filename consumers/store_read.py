@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,6 +29,8 @@ from schemas.events.projects import PLANT_KINDS, ProjectKind
 from schemas.lifecycles import IN_FORCE
 
 MAX_LIMIT = 500
+_READ_ON = 200
+"""Rows read at a time while rows the caller may not see are skipped."""
 __all__ = [
     "APPROVAL_STATUSES",
     "MAX_LIMIT",
@@ -99,13 +101,16 @@ async def list_approvals(
 async def list_docs(
     store: ViewStore, family: str, filters: dict[str, Any], read: Mapping[str, Any], *,
     today: date, limit: int = 50, cursor: str | None = None,
+    parties: Collection[str] | None = None, keep: Keep | None = None,
 ) -> Page:
     """A page of ``family`` by its column ``filters``, then as its declaration reads it: the
     read-time filters ``read`` applied (``View.stored``, ``View.refine``), so a page may hold
-    fewer than ``limit`` items; ``next_cursor`` still continues where the page stopped."""
+    fewer than ``limit`` items; ``next_cursor`` still continues where the page stopped.
+    ``parties`` and ``keep``: the rows the caller may see (``list_views``)."""
     view = BY_NAME[family]
     stored = {**filters, **view.stored(read)} if view.stored else filters
-    found = await list_views(store, family, stored, limit=limit, cursor=cursor)
+    found = await list_views(store, family, stored, limit=limit, cursor=cursor,
+                             parties=parties, keep=keep)
     if view.refine is None:
         return found
     return Page(view.refine(found.items, read, today), found.next_cursor)
@@ -123,25 +128,47 @@ def _filters(table: Table, filters: dict[str, Any]) -> list[ColumnElement[bool]]
     return clauses
 
 
+Keep = Callable[[dict[str, Any]], bool]
+"""Whether the caller may see a row at all (``consumers.access_http.Access.finds``)."""
+
+
 async def list_views(
     store: ViewStore, family: str, filters: dict[str, Any], *, limit: int = 50,
-    cursor: str | None = None,
+    cursor: str | None = None, parties: Collection[str] | None = None,
+    keep: Keep | None = None,
 ) -> Page:
-    """Documents of ``family`` matching ``filters`` (column → value or list), by subject."""
+    """Documents of ``family`` matching ``filters`` (column → value or list), by subject.
+
+    ``parties`` narrows to rows of these parties in the query; ``keep`` drops the rows the
+    caller may not see before the page is cut: rows are read on until ``limit`` kept rows and
+    one more are found, so neither the items, nor ``next_cursor`` (the last row returned),
+    nor whether there is a next page says anything about rows the caller may not see."""
     limit = max(1, min(limit, MAX_LIMIT))
+    batch = limit + 1 if keep is None else max(limit + 1, _READ_ON)
+    kept: list[tuple[str, dict[str, Any]]] = []
     async with store.reading() as (conn, tables):
         table = tables.view(family)
-        query = (select(table.c.subject, table.c.doc).where(*tables.scope(family),
-                                                              *_filters(table, filters))
-                 .where(table.c.subject > cursor if cursor else true())
-                 .order_by(table.c.subject).limit(limit + 1))
-        rows = (await conn.execute(query)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        docs = [json.loads(r.doc) for r in rows]
+        narrowed = [] if parties is None else [table.c.party.in_(sorted(parties))]
+        after = cursor
+        while len(kept) <= limit:
+            query = (select(table.c.subject, table.c.doc)
+                     .where(*tables.scope(family), *_filters(table, filters), *narrowed)
+                     .where(table.c.subject > after if after else true())
+                     .order_by(table.c.subject).limit(batch))
+            rows = (await conn.execute(query)).all()
+            for r in rows:
+                doc = json.loads(r.doc)
+                if keep is None or keep(doc):
+                    kept.append((r.subject, doc))
+            if len(rows) < batch:
+                break
+            after = rows[-1].subject
+        more = len(kept) > limit
+        kept = kept[:limit]
+        docs = [d for _, d in kept]
         if family == "projects":
             docs = await with_offtake(conn, tables, await with_titles(conn, tables, docs))
-    return Page(docs, rows[-1].subject if more else None)
+    return Page(docs, kept[-1][0] if more else None)
 
 
 async def get_view(store: ViewStore, family: str, subject: str, *,

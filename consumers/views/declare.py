@@ -30,8 +30,11 @@ class Visibility(StrEnum):
     """Every row, to every participant; restricted fields only to the row's parties."""
     PARTIES = "parties"
     """A row only to its parties: its party (operator, holder, exporter), the competent agencies
-    (a grant over the view's events in its province), auditors and the platform. Anyone else
-    is refused the row (403) and does not find it in a list."""
+    (a grant, valid in the row's province, over any event type of the view's topics: the
+    agencies competent for the subject, as for its own view; not only over the types the view
+    folds, which are mostly the firms' own), auditors and the platform. Anyone
+    else is refused the row (403), does not find it in a list, and no list's ``next_cursor``
+    names it; every read of a row is recorded in the read log."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,13 +91,37 @@ OWN_TABLES = ("projects", "approvals", "shipments")
 view's rows are kept in the store's ``documents`` table."""
 
 
+RESERVED = frozenset({
+    # /v1/<segment>: the API's other routes
+    "timeline", "events", "subscriptions", "webhooks", "alerts", "audit", "public", "auth",
+    "health",
+    # /<segment>: the console's other pages, the operations and the documentation
+    "inbox", "login", "logout", "act", "go", "lead-times", "static", "metrics", "docs",
+    "redoc", "openapi.json",
+})
+"""Route segments other routes use: no view may be named so (``/v1/<name>`` would collide).
+``tests/unit/views/test_view_access.py`` checks this covers every route of the app."""
+
+
+def check_names(views: tuple[View, ...]) -> None:
+    """Raise ``ValueError`` if two views share a name or one takes a reserved route segment."""
+    names = [v.name for v in views]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"two views of one name: {', '.join(twice)}")
+    taken = sorted(set(names) & RESERVED)
+    if taken:
+        raise ValueError(f"view name(s) {', '.join(taken)} collide with other routes "
+                         "(/v1/<name>): choose another name")
+
+
 def _check() -> None:
+    check_names(VIEWS)
     for view in VIEWS:
         assert view.owns or view.events, (f"{view.name}: a view that does not own its topic "
                                           "names the event types it folds")
         assert view.owns or view.name not in OWN_TABLES, view.name
         assert all(t in FAMILIES for t in view.topics), f"{view.name}: no own view of its topic"
-    assert len(BY_NAME) == len(VIEWS), "two views of one name"
 
 
 _check()

@@ -17,6 +17,7 @@ from typing import Any
 from consumers.views.declare import Filter, View, Visibility
 from consumers.views.facts import Fact
 from consumers.views.models import ViewDoc
+from schemas.access import FieldClass
 from schemas.common import Money, Province
 from schemas.events.shipments import Buyer, FinalInvoiced, Incoterm, ShipmentPlanned
 from schemas.events.shipments_border import CustomsDeclarationFiled
@@ -116,6 +117,12 @@ VIEW = View(
     "valuations", (SHIPMENTS,), ValuationView, "shipment_id", apply, "exporter_uscc", row,
     events=(ShipmentPlanned, CustomsDeclarationFiled, FinalInvoiced),
     visibility=Visibility.PARTIES, id_param="shipment_id",
+    restricted={"contract_ref": FieldClass.COMMERCIAL, "buyer": FieldClass.COMMERCIAL,
+                "declared_value": FieldClass.COMMERCIAL,
+                "invoice_number": FieldClass.COMMERCIAL,
+                "invoiced_amount": FieldClass.COMMERCIAL,
+                "declared_per_dmt": FieldClass.COMMERCIAL,
+                "invoiced_per_dmt": FieldClass.COMMERCIAL, "gap_pct": FieldClass.COMMERCIAL},
     filters=(Filter("status", Valuation | None, "status"),
              Filter("exporter", str | None, "party", "exporter's USCC")),
     summary="Export valuations: each shipment's declared customs value beside its final\n"

@@ -131,6 +131,30 @@ def test_a_redacted_timeline_entry_loses_restricted_event_fields_in_both_forms()
         "pk.emining.shipment.planned")
 
 
+def test_a_corrections_replacement_loses_the_corrected_types_restricted_fields():
+    """``replacement`` carries fields of the corrected event: withheld as that event's are, in
+    ``data`` and ``effective``, at any depth; the correction's own shared fields stay."""
+    data = {"corrects_event_id": "evt-1", "reason": "incorrect_data", "explanation": "typo",
+            "corrected_type": "pk.emining.approval.licence.application.received.v1",
+            "replacement": {"applicant": {"name": {"en": "X"}, "ntn": "1234567-8"},
+                            "area_km2": "12.5"}}
+    item = {"type": "pk.emining.approval.corrected.v1", "data": data, "effective": data}
+    out, withheld = redact_entry(item)
+    for form in ("data", "effective"):
+        assert out[form]["replacement"] == {"applicant": {"name": {"en": "X"}}, "area_km2": "12.5"}
+        assert out[form]["explanation"] == "typo"
+    assert withheld == ["replacement.applicant.ntn"]
+    assert data["replacement"]["applicant"]["ntn"] == "1234567-8"  # the item is untouched
+    value = {"corrected_type": "pk.emining.shipment.customs.declaration.filed.v1",
+             "replacement": {"declared_value": {"amount": "1.00", "currency": "USD"},
+                             "declarant_ntn": "7654321-0", "declaration_number": "D-2"}}
+    out, withheld = redact_entry({"type": "pk.emining.shipment.corrected.v1", "data": value,
+                                  "effective": None})
+    assert out["data"]["replacement"] == {"declaration_number": "D-2"}
+    assert out["effective"] is None
+    assert withheld == ["replacement.declarant_ntn", "replacement.declared_value"]
+
+
 def test_the_served_app_has_a_rule_for_every_route(tmp_path):
     anchor = b64(PrivateKey.generate(PLATFORM_ORG).public_key)
     app = build_app(Settings(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:9",
