@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -18,6 +16,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from producers.oidc import OidcError, OidcVerifier, TrustedIssuer
 from schemas.access import AuthMethod, UserRole
+from tests.unit.http_server import QuietHandler, serving
 
 ORG = "urn:emining:cn:ent:mcc-resources"
 
@@ -42,8 +41,8 @@ class Provider:
 def provider() -> Iterator[Provider]:
     state = Provider()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             if self.path == "/.well-known/openid-configuration":
                 body = {"issuer": state.url, "jwks_uri": state.url + "/jwks"}
             elif self.path == "/jwks":
@@ -53,25 +52,11 @@ def provider() -> Iterator[Provider]:
                 self.send_response(404)
                 self.end_headers()
                 return
-            raw = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.answer_json(200, json.dumps(body).encode())
 
-        def log_message(self, *_: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.url = base
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

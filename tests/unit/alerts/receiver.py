@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.unit.http_server import QuietHandler, serving
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Receiver:
 def receiver(*script: int) -> Iterator[Receiver]:
     state = Receiver(url="", script=list(script))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             state.requests.append(Received(self.path, dict(self.headers.items()), body))
@@ -38,16 +38,6 @@ def receiver(*script: int) -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *_: object) -> None:  # keep test output clean
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}/hooks/alerts"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

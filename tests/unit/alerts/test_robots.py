@@ -11,13 +11,11 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +41,7 @@ from producers.gateway_auth import ApiKeyStore
 from schemas.alerts import AlertRaised, AlertRule, alert_id
 from schemas.envelope import KafkaRecord
 from tests.unit.alerts.world import HUAYE, MCC, NOW, REGISTRY, context
+from tests.unit.http_server import QuietHandler, serving
 from transport.sender import Ack
 
 SOURCE = "urn:emining:xx:platform:operator/alerts"
@@ -74,33 +73,18 @@ def robot(*script: tuple[int, object], path: str = "/robot/send") -> Iterator[Ro
     """A group robot on a free loopback port, answering as the script says."""
     state = Robot(url="", script=list(script))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             parts = urlsplit(self.path)
             state.calls.append(Call(parts.path, parse_qs(parts.query),
                                     dict(self.headers.items()), body, int(time.time() * 1000)))
             status, answer = state.script.pop(0) if state.script else (200, OK)
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.answer_json(status, json.dumps(answer).encode())
 
-        def log_message(self, *_: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}{path}?access_token={TOKEN}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}{path}?access_token={TOKEN}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class Sleeps:
