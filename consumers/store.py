@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -23,6 +24,8 @@ from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, 
 from consumers.store_schema import views_meta as meta
 from consumers.views.registry import OWN_TABLES, VIEWS
 from schemas.errors import EminingError
+
+log = structlog.get_logger("consumers.store")
 
 _OPEN_ATTEMPTS = 3
 _FIRST_ANALYZE_ROWS = 2000
@@ -117,11 +120,16 @@ class ViewStore:
                 raise SchemaMismatchError(
                     f"views store {self.display_url} has schema {rows['schema_version']}, this "
                     f"version writes {SCHEMA_VERSION}: run `emining views rebuild`")
-            if check_version and check_views and rows.get("views", "") != HELD_VIEWS:
-                raise SchemaMismatchError(
-                    f"views store {self.display_url} holds the views "
-                    f"[{rows.get('views', '')}], this version has [{HELD_VIEWS}]: "
-                    "run `emining views rebuild` to fold the log into them")
+            if check_version and rows.get("views", "") != HELD_VIEWS:
+                if check_views:
+                    raise SchemaMismatchError(
+                        f"views store {self.display_url} holds the views "
+                        f"[{rows.get('views', '')}], this version has [{HELD_VIEWS}]: "
+                        "run `emining views rebuild` to fold the log into them")
+                # a reader (serve, the alerts) opens all the same, but says what it will lack
+                log.warning("views_store_missing_views", store=self.display_url,
+                            held=rows.get("views", ""), expected=HELD_VIEWS,
+                            fix="emining views rebuild")
             await conn.run_sync(TABLES[rows["live"]].metadata.create_all)
             return str(rows["live"])
 

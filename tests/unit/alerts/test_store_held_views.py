@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
+from structlog.testing import capture_logs
 
 from consumers.alerts.store import AlertStore
 from consumers.config import ViewsConfig
@@ -80,3 +81,27 @@ async def test_the_view_consumer_refuses_a_store_missing_a_view(tmp_path: Path) 
                          timeout_s=1.0)
     with pytest.raises(SchemaMismatchError, match="run `emining views rebuild`"):
         await asyncio.wait_for(run_views(config, asyncio.Event()), 10.0)
+
+
+async def test_a_reader_opening_a_store_missing_a_view_says_so_in_its_log(tmp_path: Path) -> None:
+    """``emining serve`` and the alerts open a store built before a view was added (it serves
+    that view empty until the rebuild): the log names what is missing and the fix."""
+    url = await _store_built_before_a_view_was_added(tmp_path)
+    views = ViewStore(url)
+    try:
+        with capture_logs() as logs:
+            await views.open()
+    finally:
+        await views.close()
+    warned = [e for e in logs if e["event"] == "views_store_missing_views"]
+    assert len(warned) == 1
+    assert warned[0]["held"] == ""
+    assert warned[0]["expected"] == HELD_VIEWS
+    assert warned[0]["fix"] == "emining views rebuild"
+    whole = ViewStore(f"sqlite+aiosqlite:///{tmp_path}/whole.db")
+    try:
+        with capture_logs() as logs:
+            await whole.open()
+    finally:
+        await whole.close()
+    assert not [e for e in logs if e["event"] == "views_store_missing_views"]
