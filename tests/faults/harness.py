@@ -89,6 +89,7 @@ from transport.access import KafkaAccess
 from transport.clients import admin_client
 from transport.errors import PublishError
 from transport.meta import partitions_of
+from transport.read import read_to_end as read_log_to_end
 
 log = structlog.get_logger("faults")
 
@@ -514,24 +515,12 @@ def recovery(sends: list[Send], faults: list[tuple[str, float]]) -> float | None
 
 
 async def read_to_end(access: KafkaAccess, topics: list[str]) -> list[Any]:
-    """Every record of ``topics`` from offset 0 to their current ends (one consumer)."""
-    consumer = AIOKafkaConsumer(**access.aiokafka(), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(access, t)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        remaining = {tp for tp in tps if end[tp] > 0}
-        while remaining:
-            for tp, batch in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
-                records.extend(batch)
-                if batch and batch[-1].offset + 1 >= end[tp]:
-                    remaining.discard(tp)
-        return records
-    finally:
-        await consumer.stop()
+    """Every record of ``topics`` from offset 0 to their current ends (``transport.read``: ends
+    by position, so a partition ending in a transaction marker is done too; stalls bounded)."""
+    records: list[Any] = []
+    async for batch in read_log_to_end(access, topics, timeout_s=60.0):
+        records.extend(batch)
+    return records
 
 
 def expected_alerts(world: World, holds: list[Any]) -> set[AlertKey]:
