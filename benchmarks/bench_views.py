@@ -57,6 +57,8 @@ from transport.meta import partitions_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6
+VERIFY_WORKERS = int(os.environ.get("EMINING_VIEWS_VERIFY_WORKERS", "1"))
+"""As ``emining views run``: one worker verifies ahead (``consumers.pipeline``); 0: in-process."""
 
 
 def _rss_kib(pid: int) -> dict[str, int]:
@@ -122,7 +124,7 @@ async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int
                     batch: int, profile: Path | None = None) -> dict[str, Any]:
     """``emining views run``'s consumer in its own process, timed by the store's offsets;
     under cProfile writing ``profile`` (at SIGTERM, which the consumer ends on cleanly)."""
-    config = config_for(kafka, topics, url, batch_size=batch)
+    config = config_for(kafka, topics, url, batch_size=batch, verify_workers=VERIFY_WORKERS)
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     process = await asyncio.create_subprocess_exec(
         sys.executable, *profiler, "-m", "tests.integration.views.consumer_main", encode(config),

@@ -42,3 +42,6 @@ class ViewsConfig:
     gap_grace_s: float = 60.0
     """How long a source's gap stays open before it is alerted (``consumers.sync.GAP_GRACE_S``:
     a partition's failover delays a predecessor that long at most; 0: at once)."""
+    verify_workers: int = 0
+    """1: a worker process verifies the next batch while this one is applied
+    (``consumers.pipeline``, a second core); 0: verify in-process, batch by batch."""

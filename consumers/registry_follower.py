@@ -46,6 +46,8 @@ class RegistryFollower:
         self._tps: list[TopicPartition] = []
         self._last = 0.0
         self._lock = asyncio.Lock()
+        self.version = 0
+        """Counts the records folded (or tried): changes whenever the registry may have."""
 
     async def __aenter__(self) -> RegistryFollower:
         await self.start()
@@ -117,6 +119,7 @@ class RegistryFollower:
         return folded
 
     def _fold(self, record: Any) -> bool:
+        self.version += 1
         try:
             env = from_record(record.key, record.value, record.headers)
             self._verifier.check_signature(env)

@@ -35,11 +35,13 @@ from consumers.metrics import (
     VIEW_LAG,
     VIEW_RECONNECTS,
 )
+from consumers.pipeline import Pipeline
 from consumers.registry_follower import RegistryFollower
 from consumers.store import SchemaMismatchError, ViewStore
 from consumers.store_batch import lock_offsets
 from consumers.sync import ViewSync
 from consumers.verification import VerificationStage
+from consumers.verify_pool import VerifyPool
 from schemas.errors import EminingError
 from transport.access import KafkaAccess, refusal
 from transport.faststream import KafkaBroker, KafkaMessage, make_broker, no_body, raw_batch
@@ -186,8 +188,11 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         await commit_to_kafka(self.subscriber.consumer, stored, self._commit_timeout_s)
 
 
-def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> KafkaBroker:
-    """The FastStream broker with the views' batch subscriber (not started)."""
+def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync,
+                 pipeline: Pipeline | None = None) -> KafkaBroker:
+    """The FastStream broker with the views' batch subscriber (not started); with ``pipeline``
+    the subscriber hands each batch to it (verified ahead on a second core) instead of
+    applying it there and then."""
     consumed = ", ".join(config.topics.consumed())
     refusals = RefusalLog(config.kafka, f"READ of {consumed} in group {config.group_id}")
     broker = make_broker(config.kafka, timeout_s=config.timeout_s, logger=refusals,
@@ -206,6 +211,9 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync) -> Kafka
     @subscriber
     async def apply_batch(msg: KafkaMessage) -> None:
         consumer = subscriber.consumer
+        if pipeline is not None:
+            await pipeline.take(msg.raw_message, consumer)
+            return
         try:
             outcome = await sync.apply(msg.raw_message, consumer)  # type: ignore[arg-type]
         except Exception:
@@ -232,9 +240,10 @@ async def _start(broker: KafkaBroker, config: ViewsConfig) -> None:
 
 async def run_views(
     config: ViewsConfig, stop: asyncio.Event, hooks: Sequence[RejectionHook] = (),
-    alerts: AlertsPlugin | None = None,
+    alerts: AlertsPlugin | None = None, worker_setup: Callable[[], object] | None = None,
 ) -> None:
-    """Keep the views in step until ``stop`` is set (raising alerts too, when given)."""
+    """Keep the views in step until ``stop`` is set (raising alerts too, when given).
+    ``worker_setup`` runs first in the verify worker (``config.verify_workers``): logging."""
     store = ViewStore(config.store_url)
     try:
         await store.open(check_views=True)  # the one reader that needs every view
@@ -255,8 +264,19 @@ async def run_views(
                                   (*hooks, *alert_hooks))
             sync = ViewSync(store, stage, dlq, registry=follower, alerts=batch_hook,
                             gap_grace_s=config.gap_grace_s)
-            broker = build_broker(config, store, sync)
-            async with broker:
+            pool = (VerifyPool(config.trust_anchor, config.topics.consumed(), counts,
+                               config.time_bounds, worker_setup)
+                    if config.verify_workers else None)
+            pipeline = None if pool is None else Pipeline(
+                sync, pool, follower,
+                lambda consumer, offsets: commit_to_kafka(consumer, offsets, config.timeout_s))
+            broker = build_broker(config, store, sync, pipeline)
+            async with contextlib.AsyncExitStack() as stack:
+                if pool is not None and pipeline is not None:
+                    stack.callback(pool.close)
+                    applier = asyncio.create_task(pipeline.run())
+                    stack.push_async_callback(pipeline.stop, applier)
+                await stack.enter_async_context(broker)  # closed first: no batch is taken after
                 await _start(broker, config)
                 log.info("views_started", store=store.display_url, group=config.group_id,
                          instance=config.instance_id,
@@ -302,6 +322,7 @@ def _worth_retrying(exc: BaseException) -> bool:
 async def run_views_forever(
     config: ViewsConfig, stop: asyncio.Event,
     alerts: Callable[[], AlertsPlugin | None] = lambda: None,
+    worker_setup: Callable[[], object] | None = None,
 ) -> None:
     """``run_views`` until ``stop``, starting again with backoff (1 s doubling to 30 s, with
     jitter) whenever the broker is lost or cannot be reached, for as long as it takes. Exactly
@@ -329,4 +350,4 @@ async def run_views_forever(
             if stop.is_set():
                 return
             VIEW_BROKER_UP.set(1)
-            await run_views(config, stop, alerts=alerts())
+            await run_views(config, stop, alerts=alerts(), worker_setup=worker_setup)

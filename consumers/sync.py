@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
 from consumers.holding import Gate, Held, bump_held_version, lock_batches, position_of
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
+from consumers.positions import select
 from consumers.store import ViewStore
 from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
 from consumers.store_schema import Tables
@@ -45,6 +46,7 @@ from transport.kafka import TopicPartition
 log = structlog.get_logger("consumers.sync")
 
 OTHERS_TIMEOUT_S = 5.0
+"""How long a batch waits for the end offsets of partitions other consumer processes read."""
 GAP_GRACE_S = 60.0
 """How long a gap stays open before it is alerted (``ViewsConfig.gap_grace_s``): while a
 partition has no leader (a broker's failover) a source's next event on another partition can
@@ -52,7 +54,6 @@ arrive first and its predecessor only once the new leader takes it. The producer
 up after ``client_timeout_s`` (15 s, their request timeout) and send it again, and a leader
 election takes up to the brokers' session timeout, so 60 s covers a failover with room; a gap
 older than that is news."""
-"""How long a batch waits for the end offsets of partitions other consumer processes read."""
 
 VERDICTS = 100_000
 """How many verdicts of held records the consumer keeps in memory (beyond, it verifies again)."""
@@ -117,6 +118,9 @@ class ViewSync:
         """Verdicts of records read and held, until they are released (bounded below)."""
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
+        self._epochs: dict[tuple[str, int], int] = {}
+        """How many times each partition was sought: a batch fetched before the last seek of
+        one of its partitions (``consumers.pipeline`` fetches ahead) is stale there."""
         self._held: list[Held] | None = None
         """Every record held in the store as this process's last batch left them, when few;
         ``None``: read them from the store. Used only while no other process's batch (several
@@ -150,18 +154,36 @@ class ViewSync:
     def positioned(self, topic: str, partition: int, offset: int) -> None:
         """The consumer was moved to ``offset`` (on assignment, or by a re-seek)."""
         self._sought[(topic, partition)] = offset
+        self._epochs[(topic, partition)] = self._epochs.get((topic, partition), 0) + 1
 
-    async def apply(self, records: Sequence[RawRecord], control: PartitionControl) -> BatchOutcome:
+    def epochs(self, records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
+        """The seek count of each partition of ``records``, taken when they were fetched."""
+        return {(r.topic, r.partition): self._epochs.get((r.topic, r.partition), 0)
+                for r in records}
+
+    async def apply(
+        self, records: Sequence[RawRecord], control: PartitionControl,
+        verdicts: Sequence[Verdict] | None = None,
+        epochs: Mapping[tuple[str, int], int] | None = None,
+    ) -> BatchOutcome:
+        """Apply one polled batch. ``verdicts``: the records' verdicts if verified already
+        (``consumers.verify_pool``); ``epochs``: ``epochs(records)`` when they were fetched, if
+        that was before this call (a partition sought since is left out: it is read again)."""
         self.control = control
         owned = {(tp.topic, tp.partition) for tp in control.assignment()}
         by_tp: dict[tuple[str, int], list[RawRecord]] = {}
         for record in records:
             by_tp.setdefault((record.topic, record.partition), []).append(record)
+        stale = {tp for tp in by_tp
+                 if epochs is not None and epochs.get(tp, 0) != self._epochs.get(tp, 0)}
+        by_tp = {tp: items for tp, items in by_tp.items() if tp not in stale}
         fetch_start = {tp: self._sought.pop(tp, None) for tp in by_tp}
         mine = {tp: items for tp, items in by_tp.items() if tp in owned}
+        given = (None if verdicts is None
+                 else dict(zip(map(id, records), verdicts, strict=True)))
         started = time.perf_counter()
         try:
-            outcome = await self._apply(mine, fetch_start, control)
+            outcome = await self._apply(mine, fetch_start, control, given)
         except BaseException:
             self._held = None  # the batch's transaction rolled back: read them again
             VIEW_BATCHES.labels(outcome="retried").inc()
@@ -178,11 +200,20 @@ class ViewSync:
                 VIEW_LAG.labels(topic=tp[0], partition=str(tp[1])).set(max(end - offset, 0))
         VIEW_BATCHES.labels(outcome="applied").inc()
         VIEW_BATCH_SECONDS.observe(time.perf_counter() - started)
-        skipped = outcome.skipped + sum(len(v) for k, v in by_tp.items() if k not in owned)
+        skipped = (outcome.skipped + sum(len(v) for k, v in by_tp.items() if k not in owned)
+                   + len(records) - sum(len(v) for v in by_tp.values()))
         log.info("batch_applied", records=len(records), applied=outcome.applied,
-                 rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek))
+                 rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek),
+                 stale=len(stale))
         return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
                             outcome.committed, outcome.held)
+
+    async def _check(self, flat: list[RawRecord],
+                     given: dict[int, Verdict] | None) -> dict[int, Verdict]:
+        """Each record's verdict by ``id``: checked here, or settled if given."""
+        checked = (await self.stage.check_batch(flat) if given is None
+                   else await self.stage.settle(flat, [given[id(r)] for r in flat]))
+        return dict(zip((id(r) for r in flat), checked, strict=True))
 
     def _remember(self, gate: Gate, verdicts: dict[int, Verdict],
                   todo: Sequence[RawRecord]) -> None:
@@ -201,11 +232,11 @@ class ViewSync:
     async def _apply(
         self, by_tp: dict[tuple[str, int], list[RawRecord]],
         fetch_start: dict[tuple[str, int], int | None], control: PartitionControl,
+        given: dict[int, Verdict] | None = None,
     ) -> BatchOutcome:
         if self._registry is not None:
             await self._registry.refresh(force=False)
-        flat = [r for items in by_tp.values() for r in items]
-        verdicts = dict(zip((id(r) for r in flat), await self.stage.check_batch(flat), strict=True))
+        verdicts = await self._check([r for items in by_tp.values() for r in items], given)
         async with self.store.writing(self._generation) as (conn, tables):
             version = await lock_batches(conn, tables)  # one batch at a time per store
             # a rebalance while the batch waited for the lock: leave the partitions this
@@ -215,8 +246,7 @@ class ViewSync:
             lost = sum(len(items) for tp, items in by_tp.items() if tp not in assigned)
             by_tp = {tp: items for tp, items in by_tp.items() if tp in assigned}
             stored = await lock_offsets(conn, tables, by_tp)
-            todo, reseek, skipped = _select(by_tp, stored, fetch_start)
-            skipped += lost
+            todo, reseek, skipped = select(by_tp, stored, fetch_start)
             items = [(r, verdicts[id(r)]) for r in todo]
             accepted = [v for _, v in items if isinstance(v, Accepted)]
             fold = await load(conn, tables, [(v, position_of(r)) for r, v in items
@@ -267,7 +297,7 @@ class ViewSync:
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
-        return BatchOutcome(len(gate.applied), len(letters), skipped, reseek, offsets,
+        return BatchOutcome(len(gate.applied), len(letters), skipped + lost, reseek, offsets,
                             held=gate.held_now())
 
 
@@ -347,27 +377,3 @@ def _applied(verdict: Verdict) -> None:
     env = verdict.envelope
     VIEW_EVENTS.labels(family=FAMILIES[verdict.family].name).inc()
     log.debug("view_updated", event_id=env.id, org=env.org, type=env.type, subject=env.subject)
-
-
-def _select(
-    by_tp: dict[tuple[str, int], list[RawRecord]], stored: dict[tuple[str, int], int],
-    fetch_start: dict[tuple[str, int], int | None],
-) -> tuple[list[RawRecord], dict[tuple[str, int], int], int]:
-    """Records to apply now; partitions to re-read from their stored offset; how many skipped."""
-    todo: list[RawRecord] = []
-    reseek: dict[tuple[str, int], int] = {}
-    skipped = 0
-    for tp, items in by_tp.items():
-        start = stored[tp]
-        fresh = [r for r in items if r.offset >= start]
-        skipped += len(items) - len(fresh)
-        if not fresh:
-            if items[-1].offset + 1 < start:
-                reseek[tp] = start  # far behind the store: jump ahead instead of reading on
-            continue
-        if fresh[0].offset != start and fetch_start[tp] != start:
-            reseek[tp] = start  # records between the stored offset and this batch are missing
-            skipped += len(fresh)
-            continue
-        todo += fresh
-    return todo, reseek, skipped

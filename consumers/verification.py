@@ -172,7 +172,13 @@ class VerificationStage:
         participants topic: refusing for good before reading it would make the live views differ
         from a rebuild (which sees the registry event first).
         """
-        verdicts = [self.check(r) for r in records]
+        return await self.settle(records, [self.check(r) for r in records])
+
+    async def settle(self, records: Sequence[RawRecord],
+                     verdicts: Sequence[Verdict]) -> list[Verdict]:
+        """``verdicts`` of ``records`` (checked here or by ``consumers.verify_pool``'s worker),
+        those a registry event still on its way could change judged again after one refresh."""
+        verdicts = list(verdicts)
         unknown = [i for i, v in enumerate(verdicts)
                    if isinstance(v, Rejected) and v.reason in _REGISTRY_DEPENDENT]
         if unknown and await self._source.refresh():

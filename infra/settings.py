@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     views_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="records per view transaction"
     )
+    views_verify_workers: int = Field(
+        default=1, ge=0, le=1, description="worker processes verifying the next batch while the "
+        "view consumer applies the one before (consumers/pipeline.py): 1 uses a second core; 0 "
+        "verifies in the consumer's own process"
+    )
     views_gap_grace_s: float = Field(
         default=60.0, ge=0, description="a source's sequence gap is alerted only once it stayed "
         "open this long: a partition's failover delays an event's predecessor for seconds "

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from functools import partial
 
 from consumers.config import ViewsConfig
 from consumers.runner import run_views_forever
 from infra.compose import sdk
 from infra.compose.alerts_runtime import plugin
 from infra.kafka_settings import kafka_access
+from infra.logging import configure_logging
 from infra.settings import Settings, time_bounds
 
 __all__ = ["run_views", "serve_views_metrics", "views_config"]
@@ -25,6 +27,7 @@ def views_config(settings: Settings, *, instance_id: str | None = None) -> Views
         instance_id=settings.views_instance, batch_size=settings.views_batch_size,
         timeout_s=settings.client_timeout_s,
         time_bounds=time_bounds(settings), gap_grace_s=settings.views_gap_grace_s,
+        verify_workers=settings.views_verify_workers,
     )
     return config if instance_id is None else replace(config, instance_id=instance_id)
 
@@ -46,4 +49,6 @@ def serve_views_metrics(settings: Settings) -> None:
 
 async def run_views(settings: Settings, config: ViewsConfig, stop: asyncio.Event) -> None:
     """Keep the views in step, raising and delivering the alerts, until ``stop``."""
-    await run_views_forever(config, stop, alerts=lambda: plugin(settings))
+    await run_views_forever(config, stop, alerts=lambda: plugin(settings),
+                            worker_setup=partial(configure_logging, settings.log_level or "info",
+                                                 settings.log_format))

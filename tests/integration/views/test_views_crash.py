@@ -111,7 +111,7 @@ async def test_kill_9_at_random_moments_neither_loses_nor_doubles_an_update(
         server = request.getfixturevalue("postgres_url")
         live_url, clean_url = await fresh_database(server), await fresh_database(server)
     config = config_for(kafka_access, bus.topics, live_url, instance_id="views-0",
-                        batch_size=200, session_timeout_ms=6000)
+                        batch_size=200, session_timeout_ms=6000, verify_workers=1)
     seed = random.randrange(2**32)
     log = tmp_path / "consumer.log"
     kills, mid_run = await _crash_run(config, history.events, log, random.Random(seed))
@@ -161,7 +161,7 @@ async def test_two_processes_in_one_group_give_the_same_views_as_one(
     await bus.rounds(rounds[:8])
     shared = f"sqlite:///{tmp_path / 'shared.db'}"
     config = config_for(kafka_access, bus.topics, shared, batch_size=100,
-                        session_timeout_ms=6000)
+                        session_timeout_ms=6000, verify_workers=1)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     monkeypatch.setenv("EMINING_TEST_CONSUMER_LOG", "info")
     processes = [spawn(config, logs[0])]

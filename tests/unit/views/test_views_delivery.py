@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumers.dlq import DeadLetterError, DeadLetterQueue
-from consumers.sync import _select
+from consumers.positions import select as _select
 from consumers.verification import Reason, Rejected
 from tests.unit.views.harness import Record
 from transport.sender import Ack

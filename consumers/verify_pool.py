@@ -1,0 +1,148 @@
+"""Verification on the second core: a worker process checks a batch's raw records.
+
+The view consumer's CPU goes mostly to two halves of equal weight: verifying records (parse,
+schema, canonical JSON, Ed25519, authority: ~40% of its time, profiled in
+docs/performance.md) and applying them (hold, fold, store). ``VerifyPool`` runs the first half
+in a worker process, so that ``consumers.pipeline`` can verify one batch while the consumer
+applies the batch before it.
+
+The worker runs the same ``VerificationStage.check`` the consumer runs in-process, against a
+copy of the participants registry: the consumer sends the registry along with a batch whenever
+its follower has read something since the last one it sent. What the worker decides comes back
+as the same ``Verdict`` objects (the envelopes pickled, not parsed again). A verdict that a
+newer registry could change (an unknown key, a missing authority, time skew) is judged again by
+the consumer after refreshing its registry (``VerificationStage.settle``), as in-process.
+
+The worker is started with ``spawn`` (never ``fork``: the consumer runs threads and an event
+loop). If it dies, the batch is verified in-process and a new worker is started for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import pickle
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+
+from consumers.verification import RawRecord, Verdict, VerificationStage
+from schemas.registry import Registry
+from schemas.timing import TimeBounds
+
+log = structlog.get_logger("consumers.verify_pool")
+
+Row = tuple[str, int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...],
+            int | None, int | None]
+"""A record as sent to the worker: topic, partition, offset, key, value, headers, timestamp,
+timestamp type."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A ``RawRecord`` rebuilt in the worker from a ``Row``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int | None
+    timestamp_type: int | None
+
+
+class _Fixed:
+    """The worker's registry source: the copy last sent; refreshing is the consumer's job."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def refresh(self, *, force: bool = True) -> bool:  # noqa: ARG002 - the protocol's
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """What the worker needs to build the consumer's ``VerificationStage``."""
+
+    trust_anchor: tuple[bytes, ...]
+    topics: dict[str, str]
+    partitions: dict[str, int]
+    bounds: TimeBounds
+
+
+_spec: StageSpec | None = None
+_stage: VerificationStage | None = None
+
+
+def _start_worker(spec: StageSpec, setup: Callable[[], object] | None) -> None:
+    global _spec  # noqa: PLW0603 - the worker process's one stage
+    _spec = spec
+    if setup is not None:
+        setup()
+
+
+def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
+    """In the worker: the verdict of each row, against the registry sent last."""
+    global _stage  # noqa: PLW0603 - the worker process's one stage
+    assert _spec is not None, "the worker was not started by VerifyPool"
+    if registry is not None:
+        copy: Registry = pickle.loads(registry)  # noqa: S301 - from the parent process
+        _stage = VerificationStage(_Fixed(copy), _spec.trust_anchor, _spec.topics,
+                                   _spec.partitions, _spec.bounds)
+    assert _stage is not None, "no registry sent yet"
+    return [_stage.check(_Record(*row)) for row in rows]
+
+
+def row_of(record: RawRecord) -> Row:
+    return (record.topic, record.partition, record.offset, record.key, record.value,
+            tuple(record.headers), getattr(record, "timestamp", None),
+            getattr(record, "timestamp_type", None))
+
+
+class VerifyPool:
+    """One worker process verifying batches in the order they are submitted."""
+
+    def __init__(
+        self, trust_anchor: Iterable[bytes], topics: Mapping[str, str],
+        partitions: Mapping[str, int], bounds: TimeBounds,
+        setup: Callable[[], object] | None = None,
+    ) -> None:
+        self._spec = StageSpec(tuple(trust_anchor), dict(topics), dict(partitions), bounds)
+        self._setup = setup
+        """Run first in the worker (the composition root passes its logging setup)."""
+        self._executor: ProcessPoolExecutor | None = None
+        self._sent: int | None = None
+        """The registry version the worker holds (``None``: none, or not known)."""
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(self._spec, self._setup))
+            self._sent = None
+        return self._executor
+
+    def submit(self, records: Sequence[RawRecord], registry: Registry,
+               version: int) -> asyncio.Future[list[Verdict]]:
+        """Verify ``records`` in the worker against ``registry`` (sent only when ``version``
+        differs from the one the worker has)."""
+        pool = self._pool()
+        blob = pickle.dumps(registry) if version != self._sent else None
+        self._sent = version
+        return asyncio.wrap_future(pool.submit(_verify, blob, [row_of(r) for r in records]))
+
+    def lost(self, exc: BaseException) -> None:
+        """A submitted batch failed in the worker: start afresh (a new worker, the registry
+        sent again) for the next."""
+        log.warning("verify_worker_failed", error=repr(exc)[:300])
+        self.close(wait=False)
+
+    def close(self, *, wait: bool = True) -> None:
+        executor, self._executor, self._sent = self._executor, None, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
+
