@@ -39,6 +39,7 @@ from benchmarks.output import (
     quiet_logging,
     row,
     stdout_to_stderr,
+    workers_peak_rss_mb,
     write_json_out,
 )
 from consumers.config import ViewTopics
@@ -140,7 +141,7 @@ async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int
             await asyncio.sleep(0.05)
         assert start_at is not None
         seconds = time.perf_counter() - start_at
-        memory = _rss_kib(process.pid)
+        memory = {**_rss_kib(process.pid), "workers_mb": workers_peak_rss_mb(process.pid)}
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 60)
@@ -170,7 +171,10 @@ async def bench(events: int, batch: int, profile: Path | None = None) -> dict[st
     return {
         "events": total, "batch": batch, "publish_seconds": round(published, 2),
         **{name: {"events_per_s": round(_rate(r)), "rss_mib": round(r["VmRSS"] / 1024, 1),
-                  "peak_rss_mib": round(r["VmHWM"] / 1024, 1)} for name, r in results.items()},
+                  "peak_rss_mib": round(r["VmHWM"] / 1024, 1),
+                  "workers_peak_rss_mb": r.get("workers_mb", 0.0)}
+           for name, r in results.items()},
+        "verify_workers": VERIFY_WORKERS,
         "ratio_sqlite_to_raw": round(_rate(sqlite) / _rate(raw), 4),
         "ratio_postgresql_to_raw": round(_rate(postgres) / _rate(raw), 4),
     }
@@ -184,8 +188,12 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
     raw = report["raw_aiokafka_json"]["events_per_s"]
     return [row("views", f"view sync, {label}, {report['events']:,} events", unit="events/s",
                 rate=report[key]["events_per_s"], raw=raw,
-                rss_mb=round(report[key]["peak_rss_mib"] * 1.048576, 1), rss_of="consumer",
-                target=TARGET, note="raw: aiokafka consume + json.loads")
+                rss_mb=round(report[key]["peak_rss_mib"] * 1.048576
+                              + report[key]["workers_peak_rss_mb"], 1),
+                rss_of="consumer + its verify worker" if report["verify_workers"]
+                else "consumer",
+                target=TARGET, note="raw: aiokafka consume + json.loads; verify worker processes: "
+                f"{report['verify_workers']}")
             for key, label in (("views_sqlite", "SQLite"), ("views_postgresql", "PostgreSQL"))]
 
 

@@ -101,6 +101,26 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return own_peak_rss_mb()  # pragma: no cover - not Linux
 
 
+def children_of(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux ``/proc``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def workers_peak_rss_mb(pid: int) -> float:
+    """The summed peak RSS of ``pid``'s live children (the view consumer's verify worker and
+    the resource tracker ``multiprocessing`` starts with it), in MB; 0 if it has none."""
+    total = 0.0
+    for child in children_of(pid):
+        try:
+            total += peak_rss_mb(child)
+        except FileNotFoundError:  # ended meanwhile
+            continue
+    return round(total, 1)
+
+
 def own_peak_rss_mb() -> float:
     """This process's peak RSS (``getrusage``; kilobytes on Linux), in MB."""
     return _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -273,6 +273,7 @@ async def run_views(
             broker = build_broker(config, store, sync, pipeline)
             async with contextlib.AsyncExitStack() as stack:
                 if pool is not None and pipeline is not None:
+                    pool.start()  # while the consumer joins its group
                     stack.callback(pool.close)
                     applier = asyncio.create_task(pipeline.run())
                     stack.push_async_callback(pipeline.stop, applier)

@@ -14,14 +14,18 @@ newer registry could change (an unknown key, a missing authority, time skew) is 
 the consumer after refreshing its registry (``VerificationStage.settle``), as in-process.
 
 The worker is started with ``spawn`` (never ``fork``: the consumer runs threads and an event
-loop). If it dies, the batch is verified in-process and a new worker is started for the next.
+loop), when the consumer starts, and ends by itself if the consumer is killed. If it dies, the
+batch is verified in-process and a new worker is started for the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import pickle
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -78,9 +82,23 @@ _spec: StageSpec | None = None
 _stage: VerificationStage | None = None
 
 
+PARENT_CHECK_S = 1.0
+
+
+def _exit_with(parent: int) -> None:
+    """End the worker once its parent is gone (SIGKILLed, say): nothing else would, as it
+    waits for work that never comes."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _start_worker(spec: StageSpec, setup: Callable[[], object] | None) -> None:
     global _spec  # noqa: PLW0603 - the worker process's one stage
     _spec = spec
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="parent-watch",
+                     daemon=True).start()
     if setup is not None:
         setup()
 
@@ -123,8 +141,13 @@ class VerifyPool:
             self._executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self._spec, self._setup))
+            self._executor.submit(int)  # start the worker now, not at the first batch
             self._sent = None
         return self._executor
+
+    def start(self) -> None:
+        """Start the worker process (importing what it needs takes seconds) ahead of use."""
+        self._pool()
 
     def submit(self, records: Sequence[RawRecord], registry: Registry,
                version: int) -> asyncio.Future[list[Verdict]]:

@@ -75,7 +75,7 @@ async def _crash_run(
             if rng.random() < 0.2:  # sometimes while it starts, reads the registry, joins
                 await asyncio.sleep(rng.uniform(0.0, 1.5))
             else:  # mostly once it is applying batches
-                for _ in range(200):
+                for _ in range(600):  # up to 30 s: a loaded machine starts slowly
                     if await applied(store) > before or process.poll() is not None:
                         break
                     await asyncio.sleep(0.05)

@@ -8,6 +8,9 @@ import asyncio
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +23,7 @@ from consumers.store import ViewStore
 from consumers.store_read import offsets
 from consumers.sync import ViewSync
 from consumers.verification import Accepted, Reason, Rejected, Verdict
-from consumers.verify_pool import VerifyPool
+from consumers.verify_pool import PARENT_CHECK_S, VerifyPool
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
 from schemas.topics import APPROVALS, PROJECTS, SHIPMENTS
@@ -230,3 +233,36 @@ async def test_a_batch_polled_before_a_seek_of_its_partition_is_left_out_there(
             await other_store.close()
     finally:
         await store.close()
+
+
+PARENT = """
+import sys
+from consumers.verify_pool import PARENT_CHECK_S, VerifyPool
+from schemas.timing import TimeBounds
+pool = VerifyPool([], {}, {}, TimeBounds())
+pool.start()
+executor = pool._pool()
+executor.submit(int).result()
+print(*executor._processes, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_worker_ends_when_its_consumer_is_killed() -> None:
+    with subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, cwd=Path(__file__).parents[3]) as parent:
+        try:
+            assert parent.stdout is not None
+            worker = int(parent.stdout.readline())
+            os.kill(worker, 0)  # alive while its parent is
+        finally:
+            parent.kill()
+    deadline = time.monotonic() + 10 * PARENT_CHECK_S
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} outlived its parent")
