@@ -43,6 +43,7 @@ from consumers.config import ViewTopics
 from producers.publisher import Draft
 from schemas.topics import alerts_topic
 from tests.integration.alerts.conftest import ensure
+from tests.integration.alerts.consumer_main import TIMER_S
 from tests.integration.alerts.pipeline import FIRM, VERIFIER
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
@@ -143,7 +144,7 @@ async def bench(rate: int, seconds: float) -> dict[str, Any]:
                 sys.executable, *os.environ.get("EMINING_BENCH_PROFILE", "").split(), "-m",
                 "tests.integration.alerts.consumer_main", encode(config),
                 str(Path(tmp) / "alert-chains"), cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1", TIMER_S: "30"})
             stop = asyncio.Event()
             consumer_rss = 0.0
             reading = asyncio.create_task(reader.run(stop))

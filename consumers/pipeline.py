@@ -17,6 +17,7 @@ the consumer.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -105,6 +106,7 @@ class Pipeline:
         await asyncio.gather(applier, return_exceptions=True)
 
     async def _apply(self, polled: _Polled) -> None:
+        waited = time.perf_counter()
         try:
             verdicts: list[Verdict] | None = await polled.verdicts
         except asyncio.CancelledError:
@@ -112,6 +114,8 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - the worker died: verify in-process instead
             self._pool.lost(exc)
             verdicts = None
+        log.debug("verdicts_waited", ms=round((time.perf_counter() - waited) * 1000, 1),
+                  records=len(polled.records))
         try:
             outcome = await self._sync.apply(polled.records, polled.consumer, verdicts,
                                              polled.epochs)

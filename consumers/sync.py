@@ -199,12 +199,13 @@ class ViewSync:
             if end is not None:
                 VIEW_LAG.labels(topic=tp[0], partition=str(tp[1])).set(max(end - offset, 0))
         VIEW_BATCHES.labels(outcome="applied").inc()
-        VIEW_BATCH_SECONDS.observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        VIEW_BATCH_SECONDS.observe(seconds)
         skipped = (outcome.skipped + sum(len(v) for k, v in by_tp.items() if k not in owned)
                    + len(records) - sum(len(v) for v in by_tp.values()))
         log.info("batch_applied", records=len(records), applied=outcome.applied,
                  rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek),
-                 stale=len(stale))
+                 stale=len(stale), ms=round(seconds * 1000, 1))
         return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
                             outcome.committed, outcome.held)
 

@@ -40,7 +40,10 @@ FIRM = next(iter(scenario.FIRMS))
 """The scenario's first firm (USCC 91650100MA7XK3P2LA, the events' examples); prefers Chinese."""
 
 
-def plugin(kafka: KafkaAccess, clock: Clock, state: Path) -> AlertsPlugin:
+def plugin(kafka: KafkaAccess, clock: Clock, state: Path,
+           timer_interval_s: float = 0.2) -> AlertsPlugin:
+    """The alerts as ``emining views run`` hosts them (the tests' deadline timer runs every
+    0.2 s instead of every 30 s, so that a test sees a deadline pass at once)."""
     async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
         async def ensure_topics(orgs: Sequence[str]) -> None:
             await ensure(kafka, orgs)
@@ -53,7 +56,7 @@ def plugin(kafka: KafkaAccess, clock: Clock, state: Path) -> AlertsPlugin:
         finally:
             await delivery.stop()
 
-    return AlertsPlugin(CONFIG, clock, workers, timer_interval_s=0.2)
+    return AlertsPlugin(CONFIG, clock, workers, timer_interval_s=timer_interval_s)
 
 
 def views_config(kafka: KafkaAccess, topics: ViewTopics, store_url: str) -> ViewsConfig:
