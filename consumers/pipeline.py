@@ -8,10 +8,20 @@ polls at most two batches ahead of the store: one queued, one in the worker.
 
 Fetching ahead changes nothing the store decides. Batches are applied one at a time, in the
 order they were polled, and each one's transaction checks its records against the stored
-offsets as before. What fetching ahead adds is a batch polled before a seek of one of its
-partitions (a failed batch read again, a re-seek, a rebalance): its records of that partition
-are left out (``ViewSync.apply``'s ``epochs``), and they come again from where the seek put
-the consumer.
+offsets as before. What fetching ahead adds:
+
+- A batch polled before a seek of one of its partitions (a failed batch read again, a re-seek,
+  a rebalance) leaves that partition's records out (``ViewSync.apply``'s ``epochs``); they come
+  again from where the seek put the consumer. The seek counts are stamped where aiokafka hands
+  the records over (``getmany``, wrapped): FastStream runs its dependency injection in a thread
+  between the poll and the handler, and a seek can fall in between. A batch without a stamp
+  (the consumer's first) is read again from its first offsets instead.
+- Verdicts judged against an older registry than the one the batch is applied with are not
+  used: the batch is verified again in-process (``ViewSync.apply``'s ``registry_version``).
+- ``take`` never raises (FastStream would drop the batch in silence): whatever fails there, the
+  batch is queued and verified in-process. A worker that fails, dies, hangs past
+  ``VERDICT_TIMEOUT_S`` or whose verdicts are cancelled is replaced, and its batch verified
+  in-process.
 """
 
 from __future__ import annotations
@@ -32,6 +42,10 @@ from schemas.registry import Registry
 log = structlog.get_logger("consumers.pipeline")
 
 RETRY_PAUSE_S = 1.0
+VERDICT_TIMEOUT_S = 60.0
+"""How long a batch waits for the worker's verdicts (a batch takes it well under a second)."""
+STAMPS = 16
+"""Seek-count stamps kept for polled batches not yet handed to ``take``."""
 
 
 class FollowedRegistry(Protocol):
@@ -54,6 +68,22 @@ class _Polled:
     consumer: Any
     verdicts: asyncio.Future[list[Verdict]]
     epochs: Mapping[tuple[str, int], int]
+    version: int
+    """The registry version the verdicts were judged against."""
+
+
+def _first(records: Sequence[RawRecord]) -> tuple[int, str, int, int] | None:
+    """What identifies a polled batch: its first record (object and place)."""
+    if not records:
+        return None
+    r = records[0]
+    return (id(r), r.topic, r.partition, r.offset)
+
+
+def _failed(exc: BaseException) -> asyncio.Future[list[Verdict]]:
+    future: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
 
 
 class Pipeline:
@@ -63,20 +93,56 @@ class Pipeline:
     def __init__(
         self, sync: ViewSync, pool: VerifyPool, follower: FollowedRegistry,
         committed: Callable[[Any, Mapping[tuple[str, int], int]], Awaitable[object]],
+        verdict_timeout_s: float = VERDICT_TIMEOUT_S,
     ) -> None:
         self._sync, self._pool, self._follower = sync, pool, follower
         self._committed = committed
+        self._timeout_s = verdict_timeout_s
         self._queue: asyncio.Queue[_Polled] = asyncio.Queue(maxsize=1)
         self._stopping = False
         self._idle = False
+        self._watched: Any = None
+        self._stamps: dict[tuple[int, str, int, int], dict[tuple[str, int], int]] = {}
+
+    def _watch(self, consumer: Any) -> None:
+        """Stamp each batch ``consumer.getmany`` returns with its partitions' seek counts."""
+        self._watched, original = consumer, consumer.getmany
+
+        async def getmany(*args: Any, **kwargs: Any) -> Any:
+            got = await original(*args, **kwargs)
+            key = _first([r for records in got.values() for r in records[:1]])
+            if key is not None:  # FastStream chains the partitions' records in this order
+                self._stamps[key] = {(tp.topic, tp.partition): self._sync.epoch(tp.topic,
+                                                                                tp.partition)
+                                     for tp in got}
+                while len(self._stamps) > STAMPS:
+                    del self._stamps[next(iter(self._stamps))]
+            return got
+
+        consumer.getmany = getmany
 
     async def take(self, records: Sequence[RawRecord], consumer: Any) -> None:
         """FastStream's handler: start verifying ``records`` and queue them (waits while the
-        queue is full: the consumer polls no further ahead)."""
-        epochs = self._sync.epochs(records)  # before any await: as of the poll
-        await self._follower.refresh(force=False)
-        verdicts = self._pool.submit(records, self._follower.registry, self._follower.version)
-        await self._queue.put(_Polled(records, consumer, verdicts, epochs))
+        queue is full: the consumer polls no further ahead). Never raises."""
+        if consumer is not self._watched:
+            self._watch(consumer)
+        key = _first(records)
+        epochs = self._stamps.pop(key, None) if key is not None else None
+        if epochs is None:  # polled before the stamps began: read it again
+            log.info("batch_read_again", records=len(records), reason="not stamped")
+            self._sync.reread(consumer, records)
+            return
+        try:
+            await self._follower.refresh(force=False)
+        except Exception as exc:  # noqa: BLE001 - the batch's own transaction refreshes again
+            log.warning("registry_refresh_failed", error=repr(exc)[:300])
+        version = self._follower.version
+        try:
+            verdicts = self._pool.submit(records, self._follower.registry, version)
+        except Exception as exc:  # noqa: BLE001 - verified in-process instead
+            self._pool.lost(exc)
+            verdicts = _failed(exc)
+        await self._queue.put(_Polled(records, consumer, verdicts, epochs, version))
 
     async def run(self) -> None:
         """Apply the queued batches in order until ``stop``."""
@@ -105,20 +171,33 @@ class Pipeline:
             applier.cancel()
         await asyncio.gather(applier, return_exceptions=True)
 
-    async def _apply(self, polled: _Polled) -> None:
+    async def _verdicts(self, polled: _Polled) -> list[Verdict] | None:
+        """The worker's verdicts, or ``None`` (verify in-process) if it failed, hung or its
+        answer was cancelled; the worker is then replaced."""
         waited = time.perf_counter()
         try:
-            verdicts: list[Verdict] | None = await polled.verdicts
+            verdicts = await asyncio.wait_for(asyncio.shield(polled.verdicts), self._timeout_s)
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this applier is being stopped
+            self._pool.lost(RuntimeError("the worker's verdicts were cancelled"))
+            return None
+        except TimeoutError:
+            self._pool.lost(TimeoutError(f"no verdicts after {self._timeout_s:g} s"))
+            return None
         except Exception as exc:  # noqa: BLE001 - the worker died: verify in-process instead
             self._pool.lost(exc)
-            verdicts = None
+            return None
         log.debug("verdicts_waited", ms=round((time.perf_counter() - waited) * 1000, 1),
                   records=len(polled.records))
+        return verdicts
+
+    async def _apply(self, polled: _Polled) -> None:
+        verdicts = await self._verdicts(polled)
         try:
             outcome = await self._sync.apply(polled.records, polled.consumer, verdicts,
-                                             polled.epochs)
+                                             polled.epochs, registry_version=polled.version)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -156,19 +156,33 @@ class ViewSync:
         self._sought[(topic, partition)] = offset
         self._epochs[(topic, partition)] = self._epochs.get((topic, partition), 0) + 1
 
+    def epoch(self, topic: str, partition: int) -> int:
+        """How many times the partition was sought (stamped on a batch when it is polled)."""
+        return self._epochs.get((topic, partition), 0)
+
     def epochs(self, records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
         """The seek count of each partition of ``records``, taken when they were fetched."""
-        return {(r.topic, r.partition): self._epochs.get((r.topic, r.partition), 0)
-                for r in records}
+        return {(r.topic, r.partition): self.epoch(r.topic, r.partition) for r in records}
+
+    def reread(self, control: PartitionControl, records: Sequence[RawRecord]) -> None:
+        """Have ``records`` read again: each of their partitions sought back to its first."""
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first.setdefault((r.topic, r.partition), r.offset)
+        for tp, offset in first.items():
+            self._seek(control, tp, offset)
 
     async def apply(
         self, records: Sequence[RawRecord], control: PartitionControl,
         verdicts: Sequence[Verdict] | None = None,
-        epochs: Mapping[tuple[str, int], int] | None = None,
+        epochs: Mapping[tuple[str, int], int] | None = None, *,
+        registry_version: int | None = None,
     ) -> BatchOutcome:
         """Apply one polled batch. ``verdicts``: the records' verdicts if verified already
-        (``consumers.verify_pool``); ``epochs``: ``epochs(records)`` when they were fetched, if
-        that was before this call (a partition sought since is left out: it is read again)."""
+        (``consumers.verify_pool``), against the registry at ``registry_version`` (used only if
+        the registry is still at that version once refreshed); ``epochs``: ``epochs(records)``
+        when they were polled, if that was before this call (a partition sought since is left
+        out: it is read again)."""
         self.control = control
         owned = {(tp.topic, tp.partition) for tp in control.assignment()}
         by_tp: dict[tuple[str, int], list[RawRecord]] = {}
@@ -183,7 +197,7 @@ class ViewSync:
                  else dict(zip(map(id, records), verdicts, strict=True)))
         started = time.perf_counter()
         try:
-            outcome = await self._apply(mine, fetch_start, control, given)
+            outcome = await self._apply(mine, fetch_start, control, given, registry_version)
         except BaseException:
             self._held = None  # the batch's transaction rolled back: read them again
             VIEW_BATCHES.labels(outcome="retried").inc()
@@ -233,10 +247,12 @@ class ViewSync:
     async def _apply(
         self, by_tp: dict[tuple[str, int], list[RawRecord]],
         fetch_start: dict[tuple[str, int], int | None], control: PartitionControl,
-        given: dict[int, Verdict] | None = None,
+        given: dict[int, Verdict] | None = None, registry_version: int | None = None,
     ) -> BatchOutcome:
         if self._registry is not None:
             await self._registry.refresh(force=False)
+            if given is not None and getattr(self._registry, "version", None) != registry_version:
+                given = None  # judged against an older registry: verify again, here
         verdicts = await self._check([r for items in by_tp.values() for r in items], given)
         async with self.store.writing(self._generation) as (conn, tables):
             version = await lock_batches(conn, tables)  # one batch at a time per store

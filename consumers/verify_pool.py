@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import structlog
@@ -153,19 +154,38 @@ class VerifyPool:
                version: int) -> asyncio.Future[list[Verdict]]:
         """Verify ``records`` in the worker against ``registry`` (sent only when ``version``
         differs from the one the worker has)."""
-        pool = self._pool()
-        blob = pickle.dumps(registry) if version != self._sent else None
-        self._sent = version
-        return asyncio.wrap_future(pool.submit(_verify, blob, [row_of(r) for r in records]))
+        rows = [row_of(r) for r in records]
+        for attempt in (1, 2):
+            pool = self._pool()
+            blob = pickle.dumps(registry) if version != self._sent else None
+            try:
+                future = pool.submit(_verify, blob, rows)
+            except (BrokenProcessPool, RuntimeError) as exc:  # died while idle
+                self.lost(exc)
+                if attempt == 2:  # noqa: PLR2004 - a fresh pool failed too
+                    raise
+                continue
+            self._sent = version
+            return asyncio.wrap_future(future)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def lost(self, exc: BaseException) -> None:
-        """A submitted batch failed in the worker: start afresh (a new worker, the registry
-        sent again) for the next."""
+        """The worker failed, died or hung: kill it; the next batch starts a new one (the
+        registry sent again)."""
         log.warning("verify_worker_failed", error=repr(exc)[:300])
-        self.close(wait=False)
+        self.close(grace_s=0.0)
 
-    def close(self, *, wait: bool = True) -> None:
+    def close(self, grace_s: float = 5.0) -> None:
+        """Stop the worker: asked to end, killed if it has not within ``grace_s``."""
         executor, self._executor, self._sent = self._executor, None, None
-        if executor is not None:
-            executor.shutdown(wait=wait, cancel_futures=True)
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            process.join(max(deadline - time.monotonic(), 0.0))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
