@@ -49,6 +49,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from benchmarks.output import (
     add_json_out,
     broker,
+    cpu_seconds,
     peak_rss_mb,
     print_json,
     quiet_logging,
@@ -130,11 +131,12 @@ def hold(i: int, tag: str) -> Draft:
 
 async def paced(bus: Bus, rate: int, seconds: float, tag: str,
                 acked: dict[str, tuple[float, float]] | None = None) -> dict[str, float]:
-    """Publish at ``rate`` events/s in 50 ms ticks; event id → time just before its publish
+    """Publish at ``rate`` events/s in 50 ms ticks (below 20/s, one event every ``1/rate`` s);
+    event id → time just before its publish
     (and in ``acked``: event id → wall-clock times of the call and of its return)."""
     customs = await bus.publisher(scenario.CUSTOMS)
     sent: dict[str, float] = {}
-    per_tick, tick = max(rate // 20, 1), 0.05  # one SDK call per 50 ms: acks=all round trips
+    per_tick, tick = max(rate // 20, 1), max(0.05, 1 / rate)  # one SDK call per tick: acks=all
     began = time.perf_counter()
     i = 0
     while time.perf_counter() - began < seconds:
@@ -150,12 +152,6 @@ async def paced(bus: Bus, rate: int, seconds: float, tag: str,
                 acked[str(draft.event_id)] = (wall, done)
         i += per_tick
     return sent
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, every thread) a live process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

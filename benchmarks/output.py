@@ -14,6 +14,7 @@ import os
 import resource
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,15 @@ def peak_rss_mb(pid: int | None = None) -> float:
         if line.startswith("VmHWM:"):
             return _mb(int(line.split()[1]))
     return own_peak_rss_mb()  # pragma: no cover - not Linux
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) a live process has used so far; this one if
+    ``pid`` is None."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_peak_rss_mb() -> float:
