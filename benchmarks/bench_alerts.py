@@ -19,8 +19,11 @@ the delivery worker claimed it (``claimed_at``); claimed until it was signed (th
 ``time``); signed until its record was on the producer's batch (the record's timestamp, in ms);
 that until read here. p50 and p99 of each, and the batch sizes. ``consumer_cpu_s``: the consumer
 process's CPU time (every thread) from the end of the warm-up until the last alert was read (or
-the 60 s wait ended), and per alert read. ``--profile FILE`` runs the
-consumer process under cProfile (``python -m benchmarks.profiles FILE``).
+the 60 s wait ended), and per alert read. ``consumer_rss_mb``: its resident set sampled every
+twentieth of the run (at least every second) from the run's start to the end of the wait, as
+(seconds, MB): a long run (``--rate 100 --seconds 600``) shows whether it stays flat.
+``--profile FILE`` runs the consumer process under cProfile (``python -m benchmarks.profiles
+FILE``).
 ``EMINING_BENCH_ALERTS_CONSUMER`` names another module to run as the consumer process (same
 arguments as ``benchmarks.alerts_consumer``), to measure a variant without changing the code.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -154,6 +158,24 @@ async def paced(bus: Bus, rate: int, seconds: float, tag: str,
     return sent
 
 
+def rss_mb(pid: int) -> float:
+    """A live process's resident set now (``VmRSS``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) * 1024 / 1e6, 1)
+    return 0.0
+
+
+async def sample_rss(pid: int, every_s: float, into: list[tuple[float, float]],
+                     stop: asyncio.Event) -> None:
+    """The consumer's RSS every ``every_s`` (seconds since the start, MB) until ``stop``."""
+    began = time.perf_counter()
+    while not stop.is_set():
+        into.append((round(time.perf_counter() - began, 1), rss_mb(pid)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -243,6 +265,8 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                 stdout=asyncio.subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             stop = asyncio.Event()
             consumer_rss, consumer_cpu = 0.0, 0.0
+            rss_samples: list[tuple[float, float]] = []
+            sampling: asyncio.Task[None] | None = None
             reading = asyncio.create_task(reader.run(stop))
             try:
                 warm = await paced(bus, 50, 1.0, "warm")  # the consumer joins and settles
@@ -250,6 +274,8 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                     await asyncio.sleep(0.1)
                 cpu_before = cpu_seconds(process.pid)
                 acked: dict[str, tuple[float, float]] = {}
+                sampling = asyncio.create_task(sample_rss(process.pid, max(seconds / 20, 1.0),
+                                                          rss_samples, stop))
                 sent = await paced(bus, rate, seconds, "run", acked)
                 deadline = time.perf_counter() + 60
                 while not set(sent) <= set(reader.seen) and time.perf_counter() < deadline:  # noqa: ASYNC110
@@ -258,6 +284,8 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                 consumer_cpu = cpu_seconds(process.pid) - cpu_before
             finally:
                 stop.set()
+                if sampling is not None:
+                    await sampling
                 await reading
                 await reader.stop()
                 process.terminate()
@@ -274,6 +302,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                            "p99": round(percentile(latencies, 0.99), 1),
                            "max": round(max(latencies), 1)},
             "consumer_peak_rss_mb": consumer_rss,
+            "consumer_rss_mb": rss_samples,
             "consumer_cpu_s": round(consumer_cpu, 2),
             "consumer_cpu_us_per_event": round(consumer_cpu / max(len(latencies), 1) * 1e6),
             "stages": split,
@@ -328,6 +357,9 @@ def main() -> None:
               f"{w['held_p50']} / p99 {w['held_p99']} ms")
     for q in report["stages"].get("sql_top", []):
         print(f"  SQL {q['seconds']:8.3f} s {q['count']:7,} x {q['statement']}")
+    samples = report["consumer_rss_mb"]
+    if samples:
+        print("  consumer RSS MB over the run: " + ", ".join(f"{t:g} s {m}" for t, m in samples))
     if report["stages"].get("batches"):
         print(f"  batches: {report['stages']['batches']}")
 
