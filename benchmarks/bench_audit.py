@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_audit [--events 200000] [--bootstrap HOST:PORT]
         [--state /tmp/bench-audit] [--reuse] [--workers 2] [--json] [--json-out FILE]
+        [--profile DIR]
 
 Publishes ``--events`` (about; whole projects) scenario events from a dozen sources to a topic
 set of its own (``bench.audit.<tag>.*``, 6 partitions like the catalogue), unless ``--reuse``
@@ -12,18 +13,29 @@ each value (``bench_views.raw_consume``). Reports wall-clock events/s and CPU se
 machine may be shared, and CPU time says what an idle machine would do. Like every benchmark,
 it uses ``--bootstrap`` (credential from ``EMINING_KAFKA_*``), else ``EMINING_KAFKA_BOOTSTRAP``,
 else starts a throwaway broker of its own (``--reuse`` needs the broker of the run it reuses).
+
+The peak RSS is noted after each phase (``peak_rss_mb``: ``after_publish``, ``after_verify``,
+``process`` at the end, ``workers``: the largest verify worker, sampled from ``/proc`` as
+verify runs), so a run that publishes shows
+what the publishing left behind; ``--reuse`` runs audit alone. ``--profile DIR`` runs verify and
+replay under cProfile (``DIR/verify.prof``: this process only, so with ``--workers 0`` every
+event's inspection is in it; ``DIR/replay.prof``); ``python -m benchmarks.profiles FILE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +47,7 @@ from benchmarks.output import (
     broker,
     children_peak_rss_mb,
     own_peak_rss_mb,
+    peak_rss_mb,
     print_json,
     quiet_logging,
     row,
@@ -95,6 +108,61 @@ def _reused(state: Path) -> tuple[AuditTopics, Parties, int]:
     return _topics(doc["tag"]), Parties(keys=keys), int(doc["events"])
 
 
+def _descendants(root: int) -> list[int]:
+    """Every live process under ``root`` (children, theirs, ...), from ``/proc``."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        kids = [pid for pid, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+@contextlib.contextmanager
+def descendants_peak(into: dict[str, float], every_s: float = 0.5) -> Iterator[None]:
+    """While the block runs, the largest peak RSS (``VmHWM``) of any process under this one
+    (the verify workers are the fork server's children, so ``RUSAGE_CHILDREN`` misses them),
+    sampled every ``every_s``, into ``into["workers"]``."""
+    stop = threading.Event()
+
+    def sample() -> None:
+        while True:
+            for pid in _descendants(os.getpid()):
+                with contextlib.suppress(OSError, ValueError):
+                    into["workers"] = max(into.get("workers", 0.0), peak_rss_mb(pid))
+            if stop.wait(every_s):
+                return
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def profiled(path: Path | None) -> Iterator[None]:
+    """cProfile the block into ``path`` (nothing without one)."""
+    if path is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(path))
+
+
 async def run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
     with broker(args.bootstrap) as kafka:
         return await _run(kafka, args, state)
@@ -105,10 +173,14 @@ async def _run(kafka: KafkaAccess, args: argparse.Namespace, state: Path) -> dic
         topics, parties, events = _reused(state)
     else:
         topics, parties, events = await publish(kafka, args.events, state)
+    rss: dict[str, float] = {"after_publish": own_peak_rss_mb()}
     result: dict[str, Any] = {"events": events, "cpus": os.cpu_count(),
                               "topics": list(topics.all)}
-    report = await verify_log(kafka, parties.trust_anchor, topics=topics,
-                              workers=args.workers, timeout_s=30.0)
+    profile: Path | None = args.profile
+    with descendants_peak(rss), profiled(profile and profile / "verify.prof"):
+        report = await verify_log(kafka, parties.trust_anchor, topics=topics,
+                                  workers=args.workers, timeout_s=30.0)
+    rss["after_verify"] = own_peak_rss_mb()
     result["verify"] = {
         "records": report.records, "seconds": round(report.seconds, 2),
         "events_per_s": round(report.rate), "ok": report.ok, "findings": len(report.findings),
@@ -118,9 +190,10 @@ async def _run(kafka: KafkaAccess, args: argparse.Namespace, state: Path) -> dic
     if not args.skip_replay:
         with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder:
             cpu = time.process_time()
-            replayed = await replay(kafka, parties.trust_anchor,
-                                    f"sqlite:///{Path(folder) / 'views.sqlite'}",
-                                    topics=topics, timeout_s=30.0)
+            with profiled(profile and profile / "replay.prof"):
+                replayed = await replay(kafka, parties.trust_anchor,
+                                        f"sqlite:///{Path(folder) / 'views.sqlite'}",
+                                        topics=topics, timeout_s=30.0)
             cpu = time.process_time() - cpu
         result["replay"] = {
             "records": replayed.records, "applied": replayed.applied,
@@ -131,7 +204,8 @@ async def _run(kafka: KafkaAccess, args: argparse.Namespace, state: Path) -> dic
     raw = await raw_consume(kafka, list(topics.all), 500)
     result["raw_aiokafka_json"] = {"records": raw["events"], "seconds": round(raw["seconds"], 2),
                                    "events_per_s": round(raw["events"] / raw["seconds"])}
-    result["peak_rss_mb"] = {"process": own_peak_rss_mb(), "workers": children_peak_rss_mb()}
+    rss["workers"] = max(rss.get("workers", 0.0), children_peak_rss_mb())
+    result["peak_rss_mb"] = {**rss, "process": own_peak_rss_mb()}
     return result
 
 
@@ -165,8 +239,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: every core")
     parser.add_argument("--skip-replay", action="store_true", help="time verify only")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="cProfile verify and replay into DIR/verify.prof, DIR/replay.prof")
     add_json_out(parser)
     args = parser.parse_args()
+    if args.profile:
+        args.profile = args.profile.resolve()
+        args.profile.mkdir(parents=True, exist_ok=True)
     quiet_logging()
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)

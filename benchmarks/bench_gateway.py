@@ -1,7 +1,7 @@
 """Requests per second and latency of the HTTP gateway's custodial path, against a real broker.
 
     .venv/bin/python -m benchmarks.bench_gateway [--requests 3000] [--concurrency 32] [--json]
-        [--bootstrap HOST:PORT] [--json-out FILE]
+        [--bootstrap HOST:PORT] [--json-out FILE] [--profile FILE]
 
 Starts ``emining serve``'s app (uvicorn, one worker) in a subprocess on a free loopback port and
 drives it with ``httpx.AsyncClient`` from this process: each request is an unsigned event that
@@ -10,6 +10,11 @@ The broker is ``--bootstrap``, else EMINING_KAFKA_BOOTSTRAP (the credential from
 EMINING_KAFKA_USERNAME/PASSWORD), else a throwaway local broker started for the run, as every
 benchmark does. It writes to that broker: a throwaway operator key onboards a
 ``bench-*`` firm on the participants topic, and the events land on emining.projects.v1.
+
+Each path's result has the server's CPU time per request (``server_cpu_ms_per_request``, every
+thread of the uvicorn process, from ``/proc``) and this process's (the clients'). ``--profile
+FILE`` runs the server under cProfile (the dump is written when it stops, and covers both paths;
+``python -m benchmarks.profiles FILE``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from rich.table import Table
 from benchmarks.output import (
     add_json_out,
     broker,
+    cpu_seconds,
     peak_rss_mb,
     print_json,
     quiet_logging,
@@ -102,7 +108,8 @@ def _event(i: int) -> dict[str, Any]:
 
 
 async def _drive(
-    url: str, token: str | None, requests: int, concurrency: int, expect: int
+    url: str, token: str | None, requests: int, concurrency: int, expect: int,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     failures: dict[int, int] = {}
@@ -122,9 +129,11 @@ async def _drive(
 
         for i in range(min(200, requests)):  # warm-up: events of their own (a repeat is a 409)
             await client.post("/v1/events", json=_event(requests + i))
-        started = time.perf_counter()
+        started, client_cpu = time.perf_counter(), cpu_seconds()
+        server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        elapsed, client_cpu = time.perf_counter() - started, cpu_seconds() - client_cpu
+        server_cpu = cpu_seconds(server_pid) - server_cpu if server_pid else 0.0
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "requests": requests, "concurrency": concurrency, "seconds": round(elapsed, 3),
@@ -132,6 +141,8 @@ async def _drive(
         "p50_ms": round(cuts[49] * 1000, 2), "p90_ms": round(cuts[89] * 1000, 2),
         "p99_ms": round(cuts[98] * 1000, 2), "max_ms": round(max(latencies) * 1000, 2),
         "unexpected": failures,
+        "server_cpu_ms_per_request": round(server_cpu / requests * 1000, 3),
+        "client_cpu_ms_per_request": round(client_cpu / requests * 1000, 3),
     }
 
 
@@ -149,7 +160,8 @@ async def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the gateway did not become healthy within 30 s")
 
 
-async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
+async def run(kafka: KafkaAccess, requests: int, concurrency: int,
+              profile: Path | None = None) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         root = Path(tmp)
         operator, firm = await _onboard(kafka, root)
@@ -162,8 +174,9 @@ async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, 
             "EMINING_TRUST_ANCHOR": b64(operator.public_key),
             "EMINING_LOG_LEVEL": "warning",
         }
+        profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
         server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-            [sys.executable, "-m", "uvicorn", "infra.compose.app:build_app", "--factory",
+            [sys.executable, *profiler, "-m", "uvicorn", "infra.compose.app:build_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
              "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -172,11 +185,11 @@ async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, 
             url = f"http://127.0.0.1:{port}"
             await _wait_ready(url, server)
             return {
-                "custodial": await _drive(url, token, requests, concurrency, 202),
+                "custodial": await _drive(url, token, requests, concurrency, 202, server.pid),
                 # The same requests without a key: HTTP + FastAPI + auth, no event work. On a
                 # small machine this ceiling, set by client and server sharing the cores,
                 # is what the custodial path is to be compared with.
-                "refused_401": await _drive(url, None, requests, concurrency, 401),
+                "refused_401": await _drive(url, None, requests, concurrency, 401, server.pid),
                 "server": {"peak_rss_mb": peak_rss_mb(server.pid)},
             }
         finally:
@@ -184,10 +197,10 @@ async def run(kafka: KafkaAccess, requests: int, concurrency: int) -> dict[str, 
             server.wait(timeout=15)
 
 
-async def run_on(bootstrap: str | None, requests: int,
-                 concurrency: int) -> dict[str, dict[str, Any]]:
+async def run_on(bootstrap: str | None, requests: int, concurrency: int,
+                 profile: Path | None = None) -> dict[str, dict[str, Any]]:
     with broker(bootstrap) as kafka:
-        return await run(kafka, requests, concurrency)
+        return await run(kafka, requests, concurrency, profile)
 
 
 TARGET = {"min_rate": 2_000, "max_p99_ms": 50, "max_rss_mb": 250}
@@ -211,23 +224,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                        help="run the server under cProfile, dump in FILE (rates lower)")
     add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
     with stdout_to_stderr():
-        result = asyncio.run(run_on(args.bootstrap, args.requests, args.concurrency))
+        result = asyncio.run(run_on(args.bootstrap, args.requests, args.concurrency,
+                                    args.profile and args.profile.resolve()))
     write_json_out(args.json_out, "gateway", result, summary(result))
     if args.json:
         print_json(result)
         return
     table = Table("path", "requests", "clients", "req/s", "p50 ms", "p90 ms", "p99 ms",
-                  "max ms", "unexpected", title="HTTP gateway (custodial: validate, check, "
-                  "sign, acks=all, receipt)")
+                  "max ms", "unexpected", "server CPU ms/req", "client CPU ms/req",
+                  title="HTTP gateway (custodial: validate, check, sign, acks=all, receipt)")
     for path in ("custodial", "refused_401"):
         measured = result[path]
         table.add_row(path, *(str(measured[k]) for k in (
             "requests", "concurrency", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
-            "max_ms", "unexpected")))
+            "max_ms", "unexpected", "server_cpu_ms_per_request",
+            "client_cpu_ms_per_request")))
     Console(width=120).print(table)
 
 

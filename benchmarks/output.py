@@ -14,6 +14,7 @@ import os
 import resource
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,15 @@ def workers_peak_rss_mb(pid: int) -> float:
         except FileNotFoundError:  # ended meanwhile
             continue
     return round(total, 1)
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) a live process has used so far; this one if
+    ``pid`` is None."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_peak_rss_mb() -> float:

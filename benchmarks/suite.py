@@ -9,7 +9,8 @@ it to each benchmark by environment, runs each as ``python -m benchmarks.bench_<
 one table of every row (``benchmarks.table``) and writes ``<out>/results.json`` (every result
 document, the rows, the scale, how long each took, the load average) and ``<out>/table.md``
 (the table for the README). ``quick`` (the default) fits in about 10-12 minutes on 2 cores;
-``full`` runs the issue's sizes (200k audit events, 60 s of alerts, 100k publishes, ...);
+``full`` runs the issue's sizes (200k audit events, 60 s of alerts, 100k publishes, ..., and
+``bench_soak``: RSS over 1M published events);
 ``smoke`` checks that every benchmark runs, in a few minutes (its numbers mean nothing).
 A benchmark that fails shows as a row that is not met, naming its log; the exit code is 1 then.
 """
@@ -69,9 +70,12 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "console": ["--requests", "200"],
         "scaleout": ["--events", "20000"],
         "checkpoints": ["--events", "20000", "--rounds", "2"],
+        # issue 18's "memory flat over a 1M-event run": minutes of publishing, full scale only
+        "soak": ["--events", "1000000"],
     },
 }
-NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout", "checkpoints"}
+NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout", "checkpoints",
+                "soak"}
 
 
 def command(name: str, scale: str, out: Path) -> list[str]:
