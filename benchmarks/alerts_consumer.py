@@ -77,11 +77,12 @@ class Trace:
                 frame = frame.f_back  # AlertStore.writing (a context manager): its caller
             return timed(writing(store, generation), frame.f_code.co_name)
 
-        async def traced_apply(sync: ViewSync, records: Sequence[Any], control: Any) -> Any:
+        async def traced_apply(sync: ViewSync, records: Sequence[Any], control: Any,
+                               *args: Any, **kwargs: Any) -> Any:
             began = time.time()
             ids = [_event_id(r) for r in records]
             try:
-                return await apply(sync, records, control)
+                return await apply(sync, records, control, *args, **kwargs)
             finally:
                 ended = time.time()
                 trace.batches.append((began, ended, len(records)))
