@@ -32,5 +32,5 @@ async def test_writers_of_one_process_take_the_sqlite_store_in_turn(tmp_path: Pa
     # the next writer goes in as the last one leaves: no sleeping in SQLite's busy handler
     # (up to 100 ms a try)
     at = dict(entered)
-    assert at["claim"] - left["batch"] < 0.03  # noqa: PLR2004
-    assert at["delivered"] - left["claim"] < 0.03  # noqa: PLR2004
+    assert at["claim"] - left["batch"] < 0.06
+    assert at["delivered"] - left["claim"] < 0.06
