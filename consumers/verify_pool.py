@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from consumers.holding.records import StoredRecord
 from consumers.verification import RawRecord, Verdict, VerificationStage
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
@@ -40,23 +41,9 @@ from schemas.timing import TimeBounds
 log = structlog.get_logger("consumers.verify_pool")
 
 Row = tuple[str, int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...],
-            int | None, int | None]
-"""A record as sent to the worker: topic, partition, offset, key, value, headers, timestamp,
-timestamp type."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """A ``RawRecord`` rebuilt in the worker from a ``Row``."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...]
-    timestamp: int | None
-    timestamp_type: int | None
+            int, int]
+"""A record as sent to the worker (a ``StoredRecord``'s fields, as a tuple: cheaper to pickle):
+topic, partition, offset, key, value, headers, timestamp, timestamp type."""
 
 
 class _Fixed:
@@ -113,13 +100,13 @@ def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
         _stage = VerificationStage(_Fixed(copy), _spec.trust_anchor, _spec.topics,
                                    _spec.partitions, _spec.bounds)
     assert _stage is not None, "no registry sent yet"
-    return [_stage.check(_Record(*row)) for row in rows]
+    return [_stage.check(StoredRecord(*row)) for row in rows]
 
 
 def row_of(record: RawRecord) -> Row:
     return (record.topic, record.partition, record.offset, record.key, record.value,
-            tuple(record.headers), getattr(record, "timestamp", None),
-            getattr(record, "timestamp_type", None))
+            tuple(record.headers), getattr(record, "timestamp", -1),
+            getattr(record, "timestamp_type", -1))
 
 
 class VerifyPool:
