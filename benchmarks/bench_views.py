@@ -189,11 +189,11 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [row("views", f"view sync, {label}, {report['events']:,} events", unit="events/s",
                 rate=report[key]["events_per_s"], raw=raw,
                 rss_mb=round(report[key]["peak_rss_mib"] * 1.048576
-                              + report[key]["workers_peak_rss_mb"], 1),
-                rss_of="consumer + its verify worker" if report["verify_workers"]
+                              + report[key].get("workers_peak_rss_mb", 0.0), 1),
+                rss_of="consumer + its verify worker" if report.get("verify_workers")
                 else "consumer",
                 target=TARGET, note="raw: aiokafka consume + json.loads; verify worker processes: "
-                f"{report['verify_workers']}")
+                f"{report.get('verify_workers', 0)}")
             for key, label in (("views_sqlite", "SQLite"), ("views_postgresql", "PostgreSQL"))]
 
 

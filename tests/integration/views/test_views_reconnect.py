@@ -67,7 +67,7 @@ async def test_a_consumer_that_loses_the_broker_starts_again_and_a_refused_login
     calls: list[str] = []
     stop = asyncio.Event()
 
-    async def flaky(config, stop_event, alerts=None):
+    async def flaky(config, stop_event, alerts=None, worker_setup=None):
         calls.append("run")
         if len(calls) < 3:
             raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9)]")
@@ -79,7 +79,7 @@ async def test_a_consumer_that_loses_the_broker_starts_again_and_a_refused_login
     assert calls == ["run", "run", "run"]
     assert VIEW_RECONNECTS._value.get() == before + 2
 
-    async def refused(config, stop_event, alerts=None):
+    async def refused(config, stop_event, alerts=None, worker_setup=None):
         calls.append("refused")
         raise runner.ViewsUnavailableError("the broker refused to authenticate User:x")
 
