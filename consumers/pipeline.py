@@ -70,6 +70,8 @@ class _Polled:
     epochs: Mapping[tuple[str, int], int]
     version: int
     """The registry version the verdicts were judged against."""
+    worker: int
+    """The worker (``VerifyPool.generation``) the batch was sent to."""
 
 
 def _first(records: Sequence[RawRecord]) -> tuple[int, str, int, int] | None:
@@ -140,9 +142,10 @@ class Pipeline:
         try:
             verdicts = self._pool.submit(records, self._follower.registry, version)
         except Exception as exc:  # noqa: BLE001 - verified in-process instead
-            self._pool.lost(exc)
+            self._pool.lost(exc, self._pool.generation)
             verdicts = _failed(exc)
-        await self._queue.put(_Polled(records, consumer, verdicts, epochs, version))
+        await self._queue.put(_Polled(records, consumer, verdicts, epochs, version,
+                                      self._pool.generation))
 
     async def run(self) -> None:
         """Apply the queued batches in order until ``stop``."""
@@ -181,13 +184,14 @@ class Pipeline:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # this applier is being stopped
-            self._pool.lost(RuntimeError("the worker's verdicts were cancelled"))
+            self._pool.lost(RuntimeError("the worker's verdicts were cancelled"), polled.worker)
             return None
         except TimeoutError:
-            self._pool.lost(TimeoutError(f"no verdicts after {self._timeout_s:g} s"))
+            self._pool.lost(TimeoutError(f"no verdicts after {self._timeout_s:g} s"),
+                            polled.worker)
             return None
         except Exception as exc:  # noqa: BLE001 - the worker died: verify in-process instead
-            self._pool.lost(exc)
+            self._pool.lost(exc, polled.worker)
             return None
         log.debug("verdicts_waited", ms=round((time.perf_counter() - waited) * 1000, 1),
                   records=len(polled.records))

@@ -121,11 +121,14 @@ class VerifyPool:
         self._setup = setup
         """Run first in the worker (the composition root passes its logging setup)."""
         self._executor: ProcessPoolExecutor | None = None
+        self.generation = 0
+        """Counts the workers started: a failure reported for an earlier one is not this one's."""
         self._sent: int | None = None
         """The registry version the worker holds (``None``: none, or not known)."""
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
+            self.generation += 1
             self._executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self._spec, self._setup))
@@ -156,11 +159,13 @@ class VerifyPool:
             return asyncio.wrap_future(future)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def lost(self, exc: BaseException) -> None:
+    def lost(self, exc: BaseException, generation: int | None = None) -> None:
         """The worker failed, died or hung: kill it; the next batch starts a new one (the
-        registry sent again)."""
-        log.warning("verify_worker_failed", error=repr(exc)[:300])
-        self.close(grace_s=0.0)
+        registry sent again). ``generation``: the worker the failure came from; an earlier
+        one's (a batch queued before it was replaced) leaves the current worker alone."""
+        log.warning("verify_worker_failed", error=repr(exc)[:300], generation=generation)
+        if generation is None or generation == self.generation:
+            self.close(grace_s=0.0)
 
     def close(self, grace_s: float = 5.0) -> None:
         """Stop the worker: asked to end, killed if it has not within ``grace_s``."""

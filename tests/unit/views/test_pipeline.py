@@ -327,7 +327,10 @@ class _Cancelling:
         future.cancel()
         return future
 
-    def lost(self, exc: BaseException) -> None:
+    generation = 1
+
+    def lost(self, exc: BaseException, generation: int | None = None) -> None:
+        assert generation == self.generation
         self.lost_count += 1
 
 
@@ -438,3 +441,22 @@ def test_the_worker_ends_when_its_consumer_is_killed() -> None:
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError(f"worker {worker} outlived its parent")
+
+
+async def test_a_failure_of_a_replaced_worker_leaves_the_current_one_alone() -> None:
+    # a batch queued before its worker was replaced fails too: that must not kill the new one
+    records = _records(1)[:3]
+    pool = _pool()
+    try:
+        await pool.submit(records, scenario.registry(), 1)
+        old = pool.generation
+        pool.lost(RuntimeError("died"), old)
+        await pool.submit(records, scenario.registry(), 1)
+        current = pool.generation
+        assert current == old + 1
+        pool.lost(RuntimeError("the queued batch's answer"), old)
+        again = await pool.submit(records, scenario.registry(), 1)
+        assert pool.generation == current  # the same worker verified it
+        assert all(isinstance(v, Accepted) for v in again)
+    finally:
+        pool.close()
