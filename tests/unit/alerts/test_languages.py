@@ -12,6 +12,7 @@ import pytest
 
 from consumers.alerts.glossary import TABLES
 from consumers.alerts.i18n import (
+    CHINA_TIME,
     FSI,
     PDI,
     RLM,
@@ -33,7 +34,7 @@ from schemas.alerts import AlertRule
 from schemas.common import Language, Mineral, Province, TitleType
 from schemas.events.approvals_other import LpcoType
 from schemas.events.projects import ProjectStage
-from schemas.events.shipments_border import HoldReason
+from schemas.events.shipments_border import PAKISTAN_TIME, HoldReason
 
 
 def _fields(template: str) -> set[str]:
@@ -85,6 +86,21 @@ def test_dates_and_numbers_follow_each_locale() -> None:
     minerals = Terms("mineral", ("copper", "gold", "zinc"))
     assert [format_param(minerals, lang) for lang in Language] == [
         "copper, gold and zinc", "铜、金和锌", "تانبا، سونا، اور جست"]
+
+
+def test_remembered_texts_depend_on_the_instant_the_zone_and_the_language() -> None:
+    """Texts are cached (``i18n._remembered``): the key must hold everything that shapes them."""
+    utc = Moment(datetime(2026, 4, 14, 18, 30, tzinfo=UTC))
+    karachi = Moment(datetime(2026, 4, 14, 23, 30, tzinfo=PAKISTAN_TIME))  # the same instant
+    assert format_param(utc, Language.EN) == "14 April 2026, 23:30 PKT"
+    assert format_param(karachi, Language.EN) == "14 April 2026, 23:30 PKT"
+    assert format_param(utc, Language.EN, CHINA_TIME) == "15 April 2026, 02:30 CST (Beijing)"
+    assert format_param(karachi, Language.EN) == "14 April 2026, 23:30 PKT", "zone is in the key"
+    assert format_param(Number(7), Language.EN) == "7"
+    assert format_param(Number(12345), Language.ZH) == "12,345"
+    assert format_param(Number(Decimal("7.50")), Language.EN) == "7.5"
+    assert format_param(Day(date(2026, 2, 1)), Language.ZH) == "2026年2月1日"
+    assert format_param(Day(date(2026, 2, 1)), Language.EN) == "1 February 2026"
 
 
 def test_urdu_is_right_to_left_with_isolated_values() -> None:
