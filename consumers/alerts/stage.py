@@ -24,7 +24,7 @@ from consumers.alerts.deadlines import schedule
 from consumers.alerts.directory import Directory
 from consumers.alerts.render import alert_of
 from consumers.alerts.rules_events import event_notices
-from consumers.alerts.store import Placed, record_alerts, replace_deadlines
+from consumers.alerts.store import Placed, record_alerts, replace_all_deadlines
 from consumers.alerts.subscriptions import list_subscriptions
 from consumers.fold import Changes, Position
 from consumers.store_schema import Tables
@@ -112,10 +112,11 @@ class AlertStage:
     async def _schedule(self, conn: AsyncConnection, applied: Sequence[tuple[Accepted, Position]],
                         changes: Changes) -> None:
         where = {a.envelope.subject: (p.topic, p.partition) for a, p in applied}
+        wanted: dict[str, list[Placed]] = {}
         for family, subject, view in changes.views:
             if family.name in SCHEDULED_FAMILIES and subject in where:
-                placed = [Placed(d, *where[subject]) for d in schedule(view, self.config)]
-                await replace_deadlines(conn, subject, placed)
+                wanted[subject] = [Placed(d, *where[subject]) for d in schedule(view, self.config)]
+        await replace_all_deadlines(conn, wanted)
 
     def committed(self, new: Sequence[str]) -> None:
         """Call after the batch transaction committed: wakes the delivery worker."""

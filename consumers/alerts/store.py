@@ -7,13 +7,13 @@ very transaction that writes its views and consumed offsets.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import tables as t
@@ -85,16 +85,30 @@ async def replace_deadlines(
     conn: AsyncConnection, subject: str, wanted: Sequence[Placed]
 ) -> None:
     """Make ``subject``'s pending deadlines exactly ``wanted``; fired ones are never touched."""
-    dt = t.deadlines
-    keys = [p.deadline.key for p in wanted]
-    await conn.execute(dt.delete().where(dt.c.subject == subject, dt.c.fired_at.is_(None),
-                                         dt.c.key.not_in(keys)))
+    await replace_all_deadlines(conn, {subject: wanted})
+
+
+async def replace_all_deadlines(
+    conn: AsyncConnection, wanted: Mapping[str, Sequence[Placed]]
+) -> None:
+    """Make each subject's pending deadlines exactly its ``wanted`` ones, for a whole batch in
+    two statements (one compiled form each, whatever the batch's size); fired ones are never
+    touched."""
     if not wanted:
         return
-    stmt = dialect_insert(conn, dt).values([_deadline_row(p) for p in wanted])
+    dt = t.deadlines
+    kept = [(subject, p.deadline.key) for subject, placed in wanted.items() for p in placed]
+    await conn.execute(dt.delete().where(
+        dt.c.subject.in_(list(wanted)), dt.c.fired_at.is_(None),
+        tuple_(dt.c.subject, dt.c.key).not_in(kept)))
+    rows = [_deadline_row(p) for placed in wanted.values() for p in placed]
+    if not rows:
+        return
+    stmt = dialect_insert(conn, dt)
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=["key"], where=dt.c.fired_at.is_(None),
-        set_={"topic": stmt.excluded.topic, "log_partition": stmt.excluded.log_partition}))
+        set_={"topic": stmt.excluded.topic, "log_partition": stmt.excluded.log_partition}),
+        rows)
 
 
 def _placed(row: Any) -> Placed:
