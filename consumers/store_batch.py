@@ -74,7 +74,7 @@ async def lock_offsets(
     if not wanted:
         return {}
     rows = [{"topic": tp[0], "log_partition": tp[1], "next_offset": 0} for tp in wanted]
-    await conn.execute(dialect_insert(conn, t.offsets).values(rows).on_conflict_do_nothing())
+    await conn.execute(dialect_insert(conn, t.offsets).on_conflict_do_nothing(), rows)
     oc = t.offsets.c
     query = (select(oc.topic, oc.log_partition, oc.next_offset)
              .where(tuple_(oc.topic, oc.log_partition).in_(wanted))

@@ -39,8 +39,8 @@ async def queue(conn: AsyncConnection, tables: OutboxTables, alert_ids: Sequence
     rows = [{"alert_id": r[0], "target_id": r[1], "status": "pending", "attempts": 0,
              "updated_at": stamp} for r in pairs]
     if rows:
-        await conn.execute(dialect_insert(conn, tables.deliveries).values(rows)
-                           .on_conflict_do_nothing())
+        await conn.execute(dialect_insert(conn, tables.deliveries).on_conflict_do_nothing(),
+                           rows)  # executemany: one compiled form (see ``record_alerts``)
     return len(rows)
 
 
