@@ -57,10 +57,10 @@ $(AXE)/node_modules: $(AXE)/package.json $(AXE)/package-lock.json
 
 # EMINING_REQUIRE_KAFKA/_POSTGRES/_OIDC/_BROWSER=1: a missing broker, database, identity provider
 # or browser (chromium + chromedriver) fails the run, never skips. The suite runs as two pytest
-# sessions side by side, one per core (tests/lanes.sh says which tests go where); either failing,
+# sessions side by side, one per core (tests/lanes.py says which tests go where); either failing,
 # or collecting nothing (pytest's exit 5: a broken run, not a green one), fails `make test`.
 test: lint $(OIDC)/node_modules $(AXE)/node_modules
-	PYTEST=$(BIN)/pytest bash tests/lanes.sh
+	PYTEST=$(BIN)/pytest $(BIN)/python tests/lanes.py
 
 demo: $(VENV)
 	$(BIN)/emining demo
