@@ -9,7 +9,7 @@ number keeps its order and never drags the punctuation around it to the wrong si
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 from babel import Locale
@@ -66,12 +66,16 @@ def format_param(param: Param, language: Language, zone: tzinfo = PAKISTAN_TIME)
 
     Babel's formatting is ~0.1 ms a value and the same dates and counts recur in alert after
     alert (three languages each), so dates, moments, whole numbers and term lists are
-    remembered (``_remembered``: the value, the language and the zone decide the text)."""
+    remembered (``_remembered``), keyed by what decides the text: a moment as its instant in UTC
+    (equal datetimes can be different instants: a repeated hour's ``fold``), and only in a zone
+    whose label is fixed here (a zone's name is not part of its equality)."""
     match param:
-        case Day() | Moment() | Terms():
+        case Day() | Terms():
             return _remembered(param, language, zone)
         case Number(value) if type(value) is int:
             return _remembered(param, language, zone)
+        case Moment(value) if value.tzinfo is not None and zone in _ZONE_LABELS:
+            return _remembered(Moment(value.astimezone(UTC)), language, zone)
     return _format(param, language, zone)
 
 

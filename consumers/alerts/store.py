@@ -83,6 +83,12 @@ def _deadline_row(placed: Placed) -> dict[str, object]:
             "params": json.dumps(dict(d.params), sort_keys=True)}
 
 
+DEADLINE_SUBJECTS = 200
+"""Subjects per DELETE of ``replace_all_deadlines``: PostgreSQL refuses a ``(subject, key) NOT IN``
+list of some thousands of pairs ("stack depth limit exceeded"), which one batch of licences
+(three reminders each) can reach."""
+
+
 async def replace_deadlines(
     conn: AsyncConnection, subject: str, wanted: Sequence[Placed]
 ) -> None:
@@ -99,10 +105,13 @@ async def replace_all_deadlines(
     if not wanted:
         return
     dt = t.deadlines
-    kept = [(subject, p.deadline.key) for subject, placed in wanted.items() for p in placed]
-    await conn.execute(dt.delete().where(
-        dt.c.subject.in_(list(wanted)), dt.c.fired_at.is_(None),
-        tuple_(dt.c.subject, dt.c.key).not_in(kept)))
+    subjects = list(wanted)
+    for at in range(0, len(subjects), DEADLINE_SUBJECTS):
+        some = subjects[at:at + DEADLINE_SUBJECTS]
+        kept = [(subject, p.deadline.key) for subject in some for p in wanted[subject]]
+        await conn.execute(dt.delete().where(
+            dt.c.subject.in_(some), dt.c.fired_at.is_(None),
+            tuple_(dt.c.subject, dt.c.key).not_in(kept)))
     rows = [_deadline_row(p) for placed in wanted.values() for p in placed]
     if not rows:
         return

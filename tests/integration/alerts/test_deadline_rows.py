@@ -93,3 +93,16 @@ def _re(placed: Placed, subject: str) -> Placed:
     """``placed`` for ``subject`` (its key names the subject, as the rules' keys do)."""
     key = placed.deadline.key.rsplit(":", 1)[1]
     return _placed(subject, key, placed.partition)
+
+
+async def test_a_batch_of_thousands_of_subjects_is_replaced_in_one_go(store: AlertStore) -> None:
+    """3,000 licences with three reminders each: one pair list for all of them was too deep for
+    PostgreSQL's parser ("stack depth limit exceeded"); the DELETE goes in slices of subjects."""
+    subjects = [f"L{n:05d}" for n in range(3000)]
+    async with store.writing() as conn:
+        await replace_all_deadlines(conn, {s: [_placed(s, k) for k in "123"] for s in subjects})
+    async with store.writing() as conn:
+        await replace_all_deadlines(conn, {s: [_placed(s, k, 1) for k in "34"] for s in subjects})
+    rows = await _rows(store)
+    assert len(rows) == 6000
+    assert {(k, p) for _, k, p, _ in rows} == {("3", 1), ("4", 1)}

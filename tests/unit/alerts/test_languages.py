@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import string
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -101,6 +102,24 @@ def test_remembered_texts_depend_on_the_instant_the_zone_and_the_language() -> N
     assert format_param(Number(Decimal("7.50")), Language.EN) == "7.5"
     assert format_param(Day(date(2026, 2, 1)), Language.ZH) == "2026年2月1日"
     assert format_param(Day(date(2026, 2, 1)), Language.EN) == "1 February 2026"
+
+
+def test_equal_moments_that_are_different_instants_or_zones_keep_their_own_text() -> None:
+    """Found by review: datetimes compare equal across a repeated hour's ``fold``, and zones of
+    one offset compare equal whatever their names; neither may share a remembered text."""
+    new_york = ZoneInfo("America/New_York")
+    first = Moment(datetime(2024, 11, 3, 1, 30, tzinfo=new_york))  # EDT, 05:30 UTC
+    second = Moment(datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=new_york))  # EST, 06:30 UTC
+    assert first == second, "the premise: they compare equal"
+    assert format_param(first, Language.EN, UTC) == "3 November 2024, 05:30 (UTC)"
+    assert format_param(second, Language.EN, UTC) == "3 November 2024, 06:30 (UTC)"
+    assert format_param(first, Language.EN) == "3 November 2024, 10:30 PKT"
+    assert format_param(second, Language.EN) == "3 November 2024, 11:30 PKT"
+    moscow, nairobi = timezone(timedelta(hours=3), "MSK"), timezone(timedelta(hours=3), "EAT")
+    noon = Moment(datetime(2026, 4, 14, 12, tzinfo=UTC))
+    assert moscow == nairobi, "the premise: they compare equal"
+    assert format_param(noon, Language.EN, moscow) == "14 April 2026, 15:00 (MSK)"
+    assert format_param(noon, Language.EN, nairobi) == "14 April 2026, 15:00 (EAT)"
 
 
 def test_urdu_is_right_to_left_with_isolated_values() -> None:
