@@ -121,6 +121,7 @@ async def drain(consumer: Consumer, ends: Mapping[TopicPartition, int], *,
                 progressed = loop.time()
             if out:
                 yield out
+                progressed = loop.time()  # the caller's time with the batch is not the broker's
             elif loop.time() - progressed > timeout_s:
                 names = sorted(f"{tp.topic}[{tp.partition}]" for tp in todo)
                 raise TimeoutError(f"no records from {names} for {timeout_s:g}s")

@@ -192,6 +192,7 @@ class LogReader:
                             raise TimeoutError(f"no records from {names} for {self.timeout_s:g}s")
                     if ready := merge.ready():
                         yield ready
+                        progressed = loop.time()  # the caller's time is not the broker's
             finally:
                 consumer.pause(*ends)
 

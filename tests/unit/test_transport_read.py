@@ -94,6 +94,18 @@ async def test_a_stall_ends_in_a_timeout_naming_the_partitions() -> None:
     assert consumer.paused == {TP0, TP1}
 
 
+async def test_a_caller_slower_than_the_timeout_with_a_batch_is_no_stall() -> None:
+    """Found by review: the time a caller spent with a batch counted as the broker's silence, so
+    one empty fetch after a long batch (replay applying 1,000 records) ended the read."""
+    consumer = Scripted(steps=[({TP0: [Rec(0, 0)]}, {TP0: 1}), ({}, {}),
+                               ({TP0: [Rec(0, 1)]}, {TP0: 2})], positions={TP0: 0})
+    got = []
+    async for batch in drain(consumer, {TP0: 2}, timeout_s=0.2, fetch_ms=1):
+        got.append([r.offset for r in batch])
+        await asyncio.sleep(0.3)  # longer than timeout_s
+    assert got == [[0], [1]]
+
+
 async def test_fetch_some_reads_again_after_a_seek_back_and_stops_once_nothing_is_behind() -> None:
     consumer = Scripted(
         steps=[({}, {}),  # a fetch that brings nothing is skipped, not returned
