@@ -89,13 +89,6 @@ list of some thousands of pairs ("stack depth limit exceeded"), which one batch 
 (three reminders each) can reach."""
 
 
-async def replace_deadlines(
-    conn: AsyncConnection, subject: str, wanted: Sequence[Placed]
-) -> None:
-    """Make ``subject``'s pending deadlines exactly ``wanted``; fired ones are never touched."""
-    await replace_all_deadlines(conn, {subject: wanted})
-
-
 async def replace_all_deadlines(
     conn: AsyncConnection, wanted: Mapping[str, Sequence[Placed]]
 ) -> None:

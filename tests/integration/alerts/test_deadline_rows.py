@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from consumers.alerts import tables as t
 from consumers.alerts.model import Deadline
-from consumers.alerts.store import AlertStore, Placed, replace_all_deadlines, replace_deadlines
+from consumers.alerts.store import AlertStore, Placed, replace_all_deadlines
 from consumers.store import ViewStore
 from schemas.alerts import AlertRule
 from tests.integration.views.conftest import fresh_database, postgres_url  # noqa: F401
@@ -55,7 +55,7 @@ async def test_each_subject_ends_with_its_wanted_deadlines_and_fired_ones_stay(
         store: AlertStore) -> None:
     async with store.writing() as conn:
         for subject, keys in (("A", "12"), ("B", "12"), ("C", "1")):
-            await replace_deadlines(conn, subject, [_placed(subject, k) for k in keys])
+            await replace_all_deadlines(conn, {subject: [_placed(subject, k) for k in keys]})
         await conn.execute(update(t.deadlines).where(t.deadlines.c.key.like("%:A:2"))
                            .values(fired_at="2026-05-01T00:00:00Z"))
     async with store.writing() as conn:
@@ -80,7 +80,8 @@ async def test_a_batch_gives_what_one_subject_at_a_time_gives(store: AlertStore)
         await replace_all_deadlines(conn, first)
     async with store.writing() as conn:
         for subject, placed in later.items():
-            await replace_deadlines(conn, f"X{subject}", [_re(p, f"X{subject}") for p in placed])
+            await replace_all_deadlines(  # one subject a statement
+                conn, {f"X{subject}": [_re(p, f"X{subject}") for p in placed]})
         await replace_all_deadlines(conn, {f"Y{s}": [_re(p, f"Y{s}") for p in placed]
                                            for s, placed in later.items()})
     rows = await _rows(store)

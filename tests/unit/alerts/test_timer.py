@@ -11,7 +11,7 @@ from consumers.alerts.clock import ManualClock
 from consumers.alerts.config import AlertConfig
 from consumers.alerts.deadlines import schedule
 from consumers.alerts.directory import Directory
-from consumers.alerts.store import AlertStore, Placed, replace_deadlines
+from consumers.alerts.store import AlertStore, Placed, replace_all_deadlines
 from consumers.alerts.timers import DeadlineTimer
 from consumers.store import ViewStore
 from consumers.store_batch import lock_offsets, view_row
@@ -39,7 +39,7 @@ async def _store(tmp_path: Path) -> ViewStore:
     async with store.writing() as (conn, tables):
         await conn.execute(tables.shipments.insert().values(
             view_row(FAMILIES[SHIPMENTS], view.shipment_id, view)))
-        await replace_deadlines(conn, view.shipment_id, [Placed(deadline, *TP)])
+        await replace_all_deadlines(conn, {view.shipment_id: [Placed(deadline, *TP)]})
         await lock_offsets(conn, tables, [TP])
         await conn.execute(update(tables.offsets).values(next_offset=5))
     return store
