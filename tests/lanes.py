@@ -52,6 +52,7 @@ class Run:
         env = {**os.environ, **REQUIRE}
         self.started = time.monotonic()
         self.ended: dict[str, float] = {}
+        self.stopping = False
         self._log_a = (LOGS / "lane-a.log").open("wb")
         args = lanes(extra)
         # Sessions of their own: a Ctrl-C reaches this process alone, which interrupts each
@@ -62,7 +63,6 @@ class Run:
                                   stderr=subprocess.STDOUT, start_new_session=True)
         self._waiter = threading.Thread(target=self._wait_a, daemon=True)
         self._waiter.start()
-        self.stopping = False
 
     def _wait_a(self) -> None:
         self.a.wait()
