@@ -44,6 +44,7 @@ from infra.logging import configure_logging
 from tests.integration.alerts.consumer_main import TIMER_S
 from tests.integration.alerts.pipeline import plugin
 from tests.integration.views.consumer_main import decode
+from transport import eventloop
 
 
 class Trace:
@@ -161,5 +162,5 @@ async def _main(config_json: str, state: Path, trace_path: Path | None) -> None:
 
 if __name__ == "__main__":
     configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
-    asyncio.run(_main(sys.argv[1], Path(sys.argv[2]),
+    eventloop.run(_main(sys.argv[1], Path(sys.argv[2]),
                       Path(sys.argv[3]) if len(sys.argv) > 3 else None))

@@ -72,6 +72,7 @@ from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for
 from tests.integration.views.consumer_main import encode
+from transport import eventloop
 from transport.access import KafkaAccess
 from transport.meta import partitions_of
 
@@ -343,7 +344,7 @@ def main() -> None:
     quiet_logging()
     with stdout_to_stderr():
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
-        report = asyncio.run(bench(args.rate, args.seconds, profile))
+        report = eventloop.run(bench(args.rate, args.seconds, profile))
     write_json_out(args.json_out, "alerts", report, summary(report))
     if args.json:
         print_json(report)

@@ -25,7 +25,6 @@ event's inspection is in it; ``DIR/replay.prof``); ``python -m benchmarks.profil
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import cProfile
 import json
@@ -61,6 +60,7 @@ from schemas.signing import PrivateKey, b64, unb64
 from tests.integration.audit.bus import Bus
 from tests.unit.audit.parties import Parties
 from tests.unit.audit.scenario import story
+from transport import eventloop
 from transport.access import KafkaAccess
 
 EVENTS_PER_PROJECT = 21.9
@@ -250,7 +250,7 @@ def main() -> None:
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     with stdout_to_stderr():
-        result = asyncio.run(run(args, state))
+        result = eventloop.run(run(args, state))
     write_json_out(args.json_out, "audit", result, summary(result))
     if args.json:
         print_json(result)

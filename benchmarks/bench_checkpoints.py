@@ -68,6 +68,7 @@ from schemas.signing import PrivateKey
 from tests.integration.views.conftest import config_for
 from tests.integration.views.consumer_main import encode
 from tests.kafka_support import access_env
+from transport import eventloop
 from transport.access import KafkaAccess
 from transport.sender import RecordSender
 
@@ -333,11 +334,11 @@ def main() -> None:
     quiet_logging()
     if args.checkpointer:  # the child: checkpoints topic, refusals topic, then the logs
         checkpoints, refusals, *logs = args.topics  # stdout: "running" once started
-        asyncio.run(run_checkpointer(kafka_access(Settings()), checkpoints, refusals, logs,
+        eventloop.run(run_checkpointer(kafka_access(Settings()), checkpoints, refusals, logs,
                                      args.every_seconds, args.checkpointer_nice))
         return
     with stdout_to_stderr():
-        report = asyncio.run(bench(args.events, args.rounds, args.batch, args.every_seconds,
+        report = eventloop.run(bench(args.events, args.rounds, args.batch, args.every_seconds,
                                    args.checkpointer_nice))
     write_json_out(args.json_out, "checkpoints", report, summary_rows(report))
     if args.json:

@@ -26,7 +26,6 @@ Exits 0 whatever the numbers; ``target_met`` says whether the overall p95 is at 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import cProfile
 import hashlib
@@ -92,6 +91,7 @@ from schemas.envelope import Envelope, seal, to_record
 from schemas.lifecycles import status_in
 from schemas.registry import Registry, seed_events
 from schemas.signing import PrivateKey
+from transport import eventloop
 from transport.meta import key_partition
 
 TARGET_MS = 50.0
@@ -597,7 +597,7 @@ def main() -> None:
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
     quiet_logging()
     with stdout_to_stderr():
-        result = asyncio.run(bench(per_kind=args.requests, langs=langs, seed=args.seed,
+        result = eventloop.run(bench(per_kind=args.requests, langs=langs, seed=args.seed,
                                    scale=args.scale, store_url=args.store,
                                    profile=args.profile))
     write_json_out(args.json_out, "console", result, summary(result))

@@ -63,6 +63,7 @@ from schemas.registry import seed_events
 from schemas.signing import PrivateKey, b64
 from schemas.topics import catalogue
 from tests.kafka_support import access_env, settings_for
+from transport import eventloop
 from transport.access import KafkaAccess
 
 
@@ -178,6 +179,7 @@ async def run(kafka: KafkaAccess, requests: int, concurrency: int,
         server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
             [sys.executable, *profiler, "-m", "uvicorn", "infra.compose.app:build_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             "--loop", eventloop.chosen_loop(), "--http", "httptools",
              "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -230,7 +232,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     with stdout_to_stderr():
-        result = asyncio.run(run_on(args.bootstrap, args.requests, args.concurrency,
+        result = eventloop.run(run_on(args.bootstrap, args.requests, args.concurrency,
                                     args.profile and args.profile.resolve()))
     write_json_out(args.json_out, "gateway", result, summary(result))
     if args.json:

@@ -46,6 +46,7 @@ from schemas.base import EventData
 from schemas.catalogue import model_for
 from schemas.envelope import KafkaRecord
 from schemas.signing import PrivateKey
+from transport import eventloop
 from transport.access import KafkaAccess
 from transport.sender import producer_config
 
@@ -178,7 +179,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     with stdout_to_stderr():
-        where, result = asyncio.run(run_on(args.bootstrap, args.events, args.profile))
+        where, result = eventloop.run(run_on(args.bootstrap, args.events, args.profile))
     write_json_out(args.json_out, "publish", result, summary(result))
     if args.json:
         print_json(result)

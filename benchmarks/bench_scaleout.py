@@ -46,6 +46,7 @@ from consumers.store_read import offsets
 from infra.local_postgres import LocalPostgres
 from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
+from transport import eventloop
 from transport.access import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +163,7 @@ def main() -> None:
         parser.error("--processes: one or more positive counts, e.g. 1,3")
     quiet_logging()
     with stdout_to_stderr():
-        report = asyncio.run(bench(args.events, args.batch, counts))
+        report = eventloop.run(bench(args.events, args.batch, counts))
     write_json_out(args.json_out, "scaleout", report, summary(report))
     if args.json:
         print_json(report)

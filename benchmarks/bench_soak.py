@@ -20,7 +20,6 @@ pool), fitted by least squares. "Flat" here: that slope under 1 MB per 100k even
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import tempfile
 import time
@@ -45,6 +44,7 @@ from producers.publisher import Draft, Publisher
 from schemas.base import EventData
 from schemas.catalogue import model_for
 from schemas.signing import PrivateKey
+from transport import eventloop
 from transport.access import KafkaAccess
 
 CALL = 5_000
@@ -159,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     with stdout_to_stderr():
-        result = asyncio.run(run_on(args.bootstrap, args.events, args.samples))
+        result = eventloop.run(run_on(args.bootstrap, args.events, args.samples))
     write_json_out(args.json_out, "soak", result, summary(result))
     if args.json:
         print_json(result)

@@ -53,6 +53,7 @@ from tests.integration.views.bus import Bus
 from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
 from tests.kafka_support import access_env
+from transport import eventloop
 from transport.access import KafkaAccess
 from transport.meta import partitions_of
 
@@ -213,14 +214,14 @@ def main() -> None:
     if args.raw_consumer:  # the child process: its stdout is the parent's pipe
         kafka = kafka_access(Settings())
         with stdout_to_stderr():
-            measured = asyncio.run(raw_consume(kafka, args.topics, args.batch))
+            measured = eventloop.run(raw_consume(kafka, args.topics, args.batch))
         print(json.dumps(measured))
         return
     with stdout_to_stderr():
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-        report = asyncio.run(bench(args.events, args.batch, profile))
+        report = eventloop.run(bench(args.events, args.batch, profile))
     write_json_out(args.json_out, "views", report, summary(report))
     if args.json:
         print_json(report)

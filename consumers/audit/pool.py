@@ -26,6 +26,7 @@ from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
+from transport import eventloop
 from transport.access import KafkaAccess
 
 SLICE = 2000
@@ -102,7 +103,7 @@ def _inspect_slice(piece: Slice) -> SliceResult:
     assert isinstance(timeout_s, float)
     kafka = _STATE["kafka"]
     assert isinstance(kafka, KafkaAccess), "worker not initialised"
-    records = asyncio.run(read_slice(kafka, piece, timeout_s))
+    records = eventloop.run(read_slice(kafka, piece, timeout_s))
     offsets = array("q", (r.offset for r in records))
     hashes = b"".join(leaf_hash_of(r) for r in records)
     return SliceResult(piece, inspector.inspect_many(records), offsets, hashes,

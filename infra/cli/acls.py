@@ -4,7 +4,6 @@ participants registry, never set by hand) and the platform services' own credent
 
 from __future__ import annotations
 
-import asyncio
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +14,7 @@ from infra.cli.common import console as out
 from infra.cli.common import deferred, expected_errors, fail, print_json, write_secret
 from infra.cli.common import err_console as err
 from infra.kafka_admin.acl_policy import SECURITY_OFF, AclOutcome, apply_policy
+from transport import eventloop
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -81,7 +81,7 @@ def apply_acl_policy(
         registry, why = await compose.load_registry_or_why(settings)
         return await apply_policy(settings, kafka, registry, why)
 
-    outcome = asyncio.run(go())
+    outcome = eventloop.run(go())
     if as_json:
         print_json(outcome.to_json())
         return
@@ -105,7 +105,7 @@ def list_acls(
         fail(f"no ACLs to list: {SECURITY_OFF}")
     from infra.kafka_admin.admin import current_acls  # noqa: PLC0415 - keep CLI start-up light
 
-    acls = sorted(asyncio.run(current_acls(kafka_access(settings))),
+    acls = sorted(eventloop.run(current_acls(kafka_access(settings))),
                   key=lambda a: (a.principal, a.resource, a.name, a.operation))
     if as_json:
         print_json([{**acl.to_json(), "managed": managed(acl.principal)} for acl in acls])
@@ -151,7 +151,7 @@ def service_credential(
         principal = f"User:{username}"
         return password, await apply_acls(kafka, service_acls(service.value), only={principal})
 
-    password, changes = asyncio.run(go())
+    password, changes = eventloop.run(go())
     if password_file is not None:
         write_secret(password_file, password + "\n")
     shown = None if password_file is not None else password

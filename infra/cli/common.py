@@ -135,10 +135,10 @@ def completer(among: type[StrEnum]) -> Callable[[str], list[str]]:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; an ``EminingError`` becomes a one-line error and exit code 1."""
-    import asyncio  # noqa: PLC0415 - keep start-up light
+    from transport import eventloop  # noqa: PLC0415 - keep start-up light
 
     try:
-        return asyncio.run(coro)
+        return eventloop.run(coro)
     except EminingError as exc:
         fail(str(exc))
 

@@ -4,7 +4,6 @@ the ACLs derived from the registry), list what the cluster holds.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +13,7 @@ from infra.cli.common import deferred, expected_errors, print_json
 from infra.cli.common import err_console as err
 from infra.kafka_admin.acl_policy import AclOutcome, apply_policy
 from schemas.topics import catalogue
+from transport import eventloop
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -77,7 +77,7 @@ def apply_catalogue(
     settings = Settings()
     kafka = kafka_access(settings)
     applied: list[Durability] = []
-    changes, outcome = asyncio.run(_apply_all(settings, kafka, applied))
+    changes, outcome = eventloop.run(_apply_all(settings, kafka, applied))
     used = applied[0]
     if as_json:
         print_json([{**change.to_json(), "applied": used.to_json()} for change in changes])
@@ -134,7 +134,7 @@ def list_topics(
 ) -> None:
     """Every non-internal topic on the broker, with partitions and config overrides."""
     settings = Settings()
-    topics = asyncio.run(
+    topics = eventloop.run(
         describe_topics(kafka_access(settings), timeout_s=settings.client_timeout_s)
     )
     if as_json:

@@ -19,6 +19,7 @@ from consumers.runner import run_views
 from infra.logging import configure_logging
 from tests.integration.alerts.pipeline import plugin
 from tests.integration.views.consumer_main import decode
+from transport import eventloop
 
 TIMER_S = "EMINING_TEST_ALERT_TIMER_S"
 """The deadline timer's interval (the tests': 0.2 s; the alerts benchmark: 30 s, as in
@@ -35,4 +36,4 @@ async def _main(config_json: str, state: Path) -> None:
 
 if __name__ == "__main__":
     configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
-    asyncio.run(_main(sys.argv[1], Path(sys.argv[2])))
+    eventloop.run(_main(sys.argv[1], Path(sys.argv[2])))

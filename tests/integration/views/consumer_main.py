@@ -28,6 +28,7 @@ from consumers.runner import run_views
 from infra.logging import configure_logging
 from schemas.timing import TimeBounds
 from tests.integration.views import scenario
+from transport import eventloop
 from transport.access import KafkaAccess
 
 
@@ -72,4 +73,4 @@ async def _main(config: ViewsConfig) -> None:
 
 if __name__ == "__main__":
     configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
-    asyncio.run(_main(decode(sys.argv[1])))
+    eventloop.run(_main(decode(sys.argv[1])))
