@@ -38,7 +38,11 @@ FreshnessReport = dict[str, dict[str, PartitionFreshness]]
 class Freshness:
     """Asks the broker for end offsets (cached ``ttl_s``) and sets them beside the stored ones.
 
-    Covers ``topics`` and every topic the store holds offsets for.
+    Covers ``topics`` and every topic the store holds offsets for. With ``ttl_s=0`` every answer
+    is *fresh*: read from the broker after the call began, so it counts every record the broker
+    had acknowledged by then. Concurrent callers share those reads: one that finds a read in
+    flight (begun before it asked, so not fresh enough for it) waits for it, then shares the
+    next; however many ask at once, the broker is asked at most twice for them.
     """
 
     def __init__(
@@ -51,6 +55,10 @@ class Freshness:
         self._partitions: dict[str, tuple[float, list[int]]] = {}
         self._cache: tuple[float, frozenset[str], dict[TopicPartitionKey, int]] | None = None
         self._lock = asyncio.Lock()
+        self._reads = 0
+        """Fresh reads begun so far (``ttl_s=0``)."""
+        self._last_read: tuple[int, frozenset[str], dict[TopicPartitionKey, int]] | None = None
+        """The last fresh read that succeeded: its number, topics and end offsets."""
 
     async def close(self) -> None:
         if self._consumer is not None:
@@ -59,6 +67,8 @@ class Freshness:
 
     async def end_offsets(self, extra: Iterable[str] = ()) -> dict[TopicPartitionKey, int] | None:
         topics = frozenset(self._topics) | frozenset(extra)
+        if self._ttl_s <= 0:
+            return await self._fresh(topics)
         async with self._lock:
             if (self._cache and self._cache[1] == topics
                     and time.monotonic() - self._cache[0] < self._ttl_s):
@@ -70,6 +80,23 @@ class Freshness:
                 await self.close()
                 return None
             self._cache = (time.monotonic(), topics, ends)
+            return ends
+
+    async def _fresh(self, topics: frozenset[str]) -> dict[TopicPartitionKey, int] | None:
+        begun_before = self._reads
+        async with self._lock:
+            last = self._last_read
+            if last is not None and last[0] > begun_before and last[1] == topics:
+                return last[2]  # read after this call began: fresh enough for it
+            self._reads += 1
+            number = self._reads
+            try:
+                ends = await asyncio.wait_for(self._fetch(topics), self._timeout_s)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("end_offsets_unavailable", error=repr(exc)[:200])
+                await self.close()
+                return None
+            self._last_read = (number, topics, ends)
             return ends
 
     async def _partitions_of(self, topic: str) -> list[int]:

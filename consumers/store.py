@@ -57,11 +57,18 @@ def normalize_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
+READER_POOL = 16
+"""SQLite read connections kept open (each is a thread of aiosqlite's). SQLAlchemy's default
+of 5 was below the gateway's concurrent requests: connections past it were opened and closed
+again for each read, each a new thread and three PRAGMAs (docs/performance.md)."""
+
+
+def _sqlite_engine(url: str, *, begin: str, pool_size: int = 5) -> AsyncEngine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 60})
+    engine = create_async_engine(url, connect_args={"timeout": 60}, pool_size=pool_size,
+                                 max_overflow=2 * pool_size)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -86,7 +93,7 @@ class ViewStore:
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
             self._writer = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
-            self._reader = _sqlite_engine(self.url, begin="BEGIN")
+            self._reader = _sqlite_engine(self.url, begin="BEGIN", pool_size=READER_POOL)
         else:
             self._writer = self._reader = create_async_engine(self.url, pool_size=4)
         self._inserted = 0

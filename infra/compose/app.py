@@ -3,6 +3,8 @@
 # No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations at
 # run time, and they name callables local to the functions that build them.
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -87,8 +89,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     # Its own, uncached: a second-old end offset could call the views caught up while a record
     # that makes the step possible is on its way.
     lookup_freshness = Freshness(gateway.sender.kafka, ViewTopics().consumed(), ttl_s=0.0)
-    gateway.status_of = lifecycle_lookup(views, lookup_freshness)
-    gateway.judge = subject_judge(views, lookup_freshness)
+    gateway.status_of, gateway.judge = _lookups(views, lookup_freshness)
     alert_config = alerts_wiring.alert_config(settings)
     alerts = AlertsService(AlertStore(views), lambda: Directory(gateway.registry, alert_config),
                            alerts_wiring.alert_clock(settings),
@@ -202,25 +203,62 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-async def _caught_up(views: ViewStore, freshness: Freshness, subject: str, topic: str) -> bool:
-    """Whether the views have applied everything on the subject's partition."""
-    parts = (await freshness.report(await offsets(views))).get(topic, {})
+class AppliedOffsets:
+    """The views store's next offset per partition, for the gateway's lookups: read at most once
+    every ``ttl_s``, the requests that ask meanwhile sharing one read.
+
+    Offsets only grow, so an answer up to ``ttl_s`` old can only be behind: the views then look
+    less caught up than they are, never more, and the consumers judge the step alone. Each
+    request reading them itself (twice: the subject and the lifecycle check) was a read
+    transaction on the store each time (docs/performance.md, "Fifth pass")."""
+
+    def __init__(self, views: ViewStore, ttl_s: float = 0.1) -> None:
+        self._views, self._ttl_s = views, ttl_s
+        self._lock = asyncio.Lock()
+        self._read: tuple[float, dict[tuple[str, int], int]] | None = None
+
+    async def get(self) -> dict[tuple[str, int], int]:
+        async with self._lock:
+            if self._read is None or time.monotonic() - self._read[0] >= self._ttl_s:
+                began = time.monotonic()  # the answer's age counts from before the read
+                self._read = (began, await offsets(self._views))
+            return self._read[1]
+
+
+def _lookups(views: ViewStore, freshness: Freshness) -> tuple[StatusLookup, SubjectJudge]:
+    """The gateway's two checks of a step against the views, sharing the applied offsets."""
+    applied = AppliedOffsets(views)
+    return lifecycle_lookup(views, freshness, applied), subject_judge(views, freshness, applied)
+
+
+async def _caught_up(applied: AppliedOffsets, freshness: Freshness, subject: str,
+                     topic: str) -> bool:
+    """Whether the views have applied everything on the subject's partition that the broker
+    had acknowledged when this was asked (``freshness`` reads the end offsets fresh)."""
+    stored = await applied.get()
+    ends = await freshness.end_offsets({t for t, _ in stored})
+    if ends is None:
+        return False
+    parts = {p for t, p in (*stored, *ends) if t == topic}
     if not parts:
         return False
-    mine = parts.get(str(key_partition(subject.encode(), len(parts))))
-    return mine is not None and mine.lag == 0
+    mine = key_partition(subject.encode(), len(parts))
+    end = ends.get((topic, mine))
+    return end is not None and end <= stored.get((topic, mine), 0)
 
 
-def subject_judge(views: ViewStore, freshness: Freshness) -> SubjectJudge:
+def subject_judge(views: ViewStore, freshness: Freshness,
+                  applied: AppliedOffsets | None = None) -> SubjectJudge:
     """What the views would refuse of an event on its subject as it stands, for the gateway to
     refuse at the door (the same rules as ``consumers.fold``): another party than the one the
     subject is registered to, a subject that exists already, a fact its state rules out (a
     delivery to a mine, a clearance of another declaration). Only when the views are caught up
     with the subject's partition: else the consumers decide alone."""
+    seen = applied or AppliedOffsets(views)
 
     async def judge(data: EventData) -> tuple[int, str, str] | None:
         family = FAMILIES.get(data.TOPIC)
-        if family is None or not await _caught_up(views, freshness, data.subject, data.TOPIC):
+        if family is None or not await _caught_up(seen, freshness, data.subject, data.TOPIC):
             return None
         async with views.reading() as (conn, tables):
             found = await load_views(conn, tables.view(family.name), family.view_type,
@@ -241,12 +279,14 @@ def subject_judge(views: ViewStore, freshness: Freshness) -> SubjectJudge:
     return judge
 
 
-def lifecycle_lookup(views: ViewStore, freshness: Freshness) -> StatusLookup:
+def lifecycle_lookup(views: ViewStore, freshness: Freshness,
+                     applied: AppliedOffsets | None = None) -> StatusLookup:
     """The gateway's view of a file's status: caught up only when the views have applied
     everything on the subject's partition (else the consumers judge the step alone)."""
+    seen = applied or AppliedOffsets(views)
 
     async def status_of(subject: str, topic: str) -> tuple[bool, str | None]:
-        if not await _caught_up(views, freshness, subject, topic):
+        if not await _caught_up(seen, freshness, subject, topic):
             return False, None
         for family in FAMILIES.values():  # the topics' own views: those with a lifecycle
             doc = await get_view(views, family.name, subject)

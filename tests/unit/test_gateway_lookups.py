@@ -1,0 +1,125 @@
+"""The gateway's catch-up check: fresh end offsets shared by concurrent requests, applied offsets
+read once for many, and the answer the same as reading both for each request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from consumers.freshness import Freshness
+from infra.compose import app as app_module
+from infra.compose.app import AppliedOffsets, _caught_up
+from transport.meta import key_partition
+
+TOPIC = "emining.projects.v1"
+
+
+class CountingFreshness(Freshness):
+    """``Freshness(ttl_s=0)`` whose broker is a counter: read n answers ``{(t, 0): n}``."""
+
+    def __init__(self, fail_reads: frozenset[int] = frozenset()) -> None:
+        super().__init__(None, ("t",), ttl_s=0.0)
+        self.reads = 0
+        self.fail_reads = fail_reads
+
+    async def _fetch(self, topics: frozenset[str]) -> dict[tuple[str, int], int]:
+        self.reads += 1
+        number = self.reads
+        await asyncio.sleep(0.02)
+        if number in self.fail_reads:
+            raise OSError("broker away")
+        return {(t, 0): number for t in sorted(topics)}
+
+
+async def _ask(freshness: Freshness) -> int:
+    ends = await freshness.end_offsets()
+    assert ends is not None
+    return ends[("t", 0)]
+
+
+async def test_concurrent_callers_share_reads_begun_after_they_asked() -> None:
+    freshness = CountingFreshness()
+    first = asyncio.create_task(_ask(freshness))
+    await asyncio.sleep(0.005)  # read 1 is in flight: it began before the others asked
+    others = await asyncio.gather(*(_ask(freshness) for _ in range(20)))
+    assert await first == 1
+    assert others == [2] * 20  # not read 1's answer, and one read for all twenty
+    assert freshness.reads == 2
+    assert await _ask(freshness) == 3  # read 2 began before this call: a new read
+
+
+async def test_a_failed_read_answers_none_and_is_never_shared() -> None:
+    freshness = CountingFreshness(fail_reads=frozenset({1}))
+    assert await freshness.end_offsets() is None
+    assert await _ask(freshness) == 2
+
+
+async def test_cached_freshness_still_reuses_within_its_ttl() -> None:
+    freshness = CountingFreshness()
+    freshness._ttl_s = 60.0
+    assert [await _ask(freshness) for _ in range(3)] == [1, 1, 1]
+
+
+class _Views:
+    """Stands in for the views store: ``offsets`` below is what reads it."""
+
+
+async def test_applied_offsets_are_read_once_for_concurrent_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[int] = []
+
+    async def offsets(_: Any) -> dict[tuple[str, int], int]:
+        reads.append(len(reads) + 1)
+        await asyncio.sleep(0.01)
+        return {(TOPIC, 0): len(reads)}
+
+    monkeypatch.setattr(app_module, "offsets", offsets)
+    applied = AppliedOffsets(_Views(), ttl_s=0.2)  # type: ignore[arg-type]
+    got = await asyncio.gather(*(applied.get() for _ in range(10)))
+    assert got == [{(TOPIC, 0): 1}] * 10
+    assert len(reads) == 1
+    await asyncio.sleep(0.25)  # older than ttl_s: read again
+    assert await applied.get() == {(TOPIC, 0): 2}
+
+
+class _Ends(Freshness):
+    def __init__(self, ends: dict[tuple[str, int], int] | None) -> None:
+        super().__init__(None, (TOPIC,), ttl_s=0.0)
+        self.ends = ends
+
+    async def end_offsets(self, extra: Any = ()) -> dict[tuple[str, int], int] | None:
+        return self.ends
+
+
+class _Applied(AppliedOffsets):
+    def __init__(self, stored: dict[tuple[str, int], int]) -> None:
+        self.stored = stored
+
+    async def get(self) -> dict[tuple[str, int], int]:
+        return self.stored
+
+
+@pytest.mark.parametrize(("stored_next", "end", "caught_up"), [
+    (7, 7, True),   # everything up to the end applied
+    (6, 7, False),  # one record on the subject's partition not applied yet
+    (0, 0, True),   # an empty partition
+])
+async def test_caught_up_on_the_subjects_partition(stored_next: int, end: int,
+                                                   caught_up: bool) -> None:
+    subject = "PRJ-0001"
+    mine = key_partition(subject.encode(), 3)
+    other = (mine + 1) % 3
+    ends = {(TOPIC, p): 100 for p in range(3)} | {(TOPIC, mine): end}
+    stored = {(TOPIC, p): 100 for p in range(3)} | {(TOPIC, mine): stored_next,
+                                                   (TOPIC, other): 0}
+    # another partition's lag does not matter; the subject's partition alone decides
+    assert await _caught_up(_Applied(stored), _Ends(ends), subject, TOPIC) is caught_up
+
+
+async def test_not_caught_up_when_the_broker_cannot_say() -> None:
+    stored = {(TOPIC, p): 5 for p in range(3)}
+    assert await _caught_up(_Applied(stored), _Ends(None), "PRJ-0001", TOPIC) is False
+    assert await _caught_up(_Applied({}), _Ends({}), "PRJ-0001", TOPIC) is False
