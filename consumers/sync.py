@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
 from consumers.holding import Gate, Held, bump_held_version, lock_batches, position_of
+from consumers.holding.held import HeldIndex
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.positions import select
 from consumers.store import ViewStore
@@ -116,12 +117,15 @@ class ViewSync:
         self._docs = DocCache()
         self._verdicts: dict[tuple[str, int, int], Verdict] = {}
         """Verdicts of records read and held, until they are released (bounded below)."""
+        self._batch_verdicts: dict[tuple[str, int, int], Verdict] = {}
+        """The verdicts of the batch being applied: a record it holds and releases again (its
+        predecessor further on in the batch) is not verified a second time."""
         self._sought: dict[tuple[str, int], int] = {}
         """Partitions this consumer just sought, and to where (until their next batch)."""
         self._epochs: dict[tuple[str, int], int] = {}
         """How many times each partition was sought: a batch fetched before the last seek of
         one of its partitions (``consumers.pipeline`` fetches ahead) is stale there."""
-        self._held: list[Held] | None = None
+        self._held: HeldIndex | None = None
         """Every record held in the store as this process's last batch left them, when few;
         ``None``: read them from the store. Used only while no other process's batch (several
         consumers may write one store) committed since: ``_held_at`` tells."""
@@ -132,10 +136,12 @@ class ViewSync:
         """Verdicts for records released from hold: the one given when they were read (kept in
         memory while held), else verified again (held by an earlier run of the consumer)."""
         keys = [(r.topic, r.partition, r.offset) for r in records]
-        missing = [r for r, k in zip(records, keys, strict=True) if k not in self._verdicts]
+        known = {k: v for k in keys
+                 if (v := self._verdicts.get(k) or self._batch_verdicts.get(k)) is not None}
+        missing = [r for r, k in zip(records, keys, strict=True) if k not in known]
         fresh = dict(zip([(r.topic, r.partition, r.offset) for r in missing],
                          await self.stage.check_batch(missing), strict=True)) if missing else {}
-        return [self._verdicts.get(k) or fresh[k] for k in keys]
+        return [known.get(k) or fresh[k] for k in keys]
 
     def owned(self) -> set[tuple[str, int]]:
         """The partitions this consumer owns now (none before its first batch)."""
@@ -204,6 +210,8 @@ class ViewSync:
             for tp, items in mine.items():  # read them again; the stored offsets sort it out
                 self._seek(control, tp, items[0].offset)
             raise
+        finally:
+            self._batch_verdicts = {}
         for tp, offset in outcome.reseek.items():
             self._seek(control, tp, offset)
         assigned = set(control.assignment())  # a partition revoked meanwhile has no highwater
@@ -219,7 +227,7 @@ class ViewSync:
                    + len(records) - sum(len(v) for v in by_tp.values()))
         log.info("batch_applied", records=len(records), applied=outcome.applied,
                  rejected=outcome.rejected, skipped=skipped, reseek=len(outcome.reseek),
-                 stale=len(stale), ms=round(seconds * 1000, 1))
+                 stale=len(stale), held=outcome.held, ms=round(seconds * 1000, 1))
         return BatchOutcome(outcome.applied, outcome.rejected, skipped, outcome.reseek,
                             outcome.committed, outcome.held)
 
@@ -228,6 +236,8 @@ class ViewSync:
         """Each record's verdict by ``id``: checked here, or settled if given."""
         checked = (await self.stage.check_batch(flat) if given is None
                    else await self.stage.settle(flat, [given[id(r)] for r in flat]))
+        self._batch_verdicts = {(r.topic, r.partition, r.offset): v
+                                for r, v in zip(flat, checked, strict=True)}
         return dict(zip((id(r) for r in flat), checked, strict=True))
 
     def _remember(self, gate: Gate, verdicts: dict[int, Verdict],
@@ -277,7 +287,8 @@ class ViewSync:
             known = self._held if self._held_at == version else None  # else another wrote
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
                                    sources, chains=self._chains, known=known,
-                                   stale=self._held if known is None else None)
+                                   stale=self._held.held() if known is None and self._held
+                                   else None)
             self._held = None  # taken: kept again once the batch commits
             await gate.prefetch(sources, {a.envelope.subject for a in accepted},
                                 {(v.envelope.source, v.envelope.sequence)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.fold import Fold
 from consumers.holding import chain as chain_stage
 from consumers.holding.batch import Batch
-from consumers.holding.held import HeldSet
+from consumers.holding.held import HeldIndex, HeldSet
 from consumers.holding.records import (
     Chain,
     Held,
@@ -41,7 +41,7 @@ class Gate(Batch):
     @classmethod
     async def open(cls, conn: AsyncConnection, tables: Tables, fold: Fold, verify: Verify,
                    load_subjects: LoadSubjects, sources: set[str], *,
-                   chains: bool = True, known: Collection[Held] | None = None,
+                   chains: bool = True, known: HeldIndex | None = None,
                    stale: Collection[Held] | None = None) -> Gate:
         """The gate of a batch. ``known``: every record held in the store, as the previous
         batch of this process left them (``complete_held``), instead of reading them again.
@@ -53,10 +53,10 @@ class Gate(Batch):
         return cls(conn, tables, fold, verify, load_subjects, held, found,
                    chains_checked=chains)
 
-    def complete_held(self) -> list[Held] | None:
-        """Every record held once this batch is written, if the gate had them all in memory
-        (else ``None``: the next batch reads them from the store)."""
-        return self.held.every()
+    def complete_held(self) -> HeldIndex | None:
+        """Every record held once this batch is written, indexed, if the gate had them all in
+        memory (else ``None``: the next batch reads them from the store)."""
+        return self.held.carry()
 
     async def prefetch(self, sources: set[str], subjects: set[str],
                        places: Collection[tuple[str, int]] | None = None) -> None:

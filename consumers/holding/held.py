@@ -38,6 +38,24 @@ GAPS = (Hold.GAP, Hold.LINK)
 
 
 @dataclass(slots=True)
+class HeldIndex:
+    """Every held record as a committed batch of this process left them, with the set's
+    indexes: the next batch takes it over as it is. Indexing the carried records afresh each
+    batch (a dict entry and a subject line each, every line sorted again) cost ~15% of the view
+    consumer's time while it held thousands (docs/performance.md, "Fifth pass").
+
+    Taken by one batch only: the batch changes it in place, so it is carried again only once
+    that batch committed (``ViewSync`` forgets it before the batch runs)."""
+
+    records: dict[Key, Held]
+    by_place: dict[tuple[str, int], list[Held]]
+    by_subject: dict[str, list[Held]]
+
+    def held(self) -> list[Held]:
+        return list(self.records.values())
+
+
+@dataclass(slots=True)
 class HeldSet:
     """The held records as this batch leaves them; what it changed, to write."""
 
@@ -61,17 +79,16 @@ class HeldSet:
 
     @classmethod
     async def open(cls, conn: AsyncConnection, tables: Tables, *,
-                   known: Collection[Held] | None = None,
+                   known: HeldIndex | None = None,
                    stale: Collection[Held] | None = None) -> HeldSet:
         """``known``: every record held in the store, as the previous batch of this process
-        left them; ``stale``: the same, but another process's batch committed since (see
-        ``Gate.open``)."""
-        held = cls(conn, tables)
+        left them (taken over, not copied); ``stale``: the same, but another process's batch
+        committed since (see ``Gate.open``)."""
         if known is not None:
-            held.put_all(known)
-            held.all_read = bool(known)
-            held.complete = True
-            return held
+            return cls(conn, tables, known.records, by_place=known.by_place,
+                       by_subject=known.by_subject, complete=True,
+                       all_read=bool(known.records))
+        held = cls(conn, tables)
         count = await count_held(conn, tables)
         held.complete = count == 0
         if 0 < count <= LOAD_ALL:  # one query instead of one per source and subject met
@@ -92,12 +109,12 @@ class HeldSet:
     def __iter__(self) -> Iterator[Held]:
         return iter(self.records.values())
 
-    def every(self) -> list[Held] | None:
-        """Every record held once this batch is written, if all are in memory (else
+    def carry(self) -> HeldIndex | None:
+        """Every record held once this batch is written, indexed, if all are in memory (else
         ``None``: the next batch reads them from the store)."""
         if not self.complete or len(self.records) > LOAD_ALL:
             return None
-        return list(self.records.values())
+        return HeldIndex(self.records, self.by_place, self.by_subject)
 
     def may_hold(self) -> bool:
         """Whether anything is held (in the store, or by this batch)."""
@@ -170,8 +187,14 @@ class HeldSet:
         kept = self.records.pop(held.key, None)
         if kept is None:
             return
-        self.by_place[(kept.source, kept.sequence)].remove(kept)
-        self.by_subject[kept.subject].remove(kept)
+        place = (kept.source, kept.sequence)
+        self.by_place[place].remove(kept)
+        if not self.by_place[place]:  # carried from batch to batch: no empty entries left
+            del self.by_place[place]
+        line = self.by_subject[kept.subject]
+        line.remove(kept)
+        if not line:
+            del self.by_subject[kept.subject]
 
     # ---- holding and releasing -----------------------------------------------------------
 
