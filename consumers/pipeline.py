@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
 
+from consumers.fetch_order import take_in_step
 from consumers.sync import ViewSync
 from consumers.verification import RawRecord, Verdict
 from consumers.verify_pool import VerifyPool
@@ -95,9 +96,11 @@ class Pipeline:
     def __init__(
         self, sync: ViewSync, pool: VerifyPool, follower: FollowedRegistry,
         committed: Callable[[Any, Mapping[tuple[str, int], int]], Awaitable[object]],
-        verdict_timeout_s: float = VERDICT_TIMEOUT_S,
+        verdict_timeout_s: float = VERDICT_TIMEOUT_S, *, in_step: bool = True,
     ) -> None:
         self._sync, self._pool, self._follower = sync, pool, follower
+        self._in_step = in_step
+        """Polls take the partitions in step by record time (``consumers.fetch_order``)."""
         self._committed = committed
         self._timeout_s = verdict_timeout_s
         self._queue: asyncio.Queue[_Polled] = asyncio.Queue(maxsize=1)
@@ -106,17 +109,38 @@ class Pipeline:
         self._watched: Any = None
         self._stamps: dict[tuple[int, str, int, int], dict[tuple[str, int], int]] = {}
 
+    def _epochs(self, partitions: Iterable[Any]) -> dict[tuple[str, int], int]:
+        return {(tp.topic, tp.partition): self._sync.epoch(tp.topic, tp.partition)
+                for tp in partitions}
+
     def _watch(self, consumer: Any) -> None:
-        """Stamp each batch ``consumer.getmany`` returns with its partitions' seek counts."""
+        """Make ``consumer.getmany`` take the partitions in step (``consumers.fetch_order``)
+        and stamp each batch it returns with its partitions' seek counts."""
         self._watched, original = consumer, consumer.getmany
 
-        async def getmany(*args: Any, **kwargs: Any) -> Any:
-            got = await original(*args, **kwargs)
+        async def getmany(*partitions: Any, timeout_ms: int = 0,
+                          max_records: int | None = None) -> Any:
+            if partitions or not self._in_step:
+                got = await original(*partitions, timeout_ms=timeout_ms, max_records=max_records)
+                epochs = self._epochs(got)
+            else:
+                stamped: dict[tuple[str, int], int] = {}
+
+                async def counted(*parts: Any, **kwargs: Any) -> Any:
+                    got = await original(*parts, **kwargs)
+                    # each record's partition stamped as aiokafka hands it over; a seek between
+                    # two of these calls leaves the first count, so that partition's records
+                    # are left out of the batch and read again (never applied from before it)
+                    for key, epoch in self._epochs(got).items():
+                        stamped.setdefault(key, epoch)
+                    return got
+
+                got = await take_in_step(counted, consumer.assignment(), timeout_ms=timeout_ms,
+                                         max_records=max_records)
+                epochs = {key: stamped[key] for key in self._epochs(got)}
             key = _first([r for records in got.values() for r in records[:1]])
             if key is not None:  # FastStream chains the partitions' records in this order
-                self._stamps[key] = {(tp.topic, tp.partition): self._sync.epoch(tp.topic,
-                                                                                tp.partition)
-                                     for tp in got}
+                self._stamps[key] = epochs
                 while len(self._stamps) > STAMPS:
                     del self._stamps[next(iter(self._stamps))]
             return got

@@ -142,13 +142,22 @@ class _Consumer:
         self.position[(partition.topic, partition.partition)] = offset
         self.sought.append((partition.topic, partition.partition, offset))
 
-    async def getmany(self) -> dict[TopicPartition, list[Record]]:
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0,
+                      max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
+        """aiokafka's signature: ``partitions`` (all if none), at most ``max_records``."""
         got = {}
+        left = max_records if max_records is not None else len(self.logs) * self.per_poll
         for tp in sorted(self.logs):
-            chunk = self.logs[tp][self.position[tp]:self.position[tp] + self.per_poll]
+            if partitions and TopicPartition(*tp) not in partitions:
+                continue
+            take = min(self.per_poll, left)
+            chunk = self.logs[tp][self.position[tp]:self.position[tp] + take]
             if chunk:
                 got[TopicPartition(*tp)] = chunk
                 self.position[tp] += len(chunk)
+                left -= len(chunk)
+            if not left:
+                break
         return got
 
 
@@ -186,12 +195,16 @@ async def _reference(tmp: Path, records: list[Record]) -> tuple[str, dict[Any, i
         await store.close()
 
 
+POLL = 40
+"""Records per poll (FastStream's ``max_records``; the views' batch size)."""
+
+
 async def _drive(pipeline: Pipeline, consumer: _Consumer, store: ViewStore, total: int,
                  hop_s: float = 0.0, polls: int = 400) -> None:
     """FastStream's loop: poll, (its dependency injection's thread hop), hand to ``take``;
     until the store holds every record or ``polls`` polls came back empty."""
     for _ in range(polls):
-        got = await consumer.getmany()
+        got = await consumer.getmany(timeout_ms=0, max_records=POLL)  # as FastStream asks
         if got:
             await asyncio.sleep(hop_s)
             await pipeline.take([r for records in got.values() for r in records], consumer)

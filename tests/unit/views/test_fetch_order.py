@@ -1,0 +1,95 @@
+"""``take_in_step``: batches take the partitions in step by record time, each partition's records
+a run of consecutive offsets from its position, never more than asked, never waiting twice."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.fetch_order import CHUNK, take_in_step
+
+
+@dataclass(frozen=True)
+class Rec:
+    partition: int
+    offset: int
+    timestamp: int
+
+
+class Fetched:
+    """aiokafka's fetched data as ``getmany`` hands it over: without partitions, the first
+    partition (in fetch order) is emptied before the next is touched."""
+
+    def __init__(self, partitions: dict[int, list[int]]) -> None:
+        self.buffers = {p: deque(Rec(p, i, ts) for i, ts in enumerate(stamps))
+                        for p, stamps in partitions.items()}
+        self.waits: list[int] = []
+
+    async def getmany(self, *partitions: int, timeout_ms: int = 0,
+                      max_records: int | None = None) -> dict[int, list[Rec]]:
+        self.waits.append(timeout_ms)
+        left = max_records if max_records is not None else 10**9
+        out: dict[int, list[Rec]] = {}
+        for p, buffer in self.buffers.items():
+            if partitions and p not in partitions:
+                continue
+            while buffer and left:
+                out.setdefault(p, []).append(buffer.popleft())
+                left -= 1
+        return out
+
+
+async def test_a_batch_spans_every_partition_in_time_order() -> None:
+    # three partitions, one record each per millisecond: the plain poll takes 300 of partition 0
+    fetched = Fetched({p: list(range(1000)) for p in range(3)})
+    plain = await Fetched({p: list(range(1000)) for p in range(3)}).getmany(max_records=300)
+    assert list(plain) == [0]
+    got = await take_in_step(fetched.getmany, [0, 1, 2], timeout_ms=200, max_records=300)
+    assert sum(map(len, got.values())) == 300
+    assert sorted(got) == [0, 1, 2]
+    for records in got.values():  # in step: no partition more than a chunk ahead of another
+        assert abs(len(records) - 100) <= CHUNK
+    assert fetched.waits[0] == 200
+    assert set(fetched.waits[1:]) == {0}  # waits for the first record only
+
+
+async def test_the_partition_behind_in_time_is_taken_first() -> None:
+    fetched = Fetched({0: list(range(1000, 2000)), 1: list(range(1000))})
+    got = await take_in_step(fetched.getmany, [0, 1], timeout_ms=0, max_records=400)
+    # partition 0's records are all newer than partition 1's first 400: after the first chunk
+    # (the plain poll's), only partition 1 is taken
+    assert len(got[0]) == CHUNK
+    assert len(got[1]) == 400 - CHUNK
+    assert [r.timestamp for r in got[1]] == list(range(400 - CHUNK))
+
+
+async def test_nothing_fetched_means_an_empty_batch() -> None:
+    fetched = Fetched({0: [], 1: []})
+    assert await take_in_step(fetched.getmany, [0, 1], timeout_ms=50, max_records=500) == {}
+    assert fetched.waits == [50]
+
+
+@settings(max_examples=200, deadline=None)
+@given(partitions=st.dictionaries(st.integers(0, 5),
+                                  st.lists(st.integers(0, 10_000), max_size=300).map(sorted),
+                                  max_size=6),
+       max_records=st.one_of(st.none(), st.integers(1, 700)),
+       unassigned_extra=st.booleans())
+async def test_runs_of_consecutive_offsets_and_never_more_than_asked(
+    partitions: dict[int, list[int]], max_records: int | None, unassigned_extra: bool,
+) -> None:
+    fetched = Fetched(partitions)
+    assigned: list[Any] = [*partitions, *([99] if unassigned_extra else [])]
+    got = await take_in_step(fetched.getmany, assigned, timeout_ms=10, max_records=max_records)
+    total = sum(len(s) for s in partitions.values())
+    taken = sum(map(len, got.values()))
+    assert taken == (total if max_records is None else min(total, max_records))
+    for p, records in got.items():
+        assert records  # no empty entries
+        assert [r.offset for r in records] == list(range(len(records)))  # from its position
+        assert all(r.partition == p for r in records)
+        assert len(fetched.buffers[p]) == len(partitions[p]) - len(records)  # the rest stays
