@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from benchmarks.output import (
     add_json_out,
     broker,
+    cpu_seconds,
     print_json,
     quiet_logging,
     row,
@@ -134,20 +135,23 @@ async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int
     store = ViewStore(url)
     try:
         await store.open()
-        start_at, start_count, done = None, 0, 0
+        start_at, start_count, done, start_cpu = None, 0, 0, 0.0
         while done < total:
             done = sum((await offsets(store)).values())
             if start_at is None and done:
                 start_at, start_count = time.perf_counter(), done
+                start_cpu = cpu_seconds(process.pid)
             await asyncio.sleep(0.05)
         assert start_at is not None
         seconds = time.perf_counter() - start_at
+        cpu = cpu_seconds(process.pid) - start_cpu  # the consumer's own, not its worker's
         memory = {**_rss_kib(process.pid), "workers_mb": workers_peak_rss_mb(process.pid)}
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 60)
         await store.close()
-    return {"events": done - start_count, "seconds": seconds, **memory}
+    return {"events": done - start_count, "seconds": seconds,
+            "cpu_us_per_event": round(cpu / max(done - start_count, 1) * 1e6, 1), **memory}
 
 
 def _rate(result: dict[str, Any]) -> float:
@@ -173,7 +177,9 @@ async def bench(events: int, batch: int, profile: Path | None = None) -> dict[st
         "events": total, "batch": batch, "publish_seconds": round(published, 2),
         **{name: {"events_per_s": round(_rate(r)), "rss_mib": round(r["VmRSS"] / 1024, 1),
                   "peak_rss_mib": round(r["VmHWM"] / 1024, 1),
-                  "workers_peak_rss_mb": r.get("workers_mb", 0.0)}
+                  "workers_peak_rss_mb": r.get("workers_mb", 0.0),
+                  **({"cpu_us_per_event": r["cpu_us_per_event"]}
+                     if "cpu_us_per_event" in r else {})}
            for name, r in results.items()},
         "verify_workers": VERIFY_WORKERS,
         "ratio_sqlite_to_raw": round(_rate(sqlite) / _rate(raw), 4),
@@ -194,7 +200,8 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
                 rss_of="consumer + its verify worker" if report.get("verify_workers")
                 else "consumer",
                 target=TARGET, note="raw: aiokafka consume + json.loads; verify worker processes: "
-                f"{report.get('verify_workers', 0)}")
+                f"{report.get('verify_workers', 0)}; consumer CPU "
+                f"{report[key].get('cpu_us_per_event', '?')} µs per event")
             for key, label in (("views_sqlite", "SQLite"), ("views_postgresql", "PostgreSQL"))]
 
 
