@@ -5,15 +5,22 @@ empties the first partition's fetched data (up to ``max_partition_fetch_bytes``,
 of our records) before it gives a single record of the next. A source writes to every
 partition (its subjects'), so a consumer catching up read a source's later events from one
 partition while their predecessors waited, unread, in the others: up to 7k of 10k records were
-held at some point, each one written to the store and deleted again, and the held-record
-stage was the largest part of the consumer's time (docs/performance.md, "Fifth pass").
+held at some point, each one written to the store and deleted again (docs/performance.md,
+"Fifth pass").
 
-``take_in_step`` builds the same batch size from every partition that has records fetched,
+``InStep.take`` builds the same batch size from every partition that has records fetched,
 a chunk at a time, always from the partition whose last record taken is the oldest. What is
 taken from each partition is still a run of consecutive offsets from its position (aiokafka
-hands over nothing else), so the store's offset checks and exactly-once are untouched; only
-which partitions a batch covers changes. A partition with nothing fetched yet is not waited
-for: its records come in a later batch and, as before, are held until their predecessors come.
+hands over nothing else); only which partitions a batch covers changes. A partition with
+nothing fetched yet is not waited for: its records come in a later batch and, as before, are
+held until their predecessors come.
+
+A batch is several ``getmany`` calls, and aiokafka moves a partition's position as it hands
+records over. So an error one of the later calls raises (aiokafka raises a partition's fetch
+error when a call has taken nothing yet) must not throw away what the earlier calls took: it is
+kept and raised at the start of the next ``take``, after the records taken are returned, as
+aiokafka itself does within one call. A seek between the calls is the caller's to handle (the
+view consumer's pipeline reads such a partition again, see ``consumers.pipeline``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger("consumers.fetch_order")
 
 CHUNK = 64
 """Records taken from one partition at a time, at most; fewer when the batch has many
@@ -38,30 +49,47 @@ def chunk_of(limit: float, partitions: int) -> int:
     return int(max(1, min(CHUNK, limit // (2 * max(partitions, 1)))))
 
 
-async def take_in_step(getmany: GetMany, assigned: Collection[Any], *, timeout_ms: int,
-                       max_records: int | None) -> dict[Any, list[Any]]:
-    """Up to ``max_records`` records from the ``assigned`` partitions, the oldest first a chunk
-    at a time. Waits up to ``timeout_ms`` for the first record, never for more."""
-    limit = max_records if max_records is not None else math.inf
-    chunk = chunk_of(limit, len(assigned))
-    first = await getmany(timeout_ms=timeout_ms, max_records=int(min(limit, chunk)))
-    taken: dict[Any, list[Any]] = {tp: list(records) for tp, records in first.items() if records}
-    if not taken:
-        return {}  # nothing came within the wait
-    count = sum(len(records) for records in taken.values())
-    last = {tp: records[-1].timestamp for tp, records in taken.items()}
-    dry: set[Any] = set()
-    while count < limit:
-        open_ = [tp for tp in assigned if tp not in dry]
-        if not open_:
-            break
-        tp = min(open_, key=lambda t: last.get(t, -math.inf))  # never taken yet: first
-        more = (await getmany(tp, timeout_ms=0,
-                              max_records=int(min(chunk, limit - count)))).get(tp, [])
-        if not more:
-            dry.add(tp)  # nothing fetched for it now: the batch goes without it
-            continue
-        taken.setdefault(tp, []).extend(more)
-        count += len(more)
-        last[tp] = more[-1].timestamp
-    return taken
+class InStep:
+    """Takes batches in step from one consumer; holds back an error until its next call."""
+
+    def __init__(self) -> None:
+        self._deferred: Exception | None = None
+
+    async def take(self, getmany: GetMany, assigned: Collection[Any], *, timeout_ms: int,
+                   max_records: int | None) -> dict[Any, list[Any]]:
+        """Up to ``max_records`` records (every fetched one if ``None``) from the
+        ``assigned`` partitions, the oldest first a chunk at a time. Waits up to
+        ``timeout_ms`` for the first record, never for more."""
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        limit = max_records if max_records is not None else math.inf
+        chunk = chunk_of(limit, len(assigned))
+        first = await getmany(timeout_ms=timeout_ms, max_records=int(min(limit, chunk)))
+        taken: dict[Any, list[Any]] = {tp: list(rs) for tp, rs in first.items() if rs}
+        if not taken:
+            return {}  # nothing came within the wait
+        count = sum(len(records) for records in taken.values())
+        last = {tp: records[-1].timestamp for tp, records in taken.items()}
+        dry: set[Any] = set()
+        while count < limit:
+            open_ = [tp for tp in assigned if tp not in dry]
+            if not open_:
+                break
+            tp = min(open_, key=lambda t: last.get(t, -math.inf))  # never taken yet: first
+            try:
+                got = await getmany(tp, timeout_ms=0, max_records=int(min(chunk, limit - count)))
+            except Exception as exc:  # noqa: BLE001 - raised on the next take, as aiokafka does
+                log.warning("poll_error_deferred", partition=str(tp), error=repr(exc)[:300],
+                            records=count)
+                self._deferred = exc
+                break
+            more = got.get(tp, [])
+            if not more:
+                dry.add(tp)  # nothing fetched for it now: the batch goes without it
+                continue
+            taken.setdefault(tp, []).extend(more)
+            count += len(more)
+            last[tp] = more[-1].timestamp
+        return taken
+

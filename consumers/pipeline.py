@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from consumers.fetch_order import take_in_step
+from consumers.fetch_order import InStep
 from consumers.sync import ViewSync
 from consumers.verification import RawRecord, Verdict
 from consumers.verify_pool import VerifyPool
@@ -101,6 +101,7 @@ class Pipeline:
         self._sync, self._pool, self._follower = sync, pool, follower
         self._in_step = in_step
         """Polls take the partitions in step by record time (``consumers.fetch_order``)."""
+        self._step = InStep()
         self._committed = committed
         self._timeout_s = verdict_timeout_s
         self._queue: asyncio.Queue[_Polled] = asyncio.Queue(maxsize=1)
@@ -124,20 +125,30 @@ class Pipeline:
                 got = await original(*partitions, timeout_ms=timeout_ms, max_records=max_records)
                 epochs = self._epochs(got)
             else:
-                stamped: dict[tuple[str, int], int] = {}
+                handed: list[tuple[Any, int, list[Any]]] = []
 
                 async def counted(*parts: Any, **kwargs: Any) -> Any:
                     got = await original(*parts, **kwargs)
-                    # each record's partition stamped as aiokafka hands it over; a seek between
-                    # two of these calls leaves the first count, so that partition's records
-                    # are left out of the batch and read again (never applied from before it)
-                    for key, epoch in self._epochs(got).items():
-                        stamped.setdefault(key, epoch)
+                    for tp, records in got.items():  # stamped as aiokafka hands them over
+                        handed.append((tp, self._sync.epoch(tp.topic, tp.partition), records))
                     return got
 
-                got = await take_in_step(counted, consumer.assignment(), timeout_ms=timeout_ms,
-                                         max_records=max_records)
-                epochs = {key: stamped[key] for key in self._epochs(got)}
+                got = await self._step.take(counted, consumer.assignment(),
+                                            timeout_ms=timeout_ms, max_records=max_records)
+                epochs = self._epochs(got)
+                moved = {tp for tp, epoch, _ in handed
+                         if tp in got and epoch != epochs[(tp.topic, tp.partition)]}
+                if moved:
+                    # sought between two calls: the records taken before the seek are left out
+                    # (the seek placed the partition); those taken after it are read again
+                    after = [r for tp, epoch, records in handed if tp in moved
+                             and epoch == epochs[(tp.topic, tp.partition)] for r in records]
+                    for tp in moved:
+                        del got[tp]
+                    log.info("batch_read_again", partitions=len(moved), records=len(after),
+                             reason="sought while polled")
+                    self._sync.reread(consumer, after)
+                    epochs = self._epochs(got)
             key = _first([r for records in got.values() for r in records[:1]])
             if key is not None:  # FastStream chains the partitions' records in this order
                 self._stamps[key] = epochs

@@ -1,4 +1,4 @@
-"""``take_in_step`` against a real broker: the view consumer's polls cover every partition, in
+"""``InStep.take`` against a real broker: the view consumer's polls cover every partition, in
 time order, and hand over every record once, each partition's in offset order.
 
 aiokafka's own ``getmany(max_records=...)`` empties one partition's fetched data before it
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from consumers.fetch_order import take_in_step
+from consumers.fetch_order import InStep
 from transport.access import KafkaAccess
 
 pytestmark = pytest.mark.integration
@@ -71,10 +71,10 @@ async def test_polls_cover_every_partition_in_time_order(
     try:
         await _fetched_everywhere(consumer, topic)
         got: dict[int, list[int]] = {p: [] for p in range(PARTITIONS)}
-        batches = 0
+        batches, step = 0, InStep()
         while sum(map(len, got.values())) < PARTITIONS * PER_PARTITION:
-            batch = await take_in_step(consumer.getmany, consumer.assignment(),
-                                       timeout_ms=5000, max_records=200)
+            batch = await step.take(consumer.getmany, consumer.assignment(),
+                                    timeout_ms=5000, max_records=200)
             assert batch, "the records stopped coming"
             assert sum(map(len, batch.values())) <= 200
             if batches == 0:

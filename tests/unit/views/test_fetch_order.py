@@ -1,5 +1,6 @@
-"""``take_in_step``: batches take the partitions in step by record time, each partition's records
-a run of consecutive offsets from its position, never more than asked, never waiting twice."""
+"""``InStep.take``: batches take the partitions in step by record time, each partition's records
+a run of consecutive offsets from its position, never more than asked, never waiting twice, and
+nothing lost to an error of a later call."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.fetch_order import CHUNK, take_in_step
+from consumers.fetch_order import CHUNK, InStep
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Fetched:
         self.buffers = {p: deque(Rec(p, i, ts) for i, ts in enumerate(stamps))
                         for p, stamps in partitions.items()}
         self.waits: list[int] = []
+        self.errors: dict[int, Exception] = {}
+        """A partition's fetch error, raised by a call that has taken nothing yet (aiokafka)."""
 
     async def getmany(self, *partitions: int, timeout_ms: int = 0,
                       max_records: int | None = None) -> dict[int, list[Rec]]:
@@ -37,6 +41,10 @@ class Fetched:
         for p, buffer in self.buffers.items():
             if partitions and p not in partitions:
                 continue
+            if p in self.errors:
+                if out:
+                    return out  # raised on the next call
+                raise self.errors.pop(p)
             while buffer and left:
                 out.setdefault(p, []).append(buffer.popleft())
                 left -= 1
@@ -48,7 +56,7 @@ async def test_a_batch_spans_every_partition_in_time_order() -> None:
     fetched = Fetched({p: list(range(1000)) for p in range(3)})
     plain = await Fetched({p: list(range(1000)) for p in range(3)}).getmany(max_records=300)
     assert list(plain) == [0]
-    got = await take_in_step(fetched.getmany, [0, 1, 2], timeout_ms=200, max_records=300)
+    got = await InStep().take(fetched.getmany, [0, 1, 2], timeout_ms=200, max_records=300)
     assert sum(map(len, got.values())) == 300
     assert sorted(got) == [0, 1, 2]
     for records in got.values():  # in step: no partition more than a chunk ahead of another
@@ -59,7 +67,7 @@ async def test_a_batch_spans_every_partition_in_time_order() -> None:
 
 async def test_the_partition_behind_in_time_is_taken_first() -> None:
     fetched = Fetched({0: list(range(1000, 2000)), 1: list(range(1000))})
-    got = await take_in_step(fetched.getmany, [0, 1], timeout_ms=0, max_records=400)
+    got = await InStep().take(fetched.getmany, [0, 1], timeout_ms=0, max_records=400)
     # partition 0's records are all newer than partition 1's first 400: after the first chunk
     # (the plain poll's), only partition 1 is taken
     assert len(got[0]) == CHUNK
@@ -69,7 +77,7 @@ async def test_the_partition_behind_in_time_is_taken_first() -> None:
 
 async def test_nothing_fetched_means_an_empty_batch() -> None:
     fetched = Fetched({0: [], 1: []})
-    assert await take_in_step(fetched.getmany, [0, 1], timeout_ms=50, max_records=500) == {}
+    assert await InStep().take(fetched.getmany, [0, 1], timeout_ms=50, max_records=500) == {}
     assert fetched.waits == [50]
 
 
@@ -84,7 +92,7 @@ async def test_runs_of_consecutive_offsets_and_never_more_than_asked(
 ) -> None:
     fetched = Fetched(partitions)
     assigned: list[Any] = [*partitions, *([99] if unassigned_extra else [])]
-    got = await take_in_step(fetched.getmany, assigned, timeout_ms=10, max_records=max_records)
+    got = await InStep().take(fetched.getmany, assigned, timeout_ms=10, max_records=max_records)
     total = sum(len(s) for s in partitions.values())
     taken = sum(map(len, got.values()))
     assert taken == (total if max_records is None else min(total, max_records))
@@ -93,3 +101,18 @@ async def test_runs_of_consecutive_offsets_and_never_more_than_asked(
         assert [r.offset for r in records] == list(range(len(records)))  # from its position
         assert all(r.partition == p for r in records)
         assert len(fetched.buffers[p]) == len(partitions[p]) - len(records)  # the rest stays
+
+
+async def test_an_error_of_a_later_call_is_raised_after_the_records_taken() -> None:
+    fetched = Fetched({0: list(range(100)), 1: list(range(100)), 2: list(range(100))})
+    fetched.errors[1] = RuntimeError("partition 1: corrupt record")
+    step = InStep()
+    got = await step.take(fetched.getmany, [0, 1, 2], timeout_ms=0, max_records=150)
+    assert got
+    assert 1 not in got
+    with pytest.raises(RuntimeError, match="corrupt record"):
+        await step.take(fetched.getmany, [0, 1, 2], timeout_ms=0, max_records=150)
+    rest = await step.take(fetched.getmany, [0, 1, 2], timeout_ms=0, max_records=None)
+    for p in (0, 2):  # nothing lost: the two batches are the partition's whole run
+        assert [r.offset for r in got.get(p, []) + rest[p]] == list(range(100))
+    assert [r.offset for r in rest[1]] == list(range(100))

@@ -473,3 +473,60 @@ async def test_a_failure_of_a_replaced_worker_leaves_the_current_one_alone() -> 
         assert all(isinstance(v, Accepted) for v in again)
     finally:
         pool.close()
+
+
+class _Epochs:
+    """``ViewSync``'s seek counts, and the partitions it was asked to read again."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+        self.reread_from: dict[tuple[str, int], int] = {}
+
+    def epoch(self, topic: str, partition: int) -> int:
+        return self.counts.get((topic, partition), 0)
+
+    def reread(self, _control: Any, records: list[Record]) -> None:
+        for r in records:
+            self.reread_from.setdefault((r.topic, r.partition), r.offset)
+
+
+class _SoughtWhilePolled(_Consumer):
+    """A seek of ``partition`` back to offset 0 (the rebalance listener's, while aiokafka
+    waited for the assignment) lands during the second call of a poll that names it."""
+
+    def __init__(self, logs: dict[tuple[str, int], list[Record]], epochs: _Epochs,
+                 partition: tuple[str, int]) -> None:
+        super().__init__(logs, per_poll=5)
+        self.epochs, self.partition, self.calls = epochs, partition, 0
+
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0,
+                      max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
+        if TopicPartition(*self.partition) in partitions:
+            self.calls += 1
+            if self.calls == 2:
+                self.epochs.counts[self.partition] = self.epochs.epoch(*self.partition) + 1
+                self.position[self.partition] = 0
+        return await super().getmany(*partitions, timeout_ms=timeout_ms,
+                                     max_records=max_records)
+
+
+async def test_a_partition_sought_between_a_polls_calls_is_read_again_from_its_first() -> None:
+    logs = _logs(_records(4))
+    epochs = _Epochs()
+    busiest = max(sorted(logs), key=lambda tp: len(logs[tp]))
+    tps = [busiest, *sorted(tp for tp in logs if tp != busiest)]
+    assert len(logs[busiest]) >= 14
+    consumer = _SoughtWhilePolled(logs, epochs, busiest)
+    consumer.position[busiest] = 3  # taken from 3 on, then sought back to 0 mid-poll
+    pipeline = Pipeline(epochs, None, _Followed(), None)  # type: ignore[arg-type]
+    pipeline._watch(consumer)
+    got = await consumer.getmany(timeout_ms=0, max_records=20 * len(tps))
+    moved = TopicPartition(*tps[0])
+    assert moved not in got  # records from before and after the seek are not applied mixed
+    # taken before the seek (3..7): left out, the seek placed the partition; taken after it
+    # (0..): read again from the first of them
+    assert consumer.calls >= 2
+    assert epochs.reread_from == {tps[0]: 0}
+    assert got  # the other partitions' records are kept
+    stamps = next(iter(pipeline._stamps.values()))
+    assert tps[0] not in stamps
