@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel
@@ -17,6 +17,7 @@ from transport.read import end_offsets, group_less
 
 log = structlog.get_logger("consumers.freshness")
 
+T = TypeVar("T")
 TopicPartitionKey = tuple[str, int]
 PARTITIONS_TTL_S = 60.0
 """Partition counts change rarely (only by ``emining topics apply``): looked up once a minute."""
@@ -35,14 +36,40 @@ FreshnessReport = dict[str, dict[str, PartitionFreshness]]
 """``{topic: {partition: {applied_offset, end_offset, lag}}}``."""
 
 
+class FreshReads(Generic[T]):
+    """Answers with a read that began after the call, concurrent callers sharing reads.
+
+    A caller that finds a read in flight (begun before it asked, so not fresh enough for it)
+    waits for it, then shares the next one: however many ask at once, ``read`` runs at most
+    twice for them while the reads succeed. A read that fails raises its error to its own
+    caller only; the callers waiting then read again, one after another."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._lock = asyncio.Lock()
+        self._begun = 0
+        """Reads begun so far."""
+        self._last: tuple[int, T] | None = None
+        """The last read that succeeded: its number and answer."""
+
+    async def get(self) -> T:
+        begun_before = self._begun
+        async with self._lock:
+            if self._last is not None and self._last[0] > begun_before:
+                return self._last[1]  # read after this call began: fresh enough for it
+            self._begun += 1
+            number = self._begun
+            value = await self._read()
+            self._last = (number, value)
+            return value
+
+
 class Freshness:
     """Asks the broker for end offsets (cached ``ttl_s``) and sets them beside the stored ones.
 
     Covers ``topics`` and every topic the store holds offsets for. With ``ttl_s=0`` every answer
     is *fresh*: read from the broker after the call began, so it counts every record the broker
-    had acknowledged by then. Concurrent callers share those reads: one that finds a read in
-    flight (begun before it asked, so not fresh enough for it) waits for it, then shares the
-    next; however many ask at once, the broker is asked at most twice for them.
+    had acknowledged by then; concurrent callers share those reads (``FreshReads``).
     """
 
     def __init__(
@@ -55,10 +82,8 @@ class Freshness:
         self._partitions: dict[str, tuple[float, list[int]]] = {}
         self._cache: tuple[float, frozenset[str], dict[TopicPartitionKey, int]] | None = None
         self._lock = asyncio.Lock()
-        self._reads = 0
-        """Fresh reads begun so far (``ttl_s=0``)."""
-        self._last_read: tuple[int, frozenset[str], dict[TopicPartitionKey, int]] | None = None
-        """The last fresh read that succeeded: its number, topics and end offsets."""
+        self._fresh_reads: dict[frozenset[str], FreshReads[dict[TopicPartitionKey, int]]] = {}
+        """``ttl_s=0``: the shared fresh reads, per set of topics."""
 
     async def close(self) -> None:
         if self._consumer is not None:
@@ -83,21 +108,19 @@ class Freshness:
             return ends
 
     async def _fresh(self, topics: frozenset[str]) -> dict[TopicPartitionKey, int] | None:
-        begun_before = self._reads
-        async with self._lock:
-            last = self._last_read
-            if last is not None and last[0] > begun_before and last[1] == topics:
-                return last[2]  # read after this call began: fresh enough for it
-            self._reads += 1
-            number = self._reads
-            try:
-                ends = await asyncio.wait_for(self._fetch(topics), self._timeout_s)
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("end_offsets_unavailable", error=repr(exc)[:200])
-                await self.close()
-                return None
-            self._last_read = (number, topics, ends)
-            return ends
+        reads = self._fresh_reads.get(topics)
+        if reads is None:
+            async def read() -> dict[TopicPartitionKey, int]:
+                async with self._lock:  # one consumer, one request at a time
+                    return await asyncio.wait_for(self._fetch(topics), self._timeout_s)
+
+            reads = self._fresh_reads[topics] = FreshReads(read)
+        try:
+            return await reads.get()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("end_offsets_unavailable", error=repr(exc)[:200])
+            await self.close()
+            return None
 
     async def _partitions_of(self, topic: str) -> list[int]:
         now = time.monotonic()

@@ -3,8 +3,6 @@
 # No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations at
 # run time, and they name callables local to the functions that build them.
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +22,7 @@ from consumers.api_audit import create_audit_router
 from consumers.api_public import PublicData, create_public_router
 from consumers.config import ViewTopics
 from consumers.console.pages import mount_console
-from consumers.freshness import Freshness
+from consumers.freshness import Freshness, FreshReads
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
 from consumers.store_read import get_view, offsets
@@ -204,25 +202,17 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class AppliedOffsets:
-    """The views store's next offset per partition, for the gateway's lookups: read at most once
-    every ``ttl_s``, the requests that ask meanwhile sharing one read.
+    """The views store's next offset per partition, for the gateway's lookups: always read
+    after the request asked (the views may have applied a record since), concurrent requests
+    sharing the reads (``FreshReads``). Each request reading them itself, twice (the subject
+    and the lifecycle check), was a read transaction on the store each time
+    (docs/performance.md, "Fifth pass")."""
 
-    Offsets only grow, so an answer up to ``ttl_s`` old can only be behind: the views then look
-    less caught up than they are, never more, and the consumers judge the step alone. Each
-    request reading them itself (twice: the subject and the lifecycle check) was a read
-    transaction on the store each time (docs/performance.md, "Fifth pass")."""
-
-    def __init__(self, views: ViewStore, ttl_s: float = 0.1) -> None:
-        self._views, self._ttl_s = views, ttl_s
-        self._lock = asyncio.Lock()
-        self._read: tuple[float, dict[tuple[str, int], int]] | None = None
+    def __init__(self, views: ViewStore) -> None:
+        self._reads = FreshReads(lambda: offsets(views))
 
     async def get(self) -> dict[tuple[str, int], int]:
-        async with self._lock:
-            if self._read is None or time.monotonic() - self._read[0] >= self._ttl_s:
-                began = time.monotonic()  # the answer's age counts from before the read
-                self._read = (began, await offsets(self._views))
-            return self._read[1]
+        return await self._reads.get()
 
 
 def _lookups(views: ViewStore, freshness: Freshness) -> tuple[StatusLookup, SubjectJudge]:

@@ -66,23 +66,26 @@ class _Views:
     """Stands in for the views store: ``offsets`` below is what reads it."""
 
 
-async def test_applied_offsets_are_read_once_for_concurrent_requests(
+async def test_applied_offsets_are_read_after_each_request_asked_and_shared(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reads: list[int] = []
 
     async def offsets(_: Any) -> dict[tuple[str, int], int]:
         reads.append(len(reads) + 1)
+        number = len(reads)
         await asyncio.sleep(0.01)
-        return {(TOPIC, 0): len(reads)}
+        return {(TOPIC, 0): number}
 
     monkeypatch.setattr(app_module, "offsets", offsets)
-    applied = AppliedOffsets(_Views(), ttl_s=0.2)  # type: ignore[arg-type]
+    applied = AppliedOffsets(_Views())  # type: ignore[arg-type]
+    first = asyncio.create_task(applied.get())
+    await asyncio.sleep(0.002)  # read 1 in flight: begun before the others asked
     got = await asyncio.gather(*(applied.get() for _ in range(10)))
-    assert got == [{(TOPIC, 0): 1}] * 10
-    assert len(reads) == 1
-    await asyncio.sleep(0.25)  # older than ttl_s: read again
-    assert await applied.get() == {(TOPIC, 0): 2}
+    assert await first == {(TOPIC, 0): 1}
+    assert got == [{(TOPIC, 0): 2}] * 10  # one read for the ten, begun after they asked
+    assert await applied.get() == {(TOPIC, 0): 3}  # never an answer older than the request
+    assert len(reads) == 3
 
 
 class _Ends(Freshness):
