@@ -67,8 +67,12 @@ def serve(
     """Run the HTTP API (event gateway; OpenAPI at /docs) until interrupted."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    from transport.eventloop import chosen_loop  # noqa: PLC0415
+    from transport.eventloop import EventLoopError, chosen_loop  # noqa: PLC0415
 
+    try:
+        loop = chosen_loop()
+    except EventLoopError as exc:
+        fail(str(exc))
     settings = Settings()
     level = settings.log_level or "info"
     configure_logging(level, settings.log_format)  # before uvicorn says anything
@@ -81,7 +85,7 @@ def serve(
         access_log=False,
         log_config=None,  # no plain-text handlers of uvicorn's own: its lines go via structlog
         log_level=level,
-        loop=chosen_loop(),  # uvloop unless EMINING_EVENT_LOOP=asyncio
+        loop=loop,  # uvloop unless EMINING_EVENT_LOOP=asyncio
         http="httptools",  # the C HTTP/1.1 parser, not h11's pure Python
     )
 
