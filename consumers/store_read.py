@@ -310,6 +310,18 @@ async def timeline(
     return Page(items, str(entries[-1].position) if more else None)
 
 
+async def offsets_and_held(
+    store: ViewStore,
+) -> tuple[dict[tuple[str, int], int], frozenset[tuple[str, int]]]:
+    """The store's next offset per consumed partition, and the partitions where records are
+    held (read past, not applied: waiting for a predecessor), in one snapshot."""
+    async with store.reading() as (conn, tables):
+        h = tables.held.c
+        rows = await conn.execute(select(h.topic, h.log_partition).distinct())
+        held = frozenset((r.topic, r.log_partition) for r in rows)
+        return await stored_offsets(conn, tables), held
+
+
 async def offsets(store: ViewStore) -> dict[tuple[str, int], int]:
     """The store's next offset per consumed partition."""
     async with store.reading() as (conn, tables):

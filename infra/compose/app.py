@@ -25,7 +25,7 @@ from consumers.console.pages import mount_console
 from consumers.freshness import Freshness, FreshReads
 from consumers.readlog import ReadLog
 from consumers.store import ViewStore
-from consumers.store_read import get_view, offsets
+from consumers.store_read import get_view, offsets_and_held
 from consumers.views.facts import speaker
 from consumers.views.families import FAMILIES
 from infra.compose import alerts as alerts_wiring
@@ -202,16 +202,16 @@ def document_common_answers(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class AppliedOffsets:
-    """The views store's next offset per partition, for the gateway's lookups: always read
-    after the request asked (the views may have applied a record since), concurrent requests
-    sharing the reads (``FreshReads``). Each request reading them itself, twice (the subject
-    and the lifecycle check), was a read transaction on the store each time
-    (docs/performance.md, "Fifth pass")."""
+    """The views store's next offset per partition and the partitions holding records, for
+    the gateway's lookups: always read after the request asked (the views may have applied a
+    record since), concurrent requests sharing the reads (``FreshReads``). Each request reading
+    them itself, twice (the subject and the lifecycle check), was a read transaction on the
+    store each time (docs/performance.md, "Fifth pass")."""
 
     def __init__(self, views: ViewStore) -> None:
-        self._reads = FreshReads(lambda: offsets(views))
+        self._reads = FreshReads(lambda: offsets_and_held(views))
 
-    async def get(self) -> dict[tuple[str, int], int]:
+    async def get(self) -> tuple[dict[tuple[str, int], int], frozenset[tuple[str, int]]]:
         return await self._reads.get()
 
 
@@ -224,8 +224,9 @@ def _lookups(views: ViewStore, freshness: Freshness) -> tuple[StatusLookup, Subj
 async def _caught_up(applied: AppliedOffsets, freshness: Freshness, subject: str,
                      topic: str) -> bool:
     """Whether the views have applied everything on the subject's partition that the broker
-    had acknowledged when this was asked (``freshness`` reads the end offsets fresh)."""
-    stored = await applied.get()
+    had acknowledged when this was asked (``freshness`` reads the end offsets fresh). A
+    partition with held records is not: the stored offset is past them, the views are not."""
+    stored, held = await applied.get()
     ends = await freshness.end_offsets({t for t, _ in stored})
     if ends is None:
         return False
@@ -234,7 +235,8 @@ async def _caught_up(applied: AppliedOffsets, freshness: Freshness, subject: str
         return False
     mine = key_partition(subject.encode(), len(parts))
     end = ends.get((topic, mine))
-    return end is not None and end <= stored.get((topic, mine), 0)
+    return (end is not None and end <= stored.get((topic, mine), 0)
+            and (topic, mine) not in held)
 
 
 def subject_judge(views: ViewStore, freshness: Freshness,

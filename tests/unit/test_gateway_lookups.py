@@ -77,14 +77,17 @@ async def test_applied_offsets_are_read_after_each_request_asked_and_shared(
         await asyncio.sleep(0.01)
         return {(TOPIC, 0): number}
 
-    monkeypatch.setattr(app_module, "offsets", offsets)
+    async def offsets_and_held(views: Any) -> tuple[dict[tuple[str, int], int], frozenset[Any]]:
+        return await offsets(views), frozenset()
+
+    monkeypatch.setattr(app_module, "offsets_and_held", offsets_and_held)
     applied = AppliedOffsets(_Views())  # type: ignore[arg-type]
     first = asyncio.create_task(applied.get())
     await asyncio.sleep(0.002)  # read 1 in flight: begun before the others asked
     got = await asyncio.gather(*(applied.get() for _ in range(10)))
-    assert await first == {(TOPIC, 0): 1}
-    assert got == [{(TOPIC, 0): 2}] * 10  # one read for the ten, begun after they asked
-    assert await applied.get() == {(TOPIC, 0): 3}  # never an answer older than the request
+    assert (await first)[0] == {(TOPIC, 0): 1}
+    assert [g[0] for g in got] == [{(TOPIC, 0): 2}] * 10  # one read for the ten, begun after
+    assert (await applied.get())[0] == {(TOPIC, 0): 3}  # never older than the request
     assert len(reads) == 3
 
 
@@ -98,11 +101,12 @@ class _Ends(Freshness):
 
 
 class _Applied(AppliedOffsets):
-    def __init__(self, stored: dict[tuple[str, int], int]) -> None:
-        self.stored = stored
+    def __init__(self, stored: dict[tuple[str, int], int],
+                 held: frozenset[tuple[str, int]] = frozenset()) -> None:
+        self.stored, self.held = stored, held
 
-    async def get(self) -> dict[tuple[str, int], int]:
-        return self.stored
+    async def get(self) -> tuple[dict[tuple[str, int], int], frozenset[tuple[str, int]]]:
+        return self.stored, self.held
 
 
 @pytest.mark.parametrize(("stored_next", "end", "caught_up"), [
@@ -126,3 +130,13 @@ async def test_not_caught_up_when_the_broker_cannot_say() -> None:
     stored = {(TOPIC, p): 5 for p in range(3)}
     assert await _caught_up(_Applied(stored), _Ends(None), "PRJ-0001", TOPIC) is False
     assert await _caught_up(_Applied({}), _Ends({}), "PRJ-0001", TOPIC) is False
+
+
+async def test_not_caught_up_while_the_subjects_partition_holds_records() -> None:
+    subject = "PRJ-0001"
+    mine = key_partition(subject.encode(), 3)
+    offsets = {(TOPIC, p): 100 for p in range(3)}
+    other = frozenset({(TOPIC, (mine + 1) % 3)})
+    assert await _caught_up(_Applied(offsets, other), _Ends(offsets), subject, TOPIC) is True
+    held_here = frozenset({(TOPIC, mine)})
+    assert await _caught_up(_Applied(offsets, held_here), _Ends(offsets), subject, TOPIC) is False
