@@ -129,8 +129,9 @@ class ViewSync:
         """Every record held in the store as this process's last batch left them, when few;
         ``None``: read them from the store. Used only while no other process's batch (several
         consumers may write one store) committed since: ``_held_at`` tells."""
-        self._held_at = -1
-        """The held records' version (``holding.held_version``) ``_held`` is of."""
+        self._held_at: tuple[str, int] = ("", -1)
+        """The generation and held records' version (``holding.held_version``, counted per
+        generation: a rebuild's swap may meet the same number) ``_held`` is of."""
 
     async def _verify_held(self, records: Sequence[RawRecord]) -> list[Verdict]:
         """Verdicts for records released from hold: the one given when they were read (kept in
@@ -284,7 +285,8 @@ class ViewSync:
 
             named = accepted + [v for _, v in items if isinstance(v, RefusedEvent)]
             sources = {v.envelope.source for v in named if v.envelope is not None}
-            known = self._held if self._held_at == version else None  # else another wrote
+            known = (self._held if self._held_at == (tables.generation, version)
+                     else None)  # else another process wrote, or another generation is live
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects,
                                    sources, chains=self._chains, known=known,
                                    stale=self._held.held() if known is None and self._held
@@ -321,7 +323,7 @@ class ViewSync:
         self._verdicts = {k: v for k, v in self._verdicts.items() if k in gate.held}
         # kept only if no other batch (another process on this store) finished meanwhile
         self._held = gate.complete_held() if after == version + 1 else None
-        self._held_at = after
+        self._held_at = (tables.generation, after)
         if self._alerts is not None:
             self._alerts.committed(raised)
         await self.store.grew(tables, len(changes.new_entries))
@@ -352,7 +354,7 @@ class ViewSync:
             await self.dlq.notify([_held_letter(self.dlq, h, Reason.SEQUENCE_GAP) for h in found])
             await gate.write()
             self._held = None  # others' cached held records are stale too: the version moves
-            self._held_at = await bump_held_version(conn, tables)
+            self._held_at = (tables.generation, await bump_held_version(conn, tables))
             raised = (await self._alerts.on_batch(conn, tables, [], fold.changes())
                       if self._alerts is not None else [])
         if self._alerts is not None:
