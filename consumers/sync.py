@@ -12,7 +12,6 @@ same partition during a rebalance can neither double nor lose an update.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.fold import Changes, Position
-from consumers.holding import Gate, Held, bump_held_version, lock_batches, position_of
+from consumers.gap_news import caught_up, held_letter
+from consumers.holding import Gate, bump_held_version, lock_batches, position_of
 from consumers.holding.held import HeldIndex
 from consumers.metrics import VIEW_BATCH_SECONDS, VIEW_BATCHES, VIEW_EVENTS, VIEW_LAG
 from consumers.positions import select
 from consumers.store import ViewStore
-from consumers.store_batch import DocCache, load, load_more, lock_offsets, stored_offsets, write
+from consumers.store_batch import DocCache, load, load_more, lock_offsets, write
 from consumers.store_schema import Tables
 from consumers.verification import (
     Accepted,
@@ -46,8 +46,6 @@ from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.sync")
 
-OTHERS_TIMEOUT_S = 5.0
-"""How long a batch waits for the end offsets of partitions other consumer processes read."""
 GAP_GRACE_S = 60.0
 """How long a gap stays open before it is alerted (``ViewsConfig.gap_grace_s``): while a
 partition has no leader (a broker's failover) a source's next event on another partition can
@@ -308,9 +306,9 @@ class ViewSync:
                 _applied(accepted_item)
             await self.dlq.send(letters)
             offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
-            notices = [_held_letter(self.dlq, h, Reason.FORK) for h in gate.forks]
-            if self.dlq.alerting and await _caught_up(conn, tables, gate, offsets, control):
-                notices += [_held_letter(self.dlq, h, Reason.SEQUENCE_GAP)
+            notices = [held_letter(self.dlq, h, Reason.FORK) for h in gate.forks]
+            if self.dlq.alerting and await caught_up(conn, tables, gate, offsets, control):
+                notices += [held_letter(self.dlq, h, Reason.SEQUENCE_GAP)
                             for h in await gate.open_gaps(self._clock(), self._gap_grace_s)]
             await self.dlq.notify(notices)
             changes = fold.changes()
@@ -346,12 +344,12 @@ class ViewSync:
                 await load_more(conn, tables, fold, batch, self._docs)
 
             gate = await Gate.open(conn, tables, fold, self._verify_held, load_subjects, set())
-            if not await _caught_up(conn, tables, gate, {}, control):
+            if not await caught_up(conn, tables, gate, {}, control):
                 return 0
             found = await gate.open_gaps(self._clock(), self._gap_grace_s)
             if not found:
                 return 0
-            await self.dlq.notify([_held_letter(self.dlq, h, Reason.SEQUENCE_GAP) for h in found])
+            await self.dlq.notify([held_letter(self.dlq, h, Reason.SEQUENCE_GAP) for h in found])
             await gate.write()
             self._held = None  # others' cached held records are stale too: the version moves
             self._held_at = (tables.generation, await bump_held_version(conn, tables))
@@ -361,45 +359,6 @@ class ViewSync:
             self._alerts.committed(raised)
         log.info("gap_alerts_swept", alerted=len(found))
         return len(found)
-
-
-def _held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:
-    """A held record as its alert sees it (it is not dead-lettered: it may still count)."""
-    detail = (f"sequence {held.sequence} of {held.source} is held: "
-              + ("an earlier sequence of this source is not on the log"
-                 if reason is Reason.SEQUENCE_GAP else
-                 "another event of this source claims the same sequence; the source is "
-                 "quarantined from there on"))
-    return dlq.letter(held.record, Rejected(reason, detail, held.event_id, held.source))
-
-
-async def _caught_up(conn: AsyncConnection, tables: Tables, gate: Gate,
-                     offsets: dict[tuple[str, int], int], control: PartitionControl) -> bool:
-    """Whether this batch leaves the consumer at the end of every partition it reads (only
-    asked while records are held: a gap is news only once nothing more is on its way), and
-    the store at the end of the other partitions of its topics, those other consumer processes
-    read: the missing sequence may be on its way in one of theirs."""
-    if not gate.may_hold():
-        return False
-    positions = await stored_offsets(conn, tables) | offsets
-    owned = set(control.assignment())
-    for tp in owned:
-        end = control.highwater(tp)
-        if end is None or positions.get((tp.topic, tp.partition), 0) < end:
-            return False
-    topics = {tp.topic for tp in owned}
-    others = [TopicPartition(*k) for k in sorted(positions)
-              if k[0] in topics and TopicPartition(*k) not in owned]
-    ask = getattr(control, "end_offsets", None)
-    if not others or ask is None:
-        return True
-    try:
-        ends = await asyncio.wait_for(ask(others), OTHERS_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - not known to be caught up: the alert waits
-        log.warning("end_offsets_unavailable", error=repr(exc)[:300])
-        return False
-    return all(positions[(tp.topic, tp.partition)] >= end for tp, end in ends.items())
-
 
 
 def _applied(verdict: Verdict) -> None:
