@@ -4,7 +4,7 @@ caught up far enough that a gap is not simply a predecessor still on its way (``
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,13 +16,18 @@ from consumers.store_schema import Tables
 from consumers.verification import Reason, Rejected
 from transport.kafka import TopicPartition
 
-if TYPE_CHECKING:
-    from consumers.sync import PartitionControl
-
 log = structlog.get_logger("consumers.gap_news")
 
 OTHERS_TIMEOUT_S = 5.0
 """How long a batch waits for the end offsets of partitions other consumer processes read."""
+
+
+class OwnedPartitions(Protocol):
+    """What the consumer owns and where those partitions end (``sync.PartitionControl``)."""
+
+    def assignment(self) -> Any: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
 
 
 def held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:
@@ -36,7 +41,7 @@ def held_letter(dlq: DeadLetterQueue, held: Held, reason: Reason) -> DeadLetter:
 
 
 async def caught_up(conn: AsyncConnection, tables: Tables, gate: Gate,
-                     offsets: dict[tuple[str, int], int], control: PartitionControl) -> bool:
+                     offsets: dict[tuple[str, int], int], control: OwnedPartitions) -> bool:
     """Whether this batch leaves the consumer at the end of every partition it reads (only
     asked while records are held: a gap is news only once nothing more is on its way), and
     the store at the end of the other partitions of its topics, those other consumer processes
