@@ -210,6 +210,11 @@ class ChainStore:
         ).fetchall()
         return [_pending(row) for row in rows]
 
+    def pending_ids(self) -> set[str]:
+        """The event ids signed here and not yet acknowledged (usually none): one query, where
+        ``find`` per id would be one each."""
+        return {row[0] for row in self._db.execute("SELECT event_id FROM outbox")}
+
     def find(self, event_id: str) -> Pending | None:
         """The outbox entry of ``event_id``: signed, not yet acknowledged."""
         row = self._db.execute(

@@ -151,6 +151,10 @@ class Publisher:
         (within the last acknowledgements the chain store keeps)."""
         return self._require().lookup(event_id)
 
+    def pending_ids(self) -> set[str]:
+        """The event ids this source signed and saw no acknowledgement for yet."""
+        return self._require().pending_ids()
+
     def check(self, drafts: Sequence[Draft]) -> None:
         """Fail fast, before anything is signed: each draft's time (the readers' skew, or a
         backfill window), our key's validity and our authority then."""

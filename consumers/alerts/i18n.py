@@ -75,7 +75,11 @@ def format_param(param: Param, language: Language, zone: tzinfo = PAKISTAN_TIME)
         case Number(value) if type(value) is int:
             return _remembered(param, language, zone)
         case Moment(value) if value.tzinfo is not None and zone in _ZONE_LABELS:
-            return _remembered(Moment(value.astimezone(UTC)), language, zone)
+            # to the minute: a moment is written to the minute (``HH:mm``), and the labelled
+            # zones are fixed whole-hour offsets, so the minute in UTC decides the text; each
+            # event has its own seconds, and keyed on them every alert missed the cache
+            minute = value.astimezone(UTC).replace(second=0, microsecond=0)
+            return _remembered(Moment(minute), language, zone)
     return _format(param, language, zone)
 
 

@@ -67,6 +67,9 @@ def test_an_acknowledged_record_leaves_the_outbox_and_is_remembered_where_it_lan
         assert store.lookup("e-2") == second
         assert store.lookup("never-signed") is None
         assert store.find("e-1") is None
+        assert store.pending_ids() == {"e-2"}, "one query for what find asks per id"
+        store.acknowledge([landed(second, 0, 3)])
+        assert store.pending_ids() == set()
     finally:
         store.close()
     reopened = ChainStore(tmp_path, SOURCE)
