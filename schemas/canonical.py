@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import rfc8785
 
 _SAFE_INT = 2**53
@@ -54,12 +55,28 @@ def _is_plain_any(value: Any) -> bool:
     return False
 
 
+def plain_json(value: Any) -> bytes | None:
+    """The JCS bytes of a value ``is_plain`` accepts, written by orjson (sorted keys, compact,
+    UTF-8 as is, the same escapes: byte-equal to ``rfc8785`` and to ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` on such values, tested on generated ones in
+    ``tests/unit/test_canonical_orjson.py``; ~10x faster than the latter). ``None`` where orjson
+    refuses the value (a lone surrogate, nesting deeper than 255): the caller takes the slow
+    path, which refuses or writes it as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return None
+
+
 def canonical_json(value: Any, *, plain: bool | None = None) -> bytes:
     """Canonical UTF-8 bytes of a JSON value (RFC 8785).
 
     ``plain``: the caller already knows ``is_plain(value)`` (saves walking the value twice).
     """
     if plain if plain is not None else is_plain(value):
+        fast = plain_json(value)
+        if fast is not None:
+            return fast
         try:
             return json.dumps(
                 value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

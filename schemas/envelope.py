@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from schemas.base import EventData
-from schemas.canonical import is_plain
+from schemas.canonical import is_plain, plain_json
 from schemas.errors import RecordError
 from schemas.signing import KEY_ID, Signer, event_hash, signing_input
 
@@ -251,8 +251,15 @@ def seal(
     return Envelope(attributes=attributes, data=data, data_json=data_json, plain=plain)
 
 
-def encode_value(data_json: dict[str, Any]) -> bytes:
-    """The record value: compact JSON with sorted keys (already canonical for our data)."""
+def encode_value(data_json: dict[str, Any], *, plain: bool | None = None) -> bytes:
+    """The record value: compact JSON with sorted keys (already canonical for our data).
+
+    Plain data (``is_plain``; ``plain`` when the caller knows) is written by orjson, byte for
+    byte what ``json.dumps`` below writes for it; anything else (floats) as before."""
+    if plain if plain is not None else is_plain(data_json):
+        fast = plain_json(data_json)
+        if fast is not None:
+            return fast
     return json.dumps(data_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -268,7 +275,7 @@ def to_record(envelope: Envelope) -> KafkaRecord:
     return KafkaRecord(
         topic=envelope.topic,
         key=envelope.subject.encode(),
-        value=encode_value(envelope.data_json),
+        value=encode_value(envelope.data_json, plain=envelope.plain),
         headers=headers,
     )
 

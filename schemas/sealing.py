@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.base import EventData
-from schemas.canonical import is_plain
+from schemas.canonical import is_plain, plain_json
 from schemas.envelope import (
     _HEX64,
     _SOURCE,
@@ -48,11 +48,8 @@ if tuple(sorted(ATTRIBUTES)) != _ORDER or not all(a > "data" for a in ATTRIBUTES
     raise RuntimeError("the fast canonical form below writes the attributes in _ORDER, after "
                        '"data"')  # pragma: no cover - a guard on the constants
 
-_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
-"""The JSON ``canonical_json`` writes for plain values (``schemas.canonical``)."""
 _STRING: Callable[[str], str] = json.encoder.encode_basestring
-"""How ``_COMPACT`` writes a string (``ensure_ascii=False``)."""
+"""How ``canonical_json`` writes a string (``ensure_ascii=False``: UTF-8 as is)."""
 
 (_H_SPEC, _H_ENV, _H_ID, _H_SOURCE, _H_TYPE, _H_SUBJECT, _H_TIME, _H_SCHEMA, _H_CT, _H_SEQ,
  _H_PREV, _H_KEYID, _H_SIG) = (header_name(a) for a in ATTRIBUTES)
@@ -184,18 +181,19 @@ def _fast(
     kind = _type_parts(type(data))
     subject = data.subject
     seq = str(sequence).zfill(SEQUENCE_WIDTH)
+    value = plain_json(data_json)
+    if value is None:
+        return None
     try:
-        data_text = _COMPACT.encode(data_json)
-        value = data_text.encode()
-        head = '{"data":' + data_text + ","
+        head = b'{"data":' + value + b","
         front = (f'{_CT_MEMBER},"dataschema":{kind.schema_json},{_ENV_MEMBER},'
                  f'"id":{_STRING(eid)},"keyid":{src.keyid_json},'
-                 f'"prevhash":{_STRING(prevhash)},"sequence":"{seq}"')
+                 f'"prevhash":{_STRING(prevhash)},"sequence":"{seq}"').encode()
         back = (f'"source":{src.source_json},{_SPEC_MEMBER},"subject":{_STRING(subject)},'
-                f'"time":"{moment}","type":{kind.type_json}}}')
-        signature = signer.sign((head + front + "," + back).encode())
+                f'"time":"{moment}","type":{kind.type_json}}}').encode()
+        signature = signer.sign(head + front + b"," + back)
         digest = hashlib.sha256(
-            (head + front + ',"signature":"' + signature + '",' + back).encode()).hexdigest()
+            head + front + b',"signature":"' + signature.encode() + b'",' + back).hexdigest()
         subject_b, eid_b = subject.encode(), eid.encode()
     except UnicodeEncodeError:
         return None
@@ -228,7 +226,7 @@ def _reference(
     record = KafkaRecord(
         topic=data.destination_topic(),
         key=attributes["subject"].encode(),
-        value=encode_value(data_json),
+        value=encode_value(data_json, plain=plain),
         headers=[(header_name(a), attributes[a].encode()) for a in ATTRIBUTES],
     )
     return Sealed(envelope, record, event_hash(attributes, data_json, plain=plain))
