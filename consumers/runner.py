@@ -105,6 +105,15 @@ class RefusalLog:
             log.error("kafka_refused", reason=reason)
 
 
+POLL_WAIT_MS = 10
+"""How long a poll waits for a record. FastStream's batch subscriber waits this long in
+``getmany`` and, when nothing came, *sleeps* as long again before the next poll; at its default
+(200 ms) a record arriving during that sleep waited up to 200 ms for nothing
+(``faststream/kafka/subscriber/usecase.py``, ``BatchSubscriber.get_msg``). An idle consumer now
+polls ~50 times a second: aiokafka fetches in the background, so a poll reads its buffer,
+no request to the broker (docs/performance.md, "Sixth pass")."""
+
+
 async def commit_to_kafka(consumer: Any, offsets: Mapping[tuple[str, int], int],
                           timeout_s: float) -> bool:
     """Commit offsets the views store already holds to the group in Kafka, for lag tools.
@@ -201,6 +210,7 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync,
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
         group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
+        batch_timeout_ms=POLL_WAIT_MS,
         auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL, listener=listener,
         parser=raw_batch, decoder=no_body, isolation_level="read_committed",
         session_timeout_ms=config.session_timeout_ms,
