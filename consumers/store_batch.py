@@ -8,9 +8,9 @@ record is applied exactly when its offset is the partition's stored next offset.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -64,6 +64,20 @@ class DocCache:
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     """The dialect's INSERT, for ON CONFLICT clauses (same API on SQLite and PostgreSQL)."""
     return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+
+
+T = TypeVar("T")
+
+IN_CHUNK = 900
+"""Values per ``IN (…)`` list at most: SQLite builds before 3.32 allow 999 variables in a
+statement (later ones 32,766, PostgreSQL 32,767)."""
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in runs of at most ``size``: one statement each where a list of them would
+    be one ``IN (…)`` with a variable per value."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 async def lock_offsets(

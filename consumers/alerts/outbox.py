@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import tables as t
 from consumers.alerts.channel import Endpoint, OutboxTables
-from consumers.store_batch import dialect_insert
+from consumers.store_batch import dialect_insert, in_chunks
 from schemas.alerts import AlertRaised
 from schemas.envelope import format_time
 
@@ -33,11 +33,13 @@ async def queue(conn: AsyncConnection, tables: OutboxTables, alert_ids: Sequence
                 stamp: str) -> int:
     """One pending delivery per alert and active target of its recipient; returns how many."""
     a, w = t.alerts, tables.targets
-    pairs = await conn.execute(
-        select(a.c.alert_id, w.c.id).join(w, and_(w.c.org == a.c.recipient, w.c.active == true()))
-        .where(a.c.alert_id.in_(alert_ids)))
     rows = [{"alert_id": r[0], "target_id": r[1], "status": "pending", "attempts": 0,
-             "updated_at": stamp} for r in pairs]
+             "updated_at": stamp}
+            for ids in in_chunks(alert_ids)
+            for r in await conn.execute(
+                select(a.c.alert_id, w.c.id)
+                .join(w, and_(w.c.org == a.c.recipient, w.c.active == true()))
+                .where(a.c.alert_id.in_(ids)))]
     if rows:
         await conn.execute(dialect_insert(conn, tables.deliveries).on_conflict_do_nothing(),
                            rows)  # executemany: one compiled form (see ``record_alerts``)

@@ -20,7 +20,7 @@ from consumers.alerts import tables as t
 from consumers.alerts.channels import queue_all  # also declares each channel's tables
 from consumers.alerts.model import Deadline
 from consumers.store import ViewStore
-from consumers.store_batch import dialect_insert
+from consumers.store_batch import dialect_insert, in_chunks
 from schemas.alerts import AlertRaised, AlertRule
 from schemas.envelope import format_time
 
@@ -200,10 +200,11 @@ async def claim(conn: AsyncConnection, worker: str, now: datetime, lease: timede
     rows = list(await conn.execute(query))
     if not rows:
         return []
-    await conn.execute(update(a).where(a.c.alert_id.in_([r.alert_id for r in rows]))
-                       .values(claimed_by=worker, claimed_at=stamp,
-                               claimed_until=format_time(now + lease),
-                               attempts=a.c.attempts + 1))
+    for ids in in_chunks([r.alert_id for r in rows]):
+        await conn.execute(update(a).where(a.c.alert_id.in_(ids))
+                           .values(claimed_by=worker, claimed_at=stamp,
+                                   claimed_until=format_time(now + lease),
+                                   attempts=a.c.attempts + 1))
     return [Outgoing(r.alert_id, r.topic, r.doc, r.attempts + 1,
                      datetime.fromisoformat(r.claimed_at) if r.claimed_at else None)
             for r in rows]
@@ -233,9 +234,9 @@ async def mark_delivered(conn: AsyncConnection, done: Sequence[Delivered], now: 
 
 async def release(conn: AsyncConnection, alert_ids: Sequence[str]) -> None:
     """Give claimed alerts back (their delivery failed; any worker may try again)."""
-    if alert_ids:
-        a = t.alerts
-        await conn.execute(update(a).where(a.c.alert_id.in_(alert_ids), a.c.delivered_at.is_(None))
+    a = t.alerts
+    for ids in in_chunks(alert_ids):
+        await conn.execute(update(a).where(a.c.alert_id.in_(ids), a.c.delivered_at.is_(None))
                            .values(claimed_by=None, claimed_until=None))
 
 
