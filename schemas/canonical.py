@@ -26,7 +26,7 @@ def is_plain(value: Any) -> bool:  # noqa: PLR0911 - one return per kind, on the
     kind = type(value)
     if kind is dict:
         for k, v in value.items():  # a loop: twice as fast as all() over a generator
-            if not k.isascii():
+            if type(k) is not str or not k.isascii():  # JSON writes other keys as text
                 return False
             if type(v) is not str and not is_plain(v):
                 return False
@@ -49,7 +49,7 @@ def _is_plain_any(value: Any) -> bool:
     if isinstance(value, int):
         return -_SAFE_INT < value < _SAFE_INT
     if isinstance(value, dict):
-        return all(k.isascii() and is_plain(v) for k, v in value.items())
+        return all(type(k) is str and k.isascii() and is_plain(v) for k, v in value.items())
     if isinstance(value, list):
         return all(is_plain(v) for v in value)
     return False

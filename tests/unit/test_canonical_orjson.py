@@ -115,3 +115,12 @@ def test_a_stored_records_text_is_unchanged_byte_for_byte(
         "topic": record.topic, "key": enc(key), "value": enc(value) if with_value else None,
         "headers": [[k, enc(v)] for k, v in names], "ts": timestamp, "tt": 0})
     assert record.dumps(value=with_value) == expected  # the old encoder's text
+
+
+def test_keys_that_are_not_text_are_not_plain_and_keep_the_stdlib_writing() -> None:
+    """Review finding: ``encode_value`` now asks ``is_plain``, which called ``isascii`` on every
+    key; a dict with an integer key (written as text by ``json``) raised ``AttributeError``."""
+    for doc in ({1: "a"}, {"a": {2: "b"}}, {None: 1}, {"x": [{3: 4}]}):
+        assert not is_plain(doc)
+        assert encode_value(doc) == _stdlib(doc)
+    assert encode_value({1: "a"}) == b'{"1":"a"}'
