@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -93,6 +94,7 @@ STATUS_FIELDS = tuple(dict.fromkeys(m.field for m in MACHINES.values()))
 """The view fields that hold a status, each machine's (``status``, ``stage``)."""
 
 
+@lru_cache(maxsize=1024)
 def short_type(ce_type: str) -> str:
     """``pk.emining.approval.licence.granted.v1`` → ``approval.licence.granted``."""
     name = ce_type.removeprefix(TYPE_PREFIX)
@@ -100,6 +102,7 @@ def short_type(ce_type: str) -> str:
     return base if base and version.startswith("v") and version[1:].isdigit() else name
 
 
+@lru_cache(maxsize=1024)  # the machines are constants; asked for every event, several times
 def machine_of(ce_type: str) -> Machine | None:
     name = short_type(ce_type)
     return next((m for m in MACHINES.values() if name in m.steps), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from consumers.views.facts import Fact, day_start
+from consumers.views.facts import Fact, attributes_of, day_start
 from consumers.views.models import ApprovalStatus, ApprovalView
 
 _MOMENTS = ("received_at", "acknowledged_at", "resubmitted_at", "applied_at", "decided_at")
@@ -22,11 +22,12 @@ def moment_of(fact: Fact) -> datetime:
     Domain times, not the event's emission time, so that a backfilled history still measures how
     long each state lasted. Dates count from midnight in Pakistan.
     """
-    for name in _MOMENTS:
+    kind = type(fact.data)
+    for name in attributes_of(kind, _MOMENTS):
         value = getattr(fact.data, name, None)
         if isinstance(value, datetime):
             return value
-    for name in _DAYS:
+    for name in attributes_of(kind, _DAYS):
         value = getattr(fact.data, name, None)
         if isinstance(value, date):
             return day_start(value)
