@@ -54,6 +54,7 @@ from benchmarks.output import (
     add_json_out,
     broker,
     cpu_seconds,
+    exit_on_sigterm,
     peak_rss_mb,
     print_json,
     quiet_logging,
@@ -342,6 +343,7 @@ def main() -> None:
     add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
         report = eventloop.run(bench(args.rate, args.seconds, profile))

@@ -45,6 +45,7 @@ from benchmarks.output import (
     add_json_out,
     broker,
     children_peak_rss_mb,
+    exit_on_sigterm,
     own_peak_rss_mb,
     peak_rss_mb,
     print_json,
@@ -247,6 +248,7 @@ def main() -> None:
         args.profile = args.profile.resolve()
         args.profile.mkdir(parents=True, exist_ok=True)
     quiet_logging()
+    exit_on_sigterm()
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     with stdout_to_stderr():

@@ -51,6 +51,7 @@ from benchmarks.bench_views import publish as publish_history
 from benchmarks.output import (
     add_json_out,
     broker,
+    exit_on_sigterm,
     print_json,
     quiet_logging,
     row,
@@ -332,6 +333,7 @@ def main() -> None:
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     if args.checkpointer:  # the child: checkpoints topic, refusals topic, then the logs
         checkpoints, refusals, *logs = args.topics  # stdout: "running" once started
         eventloop.run(run_checkpointer(kafka_access(Settings()), checkpoints, refusals, logs,

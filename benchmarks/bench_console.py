@@ -52,6 +52,7 @@ from rich.table import Table
 
 from benchmarks.output import (
     add_json_out,
+    exit_on_sigterm,
     own_peak_rss_mb,
     print_json,
     quiet_logging,
@@ -596,6 +597,7 @@ def main() -> None:
     args = parser.parse_args()
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         result = eventloop.run(bench(per_kind=args.requests, langs=langs, seed=args.seed,
                                    scale=args.scale, store_url=args.store,

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from benchmarks.output import (
     add_json_out,
+    exit_on_sigterm,
     own_peak_rss_mb,
     print_json,
     quiet_logging,
@@ -102,6 +103,7 @@ def main() -> None:
     add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         result = run(args.n)
     write_json_out(args.json_out, "contract", result, summary(result))

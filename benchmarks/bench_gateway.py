@@ -44,6 +44,7 @@ from benchmarks.output import (
     add_json_out,
     broker,
     cpu_seconds,
+    exit_on_sigterm,
     peak_rss_mb,
     print_json,
     quiet_logging,
@@ -231,6 +232,7 @@ def main() -> None:
     add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         result = eventloop.run(run_on(args.bootstrap, args.requests, args.concurrency,
                                     args.profile and args.profile.resolve()))

@@ -34,6 +34,7 @@ from rich.table import Table
 from benchmarks.output import (
     add_json_out,
     broker,
+    exit_on_sigterm,
     own_peak_rss_mb,
     print_json,
     quiet_logging,
@@ -178,6 +179,7 @@ def main() -> None:
                              " `python -m benchmarks.profiles FILE` summarises it")
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         where, result = eventloop.run(run_on(args.bootstrap, args.events, args.profile))
     write_json_out(args.json_out, "publish", result, summary(result))

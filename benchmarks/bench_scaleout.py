@@ -34,6 +34,7 @@ from benchmarks.bench_views import publish, run_raw
 from benchmarks.output import (
     add_json_out,
     broker,
+    exit_on_sigterm,
     print_json,
     quiet_logging,
     row,
@@ -162,6 +163,7 @@ def main() -> None:
     if not counts or min(counts) < 1:
         parser.error("--processes: one or more positive counts, e.g. 1,3")
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         report = eventloop.run(bench(args.events, args.batch, counts))
     write_json_out(args.json_out, "scaleout", report, summary(report))

@@ -33,6 +33,7 @@ from benchmarks.output import (
     RSS_TARGET_MB,
     add_json_out,
     broker,
+    exit_on_sigterm,
     own_peak_rss_mb,
     print_json,
     quiet_logging,
@@ -158,6 +159,7 @@ def main() -> None:
     add_json_out(parser)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     with stdout_to_stderr():
         result = eventloop.run(run_on(args.bootstrap, args.events, args.samples))
     write_json_out(args.json_out, "soak", result, summary(result))

@@ -36,6 +36,7 @@ from benchmarks.output import (
     add_json_out,
     broker,
     cpu_seconds,
+    exit_on_sigterm,
     print_json,
     quiet_logging,
     row,
@@ -218,6 +219,7 @@ def main() -> None:
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quiet_logging()
+    exit_on_sigterm()
     if args.raw_consumer:  # the child process: its stdout is the parent's pipe
         kafka = kafka_access(Settings())
         with stdout_to_stderr():

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -40,6 +41,17 @@ def stdout_to_stderr() -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends a benchmark the way Ctrl-C does, cleaning up: the ``finally`` blocks run
+    and stop the server, consumers and throwaway broker it started. By default SIGTERM ends the
+    process at once, and a killed ``bench_gateway`` left its uvicorn server running."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def quiet_logging() -> None:

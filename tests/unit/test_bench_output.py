@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -36,3 +37,57 @@ def test_bench_contract_json_is_the_only_thing_on_stdout() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT), "EMINING_LOG_LEVEL": "debug"},
         capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout)["events"] == 50
+
+
+_HOLDS_A_CHILD = """
+import asyncio, subprocess, sys
+from benchmarks.output import exit_on_sigterm
+from transport import eventloop
+
+if sys.argv[1] == "handled":
+    exit_on_sigterm()
+
+async def main() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    print(child.pid, flush=True)
+    try:
+        await asyncio.sleep(600)
+    finally:  # what a benchmark does with its server, consumers and broker
+        child.terminate()
+        child.wait(10)
+
+eventloop.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("mode", ["handled", "default"])
+def test_a_terminated_benchmark_stops_what_it_started(mode: str) -> None:
+    """SIGTERM (a CI timeout, ``kill``) used to end a benchmark at once and leave its server
+    running; ``exit_on_sigterm`` makes it run its ``finally`` blocks first. The ``default``
+    case shows the premise: without it the child is left behind."""
+    bench = subprocess.Popen([sys.executable, "-c", _HOLDS_A_CHILD, mode], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stdout=subprocess.PIPE, text=True)
+    assert bench.stdout is not None
+    child = int(bench.stdout.readline())
+    try:
+        bench.terminate()
+        code = bench.wait(30)
+        if mode == "handled":
+            assert code == 128 + 15  # SystemExit(128 + SIGTERM)
+            assert not _alive(child), "the benchmark's child outlived it"
+        else:
+            assert code == -15  # killed by the signal, no cleanup
+            assert _alive(child)
+    finally:
+        bench.stdout.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, 9)
