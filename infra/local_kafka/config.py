@@ -132,6 +132,12 @@ def render_server_properties(
         "log.dirs": str(data_dir),
         # Topics come from the catalogue (``emining topics apply``), never from a typo.
         "auto.create.topics.enable": "false",
+        # A topic keeps its records unless its own config says otherwise (every catalogue topic
+        # does). With Kafka's 7-day default, a topic made without one (an operator's own, a
+        # test's) deleted records stamped with an older time as soon as a segment rolled: the
+        # CI at b2d35ab saw a test topic's log start move from 0 to 7 ("due to log retention
+        # time") between writing its records and reading them back.
+        "log.retention.ms": -1,
         "num.partitions": 1,
         "default.replication.factor": replication,
         "min.insync.replicas": min_isr,

@@ -51,6 +51,7 @@ def test_server_properties_single_node_kraft(tmp_path: Path) -> None:
     assert "authorizer.class.name" not in props
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["auto.create.topics.enable"] == "false"
+    assert props["log.retention.ms"] == "-1", "no record deleted for its age by default"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"
     assert props["transaction.state.log.min.isr"] == "1"
