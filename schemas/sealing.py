@@ -37,6 +37,7 @@ from schemas.envelope import (
     _attributes,
     dataschema_for,
     encode_value,
+    format_time,
     header_name,
 )
 from schemas.signing import KEY_ID, Signer, event_hash, signing_input
@@ -127,10 +128,10 @@ def _source_parts(source: str, keyid: str) -> _SourceParts | None:
 
 
 def _time_text(moment: datetime) -> str | None:
-    """``format_time(moment)`` for a ``datetime`` in UTC from year 1000 on (``isoformat`` pads
-    a year to 4 digits where ``strftime`` may not); ``None`` for anything else."""
+    """``format_time(moment)`` for a plain ``datetime`` in UTC from year 1000 on (the one form
+    the fast path vouches for); ``None`` for anything else (the reference path checks it)."""
     if type(moment) is datetime and moment.tzinfo is UTC and moment.year >= 1000:  # noqa: PLR2004
-        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+        return format_time(moment)
     return None
 
 

@@ -75,9 +75,9 @@ class StoredRecord:
     def dumps(self, *, value: bool = True) -> str:
         """JSON; ``value=False`` leaves the value out (the timeline keeps the data already)."""
         return _compact({"topic": self.topic, "key": _b64(self.key),
-                                "value": _b64(self.value) if value else None,
-                                "headers": [[k, _b64(v)] for k, v in self.headers],
-                                "ts": self.timestamp, "tt": self.timestamp_type})
+                         "value": _b64(self.value) if value else None,
+                         "headers": [[k, _b64(v)] for k, v in self.headers],
+                         "ts": self.timestamp, "tt": self.timestamp_type})
 
     @classmethod
     def loads(cls, text: str, partition: int, offset: int,
