@@ -15,6 +15,15 @@ hands over nothing else); only which partitions a batch covers changes. A partit
 nothing fetched yet is not waited for: its records come in a later batch and, as before, are
 held until their predecessors come.
 
+Where each partition stands in time is kept from batch to batch, so a partition far ahead is
+not taken again until the others have caught up. Before, each batch began with a chunk of
+*every* partition (none taken yet in that batch counted as the oldest): a catching-up consumer
+took ~80 records per batch from partitions 1-2 s ahead of the rest, and held up to ~2,000
+records at once in ``bench_views`` (20k events; ~650 since). Records of one moment still
+straddle batches: the SDK writes one call's records within the same millisecond, over several
+partitions, so time cannot order them, and about half of a catch-up's records are held for a
+batch or two (docs/performance.md, "Seventh pass").
+
 A batch is several ``getmany`` calls, and aiokafka moves a partition's position as it hands
 records over. So an error one of the later calls raises (aiokafka raises a partition's fetch
 error when a call has taken nothing yet) must not throw away what the earlier calls took: it is
@@ -54,12 +63,16 @@ class InStep:
 
     def __init__(self) -> None:
         self._deferred: Exception | None = None
+        self._last: dict[Any, tuple[int, int]] = {}
+        """Per partition: its seek count and the time of the last record handed over."""
 
     async def take(self, getmany: GetMany, assigned: Collection[Any], *, timeout_ms: int,
-                   max_records: int | None) -> dict[Any, list[Any]]:
+                   max_records: int | None,
+                   sought: Callable[[Any], int] = lambda _: 0) -> dict[Any, list[Any]]:
         """Up to ``max_records`` records (every fetched one if ``None``) from the
         ``assigned`` partitions, the oldest first a chunk at a time. Waits up to
-        ``timeout_ms`` for the first record, never for more."""
+        ``timeout_ms`` for the first record, never for more. ``sought``: how many times a
+        partition was sought (a partition's time is forgotten when it moves)."""
         if self._deferred is not None:
             error, self._deferred = self._deferred, None
             raise error
@@ -70,7 +83,11 @@ class InStep:
         if not taken:
             return {}  # nothing came within the wait
         count = sum(len(records) for records in taken.values())
-        last = {tp: records[-1].timestamp for tp, records in taken.items()}
+        # the time of the last record handed over of each partition, kept from batch to batch
+        # unless it was sought since (``sought``: how many times it was)
+        seeks = {tp: sought(tp) for tp in assigned}
+        last = {tp: t for tp, (n, t) in self._last.items() if seeks.get(tp) == n}
+        last.update((tp, records[-1].timestamp) for tp, records in taken.items())
         dry: set[Any] = set()
         while count < limit:
             open_ = [tp for tp in assigned if tp not in dry]
@@ -91,5 +108,7 @@ class InStep:
             taken.setdefault(tp, []).extend(more)
             count += len(more)
             last[tp] = more[-1].timestamp
+        self._last = {tp: (n, last[tp]) for tp, n in seeks.items()
+                      if tp in last and sought(tp) == n}  # not if sought meanwhile
         return taken
 

@@ -133,8 +133,10 @@ class Pipeline:
                         handed.append((tp, self._sync.epoch(tp.topic, tp.partition), records))
                     return got
 
-                got = await self._step.take(counted, consumer.assignment(),
-                                            timeout_ms=timeout_ms, max_records=max_records)
+                got = await self._step.take(
+                    counted, consumer.assignment(), timeout_ms=timeout_ms,
+                    max_records=max_records,
+                    sought=lambda tp: self._sync.epoch(tp.topic, tp.partition))
                 epochs = self._epochs(got)
                 moved = {tp for tp, epoch, _ in handed
                          if tp in got and epoch != epochs[(tp.topic, tp.partition)]}

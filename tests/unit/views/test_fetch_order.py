@@ -1,6 +1,6 @@
-"""``InStep.take``: batches take the partitions in step by record time, each partition's records
-a run of consecutive offsets from its position, never more than asked, never waiting twice, and
-nothing lost to an error of a later call."""
+"""``InStep.take``: batches take the partitions in step by record time, from batch to batch,
+each partition's records a run of consecutive offsets from its position, never more than asked,
+never waiting twice, and nothing lost to an error of a later call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.fetch_order import CHUNK, InStep
+from consumers.fetch_order import CHUNK, InStep, chunk_of
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,36 @@ async def test_an_error_of_a_later_call_is_raised_after_the_records_taken() -> N
     for p in (0, 2):  # nothing lost: the two batches are the partition's whole run
         assert [r.offset for r in got.get(p, []) + rest[p]] == list(range(100))
     assert [r.offset for r in rest[1]] == list(range(100))
+
+
+async def test_a_partition_ahead_in_time_waits_for_the_others_from_batch_to_batch() -> None:
+    # partition 1 starts where partition 0 is 500 ms on: once taken from, it is not taken
+    # again until partition 0 has caught up, however many batches that takes
+    fetched = Fetched({0: list(range(1000)), 1: list(range(500, 1500))})
+    step = InStep()
+    batches = [await step.take(fetched.getmany, [0, 1], timeout_ms=0, max_records=100)
+               for _ in range(6)]
+    first_of_1 = len(batches[0].get(1, []))
+    assert first_of_1 == chunk_of(100, 2)  # never taken yet: one chunk, to learn its time
+    for batch in batches[1:5]:  # partition 0 still before 500: partition 1 left alone
+        assert 1 not in batch
+        assert max(r.timestamp for r in batch[0]) < 500
+    offsets = [r.offset for b in batches for r in b.get(0, [])]
+    assert offsets == list(range(len(offsets)))  # one run, nothing lost
+    assert sum(len(r) for b in batches for r in b.values()) == 600
+    assert 1 in batches[5]  # partition 0 has passed 500: both again
+
+
+async def test_a_partition_sought_is_placed_again_by_its_records() -> None:
+    fetched = Fetched({0: list(range(1000)), 1: list(range(500, 1500))})
+    seeks = {0: 0, 1: 0}
+    step = InStep()
+    await step.take(fetched.getmany, [0, 1], timeout_ms=0, max_records=100,
+                    sought=seeks.__getitem__)
+    # partition 1 moved back (to records of time 0): its old place in time no longer counts
+    fetched.buffers[1] = deque(Rec(1, i, i) for i in range(1000))
+    seeks[1] += 1
+    got = await step.take(fetched.getmany, [0, 1], timeout_ms=0, max_records=100,
+                          sought=seeks.__getitem__)
+    assert got.get(1)
+    assert [r.offset for r in got[1]][:3] == [0, 1, 2]
