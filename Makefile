@@ -14,7 +14,7 @@ CODE := schemas transport producers consumers infra
 OIDC := tests/oidc_provider
 AXE := tests/browser/axe
 
-.PHONY: help lint test demo kafka-up kafka-down console-assets bench
+.PHONY: help lint test demo kafka-up kafka-down console-assets bench bytecode
 
 # `make bench BENCH_SCALE=full`: the issue's sizes (200k audit events, 60 s of alerts, ...).
 BENCH_SCALE ?= quick
@@ -22,6 +22,7 @@ BENCH_SCALE ?= quick
 help:
 	@echo "make .venv       create the virtualenv from uv.lock (uv $(UV_VERSION) in $(TOOLS)/)"
 	@echo "make lint        ruff check + mypy --strict"
+	@echo "make bytecode    compile the project's modules ahead (test, demo and bench do it first)"
 	@echo "make test        lint, then the whole test suite against a real Kafka broker"
 	@echo "make demo        the platform end to end: Kafka, topics, registry, signed events, verified"
 	@echo "make kafka-up    start the local broker (jars from Maven Central, cached)"
@@ -36,9 +37,17 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: machines of this kind set PYTHONDONTWRITEBYTECODE=1, so without it every
+# process (each service, CLI call, test subprocess, verify worker) compiled the libraries it
+# imports from source again: ~2 s of CPU per start (docs/performance.md, "Seventh pass").
 $(VENV): $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 	@touch $(VENV)
+
+# The project's own modules compiled ahead as well (only those changed since; a stale .pyc is
+# never used: Python checks it against its source's time and size).
+bytecode: $(VENV)
+	$(BIN)/python -m compileall -q -j 0 $(CODE) benchmarks tests
 
 lint: $(VENV)
 	$(BIN)/ruff check .
@@ -59,10 +68,10 @@ $(AXE)/node_modules: $(AXE)/package.json $(AXE)/package-lock.json
 # or browser (chromium + chromedriver) fails the run, never skips. The suite runs as two pytest
 # sessions side by side, one per core (tests/lanes.py says which tests go where); either failing,
 # or collecting nothing (pytest's exit 5: a broken run, not a green one), fails `make test`.
-test: lint $(OIDC)/node_modules $(AXE)/node_modules
+test: lint bytecode $(OIDC)/node_modules $(AXE)/node_modules
 	PYTEST=$(BIN)/pytest $(BIN)/python tests/lanes.py
 
-demo: $(VENV)
+demo: bytecode
 	$(BIN)/emining demo
 
 kafka-up: $(VENV)
@@ -78,5 +87,5 @@ console-assets:
 
 # Every benchmark in turn against one throwaway broker (or EMINING_KAFKA_BOOTSTRAP's), then one
 # table: build/bench/results.json and build/bench/table.md (the README's performance table).
-bench: $(VENV)
+bench: bytecode
 	$(BIN)/python -m benchmarks.suite --scale $(BENCH_SCALE) --out build/bench
