@@ -16,7 +16,8 @@ nothing fetched yet is not waited for: its records come in a later batch and, as
 held until their predecessors come.
 
 Where each partition stands in time is kept from batch to batch, so a partition far ahead is
-not taken again until the others have caught up. Before, each batch began with a chunk of
+not taken again until the others have caught up (but for the one record the batch's first,
+waiting, poll may take of it). Before, each batch began with a chunk of
 *every* partition (none taken yet in that batch counted as the oldest): a catching-up consumer
 took ~80 records per batch from partitions 1-2 s ahead of the rest, and held up to ~2,000
 records at once in ``bench_views`` (20k events; ~650 since). Records of one moment still
@@ -78,7 +79,10 @@ class InStep:
             raise error
         limit = max_records if max_records is not None else math.inf
         chunk = chunk_of(limit, len(assigned))
-        first = await getmany(timeout_ms=timeout_ms, max_records=int(min(limit, chunk)))
+        # one record: aiokafka hands it from the partition first in its buffer, which is the
+        # one *not* drained lately (a drained partition goes to the end when fetched again):
+        # often the one furthest ahead in time, which the in-step loop would leave alone
+        first = await getmany(timeout_ms=timeout_ms, max_records=1)
         taken: dict[Any, list[Any]] = {tp: list(rs) for tp, rs in first.items() if rs}
         if not taken:
             return {}  # nothing came within the wait

@@ -530,3 +530,36 @@ async def test_a_partition_sought_between_a_polls_calls_is_read_again_from_its_f
     assert got  # the other partitions' records are kept
     stamps = next(iter(pipeline._stamps.values()))
     assert tps[0] not in stamps
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stamped:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+
+async def test_a_partition_sought_loses_its_place_in_time() -> None:
+    """The pipeline hands ``InStep`` the partitions' seek counts: a partition far ahead in time
+    is left alone from poll to poll; once sought (here back to records as old as the other
+    partition's), its old place no longer counts and it is taken again at once."""
+    behind, ahead = ("t", 0), ("t", 1)  # the fake serves a partition-free poll from "t"-0
+    logs = {behind: [_Stamped("t", 0, i, i) for i in range(400)],
+            ahead: [_Stamped("t", 1, i, 5000 + i) for i in range(400)]}
+    epochs = _Epochs()
+    consumer = _Consumer(logs, per_poll=10)  # type: ignore[arg-type]
+    pipeline = Pipeline(epochs, None, _Followed(), None)  # type: ignore[arg-type]
+    pipeline._watch(consumer)
+    a, b = TopicPartition(*ahead), TopicPartition(*behind)
+    await consumer.getmany(timeout_ms=0, max_records=40)  # both placed in time
+    got = await consumer.getmany(timeout_ms=0, max_records=40)
+    assert a not in got  # far ahead: left alone
+    assert len(got[b]) == 40
+    # sought back to its start, where the log (as this fake has it now) is as old as "t"-0
+    logs[ahead] = [_Stamped("t", 1, i, i) for i in range(400)]
+    consumer.seek(a, 0)
+    epochs.counts[ahead] = 1
+    got = await consumer.getmany(timeout_ms=0, max_records=40)
+    assert a in got  # its old place forgotten: taken, in step with "t"-0
+    assert got[a][0].offset == 0
