@@ -17,13 +17,13 @@ held until their predecessors come.
 
 Where each partition stands in time is kept from batch to batch, so a partition far ahead is
 not taken again until the others have caught up (but for the one record the batch's first,
-waiting, poll may take of it). Before, each batch began with a chunk of
-*every* partition (none taken yet in that batch counted as the oldest): a catching-up consumer
-took ~80 records per batch from partitions 1-2 s ahead of the rest, and held up to ~2,000
-records at once in ``bench_views`` (20k events; ~650 since). Records of one moment still
-straddle batches: the SDK writes one call's records within the same millisecond, over several
-partitions, so time cannot order them, and about half of a catch-up's records are held for a
-batch or two (docs/performance.md, "Seventh pass").
+waiting, poll may take of it, and for ``DUE``: a partition is never left out for good). Before,
+each batch began with a chunk of *every* partition (none taken yet in that batch counted as the
+oldest): a catching-up consumer took ~80 records per batch from partitions 1-2 s ahead of the
+rest, and held up to ~2,000 records at once in ``bench_views`` (20k events; ~650 since).
+Records of one moment still straddle batches: the SDK writes one call's records within the same
+millisecond, over several partitions, so time cannot order them, and about half of a catch-up's
+records are held for a batch or two (docs/performance.md, "Seventh pass").
 
 A batch is several ``getmany`` calls, and aiokafka moves a partition's position as it hands
 records over. So an error one of the later calls raises (aiokafka raises a partition's fetch
@@ -47,6 +47,12 @@ CHUNK = 64
 """Records taken from one partition at a time, at most; fewer when the batch has many
 partitions to cover (see ``chunk_of``)."""
 
+DUE = 8
+"""A partition left out of this many batches in a row is taken first in the next, whatever its
+time says. Any producer sets its records' time (CreateTime): one stamped far in the future would
+otherwise keep its partition, and every subject in it, behind the others for as long as they
+have records, for good under a steady load. Now at most this many batches."""
+
 GetMany = Callable[..., Awaitable[dict[Any, list[Any]]]]
 """``AIOKafkaConsumer.getmany`` (``*partitions, timeout_ms=, max_records=``)."""
 
@@ -66,6 +72,8 @@ class InStep:
         self._deferred: Exception | None = None
         self._last: dict[Any, tuple[int, int]] = {}
         """Per partition: its seek count and the time of the last record handed over."""
+        self._left_out: dict[Any, int] = {}
+        """Per partition: how many batches in a row it had no record in (see ``DUE``)."""
 
     async def take(self, getmany: GetMany, assigned: Collection[Any], *, timeout_ms: int,
                    max_records: int | None,
@@ -92,12 +100,14 @@ class InStep:
         seeks = {tp: sought(tp) for tp in assigned}
         last = {tp: t for tp, (n, t) in self._last.items() if seeks.get(tp) == n}
         last.update((tp, records[-1].timestamp) for tp, records in taken.items())
+        due = {tp for tp in assigned if self._left_out.get(tp, 0) >= DUE and tp not in taken}
         dry: set[Any] = set()
         while count < limit:
             open_ = [tp for tp in assigned if tp not in dry]
             if not open_:
                 break
-            tp = min(open_, key=lambda t: last.get(t, -math.inf))  # never taken yet: first
+            # left out too long, or never taken yet: first; then the oldest in time
+            tp = min(open_, key=lambda t: -math.inf if t in due else last.get(t, -math.inf))
             try:
                 got = await getmany(tp, timeout_ms=0, max_records=int(min(chunk, limit - count)))
             except Exception as exc:  # noqa: BLE001 - raised on the next take, as aiokafka does
@@ -112,6 +122,9 @@ class InStep:
             taken.setdefault(tp, []).extend(more)
             count += len(more)
             last[tp] = more[-1].timestamp
+            due.discard(tp)
+        self._left_out = {tp: 0 if tp in taken else self._left_out.get(tp, 0) + 1
+                          for tp in assigned}
         self._last = {tp: (n, last[tp]) for tp, n in seeks.items()
                       if tp in last and sought(tp) == n}  # not if sought meanwhile
         return taken

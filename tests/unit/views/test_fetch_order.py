@@ -4,6 +4,7 @@ never waiting twice, and nothing lost to an error of a later call."""
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.fetch_order import CHUNK, InStep, chunk_of
+from consumers.fetch_order import CHUNK, DUE, InStep, chunk_of
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,22 @@ async def test_the_partition_first_in_aiokafkas_buffer_gives_one_record_at_most(
         assert len(batch.get(1, [])) <= 1
         assert max(r.timestamp for r in batch[0]) < 500
     assert sum(len(r) for b in batches for r in b.values()) == 500
+
+
+async def test_a_record_stamped_far_ahead_delays_its_partition_a_few_batches_at_most() -> None:
+    # any producer sets CreateTime: partition 1's 25th record (the last of its first chunk)
+    # claims the year 2100; the records after it are as old as partition 0's. Its place in
+    # time says "wait for the others"; it is taken again once left out of DUE batches in a
+    # row, not only when partition 0 runs out (50 batches here)
+    far = 4_102_444_800_000
+    assert chunk_of(100, 2) == 25
+    fetched = Fetched({0: list(range(5000)), 1: [*range(24), far, *range(25, 5000)]})
+    step = InStep()
+    batches = [await step.take(fetched.getmany, [0, 1], timeout_ms=0, max_records=100)
+               for _ in range(30)]  # partition 0 lasts 50
+    assert max(r.timestamp for r in batches[0][1]) == far
+    with_1 = [i for i, b in enumerate(batches) if b.get(1)]
+    assert len(with_1) >= 3, f"partition 1 starved: taken in batches {with_1} only"
+    assert max(b - a for a, b in itertools.pairwise(with_1)) <= DUE + 1
+    offsets = [r.offset for b in batches for r in b.get(1, [])]
+    assert offsets == list(range(len(offsets)))  # one run, nothing lost
