@@ -202,6 +202,13 @@ async def scaled_run(group: Group, bus: Bus, parts: list[list[list[scenario.Step
     seen["quick_restart"] = group.now(QUICK)
     seen["quick_others"] = {n: group.seen(n)[counts[n]:] for n in INSTANCES if n != QUICK}
     seen["published"] = await publishing
+    # the restarted member applies again: its partitions' records wait for it (the other two
+    # may have applied all of theirs already, on a fast machine before it is even back)
+    deadline = asyncio.get_running_loop().time() + START_S
+    while await applied(store) <= seen["first_kill"]:
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"nothing applied within {START_S}s of {QUICK}'s restart")
+        await asyncio.sleep(0.1)
 
     # 2. SIGKILL and stay dead past the session timeout: the other two take its partitions
     group.kill(DEAD)
