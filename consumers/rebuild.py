@@ -72,7 +72,7 @@ async def rebuild(
     consumer has normally sent them already: their ``dlq_id`` shows the repeats).
     """
     started = time.perf_counter()
-    store = ViewStore(config.store_url)
+    store = ViewStore(config.store_url, inline=True)
     try:
         target = other(await store.open(check_version=False))
         await store.reset_generation(target)

@@ -254,7 +254,7 @@ async def run_views(
 ) -> None:
     """Keep the views in step until ``stop`` is set (raising alerts too, when given).
     ``worker_setup`` runs first in the verify worker (``config.verify_workers``): logging."""
-    store = ViewStore(config.store_url)
+    store = ViewStore(config.store_url, inline=True)
     try:
         await store.open(check_views=True)  # the one reader that needs every view
         if alerts is not None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
+from consumers import sqlite_inline
 from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, meta_metadata
 from consumers.store_schema import views_meta as meta
 from consumers.views.registry import OWN_TABLES, VIEWS
@@ -63,18 +65,25 @@ of 5 was below the gateway's concurrent requests: connections past it were opene
 again for each read, each a new thread and three PRAGMAs (docs/performance.md)."""
 
 
-def _sqlite_engine(url: str, *, begin: str, pool_size: int = 5) -> AsyncEngine:
+def _sqlite_engine(url: str, *, begin: str, pool_size: int = 5,
+                   inline: bool = False) -> AsyncEngine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 60}, pool_size=pool_size,
-                                 max_overflow=2 * pool_size)
+    if inline:
+        engine = create_async_engine(url, async_creator=partial(sqlite_inline.connect,
+                                                             path or ":memory:"),
+                                     pool_size=pool_size, max_overflow=2 * pool_size)
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 60}, pool_size=pool_size,
+                                     max_overflow=2 * pool_size)
+    busy = 0 if inline else 60_000
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=60000"):
+        for pragma in (f"busy_timeout={busy}", "journal_mode=WAL", "synchronous=NORMAL"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -86,14 +95,20 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int = 5) -> AsyncEngine:
 
 
 class ViewStore:
-    """Engines, the live generation, and transactions to read or write the views."""
+    """Engines, the live generation, and transactions to read or write the views.
 
-    def __init__(self, url: str) -> None:
+    ``inline``: on SQLite, make the calls on the event loop's thread while the database
+    answers at once (``consumers.sqlite_inline``): for the processes that write a batch after
+    another (the view consumer, the alert delivery, a rebuild or replay), not for servers
+    answering many readers at once."""
+
+    def __init__(self, url: str, *, inline: bool = False) -> None:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
-            self._writer = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
-            self._reader = _sqlite_engine(self.url, begin="BEGIN", pool_size=READER_POOL)
+            self._writer = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE", inline=inline)
+            self._reader = _sqlite_engine(self.url, begin="BEGIN", pool_size=READER_POOL,
+                                          inline=inline)
         else:
             self._writer = self._reader = create_async_engine(self.url, pool_size=4)
         self._inserted = 0

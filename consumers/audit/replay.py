@@ -195,7 +195,7 @@ async def replay(
     progress = on_progress or (lambda _done, _total: None)
     started = time.perf_counter()
     wanted = subject.encode() if subject is not None else None
-    store = ViewStore(store_url)
+    store = ViewStore(store_url, inline=True)
     try:
         await store.open()
         async with LogReader(kafka, timeout_s=timeout_s, partition_fetch_bytes=FETCH_BYTES

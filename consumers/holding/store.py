@@ -67,10 +67,9 @@ async def lock_batches(conn: AsyncConnection, tables: Tables) -> int:
 async def bump_held_version(conn: AsyncConnection, tables: Tables) -> int:
     """Count one more finished batch; returns the new version. Batches of other consumer
     processes on the same store count too, so a process whose held records in memory may be
-    stale sees the version move by more than its own batch."""
+    stale sees the version move by more than its own batch. Only after ``lock_batches`` in the
+    same transaction, which made the row if it was missing."""
     key = _version_key(tables)
-    await conn.execute(dialect_insert(conn, views_meta).values(key=key, value="0")
-                       .on_conflict_do_nothing())
     row = await conn.execute(update(views_meta).where(views_meta.c.key == key).values(
         value=cast(cast(views_meta.c.value, BigInteger) + 1, Text))
         .returning(views_meta.c.value))
