@@ -146,7 +146,7 @@ class ViewStore:
         return live
 
     async def _open(self, check_version: bool, check_views: bool = False) -> str:
-        async with self._begin() as conn:
+        async with self._begin() as conn, sqlite_inline.offloaded(conn):
             await conn.run_sync(meta_metadata.create_all)
             rows = {r.key: r.value for r in await conn.execute(select(meta.c.key, meta.c.value))}
             if "live" not in rows:
@@ -207,7 +207,7 @@ class ViewStore:
         if self._inserted < self._analyze_at:
             return
         self._analyze_at = 2 * self._inserted
-        async with self._begin() as conn:
+        async with self._begin() as conn, sqlite_inline.offloaded(conn):  # long on a large one
             await conn.execute(text(f"ANALYZE {tables.timeline.name}"))
 
     async def live_generation(self) -> str:
@@ -216,7 +216,7 @@ class ViewStore:
 
     async def reset_generation(self, generation: str) -> None:
         """Drop and recreate ``generation``'s tables (the one a rebuild fills)."""
-        async with self._begin() as conn:
+        async with self._begin() as conn, sqlite_inline.offloaded(conn):
             live = (await self._live(conn, lock=True)).generation
             if live == generation:
                 raise StoreError(f"generation {generation} is live; rebuild into the other one")
@@ -225,7 +225,7 @@ class ViewStore:
 
     async def swap(self, generation: str) -> None:
         """Make ``generation`` live and drop the old one, in one transaction."""
-        async with self._begin() as conn:
+        async with self._begin() as conn, sqlite_inline.offloaded(conn):
             old = (await self._live(conn, lock=True)).generation
             await conn.execute(update(meta).where(meta.c.key == "live").values(value=generation))
             await conn.execute(update(meta).where(meta.c.key == "schema_version")

@@ -35,8 +35,8 @@ async def run_workers(settings: Settings, store: AlertStore, clock: Clock, stop:
 async def deliver_forever(settings: Settings, stop: asyncio.Event) -> None:
     """``emining alerts deliver``: the workers over the configured store."""
     store = AlertStore(ViewStore(settings.views_store_url, inline=True))
-    await store.open()
     try:
+        await store.open()
         await run_workers(settings, store, alerts_wiring.alert_clock(settings), stop)
     finally:
         await store.views.close()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from consumers import sqlite_inline
-from consumers.sqlite_inline import InlineConnection
+from consumers.sqlite_inline import InlineConnection, is_busy
 from consumers.store import ViewStore
 
 
@@ -53,7 +53,7 @@ async def test_calls_are_made_on_the_loops_thread(inline: InlineConnection) -> N
     await inline.execute("INSERT INTO t VALUES (1), (2)")
     async with inline.execute("SELECT sum(x) FROM t") as cursor:
         assert await cursor.fetchone() == (3,)
-    assert inline.waited_calls == 0
+    assert inline.thread_calls == 0
     assert inline.inline_calls >= 6
 
 
@@ -70,7 +70,7 @@ async def test_a_locked_database_is_waited_for_in_the_thread_not_on_the_loop(
     releaser.join()
     # the loop went on meanwhile: a wait on the loop's thread would have held it ~0.4 s
     assert ticks >= 15
-    assert inline.waited_calls == 1  # the BEGIN; the rest inline again
+    assert inline.thread_calls == 1  # the BEGIN; the rest inline again
     async with inline.execute("SELECT x FROM t") as cursor:
         assert await cursor.fetchall() == [(7,)]
 
@@ -81,7 +81,7 @@ async def test_errors_other_than_busy_are_raised_at_once(inline: InlineConnectio
     await inline.execute("CREATE TABLE u (k INTEGER PRIMARY KEY)")
     with pytest.raises(sqlite3.IntegrityError):
         await inline.execute("INSERT INTO u VALUES (1), (1)")
-    assert inline.waited_calls == 0
+    assert inline.thread_calls == 0
 
 
 async def test_a_call_never_overtakes_one_still_waiting_in_the_thread(
@@ -96,7 +96,7 @@ async def test_a_call_never_overtakes_one_still_waiting_in_the_thread(
     async with inline.execute("SELECT count(*) FROM t") as cursor:
         assert await cursor.fetchone() == (0,)
     releaser.join()
-    assert inline.waited_calls >= 2
+    assert inline.thread_calls >= 2
     await inline.execute("ROLLBACK")  # the cancelled BEGIN did begin
 
 
@@ -117,5 +117,48 @@ async def test_the_view_store_writes_inline_and_waits_for_another_process_lock(
         releaser.join()
         async with store.reading() as (conn, _tables):
             assert (await conn.execute(text("SELECT x FROM probe"))).scalar_one() == 5
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_wait_then_close_raises_nothing_and_the_thread_never_holds_up_exit(
+        inline: InlineConnection, tmp_path: Path) -> None:
+    assert inline._thread.daemon
+    releaser = lock_for(tmp_path / "v.db", 0.3)
+    waiting = asyncio.create_task(inline.execute("BEGIN IMMEDIATE"))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await inline.close()  # queued behind the BEGIN, which then closes nothing twice
+    releaser.join()
+
+
+async def test_a_busy_executemany_is_raised_not_made_again(
+        inline: InlineConnection, tmp_path: Path) -> None:
+    """Its statements before the one that met the lock stay done: making it again would
+    write them twice."""
+    releaser = lock_for(tmp_path / "v.db", 0.3)
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        await inline.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    assert is_busy(raised.value)
+    assert inline.thread_calls == 0
+    releaser.join()
+
+
+async def test_offloaded_calls_run_in_aiosqlites_thread(tmp_path: Path) -> None:
+    store = ViewStore(f"sqlite:///{tmp_path / 'views.db'}", inline=True)
+    try:
+        await store.open()
+        async with store.writing() as (conn, _tables):
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, InlineConnection)
+            await raw.create_function("thread_id", 0, threading.get_ident)
+            here = (await conn.execute(text("SELECT thread_id()"))).scalar_one()
+            async with sqlite_inline.offloaded(conn):
+                there = (await conn.execute(text("SELECT thread_id()"))).scalar_one()
+            again = (await conn.execute(text("SELECT thread_id()"))).scalar_one()
+        assert here == again == threading.get_ident()
+        assert there != here
     finally:
         await store.close()
