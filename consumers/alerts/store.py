@@ -152,9 +152,11 @@ async def next_due(conn: AsyncConnection, owned: Iterable[tuple[str, int]]) -> d
 
 async def pending_alerts(conn: AsyncConnection) -> bool:
     """Whether any alert waits for delivery (a cheap read before a claiming write)."""
-    a = t.alerts
-    query = select(a.c.seq).where(a.c.delivered_at.is_(None)).limit(1)
-    return (await conn.execute(query)).first() is not None
+    return (await conn.execute(_PENDING)).first() is not None
+
+
+_PENDING = select(t.alerts.c.seq).where(t.alerts.c.delivered_at.is_(None)).limit(1)
+"""Built once (the delivery asks before every claim; see ``consumers.store._LIVE``)."""
 
 
 async def subject_deadlines(conn: AsyncConnection, subject: str) -> list[Placed]:

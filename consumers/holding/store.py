@@ -26,6 +26,13 @@ from consumers.store_batch import dialect_insert
 from consumers.store_schema import Tables, views_meta
 from schemas.envelope import format_time
 
+_VERSION = select(views_meta.c.value).where(views_meta.c.key == bindparam("version_key"))
+_VERSION_LOCKED = _VERSION.with_for_update()
+_BUMP = (update(views_meta).where(views_meta.c.key == bindparam("version_key"))
+         .values(value=cast(cast(views_meta.c.value, BigInteger) + 1, Text))
+         .returning(views_meta.c.value))
+"""Built once (each batch runs them; see ``consumers.store._LIVE``)."""
+
 
 async def held_version(conn: AsyncConnection, tables: Tables, *, lock: bool = False) -> int:
     """How many batches of this generation have finished (the held records' version).
@@ -34,15 +41,15 @@ async def held_version(conn: AsyncConnection, tables: Tables, *, lock: bool = Fa
     the row stays locked until the batch commits or rolls back, so the batches of every
     consumer process writing one store apply one after the other, each reading what the
     previous one committed (see ``lock_batches``)."""
-    query = select(views_meta.c.value).where(views_meta.c.key == _version_key(tables))
+    key = {"version_key": _version_key(tables)}
     if not lock:
-        row = (await conn.execute(query)).scalar_one_or_none()
+        row = (await conn.execute(_VERSION, key)).scalar_one_or_none()
         return int(row) if row is not None else 0
-    row = (await conn.execute(query.with_for_update())).scalar_one_or_none()
+    row = (await conn.execute(_VERSION_LOCKED, key)).scalar_one_or_none()
     if row is None:  # the generation's first batch: create the row, then lock it
         await conn.execute(dialect_insert(conn, views_meta)
-                           .values(key=_version_key(tables), value="0").on_conflict_do_nothing())
-        row = (await conn.execute(query.with_for_update())).scalar_one()
+                           .values(key=key["version_key"], value="0").on_conflict_do_nothing())
+        row = (await conn.execute(_VERSION_LOCKED, key)).scalar_one()
     return int(row)
 
 
@@ -69,10 +76,7 @@ async def bump_held_version(conn: AsyncConnection, tables: Tables) -> int:
     processes on the same store count too, so a process whose held records in memory may be
     stale sees the version move by more than its own batch. Only after ``lock_batches`` in the
     same transaction, which made the row if it was missing."""
-    key = _version_key(tables)
-    row = await conn.execute(update(views_meta).where(views_meta.c.key == key).values(
-        value=cast(cast(views_meta.c.value, BigInteger) + 1, Text))
-        .returning(views_meta.c.value))
+    row = await conn.execute(_BUMP, {"version_key": _version_key(tables)})
     return int(row.scalar_one())
 
 
