@@ -39,6 +39,19 @@ def test_bench_contract_json_is_the_only_thing_on_stdout() -> None:
     assert json.loads(done.stdout)["events"] == 50
 
 
+def test_bench_statements_json_counts_each_way_on_both_paths() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_statements", "--n", "30", "--json"], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "EMINING_LOG_LEVEL": "debug"},
+        capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(done.stdout)
+    assert result["statements"] == 30
+    for path in ("aiosqlite_thread", "inline"):
+        assert set(result[path]) == {"built_each_call", "built_once", "driver_alone"}
+        assert all(way["wall_us"] > 0 for way in result[path].values())
+    assert result["stdlib_sqlite3"]["wall_us"] > 0
+
+
 _HOLDS_A_CHILD = """
 import asyncio, subprocess, sys
 from benchmarks.output import exit_on_sigterm
