@@ -8,7 +8,7 @@ record is applied exactly when its offset is the partition's stored next offset.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -68,6 +68,27 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
 
 T = TypeVar("T")
 
+_BUILT: dict[tuple[object, ...], Any] = {}
+
+
+def once(key: tuple[object, ...], make: Callable[[], T]) -> T:
+    """The statement ``make`` builds, built the first time ``key`` is asked for and kept.
+
+    Building a statement (``select(...).where(...)``) and its cache key costs SQLAlchemy
+    ~170 µs, many times what SQLite takes to run a small one, and a batch runs ~30
+    (``benchmarks.bench_statements``; docs/performance.md, "Eighth pass"). The key names the
+    statement, its tables (a generation's tables are other tables) and, for a dialect's own
+    INSERT, the dialect; lists of values go in expanding parameters."""
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = make()
+    return found
+
+
+def expanding(name: str) -> Any:
+    """An ``IN`` list's parameter, bound at each execution (one built statement for any list)."""
+    return bindparam(name, expanding=True)
+
 IN_CHUNK = 900
 """Values per ``IN (…)`` list at most: SQLite builds before 3.32 allow 999 variables in a
 statement (later ones 32,766, PostgreSQL 32,767)."""
@@ -88,12 +109,15 @@ async def lock_offsets(
     if not wanted:
         return {}
     rows = [{"topic": tp[0], "log_partition": tp[1], "next_offset": 0} for tp in wanted]
-    await conn.execute(dialect_insert(conn, t.offsets).on_conflict_do_nothing(), rows)
-    oc = t.offsets.c
-    query = (select(oc.topic, oc.log_partition, oc.next_offset)
-             .where(tuple_(oc.topic, oc.log_partition).in_(wanted))
-             .order_by(oc.topic, oc.log_partition).with_for_update())
-    stored = {(r.topic, r.log_partition): r.next_offset for r in await conn.execute(query)}
+    dialect, oc = conn.dialect.name, t.offsets.c
+    await conn.execute(once(("offsets_insert", t.offsets.name, dialect), lambda: dialect_insert(
+        conn, t.offsets).on_conflict_do_nothing()), rows)
+    query = once(("offsets_locked", t.offsets.name), lambda: (
+        select(oc.topic, oc.log_partition, oc.next_offset)
+        .where(tuple_(oc.topic, oc.log_partition).in_(expanding("partitions")))
+        .order_by(oc.topic, oc.log_partition).with_for_update()))
+    stored = {(r.topic, r.log_partition): r.next_offset
+              for r in await conn.execute(query, {"partitions": wanted})}
     return {tp: stored[tp] for tp in wanted}
 
 
@@ -141,9 +165,10 @@ async def _subjects(conn: AsyncConnection, t: Tables, fresh: Sequence[tuple[Acce
                     f"{table.name}:{other.name}", row.subject, row.doc, other)
     tl = t.timeline
     if subjects:
-        for row in await conn.execute(select(tl.c.subject, func.max(tl.c.position))
-                                      .where(tl.c.subject.in_(list(subjects)))
-                                      .group_by(tl.c.subject)):
+        query = once(("last_positions", tl.name), lambda: (
+            select(tl.c.subject, func.max(tl.c.position))
+            .where(tl.c.subject.in_(expanding("subjects"))).group_by(tl.c.subject)))
+        for row in await conn.execute(query, {"subjects": list(subjects)}):
             subjects[row[0]].last_position = row[1]
     return subjects
 
@@ -190,12 +215,15 @@ async def _history(
 ) -> History:
     pairs = {(a.envelope.source, a.envelope.id) for a, _ in batch}
     tl, pos = t.timeline, t.positions
-    rows = await conn.execute(select(tl.c.source, tl.c.event_id)
-                              .where(tl.c.event_id.in_({p[1] for p in pairs})))
+    seen_query = once(("seen", tl.name), lambda: select(tl.c.source, tl.c.event_id)
+                      .where(tl.c.event_id.in_(expanding("ids"))))
+    rows = await conn.execute(seen_query, {"ids": sorted({p[1] for p in pairs})})
     seen = {(r.source, r.event_id) for r in rows} & pairs
     keys = {(p.topic, p.partition, a.envelope.source) for a, p in batch}
-    rows = await conn.execute(select(pos).where(pos.c.source.in_({k[2] for k in keys}),
-                                                pos.c.topic.in_({k[0] for k in keys})))
+    last_query = once(("last_sequences", pos.name), lambda: select(pos).where(
+        pos.c.source.in_(expanding("sources")), pos.c.topic.in_(expanding("topics"))))
+    rows = await conn.execute(last_query, {"sources": sorted({k[2] for k in keys}),
+                                           "topics": sorted({k[0] for k in keys})})
     last = {(r.topic, r.log_partition, r.source): r.last_sequence for r in rows}
     return History(seen=seen, last_sequence={k: v for k, v in last.items() if k in keys})
 
@@ -213,6 +241,12 @@ def entry_row(item: TimelineEntry) -> dict[str, object]:
     row = item.model_dump(exclude={"partition", "offset", "time"})
     row.update(time=format_time(item.time), log_partition=item.partition, log_offset=item.offset)
     return row
+
+
+def _positions_upsert(conn: AsyncConnection, t: Tables) -> Any:
+    stmt = dialect_insert(conn, t.positions)
+    return stmt.on_conflict_do_update(index_elements=["topic", "log_partition", "source"],
+                                      set_={"last_sequence": stmt.excluded.last_sequence})
 
 
 async def write(
@@ -244,21 +278,22 @@ async def write(
     if changes.updated_entries:
         tl = t.timeline
         await conn.execute(
-            update(tl).where(tl.c.subject == bindparam("s"), tl.c.position == bindparam("p"))
-            .values(effective=bindparam("e"), superseded_by=bindparam("by")),
+            once(("entries_update", tl.name), lambda: update(tl).where(
+                tl.c.subject == bindparam("s"), tl.c.position == bindparam("p"))
+                .values(effective=bindparam("e"), superseded_by=bindparam("by"))),
             [{"s": e.subject, "p": e.position, "e": e.effective, "by": e.superseded_by}
              for e in changes.updated_entries])
     if changes.positions:
-        stmt = dialect_insert(conn, t.positions)
         await conn.execute(
-            stmt.on_conflict_do_update(index_elements=["topic", "log_partition", "source"],
-                                       set_={"last_sequence": stmt.excluded.last_sequence}),
+            once(("positions_upsert", t.positions.name, conn.dialect.name),
+                 lambda: _positions_upsert(conn, t)),
             [{"topic": k[0], "log_partition": k[1], "source": k[2], "last_sequence": v}
              for k, v in changes.positions.items()])
     if offsets:
         oc = t.offsets.c
         await conn.execute(
-            update(t.offsets).where(oc.topic == bindparam("t"), oc.log_partition == bindparam("p"))
-            .values(next_offset=bindparam("n"), applied_at=bindparam("at")),
+            once(("offsets_update", t.offsets.name), lambda: update(t.offsets).where(
+                oc.topic == bindparam("t"), oc.log_partition == bindparam("p"))
+                .values(next_offset=bindparam("n"), applied_at=bindparam("at"))),
             [{"t": tp[0], "p": tp[1], "n": n, "at": format_time(applied_at)}
              for tp, n in offsets.items()])

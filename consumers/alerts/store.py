@@ -20,7 +20,7 @@ from consumers.alerts import tables as t
 from consumers.alerts.channels import queue_all  # also declares each channel's tables
 from consumers.alerts.model import Deadline
 from consumers.store import ViewStore
-from consumers.store_batch import dialect_insert, in_chunks
+from consumers.store_batch import dialect_insert, expanding, in_chunks, once
 from schemas.alerts import AlertRaised, AlertRule
 from schemas.envelope import format_time
 
@@ -61,8 +61,9 @@ async def record_alerts(conn: AsyncConnection, raised: Sequence[AlertRaised]) ->
             for a in {a.alert_id: a for a in raised}.values()]
     # executemany (SQLAlchemy's "insertmanyvalues", RETURNING included): one compiled form
     # whatever the number of rows; a multi-row VALUES is compiled afresh per call (~25 ms at 200)
-    stmt = dialect_insert(conn, t.alerts).on_conflict_do_nothing(
-        index_elements=["alert_id"]).returning(t.alerts.c.alert_id)
+    stmt = once(("alerts_insert", conn.dialect.name), lambda: dialect_insert(
+        conn, t.alerts).on_conflict_do_nothing(index_elements=["alert_id"])
+        .returning(t.alerts.c.alert_id))
     return list((await conn.execute(stmt, rows)).scalars())
 
 
@@ -192,24 +193,38 @@ async def claim(conn: AsyncConnection, worker: str, now: datetime, lease: timede
     ``now`` is the wall clock (claims are operations, not rule time): it dates the attempt so
     that a later one knows from where on the topic to look for a copy this one may have sent.
     """
-    a = t.alerts
     stamp = format_time(now)
-    free = or_(a.c.claimed_until.is_(None), a.c.claimed_until < stamp, a.c.claimed_by == worker)
-    query = (select(a.c.alert_id, a.c.topic, a.c.doc, a.c.attempts, a.c.claimed_at)
-             .where(a.c.delivered_at.is_(None), free).order_by(a.c.seq).limit(limit))
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(await conn.execute(query))
+    rows = list(await conn.execute(once(("claimable", conn.dialect.name), lambda: _claimable(
+        conn)), {"now": stamp, "worker": worker, "limit": limit}))
     if not rows:
         return []
     for ids in in_chunks([r.alert_id for r in rows]):
-        await conn.execute(update(a).where(a.c.alert_id.in_(ids))
-                           .values(claimed_by=worker, claimed_at=stamp,
-                                   claimed_until=format_time(now + lease),
-                                   attempts=a.c.attempts + 1))
+        await conn.execute(_CLAIM, {"ids": list(ids), "worker": worker, "stamp": stamp,
+                                    "until": format_time(now + lease)})
     return [Outgoing(r.alert_id, r.topic, r.doc, r.attempts + 1,
                      datetime.fromisoformat(r.claimed_at) if r.claimed_at else None)
             for r in rows]
+
+
+def _claimable(conn: AsyncConnection) -> Any:
+    a = t.alerts
+    free = or_(a.c.claimed_until.is_(None), a.c.claimed_until < bindparam("now"),
+               a.c.claimed_by == bindparam("worker"))
+    query = (select(a.c.alert_id, a.c.topic, a.c.doc, a.c.attempts, a.c.claimed_at)
+             .where(a.c.delivered_at.is_(None), free).order_by(a.c.seq)
+             .limit(bindparam("limit")))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
+_CLAIM = (update(t.alerts).where(t.alerts.c.alert_id.in_(expanding("ids")))
+          .values(claimed_by=bindparam("worker"), claimed_at=bindparam("stamp"),
+                  claimed_until=bindparam("until"), attempts=t.alerts.c.attempts + 1))
+_DELIVERED = (update(t.alerts).where(t.alerts.c.alert_id == bindparam("id"))
+              .values(delivered_at=bindparam("stamp"), log_partition=bindparam("p"),
+                      log_offset=bindparam("o"), claimed_by=None, claimed_until=None))
+"""Built once, as ``claim`` and ``mark_delivered`` run them every round (``store_batch.once``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +240,9 @@ async def mark_delivered(conn: AsyncConnection, done: Sequence[Delivered], now: 
     each channel is written in this same transaction)."""
     if not done:
         return
-    a, stamp = t.alerts, format_time(now)
-    await conn.execute(
-        update(a).where(a.c.alert_id == bindparam("id"))
-        .values(delivered_at=stamp, log_partition=bindparam("p"), log_offset=bindparam("o"),
-                claimed_by=None, claimed_until=None),
-        [{"id": d.alert_id, "p": d.partition, "o": d.offset} for d in done])
+    stamp = format_time(now)
+    await conn.execute(_DELIVERED, [{"id": d.alert_id, "p": d.partition, "o": d.offset,
+                                     "stamp": stamp} for d in done])
     await queue_all(conn, [d.alert_id for d in done], stamp)
 
 
