@@ -77,8 +77,9 @@ def once(key: tuple[object, ...], make: Callable[[], T]) -> T:
     Building a statement (``select(...).where(...)``) and its cache key costs SQLAlchemy
     ~170 µs, many times what SQLite takes to run a small one, and a batch runs ~30
     (``benchmarks.bench_statements``; docs/performance.md, "Eighth pass"). The key names the
-    statement, its tables (a generation's tables are other tables) and, for a dialect's own
-    INSERT, the dialect; lists of values go in expanding parameters."""
+    statement, its ``Table`` objects (not their names: a table built again, for another schema
+    or by a test, is another key) and, for a dialect's own INSERT, the dialect; lists of values
+    go in expanding parameters."""
     found = _BUILT.get(key)
     if found is None:
         found = _BUILT[key] = make()
@@ -110,9 +111,9 @@ async def lock_offsets(
         return {}
     rows = [{"topic": tp[0], "log_partition": tp[1], "next_offset": 0} for tp in wanted]
     dialect, oc = conn.dialect.name, t.offsets.c
-    await conn.execute(once(("offsets_insert", t.offsets.name, dialect), lambda: dialect_insert(
+    await conn.execute(once(("offsets_insert", t.offsets, dialect), lambda: dialect_insert(
         conn, t.offsets).on_conflict_do_nothing()), rows)
-    query = once(("offsets_locked", t.offsets.name), lambda: (
+    query = once(("offsets_locked", t.offsets), lambda: (
         select(oc.topic, oc.log_partition, oc.next_offset)
         .where(tuple_(oc.topic, oc.log_partition).in_(expanding("partitions")))
         .order_by(oc.topic, oc.log_partition).with_for_update()))
@@ -165,7 +166,7 @@ async def _subjects(conn: AsyncConnection, t: Tables, fresh: Sequence[tuple[Acce
                     f"{table.name}:{other.name}", row.subject, row.doc, other)
     tl = t.timeline
     if subjects:
-        query = once(("last_positions", tl.name), lambda: (
+        query = once(("last_positions", tl), lambda: (
             select(tl.c.subject, func.max(tl.c.position))
             .where(tl.c.subject.in_(expanding("subjects"))).group_by(tl.c.subject)))
         for row in await conn.execute(query, {"subjects": list(subjects)}):
@@ -215,12 +216,12 @@ async def _history(
 ) -> History:
     pairs = {(a.envelope.source, a.envelope.id) for a, _ in batch}
     tl, pos = t.timeline, t.positions
-    seen_query = once(("seen", tl.name), lambda: select(tl.c.source, tl.c.event_id)
+    seen_query = once(("seen", tl), lambda: select(tl.c.source, tl.c.event_id)
                       .where(tl.c.event_id.in_(expanding("ids"))))
     rows = await conn.execute(seen_query, {"ids": sorted({p[1] for p in pairs})})
     seen = {(r.source, r.event_id) for r in rows} & pairs
     keys = {(p.topic, p.partition, a.envelope.source) for a, p in batch}
-    last_query = once(("last_sequences", pos.name), lambda: select(pos).where(
+    last_query = once(("last_sequences", pos), lambda: select(pos).where(
         pos.c.source.in_(expanding("sources")), pos.c.topic.in_(expanding("topics"))))
     rows = await conn.execute(last_query, {"sources": sorted({k[2] for k in keys}),
                                            "topics": sorted({k[0] for k in keys})})
@@ -278,21 +279,21 @@ async def write(
     if changes.updated_entries:
         tl = t.timeline
         await conn.execute(
-            once(("entries_update", tl.name), lambda: update(tl).where(
+            once(("entries_update", tl), lambda: update(tl).where(
                 tl.c.subject == bindparam("s"), tl.c.position == bindparam("p"))
                 .values(effective=bindparam("e"), superseded_by=bindparam("by"))),
             [{"s": e.subject, "p": e.position, "e": e.effective, "by": e.superseded_by}
              for e in changes.updated_entries])
     if changes.positions:
         await conn.execute(
-            once(("positions_upsert", t.positions.name, conn.dialect.name),
+            once(("positions_upsert", t.positions, conn.dialect.name),
                  lambda: _positions_upsert(conn, t)),
             [{"topic": k[0], "log_partition": k[1], "source": k[2], "last_sequence": v}
              for k, v in changes.positions.items()])
     if offsets:
         oc = t.offsets.c
         await conn.execute(
-            once(("offsets_update", t.offsets.name), lambda: update(t.offsets).where(
+            once(("offsets_update", t.offsets), lambda: update(t.offsets).where(
                 oc.topic == bindparam("t"), oc.log_partition == bindparam("p"))
                 .values(next_offset=bindparam("n"), applied_at=bindparam("at"))),
             [{"t": tp[0], "p": tp[1], "n": n, "at": format_time(applied_at)}

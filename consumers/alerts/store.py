@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Integer, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.alerts import tables as t
@@ -61,7 +61,7 @@ async def record_alerts(conn: AsyncConnection, raised: Sequence[AlertRaised]) ->
             for a in {a.alert_id: a for a in raised}.values()]
     # executemany (SQLAlchemy's "insertmanyvalues", RETURNING included): one compiled form
     # whatever the number of rows; a multi-row VALUES is compiled afresh per call (~25 ms at 200)
-    stmt = once(("alerts_insert", conn.dialect.name), lambda: dialect_insert(
+    stmt = once(("alerts_insert", t.alerts, conn.dialect.name), lambda: dialect_insert(
         conn, t.alerts).on_conflict_do_nothing(index_elements=["alert_id"])
         .returning(t.alerts.c.alert_id))
     return list((await conn.execute(stmt, rows)).scalars())
@@ -194,8 +194,8 @@ async def claim(conn: AsyncConnection, worker: str, now: datetime, lease: timede
     that a later one knows from where on the topic to look for a copy this one may have sent.
     """
     stamp = format_time(now)
-    rows = list(await conn.execute(once(("claimable", conn.dialect.name), lambda: _claimable(
-        conn)), {"now": stamp, "worker": worker, "limit": limit}))
+    query = once(("claimable", t.alerts, conn.dialect.name), lambda: _claimable(conn))
+    rows = list(await conn.execute(query, {"now": stamp, "worker": worker, "limit": limit}))
     if not rows:
         return []
     for ids in in_chunks([r.alert_id for r in rows]):
@@ -212,7 +212,7 @@ def _claimable(conn: AsyncConnection) -> Any:
                a.c.claimed_by == bindparam("worker"))
     query = (select(a.c.alert_id, a.c.topic, a.c.doc, a.c.attempts, a.c.claimed_at)
              .where(a.c.delivered_at.is_(None), free).order_by(a.c.seq)
-             .limit(bindparam("limit")))
+             .limit(bindparam("limit", type_=Integer)))
     if conn.dialect.name != "sqlite":
         query = query.with_for_update(skip_locked=True)
     return query

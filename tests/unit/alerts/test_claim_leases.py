@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from consumers.alerts import tables as t
@@ -41,5 +41,14 @@ async def test_a_lease_keeps_others_out_until_it_ends() -> None:
             assert await ids("w3", timedelta(minutes=3, seconds=15)) == [("a2", 2), ("a3", 2)]
             assert await ids("w3", timedelta(minutes=3, seconds=45)) == [
                 ("a0", 3), ("a2", 3), ("a3", 3)]  # a1 was delivered
+            a = t.alerts
+            delivered = (await conn.execute(
+                select(a.c.delivered_at, a.c.log_partition, a.c.log_offset, a.c.claimed_by,
+                       a.c.claimed_until).where(a.c.alert_id == "a1"))).one()
+            assert tuple(delivered) == ("2031-03-04T05:08:00.000000Z", 0, 7, None, None)
+            # the next attempt knows when the one before began (to look for a copy it sent)
+            [again] = await claim(conn, "w4", NOW + timedelta(minutes=6), LEASE, 1)
+            assert again.alert_id == "a0"
+            assert again.previous_claim == NOW + timedelta(minutes=3, seconds=45)
     finally:
         await engine.dispose()
