@@ -66,7 +66,12 @@ class InlineConnection(aiosqlite.Connection):
         """Of those, the ones finished (counted by aiosqlite's thread alone)."""
         self.offload = 0
         self.inline_calls = 0
-        self.thread_calls = 0
+        """Calls made inline (for tests and debugging; the thread's are ``thread_calls``)."""
+
+    @property
+    def thread_calls(self) -> int:
+        """Calls of ours sent to aiosqlite's thread (a lock waited for, or offloaded)."""
+        return self._sent
 
     def _in_thread(self, call: Callable[[], Any]) -> Any:
         """``call`` in aiosqlite's thread, SQLite's busy handler waiting up to
@@ -93,7 +98,6 @@ class InlineConnection(aiosqlite.Connection):
             else:
                 self.inline_calls += 1
                 return result
-        self.thread_calls += 1
         self._sent += 1
         try:
             return await super()._execute(  # type: ignore[no-untyped-call]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consumers import sqlite_inline
 from consumers.alerts import tables as t
 from consumers.alerts.channels import queue_all  # also declares each channel's tables
 from consumers.alerts.model import Deadline
@@ -37,7 +38,7 @@ class AlertStore:
 
     async def create_tables(self) -> None:
         """Create the alert tables if missing (the views store must be open)."""
-        async with self.views.writing() as (conn, _):
+        async with self.views.writing() as (conn, _), sqlite_inline.offloaded(conn):  # DDL
             await conn.run_sync(t.metadata.create_all)
 
     @asynccontextmanager
