@@ -62,8 +62,8 @@ if sys.argv[1] == "handled":
 
 async def main() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    print(child.pid, flush=True)
-    try:
+    try:  # the pid is printed inside: a SIGTERM right after it must find the finally armed
+        print(child.pid, flush=True)
         await asyncio.sleep(600)
     finally:  # what a benchmark does with its server, consumers and broker
         child.terminate()
