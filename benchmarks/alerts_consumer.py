@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from consumers.runner import run_views
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from infra.logging import configure_logging
-from tests.integration.alerts.consumer_main import TIMER_S
+from tests.integration.alerts.consumer_main import TIMER_S, log_level, own_process
 from tests.integration.alerts.pipeline import plugin
 from tests.integration.views.consumer_main import decode
 from transport import eventloop
@@ -153,14 +154,15 @@ async def _main(config_json: str, state: Path, trace_path: Path | None) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         timer_s = float(os.environ.get(TIMER_S, "0.2"))
-        await run_views(config, stop,
-                        alerts=plugin(config.kafka, SystemClock(), state, timer_s))
+        await run_views(config, stop, alerts=plugin(
+            config.kafka, SystemClock(), state, timer_s, own_process=own_process(),
+            setup=partial(configure_logging, log_level(), "json")))
     finally:
         if trace_path is not None:
             trace.write(trace_path)
 
 
 if __name__ == "__main__":
-    configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
+    configure_logging(log_level(), "json")
     eventloop.run(_main(sys.argv[1], Path(sys.argv[2]),
                       Path(sys.argv[3]) if len(sys.argv) > 3 else None))

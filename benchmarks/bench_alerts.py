@@ -1,7 +1,7 @@
 """Publish → alert on the recipient's topic: latency p50/p99 at a steady event rate.
 
     .venv/bin/python -m benchmarks.bench_alerts [--rate 1000] [--seconds 20] [--json]
-        [--json-out FILE] [--profile FILE]
+        [--json-out FILE] [--profile FILE] [--delivery loop|process]
 
 Runs the view consumer with the alerts plugin in its own process (what ``emining views run``
 runs: verification, fold, rules, outbox and offsets in one SQLite transaction, then the delivery
@@ -24,6 +24,11 @@ twentieth of the run (at least every second) from the run's start to the end of 
 (seconds, MB): a long run (``--rate 100 --seconds 600``) shows whether it stays flat.
 ``--profile FILE`` runs the consumer process under cProfile (``python -m benchmarks.profiles
 FILE``).
+``--delivery process`` runs the alerts' delivery in a process of its own beside the consumer
+(``EMINING_ALERTS_DELIVERY_PROCESS=true``; default ``loop``, in the consumer's event loop, as
+``emining views run`` does by default); ``workers_cpu_s`` is the CPU of the consumer's child
+processes (the verify worker, the delivery) over the same window, ``all_cpu_us_per_event`` the
+whole per event, ``peak_rss_mb_each`` each process's peak (the consumer first).
 ``EMINING_BENCH_ALERTS_CONSUMER`` names another module to run as the consumer process (same
 arguments as ``benchmarks.alerts_consumer``), to measure a variant without changing the code.
 """
@@ -53,6 +58,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from benchmarks.output import (
     add_json_out,
     broker,
+    children_of,
     cpu_seconds,
     exit_on_sigterm,
     peak_rss_mb,
@@ -67,7 +73,7 @@ from consumers.config import ViewTopics
 from producers.publisher import Draft
 from schemas.topics import alerts_topic
 from tests.integration.alerts.conftest import ensure
-from tests.integration.alerts.consumer_main import TIMER_S
+from tests.integration.alerts.consumer_main import DELIVERY_PROCESS, TIMER_S
 from tests.integration.alerts.pipeline import FIRM, VERIFIER
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
@@ -251,7 +257,17 @@ def stages(acked: dict[str, tuple[float, float]], reader: Reader, trace: dict[st
     }
 
 
-async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[str, Any]:
+def children_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds each live child of ``pid`` has used (its verify worker, its delivery)."""
+    found = {}
+    for child in children_of(pid):
+        with contextlib.suppress(OSError):
+            found[child] = cpu_seconds(child)
+    return found
+
+
+async def bench(rate: int, seconds: float, profile: Path | None = None,
+                delivery: str = "loop") -> dict[str, Any]:
     with broker() as kafka, tempfile.TemporaryDirectory() as tmp:
         names = await topics(kafka)
         config = config_for(kafka, names, f"sqlite:///{tmp}/views.sqlite", batch_size=500,
@@ -268,9 +284,11 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                 encode(config),
                 str(Path(tmp) / "alert-chains"), str(trace_path), cwd=ROOT,
                 stdout=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", TIMER_S: "30"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1", TIMER_S: "30",
+                     DELIVERY_PROCESS: "1" if delivery == "process" else "0"})
             stop = asyncio.Event()
-            consumer_rss, consumer_cpu = 0.0, 0.0
+            consumer_rss, consumer_cpu, workers_cpu = 0.0, 0.0, 0.0
+            each_rss: list[float] = []
             rss_samples: list[tuple[float, float]] = []
             sampling: asyncio.Task[None] | None = None
             reading = asyncio.create_task(reader.run(stop))
@@ -279,6 +297,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                 while not set(warm) <= set(reader.seen):  # noqa: ASYNC110 - another process
                     await asyncio.sleep(0.1)
                 cpu_before = cpu_seconds(process.pid)
+                workers_before = children_cpu_s(process.pid)
                 acked: dict[str, tuple[float, float]] = {}
                 sampling = asyncio.create_task(sample_rss(process.pid, max(seconds / 20, 1.0),
                                                           rss_samples, stop))
@@ -287,7 +306,11 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
                 while not set(sent) <= set(reader.seen) and time.perf_counter() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
                 consumer_rss = peak_rss_mb(process.pid) + workers_peak_rss_mb(process.pid)
+                each_rss = [peak_rss_mb(process.pid)] + [
+                    peak_rss_mb(c) for c in children_of(process.pid)]
                 consumer_cpu = cpu_seconds(process.pid) - cpu_before
+                workers_cpu = sum(cpu - workers_before.get(child, 0.0)
+                                  for child, cpu in children_cpu_s(process.pid).items())
             finally:
                 stop.set()
                 if sampling is not None:
@@ -311,6 +334,11 @@ async def bench(rate: int, seconds: float, profile: Path | None = None) -> dict[
             "consumer_rss_mb": rss_samples,
             "consumer_cpu_s": round(consumer_cpu, 2),
             "consumer_cpu_us_per_event": round(consumer_cpu / max(len(latencies), 1) * 1e6),
+            "delivery": delivery,
+            "workers_cpu_s": round(workers_cpu, 2),
+            "all_cpu_us_per_event": round((consumer_cpu + workers_cpu)
+                                          / max(len(latencies), 1) * 1e6),
+            "peak_rss_mb_each": each_rss,
             "stages": split,
         }
 
@@ -326,7 +354,7 @@ def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
                           f"{report['seconds']:g} s", unit="events/s",
                 rate=report["rate_achieved"], p50_ms=lat["p50"], p99_ms=lat["p99"],
                 rss_mb=report["consumer_peak_rss_mb"] or None,
-                rss_of="consumer + its verify worker",
+                rss_of="consumer + its verify and delivery workers",
                 target={"min_rate": TARGET_RATE,
                         "max_p50_ms": 15, "max_p99_ms": 60, "max_rss_mb": 250},
                 note=f"{lost} alerts not read within 60 s" if lost else "")]
@@ -337,6 +365,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--delivery", choices=("process", "loop"), default="loop",
+                        help="the alerts' delivery in the consumer's event loop (`emining views "
+                        "run`'s default) or in a process of its own "
+                        "(EMINING_ALERTS_DELIVERY_PROCESS=true)")
     parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
                         help="run the consumer process under cProfile, dump in FILE (latency "
                              "higher); `python -m benchmarks.profiles FILE`")
@@ -346,7 +378,7 @@ def main() -> None:
     exit_on_sigterm()
     with stdout_to_stderr():
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
-        report = eventloop.run(bench(args.rate, args.seconds, profile))
+        report = eventloop.run(bench(args.rate, args.seconds, profile, args.delivery))
     write_json_out(args.json_out, "alerts", report, summary(report))
     if args.json:
         print_json(report)
@@ -354,7 +386,8 @@ def main() -> None:
     lat = report["latency_ms"]
     print(f"{report['events']} events at {report['rate_achieved']}/s (target {args.rate}), "
           f"{report['alerts_received']} alerts read; consumer CPU {report['consumer_cpu_s']} s,"
-          f" {report['consumer_cpu_us_per_event']} µs per event")
+          f" {report['consumer_cpu_us_per_event']} µs per event; with its worker processes "
+          f"(verify, delivery: {report['delivery']}) {report['all_cpu_us_per_event']} µs")
     print(f"  publish → alert on the recipient's topic: p50 {lat['p50']} ms, p99 {lat['p99']} ms,"
           f" max {lat['max']} ms")
     for name, q in report["stages"].get("stages_ms", {}).items():

@@ -172,6 +172,14 @@ class Settings(BaseSettings):
         description="YAML overriding the alert rules' defaults (service standards, reminders, "
         "roles): see consumers/alerts/config.py",
     )
+    alerts_delivery_process: bool = Field(
+        default=False,
+        description="`emining views run` delivers the alerts (Kafka and push channels) from a "
+        "child process of its own, on the second core (consumers/alerts/worker_process.py): "
+        "lower latency near the consumer's limit, but on a SQLite store an overloaded consumer "
+        'keeps the write lock from it (docs/performance.md, "Ninth pass"); false: in the '
+        "consumer's own event loop",
+    )
     alerts_instance: str = Field(
         default="alerts",
         description="source instance the alerts are signed as (urn:emining:xx:platform:operator/"

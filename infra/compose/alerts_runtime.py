@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import httpx
 
 from consumers.alerts.clock import Clock
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.alerts.store import AlertStore
+from consumers.alerts.worker_process import Workers, in_own_process
 from consumers.store import ViewStore
 from infra.compose import alerts as alerts_wiring
 from infra.kafka_settings import kafka_access
+from infra.logging import configure_logging
 from infra.settings import Settings
 from transport.sender import RecordSender
 
@@ -42,12 +45,18 @@ async def deliver_forever(settings: Settings, stop: asyncio.Event) -> None:
         await store.views.close()
 
 
+async def _workers(settings: Settings, store: AlertStore, wake: asyncio.Event,
+                   stop: asyncio.Event) -> None:
+    """The plugin's workers (a module function: the delivery process unpickles it)."""
+    await run_workers(settings, store, alerts_wiring.alert_clock(settings), stop, wake)
+
+
 def plugin(settings: Settings, *, timer_interval_s: float = 30.0) -> AlertsPlugin:
-    """The alerts as ``emining views run`` hosts them: rules, timer and both workers."""
-    clock = alerts_wiring.alert_clock(settings)
-
-    async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        await run_workers(settings, store, clock, stop, wake)
-
-    return AlertsPlugin(alerts_wiring.alert_config(settings), clock, workers,
-                        timer_interval_s=timer_interval_s)
+    """The alerts as ``emining views run`` hosts them: rules, timer and both workers, the
+    workers in a process of their own unless ``alerts_delivery_process`` is off."""
+    workers: Workers = partial(_workers, settings)
+    if settings.alerts_delivery_process:
+        workers = in_own_process(workers, setup=partial(
+            configure_logging, settings.log_level or "info", settings.log_format))
+    return AlertsPlugin(alerts_wiring.alert_config(settings), alerts_wiring.alert_clock(settings),
+                        workers, timer_interval_s=timer_interval_s)

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 from consumers.alerts.clock import SystemClock
@@ -21,6 +22,9 @@ from tests.integration.alerts.pipeline import plugin
 from tests.integration.views.consumer_main import decode
 from transport import eventloop
 
+DELIVERY_PROCESS = "EMINING_TEST_DELIVERY_PROCESS"
+"""``1``: the delivery in a process of its own (``emining views run``'s default); else in the
+consumer's event loop."""
 TIMER_S = "EMINING_TEST_ALERT_TIMER_S"
 """The deadline timer's interval (the tests': 0.2 s; the alerts benchmark: 30 s, as in
 production, where the timer does not compete with the batches every 200 ms)."""
@@ -31,9 +35,19 @@ async def _main(config_json: str, state: Path) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     timer_s = float(os.environ.get(TIMER_S, "0.2"))
-    await run_views(config, stop, alerts=plugin(config.kafka, SystemClock(), state, timer_s))
+    await run_views(config, stop, alerts=plugin(
+        config.kafka, SystemClock(), state, timer_s, own_process=own_process(),
+        setup=partial(configure_logging, log_level(), "json")))
+
+
+def own_process() -> bool:
+    return os.environ.get(DELIVERY_PROCESS, "") == "1"
+
+
+def log_level() -> str:
+    return os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning")
 
 
 if __name__ == "__main__":
-    configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
+    configure_logging(log_level(), "json")
     eventloop.run(_main(sys.argv[1], Path(sys.argv[2])))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from consumers.alerts.delivery import AlertDelivery
 from consumers.alerts.plugin import AlertsPlugin
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore
+from consumers.alerts.worker_process import Workers, in_own_process
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore
@@ -40,22 +42,32 @@ FIRM = next(iter(scenario.FIRMS))
 """The scenario's first firm (USCC 91650100MA7XK3P2LA, the events' examples); prefers Chinese."""
 
 
+async def deliver(kafka: KafkaAccess, state: Path, store: AlertStore, wake: asyncio.Event,
+                  stop: asyncio.Event) -> None:
+    """The tests' delivery worker, signing as the scenario's platform (a module function: the
+    delivery process unpickles it)."""
+    async def ensure_topics(orgs: Sequence[str]) -> None:
+        await ensure(kafka, orgs)
+
+    delivery = AlertDelivery(store, key=PLATFORM_KEY, kafka=kafka, state_dir=state,
+                             ensure_topics=ensure_topics, wake=wake)
+    await delivery.start()
+    try:
+        await delivery.run(stop, idle_s=0.2)
+    finally:
+        await delivery.stop()
+
+
 def plugin(kafka: KafkaAccess, clock: Clock, state: Path,
-           timer_interval_s: float = 0.2) -> AlertsPlugin:
+           timer_interval_s: float = 0.2, *, own_process: bool = False,
+           setup: Callable[[], object] | None = None) -> AlertsPlugin:
     """The alerts as ``emining views run`` hosts them (the tests' deadline timer runs every
-    0.2 s instead of every 30 s, so that a test sees a deadline pass at once)."""
-    async def workers(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        async def ensure_topics(orgs: Sequence[str]) -> None:
-            await ensure(kafka, orgs)
-
-        delivery = AlertDelivery(store, key=PLATFORM_KEY, kafka=kafka, state_dir=state,
-                                 ensure_topics=ensure_topics, wake=wake)
-        await delivery.start()
-        try:
-            await delivery.run(stop, idle_s=0.2)
-        finally:
-            await delivery.stop()
-
+    0.2 s instead of every 30 s, so that a test sees a deadline pass at once); the delivery in
+    a process of its own with ``own_process`` (``emining views run``'s default), ``setup``
+    run first in it (logging)."""
+    workers: Workers = partial(deliver, kafka, state)
+    if own_process:
+        workers = in_own_process(workers, setup)
     return AlertsPlugin(CONFIG, clock, workers, timer_interval_s=timer_interval_s)
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from consumers.config import ViewsConfig, ViewTopics
 from producers.publisher import Draft
+from tests.integration.alerts.consumer_main import DELIVERY_PROCESS
 from tests.integration.alerts.pipeline import FIRM, alerts_since, ends, ledger, settled
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
@@ -40,18 +41,23 @@ async def _ledger(store_url: str) -> tuple[int, int]:
         return (0, 0)
 
 
-def spawn(config: ViewsConfig, state: Path, log: Path) -> subprocess.Popen[bytes]:
+def spawn(config: ViewsConfig, state: Path, log: Path, delivery: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
             [sys.executable, "-m", "tests.integration.alerts.consumer_main", encode(config),
              str(state)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1",
+                 DELIVERY_PROCESS: "1" if delivery == "process" else "0"})
 
 
+@pytest.mark.parametrize("delivery", ["loop", "process"])
 async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
-    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path, delivery: str,
 ) -> None:
+    """``process``: the delivery runs in a child process, which the kill leaves running until
+    it sees the consumer gone (its pipe's end of file) and ends its round, while the next
+    consumer starts the next child: the chain's lock lets one sign at a time."""
     start = await ends(kafka_access, [FIRM, scenario.CUSTOMS])
     now = datetime.now(UTC)
     holds = [Draft(scenario.event("pk.emining.shipment.customs.held",
@@ -66,7 +72,7 @@ async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
     raised_when_killed: list[tuple[int, int]] = []
     for _ in range(KILLS):
         before = await _ledger(store_url)
-        process = spawn(config, state, log)
+        process = spawn(config, state, log, delivery)
         for _ in range(400):  # until it is raising or delivering alerts
             if await _ledger(store_url) != before or process.poll() is not None:
                 break
@@ -75,7 +81,7 @@ async def test_no_alert_is_lost_or_sent_twice_across_kill_9(
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         raised_when_killed.append(await _ledger(store_url))
-    process = spawn(config, state, log)
+    process = spawn(config, state, log, delivery)
     try:
         await settled(store_url, 2 * HOLDS, timeout_s=120)
     finally:

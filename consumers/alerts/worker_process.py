@@ -1,0 +1,141 @@
+"""The alert workers in a process of their own, beside the view consumer: the second core.
+
+The view consumer's event loop used to run the delivery worker too: at 1,000 events/s it spent
+~40% of its time claiming, signing and publishing alerts and ~55% applying batches, and the
+batches queued behind (docs/performance.md, "Ninth pass"). ``in_own_process(workers)`` returns
+the same ``Workers`` callable the plugin runs, but the workers it wraps run in a child process
+(started with ``spawn``) over their own connection to the same store: the outbox, its claims and
+their leases are what make several workers safe, as they were for ``emining alerts deliver``.
+
+The consumer wakes the child through a pipe: a byte whenever it committed new alerts (the
+plugin's ``wake`` event), so an alert goes out without waiting for a poll. The pipe also ends the
+child: at end of file (the consumer stopped, or died even by SIGKILL, closing its end) the child
+finishes the round it is in and exits. A child that dies is started again after ``RESTART_S``;
+what it had claimed is claimed again once its lease ends, and settled against the log first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import structlog
+
+from consumers.alerts.store import AlertStore
+from consumers.store import ViewStore
+from transport import eventloop
+
+log = structlog.get_logger("consumers.alerts.worker_process")
+
+Workers = Callable[[AlertStore, asyncio.Event, asyncio.Event], Awaitable[None]]
+"""``workers(store, wake, stop)``: deliver the outbox until ``stop`` (as ``AlertsPlugin`` runs)."""
+
+RESTART_S = 1.0
+"""How long after a child died the next one starts (a child that cannot start keeps trying)."""
+STOP_GRACE_S = 30.0
+"""How long a stopping child may take to finish its round before it is killed."""
+
+
+def _child(workers: Workers, store_url: str, wake: Connection,
+           setup: Callable[[], object] | None) -> None:
+    """The child process: the workers over their own store, until the pipe ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the parent stops us
+    if setup is not None:
+        setup()
+    eventloop.run(_serve(workers, store_url, wake))
+
+
+async def _serve(workers: Workers, store_url: str, pipe: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    wake, stop = asyncio.Event(), asyncio.Event()
+    fd = pipe.fileno()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if data:
+            wake.set()
+        else:  # end of file: the consumer closed its end, or is gone
+            loop.remove_reader(fd)
+            stop.set()
+
+    loop.add_reader(fd, readable)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    store = AlertStore(ViewStore(store_url, inline=True))
+    try:
+        await store.open()
+        log.info("alert_workers_started", pid=os.getpid())
+        await workers(store, wake, stop)
+    finally:
+        await store.views.close()
+        pipe.close()
+
+
+def in_own_process(workers: Workers, setup: Callable[[], object] | None = None) -> Workers:
+    """``workers`` to be run in a child process (``workers`` and ``setup`` must pickle: module
+    functions, or ``functools.partial`` of them). ``setup`` runs first in the child (logging)."""
+
+    async def run(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            code = await _one_child(workers, setup, store.views.url, wake, stop)
+            if stop.is_set():
+                return
+            log.error("alert_workers_died", exit_code=code, restart_in_s=RESTART_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_S)
+
+    return run
+
+
+async def _one_child(workers: Workers, setup: Callable[[], object] | None, store_url: str,
+                     wake: asyncio.Event, stop: asyncio.Event) -> int | None:
+    """Run one child until it ends or ``stop``; its exit code."""
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    child: Any = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(workers, store_url, reader, setup), name="alert-workers",
+        daemon=False)
+    try:
+        child.start()
+    finally:
+        reader.close()  # the child has its own copy: at its end of file only ours remains
+    os.set_blocking(writer.fileno(), False)
+    exited = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(child.sentinel, exited.set)
+    try:
+        while not stop.is_set() and not exited.is_set():
+            waits = [asyncio.ensure_future(e.wait()) for e in (wake, stop, exited)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            if wake.is_set():
+                wake.clear()
+                with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                    os.write(writer.fileno(), b"w")  # a full pipe holds a wake-up already
+    finally:
+        loop.remove_reader(child.sentinel)
+        writer.close()  # end of file: the child finishes its round and exits
+        if not exited.is_set():
+            await _ended(child, STOP_GRACE_S)
+    code: int | None = child.exitcode
+    return code
+
+
+async def _ended(child: Any, grace_s: float) -> None:
+    """Wait for ``child`` to exit, killed if it takes longer than ``grace_s``."""
+    await asyncio.to_thread(child.join, grace_s)
+    if child.is_alive():
+        log.warning("alert_workers_killed", pid=child.pid, grace_s=grace_s)
+        child.kill()
+    await asyncio.to_thread(child.join, 5.0)
