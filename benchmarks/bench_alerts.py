@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_alerts [--rate 1000] [--seconds 20] [--json]
         [--json-out FILE] [--profile FILE] [--delivery loop|process]
+        [--store sqlite|postgresql]
 
 Runs the view consumer with the alerts plugin in its own process (what ``emining views run``
 runs: verification, fold, rules, outbox and offsets in one SQLite transaction, then the delivery
@@ -29,6 +30,8 @@ FILE``).
 ``emining views run`` does by default); ``workers_cpu_s`` is the CPU of the consumer's child
 processes (the verify worker, the delivery) over the same window, ``all_cpu_us_per_event`` the
 whole per event, ``peak_rss_mb_each`` each process's peak (the consumer first).
+``--store postgresql`` keeps the views (and the outbox) in a database on a throwaway local
+PostgreSQL (``EMINING_TEST_POSTGRES_URL``'s server if set) instead of a SQLite file.
 ``EMINING_BENCH_ALERTS_CONSUMER`` names another module to run as the consumer process (same
 arguments as ``benchmarks.alerts_consumer``), to measure a variant without changing the code.
 """
@@ -41,7 +44,6 @@ import contextlib
 import itertools
 import json
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -54,6 +56,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import select
 
 from benchmarks.output import (
     add_json_out,
@@ -69,7 +72,10 @@ from benchmarks.output import (
     workers_peak_rss_mb,
     write_json_out,
 )
+from consumers.alerts import tables as alert_tables
 from consumers.config import ViewTopics
+from consumers.store import ViewStore
+from infra.local_postgres import LocalPostgres
 from producers.publisher import Draft
 from schemas.topics import alerts_topic
 from tests.integration.alerts.conftest import ensure
@@ -77,7 +83,7 @@ from tests.integration.alerts.consumer_main import DELIVERY_PROCESS, TIMER_S
 from tests.integration.alerts.pipeline import FIRM, VERIFIER
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
-from tests.integration.views.conftest import config_for
+from tests.integration.views.conftest import config_for, fresh_database
 from tests.integration.views.consumer_main import encode
 from transport import eventloop
 from transport.access import KafkaAccess
@@ -197,14 +203,19 @@ STAGES = ("publish call → acked", "acked → batch reaches ViewSync.apply",
           "signed → alert record on the producer", "alert record → read by the recipient")
 
 
-def _ledger(path: Path) -> dict[str, tuple[float, float, float]]:
+async def _ledger(url: str) -> dict[str, tuple[float, float, float]]:
     """alert id → (raised, claimed, delivered) on the wall clock, from the store's ledger."""
     def t(text: str | None) -> float:
         return datetime.fromisoformat(text).timestamp() if text else float("nan")
 
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT alert_id, raised_at, claimed_at, delivered_at"
-                          " FROM alerts_ledger").fetchall()
+    store = ViewStore(url)
+    try:
+        async with store.reading() as (conn, _):
+            a = alert_tables.alerts.c
+            rows = (await conn.execute(
+                select(a.alert_id, a.raised_at, a.claimed_at, a.delivered_at))).all()
+    finally:
+        await store.close()
     return {r[0]: (t(r[1]), t(r[2]), t(r[3])) for r in rows}
 
 
@@ -267,10 +278,16 @@ def children_cpu_s(pid: int) -> dict[int, float]:
 
 
 async def bench(rate: int, seconds: float, profile: Path | None = None,
-                delivery: str = "loop") -> dict[str, Any]:
-    with broker() as kafka, tempfile.TemporaryDirectory() as tmp:
+                delivery: str = "loop", store: str = "sqlite") -> dict[str, Any]:
+    with broker() as kafka, tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         names = await topics(kafka)
-        config = config_for(kafka, names, f"sqlite:///{tmp}/views.sqlite", batch_size=500,
+        if store == "postgresql":
+            server = (os.environ.get("EMINING_TEST_POSTGRES_URL")
+                      or stack.enter_context(LocalPostgres(durable=True)))
+            url = await fresh_database(server)
+        else:
+            url = f"sqlite:///{tmp}/views.sqlite"
+        config = config_for(kafka, names, url, batch_size=500,
                             verify_workers=1)  # as `emining views run`
         reader = Reader(kafka)
         await reader.start()
@@ -321,7 +338,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None,
                 await asyncio.wait_for(process.wait(), 60)
             trace = (json.loads(trace_path.read_text()) if trace_path.exists()
                      else {"batch_start": {}, "committed": {}, "batches": []})
-            split = stages(acked, reader, trace, _ledger(Path(tmp) / "views.sqlite"))
+            split = stages(acked, reader, trace, await _ledger(url))
         latencies = [(reader.seen[i] - t) * 1000 for i, t in sent.items() if i in reader.seen]
         return {
             "rate_target": rate, "seconds": seconds, "events": len(sent),
@@ -335,6 +352,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None,
             "consumer_cpu_s": round(consumer_cpu, 2),
             "consumer_cpu_us_per_event": round(consumer_cpu / max(len(latencies), 1) * 1e6),
             "delivery": delivery,
+            "store": store,
             "workers_cpu_s": round(workers_cpu, 2),
             "all_cpu_us_per_event": round((consumer_cpu + workers_cpu)
                                           / max(len(latencies), 1) * 1e6),
@@ -365,6 +383,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the views store: a SQLite file, or a database on a throwaway "
+                        "local PostgreSQL (or EMINING_TEST_POSTGRES_URL's server)")
     parser.add_argument("--delivery", choices=("process", "loop"), default="loop",
                         help="the alerts' delivery in the consumer's event loop (`emining views "
                         "run`'s default) or in a process of its own "
@@ -378,7 +399,8 @@ def main() -> None:
     exit_on_sigterm()
     with stdout_to_stderr():
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
-        report = eventloop.run(bench(args.rate, args.seconds, profile, args.delivery))
+        report = eventloop.run(bench(args.rate, args.seconds, profile, args.delivery,
+                                     args.store))
     write_json_out(args.json_out, "alerts", report, summary(report))
     if args.json:
         print_json(report)
