@@ -268,6 +268,15 @@ def stages(acked: dict[str, tuple[float, float]], reader: Reader, trace: dict[st
     }
 
 
+def peaks_each(pid: int) -> list[float]:
+    """The peak RSS of ``pid`` and of each of its live children, in MB (``pid``'s first)."""
+    found = [peak_rss_mb(pid)]
+    for child in children_of(pid):
+        with contextlib.suppress(OSError):  # a child that ended meanwhile
+            found.append(peak_rss_mb(child))
+    return found
+
+
 def children_cpu_s(pid: int) -> dict[int, float]:
     """CPU seconds each live child of ``pid`` has used (its verify worker, its delivery)."""
     found = {}
@@ -323,8 +332,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None,
                 while not set(sent) <= set(reader.seen) and time.perf_counter() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
                 consumer_rss = peak_rss_mb(process.pid) + workers_peak_rss_mb(process.pid)
-                each_rss = [peak_rss_mb(process.pid)] + [
-                    peak_rss_mb(c) for c in children_of(process.pid)]
+                each_rss = peaks_each(process.pid)
                 consumer_cpu = cpu_seconds(process.pid) - cpu_before
                 workers_cpu = sum(cpu - workers_before.get(child, 0.0)
                                   for child, cpu in children_cpu_s(process.pid).items())

@@ -27,6 +27,7 @@ from consumers import sqlite_inline
 from consumers.store_schema import GENERATIONS, SCHEMA_VERSION, TABLES, Tables, meta_metadata
 from consumers.store_schema import views_meta as meta
 from consumers.views.registry import OWN_TABLES, VIEWS
+from consumers.write_turns import NoTurns, Turns
 from schemas.errors import EminingError
 
 log = structlog.get_logger("consumers.store")
@@ -127,10 +128,13 @@ class ViewStore:
         when the lock is free, while the view consumer takes it again batch after batch: the
         alert delivery waited up to ~0.9 s (p99) for its claim at 20 events/s
         (docs/performance.md). Other processes still meet SQLite's own lock."""
+        self.turns: Turns = NoTurns()
+        """Turns at SQLite's lock with another process (``consumers.write_turns``): set by the
+        view consumer and its alert delivery process for each other."""
 
     @contextlib.asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self._queue, self._writer.begin() as conn:
+        async with self._queue, self.turns.writing(), self._writer.begin() as conn:
             yield conn
 
     @property

@@ -76,16 +76,17 @@ PARENT_CHECK_S = 1.0
 def _exit_with(parent: int) -> None:
     """End the worker once its parent is gone (SIGKILLed, say): nothing else would, as it
     waits for work that never comes."""
-    while True:
+    while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
-        if os.getppid() != parent:
-            os._exit(0)
+    os._exit(0)
 
 
-def _start_worker(spec: StageSpec, setup: Callable[[], object] | None) -> None:
+def _start_worker(spec: StageSpec, setup: Callable[[], object] | None, parent: int) -> None:
+    """``parent``: the consumer's pid, passed by it (a consumer killed while the worker was
+    still starting would otherwise leave ``getppid()`` at 1, and the worker running for ever)."""
     global _spec  # noqa: PLW0603 - the worker process's one stage
     _spec = spec
-    threading.Thread(target=_exit_with, args=(os.getppid(),), name="parent-watch",
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch",
                      daemon=True).start()
     if setup is not None:
         setup()
@@ -131,7 +132,7 @@ class VerifyPool:
             self.generation += 1
             self._executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self._spec, self._setup))
+                initializer=_start_worker, initargs=(self._spec, self._setup, os.getpid()))
             self._executor.submit(int)  # start the worker now, not at the first batch
             self._sent = None
         return self._executor

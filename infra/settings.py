@@ -175,9 +175,9 @@ class Settings(BaseSettings):
     alerts_delivery_process: bool = Field(
         default=False,
         description="`emining views run` delivers the alerts (Kafka and push channels) from a "
-        "child process of its own, on the second core (consumers/alerts/worker_process.py): "
-        "lower latency near the consumer's limit, but on a SQLite store an overloaded consumer "
-        'keeps the write lock from it (docs/performance.md, "Ninth pass"); false: in the '
+        "child process of its own, on the second core (consumers/alerts/worker_process.py; on "
+        "SQLite the two take turns at the write lock): lower latency near the consumer's limit; "
+        "the child's publishing metrics are not served on views_metrics_port; false: in the "
         "consumer's own event loop",
     )
     alerts_instance: str = Field(

@@ -12,6 +12,10 @@ plugin's ``wake`` event), so an alert goes out without waiting for a poll. The p
 child: at end of file (the consumer stopped, or died even by SIGKILL, closing its end) the child
 finishes the round it is in and exits. A child that dies is started again after ``RESTART_S``;
 what it had claimed is claimed again once its lease ends, and settled against the log first.
+
+On SQLite the two take turns at the write lock (``consumers.write_turns``): left to SQLite's
+busy handler, a consumer beyond its limit takes the lock batch after batch and the child rarely
+gets it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
@@ -27,8 +32,10 @@ from typing import Any
 
 import structlog
 
+from consumers import write_turns
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
+from consumers.write_turns import GuestTurns, HostTurns, NoTurns
 from transport import eventloop
 
 log = structlog.get_logger("consumers.alerts.worker_process")
@@ -37,21 +44,25 @@ Workers = Callable[[AlertStore, asyncio.Event, asyncio.Event], Awaitable[None]]
 """``workers(store, wake, stop)``: deliver the outbox until ``stop`` (as ``AlertsPlugin`` runs)."""
 
 RESTART_S = 1.0
-"""How long after a child died the next one starts (a child that cannot start keeps trying)."""
+"""How long after a child died the next one starts; doubled after each child that died within
+``HEALTHY_S`` of its start, up to ``RESTART_MAX_S`` (a child that cannot start, say its chain
+held by another process, must not re-import everything every second)."""
+RESTART_MAX_S = 30.0
+HEALTHY_S = 60.0
 STOP_GRACE_S = 30.0
 """How long a stopping child may take to finish its round before it is killed."""
 
 
 def _child(workers: Workers, store_url: str, wake: Connection,
-           setup: Callable[[], object] | None) -> None:
+           setup: Callable[[], object] | None, flags: Any) -> None:
     """The child process: the workers over their own store, until the pipe ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the parent stops us
     if setup is not None:
         setup()
-    eventloop.run(_serve(workers, store_url, wake))
+    eventloop.run(_serve(workers, store_url, wake, flags))
 
 
-async def _serve(workers: Workers, store_url: str, pipe: Connection) -> None:
+async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any) -> None:
     loop = asyncio.get_running_loop()
     wake, stop = asyncio.Event(), asyncio.Event()
     fd = pipe.fileno()
@@ -71,10 +82,15 @@ async def _serve(workers: Workers, store_url: str, pipe: Connection) -> None:
     loop.add_reader(fd, readable)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     store = AlertStore(ViewStore(store_url, inline=True))
+    if flags is not None:
+        store.views.turns = GuestTurns(flags)
     try:
         await store.open()
         log.info("alert_workers_started", pid=os.getpid())
         await workers(store, wake, stop)
+    except Exception:
+        log.exception("alert_workers_failed", pid=os.getpid())
+        raise SystemExit(1) from None
     finally:
         await store.views.close()
         pipe.close()
@@ -85,29 +101,41 @@ def in_own_process(workers: Workers, setup: Callable[[], object] | None = None) 
     functions, or ``functools.partial`` of them). ``setup`` runs first in the child (logging)."""
 
     async def run(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        delay = RESTART_S
         while not stop.is_set():
-            code = await _one_child(workers, setup, store.views.url, wake, stop)
+            started = asyncio.get_running_loop().time()
+            code = await _one_child(workers, setup, store.views, wake, stop)
             if stop.is_set():
                 return
-            log.error("alert_workers_died", exit_code=code, restart_in_s=RESTART_S)
+            if asyncio.get_running_loop().time() - started > HEALTHY_S:
+                delay = RESTART_S
+            log.error("alert_workers_died", exit_code=code, restart_in_s=delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESTART_S)
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, RESTART_MAX_S)
 
     return run
 
 
-async def _one_child(workers: Workers, setup: Callable[[], object] | None, store_url: str,
+async def _one_child(workers: Workers, setup: Callable[[], object] | None, views: ViewStore,
                      wake: asyncio.Event, stop: asyncio.Event) -> int | None:
-    """Run one child until it ends or ``stop``; its exit code."""
+    """Run one child until it ends or ``stop``; its exit code (None: it could not start)."""
     reader, writer = multiprocessing.Pipe(duplex=False)
+    flags = write_turns.shared() if views.dialect == "sqlite" else None
     child: Any = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(workers, store_url, reader, setup), name="alert-workers",
+        target=_child, args=(workers, views.url, reader, setup, flags), name="alert-workers",
         daemon=False)
     try:
         child.start()
+    except (OSError, ValueError, pickle.PicklingError, AttributeError, TypeError) as exc:
+        log.exception("alert_workers_not_started", error=f"{type(exc).__name__}: {exc}"[:300])
+        writer.close()
+        return None
     finally:
         reader.close()  # the child has its own copy: at its end of file only ours remains
     os.set_blocking(writer.fileno(), False)
+    if flags is not None:
+        views.turns = HostTurns(flags)  # the child's writes go between the consumer's batches
     exited = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(child.sentinel, exited.set)
@@ -126,15 +154,16 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, store
     finally:
         loop.remove_reader(child.sentinel)
         writer.close()  # end of file: the child finishes its round and exits
-        if not exited.is_set():
-            await _ended(child, STOP_GRACE_S)
+        views.turns = NoTurns()
+        await _ended(child, 0.0 if exited.is_set() else STOP_GRACE_S)
     code: int | None = child.exitcode
     return code
 
 
 async def _ended(child: Any, grace_s: float) -> None:
-    """Wait for ``child`` to exit, killed if it takes longer than ``grace_s``."""
-    await asyncio.to_thread(child.join, grace_s)
+    """Wait for ``child`` to exit (and reap it: its exit code is known only then), killed if it
+    takes longer than ``grace_s``."""
+    await asyncio.to_thread(child.join, grace_s or None)
     if child.is_alive():
         log.warning("alert_workers_killed", pid=child.pid, grace_s=grace_s)
         child.kill()

@@ -23,8 +23,8 @@ from tests.integration.views.consumer_main import decode
 from transport import eventloop
 
 DELIVERY_PROCESS = "EMINING_TEST_DELIVERY_PROCESS"
-"""``1``: the delivery in a process of its own (``emining views run``'s default); else in the
-consumer's event loop."""
+"""``1``: the delivery in a process of its own (``EMINING_ALERTS_DELIVERY_PROCESS=true``); else
+in the consumer's event loop (``emining views run``'s default)."""
 TIMER_S = "EMINING_TEST_ALERT_TIMER_S"
 """The deadline timer's interval (the tests': 0.2 s; the alerts benchmark: 30 s, as in
 production, where the timer does not compete with the batches every 200 ms)."""

@@ -63,7 +63,7 @@ def plugin(kafka: KafkaAccess, clock: Clock, state: Path,
            setup: Callable[[], object] | None = None) -> AlertsPlugin:
     """The alerts as ``emining views run`` hosts them (the tests' deadline timer runs every
     0.2 s instead of every 30 s, so that a test sees a deadline pass at once); the delivery in
-    a process of its own with ``own_process`` (``emining views run``'s default), ``setup``
+    a process of its own with ``own_process`` (``EMINING_ALERTS_DELIVERY_PROCESS=true``), ``setup``
     run first in it (logging)."""
     workers: Workers = partial(deliver, kafka, state)
     if own_process:

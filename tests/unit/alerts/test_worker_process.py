@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from consumers.alerts import worker_process
 from consumers.alerts.store import AlertStore
@@ -123,6 +126,28 @@ async def test_a_child_that_dies_is_started_again(
     assert lines(notes)[-1][:2] == (second, "stop")
 
 
+async def fail_at_start(store: AlertStore, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    raise RuntimeError("the chain is held by another process")
+
+
+@pytest.mark.timeout(120)
+async def test_a_child_that_keeps_failing_is_started_again_later_and_later(
+    store: AlertStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker_process, "RESTART_S", 0.1)
+    wake, stop = asyncio.Event(), asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(in_own_process(fail_at_start)(store, wake, stop))
+        try:
+            await until(lambda: sum(e["event"] == "alert_workers_died" for e in logs) >= 3)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+    died = [e for e in logs if e["event"] == "alert_workers_died"][:3]
+    assert [e["exit_code"] for e in died] == [1, 1, 1]  # reaped: the code is known, not None
+    assert [e["restart_in_s"] for e in died] == [0.1, 0.2, 0.4]
+
+
 _CONSUMER = """
 import asyncio, sys
 from functools import partial
@@ -164,3 +189,52 @@ async def test_a_sigkilled_consumer_leaves_no_child_behind(
         for pid, _, _ in lines(notes):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+async def write_often(notes: Path, times: int, store: AlertStore, wake: asyncio.Event,
+                      stop: asyncio.Event) -> None:
+    """The child's side of the turns test: ``times`` write transactions 0.1 s apart (a claim,
+    then publishing, then the record of delivery), each one's wait noted."""
+    for _ in range(times):
+        await asyncio.sleep(0.1)
+        asked = time.monotonic()
+        async with store.writing():
+            waited = time.monotonic() - asked
+        with notes.open("a") as out:
+            out.write(f"{waited}\n")
+    await stop.wait()
+
+
+@pytest.mark.timeout(180)
+async def test_the_child_gets_sqlites_lock_between_the_batches_of_a_consumer_beyond_its_limit(
+    tmp_path: Path,
+) -> None:
+    """The consumer writes back to back (a batch holds the lock 300 ms, the next begins at
+    once); without turns the child waits in SQLite's busy handler, which sleeps up to 100 ms
+    between tries and so rarely finds the lock free (claims waited 6.5 s at 1,500 events/s)."""
+    views = ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}", inline=True)
+    await views.open()
+    notes = tmp_path / "waits"
+    wake, stop = asyncio.Event(), asyncio.Event()
+    child = asyncio.create_task(in_own_process(partial(write_often, notes, 10))(
+        AlertStore(views), wake, stop))
+    batches = 0
+    try:
+        deadline = time.monotonic() + 60
+        while len(lines_of(notes)) < 10 and time.monotonic() < deadline:
+            async with views.writing():
+                await asyncio.sleep(0.3)  # a batch's work, the lock held
+            batches += 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(child, 30)
+        await views.close()
+    waits = [float(w) for w in lines_of(notes)]
+    assert len(waits) == 10, f"the child wrote {len(waits)} times in 60 s beside {batches} batches"
+    # at most one batch (300 ms) each on a quiet machine; without turns 0.5-6.5 s, median ~2 s
+    assert statistics.median(waits) < 1.0, waits
+    assert max(waits) < 5.0, waits
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []

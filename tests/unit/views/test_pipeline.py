@@ -456,6 +456,24 @@ def test_the_worker_ends_when_its_consumer_is_killed() -> None:
     raise AssertionError(f"worker {worker} outlived its parent")
 
 
+def test_a_worker_whose_consumer_died_while_it_started_ends_too() -> None:
+    """The worker watches the pid its consumer passed, not its own ``getppid()`` once started:
+    a consumer SIGKILLed while the worker was still importing left ``getppid()`` at 1, and the
+    worker running for ever (one was found alive 43 minutes after a CI run's crash test)."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is no process's parent now
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", ("import sys, time\n"
+         "from consumers.verify_pool import _start_worker\n"
+         f"_start_worker(None, None, {gone.pid})\n"
+         "time.sleep(60)\n"
+         "sys.exit(3)")],
+        cwd=Path(__file__).parents[3], timeout=30, check=False)
+    assert done.returncode == 0  # ended by its watch (os._exit(0)), not by the sleep's end
+    assert time.monotonic() - started < 30
+
+
 async def test_a_failure_of_a_replaced_worker_leaves_the_current_one_alone() -> None:
     # a batch queued before its worker was replaced fails too: that must not kill the new one
     records = _records(1)[:3]
