@@ -13,8 +13,10 @@ for its delivery child (``consumers.alerts.worker_process``): the guest (the chi
 consumer) raises ``HOST_WRITING`` while it writes, and before each transaction lets a waiting
 guest go first. The flags only order the two; SQLite's lock still decides who writes, so a
 race between them (both see the other idle and begin at once) costs a wait in the busy handler,
-as before, never a wrong write. Each side waits for the other at most ``WAIT_MAX_S``: a guest
-that died with its flag up, or a host that hangs, delays the other once, not for ever.
+as before, never a wrong write. Each side waits for the other at most ``WAIT_MAX_S``; a flag that
+stayed up that long (its process stopped, hung, or itself waiting behind a third process) is
+then passed over until it has been seen down once, so it costs the other side one wait, not a
+wait per transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
+
+import structlog
+
+log = structlog.get_logger("consumers.write_turns")
 
 WANTED, HOST_WRITING = 0, 1
 POLL_S = 0.001
@@ -44,10 +50,29 @@ def shared() -> Any:
     return multiprocessing.get_context("spawn").RawArray("i", 2)
 
 
-async def _until_clear(flags: Any, index: int) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT_MAX_S
-    while flags[index] and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - another process's flag
-        await asyncio.sleep(POLL_S)
+class _Waiter:
+    """Waits for the other side's flag to fall, passing over one that stayed up too long."""
+
+    def __init__(self, flags: Any, index: int) -> None:
+        self.flags, self.index = flags, index
+        self.stuck = False
+        """The flag stayed up ``WAIT_MAX_S``: not waited for again until seen down."""
+
+    async def until_clear(self) -> None:
+        if not self.flags[self.index]:
+            self.stuck = False
+            return
+        if self.stuck:
+            return
+        deadline = asyncio.get_running_loop().time() + WAIT_MAX_S
+        while self.flags[self.index]:
+            if asyncio.get_running_loop().time() >= deadline:
+                self.stuck = True
+                log.warning("write_turn_not_given", flag="wanted" if self.index == WANTED
+                            else "host_writing", waited_s=WAIT_MAX_S)
+                return
+            await asyncio.sleep(POLL_S)
+        self.stuck = False
 
 
 class NoTurns:
@@ -63,10 +88,11 @@ class HostTurns:
 
     def __init__(self, flags: Any) -> None:
         self.flags = flags
+        self._guest = _Waiter(flags, WANTED)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
-        await _until_clear(self.flags, WANTED)
+        await self._guest.until_clear()
         self.flags[HOST_WRITING] = 1
         try:
             yield
@@ -80,12 +106,13 @@ class GuestTurns:
 
     def __init__(self, flags: Any) -> None:
         self.flags = flags
+        self._host = _Waiter(flags, HOST_WRITING)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
         self.flags[WANTED] = 1
         try:
-            await _until_clear(self.flags, HOST_WRITING)
+            await self._host.until_clear()
             yield
         finally:
             self.flags[WANTED] = 0

@@ -10,8 +10,9 @@ their leases are what make several workers safe, as they were for ``emining aler
 The consumer wakes the child through a pipe: a byte whenever it committed new alerts (the
 plugin's ``wake`` event), so an alert goes out without waiting for a poll. The pipe also ends the
 child: at end of file (the consumer stopped, or died even by SIGKILL, closing its end) the child
-finishes the round it is in and exits. A child that dies is started again after ``RESTART_S``;
-what it had claimed is claimed again once its lease ends, and settled against the log first.
+finishes the round it is in and exits. A child that dies is started again after ``RESTART_S``,
+longer while it keeps dying at once; what it had claimed is claimed again once its lease ends,
+and settled against the log first.
 
 On SQLite the two take turns at the write lock (``consumers.write_turns``): left to SQLite's
 busy handler, a consumer beyond its limit takes the lock batch after batch and the child rarely
@@ -127,7 +128,8 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
         daemon=False)
     try:
         child.start()
-    except (OSError, ValueError, pickle.PicklingError, AttributeError, TypeError) as exc:
+    except (OSError, ValueError, RuntimeError, pickle.PicklingError, AttributeError,
+            TypeError) as exc:
         log.exception("alert_workers_not_started", error=f"{type(exc).__name__}: {exc}"[:300])
         writer.close()
         return None
@@ -154,16 +156,18 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
     finally:
         loop.remove_reader(child.sentinel)
         writer.close()  # end of file: the child finishes its round and exits
-        views.turns = NoTurns()
-        await _ended(child, 0.0 if exited.is_set() else STOP_GRACE_S)
+        try:
+            await _ended(child, None if exited.is_set() else STOP_GRACE_S)
+        finally:
+            views.turns = NoTurns()  # after: a child finishing its round still takes turns
     code: int | None = child.exitcode
     return code
 
 
-async def _ended(child: Any, grace_s: float) -> None:
+async def _ended(child: Any, grace_s: float | None) -> None:
     """Wait for ``child`` to exit (and reap it: its exit code is known only then), killed if it
-    takes longer than ``grace_s``."""
-    await asyncio.to_thread(child.join, grace_s or None)
+    takes longer than ``grace_s`` (None: it has exited, its sentinel said so)."""
+    await asyncio.to_thread(child.join, grace_s)
     if child.is_alive():
         log.warning("alert_workers_killed", pid=child.pid, grace_s=grace_s)
         child.kill()
