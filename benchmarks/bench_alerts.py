@@ -61,15 +61,15 @@ from sqlalchemy import select
 from benchmarks.output import (
     add_json_out,
     broker,
-    children_of,
+    children_cpu_seconds,
     cpu_seconds,
     exit_on_sigterm,
+    live_children_peak_rss_mb,
     peak_rss_mb,
     print_json,
     quiet_logging,
     row,
     stdout_to_stderr,
-    workers_peak_rss_mb,
     write_json_out,
 )
 from consumers.alerts import tables as alert_tables
@@ -268,24 +268,6 @@ def stages(acked: dict[str, tuple[float, float]], reader: Reader, trace: dict[st
     }
 
 
-def peaks_each(pid: int) -> list[float]:
-    """The peak RSS of ``pid`` and of each of its live children, in MB (``pid``'s first)."""
-    found = [peak_rss_mb(pid)]
-    for child in children_of(pid):
-        with contextlib.suppress(OSError):  # a child that ended meanwhile
-            found.append(peak_rss_mb(child))
-    return found
-
-
-def children_cpu_s(pid: int) -> dict[int, float]:
-    """CPU seconds each live child of ``pid`` has used (its verify worker, its delivery)."""
-    found = {}
-    for child in children_of(pid):
-        with contextlib.suppress(OSError):
-            found[child] = cpu_seconds(child)
-    return found
-
-
 async def bench(rate: int, seconds: float, profile: Path | None = None,
                 delivery: str = "loop", store: str = "sqlite") -> dict[str, Any]:
     with broker() as kafka, tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -323,7 +305,7 @@ async def bench(rate: int, seconds: float, profile: Path | None = None,
                 while not set(warm) <= set(reader.seen):  # noqa: ASYNC110 - another process
                     await asyncio.sleep(0.1)
                 cpu_before = cpu_seconds(process.pid)
-                workers_before = children_cpu_s(process.pid)
+                workers_before = children_cpu_seconds(process.pid)
                 acked: dict[str, tuple[float, float]] = {}
                 sampling = asyncio.create_task(sample_rss(process.pid, max(seconds / 20, 1.0),
                                                           rss_samples, stop))
@@ -331,11 +313,12 @@ async def bench(rate: int, seconds: float, profile: Path | None = None,
                 deadline = time.perf_counter() + 60
                 while not set(sent) <= set(reader.seen) and time.perf_counter() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
-                consumer_rss = peak_rss_mb(process.pid) + workers_peak_rss_mb(process.pid)
-                each_rss = peaks_each(process.pid)
+                each_rss = [peak_rss_mb(process.pid),
+                            *live_children_peak_rss_mb(process.pid).values()]
+                consumer_rss = round(sum(each_rss), 1)
                 consumer_cpu = cpu_seconds(process.pid) - cpu_before
                 workers_cpu = sum(cpu - workers_before.get(child, 0.0)
-                                  for child, cpu in children_cpu_s(process.pid).items())
+                                  for child, cpu in children_cpu_seconds(process.pid).items())
             finally:
                 stop.set()
                 if sampling is not None:

@@ -122,16 +122,28 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def workers_peak_rss_mb(pid: int) -> float:
-    """The summed peak RSS of ``pid``'s live children (the view consumer's verify worker and
-    the resource tracker ``multiprocessing`` starts with it), in MB; 0 if it has none."""
-    total = 0.0
+def live_children_peak_rss_mb(pid: int) -> dict[int, float]:
+    """The peak RSS of each of ``pid``'s live children (the view consumer's verify worker, the
+    resource tracker ``multiprocessing`` starts with it, an alert delivery process), in MB."""
+    found: dict[int, float] = {}
     for child in children_of(pid):
-        try:
-            total += peak_rss_mb(child)
-        except FileNotFoundError:  # ended meanwhile
-            continue
-    return round(total, 1)
+        with contextlib.suppress(FileNotFoundError):  # ended meanwhile
+            found[child] = peak_rss_mb(child)
+    return found
+
+
+def workers_peak_rss_mb(pid: int) -> float:
+    """The summed peak RSS of ``pid``'s live children, in MB; 0 if it has none."""
+    return round(sum(live_children_peak_rss_mb(pid).values()), 1)
+
+
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """The CPU time each of ``pid``'s live children has used so far (see ``cpu_seconds``)."""
+    found: dict[int, float] = {}
+    for child in children_of(pid):
+        with contextlib.suppress(FileNotFoundError):  # ended meanwhile
+            found[child] = cpu_seconds(child)
+    return found
 
 
 def cpu_seconds(pid: int | None = None) -> float:

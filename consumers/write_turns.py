@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -45,8 +46,6 @@ class Turns(Protocol):
 
 def shared() -> Any:
     """The two flags, for the host and, passed to the child process, the guest."""
-    import multiprocessing  # noqa: PLC0415 - only for a consumer with a delivery process
-
     return multiprocessing.get_context("spawn").RawArray("i", 2)
 
 

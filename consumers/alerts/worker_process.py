@@ -27,22 +27,20 @@ import multiprocessing
 import os
 import pickle
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import structlog
 
 from consumers import write_turns
+from consumers.alerts.plugin import Workers
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
 from consumers.write_turns import GuestTurns, HostTurns, NoTurns
 from transport import eventloop
 
 log = structlog.get_logger("consumers.alerts.worker_process")
-
-Workers = Callable[[AlertStore, asyncio.Event, asyncio.Event], Awaitable[None]]
-"""``workers(store, wake, stop)``: deliver the outbox until ``stop`` (as ``AlertsPlugin`` runs)."""
 
 RESTART_S = 1.0
 """How long after a child died the next one starts; doubled after each child that died within

@@ -8,9 +8,9 @@ from functools import partial
 import httpx
 
 from consumers.alerts.clock import Clock
-from consumers.alerts.plugin import AlertsPlugin
+from consumers.alerts.plugin import AlertsPlugin, Workers
 from consumers.alerts.store import AlertStore
-from consumers.alerts.worker_process import Workers, in_own_process
+from consumers.alerts.worker_process import in_own_process
 from consumers.store import ViewStore
 from infra.compose import alerts as alerts_wiring
 from infra.kafka_settings import kafka_access

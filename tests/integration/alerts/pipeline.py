@@ -17,10 +17,10 @@ from consumers.alerts import tables
 from consumers.alerts.clock import Clock
 from consumers.alerts.config import AlertConfig
 from consumers.alerts.delivery import AlertDelivery
-from consumers.alerts.plugin import AlertsPlugin
+from consumers.alerts.plugin import AlertsPlugin, Workers
 from consumers.alerts.reader import AlertVerifier
 from consumers.alerts.store import AlertStore
-from consumers.alerts.worker_process import Workers, in_own_process
+from consumers.alerts.worker_process import in_own_process
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.runner import run_views
 from consumers.store import ViewStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -17,18 +18,20 @@ def flags() -> object:
     return write_turns.shared()
 
 
+async def lower_later(flags: Any, index: int, seen: list[int]) -> None:
+    """The other side, done 0.2 s from now: notes the flags it saw, then lowers its own."""
+    await asyncio.sleep(0.2)
+    seen.extend(flags)
+    flags[index] = 0
+
+
 async def test_the_host_lets_a_waiting_guest_go_first_and_marks_its_own_writes(
     flags: object, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(write_turns, "WAIT_MAX_S", 5.0)
     host = HostTurns(flags)
     flags[WANTED] = 1  # type: ignore[index]
-
-    async def guest_done() -> None:
-        await asyncio.sleep(0.2)
-        flags[WANTED] = 0  # type: ignore[index]
-
-    lowering = asyncio.create_task(guest_done())
+    lowering = asyncio.create_task(lower_later(flags, WANTED, []))
     began = time.monotonic()
     async with host.writing():
         waited = time.monotonic() - began
@@ -68,18 +71,12 @@ async def test_the_guest_raises_its_flag_waits_for_the_host_and_lowers_it_after(
     guest = GuestTurns(flags)
     flags[HOST_WRITING] = 1  # type: ignore[index]
     seen: list[int] = []
-
-    async def host_done() -> None:
-        await asyncio.sleep(0.2)
-        seen.append(flags[WANTED])  # type: ignore[index]
-        flags[HOST_WRITING] = 0  # type: ignore[index]
-
-    lowering = asyncio.create_task(host_done())
+    lowering = asyncio.create_task(lower_later(flags, HOST_WRITING, seen))
     began = time.monotonic()
     async with guest.writing():
         waited = time.monotonic() - began
         assert flags[WANTED] == 1  # type: ignore[index]
     await lowering
-    assert seen == [1]  # raised while it waited: the host would let it in
+    assert seen[WANTED] == 1  # raised while it waited: the host would let it in
     assert flags[WANTED] == 0  # type: ignore[index]
     assert 0.15 < waited < 4.0
