@@ -34,6 +34,7 @@ from typing import Any
 import structlog
 
 from consumers import write_turns
+from consumers.alerts import relayed_metrics
 from consumers.alerts.plugin import Workers
 from consumers.alerts.store import AlertStore
 from consumers.store import ViewStore
@@ -53,15 +54,38 @@ STOP_GRACE_S = 30.0
 
 
 def _child(workers: Workers, store_url: str, wake: Connection,
-           setup: Callable[[], object] | None, flags: Any) -> None:
-    """The child process: the workers over their own store, until the pipe ends."""
+           setup: Callable[[], object] | None, flags: Any, counts: Connection) -> None:
+    """The child process: the workers over their own store, until the pipe ends; what they
+    counted sent back on ``counts`` (``relayed_metrics``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the parent stops us
     if setup is not None:
         setup()
-    eventloop.run(_serve(workers, store_url, wake, flags))
+    try:
+        eventloop.run(_serve(workers, store_url, wake, flags, counts))
+    finally:
+        _send_counts(counts, None)
+        counts.close()
 
 
-async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any) -> None:
+def _send_counts(counts: Connection, last: relayed_metrics.Snapshot | None
+                 ) -> relayed_metrics.Snapshot:
+    """Send this process's counts unless they are ``last``; the counts."""
+    now = relayed_metrics.snapshot()
+    if now != last:
+        with contextlib.suppress(OSError):  # the consumer is gone: nobody to count for
+            counts.send(now)
+    return now
+
+
+async def _send_counts_often(counts: Connection) -> None:
+    last = None
+    while True:
+        last = _send_counts(counts, last)
+        await asyncio.sleep(relayed_metrics.SEND_S)
+
+
+async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any,
+                 counts: Connection) -> None:
     loop = asyncio.get_running_loop()
     wake, stop = asyncio.Event(), asyncio.Event()
     fd = pipe.fileno()
@@ -83,6 +107,7 @@ async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any)
     store = AlertStore(ViewStore(store_url, inline=True))
     if flags is not None:
         store.views.turns = GuestTurns(flags)
+    sending = asyncio.create_task(_send_counts_often(counts))
     try:
         await store.open()
         log.info("alert_workers_started", pid=os.getpid())
@@ -91,6 +116,8 @@ async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any)
         log.exception("alert_workers_failed", pid=os.getpid())
         raise SystemExit(1) from None
     finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
         await store.views.close()
         pipe.close()
 
@@ -120,25 +147,29 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
                      wake: asyncio.Event, stop: asyncio.Event) -> int | None:
     """Run one child until it ends or ``stop``; its exit code (None: it could not start)."""
     reader, writer = multiprocessing.Pipe(duplex=False)
+    counted, counts = multiprocessing.Pipe(duplex=False)
     flags = write_turns.shared() if views.dialect == "sqlite" else None
     child: Any = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(workers, views.url, reader, setup, flags), name="alert-workers",
-        daemon=False)
+        target=_child, args=(workers, views.url, reader, setup, flags, counts),
+        name="alert-workers", daemon=False)
     try:
         child.start()
     except (OSError, ValueError, RuntimeError, pickle.PicklingError, AttributeError,
             TypeError) as exc:
         log.exception("alert_workers_not_started", error=f"{type(exc).__name__}: {exc}"[:300])
         writer.close()
+        counted.close()
         return None
     finally:
         reader.close()  # the child has its own copy: at its end of file only ours remains
+        counts.close()
     os.set_blocking(writer.fileno(), False)
     if flags is not None:
         views.turns = HostTurns(flags)  # the child's writes go between the consumer's batches
     exited = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(child.sentinel, exited.set)
+    loop.add_reader(counted.fileno(), _receive_counts, counted, loop)
     try:
         while not stop.is_set() and not exited.is_set():
             waits = [asyncio.ensure_future(e.wait()) for e in (wake, stop, exited)]
@@ -158,8 +189,21 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
             await _ended(child, None if exited.is_set() else STOP_GRACE_S)
         finally:
             views.turns = NoTurns()  # after: a child finishing its round still takes turns
+            _receive_counts(counted, loop)  # its last counts, then what it counted is kept
+            loop.remove_reader(counted.fileno())
+            counted.close()
+            relayed_metrics.TOTALS.child_ended()
     code: int | None = child.exitcode
     return code
+
+
+def _receive_counts(counted: Connection, loop: asyncio.AbstractEventLoop) -> None:
+    """Keep the child's latest counts (every message waiting); at end of file, stop reading."""
+    try:
+        while counted.poll():
+            relayed_metrics.TOTALS.received(counted.recv())
+    except (EOFError, OSError):
+        loop.remove_reader(counted.fileno())
 
 
 async def _ended(child: Any, grace_s: float | None) -> None:

@@ -34,17 +34,19 @@ def views_config(settings: Settings, *, instance_id: str | None = None) -> Views
 
 def serve_views_metrics(settings: Settings) -> None:
     """The view consumer's Prometheus endpoint on ``EMINING_VIEWS_METRICS_PORT`` (loopback), if
-    set: the views' metrics and the alerts' publishing (the consumer publishes the alerts)."""
+    set: the views' metrics and the alerts' publishing (the consumer publishes the alerts, or
+    its delivery process does: ``consumers.alerts.relayed_metrics``)."""
     if settings.views_metrics_port is None:
         return
     from prometheus_client import start_http_server  # noqa: PLC0415 - only when asked
 
+    from consumers.alerts.relayed_metrics import relayed  # noqa: PLC0415
     from consumers.metrics import VIEWS  # noqa: PLC0415
     from infra.metrics import process_registry  # noqa: PLC0415
     from producers.metrics import PUBLISHING  # noqa: PLC0415
 
     start_http_server(settings.views_metrics_port, addr="127.0.0.1",
-                      registry=process_registry(VIEWS, PUBLISHING))
+                      registry=process_registry(relayed(VIEWS, PUBLISHING)))
 
 
 async def run_views(settings: Settings, config: ViewsConfig, stop: asyncio.Event) -> None:

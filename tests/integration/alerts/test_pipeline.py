@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from consumers.alerts.clock import ManualClock
+from consumers.alerts.relayed_metrics import Relayed
 from consumers.config import ViewTopics
+from producers.metrics import PUBLISHED
 from producers.publisher import Publisher
 from schemas.alerts import AlertRule, Severity
 from schemas.events.examples import OPERATOR
@@ -39,8 +41,17 @@ MMDD = scenario.BA_MMDD
 CUSTOMS = scenario.CUSTOMS
 
 
+def published() -> float:
+    """Alerts acknowledged as the consumer's metrics endpoint serves them: its own count plus
+    what its delivery process counted (``relayed_metrics``)."""
+    [family] = Relayed(PUBLISHED).collect()
+    return sum(s.value for s in family.samples
+               if s.name.endswith("_total") and s.labels == {"outcome": "acknowledged"})
+
+
+@pytest.mark.parametrize("delivery", ["loop", "process"])
 async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
-    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path,
+    kafka_access: KafkaAccess, view_topics: ViewTopics, bus: Bus, tmp_path: Path, delivery: str,
 ) -> None:
     start = await ends(kafka_access, [FIRM, MMDD, CUSTOMS])
     store_url = f"sqlite:///{tmp_path / 'views.sqlite'}"
@@ -65,9 +76,12 @@ async def test_events_raise_alerts_for_the_right_recipients_on_their_topics(
                   NOW - timedelta(hours=1), "evt-declared")
     await publish(bus, CUSTOMS, scenario.event("pk.emining.shipment.customs.held"),
                   NOW - timedelta(minutes=5), "evt-held")
+    before = published()
     async with consuming(views_config(kafka_access, view_topics, store_url),
-                         plugin(kafka_access, clock, tmp_path / "chains")):
+                         plugin(kafka_access, clock, tmp_path / "chains",
+                                own_process=delivery == "process")):
         await settled(store_url, 5)
+    assert published() - before == 5  # counted where they were published, served here
     firm = await alerts_since(kafka_access, FIRM, start[FIRM])
     customs = await alerts_since(kafka_access, CUSTOMS, start[CUSTOMS])
     assert await alerts_since(kafka_access, MMDD, start[MMDD]) == []
