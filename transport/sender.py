@@ -247,6 +247,12 @@ class RecordSender:
         ``send``, without a future and an accumulator round per record (a third of aiokafka's
         cost per record). ``slots[i]`` is record ``i``'s batch once handed over; a failure
         leaves the records of every batch not yet handed over unsent.
+
+        The last batch of each partition is closed before it is handed over: nothing more will
+        join it, and aiokafka holds an open batch for ``linger_ms`` (5 ms) in case something
+        does, which every call paid once on an idle producer (an event's publish, then its
+        alert's). Under load the batches still form: one request per broker is in flight, and
+        what is handed over meanwhile waits for it.
         """
         for topic in dict.fromkeys(r.topic for r in records):
             await producer.partitions_for(topic)  # metadata first: a refusal is raised here
@@ -280,6 +286,7 @@ class RecordSender:
                         f"a record of {len(rec.value)} bytes does not fit in a batch")
             entry[1].append(index)
         for (topic, partition), (batch, members) in open_batches.items():
+            batch.close()  # complete: sent without lingering
             await hand_over(topic, partition, batch, members)
 
     def _settle(self, records: Sequence[KafkaRecord], slots: list[_Slot | None],

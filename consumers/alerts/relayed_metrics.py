@@ -4,7 +4,8 @@ With ``EMINING_ALERTS_DELIVERY_PROCESS`` the alerts are published (and dead-lett
 process (``consumers.alerts.worker_process``), which counts them in its own copies of the
 module-level metrics (``producers.metrics.PUBLISHING``, ``consumers.metrics.VIEWS``). The child
 sends the consumer a ``snapshot`` of their counters and histograms every ``SEND_S`` while they
-change, and once more as it ends; the consumer keeps them in ``TOTALS``, and its registry serves
+change, and once more as it ends (``Sender``; a child killed outright loses what it counted
+since its last send); the consumer keeps them in ``TOTALS`` (``Receiver``), and its registry serves
 each collector through ``Relayed``: its own values plus the children's, a label set only a child
 saw included. A child that ended leaves its last snapshot behind (a restarted child counts from
 0 again), so a counter served never goes back. Gauges are the consumer's own and are not relayed.
@@ -12,14 +13,19 @@ saw included. A child that ended leaves its last snapshot behind (a restarted ch
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from multiprocessing.connection import Connection
 
+import structlog
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from consumers.metrics import VIEWS
 from producers.metrics import PUBLISHING
+
+log = structlog.get_logger("consumers.alerts.relayed_metrics")
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 """A sample's name and its labels, sorted."""
@@ -108,6 +114,76 @@ def _added(family: Metric, served: Snapshot) -> list[Sample]:
     theirs = [Sample(name, dict(labels), value) for (name, labels), value in served.items()
               if name in names and (name, labels) not in seen]
     return own + theirs
+
+
+class Sender:
+    """The child's side: sends the latest counts from a thread of its own, so a consumer slow to
+    read (the pipe full) stalls that thread, never the delivery's event loop; counts not sent
+    yet are replaced by newer ones (each is a whole snapshot, the newest says everything)."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self._pipe = pipe
+        self._latest: Snapshot | None = None
+        self._last: Snapshot | None = None
+        self._closing = False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="alert-counts", daemon=True)
+        self._thread.start()
+
+    def offer(self) -> None:
+        """This process's counts, to be sent unless they are what was offered last."""
+        counts = snapshot()
+        with self._ready:
+            if counts != self._last:
+                self._latest = self._last = counts
+                self._ready.notify()
+
+    def close(self, timeout_s: float) -> None:
+        """Offer the counts one last time and wait ``timeout_s`` at most for them to be sent."""
+        self.offer()
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while self._latest is None and not self._closing:
+                    self._ready.wait()
+                counts, self._latest = self._latest, None
+            if counts is None:
+                return
+            try:
+                self._pipe.send(counts)
+            except OSError:  # the consumer is gone: nobody to count for
+                return
+
+
+class Receiver:
+    """The consumer's side: a thread keeps the child's latest counts in ``totals`` until the
+    pipe ends (the child exited or was killed; a message cut short is dropped)."""
+
+    def __init__(self, pipe: Connection, totals: Totals) -> None:
+        self._pipe = pipe
+        self._totals = totals
+        self._thread = threading.Thread(target=self._run, name="alert-counts", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._totals.received(self._pipe.recv())
+        except (EOFError, OSError):
+            return
+
+    def ended(self, timeout_s: float) -> None:
+        """Once the child has exited: read to the pipe's end, then keep what it counted."""
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("alert_counts_not_read", timeout_s=timeout_s)
+        self._pipe.close()
+        self._totals.child_ended()
 
 
 def relayed(*groups: Iterable[Collector]) -> tuple[Relayed, ...]:

@@ -51,6 +51,8 @@ RESTART_MAX_S = 30.0
 HEALTHY_S = 60.0
 STOP_GRACE_S = 30.0
 """How long a stopping child may take to finish its round before it is killed."""
+COUNTS_S = 5.0
+"""How long an ending child's last counts may take to reach the consumer."""
 
 
 def _child(workers: Workers, store_url: str, wake: Connection,
@@ -60,32 +62,22 @@ def _child(workers: Workers, store_url: str, wake: Connection,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the parent stops us
     if setup is not None:
         setup()
+    sender = relayed_metrics.Sender(counts)
     try:
-        eventloop.run(_serve(workers, store_url, wake, flags, counts))
+        eventloop.run(_serve(workers, store_url, wake, flags, sender))
     finally:
-        _send_counts(counts, None)
+        sender.close(COUNTS_S)
         counts.close()
 
 
-def _send_counts(counts: Connection, last: relayed_metrics.Snapshot | None
-                 ) -> relayed_metrics.Snapshot:
-    """Send this process's counts unless they are ``last``; the counts."""
-    now = relayed_metrics.snapshot()
-    if now != last:
-        with contextlib.suppress(OSError):  # the consumer is gone: nobody to count for
-            counts.send(now)
-    return now
-
-
-async def _send_counts_often(counts: Connection) -> None:
-    last = None
+async def _send_counts_often(sender: relayed_metrics.Sender) -> None:
     while True:
-        last = _send_counts(counts, last)
+        sender.offer()
         await asyncio.sleep(relayed_metrics.SEND_S)
 
 
 async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any,
-                 counts: Connection) -> None:
+                 sender: relayed_metrics.Sender) -> None:
     loop = asyncio.get_running_loop()
     wake, stop = asyncio.Event(), asyncio.Event()
     fd = pipe.fileno()
@@ -107,7 +99,7 @@ async def _serve(workers: Workers, store_url: str, pipe: Connection, flags: Any,
     store = AlertStore(ViewStore(store_url, inline=True))
     if flags is not None:
         store.views.turns = GuestTurns(flags)
-    sending = asyncio.create_task(_send_counts_often(counts))
+    sending = asyncio.create_task(_send_counts_often(sender))
     try:
         await store.open()
         log.info("alert_workers_started", pid=os.getpid())
@@ -169,7 +161,7 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
     exited = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(child.sentinel, exited.set)
-    loop.add_reader(counted.fileno(), _receive_counts, counted, loop)
+    receiver = relayed_metrics.Receiver(counted, relayed_metrics.TOTALS)
     try:
         while not stop.is_set() and not exited.is_set():
             waits = [asyncio.ensure_future(e.wait()) for e in (wake, stop, exited)]
@@ -189,21 +181,10 @@ async def _one_child(workers: Workers, setup: Callable[[], object] | None, views
             await _ended(child, None if exited.is_set() else STOP_GRACE_S)
         finally:
             views.turns = NoTurns()  # after: a child finishing its round still takes turns
-            _receive_counts(counted, loop)  # its last counts, then what it counted is kept
-            loop.remove_reader(counted.fileno())
-            counted.close()
-            relayed_metrics.TOTALS.child_ended()
+            # its last counts (the pipe ends with it), then what it counted is kept
+            await asyncio.to_thread(receiver.ended, COUNTS_S)
     code: int | None = child.exitcode
     return code
-
-
-def _receive_counts(counted: Connection, loop: asyncio.AbstractEventLoop) -> None:
-    """Keep the child's latest counts (every message waiting); at end of file, stop reading."""
-    try:
-        while counted.poll():
-            relayed_metrics.TOTALS.received(counted.recv())
-    except (EOFError, OSError):
-        loop.remove_reader(counted.fileno())
 
 
 async def _ended(child: Any, grace_s: float | None) -> None:

@@ -106,6 +106,27 @@ async def test_many_small_batches_land_where_send_would_put_them_in_order(kafka_
         assert len(sequences) > 10  # both partitions got a share, across many batches
 
 
+async def test_a_call_is_sent_at_once_not_held_for_the_linger(kafka_access, make_topic,
+                                                                tmp_path):
+    """A call hands over complete batches: none waits ``linger_ms`` for records that will not
+    come (at 10 s here; the SDK's 5 ms was paid by every publish on an idle producer, and again
+    by its alert's). Full batches and the last ones alike, on each partition."""
+    topic = await make_topic(2)
+    key = PrivateKey.generate(ORG)
+    drafts = _drafts(topic, 41)
+    async with Publisher(kafka=kafka_access, key=key, source=f"{ORG}/sdk", state_dir=tmp_path,
+                         producer_options={"linger_ms": 10_000,
+                                           "max_batch_size": 4096}) as pub:
+        took = []
+        for part in (drafts[:1], drafts[1:41]):  # one record; then many, most batches full
+            started = time.monotonic()
+            results = await pub.publish_many(part)
+            took.append(time.monotonic() - started)
+            assert all(r.partition in (0, 1) for r in results)
+    assert max(took) < 5.0, took
+    assert len(await read_all(kafka_access, topic)) == 41
+
+
 async def test_a_restart_continues_the_chain(kafka_access, make_topic, tmp_path):
     topic = await make_topic(1)
     key = PrivateKey.generate(ORG)

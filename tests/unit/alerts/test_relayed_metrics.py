@@ -5,7 +5,9 @@ a new one counts from 0 again."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import time
 from functools import partial
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.alerts import relayed_metrics, worker_process
-from consumers.alerts.relayed_metrics import Relayed, Totals, snapshot
+from consumers.alerts.relayed_metrics import Relayed, Sender, Totals, snapshot
 from consumers.alerts.store import AlertStore
 from consumers.alerts.worker_process import in_own_process
 from consumers.store import ViewStore
@@ -146,3 +148,64 @@ async def test_the_delivery_processes_counts_reach_the_consumers_registry(
     assert totals.ended[("emining_publish_seconds_count", ())] == 2
     assert totals.ended[("emining_publish_seconds_sum", ())] == pytest.approx(0.5)
     assert served(registry)[key] == own + 10
+
+
+def note_start(notes: Path) -> None:
+    with notes.open("a") as out:
+        out.write(f"{os.getpid()}\n")
+
+
+async def count_and_end(notes: Path, store: AlertStore, wake: asyncio.Event,
+                        stop: asyncio.Event) -> None:
+    """A child that counts 2 alerts 0.1 s after it started (after its first periodic send, so
+    only its last send carries them) and ends at once: it is started again and again."""
+    note_start(notes)
+    await asyncio.sleep(0.1)
+    PUBLISHED.labels(outcome="acknowledged").inc(2)
+
+
+@pytest.mark.timeout(120)
+async def test_a_child_that_ends_sends_its_counts_as_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker_process, "RESTART_S", 0.05)
+    totals = Totals()
+    monkeypatch.setattr(relayed_metrics, "TOTALS", totals)
+    key = ("emining_events_published_total", (("outcome", "acknowledged"),))
+    store = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
+    notes = tmp_path / "notes"
+    wake, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(in_own_process(partial(count_and_end, notes))(store, wake, stop))
+    try:
+        await until(lambda: totals.ended.get(key, 0) >= 6)  # three children or more
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    children = notes.read_text().split()
+    assert len(set(children)) == len(children) >= 3
+    assert totals.ended[key] == 2 * len(children)
+    assert totals.live == {}
+
+
+@pytest.mark.timeout(60)  # a send on the caller's thread would block here for good
+def test_a_consumer_that_does_not_read_never_stalls_the_child() -> None:
+    """Counts offered while nobody reads the pipe (the consumer busy) wait in the sender's
+    thread, the newest replacing the rest; ``offer`` itself never blocks, though far more
+    snapshots are offered than the pipe holds."""
+    reading, writing = multiprocessing.Pipe(duplex=False)
+    sender = Sender(writing)
+    key = ("emining_events_published_total", (("outcome", "acknowledged"),))
+    started = time.monotonic()
+    for _ in range(200):  # ~2.3 KB each: the pipe holds ~16
+        PUBLISHED.labels(outcome="acknowledged").inc()
+        sender.offer()
+    offered = time.monotonic() - started
+    latest = snapshot()[key]
+    received = []
+    while not received or received[-1][key] != latest:
+        assert reading.poll(10), "the newest counts never came"
+        received.append(reading.recv())
+    sender.close(5)
+    assert offered < 5.0
+    assert len(received) < 200  # the ones not sent in time were replaced
+    assert [r[key] for r in received] == sorted(r[key] for r in received)
