@@ -47,6 +47,11 @@ VERDICT_TIMEOUT_S = 60.0
 """How long a batch waits for the worker's verdicts (a batch takes it well under a second)."""
 STAMPS = 16
 """Seek-count stamps kept for polled batches not yet handed to ``take``."""
+INLINE_MAX = 8
+"""A batch of at most this many records, polled while the applier waits for work, is verified
+in this process as it is applied: there is nothing to overlap with, and the worker's round trip
+(pickling, two threads and a pipe each way) took longer than checking a few records (~0.1 ms
+each), on the latency of every event of a quiet bus."""
 
 
 class FollowedRegistry(Protocol):
@@ -67,7 +72,8 @@ class FollowedRegistry(Protocol):
 class _Polled:
     records: Sequence[RawRecord]
     consumer: Any
-    verdicts: asyncio.Future[list[Verdict]]
+    verdicts: asyncio.Future[list[Verdict]] | None
+    """None: verified in this process as it is applied (``INLINE_MAX``)."""
     epochs: Mapping[tuple[str, int], int]
     version: int
     """The registry version the verdicts were judged against."""
@@ -176,11 +182,13 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - the batch's own transaction refreshes again
             log.warning("registry_refresh_failed", error=repr(exc)[:300])
         version = self._follower.version
-        try:
-            verdicts = self._pool.submit(records, self._follower.registry, version)
-        except Exception as exc:  # noqa: BLE001 - verified in-process instead
-            self._pool.lost(exc, self._pool.generation)
-            verdicts = _failed(exc)
+        verdicts: asyncio.Future[list[Verdict]] | None = None
+        if len(records) > INLINE_MAX or not self._idle or not self._queue.empty():
+            try:
+                verdicts = self._pool.submit(records, self._follower.registry, version)
+            except Exception as exc:  # noqa: BLE001 - verified in-process instead
+                self._pool.lost(exc, self._pool.generation)
+                verdicts = _failed(exc)
         await self._queue.put(_Polled(records, consumer, verdicts, epochs, version,
                                       self._pool.generation))
 
@@ -213,7 +221,10 @@ class Pipeline:
 
     async def _verdicts(self, polled: _Polled) -> list[Verdict] | None:
         """The worker's verdicts, or ``None`` (verify in-process) if it failed, hung or its
-        answer was cancelled; the worker is then replaced."""
+        answer was cancelled; the worker is then replaced. ``None`` too for a batch never sent
+        to it (``INLINE_MAX``)."""
+        if polled.verdicts is None:
+            return None
         waited = time.perf_counter()
         try:
             verdicts = await asyncio.wait_for(asyncio.shield(polled.verdicts), self._timeout_s)
@@ -252,6 +263,8 @@ class Pipeline:
         """Batches polled but not applied are dropped (read again from the stored offsets)."""
         while not self._queue.empty():
             verdicts = self._queue.get_nowait().verdicts
+            if verdicts is None:
+                continue
             if not verdicts.done():
                 verdicts.cancel()
             elif not verdicts.cancelled():

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 
 from consumers.digest import digest
 from consumers.dlq import DeadLetter, DeadLetterQueue
-from consumers.pipeline import Pipeline
+from consumers.pipeline import INLINE_MAX, Pipeline
 from consumers.store import ViewStore
 from consumers.store_read import offsets
 from consumers.sync import ViewSync
@@ -200,11 +201,11 @@ POLL = 40
 
 
 async def _drive(pipeline: Pipeline, consumer: _Consumer, store: ViewStore, total: int,
-                 hop_s: float = 0.0, polls: int = 400) -> None:
+                 hop_s: float = 0.0, polls: int = 400, poll: int = POLL) -> None:
     """FastStream's loop: poll, (its dependency injection's thread hop), hand to ``take``;
     until the store holds every record or ``polls`` polls came back empty."""
     for _ in range(polls):
-        got = await consumer.getmany(timeout_ms=0, max_records=POLL)  # as FastStream asks
+        got = await consumer.getmany(timeout_ms=0, max_records=poll)  # as FastStream asks
         if got:
             await asyncio.sleep(hop_s)
             await pipeline.take([r for records in got.values() for r in records], consumer)
@@ -217,7 +218,8 @@ async def _drive(pipeline: Pipeline, consumer: _Consumer, store: ViewStore, tota
 
 async def _run(tmp: Path, records: list[Record], *, follower: Any = None, hook: Any = None,
                pool: Any = None, hop_s: float = 0.0, before: Any = None,
-               timeout_s: float = 60.0) -> tuple[str, dict[Any, int], list[DeadLetter], Any]:
+               timeout_s: float = 60.0, poll: int = POLL,
+               ) -> tuple[str, dict[Any, int], list[DeadLetter], Any]:
     """``records`` through the pipeline; its views, offsets, dead letters and consumer."""
     sync, store, letters = await _sync(tmp, follower, hook)
     own = pool is None
@@ -232,7 +234,7 @@ async def _run(tmp: Path, records: list[Record], *, follower: Any = None, hook: 
     try:
         if before is not None:
             await before(pipeline, consumer)
-        await _drive(pipeline, consumer, store, len(records), hop_s)
+        await _drive(pipeline, consumer, store, len(records), hop_s, poll=poll)
         await pipeline.stop(applier)
         return await digest(store), await offsets(store), letters, consumer
     finally:
@@ -250,6 +252,60 @@ async def test_the_pipeline_gives_the_views_batch_by_batch_gives(tmp_path: Path)
     # the first batch polled before the pipeline stamped the polls: read again, once
     assert len({(t, p) for t, p, _ in consumer.sought}) == len(consumer.sought)
     assert {o for _, _, o in consumer.sought} == {0}
+
+
+class _Counting:
+    """The real pool, noting the size of each batch sent to it."""
+
+    def __init__(self) -> None:
+        self.pool = _pool()
+        self.sent: list[int] = []
+
+    def submit(self, records: Any, registry: Any, version: int) -> asyncio.Future[Any]:
+        self.sent.append(len(records))
+        return self.pool.submit(records, registry, version)
+
+    @property
+    def generation(self) -> int:
+        return self.pool.generation
+
+    def lost(self, exc: BaseException, generation: int | None = None) -> None:
+        self.pool.lost(exc, generation)
+
+
+@pytest.mark.parametrize("poll", [1, POLL])
+async def test_small_batches_met_by_an_idle_applier_are_verified_in_process(
+        tmp_path: Path, poll: int) -> None:
+    """A batch of at most ``INLINE_MAX`` records that finds the applier waiting is not sent to
+    the worker (its round trip is longer than the checks); larger ones, and small ones queued
+    behind a batch being applied, are. The views are the same either way."""
+    records = _records(3)
+    want = await _reference(tmp_path, records)
+    pool = _Counting()
+    taken: list[int] = []
+
+    async def note_takes(pipeline: Pipeline, _consumer: _Consumer) -> None:
+        take = pipeline.take
+
+        async def noted(batch: Any, consumer: Any) -> None:
+            taken.append(len(batch))
+            await take(batch, consumer)
+
+        pipeline.take = noted  # type: ignore[method-assign]
+
+    try:
+        views, stored, letters, _ = await _run(tmp_path, records, pool=pool, poll=poll,
+                                               before=note_takes)
+    finally:
+        pool.pool.close()
+    assert (views, stored) == want
+    assert letters == []
+    large = [n for n in taken[1:] if n > INLINE_MAX]  # the first is read again: never sent
+    assert [n for n in pool.sent if n > INLINE_MAX] == large
+    if poll == 1:
+        assert 0 < len(pool.sent) < len(taken) - 1  # some verified here, some in the worker
+    else:
+        assert large  # the test's batches are mostly large
 
 
 class _FailOnce:
