@@ -29,7 +29,7 @@ help:
 	@echo "make kafka-down  stop the local broker (data kept in ~/.local/state/emining)"
 	@echo "make console-assets  fetch the console's pinned font from npm again and check it"
 	@echo "make bench       every benchmark against a throwaway broker, then one table (rates, ratio"
-	@echo "                 to raw aiokafka, p50/p99, RSS, targets) in build/bench/; ~10-12 min on"
+	@echo "                 to raw aiokafka, p50/p99, RSS, targets) in build/bench/; ~3-5 min on"
 	@echo "                 2 cores; BENCH_SCALE=full for the issue's sizes"
 
 # uv itself lives in a project-local tools venv, pinned, so nothing global is needed.
