@@ -133,23 +133,14 @@ class ChainStore:
         os.close(self._lock_fd)
 
     @contextmanager
-    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction; ``durable``: its commit survives a power loss (an fsync of
-        the write-ahead log), else only a crash of the process (the next durable commit takes
-        it to disk with its own)."""
-        if not durable:
-            self._db.execute("PRAGMA synchronous=NORMAL")
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        finally:
-            if not durable:
-                self._db.execute("PRAGMA synchronous=FULL")
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def head(self) -> Link:
         row = self._db.execute(
@@ -193,12 +184,6 @@ class ChainStore:
 
         Each is where the broker put it, or only its sequence when that is not known (it was
         found on the log some other way). A sequence no longer in the outbox is skipped.
-
-        Not fsynced (``durable=False``; ``reserve`` is): an acknowledgement a power loss takes
-        back leaves its records pending, and pending records are looked for on the log before
-        anything is sent (``Publisher``: found there, they are settled, never sent twice). So
-        each publish pays one fsync, not two (~1.6 ms each on this machine's disk, on the
-        event loop's thread).
         """
         if not acks:
             return
@@ -206,7 +191,7 @@ class ChainStore:
             (a, None, None) if isinstance(a, int) else (a.sequence, a.partition, a.offset)
             for a in acks
         ]
-        with self._transaction(durable=False) as db:
+        with self._transaction() as db:
             db.executemany(
                 'INSERT OR REPLACE INTO acknowledged (sequence, event_id, topic, partition, '
                 '"offset") SELECT sequence, event_id, topic, ?, ? FROM outbox WHERE sequence = ?',
