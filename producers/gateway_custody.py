@@ -72,13 +72,15 @@ def _identity(record: KafkaRecord) -> tuple[EventKey, Origin]:
     return key, Origin(record.topic, source, int(headers["ce_sequence"]))
 
 
-def _settle_stale(
+def settle_from_chain(
     receipts: Receipts,
     org: str,
     event_id: str,
     source: str,
     found: Pending | Acknowledged | None,
 ) -> None:
+    """Settle the claim of ``event_id`` as its custodial chain store says: accepted with the
+    answer its request would have had, queued, or released (never signed)."""
     bound = log.bind(org=org, event_id=event_id)
     if isinstance(found, Acknowledged):
         origin = Origin(found.topic, source, found.sequence)
@@ -183,7 +185,7 @@ class Custody:
             try:
                 for event_id in event_ids:
                     found = store.lookup(event_id) if store is not None else None
-                    _settle_stale(receipts, org, event_id, source, found)
+                    settle_from_chain(receipts, org, event_id, source, found)
             finally:
                 if store is not None:
                     store.close()

@@ -9,10 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 
 from producers.chainstore import SourceInUseError
-from producers.gateway_custody import CustodyError, EventQueuedError, Origin, acceptance
+from producers.gateway_custody import (
+    CustodyError,
+    EventQueuedError,
+    Origin,
+    acceptance,
+    settle_from_chain,
+)
 from producers.gateway_models import SignedCloudEvent, UnsignedEvent
 from producers.gateway_receipts import Receipt, ReceiptState
 from producers.gateway_state import GatewayState
@@ -37,6 +44,8 @@ from schemas.timing import TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
 from transport.errors import PublishError
 from transport.sender import Ack
+
+log = structlog.get_logger("producers.gateway")
 
 _VERSIONED = re.compile(r"\.v[1-9][0-9]*$")
 Loc = Sequence[str | int]
@@ -104,6 +113,8 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
     _utf8(event_id, ("body", "id"))
     async with state.id_locks.hold((org, event_id)):
         prior = state.receipts.get(org, event_id)
+        if prior is None and isinstance(event, UnsignedEvent):
+            prior = await _known_to_custody(state, org, event_id)
         if prior is not None:
             return await _repeated(state, org, event_id, prior)
         if isinstance(event, SignedCloudEvent):
@@ -113,6 +124,36 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
         key, data, at = await _custodial(state, org, event)
         await _possible(state, data)
         return await _send_custodial(state, key, data, event_id, at)
+
+
+async def _known_to_custody(state: GatewayState, org: str, event_id: str) -> Receipt | None:
+    """The receipt of a custodial event its receipts do not hold but its chain store does.
+
+    Receipts commit without an fsync and the chain store with one, in another file: a power
+    loss can take back the receipt of an event that was signed, or even acknowledged and
+    answered 202. Its chain store still knows it, so a retry is answered from there (409 with
+    the first answer, or delivered from the outbox) instead of signing the id again. A store
+    that cannot be opened now (no broker, no usable key) decides nothing: the request's own
+    path reports that.
+    """
+    try:
+        key = state.custody.key(org)
+    except CustodyError:
+        return None
+    if key is None or not state.sender.started:
+        return None
+    try:
+        publisher = await state.custody.publisher(key)
+        found = publisher.known(event_id)
+    except (PublishError, SourceInUseError):
+        return None
+    if found is None:
+        return None
+    state.receipts.claim(org, event_id)  # the row that was taken back, settled at once
+    settle_from_chain(state.receipts, org, event_id, publisher.source, found)
+    log.warning("receipt_restored_from_chain", org=org, event_id=event_id,
+                found=type(found).__name__.lower())
+    return state.receipts.get(org, event_id)
 
 
 async def _possible(state: GatewayState, data: EventData) -> None:

@@ -506,6 +506,81 @@ async def test_a_crash_before_the_acknowledgement_delivers_the_signed_event_once
     assert (record.partition, record.offset) == (receipt["partition"], receipt["offset"])
 
 
+# -- a receipt a power loss took back --------------------------------------------------------------
+
+
+def _lose_receipt(root: Path, org: str, event_id: str) -> None:
+    """What a power loss can do: the receipts commit without an fsync, the chain store with one
+    (another file), so the receipt's row goes and the chain store keeps the event."""
+    receipts = Receipts(root / "gateway")
+    try:
+        receipts._db.execute("DELETE FROM receipts WHERE org = ? AND event_id = ?",
+                             (org, event_id))
+        assert receipts.get(org, event_id) is None
+    finally:
+        receipts.close()
+
+
+async def test_a_receipt_taken_back_after_the_202_is_answered_from_the_chain_store(
+    world, tmp_path
+):
+    """The retry of an acknowledged event whose receipt was lost gets 409 with the first answer:
+    the id is not signed again, nothing new lands."""
+    event = milestone() | {"id": str(uuid.uuid4())}
+    headers = world.auth(world.firm_token)
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    async with state.running(), running(app) as client:
+        answered = await client.post("/v1/events", headers=headers, json=event)
+        assert answered.status_code == 202, answered.text
+    first = answered.json()
+    _lose_receipt(tmp_path, world.firm.org, event["id"])
+    landed = await world.topics.end_offsets()
+
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    async with state.running(), running(app) as client:
+        retry = await client.post("/v1/events", headers=headers, json=event)
+        assert (retry.status_code, retry.json()) == (409, first), retry.text
+        fresh = await client.post("/v1/events", headers=headers,
+                                  json=milestone() | {"id": str(uuid.uuid4())})
+        assert fresh.status_code == 202, fresh.text  # a new id is signed as before
+    assert sum((await world.topics.end_offsets()).values()) == sum(landed.values()) + 1
+    [record] = await world.topics.records_with_id(PROJECTS, event["id"])
+    assert (record.partition, record.offset) == (first["partition"], first["offset"])
+    assert fresh.json()["sequence"] == first["sequence"] + 1  # the chain went on, no fork
+
+
+async def test_a_queued_events_lost_receipt_is_delivered_from_the_outbox_once(world, tmp_path):
+    """Signed, not acknowledged, and its receipt lost: the signed event is delivered from the
+    outbox (when the organisation's publisher opens again, at the retry) and the retry is
+    answered with its receipt (409: the id is taken), never signed again."""
+    flaky = _DropFirstSender(world.kafka, timeout_s=5.0)
+    event = milestone() | {"id": str(uuid.uuid4())}
+    headers = world.auth(world.firm_token)
+    state, app = _gateway_on(world, tmp_path, flaky)
+    before = await world.topics.end_offsets()
+    async with state.running(), running(app) as client:
+        flaky.drop_next = True
+        queued = await client.post("/v1/events", headers=headers, json=event)
+        assert queued.status_code == 503, queued.text
+    _lose_receipt(tmp_path, world.firm.org, event["id"])
+
+    state, app = _gateway_on(world, tmp_path, RecordSender(world.kafka, timeout_s=5.0))
+    async with state.running(), running(app) as client:
+        retry = await client.post("/v1/events", headers=headers, json=event)
+        assert retry.status_code == 409, retry.text
+        assert retry.json()["partition"] is not None
+        signed = retry.json()
+        assert (signed["id"], signed["custody"]) == (event["id"], True)
+        assert f"source {signed['source']}, sequence {signed['sequence']}" in \
+            queued.json()["detail"]  # the very event the first request signed
+        again = await client.post("/v1/events", headers=headers, json=event)
+        assert (again.status_code, again.json()) == (409, retry.json())
+    assert sum((await world.topics.end_offsets()).values()) == sum(before.values()) + 1
+    [record] = await world.topics.records_with_id(PROJECTS, event["id"])
+    assert (record.partition, record.offset) == (retry.json()["partition"],
+                                                 retry.json()["offset"])
+
+
 async def test_with_the_broker_down_health_and_posts_are_503_and_nothing_is_recorded(world,
                                                                                      tmp_path):
     nowhere = dataclasses.replace(world.kafka, bootstrap=f"127.0.0.1:{closed_port()}")
