@@ -165,6 +165,11 @@ class Custody:
         self._receipts = receipts
         self._queued = set(receipts.queued())
 
+    def watch_queued(self, org: str, event_id: str) -> None:
+        """Settle the queued receipt of ``event_id`` when its event is acknowledged (a receipt
+        re-created from the chain store after ``open``)."""
+        self._queued.add((org, event_id))
+
     def recover(self, receipts: Receipts) -> None:
         """Settle the claims a crashed process left pending, from what its chain stores hold.
 

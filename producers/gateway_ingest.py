@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from producers.chainstore import SourceInUseError
+from producers.chainstore import Pending, SourceInUseError
 from producers.gateway_custody import (
     CustodyError,
     EventQueuedError,
@@ -113,8 +114,6 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
     _utf8(event_id, ("body", "id"))
     async with state.id_locks.hold((org, event_id)):
         prior = state.receipts.get(org, event_id)
-        if prior is None and isinstance(event, UnsignedEvent):
-            prior = await _known_to_custody(state, org, event_id)
         if prior is not None:
             return await _repeated(state, org, event_id, prior)
         if isinstance(event, SignedCloudEvent):
@@ -122,35 +121,36 @@ async def ingest(state: GatewayState, org: str, event: UnsignedEvent | SignedClo
             await _possible(state, envelope.data)
             return await _send_signed(state, org, envelope, record)
         key, data, at = await _custodial(state, org, event)
+        known = await _known_to_custody(state, key, event_id)
+        if known is not None:  # before ``_possible``: a step applied since is not refused
+            return await _repeated(state, org, event_id, known)
         await _possible(state, data)
         return await _send_custodial(state, key, data, event_id, at)
 
 
-async def _known_to_custody(state: GatewayState, org: str, event_id: str) -> Receipt | None:
+async def _known_to_custody(state: GatewayState, key: PrivateKey, event_id: str
+                            ) -> Receipt | None:
     """The receipt of a custodial event its receipts do not hold but its chain store does.
 
     Receipts commit without an fsync and the chain store with one, in another file: a power
     loss can take back the receipt of an event that was signed, or even acknowledged and
     answered 202. Its chain store still knows it, so a retry is answered from there (409 with
-    the first answer, or delivered from the outbox) instead of signing the id again. A store
-    that cannot be opened now (no broker, no usable key) decides nothing: the request's own
-    path reports that.
+    the first answer, or delivered from the outbox) instead of signing the id again. Asked once
+    the request is valid (an invalid one opens no publisher); a store that cannot be opened now
+    decides nothing: the request's own path reports that.
     """
-    try:
-        key = state.custody.key(org)
-    except CustodyError:
-        return None
-    if key is None or not state.sender.started:
-        return None
+    org = key.org
     try:
         publisher = await state.custody.publisher(key)
         found = publisher.known(event_id)
-    except (PublishError, SourceInUseError):
+    except (PublishError, SourceInUseError, OSError, sqlite3.Error):
         return None
     if found is None:
         return None
     state.receipts.claim(org, event_id)  # the row that was taken back, settled at once
     settle_from_chain(state.receipts, org, event_id, publisher.source, found)
+    if isinstance(found, Pending):
+        state.custody.watch_queued(org, event_id)  # its acknowledgement settles the receipt
     log.warning("receipt_restored_from_chain", org=org, event_id=event_id,
                 found=type(found).__name__.lower())
     return state.receipts.get(org, event_id)

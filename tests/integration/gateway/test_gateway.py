@@ -581,6 +581,33 @@ async def test_a_queued_events_lost_receipt_is_delivered_from_the_outbox_once(wo
                                                  retry.json()["offset"])
 
 
+async def test_a_lost_receipt_of_an_event_still_in_the_outbox_gets_where_it_landed(
+    world, tmp_path
+):
+    """The organisation's publisher still open, its event signed and waiting, the receipt lost
+    (and, as after a restart, no longer watched): the retry delivers it and answers 202 with the
+    place it landed, not a receipt without one."""
+    flaky = _DropFirstSender(world.kafka, timeout_s=5.0)
+    event = milestone() | {"id": str(uuid.uuid4())}
+    headers = world.auth(world.firm_token)
+    state, app = _gateway_on(world, tmp_path, flaky)
+    async with state.running(), running(app) as client:
+        flaky.drop_next = True
+        queued = await client.post("/v1/events", headers=headers, json=event)
+        assert queued.status_code == 503, queued.text
+        _lose_receipt(tmp_path, world.firm.org, event["id"])
+        state.custody._queued.discard((world.firm.org, event["id"]))
+        retry = await client.post("/v1/events", headers=headers, json=event)
+        assert retry.status_code == 202, retry.text
+        landed = retry.json()
+        assert landed["partition"] is not None
+        assert landed["offset"] is not None
+        again = await client.post("/v1/events", headers=headers, json=event)
+        assert (again.status_code, again.json()) == (409, landed)
+    [record] = await world.topics.records_with_id(PROJECTS, event["id"])
+    assert (record.partition, record.offset) == (landed["partition"], landed["offset"])
+
+
 async def test_with_the_broker_down_health_and_posts_are_503_and_nothing_is_recorded(world,
                                                                                      tmp_path):
     nowhere = dataclasses.replace(world.kafka, bootstrap=f"127.0.0.1:{closed_port()}")
