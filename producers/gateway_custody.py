@@ -78,9 +78,10 @@ def settle_from_chain(
     event_id: str,
     source: str,
     found: Pending | Acknowledged | None,
+    what: str = "stale_claim_recovered",
 ) -> None:
     """Settle the claim of ``event_id`` as its custodial chain store says: accepted with the
-    answer its request would have had, queued, or released (never signed)."""
+    answer its request would have had, queued, or released (never signed); logged as ``what``."""
     bound = log.bind(org=org, event_id=event_id)
     if isinstance(found, Acknowledged):
         origin = Origin(found.topic, source, found.sequence)
@@ -89,16 +90,16 @@ def settle_from_chain(
             ack = Ack(found.topic, found.partition, found.offset)
         receipts.settle(org, event_id, ReceiptState.ACCEPTED,
                         acceptance(event_id, origin, ack, custody=True))
-        bound.warning("stale_claim_recovered", outcome="accepted", topic=found.topic,
+        bound.warning(what, outcome="accepted", topic=found.topic,
                       partition=found.partition, offset=found.offset, sequence=found.sequence)
     elif isinstance(found, Pending):
         _, origin = _identity(found.record)
         receipts.settle(org, event_id, ReceiptState.QUEUED,
                         acceptance(event_id, origin, None, custody=True))
-        bound.warning("stale_claim_recovered", outcome="queued", sequence=found.sequence)
+        bound.warning(what, outcome="queued", sequence=found.sequence)
     else:
         receipts.release(org, event_id)
-        bound.warning("stale_claim_recovered", outcome="dropped")
+        bound.warning(what, outcome="dropped")
 
 
 MAX_BATCH = 256
@@ -165,10 +166,19 @@ class Custody:
         self._receipts = receipts
         self._queued = set(receipts.queued())
 
-    def watch_queued(self, org: str, event_id: str) -> None:
-        """Settle the queued receipt of ``event_id`` when its event is acknowledged (a receipt
-        re-created from the chain store after ``open``)."""
-        self._queued.add((org, event_id))
+    def restore_receipt(self, receipts: Receipts, publisher: Publisher, event_id: str) -> bool:
+        """Re-create the receipt of ``event_id`` from ``publisher``'s chain store, if it knows
+        the id (a receipt a power loss took back): accepted with its first answer, or queued and
+        watched, so that its acknowledgement settles it with where it landed."""
+        found = publisher.known(event_id)
+        if found is None:
+            return False
+        receipts.claim(publisher.org, event_id)  # the row that was taken back, settled at once
+        settle_from_chain(receipts, publisher.org, event_id, publisher.source, found,
+                          what="receipt_restored_from_chain")
+        if isinstance(found, Pending):
+            self._queued.add((publisher.org, event_id))
+        return True
 
     def recover(self, receipts: Receipts) -> None:
         """Settle the claims a crashed process left pending, from what its chain stores hold.

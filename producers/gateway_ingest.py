@@ -10,17 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 
-from producers.chainstore import Pending, SourceInUseError
-from producers.gateway_custody import (
-    CustodyError,
-    EventQueuedError,
-    Origin,
-    acceptance,
-    settle_from_chain,
-)
+from producers.chainstore import SourceInUseError
+from producers.gateway_custody import CustodyError, EventQueuedError, Origin, acceptance
 from producers.gateway_models import SignedCloudEvent, UnsignedEvent
 from producers.gateway_receipts import Receipt, ReceiptState
 from producers.gateway_state import GatewayState
@@ -45,8 +38,6 @@ from schemas.timing import TimeSkewError, check_time
 from schemas.topics import PARTICIPANTS
 from transport.errors import PublishError
 from transport.sender import Ack
-
-log = structlog.get_logger("producers.gateway")
 
 _VERSIONED = re.compile(r"\.v[1-9][0-9]*$")
 Loc = Sequence[str | int]
@@ -139,21 +130,12 @@ async def _known_to_custody(state: GatewayState, key: PrivateKey, event_id: str
     the request is valid (an invalid one opens no publisher); a store that cannot be opened now
     decides nothing: the request's own path reports that.
     """
-    org = key.org
     try:
         publisher = await state.custody.publisher(key)
-        found = publisher.known(event_id)
+        restored = state.custody.restore_receipt(state.receipts, publisher, event_id)
     except (PublishError, SourceInUseError, OSError, sqlite3.Error):
         return None
-    if found is None:
-        return None
-    state.receipts.claim(org, event_id)  # the row that was taken back, settled at once
-    settle_from_chain(state.receipts, org, event_id, publisher.source, found)
-    if isinstance(found, Pending):
-        state.custody.watch_queued(org, event_id)  # its acknowledgement settles the receipt
-    log.warning("receipt_restored_from_chain", org=org, event_id=event_id,
-                found=type(found).__name__.lower())
-    return state.receipts.get(org, event_id)
+    return state.receipts.get(key.org, event_id) if restored else None
 
 
 async def _possible(state: GatewayState, data: EventData) -> None:
