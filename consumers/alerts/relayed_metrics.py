@@ -54,8 +54,9 @@ def snapshot(collectors: Iterable[Collector] = RELAYED) -> Snapshot:
 class Totals:
     """The children's counts: the ended children's summed, plus the running child's last.
 
-    Written on the consumer's event loop, read by the metrics server's thread: ``served`` is
-    replaced whole on each change, never changed in place, so a reader sees one consistent sum.
+    Written by one ``Receiver`` at a time (its thread while the child runs, then ``ended``),
+    read by the metrics server's thread: ``served`` is replaced whole on each change, never
+    changed in place, so a reader sees one consistent sum.
     """
 
     def __init__(self) -> None:
@@ -167,13 +168,19 @@ class Receiver:
     def __init__(self, pipe: Connection, totals: Totals) -> None:
         self._pipe = pipe
         self._totals = totals
+        self._lock = threading.Lock()
+        self._done = False
         self._thread = threading.Thread(target=self._run, name="alert-counts", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             while True:
-                self._totals.received(self._pipe.recv())
+                counts = self._pipe.recv()
+                with self._lock:
+                    if self._done:  # kept already: a late message must not count twice
+                        return
+                    self._totals.received(counts)
         except (EOFError, OSError):
             return
 
@@ -182,8 +189,10 @@ class Receiver:
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             log.warning("alert_counts_not_read", timeout_s=timeout_s)
+        with self._lock:
+            self._done = True
+            self._totals.child_ended()
         self._pipe.close()
-        self._totals.child_ended()
 
 
 def relayed(*groups: Iterable[Collector]) -> tuple[Relayed, ...]:
