@@ -21,7 +21,18 @@ from consumers.alerts.store import AlertStore
 from consumers.alerts.worker_process import in_own_process
 from consumers.store import ViewStore
 from producers.metrics import PUBLISH_LATENCY, PUBLISHED
-from tests.unit.alerts.test_worker_process import until
+from tests.unit.alerts.test_worker_process import until, woken
+
+ACKNOWLEDGED = ("emining_events_published_total", (("outcome", "acknowledged"),))
+"""The served sample of alerts the broker acknowledged."""
+
+
+@pytest.fixture
+def totals(monkeypatch: pytest.MonkeyPatch) -> Totals:
+    """This process's children's counts, fresh for the test (``worker_process`` fills them)."""
+    fresh = Totals()
+    monkeypatch.setattr(relayed_metrics, "TOTALS", fresh)
+    return fresh
 
 
 def served(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -105,12 +116,7 @@ async def publish_on_wake(die_first: Path, store: AlertStore, wake: asyncio.Even
     """A stand-in for the delivery: at each wake-up, 5 alerts acknowledged in 0.25 s; the first
     child dies after its first (once its counts had time to be sent)."""
     while not stop.is_set():
-        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for waiting in waits:
-            waiting.cancel()
-        if wake.is_set():
-            wake.clear()
+        if await woken(wake, stop):
             PUBLISHED.labels(outcome="acknowledged").inc(5)
             PUBLISH_LATENCY.observe(0.25)
             if first_time(die_first):
@@ -120,14 +126,12 @@ async def publish_on_wake(die_first: Path, store: AlertStore, wake: asyncio.Even
 
 @pytest.mark.timeout(120)
 async def test_the_delivery_processes_counts_reach_the_consumers_registry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, totals: Totals,
 ) -> None:
     monkeypatch.setattr(worker_process, "RESTART_S", 0.1)
-    totals = Totals()
-    monkeypatch.setattr(relayed_metrics, "TOTALS", totals)
     registry = CollectorRegistry()
     registry.register(Relayed(PUBLISHED, totals))
-    key = ("emining_events_published_total", (("outcome", "acknowledged"),))
+    key = ACKNOWLEDGED
     own = served(registry).get(key, 0.0)  # this process's own count, from other tests
     store = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
     died = tmp_path / "died"
@@ -166,12 +170,10 @@ async def count_and_end(notes: Path, store: AlertStore, wake: asyncio.Event,
 
 @pytest.mark.timeout(120)
 async def test_a_child_that_ends_sends_its_counts_as_it_ends(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, totals: Totals,
 ) -> None:
     monkeypatch.setattr(worker_process, "RESTART_S", 0.05)
-    totals = Totals()
-    monkeypatch.setattr(relayed_metrics, "TOTALS", totals)
-    key = ("emining_events_published_total", (("outcome", "acknowledged"),))
+    key = ACKNOWLEDGED
     store = AlertStore(ViewStore(f"sqlite:///{tmp_path / 'views.sqlite'}"))
     notes = tmp_path / "notes"
     wake, stop = asyncio.Event(), asyncio.Event()
@@ -194,7 +196,7 @@ def test_a_consumer_that_does_not_read_never_stalls_the_child() -> None:
     snapshots are offered than the pipe holds."""
     reading, writing = multiprocessing.Pipe(duplex=False)
     sender = Sender(writing)
-    key = ("emining_events_published_total", (("outcome", "acknowledged"),))
+    key = ACKNOWLEDGED
     started = time.monotonic()
     for _ in range(200):  # ~2.3 KB each: the pipe holds ~16
         PUBLISHED.labels(outcome="acknowledged").inc()

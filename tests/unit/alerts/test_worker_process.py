@@ -26,6 +26,18 @@ from consumers.store import ViewStore
 ROOT = Path(__file__).resolve().parents[3]
 
 
+async def woken(wake: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait for a wake-up or the stop: True, the wake-up taken, if it was a wake-up."""
+    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
+    if not wake.is_set():
+        return False
+    wake.clear()
+    return True
+
+
 async def note_wakes(notes: Path, die_after: int | None, store: AlertStore, wake: asyncio.Event,
                      stop: asyncio.Event) -> None:
     """A stand-in for the delivery: a line per start, wake-up and stop; the first child to be
@@ -37,18 +49,13 @@ async def note_wakes(notes: Path, die_after: int | None, store: AlertStore, wake
             out.write(f"{pid} {what} {store.views.url}\n")
 
     note("start")
-    woken = 0
+    times = 0
     while not stop.is_set():
-        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for waiting in waits:
-            waiting.cancel()
-        if wake.is_set():
-            wake.clear()
-            woken += 1
+        if await woken(wake, stop):
+            times += 1
             note("wake")
             died = notes.with_suffix(".died")
-            if die_after is not None and woken >= die_after and not died.exists():
+            if die_after is not None and times >= die_after and not died.exists():
                 died.touch()
                 os._exit(3)
     note("stop")
