@@ -37,11 +37,18 @@ def of_topics(topics: Iterable[str]) -> Wanted:
     return wanted
 
 
-def leaf_hash_of(record: RawRecord) -> bytes:
-    """The RFC 9162 leaf hash of one record, as the checkpointer computes it."""
-    return tlog.leaf_hash(tlog.record_leaf(record.topic, record.partition, record.offset,
-                                           record.timestamp_ms, record.key, record.value,
-                                           record.headers))
+def leaf_hashes(records: Iterable[RawRecord]) -> dict[TP, tuple[array[int], bytes]]:
+    """Per partition, the records' offsets and RFC 9162 leaf hashes (32 bytes each, in the
+    records' order), as the checkpointer computes them (``tlog.PartitionLeaves``)."""
+    found: dict[TP, tuple[tlog.PartitionLeaves, array[int], bytearray]] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        if (into := found.get(tp)) is None:
+            into = found[tp] = (tlog.PartitionLeaves(*tp), array("q"), bytearray())
+        leaves, offsets, hashes = into
+        offsets.append(r.offset)
+        hashes += leaves.leaf_hash(r.offset, r.timestamp_ms, r.key, r.value, r.headers)
+    return {tp: (offsets, bytes(hashes)) for tp, (_, offsets, hashes) in found.items()}
 
 
 @dataclass(slots=True)
@@ -68,13 +75,8 @@ class LeafTable:
         self._chunks: dict[TP, list[tuple[int, array[int], bytes]]] = {}
 
     def add_records(self, records: Iterable[RawRecord]) -> None:
-        by_tp: dict[TP, tuple[array[int], bytearray]] = {}
-        for r in records:
-            offsets, hashes = by_tp.setdefault((r.topic, r.partition), (array("q"), bytearray()))
-            offsets.append(r.offset)
-            hashes += leaf_hash_of(r)
-        for tp, (offsets, hashes) in by_tp.items():
-            self.add_chunk(tp, offsets, bytes(hashes))
+        for tp, (offsets, hashes) in leaf_hashes(records).items():
+            self.add_chunk(tp, offsets, hashes)
 
     def add_chunk(self, tp: TP, offsets: array[int], hashes: bytes) -> None:
         if offsets:

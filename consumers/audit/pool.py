@@ -21,7 +21,7 @@ from multiprocessing import forkserver
 from typing import NamedTuple
 
 from consumers.audit.inspect import Inspected, Inspector
-from consumers.audit.leaves import LeafTable, leaf_hash_of
+from consumers.audit.leaves import LeafTable, leaf_hashes
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
 from schemas.registry import Registry
@@ -104,8 +104,8 @@ def _inspect_slice(piece: Slice) -> SliceResult:
     kafka = _STATE["kafka"]
     assert isinstance(kafka, KafkaAccess), "worker not initialised"
     records = eventloop.run(read_slice(kafka, piece, timeout_s))
-    offsets = array("q", (r.offset for r in records))
-    hashes = b"".join(leaf_hash_of(r) for r in records)
+    offsets, hashes = leaf_hashes(records).get((piece.topic, piece.partition),
+                                              (array("q"), b""))
     return SliceResult(piece, inspector.inspect_many(records), offsets, hashes,
                        time.process_time() - cpu)
 
