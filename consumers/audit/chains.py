@@ -8,9 +8,12 @@ chain: they are judged against it instead (a rewrite claims a place an authentic
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from consumers.audit.findings import Finding, Kind
 from consumers.audit.inspect import Inspected, Standing
@@ -27,6 +30,9 @@ _STANDING_KIND = {
 }
 
 
+_offset = attrgetter("offset")
+
+
 def where(item: Inspected) -> str:
     return f"{item.topic}[{item.partition}]@{item.offset}"
 
@@ -38,14 +44,21 @@ def _finding(item: Inspected, kind: Kind, reason: str) -> Finding:
 
 @dataclass(slots=True)
 class ChainJudge:
-    """Collects findings while walking the inspected records of one snapshot."""
+    """Collects findings while walking the inspected records of one snapshot.
+
+    It holds one entry per record at most (a whole log's worth: 200k records and more), so
+    records that collide (a second copy of an id, a second event at a sequence) are kept aside
+    and everything else in plain per-source dicts, never a list or tuple per record.
+    """
 
     findings: list[Finding] = field(default_factory=list)
-    first_by_id: dict[tuple[str, str], Inspected] = field(default_factory=dict)
+    first_by_id: dict[str, dict[str, Inspected]] = field(default_factory=dict)
+    """Per source, event id → its first record in log order."""
     chains: dict[str, dict[int, Inspected]] = field(default_factory=dict)
     """Per source, sequence → the authentic event holding that place."""
-    order: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
-    """Log order of each record (by ``id``): see ``_index_log_order``."""
+    moments: dict[tuple[str, int], tuple[array[int], array[int]]] = field(default_factory=dict)
+    """Per partition, its records' offsets and their times in log order: see
+    ``_index_log_order``."""
 
     def _index_log_order(self, items: Iterable[Inspected]) -> None:
         """Order by offset within a partition, by timestamp across partitions.
@@ -54,15 +67,22 @@ class ChainJudge:
         a backdated copy must not count as the original. So each record's time is the largest
         timestamp seen up to it in its partition.
         """
-        latest: dict[tuple[str, int], int] = {}
-        for item in sorted(items, key=lambda i: (i.topic, i.partition, i.offset)):
-            place = (item.topic, item.partition)
-            moment = max(item.timestamp_ms, latest.get(place, item.timestamp_ms))
-            latest[place] = moment
-            self.order[id(item)] = (moment, item.topic, item.partition, item.offset)
+        by_partition: dict[tuple[str, int], list[Inspected]] = defaultdict(list)
+        for item in items:
+            by_partition[(item.topic, item.partition)].append(item)
+        for place, group in by_partition.items():
+            group.sort(key=_offset)
+            offsets, moments = array("q"), array("q")
+            latest = group[0].timestamp_ms
+            for item in group:
+                latest = max(latest, item.timestamp_ms)
+                offsets.append(item.offset)
+                moments.append(latest)
+            self.moments[place] = (offsets, moments)
 
     def _log_order(self, item: Inspected) -> tuple[int, str, int, int]:
-        return self.order[id(item)]
+        offsets, moments = self.moments[(item.topic, item.partition)]
+        return moments[bisect_left(offsets, item.offset)], item.topic, item.partition, item.offset
 
     def judge(self, items: Iterable[Inspected]) -> list[Finding]:
         own: list[Inspected] = []
@@ -78,61 +98,76 @@ class ChainJudge:
                 own.append(item)
         self._index_log_order(own)
         unique = self._deduplicate(own)
-        linked = self._pick_links(unique)
+        del own
+        self._pick_links(unique)
+        del unique
         self._check_links()
-        self._check_partition_order(linked)
+        self._check_partition_order()
         self._judge_foreign(foreign)
         self.findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
         return self.findings
 
     def _deduplicate(self, own: list[Inspected]) -> list[Inspected]:
         """The first of each (source, id) in log order; later copies are findings."""
-        groups: dict[tuple[str, str], list[Inspected]] = defaultdict(list)
+        first = self.first_by_id
+        copies: dict[tuple[str, str], list[Inspected]] = {}
         for item in own:
-            groups[(item.source, item.event_id)].append(item)
-        unique: list[Inspected] = []
-        for key, copies in groups.items():
-            first, *later = sorted(copies, key=self._log_order) if len(copies) > 1 else copies
-            self.first_by_id[key] = first
-            unique.append(first)
+            ids = first.get(item.source)
+            if ids is None:
+                ids = first[item.source] = {}
+            held = ids.setdefault(item.event_id, item)
+            if held is not item:
+                copies.setdefault((item.source, item.event_id), [held]).append(item)
+        for (source, event_id), group in copies.items():
+            earliest, *later = sorted(group, key=self._log_order)
+            first[source][event_id] = earliest
             for item in later:
-                if first.hash == item.hash:
+                if earliest.hash == item.hash:
                     self.findings.append(_finding(item, Kind.REDELIVERY, (
-                        f"identical copy of event {item.event_id} first seen at {where(first)}: "
+                        f"identical copy of event {item.event_id} first seen at {where(earliest)}: "
                         "a re-send of an unacknowledged publish; readers ignore it")))
                 else:
                     self.findings.append(_finding(item, Kind.DUPLICATE, (
                         f"event id {item.event_id} of {item.source} was already used at "
-                        f"{where(first)} with different content: one of them rewrites the "
+                        f"{where(earliest)} with different content: one of them rewrites the "
                         "other")))
-        return unique
+        return [item for ids in first.values() for item in ids.values()]
 
-    def _pick_links(self, unique: list[Inspected]) -> list[Inspected]:
+    def _pick_links(self, unique: list[Inspected]) -> None:
         """One event per (source, sequence): the one the next link points to, else the first."""
-        places: dict[str, dict[int, list[Inspected]]] = defaultdict(lambda: defaultdict(list))
+        places: dict[str, dict[int, Inspected]] = {}
+        contested: dict[tuple[str, int], list[Inspected]] = {}
         for item in unique:
-            places[item.source][item.sequence].append(item)
-        linked: list[Inspected] = []
-        for source, by_sequence in places.items():
-            chain: dict[int, Inspected] = {}
+            by_sequence = places.get(item.source)
+            if by_sequence is None:
+                by_sequence = places[item.source] = {}
+            held = by_sequence.setdefault(item.sequence, item)
+            if held is not item:
+                contested.setdefault((item.source, item.sequence), [held]).append(item)
+        for source in list(places):
+            by_sequence = places.pop(source)
+            sequences = sorted(by_sequence)
             pointed_to: str | None = None
-            for sequence in sorted(by_sequence, reverse=True):
-                candidates = by_sequence[sequence]
-                if sequence + 1 not in chain:
-                    pointed_to = None
-                pick = next((c for c in candidates if c.hash == pointed_to), None)
-                pick = pick or min(candidates, key=self._log_order)
-                chain[sequence] = pick
-                pointed_to = pick.prevhash
-                for other in candidates:
-                    if other is not pick:
-                        self.findings.append(_finding(other, Kind.REPLAY, (
-                            f"sequence {sequence} of {source} is already held by event "
-                            f"{pick.event_id} at {where(pick)}: an old place replayed "
-                            f"under the new id {other.event_id}")))
-            self.chains[source] = dict(sorted(chain.items()))
-            linked.extend(chain.values())
-        return linked
+            for sequence in reversed(sequences):
+                candidates = contested.get((source, sequence))
+                if candidates is not None:
+                    if sequence + 1 not in by_sequence:
+                        pointed_to = None
+                    by_sequence[sequence] = self._pick(source, sequence, candidates, pointed_to)
+                pointed_to = by_sequence[sequence].prevhash
+            self.chains[source] = {sequence: by_sequence[sequence] for sequence in sequences}
+
+    def _pick(self, source: str, sequence: int, candidates: list[Inspected],
+              pointed_to: str | None) -> Inspected:
+        pick = next((c for c in candidates if c.hash == pointed_to), None)
+        pick = pick or min(candidates, key=self._log_order)
+        for other in candidates:
+            if other is not pick:
+                self.findings.append(_finding(other, Kind.REPLAY, (
+                    f"sequence {sequence} of {source} is already held by event "
+                    f"{pick.event_id} at {where(pick)}: an old place replayed "
+                    f"under the new id {other.event_id}")))
+        return pick
 
     def _check_links(self) -> None:
         for source, chain in self.chains.items():
@@ -145,13 +180,15 @@ class ChainJudge:
                         fault, source, item, last_item)))
                 last, last_item = Link(sequence, item.hash), item
 
-    def _check_partition_order(self, linked: list[Inspected]) -> None:
+    def _check_partition_order(self) -> None:
         by_partition: dict[tuple[str, int], list[Inspected]] = defaultdict(list)
-        for item in linked:
-            by_partition[(item.topic, item.partition)].append(item)
+        for chain in self.chains.values():
+            for item in chain.values():
+                by_partition[(item.topic, item.partition)].append(item)
         for items in by_partition.values():
             highest: dict[str, Inspected] = {}
-            for item in sorted(items, key=lambda i: i.offset):
+            items.sort(key=_offset)
+            for item in items:
                 top = highest.get(item.source)
                 if top is not None and item.sequence < top.sequence:
                     self.findings.append(_finding(item, Kind.REORDER, (
@@ -163,7 +200,7 @@ class ChainJudge:
     def _judge_foreign(self, foreign: list[Inspected]) -> None:
         for item in foreign:
             held = self.chains.get(item.source, {}).get(item.sequence)
-            held = held or self.first_by_id.get((item.source, item.event_id))
+            held = held or self.first_by_id.get(item.source, {}).get(item.event_id)
             kind = _STANDING_KIND[item.standing]
             reason = item.reason
             if held is not None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from consumers.audit.findings import Kind
 from consumers.audit.lifecycle import Life, life_of
@@ -26,6 +26,7 @@ from schemas.topics import PARTICIPANTS
 from transport.meta import key_partition
 
 _SOURCE_KEY = b',"source":"'
+H = TypeVar("H", bound=Hashable)
 
 
 class Standing(StrEnum):
@@ -59,7 +60,6 @@ class Inspected(NamedTuple):
     sequence: int
     prevhash: str
     hash: str
-    time: str
     standing: Standing
     reason: str
     life: Life | None = None
@@ -99,6 +99,7 @@ class Inspector:
             for keyid, key in org.keys.items()
         }
         self._verifiers: dict[str, Verifier] = {}
+        self._shared: dict[Hashable, Hashable] = {}
 
     def _verifier(self, keyid: str) -> Verifier | None:
         verifier = self._verifiers.get(keyid) or self._anchors.get(keyid)
@@ -145,11 +146,11 @@ class Inspector:
         try:
             env = from_record(record.key, record.value, record.headers)
         except RecordError as exc:
-            bad = Inspected(t, p, o, ts, "", "", 0, "", "", "", Standing.MALFORMED, str(exc))
+            bad = Inspected(t, p, o, ts, "", "", 0, "", "", Standing.MALFORMED, str(exc))
             return bad, None
         except Exception as exc:  # noqa: BLE001 - any bytes at all: a finding, never a crash
             why = f"unreadable: {type(exc).__name__}: {exc}"[:500]
-            return Inspected(t, p, o, ts, "", "", 0, "", "", "", Standing.MALFORMED, why), None
+            return Inspected(t, p, o, ts, "", "", 0, "", "", Standing.MALFORMED, why), None
         signing = env.signing_input()
         digest = event_hash_from(signing, env.signature, env)
         standing, reason = self._signature(env, signing)
@@ -173,11 +174,22 @@ class Inspector:
             decision = decide(self.registry, env.org, env.data, env.time)
             if not decision.allowed:
                 standing, reason = Standing.UNAUTHORISED, decision.reason
-        life = life_of(env) if standing is Standing.AUTHENTIC and env.topic != PARTICIPANTS \
-            else None
-        seen = Inspected(t, p, o, ts, env.id, env.source, env.sequence, env.prevhash, digest,
-                         env.attributes["time"], standing, reason, life)
+        life = self._life(env) if standing is Standing.AUTHENTIC else None
+        seen = Inspected(self._one(t), p, o, ts, env.id, self._one(env.source), env.sequence,
+                         env.prevhash, digest, standing, reason, life)
         return seen, env
+
+    def _life(self, env: Envelope) -> Life | None:
+        life = life_of(env) if env.topic != PARTICIPANTS else None
+        if life is None:
+            return None
+        return life._replace(subject=self._one(life.subject), said=self._one(life.said))
+
+    def _one(self, value: H) -> H:
+        """One object for every equal ``value`` this inspector has seen: a slice's results
+        then pickle each topic, source, subject and reading once, and the parent holding
+        every record's ``Inspected`` keeps one copy of each."""
+        return self._shared.setdefault(value, value)  # type: ignore[return-value]
 
     def inspect_many(self, records: Iterable[RawRecord]) -> list[Inspected]:
         return [self.inspect(r) for r in records]

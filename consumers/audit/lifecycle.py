@@ -18,7 +18,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from consumers.audit.findings import Finding, Kind
 from schemas.chain import check_partition_order
@@ -69,13 +70,26 @@ def _fields(ce_type: str) -> frozenset[str]:
     return frozenset(f for f in (step.named_by, step.claims, step.keeps) if f is not None)
 
 
-class Place(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    event_id: str
-    source: str
-    sequence: int
+class Placed(Protocol):
+    """An authentic event where the log holds it, with its lifecycle facts (``Inspected``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def life(self) -> Life | None: ...
+
+
+_place = attrgetter("topic", "partition", "offset")
 
 
 class Counted(NamedTuple):
@@ -118,28 +132,32 @@ class LifecycleJudge:
 
     findings: list[Finding] = field(default_factory=list)
     subjects: dict[str, _Subject] = field(default_factory=dict)
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    seen: dict[str, set[str]] = field(default_factory=dict)
+    """Per source, the ids of its events applied."""
     last: dict[tuple[str, int, str], int] = field(default_factory=dict)
     """Each source's last sequence applied per partition, as the views' ``History`` keeps it."""
 
-    def judge(self, items: Iterable[tuple[Place, Life | None]]) -> list[Finding]:
-        """``items``: the authentic events of the shared topics, with their lifecycle facts."""
-        for place, life in sorted(items, key=lambda i: i[0][:3]):
+    def judge(self, items: Iterable[Placed]) -> list[Finding]:
+        """``items``: the authentic events of the shared topics."""
+        for place in sorted(items, key=_place):
             key = (place.topic, place.partition, place.source)
-            if (place.source, place.event_id) in self.seen or check_partition_order(
+            seen = self.seen.get(place.source)
+            if seen is None:
+                seen = self.seen[place.source] = set()
+            if place.event_id in seen or check_partition_order(
                     self.last.get(key), place.sequence) is not None:
                 continue  # a duplicate, replay or reorder: the views never apply it
-            if life is not None:
+            if (life := place.life) is not None:
                 subject = self.subjects.setdefault(life.subject, _Subject())
                 applied = (self._step(place, life, subject) if life.corrects is None
                            else self._correct(place, life, subject))
                 if not applied:
                     continue
-            self.seen.add((place.source, place.event_id))
+            seen.add(place.event_id)
             self.last[key] = place.sequence
         return self.findings
 
-    def _step(self, place: Place, life: Life, subject: _Subject) -> bool:
+    def _step(self, place: Placed, life: Life, subject: _Subject) -> bool:
         why = refusal(life.type, subject.status, life.said.outcome, life.said.claimed)
         if why is not None:
             self._found(place, why)
@@ -148,7 +166,7 @@ class LifecycleJudge:
         subject.history.append(Counted(place.event_id, life.type, life.said))
         return True
 
-    def _correct(self, place: Place, life: Life, subject: _Subject) -> bool:
+    def _correct(self, place: Placed, life: Life, subject: _Subject) -> bool:
         at = next((i for i, c in enumerate(subject.history)
                    if c.event_id == life.corrects and c.type == life.type), None)
         if at is None:
@@ -166,6 +184,6 @@ class LifecycleJudge:
         subject.status, subject.history = status, history
         return True
 
-    def _found(self, place: Place, why: str) -> None:
+    def _found(self, place: Placed, why: str) -> None:
         self.findings.append(Finding(place.topic, place.partition, place.offset,
                                      place.event_id, place.source, Kind.INVALID_TRANSITION, why))

@@ -22,7 +22,7 @@ from consumers.audit.completeness import judge, no_checkpoints
 from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspected, Inspector, Standing
 from consumers.audit.leaves import LeafTable, of_topics
-from consumers.audit.lifecycle import LifecycleJudge, Place
+from consumers.audit.lifecycle import LifecycleJudge
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
@@ -197,8 +197,7 @@ def conclude(
     """Run the chain pass over everything inspected and assemble the report."""
     judge = ChainJudge()
     findings = findings + judge.judge(inspected) + LifecycleJudge().judge(
-        (Place(i.topic, i.partition, i.offset, i.event_id, i.source, i.sequence), i.life)
-        for i in inspected if i.standing is Standing.AUTHENTIC)
+        i for i in inspected if i.standing is Standing.AUTHENTIC)
     findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
     report = VerifyReport(
         records=len(inspected),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from consumers.audit.findings import Finding, Kind
-from consumers.audit.inspect import event_hash_from
-from consumers.audit.verify import verify_records
+from consumers.audit.inspect import Inspector, Standing, event_hash_from
+from consumers.audit.verify import fold_registry, verify_records
 from schemas.catalogue import event_types
 from schemas.envelope import seal
 from schemas.participants import KeyRevoked, KeyRotated
@@ -274,3 +275,29 @@ def test_a_correction_keeping_the_history_possible_moves_the_status_it_leads_to(
     found = _only(_audit(log))
     assert (found.kind, found.offset) == (Kind.INVALID_TRANSITION, later.offset)
     assert found.reason.startswith("project.stage.changed: closure → production is not a step")
+
+
+def test_a_slices_results_carry_one_object_per_repeated_name(log):
+    """The parent keeps every record's result (200k and more), pickled over from a worker:
+    each source, topic and subject named again and again must arrive as one object, not one
+    copy per record."""
+    participants = [r for r in log.records if r.topic == log.topics.participants]
+    registry, _, _ = fold_registry(participants, log.parties.trust_anchor, log.topics)
+    inspector = Inspector(registry, log.parties.trust_anchor, log.topics)
+    sent = [r for r in log.records if r.topic != log.topics.participants]
+    got = pickle.loads(pickle.dumps(inspector.inspect_many(sent)))
+    assert all(i.standing is Standing.AUTHENTIC for i in got)
+    for name in ("source", "topic"):
+        by_value: dict[str, list[object]] = {}
+        for item in got:
+            by_value.setdefault(getattr(item, name), []).append(getattr(item, name))
+        repeated = [same for same in by_value.values() if len(same) > 1]
+        assert repeated, name
+        assert all(all(x is same[0] for x in same) for same in repeated), name
+    subjects: dict[str, list[str]] = {}
+    for item in got:
+        if item.life is not None:
+            subjects.setdefault(item.life.subject, []).append(item.life.subject)
+    repeated_subjects = [same for same in subjects.values() if len(same) > 1]
+    assert repeated_subjects
+    assert all(all(x is same[0] for x in same) for same in repeated_subjects)
