@@ -27,7 +27,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -126,6 +126,7 @@ class VerifyPool:
         """Counts the workers started: a failure reported for an earlier one is not this one's."""
         self._sent: int | None = None
         """The registry version the worker holds (``None``: none, or not known)."""
+        self._started: Future[int] | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -133,13 +134,21 @@ class VerifyPool:
             self._executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self._spec, self._setup, os.getpid()))
-            self._executor.submit(int)  # start the worker now, not at the first batch
+            # start the worker now, not at the first batch
+            self._started = self._executor.submit(int)
             self._sent = None
         return self._executor
 
     def start(self) -> None:
-        """Start the worker process (importing what it needs takes seconds) ahead of use."""
+        """Start the worker process (importing what it needs takes seconds) ahead of use;
+        nothing if it runs."""
         self._pool()
+
+    @property
+    def ready(self) -> bool:
+        """The worker has started (its imports take seconds): a batch sent now is verified
+        at once, not after them."""
+        return self._started is not None and self._started.done()
 
     def submit(self, records: Sequence[RawRecord], registry: Registry,
                version: int) -> asyncio.Future[list[Verdict]]:
@@ -171,6 +180,7 @@ class VerifyPool:
     def close(self, grace_s: float = 5.0) -> None:
         """Stop the worker: asked to end, killed if it has not within ``grace_s``."""
         executor, self._executor, self._sent = self._executor, None, None
+        self._started = None
         if executor is None:
             return
         processes = list((getattr(executor, "_processes", None) or {}).values())

@@ -14,6 +14,8 @@ left out. For a consumer that was keeping up, that is exactly the live view at T
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +30,11 @@ from consumers.audit.verify import fold_registry
 from consumers.digest import Digest, digest
 from consumers.dlq import DeadLetterQueue
 from consumers.holding import held_records
+from consumers.pipeline import VERDICT_TIMEOUT_S
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
-from consumers.verification import Rejected, VerificationStage
+from consumers.verification import Rejected, Verdict, VerificationStage
+from consumers.verify_pool import VerifyPool
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
 from transport.access import KafkaAccess
@@ -40,6 +44,13 @@ log = structlog.get_logger("consumers.audit.replay")
 
 BATCH = 1000
 """Records per store transaction: fewer, larger transactions than the live consumer's 500."""
+
+PARALLEL_FROM = 5000
+"""From this many records on (and with a second core), a worker process verifies them: below
+it, starting the worker (~1-2 s of imports) costs more than it saves."""
+
+REGISTRY_VERSION = 0
+"""A replay's registry never changes (the cut's): the worker is sent it once."""
 
 FETCH_BYTES = 256 * 1024
 """The most one fetch takes of one partition. The merge (``LogReader.read_merged``) queues about
@@ -120,30 +131,76 @@ class ReplayResult:
 
 
 class Feeder:
-    """Hands the kept records to ``ViewSync`` in store-sized batches."""
+    """Hands the kept records to ``ViewSync`` in store-sized batches.
+
+    With a ``VerifyPool``, as the live consumer does (``consumers.pipeline``): each batch is
+    sent to the worker as it fills, and applied with its verdicts once the batch before it is
+    applied, so that the worker verifies one batch while this process applies the other. A
+    batch whose verdicts fail (the worker died, hung, or refused it) is verified here.
+    """
 
     def __init__(self, sync: ViewSync, control: WholeLog, result: ReplayResult,
-                 snapshot: Snapshot) -> None:
+                 snapshot: Snapshot, verifier: tuple[VerifyPool, Registry] | None = None) -> None:
         self.sync, self.control, self.result = sync, control, result
         self.next_offset = {tp: snapshot.start[tp] for tp in snapshot.end}
         self.pending: list[RawRecord] = []
+        self.verifier = verifier
+        self.waiting: tuple[list[RawRecord], asyncio.Future[list[Verdict]] | None] | None = None
+        """The batch sent to the worker and not applied yet."""
 
     async def add(self, records: list[RawRecord]) -> None:
         self.pending += records
         while len(self.pending) >= BATCH:
             chunk, self.pending = self.pending[:BATCH], self.pending[BATCH:]
-            await self._apply(chunk)
+            await self._take(chunk)
 
     async def flush(self) -> None:
         if self.pending:
             chunk, self.pending = self.pending, []
-            await self._apply(chunk)
+            await self._take(chunk)
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            await self._apply(*waiting)
 
-    async def _apply(self, chunk: list[RawRecord]) -> None:
+    async def _take(self, chunk: list[RawRecord]) -> None:
+        verdicts = self._send(chunk)
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            await self._apply(*waiting)
+        self.waiting = (chunk, verdicts)
+
+    def _send(self, chunk: list[RawRecord]) -> asyncio.Future[list[Verdict]] | None:
+        """The chunk's verdicts to come from the worker; ``None`` while it is still starting
+        (this process verifies the chunk meanwhile) or if it cannot take it."""
+        if self.verifier is None:
+            return None
+        pool, registry = self.verifier
+        pool.start()  # a new worker if the last one was lost
+        if not pool.ready:
+            return None
+        try:
+            return pool.submit(chunk, registry, REGISTRY_VERSION)
+        except Exception as exc:  # noqa: BLE001 - any failure: this process verifies the batch
+            pool.lost(exc)
+            return None
+
+    async def _verdicts(self, future: asyncio.Future[list[Verdict]] | None
+                        ) -> list[Verdict] | None:
+        if future is None or self.verifier is None:
+            return None
+        try:
+            return await asyncio.wait_for(future, VERDICT_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - died, hung, refused: verified here instead
+            self.verifier[0].lost(exc)
+            return None
+
+    async def _apply(self, chunk: list[RawRecord],
+                     future: asyncio.Future[list[Verdict]] | None) -> None:
+        verdicts = await self._verdicts(future)
         for tp in {(r.topic, r.partition) for r in chunk}:
             # records left out (another subject, a later time) are no hole in the log
             self.sync.positioned(*tp, self.next_offset[tp])
-        outcome = await self.sync.apply(chunk, self.control)
+        outcome = await self.sync.apply(chunk, self.control, verdicts)
         self.result.applied += outcome.applied
         self.result.rejected += outcome.rejected
         for r in chunk:
@@ -169,6 +226,13 @@ def _keep(record: RawRecord, as_of: datetime | None, subject: bytes | None) -> b
     return moment is None or moment <= as_of
 
 
+def _in_worker(workers: int | None, records: int) -> bool:
+    if workers is not None:
+        return workers > 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return records >= PARALLEL_FROM and (cores or 1) > 1
+
+
 async def _cut(reader: LogReader, snapshot: Snapshot, as_of: datetime | None,
                include_late: bool) -> dict[TP, int]:
     if as_of is None or include_late:
@@ -188,14 +252,20 @@ async def replay(
     timeout_s: float = 15.0,
     on_progress: Callable[[int, int], None] | None = None,
     time_bounds: TimeBounds | None = None,
+    workers: int | None = None,
 ) -> ReplayResult:
-    """Rebuild the views into the (empty) store at ``store_url`` and digest them."""
+    """Rebuild the views into the (empty) store at ``store_url`` and digest them.
+
+    ``workers``: 0 verifies every record in this process; any other number verifies them in
+    one worker process while this one applies (the fold is sequential: more would wait);
+    ``None`` does so from ``PARALLEL_FROM`` records on, given a second core."""
     topics = topics or AuditTopics()
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _done, _total: None)
     started = time.perf_counter()
     wanted = subject.encode() if subject is not None else None
     store = ViewStore(store_url, inline=True)
+    pool: VerifyPool | None = None
     try:
         await store.open()
         async with LogReader(kafka, timeout_s=timeout_s, partition_fetch_bytes=FETCH_BYTES
@@ -209,14 +279,19 @@ async def replay(
             mapping = {topics.actual(c): c for c in map(topics.canonical, topics.shared) if c}
             stage = VerificationStage(FixedRegistry(registry), anchors, mapping,
                                       snapshot.partition_counts(), time_bounds)
+            total = sum(cut[tp] - snapshot.start[tp] for tp in cut if tp[0] in topics.shared)
+            if _in_worker(workers, total):
+                pool = VerifyPool(anchors, mapping, snapshot.partition_counts(),
+                                  time_bounds or TimeBounds())
+                pool.start()
             dead = RecordedRejections()
             # A replay of one subject or up to a moment leaves out records of the same sources
             # on purpose: their chains are judged by `audit verify`, not held here.
             sync = ViewSync(store, stage, dead, chains=as_of is None and subject is None)
             control = WholeLog(snapshot)
             result = ReplayResult(digest=Digest("", {}), as_of=as_of, subject=subject)
-            total = sum(cut[tp] - snapshot.start[tp] for tp in cut if tp[0] in topics.shared)
-            feeder = Feeder(sync, control, result, snapshot)
+            feeder = Feeder(sync, control, result, snapshot,
+                            None if pool is None else (pool, registry))
             # In the order the log was written: a source's chain crosses partitions, and read
             # partition after partition, most events would wait, held, for their predecessor.
             async for batch in reader.read_merged(snapshot, topics.shared, stop=cut):
@@ -236,6 +311,8 @@ async def replay(
                             "event_id": h["event_id"], "subject": h["subject"]}
                            for h in await held_records(conn, tables)]
     finally:
+        if pool is not None:
+            pool.close()
         await store.close()
     result.seconds = time.perf_counter() - started
     result.cut = Snapshot(snapshot.start, cut).by_topic()

@@ -168,7 +168,7 @@ async def audit_report(
         url = f"sqlite:///{Path(folder) / 'views.sqlite'}"
         replayed = await replay(kafka, anchors, url, topics=topics, as_of=as_of,
                                 include_late=include_late, timeout_s=timeout_s,
-                                time_bounds=time_bounds,
+                                time_bounds=time_bounds, workers=workers,
                                 on_progress=lambda d, t: progress("replaying", d, t))
         store = ViewStore(url)
         try:

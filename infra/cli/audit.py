@@ -173,6 +173,9 @@ def replay(
         help="keep the rebuilt views here (a new SQLite path, or an empty database URL)")] = None,
     as_json: JsonOption = False,
     topic: TopicOption = None,
+    workers: Annotated[int | None, typer.Option(
+        help="0: verify in this process; else in one worker process while this one applies "
+             "(default: from 5,000 records on, given a second core)")] = None,
 ) -> None:
     """Rebuild the views from offset zero into a scratch store and print the state and digest.
 
@@ -196,7 +199,7 @@ def replay(
         result = await rebuild(kafka, anchors, url, topics=topics, as_of=moment,
                                subject=subject, include_late=include_late,
                                timeout_s=settings.client_timeout_s, on_progress=on_progress,
-                               time_bounds=time_bounds(settings))
+                               time_bounds=time_bounds(settings), workers=workers)
         views = ViewStore(url)
         try:
             await views.open()

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pytest
 from aiokafka.admin import NewTopic
 
-from consumers.audit.replay import replay
+import consumers.audit.replay as replay_module
+from consumers.audit.replay import ReplayResult, replay
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.digest import digest
 from consumers.store import ViewStore
+from consumers.verify_pool import VerifyPool
+from schemas.envelope import seal, to_record
+from tests.integration.audit.conftest import inject, moved
 from tests.integration.kafka_admin import create_topics, delete_topics
 from tests.integration.views.conftest import caught_up, running
-from tests.unit.audit.scenario import Story
+from tests.unit.audit import parties as pa
+from tests.unit.audit.scenario import Story, event, story
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +110,109 @@ async def test_a_subject_replay_holds_that_subject_only(bus, parties, tmp_path):
     assert result.digest.rows["approvals"] == result.digest.rows["shipments"] == 0
     mine = sum(1 for s in builder.steps if s.data.subject == project)
     assert result.digest.rows["timeline"] == result.applied == mine
+
+
+def _outcome(result: ReplayResult) -> tuple[object, ...]:
+    return (result.digest.sha256, result.digest.rows, result.records, result.applied,
+            result.rejected, result.rejections, result.held)
+
+
+async def _tampered(bus, parties, raw) -> None:
+    """A story, plus a forged record (rejected) and one whose predecessor never came (held)."""
+    topics = bus.topics
+    await bus.steps(story(6))
+    firm = parties.keys[pa.FIRM_A]
+    project = moved(event("pk.emining.project.registered", project_id="PRJ-BA-CHG-0801",
+                          operator_uscc=pa.USCC[pa.FIRM_A]), topics)
+    env = seal(project, source=f"{pa.FIRM_A}/forger", signer=firm.signer(), sequence=1,
+               prevhash="0" * 64, time=T1)
+    rec = to_record(env)
+    forged = dict(env.data_json, district="Quetta")
+    await raw.send_and_wait(topics.projects, json.dumps(forged, sort_keys=True).encode(),
+                            key=rec.key, headers=rec.headers)
+    orphan = seal(moved(event("pk.emining.project.registered", project_id="PRJ-BA-CHG-0802",
+                              operator_uscc=pa.USCC[pa.FIRM_A]), topics),
+                  source=f"{pa.FIRM_A}/gappy", signer=firm.signer(), sequence=2,
+                  prevhash="1" * 64, time=T1)
+    await inject(raw, topics.projects, orphan)
+
+
+@pytest.mark.parametrize("starting", [False, True], ids=["worker running", "worker starting"])
+async def test_a_replay_verified_in_a_worker_equals_one_verified_here(
+    bus, parties, raw, tmp_path, monkeypatch, starting
+):
+    """Verdicts from the worker, or (while it starts) from this process: the same replay."""
+    await _tampered(bus, parties, raw)
+    start = VerifyPool.start
+
+    def started(self):
+        start(self)
+        self._started.result(timeout=60)  # the worker runs before the first batch
+
+    monkeypatch.setattr(VerifyPool, "start", started)
+    if starting:  # its imports never end: every batch is verified here
+        monkeypatch.setattr(VerifyPool, "ready", property(lambda self: False))
+    monkeypatch.setattr(replay_module, "BATCH", 10)  # many batches: the worker runs one ahead
+    sent: list[int] = []
+    lost: list[BaseException] = []
+    submit, forget = VerifyPool.submit, VerifyPool.lost
+
+    def counted(self, records, registry, version):
+        sent.append(len(records))
+        return submit(self, records, registry, version)
+
+    def noted(self, exc, generation=None):
+        lost.append(exc)
+        forget(self, exc, generation)
+
+    monkeypatch.setattr(VerifyPool, "submit", counted)
+    monkeypatch.setattr(VerifyPool, "lost", noted)
+    here = await _replay(bus, parties, tmp_path, workers=0)
+    assert sent == []
+    there = await _replay(bus, parties, tmp_path, workers=1)
+    assert lost == []
+    if starting:
+        assert sent == []
+    else:
+        assert len(sent) == -(-there.records // 10) > 10
+        assert sum(sent) == there.records  # every record verified by the worker
+    assert here.rejected == 1
+    assert here.rejections[0]["reason"] == "signature"
+    assert [h["source"] for h in here.held] == [f"{pa.FIRM_A}/gappy"]
+    assert _outcome(there) == _outcome(here)
+
+
+class _DeadWorker(VerifyPool):
+    """A worker whose every batch fails, as one that died would; nothing is started."""
+
+    failures: ClassVar[list[BaseException]] = []
+
+    ready = True
+
+    def start(self) -> None:
+        pass
+
+    def submit(self, records, registry, version):
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(BrokenProcessPool("the worker died"))
+        return failed
+
+    def lost(self, exc, generation=None):
+        self.failures.append(exc)
+
+    def close(self, grace_s=5.0):
+        pass
+
+
+async def test_a_replay_whose_worker_fails_verifies_here_and_ends_the_same(
+    bus, parties, raw, tmp_path, monkeypatch
+):
+    await _tampered(bus, parties, raw)
+    monkeypatch.setattr(replay_module, "BATCH", 10)
+    monkeypatch.setattr(replay_module, "VerifyPool", _DeadWorker)
+    _DeadWorker.failures.clear()
+    here = await _replay(bus, parties, tmp_path, workers=0)
+    failed = await _replay(bus, parties, tmp_path, workers=1)
+    assert len(_DeadWorker.failures) == -(-failed.records // 10)  # each batch, then verified here
+    assert all(isinstance(f, BrokenProcessPool) for f in _DeadWorker.failures)
+    assert _outcome(failed) == _outcome(here)
