@@ -6,6 +6,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from schemas.base import EventData
 from schemas.common import Function, Language, Province, Role, Side, TitleType
@@ -43,6 +44,13 @@ class KeyRecord:
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
 
+@lru_cache(maxsize=1 << 14)
+def _covers(patterns: tuple[str, ...], type_name: str) -> bool:
+    """``type_name`` matches one of ``patterns`` (fnmatch, case-sensitive), once per pair: every
+    event's authority check asks this of each grant of its organisation."""
+    return any(fnmatch.fnmatchcase(type_name, pattern) for pattern in patterns)
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     grant_id: str
@@ -57,7 +65,7 @@ class Grant:
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
     def covers_type(self, type_name: str) -> bool:
-        return any(fnmatch.fnmatchcase(type_name, pattern) for pattern in self.event_types)
+        return _covers(self.event_types, type_name)
 
     def describe(self) -> str:
         where = ",".join(sorted(self.provinces)) or "any province"

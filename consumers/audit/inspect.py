@@ -44,8 +44,11 @@ class Standing(StrEnum):
     @property
     def attributable(self) -> bool:
         """Signed by a key the source's organisation held at the event's time: a chain link."""
-        return self in {Standing.AUTHENTIC, Standing.UNAUTHORISED, Standing.WRONG_TOPIC,
-                        Standing.WRONG_PARTITION, Standing.TIME_SKEW}
+        return self in _ATTRIBUTABLE
+
+
+_ATTRIBUTABLE = frozenset({Standing.AUTHENTIC, Standing.UNAUTHORISED, Standing.WRONG_TOPIC,
+                           Standing.WRONG_PARTITION, Standing.TIME_SKEW})
 
 
 class Inspected(NamedTuple):

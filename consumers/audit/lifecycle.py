@@ -148,7 +148,9 @@ class LifecycleJudge:
                     self.last.get(key), place.sequence) is not None:
                 continue  # a duplicate, replay or reorder: the views never apply it
             if (life := place.life) is not None:
-                subject = self.subjects.setdefault(life.subject, _Subject())
+                subject = self.subjects.get(life.subject)
+                if subject is None:
+                    subject = self.subjects[life.subject] = _Subject()
                 applied = (self._step(place, life, subject) if life.corrects is None
                            else self._correct(place, life, subject))
                 if not applied:
