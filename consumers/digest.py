@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
 
 from consumers.store import ViewStore
 from consumers.store_schema import Tables
@@ -43,6 +44,20 @@ def _line(table: str, row: dict[str, Any]) -> bytes:
     return f"{table}\t{body}\n".encode()
 
 
+PARTITION = 1000
+"""Rows fetched at a time: row by row, SQLAlchemy's async layer took a quarter of the digest."""
+
+
+async def _digest_rows(update: Callable[[bytes], None], name: str,
+                       result: AsyncResult[Any]) -> int:
+    count = 0
+    async for rows in result.partitions(PARTITION):
+        for row in rows:
+            update(_line(name, dict(row._mapping)))  # noqa: SLF001 - public Row API
+        count += len(rows)
+    return count
+
+
 async def digest_tables(conn: AsyncConnection, tables: Tables) -> Digest:
     """The digest of one generation's content, read through ``conn``."""
     sha = hashlib.sha256()
@@ -51,19 +66,12 @@ async def digest_tables(conn: AsyncConnection, tables: Tables) -> Digest:
         table = getattr(tables, name)
         columns = [c for c in table.c if c.name not in _EXCLUDED]
         result = await conn.stream(select(*columns).order_by(*table.primary_key.columns))
-        count = 0
-        async for row in result:
-            sha.update(_line(name, dict(row._mapping)))  # noqa: SLF001 - public Row API
-            count += 1
-        counts[name] = count
+        counts[name] = await _digest_rows(sha.update, name, result)
     for name in sorted(v.name for v in VIEWS if v.name not in OWN_TABLES):
         table = tables.documents
         result = await conn.stream(select(table).where(*tables.scope(name))
                                    .order_by(*table.primary_key.columns))
-        count = 0
-        async for row in result:
-            sha.update(_line(name, dict(row._mapping)))  # noqa: SLF001 - public Row API
-            count += 1
+        count = await _digest_rows(sha.update, name, result)
         if count:
             counts[name] = count
     return Digest(sha.hexdigest(), counts)
