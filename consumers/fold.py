@@ -211,7 +211,8 @@ class Fold:
                 record: str) -> None:
         subject.last_position += 1
         new = entry(fact, family=subject.family.name, position=subject.last_position,
-                    data_json=env.data_json, partition=at.partition, offset=at.offset)
+                    data_json=env.data_json, partition=at.partition, offset=at.offset,
+                    plain=env.plain)
         self._new[(new.subject, new.position)] = new
         self._provenance[(new.subject, new.position)] = (env.sequence, record)
         if subject.timeline is not None:

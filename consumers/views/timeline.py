@@ -23,10 +23,11 @@ def summary(data: EventData) -> str:
 
 def entry(
     fact: Fact, *, family: str, position: int, data_json: dict[str, Any], partition: int,
-    offset: int,
+    offset: int, plain: bool | None = None,
 ) -> TimelineEntry:
-    """The timeline entry of a newly accepted event (its effective data is the signed data)."""
-    signed = encode_value(data_json).decode()
+    """The timeline entry of a newly accepted event (its effective data is the signed data);
+    ``plain``: ``is_plain(data_json)``, when the caller knows it (the envelope does)."""
+    signed = encode_value(data_json, plain=plain).decode()
     corrects = fact.data.corrects_event_id if isinstance(fact.data, Correction) else None
     return TimelineEntry(
         subject=fact.data.subject, position=position, family=family, event_id=fact.event_id,
