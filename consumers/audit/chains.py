@@ -4,19 +4,21 @@ A source's events spread over topics and partitions, so each source's chain is r
 ``sequence`` across everything read; only the order *within* one partition says anything about
 reordering. Records that are not the source's own (bad signature, invalid key) never enter a
 chain: they are judged against it instead (a rewrite claims a place an authentic event holds).
+
+Records are indexes into the snapshot's ``Columns``: the judge keeps one dict entry per record
+at most (200k records and more), and the records that collide (a second copy of an id, a second
+event at a sequence) aside.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 
+from consumers.audit.columns import CODE, STANDINGS, Columns
 from consumers.audit.findings import Finding, Kind
-from consumers.audit.inspect import Inspected, Standing
+from consumers.audit.inspect import Standing
 from schemas.chain import ChainFault, Link, check_link
 
 _STANDING_KIND = {
@@ -28,74 +30,71 @@ _STANDING_KIND = {
     Standing.INVALID_KEY: Kind.INVALID_KEY,
     Standing.TIME_SKEW: Kind.TIME_SKEW,
 }
+_AUTHENTIC = CODE[Standing.AUTHENTIC]
+_FOREIGN = frozenset({CODE[Standing.BAD_SIGNATURE], CODE[Standing.INVALID_KEY]})
+_ATTRIBUTABLE = frozenset(CODE[s] for s in STANDINGS if s.attributable)
 
 
-_offset = attrgetter("offset")
+def where(cols: Columns, index: int) -> str:
+    return f"{cols.topic_of(index)}[{cols.partition[index]}]@{cols.offset[index]}"
 
 
-def where(item: Inspected) -> str:
-    return f"{item.topic}[{item.partition}]@{item.offset}"
-
-
-def _finding(item: Inspected, kind: Kind, reason: str) -> Finding:
-    return Finding(item.topic, item.partition, item.offset, item.event_id or None,
-                   item.source or None, kind, reason)
+def finding(cols: Columns, index: int, kind: Kind, reason: str) -> Finding:
+    return Finding(cols.topic_of(index), cols.partition[index], cols.offset[index],
+                   cols.event_id[index] or None, cols.source[index] or None, kind, reason)
 
 
 @dataclass(slots=True)
 class ChainJudge:
-    """Collects findings while walking the inspected records of one snapshot.
+    """Collects findings while walking the inspected records of one snapshot."""
 
-    It holds one entry per record at most (a whole log's worth: 200k records and more), so
-    records that collide (a second copy of an id, a second event at a sequence) are kept aside
-    and everything else in plain per-source dicts, never a list or tuple per record.
-    """
-
+    cols: Columns
     findings: list[Finding] = field(default_factory=list)
-    first_by_id: dict[str, dict[str, Inspected]] = field(default_factory=dict)
+    first_by_id: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per source, event id → its first record in log order."""
-    chains: dict[str, dict[int, Inspected]] = field(default_factory=dict)
+    chains: dict[str, dict[int, int]] = field(default_factory=dict)
     """Per source, sequence → the authentic event holding that place."""
-    moments: dict[tuple[str, int], tuple[array[int], array[int]]] = field(default_factory=dict)
-    """Per partition, its records' offsets and their times in log order: see
-    ``_index_log_order``."""
+    moments: dict[tuple[int, int], tuple[array[int], array[int]]] = field(default_factory=dict)
+    """Per partition (topic index, partition), its records' offsets and their times in log
+    order: see ``_index_log_order``."""
 
-    def _index_log_order(self, items: Iterable[Inspected]) -> None:
+    def _index_log_order(self, own: array[int]) -> None:
         """Order by offset within a partition, by timestamp across partitions.
 
         Record timestamps are the producer's CreateTime and may go backwards within a partition;
         a backdated copy must not count as the original. So each record's time is the largest
         timestamp seen up to it in its partition.
         """
-        by_partition: dict[tuple[str, int], list[Inspected]] = defaultdict(list)
-        for item in items:
-            by_partition[(item.topic, item.partition)].append(item)
-        for place, group in by_partition.items():
-            group.sort(key=_offset)
+        c = self.cols
+        for place, group in c.by_partition(own).items():
             offsets, moments = array("q"), array("q")
-            latest = group[0].timestamp_ms
-            for item in group:
-                latest = max(latest, item.timestamp_ms)
-                offsets.append(item.offset)
+            latest = c.timestamp[group[0]]
+            for i in group:
+                latest = max(latest, c.timestamp[i])
+                offsets.append(c.offset[i])
                 moments.append(latest)
             self.moments[place] = (offsets, moments)
 
-    def _log_order(self, item: Inspected) -> tuple[int, str, int, int]:
-        offsets, moments = self.moments[(item.topic, item.partition)]
-        return moments[bisect_left(offsets, item.offset)], item.topic, item.partition, item.offset
+    def _log_order(self, index: int) -> tuple[int, str, int, int]:
+        c = self.cols
+        offsets, moments = self.moments[(c.topic[index], c.partition[index])]
+        moment = moments[bisect_left(offsets, c.offset[index])]
+        return moment, c.topic_of(index), c.partition[index], c.offset[index]
 
-    def judge(self, items: Iterable[Inspected]) -> list[Finding]:
-        own: list[Inspected] = []
-        foreign: list[Inspected] = []
-        for item in items:
-            if item.standing is not Standing.AUTHENTIC:
-                kind = _STANDING_KIND[item.standing]
-                if item.standing in {Standing.BAD_SIGNATURE, Standing.INVALID_KEY}:
-                    foreign.append(item)
+    def judge(self) -> list[Finding]:
+        c = self.cols
+        own: array[int] = array("q")
+        foreign: list[int] = []
+        for i, code in enumerate(c.standing):
+            if code != _AUTHENTIC:
+                if code in _FOREIGN:
+                    foreign.append(i)
                     continue
-                self.findings.append(_finding(item, kind, item.reason))
-            if item.standing.attributable:
-                own.append(item)
+                standing = STANDINGS[code]
+                self.findings.append(finding(c, i, _STANDING_KIND[standing],
+                                             c.reasons.get(i, "")))
+            if code in _ATTRIBUTABLE:
+                own.append(i)
         self._index_log_order(own)
         unique = self._deduplicate(own)
         del own
@@ -107,124 +106,135 @@ class ChainJudge:
         self.findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
         return self.findings
 
-    def _deduplicate(self, own: list[Inspected]) -> list[Inspected]:
+    def _deduplicate(self, own: array[int]) -> list[int]:
         """The first of each (source, id) in log order; later copies are findings."""
-        first = self.first_by_id
-        copies: dict[tuple[str, str], list[Inspected]] = {}
-        for item in own:
-            ids = first.get(item.source)
+        c, first = self.cols, self.first_by_id
+        copies: dict[tuple[str, str], list[int]] = {}
+        for i in own:
+            source, event_id = c.source[i], c.event_id[i]
+            ids = first.get(source)
             if ids is None:
-                ids = first[item.source] = {}
-            held = ids.setdefault(item.event_id, item)
-            if held is not item:
-                copies.setdefault((item.source, item.event_id), [held]).append(item)
+                ids = first[source] = {}
+            held = ids.setdefault(event_id, i)
+            if held != i:
+                copies.setdefault((source, event_id), [held]).append(i)
         for (source, event_id), group in copies.items():
             earliest, *later = sorted(group, key=self._log_order)
             first[source][event_id] = earliest
-            for item in later:
-                if earliest.hash == item.hash:
-                    self.findings.append(_finding(item, Kind.REDELIVERY, (
-                        f"identical copy of event {item.event_id} first seen at {where(earliest)}: "
-                        "a re-send of an unacknowledged publish; readers ignore it")))
+            for i in later:
+                if c.hash(earliest) == c.hash(i):
+                    self.findings.append(finding(c, i, Kind.REDELIVERY, (
+                        f"identical copy of event {event_id} first seen at "
+                        f"{where(c, earliest)}: a re-send of an unacknowledged publish; "
+                        "readers ignore it")))
                 else:
-                    self.findings.append(_finding(item, Kind.DUPLICATE, (
-                        f"event id {item.event_id} of {item.source} was already used at "
-                        f"{where(earliest)} with different content: one of them rewrites the "
-                        "other")))
-        return [item for ids in first.values() for item in ids.values()]
+                    self.findings.append(finding(c, i, Kind.DUPLICATE, (
+                        f"event id {event_id} of {source} was already used at "
+                        f"{where(c, earliest)} with different content: one of them rewrites "
+                        "the other")))
+        return [i for ids in first.values() for i in ids.values()]
 
-    def _pick_links(self, unique: list[Inspected]) -> None:
+    def _pick_links(self, unique: list[int]) -> None:
         """One event per (source, sequence): the one the next link points to, else the first."""
-        places: dict[str, dict[int, Inspected]] = {}
-        contested: dict[tuple[str, int], list[Inspected]] = {}
-        for item in unique:
-            by_sequence = places.get(item.source)
+        c = self.cols
+        places: dict[str, dict[int, int]] = {}
+        contested: dict[tuple[str, int], list[int]] = {}
+        for i in unique:
+            source, sequence = c.source[i], c.sequence[i]
+            by_sequence = places.get(source)
             if by_sequence is None:
-                by_sequence = places[item.source] = {}
-            held = by_sequence.setdefault(item.sequence, item)
-            if held is not item:
-                contested.setdefault((item.source, item.sequence), [held]).append(item)
+                by_sequence = places[source] = {}
+            held = by_sequence.setdefault(sequence, i)
+            if held != i:
+                contested.setdefault((source, sequence), [held]).append(i)
         for source in list(places):
             by_sequence = places.pop(source)
             sequences = sorted(by_sequence)
-            pointed_to: str | None = None
+            pointed_to: bytes | None = None
             for sequence in reversed(sequences):
                 candidates = contested.get((source, sequence))
                 if candidates is not None:
                     if sequence + 1 not in by_sequence:
                         pointed_to = None
                     by_sequence[sequence] = self._pick(source, sequence, candidates, pointed_to)
-                pointed_to = by_sequence[sequence].prevhash
+                pointed_to = c.prevhash(by_sequence[sequence])
             self.chains[source] = {sequence: by_sequence[sequence] for sequence in sequences}
 
-    def _pick(self, source: str, sequence: int, candidates: list[Inspected],
-              pointed_to: str | None) -> Inspected:
-        pick = next((c for c in candidates if c.hash == pointed_to), None)
-        pick = pick or min(candidates, key=self._log_order)
+    def _pick(self, source: str, sequence: int, candidates: list[int],
+              pointed_to: bytes | None) -> int:
+        c = self.cols
+        pick = next((i for i in candidates if c.hash(i) == pointed_to), None)
+        if pick is None:
+            pick = min(candidates, key=self._log_order)
         for other in candidates:
-            if other is not pick:
-                self.findings.append(_finding(other, Kind.REPLAY, (
+            if other != pick:
+                self.findings.append(finding(c, other, Kind.REPLAY, (
                     f"sequence {sequence} of {source} is already held by event "
-                    f"{pick.event_id} at {where(pick)}: an old place replayed "
-                    f"under the new id {other.event_id}")))
+                    f"{c.event_id[pick]} at {where(c, pick)}: an old place replayed "
+                    f"under the new id {c.event_id[other]}")))
         return pick
 
     def _check_links(self) -> None:
+        c = self.cols
         for source, chain in self.chains.items():
             last: Link | None = None
-            last_item: Inspected | None = None
-            for sequence, item in chain.items():
-                fault = check_link(last, sequence, item.prevhash)
+            last_index: int | None = None
+            for sequence, i in chain.items():
+                prevhash = c.prevhash(i).hex()
+                fault = check_link(last, sequence, prevhash)
                 if fault is not None:
-                    self.findings.append(_finding(item, Kind(fault.value), _link_reason(
-                        fault, source, item, last_item)))
-                last, last_item = Link(sequence, item.hash), item
+                    self.findings.append(finding(c, i, Kind(fault.value), _link_reason(
+                        fault, source, c, i, last_index)))
+                last, last_index = Link(sequence, c.hash(i).hex()), i
 
     def _check_partition_order(self) -> None:
-        by_partition: dict[tuple[str, int], list[Inspected]] = defaultdict(list)
-        for chain in self.chains.values():
-            for item in chain.values():
-                by_partition[(item.topic, item.partition)].append(item)
-        for items in by_partition.values():
-            highest: dict[str, Inspected] = {}
-            items.sort(key=_offset)
-            for item in items:
-                top = highest.get(item.source)
-                if top is not None and item.sequence < top.sequence:
-                    self.findings.append(_finding(item, Kind.REORDER, (
-                        f"sequence {item.sequence} of {item.source} comes after its sequence "
-                        f"{top.sequence} at offset {top.offset} of the same partition")))
-                elif top is None or item.sequence > top.sequence:
-                    highest[item.source] = item
+        c = self.cols
+        linked = array("q", (i for chain in self.chains.values() for i in chain.values()))
+        for items in c.by_partition(linked).values():
+            highest: dict[str, int] = {}
+            for i in items:
+                top = highest.get(c.source[i])
+                if top is not None and c.sequence[i] < c.sequence[top]:
+                    self.findings.append(finding(c, i, Kind.REORDER, (
+                        f"sequence {c.sequence[i]} of {c.source[i]} comes after its sequence "
+                        f"{c.sequence[top]} at offset {c.offset[top]} of the same partition")))
+                elif top is None or c.sequence[i] > c.sequence[top]:
+                    highest[c.source[i]] = i
 
-    def _judge_foreign(self, foreign: list[Inspected]) -> None:
-        for item in foreign:
-            held = self.chains.get(item.source, {}).get(item.sequence)
-            held = held or self.first_by_id.get(item.source, {}).get(item.event_id)
-            kind = _STANDING_KIND[item.standing]
-            reason = item.reason
+    def _judge_foreign(self, foreign: list[int]) -> None:
+        c = self.cols
+        for i in foreign:
+            source = c.source[i]
+            held = self.chains.get(source, {}).get(c.sequence[i])
+            if held is None:
+                held = self.first_by_id.get(source, {}).get(c.event_id[i])
+            standing = c.standing_of(i)
+            kind = _STANDING_KIND[standing]
+            reason = c.reasons.get(i, "")
             if held is not None:
-                claim = (f"it claims sequence {item.sequence} of {item.source}, held by "
-                         f"authentic event {held.event_id} at {where(held)}")
-                if item.standing is Standing.INVALID_KEY:
+                claim = (f"it claims sequence {c.sequence[i]} of {source}, held by "
+                         f"authentic event {c.event_id[held]} at {where(c, held)}")
+                if standing is Standing.INVALID_KEY:
                     kind = Kind.REWRITE
                     reason = f"history rewritten with another key: {claim}; {reason}"
                 else:
                     reason = f"{reason}; {claim}"
-            self.findings.append(_finding(item, kind, reason))
+            self.findings.append(finding(c, i, kind, reason))
 
 
 def _link_reason(
-    fault: ChainFault, source: str, item: Inspected, last: Inspected | None
+    fault: ChainFault, source: str, c: Columns, i: int, last: int | None
 ) -> str:
+    sequence = c.sequence[i]
     if last is None:
         if fault is ChainFault.GAP:
-            return (f"the first event of {source} on the log has sequence {item.sequence}: "
-                    f"sequences 1-{item.sequence - 1} are missing")
+            return (f"the first event of {source} on the log has sequence {sequence}: "
+                    f"sequences 1-{sequence - 1} are missing")
         return f"sequence 1 of {source} must carry the all-zero prevhash"
     if fault is ChainFault.GAP:
-        missing = item.sequence - last.sequence - 1
-        return (f"{source} jumps from sequence {last.sequence} (at {where(last)}) to "
-                f"{item.sequence}: {missing} event(s) missing")
-    return (f"prevhash {item.prevhash[:16]}… is not the hash {last.hash[:16]}… of sequence "
-            f"{last.sequence} (event {last.event_id} at {where(last)}): history was rewritten")
+        missing = sequence - c.sequence[last] - 1
+        return (f"{source} jumps from sequence {c.sequence[last]} (at {where(c, last)}) to "
+                f"{sequence}: {missing} event(s) missing")
+    return (f"prevhash {c.prevhash(i).hex()[:16]}… is not the hash {c.hash(last).hex()[:16]}… "
+            f"of sequence {c.sequence[last]} (event {c.event_id[last]} at {where(c, last)}): "
+            "history was rewritten")

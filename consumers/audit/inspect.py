@@ -193,6 +193,3 @@ class Inspector:
         then pickle each topic, source, subject and reading once, and the parent holding
         every record's ``Inspected`` keeps one copy of each."""
         return self._shared.setdefault(value, value)  # type: ignore[return-value]
-
-    def inspect_many(self, records: Iterable[RawRecord]) -> list[Inspected]:
-        return [self.inspect(r) for r in records]

@@ -16,9 +16,8 @@ the replay's to judge, not this pass's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from consumers.audit.findings import Finding, Kind
@@ -70,26 +69,21 @@ def _fields(ce_type: str) -> frozenset[str]:
     return frozenset(f for f in (step.named_by, step.claims, step.keeps) if f is not None)
 
 
-class Placed(Protocol):
-    """An authentic event where the log holds it, with its lifecycle facts (``Inspected``)."""
+class Records(Protocol):
+    """The inspected records of a snapshot, column by column (``consumers.audit.columns``)."""
 
     @property
-    def topic(self) -> str: ...
+    def partition(self) -> Sequence[int]: ...
     @property
-    def partition(self) -> int: ...
+    def offset(self) -> Sequence[int]: ...
     @property
-    def offset(self) -> int: ...
+    def sequence(self) -> Sequence[int]: ...
     @property
-    def event_id(self) -> str: ...
+    def event_id(self) -> Sequence[str]: ...
     @property
-    def source(self) -> str: ...
-    @property
-    def sequence(self) -> int: ...
-    @property
-    def life(self) -> Life | None: ...
-
-
-_place = attrgetter("topic", "partition", "offset")
+    def source(self) -> Sequence[str]: ...
+    def life_of(self, index: int) -> Life | None: ...
+    def topic_of(self, index: int) -> str: ...
 
 
 class Counted(NamedTuple):
@@ -137,38 +131,41 @@ class LifecycleJudge:
     last: dict[tuple[str, int, str], int] = field(default_factory=dict)
     """Each source's last sequence applied per partition, as the views' ``History`` keeps it."""
 
-    def judge(self, items: Iterable[Placed]) -> list[Finding]:
-        """``items``: the authentic events of the shared topics."""
-        for place in sorted(items, key=_place):
-            key = (place.topic, place.partition, place.source)
-            seen = self.seen.get(place.source)
+    def judge(self, records: Records, ordered: Iterable[int]) -> list[Finding]:
+        """``ordered``: the authentic events of the shared topics (indexes into ``records``),
+        by topic, partition and offset."""
+        for i in ordered:
+            source, sequence, event_id = records.source[i], records.sequence[i], \
+                records.event_id[i]
+            key = (records.topic_of(i), records.partition[i], source)
+            seen = self.seen.get(source)
             if seen is None:
-                seen = self.seen[place.source] = set()
-            if place.event_id in seen or check_partition_order(
-                    self.last.get(key), place.sequence) is not None:
+                seen = self.seen[source] = set()
+            if event_id in seen or check_partition_order(
+                    self.last.get(key), sequence) is not None:
                 continue  # a duplicate, replay or reorder: the views never apply it
-            if (life := place.life) is not None:
+            if (life := records.life_of(i)) is not None:
                 subject = self.subjects.get(life.subject)
                 if subject is None:
                     subject = self.subjects[life.subject] = _Subject()
-                applied = (self._step(place, life, subject) if life.corrects is None
-                           else self._correct(place, life, subject))
+                applied = (self._step(records, i, life, subject) if life.corrects is None
+                           else self._correct(records, i, life, subject))
                 if not applied:
                     continue
-            seen.add(place.event_id)
-            self.last[key] = place.sequence
+            seen.add(event_id)
+            self.last[key] = sequence
         return self.findings
 
-    def _step(self, place: Placed, life: Life, subject: _Subject) -> bool:
+    def _step(self, records: Records, i: int, life: Life, subject: _Subject) -> bool:
         why = refusal(life.type, subject.status, life.said.outcome, life.said.claimed)
         if why is not None:
-            self._found(place, why)
+            self._found(records, i, why)
             return False
         subject.status = leads_to(life.type, subject.status, life.said)
-        subject.history.append(Counted(place.event_id, life.type, life.said))
+        subject.history.append(Counted(records.event_id[i], life.type, life.said))
         return True
 
-    def _correct(self, place: Placed, life: Life, subject: _Subject) -> bool:
+    def _correct(self, records: Records, i: int, life: Life, subject: _Subject) -> bool:
         at = next((i for i, c in enumerate(subject.history)
                    if c.event_id == life.corrects and c.type == life.type), None)
         if at is None:
@@ -181,11 +178,12 @@ class LifecycleJudge:
             history[at] = target._replace(said=_corrected(target.said, life.replaced, life.type))
         status, why = _walk(history)
         if why is not None:
-            self._found(place, f"the corrected history would be impossible: {why}")
+            self._found(records, i, f"the corrected history would be impossible: {why}")
             return False
         subject.status, subject.history = status, history
         return True
 
-    def _found(self, place: Placed, why: str) -> None:
-        self.findings.append(Finding(place.topic, place.partition, place.offset,
-                                     place.event_id, place.source, Kind.INVALID_TRANSITION, why))
+    def _found(self, records: Records, i: int, why: str) -> None:
+        self.findings.append(Finding(records.topic_of(i), records.partition[i], records.offset[i],
+                                     records.event_id[i], records.source[i],
+                                     Kind.INVALID_TRANSITION, why))

@@ -1,8 +1,9 @@
 """Spread reading and per-record inspection over worker processes, one slice of a partition each.
 
 Each worker fetches its own slices straight from the broker, so raw records never cross a
-process boundary: only the compact ``Inspected`` results (and, for the completeness check, each
-record's 32-byte leaf hash) come back to the parent, which keeps the sequential chain pass.
+process boundary: only the compact results, column by column (``Columns``), and, for the
+completeness check, each record's 32-byte leaf hash come back to the parent, which keeps the
+sequential chain pass.
 Workers come from a ``forkserver`` (Linux) or ``spawn`` context, never
 a plain ``fork`` of a parent that runs an event loop and resolver threads; each receives the
 folded registry once, through the pool's initializer.
@@ -20,7 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 from typing import NamedTuple
 
-from consumers.audit.inspect import Inspected, Inspector
+from consumers.audit.columns import Columns
+from consumers.audit.inspect import Inspector
 from consumers.audit.leaves import LeafTable, leaf_hashes
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import LogReader, Snapshot
@@ -87,7 +89,7 @@ class SliceResult(NamedTuple):
     """What a worker sends back for one slice."""
 
     piece: Slice
-    inspected: list[Inspected]
+    inspected: Columns
     offsets: array[int]
     leaf_hashes: bytes
     """The records' leaf hashes, 32 bytes each, in the order of ``offsets``."""
@@ -106,7 +108,7 @@ def _inspect_slice(piece: Slice) -> SliceResult:
     records = eventloop.run(read_slice(kafka, piece, timeout_s))
     offsets, hashes = leaf_hashes(records).get((piece.topic, piece.partition),
                                               (array("q"), b""))
-    return SliceResult(piece, inspector.inspect_many(records), offsets, hashes,
+    return SliceResult(piece, Columns(map(inspector.inspect, records)), offsets, hashes,
                        time.process_time() - cpu)
 
 
@@ -135,11 +137,11 @@ async def inspect_slices(
     timeout_s: float,
     on_done: Callable[[int], None],
     leaves: LeafTable | None = None,
-) -> tuple[list[Inspected], float]:
+) -> tuple[Columns, float]:
     """Read and inspect every slice on ``workers`` processes (results in no particular order);
     also the CPU seconds the workers spent. The slices' leaf hashes go to ``leaves``."""
     loop = asyncio.get_running_loop()
-    results: list[Inspected] = []
+    results = Columns()
     cpu = 0.0
     with ProcessPoolExecutor(
         max_workers=workers,

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
+from consumers.audit.columns import CODE, Columns
 from consumers.audit.completeness import judge, no_checkpoints
 from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
-from consumers.audit.inspect import Inspected, Inspector, Standing
+from consumers.audit.inspect import Inspector, Standing
 from consumers.audit.leaves import LeafTable, of_topics
 from consumers.audit.lifecycle import LifecycleJudge
 from consumers.audit.pool import default_workers, inspect_slices, plan, warm_up
@@ -43,11 +44,11 @@ PARALLEL_FROM = 5000
 
 def fold_registry(
     records: Iterable[RawRecord], trust_anchor: Iterable[bytes], topics: AuditTopics
-) -> tuple[Registry, list[Inspected], list[Finding]]:
+) -> tuple[Registry, Columns, list[Finding]]:
     """Fold the participants topic in log order, keeping only what the trust anchor signed."""
     registry = Registry()
     inspector = Inspector(Registry(), trust_anchor, topics)
-    seen: list[Inspected] = []
+    seen = Columns()
     conflicts: list[Finding] = []
     for record in records:
         item, env = inspector.judge(record)
@@ -127,11 +128,12 @@ async def verify_log(
                 on_done=advance,
                 leaves=leaves,
             )
-            inspected += found
+            inspected.extend(found)
+            del found
         else:
             inspector = Inspector(registry, anchors, topics, snapshot.partition_counts(), bounds)
             async for batch in reader.read(snapshot, topics.shared):
-                inspected += inspector.inspect_many(batch)
+                inspected.extend(Columns(map(inspector.inspect, batch)))
                 if leaves is not None:
                     leaves.add_records(batch)
                 advance(len(batch))
@@ -178,7 +180,8 @@ def verify_records(
         (r for r in rows if r.topic == topics.participants), anchors, topics
     )
     inspector = Inspector(registry, anchors, topics, partitions, time_bounds)
-    inspected += inspector.inspect_many(r for r in rows if r.topic != topics.participants)
+    inspected.extend(Columns(
+        inspector.inspect(r) for r in rows if r.topic != topics.participants))
     ends: dict[str, dict[int, int]] = {}
     for r in rows:
         parts = ends.setdefault(r.topic, {})
@@ -188,21 +191,25 @@ def verify_records(
 
 def conclude(
     registry: Registry,
-    inspected: list[Inspected],
+    inspected: Columns,
     findings: list[Finding],
     started: float,
     end_offsets: dict[str, dict[int, int]],
     workers: int,
 ) -> VerifyReport:
     """Run the chain pass over everything inspected and assemble the report."""
-    judge = ChainJudge()
-    findings = findings + judge.judge(inspected) + LifecycleJudge().judge(
-        i for i in inspected if i.standing is Standing.AUTHENTIC)
+    judge = ChainJudge(inspected)
+    findings = findings + judge.judge()
+    events, sources = sum(len(chain) for chain in judge.chains.values()), len(judge.chains)
+    del judge  # its dicts hold an entry per record: gone before the lifecycle pass
+    authentic = CODE[Standing.AUTHENTIC]
+    findings += LifecycleJudge().judge(inspected, inspected.in_log_order(
+        i for i, code in enumerate(inspected.standing) if code == authentic))
     findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
     report = VerifyReport(
         records=len(inspected),
-        events=sum(len(chain) for chain in judge.chains.values()),
-        sources=len(judge.chains),
+        events=events,
+        sources=sources,
         seconds=time.perf_counter() - started,
         end_offsets=end_offsets,
         findings=findings,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from consumers.audit.columns import Columns
 from consumers.audit.findings import Finding, Kind
-from consumers.audit.inspect import Inspector, Standing, event_hash_from
+from consumers.audit.inspect import Inspected, Inspector, Standing, event_hash_from
 from consumers.audit.verify import fold_registry, verify_records
 from schemas.catalogue import event_types
 from schemas.envelope import seal
@@ -277,27 +278,48 @@ def test_a_correction_keeping_the_history_possible_moves_the_status_it_leads_to(
     assert found.reason.startswith("project.stage.changed: closure → production is not a step")
 
 
-def test_a_slices_results_carry_one_object_per_repeated_name(log):
-    """The parent keeps every record's result (200k and more), pickled over from a worker:
-    each source, topic and subject named again and again must arrive as one object, not one
-    copy per record."""
+def _inspected(log: LogBuilder) -> list[Inspected]:
     participants = [r for r in log.records if r.topic == log.topics.participants]
     registry, _, _ = fold_registry(participants, log.parties.trust_anchor, log.topics)
     inspector = Inspector(registry, log.parties.trust_anchor, log.topics)
-    sent = [r for r in log.records if r.topic != log.topics.participants]
-    got = pickle.loads(pickle.dumps(inspector.inspect_many(sent)))
-    assert all(i.standing is Standing.AUTHENTIC for i in got)
-    for name in ("source", "topic"):
-        by_value: dict[str, list[object]] = {}
-        for item in got:
-            by_value.setdefault(getattr(item, name), []).append(getattr(item, name))
-        repeated = [same for same in by_value.values() if len(same) > 1]
-        assert repeated, name
-        assert all(all(x is same[0] for x in same) for same in repeated), name
+    return [inspector.inspect(r) for r in log.records if r.topic != log.topics.participants]
+
+
+def test_a_slices_results_carry_one_object_per_repeated_name(log):
+    """The parent keeps every record's result (200k and more), pickled over from a worker:
+    each source and subject named again and again must arrive as one object, not one copy per
+    record."""
+    got = pickle.loads(pickle.dumps(Columns(_inspected(log))))
+    assert all(got.standing_of(i) is Standing.AUTHENTIC for i in range(len(got)))
+    assert len(got.topics) == 3  # projects, approvals, shipments
+    by_value: dict[str, list[str]] = {}
+    for source in got.source:
+        by_value.setdefault(source, []).append(source)
+    repeated = [same for same in by_value.values() if len(same) > 1]
+    assert repeated
+    assert all(all(x is same[0] for x in same) for same in repeated)
     subjects: dict[str, list[str]] = {}
-    for item in got:
-        if item.life is not None:
-            subjects.setdefault(item.life.subject, []).append(item.life.subject)
+    for subject in got.subject:
+        if subject is not None:
+            subjects.setdefault(subject, []).append(subject)
     repeated_subjects = [same for same in subjects.values() if len(same) > 1]
     assert repeated_subjects
     assert all(all(x is same[0] for x in same) for same in repeated_subjects)
+
+
+def test_columns_give_back_each_record_as_inspected(log):
+    """Every kind of row (authentic, malformed with empty hashes, a genesis link of zeros)
+    survives the columns, and joining columns whose topics come in another order keeps each
+    record's topic."""
+    log.append(log.topics.projects, b"PRJ-X", b"not json", [])  # malformed
+    items = _inspected(log)
+    kinds = {item.standing for item in items}
+    assert {Standing.AUTHENTIC, Standing.MALFORMED} <= kinds
+    assert any(item.prevhash == GENESIS_HASH for item in items)
+    cols = Columns(items)
+    assert [cols.row(i) for i in range(len(cols))] == items
+    backwards = list(reversed(items))  # topics met in another order
+    joined = Columns(items[:1])
+    joined.extend(Columns(backwards))
+    assert joined.topics[0] == items[0].topic
+    assert [joined.row(i) for i in range(len(joined))] == items[:1] + backwards
