@@ -151,9 +151,11 @@ class VerifyPool:
         return self._started is not None and self._started.done()
 
     def submit(self, records: Sequence[RawRecord], registry: Registry,
-               version: int) -> asyncio.Future[list[Verdict]]:
+               version: int, *, restart: bool = True) -> asyncio.Future[list[Verdict]]:
         """Verify ``records`` in the worker against ``registry`` (sent only when ``version``
-        differs from the one the worker has)."""
+        differs from the one the worker has). A worker found dead is replaced and the batch
+        sent to the new one (which first imports for seconds); without ``restart``, the error
+        is raised instead, for a caller that would rather verify the batch itself."""
         rows = [row_of(r) for r in records]
         for attempt in (1, 2):
             pool = self._pool()
@@ -161,6 +163,8 @@ class VerifyPool:
             try:
                 future = pool.submit(_verify, blob, rows)
             except (BrokenProcessPool, RuntimeError) as exc:  # died while idle
+                if not restart:
+                    raise
                 self.lost(exc)
                 if attempt == 2:  # noqa: PLR2004 - a fresh pool failed too
                     raise

@@ -7,7 +7,9 @@ chain: they are judged against it instead (a rewrite claims a place an authentic
 
 Records are indexes into the snapshot's ``Columns``: the judge keeps one dict entry per record
 at most (200k records and more), and the records that collide (a second copy of an id, a second
-event at a sequence) aside.
+event at a sequence) aside. A record's place (topic, partition, offset) is taken to be its own,
+as on Kafka; records handed in from memory (``verify_records``) that share one are ordered
+between themselves as it happens.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ left out. For a consumer that was keeping up, that is exactly the live view at T
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,16 +23,16 @@ from typing import Any
 
 import structlog
 
+from consumers.audit.feeder import Feeder
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import TP, LogReader, Snapshot
 from consumers.audit.verify import fold_registry
 from consumers.digest import Digest, digest
 from consumers.dlq import DeadLetterQueue
 from consumers.holding import held_records
-from consumers.pipeline import VERDICT_TIMEOUT_S
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
-from consumers.verification import Rejected, Verdict, VerificationStage
+from consumers.verification import Rejected, VerificationStage
 from consumers.verify_pool import VerifyPool
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
@@ -42,15 +41,9 @@ from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.audit.replay")
 
-BATCH = 1000
-"""Records per store transaction: fewer, larger transactions than the live consumer's 500."""
-
 PARALLEL_FROM = 5000
 """From this many records on (and with a second core), a worker process verifies them: below
 it, starting the worker (~1-2 s of imports) costs more than it saves."""
-
-REGISTRY_VERSION = 0
-"""A replay's registry never changes (the cut's): the worker is sent it once."""
 
 FETCH_BYTES = 256 * 1024
 """The most one fetch takes of one partition. The merge (``LogReader.read_merged``) queues about
@@ -130,83 +123,6 @@ class ReplayResult:
         }
 
 
-class Feeder:
-    """Hands the kept records to ``ViewSync`` in store-sized batches.
-
-    With a ``VerifyPool``, as the live consumer does (``consumers.pipeline``): each batch is
-    sent to the worker as it fills, and applied with its verdicts once the batch before it is
-    applied, so that the worker verifies one batch while this process applies the other. A
-    batch whose verdicts fail (the worker died, hung, or refused it) is verified here.
-    """
-
-    def __init__(self, sync: ViewSync, control: WholeLog, result: ReplayResult,
-                 snapshot: Snapshot, verifier: tuple[VerifyPool, Registry] | None = None) -> None:
-        self.sync, self.control, self.result = sync, control, result
-        self.next_offset = {tp: snapshot.start[tp] for tp in snapshot.end}
-        self.pending: list[RawRecord] = []
-        self.verifier = verifier
-        self.waiting: tuple[list[RawRecord], asyncio.Future[list[Verdict]] | None] | None = None
-        """The batch sent to the worker and not applied yet."""
-
-    async def add(self, records: list[RawRecord]) -> None:
-        self.pending += records
-        while len(self.pending) >= BATCH:
-            chunk, self.pending = self.pending[:BATCH], self.pending[BATCH:]
-            await self._take(chunk)
-
-    async def flush(self) -> None:
-        if self.pending:
-            chunk, self.pending = self.pending, []
-            await self._take(chunk)
-        if self.waiting is not None:
-            waiting, self.waiting = self.waiting, None
-            await self._apply(*waiting)
-
-    async def _take(self, chunk: list[RawRecord]) -> None:
-        verdicts = self._send(chunk)
-        if self.waiting is not None:
-            waiting, self.waiting = self.waiting, None
-            await self._apply(*waiting)
-        self.waiting = (chunk, verdicts)
-
-    def _send(self, chunk: list[RawRecord]) -> asyncio.Future[list[Verdict]] | None:
-        """The chunk's verdicts to come from the worker; ``None`` while it is still starting
-        (this process verifies the chunk meanwhile) or if it cannot take it."""
-        if self.verifier is None:
-            return None
-        pool, registry = self.verifier
-        pool.start()  # a new worker if the last one was lost
-        if not pool.ready:
-            return None
-        try:
-            return pool.submit(chunk, registry, REGISTRY_VERSION)
-        except Exception as exc:  # noqa: BLE001 - any failure: this process verifies the batch
-            pool.lost(exc)
-            return None
-
-    async def _verdicts(self, future: asyncio.Future[list[Verdict]] | None
-                        ) -> list[Verdict] | None:
-        if future is None or self.verifier is None:
-            return None
-        try:
-            return await asyncio.wait_for(future, VERDICT_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - died, hung, refused: verified here instead
-            self.verifier[0].lost(exc)
-            return None
-
-    async def _apply(self, chunk: list[RawRecord],
-                     future: asyncio.Future[list[Verdict]] | None) -> None:
-        verdicts = await self._verdicts(future)
-        for tp in {(r.topic, r.partition) for r in chunk}:
-            # records left out (another subject, a later time) are no hole in the log
-            self.sync.positioned(*tp, self.next_offset[tp])
-        outcome = await self.sync.apply(chunk, self.control, verdicts)
-        self.result.applied += outcome.applied
-        self.result.rejected += outcome.rejected
-        for r in chunk:
-            self.next_offset[(r.topic, r.partition)] = r.offset + 1
-
-
 def _event_time(record: RawRecord) -> datetime | None:
     for name, raw in record.headers:
         if name == "ce_time" and raw is not None:
@@ -224,6 +140,18 @@ def _keep(record: RawRecord, as_of: datetime | None, subject: bytes | None) -> b
         return True
     moment = _event_time(record)
     return moment is None or moment <= as_of
+
+
+def _started(pool: VerifyPool) -> VerifyPool | None:
+    """``pool`` with its worker starting, or ``None`` (verify in this process) if it cannot
+    start one (no semaphores, no memory, no processes left)."""
+    try:
+        pool.start()
+    except Exception as exc:  # noqa: BLE001 - any reason: the replay verifies in-process
+        log.warning("replay_worker_not_started", error=repr(exc)[:300])
+        pool.close(grace_s=0.0)
+        return None
+    return pool
 
 
 def _in_worker(workers: int | None, records: int) -> bool:
@@ -281,16 +209,15 @@ async def replay(
                                       snapshot.partition_counts(), time_bounds)
             total = sum(cut[tp] - snapshot.start[tp] for tp in cut if tp[0] in topics.shared)
             if _in_worker(workers, total):
-                pool = VerifyPool(anchors, mapping, snapshot.partition_counts(),
-                                  time_bounds or TimeBounds())
-                pool.start()
+                pool = _started(VerifyPool(anchors, mapping, snapshot.partition_counts(),
+                                           time_bounds or TimeBounds()))
             dead = RecordedRejections()
             # A replay of one subject or up to a moment leaves out records of the same sources
             # on purpose: their chains are judged by `audit verify`, not held here.
             sync = ViewSync(store, stage, dead, chains=as_of is None and subject is None)
             control = WholeLog(snapshot)
             result = ReplayResult(digest=Digest("", {}), as_of=as_of, subject=subject)
-            feeder = Feeder(sync, control, result, snapshot,
+            feeder = Feeder(sync, control, snapshot.start,
                             None if pool is None else (pool, registry))
             # In the order the log was written: a source's chain crosses partitions, and read
             # partition after partition, most events would wait, held, for their predecessor.
@@ -301,6 +228,7 @@ async def replay(
                 await feeder.add(kept)
                 progress(result.records, total)
             await feeder.flush()
+            result.applied, result.rejected = feeder.applied, feeder.rejected
         if control.seeks:
             log.error("replay_seek_requested", seeks=len(control.seeks))
         result.digest = await digest(store)

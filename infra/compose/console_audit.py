@@ -82,7 +82,8 @@ class LogAudit:
             url = f"sqlite:///{Path(folder) / 'replay.sqlite'}"
             result = await replay(self.kafka, self.anchors, url, topics=self.topics,
                                   as_of=end_of_day(day), include_late=late,
-                                  timeout_s=self.timeout_s, time_bounds=self.bounds)
+                                  timeout_s=self.timeout_s, time_bounds=self.bounds,
+                                  workers=0)
             views = ViewStore(url)
             try:
                 await views.open()

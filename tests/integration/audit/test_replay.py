@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from aiokafka.admin import NewTopic
 
+import consumers.audit.feeder as feeder_module
 import consumers.audit.replay as replay_module
 from consumers.audit.replay import ReplayResult, replay
 from consumers.config import ViewsConfig, ViewTopics
@@ -152,14 +153,14 @@ async def test_a_replay_verified_in_a_worker_equals_one_verified_here(
     monkeypatch.setattr(VerifyPool, "start", started)
     if starting:  # its imports never end: every batch is verified here
         monkeypatch.setattr(VerifyPool, "ready", property(lambda self: False))
-    monkeypatch.setattr(replay_module, "BATCH", 10)  # many batches: the worker runs one ahead
+    monkeypatch.setattr(feeder_module, "BATCH", 10)  # many batches: the worker runs one ahead
     sent: list[int] = []
     lost: list[BaseException] = []
     submit, forget = VerifyPool.submit, VerifyPool.lost
 
-    def counted(self, records, registry, version):
+    def counted(self, records, registry, version, **options):
         sent.append(len(records))
-        return submit(self, records, registry, version)
+        return submit(self, records, registry, version, **options)
 
     def noted(self, exc, generation=None):
         lost.append(exc)
@@ -182,37 +183,70 @@ async def test_a_replay_verified_in_a_worker_equals_one_verified_here(
     assert _outcome(there) == _outcome(here)
 
 
-class _DeadWorker(VerifyPool):
-    """A worker whose every batch fails, as one that died would; nothing is started."""
+class _FailingWorker(VerifyPool):
+    """A stand-in worker that fails as ``mode`` says; none is started. Like ``VerifyPool``, a
+    lost worker is replaced (a new generation) at the next ``start``."""
 
-    failures: ClassVar[list[BaseException]] = []
+    mode: ClassVar[str] = ""
+    calls: ClassVar[list[tuple[str, int | None]]] = []
 
-    ready = True
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.alive = False
+
+    @property
+    def ready(self) -> bool:
+        return self.alive
 
     def start(self) -> None:
-        pass
+        if self.mode == "start fails":
+            raise OSError(28, "no semaphores")
+        if not self.alive:
+            self.generation += 1
+            self.alive = True
+            self.calls.append(("started", self.generation))
 
-    def submit(self, records, registry, version):
-        failed = asyncio.get_running_loop().create_future()
-        failed.set_exception(BrokenProcessPool("the worker died"))
-        return failed
+    def submit(self, records, registry, version, *, restart=True):
+        assert restart is False  # a dead worker is the replay's to replace, not submit's
+        if self.mode == "refused":
+            raise BrokenProcessPool("the worker died while idle")
+        verdicts = asyncio.get_running_loop().create_future()
+        if self.mode == "cancelled":
+            verdicts.cancel()
+        else:
+            verdicts.set_exception(BrokenProcessPool("the worker died"))
+        return verdicts
 
-    def lost(self, exc, generation=None):
-        self.failures.append(exc)
+    def lost(self, exc, generation=None) -> None:
+        self.calls.append(("lost", generation))
+        if generation is None or generation == self.generation:
+            self.alive = False
 
-    def close(self, grace_s=5.0):
-        pass
+    def close(self, grace_s=5.0) -> None:
+        self.alive = False
 
 
+@pytest.mark.parametrize("mode", ["verdicts fail", "cancelled", "refused", "start fails"])
 async def test_a_replay_whose_worker_fails_verifies_here_and_ends_the_same(
-    bus, parties, raw, tmp_path, monkeypatch
+    bus, parties, raw, tmp_path, monkeypatch, mode
 ):
+    """Whatever the worker does, the replay ends as one verified here; a failing worker is
+    replaced at most ``WORKER_FAILURES`` times, each counted once however many of its batches
+    fail with it, and then the replay verifies the rest itself."""
     await _tampered(bus, parties, raw)
-    monkeypatch.setattr(replay_module, "BATCH", 10)
-    monkeypatch.setattr(replay_module, "VerifyPool", _DeadWorker)
-    _DeadWorker.failures.clear()
+    monkeypatch.setattr(feeder_module, "BATCH", 10)
+    monkeypatch.setattr(replay_module, "VerifyPool", _FailingWorker)
+    monkeypatch.setattr(_FailingWorker, "mode", mode)
+    _FailingWorker.calls.clear()
     here = await _replay(bus, parties, tmp_path, workers=0)
     failed = await _replay(bus, parties, tmp_path, workers=1)
-    assert len(_DeadWorker.failures) == -(-failed.records // 10)  # each batch, then verified here
-    assert all(isinstance(f, BrokenProcessPool) for f in _DeadWorker.failures)
     assert _outcome(failed) == _outcome(here)
+    started = [g for what, g in _FailingWorker.calls if what == "started"]
+    lost = [g for what, g in _FailingWorker.calls if what == "lost"]
+    if mode == "start fails":
+        assert _FailingWorker.calls == []
+        return
+    batches = -(-failed.records // 10)
+    assert batches > 4 * feeder_module.WORKER_FAILURES  # so most came after it was given up
+    assert started == list(range(1, feeder_module.WORKER_FAILURES + 1))
+    assert set(lost) == set(started)  # each failure named its own worker
