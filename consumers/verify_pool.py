@@ -104,6 +104,13 @@ def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
     return [_stage.check(StoredRecord(*row)) for row in rows]
 
 
+def _retrieved(verdicts: asyncio.Future[list[Verdict]]) -> None:
+    """Mark a failure as seen: verdicts given up on (timed out, or their worker replaced) fail
+    later with nobody awaiting them, and asyncio would log each as never retrieved."""
+    if not verdicts.cancelled():
+        verdicts.exception()
+
+
 def row_of(record: RawRecord) -> Row:
     return (record.topic, record.partition, record.offset, record.key, record.value,
             tuple(record.headers), getattr(record, "timestamp", -1),
@@ -170,7 +177,9 @@ class VerifyPool:
                     raise
                 continue
             self._sent = version
-            return asyncio.wrap_future(future)
+            verdicts = asyncio.wrap_future(future)
+            verdicts.add_done_callback(_retrieved)
+            return verdicts
         raise AssertionError("unreachable")  # pragma: no cover
 
     def lost(self, exc: BaseException, generation: int | None = None) -> None:

@@ -24,6 +24,38 @@ HASH = 32
 _NONE = bytes(HASH)
 
 
+class Ints:
+    """A column of integers: an ``array`` of 64-bit ones, with the rare larger one aside (an
+    envelope's sequence may have 20 digits: up to 10**20 - 1, past 2**63)."""
+
+    __slots__ = ("big", "values")
+    _ASIDE = -(2**63)
+    """Marks a value kept in ``big``: no record's sequence is negative."""
+
+    def __init__(self) -> None:
+        self.values: array[int] = array("q")
+        self.big: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int) -> int:
+        value = self.values[index]
+        return self.big[index] if value == self._ASIDE else value
+
+    def append(self, value: int) -> None:
+        if self._ASIDE < value < 2**63:
+            self.values.append(value)
+        else:
+            self.big[len(self.values)] = value
+            self.values.append(self._ASIDE)
+
+    def extend(self, other: Ints) -> None:
+        base = len(self.values)
+        self.values.extend(other.values)
+        self.big.update((base + i, value) for i, value in other.big.items())
+
+
 def _raw(hex_hash: str) -> bytes:
     return bytes.fromhex(hex_hash) if hex_hash else _NONE
 
@@ -43,7 +75,7 @@ class Columns:
         self.partition: array[int] = array("I")
         self.offset: array[int] = array("q")
         self.timestamp: array[int] = array("q")
-        self.sequence: array[int] = array("q")
+        self.sequence = Ints()
         self.standing: array[int] = array("B")
         self.links = bytearray()
         """``2 * HASH`` bytes per record: its prevhash, then its hash (zeros for a record that

@@ -69,6 +69,10 @@ def _fields(ce_type: str) -> frozenset[str]:
     return frozenset(f for f in (step.named_by, step.claims, step.keeps) if f is not None)
 
 
+class Column(Protocol):
+    def __getitem__(self, index: int, /) -> int: ...
+
+
 class Records(Protocol):
     """The inspected records of a snapshot, column by column (``consumers.audit.columns``)."""
 
@@ -77,7 +81,7 @@ class Records(Protocol):
     @property
     def offset(self) -> Sequence[int]: ...
     @property
-    def sequence(self) -> Sequence[int]: ...
+    def sequence(self) -> Column: ...
     @property
     def event_id(self) -> Sequence[str]: ...
     @property

@@ -323,3 +323,15 @@ def test_columns_give_back_each_record_as_inspected(log):
     joined.extend(Columns(backwards))
     assert joined.topics[0] == items[0].topic
     assert [joined.row(i) for i in range(len(joined))] == items[:1] + backwards
+
+
+def test_a_twenty_digit_sequence_is_judged_not_a_crash(log):
+    """An envelope's sequence may have 20 digits (past a 64-bit integer): the audit keeps the
+    number as it is and judges it, here a gap from the source's last event."""
+    huge = 10**20 - 1
+    last = log.links[f"{pa.FIRM_A}/app"].sequence
+    rec = log.publish(pa.FIRM_A, _project(903), T, sequence=huge)
+    found = _only(_audit(log))
+    assert (found.kind, found.offset) == (Kind.SEQUENCE_GAP, rec.offset)
+    assert f"jumps from sequence {last} " in found.reason
+    assert f"to {huge}: {huge - last - 1} event(s) missing" in found.reason

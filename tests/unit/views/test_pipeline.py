@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
+import consumers.verify_pool as verify_pool_module
 from consumers.digest import digest
 from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.pipeline import INLINE_MAX, Pipeline
@@ -637,3 +639,24 @@ async def test_a_partition_sought_loses_its_place_in_time() -> None:
     got = await consumer.getmany(timeout_ms=0, max_records=40)
     assert a in got  # its old place forgotten: taken, in step with "t"-0
     assert got[a][0].offset == 0
+
+
+@pytest.mark.parametrize("marked", [True, False])
+async def test_verdicts_given_up_on_fail_without_an_unretrieved_error(marked):
+    """Verdicts nobody awaits any more (timed out, their worker replaced) fail later; the
+    futures ``VerifyPool.submit`` returns mark that failure seen, so asyncio logs nothing."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        verdicts = loop.create_future()
+        if marked:
+            verdicts.add_done_callback(verify_pool_module._retrieved)
+        verdicts.set_exception(RuntimeError("the worker died"))
+        await asyncio.sleep(0)  # the done callbacks run
+        del verdicts
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert [e["message"] for e in errors] == ([] if marked
+                                               else ["Future exception was never retrieved"])
