@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from consumers.audit.columns import CODE, STANDINGS, Columns
 from consumers.audit.findings import Finding, Kind
@@ -110,16 +112,9 @@ class ChainJudge:
 
     def _deduplicate(self, own: array[int]) -> list[int]:
         """The first of each (source, id) in log order; later copies are findings."""
-        c, first = self.cols, self.first_by_id
-        copies: dict[tuple[str, str], list[int]] = {}
-        for i in own:
-            source, event_id = c.source[i], c.event_id[i]
-            ids = first.get(source)
-            if ids is None:
-                ids = first[source] = {}
-            held = ids.setdefault(event_id, i)
-            if held != i:
-                copies.setdefault((source, event_id), [held]).append(i)
+        c = self.cols
+        first, copies = _first_per_source(c, own, c.event_id)
+        self.first_by_id = first
         for (source, event_id), group in copies.items():
             earliest, *later = sorted(group, key=self._log_order)
             first[source][event_id] = earliest
@@ -139,16 +134,7 @@ class ChainJudge:
     def _pick_links(self, unique: list[int]) -> None:
         """One event per (source, sequence): the one the next link points to, else the first."""
         c = self.cols
-        places: dict[str, dict[int, int]] = {}
-        contested: dict[tuple[str, int], list[int]] = {}
-        for i in unique:
-            source, sequence = c.source[i], c.sequence[i]
-            by_sequence = places.get(source)
-            if by_sequence is None:
-                by_sequence = places[source] = {}
-            held = by_sequence.setdefault(sequence, i)
-            if held != i:
-                contested.setdefault((source, sequence), [held]).append(i)
+        places, contested = _first_per_source(c, unique, c.sequence)
         for source in list(places):
             by_sequence = places.pop(source)
             sequences = sorted(by_sequence)
@@ -222,6 +208,32 @@ class ChainJudge:
                 else:
                     reason = f"{reason}; {claim}"
             self.findings.append(finding(c, i, kind, reason))
+
+
+K = TypeVar("K", bound=Hashable)
+K_co = TypeVar("K_co", covariant=True)
+
+
+class _Keys(Protocol[K_co]):
+    def __getitem__(self, index: int, /) -> K_co: ...
+
+
+def _first_per_source(
+    cols: Columns, indexes: Iterable[int], key: _Keys[K],
+) -> tuple[dict[str, dict[K, int]], dict[tuple[str, K], list[int]]]:
+    """Per source, the first of ``indexes`` with each ``key`` (an event id, a sequence), and
+    apart, every group of records that share a source and key (the first included)."""
+    first: dict[str, dict[K, int]] = {}
+    shared: dict[tuple[str, K], list[int]] = {}
+    for i in indexes:
+        source, value = cols.source[i], key[i]
+        held_by_key = first.get(source)
+        if held_by_key is None:
+            held_by_key = first[source] = {}
+        held = held_by_key.setdefault(value, i)
+        if held != i:
+            shared.setdefault((source, value), [held]).append(i)
+    return first, shared
 
 
 def _link_reason(

@@ -156,6 +156,11 @@ class Columns:
         corrects, cleared, replaced = self.corrections.get(index, (None, False, ()))
         return Life(subject, ce_type, said, corrects, cleared, replaced)
 
+    def indexes_of(self, standing: Standing) -> Iterator[int]:
+        """The records of ``standing``, in the order appended."""
+        code = CODE[standing]
+        return (i for i, got in enumerate(self.standing) if got == code)
+
     def standing_of(self, index: int) -> Standing:
         return STANDINGS[self.standing[index]]
 

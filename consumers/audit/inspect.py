@@ -178,7 +178,7 @@ class Inspector:
             if not decision.allowed:
                 standing, reason = Standing.UNAUTHORISED, decision.reason
         life = self._life(env) if standing is Standing.AUTHENTIC else None
-        seen = Inspected(self._one(t), p, o, ts, env.id, self._one(env.source), env.sequence,
+        seen = Inspected(t, p, o, ts, env.id, self._one(env.source), env.sequence,
                          env.prevhash, digest, standing, reason, life)
         return seen, env
 
@@ -190,6 +190,6 @@ class Inspector:
 
     def _one(self, value: H) -> H:
         """One object for every equal ``value`` this inspector has seen: a slice's results
-        then pickle each topic, source, subject and reading once, and the parent holding
-        every record's ``Inspected`` keeps one copy of each."""
+        then pickle each source, subject and reading once, and the parent holding every
+        record's columns keeps one copy of each (``Columns`` indexes the topics itself)."""
         return self._shared.setdefault(value, value)  # type: ignore[return-value]

@@ -14,7 +14,6 @@ left out. For a consumer that was keeping up, that is exactly the live view at T
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ from typing import Any
 import structlog
 
 from consumers.audit.feeder import Feeder
+from consumers.audit.pool import default_workers
 from consumers.audit.records import AuditTopics, RawRecord
 from consumers.audit.snapshot import TP, LogReader, Snapshot
-from consumers.audit.verify import fold_registry
+from consumers.audit.verify import PARALLEL_FROM, fold_registry
 from consumers.digest import Digest, digest
 from consumers.dlq import DeadLetterQueue
 from consumers.holding import held_records
@@ -40,10 +40,6 @@ from transport.access import KafkaAccess
 from transport.kafka import TopicPartition
 
 log = structlog.get_logger("consumers.audit.replay")
-
-PARALLEL_FROM = 5000
-"""From this many records on (and with a second core), a worker process verifies them: below
-it, starting the worker (~1-2 s of imports) costs more than it saves."""
 
 FETCH_BYTES = 256 * 1024
 """The most one fetch takes of one partition. The merge (``LogReader.read_merged``) queues about
@@ -157,8 +153,7 @@ def _started(pool: VerifyPool) -> VerifyPool | None:
 def _in_worker(workers: int | None, records: int) -> bool:
     if workers is not None:
         return workers > 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return records >= PARALLEL_FROM and (cores or 1) > 1
+    return records >= PARALLEL_FROM and default_workers() > 1
 
 
 async def _cut(reader: LogReader, snapshot: Snapshot, as_of: datetime | None,

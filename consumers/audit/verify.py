@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from consumers.audit.chains import ChainJudge
-from consumers.audit.columns import CODE, Columns
+from consumers.audit.columns import Columns
 from consumers.audit.completeness import judge, no_checkpoints
 from consumers.audit.findings import Completeness, Finding, Kind, VerifyReport
 from consumers.audit.inspect import Inspector, Standing
@@ -202,9 +202,8 @@ def conclude(
     findings = findings + judge.judge()
     events, sources = sum(len(chain) for chain in judge.chains.values()), len(judge.chains)
     del judge  # its dicts hold an entry per record: gone before the lifecycle pass
-    authentic = CODE[Standing.AUTHENTIC]
-    findings += LifecycleJudge().judge(inspected, inspected.in_log_order(
-        i for i, code in enumerate(inspected.standing) if code == authentic))
+    findings += LifecycleJudge().judge(
+        inspected, inspected.in_log_order(inspected.indexes_of(Standing.AUTHENTIC)))
     findings.sort(key=lambda f: (f.topic, f.partition, f.offset, f.kind.value))
     report = VerifyReport(
         records=len(inspected),
