@@ -24,6 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,6 +91,10 @@ def _start_worker(spec: StageSpec, setup: Callable[[], object] | None, parent: i
                      daemon=True).start()
     if setup is not None:
         setup()
+    else:
+        # structlog's default writes to stdout, which may be a command's JSON (the worker
+        # inherits it): logs go to stderr, as every process's of this project do
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
 
 
 def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:

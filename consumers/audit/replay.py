@@ -176,12 +176,15 @@ async def replay(
     on_progress: Callable[[int, int], None] | None = None,
     time_bounds: TimeBounds | None = None,
     workers: int | None = None,
+    worker_setup: Callable[[], object] | None = None,
 ) -> ReplayResult:
     """Rebuild the views into the (empty) store at ``store_url`` and digest them.
 
     ``workers``: 0 verifies every record in this process; any other number verifies them in
     one worker process while this one applies (the fold is sequential: more would wait);
-    ``None`` does so from ``PARALLEL_FROM`` records on, given a second core."""
+    ``None`` does so from ``verify.PARALLEL_FROM`` records on (below, the worker's start
+    costs more than it saves), given a second core. ``worker_setup`` runs first in that worker
+    (the composition root passes its logging setup)."""
     topics = topics or AuditTopics()
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _done, _total: None)
@@ -205,7 +208,7 @@ async def replay(
             total = sum(cut[tp] - snapshot.start[tp] for tp in cut if tp[0] in topics.shared)
             if _in_worker(workers, total):
                 pool = _started(VerifyPool(anchors, mapping, snapshot.partition_counts(),
-                                           time_bounds or TimeBounds()))
+                                           time_bounds or TimeBounds(), worker_setup))
             dead = RecordedRejections()
             # A replay of one subject or up to a moment leaves out records of the same sources
             # on purpose: their chains are judged by `audit verify`, not held here.

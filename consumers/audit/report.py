@@ -157,8 +157,10 @@ async def audit_report(
     standards: Standards | None = None, projects_limit: int | None = 50,
     workers: int | None = None, timeout_s: float = 15.0,
     on_progress: Progress | None = None, time_bounds: TimeBounds | None = None,
+    worker_setup: Callable[[], object] | None = None,
 ) -> tuple[Report, ReplayResult]:
-    """Verify the log, replay it into a scratch store, and build the report from that."""
+    """Verify the log, replay it into a scratch store, and build the report from that;
+    ``worker_setup`` runs first in the replay's verify worker (logging)."""
     anchors = list(trust_anchor)
     progress = on_progress or (lambda _phase, _done, _total: None)
     verified = await verify_log(kafka, anchors, topics=topics, workers=workers,
@@ -169,6 +171,7 @@ async def audit_report(
         replayed = await replay(kafka, anchors, url, topics=topics, as_of=as_of,
                                 include_late=include_late, timeout_s=timeout_s,
                                 time_bounds=time_bounds, workers=workers,
+                                worker_setup=worker_setup,
                                 on_progress=lambda d, t: progress("replaying", d, t))
         store = ViewStore(url)
         try:

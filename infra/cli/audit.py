@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,6 +91,13 @@ def audit_topics(overrides: list[str] | None) -> AuditTopics:
             fail(f"--topic {item!r}: give ROLE=NAME with ROLE one of {', '.join(ROLES)}")
         topics = replace(topics, **{role: name})
     return topics
+
+
+def worker_logging(settings: Settings) -> Callable[[], object]:
+    """The replay's verify worker logs as this command does (level, format, to stderr)."""
+    from infra.logging import configure_logging  # noqa: PLC0415 - loaded with the command
+
+    return partial(configure_logging, settings.log_level or "warning", settings.log_format)
 
 
 def connection(settings: Settings) -> tuple[KafkaAccess, list[bytes]]:
@@ -199,7 +207,8 @@ def replay(
         result = await rebuild(kafka, anchors, url, topics=topics, as_of=moment,
                                subject=subject, include_late=include_late,
                                timeout_s=settings.client_timeout_s, on_progress=on_progress,
-                               time_bounds=time_bounds(settings), workers=workers)
+                               time_bounds=time_bounds(settings), workers=workers,
+                               worker_setup=worker_logging(settings))
         views = ViewStore(url)
         try:
             await views.open()
@@ -283,7 +292,7 @@ def report(
             kafka, anchors, topics=topics, as_of=moment, include_late=include_late,
             standards=standards, projects_limit=projects, workers=workers,
             timeout_s=settings.client_timeout_s,
-            time_bounds=time_bounds(settings),
+            time_bounds=time_bounds(settings), worker_setup=worker_logging(settings),
             on_progress=lambda _phase, done, total: on_progress(done, total)))
     written: list[Path] = []
     if out is not None:

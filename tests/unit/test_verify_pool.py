@@ -1,0 +1,40 @@
+"""The verify worker is a process of its own: what it logs must not land on its parent's stdout,
+which may be a command's JSON (``emining audit replay --json``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROGRAM = textwrap.dedent("""
+    import asyncio
+    from consumers.audit.records import RawRecord
+    from consumers.verify_pool import VerifyPool
+    from schemas.registry import Registry
+    from schemas.timing import TimeBounds
+
+    async def main() -> None:
+        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds())
+        garbage = RawRecord("t", 0, 0, 0, b"k", b"{}", (("ce_id",),))  # a header, no value
+        try:
+            verdicts = await pool.submit([garbage], Registry(), 1)
+        finally:
+            pool.close()
+        print("verdict", verdicts[0].reason.value)
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+""")
+
+
+def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path):
+    script = tmp_path / "pool.py"
+    script.write_text(PROGRAM)
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
+    assert done.stdout == "verdict malformed\n"
+    assert "record_unparseable" in done.stderr
