@@ -38,3 +38,38 @@ def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path):
                           text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
     assert done.stdout == "verdict malformed\n"
     assert "record_unparseable" in done.stderr
+
+
+LOADED = textwrap.dedent("""
+    import asyncio
+    import sys
+    from consumers.verify_pool import VerifyPool
+    from schemas.registry import Registry
+    from schemas.timing import TimeBounds
+
+    HEAVY = ("sqlalchemy", "faststream", "fastapi", "consumers.holding", "consumers.fold",
+             "consumers.store", "consumers.runner")
+
+    def report() -> None:  # the worker's setup: what it loaded to verify
+        print("worker loaded", sorted(m for m in HEAVY if m in sys.modules), file=sys.stderr)
+
+    async def main() -> None:
+        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(), report)
+        try:
+            await pool.submit([], Registry(), 1)
+        finally:
+            pool.close()
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+""")
+
+
+def test_the_worker_loads_no_store_or_consumer_modules_to_verify(tmp_path):
+    # it only verifies: the store's and the consumer's modules (SQLAlchemy, FastStream, the
+    # holding and the fold) cost it ~40 MB of its RSS when they came along
+    script = tmp_path / "loaded.py"
+    script.write_text(LOADED)
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
+    assert "worker loaded []" in done.stderr, done.stderr[-2000:]

@@ -15,12 +15,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from consumers.alerts.clock import SystemClock
-from consumers.runner import run_views
 from infra.logging import configure_logging
-from tests.integration.alerts.pipeline import plugin
 from tests.integration.views.consumer_main import decode
-from transport import eventloop
+
+# The consumer's own modules are imported in ``_main``: its verify worker (a spawned process)
+# imports this module again as its main, and would otherwise load the whole consumer.
 
 DELIVERY_PROCESS = "EMINING_TEST_DELIVERY_PROCESS"
 """``1``: the delivery in a process of its own (``EMINING_ALERTS_DELIVERY_PROCESS=true``); else
@@ -31,6 +30,10 @@ production, where the timer does not compete with the batches every 200 ms)."""
 
 
 async def _main(config_json: str, state: Path) -> None:
+    from consumers.alerts.clock import SystemClock  # noqa: PLC0415 - see the imports above
+    from consumers.runner import run_views  # noqa: PLC0415
+    from tests.integration.alerts.pipeline import plugin  # noqa: PLC0415
+
     config = decode(config_json)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -49,5 +52,7 @@ def log_level() -> str:
 
 
 if __name__ == "__main__":
+    from transport import eventloop
+
     configure_logging(log_level(), "json")
     eventloop.run(_main(sys.argv[1], Path(sys.argv[2])))

@@ -18,18 +18,18 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from consumers.alerts.clock import ManualClock
-from consumers.alerts.config import AlertConfig
-from consumers.alerts.plugin import AlertsPlugin
 from consumers.config import ViewsConfig, ViewTopics
-from consumers.runner import run_views
-from infra.logging import configure_logging
 from schemas.timing import TimeBounds
-from tests.integration.views import scenario
-from transport import eventloop
 from transport.access import KafkaAccess
+
+if TYPE_CHECKING:
+    from consumers.alerts.plugin import AlertsPlugin
+
+# The consumer's own modules are imported where they are used, not here: its verify worker
+# (``consumers.verify_pool``, a spawned process) imports this module again as its main, and
+# would otherwise load the whole consumer (~40 MB) to verify records.
 
 
 def encode(config: ViewsConfig) -> str:
@@ -59,12 +59,19 @@ ALERTS_CLOCK = "EMINING_TEST_CONSUMER_ALERTS"
 def alerts_plugin(at: str) -> AlertsPlugin:
     """The alerts plugin as the scale-out test runs it: rules, outbox and deadline timer, on a
     clock that never moves (so every run raises the same alerts), no delivery workers."""
+    from consumers.alerts.clock import ManualClock  # noqa: PLC0415 - see the imports above
+    from consumers.alerts.config import AlertConfig  # noqa: PLC0415
+    from consumers.alerts.plugin import AlertsPlugin  # noqa: PLC0415
+    from tests.integration.views import scenario  # noqa: PLC0415
+
     clock = ManualClock(datetime.fromisoformat(at))
     config = AlertConfig(customs=(scenario.CUSTOMS,), facilitation=(), border=())
     return AlertsPlugin(config, clock, None, timer_interval_s=0.2)
 
 
 async def _main(config: ViewsConfig) -> None:
+    from consumers.runner import run_views  # noqa: PLC0415 - see the imports above
+
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     at = os.environ.get(ALERTS_CLOCK)
@@ -72,5 +79,8 @@ async def _main(config: ViewsConfig) -> None:
 
 
 if __name__ == "__main__":
+    from infra.logging import configure_logging
+    from transport import eventloop
+
     configure_logging(os.environ.get("EMINING_TEST_CONSUMER_LOG", "warning"), "json")
     eventloop.run(_main(decode(sys.argv[1])))
