@@ -42,7 +42,9 @@ def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path):
 
 LOADED = textwrap.dedent("""
     import asyncio
+    import atexit
     import sys
+    from consumers.audit.records import RawRecord
     from consumers.verify_pool import VerifyPool
     from schemas.registry import Registry
     from schemas.timing import TimeBounds
@@ -50,15 +52,20 @@ LOADED = textwrap.dedent("""
     HEAVY = ("sqlalchemy", "faststream", "fastapi", "consumers.holding", "consumers.fold",
              "consumers.store", "consumers.runner")
 
-    def report() -> None:  # the worker's setup: what it loaded to verify
+    def report() -> None:  # what the worker loaded, once it verified (at its exit)
         print("worker loaded", sorted(m for m in HEAVY if m in sys.modules), file=sys.stderr)
 
+    def setup() -> None:
+        atexit.register(report)
+
     async def main() -> None:
-        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(), report)
+        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(), setup)
+        garbage = RawRecord("t", 0, 0, 0, b"k", b"{}", (("ce_id", b"x"),))
         try:
-            await pool.submit([], Registry(), 1)
+            verdicts = await pool.submit([garbage], Registry(), 1)
         finally:
             pool.close()
+        print("verdict", verdicts[0].reason.value)
 
     if __name__ == "__main__":
         asyncio.run(main())
@@ -72,4 +79,5 @@ def test_the_worker_loads_no_store_or_consumer_modules_to_verify(tmp_path):
     script.write_text(LOADED)
     done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
+    assert done.stdout == "verdict missing_header\n"  # it was verified there
     assert "worker loaded []" in done.stderr, done.stderr[-2000:]
