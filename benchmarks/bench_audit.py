@@ -14,12 +14,14 @@ machine may be shared, and CPU time says what an idle machine would do. Like eve
 it uses ``--bootstrap`` (credential from ``EMINING_KAFKA_*``), else ``EMINING_KAFKA_BOOTSTRAP``,
 else starts a throwaway broker of its own (``--reuse`` needs the broker of the run it reuses).
 
-The peak RSS is noted after each phase (``peak_rss_mb``: ``after_publish``, ``after_verify``,
-``process`` at the end, ``workers``: the largest verify worker, sampled from ``/proc`` as
-verify runs), so a run that publishes shows
-what the publishing left behind; ``--reuse`` runs audit alone. ``--profile DIR`` runs verify and
-replay under cProfile (``DIR/verify.prof``: this process only, so with ``--workers 0`` every
-event's inspection is in it; ``DIR/replay.prof``); ``python -m benchmarks.profiles FILE``.
+Verify and replay each run in a process of their own, as ``emining audit verify`` and
+``emining audit replay`` do (this benchmark started again with ``--reuse --phase verify`` or
+``replay``), so that their peak RSS (``peak_rss_mb``: ``verify`` and ``replay``, each the
+process's ``VmHWM``, and ``verify_workers`` / ``replay_workers``, the largest of its worker
+processes, sampled from ``/proc``) is theirs and not the publishing's, which this process keeps
+(``after_publish``). ``--profile DIR`` runs verify and replay under cProfile (``DIR/verify.prof``:
+that process only, so with ``--workers 0`` every event's inspection is in it;
+``DIR/replay.prof``); ``python -m benchmarks.profiles FILE``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import contextlib
 import cProfile
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,9 +47,7 @@ from benchmarks.bench_views import raw_consume
 from benchmarks.output import (
     add_json_out,
     broker,
-    children_peak_rss_mb,
     exit_on_sigterm,
-    own_peak_rss_mb,
     peak_rss_mb,
     print_json,
     quiet_logging,
@@ -59,6 +60,7 @@ from consumers.audit.replay import replay
 from consumers.audit.verify import verify_log
 from schemas.signing import PrivateKey, b64, unb64
 from tests.integration.audit.bus import Bus
+from tests.kafka_support import access_env
 from tests.unit.audit.parties import Parties
 from tests.unit.audit.scenario import story
 from transport import eventloop
@@ -174,40 +176,82 @@ async def _run(kafka: KafkaAccess, args: argparse.Namespace, state: Path) -> dic
         topics, parties, events = _reused(state)
     else:
         topics, parties, events = await publish(kafka, args.events, state)
-    rss: dict[str, float] = {"after_publish": own_peak_rss_mb()}
+    if args.phase == "verify":
+        return await _verify(kafka, args, topics, parties)
+    if args.phase == "replay":
+        return await _replay(kafka, args, topics, parties)
     result: dict[str, Any] = {"events": events, "cpus": os.cpu_count(),
                               "topics": list(topics.all)}
+    rss: dict[str, float] = {"after_publish": peak_rss_mb()}
+    for phase in ("verify", *(() if args.skip_replay else ("replay",))):
+        done = _phase(kafka, args, state, phase)
+        result[phase] = done[phase]
+        rss[phase] = done["peak_rss_mb"]["process"]
+        rss[f"{phase}_workers"] = done["peak_rss_mb"]["workers"]
+    raw = await raw_consume(kafka, list(topics.all), 500)
+    result["raw_aiokafka_json"] = {"records": raw["events"], "seconds": round(raw["seconds"], 2),
+                                   "events_per_s": round(raw["events"] / raw["seconds"])}
+    result["peak_rss_mb"] = rss
+    return result
+
+
+def _phase(kafka: KafkaAccess, args: argparse.Namespace, state: Path,
+           phase: str) -> dict[str, Any]:
+    """``phase`` (verify, replay) of the log in ``state``, in a process of its own."""
+    command = [sys.executable, "-m", "benchmarks.bench_audit", "--reuse", "--state", str(state),
+               "--phase", phase, "--json"]
+    if args.workers is not None:
+        command += ["--workers", str(args.workers)]
+    if args.profile is not None:
+        command += ["--profile", str(args.profile)]
+    out = subprocess.run(command, capture_output=True, text=True, check=False,
+                         env={**os.environ, **access_env(kafka)})
+    if out.returncode != 0:
+        raise RuntimeError(f"audit {phase} failed ({out.returncode}): {out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout))
+
+
+async def _verify(kafka: KafkaAccess, args: argparse.Namespace, topics: AuditTopics,
+                  parties: Parties) -> dict[str, Any]:
+    """``--phase verify``: verify the log; this process's and its workers' peak RSS."""
+    rss: dict[str, float] = {}
     profile: Path | None = args.profile
     with descendants_peak(rss), profiled(profile and profile / "verify.prof"):
         report = await verify_log(kafka, parties.trust_anchor, topics=topics,
                                   workers=args.workers, timeout_s=30.0)
-    rss["after_verify"] = own_peak_rss_mb()
-    result["verify"] = {
+    return {"verify": {
         "records": report.records, "seconds": round(report.seconds, 2),
         "events_per_s": round(report.rate), "ok": report.ok, "findings": len(report.findings),
         "cpu_seconds": round(report.cpu_seconds, 2),
         "events_per_cpu_s": round(report.records / report.cpu_seconds),
-    }
-    if not args.skip_replay:
-        with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder:
-            cpu = time.process_time()
-            with profiled(profile and profile / "replay.prof"):
-                replayed = await replay(kafka, parties.trust_anchor,
-                                        f"sqlite:///{Path(folder) / 'views.sqlite'}",
-                                        topics=topics, timeout_s=30.0)
-            cpu = time.process_time() - cpu
-        result["replay"] = {
-            "records": replayed.records, "applied": replayed.applied,
-            "rejected": replayed.rejected, "seconds": round(replayed.seconds, 2),
-            "events_per_s": round(replayed.records / replayed.seconds),
-            "cpu_seconds": round(cpu, 2), "digest": replayed.digest.sha256,
-        }
-    raw = await raw_consume(kafka, list(topics.all), 500)
-    result["raw_aiokafka_json"] = {"records": raw["events"], "seconds": round(raw["seconds"], 2),
-                                   "events_per_s": round(raw["events"] / raw["seconds"])}
-    rss["workers"] = max(rss.get("workers", 0.0), children_peak_rss_mb())
-    result["peak_rss_mb"] = {**rss, "process": own_peak_rss_mb()}
-    return result
+    }, "peak_rss_mb": _peaks(rss)}
+
+
+async def _replay(kafka: KafkaAccess, args: argparse.Namespace, topics: AuditTopics,
+                  parties: Parties) -> dict[str, Any]:
+    """``--phase replay``: rebuild the views into a scratch SQLite store; peak RSS."""
+    rss: dict[str, float] = {}
+    profile: Path | None = args.profile
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder, descendants_peak(rss):
+        cpu = time.process_time()
+        with profiled(profile and profile / "replay.prof"):
+            replayed = await replay(kafka, parties.trust_anchor,
+                                    f"sqlite:///{Path(folder) / 'views.sqlite'}",
+                                    topics=topics, timeout_s=30.0)
+        cpu = time.process_time() - cpu
+    return {"replay": {
+        "records": replayed.records, "applied": replayed.applied,
+        "rejected": replayed.rejected, "seconds": round(replayed.seconds, 2),
+        "events_per_s": round(replayed.records / replayed.seconds),
+        "cpu_seconds": round(cpu, 2), "digest": replayed.digest.sha256,
+    }, "peak_rss_mb": _peaks(rss)}
+
+
+def _peaks(sampled: dict[str, float]) -> dict[str, float]:
+    """This process's peak RSS and its workers' (``VmHWM``, sampled). Not ``getrusage``: on
+    Linux a process started by another begins with its parent's ``ru_maxrss`` (a phase started
+    from the process that published read 176 MB before doing anything), and so do workers."""
+    return {"process": peak_rss_mb(), "workers": sampled.get("workers", 0.0)}
 
 
 TARGETS = {"verify": {"min_rate": 25_000, "max_rss_mb": 250},
@@ -220,13 +264,15 @@ def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     rss = result["peak_rss_mb"]
     rows = [row("audit", f"audit verify, {result['events']:,} events", unit="events/s",
                 rate=result["verify"]["events_per_s"], raw=raw,
-                rss_mb=max(rss["process"], rss["workers"]), rss_of="process or a worker",
+                rss_mb=max(rss["verify"], rss["verify_workers"]),
+                rss_of="its process or a worker",
                 target=TARGETS["verify"],
                 note=f"{result['verify']['events_per_cpu_s']:,} events per CPU-second")]
     if "replay" in result:
         rows.append(row("audit", f"audit replay, {result['events']:,} events",
                         unit="events/s", rate=result["replay"]["events_per_s"], raw=raw,
-                        rss_mb=rss["process"], rss_of="process", target=TARGETS["replay"]))
+                        rss_mb=max(rss["replay"], rss["replay_workers"]),
+                        rss_of="its process or its worker", target=TARGETS["replay"]))
     return rows
 
 
@@ -239,6 +285,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="audit the previous run's log")
     parser.add_argument("--workers", type=int, default=None, help="default: every core")
     parser.add_argument("--skip-replay", action="store_true", help="time verify only")
+    parser.add_argument("--phase", choices=("all", "verify", "replay"), default="all",
+                        help="run one audit command in this process (how the benchmark runs "
+                             "each in a process of its own; with --reuse)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="cProfile verify and replay into DIR/verify.prof, DIR/replay.prof")
@@ -253,6 +302,9 @@ def main() -> None:
     state.mkdir(parents=True, exist_ok=True)
     with stdout_to_stderr():
         result = eventloop.run(run(args, state))
+    if args.phase != "all":  # one command, for the run that started this process
+        print_json(result)
+        return
     write_json_out(args.json_out, "audit", result, summary(result))
     if args.json:
         print_json(result)

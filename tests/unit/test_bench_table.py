@@ -106,3 +106,20 @@ def test_each_benchmarks_summary_feeds_the_table_with_its_target() -> None:
     assert got == [("view sync, SQLite, 10,000 events", "0.240", True, ()),
                    ("view sync, PostgreSQL, 10,000 events", "0.180", False,
                     ("≥10k events/s",))]
+
+
+def test_the_audit_rows_take_each_commands_own_process_and_workers() -> None:
+    from benchmarks import bench_audit  # noqa: PLC0415 - heavier imports
+
+    result = {
+        "events": 20_000, "raw_aiokafka_json": {"events_per_s": 80_000},
+        "verify": {"events_per_s": 26_000, "events_per_cpu_s": 13_000},
+        "replay": {"events_per_s": 11_000},
+        # the publishing process's own peak is not the audit's
+        "peak_rss_mb": {"after_publish": 400.0, "verify": 130.0, "verify_workers": 260.0,
+                        "replay": 220.0, "replay_workers": 120.0}}
+    got = [(ln.benchmark, ln.rss, ln.met, ln.failed)
+           for ln in lines([{"summary": bench_audit.summary(result)}])]
+    assert got == [("audit verify, 20,000 events", "260 (its process or a worker)", False,
+                    ("RSS ≤250 MB",)),
+                   ("audit replay, 20,000 events", "220 (its process or its worker)", True, ())]
