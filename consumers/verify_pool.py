@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import structlog
 
+from consumers.stored_record import StoredRecord
 from consumers.verification import RawRecord, Verdict, VerificationStage
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
@@ -45,21 +45,6 @@ Row = tuple[str, int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | 
             int, int]
 """A record as sent to the worker (a ``StoredRecord``'s fields, as a tuple: cheaper to pickle):
 topic, partition, offset, key, value, headers, timestamp, timestamp type."""
-
-
-class WorkerRecord(NamedTuple):
-    """A record in the worker, rebuilt from its ``Row`` (what ``RawRecord`` asks). Not
-    ``consumers.holding.StoredRecord``: importing ``consumers.holding`` would load the store's
-    modules (SQLAlchemy and all, ~23 MB) into a process that only verifies."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...]
-    timestamp: int
-    timestamp_type: int
 
 
 class _Fixed:
@@ -121,7 +106,7 @@ def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
         _stage = VerificationStage(_Fixed(copy), _spec.trust_anchor, _spec.topics,
                                    _spec.partitions, _spec.bounds)
     assert _stage is not None, "no registry sent yet"
-    return [_stage.check(WorkerRecord(*row)) for row in rows]
+    return [_stage.check(StoredRecord(*row)) for row in rows]
 
 
 def _retrieved(verdicts: asyncio.Future[list[Verdict]]) -> None:

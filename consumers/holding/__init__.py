@@ -34,13 +34,14 @@ held records), ``held`` (the held records one batch sees), ``batch`` (what the s
 
 from consumers.holding.gate import Gate
 from consumers.holding.held import LOAD_ALL
-from consumers.holding.records import Chain, Held, Hold, StoredRecord, position_of
+from consumers.holding.records import Chain, Held, Hold, position_of
 from consumers.holding.store import (
     bump_held_version,
     held_records,
     held_version,
     lock_batches,
 )
+from consumers.stored_record import StoredRecord
 
 __all__ = ["LOAD_ALL", "Chain", "Gate", "Held", "Hold", "StoredRecord", "bump_held_version",
            "held_records", "held_version", "lock_batches", "position_of"]

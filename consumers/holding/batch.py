@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.fold import Fold, Position
 from consumers.holding.held import HeldSet
-from consumers.holding.records import Chain, Held, Key, LoadSubjects, StoredRecord, Verify
+from consumers.holding.records import Chain, Held, Key, LoadSubjects, Verify
 from consumers.holding.store import read_chain
 from consumers.store_schema import Tables
+from consumers.stored_record import StoredRecord
 from consumers.verification import Accepted, RawRecord, Rejected, Verdict
 
 

@@ -12,8 +12,9 @@ import structlog
 from sqlalchemy import select
 
 from consumers.holding.batch import Batch
-from consumers.holding.records import Chain, Held, Hold, Ready, StoredRecord, position_of
+from consumers.holding.records import Chain, Held, Hold, Ready, position_of
 from consumers.store_batch import entry_of
+from consumers.stored_record import StoredRecord
 from consumers.verification import Accepted, Rejected
 from consumers.views.models import TimelineEntry
 

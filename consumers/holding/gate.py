@@ -24,12 +24,12 @@ from consumers.holding.records import (
     Held,
     Hold,
     LoadSubjects,
-    StoredRecord,
     Verify,
     position_of,
 )
 from consumers.holding.store import read_chains, write_chains
 from consumers.store_schema import Tables
+from consumers.stored_record import StoredRecord
 from consumers.verification import Accepted, RawRecord, Verdict
 from schemas.envelope import Envelope
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.holding.records import Held, Hold, Key, StoredRecord, offset_of
+from consumers.holding.records import Held, Hold, Key, offset_of
 from consumers.holding.store import (
     all_held,
     count_held,
@@ -23,6 +23,7 @@ from consumers.holding.store import (
     write_held,
 )
 from consumers.store_schema import Tables
+from consumers.stored_record import StoredRecord
 from consumers.verification import RawRecord
 from schemas.envelope import Envelope
 

@@ -21,9 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.holding.records import Chain, Held, Hold, Key, StoredRecord, parse_held_at
+from consumers.holding.records import Chain, Held, Hold, Key, parse_held_at
 from consumers.store_batch import dialect_insert
 from consumers.store_schema import Tables, views_meta
+from consumers.stored_record import StoredRecord
 from schemas.envelope import format_time
 
 _VERSION = select(views_meta.c.value).where(views_meta.c.key == bindparam("version_key"))

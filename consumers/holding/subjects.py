@@ -8,7 +8,8 @@ it (``release_behind``).
 from __future__ import annotations
 
 from consumers.holding.batch import Batch
-from consumers.holding.records import Held, Hold, StoredRecord, position_of
+from consumers.holding.records import Held, Hold, position_of
+from consumers.stored_record import StoredRecord
 from consumers.verification import Accepted, RawRecord, Rejected
 
 

@@ -1,7 +1,7 @@
 """orjson writes the bytes the stdlib and ``rfc8785`` wrote, wherever it now writes them.
 
 The fast paths (``schemas.canonical.plain_json``: canonical JSON, the record value, the sealed
-data; ``consumers.holding.records._compact``: a stored record's text) must be byte-equal to what
+data; ``consumers.stored_record._compact``: a stored record's text) must be byte-equal to what
 they replace: signatures, hashes and the views digest are computed over these bytes, and records
 written before the change must read and verify the same after it.
 """
@@ -16,7 +16,7 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from consumers.holding.records import _COMPACT, StoredRecord
+from consumers.stored_record import _COMPACT, StoredRecord
 from schemas.canonical import canonical_json, is_plain, plain_json
 from schemas.envelope import encode_value
 

@@ -1,5 +1,6 @@
 """The verify worker is a process of its own: what it logs must not land on its parent's stdout,
-which may be a command's JSON (``emining audit replay --json``)."""
+which may be a command's JSON (``emining audit replay --json``), and it loads only what
+verifying needs."""
 
 from __future__ import annotations
 
@@ -11,36 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 PROGRAM = textwrap.dedent("""
-    import asyncio
-    from consumers.audit.records import RawRecord
-    from consumers.verify_pool import VerifyPool
-    from schemas.registry import Registry
-    from schemas.timing import TimeBounds
-
-    async def main() -> None:
-        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds())
-        garbage = RawRecord("t", 0, 0, 0, b"k", b"{}", (("ce_id",),))  # a header, no value
-        try:
-            verdicts = await pool.submit([garbage], Registry(), 1)
-        finally:
-            pool.close()
-        print("verdict", verdicts[0].reason.value)
-
-    if __name__ == "__main__":
-        asyncio.run(main())
-""")
-
-
-def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path):
-    script = tmp_path / "pool.py"
-    script.write_text(PROGRAM)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
-    assert done.stdout == "verdict malformed\n"
-    assert "record_unparseable" in done.stderr
-
-
-LOADED = textwrap.dedent("""
     import asyncio
     import atexit
     import sys
@@ -59,8 +30,9 @@ LOADED = textwrap.dedent("""
         atexit.register(report)
 
     async def main() -> None:
-        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(), setup)
-        garbage = RawRecord("t", 0, 0, 0, b"k", b"{}", (("ce_id", b"x"),))
+        pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(),
+                          {setup})
+        garbage = RawRecord("t", 0, 0, 0, b"k", b"{}", {headers})
         try:
             verdicts = await pool.submit([garbage], Registry(), 1)
         finally:
@@ -72,12 +44,24 @@ LOADED = textwrap.dedent("""
 """)
 
 
-def test_the_worker_loads_no_store_or_consumer_modules_to_verify(tmp_path):
+def _run(tmp_path: Path, *, setup: str, headers: str) -> subprocess.CompletedProcess[str]:
+    """The program above (a main module that loads nothing itself), its worker started with
+    ``setup`` and given one unreadable record with ``headers``."""
+    script = tmp_path / "pool.py"
+    script.write_text(PROGRAM.replace("{setup}", setup).replace("{headers}", headers))
+    return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
+
+
+def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path: Path) -> None:
+    done = _run(tmp_path, setup="None", headers='(("ce_id",),)')  # a header, no value
+    assert done.stdout == "verdict malformed\n"
+    assert "record_unparseable" in done.stderr
+
+
+def test_the_worker_loads_no_store_or_consumer_modules_to_verify(tmp_path: Path) -> None:
     # it only verifies: the store's and the consumer's modules (SQLAlchemy, FastStream, the
     # holding and the fold) cost it ~40 MB of its RSS when they came along
-    script = tmp_path / "loaded.py"
-    script.write_text(LOADED)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
+    done = _run(tmp_path, setup="setup", headers='(("ce_id", b"x"),)')
     assert done.stdout == "verdict missing_header\n"  # it was verified there
     assert "worker loaded []" in done.stderr, done.stderr[-2000:]
