@@ -52,7 +52,7 @@ class Feeder:
     def __init__(self, sync: ViewSync, control: PartitionControl,
                  start: Mapping[tuple[str, int], int],
                  verifier: tuple[VerifyPool, Registry] | None = None) -> None:
-        self.sync, self.control, self.batch = sync, control, BATCH
+        self.sync, self.control = sync, control
         self.next_offset = dict(start)
         self.pending: list[RawRecord] = []
         self.verifier = verifier
@@ -66,8 +66,8 @@ class Feeder:
 
     async def add(self, records: list[RawRecord]) -> None:
         self.pending += records
-        while len(self.pending) >= self.batch:
-            chunk, self.pending = self.pending[:self.batch], self.pending[self.batch:]
+        while len(self.pending) >= BATCH:
+            chunk, self.pending = self.pending[:BATCH], self.pending[BATCH:]
             await self._take(chunk)
 
     async def flush(self) -> None:

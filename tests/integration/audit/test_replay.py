@@ -189,6 +189,7 @@ class _FailingWorker(VerifyPool):
 
     mode: ClassVar[str] = ""
     calls: ClassVar[list[tuple[str, int | None]]] = []
+    submitted: ClassVar[list[int]] = []
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -208,6 +209,7 @@ class _FailingWorker(VerifyPool):
 
     def submit(self, records, registry, version, *, restart=True):
         assert restart is False  # a dead worker is the replay's to replace, not submit's
+        self.submitted.append(len(records))
         if self.mode == "refused":
             raise BrokenProcessPool("the worker died while idle")
         verdicts = asyncio.get_running_loop().create_future()
@@ -238,14 +240,17 @@ async def test_a_replay_whose_worker_fails_verifies_here_and_ends_the_same(
     monkeypatch.setattr(replay_module, "VerifyPool", _FailingWorker)
     monkeypatch.setattr(_FailingWorker, "mode", mode)
     _FailingWorker.calls.clear()
+    _FailingWorker.submitted.clear()
     here = await _replay(bus, parties, tmp_path, workers=0)
     failed = await _replay(bus, parties, tmp_path, workers=1)
     assert _outcome(failed) == _outcome(here)
     started = [g for what, g in _FailingWorker.calls if what == "started"]
     lost = [g for what, g in _FailingWorker.calls if what == "lost"]
-    if mode == "start fails":
-        assert _FailingWorker.calls == []
+    if mode == "start fails":  # no worker ever ran: nothing was sent to one, all verified here
+        assert _FailingWorker.submitted == []
+        assert failed.records > 0
         return
+    assert _FailingWorker.submitted  # the worker was given batches before it failed
     batches = -(-failed.records // 10)
     assert batches > 4 * feeder_module.WORKER_FAILURES  # so most came after it was given up
     assert started == list(range(1, feeder_module.WORKER_FAILURES + 1))
