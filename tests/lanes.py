@@ -7,7 +7,8 @@ One session runs sequentially in ~35 min on 2 cores, most of it spent waiting: o
 sessions fill the second core. Each has its own broker, PostgreSQL and OpenID provider (free
 ports, own temp dirs), so they share nothing but the jar cache.
 
-- lane a: the fault suite, the unit tests and the views' integration tests (kill -9, scale-out);
+- lane a: the fault suite, the unit tests, the views' integration tests (kill -9, scale-out) and
+  the demo's end-to-end test (~2 min: it evened the lanes, lane b ended ~200 s after lane a);
 - lane b: everything else; a new test directory lands here unless it is named in ``LANE_A``.
 
 Lane b streams to the terminal and ``build/test/lane-b.log``; lane a writes
@@ -31,7 +32,7 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = Path(os.environ.get("LANES_LOGS") or ROOT / "build" / "test")
 """Where the lanes' logs go (``LANES_LOGS``: the tests of this runner use their own)."""
-LANE_A = ("tests/faults", "tests/unit", "tests/integration/views")
+LANE_A = ("tests/faults", "tests/unit", "tests/integration/views", "tests/e2e")
 REQUIRE = {f"EMINING_REQUIRE_{what}": "1" for what in ("KAFKA", "POSTGRES", "OIDC", "BROWSER")}
 GRACE_S = 60.0
 NO_TESTS = 5
