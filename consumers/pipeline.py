@@ -39,6 +39,7 @@ from consumers.sync import ViewSync
 from consumers.verification import RawRecord, Verdict
 from consumers.verify_pool import VerifyPool
 from schemas.registry import Registry
+from transport.memory import Trimmer
 
 log = structlog.get_logger("consumers.pipeline")
 
@@ -115,6 +116,8 @@ class Pipeline:
         self._idle = False
         self._watched: Any = None
         self._stamps: dict[tuple[int, str, int, int], dict[tuple[str, int], int]] = {}
+        self._trimmer = Trimmer()
+        """Gives the memory a batch freed back to the system (``transport.memory``)."""
 
     def _epochs(self, partitions: Iterable[Any]) -> dict[tuple[str, int], int]:
         return {(tp.topic, tp.partition): self._sync.epoch(tp.topic, tp.partition)
@@ -205,6 +208,8 @@ class Pipeline:
                     await self._apply(polled)
                 except Exception:
                     log.exception("batch_failed", records=len(polled.records))
+                del polled  # its records and verdicts are free before the trim
+                self._trimmer.maybe()
         finally:
             self._drop_queued()
 

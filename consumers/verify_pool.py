@@ -38,6 +38,7 @@ from consumers.stored_record import StoredRecord
 from consumers.verification import RawRecord, Verdict, VerificationStage
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
+from transport.memory import Trimmer
 
 log = structlog.get_logger("consumers.verify_pool")
 
@@ -69,6 +70,8 @@ class StageSpec:
 
 _spec: StageSpec | None = None
 _stage: VerificationStage | None = None
+_trimmer = Trimmer()
+"""The worker gives the memory a batch freed back to the system (``transport.memory``)."""
 
 
 PARENT_CHECK_S = 1.0
@@ -106,7 +109,9 @@ def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
         _stage = VerificationStage(_Fixed(copy), _spec.trust_anchor, _spec.topics,
                                    _spec.partitions, _spec.bounds)
     assert _stage is not None, "no registry sent yet"
-    return [_stage.check(StoredRecord(*row)) for row in rows]
+    verdicts = [_stage.check(StoredRecord(*row)) for row in rows]
+    _trimmer.maybe()  # the records parsed for the batch before this one are free by now
+    return verdicts
 
 
 def _retrieved(verdicts: asyncio.Future[list[Verdict]]) -> None:
