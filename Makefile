@@ -57,7 +57,7 @@ bytecode: $(VENV)
 
 lint: $(VENV)
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict $(CODE)
+	$(BIN)/mypy --strict $(CODE) benchmarks
 
 # The OIDC tests run a real OpenID provider (node-oidc-provider), locked in its package-lock.
 $(OIDC)/node_modules: $(OIDC)/package.json $(OIDC)/package-lock.json

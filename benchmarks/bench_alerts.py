@@ -69,6 +69,7 @@ from benchmarks.output import (
     print_json,
     quiet_logging,
     row,
+    rss_mb,
     stdout_to_stderr,
     write_json_out,
 )
@@ -172,14 +173,6 @@ async def paced(bus: Bus, rate: int, seconds: float, tag: str,
                 acked[str(draft.event_id)] = (wall, done)
         i += per_tick
     return sent
-
-
-def rss_mb(pid: int) -> float:
-    """A live process's resident set now (``VmRSS``), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) * 1024 / 1e6, 1)
-    return 0.0
 
 
 async def sample_rss(pid: int, every_s: float, into: list[tuple[float, float]],

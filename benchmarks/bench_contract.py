@@ -62,12 +62,12 @@ def run(n: int) -> dict[str, Any]:
 
     def parse(i: int) -> None:
         rec = records[i]
-        env = from_record(rec.key, rec.value, rec.headers)
+        env = from_record(rec.key, rec.value, tuple(rec.headers))
         verifier.verify(env.signing_input(), env.signature)
 
     build_rate = _rate(n, build)
     parse_rate = _rate(n, parse)
-    sample = [from_record(r.key, r.value, r.headers) for r in records[: len(datas)]]
+    sample = [from_record(r.key, r.value, tuple(r.headers)) for r in records[: len(datas)]]
     docs = [({k: v for k, v in e.attributes.items() if k != "signature"}, e.data_json)
             for e in sample]
     fast = _rate(n, lambda i: signing_input(*docs[i % len(docs)]))

@@ -74,17 +74,25 @@ def _rss_kib(pid: int) -> dict[str, int]:
     return fields
 
 
-async def publish(kafka: KafkaAccess, events: int) -> tuple[ViewTopics, int]:
+async def create_topics(kafka: KafkaAccess) -> ViewTopics:
+    """Fresh topics for the views: ``PARTITIONS`` each, the registry's one."""
     tag = uuid.uuid4().hex[:10]
     topics = ViewTopics(**{n: f"bench.views.{tag}.{n}" for n in (
         "projects", "approvals", "shipments", "participants", "dlq")})
     admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
-    await admin.create_topics([
-        NewTopic(t, 1 if t == topics.participants else PARTITIONS, 1)
-        for t in (topics.projects, topics.approvals, topics.shipments, topics.participants,
-                  topics.dlq)])
-    await admin.close()
+    try:
+        await admin.create_topics([
+            NewTopic(t, 1 if t == topics.participants else PARTITIONS, 1)
+            for t in (topics.projects, topics.approvals, topics.shipments, topics.participants,
+                      topics.dlq)])
+    finally:
+        await admin.close()
+    return topics
+
+
+async def publish(kafka: KafkaAccess, events: int) -> tuple[ViewTopics, int]:
+    topics = await create_topics(kafka)
     history = scenario.build(scenario.stories_for(events))
     async with Bus(kafka, topics, Path(tempfile.mkdtemp()) / "chains") as bus:
         await bus.registry()

@@ -114,6 +114,14 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return own_peak_rss_mb()  # pragma: no cover - not Linux
 
 
+def rss_mb(pid: int) -> float:
+    """A live process's resident set now (``VmRSS``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return _mb(int(line.split()[1]))
+    return 0.0  # pragma: no cover - not Linux
+
+
 def children_of(pid: int) -> list[int]:
     """The live child processes of ``pid`` (Linux ``/proc``)."""
     found: list[int] = []

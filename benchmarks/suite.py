@@ -10,7 +10,7 @@ one table of every row (``benchmarks.table``) and writes ``<out>/results.json`` 
 document, the rows, the scale, how long each took, the load average) and ``<out>/table.md``
 (the table for the README). ``quick`` (the default) fits in about 10-12 minutes on 2 cores;
 ``full`` runs the issue's sizes (200k audit events, 60 s of alerts, 100k publishes, ..., and
-``bench_soak``: RSS over 1M published events);
+``bench_soak`` and ``bench_views_soak``: RSS over 1M events published, and applied to the views);
 ``smoke`` checks that every benchmark runs, in a few minutes (its numbers mean nothing).
 A benchmark that fails shows as a row that is not met, naming its log; the exit code is 1 then.
 """
@@ -48,6 +48,7 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "console": ["--requests", "3", "--scale", "0.2"],
         "scaleout": ["--events", "1000"],
         "checkpoints": ["--events", "1000", "--rounds", "1"],
+        "views_soak": ["--events", "2000", "--chunk", "1000"],
     },
     "quick": {
         "contract": ["--n", "5000"],
@@ -72,10 +73,11 @@ SIZES: dict[str, dict[str, list[str]]] = {
         "checkpoints": ["--events", "20000", "--rounds", "2"],
         # issue 18's "memory flat over a 1M-event run": minutes of publishing, full scale only
         "soak": ["--events", "1000000"],
+        "views_soak": ["--events", "1000000"],
     },
 }
 NEEDS_BROKER = {"publish", "gateway", "views", "alerts", "audit", "scaleout", "checkpoints",
-                "soak"}
+                "soak", "views_soak"}
 
 
 def command(name: str, scale: str, out: Path) -> list[str]:

@@ -123,3 +123,21 @@ def test_the_audit_rows_take_each_commands_own_process_and_workers() -> None:
     assert got == [("audit verify, 20,000 events", "260 (its process or a worker)", False,
                     ("RSS ≤250 MB",)),
                    ("audit replay, 20,000 events", "220 (its process or its worker)", True, ())]
+
+
+def test_the_view_consumers_soak_row_counts_it_with_its_children_and_says_if_it_stayed_flat(
+) -> None:
+    from benchmarks import bench_views_soak  # noqa: PLC0415 - heavier imports
+
+    def result(peak: float, slope: float, flat: bool) -> dict[str, Any]:
+        return {"events": 1_000_000, "events_per_s": 2_000, "slope_mb_per_100k_events": slope,
+                "flat": flat, "rss_mb": {"start": 150.0, "middle": 170.0, "end": 171.0,
+                                         "peak": peak}}
+
+    kept = lines([{"summary": bench_views_soak.summary(result(240.0, 0.2, True))}])
+    assert [(ln.rss, ln.met) for ln in kept] == [
+        ("240 (consumer + its verify worker and resource tracker)", True)]
+    assert "slope 0.2 MB per 100k events after the first tenth (flat)" in kept[0].note
+    grew = lines([{"summary": bench_views_soak.summary(result(260.0, 3.5, False))}])
+    assert [(ln.met, ln.failed) for ln in grew] == [(False, ("RSS ≤250 MB",))]
+    assert "(not flat)" in grew[0].note

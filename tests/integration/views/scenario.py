@@ -70,10 +70,22 @@ class Story:
         self.steps.append(Step(org, Draft(data, event_id=event_id, time=at)))
 
 
+DISTRICTS = ("CHG", "LSB", "KZD", "KLT", "WSK", "KRN", "NSK", "QTA", "AWN", "PJG")
+"""Balochistan's districts the stories' projects lie in: 9,999 stories each (a project id's
+serial has four digits; ``benchmarks.bench_views_soak`` needs ~49k stories for 1M events)."""
+SERIALS = 9_999
+
+
 def ids_of(i: int) -> dict[str, str]:
+    """Story ``i``'s subjects. The four-digit serials start again after 9,999 stories, in the
+    next district and with the titles and filings of the year before."""
     n = i + 1
-    return {"project": f"PRJ-BA-CHG-{n:04d}", "title": f"BA-EL-2025-{n:04d}",
-            "eia": f"EIA-BA-2025-{n:04d}", "lpco": f"LPCO-2026-{n:06d}",
+    series, serial = divmod(i, SERIALS)
+    if series >= len(DISTRICTS):
+        raise ValueError(f"at most {len(DISTRICTS) * SERIALS:,} stories")
+    year, k = 2025 - series, serial + 1
+    return {"project": f"PRJ-BA-{DISTRICTS[series]}-{k:04d}", "title": f"BA-EL-{year}-{k:04d}",
+            "eia": f"EIA-BA-{year}-{k:04d}", "lpco": f"LPCO-2026-{n:06d}",
             "shipment": f"SHP-2026-{n:06d}"}
 
 
