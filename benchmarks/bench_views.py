@@ -132,15 +132,21 @@ def run_raw(kafka: KafkaAccess, topics: ViewTopics, batch: int) -> dict[str, Any
     return dict(json.loads(out.stdout))
 
 
-async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int,
-                    batch: int, profile: Path | None = None) -> dict[str, Any]:
-    """``emining views run``'s consumer in its own process, timed by the store's offsets;
-    under cProfile writing ``profile`` (at SIGTERM, which the consumer ends on cleanly)."""
+async def start_consumer(kafka: KafkaAccess, topics: ViewTopics, url: str, batch: int,
+                         profile: Path | None = None) -> asyncio.subprocess.Process:
+    """``emining views run``'s consumer (``VERIFY_WORKERS`` verify workers) in a process of
+    its own; under cProfile writing ``profile`` (at SIGTERM, which it ends on cleanly)."""
     config = config_for(kafka, topics, url, batch_size=batch, verify_workers=VERIFY_WORKERS)
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable, *profiler, "-m", "tests.integration.views.consumer_main", encode(config),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int,
+                    batch: int, profile: Path | None = None) -> dict[str, Any]:
+    """The consumer (``start_consumer``) timed by the store's offsets."""
+    process = await start_consumer(kafka, topics, url, batch, profile)
     store = ViewStore(url)
     try:
         await store.open()

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
 from benchmarks.bench_soak import FLAT_MB_PER_100K, WARM_UP, slope_mb_per_100k
-from benchmarks.bench_views import ROOT, VERIFY_WORKERS, create_topics
+from benchmarks.bench_views import create_topics, start_consumer
 from benchmarks.output import (
     RSS_TARGET_MB,
     add_json_out,
@@ -54,8 +52,6 @@ from consumers.store import ViewStore
 from consumers.store_read import offsets_and_held
 from tests.integration.views import scenario
 from tests.integration.views.bus import Bus
-from tests.integration.views.conftest import config_for
-from tests.integration.views.consumer_main import encode
 from transport import eventloop
 from transport.access import KafkaAccess
 from transport.meta import partitions_of
@@ -126,10 +122,7 @@ async def soak(kafka: KafkaAccess, events: int, chunk: int) -> dict[str, Any]:
     points: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/views.db"
-        config = config_for(kafka, topics, url, batch_size=500, verify_workers=VERIFY_WORKERS)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.integration.views.consumer_main", encode(config),
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = await start_consumer(kafka, topics, url, 500)
         store = ViewStore(url)
         try:
             await store.open()
