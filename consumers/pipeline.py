@@ -210,6 +210,8 @@ class Pipeline:
                     log.exception("batch_failed", records=len(polled.records))
                 del polled  # its records and verdicts are free before the trim
                 self._trimmer.maybe()
+                if self._queue.empty():  # the end of a burst, perhaps: trim once it is over
+                    self._trimmer.soon()
         finally:
             self._drop_queued()
 

@@ -46,6 +46,7 @@ from schemas.errors import EminingError
 from transport.access import KafkaAccess, refusal
 from transport.faststream import KafkaBroker, KafkaMessage, make_broker, no_body, raw_batch
 from transport.kafka import ConsumerRebalanceListener, KafkaConnectionError, TopicPartition
+from transport.memory import Trimmer
 from transport.meta import connection_problem, partition_counts
 from transport.read import end_offsets, seek_to
 from transport.sender import RecordSender
@@ -207,6 +208,7 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync,
     broker = make_broker(config.kafka, timeout_s=config.timeout_s, logger=refusals,
                          graceful_timeout=30.0)
     listener = SeekToStored(store, sync, config.timeout_s)
+    trimmer = Trimmer()  # without a pipeline, which gives the freed memory back itself
     subscriber = broker.subscriber(
         *config.topics.consumed(), group_id=config.group_id,
         group_instance_id=config.instance_id, batch=True, max_records=config.batch_size,
@@ -230,6 +232,9 @@ def build_broker(config: ViewsConfig, store: ViewStore, sync: ViewSync,
             log.exception("batch_failed", records=len(msg.raw_message))
             await asyncio.sleep(RETRY_PAUSE_S)
             return
+        finally:
+            trimmer.maybe()
+            trimmer.soon()
         # after the store's transaction, never before: Kafka only mirrors what the store holds
         await commit_to_kafka(consumer, outcome.committed, config.timeout_s)
 

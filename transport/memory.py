@@ -8,12 +8,15 @@ thousands of such objects among ones that stay, tens of MB remain resident while
 (~0.4 ms when there is nothing to give back; docs/performance.md, "Thirteenth pass").
 
 ``Trimmer.maybe()`` calls it at most once per ``every_s``: the view consumer after each batch
-(``consumers.pipeline``), its verify worker after each batch it verified. Without glibc (musl,
-macOS) it does nothing.
+(``consumers.pipeline``, or the subscriber itself without verify workers), its verify worker
+after each batch it verified; ``Trimmer.soon()`` once more ``every_s`` later, for the consumer
+that has no batch waiting (the last batches of a burst free their memory too). Without glibc
+(musl, macOS) it does nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import time
 from collections.abc import Callable
@@ -53,8 +56,20 @@ class Trimmer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.every_s, self._clock = every_s, clock
         self._last: float | None = None
+        self._due: asyncio.TimerHandle | None = None
         self.trims = 0
         """How many times it trimmed (for tests and metrics)."""
+
+    def soon(self) -> None:
+        """``maybe()`` again ``every_s`` from now on the running loop, unless one is due."""
+        if _TRIM is None or self._due is not None:
+            return
+
+        def due() -> None:
+            self._due = None
+            self.maybe()
+
+        self._due = asyncio.get_running_loop().call_later(self.every_s, due)
 
     def maybe(self) -> None:
         if _TRIM is None:
