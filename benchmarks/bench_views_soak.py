@@ -9,10 +9,12 @@ process, one verify worker, a fresh SQLite store, fresh 6-partition topics), the
 views tests' scenario (``tests/integration/views/scenario.py``: projects, licences, approvals,
 environmental clearances and shipments through their lifecycles, signed through the SDK) chunk
 by chunk, each chunk new stories with subjects of their own. Once a chunk is applied (the
-store's offsets at the topics' ends, no record held) it reads the resident set (``VmRSS``) of
+store's offsets at the topics' ends, and no record held, or ``HELD_WAIT_S`` passed: each sample
+says how many partitions still held records) it reads the resident set (``VmRSS``) of
 the consumer and of each of its children (the verify worker, and the resource tracker that
 ``multiprocessing`` starts for the worker pool). It reports the sum at the first sample, the
-middle and the end, the peaks, and the slope of the sum over the samples after the first tenth,
+middle and the end, the peaks (the sum of each process's own ``VmHWM``, reached at different
+moments: an upper bound), and the slope of the sum over the samples after the first tenth,
 as ``bench_soak`` does. "Flat" here is the slope alone, under 1 MB per 100k events; whether
 the peak stays under the 250 MB target is the table's RSS bound (issue 18 names both). The
 broker: ``--bootstrap``, else ``EMINING_KAFKA_BOOTSTRAP``, else a throwaway one.
@@ -86,12 +88,15 @@ async def log_ends(kafka: KafkaAccess, topics: ViewTopics) -> dict[tuple[str, in
     return {(tp.topic, tp.partition): end for tp, end in ends.items()}
 
 
-async def applied(store: ViewStore, kafka: KafkaAccess, topics: ViewTopics) -> int:
+async def applied(store: ViewStore, kafka: KafkaAccess, topics: ViewTopics,
+                  consumer: asyncio.subprocess.Process) -> int:
     """Wait until the store's offsets reach the log's ends, then (up to ``HELD_WAIT_S``) until
     no record is held; returns the partitions still holding records (0 when all applied)."""
     ends = await log_ends(kafka, topics)
     last, moved, caught_up = -1, time.perf_counter(), None
     while True:
+        if consumer.returncode is not None:
+            raise RuntimeError(f"the view consumer exited with {consumer.returncode}")
         stored, held = await offsets_and_held(store)
         behind = sum(max(end - stored.get(tp, 0), 0) for tp, end in ends.items())
         now = time.perf_counter()
@@ -134,7 +139,7 @@ async def soak(kafka: KafkaAccess, events: int, chunk: int) -> dict[str, Any]:
                                               range(first, min(first + per_chunk, stories))])
                     await bus.rounds(part.rounds())
                     published += part.events
-                    held = await applied(store, kafka, topics)
+                    held = await applied(store, kafka, topics, process)
                     own, workers = rss_mb(process.pid), children_rss_mb(process.pid)
                     points.append({"events": published, "rss_mb": round(own + workers, 1),
                                    "consumer_mb": own, "children_mb": workers,
@@ -145,10 +150,16 @@ async def soak(kafka: KafkaAccess, events: int, chunk: int) -> dict[str, Any]:
             children_peak = live_children_peak_rss_mb(process.pid)
             on_timeline = await timeline_rows(store)
         finally:
-            if process.returncode is None:
-                process.terminate()
-            await asyncio.wait_for(process.wait(), 60)
-            await store.close()
+            try:
+                if process.returncode is None:
+                    process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 60)
+                except TimeoutError:
+                    process.kill()  # its verify worker ends with it (it watches its parent)
+                    await process.wait()
+            finally:
+                await store.close()
     after_warm = [(p["events"], p["rss_mb"]) for p in points if p["events"] >= WARM_UP * published]
     slope = slope_mb_per_100k(after_warm)
     middle = min(points, key=lambda p: abs(p["events"] - published / 2))

@@ -1,6 +1,7 @@
 """A realistic, deterministic history for the views: parties, grants, and per-story lifecycles.
 
-Each story ``i`` is one firm's project in Chagai with its exploration licence, its EIA and one
+Each story ``i`` is one firm's project in Balochistan (Chagai for the first 9,999 stories, then
+the next district: ``ids_of``) with its exploration licence, its EIA and one
 concentrate export: registration, stage change, monthly production, the licence application
 (acknowledged, sometimes a deficiency and a resubmission, granted or refused), the EIA (filed,
 decided), the export NOC, and the shipment through customs (sometimes held) to Lianyungang.
