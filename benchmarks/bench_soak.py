@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from benchmarks.output import (
     print_json,
     quiet_logging,
     row,
+    rss_mb,
     stdout_to_stderr,
     write_json_out,
 )
@@ -52,14 +54,6 @@ CALL = 5_000
 FLAT_MB_PER_100K = 1.0
 WARM_UP = 0.1
 """The first tenth of the run is left out of the slope."""
-
-
-def _rss_mb() -> float:
-    """This process's resident set now (``VmRSS``), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) * 1024 / 1e6, 1)
-    return own_peak_rss_mb()  # pragma: no cover - not Linux
 
 
 def _disk_mb(folder: Path) -> float:
@@ -113,7 +107,8 @@ async def soak(kafka: KafkaAccess, events: int, samples: int) -> dict[str, Any]:
                 done += n
                 if done in (n, events) or done % every == 0:
                     points.append({
-                        "events": done, "rss_mb": _rss_mb(), "peak_rss_mb": own_peak_rss_mb(),
+                        "events": done, "rss_mb": rss_mb(os.getpid()),
+                        "peak_rss_mb": own_peak_rss_mb(),
                         "gc_objects": len(gc.get_objects()),
                         "outbox_mb": _disk_mb(Path(state)),
                         "seconds": round(time.perf_counter() - started, 1),

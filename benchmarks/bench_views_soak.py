@@ -38,7 +38,6 @@ from benchmarks.output import (
     RSS_TARGET_MB,
     add_json_out,
     broker,
-    children_of,
     exit_on_sigterm,
     live_children_peak_rss_mb,
     peak_rss_mb,
@@ -62,17 +61,6 @@ STALL_S = 300.0
 """A chunk whose records stop being applied for this long fails the run."""
 HELD_WAIT_S = 30.0
 """How long a chunk read to its end waits for its last held records to be applied."""
-
-
-def children_rss_mb(pid: int) -> float:
-    """The summed resident set of ``pid``'s live children now, in MB."""
-    total = 0.0
-    for child in children_of(pid):
-        try:
-            total += rss_mb(child)
-        except FileNotFoundError:  # ended meanwhile
-            continue
-    return round(total, 1)
 
 
 async def log_ends(kafka: KafkaAccess, topics: ViewTopics) -> dict[tuple[str, int], int]:
@@ -140,7 +128,9 @@ async def soak(kafka: KafkaAccess, events: int, chunk: int) -> dict[str, Any]:
                     await bus.rounds(part.rounds())
                     published += part.events
                     held = await applied(store, kafka, topics, process)
-                    own, workers = rss_mb(process.pid), children_rss_mb(process.pid)
+                    own = rss_mb(process.pid)
+                    children = live_children_peak_rss_mb(process.pid, now=True)
+                    workers = round(sum(children.values()), 1)
                     points.append({"events": published, "rss_mb": round(own + workers, 1),
                                    "consumer_mb": own, "children_mb": workers,
                                    "partitions_holding": held,

@@ -130,13 +130,14 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def live_children_peak_rss_mb(pid: int) -> dict[int, float]:
+def live_children_peak_rss_mb(pid: int, *, now: bool = False) -> dict[int, float]:
     """The peak RSS of each of ``pid``'s live children (the view consumer's verify worker, the
-    resource tracker ``multiprocessing`` starts with it, an alert delivery process), in MB."""
+    resource tracker ``multiprocessing`` starts with it, an alert delivery process), in MB;
+    with ``now``, their resident set at this moment instead."""
     found: dict[int, float] = {}
     for child in children_of(pid):
         with contextlib.suppress(FileNotFoundError):  # ended meanwhile
-            found[child] = peak_rss_mb(child)
+            found[child] = rss_mb(child) if now else peak_rss_mb(child)
     return found
 
 
