@@ -3,8 +3,9 @@ alerts plugin, stages timed).
 
     python -m benchmarks.alerts_consumer '<views config as JSON>' <chain state dir> [TRACE.json]
 
-Only a launcher: the consumer's verify worker (a spawned process) imports its parent's main
-module again, and this one loads nothing, so the worker holds only what verifying needs.
+Only a launcher: a process the consumer starts with ``multiprocessing``'s spawn (the alerts'
+delivery process) imports its parent's main module again, and this one loads nothing, so that
+process holds only what it needs.
 """
 
 from __future__ import annotations

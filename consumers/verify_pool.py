@@ -13,105 +13,46 @@ as the same ``Verdict`` objects (the envelopes pickled, not parsed again). A ver
 newer registry could change (an unknown key, a missing authority, time skew) is judged again by
 the consumer after refreshing its registry (``VerificationStage.settle``), as in-process.
 
-The worker is started with ``spawn`` (never ``fork``: the consumer runs threads and an event
-loop), when the consumer starts, and ends by itself if the consumer is killed. If it dies, the
-batch is verified in-process and a new worker is started for the next.
+The worker (``consumers.verify_worker``) is a plain child process started when the consumer
+starts, fed through a pipe by a thread of the consumer's and answering through another, read by
+a second thread. It is not ``multiprocessing``'s: its ``spawn`` start imports the consumer's
+main module again in the worker, and its process pool runs a resource tracker, a third process
+of 12.7 MB resident (``benchmarks.bench_views_soak``). It ends by itself when the consumer is
+killed (its stdin ends). If it dies, the batch is verified in-process and a new worker is
+started for the next.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import collections
+import contextlib
+import functools
 import os
 import pickle
+import queue
+import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from concurrent.futures import Future
+from pathlib import Path
 
 import structlog
 
-from consumers.stored_record import StoredRecord
-from consumers.verification import RawRecord, Verdict, VerificationStage
+from consumers.verification import RawRecord, Verdict
+from consumers.verify_worker import READY, Row, StageSpec, read_frame, write_frame
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
-from transport.memory import Trimmer
 
 log = structlog.get_logger("consumers.verify_pool")
 
-Row = tuple[str, int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...],
-            int, int]
-"""A record as sent to the worker (a ``StoredRecord``'s fields, as a tuple: cheaper to pickle):
-topic, partition, offset, key, value, headers, timestamp, timestamp type."""
+ROOT = Path(__file__).resolve().parents[1]
+BOOT = "from consumers.verify_worker import main; main()"
 
 
-class _Fixed:
-    """The worker's registry source: the copy last sent; refreshing is the consumer's job."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-
-    async def refresh(self, *, force: bool = True) -> bool:  # noqa: ARG002 - the protocol's
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class StageSpec:
-    """What the worker needs to build the consumer's ``VerificationStage``."""
-
-    trust_anchor: tuple[bytes, ...]
-    topics: dict[str, str]
-    partitions: dict[str, int]
-    bounds: TimeBounds
-
-
-_spec: StageSpec | None = None
-_stage: VerificationStage | None = None
-_trimmer = Trimmer()
-"""The worker gives the memory a batch freed back to the system (``transport.memory``)."""
-
-
-PARENT_CHECK_S = 1.0
-
-
-def _exit_with(parent: int) -> None:
-    """End the worker once its parent is gone (SIGKILLed, say): nothing else would, as it
-    waits for work that never comes."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
-
-
-def _start_worker(spec: StageSpec, setup: Callable[[], object] | None, parent: int) -> None:
-    """``parent``: the consumer's pid, passed by it (a consumer killed while the worker was
-    still starting would otherwise leave ``getppid()`` at 1, and the worker running for ever)."""
-    global _spec  # noqa: PLW0603 - the worker process's one stage
-    _spec = spec
-    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch",
-                     daemon=True).start()
-    if setup is not None:
-        setup()
-    else:
-        # structlog's default writes to stdout, which may be a command's JSON (the worker
-        # inherits it): logs go to stderr, as every process's of this project do
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
-
-
-def _verify(registry: bytes | None, rows: Sequence[Row]) -> list[Verdict]:
-    """In the worker: the verdict of each row, against the registry sent last."""
-    global _stage  # noqa: PLW0603 - the worker process's one stage
-    assert _spec is not None, "the worker was not started by VerifyPool"
-    if registry is not None:
-        copy: Registry = pickle.loads(registry)  # noqa: S301 - from the parent process
-        _stage = VerificationStage(_Fixed(copy), _spec.trust_anchor, _spec.topics,
-                                   _spec.partitions, _spec.bounds)
-    assert _stage is not None, "no registry sent yet"
-    verdicts = [_stage.check(StoredRecord(*row)) for row in rows]
-    _trimmer.maybe()  # the records parsed for the batch before this one are free by now
-    return verdicts
+class WorkerLostError(RuntimeError):
+    """The worker ended, or could not be written to: its batches are verified in-process."""
 
 
 def _retrieved(verdicts: asyncio.Future[list[Verdict]]) -> None:
@@ -127,6 +68,107 @@ def row_of(record: RawRecord) -> Row:
             getattr(record, "timestamp_type", -1))
 
 
+_Job = tuple[bytes | None, list[Row], "Future[list[Verdict]]"]
+
+
+class _Worker:
+    """One worker process, a thread writing its batches and one reading its answers, in order."""
+
+    def __init__(self, spec: StageSpec, setup: Callable[[], object] | None) -> None:
+        reply_from, reply_to = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+                [sys.executable, "-c", BOOT, str(reply_to)], stdin=subprocess.PIPE,
+                stdout=2,  # whatever it prints goes where the consumer's logs go
+                pass_fds=(reply_to,),  # its cwd is ours: ``sys.path``'s "" means the same
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)})
+        finally:
+            os.close(reply_to)
+        self._replies = os.fdopen(reply_from, "rb")
+        self._pending: collections.deque[Future[list[Verdict]]] = collections.deque()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._ended: str | None = None
+        self.ready = threading.Event()
+        head = [pickle.dumps(sys.path), pickle.dumps((spec, setup))]
+        threading.Thread(target=self._write, args=(head,), name="verify-writer",
+                         daemon=True).start()
+        threading.Thread(target=self._read, name="verify-reader", daemon=True).start()
+
+    def submit(self, registry: bytes | None, rows: list[Row]) -> Future[list[Verdict]]:
+        future: Future[list[Verdict]] = Future()
+        with self._lock:
+            if self._ended is not None:
+                raise WorkerLostError(self._ended)
+            self._pending.append(future)  # answered in this order
+            self._jobs.put((registry, rows, future))
+        return future
+
+    def _write(self, head: list[bytes]) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            for frame in head:
+                write_frame(stdin, frame)
+            while (job := self._jobs.get()) is not None:
+                registry, rows, _ = job
+                write_frame(stdin, pickle.dumps((registry, rows),
+                                                protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError) as exc:  # its stdin closed: it died (the reader says so)
+            self._end(f"the verify worker could not be written to: {exc!r}")
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()  # the worker ends at the end of its input
+
+    def _read(self) -> None:
+        try:
+            hello = read_frame(self._replies)
+            if hello is None or pickle.loads(hello) != READY:  # noqa: S301 - our own worker
+                return
+            self.ready.set()
+            while (frame := read_frame(self._replies)) is not None:
+                ok, value = pickle.loads(frame)  # noqa: S301 - from our own worker
+                with self._lock:
+                    future = self._pending.popleft()
+                if future.set_running_or_notify_cancel():
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+            self._end(f"the verify worker's answer could not be read: {exc!r}")
+        finally:
+            self._replies.close()
+            self._end(f"the verify worker ended (exit code {self.process.poll()})")
+
+    def _end(self, why: str) -> None:
+        """No more batches: fail the ones not answered (the first reason given is kept)."""
+        with self._lock:
+            self._ended = self._ended or why
+            pending, self._pending = list(self._pending), collections.deque()
+        for future in pending:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(WorkerLostError(self._ended))
+        self._jobs.put(None)
+
+    def close(self, grace_s: float) -> None:
+        """End its input (it finishes the batch in hand), kill it if it has not ended within
+        ``grace_s``; batches not answered by then are cancelled."""
+        self._jobs.put(None)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(grace_s)
+        if self.process.poll() is None:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(1.0)
+        with self._lock:
+            self._ended = self._ended or "closed"
+            pending, self._pending = list(self._pending), collections.deque()
+        for future in pending:
+            future.cancel()
+
+
 class VerifyPool:
     """One worker process verifying batches in the order they are submitted."""
 
@@ -136,25 +178,25 @@ class VerifyPool:
         setup: Callable[[], object] | None = None,
     ) -> None:
         self._spec = StageSpec(tuple(trust_anchor), dict(topics), dict(partitions), bounds)
+        function = setup.func if isinstance(setup, functools.partial) else setup
+        if getattr(function, "__module__", None) == "__main__":
+            raise ValueError("the verify worker's setup must come from a module it can import, "
+                             "not from the main module (the worker does not run that)")
         self._setup = setup
-        """Run first in the worker (the composition root passes its logging setup)."""
-        self._executor: ProcessPoolExecutor | None = None
+        """Run first in the worker (the composition root passes its logging setup): a function
+        of a module the worker can import (pickled by name), not of the main module's."""
+        self._worker: _Worker | None = None
         self.generation = 0
         """Counts the workers started: a failure reported for an earlier one is not this one's."""
         self._sent: int | None = None
         """The registry version the worker holds (``None``: none, or not known)."""
-        self._started: Future[int] | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
+    def _pool(self) -> _Worker:
+        if self._worker is None:
             self.generation += 1
-            self._executor = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self._spec, self._setup, os.getpid()))
-            # start the worker now, not at the first batch
-            self._started = self._executor.submit(int)
+            self._worker = _Worker(self._spec, self._setup)
             self._sent = None
-        return self._executor
+        return self._worker
 
     def start(self) -> None:
         """Start the worker process (importing what it needs takes seconds) ahead of use;
@@ -165,7 +207,12 @@ class VerifyPool:
     def ready(self) -> bool:
         """The worker has started (its imports take seconds): a batch sent now is verified
         at once, not after them."""
-        return self._started is not None and self._started.done()
+        return self._worker is not None and self._worker.ready.is_set()
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (``None`` when none runs)."""
+        return None if self._worker is None else self._worker.process.pid
 
     def submit(self, records: Sequence[RawRecord], registry: Registry,
                version: int, *, restart: bool = True) -> asyncio.Future[list[Verdict]]:
@@ -175,15 +222,15 @@ class VerifyPool:
         is raised instead, for a caller that would rather verify the batch itself."""
         rows = [row_of(r) for r in records]
         for attempt in (1, 2):
-            pool = self._pool()
+            worker = self._pool()
             blob = pickle.dumps(registry) if version != self._sent else None
             try:
-                future = pool.submit(_verify, blob, rows)
-            except (BrokenProcessPool, RuntimeError) as exc:  # died while idle
+                future = worker.submit(blob, rows)
+            except WorkerLostError as exc:  # died while idle
                 if not restart:
                     raise
                 self.lost(exc)
-                if attempt == 2:  # noqa: PLR2004 - a fresh pool failed too
+                if attempt == 2:  # noqa: PLR2004 - a fresh worker failed too
                     raise
                 continue
             self._sent = version
@@ -202,16 +249,6 @@ class VerifyPool:
 
     def close(self, grace_s: float = 5.0) -> None:
         """Stop the worker: asked to end, killed if it has not within ``grace_s``."""
-        executor, self._executor, self._sent = self._executor, None, None
-        self._started = None
-        if executor is None:
-            return
-        processes = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + grace_s
-        for process in processes:
-            process.join(max(deadline - time.monotonic(), 0.0))
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
-
+        worker, self._worker, self._sent = self._worker, None, None
+        if worker is not None:
+            worker.close(grace_s)

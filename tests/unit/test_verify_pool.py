@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROGRAM = textwrap.dedent("""
@@ -19,15 +21,7 @@ PROGRAM = textwrap.dedent("""
     from consumers.verify_pool import VerifyPool
     from schemas.registry import Registry
     from schemas.timing import TimeBounds
-
-    HEAVY = ("sqlalchemy", "faststream", "fastapi", "consumers.holding", "consumers.fold",
-             "consumers.store", "consumers.runner")
-
-    def report() -> None:  # what the worker loaded, once it verified (at its exit)
-        print("worker loaded", sorted(m for m in HEAVY if m in sys.modules), file=sys.stderr)
-
-    def setup() -> None:
-        atexit.register(report)
+    from worker_setup import setup
 
     async def main() -> None:
         pool = VerifyPool([], {"t": "emining.projects.v1"}, {"t": 1}, TimeBounds(),
@@ -44,9 +38,26 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
+SETUP = textwrap.dedent("""
+    import atexit
+    import sys
+
+    HEAVY = ("sqlalchemy", "faststream", "fastapi", "consumers.holding", "consumers.fold",
+             "consumers.store", "consumers.runner", "multiprocessing")
+
+    def report() -> None:  # what the worker loaded, once it verified (at its exit)
+        print("worker loaded", sorted(m for m in HEAVY if m in sys.modules), file=sys.stderr)
+
+    def setup() -> None:
+        atexit.register(report)
+""")
+
+
 def _run(tmp_path: Path, *, setup: str, headers: str) -> subprocess.CompletedProcess[str]:
     """The program above (a main module that loads nothing itself), its worker started with
-    ``setup`` and given one unreadable record with ``headers``."""
+    ``setup`` (a function of a module beside it: the worker finds it on its consumer's path)
+    and given one unreadable record with ``headers``."""
+    (tmp_path / "worker_setup.py").write_text(SETUP)
     script = tmp_path / "pool.py"
     script.write_text(PROGRAM.replace("{setup}", setup).replace("{headers}", headers))
     return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
@@ -61,7 +72,46 @@ def test_a_worker_without_a_logging_setup_logs_to_stderr_not_stdout(tmp_path: Pa
 
 def test_the_worker_loads_no_store_or_consumer_modules_to_verify(tmp_path: Path) -> None:
     # it only verifies: the store's and the consumer's modules (SQLAlchemy, FastStream, the
-    # holding and the fold) cost it ~40 MB of its RSS when they came along
+    # holding and the fold) cost it ~40 MB of its RSS when they came along (nor is
+    # multiprocessing: the worker is a plain child process)
     done = _run(tmp_path, setup="setup", headers='(("ce_id", b"x"),)')
     assert done.stdout == "verdict missing_header\n"  # it was verified there
     assert "worker loaded []" in done.stderr, done.stderr[-2000:]
+
+
+def _main_module_setup() -> None:
+    """Stands for a setup defined in a program's main module."""
+
+
+def test_a_setup_the_worker_could_not_import_is_refused_at_once() -> None:
+    from functools import partial  # noqa: PLC0415
+
+    from consumers.verify_pool import VerifyPool  # noqa: PLC0415
+    from schemas.timing import TimeBounds  # noqa: PLC0415
+
+    _main_module_setup.__module__ = "__main__"  # as a script's own function is
+    for setup in (_main_module_setup, partial(_main_module_setup)):
+        with pytest.raises(ValueError, match="module it can import"):
+            VerifyPool([], {}, {}, TimeBounds(), setup)
+    VerifyPool([], {}, {}, TimeBounds(), partial(print)).close()  # importable: taken
+
+
+def test_a_batch_the_worker_fails_on_comes_back_as_its_error_and_a_cut_frame_ends_it() -> None:
+    import io  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    from consumers.verify_worker import StageSpec, Worker, _answer, read_frame, write_frame  # noqa: PLC0415
+    from schemas.timing import TimeBounds  # noqa: PLC0415
+
+    worker = Worker(StageSpec((), {}, {}, TimeBounds()))
+    ok, error = pickle.loads(_answer(pickle.dumps((None, [])), worker))  # no registry sent
+    assert (ok, type(error), str(error)) == (False, RuntimeError, "no registry sent yet")
+    ok, error = pickle.loads(_answer(b"not a pickle", worker))
+    assert ok is False
+    assert isinstance(error, pickle.UnpicklingError)
+    stream = io.BytesIO()
+    write_frame(stream, b"whole")
+    write_frame(stream, b"cut short")
+    cut = io.BytesIO(stream.getvalue()[:-3])
+    assert read_frame(cut) == b"whole"
+    assert read_frame(cut) is None  # its writer died mid-frame: the end

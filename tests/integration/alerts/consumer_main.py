@@ -18,8 +18,8 @@ from pathlib import Path
 from infra.logging import configure_logging
 from tests.integration.views.consumer_main import decode
 
-# The consumer's own modules are imported in ``_main``: its verify worker (a spawned process)
-# imports this module again as its main, and would otherwise load the whole consumer.
+# The consumer's own modules are imported in ``_main``: its delivery process (a spawned
+# process) imports this module again as its main, and would otherwise load the whole consumer.
 
 DELIVERY_PROCESS = "EMINING_TEST_DELIVERY_PROCESS"
 """``1``: the delivery in a process of its own (``EMINING_ALERTS_DELIVERY_PROCESS=true``); else

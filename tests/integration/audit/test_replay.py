@@ -148,7 +148,7 @@ async def test_a_replay_verified_in_a_worker_equals_one_verified_here(
 
     def started(self):
         start(self)
-        self._started.result(timeout=60)  # the worker runs before the first batch
+        assert self._worker.ready.wait(60)  # the worker runs before the first batch
 
     monkeypatch.setattr(VerifyPool, "start", started)
     if starting:  # its imports never end: every batch is verified here

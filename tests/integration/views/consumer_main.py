@@ -27,9 +27,10 @@ from transport.access import KafkaAccess
 if TYPE_CHECKING:
     from consumers.alerts.plugin import AlertsPlugin
 
-# The consumer's own modules are imported where they are used, not here: its verify worker
-# (``consumers.verify_pool``, a spawned process) imports this module again as its main, and
-# would otherwise load the whole consumer (~40 MB) to verify records.
+# The consumer's own modules are imported where they are used, not here: a process the consumer
+# starts with ``multiprocessing``'s spawn (the alerts' delivery process) imports this module
+# again as its main, and would otherwise load the whole consumer (~40 MB). The verify worker
+# (``consumers.verify_worker``) is a plain subprocess and imports only what it needs.
 
 
 def encode(config: ViewsConfig) -> str:
