@@ -44,9 +44,16 @@ def key_partition(key: bytes, partitions: int) -> int:
     return _key_hash(key) % partitions
 
 
-@lru_cache(maxsize=1 << 16)
+KEY_HASHES = 4096
+"""Keys whose hash ``_key_hash`` keeps: the subjects in flight. At 1 << 16 the cache held
+~17 MB once full, and filled over a long run's first ~500k events: most of what the verify
+worker's resident set grew by (``benchmarks.bench_views_soak``); a key that has left it costs
+its ~6 µs again."""
+
+
+@lru_cache(maxsize=KEY_HASHES)
 def _key_hash(key: bytes) -> int:
-    """murmur2 in pure Python (~4 µs) once per key: a subject's events share their key."""
+    """murmur2 in pure Python (~6 µs) once per key: a subject's events share their key."""
     return int(murmur2(key) & 0x7FFFFFFF)
 
 
