@@ -79,17 +79,19 @@ def add_json_out(parser: argparse.ArgumentParser) -> None:
 def row(
     benchmark: str, measure: str, *, unit: str, rate: float | None, raw: float | None = None,
     p50_ms: float | None = None, p95_ms: float | None = None, p99_ms: float | None = None,
-    rss_mb: float | None = None,
+    rss_mb: float | None = None, slope_mb_per_100k: float | None = None,
     rss_of: str = "", target: Mapping[str, float] | None = None, note: str = "",
 ) -> dict[str, Any]:
     """One line of the table: what was measured, raw aiokafka's rate in the same run (if the
-    benchmark has one), latency percentiles, the peak RSS of the measured process and the
-    issue's target (``min_rate``, ``min_ratio``, ``max_p50_ms``, ``max_p95_ms``,
-    ``max_p99_ms``, ``max_rss_mb``); ``benchmarks.table`` derives the ratio and whether the
-    target is met."""
+    benchmark has one), latency percentiles, the peak RSS of the measured process, how fast its
+    memory grew over a long run (MB per 100k events) and the issue's target (``min_rate``,
+    ``min_ratio``, ``max_p50_ms``, ``max_p95_ms``, ``max_p99_ms``, ``max_rss_mb``,
+    ``max_slope_mb_per_100k``); ``benchmarks.table`` derives the ratio and whether the target
+    is met."""
     return {"benchmark": benchmark, "measure": measure, "unit": unit, "rate": rate, "raw": raw,
             "p50_ms": p50_ms, "p95_ms": p95_ms, "p99_ms": p99_ms, "rss_mb": rss_mb,
-            "rss_of": rss_of, "target": dict(target or {}), "note": note}
+            "slope_mb_per_100k": slope_mb_per_100k, "rss_of": rss_of,
+            "target": dict(target or {}), "note": note}
 
 
 def write_json_out(path: Path | None, name: str, result: dict[str, Any],
@@ -131,8 +133,8 @@ def children_of(pid: int) -> list[int]:
 
 
 def live_children_peak_rss_mb(pid: int, *, now: bool = False) -> dict[int, float]:
-    """The peak RSS of each of ``pid``'s live children (the view consumer's verify worker, the
-    resource tracker ``multiprocessing`` starts with it, an alert delivery process), in MB;
+    """The peak RSS of each of ``pid``'s live children (the view consumer's verify worker, an
+    alert delivery process and the resource tracker ``multiprocessing`` starts with it), in MB;
     with ``now``, their resident set at this moment instead."""
     found: dict[int, float] = {}
     for child in children_of(pid):

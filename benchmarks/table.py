@@ -23,6 +23,7 @@ BOUNDS: tuple[tuple[str, str, str, str], ...] = (
     ("max_p95_ms", "p95_ms", "<=", "p95 ≤{v} ms"),
     ("max_p99_ms", "p99_ms", "<=", "p99 ≤{v} ms"),
     ("max_rss_mb", "rss_mb", "<=", "RSS ≤{v} MB"),
+    ("max_slope_mb_per_100k", "slope_mb_per_100k", "<=", "memory flat (≤{v} MB per 100k)"),
 )
 COLUMNS = ("benchmark", "rate", "raw aiokafka", "ratio", "p50 / p95 / p99 ms", "peak RSS MB",
            "target", "met")
