@@ -68,6 +68,20 @@ def row_of(record: RawRecord) -> Row:
             getattr(record, "timestamp_type", -1))
 
 
+def _answered(future: Future[list[Verdict]], frame: bytes) -> None:
+    """Settle ``future`` with the worker's answer: its verdicts, or the error it raised (one
+    that cannot be rebuilt here comes as a ``RuntimeError`` naming it)."""
+    try:
+        ok, value = pickle.loads(frame)  # noqa: S301 - from our own worker
+    except Exception as exc:  # noqa: BLE001 - an exception type that does not unpickle
+        ok, value = False, RuntimeError(f"the verify worker's answer did not unpickle: {exc!r}")
+    if future.set_running_or_notify_cancel():
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
 _Job = tuple[bytes | None, list[Row], "Future[list[Verdict]]"]
 
 
@@ -75,14 +89,20 @@ class _Worker:
     """One worker process, a thread writing its batches and one reading its answers, in order."""
 
     def __init__(self, spec: StageSpec, setup: Callable[[], object] | None) -> None:
+        head = [pickle.dumps(sys.path), pickle.dumps((spec, setup))]  # fails before a process
         reply_from, reply_to = os.pipe()
         try:
             self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
-                [sys.executable, "-c", BOOT, str(reply_to)], stdin=subprocess.PIPE,
+                # -P: not the current directory first on its path (a structlog.py there would
+                # run in the worker); it gets ours before it reads anything else
+                [sys.executable, "-P", "-c", BOOT, str(reply_to)], stdin=subprocess.PIPE,
                 stdout=2,  # whatever it prints goes where the consumer's logs go
                 pass_fds=(reply_to,),  # its cwd is ours: ``sys.path``'s "" means the same
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(
                     p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)})
+        except BaseException:
+            os.close(reply_from)
+            raise
         finally:
             os.close(reply_to)
         self._replies = os.fdopen(reply_from, "rb")
@@ -91,7 +111,9 @@ class _Worker:
         self._lock = threading.Lock()
         self._ended: str | None = None
         self.ready = threading.Event()
-        head = [pickle.dumps(sys.path), pickle.dumps((spec, setup))]
+        """Set once it said it is ready (imported and set up)."""
+        self.settled = threading.Event()
+        """Set once it has started (said it is ready) or ended, whichever comes first."""
         threading.Thread(target=self._write, args=(head,), name="verify-writer",
                          daemon=True).start()
         threading.Thread(target=self._read, name="verify-reader", daemon=True).start()
@@ -112,9 +134,16 @@ class _Worker:
             for frame in head:
                 write_frame(stdin, frame)
             while (job := self._jobs.get()) is not None:
-                registry, rows, _ = job
-                write_frame(stdin, pickle.dumps((registry, rows),
-                                                protocol=pickle.HIGHEST_PROTOCOL))
+                registry, rows, future = job
+                del job  # nothing of a batch kept while idle: its rows are freed once sent
+                with self._lock:  # given up on before it was sent: not sent, nor waited for
+                    skip = future.cancelled()
+                    if skip and future in self._pending:
+                        self._pending.remove(future)  # the answers stay in step
+                if not skip:
+                    write_frame(stdin, pickle.dumps((registry, rows),
+                                                    protocol=pickle.HIGHEST_PROTOCOL))
+                del registry, rows, future
         except (OSError, ValueError) as exc:  # its stdin closed: it died (the reader says so)
             self._end(f"the verify worker could not be written to: {exc!r}")
         finally:
@@ -127,23 +156,25 @@ class _Worker:
             if hello is None or pickle.loads(hello) != READY:  # noqa: S301 - our own worker
                 return
             self.ready.set()
+            self.settled.set()
             while (frame := read_frame(self._replies)) is not None:
-                ok, value = pickle.loads(frame)  # noqa: S301 - from our own worker
                 with self._lock:
+                    if not self._pending:  # given up on (closed) as it answered
+                        continue
                     future = self._pending.popleft()
-                if future.set_running_or_notify_cancel():
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-            self._end(f"the verify worker's answer could not be read: {exc!r}")
+                _answered(future, frame)
+                del frame, future  # the batch's verdicts are its awaiter's alone now
+        except OSError as exc:
+            self._end(f"the verify worker's answers could not be read: {exc!r}")
         finally:
             self._replies.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5.0)  # reaped, and its exit code known
             self._end(f"the verify worker ended (exit code {self.process.poll()})")
 
     def _end(self, why: str) -> None:
         """No more batches: fail the ones not answered (the first reason given is kept)."""
+        self.settled.set()  # a worker that died starting is not "starting" for ever
         with self._lock:
             self._ended = self._ended or why
             pending, self._pending = list(self._pending), collections.deque()
@@ -154,7 +185,10 @@ class _Worker:
 
     def close(self, grace_s: float) -> None:
         """End its input (it finishes the batch in hand), kill it if it has not ended within
-        ``grace_s``; batches not answered by then are cancelled."""
+        ``grace_s``; batches not answered by then are cancelled, and not sent if not yet."""
+        with self._lock:
+            for future in self._pending:
+                future.cancel()
         self._jobs.put(None)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(grace_s)
@@ -206,8 +240,9 @@ class VerifyPool:
     @property
     def ready(self) -> bool:
         """The worker has started (its imports take seconds): a batch sent now is verified
-        at once, not after them."""
-        return self._worker is not None and self._worker.ready.is_set()
+        at once, not after them. True too once it has ended, even while starting: ``submit``
+        then raises, and the caller replaces it or verifies in-process."""
+        return self._worker is not None and self._worker.settled.is_set()
 
     @property
     def pid(self) -> int | None:

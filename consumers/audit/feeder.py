@@ -93,7 +93,7 @@ class Feeder:
         pool, registry = self.verifier
         try:
             pool.start()  # a new worker if the last one was lost
-        except Exception as exc:  # noqa: BLE001 - no worker (no semaphores, no memory): verify here
+        except Exception as exc:  # noqa: BLE001 - no worker (no descriptors, no memory): verify here
             self._failed(exc, None)
             return None
         if not pool.ready:

@@ -140,7 +140,7 @@ def _keep(record: RawRecord, as_of: datetime | None, subject: bytes | None) -> b
 
 def _started(pool: VerifyPool) -> VerifyPool | None:
     """``pool`` with its worker starting, or ``None`` (verify in this process) if it cannot
-    start one (no semaphores, no memory, no processes left)."""
+    start one (no file descriptors, no memory, no processes left)."""
     try:
         pool.start()
     except Exception as exc:  # noqa: BLE001 - any reason: the replay verifies in-process

@@ -4,6 +4,7 @@ verifying needs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -53,14 +54,15 @@ SETUP = textwrap.dedent("""
 """)
 
 
-def _run(tmp_path: Path, *, setup: str, headers: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, *, setup: str, headers: str,
+         cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """The program above (a main module that loads nothing itself), its worker started with
     ``setup`` (a function of a module beside it: the worker finds it on its consumer's path)
     and given one unreadable record with ``headers``."""
     (tmp_path / "worker_setup.py").write_text(SETUP)
     script = tmp_path / "pool.py"
     script.write_text(PROGRAM.replace("{setup}", setup).replace("{headers}", headers))
-    return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(ROOT)}, check=True)
 
 
@@ -115,3 +117,55 @@ def test_a_batch_the_worker_fails_on_comes_back_as_its_error_and_a_cut_frame_end
     cut = io.BytesIO(stream.getvalue()[:-3])
     assert read_frame(cut) == b"whole"
     assert read_frame(cut) is None  # its writer died mid-frame: the end
+
+
+def test_the_worker_runs_nothing_from_the_directory_it_is_started_in(tmp_path: Path) -> None:
+    # a consumer run from a directory holding a module of the worker's name (structlog.py):
+    # the worker must not import it ahead of its own (``python -P``)
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "structlog.py").write_text("import sys\nprint('HIJACKED', file=sys.stderr)\n"
+                                       "raise SystemExit(9)\n")
+    done = _run(tmp_path, setup="setup", headers='(("ce_id", b"x"),)', cwd=here)
+    assert done.stdout == "verdict missing_header\n"
+    assert "HIJACKED" not in done.stderr
+
+
+def _open_fds() -> int:
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+def test_a_worker_that_cannot_be_started_leaves_no_descriptor_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from consumers import verify_pool  # noqa: PLC0415
+    from schemas.timing import TimeBounds  # noqa: PLC0415
+
+    monkeypatch.setattr(verify_pool.sys, "executable", "/nonexistent/python")
+    before = _open_fds()
+    for _ in range(20):
+        pool = verify_pool.VerifyPool([], {}, {}, TimeBounds())
+        with pytest.raises(FileNotFoundError):
+            pool.start()
+    assert _open_fds() == before
+
+
+async def test_a_worker_that_dies_starting_is_settled_and_refuses_batches() -> None:
+    import asyncio  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from functools import partial  # noqa: PLC0415
+
+    from consumers.verify_pool import VerifyPool, WorkerLostError  # noqa: PLC0415
+    from schemas.registry import Registry  # noqa: PLC0415
+    from schemas.timing import TimeBounds  # noqa: PLC0415
+
+    pool = VerifyPool([], {}, {}, TimeBounds(), partial(os._exit, 3))  # its setup exits
+    try:
+        pool.start()
+        deadline = time.monotonic() + 60
+        while not pool.ready:  # "ready" to be sent to, so that the caller finds it dead
+            assert time.monotonic() < deadline, "a dead worker looked as if still starting"
+            await asyncio.sleep(0.05)
+        with pytest.raises(WorkerLostError, match="exit code 3"):
+            pool.submit([], Registry(), 1, restart=False)
+    finally:
+        pool.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -18,7 +17,7 @@ from consumers.audit.replay import ReplayResult, replay
 from consumers.config import ViewsConfig, ViewTopics
 from consumers.digest import digest
 from consumers.store import ViewStore
-from consumers.verify_pool import VerifyPool
+from consumers.verify_pool import VerifyPool, WorkerLostError
 from schemas.envelope import seal, to_record
 from tests.integration.audit.conftest import inject, moved
 from tests.integration.kafka_admin import create_topics, delete_topics
@@ -201,7 +200,7 @@ class _FailingWorker(VerifyPool):
 
     def start(self) -> None:
         if self.mode == "start fails":
-            raise OSError(28, "no semaphores")
+            raise OSError(24, "Too many open files")  # no pipe, no process
         if not self.alive:
             self.generation += 1
             self.alive = True
@@ -211,12 +210,12 @@ class _FailingWorker(VerifyPool):
         assert restart is False  # a dead worker is the replay's to replace, not submit's
         self.submitted.append(len(records))
         if self.mode == "refused":
-            raise BrokenProcessPool("the worker died while idle")
+            raise WorkerLostError("the worker died while idle")
         verdicts = asyncio.get_running_loop().create_future()
         if self.mode == "cancelled":
             verdicts.cancel()
         else:
-            verdicts.set_exception(BrokenProcessPool("the worker died"))
+            verdicts.set_exception(WorkerLostError("the worker died"))
         return verdicts
 
     def lost(self, exc, generation=None) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import gc
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -666,3 +667,39 @@ async def test_verdicts_given_up_on_fail_without_an_unretrieved_error(marked):
         loop.set_exception_handler(None)
     assert [e["message"] for e in errors] == ([] if marked
                                                else ["Future exception was never retrieved"])
+
+
+def _ce_id(record: Record) -> str:
+    return next(bytes(v or b"").decode() for k, v in record.headers if k == "ce_id")
+
+
+def _verdict_ids(verdicts: list[Verdict]) -> list[str | None]:
+    return [v.envelope.id if isinstance(v, Accepted) else v.event_id for v in verdicts]
+
+
+async def test_a_batch_given_up_on_before_it_was_sent_does_not_shift_the_answers() -> None:
+    # the worker answers in order: a batch cancelled while queued (asyncio's cancel reaches
+    # the worker's future) is not sent, and the batches after it still get their own verdicts
+    records = _records(8)
+    first, second, third = records[:-4], records[-4:-2], records[-2:]
+    assert len(pickle.dumps([verify_pool_module.row_of(r) for r in first])) > 1 << 16
+    pool = _pool()
+    try:
+        pool.start()
+        await _until_ready(pool)
+        assert pool.pid is not None
+        os.kill(pool.pid, signal.SIGSTOP)  # the first batch (>64 KB) fills the pipe: the
+        try:                               # writer waits on it, the others stay queued
+            answers = [pool.submit(batch, scenario.registry(), 1)
+                       for batch in (first, second, third)]
+            await asyncio.sleep(0.2)
+            answers[1].cancel()
+        finally:
+            os.kill(pool.pid, signal.SIGCONT)
+        got_first = await asyncio.wait_for(answers[0], 30)
+        got_third = await asyncio.wait_for(answers[2], 30)  # never answered if shifted
+    finally:
+        pool.close()
+    assert _verdict_ids(got_first) == [_ce_id(r) for r in first]
+    assert _verdict_ids(got_third) == [_ce_id(r) for r in third]
+    assert all(isinstance(v, Accepted) for v in got_first + got_third)
