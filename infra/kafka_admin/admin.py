@@ -301,6 +301,24 @@ async def current_acls(kafka: KafkaAccess) -> frozenset[Acl]:
     return frozenset(acl for acl in map(_acl_of, bindings) if acl is not None)
 
 
+def _in_force(admin: AdminClient, created: set[Acl], deleted: set[Acl]) -> None:
+    """Wait until the broker lists ``created`` and no longer ``deleted``: it answers a change
+    once its controller has committed it, and authorizes by it only once it has read it back
+    (an organisation onboarded and publishing at once was refused IdempotentWrite in CI)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        listed = {acl for acl in map(_acl_of, _all_bindings(admin)) if acl is not None}
+        if created <= listed and not deleted & listed:
+            return
+        if time.monotonic() > deadline:
+            missing = sorted(a.describe() for a in created - listed)
+            left = sorted(a.describe() for a in deleted & listed)
+            raise BrokerAdminError(
+                f"the broker did not apply the ACL changes within {TIMEOUT_S:g} s (not yet "
+                f"there: {missing}; still there: {left})", code="acls_not_applied")
+        time.sleep(0.05)
+
+
 def _apply(
     admin: AdminClient, wanted: frozenset[Acl], in_scope: Callable[[str], bool]
 ) -> AclChanges:
@@ -322,6 +340,8 @@ def _apply(
         ]
         for future in admin.delete_acls(filters, request_timeout=TIMEOUT_S).values():
             future.result(timeout=TIMEOUT_S + 5)
+    if create or stale:
+        _in_force(admin, set(create), {acl for _, acl in stale if acl is not None})
     return AclChanges(
         created=tuple(create),
         deleted=tuple(sorted(acl for _, acl in stale if acl is not None)),

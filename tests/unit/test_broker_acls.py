@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,39 @@ def test_an_acl_refuses_unknown_operations_and_bare_names() -> None:
         Acl("topic", PROJECTS, "literal", FIRM, "READ")
     assert Acl("topic", "emining.", "prefixed", "User:x", "READ").describe() == (
         "User:x READ topic:emining.*")
+
+
+def _listed_after(lists: list[list[object]]) -> Any:
+    """``_all_bindings`` as a broker that reads its ACLs back late: each call the next list."""
+    calls = iter(lists)
+
+    def listing(_admin: object) -> list[object]:
+        return next(calls, lists[-1])
+
+    return listing
+
+
+def test_acl_changes_are_reported_only_once_the_broker_lists_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.kafka_admin import admin  # noqa: PLC0415 - confluent_kafka, for this test only
+
+    new = Acl("topic", "emining.projects.v1", "literal", "User:urn-test-new", "WRITE")
+    old = Acl("topic", "emining.projects.v1", "literal", "User:urn-test-old", "WRITE")
+    lists = [[admin._binding(old)], [admin._binding(old)],
+             [admin._binding(old), admin._binding(new)], [admin._binding(new)]]
+    calls: list[int] = []
+    listing = _listed_after(lists)
+
+    def counted(admin_client: object) -> list[object]:
+        calls.append(1)
+        return listing(admin_client)
+
+    monkeypatch.setattr(admin, "_all_bindings", counted)
+    admin._in_force(object(), {new}, {old})  # type: ignore[arg-type]
+    assert len(calls) == 4  # new listed at the third, old gone at the fourth
+
+    monkeypatch.setattr(admin, "TIMEOUT_S", 0.2)
+    monkeypatch.setattr(admin, "_all_bindings", _listed_after([[admin._binding(old)]]))
+    with pytest.raises(admin.BrokerAdminError, match=r"not yet there: .*urn-test-new") as err:
+        admin._in_force(object(), {new}, set())  # type: ignore[arg-type]
+    assert err.value.code == "acls_not_applied"
