@@ -95,6 +95,9 @@ class Accepted:
     """The grant that allowed it covers own subjects: the subject's party must be the emitter."""
     emitter_ids: frozenset[str]
     """The emitting organisation's identifiers (URN and USCC)."""
+    provenance: str | None = field(default=None, compare=False, repr=False)
+    """The record as the timeline keeps it (``StoredRecord.dumps(value=False)``), when the verify
+    worker wrote it: on the worker's core instead of the consumer's (``holding.subjects.apply``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,11 @@ import pickle
 import struct
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from consumers.stored_record import StoredRecord
-from consumers.verification import Verdict, VerificationStage
+from consumers.verification import Accepted, Verdict, VerificationStage
 from schemas.registry import Registry
 from schemas.timing import TimeBounds
 from transport.memory import Trimmer
@@ -96,7 +96,13 @@ class Worker:
                                             spec.partitions, spec.bounds)
         if self._stage is None:
             raise RuntimeError("no registry sent yet")
-        verdicts = [self._stage.check(StoredRecord(*row)) for row in rows]
+        verdicts = []
+        for row in rows:
+            record = StoredRecord(*row)
+            verdict = self._stage.check(record)
+            if isinstance(verdict, Accepted):  # its timeline provenance, written here
+                verdict = replace(verdict, provenance=record.dumps(value=False))
+            verdicts.append(verdict)
         self._trimmer.maybe()  # the records parsed for the batch before this one are free now
         return verdicts
 

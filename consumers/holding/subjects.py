@@ -31,8 +31,8 @@ async def subject_stage(batch: Batch, accepted: Accepted, record: RawRecord,
 
 def apply(batch: Batch, accepted: Accepted, record: RawRecord) -> None:
     at = position_of(record)
-    refusal = batch.fold.apply(accepted, at, record=StoredRecord.of(record).dumps(value=False),
-                               ordered=False)
+    provenance = accepted.provenance or StoredRecord.of(record).dumps(value=False)
+    refusal = batch.fold.apply(accepted, at, record=provenance, ordered=False)
     if refusal is None:
         batch.applied.append((accepted, at))
     else:

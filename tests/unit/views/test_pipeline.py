@@ -28,6 +28,7 @@ from consumers.dlq import DeadLetter, DeadLetterQueue
 from consumers.pipeline import INLINE_MAX, Pipeline
 from consumers.store import ViewStore
 from consumers.store_read import offsets
+from consumers.stored_record import StoredRecord
 from consumers.sync import ViewSync
 from consumers.verification import Accepted, Reason, Rejected, Verdict, VerificationStage
 from consumers.verify_pool import VerifyPool
@@ -86,6 +87,11 @@ async def test_the_worker_gives_the_verdicts_the_stage_gives_in_process() -> Non
     assert len(got) == len(expected)
     assert all(_same(a, b) for a, b in zip(got, expected, strict=True)), [
         (a, b) for a, b in zip(got, expected, strict=True) if not _same(a, b)]
+    # the worker also writes each accepted record's timeline provenance, as the consumer would
+    accepted = [(r, v) for r, v in zip(records, got, strict=True) if isinstance(v, Accepted)]
+    assert len(accepted) >= 10
+    assert all(v.provenance == StoredRecord.of(r).dumps(value=False) for r, v in accepted)
+    assert all(v.provenance is None for v in expected if isinstance(v, Accepted))
 
 
 async def test_the_worker_judges_by_the_registry_sent_with_the_newest_version() -> None:
@@ -494,6 +500,7 @@ async def test_a_batch_polled_before_a_seek_of_its_partition_is_left_out_there(
 
 PARENT = """
 import sys, time
+from consumers.stored_record import StoredRecord
 from consumers.verify_pool import VerifyPool
 from schemas.timing import TimeBounds
 pool = VerifyPool([], {}, {}, TimeBounds())
