@@ -22,16 +22,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from consumers.digest import digest
 from consumers.dlq import DeadLetter, DeadLetterQueue
+from consumers.holding.held import HeldSet
 from consumers.store import ViewStore
 from consumers.sync import ViewSync
 from consumers.verification import Reason
 from infra.cli import app
 from schemas.chain import Link
-from schemas.envelope import Envelope, seal, to_record
+from schemas.envelope import Envelope, org_of, seal, to_record
 from tests.integration.views import scenario
 from tests.unit.views.harness import PARTITIONS, Record, WholeLogControl, stage_for
 from transport.meta import key_partition
@@ -269,3 +271,38 @@ def test_views_held_lists_what_is_held(tmp_path: Path, monkeypatch: Any) -> None
     assert gap["sequence"] > FAULTY.gap_sequence
     assert (gap["topic"], gap["log_partition"]) in LOG
     assert 0 <= gap["held_for_s"] < 600  # held by this test, moments ago
+
+
+def test_a_held_record_is_logged_once_if_its_batch_leaves_it_held(
+    tmp_path: Path, monkeypatch: Any,
+) -> None:
+    # small batches of an interleaved log: records wait for predecessors a batch or more
+    # away, some are released within the batch that held them; a line is worth it only for
+    # those a batch leaves held
+    left: list[tuple[str, int, int]] = []
+    ended: list[tuple[str, int, int]] = []
+    write = HeldSet.write
+
+    async def noted(self: HeldSet) -> None:
+        left.extend(sorted(self.fresh & self.records.keys()))
+        ended.extend(self.fresh - self.records.keys())
+        await write(self)
+
+    monkeypatch.setattr(HeldSet, "write", noted)
+    order = _interleaved(LOG, random.Random(7))
+    with capture_logs() as logs:
+        got = asyncio.run(_read(tmp_path, order, [9]))
+    lines = [line for line in logs if line["event"] == "record_held"]
+    assert ended, "some holds end in the batch that made them"
+    assert left, "and some are left held"
+    assert [(line["topic"], line["partition"], line["offset"]) for line in lines] == left
+    assert got["digest"] == _baseline(tmp_path)["digest"]
+    by_place = {(r.topic, r.partition, r.offset): r for rs in LOG.values() for r in rs}
+    for line in lines:
+        record = by_place[line["topic"], line["partition"], line["offset"]]
+        headers = {k: v.decode() for k, v in record.headers if v is not None}
+        assert line["event_id"] == headers["ce_id"]
+        assert line["org"] == org_of(headers["ce_source"])
+        assert line["sequence"] == int(headers["ce_sequence"])
+        assert line["subject"] == headers["ce_subject"]
+        assert line["reason"] in {"sequence_gap", "behind", "link_only", "fork"}
