@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import uuid
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -290,8 +292,13 @@ def test_a_held_record_is_logged_once_if_its_batch_leaves_it_held(
 
     monkeypatch.setattr(HeldSet, "write", noted)
     order = _interleaved(LOG, random.Random(7))
-    with capture_logs() as logs:
-        got = asyncio.run(_read(tmp_path, order, [9]))
+    before = structlog.get_config()  # a CLI test may have left the level at warning
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as logs:
+            got = asyncio.run(_read(tmp_path, order, [9]))
+    finally:
+        structlog.configure(**before)
     lines = [line for line in logs if line["event"] == "record_held"]
     assert ended, "some holds end in the batch that made them"
     assert left, "and some are left held"
