@@ -93,32 +93,48 @@ async def insert_rows(conn: AsyncConnection, table: Table,
 
     SQLAlchemy builds and processes each row's parameters in Python: ~4 µs of a 16-column
     timeline row's ~12.5 on SQLite (docs/performance.md, "Fifteenth pass"). Here the INSERT is
-    compiled once per dialect and set of keys (its positional placeholders and, on asyncpg, its
-    casts) and the rows go to the driver as tuples in one ``executemany``. Like SQLAlchemy's, it
-    refuses rows whose columns differ and names a column the table lacks. The values must be
-    what the driver takes as they are: the store's columns are text, integers
-    and one boolean, none with a conversion of SQLAlchemy's
+    compiled once per driver and set of keys (its positional placeholders and, on asyncpg, its
+    casts), the columns' own bind conversions are applied where a type has one (the shipments'
+    boolean ``on_hold``: only ``True``/``False``/``None`` pass, as with SQLAlchemy) and the rows
+    go to the driver as tuples in one ``executemany``. Stricter than SQLAlchemy's, which drops a
+    key the table lacks: rows whose keys differ, or name a column the table lacks, are refused
     (``tests/integration/views/test_store_rows.py`` reads rows written both ways back equal)."""
     if not rows:
         return
     keys = tuple(rows[0])
     first = rows[0].keys()
-    if any(row.keys() != first for row in rows):  # as SQLAlchemy's executemany refuses them
+    if any(row.keys() != first for row in rows):
         raise ValueError(f"rows for {table.name} do not all have the same columns")
-    sql, order = once(("insert_rows", table, conn.dialect.name, keys),
-                      lambda: _positional_insert(conn, table, keys))
-    await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
+    dialect = conn.dialect
+    sql, order, convert = once(
+        ("insert_rows", table, dialect.name, dialect.driver, dialect.paramstyle, keys),
+        lambda: _positional_insert(conn, table, keys))
+    if convert:
+        params = [tuple(f(row[k]) if f else row[k] for k, f in zip(order, convert, strict=True))
+                  for row in rows]
+    else:
+        params = [tuple(row[k] for k in order) for row in rows]
+    await conn.exec_driver_sql(sql, params)
 
 
-def _positional_insert(conn: AsyncConnection, table: Table,
-                       keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+Convert = Callable[[object], object] | None
+
+
+def _positional_insert(
+    conn: AsyncConnection, table: Table, keys: tuple[str, ...],
+) -> tuple[str, tuple[str, ...], tuple[Convert, ...]]:
+    """The INSERT of ``keys`` for ``conn``'s driver, its parameters' order and, when a column's
+    type converts what it binds, each position's conversion (else an empty tuple)."""
     unknown = set(keys) - set(table.c.keys())
-    if unknown:  # SQLAlchemy's words; compiled with them, it would leave them out silently
+    if unknown:  # compiled with them, the INSERT would leave them out silently
         raise CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(keys))
+    dialect = conn.dialect
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
     if not compiled.positional or compiled.positiontup is None:  # pragma: no cover - ours are
-        raise TypeError(f"{conn.dialect.name}'s parameters are not positional")
-    return compiled.string, tuple(compiled.positiontup)
+        raise TypeError(f"{dialect.name}'s parameters are not positional")
+    order = tuple(compiled.positiontup)
+    convert = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order)
+    return compiled.string, order, convert if any(convert) else ()
 
 
 def expanding(name: str) -> Any:

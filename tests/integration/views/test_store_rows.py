@@ -1,5 +1,6 @@
 """``insert_rows`` (the views' bulk INSERT, straight to the driver) writes what SQLAlchemy's
-own ``conn.execute(table.insert(), rows)`` writes, on SQLite and on PostgreSQL."""
+own ``conn.execute(table.insert(), rows)`` writes, on SQLite and on PostgreSQL, and refuses
+what it cannot write as given."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import CompileError, IntegrityError
+from sqlalchemy.exc import CompileError, IntegrityError, StatementError
 
 from consumers.store import ViewStore
 from consumers.store_batch import insert_rows
@@ -88,7 +89,7 @@ async def test_insert_rows_writes_what_sqlalchemy_writes(store_url: str) -> None
     assert [r.sequence for r in fast_tl] == [10**15 + 1, 10**15 + 2]
 
 
-async def test_insert_rows_refuses_what_sqlalchemy_refuses(store_url: str) -> None:
+async def test_insert_rows_refuses_what_it_cannot_write_as_given(store_url: str) -> None:
     store = ViewStore(store_url)
     await store.open()
     try:
@@ -99,6 +100,14 @@ async def test_insert_rows_refuses_what_sqlalchemy_refuses(store_url: str) -> No
         with pytest.raises(ValueError, match="do not all have the same columns"):
             async with store.writing() as (conn, t):
                 await insert_rows(conn, t.shipments, [row, _left_out("bad")[0]])
+        # the boolean's own conversion refuses what is not one (SQLAlchemy's Boolean would too;
+        # written as given, SQLite would keep a 2 and asyncpg refuse it)
+        with pytest.raises((ValueError, TypeError, StatementError)):
+            async with store.writing() as (conn, t):
+                await insert_rows(conn, t.shipments, [row | {"on_hold": 2}])
+        with pytest.raises((ValueError, TypeError, StatementError)):
+            async with store.writing() as (conn, t):
+                await insert_rows(conn, t.shipments, [row | {"on_hold": "false"}])
         with pytest.raises(IntegrityError):  # the same subject twice: the primary key holds
             async with store.writing() as (conn, t):
                 await insert_rows(conn, t.shipments, [row, row])

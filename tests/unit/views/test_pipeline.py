@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from sqlalchemy import select
 
 import consumers.verify_pool as verify_pool_module
 from consumers.digest import digest
@@ -193,13 +194,27 @@ def _logs(records: list[Record]) -> dict[tuple[str, int], list[Record]]:
     return logs
 
 
-async def _reference(tmp: Path, records: list[Record]) -> tuple[str, dict[Any, int]]:
-    """The views of reading ``records`` batch by batch in-process, and their offsets."""
+async def _timeline(store: ViewStore) -> list[tuple[Any, ...]]:
+    """What the digest leaves out: each timeline row's sequence and record (its provenance)."""
+    async with store.reading() as (conn, t):
+        tl = t.timeline
+        rows = await conn.execute(select(tl.c.subject, tl.c.position, tl.c.sequence,
+                                         tl.c.record).order_by(tl.c.subject, tl.c.position))
+        return [tuple(r) for r in rows]
+
+
+async def _reference(tmp: Path, records: list[Record],
+                     timeline: list[tuple[Any, ...]] | None = None,
+                     ) -> tuple[str, dict[Any, int]]:
+    """The views of reading ``records`` batch by batch in-process, and their offsets;
+    ``timeline``: filled with ``_timeline``'s rows."""
     sync, store, _ = await _sync(tmp)
     try:
         control = WholeLogControl(_logs(records))
         for start in range(0, len(records), 37):
             await sync.apply(records[start:start + 37], control)
+        if timeline is not None:
+            timeline.extend(await _timeline(store))
         return await digest(store), await offsets(store)
     finally:
         await store.close()
@@ -228,8 +243,10 @@ async def _drive(pipeline: Pipeline, consumer: _Consumer, store: ViewStore, tota
 async def _run(tmp: Path, records: list[Record], *, follower: Any = None, hook: Any = None,
                pool: Any = None, hop_s: float = 0.0, before: Any = None,
                timeout_s: float = 60.0, poll: int = POLL,
+               timeline: list[tuple[Any, ...]] | None = None,
                ) -> tuple[str, dict[Any, int], list[DeadLetter], Any]:
-    """``records`` through the pipeline; its views, offsets, dead letters and consumer."""
+    """``records`` through the pipeline; its views, offsets, dead letters and consumer;
+    ``timeline``: filled with ``_timeline``'s rows."""
     sync, store, letters = await _sync(tmp, follower, hook)
     own = pool is None
     pool = _pool() if own else pool
@@ -245,6 +262,8 @@ async def _run(tmp: Path, records: list[Record], *, follower: Any = None, hook: 
             await before(pipeline, consumer)
         await _drive(pipeline, consumer, store, len(records), hop_s, poll=poll)
         await pipeline.stop(applier)
+        if timeline is not None:
+            timeline.extend(await _timeline(store))
         return await digest(store), await offsets(store), letters, consumer
     finally:
         if own:
@@ -254,9 +273,14 @@ async def _run(tmp: Path, records: list[Record], *, follower: Any = None, hook: 
 
 async def test_the_pipeline_gives_the_views_batch_by_batch_gives(tmp_path: Path) -> None:
     records = _records(3)
-    want = await _reference(tmp_path, records)
-    views, stored, letters, consumer = await _run(tmp_path, records)
+    theirs: list[tuple[Any, ...]] = []
+    ours: list[tuple[Any, ...]] = []
+    want = await _reference(tmp_path, records, theirs)
+    views, stored, letters, consumer = await _run(tmp_path, records, timeline=ours)
     assert (views, stored) == want
+    # the provenance the worker wrote is the one the consumer writes itself, row for row
+    assert len(ours) >= len(records) // 2
+    assert ours == theirs
     assert letters == []
     # the first batch polled before the pipeline stamped the polls: read again, once
     assert len({(t, p) for t, p, _ in consumer.sought}) == len(consumer.sought)
@@ -500,7 +524,6 @@ async def test_a_batch_polled_before_a_seek_of_its_partition_is_left_out_there(
 
 PARENT = """
 import sys, time
-from consumers.stored_record import StoredRecord
 from consumers.verify_pool import VerifyPool
 from schemas.timing import TimeBounds
 pool = VerifyPool([], {}, {}, TimeBounds())
