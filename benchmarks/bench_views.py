@@ -1,7 +1,7 @@
 """View-sync events/s on SQLite and PostgreSQL against raw aiokafka consuming the same topics.
 
     .venv/bin/python -m benchmarks.bench_views [--events 50000] [--batch 500] [--json]
-        [--json-out FILE] [--profile DIR]
+        [--json-out FILE] [--profile DIR] [--sql]
 
 Publishes a realistic history once (the views tests' scenario, signed through the SDK) to fresh
 topics, then, each in its own process so that the memory figures are its own:
@@ -11,7 +11,8 @@ topics, then, each in its own process so that the memory figures are its own:
 Rates are timed from the first record applied to the last. Uses ``EMINING_KAFKA_BOOTSTRAP`` or
 starts a throwaway broker; PostgreSQL comes from ``EMINING_TEST_POSTGRES_URL`` or a throwaway
 cluster (fsync on, ``synchronous_commit=on``: every batch commit is durable; SQLite runs WAL
-with ``synchronous=NORMAL``).
+with ``synchronous=NORMAL``). ``--sql`` also times each consumer's statements and commits
+(``benchmarks.views_sql_trace``): how much of its thread the database's own work takes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks import views_sql_trace
 from benchmarks.output import (
     add_json_out,
     broker,
@@ -133,20 +135,26 @@ def run_raw(kafka: KafkaAccess, topics: ViewTopics, batch: int) -> dict[str, Any
 
 
 async def start_consumer(kafka: KafkaAccess, topics: ViewTopics, url: str, batch: int,
-                         profile: Path | None = None) -> asyncio.subprocess.Process:
+                         profile: Path | None = None,
+                         sql_trace: Path | None = None) -> asyncio.subprocess.Process:
     """``emining views run``'s consumer (``VERIFY_WORKERS`` verify workers) in a process of
-    its own; under cProfile writing ``profile`` (at SIGTERM, which it ends on cleanly)."""
+    its own; under cProfile writing ``profile`` (at SIGTERM, which it ends on cleanly); with
+    its SQL timed into ``sql_trace`` (``benchmarks.views_sql_trace``)."""
     config = config_for(kafka, topics, url, batch_size=batch, verify_workers=VERIFY_WORKERS)
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    module = (["benchmarks.views_sql_trace", encode(config), str(sql_trace)] if sql_trace
+              else ["tests.integration.views.consumer_main", encode(config)])
     return await asyncio.create_subprocess_exec(
-        sys.executable, *profiler, "-m", "tests.integration.views.consumer_main", encode(config),
+        sys.executable, *profiler, "-m", *module,
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int,
-                    batch: int, profile: Path | None = None) -> dict[str, Any]:
-    """The consumer (``start_consumer``) timed by the store's offsets."""
-    process = await start_consumer(kafka, topics, url, batch, profile)
+                    batch: int, profile: Path | None = None,
+                    sql_trace: Path | None = None) -> dict[str, Any]:
+    """The consumer (``start_consumer``) timed by the store's offsets; with ``sql_trace``, the
+    time of its SQL too (``sql``: ``views_sql_trace.summary`` over every event it applied)."""
+    process = await start_consumer(kafka, topics, url, batch, profile, sql_trace)
     store = ViewStore(url)
     try:
         await store.open()
@@ -165,28 +173,34 @@ async def run_views(kafka: KafkaAccess, topics: ViewTopics, url: str, total: int
         process.terminate()
         await asyncio.wait_for(process.wait(), 60)
         await store.close()
+    sql = ({"sql": views_sql_trace.summary(views_sql_trace.read(sql_trace), done)}
+           if sql_trace is not None else {})
     return {"events": done - start_count, "seconds": seconds,
-            "cpu_us_per_event": round(cpu / max(done - start_count, 1) * 1e6, 1), **memory}
+            "cpu_us_per_event": round(cpu / max(done - start_count, 1) * 1e6, 1), **memory,
+            **sql}
 
 
 def _rate(result: dict[str, Any]) -> float:
     return float(result["events"] / result["seconds"])
 
 
-async def bench(events: int, batch: int, profile: Path | None = None) -> dict[str, Any]:
-    with broker() as kafka:
+async def bench(events: int, batch: int, profile: Path | None = None,
+                sql: bool = False) -> dict[str, Any]:
+    with broker() as kafka, tempfile.TemporaryDirectory() as traces:
         started = time.perf_counter()
         topics, total = await publish(kafka, events)
         published = time.perf_counter() - started
         raw = run_raw(kafka, topics, batch)
         with tempfile.TemporaryDirectory() as tmp:
             sqlite = await run_views(kafka, topics, f"sqlite:///{tmp}/views.db", total, batch,
-                                     profile and profile / "views_sqlite.prof")
+                                     profile and profile / "views_sqlite.prof",
+                                     Path(traces, "sqlite.json") if sql else None)
         given = os.environ.get("EMINING_TEST_POSTGRES_URL")
         with contextlib.ExitStack() as stack:
             server = given or stack.enter_context(LocalPostgres(durable=True))
             postgres = await run_views(kafka, topics, await fresh_database(server), total,
-                                       batch, profile and profile / "views_postgresql.prof")
+                                       batch, profile and profile / "views_postgresql.prof",
+                                       Path(traces, "postgresql.json") if sql else None)
     results = {"raw_aiokafka_json": raw, "views_sqlite": sqlite, "views_postgresql": postgres}
     return {
         "events": total, "batch": batch, "publish_seconds": round(published, 2),
@@ -194,7 +208,8 @@ async def bench(events: int, batch: int, profile: Path | None = None) -> dict[st
                   "peak_rss_mib": round(r["VmHWM"] / 1024, 1),
                   "workers_peak_rss_mb": r.get("workers_mb", 0.0),
                   **({"cpu_us_per_event": r["cpu_us_per_event"]}
-                     if "cpu_us_per_event" in r else {})}
+                     if "cpu_us_per_event" in r else {}),
+                  **({"sql": r["sql"]} if "sql" in r else {})}
            for name, r in results.items()},
         "verify_workers": VERIFY_WORKERS,
         "ratio_sqlite_to_raw": round(_rate(sqlite) / _rate(raw), 4),
@@ -229,6 +244,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="run each view consumer under cProfile, dumps in DIR (rates lower);"
                              " `python -m benchmarks.profiles DIR/views_sqlite.prof`")
+    parser.add_argument("--sql", action="store_true",
+                        help="time each consumer's SQL statements and commits"
+                             " (benchmarks.views_sql_trace): `sql` in each store's result")
     parser.add_argument("--raw-consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("topics", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -244,7 +262,7 @@ def main() -> None:
         profile = args.profile and args.profile.resolve()  # the consumer runs in ROOT
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-        report = eventloop.run(bench(args.events, args.batch, profile))
+        report = eventloop.run(bench(args.events, args.batch, profile, args.sql))
     write_json_out(args.json_out, "views", report, summary(report))
     if args.json:
         print_json(report)
