@@ -3,12 +3,15 @@
     python -m benchmarks.views_sql_trace '<views config as JSON>' TRACE.json
 
 Runs what ``tests.integration.views.consumer_main`` runs (``run_views``, ``emining views run``'s
-consumer with its verify worker) until SIGTERM and writes, at exit, ``{"sql": {kind: [count,
+consumer with its verify worker; logging at warning, that module's default) until SIGTERM and
+writes, at exit, ``{"sql": {kind: [count,
 seconds, rows]}}``. A kind is a statement's first words (``benchmarks.alerts_trace``'s key), or
 ``COMMIT``. The seconds run from SQLAlchemy's ``before_cursor_execute`` to its
 ``after_cursor_execute`` (on the view consumer's SQLite, whose calls run inline on the loop's
-thread, that is SQLite's own work plus the driver's call) and, for a commit, around the
-dialect's ``do_commit``. ``rows``: the parameter sets of an ``executemany``, else one.
+thread, that is SQLite's own work plus the driver's call and, for a query, its fetch) and, for a
+commit, around the dialect's ``do_commit``. ``rows``: the parameter sets of an
+``executemany``, else one. The whole run is counted, start-up included (``summary`` divides by
+every event applied).
 
 How much of the consumer's thread SQLite itself takes is the floor the README's targets row for
 view sync reasons from (docs/performance.md, "Fifteenth pass"). The wrappers only read and

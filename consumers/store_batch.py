@@ -95,10 +95,11 @@ async def insert_rows(conn: AsyncConnection, table: Table,
     timeline row's ~12.5 on SQLite (docs/performance.md, "Fifteenth pass"). Here the INSERT is
     compiled once per driver and set of keys (its positional placeholders and, on asyncpg, its
     casts), the columns' own bind conversions are applied where a type has one (the shipments'
-    boolean ``on_hold``: only ``True``/``False``/``None`` pass, as with SQLAlchemy) and the rows
-    go to the driver as tuples in one ``executemany``. Stricter than SQLAlchemy's, which drops a
-    key the table lacks: rows whose keys differ, or name a column the table lacks, are refused
-    (``tests/integration/views/test_store_rows.py`` reads rows written both ways back equal)."""
+    boolean ``on_hold``: what is not one, ``2`` or ``"false"``, is refused, as with SQLAlchemy)
+    and the rows go to the driver as tuples in one ``executemany``. Stricter than SQLAlchemy's,
+    which drops a key the table lacks: rows whose keys differ, or name a column the table lacks,
+    are refused (``tests/integration/views/test_store_rows.py`` reads rows written both ways
+    back equal)."""
     if not rows:
         return
     keys = tuple(rows[0])
