@@ -14,9 +14,10 @@ each record's batch reached ``ViewSync.apply`` and when the batch's transaction 
 (``writes``: every write transaction on the store, ``ViewStore.writing``: when it was asked
 for, when SQLite's write lock was held (``BEGIN IMMEDIATE``), when it ended; the caller is the
 function that opened it: ``_apply`` for a view batch, ``run_once`` for the delivery worker's
-claim and its record of delivery; ``sql``: per statement (its first words, ``VALUES`` lists
-folded), how many ran and their seconds from the cursor's execute to its return, which on
-SQLite is the statement's own time in aiosqlite's thread plus the hand-overs). The wrappers
+claim and its record of delivery; ``sql``: per statement kind (``benchmarks.sql_timing``: its
+first words, ``VALUES`` lists folded), how many ran and their seconds from the cursor's execute
+to its return, which on SQLite is the statement's own time in aiosqlite's thread plus the
+hand-overs). The wrappers
 only read and note: the consumer's code is untouched (``bench_alerts`` reads the trace into
 its ``stages``; its ``--profile`` runs this process under cProfile).
 """
@@ -35,9 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
+from benchmarks import sql_timing
 from consumers.alerts.clock import SystemClock
 from consumers.alerts.plugin import BatchAlerts
 from consumers.runner import run_views
@@ -109,35 +108,17 @@ class Trace:
     def _time_sql(self) -> None:
         trace = self
 
-        def before(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any,
-                   _many: bool) -> None:
-            context._bench_started = time.perf_counter()  # noqa: SLF001
-
-        def after(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
-                  _many: bool) -> None:
-            took = time.perf_counter() - getattr(context, "_bench_started", time.perf_counter())
-            key = _statement_key(statement)
+        def note(key: str, took: float, _rows: int) -> None:
             entry = trace.sql.setdefault(key, [0, 0.0])
             entry[0] += 1
             entry[1] += took
 
-        event.listen(Engine, "before_cursor_execute", before)
-        event.listen(Engine, "after_cursor_execute", after)
+        sql_timing.listen(note)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps({"batch_start": self.batch_start, "batch_end": self.batch_end,
                                     "committed": self.committed, "batches": self.batches,
                                     "writes": self.writes, "sql": self.sql}))
-
-
-def _statement_key(statement: str) -> str:
-    """A statement's kind: its words up to ``WHERE``/``VALUES`` (first 90 characters)."""
-    text = " ".join(statement.split())
-    for cut in (" VALUES ", " WHERE ", " ORDER BY "):
-        if cut in text:
-            text = text[:text.index(cut)] + cut.rstrip()
-            break
-    return text[:90]
 
 
 def _event_id(record: Any) -> str | None:

@@ -4,14 +4,11 @@
 
 Runs what ``tests.integration.views.consumer_main`` runs (``run_views``, ``emining views run``'s
 consumer with its verify worker; logging at warning, that module's default) until SIGTERM and
-writes, at exit, ``{"sql": {kind: [count,
-seconds, rows]}}``. A kind is a statement's first words (``benchmarks.alerts_trace``'s key), or
-``COMMIT``. The seconds run from SQLAlchemy's ``before_cursor_execute`` to its
-``after_cursor_execute`` (on the view consumer's SQLite, whose calls run inline on the loop's
-thread, that is SQLite's own work plus the driver's call and, for a query, its fetch) and, for a
-commit, around the dialect's ``do_commit``. ``rows``: the parameter sets of an
-``executemany``, else one. The whole run is counted, start-up included (``summary`` divides by
-every event applied).
+writes, at exit, ``{"sql": {kind: [count, seconds, rows]}}``: each statement as
+``benchmarks.sql_timing`` times it (on the view consumer's SQLite, whose calls run inline on the
+loop's thread, SQLite's own work plus the driver's call and, for a query, its fetch), and each
+commit, ``COMMIT``, timed around the dialect's ``do_commit``. The whole run is counted,
+start-up included (``summary`` divides by every event applied).
 
 How much of the consumer's thread SQLite itself takes is the floor the README's targets row for
 view sync reasons from (docs/performance.md, "Fifteenth pass"). The wrappers only read and
@@ -29,11 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.engine.default import DefaultDialect
 
-from benchmarks.alerts_trace import _statement_key
+from benchmarks import sql_timing
 from tests.integration.views.consumer_main import decode
 
 Timings = dict[str, list[float]]
@@ -50,17 +45,7 @@ def install(timings: Timings) -> Callable[[], None]:
         entry[1] += seconds
         entry[2] += rows
 
-    def before(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any,
-               _many: bool) -> None:
-        context._bench_started = time.perf_counter()  # noqa: SLF001
-
-    def after(_conn: Any, _cursor: Any, statement: str, params: Any, context: Any,
-              many: bool) -> None:
-        took = time.perf_counter() - getattr(context, "_bench_started", time.perf_counter())
-        note(_statement_key(statement), took, len(params) if many else 1)
-
-    event.listen(Engine, "before_cursor_execute", before)
-    event.listen(Engine, "after_cursor_execute", after)
+    undo_statements = sql_timing.listen(note)
     do_commit: Callable[[DefaultDialect, Any], None] = DefaultDialect.do_commit
 
     def timed_commit(dialect: DefaultDialect, dbapi_connection: Any) -> None:
@@ -73,8 +58,7 @@ def install(timings: Timings) -> Callable[[], None]:
     setattr(DefaultDialect, "do_commit", timed_commit)  # noqa: B010 - a wrapper, not an override
 
     def uninstall() -> None:
-        event.remove(Engine, "before_cursor_execute", before)
-        event.remove(Engine, "after_cursor_execute", after)
+        undo_statements()
         setattr(DefaultDialect, "do_commit", do_commit)  # noqa: B010
 
     return uninstall
