@@ -5,6 +5,16 @@ the answer, or the client gave up waiting). Kafka's idempotence only removes the
 producer session, so a record re-sent by the next session would be on the log twice. Whoever
 holds records in doubt therefore looks for their ids (the ``ce_id`` header) on their topics first
 and re-sends only what is not there.
+
+"Not there" must mean "will never be there". A record the leader appended but its followers have
+not all fetched yet (the usual state of one whose acknowledgement a partition cut off, and of
+every record past a new leader's lagging high watermark) is not readable yet, and becomes so
+later: a look-up that stopped at the readable end missed it, the record was sent again and the
+log held it twice (the fault suite's partition, 2026-12-07 CI: 3 of 6). So a look-up for records
+in doubt first asks each partition's leader where its log ends (``appended_ends``) and waits
+until that much is committed (``readable_through``); what it then does not find, the leader never
+kept. The sender of the records in doubt must have stopped first (``RecordSender.quiet``): a
+session still retrying them could append one after the look-up.
 """
 
 from __future__ import annotations
@@ -14,36 +24,57 @@ from contextlib import aclosing
 from datetime import datetime, timedelta
 
 from transport.access import KafkaAccess
-from transport.kafka import Consumer, TopicPartition
-from transport.meta import partitions_of
-from transport.read import assign_from, drain, end_offsets, offsets_for_times, opened
+from transport.kafka import Consumer
+from transport.read import (
+    appended_ends,
+    assign_from,
+    drain,
+    end_offsets,
+    known_partitions,
+    offsets_for_times,
+    opened,
+    readable_through,
+)
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""
 
 
 async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: datetime, *,
-                   timeout_s: float = 15.0) -> dict[str, tuple[str, int, int]]:
+                   timeout_s: float = 15.0, in_doubt: bool = True,
+                   consumer: Consumer | None = None) -> dict[str, tuple[str, int, int]]:
     """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
     (record timestamps): id → (topic, partition, offset).
 
-    Reads each topic from ``since`` to its end as it is now; every broker call is bounded by
-    ``timeout_s``. Needs READ on the topics (a refusal raises the broker's authorisation error).
+    Reads each topic from ``since`` to its end; every broker call is bounded by ``timeout_s``.
+    ``in_doubt`` (records whose sender got no acknowledgement): the end is where each leader's
+    log ends now, once that much is committed, so an id not found was not kept; ``TimeoutError``
+    if it is not committed within ``timeout_s``. Otherwise the end is what is readable now.
+    Needs READ on the topics (a refusal raises the broker's authorisation error). A
+    ``consumer`` given is used (and its assignment changed) instead of a new one.
     """
     found: dict[str, tuple[str, int, int]] = {}
-    async with opened(kafka, timeout_s) as consumer:
+    if consumer is not None:
         for topic, ids in wanted.items():
-            await _scan(consumer, kafka, topic, ids, since, timeout_s, found)
+            await _scan(consumer, topic, ids, since, timeout_s, found, in_doubt=in_doubt)
+        return found
+    async with opened(kafka, timeout_s) as own:
+        for topic, ids in wanted.items():
+            await _scan(own, topic, ids, since, timeout_s, found, in_doubt=in_doubt)
     return found
 
 
-async def _scan(consumer: Consumer, kafka: KafkaAccess, topic: str, ids: set[str],
-                since: datetime, timeout_s: float, found: dict[str, tuple[str, int, int]],
-                ) -> None:
-    tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic, timeout_s=timeout_s)]
+async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
+                timeout_s: float, found: dict[str, tuple[str, int, int]], *,
+                in_doubt: bool) -> None:
+    tps = await known_partitions(consumer, topic, timeout_s=timeout_s)
     if not tps:
         return
-    end = await end_offsets(consumer, tps, timeout_s=timeout_s)
+    if in_doubt:
+        appended = await appended_ends(consumer, tps, timeout_s=timeout_s)
+        end = await readable_through(consumer, appended, timeout_s=timeout_s)
+    else:
+        end = await end_offsets(consumer, tps, timeout_s=timeout_s)
     starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
     begin = {tp: starts[tp] for tp in tps if tp in starts and starts[tp] < end[tp]}
     if not begin:

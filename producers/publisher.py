@@ -218,7 +218,10 @@ class Publisher:
         """Settle what an earlier attempt signed but saw no acknowledgement for, then re-send
         what is not on the log."""
         store = self._require()
-        pending = await self._settle(store, store.pending())
+        pending = store.pending()
+        if pending:
+            await self._sender.quiet()  # the session that lost them can no longer land one
+        pending = await self._settle(store, pending)
         if pending:
             self._log.warning("pending_events_resent", count=len(pending))
             await self._send(store, pending)

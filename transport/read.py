@@ -31,6 +31,8 @@ from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
+from aiokafka.errors import NoError, for_code
+from aiokafka.protocol.offset import OffsetRequest
 
 from transport.errors import MissingTopicError
 from transport.kafka import Consumer, KafkaError, Record, TopicPartition
@@ -223,6 +225,88 @@ async def end_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
         return {}
     ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
     return ends
+
+
+async def known_partitions(consumer: Consumer, topic: str, *,
+                           timeout_s: float) -> list[TopicPartition]:
+    """``topic``'s partitions as ``consumer``'s metadata has them (asked for first if it does
+    not know the topic yet): none if the topic does not exist, ``KafkaError`` if no broker
+    answered. Keeps to the consumer's connections, where ``partitions_of`` opens its own."""
+    client = consumer._client  # noqa: SLF001 - the consumer's own metadata
+    parts = client.cluster.partitions_for_topic(topic)
+    if parts is None:
+        if not await asyncio.wait_for(client.add_topic(topic), timeout_s):
+            raise KafkaError(f"no broker answered a metadata request for {topic}")
+        parts = client.cluster.partitions_for_topic(topic)
+    return [TopicPartition(topic, p) for p in sorted(parts or ())]
+
+
+LATEST = -1
+"""ListOffsets' timestamp for "the end"."""
+
+DEBUGGING_REPLICA = -2
+"""ListOffsets' ``replica_id`` of a debugging client (Kafka's ``DEBUGGING_REPLICA_ID``): the
+broker answers from its replica's log end, every record it appended whether or not its followers
+have it yet, where a consumer (``-1``) gets the high watermark: Kafka's
+``Partition.fetchOffsetForTimestamp`` takes the log end when the request is not a consumer's."""
+
+
+async def appended_ends(consumer: Consumer, tps: Iterable[TopicPartition], *,
+                        timeout_s: float) -> dict[TopicPartition, int]:
+    """Each of ``tps``' log end offset on its current leader: past every record that leader has
+    appended, committed or not. A record there but not yet committed (its followers have not
+    fetched it; a new leader whose high watermark lags) is not readable yet, and a look-up that
+    stops at the high watermark would not see it. Retries a leader move until ``timeout_s``."""
+    wanted = list(dict.fromkeys(tps))
+    client = consumer._client  # noqa: SLF001 - aiokafka has no ListOffsets for a replica id
+    found: dict[TopicPartition, int] = {}
+    async with asyncio.timeout(timeout_s):
+        while missing := [tp for tp in wanted if tp not in found]:
+            by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+            for tp in missing:
+                leader = client.cluster.leader_for_partition(tp)
+                if leader is None or leader < 0:
+                    client.add_topic(tp.topic)
+                    break
+                by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
+                    (tp.partition, LATEST))
+            else:
+                for node, topics in by_leader.items():
+                    request = OffsetRequest(DEBUGGING_REPLICA, 0, list(topics.items()))
+                    response = await client.send(node, request)
+                    for topic, partitions in response.topics:
+                        for partition, code, *_, offset in partitions:
+                            error = for_code(code)
+                            if error is NoError:
+                                found[TopicPartition(topic, partition)] = offset
+                            elif not error.retriable and not error.invalid_metadata:
+                                raise error(f"{topic}[{partition}]")
+                if len(found) == len(wanted):
+                    break
+            await client.force_metadata_update()
+            await asyncio.sleep(0.1)
+    return found
+
+
+async def readable_through(consumer: Consumer, targets: Mapping[TopicPartition, int], *,
+                           timeout_s: float, poll_s: float = 0.1) -> dict[TopicPartition, int]:
+    """The end offsets once every partition of ``targets`` is readable up to its target (its
+    high watermark reached it): what was appended there is then committed, for good. Raises
+    ``TimeoutError`` naming the partitions still short after ``timeout_s`` (a leader moved and
+    the records beyond its log are gone, or its followers are down)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        ends = await end_offsets(consumer, targets, timeout_s=timeout_s)
+        short = {tp: (ends.get(tp, 0), target) for tp, target in targets.items()
+                 if ends.get(tp, 0) < target}
+        if not short:
+            return ends
+        if loop.time() + poll_s > deadline:
+            names = ", ".join(f"{tp.topic}[{tp.partition}] readable to {have}, appended to"
+                              f" {want}" for tp, (have, want) in sorted(short.items()))
+            raise TimeoutError(f"not committed within {timeout_s:g}s: {names}")
+        await asyncio.sleep(poll_s)
 
 
 async def offsets_for_times(consumer: Consumer, tps: Iterable[TopicPartition],

@@ -180,6 +180,18 @@ class RecordSender:
                 if self._stale:
                     await self._retire()
 
+    async def quiet(self) -> None:
+        """Once this returns, no producer session that lost records can send any more.
+
+        A stale session is stopped once the sends in flight on it are done (bounded), and a new
+        one started (``BrokerUnavailableError`` if it cannot be). Whoever looks records up on
+        the log to decide whether to send them again does this first: a shared sender whose
+        other sends kept the old session open would otherwise still be retrying them, and land
+        one after the look-up missed it.
+        """
+        if self._open and self._stale:
+            await self._renew()
+
     async def _retire(self) -> None:
         """Stop a producer that lost records at once, before the caller looks its records up
         on the log: left running, it would go on retrying them and could land one after the

@@ -121,7 +121,7 @@ async def locate(kafka: KafkaAccess, event_id: str, topics: AuditTopics, *, time
                  ) -> tuple[str, int, int]:
     wanted: Mapping[str, set[str]] = {t: {event_id} for t in topics.all}
     try:
-        found = await find_ids(kafka, wanted, EPOCH, timeout_s=timeout_s)
+        found = await find_ids(kafka, wanted, EPOCH, timeout_s=timeout_s, in_doubt=False)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise AuditError(f"searching for {event_id} failed on {kafka.bootstrap}: "
                          f"{refusal(exc, kafka, 'READ of the shared topics') or repr(exc)}"
