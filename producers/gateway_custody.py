@@ -135,6 +135,9 @@ class _ObservedSender(RecordSender):
     def found_on_log(self, records: Sequence[KafkaRecord], acks: Sequence[Ack]) -> None:
         self._custody.saw_results(records, acks)
 
+    async def quiet(self) -> None:
+        await self._shared.quiet()  # the session that lost records is the shared one
+
 
 class Custody:
     """Keys held for organisations, their publishers, and events signed but not acknowledged.

@@ -7,24 +7,26 @@ holds records in doubt therefore looks for their ids (the ``ce_id`` header) on t
 and re-sends only what is not there.
 
 "Not there" must mean "will never be there". A record the leader appended but its followers have
-not all fetched yet (the usual state of one whose acknowledgement a partition cut off, and of
-every record past a new leader's lagging high watermark) is not readable yet, and becomes so
-later: a look-up that stopped at the readable end missed it, the record was sent again and the
-log held it twice (the fault suite's partition, 2026-12-07 CI: 3 of 6). So a look-up for records
-in doubt first asks each partition's leader where its log ends (``appended_ends``) and waits
-until that much is committed (``readable_through``); what it then does not find, the leader never
-kept. The sender of the records in doubt must have stopped first (``RecordSender.quiet``): a
-session still retrying them could append one after the look-up.
+not all fetched is not readable yet: the usual state of one whose acknowledgement a cut-off
+follower held back (the leader waits for every in-sync follower until the controller fences the
+cut one). A look-up that stopped at the readable end missed it; once the follower was fenced the
+record committed, and the copy sent again made two (likely what the fault suite's partition saw
+in the CI of 2026-12-07: 3 of 6 failed sends twice). So a look-up for records in doubt first asks
+each partition's leader where its log ends (``appended_ends``) and waits until that much is
+committed (``readable_through``); what it then does not find, the leader never kept. The sender
+of the records in doubt must have stopped first (``RecordSender.quiet``): a session still
+retrying them could append one after the look-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import aclosing
 from datetime import datetime, timedelta
 
 from transport.access import KafkaAccess
-from transport.kafka import Consumer
+from transport.kafka import Consumer, TopicPartition
+from transport.meta import key_partition
 from transport.read import (
     appended_ends,
     assign_from,
@@ -42,6 +44,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: datetime, *,
                    timeout_s: float = 15.0, in_doubt: bool = True,
+                   keys: Mapping[str, Iterable[bytes | None]] | None = None,
                    consumer: Consumer | None = None) -> dict[str, tuple[str, int, int]]:
     """Which of ``wanted`` (topic → event ids) were appended to their topic at or after ``since``
     (record timestamps): id → (topic, partition, offset).
@@ -50,31 +53,35 @@ async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: da
     ``in_doubt`` (records whose sender got no acknowledgement): the end is where each leader's
     log ends now, once that much is committed, so an id not found was not kept; ``TimeoutError``
     if it is not committed within ``timeout_s``. Otherwise the end is what is readable now.
-    Needs READ on the topics (a refusal raises the broker's authorisation error). A
+    ``keys`` (topic → the keys of the records in doubt) narrows that wait to their partitions,
+    as the producer's partitioner placed them; a topic without keys is waited for whole. Needs
+    READ on the topics (a refusal raises the broker's authorisation error). A
     ``consumer`` given is used (and its assignment changed) instead of a new one.
     """
     found: dict[str, tuple[str, int, int]] = {}
     if consumer is not None:
         for topic, ids in wanted.items():
-            await _scan(consumer, topic, ids, since, timeout_s, found, in_doubt=in_doubt)
+            await _scan(consumer, topic, ids, since, timeout_s, found,
+                        in_doubt=in_doubt, keys=(keys or {}).get(topic))
         return found
     async with opened(kafka, timeout_s) as own:
         for topic, ids in wanted.items():
-            await _scan(own, topic, ids, since, timeout_s, found, in_doubt=in_doubt)
+            await _scan(own, topic, ids, since, timeout_s, found,
+                        in_doubt=in_doubt, keys=(keys or {}).get(topic))
     return found
 
 
 async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
                 timeout_s: float, found: dict[str, tuple[str, int, int]], *,
-                in_doubt: bool) -> None:
+                in_doubt: bool, keys: Iterable[bytes | None] | None) -> None:
     tps = await known_partitions(consumer, topic, timeout_s=timeout_s)
     if not tps:
         return
+    end = await end_offsets(consumer, tps, timeout_s=timeout_s)
     if in_doubt:
-        appended = await appended_ends(consumer, tps, timeout_s=timeout_s)
-        end = await readable_through(consumer, appended, timeout_s=timeout_s)
-    else:
-        end = await end_offsets(consumer, tps, timeout_s=timeout_s)
+        doubtful = _partitions_of_keys(tps, keys)
+        appended = await appended_ends(consumer, doubtful, timeout_s=timeout_s)
+        end |= await readable_through(consumer, appended, timeout_s=timeout_s)
     starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
     begin = {tp: starts[tp] for tp in tps if tp in starts and starts[tp] < end[tp]}
     if not begin:
@@ -87,3 +94,14 @@ async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
                 event_id = dict(rec.headers).get("ce_id", b"").decode("utf-8", "replace")
                 if event_id in ids:
                     found.setdefault(event_id, (topic, rec.partition, rec.offset))
+
+
+def _partitions_of_keys(tps: list[TopicPartition], keys: Iterable[bytes | None] | None,
+                        ) -> list[TopicPartition]:
+    """The partitions of ``tps`` that records with ``keys`` went to (the producer's murmur2);
+    all of them when a key is missing or none are given."""
+    wanted = list(keys or ())
+    if not wanted or any(key is None for key in wanted):
+        return tps
+    chosen = {key_partition(key, len(tps)) for key in wanted if key is not None}
+    return [tp for tp in tps if tp.partition in chosen]

@@ -237,12 +237,15 @@ class Publisher:
         if not pending:
             return []
         wanted: dict[str, set[str]] = {}
+        keys: dict[str, set[bytes | None]] = {}
         for item in pending:
             wanted.setdefault(item.record.topic, set()).add(item.event_id)
+            keys.setdefault(item.record.topic, set()).add(item.record.key)
         since = min(_signed_at(item) for item in pending) - CLOCK_SKEW
         kafka = self._sender.kafka
         try:
-            found = await find_ids(kafka, wanted, since, timeout_s=self._sender.timeout_s)
+            found = await find_ids(kafka, wanted, since, timeout_s=self._sender.timeout_s,
+                                   keys=keys)
         except (KafkaError, OSError, TimeoutError) as exc:
             if (refused := refusal(exc, kafka, "READ of " + ", ".join(sorted(wanted)))):
                 self._log.warning("pending_events_not_looked_up", count=len(pending),

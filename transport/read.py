@@ -229,20 +229,28 @@ async def end_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
 
 async def known_partitions(consumer: Consumer, topic: str, *,
                            timeout_s: float) -> list[TopicPartition]:
-    """``topic``'s partitions as ``consumer``'s metadata has them (asked for first if it does
-    not know the topic yet): none if the topic does not exist, ``KafkaError`` if no broker
+    """``topic``'s partitions as ``consumer``'s metadata has them, or else as a metadata request
+    for every topic says (which, unlike one naming the topic, never creates it on a broker that
+    creates topics on first use): none if the topic does not exist, ``KafkaError`` if no broker
     answered. Keeps to the consumer's connections, where ``partitions_of`` opens its own."""
     client = consumer._client  # noqa: SLF001 - the consumer's own metadata
     parts = client.cluster.partitions_for_topic(topic)
     if parts is None:
-        if not await asyncio.wait_for(client.add_topic(topic), timeout_s):
-            raise KafkaError(f"no broker answered a metadata request for {topic}")
-        parts = client.cluster.partitions_for_topic(topic)
+        everything = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
+        parts = everything.partitions_for_topic(topic)
     return [TopicPartition(topic, p) for p in sorted(parts or ())]
 
 
 LATEST = -1
 """ListOffsets' timestamp for "the end"."""
+
+OFFSET_NOT_AVAILABLE = 78
+"""A new leader's answer to a consumer until its high watermark reaches its epoch's start
+(unknown to aiokafka, which calls it ``UnknownError``): asked again, not a failure."""
+
+CONSUMER = -1
+"""ListOffsets' ``replica_id`` of a consumer: answered by the leader only, with its high
+watermark."""
 
 DEBUGGING_REPLICA = -2
 """ListOffsets' ``replica_id`` of a debugging client (Kafka's ``DEBUGGING_REPLICA_ID``): the
@@ -256,7 +264,14 @@ async def appended_ends(consumer: Consumer, tps: Iterable[TopicPartition], *,
     """Each of ``tps``' log end offset on its current leader: past every record that leader has
     appended, committed or not. A record there but not yet committed (its followers have not
     fetched it; a new leader whose high watermark lags) is not readable yet, and a look-up that
-    stops at the high watermark would not see it. Retries a leader move until ``timeout_s``."""
+    stops at the high watermark would not see it.
+
+    A broker answers a debugging replica from its own copy whether or not it leads, so each
+    answer is confirmed by a consumer's request to the same broker right after, which only the
+    leader answers without an error; a broker that no longer leads is asked again once the
+    metadata is renewed, until ``timeout_s``. A leadership lost between the two requests can
+    only leave a target too high (a deposed leader's records not kept): the wait for it to be
+    committed then times out, and nothing is sent."""
     wanted = list(dict.fromkeys(tps))
     client = consumer._client  # noqa: SLF001 - aiokafka has no ListOffsets for a replica id
     found: dict[TopicPartition, int] = {}
@@ -265,27 +280,35 @@ async def appended_ends(consumer: Consumer, tps: Iterable[TopicPartition], *,
             by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
             for tp in missing:
                 leader = client.cluster.leader_for_partition(tp)
-                if leader is None or leader < 0:
-                    client.add_topic(tp.topic)
-                    break
-                by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
-                    (tp.partition, LATEST))
-            else:
-                for node, topics in by_leader.items():
-                    request = OffsetRequest(DEBUGGING_REPLICA, 0, list(topics.items()))
-                    response = await client.send(node, request)
-                    for topic, partitions in response.topics:
-                        for partition, code, *_, offset in partitions:
-                            error = for_code(code)
-                            if error is NoError:
-                                found[TopicPartition(topic, partition)] = offset
-                            elif not error.retriable and not error.invalid_metadata:
-                                raise error(f"{topic}[{partition}]")
-                if len(found) == len(wanted):
-                    break
-            await client.force_metadata_update()
-            await asyncio.sleep(0.1)
+                if leader is not None and leader >= 0:
+                    by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
+                        (tp.partition, LATEST))
+                else:
+                    client.add_topic(tp.topic)  # the topic exists: its partitions were listed
+            for node, topics in by_leader.items():
+                ends = await _list_ends(client, node, DEBUGGING_REPLICA, topics)
+                leads = await _list_ends(client, node, CONSUMER, topics)
+                found.update({tp: end for tp, end in ends.items() if tp in leads})
+            if len(found) < len(wanted):
+                await client.force_metadata_update()
+                await asyncio.sleep(0.1)
     return found
+
+
+async def _list_ends(client: Any, node: int, replica: int,
+                     topics: dict[str, list[tuple[int, int]]]) -> dict[TopicPartition, int]:
+    """One ListOffsets request to ``node`` as ``replica``: the partitions it answered without
+    an error (a retriable one, such as "not the leader", leaves a partition out)."""
+    response = await client.send(node, OffsetRequest(replica, 0, list(topics.items())))
+    answered: dict[TopicPartition, int] = {}
+    for topic, partitions in response.topics:
+        for partition, code, *_, offset in partitions:
+            error = for_code(code)
+            if error is NoError:
+                answered[TopicPartition(topic, partition)] = offset
+            elif code != OFFSET_NOT_AVAILABLE and not (error.retriable or error.invalid_metadata):
+                raise error(f"{topic}[{partition}]")
+    return answered
 
 
 async def readable_through(consumer: Consumer, targets: Mapping[TopicPartition, int], *,
@@ -297,7 +320,8 @@ async def readable_through(consumer: Consumer, targets: Mapping[TopicPartition, 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        ends = await end_offsets(consumer, targets, timeout_s=timeout_s)
+        ends = await end_offsets(consumer, targets,
+                                 timeout_s=max(deadline - loop.time(), poll_s))
         short = {tp: (ends.get(tp, 0), target) for tp, target in targets.items()
                  if ends.get(tp, 0) < target}
         if not short:

@@ -91,13 +91,15 @@ class AlertDelivery:
         try:
             pending = chain.pending()
             wanted: dict[str, set[str]] = {}
+            keys: dict[str, set[bytes | None]] = {}
             for item in pending:
                 wanted.setdefault(item.record.topic, set()).add(item.event_id)
+                keys.setdefault(item.record.topic, set()).add(item.record.key)
             if wanted:
                 signed = min(datetime.fromisoformat(dict(p.record.headers)["ce_time"].decode())
                              for p in pending)
                 found = await find_ids(self._kafka, wanted, signed - CLOCK_SKEW,
-                                       timeout_s=self._timeout_s)
+                                       timeout_s=self._timeout_s, keys=keys)
             chain.acknowledge([p.sequence for p in pending if p.event_id in found])
         finally:
             chain.close()
@@ -105,7 +107,12 @@ class AlertDelivery:
             self._log.warning("alerts_found_already_sent", count=len(found), stage="sdk_outbox")
 
     async def _already_sent(self, doubtful: Sequence[Outgoing]) -> list[Delivered]:
-        """Doubtful alerts (a previous attempt may have sent them) found on their topics."""
+        """Doubtful alerts (a previous attempt may have sent them) found on their topics.
+
+        The look-up waits for what the leaders hold to be committed. It cannot stop the
+        attempt that sent them: one of another worker, whose lease ran out while its producer
+        still retried, could still land one afterwards (the lease, two minutes, makes that a
+        producer stuck for minutes)."""
         wanted: dict[str, set[str]] = {}
         for job in doubtful:
             wanted.setdefault(job.topic, set()).add(job.alert_id)

@@ -10,6 +10,8 @@ import pytest
 
 from producers import publisher as publisher_module
 from producers.chainstore import Acknowledged
+from producers.gateway_custody import _ObservedSender
+from producers.log_lookup import _partitions_of_keys
 from producers.publisher import Draft, Publisher
 from schemas.catalogue import model_for
 from schemas.signing import PrivateKey
@@ -17,6 +19,7 @@ from tests.unit.helpers import example
 from transport.access import KafkaAccess
 from transport.errors import PublishError
 from transport.kafka import TopicPartition
+from transport.meta import key_partition
 from transport.read import readable_through
 from transport.sender import Ack, RecordSender
 
@@ -60,8 +63,19 @@ class _Sessions(RecordSender):
         return list(out)
 
 
+class _Custody:
+    """What the gateway's wrapper tells custody: nothing to keep here."""
+
+    def saw_signed(self, records: Any) -> None:
+        pass
+
+    def saw_results(self, records: Any, results: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("through", ["sdk", "gateway"])
 async def test_a_shared_session_that_lost_records_stops_before_they_are_looked_up(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, through):
     events: list[str] = []
 
     async def find_ids(*args: Any, **kwargs: Any) -> dict[str, tuple[str, int, int]]:
@@ -73,7 +87,9 @@ async def test_a_shared_session_that_lost_records_stops_before_they_are_looked_u
     await sender.start()
     key = PrivateKey.generate(ORG)
     data = example(model_for(MILESTONE))
-    async with Publisher(key=key, source=f"{ORG}/sdk", state_dir=tmp_path, sender=sender) as pub:
+    # The gateway's custodial publishers see the shared sender through a wrapper.
+    seen = sender if through == "sdk" else _ObservedSender(sender, _Custody())  # type: ignore[arg-type]
+    async with Publisher(key=key, source=f"{ORG}/sdk", state_dir=tmp_path, sender=seen) as pub:
         other = asyncio.create_task(sender.send([]))  # another source's send, still in flight
         await asyncio.sleep(0)
         sender.lose = True
@@ -123,3 +139,13 @@ async def test_readable_through_names_what_stays_uncommitted():
         await readable_through(consumer, {A: 5, B: 7}, timeout_s=0.2,  # type: ignore[arg-type]
                                poll_s=0.05)
     assert consumer.asked >= 3
+
+
+def test_the_wait_covers_the_partitions_the_keys_went_to():
+    tps = [TopicPartition("t", p) for p in range(6)]
+    keys = [b"PRJ-1", b"PRJ-2"]
+    chosen = sorted({key_partition(k, 6) for k in keys})
+    assert [tp.partition for tp in _partitions_of_keys(tps, keys)] == chosen
+    assert len(chosen) < 6  # else the test would not tell "some" from "all"
+    assert _partitions_of_keys(tps, None) == tps
+    assert _partitions_of_keys(tps, [b"PRJ-1", None]) == tps  # a record without a key: anywhere
