@@ -33,6 +33,7 @@ from transport.read import (
     drain,
     end_offsets,
     known_partitions,
+    leader_ends,
     offsets_for_times,
     opened,
     readable_through,
@@ -77,11 +78,13 @@ async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
     tps = await known_partitions(consumer, topic, timeout_s=timeout_s)
     if not tps:
         return
-    end = await end_offsets(consumer, tps, timeout_s=timeout_s)
-    if in_doubt:
+    if in_doubt:  # the leaders' ends: aiokafka's fail on a new leader (OFFSET_NOT_AVAILABLE)
+        end = await leader_ends(consumer, tps, appended=False, timeout_s=timeout_s)
         doubtful = _partitions_of_keys(tps, keys)
         appended = await appended_ends(consumer, doubtful, timeout_s=timeout_s)
         end |= await readable_through(consumer, appended, timeout_s=timeout_s)
+    else:
+        end = await end_offsets(consumer, tps, timeout_s=timeout_s)
     starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
     begin = {tp: starts[tp] for tp in tps if tp in starts and starts[tp] < end[tp]}
     if not begin:
@@ -99,9 +102,12 @@ async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
 def _partitions_of_keys(tps: list[TopicPartition], keys: Iterable[bytes | None] | None,
                         ) -> list[TopicPartition]:
     """The partitions of ``tps`` that records with ``keys`` went to (the producer's murmur2);
-    all of them when a key is missing or none are given."""
+    all of them when a key is missing or none are given. A topic's partitions may have been
+    added since a record was sent (never taken away), so each key's partition under every
+    count up to today's is included."""
     wanted = list(keys or ())
     if not wanted or any(key is None for key in wanted):
         return tps
-    chosen = {key_partition(key, len(tps)) for key in wanted if key is not None}
+    chosen = {key_partition(key, count) for key in wanted if key is not None
+              for count in range(1, len(tps) + 1)}
     return [tp for tp in tps if tp.partition in chosen]

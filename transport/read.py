@@ -230,9 +230,10 @@ async def end_offsets(consumer: Consumer, tps: Iterable[TopicPartition], *,
 async def known_partitions(consumer: Consumer, topic: str, *,
                            timeout_s: float) -> list[TopicPartition]:
     """``topic``'s partitions as ``consumer``'s metadata has them, or else as a metadata request
-    for every topic says (which, unlike one naming the topic, never creates it on a broker that
-    creates topics on first use): none if the topic does not exist, ``KafkaError`` if no broker
-    answered. Keeps to the consumer's connections, where ``partitions_of`` opens its own."""
+    for every topic says: none if the topic does not exist, ``KafkaError`` if no broker
+    answered. A request naming a topic creates it on a broker that creates topics on first use,
+    so one is made (reading the partitions, by aiokafka) only for a topic listed here. Keeps to
+    the consumer's connections, where ``partitions_of`` opens its own."""
     client = consumer._client  # noqa: SLF001 - the consumer's own metadata
     parts = client.cluster.partitions_for_topic(topic)
     if parts is None:
@@ -262,36 +263,58 @@ have it yet, where a consumer (``-1``) gets the high watermark: Kafka's
 async def appended_ends(consumer: Consumer, tps: Iterable[TopicPartition], *,
                         timeout_s: float) -> dict[TopicPartition, int]:
     """Each of ``tps``' log end offset on its current leader: past every record that leader has
-    appended, committed or not. A record there but not yet committed (its followers have not
-    fetched it; a new leader whose high watermark lags) is not readable yet, and a look-up that
-    stops at the high watermark would not see it.
+    appended, committed or not. A record there but not yet committed (a follower still in sync
+    has not fetched it) is not readable yet, and a look-up that stops at the high watermark
+    would not see it.
 
     A broker answers a debugging replica from its own copy whether or not it leads, so each
     answer is confirmed by a consumer's request to the same broker right after, which only the
-    leader answers without an error; a broker that no longer leads is asked again once the
-    metadata is renewed, until ``timeout_s``. A leadership lost between the two requests can
-    only leave a target too high (a deposed leader's records not kept): the wait for it to be
-    committed then times out, and nothing is sent."""
+    leader answers without an error. A leadership lost between the two requests can only leave
+    a target too high (a deposed leader's records not kept): the wait for it to be committed
+    then times out, and nothing is sent."""
+    return await leader_ends(consumer, tps, appended=True, timeout_s=timeout_s)
+
+
+async def leader_ends(consumer: Consumer, tps: Iterable[TopicPartition], *, appended: bool,
+                      timeout_s: float) -> dict[TopicPartition, int]:
+    """Each of ``tps``' end as its current leader says: its log end with ``appended``, else its
+    high watermark (what a reader can read). A partition whose leader is unknown, moved, not
+    answering, or new and not yet sure of its high watermark (``OFFSET_NOT_AVAILABLE``, which
+    aiokafka's own ``end_offsets`` fails on) is asked again with renewed metadata until
+    ``timeout_s``; then ``TimeoutError`` names what is missing."""
     wanted = list(dict.fromkeys(tps))
     client = consumer._client  # noqa: SLF001 - aiokafka has no ListOffsets for a replica id
     found: dict[TopicPartition, int] = {}
-    async with asyncio.timeout(timeout_s):
-        while missing := [tp for tp in wanted if tp not in found]:
-            by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
-            for tp in missing:
-                leader = client.cluster.leader_for_partition(tp)
-                if leader is not None and leader >= 0:
-                    by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
-                        (tp.partition, LATEST))
-                else:
-                    client.add_topic(tp.topic)  # the topic exists: its partitions were listed
-            for node, topics in by_leader.items():
-                ends = await _list_ends(client, node, DEBUGGING_REPLICA, topics)
-                leads = await _list_ends(client, node, CONSUMER, topics)
-                found.update({tp: end for tp, end in ends.items() if tp in leads})
-            if len(found) < len(wanted):
-                await client.force_metadata_update()
-                await asyncio.sleep(0.1)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while missing := [tp for tp in wanted if tp not in found]:
+                by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+                for tp in missing:
+                    leader = client.cluster.leader_for_partition(tp)
+                    if leader is not None and leader >= 0:
+                        by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
+                            (tp.partition, LATEST))
+                    else:
+                        client.add_topic(tp.topic)  # one whose partitions were just listed
+                for node, topics in by_leader.items():
+                    try:
+                        if appended:
+                            logged = await _list_ends(client, node, DEBUGGING_REPLICA, topics)
+                            leads = await _list_ends(client, node, CONSUMER, topics)
+                            ends = {tp: end for tp, end in logged.items() if tp in leads}
+                        else:
+                            ends = await _list_ends(client, node, CONSUMER, topics)
+                    except (KafkaError, OSError) as error:  # gone, not answering: ask again
+                        if isinstance(error, KafkaError) and not error.retriable:
+                            raise
+                        continue
+                    found.update(ends)
+                if len(found) < len(wanted):
+                    await client.force_metadata_update()
+                    await asyncio.sleep(0.1)
+    except TimeoutError as error:
+        names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in wanted if tp not in found)
+        raise TimeoutError(f"no leader answered for {names} within {timeout_s:g}s") from error
     return found
 
 
@@ -320,7 +343,7 @@ async def readable_through(consumer: Consumer, targets: Mapping[TopicPartition, 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        ends = await end_offsets(consumer, targets,
+        ends = await leader_ends(consumer, targets, appended=False,
                                  timeout_s=max(deadline - loop.time(), poll_s))
         short = {tp: (ends.get(tp, 0), target) for tp, target in targets.items()
                  if ends.get(tp, 0) < target}

@@ -4,9 +4,12 @@ them: the session that lost them has stopped, and what the leaders appended is c
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.partitioner import DefaultPartitioner
 
 from producers import publisher as publisher_module
 from producers.chainstore import Acknowledged
@@ -19,8 +22,7 @@ from tests.unit.helpers import example
 from transport.access import KafkaAccess
 from transport.errors import PublishError
 from transport.kafka import TopicPartition
-from transport.meta import key_partition
-from transport.read import readable_through
+from transport.read import appended_ends, leader_ends, readable_through
 from transport.sender import Ack, RecordSender
 
 ORG = "urn:emining:cn:ent:in-doubt-test"
@@ -109,43 +111,109 @@ async def test_a_shared_session_that_lost_records_stops_before_they_are_looked_u
     await sender.stop()
 
 
-class _Ends:
-    """A consumer whose end offsets move as ``steps`` say, one step per request."""
+NOT_LEADER, OFFSET_NOT_AVAILABLE = 6, 78
 
-    def __init__(self, *steps: dict[TopicPartition, int]) -> None:
-        self.steps = list(steps)
-        self.asked = 0
 
-    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        step = self.steps[min(self.asked, len(self.steps) - 1)]
-        self.asked += 1
-        return {tp: step[tp] for tp in tps}
+class _Brokers:
+    """A consumer's client without a broker: ListOffsets answered from ``consumer`` (a
+    consumer's request: the high watermark) and ``log`` (a debugging replica's: the log end),
+    each a list of steps, one per request of that kind; an ``int`` step entry is the offset, a
+    ``str`` one an error code. ``leaders`` is where the metadata says each partition is, one
+    entry per metadata renewal."""
+
+    def __init__(self, consumer: list[dict[TopicPartition, Any]],
+                 log: list[dict[TopicPartition, Any]] | None = None,
+                 leaders: list[int] | None = None) -> None:
+        self.steps = {-1: consumer, -2: log or []}
+        self.asked = {-1: 0, -2: 0}
+        self.leaders = leaders or [1]
+        self.renewed = 0
+        self.sent_to: list[tuple[int, int]] = []
+        self.cluster = self
+        self._client = self  # the consumer is its own client here
+
+    def leader_for_partition(self, tp: TopicPartition) -> int:
+        return self.leaders[min(self.renewed, len(self.leaders) - 1)]
+
+    def add_topic(self, topic: str) -> None:
+        pass
+
+    async def force_metadata_update(self) -> bool:
+        self.renewed += 1
+        return True
+
+    async def send(self, node: int, request: Any) -> Any:
+        replica = request._replica_id
+        steps = self.steps[replica]
+        step = steps[min(self.asked[replica], len(steps) - 1)]
+        self.asked[replica] += 1
+        self.sent_to.append((node, replica))
+        answers = []
+        for topic, partitions in request._topics:
+            part = []
+            for partition, _latest in partitions:
+                value = step[TopicPartition(topic, partition)]
+                if isinstance(value, str):
+                    part.append((partition, int(value), -1, -1))
+                else:
+                    part.append((partition, 0, -1, value))
+            answers.append((topic, part))
+        return SimpleNamespace(topics=answers)
 
 
 A, B = TopicPartition("t", 0), TopicPartition("t", 1)
 
 
 async def test_readable_through_waits_until_every_partition_reaches_what_was_appended():
-    consumer = _Ends({A: 4, B: 7}, {A: 5, B: 7}, {A: 6, B: 8})
-    ends = await readable_through(consumer, {A: 5, B: 7}, timeout_s=5.0,  # type: ignore[arg-type]
+    brokers = _Brokers([{A: 4, B: 7}, {A: 5, B: 7}, {A: 6, B: 8}])
+    ends = await readable_through(brokers, {A: 5, B: 7}, timeout_s=5.0,  # type: ignore[arg-type]
                                   poll_s=0.01)
     assert ends == {A: 5, B: 7}
-    assert consumer.asked == 2
+    assert brokers.asked[-1] == 2
 
 
 async def test_readable_through_names_what_stays_uncommitted():
-    consumer = _Ends({A: 4, B: 7})
+    brokers = _Brokers([{A: 4, B: 7}])
     with pytest.raises(TimeoutError, match=r"t\[0\] readable to 4, appended to 5$"):
-        await readable_through(consumer, {A: 5, B: 7}, timeout_s=0.2,  # type: ignore[arg-type]
+        await readable_through(brokers, {A: 5, B: 7}, timeout_s=0.2,  # type: ignore[arg-type]
                                poll_s=0.05)
-    assert consumer.asked >= 3
+    assert brokers.asked[-1] >= 3
+
+
+async def test_a_new_leader_unsure_of_its_high_watermark_is_asked_again():
+    brokers = _Brokers([{A: str(OFFSET_NOT_AVAILABLE)}, {A: 9}])
+    assert await leader_ends(brokers, [A], appended=False, timeout_s=5.0) == {A: 9}  # type: ignore[arg-type]
+    assert brokers.renewed == 1
+
+
+async def test_a_log_end_counts_only_from_the_partitions_leader():
+    # Node 1 answers the debugging replica from its copy (12), but is no longer the leader: its
+    # consumer's answer is "not the leader". Renewed, the metadata names node 2, whose log ends
+    # at 10.
+    brokers = _Brokers(consumer=[{A: str(NOT_LEADER)}, {A: 8}, {A: 8}, {A: 8}],
+                       log=[{A: 12}, {A: 10}], leaders=[1, 2])
+    assert await appended_ends(brokers, [A], timeout_s=5.0) == {A: 10}  # type: ignore[arg-type]
+    assert brokers.sent_to[-2:] == [(2, -2), (2, -1)]  # the log end, then the leader's word
+
+
+async def test_a_leader_that_does_not_answer_is_asked_again_not_given_up():
+    class _Gone(_Brokers):
+        async def send(self, node: int, request: Any) -> Any:
+            if node == 1:
+                raise KafkaConnectionError("node 1 is gone")
+            return await super().send(node, request)
+
+    brokers = _Gone(consumer=[{A: 3}], log=[{A: 4}], leaders=[1, 2])
+    assert await appended_ends(brokers, [A], timeout_s=5.0) == {A: 4}  # type: ignore[arg-type]
 
 
 def test_the_wait_covers_the_partitions_the_keys_went_to():
     tps = [TopicPartition("t", p) for p in range(6)]
     keys = [b"PRJ-1", b"PRJ-2"]
-    chosen = sorted({key_partition(k, 6) for k in keys})
-    assert [tp.partition for tp in _partitions_of_keys(tps, keys)] == chosen
-    assert len(chosen) < 6  # else the test would not tell "some" from "all"
+    # Where aiokafka's producer put them, under every partition count up to 6 (partitions may
+    # have been added since the records were sent).
+    placed = {DefaultPartitioner()(k, list(range(n)), list(range(n)))
+              for k in keys for n in range(1, 7)}
+    assert [tp.partition for tp in _partitions_of_keys(tps, keys)] == sorted(placed)
     assert _partitions_of_keys(tps, None) == tps
     assert _partitions_of_keys(tps, [b"PRJ-1", None]) == tps  # a record without a key: anywhere
