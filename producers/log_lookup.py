@@ -27,17 +27,8 @@ from datetime import datetime, timedelta
 from transport.access import KafkaAccess
 from transport.kafka import Consumer, TopicPartition
 from transport.meta import key_partition
-from transport.read import (
-    appended_ends,
-    assign_from,
-    drain,
-    end_offsets,
-    known_partitions,
-    leader_ends,
-    offsets_for_times,
-    opened,
-    readable_through,
-)
+from transport.offsets import appended_ends, known_partitions, leader_ends, readable_through
+from transport.read import assign_from, drain, end_offsets, offsets_for_times, opened
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far apart the clocks of clients and broker may be: the look-back of a search."""

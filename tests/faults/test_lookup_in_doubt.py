@@ -26,13 +26,8 @@ from infra.kafka_settings import kafka_access
 from producers.log_lookup import find_ids
 from tests.integration.kafka_admin import create_topics
 from transport.clients import admin_client
-from transport.read import (
-    appended_ends,
-    end_offsets,
-    known_partitions,
-    opened,
-    readable_through,
-)
+from transport.offsets import appended_ends, known_partitions, readable_through
+from transport.read import end_offsets, opened
 
 if TYPE_CHECKING:
     from infra.settings import Settings

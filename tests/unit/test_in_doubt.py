@@ -22,7 +22,7 @@ from tests.unit.helpers import example
 from transport.access import KafkaAccess
 from transport.errors import PublishError
 from transport.kafka import TopicPartition
-from transport.read import appended_ends, leader_ends, readable_through
+from transport.offsets import appended_ends, leader_ends, readable_through
 from transport.sender import Ack, RecordSender
 
 ORG = "urn:emining:cn:ent:in-doubt-test"
