@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from transport.access import KafkaAccess
 from transport.kafka import Consumer, TopicPartition
 from transport.meta import key_partition
-from transport.offsets import appended_ends, known_partitions, leader_ends, readable_through
+from transport.offsets import appended_ends, known_partitions, readable_through
 from transport.read import assign_from, drain, end_offsets, offsets_for_times, opened
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -45,8 +45,8 @@ async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: da
     ``in_doubt`` (records whose sender got no acknowledgement): the end is where each leader's
     log ends now, once that much is committed, so an id not found was not kept; ``TimeoutError``
     if it is not committed within ``timeout_s``. Otherwise the end is what is readable now.
-    ``keys`` (topic → the keys of the records in doubt) narrows that wait to their partitions,
-    as the producer's partitioner placed them; a topic without keys is waited for whole. Needs
+    ``keys`` (topic → the keys of the records sought) narrows the look-up to their partitions,
+    as the producer's partitioner placed them; a topic without keys is read whole. Needs
     READ on the topics (a refusal raises the broker's authorisation error). A
     ``consumer`` given is used (and its assignment changed) instead of a new one.
     """
@@ -66,14 +66,14 @@ async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: da
 async def _scan(consumer: Consumer, topic: str, ids: set[str], since: datetime,
                 timeout_s: float, found: dict[str, tuple[str, int, int]], *,
                 in_doubt: bool, keys: Iterable[bytes | None] | None) -> None:
-    tps = await known_partitions(consumer, topic, timeout_s=timeout_s)
+    # Only where the records can be: a partition that cannot hold them, led by a broker cut
+    # off, must not fail the look-up.
+    tps = _partitions_of_keys(await known_partitions(consumer, topic, timeout_s=timeout_s), keys)
     if not tps:
         return
-    if in_doubt:  # the leaders' ends: aiokafka's fail on a new leader (OFFSET_NOT_AVAILABLE)
-        end = await leader_ends(consumer, tps, appended=False, timeout_s=timeout_s)
-        doubtful = _partitions_of_keys(tps, keys)
-        appended = await appended_ends(consumer, doubtful, timeout_s=timeout_s)
-        end |= await readable_through(consumer, appended, timeout_s=timeout_s)
+    if in_doubt:  # the leaders' own ends: aiokafka's fail on a new leader (OFFSET_NOT_AVAILABLE)
+        appended = await appended_ends(consumer, tps, timeout_s=timeout_s)
+        end = await readable_through(consumer, appended, timeout_s=timeout_s)
     else:
         end = await end_offsets(consumer, tps, timeout_s=timeout_s)
     starts = await offsets_for_times(consumer, tps, since, timeout_s=timeout_s)
