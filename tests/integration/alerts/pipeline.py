@@ -125,11 +125,22 @@ async def ends(kafka: KafkaAccess, orgs: Sequence[str]) -> dict[str, dict[int, i
         found: dict[str, dict[int, int]] = {}
         for org in orgs:
             topic = alerts_topic(org)
-            tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+            tps = [TopicPartition(topic, p) for p in await _listed(kafka, topic)]
             found[org] = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
         return found
     finally:
         await consumer.stop()
+
+
+async def _listed(kafka: KafkaAccess, topic: str, timeout_s: float = 30.0) -> list[int]:
+    """``topic``'s partitions once the metadata lists them: a topic just created is missing
+    from it for a moment (CI, 2026-12-08: a test then read its alerts from nowhere)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (parts := await partitions_of(kafka, topic)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{topic} is not in the metadata after {timeout_s:g}s")
+        await asyncio.sleep(0.2)
+    return parts
 
 
 async def alerts_since(kafka: KafkaAccess, org: str, start: dict[int, int]) -> list[AlertRaised]:
