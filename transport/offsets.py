@@ -60,9 +60,10 @@ async def appended_ends(consumer: Consumer, tps: Iterable[TopicPartition], *,
 
     A broker answers a debugging replica from its own copy whether or not it leads, so each
     answer is confirmed by a consumer's request to the same broker right after, which only the
-    leader answers without an error. A leadership lost between the two requests can only leave
-    a target too high (a deposed leader's records not kept): the wait for it to be committed
-    then times out, and nothing is sent."""
+    leader answers without an error. A leadership lost between the two requests leaves at
+    worst a target too high (a deposed leader's records not kept): the wait for it to be
+    committed times out, and nothing is sent. Not caught: stale metadata naming a follower that
+    copies a record and becomes the leader between the two requests (a target too low)."""
     return await leader_ends(consumer, tps, appended=True, timeout_s=timeout_s)
 
 
