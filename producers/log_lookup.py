@@ -21,7 +21,7 @@ retrying them could append one after the look-up.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from datetime import datetime, timedelta
 
 from transport.access import KafkaAccess
@@ -51,14 +51,10 @@ async def find_ids(kafka: KafkaAccess, wanted: Mapping[str, set[str]], since: da
     ``consumer`` given is used (and its assignment changed) instead of a new one.
     """
     found: dict[str, tuple[str, int, int]] = {}
-    if consumer is not None:
+    reading = nullcontext(consumer) if consumer is not None else opened(kafka, timeout_s)
+    async with reading as reader:
         for topic, ids in wanted.items():
-            await _scan(consumer, topic, ids, since, timeout_s, found,
-                        in_doubt=in_doubt, keys=(keys or {}).get(topic))
-        return found
-    async with opened(kafka, timeout_s) as own:
-        for topic, ids in wanted.items():
-            await _scan(own, topic, ids, since, timeout_s, found,
+            await _scan(reader, topic, ids, since, timeout_s, found,
                         in_doubt=in_doubt, keys=(keys or {}).get(topic))
     return found
 
